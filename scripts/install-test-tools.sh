@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs everything the test suite and benchmarks run for real, on a fresh Debian machine:
+# Debian packages (nginx, the distribution registry, skopeo, wrk) and Go-built tools (helm, oras)
+# into .tools/bin (git-ignored, reused when already built at the pinned version).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+HELM_VERSION=v3.22.0
+ORAS_VERSION=v1.2.3
+
+need_apt=()
+for pair in nginx:nginx docker-registry:docker-registry skopeo:skopeo wrk:wrk; do
+  bin=${pair%%:*}; pkg=${pair##*:}
+  command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+# Debian starts these as system services on install; the tests run their own on loopback.
+for svc in nginx docker-registry; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then systemctl stop "$svc" || true; fi
+done
+
+mkdir -p .tools/bin
+export GOBIN="$PWD/.tools/bin" GOFLAGS=-mod=mod GOTOOLCHAIN=local
+
+# go_tool NAME MODULE PACKAGE VERSION: builds PACKAGE from MODULE@VERSION inside a throwaway module
+# (plain `go install pkg@version` also asks the proxy for the module's version list, which some
+# proxies refuse).
+go_tool() {
+  local name=$1 module=$2 pkg=$3 version=$4 stamp=".tools/bin/.$1.version"
+  if [ -x ".tools/bin/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then return; fi
+  local work; work=$(mktemp -d)
+  printf 'module toolbuild\n\ngo 1.23\n\nrequire %s %s\n' "$module" "$version" >"$work/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$work/tools.go"
+  (cd "$work" && go mod tidy >/dev/null && go install "$pkg")
+  rm -rf "$work"
+  echo "$version" >"$stamp"
+}
+go_tool helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
+go_tool oras oras.land/oras oras.land/oras/cmd/oras "$ORAS_VERSION"
+
+echo "test tools ready: $(.tools/bin/helm version --short) oras $(.tools/bin/oras version | head -1)" >&2

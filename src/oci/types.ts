@@ -1,0 +1,64 @@
+/**
+ * Interface between the pull orchestration (src/pipeline) and the OCI client (src/oci).
+ * The orchestration owns inputs, concurrency, temp folders and publishing; the client owns HTTP,
+ * auth, manifests, layer selection and digest checks.
+ */
+export interface OciReference {
+  /** Registry host with optional port, e.g. `higress-registry.cn-hangzhou.cr.aliyuncs.com`, `127.0.0.1:5000`. */
+  registry: string;
+  /** Repository path, may be nested: `plugins/ai-proxy`, `plugins/mcp-server/all-in-one`. */
+  repository: string;
+  tag?: string;
+  /** `sha256:<64 hex>` when pinned. */
+  digest?: string;
+}
+
+export function formatReference(ref: OciReference): string {
+  return `oci://${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
+}
+
+export interface ResolvedManifest {
+  /** Digest of the top-level manifest (or index) the reference points at. */
+  digest: string;
+  mediaType: string;
+}
+
+export interface FetchedArtifact {
+  /** Digest of the top-level manifest (same as `resolve()` returns). */
+  manifestDigest: string;
+  /** The raw wasm, streamed to a file inside the temp folder passed to `fetch()`, already digest-checked against its layer descriptor. */
+  wasmPath: string;
+  size: number;
+  /** Hex sha256 of the raw wasm bytes. */
+  sha256: string;
+  /** RFC 3339 creation time from `org.opencontainers.image.created` (manifest annotation) or the image config, when present. */
+  created?: string;
+  /** Text of a spec.yaml layer (Higress release artifacts), when present. */
+  specYaml?: string;
+}
+
+export interface OciClientOptions {
+  /** Hosts (host or host:port) that may be reached over plain HTTP; loopback always may. */
+  insecureHosts?: string[];
+  /** Per-request timeout in ms (default 30000). */
+  timeoutMs?: number;
+  /** Attempts for transient faults (default 4) with exponential backoff from `retryBaseMs` (default 250). */
+  retries?: number;
+  retryBaseMs?: number;
+  /** Refuse blobs bigger than this (default MAX_WASM_BYTES). */
+  maxBytes?: number;
+  /** Path of a docker config.json for basic credentials (default ~/.docker/config.json, or $DOCKER_CONFIG/config.json). */
+  dockerConfigPath?: string;
+  /** Called once per HTTP request, for tests and progress (`manifest` or `blob`). */
+  onRequest?: (kind: 'manifest' | 'blob' | 'token', url: string) => void;
+}
+
+export interface OciClient {
+  /** Manifest request(s) only: HEAD (falling back to GET) of the manifest; no blob is downloaded. */
+  resolve(ref: OciReference, signal?: AbortSignal): Promise<ResolvedManifest>;
+  /**
+   * Downloads the wasm of `ref` into `tmpDir`. When `expectDigest` is set the top-level manifest must have
+   * that digest (lock files, pinned references) or an IntegrityError is thrown.
+   */
+  fetch(ref: OciReference, tmpDir: string, opts?: { expectDigest?: string; signal?: AbortSignal }): Promise<FetchedArtifact>;
+}

@@ -1,0 +1,74 @@
+/**
+ * The on-disk contract between the pipeline (writer), the Nginx image (server), `check`,
+ * `wasmplugins` and the chart's helm test. Changing a field here is a breaking change.
+ *
+ *   <root>/plugins/index.json
+ *   <root>/plugins/<name>/<version>/plugin.wasm       raw module, the bytes the gateway's sha256 is of
+ *   <root>/plugins/<name>/<version>/plugin.wasm.gz    gzip -9 of plugin.wasm, served with gzip_static
+ *   <root>/plugins/<name>/<version>/metadata.txt      upstream text format (+ SHA256 line)
+ *   <root>/plugins/<name>/<version>/metadata.json     PluginMetadata below
+ *   <root>/plugins/<name>/<version>/spec.yaml         only when the OCI artifact carried one
+ */
+export const TREE_SCHEMA_VERSION = 1;
+export const PLUGINS_DIR = 'plugins';
+export const INDEX_FILE = 'index.json';
+export const WASM_FILE = 'plugin.wasm';
+export const GZ_FILE = 'plugin.wasm.gz';
+export const METADATA_TXT = 'metadata.txt';
+export const METADATA_JSON = 'metadata.json';
+export const SPEC_FILE = 'spec.yaml';
+/** The gateway refuses bodies over 256 MiB; so do we. */
+export const MAX_WASM_BYTES = 256 * 1024 * 1024;
+/** Names and versions become path segments: keep them to this alphabet, no leading dot. */
+export const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+export interface PluginMetadata {
+  schemaVersion: 1;
+  name: string;
+  version: string;
+  /** Size of the raw wasm in bytes. */
+  size: number;
+  md5: string;
+  /** Hex sha256 of the raw wasm (what a WasmPlugin's `sha256` must be). */
+  sha256: string;
+  /** Size of plugin.wasm.gz in bytes. */
+  gzipSize: number;
+  /** Where the bytes came from: `oci://host/repo:tag[@sha256:...]` or `file:<path as written in the list>`. */
+  source: string;
+  /** Digest of the OCI manifest that was resolved from `source` (top-level, before platform selection); null for file: sources. */
+  manifestDigest: string | null;
+  /** RFC 3339 UTC; from OCI annotations/config, else SOURCE_DATE_EPOCH, else the file's mtime. */
+  created: string;
+  /** When this folder is a version alias, the version folder whose bytes it serves. */
+  aliasOf?: string;
+  /** From spec.yaml when the artifact carried one. */
+  phase?: string;
+  priority?: number;
+}
+
+export interface IndexEntry {
+  name: string;
+  version: string;
+  sha256: string;
+  size: number;
+  md5: string;
+  /** URL path on the server: `/plugins/<name>/<version>/plugin.wasm`. */
+  path: string;
+  source: string;
+  manifestDigest: string | null;
+  aliasOf?: string;
+  phase?: string;
+  priority?: number;
+}
+
+export interface PluginIndex {
+  schemaVersion: 1;
+  /** Newest `created` of all entries (deterministic: never the wall clock). */
+  generated: string;
+  /** Sorted by name, then version. */
+  plugins: IndexEntry[];
+}
+
+export function wasmUrlPath(name: string, version: string): string {
+  return `/${PLUGINS_DIR}/${name}/${version}/${WASM_FILE}`;
+}

@@ -1,0 +1,31 @@
+/**
+ * Where the real tools the tests run live. `scripts/install-test-tools.sh` puts Go-built tools in
+ * `.tools/bin` (git-ignored) and installs Debian packages; tests never download anything.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const TOOLS_BIN = path.join(REPO_ROOT, '.tools', 'bin');
+
+function onPath(name: string): string | undefined {
+  for (const dir of [TOOLS_BIN, ...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/bin']) {
+    const candidate = path.join(dir, name);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      /* keep looking */
+    }
+  }
+  return undefined;
+}
+
+/** Absolute path of a tool, or a clear failure that says how to install it. */
+export function tool(name: 'helm' | 'oras' | 'nginx' | 'docker-registry' | 'skopeo' | 'wrk' | 'kube-linter'): string {
+  const found = onPath(name);
+  if (!found) {
+    throw new Error(`test tool "${name}" not found in .tools/bin or PATH: run scripts/install-test-tools.sh`);
+  }
+  return found;
+}
