@@ -10,6 +10,10 @@ const COMMANDS: Array<() => { register(program: Command): void }> = [
   // Each command module is loaded lazily so a broken optional dependency of one command
   // cannot break the others.
   // COMMAND-LIST (keep one line per command)
+  () => require('./commands/pull'),
+  () => require('./commands/index'),
+  () => require('./commands/verify'),
+  () => require('./commands/serve'),
 ];
 
 export function buildProgram(): Command {

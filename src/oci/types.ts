@@ -61,4 +61,6 @@ export interface OciClient {
    * that digest (lock files, pinned references) or an IntegrityError is thrown.
    */
   fetch(ref: OciReference, tmpDir: string, opts?: { expectDigest?: string; signal?: AbortSignal }): Promise<FetchedArtifact>;
+  /** Closes pooled keep-alive connections; call once when every pull is done (optional). */
+  close?(): Promise<void>;
 }

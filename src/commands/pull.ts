@@ -1,0 +1,89 @@
+/**
+ * `pull [list] --out <root>`: fetch every plugin of the list (default image/plugins.properties)
+ * and/or a Higress release snapshot into `<root>/plugins/`. Plugins removed from the list stay in
+ * the tree unless `--prune` is given (a shared tree may hold versions another list put there).
+ */
+import { Command, Option } from 'commander';
+import * as path from 'path';
+import { diffLock, LockFile } from '../inputs/lock';
+import { loadInputs, loadLock } from '../inputs/load';
+import { sourceText } from '../inputs/types';
+import { OciClient, OciClientOptions } from '../oci/types';
+import { sourceDateEpoch } from '../pipeline/created';
+import { jsonReporter, textReporter } from '../pipeline/progress';
+import { runPull } from '../pipeline/pull';
+import { reportProblems } from './report';
+
+interface PullFlags {
+  out: string;
+  snapshot?: string;
+  lock?: string | boolean;
+  frozen?: boolean;
+  keepGoing?: boolean;
+  json?: boolean;
+  concurrency: number;
+  insecureRegistry: string[];
+  prune?: boolean;
+}
+
+export const DEFAULT_LIST = path.join('image', 'plugins.properties');
+export const DEFAULT_LOCK = 'plugins.lock.json';
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`--concurrency must be an integer from 1 to 64, got "${v}"`);
+  return n;
+}
+
+export async function pullCommand(list: string | undefined, flags: PullFlags): Promise<void> {
+  const listFile = list ?? (flags.snapshot ? undefined : DEFAULT_LIST);
+  const inputs = loadInputs({ list: listFile, snapshot: flags.snapshot });
+  const inputName = [listFile, flags.snapshot].filter(Boolean).join(' + ');
+  if (inputs.problems.length) return reportProblems(inputs.problems, `${inputs.problems.length} problem(s) in ${inputName}; nothing was pulled`);
+  if (!inputs.entries.length) return reportProblems([], `no plugins in ${inputName}; nothing was pulled`);
+
+  const base = listFile ?? flags.snapshot ?? DEFAULT_LIST;
+  const lockFile = typeof flags.lock === 'string' ? flags.lock : path.join(path.dirname(base), DEFAULT_LOCK);
+  let frozen: LockFile | undefined;
+  if (flags.frozen) {
+    const { lock, problems } = loadLock(lockFile);
+    const wanted = inputs.entries.map((e) => ({ name: e.name, version: e.version, source: sourceText(e.source), aliasOf: e.aliasOf }));
+    const all = lock ? [...problems, ...diffLock(wanted, lock, lockFile)] : problems;
+    if (all.length) return reportProblems(all, `${all.length} problem(s) with ${lockFile} (--frozen); nothing was pulled`);
+    frozen = lock;
+  }
+  const { createOciClient } = require('../oci/client') as { createOciClient(o: OciClientOptions): OciClient & { close?(): Promise<void> } };
+  const client = createOciClient({ insecureHosts: flags.insecureRegistry });
+  const result = await runPull({
+    root: flags.out,
+    entries: inputs.entries,
+    client,
+    concurrency: flags.concurrency,
+    keepGoing: flags.keepGoing,
+    prune: flags.prune,
+    sourceDateEpoch: sourceDateEpoch(),
+    frozen,
+    writeLock: flags.lock !== undefined && flags.lock !== false && !flags.frozen ? lockFile : undefined,
+    reporter: flags.json ? jsonReporter() : textReporter(),
+  }).finally(() => client.close?.());
+  if (!result.ok) {
+    reportProblems(result.failed, `${result.failed.length} plugin version(s) failed${flags.keepGoing ? '' : '; the tree was left as it was'}`);
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('pull')
+    .description('pull the plugins of a list (default image/plugins.properties) into <root>/plugins/')
+    .argument('[list]', 'plugins.properties file')
+    .requiredOption('-o, --out <root>', 'output root (contains plugins/)')
+    .option('--snapshot <file>', 'Higress release snapshot JSON (digest-pinned) to pull')
+    .option('--lock [file]', `write the resolved digests to a lock file (default: ${DEFAULT_LOCK} next to the list)`)
+    .option('--frozen', 'fail if the list differs from the lock file or a digest moved')
+    .option('--keep-going', 'publish what succeeded even when some plugins fail (still exits non-zero)')
+    .option('--json', 'one JSON object per event on stdout')
+    .addOption(new Option('--concurrency <n>', 'parallel downloads').argParser(positiveInt).default(8))
+    .option('--insecure-registry <host>', 'allow plain HTTP to this host[:port] (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--prune', 'remove version folders that are not in the list')
+    .action((list: string | undefined, flags: PullFlags) => pullCommand(list, flags));
+}

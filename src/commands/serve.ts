@@ -1,0 +1,82 @@
+/**
+ * `serve [root]`: runs the installed Nginx with the image's own config on 127.0.0.1, for local
+ * development with Higress standalone. Ctrl-C stops Nginx and removes its temp folder.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import * as fs from 'fs';
+import * as path from 'path';
+import { InputError } from '../errors';
+import { assertPortFree, prepareNginx, spawnNginx, stopNginx, waitForHealthy } from '../serve/nginx-runtime';
+import { PLUGINS_DIR } from '../tree/format';
+
+interface ServeOptions {
+  port: number;
+  host: string;
+  nginx?: string;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535) throw new InvalidArgumentError('expected a TCP port between 1 and 65535');
+  return port;
+}
+
+/** Which folder to serve: a tree root holding plugins/, or the plugins/ folder itself. */
+export function resolveTreeRoot(arg: string): string {
+  const abs = path.resolve(arg);
+  if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) {
+    throw new InputError('E_SERVE_ROOT', `${arg} is not a folder`, { file: arg }, 'pass the folder `pull` wrote (the one that holds plugins/)');
+  }
+  if (fs.existsSync(path.join(abs, PLUGINS_DIR))) return abs;
+  if (path.basename(abs) === PLUGINS_DIR) return path.dirname(abs);
+  throw new InputError('E_SERVE_ROOT', `${arg} has no ${PLUGINS_DIR}/ folder`, { file: arg }, 'run `higress-plugin-server pull` first, or pass the folder that holds plugins/');
+}
+
+async function serve(rootArg: string, opts: ServeOptions): Promise<void> {
+  const root = resolveTreeRoot(rootArg);
+  await assertPortFree(opts.host, opts.port);
+  const prepared = prepareNginx({ root, host: opts.host, port: opts.port });
+  const child = spawnNginx(prepared, ['ignore', 'inherit', 'pipe'], opts.nginx);
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    process.stderr.write(d);
+  });
+  let stopping = false;
+  const stop = async (): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await stopNginx(child);
+    prepared.cleanup();
+  };
+  // Ctrl-C reaches nginx through the process group too; stopping it ourselves makes the order
+  // deterministic (graceful quit, then the temp folder goes).
+  const onSignal = () => void stop();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const url = `http://${opts.host}:${opts.port}`;
+    await waitForHealthy(`${url}/healthz`, child, 15000, () => stderr);
+    process.stdout.write(`serving ${root} at ${url}/${PLUGINS_DIR}/ (Ctrl-C to stop)\n`);
+    const code = await new Promise<number | null>((resolve) => {
+      if (child.exitCode !== null) resolve(child.exitCode);
+      else child.once('exit', (c) => resolve(c));
+    });
+    if (!stopping && code !== 0) process.exitCode = code ?? 1;
+  } finally {
+    await stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('Serve a plugin tree with the image\'s Nginx config on 127.0.0.1 (needs nginx installed).')
+    .argument('[root]', 'folder that holds plugins/ (what `pull` wrote)', '.')
+    .option('-p, --port <port>', 'port to listen on', parsePort, 8080)
+    .option('--host <address>', 'loopback address to listen on', '127.0.0.1')
+    .option('--nginx <path>', 'nginx binary (default: from PATH, else /usr/sbin/nginx)')
+    .action((root: string, opts: ServeOptions) => serve(root, opts));
+}

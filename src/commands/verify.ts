@@ -1,0 +1,18 @@
+/** `verify <root>`: recompute every checksum of a tree; non-zero exit on any mismatch. */
+import { Command } from 'commander';
+import { verifyTree } from '../tree/read';
+import { reportProblems } from './report';
+
+export async function verifyCommand(root: string): Promise<void> {
+  const { checked, problems } = await verifyTree(root);
+  if (problems.length) return reportProblems(problems, `verify: ${problems.length} problem(s) in ${checked} plugin version(s)`);
+  process.stderr.write(`verify: ${checked} plugin version(s) ok\n`);
+}
+
+export function register(program: Command): void {
+  program
+    .command('verify')
+    .description('recompute every checksum of a tree against metadata and index.json')
+    .argument('<root>', 'tree root (contains plugins/)')
+    .action((root: string) => verifyCommand(root));
+}

@@ -1,0 +1,27 @@
+/** Reads input files and runs the pure parsers; turns a missing file into an InputError. */
+import * as fs from 'fs';
+import { InputError } from '../errors';
+import { LockFile, parseLock } from './lock';
+import { dedupe, parsePluginList, ParseResult } from './properties';
+import { parseSnapshot } from './snapshot';
+
+function read(file: string, what: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    throw new InputError('E_INPUT_MISSING', `cannot read ${what} ${file}`, { file }, 'check the path');
+  }
+}
+
+/** Parses the list and/or snapshot; merged entries with every problem of every file. */
+export function loadInputs(files: { list?: string; snapshot?: string }): ParseResult {
+  const parts: ParseResult[] = [];
+  if (files.list) parts.push(parsePluginList(read(files.list, 'plugin list'), files.list));
+  if (files.snapshot) parts.push(parseSnapshot(read(files.snapshot, 'snapshot'), files.snapshot));
+  const problems = parts.flatMap((p) => p.problems);
+  return dedupe(parts.flatMap((p) => p.entries), problems);
+}
+
+export function loadLock(file: string): { lock?: LockFile; problems: InputError[] } {
+  return parseLock(read(file, 'lock file'), file);
+}

@@ -1,0 +1,72 @@
+/**
+ * The lock file written by `pull --lock` and enforced by `pull --frozen`: every entry of the list
+ * with the manifest digest it resolved to (file: sources: the sha256 of the file). Deterministic:
+ * sorted by name then version, fixed key order, trailing newline.
+ *
+ *   {"lockVersion": 1, "plugins": [{"name", "version", "source", "digest", "aliasOf"?}]}
+ */
+import { InputError } from '../errors';
+import { compareEntries } from '../tree/render';
+
+export interface LockEntry {
+  name: string;
+  version: string;
+  /** Canonical source text (see sourceText). */
+  source: string;
+  /** `sha256:<hex>` of the resolved top-level manifest, or of the file for file: sources. */
+  digest: string;
+  aliasOf?: string;
+}
+
+export interface LockFile {
+  lockVersion: 1;
+  plugins: LockEntry[];
+}
+
+export function renderLock(entries: LockEntry[]): string {
+  const plugins = [...entries].sort(compareEntries).map((e) => {
+    const o: LockEntry = { name: e.name, version: e.version, source: e.source, digest: e.digest };
+    if (e.aliasOf !== undefined) o.aliasOf = e.aliasOf;
+    return o;
+  });
+  return `${JSON.stringify({ lockVersion: 1, plugins }, null, 2)}\n`;
+}
+
+export function parseLock(text: string, file: string): { lock?: LockFile; problems: InputError[] } {
+  const fail = (msg: string) => ({ problems: [new InputError('E_LOCK', msg, { file }, 'regenerate it with `pull --lock`')] });
+  let doc: LockFile;
+  try {
+    doc = JSON.parse(text) as LockFile;
+  } catch (e) {
+    return fail(`not valid JSON: ${(e as Error).message}`);
+  }
+  if (!doc || doc.lockVersion !== 1 || !Array.isArray(doc.plugins)) return fail('not a plugin lock file (want lockVersion 1 and a plugins array)');
+  const problems: InputError[] = [];
+  doc.plugins.forEach((p, i) => {
+    if (!p || typeof p.name !== 'string' || typeof p.version !== 'string' || typeof p.source !== 'string' || typeof p.digest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(p.digest)) {
+      problems.push(new InputError('E_LOCK', `plugins[${i}] is incomplete (name, version, source, sha256 digest)`, { file }, 'regenerate it with `pull --lock`'));
+    }
+  });
+  return { lock: problems.length ? undefined : doc, problems };
+}
+
+/**
+ * Compares the list (as lock entries without digests) with the lock: any added, removed or
+ * re-sourced entry is a problem under --frozen. Digest drift is checked after resolving.
+ */
+export function diffLock(wanted: Array<Omit<LockEntry, 'digest'>>, lock: LockFile, file: string): InputError[] {
+  const key = (e: { name: string; version: string }) => `${e.name}@${e.version}`;
+  const locked = new Map(lock.plugins.map((e) => [key(e), e]));
+  const problems: InputError[] = [];
+  const hint = 'run `pull --lock` to update the lock file, or revert the list';
+  for (const w of [...wanted].sort(compareEntries)) {
+    const l = locked.get(key(w));
+    if (!l) problems.push(new InputError('E_FROZEN', `${key(w)} is in the list but not in the lock file`, { file, plugin: w.name, version: w.version }, hint));
+    else if (l.source !== w.source || (l.aliasOf ?? null) !== (w.aliasOf ?? null)) {
+      problems.push(new InputError('E_FROZEN', `${key(w)} source changed from ${l.source} to ${w.source}`, { file, plugin: w.name, version: w.version }, hint));
+    }
+    locked.delete(key(w));
+  }
+  for (const l of locked.values()) problems.push(new InputError('E_FROZEN', `${key(l)} is locked but no longer in the list`, { file, plugin: l.name, version: l.version }, hint));
+  return problems;
+}

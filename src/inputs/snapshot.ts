@@ -1,0 +1,66 @@
+/**
+ * The Higress release snapshot (e.g. higress-plugin-snapshot-2.2.4.json): every plugin pinned by
+ * manifest digest. Only entries with a `consumers.pluginServer` mapping are served; its `httpPath`
+ * is the served name, `version` the version folder, `ociRef` + `digest` the pinned source, and
+ * `aliases` extra names served from the same bytes. Pure: text in, entries + all problems out.
+ */
+import { InputError } from '../errors';
+import { SAFE_SEGMENT } from '../tree/format';
+import { dedupe, ParseResult } from './properties';
+import { parseOciReference } from './reference';
+import { PluginEntry } from './types';
+
+interface SnapshotPlugin {
+  logicalId?: unknown;
+  version?: unknown;
+  ociRef?: unknown;
+  digest?: unknown;
+  consumers?: { pluginServer?: { httpPath?: unknown; inventoryKey?: unknown; aliases?: unknown } };
+}
+
+/** JSON has no line numbers of its own: find the line of the n-th `"logicalId"` for messages. */
+function lineOfPlugin(text: string, index: number): number | undefined {
+  let pos = -1;
+  for (let i = 0; i <= index; i++) {
+    pos = text.indexOf('"logicalId"', pos + 1);
+    if (pos < 0) return undefined;
+  }
+  return text.slice(0, pos).split('\n').length;
+}
+
+export function parseSnapshot(text: string, file: string): ParseResult {
+  const problems: InputError[] = [];
+  let doc: { schemaVersion?: unknown; plugins?: unknown };
+  try {
+    doc = JSON.parse(text) as typeof doc;
+  } catch (e) {
+    return { entries: [], problems: [new InputError('E_SNAPSHOT', `not valid JSON: ${(e as Error).message}`, { file }, 'pass a Higress release snapshot file')] };
+  }
+  if (!doc || doc.schemaVersion !== 1 || !Array.isArray(doc.plugins)) {
+    return { entries: [], problems: [new InputError('E_SNAPSHOT', 'not a Higress plugin snapshot (want schemaVersion 1 and a plugins array)', { file }, 'pass a Higress release snapshot file')] };
+  }
+  const entries: PluginEntry[] = [];
+  (doc.plugins as SnapshotPlugin[]).forEach((p, i) => {
+    const line = lineOfPlugin(text, i);
+    const id = typeof p.logicalId === 'string' ? p.logicalId : `plugins[${i}]`;
+    const err = (code: string, msg: string, hint: string): void => {
+      problems.push(new InputError(code, `${id}: ${msg}`, { file, line }, hint));
+    };
+    const ps = p.consumers?.pluginServer;
+    if (!ps) return; // not served by the plugin server in this release
+    if (typeof p.version !== 'string' || typeof p.ociRef !== 'string' || typeof p.digest !== 'string' || typeof ps.httpPath !== 'string') {
+      return err('E_SNAPSHOT', 'needs version, ociRef, digest and consumers.pluginServer.httpPath', 'fix the snapshot entry');
+    }
+    const r = parseOciReference(p.ociRef);
+    if (!r.ok) return err('E_REFERENCE', `bad ociRef "${p.ociRef}": ${r.message}`, 'fix the snapshot entry');
+    if (!/^sha256:[a-f0-9]{64}$/.test(p.digest)) return err('E_REFERENCE', `bad digest "${p.digest}"`, 'want sha256:<64 lowercase hex>');
+    if (r.ref.tag !== p.version) return err('E_SNAPSHOT', `ociRef tag ${r.ref.tag ?? '(none)'} disagrees with version ${p.version}`, 'fix the snapshot entry');
+    const names = [ps.httpPath, ...(Array.isArray(ps.aliases) ? ps.aliases : [])];
+    for (const n of [...names, p.version]) {
+      if (typeof n !== 'string' || !SAFE_SEGMENT.test(n)) return err('E_UNSAFE_SEGMENT', `unsafe name or version ${JSON.stringify(n)}`, 'use letters, digits, ".", "_", "-" only');
+    }
+    const source = { kind: 'oci' as const, ref: { ...r.ref, digest: p.digest } };
+    for (const name of names as string[]) entries.push({ name, version: p.version, source, file, line: line ?? 0 });
+  });
+  return dedupe(entries, problems);
+}

@@ -1,0 +1,80 @@
+/**
+ * Basic credentials for a registry. Sources, first match wins:
+ *  1. HIGRESS_REGISTRY_USERNAME / HIGRESS_REGISTRY_PASSWORD (sent to any registry that challenges
+ *     for credentials, so only set them for a run against registries you trust with them);
+ *  2. `auths[<host>].auth` (base64 `user:password`) in the docker config: `dockerConfigPath`, else
+ *     `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. Keys may carry a scheme or path
+ *     (`https://host/v1/`), as `docker login` writes them. Credential helpers are not consulted.
+ * Credentials are only ever sent after a registry asks for them (401 challenge).
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { InputError } from '../errors';
+
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+export function defaultDockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.DOCKER_CONFIG ? path.join(env.DOCKER_CONFIG, 'config.json') : path.join(os.homedir(), '.docker', 'config.json');
+}
+
+/** Normalises a docker config `auths` key to `host[:port]`. */
+export function authKeyHost(key: string): string {
+  return key.toLowerCase().replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
+}
+
+/** Pure: finds credentials for `registry` in a parsed docker config. */
+export function credentialsFromDockerConfig(config: unknown, registry: string, file: string): Credentials | undefined {
+  if (!config || typeof config !== 'object') return undefined;
+  const auths = (config as { auths?: unknown }).auths;
+  if (!auths || typeof auths !== 'object') return undefined;
+  const want = registry.toLowerCase();
+  for (const [key, entry] of Object.entries(auths as Record<string, unknown>)) {
+    if (authKeyHost(key) !== want || !entry || typeof entry !== 'object') continue;
+    const e = entry as { auth?: unknown; username?: unknown; password?: unknown };
+    if (typeof e.username === 'string' && typeof e.password === 'string') return { username: e.username, password: e.password };
+    if (typeof e.auth !== 'string' || !e.auth) continue;
+    const decoded = Buffer.from(e.auth, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) {
+      throw new InputError('E_DOCKER_CONFIG', `auths["${key}"].auth in ${file} is not base64 of user:password`, { file },
+        'run docker login again or fix the entry');
+    }
+    return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  }
+  return undefined;
+}
+
+export class CredentialStore {
+  private config: unknown;
+  private loaded = false;
+
+  constructor(private readonly configPath: string, private readonly env: NodeJS.ProcessEnv = process.env) {}
+
+  get(registry: string): Credentials | undefined {
+    const username = this.env.HIGRESS_REGISTRY_USERNAME;
+    const password = this.env.HIGRESS_REGISTRY_PASSWORD;
+    if (username && password !== undefined) return { username, password };
+    return credentialsFromDockerConfig(this.load(), registry, this.configPath);
+  }
+
+  private load(): unknown {
+    if (this.loaded) return this.config;
+    this.loaded = true;
+    let text: string;
+    try {
+      text = fs.readFileSync(this.configPath, 'utf8');
+    } catch {
+      return undefined; // no docker config: anonymous pulls only
+    }
+    try {
+      this.config = JSON.parse(text);
+    } catch {
+      throw new InputError('E_DOCKER_CONFIG', `${this.configPath} is not valid JSON`, { file: this.configPath }, 'fix or remove the docker config');
+    }
+    return this.config;
+  }
+}

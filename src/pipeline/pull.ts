@@ -1,0 +1,257 @@
+/**
+ * Pull orchestration. Two phases so a failed run changes nothing:
+ *   1. stage (bounded concurrency): resolve every distinct source to a digest, compare with the
+ *      tree (unchanged digest + files of the recorded sizes = cached, no blob request), otherwise
+ *      download into `<root>/.tmp-<random>/` and check the wasm;
+ *   2. commit (only when stage had no failure, or with --keep-going for the sources that staged):
+ *      publish each version folder atomically, prune if asked, rewrite index.json, write the lock.
+ * Temp folders are removed at the end and on failure; leftovers of a killed run are removed first.
+ */
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { errorLine, InputError, IntegrityError, PluginServerError } from '../errors';
+import { LockEntry, LockFile, renderLock } from '../inputs/lock';
+import { PluginEntry, sourceKey, sourceText } from '../inputs/types';
+import { OciClient } from '../oci/types';
+import { PLUGINS_DIR, SAFE_SEGMENT, SPEC_FILE, WASM_FILE } from '../tree/format';
+import { randomSuffix, writeFileAtomic } from '../tree/fsutil';
+import { cleanLeftovers, publishVersion, removeVersion, TMP_PREFIX, writeIndex } from '../tree/publish';
+import { filesMatchBySize, listVersionDirs, readMetadata } from '../tree/read';
+import { readSpecYaml } from '../tree/spec';
+import { checkWasm, checkWasmSize } from '../tree/wasm';
+import { chooseCreated } from './created';
+import { mapLimit } from './pool';
+import { Reporter, silentReporter } from './progress';
+
+export interface PullOptions {
+  root: string;
+  entries: PluginEntry[];
+  client: OciClient;
+  concurrency?: number;
+  keepGoing?: boolean;
+  prune?: boolean;
+  /** Resolved SOURCE_DATE_EPOCH (RFC 3339), if set. */
+  sourceDateEpoch?: string;
+  /** With --frozen: the lock every resolved digest must match (entries already diffed by the caller). */
+  frozen?: LockFile;
+  /** Path to write the lock file to after a successful run. */
+  writeLock?: string;
+  reporter?: Reporter;
+}
+
+export interface PullResult {
+  ok: boolean;
+  published: number;
+  cached: number;
+  failed: PluginServerError[];
+  pruned: string[];
+}
+
+/** One distinct source and every version folder served from its bytes. */
+interface Group {
+  key: string;
+  entries: PluginEntry[];
+}
+
+interface Staged {
+  group: Group;
+  digest: string;
+  /** Entries whose folder already holds these bytes. */
+  cached: Set<PluginEntry>;
+  wasmPath?: string;
+  created?: string;
+  specYaml?: string;
+  ms: number;
+}
+
+function groupEntries(entries: PluginEntry[]): Group[] {
+  const groups = new Map<string, Group>();
+  for (const e of entries) {
+    const k = sourceKey(e.source);
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = { key: k, entries: [] }));
+    g.entries.push(e);
+  }
+  return [...groups.values()];
+}
+
+async function sha256File(file: string): Promise<string> {
+  const h = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
+  return `sha256:${h.digest('hex')}`;
+}
+
+function asPluginError(err: unknown, e: PluginEntry): PluginServerError {
+  if (err instanceof PluginServerError) {
+    if (!err.context.plugin) Object.assign(err.context, { plugin: e.name, version: e.version });
+    return err;
+  }
+  return new IntegrityError('E_PULL', errorLine(err), { plugin: e.name, version: e.version });
+}
+
+/** The version folder's metadata says it holds exactly these bytes from this source. */
+async function isCurrent(root: string, e: PluginEntry, digest: string): Promise<boolean> {
+  const dir = path.join(root, PLUGINS_DIR, e.name, e.version);
+  const m = await readMetadata(dir);
+  if (!m || m.source !== sourceText(e.source) || (m.aliasOf ?? null) !== (e.aliasOf ?? null)) return false;
+  const same = e.source.kind === 'oci' ? m.manifestDigest === digest : `sha256:${m.sha256}` === digest;
+  return same && (await filesMatchBySize(dir, m));
+}
+
+/** spec.yaml `info.version` when it differs from the tag: the Console asks for that version. */
+function specAlias(group: Group, specYaml: string | undefined, all: PluginEntry[]): PluginEntry[] {
+  if (!specYaml) return [];
+  const v = readSpecYaml(specYaml).version;
+  if (!v || !SAFE_SEGMENT.test(v)) return [];
+  const out: PluginEntry[] = [];
+  for (const e of group.entries) {
+    if (e.aliasOf || v === e.version) continue;
+    if (all.some((o) => o.name === e.name && o.version === v)) continue; // the list decides
+    out.push({ ...e, version: v, aliasOf: e.version });
+  }
+  return out;
+}
+
+export async function runPull(opts: PullOptions): Promise<PullResult> {
+  const started = Date.now();
+  const reporter = opts.reporter ?? silentReporter;
+  const root = path.resolve(opts.root);
+  await fs.promises.mkdir(path.join(root, PLUGINS_DIR), { recursive: true });
+  await cleanLeftovers(root);
+  const runTmp = path.join(root, `${TMP_PREFIX}${randomSuffix()}`);
+  await fs.promises.mkdir(runTmp);
+  const groups = groupEntries(opts.entries);
+  reporter.emit({ event: 'start', plugins: opts.entries.length, sources: groups.length });
+  const lockDigests = new Map((opts.frozen?.plugins ?? []).map((l) => [`${l.name}@${l.version}`, l.digest]));
+  const failed: PluginServerError[] = [];
+  const fail = (g: Group, err: unknown, ms: number) => {
+    for (const e of g.entries) {
+      const pe = asPluginError(err, e);
+      failed.push(pe);
+      reporter.emit({ event: 'plugin', name: e.name, version: e.version, status: 'failed', ms, aliasOf: e.aliasOf, error: pe.toLine() });
+    }
+  };
+
+  try {
+    // Phase 1: stage.
+    const staged = await mapLimit(groups, opts.concurrency ?? 8, async (g, i): Promise<Staged | undefined> => {
+      const t0 = Date.now();
+      const first = g.entries[0] as PluginEntry;
+      try {
+        const src = first.source;
+        let digest: string;
+        if (src.kind === 'file') {
+          const st = await fs.promises.stat(src.path).catch(() => undefined);
+          if (!st?.isFile()) throw new InputError('E_FILE_SOURCE', `file ${src.written} not found (resolved to ${src.path})`, { file: first.file, line: first.line }, 'fix the path; it is relative to the list file');
+          checkWasmSize(st.size, first);
+          digest = await sha256File(src.path);
+        } else {
+          digest = (await opts.client.resolve(src.ref)).digest;
+        }
+        for (const e of g.entries) {
+          const want = lockDigests.get(`${e.name}@${e.version}`);
+          if (want && want !== digest) {
+            throw new IntegrityError('E_FROZEN_DIGEST', `${sourceText(e.source)} now resolves to ${digest}, the lock file has ${want}`, { plugin: e.name, version: e.version }, 'the tag moved: run `pull --lock` to accept it, or pin the reference');
+          }
+        }
+        const cached = new Set<PluginEntry>();
+        for (const e of g.entries) if (await isCurrent(root, e, digest)) cached.add(e);
+        const primary = g.entries.find((e) => !e.aliasOf) ?? first;
+        const s: Staged = { group: g, digest, cached, ms: 0 };
+        if (cached.size === g.entries.length) {
+          // Everything current: keep the spec.yaml alias (if any) current too, from the bytes on disk.
+          const dir = path.join(root, PLUGINS_DIR, primary.name, primary.version);
+          s.specYaml = await fs.promises.readFile(path.join(dir, SPEC_FILE), 'utf8').catch(() => undefined);
+          const extra = specAlias(g, s.specYaml, opts.entries);
+          const stale: PluginEntry[] = [];
+          for (const a of extra) if (!(await isCurrent(root, a, digest))) stale.push(a);
+          if (stale.length) {
+            s.wasmPath = path.join(dir, WASM_FILE);
+            s.created = (await readMetadata(dir))?.created;
+          }
+        } else if (src.kind === 'file') {
+          const st = await fs.promises.stat(src.path);
+          const dir = path.join(runTmp, String(i));
+          await fs.promises.mkdir(dir);
+          s.wasmPath = path.join(dir, WASM_FILE);
+          await fs.promises.copyFile(src.path, s.wasmPath);
+          if ((await sha256File(s.wasmPath)) !== digest) throw new IntegrityError('E_FILE_CHANGED', `file ${src.written} changed while being read`, { plugin: first.name }, 'run pull again');
+          s.created = chooseCreated({ sourceDateEpoch: opts.sourceDateEpoch, fileMtime: st.mtime });
+        } else {
+          const dir = path.join(runTmp, String(i));
+          await fs.promises.mkdir(dir);
+          const art = await opts.client.fetch(src.ref, dir, { expectDigest: digest });
+          s.wasmPath = art.wasmPath;
+          s.specYaml = art.specYaml;
+          s.created = chooseCreated({ annotation: art.created, sourceDateEpoch: opts.sourceDateEpoch });
+        }
+        if (s.wasmPath && !cached.size) checkWasm(await fs.promises.readFile(s.wasmPath), primary);
+        s.ms = Date.now() - t0;
+        return s;
+      } catch (err) {
+        fail(g, err, Date.now() - t0);
+        return undefined;
+      }
+    });
+
+    const proceed = failed.length === 0 || opts.keepGoing;
+    let published = 0;
+    let cachedCount = 0;
+    const wanted = new Set<string>();
+    const lock: LockEntry[] = [];
+    if (proceed) {
+      // Phase 2: commit. Folders of different sources are independent: publish them concurrently.
+      await mapLimit(
+        staged.filter((s): s is Staged => s !== undefined),
+        Math.max(1, Math.min(opts.concurrency ?? 8, 4)),
+        async (s) => {
+          const all = [...s.group.entries, ...specAlias(s.group, s.specYaml, opts.entries)];
+          for (const e of all) {
+            wanted.add(`${e.name}/${e.version}`);
+            lock.push({ name: e.name, version: e.version, source: sourceText(e.source), digest: s.digest, aliasOf: e.aliasOf });
+            const t0 = Date.now();
+            try {
+              if (s.cached.has(e) || (!s.wasmPath && (await isCurrent(root, e, s.digest)))) {
+                const m = await readMetadata(path.join(root, PLUGINS_DIR, e.name, e.version));
+                cachedCount++;
+                reporter.emit({ event: 'plugin', name: e.name, version: e.version, status: 'cached', size: m?.size, ms: 0, aliasOf: e.aliasOf });
+                continue;
+              }
+              if (!s.wasmPath || !s.created) continue;
+              const m = await publishVersion(root, {
+                name: e.name,
+                version: e.version,
+                wasmPath: s.wasmPath,
+                source: sourceText(e.source),
+                manifestDigest: e.source.kind === 'oci' ? s.digest : null,
+                created: s.created,
+                aliasOf: e.aliasOf,
+                specYaml: s.specYaml,
+              });
+              published++;
+              reporter.emit({ event: 'plugin', name: e.name, version: e.version, status: 'downloaded', size: m.size, ms: s.ms + Date.now() - t0, aliasOf: e.aliasOf });
+            } catch (err) {
+              fail({ key: s.group.key, entries: [e] }, err, Date.now() - t0);
+            }
+          }
+        },
+      );
+    }
+    const pruned: string[] = [];
+    if (proceed && opts.prune && failed.length === 0) {
+      for (const v of await listVersionDirs(root)) {
+        if (wanted.has(`${v.name}/${v.version}`)) continue;
+        await removeVersion(root, v.name, v.version);
+        pruned.push(`${v.name}/${v.version}`);
+      }
+    }
+    if (proceed) await writeIndex(root);
+    if (opts.writeLock && failed.length === 0) await writeFileAtomic(opts.writeLock, renderLock(lock), new Date(0));
+    const ok = failed.length === 0;
+    reporter.emit({ event: 'summary', ok, plugins: opts.entries.length, downloaded: published, cached: cachedCount, failed: failed.length, pruned: pruned.length, ms: Date.now() - started });
+    return { ok, published, cached: cachedCount, failed, pruned };
+  } finally {
+    await fs.promises.rm(runTmp, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * Turns the shipped image/nginx.conf into one that runs outside the container. Only paths and the
+ * listen address change, so `serve`, the tests and the benchmark all run the config the image ships.
+ * Pure: text in, text out; the caller does the file and process work.
+ */
+import * as path from 'path';
+import { InputError } from '../errors';
+
+export interface NginxRewrite {
+  /** Folder that holds `plugins/` (the tree root); replaces the `root` directive. */
+  root: string;
+  /** Loopback address and port to listen on; replaces every `listen` directive. */
+  host: string;
+  port: number;
+  /** Writable folder for the pid file and temp paths (what /tmp is in the container). */
+  runtimeDir: string;
+  /** Access log target: a file path, or `off`. Default: keep the shipped `/dev/stdout`. */
+  accessLog?: string;
+  /** Adds a `user` directive: needed only when the master runs as root and the tree is private to root. */
+  user?: string;
+  /** Overrides `worker_processes` (the benchmark pins it so both servers get the same count). */
+  workerProcesses?: number;
+}
+
+/** Directives whose single argument is a path under /tmp in the image. */
+const RUNTIME_PATH_DIRECTIVES = ['pid', 'client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path'];
+
+/** Quotes an argument for nginx so paths with spaces or `;` survive. */
+function quote(value: string): string {
+  if (/["\\\n]/.test(value)) {
+    throw new InputError('E_NGINX_PATH', `path ${JSON.stringify(value)} cannot be written into an nginx config`, {}, 'use a folder whose path has no quotes, backslashes or newlines');
+  }
+  return `"${value}"`;
+}
+
+/**
+ * Rewrites the shipped config. Fails (InputError naming `file` and the line) when a directive it must
+ * rewrite is missing or appears in an unexpected form, so drift in image/nginx.conf breaks loudly here
+ * instead of silently serving from the wrong place.
+ */
+export function rewriteNginxConfig(text: string, opts: NginxRewrite, file = 'image/nginx.conf'): string {
+  if (!path.isAbsolute(opts.root) || !path.isAbsolute(opts.runtimeDir)) {
+    throw new InputError('E_NGINX_PATH', 'root and runtime folders must be absolute paths', { file });
+  }
+  if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) {
+    throw new InputError('E_NGINX_PORT', `port ${opts.port} is not a TCP port`, { file }, 'pass a port between 1 and 65535');
+  }
+  const counts = { root: 0, listen: 0, pid: 0, access_log: 0, worker_processes: 0 };
+  const lines = text.split('\n').map((line, i) => {
+    const m = /^(\s*)([a-z_]+)\s+([^;]*);(.*)$/.exec(line);
+    if (!m) return line;
+    const [, indent, directive, args, rest] = m;
+    const where = { file, line: i + 1 };
+    const emit = (value: string) => `${indent}${directive} ${value};${rest}`;
+    if (directive === 'root') {
+      counts.root++;
+      return emit(quote(opts.root));
+    }
+    if (directive === 'listen') {
+      counts.listen++;
+      // Keep the flags (default_server, ...): only the address changes.
+      const flags = args.trim().split(/\s+/).slice(1);
+      return emit([`${opts.host}:${opts.port}`, ...flags].join(' '));
+    }
+    if (RUNTIME_PATH_DIRECTIVES.includes(directive)) {
+      const target = args.trim();
+      if (!target.startsWith('/tmp/')) {
+        throw new InputError('E_NGINX_CONFIG', `${directive} must point under /tmp (the only writable folder in the image), found ${target}`, where);
+      }
+      if (directive === 'pid') counts.pid++;
+      return emit(quote(path.join(opts.runtimeDir, target.slice('/tmp/'.length))));
+    }
+    if (directive === 'access_log' && args.trim() !== 'off') {
+      counts.access_log++;
+      if (opts.accessLog === undefined) return line;
+      if (opts.accessLog === 'off') return emit('off');
+      const format = args.trim().split(/\s+/).slice(1);
+      return emit([quote(opts.accessLog), ...format].join(' '));
+    }
+    if (directive === 'worker_processes') {
+      counts.worker_processes++;
+      return opts.workerProcesses === undefined ? line : emit(String(opts.workerProcesses));
+    }
+    if (directive === 'user') {
+      throw new InputError('E_NGINX_CONFIG', 'the shipped config must not set `user`: the image runs unprivileged as UID 101', where, 'remove the user directive');
+    }
+    return line;
+  });
+  for (const [directive, n] of Object.entries(counts)) {
+    if (directive === 'access_log' && opts.accessLog === undefined) continue;
+    if (directive === 'worker_processes' && opts.workerProcesses === undefined) continue;
+    if (n === 0 || (directive !== 'listen' && directive !== 'access_log' && n > 1)) {
+      throw new InputError('E_NGINX_CONFIG', `expected ${directive === 'listen' || directive === 'access_log' ? 'at least one' : 'exactly one'} \`${directive}\` directive, found ${n}`, { file }, 'keep image/nginx.conf in the shape src/serve/nginx-config.ts rewrites');
+    }
+  }
+  const out = lines.join('\n');
+  return opts.user ? `user ${opts.user};\n${out}` : out;
+}

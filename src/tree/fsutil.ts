@@ -1,0 +1,51 @@
+/** Small durable-write helpers shared by the publisher and the index writer. */
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+
+export function randomSuffix(): string {
+  return crypto.randomBytes(6).toString('hex');
+}
+
+/** Writes, fsyncs and sets the mtime of one file (mtime drives Nginx's Last-Modified and ETag). */
+export async function writeFileDurable(file: string, data: string | Uint8Array, mtime: Date): Promise<void> {
+  const fh = await fs.promises.open(file, 'w', 0o644);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.promises.utimes(file, mtime, mtime);
+}
+
+/** fsync a directory so a rename inside it survives a crash. Best effort where unsupported. */
+export async function syncDir(dir: string): Promise<void> {
+  let fh: fs.promises.FileHandle | undefined;
+  try {
+    fh = await fs.promises.open(dir, 'r');
+    await fh.sync();
+  } catch {
+    /* some filesystems refuse fsync on directories; the rename is still atomic */
+  } finally {
+    await fh?.close();
+  }
+}
+
+/** Atomic file replace: temp file in the same folder, fsync, rename over the target. */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mtime: Date): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.tmp-${path.basename(file)}-${randomSuffix()}`);
+  try {
+    await writeFileDurable(tmp, data, mtime);
+    await fs.promises.rename(tmp, file);
+  } catch (err) {
+    await fs.promises.rm(tmp, { force: true });
+    throw err;
+  }
+  await syncDir(path.dirname(file));
+}
+
+/** RFC 3339 UTC with second precision: `2024-05-01T12:00:00Z`. */
+export function rfc3339(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

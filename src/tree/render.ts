@@ -1,0 +1,84 @@
+/**
+ * Pure rendering of the tree's text files. Same input, same bytes: key order is fixed here,
+ * never taken from object insertion order of whatever produced the values.
+ */
+import { IndexEntry, PluginIndex, PluginMetadata, wasmUrlPath } from './format';
+
+/** Epoch used for `generated` of an empty index, so even that file is deterministic. */
+export const EPOCH = '1970-01-01T00:00:00Z';
+
+/**
+ * The upstream Higress plugin-server metadata.txt (`Key: value` lines: Plugin Name, Size, Last
+ * Modified, Created, MD5) plus a SHA256 line. Both times are `created`: the file's mtime is set to
+ * it, so "Last Modified" stays true and stable across rebuilds.
+ */
+export function renderMetadataTxt(m: PluginMetadata): string {
+  return [
+    `Plugin Name: ${m.name}`,
+    `Version: ${m.version}`,
+    `Size: ${m.size} bytes`,
+    `Last Modified: ${m.created}`,
+    `Created: ${m.created}`,
+    `MD5: ${m.md5}`,
+    `SHA256: ${m.sha256}`,
+    '',
+  ].join('\n');
+}
+
+/** Builds the metadata object with the contract's key order (optional keys only when set). */
+export function normalizeMetadata(m: PluginMetadata): PluginMetadata {
+  const out: PluginMetadata = {
+    schemaVersion: 1,
+    name: m.name,
+    version: m.version,
+    size: m.size,
+    md5: m.md5,
+    sha256: m.sha256,
+    gzipSize: m.gzipSize,
+    source: m.source,
+    manifestDigest: m.manifestDigest,
+    created: m.created,
+  };
+  if (m.aliasOf !== undefined) out.aliasOf = m.aliasOf;
+  if (m.phase !== undefined) out.phase = m.phase;
+  if (m.priority !== undefined) out.priority = m.priority;
+  return out;
+}
+
+export function renderMetadataJson(m: PluginMetadata): string {
+  return `${JSON.stringify(normalizeMetadata(m), null, 2)}\n`;
+}
+
+export function indexEntry(m: PluginMetadata): IndexEntry {
+  const e: IndexEntry = {
+    name: m.name,
+    version: m.version,
+    sha256: m.sha256,
+    size: m.size,
+    md5: m.md5,
+    path: wasmUrlPath(m.name, m.version),
+    source: m.source,
+    manifestDigest: m.manifestDigest,
+  };
+  if (m.aliasOf !== undefined) e.aliasOf = m.aliasOf;
+  if (m.phase !== undefined) e.phase = m.phase;
+  if (m.priority !== undefined) e.priority = m.priority;
+  return e;
+}
+
+/** Plain code-unit order: locale-independent, so every machine sorts the same way. */
+export function compareEntries(a: { name: string; version: string }, b: { name: string; version: string }): number {
+  if (a.name !== b.name) return a.name < b.name ? -1 : 1;
+  if (a.version !== b.version) return a.version < b.version ? -1 : 1;
+  return 0;
+}
+
+export function buildIndex(metas: PluginMetadata[]): PluginIndex {
+  const plugins = metas.map(indexEntry).sort(compareEntries);
+  const generated = metas.reduce((max, m) => (m.created > max ? m.created : max), EPOCH);
+  return { schemaVersion: 1, generated, plugins };
+}
+
+export function renderIndex(index: PluginIndex): string {
+  return `${JSON.stringify({ schemaVersion: 1, generated: index.generated, plugins: index.plugins }, null, 2)}\n`;
+}

@@ -1,0 +1,169 @@
+/**
+ * Static checks of image/Dockerfile and .dockerignore (no Docker engine here): parsed with
+ * dockerfile-ast; every RUN must be a project command (serving-cli.test.ts runs them natively) and
+ * every COPY source must exist in the build context or be produced by an earlier stage.
+ */
+import { DockerfileParser, From, Instruction } from 'dockerfile-ast';
+import * as fs from 'fs';
+import * as path from 'path';
+import { REPO_ROOT } from './support/tools';
+
+const DOCKERFILE = path.join(REPO_ROOT, 'image', 'Dockerfile');
+const dockerfile = DockerfileParser.parse(fs.readFileSync(DOCKERFILE, 'utf8'));
+
+interface Stage {
+  name: string;
+  from: From;
+  instructions: Instruction[];
+  /** ARG defaults visible in this stage (global ARGs re-declared inside count too). */
+  args: Record<string, string>;
+}
+
+const globalArgs: Record<string, string> = Object.fromEntries(
+  dockerfile.getInitialARGs().map((a) => [a.getProperty()!.getName(), a.getProperty()!.getValue() ?? '']),
+);
+
+const stages: Stage[] = dockerfile.getFROMs().map((from) => {
+  const image = dockerfile.getContainingImage(from.getRange().start)!;
+  const instructions = image.getInstructions();
+  const args: Record<string, string> = {};
+  for (const i of instructions) {
+    if (i.getKeyword() !== 'ARG') continue;
+    const [name, value] = (i.getArgumentsContent() ?? '').split('=');
+    args[name] = value ?? globalArgs[name] ?? '';
+  }
+  return { name: from.getBuildStage() ?? '', from, instructions, args };
+});
+
+/** Expands ${VAR} / $VAR with the ARG defaults, as a build with no --build-arg would. */
+function expand(text: string, vars: Record<string, string>): string {
+  return text.replace(/\$\{(\w+)\}|\$(\w+)/g, (_m, a: string | undefined, b: string | undefined) => {
+    const name = (a ?? b)!;
+    if (!(name in vars)) throw new Error(`image/Dockerfile uses $${name} with no ARG default`);
+    return vars[name];
+  });
+}
+
+const keyword = (s: Stage, k: string) => s.instructions.filter((i) => i.getKeyword() === k);
+const runtime = () => stages[stages.length - 1];
+
+test('stages: CLI build, two tree sources, one selected tree, unprivileged runtime last', () => {
+  expect(stages.map((s) => s.name)).toEqual(['build', 'tree-pull', 'tree-prebuilt', 'tree', 'runtime']);
+  // The tree is platform-independent: build it once on the build host for every target platform.
+  expect(stages[0].from.getPlatformFlag()?.getValue()).toBe('$BUILDPLATFORM');
+  expect(expand(stages[3].from.getImage()!, globalArgs)).toBe('tree-pull');
+  expect(`tree-${'prebuilt'}`).toBe(stages[2].name);
+});
+
+test('base images are build args defaulting to official images', () => {
+  expect(stages[0].from.getImage()).toBe('${NODE_IMAGE}');
+  expect(runtime().from.getImage()).toBe('${NGINX_IMAGE}');
+  expect(globalArgs.NODE_IMAGE).toMatch(/^docker\.io\/library\/node:20[-.\w]*$/);
+  // Alpine-based: the helm test runs busybox wget from this very image.
+  expect(globalArgs.NGINX_IMAGE).toMatch(/^docker\.io\/library\/nginx:1\.\d+(\.\d+)?-alpine$/);
+  for (const s of stages) {
+    const image = s.from.getImage()!;
+    const known = ['scratch', ...stages.map((x) => x.name)];
+    expect(image.startsWith('$') || known.includes(expand(image, globalArgs))).toBe(true);
+  }
+});
+
+test('runtime: USER 101, EXPOSE 8080, HEALTHCHECK on /healthz, nginx in the foreground', () => {
+  const r = runtime();
+  expect(keyword(r, 'USER').map((i) => i.getArgumentsContent())).toEqual(['101']);
+  expect(keyword(r, 'EXPOSE').map((i) => i.getArgumentsContent())).toEqual(['8080']);
+  const health = keyword(r, 'HEALTHCHECK');
+  expect(health).toHaveLength(1);
+  expect(health[0].getArgumentsContent()).toContain('http://127.0.0.1:8080/healthz');
+  const entry = JSON.parse(keyword(r, 'ENTRYPOINT')[0].getArgumentsContent()!) as string[];
+  expect(entry[0]).toBe('nginx');
+  expect(entry).toContain('daemon off;');
+  // USER comes after every COPY so nothing in the image is owned by the runtime user.
+  const lineOf = (i: Instruction) => i.getRange().start.line;
+  expect(Math.max(...keyword(r, 'COPY').map(lineOf))).toBeLessThan(lineOf(keyword(r, 'USER')[0]));
+});
+
+test('the runtime copies the tree to the root image/nginx.conf serves from', () => {
+  const conf = fs.readFileSync(path.join(REPO_ROOT, 'image', 'nginx.conf'), 'utf8');
+  const root = /^\s*root\s+([^;]+);/m.exec(conf)![1];
+  const copies = keyword(runtime(), 'COPY').map((i) => i.getArguments().map((a) => a.getValue()));
+  expect(copies).toContainEqual(['image/nginx.conf', '/etc/nginx/nginx.conf']);
+  expect(copies).toContainEqual(['/tree/plugins/', `${root}/plugins/`]);
+});
+
+test('every RUN is a project command', () => {
+  const allowed = [/^npm ci( --no-audit| --no-fund)*$/, /^npm run build$/, /^node build\/src\/cli\.js pull "\$\{PLUGINS_LIST\}" --out \/tree \$\{PULL_FLAGS\}$/, /^node build\/src\/cli\.js verify \/tree$/];
+  const runs = stages.flatMap((s) => keyword(s, 'RUN')).map((i) => (i.getArgumentsContent() ?? '').replace(/\s+/g, ' ').trim());
+  expect(runs.length).toBeGreaterThan(0);
+  for (const run of runs) expect(allowed.some((re) => re.test(run)) ? run : `not a project command: ${run}`).toBe(run);
+});
+
+/** Minimal .dockerignore evaluation: last matching pattern wins; a pattern also matches a path's parents. */
+function ignored(rel: string, patterns: string[]): boolean {
+  const toRe = (p: string) =>
+    new RegExp(`^${p.replace(/\/+$/, '').replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\//g, '(?:.*/)?').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+  const parts = rel.split('/');
+  const candidates = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
+  let out = false;
+  for (const raw of patterns) {
+    const negate = raw.startsWith('!');
+    const re = toRe(negate ? raw.slice(1) : raw);
+    if (candidates.some((c) => re.test(c))) out = !negate;
+  }
+  return out;
+}
+const dockerignore = fs
+  .readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8')
+  .split('\n')
+  .map((l) => l.trim())
+  .filter((l) => l && !l.startsWith('#'));
+
+test('every COPY source exists in the build context or comes from an earlier stage', () => {
+  for (const [index, s] of stages.entries()) {
+    for (const copy of keyword(s, 'COPY')) {
+      const args = copy.getArguments().map((a) => a.getValue());
+      const sources = args.slice(0, -1).map((a) => expand(a, { ...globalArgs, ...s.args }));
+      const fromFlag = (copy as unknown as { getFromFlag(): { getValue(): string } | null }).getFromFlag();
+      if (fromFlag) {
+        const from = stages.findIndex((x) => x.name === fromFlag.getValue());
+        expect(from).toBeGreaterThanOrEqual(0);
+        expect(from).toBeLessThan(index);
+        // Every stage `tree` can be must write the source path: `pull --out /tree` or COPY ... /tree/.
+        const producers = stages.filter((x) => x.name.startsWith('tree-'));
+        for (const p of producers) {
+          const writes = p.instructions.map((i) => i.getArgumentsContent() ?? '').some((t) => /--out \/tree\b|\s\/tree\/$/.test(t));
+          expect(writes ? p.name : `${p.name} does not produce /tree`).toBe(p.name);
+        }
+        for (const src of sources) expect(src.startsWith('/tree/')).toBe(true);
+        continue;
+      }
+      for (const src of sources) {
+        const rel = path.normalize(src).replace(/\/+$/, '');
+        expect(fs.existsSync(path.join(REPO_ROOT, rel)) ? rel : `missing COPY source ${rel}`).toBe(rel);
+        expect(ignored(rel, dockerignore) ? `${rel} is excluded by .dockerignore` : rel).toBe(rel);
+      }
+    }
+  }
+});
+
+test('the default plugin list exists and is inside the context', () => {
+  const list = stages[1].args.PLUGINS_LIST;
+  expect(fs.existsSync(path.join(REPO_ROOT, list))).toBe(true);
+  expect(ignored(list, dockerignore)).toBe(false);
+});
+
+test('.dockerignore keeps dependencies, tools and outputs out of the context', () => {
+  for (const p of ['node_modules', 'node_modules/yaml/package.json', '.tools/bin/helm', 'build/src/cli.js', 'charts', 'dist', 'test/fixtures', '.git', 'BENCHMARKS.md']) {
+    expect(ignored(p, dockerignore) ? p : `${p} reaches the build context`).toBe(p);
+  }
+  for (const p of ['package.json', 'package-lock.json', 'tsconfig.json', 'src/cli.ts', 'image/nginx.conf', 'image/plugins.properties', 'image/prebuilt/plugins/index.json']) {
+    expect(ignored(p, dockerignore) ? `${p} is excluded` : p).toBe(p);
+  }
+});
+
+test('npm ci can run: package-lock.json is in sync with package.json', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
+  const lock = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, Record<string, Record<string, string>>> };
+  expect(lock.packages[''].dependencies ?? {}).toEqual(pkg.dependencies ?? {});
+  expect(lock.packages[''].devDependencies ?? {}).toEqual(pkg.devDependencies ?? {});
+});

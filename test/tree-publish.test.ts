@@ -1,0 +1,161 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import { IntegrityError, InputError } from '../src/errors';
+import { cleanLeftovers, publishVersion, writeIndex } from '../src/tree/publish';
+import { verifyTree } from '../src/tree/read';
+import { reindexTree } from '../src/tree/reindex';
+import { renderMetadataTxt } from '../src/tree/render';
+import { largeWasm, smallWasm } from './support/wasm';
+
+let small: string;
+const tmpRoots: string[] = [];
+const newRoot = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'tree-'));
+  tmpRoots.push(d);
+  return d;
+};
+const base = (wasmPath: string) => ({ name: 'demo', version: '1.0.0', wasmPath, source: 'file:demo.wasm', manifestDigest: null, created: '2024-05-01T12:00:00Z' });
+
+/** Every file under root with its bytes and mtime, for byte-for-byte comparisons. */
+function snapshotTree(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[path.relative(root, p)] = `${fs.statSync(p).mtimeMs} ${fs.readFileSync(p).toString('base64')}`;
+    }
+  };
+  walk(root);
+  return out;
+}
+
+beforeAll(async () => {
+  small = await smallWasm();
+});
+afterAll(() => {
+  for (const d of tmpRoots) fs.rmSync(d, { recursive: true, force: true });
+});
+
+test('publishes plugin.wasm, .gz, metadata and index with the contract fields', async () => {
+  const root = newRoot();
+  const m = await publishVersion(root, { ...base(small), specYaml: 'info:\n  version: 1.0.0\nspec:\n  phase: AUTHN\n  priority: 320\n' });
+  await writeIndex(root);
+  const dir = path.join(root, 'plugins/demo/1.0.0');
+  const bytes = fs.readFileSync(small);
+  expect(fs.readFileSync(path.join(dir, 'plugin.wasm')).equals(bytes)).toBe(true);
+  expect(zlib.gunzipSync(fs.readFileSync(path.join(dir, 'plugin.wasm.gz'))).equals(bytes)).toBe(true);
+  expect(m).toMatchObject({ schemaVersion: 1, name: 'demo', version: '1.0.0', size: bytes.length, phase: 'AUTHN', priority: 320, manifestDigest: null });
+  expect(JSON.parse(fs.readFileSync(path.join(dir, 'metadata.json'), 'utf8'))).toEqual(m);
+  const txt = fs.readFileSync(path.join(dir, 'metadata.txt'), 'utf8');
+  expect(txt).toBe(renderMetadataTxt(m));
+  expect(txt).toMatch(/^Plugin Name: demo\n(.|\n)*Size: \d+ bytes\nLast Modified: 2024-05-01T12:00:00Z\nCreated: 2024-05-01T12:00:00Z\nMD5: [a-f0-9]{32}\nSHA256: [a-f0-9]{64}\n$/);
+  expect(fs.statSync(path.join(dir, 'plugin.wasm')).mtime.toISOString()).toBe('2024-05-01T12:00:00.000Z');
+  const index = JSON.parse(fs.readFileSync(path.join(root, 'plugins/index.json'), 'utf8'));
+  expect(index).toEqual({ schemaVersion: 1, generated: '2024-05-01T12:00:00Z', plugins: [expect.objectContaining({ name: 'demo', version: '1.0.0', sha256: m.sha256, path: '/plugins/demo/1.0.0/plugin.wasm' })] });
+  expect(await verifyTree(root)).toEqual({ checked: 1, problems: [] });
+});
+
+test('same inputs give byte-identical trees (including mtimes), also for the large module', async () => {
+  const build = async () => {
+    const root = newRoot();
+    await publishVersion(root, { ...base(largeWasm()), name: 'big' });
+    await publishVersion(root, base(small));
+    await publishVersion(root, { ...base(small), version: '0.9.0', aliasOf: '1.0.0' });
+    await writeIndex(root);
+    return snapshotTree(root);
+  };
+  const [a, b] = [await build(), await build()];
+  expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
+  expect(a).toEqual(b);
+});
+
+describe('atomicity', () => {
+  test('a payload that is not wasm is refused and the previous version stays untouched', async () => {
+    const root = newRoot();
+    await publishVersion(root, base(small));
+    await writeIndex(root);
+    const before = snapshotTree(root);
+    const bogus = path.join(newRoot(), 'x.wasm');
+    fs.writeFileSync(bogus, 'this is not wasm at all');
+    await expect(publishVersion(root, base(bogus))).rejects.toThrow(IntegrityError);
+    expect(snapshotTree(root)).toEqual(before);
+  });
+
+  test('a truncated module fails WebAssembly.validate and leaves nothing behind', async () => {
+    const root = newRoot();
+    const cut = path.join(newRoot(), 'cut.wasm');
+    fs.writeFileSync(cut, fs.readFileSync(small).subarray(0, 4000));
+    await expect(publishVersion(root, base(cut))).rejects.toMatchObject({ code: 'E_WASM_INVALID' });
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+
+  test('a wrong wasm version is refused', async () => {
+    const v2 = path.join(newRoot(), 'v2.wasm');
+    fs.writeFileSync(v2, Buffer.from([0, 0x61, 0x73, 0x6d, 2, 0, 0, 0]));
+    await expect(publishVersion(newRoot(), base(v2))).rejects.toMatchObject({ code: 'E_WASM_VERSION' });
+  });
+
+  test('republishing replaces the folder as a whole', async () => {
+    const root = newRoot();
+    await publishVersion(root, { ...base(small), specYaml: 'info: {version: 1.0.0}\n' });
+    await publishVersion(root, { ...base(largeWasm()) });
+    const dir = path.join(root, 'plugins/demo/1.0.0');
+    expect(fs.readdirSync(dir).sort()).toEqual(['metadata.json', 'metadata.txt', 'plugin.wasm', 'plugin.wasm.gz']);
+    expect(fs.readdirSync(path.join(root, 'plugins/demo'))).toEqual(['1.0.0']);
+  });
+
+  test('leftover temp and old folders of a killed run are cleaned', async () => {
+    const root = newRoot();
+    await publishVersion(root, base(small));
+    for (const p of ['.tmp-abc/x', 'plugins/.tmp-1/y', 'plugins/demo/.tmp-1.0.0-zz/plugin.wasm', 'plugins/demo/.old-1.0.0-zz/plugin.wasm']) {
+      fs.mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
+      fs.writeFileSync(path.join(root, p), 'x');
+    }
+    expect(await cleanLeftovers(root)).toHaveLength(4);
+    expect(fs.readdirSync(path.join(root, 'plugins/demo'))).toEqual(['1.0.0']);
+    expect(fs.readdirSync(root)).toEqual(['plugins']);
+  });
+});
+
+test.each([['..'], ['a/b'], ['/abs'], ['a b'], ['a\0b']])('unsafe name %j is refused before any write', async (name) => {
+  const root = newRoot();
+  await expect(publishVersion(root, { ...base(small), name })).rejects.toThrow(InputError);
+  await expect(publishVersion(root, { ...base(small), version: name })).rejects.toThrow(InputError);
+  expect(fs.readdirSync(root)).toEqual([]);
+});
+
+describe('verify and reindex', () => {
+  test('verify reports each tampered file; reindex repairs hand edits', async () => {
+    const root = newRoot();
+    await publishVersion(root, base(small));
+    await publishVersion(root, { ...base(small), name: 'other' });
+    await writeIndex(root);
+    fs.appendFileSync(path.join(root, 'plugins/demo/1.0.0/plugin.wasm'), Buffer.from([0]));
+    fs.writeFileSync(path.join(root, 'plugins/other/1.0.0/plugin.wasm.gz'), zlib.gzipSync(Buffer.from('nope')));
+    // A plugin dropped in by hand, with no metadata at all.
+    fs.mkdirSync(path.join(root, 'plugins/hand/2.0.0'), { recursive: true });
+    fs.copyFileSync(small, path.join(root, 'plugins/hand/2.0.0/plugin.wasm'));
+    const { problems } = await verifyTree(root);
+    const lines = problems.map((p) => p.toLine());
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^demo@1\.0\.0: plugin\.wasm is \d+ bytes, metadata says/),
+        expect.stringMatching(/^demo@1\.0\.0: plugin\.wasm sha256 /),
+        expect.stringMatching(/^other@1\.0\.0: plugin\.wasm\.gz does not decode to plugin\.wasm/),
+        expect.stringMatching(/^hand@2\.0\.0: metadata\.json missing/),
+        expect.stringMatching(/index\.json: folder hand\/2\.0\.0 is missing from index\.json/),
+      ]),
+    );
+    const r = await reindexTree(root, { sourceDateEpoch: '2024-01-01T00:00:00Z' });
+    // The appended NUL byte makes demo invalid wasm: reindex refuses to publish it.
+    expect(r.failed.map((e) => e.toLine())).toEqual([expect.stringMatching(/^demo@1\.0\.0: Wasm module does not validate/)]);
+    expect(r.rebuilt).toEqual(['hand/2.0.0', 'other/1.0.0']);
+    fs.copyFileSync(small, path.join(root, 'plugins/demo/1.0.0/plugin.wasm'));
+    await reindexTree(root);
+    expect(await verifyTree(root)).toEqual({ checked: 3, problems: [] });
+    expect(JSON.parse(fs.readFileSync(path.join(root, 'plugins/hand/2.0.0/metadata.json'), 'utf8')).created).toBe('2024-01-01T00:00:00Z');
+  });
+});
