@@ -17,6 +17,9 @@ export interface BenchSection {
 
 const SECTIONS: Record<string, () => Promise<{ run(): Promise<BenchSection> }>> = {
   // BENCH-LIST (keep one line per section)
+  pull: () => import('./pull'),
+  synth: () => import('./synth'),
+  serve: () => import('./serve'),
 };
 
 const ROOT = path.resolve(__dirname, '..', '..');

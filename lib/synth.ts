@@ -19,6 +19,7 @@ export const CHART_DIR = `charts/${CHART_NAME}`;
 export const PLAIN_RELEASE = { name: 'higress-plugin-server', namespace: 'higress-system' };
 export const DIST_MANIFESTS = 'dist/higress-plugin-server.yaml';
 export const DIST_CONSOLE_PATCH = 'dist/console-patch.yaml';
+const INSTALL_ORDER = ['PodDisruptionBudget', 'Service', 'Deployment', 'Pod'];
 const GATE = '.Values.global.enablePluginServer';
 
 export interface BuiltChart {
@@ -42,7 +43,10 @@ export function buildChart(mode: 'plain' | 'helm', chart: ChartInfo, values: unk
 
 /** The plain manifests (no hooks) as objects, in file order. */
 export function plainObjects(built: BuiltChart, withHooks = false): Array<Record<string, unknown>> {
-  return built.ctx.files.filter((f) => withHooks || !f.hook).map((f) => renderObject(f.object));
+  // Helm's install order, so dist/ applies in the same order and reads like `helm template`.
+  const rank = (f: TemplateFile) => INSTALL_ORDER.indexOf(f.object.kind);
+  const files = built.ctx.files.filter((f) => withHooks || !f.hook).sort((a, b) => rank(a) - rank(b));
+  return files.map((f) => renderObject(f.object));
 }
 
 function helmTemplate(ctx: ChartContext, file: TemplateFile, source: string): string {

@@ -14,12 +14,26 @@ const COMMANDS: Array<() => { register(program: Command): void }> = [
   () => require('./commands/index'),
   () => require('./commands/verify'),
   () => require('./commands/serve'),
+  () => require('./commands/wasmplugins'),
+  () => require('./commands/check'),
 ];
+
+/** package.json sits one folder up from src/ and two from build/src/. */
+function packageVersion(): string {
+  for (const candidate of ['../package.json', '../../package.json']) {
+    try {
+      return (require(candidate) as { version: string }).version;
+    } catch {
+      /* try the next layout */
+    }
+  }
+  return 'unknown';
+}
 
 export function buildProgram(): Command {
   const program = new Command('higress-plugin-server')
     .description('Pull Higress Wasm plugins from OCI registries into a verified folder, serve it, and check what a server serves.')
-    .version(require('../../package.json').version as string)
+    .version(packageVersion())
     .showHelpAfterError()
     .configureOutput({ outputError: (str, write) => write(str) });
   for (const load of COMMANDS) load().register(program);

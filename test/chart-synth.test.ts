@@ -29,7 +29,7 @@ describe('synthesised objects', () => {
   });
 
   test('restricted pod security and scheduling defaults', () => {
-    const [dep] = plainObjects(buildChart('plain', chart)) as any[];
+    const dep = plainObjects(buildChart('plain', chart)).find((o) => o.kind === 'Deployment') as any;
     const pod = dep.spec.template.spec;
     const c = pod.containers[0];
     expect(pod.automountServiceAccountToken).toBe(false);

@@ -51,8 +51,10 @@ test('stages: CLI build, two tree sources, one selected tree, unprivileged runti
   expect(stages.map((s) => s.name)).toEqual(['build', 'tree-pull', 'tree-prebuilt', 'tree', 'runtime']);
   // The tree is platform-independent: build it once on the build host for every target platform.
   expect(stages[0].from.getPlatformFlag()?.getValue()).toBe('$BUILDPLATFORM');
+  // PLUGINS_FROM picks the tree stage; the default pulls, `prebuilt` is the air-gapped build.
+  expect(stages[3].from.getImage()).toBe('tree-${PLUGINS_FROM}');
   expect(expand(stages[3].from.getImage()!, globalArgs)).toBe('tree-pull');
-  expect(`tree-${'prebuilt'}`).toBe(stages[2].name);
+  expect(expand(stages[3].from.getImage()!, { PLUGINS_FROM: 'prebuilt' })).toBe(stages[2].name);
 });
 
 test('base images are build args defaulting to official images', () => {

@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { InputError } from '../errors';
-import { assertPortFree, prepareNginx, spawnNginx, stopNginx, waitForHealthy } from '../serve/nginx-runtime';
+import { assertPortFree, checkNginx, findNginx, prepareNginx, spawnNginx, stopNginx, waitForHealthy } from '../serve/nginx-runtime';
 import { PLUGINS_DIR } from '../tree/format';
 
 interface ServeOptions {
@@ -32,11 +32,24 @@ export function resolveTreeRoot(arg: string): string {
   throw new InputError('E_SERVE_ROOT', `${arg} has no ${PLUGINS_DIR}/ folder`, { file: arg }, 'run `higress-plugin-server pull` first, or pass the folder that holds plugins/');
 }
 
+/**
+ * The shipped config logs to /dev/stdout, which nginx cannot open when our stdout is a socket (as
+ * when a Node process spawned us). Then the log goes to access.log in the temp folder instead.
+ */
+function accessLogTarget(): string | undefined {
+  try {
+    return fs.fstatSync(1).isSocket() ? 'access.log' : undefined;
+  } catch {
+    return 'access.log';
+  }
+}
+
 async function serve(rootArg: string, opts: ServeOptions): Promise<void> {
   const root = resolveTreeRoot(rootArg);
+  const binary = opts.nginx ? checkNginx(opts.nginx) : findNginx();
   await assertPortFree(opts.host, opts.port);
-  const prepared = prepareNginx({ root, host: opts.host, port: opts.port });
-  const child = spawnNginx(prepared, ['ignore', 'inherit', 'pipe'], opts.nginx);
+  const prepared = prepareNginx({ root, host: opts.host, port: opts.port, accessLog: accessLogTarget() });
+  const child = spawnNginx(prepared, ['ignore', 'inherit', 'pipe'], binary);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
     stderr += d.toString();

@@ -3,7 +3,7 @@
  * with the manifest digest it resolved to (file: sources: the sha256 of the file). Deterministic:
  * sorted by name then version, fixed key order, trailing newline.
  *
- *   {"lockVersion": 1, "plugins": [{"name", "version", "source", "digest", "aliasOf"?}]}
+ *   {"lockVersion": 1, "plugins": [{"name", "version", "source", "digest", "aliasOf"?, "fromSpec"?}]}
  */
 import { InputError } from '../errors';
 import { compareEntries } from '../tree/render';
@@ -16,6 +16,8 @@ export interface LockEntry {
   /** `sha256:<hex>` of the resolved top-level manifest, or of the file for file: sources. */
   digest: string;
   aliasOf?: string;
+  /** Version alias added from the artifact's spec.yaml, not declared in the list. */
+  fromSpec?: true;
 }
 
 export interface LockFile {
@@ -27,6 +29,7 @@ export function renderLock(entries: LockEntry[]): string {
   const plugins = [...entries].sort(compareEntries).map((e) => {
     const o: LockEntry = { name: e.name, version: e.version, source: e.source, digest: e.digest };
     if (e.aliasOf !== undefined) o.aliasOf = e.aliasOf;
+    if (e.fromSpec) o.fromSpec = true;
     return o;
   });
   return `${JSON.stringify({ lockVersion: 1, plugins }, null, 2)}\n`;
@@ -67,6 +70,6 @@ export function diffLock(wanted: Array<Omit<LockEntry, 'digest'>>, lock: LockFil
     }
     locked.delete(key(w));
   }
-  for (const l of locked.values()) problems.push(new InputError('E_FROZEN', `${key(l)} is locked but no longer in the list`, { file, plugin: l.name, version: l.version }, hint));
+  for (const l of locked.values()) if (!l.fromSpec) problems.push(new InputError('E_FROZEN', `${key(l)} is locked but no longer in the list`, { file, plugin: l.name, version: l.version }, hint));
   return problems;
 }

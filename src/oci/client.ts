@@ -19,7 +19,7 @@ import {
 import { Transport } from './transport';
 import type { FetchedArtifact, OciClient, OciClientOptions, OciReference, ResolvedManifest } from './types';
 import { formatReference } from './types';
-import { digestMismatch } from './verify-stream';
+import { digestMismatch, oversize } from './verify-stream';
 
 /** spec.yaml is a short YAML document; refuse anything that is clearly not one. */
 const MAX_SPEC_BYTES = 1024 * 1024;
@@ -121,6 +121,8 @@ class DistributionClient implements OciClient {
 
   private rawLayer(ref: OciReference, layer: Descriptor, dest: string, signal?: AbortSignal): Promise<WrittenWasm> {
     const url = blobUrl(ref, layer.digest, this.insecure);
+    // Refuse before the request: an oversize descriptor never costs a download.
+    if (layer.size > this.maxBytes) throw oversize(url, layer.size, this.maxBytes, 'descriptor says');
     return this.transport.retrying(url, signal, async (timer) => {
       const res = await this.transport.send('blob', 'GET', url, ref.registry, pullScope(ref), timer);
       return streamRawLayer(res, layer, this.maxBytes, url, dest, timer);
@@ -130,6 +132,7 @@ class DistributionClient implements OciClient {
   private async tarLayers(ref: OciReference, layers: Descriptor[], dest: string, manifestUrl: string, signal?: AbortSignal): Promise<WrittenWasm> {
     for (const layer of layers) {
       const url = blobUrl(ref, layer.digest, this.insecure);
+      if (layer.size > this.maxBytes) throw oversize(url, layer.size, this.maxBytes, 'descriptor says');
       const found = await this.transport.retrying(url, signal, async (timer) => {
         const res = await this.transport.send('blob', 'GET', url, ref.registry, pullScope(ref), timer);
         return streamTarLayer(res, layer, this.maxBytes, url, dest, timer);

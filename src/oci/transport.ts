@@ -14,6 +14,7 @@ export type RequestKind = 'manifest' | 'blob' | 'token';
 export class RegistryStatusError extends RegistryError {
   constructor(code: string, message: string, url: string, hint: string, transient: boolean, readonly status: number, readonly retryAfterMs?: number) {
     super(code, message, { url }, hint, transient);
+    this.name = 'RegistryError'; // callers and messages know the public class, not this detail
   }
 }
 
@@ -158,7 +159,7 @@ export class Transport {
     if (err && typeof err === 'object' && 'syscall' in err && !(err instanceof TypeError)) return err;
     const code = causeCode(err);
     if (url.startsWith('https:') && (code.startsWith('ERR_SSL') || code === 'EPROTO' || /wrong version number|packet length/i.test(String((err as Error)?.cause ?? '')))) {
-      return new RegistryError('E_REGISTRY_TLS', `TLS handshake with ${new URL(url).host} failed (${code || 'protocol error'})`, { url },
+      return new RegistryError('E_REGISTRY_TLS', `TLS handshake failed for ${url} (${code || 'protocol error'})`, { url },
         `if ${new URL(url).host} only speaks plain HTTP and you trust the network, list it as an insecure host`, false, { cause: err });
     }
     const detail = code || (err instanceof Error ? err.message : String(err));

@@ -206,10 +206,10 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
         staged.filter((s): s is Staged => s !== undefined),
         Math.max(1, Math.min(opts.concurrency ?? 8, 4)),
         async (s) => {
-          const all = [...s.group.entries, ...specAlias(s.group, s.specYaml, opts.entries)];
-          for (const e of all) {
+          const fromSpec = specAlias(s.group, s.specYaml, opts.entries);
+          for (const e of [...s.group.entries, ...fromSpec]) {
             wanted.add(`${e.name}/${e.version}`);
-            lock.push({ name: e.name, version: e.version, source: sourceText(e.source), digest: s.digest, aliasOf: e.aliasOf });
+            lock.push({ name: e.name, version: e.version, source: sourceText(e.source), digest: s.digest, aliasOf: e.aliasOf, ...(fromSpec.includes(e) ? { fromSpec: true as const } : {}) });
             const t0 = Date.now();
             try {
               if (s.cached.has(e) || (!s.wasmPath && (await isCurrent(root, e, s.digest)))) {

@@ -22,6 +22,18 @@ export function shippedConfigPath(): string {
   return found;
 }
 
+const MISSING_HINT = 'install it (e.g. `apt-get install nginx`) or serve the folder from the container image';
+
+/** Checks an explicitly given nginx binary. */
+export function checkNginx(binary: string): string {
+  try {
+    fs.accessSync(binary, fs.constants.X_OK);
+    return binary;
+  } catch {
+    throw new PluginServerError('E_NGINX_MISSING', `nginx binary ${binary} does not exist or is not executable`, {}, MISSING_HINT);
+  }
+}
+
 /** The nginx binary from PATH, else Debian's /usr/sbin/nginx; a clear error when neither exists. */
 export function findNginx(env: NodeJS.ProcessEnv = process.env): string {
   const dirs = [...(env.PATH ?? '').split(path.delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin'];
@@ -34,7 +46,7 @@ export function findNginx(env: NodeJS.ProcessEnv = process.env): string {
       /* keep looking */
     }
   }
-  throw new PluginServerError('E_NGINX_MISSING', 'nginx is not installed (not on PATH nor in /usr/sbin)', {}, 'install it (e.g. `apt-get install nginx`) or serve the folder from the container image');
+  throw new PluginServerError('E_NGINX_MISSING', 'nginx is not installed (not on PATH nor in /usr/sbin)', {}, MISSING_HINT);
 }
 
 /**

@@ -1,10 +1,19 @@
-/** Runs the CLI in-process (fast) and captures what it writes and the exit code it sets. */
-import { main } from '../../src/cli';
+/**
+ * Runs CLI commands in-process (fast) through the program src/cli.ts builds, and captures what they
+ * write and the exit code they set.
+ */
+import { Command } from 'commander';
+import { buildProgram } from '../../src/cli';
+import { errorLine } from '../../src/errors';
 
 export interface CliRun {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+export function buildTestProgram(): Command {
+  return buildProgram().exitOverride();
 }
 
 export async function runCli(...args: string[]): Promise<CliRun> {
@@ -15,7 +24,13 @@ export async function runCli(...args: string[]): Promise<CliRun> {
   const before = process.exitCode;
   process.exitCode = 0;
   try {
-    await main(['node', 'higress-plugin-server', ...args]);
+    try {
+      await buildTestProgram().parseAsync(['node', 'higress-plugin-server', ...args]);
+    } catch (e) {
+      // Same handling as main() in src/cli.ts.
+      process.stderr.write(`error: ${errorLine(e)}\n`);
+      process.exitCode = process.exitCode || 1;
+    }
     return { code: Number(process.exitCode ?? 0), stdout, stderr };
   } finally {
     process.exitCode = before;

@@ -1,0 +1,134 @@
+/**
+ * Reads a plugin index (`plugins/index.json`) from a tree on disk or from a running server, and checks
+ * its shape before anything trusts it: `wasmplugins` and `check` both start here, so a bad index gives
+ * one clear error per problem and no output.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import Ajv, { ErrorObject } from 'ajv';
+import { InputError } from '../errors';
+import { INDEX_FILE, IndexEntry, PLUGINS_DIR, PluginIndex, SAFE_SEGMENT } from '../tree/format';
+
+const SEGMENT = SAFE_SEGMENT.source;
+
+/** JSON Schema of index.json (src/tree/format.ts is the TypeScript side of the same contract). */
+export const INDEX_SCHEMA = {
+  type: 'object',
+  required: ['schemaVersion', 'plugins'],
+  properties: {
+    schemaVersion: { const: 1 },
+    generated: { type: 'string' },
+    plugins: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['name', 'version', 'sha256', 'size', 'path'],
+        properties: {
+          name: { type: 'string', pattern: SEGMENT },
+          version: { type: 'string', pattern: SEGMENT },
+          sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+          size: { type: 'integer', minimum: 1 },
+          md5: { type: 'string', pattern: '^[0-9a-f]{32}$' },
+          path: { type: 'string', pattern: '^/plugins/[^?#]+/plugin\\.wasm$' },
+          source: { type: 'string' },
+          manifestDigest: { type: ['string', 'null'] },
+          aliasOf: { type: 'string', pattern: SEGMENT },
+          phase: { type: 'string' },
+          priority: { type: 'integer' },
+        },
+      },
+    },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: true, strict: false }).compile(INDEX_SCHEMA);
+
+function describe(e: ErrorObject, data: unknown): string {
+  const where = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : '(top level)';
+  // Name the plugin when the error sits inside an entry, so an operator can find it in a 43-entry file.
+  const m = /^\/plugins\/(\d+)/.exec(e.instancePath);
+  const entry = m ? (data as { plugins?: Array<{ name?: unknown }> }).plugins?.[Number(m[1])] : undefined;
+  const named = entry && typeof entry.name === 'string' ? ` (plugin ${entry.name})` : '';
+  const missing = e.keyword === 'required' ? `: missing "${(e.params as { missingProperty: string }).missingProperty}"` : ` ${e.message}`;
+  return `${where}${named}${missing}`;
+}
+
+/** Validates parsed index.json; throws one InputError whose message lists every problem. */
+export function parseIndex(data: unknown, where: string): PluginIndex {
+  if (!validate(data)) {
+    const problems = (validate.errors ?? []).map((e) => describe(e, data));
+    throw new InputError(
+      'E_INDEX_INVALID',
+      `invalid plugin index: ${problems.join('; ')}`,
+      { file: where },
+      'rebuild it with `higress-plugin-server index <root>` or point --index at a plugin-server tree or URL',
+    );
+  }
+  const index = data as unknown as PluginIndex;
+  for (const e of index.plugins) {
+    if (e.path !== `/${PLUGINS_DIR}/${e.name}/${e.version}/plugin.wasm`) {
+      throw new InputError('E_INDEX_INVALID', `invalid plugin index: entry ${e.name}@${e.version} has path ${e.path}`, { file: where }, 'paths must be /plugins/<name>/<version>/plugin.wasm');
+    }
+  }
+  return index;
+}
+
+function isUrl(location: string): boolean {
+  return /^https?:\/\//i.test(location);
+}
+
+/** URL of index.json on a server given its base URL (or the index URL itself). */
+export function indexUrl(location: string): string {
+  if (/\/index\.json$/.test(location)) return location;
+  return `${location.replace(/\/+$/, '')}/${PLUGINS_DIR}/${INDEX_FILE}`;
+}
+
+/** Path of index.json for a tree root, its plugins/ folder, or the file itself. */
+export function indexFile(location: string): string {
+  if (location.endsWith('.json')) return location;
+  const inPlugins = path.join(location, INDEX_FILE);
+  if (path.basename(path.resolve(location)) === PLUGINS_DIR && fs.existsSync(inPlugins)) return inPlugins;
+  return path.join(location, PLUGINS_DIR, INDEX_FILE);
+}
+
+/** Loads and validates an index from a directory (tree root) or an http(s) URL (server base URL). */
+export async function loadIndex(location: string, opts: { timeoutMs?: number } = {}): Promise<PluginIndex> {
+  let text: string;
+  let where: string;
+  if (isUrl(location)) {
+    where = indexUrl(location);
+    let res: Response;
+    try {
+      res = await fetch(where, { signal: AbortSignal.timeout(opts.timeoutMs ?? 30000) });
+    } catch (err) {
+      throw new InputError('E_INDEX_UNREACHABLE', `cannot fetch ${where}: ${(err as Error).message}`, { url: where }, 'check the server URL and that the plugin server is running (kubectl port-forward svc/higress-plugin-server 8080:80)');
+    }
+    if (!res.ok) throw new InputError('E_INDEX_UNREACHABLE', `GET ${where} answered HTTP ${res.status}`, { url: where }, 'is this a plugin server? its index lives at /plugins/index.json');
+    text = await res.text();
+  } else {
+    where = indexFile(location);
+    try {
+      text = fs.readFileSync(where, 'utf8');
+    } catch {
+      throw new InputError('E_INDEX_MISSING', `cannot read ${where}`, { file: where }, 'pass the folder that holds plugins/ (the --out of pull), or run `higress-plugin-server index <root>`');
+    }
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new InputError('E_INDEX_INVALID', `invalid plugin index: not JSON (${(err as Error).message})`, { file: where }, 'rebuild it with `higress-plugin-server index <root>`');
+  }
+  return parseIndex(data, where);
+}
+
+/** Entries that are not aliases, newest version first per name (aliases serve another folder's bytes). */
+export function byName(entries: IndexEntry[]): Map<string, IndexEntry[]> {
+  const out = new Map<string, IndexEntry[]>();
+  for (const e of entries) {
+    const list = out.get(e.name) ?? [];
+    list.push(e);
+    out.set(e.name, list);
+  }
+  return out;
+}

@@ -1,0 +1,188 @@
+/**
+ * The generated chart through the real helm: lint, defaults equal dist/, the gate, every value key
+ * landing where it should, and bad values rejected with the key named.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { parse, parseAllDocuments } from 'yaml';
+import { DIST_CONSOLE_PATCH, DIST_MANIFESTS } from '../lib/synth';
+import { VALUES_SPEC, walkSpec } from '../lib/values';
+import { byKind, CHART_PATH, helm, helmTemplate, parseDocs, renderObjects } from './support/helm';
+import { REPO_ROOT } from './support/tools';
+
+type Obj = Record<string, any>;
+const CI_DIR = path.join(CHART_PATH, 'ci');
+const ON = 'global.enablePluginServer=true';
+
+const pod = (objs: Obj[]) => byKind(objs, 'Deployment').spec.template.spec;
+const container = (objs: Obj[]) => pod(objs).containers[0];
+
+describe('helm lint --strict', () => {
+  test('with the gate on', () => {
+    const r = helm(['lint', '--strict', CHART_PATH, '--set', ON]);
+    expect({ status: r.status, out: r.stdout + r.stderr }).toMatchObject({ status: 0 });
+  });
+
+  test.each(fs.readdirSync(CI_DIR).filter((f) => f.endsWith('-values.yaml')))('with ci/%s', (file) => {
+    const r = helm(['lint', '--strict', CHART_PATH, '-f', path.join(CI_DIR, file)]);
+    expect({ status: r.status, out: r.stdout + r.stderr }).toMatchObject({ status: 0 });
+  });
+});
+
+describe('helm template', () => {
+  test('defaults deep-equal the plain manifests in dist/', () => {
+    const rendered = renderObjects({ set: [ON], skipTests: true });
+    const dist = parseAllDocuments(fs.readFileSync(path.join(REPO_ROOT, DIST_MANIFESTS), 'utf8')).map((d) => d.toJS()).filter(Boolean);
+    const key = (o: Obj) => `${o.kind}/${o.metadata.name}`;
+    const sorted = (objs: Obj[]) => [...objs].sort((a, b) => key(a).localeCompare(key(b)));
+    expect(sorted(rendered)).toEqual(sorted(dist));
+    expect(rendered.map(key)).toEqual(dist.map(key));
+  });
+
+  test('with the gate off it renders nothing and fails nothing', () => {
+    const r = helmTemplate();
+    expect(r.status).toBe(0);
+    expect(parseDocs(r.stdout)).toEqual([]);
+    expect(r.stdout.trim()).toBe('');
+  });
+
+  test('the test pod is a helm test hook with the restricted security context', () => {
+    const testPod = renderObjects({ set: [ON] }).find((o) => o.kind === 'Pod')!;
+    expect(testPod.metadata.annotations['helm.sh/hook']).toBe('test');
+    expect(testPod.metadata.labels.app).toBeUndefined();
+    expect(testPod.spec.securityContext.runAsNonRoot).toBe(true);
+    expect(testPod.spec.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
+    expect(testPod.spec.containers[0].env).toContainEqual({ name: 'BASE_URL', value: 'http://higress-plugin-server:80' });
+  });
+});
+
+/** Each row: the key(s) it covers, the overrides, and where the value must show up. */
+interface Row {
+  keys: string[];
+  set?: string[];
+  json?: string[];
+  check: (objs: Obj[]) => void;
+}
+
+const ROWS: Row[] = [
+  { keys: ['name'], set: ['name=my-ps'], check: (o) => {
+    expect(byKind(o, 'Deployment').metadata.name).toBe('my-ps');
+    expect(byKind(o, 'Service').metadata.name).toBe('my-ps');
+    expect(byKind(o, 'Service').spec.selector).toEqual({ app: 'my-ps', higress: 'my-ps' });
+  } },
+  { keys: ['replicas'], set: ['replicas=3'], check: (o) => expect(byKind(o, 'Deployment').spec.replicas).toBe(3) },
+  { keys: ['image', 'hub', 'tag'], set: ['image=ps', 'hub=reg.local:5000', 'tag=9.9.9'], check: (o) => expect(container(o).image).toBe('reg.local:5000/higress/ps:9.9.9') },
+  { keys: ['global.hub'], set: ['global.hub=mirror.local'], check: (o) => expect(container(o).image).toBe('mirror.local/higress/plugin-server:0.1.0') },
+  { keys: ['imagePullPolicy'], set: ['imagePullPolicy=Always', 'global.imagePullPolicy=Never'], check: (o) => expect(container(o).imagePullPolicy).toBe('Always') },
+  { keys: ['global.imagePullPolicy'], set: ['global.imagePullPolicy=Never'], check: (o) => expect(container(o).imagePullPolicy).toBe('Never') },
+  { keys: ['imagePullSecrets'], set: ['imagePullSecrets[0].name=regcred'], check: (o) => expect(pod(o).imagePullSecrets).toEqual([{ name: 'regcred' }]) },
+  { keys: ['labels'], set: ['labels.team=edge'], check: (o) => {
+    expect(byKind(o, 'Deployment').metadata.labels.team).toBe('edge');
+    expect(byKind(o, 'Service').metadata.labels.team).toBe('edge');
+  } },
+  { keys: ['podLabels'], set: ['podLabels.tier=web'], check: (o) => expect(byKind(o, 'Deployment').spec.template.metadata.labels.tier).toBe('web') },
+  { keys: ['podAnnotations'], set: ['podAnnotations.note=x'], check: (o) => expect(byKind(o, 'Deployment').spec.template.metadata.annotations).toEqual({ note: 'x' }) },
+  { keys: ['service.port'], set: ['service.port=8081'], check: (o) => {
+    expect(byKind(o, 'Service').spec.ports[0]).toEqual({ name: 'http', port: 8081, targetPort: 'http', protocol: 'TCP' });
+    expect(byKind(o, 'Pod').spec.containers[0].env[0].value).toBe('http://higress-plugin-server:8081');
+  } },
+  { keys: ['resources'], json: ['resources={"limits":{"cpu":"1"}}'], check: (o) => expect(container(o).resources.limits.cpu).toBe('1') },
+  { keys: ['nodeSelector'], set: ['nodeSelector.disk=ssd'], check: (o) => expect(pod(o).nodeSelector).toEqual({ disk: 'ssd' }) },
+  { keys: ['tolerations'], json: ['tolerations=[{"key":"k","operator":"Exists"}]'], check: (o) => expect(pod(o).tolerations).toEqual([{ key: 'k', operator: 'Exists' }]) },
+  { keys: ['affinity'], json: ['affinity={"nodeAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[]}}'], check: (o) => expect(pod(o).affinity).toEqual({ nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [] } }) },
+  { keys: ['antiAffinity'], set: ['antiAffinity=required'], check: (o) => expect(pod(o).affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0]).toEqual({
+    labelSelector: { matchLabels: { app: 'higress-plugin-server', higress: 'higress-plugin-server' } }, topologyKey: 'kubernetes.io/hostname',
+  }) },
+  { keys: [], set: ['antiAffinity=none'], check: (o) => expect(pod(o).affinity).toBeUndefined() },
+  { keys: ['zoneSpread'], set: ['zoneSpread=false'], check: (o) => expect(pod(o).topologySpreadConstraints).toBeUndefined() },
+  { keys: ['topologySpreadConstraints'], json: ['topologySpreadConstraints=[{"maxSkew":2,"topologyKey":"x","whenUnsatisfiable":"DoNotSchedule"}]'], check: (o) => expect(pod(o).topologySpreadConstraints).toEqual([{ maxSkew: 2, topologyKey: 'x', whenUnsatisfiable: 'DoNotSchedule' }]) },
+  { keys: ['priorityClassName'], set: ['priorityClassName=high'], check: (o) => expect(pod(o).priorityClassName).toBe('high') },
+  { keys: ['podDisruptionBudget.minAvailable'], set: ['podDisruptionBudget.minAvailable=2'], check: (o) => expect(byKind(o, 'PodDisruptionBudget').spec.minAvailable).toBe(2) },
+  { keys: ['podDisruptionBudget.enabled'], set: ['podDisruptionBudget.enabled=false'], check: (o) => expect(o.map((x) => x.kind)).not.toContain('PodDisruptionBudget') },
+  { keys: [], set: ['replicas=1'], check: (o) => expect(o.map((x) => x.kind)).not.toContain('PodDisruptionBudget') },
+  { keys: ['podSecurityContext'], set: ['podSecurityContext.runAsUser=1000'], check: (o) => expect(pod(o).securityContext.runAsUser).toBe(1000) },
+  { keys: ['securityContext'], set: ['securityContext.runAsUser=1001'], check: (o) => expect(container(o).securityContext.runAsUser).toBe(1001) },
+  ...(['startup', 'readiness', 'liveness'] as const).map((p): Row => ({
+    keys: ['initialDelaySeconds', 'periodSeconds', 'timeoutSeconds', 'failureThreshold'].map((f) => `probes.${p}.${f}`),
+    set: [`probes.${p}.initialDelaySeconds=11`, `probes.${p}.periodSeconds=12`, `probes.${p}.timeoutSeconds=13`, `probes.${p}.failureThreshold=14`],
+    check: (o) => expect(container(o)[`${p}Probe`]).toMatchObject({ initialDelaySeconds: 11, periodSeconds: 12, timeoutSeconds: 13, failureThreshold: 14 }),
+  })),
+  { keys: ['test.enabled'], set: ['test.enabled=false'], check: (o) => expect(o.map((x) => x.kind)).not.toContain('Pod') },
+  { keys: ['test.pluginPath'], set: ['test.pluginPath=/plugins/key-auth/1.0.0/plugin.wasm'], check: (o) => expect(byKind(o, 'Pod').spec.containers[0].env[1]).toEqual({ name: 'PLUGIN_PATH', value: '/plugins/key-auth/1.0.0/plugin.wasm' }) },
+];
+
+describe('value overrides', () => {
+  test.each(ROWS.map((r) => [[...(r.set ?? []), ...(r.json ?? [])].join(' '), r] as const))('%s', (_label, row) => {
+    row.check(renderObjects({ set: [ON, ...(row.set ?? [])], setJson: row.json }));
+  });
+
+  test('every value key is covered by a row (console.* by the NOTES test)', () => {
+    const covered = new Set(['global.enablePluginServer', 'console.deploymentName', 'console.containerName', 'console.namespace', ...ROWS.flatMap((r) => r.keys)]);
+    const missing: string[] = [];
+    walkSpec(VALUES_SPEC, (p) => {
+      if (!covered.has(p)) missing.push(p);
+    });
+    expect(missing).toEqual([]);
+  });
+});
+
+describe('bad values', () => {
+  test.each([
+    ['replicas=two', '/replicas'],
+    ['replicas=-1', '/replicas'],
+    ['replica=3', "'replica'"],
+    ['service.prot=80', "'prot'"],
+    ['imagePullPolicy=Sometimes', '/imagePullPolicy'],
+    ['global.imagePullPolicy=Sometimes', '/global/imagePullPolicy'],
+    ['service.port=70000', '/service/port'],
+    ['service.port=0', '/service/port'],
+    ['antiAffinity=maybe', '/antiAffinity'],
+    ['probes.readiness.periodSeconds=0', '/probes/readiness/periodSeconds'],
+    ['labels.team=1', '/labels/team'],
+    ['name=Bad_Name', '/name'],
+    ['test.pluginPath=../etc/passwd', '/test/pluginPath'],
+  ])('%s fails naming %s', (set, key) => {
+    // Checked with the gate on and off: validation must not depend on the gate.
+    for (const extra of [[ON], []]) {
+      const r = helmTemplate({ set: [...extra, set] });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain(key);
+    }
+  });
+});
+
+describe('NOTES.txt', () => {
+  let tmp: string;
+  beforeAll(() => {
+    // `helm template` skips NOTES.txt and `helm install --dry-run` has no --kube-version, so a copy of
+    // the chart renders NOTES.txt through `tpl` into a YAML string.
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-notes-'));
+    fs.cpSync(CHART_PATH, tmp, { recursive: true });
+    fs.renameSync(path.join(tmp, 'templates', 'NOTES.txt'), path.join(tmp, 'NOTES.txt'));
+    fs.writeFileSync(path.join(tmp, 'templates', 'notes.yaml'), 'text: {{ tpl (.Files.Get "NOTES.txt") . | toJson }}\n');
+  });
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  const notes = (set: string[]) => {
+    const r = helm(['template', 'ps', tmp, '--kube-version', '1.28.0', '-n', 'higress-system', '--show-only', 'templates/notes.yaml', ...set.flatMap((s) => ['--set', s])]);
+    expect(r.stderr).toBe('');
+    return parse(r.stdout).text as string;
+  };
+
+  test('prints the console patch command with the configured names', () => {
+    const out = notes([ON, 'console.deploymentName=my-console', 'console.containerName=console', 'console.namespace=ops', 'service.port=8080']);
+    expect(out).toContain('kubectl patch deployment my-console -n ops --patch-file console-patch.yaml');
+    expect(out).toContain('- name: "console"');
+    expect(out).toContain('value: "http://higress-plugin-server.higress-system.svc:8080/plugins/${name}/${version}/plugin.wasm"');
+    expect(out).toContain('helm test ps -n higress-system');
+  });
+
+  test('with defaults the patch matches dist/console-patch.yaml', () => {
+    const out = notes([ON]);
+    const body = out.slice(out.indexOf("<<'EOF'\n") + 8, out.indexOf('\nEOF\n'));
+    const dist = fs.readFileSync(path.join(REPO_ROOT, DIST_CONSOLE_PATCH), 'utf8');
+    expect(parse(body)).toEqual(parse(dist));
+    expect(out).toContain('kubectl patch deployment higress-console -n higress-system --patch-file console-patch.yaml');
+  });
+});

@@ -1,0 +1,171 @@
+/**
+ * `pull`, `index` and `verify` through the CLI with file: sources (no registry needed), plus the
+ * bad-input paths: each exits non-zero with one line per problem and leaves the tree untouched.
+ */
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { promisify } from 'util';
+import { runCli } from './support/cli-run';
+import { REPO_ROOT } from './support/tools';
+import { largeWasm, smallWasm } from './support/wasm';
+
+let dir: string;
+let list: string;
+let root: string;
+
+function treeState(r: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else out[path.relative(r, p)] = `${fs.statSync(p).mtimeMs}:${fs.readFileSync(p).toString('base64')}`;
+    }
+  };
+  walk(r);
+  return out;
+}
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pull-cli-'));
+  fs.mkdirSync(path.join(dir, 'wasm'));
+  fs.copyFileSync(await smallWasm(), path.join(dir, 'wasm', 'small.wasm'));
+  fs.copyFileSync(largeWasm(), path.join(dir, 'wasm', 'large.wasm'));
+  fs.writeFileSync(path.join(dir, 'wasm', 'text.wasm'), 'not a module');
+  list = path.join(dir, 'plugins.properties');
+  fs.writeFileSync(list, ['# local plugins', 'custom=file:wasm/small.wasm@1.0.0', 'custom=file:wasm/large.wasm@2.0.0', '#@alias custom 0.9.0=1.0.0', 'other=file:wasm/small.wasm@3.1.0', ''].join('\n'));
+  root = path.join(dir, 'out');
+  process.env.SOURCE_DATE_EPOCH = '1714564800';
+  const first = await runCli('pull', list, '--out', root, '--lock');
+  if (first.code !== 0) throw new Error(`first pull failed: ${first.stderr}`);
+});
+afterAll(() => {
+  delete process.env.SOURCE_DATE_EPOCH;
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('pulls file: sources, aliases included, into a verified tree with SOURCE_DATE_EPOCH times', async () => {
+  const index = JSON.parse(fs.readFileSync(path.join(root, 'plugins/index.json'), 'utf8'));
+  expect(index.plugins.map((p: { name: string; version: string }) => `${p.name}@${p.version}`)).toEqual(['custom@0.9.0', 'custom@1.0.0', 'custom@2.0.0', 'other@3.1.0']);
+  expect(index.generated).toBe('2024-05-01T12:00:00Z');
+  const alias = JSON.parse(fs.readFileSync(path.join(root, 'plugins/custom/0.9.0/metadata.json'), 'utf8'));
+  expect(alias).toMatchObject({ aliasOf: '1.0.0', source: 'file:wasm/small.wasm', manifestDigest: null });
+  const lock = JSON.parse(fs.readFileSync(path.join(dir, 'plugins.lock.json'), 'utf8'));
+  expect(lock.plugins).toHaveLength(4);
+  expect(await runCli('verify', root)).toMatchObject({ code: 0, stderr: expect.stringContaining('verify: 4 plugin version(s) ok') });
+});
+
+test('a re-run is all cached and byte-identical; --json prints one object per event', async () => {
+  const before = treeState(root);
+  const r = await runCli('pull', list, '--out', root, '--json');
+  expect(r.code).toBe(0);
+  const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  expect(events.filter((e) => e.event === 'plugin').every((e) => e.status === 'cached')).toBe(true);
+  expect(events.at(-1)).toMatchObject({ event: 'summary', ok: true, cached: 4, downloaded: 0 });
+  expect(treeState(root)).toEqual(before);
+});
+
+test('--frozen passes when nothing moved and fails when a file changed', async () => {
+  expect((await runCli('pull', list, '--out', root, '--frozen')).code).toBe(0);
+  const before = treeState(root);
+  const moved = path.join(dir, 'moved.properties');
+  fs.copyFileSync(path.join(dir, 'wasm', 'large.wasm'), path.join(dir, 'wasm', 'small2.wasm'));
+  fs.writeFileSync(moved, fs.readFileSync(list, 'utf8').replace('other=file:wasm/small.wasm', 'other=file:wasm/small2.wasm'));
+  const r = await runCli('pull', moved, '--out', root, '--frozen', '--lock', path.join(dir, 'plugins.lock.json'));
+  expect(r.code).toBe(1);
+  expect(r.stderr).toMatch(/other@3\.1\.0: other@3\.1\.0 source changed from file:wasm\/small\.wasm to file:wasm\/small2\.wasm/);
+  expect(treeState(root)).toEqual(before);
+});
+
+describe('bad inputs exit non-zero, name file:line, leave the tree untouched', () => {
+  const cases: Array<[string, string, RegExp]> = [
+    ['no =', 'custom file:wasm/small.wasm@1.0.0', /bad\.properties:1: no "="/],
+    ['empty key', '=file:wasm/small.wasm@1.0.0', /bad\.properties:1: empty plugin name/],
+    ['bad reference', 'a=oci://127.0.0.1:1/UPPER:1', /bad\.properties:1: bad reference/],
+    ['unsupported scheme', 'a=https://example.com/a.wasm', /bad\.properties:1: unsupported scheme "https:"/],
+    ['hostile name', '../../etc=file:wasm/small.wasm@1.0.0', /bad\.properties:1: unsafe plugin name/],
+    ['hostile version', 'a=file:wasm/small.wasm@../../x', /bad\.properties:1: unsafe version/],
+    ['conflicting duplicate', 'a=file:wasm/small.wasm@1\na=file:wasm/large.wasm@1', /bad\.properties:2: a@1 is already declared at line 1/],
+  ];
+  test.each(cases)('%s', async (_, text, pattern) => {
+    const bad = path.join(dir, 'bad.properties');
+    fs.writeFileSync(bad, `${text}\n`);
+    const before = treeState(root);
+    const r = await runCli('pull', bad, '--out', root);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(pattern);
+    expect(lines.at(-1)).toMatch(/problem\(s\) in .*bad\.properties; nothing was pulled/);
+    expect(treeState(root)).toEqual(before);
+  });
+
+  test('every problem of a file is reported, one line each', async () => {
+    const bad = path.join(dir, 'bad.properties');
+    fs.writeFileSync(bad, 'x\n=y\nok=file:wasm/small.wasm@1\nz=ftp://h/r:1\n');
+    const r = await runCli('pull', bad, '--out', root);
+    expect(r.stderr.trim().split('\n').map((l) => l.match(/bad\.properties:(\d+)/)?.[1])).toEqual(['1', '2', '4', undefined]);
+  });
+
+  test('a payload that is not wasm fails the run and names the plugin', async () => {
+    const bad = path.join(dir, 'bad.properties');
+    fs.writeFileSync(bad, 'custom=file:wasm/text.wasm@1.0.0\nfresh=file:wasm/small.wasm@1.0.0\n');
+    const before = treeState(root);
+    const r = await runCli('pull', bad, '--out', root);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error: custom@1\.0\.0: payload is not a Wasm module/);
+    expect(r.stderr).toMatch(/1 plugin version\(s\) failed; the tree was left as it was/);
+    expect(treeState(root)).toEqual(before);
+  });
+
+  test('a missing file: source names the file and line', async () => {
+    const bad = path.join(dir, 'bad.properties');
+    fs.writeFileSync(bad, '\nghost=file:wasm/ghost.wasm@1.0.0\n');
+    const r = await runCli('pull', bad, '--out', root);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/bad\.properties:2 ghost@1\.0\.0: file wasm\/ghost\.wasm not found/);
+  });
+});
+
+test('--keep-going publishes the good plugins and still exits non-zero; --prune removes unlisted versions', async () => {
+  const r2 = path.join(dir, 'out2');
+  fs.cpSync(root, r2, { recursive: true });
+  const l2 = path.join(dir, 'kg.properties');
+  fs.writeFileSync(l2, 'broken=file:wasm/text.wasm@1.0.0\nfresh=file:wasm/small.wasm@1.0.0\n');
+  const r = await runCli('pull', l2, '--out', r2, '--keep-going');
+  expect(r.code).toBe(1);
+  expect(fs.existsSync(path.join(r2, 'plugins/fresh/1.0.0/plugin.wasm'))).toBe(true);
+  expect(fs.existsSync(path.join(r2, 'plugins/broken'))).toBe(false);
+  expect(fs.existsSync(path.join(r2, 'plugins/custom/2.0.0'))).toBe(true);
+  fs.writeFileSync(l2, 'fresh=file:wasm/small.wasm@1.0.0\n');
+  expect((await runCli('pull', l2, '--out', r2, '--prune')).code).toBe(0);
+  expect(fs.readdirSync(path.join(r2, 'plugins')).sort()).toEqual(['fresh', 'index.json']);
+  expect((await runCli('verify', r2)).code).toBe(0);
+});
+
+test('verify fails on a tampered file; index repairs a hand-dropped plugin', async () => {
+  const r3 = path.join(dir, 'out3');
+  fs.cpSync(root, r3, { recursive: true });
+  fs.mkdirSync(path.join(r3, 'plugins/hand/1.0.0'), { recursive: true });
+  fs.copyFileSync(path.join(dir, 'wasm', 'small.wasm'), path.join(r3, 'plugins/hand/1.0.0/plugin.wasm'));
+  const v = await runCli('verify', r3);
+  expect(v.code).toBe(1);
+  expect(v.stderr).toMatch(/error: hand@1\.0\.0: metadata\.json missing or invalid/);
+  expect(v.stderr.trim().split('\n').at(-1)).toMatch(/^verify: \d+ problem\(s\) in 5 plugin version\(s\)$/);
+  expect(await runCli('index', r3)).toMatchObject({ code: 0, stderr: expect.stringContaining('index: 4 kept, 1 rebuilt, 0 failed') });
+  expect((await runCli('verify', r3)).code).toBe(0);
+});
+
+test('a real process exits non-zero on a bad list (ts-node, transpile only)', async () => {
+  const bad = path.join(dir, 'spawn.properties');
+  fs.writeFileSync(bad, 'nope\n');
+  // The same wiring as src/cli.ts main(): register the command, print errorLine, set the exit code.
+  const script = `
+    const { Command } = require('commander');
+    const program = new Command('higress-plugin-server');
+    require('./src/commands/pull').register(program);
+    program.parseAsync(process.argv).catch((e) => { process.stderr.write('error: ' + require('./src/errors').errorLine(e) + '\\n'); process.exitCode = 1; });`;
+  const run = promisify(execFile)(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script, 'node', 'pull', bad, '--out', root], { cwd: REPO_ROOT });
+  await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: .*spawn\.properties:1: no "="/) });
+});

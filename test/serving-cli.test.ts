@@ -1,0 +1,138 @@
+/**
+ * The image's RUN steps run natively (`npm run build`, `node build/src/cli.js pull`, `verify`), then
+ * `serve` on the tree they wrote: the built CLI starts the real Nginx, answers, and stops cleanly on
+ * Ctrl-C (SIGINT) leaving no process and no temp folder behind.
+ */
+import { ChildProcess, execFile, spawn } from 'child_process';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { promisify } from 'util';
+import { PluginMetadata } from '../src/tree/format';
+import { request } from './support/http';
+import { freePort } from './support/nginx';
+import { REPO_ROOT } from './support/tools';
+import { smallWasm } from './support/wasm';
+
+const run = promisify(execFile);
+const CLI = path.join(REPO_ROOT, 'build', 'src', 'cli.js');
+let work: string;
+let tree: string;
+
+/** Runs the built CLI; resolves with the exit code and output instead of throwing. */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [CLI, ...args], { cwd: work });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === 'number' ? err.code : 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
+}
+
+beforeAll(async () => {
+  // The Dockerfile's build stage: `npm run build` (npm ci is the CI's own first step).
+  await run('npm', ['run', 'build'], { cwd: REPO_ROOT });
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-cli-'));
+  fs.copyFileSync(await smallWasm(), path.join(work, 'add-header.wasm'));
+  fs.writeFileSync(path.join(work, 'plugins.properties'), 'add-header=file:add-header.wasm@1.0.0\n#@alias add-header 2.0.0=1.0.0\n');
+  tree = path.join(work, 'tree');
+}, 180000);
+
+afterAll(() => {
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+test('the tree stage: pull then verify, as image/Dockerfile runs them', async () => {
+  const pull = await cli(['pull', 'plugins.properties', '--out', tree]);
+  expect(pull.stderr + pull.stdout).not.toMatch(/error/i);
+  expect(pull.code).toBe(0);
+  const verify = await cli(['verify', tree]);
+  expect(verify.code).toBe(0);
+  expect(fs.existsSync(path.join(tree, 'plugins', 'add-header', '2.0.0', 'plugin.wasm.gz'))).toBe(true);
+});
+
+describe('serve', () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  const waitForLine = (c: ChildProcess, re: RegExp): Promise<string> =>
+    new Promise((resolve, reject) => {
+      let out = '';
+      let err = '';
+      c.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (re.test(out)) resolve(out);
+      });
+      c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      c.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+    });
+
+  test('serves the tree on 127.0.0.1 and stops cleanly on SIGINT', async () => {
+    const port = await freePort();
+    child = spawn(process.execPath, [CLI, 'serve', tree, '--port', String(port)], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = await waitForLine(child, /serving .* at http:\/\/127\.0\.0\.1:\d+\/plugins\//);
+    expect(out).toContain(`http://127.0.0.1:${port}/plugins/`);
+
+    const url = `http://127.0.0.1:${port}`;
+    expect((await request(`${url}/healthz`)).body.toString()).toBe('ok');
+    const meta = JSON.parse((await request(`${url}/plugins/add-header/2.0.0/metadata.json`)).body.toString()) as PluginMetadata;
+    const wasm = await request(`${url}/plugins/add-header/2.0.0/plugin.wasm`);
+    expect(crypto.createHash('sha256').update(wasm.body).digest('hex')).toBe(meta.sha256);
+    expect((await request(`${url}/plugins/add-header/1.0.0/metadata.txt`)).status).toBe(200);
+
+    // The nginx temp folder serve made is the one whose config listens on our port.
+    const ours = () =>
+      fs
+        .readdirSync(os.tmpdir())
+        .filter((d) => d.startsWith('hps-nginx-'))
+        .filter((d) => {
+          try {
+            return fs.readFileSync(path.join(os.tmpdir(), d, 'nginx.conf'), 'utf8').includes(`127.0.0.1:${port}`);
+          } catch {
+            return false;
+          }
+        });
+    expect(ours()).toHaveLength(1);
+
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(ours()).toEqual([]);
+    // Nothing listens any more (nginx stopped with serve).
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(false)));
+      s.once('error', () => resolve(true));
+    });
+    expect(refused).toBe(true);
+  });
+
+  test('bad input: a missing folder, a busy port, a missing nginx (one line, non-zero exit)', async () => {
+    const missing = await cli(['serve', path.join(work, 'nope')]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr.trim()).toMatch(/^error: .*nope: .*nope is not a folder \(pass the folder/);
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1);
+
+    const noTree = await cli(['serve', work]);
+    expect(noTree.stderr.trim()).toMatch(/has no plugins\/ folder \(run `higress-plugin-server pull` first/);
+
+    const busy = net.createServer();
+    const port = await new Promise<number>((resolve) => busy.listen(0, '127.0.0.1', () => resolve((busy.address() as net.AddressInfo).port)));
+    try {
+      const r = await cli(['serve', tree, '--port', String(port)]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr.trim()).toMatch(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE \\(stop what uses that port or pass another --port\\)`));
+    } finally {
+      busy.close();
+    }
+
+    const noNginx = await cli(['serve', tree, '--nginx', path.join(work, 'no-nginx')]);
+    expect(noNginx.code).not.toBe(0);
+    expect(noNginx.stderr.trim()).toMatch(/nginx binary .*no-nginx does not exist or is not executable \(install it/);
+  });
+});

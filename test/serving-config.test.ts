@@ -1,0 +1,113 @@
+/**
+ * image/nginx.conf as shipped: `nginx -t` with its real paths, the rewrite used by serve/tests/bench,
+ * and the properties the image relies on that a request cannot show (no `user`, no modules).
+ */
+import { execFileSync, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { InputError } from '../src/errors';
+import { NginxRewrite, rewriteNginxConfig } from '../src/serve/nginx-config';
+import { shippedConfigPath } from '../src/serve/nginx-runtime';
+import { REPO_ROOT, tool } from './support/tools';
+
+const CONF = path.join(REPO_ROOT, 'image', 'nginx.conf');
+const text = fs.readFileSync(CONF, 'utf8');
+const opts: NginxRewrite = { root: '/srv/tree', host: '127.0.0.1', port: 18080, runtimeDir: '/run/hps x' };
+/** Directives outside comments, one per `;`-terminated line. */
+const directives = (t: string) => t.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
+
+test('nginx -t passes on the config as shipped (tolerating only missing runtime folders)', () => {
+  // stdout is /dev/null, not a socket: nginx cannot open /dev/stdout when it is a socket (libuv pipes).
+  const r = spawnSync(tool('nginx'), ['-t', '-c', CONF, '-e', 'stderr'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  const problems = r.stderr
+    .split('\n')
+    .filter((l) => /\[(emerg|alert|crit|error)\]/.test(l))
+    // The only thing this machine may lack that the image has: the folders under /tmp and the root.
+    .filter((l) => !/(\/tmp\/|\/usr\/share\/nginx\/html).*(No such file|Permission denied)/.test(l));
+  expect(problems).toEqual([]);
+  if (r.status !== 0) expect(r.stderr).toMatch(/No such file|Permission denied/);
+});
+
+test('the shipped config is the one serve finds', () => {
+  expect(shippedConfigPath()).toBe(CONF);
+});
+
+test('unprivileged and stock: no user, no modules, only /tmp is written', () => {
+  const d = directives(text);
+  expect(d.some((l) => /^user\s/.test(l))).toBe(false);
+  expect(d.some((l) => /^(load_module|include|lua_|perl|js_)/.test(l))).toBe(false);
+  expect(d).toContain('listen 8080 default_server backlog=4096;');
+  expect(d).toContain('server_tokens off;');
+  expect(d).toContain('pid /tmp/nginx.pid;');
+  for (const l of d.filter((x) => /_temp_path\s/.test(x))) expect(l).toMatch(/ \/tmp\//);
+  // Dynamic gzip is never on; the precompressed files are used instead.
+  expect(d.filter((l) => /^gzip\s/.test(l))).toEqual(['gzip off;']);
+  expect(d).toContain('gzip_static on;');
+  expect(d).toContain('access_log /dev/stdout json;');
+  expect(d).toContain('error_log stderr warn;');
+});
+
+test('nginx -V has the modules the config uses (gzip_static)', () => {
+  const v = spawnSync(tool('nginx'), ['-V'], { encoding: 'utf8' });
+  expect(v.stderr).toContain('--with-http_gzip_static_module');
+});
+
+describe('rewriteNginxConfig', () => {
+  const out = rewriteNginxConfig(text, opts);
+  const d = directives(out);
+
+  test('changes only root, listen, pid and temp paths', () => {
+    expect(d).toContain('root "/srv/tree";');
+    expect(d).toContain('listen 127.0.0.1:18080 default_server backlog=4096;');
+    expect(d).toContain('pid "/run/hps x/nginx.pid";');
+    expect(d).toContain('client_body_temp_path "/run/hps x/nginx-client-body";');
+    expect(out).not.toContain('/usr/share/nginx/html');
+    expect(out).not.toMatch(/[ "]\/tmp\//);
+    const before = text.split('\n');
+    const after = out.split('\n');
+    expect(after).toHaveLength(before.length);
+    const changed = before.map((l, i) => (l === after[i] ? null : l.trim().split(/\s+/)[0])).filter(Boolean);
+    expect(changed.sort()).toEqual(['client_body_temp_path', 'fastcgi_temp_path', 'listen', 'pid', 'proxy_temp_path', 'root', 'scgi_temp_path', 'uwsgi_temp_path']);
+  });
+
+  test('options: access log, worker count and a user for root-run masters', () => {
+    const o = rewriteNginxConfig(text, { ...opts, accessLog: 'off', workerProcesses: 2, user: 'root' });
+    expect(o.split('\n')[0]).toBe('user root;');
+    expect(directives(o)).toContain('access_log off;');
+    expect(directives(o)).toContain('worker_processes 2;');
+    expect(directives(rewriteNginxConfig(text, { ...opts, accessLog: '/x/a.log' }))).toContain('access_log "/x/a.log" json;');
+  });
+
+  test('the result passes nginx -t', () => {
+    const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'hps-conf-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'tree'));
+      const conf = path.join(dir, 'nginx.conf');
+      fs.writeFileSync(conf, rewriteNginxConfig(text, { ...opts, root: path.join(dir, 'tree'), runtimeDir: dir }));
+      execFileSync(tool('nginx'), ['-t', '-q', '-p', dir, '-e', 'stderr', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test.each([
+    ['a missing root', text.replace(/^\s*root .*$/m, ''), /image\/nginx\.conf: expected exactly one `root` directive, found 0/],
+    ['a temp path outside /tmp', text.replace('pid /tmp/nginx.pid;', 'pid /var/run/nginx.pid;'), /image\/nginx\.conf:\d+: pid must point under \/tmp/],
+    ['a user directive', `user nginx;\n${text}`, /image\/nginx\.conf:1: the shipped config must not set `user`/],
+  ])('rejects %s with a typed error naming the file and line', (_label, bad, message) => {
+    let err: unknown;
+    try {
+      rewriteNginxConfig(bad, opts);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InputError);
+    expect((err as InputError).toLine()).toMatch(message);
+  });
+
+  test('rejects relative folders, bad ports and unquotable paths', () => {
+    expect(() => rewriteNginxConfig(text, { ...opts, root: 'tree' })).toThrow(InputError);
+    expect(() => rewriteNginxConfig(text, { ...opts, port: 70000 })).toThrow(/not a TCP port/);
+    expect(() => rewriteNginxConfig(text, { ...opts, root: '/a"b' })).toThrow(/cannot be written/);
+  });
+});
