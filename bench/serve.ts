@@ -94,12 +94,23 @@ export function parseWrk(out: string): WrkResult {
   };
 }
 
+/** Mean rates of two runs of the same cell; errors add up. */
+function combine(a: WrkResult, b: WrkResult): WrkResult {
+  return {
+    requestsPerSec: (a.requestsPerSec + b.requestsPerSec) / 2,
+    requests: a.requests + b.requests,
+    bytesPerSec: (a.bytesPerSec + b.bytesPerSec) / 2,
+    errors: a.errors + b.errors,
+    detail: [a.detail, b.detail].filter(Boolean).join('; '),
+  };
+}
+
 async function wrk(url: string, connections: number, gzip: boolean): Promise<WrkResult> {
   const threads = Math.min(os.cpus().length, 4);
   const header = gzip ? "-H 'Accept-Encoding: gzip'" : '';
   // 1000 connections need more descriptors than a default shell allows; long responses under that
   // load are expected, so the timeout is long: only real failures count as errors.
-  const cmd = `ulimit -n 65536 2>/dev/null || ulimit -n 8192; exec wrk -t${threads} -c${connections} -d${DURATION_S}s --timeout 60s ${header} '${url}'`;
+  const cmd = `ulimit -n 65536 2>/dev/null || ulimit -n 8192; exec wrk -t${threads} -c${connections} -d${DURATION_S / 2}s --timeout 60s ${header} '${url}'`;
   const { stdout } = await exec('bash', ['-c', cmd], { maxBuffer: 1 << 20 });
   return parseWrk(stdout);
 }
@@ -130,8 +141,14 @@ export async function run(): Promise<BenchSection> {
       const bytesRatio = me.bytes / up.bytes;
       for (const c of CONNECTIONS) {
         process.stderr.write(`bench serve: ${gzip ? 'gzip' : 'plain'} client, ${c} connections...\n`);
-        const u = await wrk(upstream.url + urlPath, c, gzip);
-        const o = await wrk(ours.url + urlPath, c, gzip);
+        // ABBA order, half the duration each: the two servers share the machine with wrk (and
+        // whatever else runs), so a load drift during the run hits both alike.
+        const u1 = await wrk(upstream.url + urlPath, c, gzip);
+        const o1 = await wrk(ours.url + urlPath, c, gzip);
+        const o2 = await wrk(ours.url + urlPath, c, gzip);
+        const u2 = await wrk(upstream.url + urlPath, c, gzip);
+        const u = combine(u1, u2);
+        const o = combine(o1, o2);
         const ratio = o.requestsPerSec / u.requestsPerSec;
         totalErrors += u.errors + o.errors;
         const target = gzip ? 3.5 : 0.95;
@@ -147,7 +164,7 @@ export async function run(): Promise<BenchSection> {
       `Real Nginx (${(await exec(findNginx(), ['-v'])).stderr.trim()}) on 127.0.0.1, ${workers} worker processes for both servers,`,
       `serving \`esbuild.wasm\` from esbuild-wasm (Go-compiled, ${fmt(size)} bytes ≈ ${fmt(size / 2 ** 20, 1)} MiB; the issue's figure is ~14 MB)`,
       'from one tree written by the pipeline (`publishVersion`, gzip -9 `plugin.wasm.gz`).',
-      `Load: \`wrk -t${Math.min(os.cpus().length, 4)} -c<N> -d${DURATION_S}s --timeout 60s [-H 'Accept-Encoding: gzip'] <url>\`, wrk and Nginx on the same ${os.cpus().length} cores.`,
+      `Load: \`wrk -t${Math.min(os.cpus().length, 4)} -c<N> -d${DURATION_S / 2}s --timeout 60s [-H 'Accept-Encoding: gzip'] <url>\` twice per server in ABBA order (${DURATION_S} s per server and cell, rates averaged), wrk and Nginx on the same ${os.cpus().length} cores (load average at start: ${os.loadavg()[0].toFixed(1)}).`,
       'Upstream: `bench/fixtures/upstream-nginx.conf` (stock nginx.conf, `listen 8080`, `autoindex on`, `sendfile on`, no gzip);',
       'ours: `image/nginx.conf` (gzip_static, no dynamic gzip). Only paths and the listen address are rewritten (`src/serve/nginx-config.ts`).',
       '',

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 HELM_VERSION=v3.22.0
 ORAS_VERSION=v1.2.3
+# kube-linter is not served by the Go module proxy this project can reach; kube-score is.
+KUBE_SCORE_VERSION=v1.20.0
 
 need_apt=()
 for pair in nginx:nginx docker-registry:docker-registry skopeo:skopeo wrk:wrk; do
@@ -41,5 +43,6 @@ go_tool() {
 }
 go_tool helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
 go_tool oras oras.land/oras oras.land/oras/cmd/oras "$ORAS_VERSION"
+go_tool kube-score github.com/zegl/kube-score github.com/zegl/kube-score/cmd/kube-score "$KUBE_SCORE_VERSION"
 
-echo "test tools ready: $(.tools/bin/helm version --short) oras $(.tools/bin/oras version | head -1)" >&2
+echo "test tools ready: $(.tools/bin/helm version --short) oras $(.tools/bin/oras version | head -1), kube-score $(cat .tools/bin/.kube-score.version)" >&2

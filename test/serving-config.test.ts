@@ -14,9 +14,22 @@ const CONF = path.join(REPO_ROOT, 'image', 'nginx.conf');
 const text = fs.readFileSync(CONF, 'utf8');
 const opts: NginxRewrite = { root: '/srv/tree', host: '127.0.0.1', port: 18080, runtimeDir: '/run/hps x' };
 /** Directives outside comments, one per `;`-terminated line. */
+const afterCleanup: Array<() => void> = [];
+afterAll(() => afterCleanup.forEach((f) => f()));
 const directives = (t: string) => t.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
 
 test('nginx -t passes on the config as shipped (tolerating only missing runtime folders)', () => {
+  // Run as root, `nginx -t` creates the config's /tmp temp folders: remove the ones it created.
+  const tempDirs = [...text.matchAll(/_temp_path\s+(\/tmp\/[^;\s]+);/g)].map((m) => m[1]).filter((d) => !fs.existsSync(d));
+  afterCleanup.push(() =>
+    tempDirs.forEach((d) => {
+      try {
+        fs.rmdirSync(d); // only when still empty
+      } catch {
+        /* gone or in use */
+      }
+    }),
+  );
   // stdout is /dev/null, not a socket: nginx cannot open /dev/stdout when it is a socket (libuv pipes).
   const r = spawnSync(tool('nginx'), ['-t', '-c', CONF, '-e', 'stderr'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
   const problems = r.stderr

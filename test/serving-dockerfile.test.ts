@@ -169,3 +169,12 @@ test('npm ci can run: package-lock.json is in sync with package.json', () => {
   expect(lock.packages[''].dependencies ?? {}).toEqual(pkg.dependencies ?? {});
   expect(lock.packages[''].devDependencies ?? {}).toEqual(pkg.devDependencies ?? {});
 });
+
+test('the air-gapped path fetches nothing: no syntax directive, prebuilt tree stage is a plain COPY', () => {
+  // A `# syntax=` line would make BuildKit pull a frontend image even for an offline build.
+  expect(dockerfile.getDirectives().filter((d) => d.getName().toLowerCase() === 'syntax')).toEqual([]);
+  const prebuilt = stages.find((s) => s.name === 'tree-prebuilt')!;
+  expect(prebuilt.from.getImage()).toBe('scratch');
+  expect(keyword(prebuilt, 'RUN')).toEqual([]);
+  expect(prebuilt.args.PREBUILT_TREE).toBe('image/prebuilt');
+});

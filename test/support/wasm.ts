@@ -1,5 +1,5 @@
 /**
- * Real Wasm payloads for tests: a small proxy-wasm filter compiled from test/fixtures/wasm with
+ * Real Wasm payloads for tests: a small proxy-wasm filter compiled from examples/add-header with
  * AssemblyScript 0.17.14 + @solo-io/proxy-runtime 0.1.8, and a large Go-compiled module shipped by
  * the esbuild-wasm npm package. Never random bytes: the pipeline validates what it publishes.
  */
@@ -10,7 +10,7 @@ import * as path from 'path';
 import { promisify } from 'util';
 import { REPO_ROOT } from './tools';
 
-const SOURCE = path.join(REPO_ROOT, 'test', 'fixtures', 'wasm', 'add-header.ts');
+const SOURCE = path.join(REPO_ROOT, 'examples', 'add-header', 'add-header.ts');
 const CACHE_DIR = path.join(REPO_ROOT, 'build', 'test-fixtures');
 const ASC = path.join(REPO_ROOT, 'node_modules', 'assemblyscript', 'bin', 'asc');
 
