@@ -5,6 +5,7 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }] },
   snapshotResolver: '<rootDir>/test/snapshot-resolver.js',
+  globalSetup: '<rootDir>/test/global-setup.js',
   testTimeout: 120000,
   maxWorkers: 2,
 };

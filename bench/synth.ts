@@ -38,7 +38,7 @@ export async function run(): Promise<BenchSection> {
     const tsconfig = path.join(out, 'tsconfig.synth.json');
     fs.writeFileSync(tsconfig, JSON.stringify({
       extends: path.join(ROOT, 'tsconfig.json'),
-      compilerOptions: { outDir: path.join(out, 'build'), rootDir: ROOT },
+      compilerOptions: { outDir: path.join(out, 'build'), rootDir: ROOT, typeRoots: [path.join(ROOT, 'node_modules', '@types')], types: ['node'] },
       include: ['main.ts', 'lib/**/*.ts', 'imports/**/*.ts'].map((p) => path.join(ROOT, p)),
     }));
     for (let i = 0; i < RUNS; i++) whole.push(timeRun(npm, ['run', '--silent', 'synth', '--', out]));

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the test suite and benchmarks run for real, on a fresh Debian machine:
-# Debian packages (nginx, the distribution registry, skopeo, wrk) and Go-built tools (helm, oras)
+# Debian packages (nginx, the distribution registry, skopeo, wrk, curl) and Go-built tools (helm, oras)
 # into .tools/bin (git-ignored, reused when already built at the pinned version).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +11,7 @@ ORAS_VERSION=v1.2.3
 KUBE_SCORE_VERSION=v1.20.0
 
 need_apt=()
-for pair in nginx:nginx docker-registry:docker-registry skopeo:skopeo wrk:wrk; do
+for pair in nginx:nginx docker-registry:docker-registry skopeo:skopeo wrk:wrk curl:curl; do
   bin=${pair%%:*}; pkg=${pair##*:}
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need_apt+=("$pkg")
 done
@@ -28,20 +28,27 @@ done
 mkdir -p .tools/bin
 export GOBIN="$PWD/.tools/bin" GOFLAGS=-mod=mod GOTOOLCHAIN=local
 
-# go_tool NAME MODULE PACKAGE VERSION: builds PACKAGE from MODULE@VERSION inside a throwaway module
-# (plain `go install pkg@version` also asks the proxy for the module's version list, which some
+# go_tool NAME MODULE PACKAGE VERSION [LDFLAGS]: builds PACKAGE from MODULE@VERSION inside a throwaway
+# module (plain `go install pkg@version` also asks the proxy for the module's version list, which some
 # proxies refuse).
 go_tool() {
-  local name=$1 module=$2 pkg=$3 version=$4 stamp=".tools/bin/.$1.version"
-  if [ -x ".tools/bin/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then return; fi
+  local name=$1 module=$2 pkg=$3 version=$4 ldflags=${5:-} stamp=".tools/bin/.$1.version"
+  if [ -x ".tools/bin/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version $ldflags" ]; then return; fi
   local work; work=$(mktemp -d)
   printf 'module toolbuild\n\ngo 1.23\n\nrequire %s %s\n' "$module" "$version" >"$work/go.mod"
   printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$work/tools.go"
-  (cd "$work" && go mod tidy >/dev/null && go install "$pkg")
+  (cd "$work" && go mod tidy >/dev/null && go install -ldflags "$ldflags" "$pkg")
   rm -rf "$work"
-  echo "$version" >"$stamp"
+  echo "$version $ldflags" >"$stamp"
 }
-go_tool helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$HELM_VERSION"
+# The same -X flags as Helm's release Makefile: without them helm reports v1.20 as the cluster version
+# to `helm template` and charts with a kubeVersion constraint (this one says >=1.28) fail to render.
+HELM_K8S_MINOR=37 # Helm v3.22.0 builds against k8s.io/client-go v0.37
+HELM_LDFLAGS="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+for p in pkg/chartutil pkg/lint/rules; do
+  HELM_LDFLAGS+=" -X helm.sh/helm/v3/$p.k8sVersionMajor=1 -X helm.sh/helm/v3/$p.k8sVersionMinor=$HELM_K8S_MINOR"
+done
+go_tool helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$HELM_LDFLAGS"
 go_tool oras oras.land/oras oras.land/oras/cmd/oras "$ORAS_VERSION"
 go_tool kube-score github.com/zegl/kube-score github.com/zegl/kube-score/cmd/kube-score "$KUBE_SCORE_VERSION"
 

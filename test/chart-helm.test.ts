@@ -24,6 +24,11 @@ describe('helm lint --strict', () => {
     expect({ status: r.status, out: r.stdout + r.stderr }).toMatchObject({ status: 0 });
   });
 
+  test('with the gate off (renders nothing, still lints)', () => {
+    const r = helm(['lint', '--strict', CHART_PATH]);
+    expect({ status: r.status, out: r.stdout + r.stderr }).toMatchObject({ status: 0 });
+  });
+
   test.each(fs.readdirSync(CI_DIR).filter((f) => f.endsWith('-values.yaml')))('with ci/%s', (file) => {
     const r = helm(['lint', '--strict', CHART_PATH, '-f', path.join(CI_DIR, file)]);
     expect({ status: r.status, out: r.stdout + r.stderr }).toMatchObject({ status: 0 });

@@ -44,7 +44,8 @@ class K8sValidator {
       validate = this.ajv.compile({ $ref: `k8s#/definitions/${def}` });
       this.compiled.set(def, validate);
     }
-    return validate(obj) ? [] : (validate.errors ?? []).map((e) => `${obj.kind} ${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
+    const kind = String(obj.kind);
+    return validate(obj as unknown) ? [] : (validate.errors ?? []).map((e) => `${kind} ${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
   }
 }
 

@@ -62,7 +62,7 @@ test('base images are build args defaulting to official images', () => {
   expect(runtime().from.getImage()).toBe('${NGINX_IMAGE}');
   expect(globalArgs.NODE_IMAGE).toMatch(/^docker\.io\/library\/node:20[-.\w]*$/);
   // Alpine-based: the helm test runs busybox wget from this very image.
-  expect(globalArgs.NGINX_IMAGE).toMatch(/^docker\.io\/library\/nginx:1\.\d+(\.\d+)?-alpine$/);
+  expect(globalArgs.NGINX_IMAGE).toMatch(/^docker\.io\/nginxinc\/nginx-unprivileged:1\.\d+(\.\d+)?-alpine$/);
   for (const s of stages) {
     const image = s.from.getImage()!;
     const known = ['scratch', ...stages.map((x) => x.name)];
@@ -177,4 +177,31 @@ test('the air-gapped path fetches nothing: no syntax directive, prebuilt tree st
   expect(prebuilt.from.getImage()).toBe('scratch');
   expect(keyword(prebuilt, 'RUN')).toEqual([]);
   expect(prebuilt.args.PREBUILT_TREE).toBe('image/prebuilt');
+});
+
+test('the build stage compiles from exactly the files it COPYs (its RUN steps, run natively)', () => {
+  const { execFileSync } = require('child_process') as typeof import('child_process');
+  const os = require('os') as typeof import('os');
+  const build = stages[0];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-docker-build-'));
+  try {
+    for (const copy of keyword(build, 'COPY')) {
+      const args = copy.getArguments().map((a) => a.getValue());
+      const dest = args[args.length - 1];
+      for (const src of args.slice(0, -1)) {
+        const target = dest.endsWith('/') && dest !== './' ? path.join(dir, dest) : path.join(dir, dest === './' ? path.basename(src) : dest);
+        fs.cpSync(path.join(REPO_ROOT, src), target, { recursive: true });
+      }
+    }
+    // `npm ci` would install the same locked tree the repository already has.
+    fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+    const runs = keyword(build, 'RUN').map((r) => r.getArgumentsContent() ?? '');
+    expect(runs[0]).toMatch(/^npm ci\b/);
+    for (const cmd of runs.slice(1)) execFileSync('bash', ['-c', cmd], { cwd: dir, stdio: 'pipe' });
+    expect(fs.existsSync(path.join(dir, 'build', 'src', 'cli.js'))).toBe(true);
+    const help = execFileSync(process.execPath, [path.join(dir, 'build', 'src', 'cli.js'), '--help'], { encoding: 'utf8' });
+    expect(help).toMatch(/pull \[options\] \[list\]/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

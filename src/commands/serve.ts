@@ -59,6 +59,7 @@ async function serve(rootArg: string, opts: ServeOptions): Promise<void> {
   const stop = async (): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    clearInterval(orphanWatch);
     await stopNginx(child);
     prepared.cleanup();
   };
@@ -67,6 +68,13 @@ async function serve(rootArg: string, opts: ServeOptions): Promise<void> {
   const onSignal = () => void stop();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // `npx higress-plugin-server serve &` and a later `kill %1` end npm's wrapper process, not this
+  // one: stop when the parent goes away too, so no Nginx is left behind holding the port.
+  const parent = process.ppid;
+  const orphanWatch = setInterval(() => {
+    if (process.ppid !== parent) void stop();
+  }, 250);
+  orphanWatch.unref();
   try {
     const url = `http://${opts.host}:${opts.port}`;
     await waitForHealthy(`${url}/healthz`, child, 15000, () => stderr);

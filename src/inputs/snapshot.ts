@@ -40,8 +40,14 @@ export function parseSnapshot(text: string, file: string): ParseResult {
     return { entries: [], problems: [new InputError('E_SNAPSHOT', 'not a Higress plugin snapshot (want schemaVersion 1 and a plugins array)', { file }, 'pass a Higress release snapshot file')] };
   }
   const entries: PluginEntry[] = [];
-  (doc.plugins as SnapshotPlugin[]).forEach((p, i) => {
+  (doc.plugins as Array<SnapshotPlugin | null>).forEach((entry, i) => {
     const line = lineOfPlugin(text, i);
+    // A null or non-object entry (hand-edited file) is a problem to report, not a crash.
+    if (!entry || typeof entry !== 'object' || Array.isArray(entry)) {
+      problems.push(new InputError('E_SNAPSHOT', `plugins[${i}] is not an object`, { file, line }, 'fix the snapshot entry'));
+      return;
+    }
+    const p = entry;
     const id = typeof p.logicalId === 'string' ? p.logicalId : `plugins[${i}]`;
     const err = (code: string, msg: string, hint: string): void => {
       problems.push(new InputError(code, `${id}: ${msg}`, { file, line }, hint));

@@ -1,0 +1,124 @@
+/**
+ * A small pool of worker threads, one per core (`os.availableParallelism()`), for the CPU work of a
+ * pull. Node's own async zlib would also leave the event loop free, but it runs on libuv's 4-thread
+ * pool, which the file writes of concurrent downloads need too; dedicated threads keep them apart.
+ *
+ * Workers are started lazily and `unref()`ed while idle, so a finished CLI run exits without an
+ * explicit shutdown. Under ts-jest/ts-node the worker source is TypeScript: it is loaded through
+ * ts-node's transpile-only hook (a dev dependency; the built CLI runs the compiled .js directly).
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { Worker } from 'worker_threads';
+import { IntegrityError } from '../errors';
+import type { CpuReply, CpuTask, WasmFacts } from './cpu-worker';
+
+interface Job {
+  id: number;
+  task: CpuTask;
+  resolve: (v: WasmFacts | Uint8Array) => void;
+  reject: (e: unknown) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  job?: Job;
+}
+
+function workerFile(): string {
+  const js = path.join(__dirname, 'cpu-worker.js');
+  return fs.existsSync(js) ? js : path.join(__dirname, 'cpu-worker.ts');
+}
+
+function startWorker(): Worker {
+  const file = workerFile();
+  if (file.endsWith('.js')) return new Worker(file);
+  const boot = `require('ts-node').register({ transpileOnly: true, compilerOptions: { module: 'commonjs' } }); require(${JSON.stringify(file)});`;
+  return new Worker(boot, { eval: true });
+}
+
+export class CpuPool {
+  readonly size: number;
+  private slots: Slot[] = [];
+  private queue: Job[] = [];
+  private nextId = 1;
+
+  constructor(size = Math.max(1, os.availableParallelism())) {
+    this.size = size;
+  }
+
+  run(task: CpuTask): Promise<WasmFacts | Uint8Array> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, task, resolve, reject });
+      this.pump();
+    });
+  }
+
+  analyze(file: string, fsync: boolean): Promise<WasmFacts> {
+    return this.run({ kind: 'analyze', file, fsync }) as Promise<WasmFacts>;
+  }
+
+  /** Stops every worker; queued and running jobs are rejected. The pool restarts lazily if used again. */
+  async close(): Promise<void> {
+    const slots = this.slots;
+    this.slots = [];
+    for (const j of this.queue.splice(0)) j.reject(new Error('cpu pool closed'));
+    await Promise.all(slots.map(async (s) => {
+      s.job?.reject(new Error('cpu pool closed'));
+      await s.worker.terminate();
+    }));
+  }
+
+  private pump(): void {
+    while (this.queue.length) {
+      let slot = this.slots.find((s) => !s.job);
+      if (!slot && this.slots.length < this.size) slot = this.spawn();
+      if (!slot) return;
+      const job = this.queue.shift() as Job;
+      slot.job = job;
+      slot.worker.ref();
+      slot.worker.postMessage({ id: job.id, task: job.task });
+    }
+  }
+
+  private spawn(): Slot {
+    const slot: Slot = { worker: startWorker() };
+    slot.worker.on('message', (reply: CpuReply) => {
+      const job = slot.job;
+      slot.job = undefined;
+      slot.worker.unref();
+      if (job && job.id === reply.id) {
+        if (reply.ok) job.resolve(reply.value);
+        // The worker has no plugin context; the caller adds it (see asPluginError in pull.ts).
+        else job.reject(reply.error.code ? new IntegrityError(reply.error.code, reply.error.message, {}, reply.error.hint) : new Error(reply.error.message));
+      }
+      this.pump();
+    });
+    const drop = (err: unknown) => {
+      this.slots = this.slots.filter((s) => s !== slot);
+      slot.job?.reject(err instanceof Error ? err : new Error(`cpu worker stopped: ${String(err)}`));
+      slot.job = undefined;
+      this.pump();
+    };
+    slot.worker.on('error', drop);
+    slot.worker.on('exit', (code) => {
+      if (this.slots.includes(slot)) drop(new Error(`cpu worker exited with code ${code}`));
+    });
+    this.slots.push(slot);
+    return slot;
+  }
+}
+
+let shared: CpuPool | undefined;
+
+/** The process-wide pool (one per process so concurrent pulls do not oversubscribe the cores). */
+export function cpuPool(): CpuPool {
+  return (shared ??= new CpuPool());
+}
+
+export async function closeCpuPool(): Promise<void> {
+  const p = shared;
+  shared = undefined;
+  await p?.close();
+}
