@@ -4,6 +4,7 @@
  */
 import { Document, Scalar } from 'yaml';
 import { ConsoleEnvPatch } from './console-env-patch';
+import { HIGRESS_CONSOLE_DEFAULT_PATTERN } from './console-url';
 import { ChartInfo, TPL } from './helpers';
 import { TemplateContext } from './template';
 import { valuesTable } from './values-files';
@@ -52,8 +53,14 @@ Check it:
 Plugin URL pattern for WasmPlugins and the Higress Console:
   {{ include "${TPL.consoleUrlPattern}" . }}
 
-The Higress umbrella chart points its Console at this server itself. If the Console was installed
-on its own, patch it (only HIGRESS_ADMIN_WASM_PLUGIN_CUSTOM_IMAGE_URL_PATTERN changes):
+The Higress umbrella chart points its Console at this server itself.
+{{- if ne (include "${TPL.consoleUrlPattern}" .) ${JSON.stringify(HIGRESS_CONSOLE_DEFAULT_PATTERN)} }}
+This server's name, port or namespace differs from what the Higress Console chart assumes; when the
+Console comes from the Higress chart, give it this server's pattern:
+  helm upgrade {{ .Release.Name }} higress.io/higress -n ${ns} --reuse-values --set 'higress-console.pluginServer.urlPattern={{ include "${TPL.consoleUrlPattern}" . }}'
+{{- end }}
+
+If the Console was installed on its own, patch it (only HIGRESS_ADMIN_WASM_PLUGIN_CUSTOM_IMAGE_URL_PATTERN changes):
 
 cat > console-patch.yaml <<'EOF'
 ${t.renderYaml(patch.patch).replace(/\n$/, '')}

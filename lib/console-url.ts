@@ -22,3 +22,9 @@ export function consoleUrlPattern(addr: ServiceAddress): string {
 }
 
 export const CONSOLE_URL_PATTERN_ENV = 'HIGRESS_ADMIN_WASM_PLUGIN_CUSTOM_IMAGE_URL_PATTERN';
+
+/**
+ * The pattern the Higress Console chart sets by itself when `global.enablePluginServer` is true
+ * (`higress-console.pluginServer.urlPattern`): this server's defaults in `higress-system`.
+ */
+export const HIGRESS_CONSOLE_DEFAULT_PATTERN = consoleUrlPattern({ name: 'higress-plugin-server', namespace: 'higress-system', port: 80 });

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { parse, parseAllDocuments } from 'yaml';
 import { DIST_CONSOLE_PATCH, DIST_MANIFESTS } from '../lib/synth';
 import { VALUES_SPEC, walkSpec } from '../lib/values';
-import { byKind, CHART_PATH, helm, helmTemplate, parseDocs, renderObjects } from './support/helm';
+import { byKind, CHART_PATH, helm, helmTemplate, parseDocs, renderNotes, renderObjects } from './support/helm';
 import { REPO_ROOT } from './support/tools';
 
 type Obj = Record<string, any>;
@@ -158,22 +158,7 @@ describe('bad values', () => {
 });
 
 describe('NOTES.txt', () => {
-  let tmp: string;
-  beforeAll(() => {
-    // `helm template` skips NOTES.txt and `helm install --dry-run` has no --kube-version, so a copy of
-    // the chart renders NOTES.txt through `tpl` into a YAML string.
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-notes-'));
-    fs.cpSync(CHART_PATH, tmp, { recursive: true });
-    fs.renameSync(path.join(tmp, 'templates', 'NOTES.txt'), path.join(tmp, 'NOTES.txt'));
-    fs.writeFileSync(path.join(tmp, 'templates', 'notes.yaml'), 'text: {{ tpl (.Files.Get "NOTES.txt") . | toJson }}\n');
-  });
-  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-  const notes = (set: string[]) => {
-    const r = helm(['template', 'ps', tmp, '--kube-version', '1.28.0', '-n', 'higress-system', '--show-only', 'templates/notes.yaml', ...set.flatMap((s) => ['--set', s])]);
-    expect(r.stderr).toBe('');
-    return parse(r.stdout).text as string;
-  };
+  const notes = (set: string[]) => renderNotes(set);
 
   test('prints the console patch command with the configured names', () => {
     const out = notes([ON, 'console.deploymentName=my-console', 'console.containerName=console', 'console.namespace=ops', 'service.port=8080']);

@@ -44,6 +44,7 @@ const pristine = new Map<string, string>();
 const outcomes: Array<Record<string, unknown>> = [];
 let caseNo = 0;
 
+const firstError = (stderr: string) => stderr.split('\n').find((l) => l.startsWith('error: '));
 const hex = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
 function writeList(host: string, names: string[], extra = ''): string {
@@ -198,7 +199,7 @@ describe('manifests whose digest does not match', () => {
     const before = treeState(root);
     liar.lies = [{ path: manifestOf(['delta']), swapRepository: { from: '/plugins/delta/', to: '/plugins/echo/' } }];
     const r = await runCli('pull', writeList(liar.host, ALL), '--out', root);
-    outcomes.push({ fault: 'manifest GET swapped for another manifest', kind: 'permanent', injected: liar.applied, exit: r.code, outcome: 'failed, tree unchanged', error: r.stderr.split('\n')[0] });
+    outcomes.push({ fault: 'manifest GET swapped for another manifest', kind: 'permanent', injected: liar.applied, exit: r.code, outcome: 'failed, tree unchanged', error: firstError(r.stderr) });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/^error: delta@1\.0\.0: .*now resolves to sha256:[0-9a-f]{64}, expected sha256:[0-9a-f]{64}/m);
     expect(treeState(root)).toEqual(before);
@@ -210,7 +211,7 @@ describe('manifests whose digest does not match', () => {
     const before = treeState(root);
     liar.lies = [{ path: manifestOf(['delta']), digestHeader: `sha256:${'0'.repeat(64)}` }];
     const r = await runCli('pull', writeList(liar.host, ALL), '--out', root);
-    outcomes.push({ fault: 'Docker-Content-Digest header lies', kind: 'permanent', injected: liar.applied, exit: r.code, outcome: 'failed, tree unchanged', error: r.stderr.split('\n')[0] });
+    outcomes.push({ fault: 'Docker-Content-Digest header lies', kind: 'permanent', injected: liar.applied, exit: r.code, outcome: 'failed, tree unchanged', error: firstError(r.stderr) });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/^error: delta@1\.0\.0: .*sha256:0{64}/m);
     expect(treeState(root)).toEqual(before);
@@ -223,7 +224,7 @@ describe('manifests whose digest does not match', () => {
     const pinned = `sha256:${'a'.repeat(64)}`;
     const list = writeList(faults.host, ALL.filter((n) => n !== 'delta'), `delta=oci://${faults.host}/plugins/delta:1.0.0@${pinned}\n`);
     const r = await runCli('pull', list, '--out', root);
-    outcomes.push({ fault: 'pinned digest differs from the registry', kind: 'permanent', injected: 0, exit: r.code, outcome: 'failed, tree unchanged', error: r.stderr.split('\n')[0] });
+    outcomes.push({ fault: 'pinned digest differs from the registry', kind: 'permanent', injected: 0, exit: r.code, outcome: 'failed, tree unchanged', error: firstError(r.stderr) });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/^error: delta@1\.0\.0: .*sha256:a{64}/m);
     expect(treeState(root)).toEqual(before);

@@ -13,15 +13,17 @@ import * as path from 'path';
 import { errorLine, InputError, IntegrityError, PluginServerError } from '../errors';
 import { LockEntry, LockFile, renderLock } from '../inputs/lock';
 import { PluginEntry, sourceKey, sourceText } from '../inputs/types';
-import { OciClient } from '../oci/types';
+import { FetchedArtifact, OciClient } from '../oci/types';
 import { PLUGINS_DIR, SAFE_SEGMENT, SPEC_FILE, WASM_FILE } from '../tree/format';
 import { randomSuffix, writeFileAtomic } from '../tree/fsutil';
 import { cleanLeftovers, publishVersion, removeVersion, TMP_PREFIX, writeIndex } from '../tree/publish';
 import { filesMatchBySize, listVersionDirs, readMetadata } from '../tree/read';
 import { readSpecYaml } from '../tree/spec';
-import { checkWasm, checkWasmSize } from '../tree/wasm';
+import { checkWasmSize, withWasmContext } from '../tree/wasm';
 import { chooseCreated } from './created';
+import { DEFAULT_GZIP_LEVEL } from './gzip-format';
 import { mapLimit } from './pool';
+import { ContentStore, PreparedWasm } from './prepare';
 import { Reporter, silentReporter } from './progress';
 
 export interface PullOptions {
@@ -38,6 +40,18 @@ export interface PullOptions {
   /** Path to write the lock file to after a successful run. */
   writeLock?: string;
   reporter?: Reporter;
+  /** gzip level of plugin.wasm.gz (default 9, what the issue ships; lower trades size for CPU). */
+  gzipLevel?: number;
+}
+
+/** How much work content reuse saved (see src/pipeline/prepare.ts). */
+export interface ContentStats {
+  /** Blob downloads started (one per distinct manifest digest that was not cached). */
+  fetched: number;
+  analyzed: number;
+  compressed: number;
+  reusedTree: number;
+  reusedRun: number;
 }
 
 export interface PullResult {
@@ -46,6 +60,7 @@ export interface PullResult {
   cached: number;
   failed: PluginServerError[];
   pruned: string[];
+  content: ContentStats;
 }
 
 /** One distinct source and every version folder served from its bytes. */
@@ -62,6 +77,8 @@ interface Staged {
   wasmPath?: string;
   created?: string;
   specYaml?: string;
+  /** Facts and .gz of the bytes at wasmPath, produced once per distinct content. */
+  prepared?: PreparedWasm;
   ms: number;
 }
 
@@ -83,10 +100,8 @@ async function sha256File(file: string): Promise<string> {
 }
 
 function asPluginError(err: unknown, e: PluginEntry): PluginServerError {
-  if (err instanceof PluginServerError) {
-    if (!err.context.plugin) Object.assign(err.context, { plugin: e.name, version: e.version });
-    return err;
-  }
+  // A copy per plugin: one download or check can be shared by several plugins (content reuse).
+  if (err instanceof PluginServerError) return withWasmContext(err, { plugin: e.name, version: e.version });
   return new IntegrityError('E_PULL', errorLine(err), { plugin: e.name, version: e.version });
 }
 
@@ -122,6 +137,17 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
   const runTmp = path.join(root, `${TMP_PREFIX}${randomSuffix()}`);
   await fs.promises.mkdir(runTmp);
   const groups = groupEntries(opts.entries);
+  const store = new ContentStore(root, runTmp, opts.gzipLevel ?? DEFAULT_GZIP_LEVEL);
+  // Sources that resolve to the same manifest digest hold the same bytes: download them once.
+  const fetches = new Map<string, Promise<FetchedArtifact>>();
+  const fetchOnce = (ref: Parameters<OciClient['fetch']>[0], digest: string, dir: string): Promise<FetchedArtifact> => {
+    let p = fetches.get(digest);
+    if (!p) {
+      p = fs.promises.mkdir(dir).then(() => opts.client.fetch(ref, dir, { expectDigest: digest }));
+      fetches.set(digest, p);
+    }
+    return p;
+  };
   reporter.emit({ event: 'start', plugins: opts.entries.length, sources: groups.length });
   const lockDigests = new Map((opts.frozen?.plugins ?? []).map((l) => [`${l.name}@${l.version}`, l.digest]));
   const failed: PluginServerError[] = [];
@@ -167,8 +193,10 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
           const stale: PluginEntry[] = [];
           for (const a of extra) if (!(await isCurrent(root, a, digest))) stale.push(a);
           if (stale.length) {
+            const m = await readMetadata(dir);
             s.wasmPath = path.join(dir, WASM_FILE);
-            s.created = (await readMetadata(dir))?.created;
+            s.created = m?.created;
+            s.prepared = await store.prepare(s.wasmPath, { sha256: m?.sha256, owned: false });
           }
         } else if (src.kind === 'file') {
           const st = await fs.promises.stat(src.path);
@@ -178,15 +206,16 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
           await fs.promises.copyFile(src.path, s.wasmPath);
           if ((await sha256File(s.wasmPath)) !== digest) throw new IntegrityError('E_FILE_CHANGED', `file ${src.written} changed while being read`, { plugin: first.name }, 'run pull again');
           s.created = chooseCreated({ sourceDateEpoch: opts.sourceDateEpoch, fileMtime: st.mtime });
+          s.prepared = await store.prepare(s.wasmPath, { sha256: digest.replace(/^sha256:/, ''), owned: true });
         } else {
-          const dir = path.join(runTmp, String(i));
-          await fs.promises.mkdir(dir);
-          const art = await opts.client.fetch(src.ref, dir, { expectDigest: digest });
+          const art = await fetchOnce(src.ref, digest, path.join(runTmp, String(i)));
           s.wasmPath = art.wasmPath;
           s.specYaml = art.specYaml;
           s.created = chooseCreated({ annotation: art.created, sourceDateEpoch: opts.sourceDateEpoch });
+          s.prepared = await store.prepare(s.wasmPath, { sha256: art.sha256, owned: true });
         }
-        if (s.wasmPath && !cached.size) checkWasm(await fs.promises.readFile(s.wasmPath), primary);
+        // Staged files take the time of the first folder that publishes them, so it can hardlink them.
+        if (s.prepared && s.created) await store.claim(s.prepared, new Date(s.created));
         s.ms = Date.now() - t0;
         return s;
       } catch (err) {
@@ -228,6 +257,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
                 created: s.created,
                 aliasOf: e.aliasOf,
                 specYaml: s.specYaml,
+                prepared: s.prepared,
               });
               published++;
               reporter.emit({ event: 'plugin', name: e.name, version: e.version, status: 'downloaded', size: m.size, ms: s.ms + Date.now() - t0, aliasOf: e.aliasOf });
@@ -250,7 +280,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
     if (opts.writeLock && failed.length === 0) await writeFileAtomic(opts.writeLock, renderLock(lock), new Date(0));
     const ok = failed.length === 0;
     reporter.emit({ event: 'summary', ok, plugins: opts.entries.length, downloaded: published, cached: cachedCount, failed: failed.length, pruned: pruned.length, ms: Date.now() - started });
-    return { ok, published, cached: cachedCount, failed, pruned };
+    return { ok, published, cached: cachedCount, failed, pruned, content: { fetched: fetches.size, ...store.stats } };
   } finally {
     await fs.promises.rm(runTmp, { recursive: true, force: true });
   }

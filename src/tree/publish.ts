@@ -7,8 +7,10 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import * as zlib from 'zlib';
 import { InputError, IntegrityError } from '../errors';
+// The CPU pool lives with the pipeline; publishing uses it so no caller blocks the event loop.
+import { analyzeWasm, gzipFile, PreparedWasm, WasmFacts } from '../pipeline/prepare';
+import { DEFAULT_GZIP_LEVEL } from '../pipeline/gzip-format';
 import {
   GZ_FILE,
   INDEX_FILE,
@@ -23,7 +25,7 @@ import {
 import { randomSuffix, rfc3339, syncDir, writeFileAtomic, writeFileDurable } from './fsutil';
 import { buildIndex, normalizeMetadata, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
 import { readSpecYaml } from './spec';
-import { checkWasm, checkWasmSize } from './wasm';
+import { checkWasmSize, withWasmContext } from './wasm';
 import { readAllMetadata } from './read';
 
 export interface PublishInput {
@@ -37,16 +39,18 @@ export interface PublishInput {
   created: string;
   aliasOf?: string;
   specYaml?: string;
+  /**
+   * Facts and .gz already produced for `wasmPath` (the pull pipeline prepares each distinct content
+   * once); without it they are computed here, in the CPU pool.
+   */
+  prepared?: PreparedWasm;
+  /** gzip level of plugin.wasm.gz when not `prepared` (default 9). */
+  gzipLevel?: number;
 }
 
 /** Prefixes of temp/old folders this module creates; leftovers of a killed run are removed by `cleanLeftovers`. */
 export const TMP_PREFIX = '.tmp-';
 export const OLD_PREFIX = '.old-';
-
-/** gzip -9 with no file name and mtime 0 in the header: the same wasm always gives the same .gz. */
-export function gzipDeterministic(bytes: Uint8Array): Buffer {
-  return zlib.gzipSync(bytes, { level: 9 });
-}
 
 export function assertSafeSegment(kind: 'name' | 'version', value: string, ctx: { plugin?: string; version?: string } = {}): void {
   if (!SAFE_SEGMENT.test(value)) {
@@ -60,17 +64,17 @@ function parseCreated(created: string, ctx: { plugin: string; version: string })
   return d;
 }
 
-/** Computes the metadata of `bytes` without touching the disk. */
-export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, bytes: Uint8Array, gz: Uint8Array): PluginMetadata {
+/** Computes the metadata from the facts of the wasm (see src/pipeline/prepare.ts) without touching the disk. */
+export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, facts: Pick<WasmFacts, 'size' | 'md5' | 'sha256'> & { gzipSize: number }): PluginMetadata {
   const spec = input.specYaml ? readSpecYaml(input.specYaml) : {};
   return normalizeMetadata({
     schemaVersion: 1,
     name: input.name,
     version: input.version,
-    size: bytes.byteLength,
-    md5: crypto.createHash('md5').update(bytes).digest('hex'),
-    sha256: crypto.createHash('sha256').update(bytes).digest('hex'),
-    gzipSize: gz.byteLength,
+    size: facts.size,
+    md5: facts.md5,
+    sha256: facts.sha256,
+    gzipSize: facts.gzipSize,
     source: input.source,
     manifestDigest: input.manifestDigest,
     created: rfc3339(parseCreated(input.created, { plugin: input.name, version: input.version })),
@@ -78,6 +82,42 @@ export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, bytes: Uint8
     phase: spec.phase,
     priority: spec.priority,
   });
+}
+
+async function sha256Hex(file: string): Promise<string> {
+  const h = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/** Copies a file, fsyncs it and sets its mtime. */
+async function copyDurable(src: string, dest: string, mtime: Date): Promise<void> {
+  await fs.promises.copyFile(src, dest, fs.constants.COPYFILE_FICLONE);
+  const fh = await fs.promises.open(dest, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.promises.utimes(dest, mtime, mtime);
+}
+
+/**
+ * Hardlinks `src` when it already has the wanted mtime (a run-owned staged file, or the folder an
+ * alias shares bytes with): no 12 MB copy, no second fsync. Otherwise copies, so the mtime of a file
+ * another folder owns is never changed.
+ */
+async function placeFile(src: string, dest: string, mtime: Date): Promise<void> {
+  const st = await fs.promises.stat(src);
+  if (st.mtimeMs === mtime.getTime()) {
+    try {
+      await fs.promises.link(src, dest);
+      return;
+    } catch {
+      /* another filesystem or no link support: copy */
+    }
+  }
+  await copyDurable(src, dest, mtime);
 }
 
 /** Validates and publishes one version folder; returns its metadata. Does not touch index.json. */
@@ -90,19 +130,35 @@ export async function publishVersion(root: string, input: PublishInput): Promise
   if (!stat?.isFile()) throw new IntegrityError('E_WASM_MISSING', `wasm file ${input.wasmPath} not found`, ctx, 'check the source path');
   const created = parseCreated(input.created, ctx);
   checkWasmSize(stat.size, ctx);
-  const bytes = await fs.promises.readFile(input.wasmPath);
-  checkWasm(bytes, ctx);
-  const gz = gzipDeterministic(bytes);
-  const meta = describeWasm(input, bytes, gz);
+  // Validate before creating any folder, so a bad payload leaves nothing behind.
+  const checked = input.prepared ? undefined : await analyzeWasm(input.wasmPath).catch((err: unknown) => {
+    throw withWasmContext(err, ctx);
+  });
 
   const pluginDir = path.join(root, PLUGINS_DIR, input.name);
   const target = path.join(pluginDir, input.version);
   await fs.promises.mkdir(pluginDir, { recursive: true });
   const tmp = path.join(pluginDir, `${TMP_PREFIX}${input.version}-${randomSuffix()}`);
+  let meta: PluginMetadata;
   try {
     await fs.promises.mkdir(tmp);
-    await writeFileDurable(path.join(tmp, WASM_FILE), bytes, created);
-    await writeFileDurable(path.join(tmp, GZ_FILE), gz, created);
+    const wasmOut = path.join(tmp, WASM_FILE);
+    const gzOut = path.join(tmp, GZ_FILE);
+    let facts: WasmFacts & { gzipSize: number };
+    if (input.prepared) {
+      await placeFile(input.prepared.wasmPath, wasmOut, created);
+      await placeFile(input.prepared.gzPath, gzOut, created);
+      facts = input.prepared;
+    } else {
+      const f = checked as WasmFacts;
+      await copyDurable(input.wasmPath, wasmOut, created);
+      // What was validated must be exactly what is published.
+      if ((await sha256Hex(wasmOut)) !== f.sha256) throw new IntegrityError('E_WASM_CHANGED', `wasm file ${input.wasmPath} changed while being published`, ctx, 'run the command again');
+      const gz = await gzipFile(wasmOut, f, input.gzipLevel ?? DEFAULT_GZIP_LEVEL);
+      await writeFileDurable(gzOut, gz, created);
+      facts = { ...f, gzipSize: gz.byteLength };
+    }
+    meta = describeWasm(input, facts);
     await writeFileDurable(path.join(tmp, METADATA_TXT), renderMetadataTxt(meta), created);
     await writeFileDurable(path.join(tmp, METADATA_JSON), renderMetadataJson(meta), created);
     if (input.specYaml !== undefined) await writeFileDurable(path.join(tmp, SPEC_FILE), input.specYaml, created);

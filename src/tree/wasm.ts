@@ -2,7 +2,7 @@
  * Wasm payload checks, run before anything is published: the gateway would otherwise fail to load
  * the plugin at runtime, far from the build that produced the bad file.
  */
-import { IntegrityError } from '../errors';
+import { IntegrityError, PluginServerError } from '../errors';
 import { MAX_WASM_BYTES } from './format';
 
 const MAGIC = Buffer.from([0x00, 0x61, 0x73, 0x6d]);
@@ -34,4 +34,16 @@ export function checkWasm(bytes: Uint8Array, where: WasmWhere = {}): void {
   if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) {
     throw new IntegrityError('E_WASM_INVALID', 'Wasm module does not validate (truncated or corrupt)', ctx, 'pull it again or rebuild the plugin');
   }
+}
+
+/**
+ * The same error with the plugin (and version) filled in when it has none. A copy, because checks
+ * that run once per distinct content (see src/pipeline/prepare.ts) share one error between plugins.
+ */
+export function withWasmContext<E>(err: E, where: WasmWhere): E {
+  if (!(err instanceof PluginServerError) || err.context.plugin || !where.plugin) return err;
+  const copy = Object.create(Object.getPrototypeOf(err)) as PluginServerError;
+  Object.defineProperties(copy, Object.getOwnPropertyDescriptors(err));
+  Object.defineProperty(copy, 'context', { value: { ...err.context, plugin: where.plugin, version: where.version }, enumerable: true });
+  return copy as E;
 }

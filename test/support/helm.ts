@@ -1,7 +1,7 @@
 /**
  * Runs the real helm with a throw-away HOME/XDG tree so tests never read or write the user's helm
- * config, cache or repositories. `--kube-version` is passed to `template` because the chart declares
- * kubeVersion >=1.28 and a helm built without version ldflags assumes an older cluster.
+ * config, cache or repositories. `template` runs with `--kube-version 1.28.0`, the oldest Kubernetes
+ * the chart declares (kubeVersion >=1.28), so nothing newer slips into the templates unnoticed.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -87,4 +87,23 @@ export function byKind(objects: Array<Record<string, any>>, kind: string): Recor
   const found = objects.find((o) => o.kind === kind);
   if (!found) throw new Error(`no ${kind} among ${objects.map((o) => o.kind).join(', ')}`);
   return found;
+}
+
+/**
+ * NOTES.txt as `helm install` would print it for these `--set` values. `helm template` skips
+ * NOTES.txt and `helm install --dry-run` wants a cluster, so a copy of the chart renders it through
+ * `tpl` into a YAML string.
+ */
+export function renderNotes(set: string[], opts: { release?: string; namespace?: string } = {}): string {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-notes-'));
+  try {
+    fs.cpSync(CHART_PATH, tmp, { recursive: true });
+    fs.renameSync(path.join(tmp, 'templates', 'NOTES.txt'), path.join(tmp, 'NOTES.txt'));
+    fs.writeFileSync(path.join(tmp, 'templates', 'notes.yaml'), 'text: {{ tpl (.Files.Get "NOTES.txt") . | toJson }}\n');
+    const r = helm(['template', opts.release ?? 'ps', tmp, '--kube-version', KUBE_VERSION, '-n', opts.namespace ?? 'higress-system', '--show-only', 'templates/notes.yaml', ...set.flatMap((s) => ['--set', s])]);
+    if (r.status !== 0 || r.stderr) throw new Error(`rendering NOTES.txt failed: ${r.stderr}`);
+    return (parseAllDocuments(r.stdout)[0].toJS() as { text: string }).text;
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 }
