@@ -66,6 +66,10 @@ function counted(counter: DigestCounter, timer: IdleTimer) {
   };
 }
 
+function closed(stream: fs.WriteStream): Promise<void> {
+  return stream.closed ? Promise.resolve() : new Promise((resolve) => stream.once('close', () => resolve()));
+}
+
 export interface WrittenWasm {
   size: number;
   sha256: string;
@@ -75,9 +79,13 @@ export interface WrittenWasm {
 export async function streamRawLayer(res: Response, expected: Expected, maxBytes: number, url: string, dest: string, timer: IdleTimer): Promise<WrittenWasm> {
   const counter = new DigestCounter(expected, maxBytes, url);
   checkContentLength(res, maxBytes, url);
+  const out = fs.createWriteStream(dest);
   try {
-    await pipeline(body(res), counted(counter, timer), fs.createWriteStream(dest));
+    await pipeline(body(res), counted(counter, timer), out);
   } catch (err) {
+    // The file stream opens asynchronously: wait until it is closed, or the removal can run before
+    // the open and leave a partial file behind.
+    await closed(out);
     await fs.promises.rm(dest, { force: true });
     throw err;
   }
@@ -96,6 +104,7 @@ export async function streamTarLayer(res: Response, expected: Expected, maxBytes
     await pipeline(body(res), counted(counter, timer), sink);
     return await sink.result();
   } catch (err) {
+    await sink.release();
     await fs.promises.rm(dest, { force: true });
     throw err;
   }
@@ -106,6 +115,7 @@ class TarWasmSink extends Writable {
   private readonly parser: Parser;
   private written: Promise<WrittenWasm> | undefined;
   private failure: unknown;
+  private out: fs.WriteStream | undefined;
 
   constructor(private readonly dest: string, private readonly maxBytes: number, private readonly url: string) {
     super();
@@ -129,6 +139,7 @@ class TarWasmSink extends Writable {
     const hash = createHash('sha256');
     let size = 0;
     const out = fs.createWriteStream(this.dest);
+    this.out = out;
     this.written = new Promise<WrittenWasm>((resolve, reject) => {
       entry.on('data', (chunk: Buffer) => {
         size += chunk.length;
@@ -143,6 +154,13 @@ class TarWasmSink extends Writable {
       out.on('finish', () => resolve({ size, sha256: hash.digest('hex') }));
     });
     this.written.catch(() => undefined); // observed in result()
+  }
+
+  /** Closes the output file (after a failure), so it can be removed without a late open recreating it. */
+  async release(): Promise<void> {
+    if (!this.out) return;
+    this.out.destroy();
+    await closed(this.out);
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {

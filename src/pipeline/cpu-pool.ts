@@ -3,8 +3,9 @@
  * pull. Node's own async zlib would also leave the event loop free, but it runs on libuv's 4-thread
  * pool, which the file writes of concurrent downloads need too; dedicated threads keep them apart.
  *
- * Workers are started lazily and `unref()`ed while idle, so a finished CLI run exits without an
- * explicit shutdown. Under ts-jest/ts-node the worker source is TypeScript: it is loaded through
+ * Workers are started lazily, `unref()`ed while idle (a finished CLI run exits without an explicit
+ * shutdown) and stopped after `idleMs` without work, so a long-lived process (a test runner, a
+ * server) does not keep threads around between pulls. Under ts-jest/ts-node the worker source is TypeScript: it is loaded through
  * ts-node's transpile-only hook (a dev dependency; the built CLI runs the compiled .js directly).
  */
 import * as fs from 'fs';
@@ -24,6 +25,7 @@ interface Job {
 interface Slot {
   worker: Worker;
   job?: Job;
+  idleTimer?: NodeJS.Timeout;
 }
 
 function workerFile(): string {
@@ -44,7 +46,10 @@ export class CpuPool {
   private queue: Job[] = [];
   private nextId = 1;
 
-  constructor(size = Math.max(1, os.availableParallelism())) {
+  constructor(
+    size = Math.max(1, os.availableParallelism()),
+    private readonly idleMs = 2000,
+  ) {
     this.size = size;
   }
 
@@ -65,6 +70,7 @@ export class CpuPool {
     this.slots = [];
     for (const j of this.queue.splice(0)) j.reject(new Error('cpu pool closed'));
     await Promise.all(slots.map(async (s) => {
+      clearTimeout(s.idleTimer);
       s.job?.reject(new Error('cpu pool closed'));
       await s.worker.terminate();
     }));
@@ -77,9 +83,20 @@ export class CpuPool {
       if (!slot) return;
       const job = this.queue.shift() as Job;
       slot.job = job;
+      clearTimeout(slot.idleTimer);
       slot.worker.ref();
       slot.worker.postMessage({ id: job.id, task: job.task });
     }
+  }
+
+  private retireWhenIdle(slot: Slot): void {
+    clearTimeout(slot.idleTimer);
+    slot.idleTimer = setTimeout(() => {
+      if (slot.job || !this.slots.includes(slot)) return;
+      this.slots = this.slots.filter((s) => s !== slot);
+      void slot.worker.terminate();
+    }, this.idleMs);
+    slot.idleTimer.unref();
   }
 
   private spawn(): Slot {
@@ -88,6 +105,7 @@ export class CpuPool {
       const job = slot.job;
       slot.job = undefined;
       slot.worker.unref();
+      this.retireWhenIdle(slot);
       if (job && job.id === reply.id) {
         if (reply.ok) job.resolve(reply.value);
         // The worker has no plugin context; the caller adds it (see asPluginError in pull.ts).
@@ -96,6 +114,7 @@ export class CpuPool {
       this.pump();
     });
     const drop = (err: unknown) => {
+      clearTimeout(slot.idleTimer);
       this.slots = this.slots.filter((s) => s !== slot);
       slot.job?.reject(err instanceof Error ? err : new Error(`cpu worker stopped: ${String(err)}`));
       slot.job = undefined;

@@ -9,7 +9,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { GZ_FILE, PLUGINS_DIR } from '../tree/format';
+import { IntegrityError } from '../errors';
+import { GZ_FILE, MAX_WASM_BYTES, PLUGINS_DIR } from '../tree/format';
 import { filesMatchBySize, readAllMetadata, readMetadata } from '../tree/read';
 import { checkWasmSize } from '../tree/wasm';
 import { CpuPool, cpuPool } from './cpu-pool';
@@ -33,11 +34,19 @@ export async function analyzeWasm(file: string, opts: { fsync?: boolean; pool?: 
   return (opts.pool ?? cpuPool()).analyze(file, opts.fsync ?? false);
 }
 
+/** The deflate chunks of a `size`-byte file, compressed in parallel by the pool (needs no facts yet). */
+export function deflateFile(file: string, size: number, level = DEFAULT_GZIP_LEVEL, pool: CpuPool = cpuPool()): Promise<Uint8Array[]> {
+  assertGzipLevel(level);
+  return Promise.all(planChunks(size).map((plan) => pool.run({ kind: 'deflate', file, plan, level }) as Promise<Uint8Array>));
+}
+
+function assembleGzip(chunks: Uint8Array[], facts: WasmFacts, level: number): Buffer {
+  return Buffer.concat([gzipHeader(level), ...chunks, gzipTrailer(facts.crc32, facts.size)]);
+}
+
 /** The .gz bytes of `file` (whose facts are known), compressed chunk-parallel by the pool. */
 export async function gzipFile(file: string, facts: WasmFacts, level = DEFAULT_GZIP_LEVEL, pool: CpuPool = cpuPool()): Promise<Buffer> {
-  assertGzipLevel(level);
-  const chunks = await Promise.all(planChunks(facts.size).map((plan) => pool.run({ kind: 'deflate', file, plan, level }) as Promise<Uint8Array>));
-  return Buffer.concat([gzipHeader(level), ...chunks, gzipTrailer(facts.crc32, facts.size)]);
+  return assembleGzip(await deflateFile(file, facts.size, level, pool), facts, level);
 }
 
 /** Writes and fsyncs a file (mtime is set later, when the publishing folder's time is known). */
@@ -80,24 +89,35 @@ export class ContentStore {
    * run's temp folder (fsynced here once; their mtime may be set by `claim`).
    */
   async prepare(file: string, opts: { sha256?: string; owned: boolean }): Promise<PreparedWasm> {
-    const known = opts.sha256 ? this.bySha.get(opts.sha256) : undefined;
-    if (known) {
-      this.stats.reusedRun++;
-      return { ...(await known.prepared), gz: 'reused-run' };
+    const hit = opts.sha256 ? this.bySha.get(opts.sha256) : undefined;
+    if (hit) return this.reuse(hit);
+    if (opts.sha256) {
+      // Registered before the analysis, so concurrent plugins with the same bytes wait for this one.
+      return this.track(opts.sha256, opts.owned, this.produceKnown(file, opts.owned, opts.sha256));
     }
-    this.stats.analyzed++;
-    const facts = await analyzeWasm(file, { fsync: opts.owned, pool: this.pool });
+    const facts = await this.analyze(file, opts.owned);
     const again = this.bySha.get(facts.sha256);
-    if (again) {
-      this.stats.reusedRun++;
-      return { ...(await again.prepared), gz: 'reused-run' };
-    }
-    const entry: Entry = { owned: opts.owned, prepared: this.produceGz(file, facts) };
-    this.bySha.set(facts.sha256, entry);
+    if (again) return this.reuse(again);
+    return this.track(facts.sha256, opts.owned, this.produceGz(file, facts));
+  }
+
+  private analyze(file: string, owned: boolean): Promise<WasmFacts> {
+    this.stats.analyzed++;
+    return analyzeWasm(file, { fsync: owned, pool: this.pool });
+  }
+
+  private async reuse(e: Entry): Promise<PreparedWasm> {
+    this.stats.reusedRun++;
+    return { ...(await e.prepared), gz: 'reused-run' };
+  }
+
+  private async track(sha256: string, owned: boolean, prepared: Promise<PreparedWasm>): Promise<PreparedWasm> {
+    const entry: Entry = { owned, prepared };
+    this.bySha.set(sha256, entry);
     try {
-      return await entry.prepared;
+      return await prepared;
     } catch (err) {
-      this.bySha.delete(facts.sha256); // let another copy of the same bytes try again
+      if (this.bySha.get(sha256) === entry) this.bySha.delete(sha256); // another copy of the bytes may try again
       throw err;
     }
   }
@@ -110,7 +130,40 @@ export class ContentStore {
     const e = this.bySha.get(p.sha256);
     if (!e || !e.owned || e.claimed !== undefined) return;
     e.claimed = created.toISOString();
-    await Promise.all([fs.promises.utimes(p.wasmPath, created, created), fs.promises.utimes(p.gzPath, created, created)]);
+    await Promise.all(
+      [p.wasmPath, p.gzPath].map(async (f) => {
+        await fs.promises.chmod(f, 0o644); // hardlinked into the tree as they are
+        await fs.promises.utimes(f, created, created);
+      }),
+    );
+  }
+
+  /**
+   * With the sha256 known up front (a digest-checked download), compression does not wait for the
+   * analysis: both are queued at once, unless the tree may already hold a .gz of these bytes. A
+   * module that then fails validation only wasted some CPU; nothing of it is published.
+   */
+  private async produceKnown(file: string, owned: boolean, want: string): Promise<PreparedWasm> {
+    const analysis = this.analyze(file, owned);
+    let chunks: Promise<Uint8Array[]> | undefined;
+    if (this.level !== 9 || !(await this.index()).has(want)) {
+      const { size } = await fs.promises.stat(file);
+      if (size <= MAX_WASM_BYTES) {
+        chunks = deflateFile(file, size, this.level, this.pool);
+        chunks.catch(() => undefined); // its failure surfaces below, or the analysis failed first
+      }
+    }
+    const facts = await analysis;
+    if (facts.sha256 !== want) throw new IntegrityError('E_DIGEST_MISMATCH', `${file} has sha256 ${facts.sha256}, expected ${want}`, {}, 'pull again; the staged file changed');
+    return chunks ? this.writeGz(file, facts, await chunks) : this.produceGz(file, facts);
+  }
+
+  private async writeGz(file: string, facts: WasmFacts, chunks: Uint8Array[]): Promise<PreparedWasm> {
+    this.stats.compressed++;
+    const gzPath = path.join(this.workDir, `${facts.sha256.slice(0, 16)}-${this.seq++}.${GZ_FILE}`);
+    const gz = assembleGzip(chunks, facts, this.level);
+    await writeDurable(gzPath, gz);
+    return { ...facts, wasmPath: file, gzPath, gzipSize: gz.byteLength, gz: 'compressed' };
   }
 
   private async produceGz(file: string, facts: WasmFacts): Promise<PreparedWasm> {
@@ -120,10 +173,7 @@ export class ContentStore {
       this.stats.reusedTree++;
       return { ...facts, wasmPath: file, gzPath, gzipSize: fromTree, gz: 'reused-tree' };
     }
-    this.stats.compressed++;
-    const gz = await gzipFile(file, facts, this.level, this.pool);
-    await writeDurable(gzPath, gz);
-    return { ...facts, wasmPath: file, gzPath, gzipSize: gz.byteLength, gz: 'compressed' };
+    return this.writeGz(file, facts, await deflateFile(file, facts.size, this.level, this.pool));
   }
 
   /** sha256 -> version folders of the tree whose metadata claims those bytes (read once per run). */

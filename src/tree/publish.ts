@@ -95,6 +95,7 @@ async function copyDurable(src: string, dest: string, mtime: Date): Promise<void
   await fs.promises.copyFile(src, dest, fs.constants.COPYFILE_FICLONE);
   const fh = await fs.promises.open(dest, 'r+');
   try {
+    await fh.chmod(0o644); // copyFile keeps the source's mode; the tree's files are always 0644
     await fh.sync();
   } finally {
     await fh.close();
