@@ -132,21 +132,28 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
   const started = Date.now();
   const reporter = opts.reporter ?? silentReporter;
   const root = path.resolve(opts.root);
+  const level = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
+  if (!Number.isInteger(level) || level < 1 || level > 9) throw new InputError('E_GZIP_LEVEL', `gzip level ${level} is not an integer from 1 to 9`, {}, 'use --gzip-level 1..9 (9 is the default)');
   await fs.promises.mkdir(path.join(root, PLUGINS_DIR), { recursive: true });
   await cleanLeftovers(root);
   const runTmp = path.join(root, `${TMP_PREFIX}${randomSuffix()}`);
   await fs.promises.mkdir(runTmp);
   const groups = groupEntries(opts.entries);
-  const store = new ContentStore(root, runTmp, opts.gzipLevel ?? DEFAULT_GZIP_LEVEL);
+  const store = new ContentStore(root, runTmp, level);
   // Sources that resolve to the same manifest digest hold the same bytes: download them once.
   const fetches = new Map<string, Promise<FetchedArtifact>>();
-  const fetchOnce = (ref: Parameters<OciClient['fetch']>[0], digest: string, dir: string): Promise<FetchedArtifact> => {
-    let p = fetches.get(digest);
-    if (!p) {
-      p = fs.promises.mkdir(dir).then(() => opts.client.fetch(ref, dir, { expectDigest: digest }));
-      fetches.set(digest, p);
+  const fetchOnce = async (ref: Parameters<OciClient['fetch']>[0], digest: string, dir: string): Promise<FetchedArtifact> => {
+    const shared = fetches.get(digest);
+    if (shared) {
+      try {
+        return await shared;
+      } catch {
+        /* that repository failed; this one may still serve the same manifest: fetch it here */
+      }
     }
-    return p;
+    const own = fs.promises.mkdir(dir).then(() => opts.client.fetch(ref, dir, { expectDigest: digest }));
+    if (!shared) fetches.set(digest, own);
+    return own;
   };
   reporter.emit({ event: 'start', plugins: opts.entries.length, sources: groups.length });
   const lockDigests = new Map((opts.frozen?.plugins ?? []).map((l) => [`${l.name}@${l.version}`, l.digest]));
