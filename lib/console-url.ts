@@ -27,4 +27,6 @@ export const CONSOLE_URL_PATTERN_ENV = 'HIGRESS_ADMIN_WASM_PLUGIN_CUSTOM_IMAGE_U
  * The pattern the Higress Console chart sets by itself when `global.enablePluginServer` is true
  * (`higress-console.pluginServer.urlPattern`): this server's defaults in `higress-system`.
  */
-export const HIGRESS_CONSOLE_DEFAULT_PATTERN = consoleUrlPattern({ name: 'higress-plugin-server', namespace: 'higress-system', port: 80 });
+const HIGRESS_CONSOLE_DEFAULT_ADDRESS: ServiceAddress = { name: 'higress-plugin-server', namespace: 'higress-system', port: 80 };
+export const HIGRESS_CONSOLE_DEFAULT_PATTERN = consoleUrlPattern(HIGRESS_CONSOLE_DEFAULT_ADDRESS);
+export const HIGRESS_CONSOLE_DEFAULT_BASE = serviceBaseUrl(HIGRESS_CONSOLE_DEFAULT_ADDRESS);

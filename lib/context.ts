@@ -4,6 +4,7 @@
  */
 import { ApiObject, JsonPatch } from 'cdk8s';
 import { ChartInfo, PlainHelpers } from './helpers';
+import { orderManifest } from './key-order';
 import { TemplateContext } from './template';
 
 export interface TemplateFile {
@@ -11,6 +12,8 @@ export interface TemplateFile {
   file: string;
   /** Extra `{{- if }}` condition inside the global gate (helm mode only; plain mode just skips the object). */
   condition?: string;
+  /** Why the condition is there, for whoever reads the template (a Helm comment above the `if`). */
+  conditionNote?: string;
   object: ApiObject;
   /** Helm hooks (the test pod) are not part of dist/. */
   hook?: boolean;
@@ -37,7 +40,10 @@ export function setBlock(obj: ApiObject, pointer: string, value: unknown): void 
   blockPatches.set(obj, list);
 }
 
-/** The object's manifest: L1 rendering first, then the blocks. */
+/**
+ * The object's manifest: L1 rendering first, then the blocks, then the canonical key order
+ * (lib/key-order.ts). Both the Helm templates and dist/ are rendered from this, so they share it.
+ */
 export function renderObject(obj: ApiObject): Record<string, unknown> {
-  return JsonPatch.apply(obj.toJson(), ...(blockPatches.get(obj) ?? [])) as Record<string, unknown>;
+  return orderManifest(JsonPatch.apply(obj.toJson(), ...(blockPatches.get(obj) ?? [])) as Record<string, unknown>);
 }

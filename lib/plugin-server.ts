@@ -3,7 +3,7 @@
  *
  * Defaults (all from lib/values.ts): 2 replicas, container port 8080 named `http`, probes on
  * `/healthz`, preferred node anti-affinity + soft zone spread, RollingUpdate with maxUnavailable 0,
- * restricted security (UID/GID 101, read-only root, /tmp emptyDir), no service-account token.
+ * restricted security (UID/GID 101, read-only root, size-limited /tmp emptyDir), no service-account token.
  * Selector labels stay `app`/`higress` = name, compatible with the upstream chart.
  */
 import { Construct } from 'constructs';
@@ -62,7 +62,7 @@ export class PluginServer extends Construct {
                 volumeMounts: [tmpMount],
               },
             ],
-            volumes: [tmpVolume],
+            volumes: [tmpVolume(ctx)],
           },
         },
       },
@@ -106,7 +106,12 @@ export class PluginServer extends Construct {
     });
     setBlock(pdb, '/metadata/labels', t.block({ ...h.labels(), ...v.labels }, includeLines([TPL.labels], '.Values.labels')));
     setBlock(pdb, '/spec/selector', { matchLabels: t.block(h.selectorLabels(), includeLines([TPL.selectorLabels])) });
-    ctx.files.push({ file: 'poddisruptionbudget.yaml', condition: 'and .Values.podDisruptionBudget.enabled (gt (int .Values.replicas) 1)', object: pdb });
+    ctx.files.push({
+      file: 'poddisruptionbudget.yaml',
+      condition: 'and .Values.podDisruptionBudget.enabled (gt (int .Values.replicas) 1)',
+      conditionNote: 'With one replica, minAvailable 1 would block every node drain: no PodDisruptionBudget then.',
+      object: pdb,
+    });
     return pdb;
   }
 }

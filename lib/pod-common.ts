@@ -3,6 +3,7 @@
  * emptyDir (the only place Nginx writes, so the root filesystem can stay read-only), and placement.
  */
 import { ApiObject } from 'cdk8s';
+import { Quantity, Volume } from '../imports/k8s';
 import { ChartContext, setBlock } from './context';
 
 export const TMP_VOLUME = 'tmp';
@@ -10,7 +11,13 @@ export const CONTAINER_PORT = 8080;
 export const PORT_NAME = 'http';
 export const HEALTH_PATH = '/healthz';
 
-export const tmpVolume = { name: TMP_VOLUME, emptyDir: {} };
+/**
+ * The /tmp emptyDir with its size limit (`tmpVolume.sizeLimit`): Nginx only writes its pid file and
+ * small temp files there, so a runaway writer is evicted instead of filling the node's disk.
+ */
+export function tmpVolume(ctx: ChartContext): Volume {
+  return { name: TMP_VOLUME, emptyDir: { sizeLimit: Quantity.fromString(ctx.t.str('tmpVolume.sizeLimit')) } };
+}
 export const tmpMount = { name: TMP_VOLUME, mountPath: '/tmp' };
 
 /**

@@ -3,8 +3,9 @@
  * schedule on a one-node cluster) and a soft spread across zones. Both are user-overridable.
  */
 import { ChartContext } from './context';
-import { includeLines } from './template';
+import { includeLines, TemplateContext } from './template';
 import { TPL } from './helpers';
+import { orderKeys, POD_SPEC_SHAPE } from './key-order';
 
 const HOSTNAME = 'kubernetes.io/hostname';
 const ZONE = 'topology.kubernetes.io/zone';
@@ -33,9 +34,9 @@ export function affinityBlock(ctx: ChartContext): unknown {
       `${sp}${key}:`,
       `${sp}  {{- toYaml .Values.affinity | nindent ${indent + 2} }}`,
       `${sp}{{- else if eq .Values.antiAffinity "required" }}`,
-      ...lines(t.renderYaml({ [key]: antiAffinity('required', selector) }, indent)),
+      ...podSpecLines(t, { [key]: antiAffinity('required', selector) }, indent),
       `${sp}{{- else if eq .Values.antiAffinity "preferred" }}`,
-      ...lines(t.renderYaml({ [key]: antiAffinity('preferred', selector) }, indent)),
+      ...podSpecLines(t, { [key]: antiAffinity('preferred', selector) }, indent),
       `${sp}{{- end }}`,
     ];
   });
@@ -54,12 +55,13 @@ export function spreadBlock(ctx: ChartContext): unknown {
       `${sp}${key}:`,
       `${sp}  {{- toYaml .Values.topologySpreadConstraints | nindent ${indent + 2} }}`,
       `${sp}{{- else if .Values.zoneSpread }}`,
-      ...lines(t.renderYaml({ [key]: zoneSpread(selector) }, indent)),
+      ...podSpecLines(t, { [key]: zoneSpread(selector) }, indent),
       `${sp}{{- end }}`,
     ];
   });
 }
 
-function lines(text: string): string[] {
-  return text.replace(/\n$/, '').split('\n');
+/** A pod-spec fragment rendered inside a template block, in the same key order as everything else. */
+function podSpecLines(t: TemplateContext, fragment: Record<string, unknown>, indent: number): string[] {
+  return t.renderYaml(orderKeys(fragment, POD_SPEC_SHAPE), indent).replace(/\n$/, '').split('\n');
 }

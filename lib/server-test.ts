@@ -63,7 +63,7 @@ export class ServerTest extends Construct {
             volumeMounts: [tmpMount],
           },
         ],
-        volumes: [tmpVolume],
+        volumes: [tmpVolume(ctx)],
       },
     });
     // Small fixed resources: namespaces with a LimitRange/ResourceQuota still admit the pod.
@@ -71,12 +71,18 @@ export class ServerTest extends Construct {
     setBlock(
       this.pod,
       '/metadata/labels',
-      t.block({ ...h.commonLabels(), 'app.kubernetes.io/component': 'helm-test' }, (key, indent) => [
-        ...includeLines([TPL.commonLabels])(key, indent),
-        `${' '.repeat(indent + 2)}app.kubernetes.io/component: helm-test`,
-      ]),
+      t.block({ 'app.kubernetes.io/component': 'helm-test', ...h.commonLabels() }, (key, indent) => {
+        const [keyLine, ...includes] = includeLines([TPL.commonLabels])(key, indent);
+        return [keyLine, `${' '.repeat(indent + 2)}app.kubernetes.io/component: helm-test`, ...includes];
+      }),
     );
     addRestrictedPodBlocks(ctx, this.pod, '/spec');
-    ctx.files.push({ file: 'tests/test-connection.yaml', condition: '.Values.test.enabled', object: this.pod, hook: true });
+    ctx.files.push({
+      file: 'tests/test-connection.yaml',
+      condition: '.Values.test.enabled',
+      conditionNote: 'The helm test pod: runs only on `helm test`, never on install or upgrade.',
+      object: this.pod,
+      hook: true,
+    });
   }
 }

@@ -34,10 +34,12 @@ export interface GroupSpec {
 
 export type ValueSpec = LeafSpec | BlockSpec | GroupSpec;
 
+/** A non-negative Kubernetes resource quantity (`64Mi`, `1G`, `0.5Gi`, `128974848`, `1e6`). */
+export const QUANTITY = '^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$';
 const STRING_MAP = { type: 'object', additionalProperties: { type: 'string' } };
 const PROBE = (what: string, d: { initialDelaySeconds: number; periodSeconds: number; timeoutSeconds: number; failureThreshold: number }): GroupSpec => ({
   kind: 'group',
-  description: `${what} probe on GET /healthz (port http).`,
+  description: what,
   children: {
     initialDelaySeconds: { kind: 'integer', minimum: 0, maximum: 3600, default: d.initialDelaySeconds, description: 'Seconds before the first probe.' },
     periodSeconds: { kind: 'integer', minimum: 1, maximum: 3600, default: d.periodSeconds, description: 'Seconds between probes.' },
@@ -57,7 +59,7 @@ export const VALUES_SPEC: GroupSpec = {
       description: 'Values shared with the Higress umbrella chart.',
       children: {
         enablePluginServer: { kind: 'boolean', default: false, description: 'Render the plugin server. Every template is gated by this flag (the Higress umbrella chart uses it as the dependency condition).' },
-        hub: { kind: 'string', default: 'higress-registry.cn-hangzhou.cr.aliyuncs.com', description: 'Registry used when `hub` is empty.' },
+        hub: { kind: 'string', default: 'higress-registry.cn-hangzhou.cr.aliyuncs.com', description: 'Image registry used when `hub` is empty.' },
         imagePullPolicy: { kind: 'string', default: '', enum: ['', 'Always', 'IfNotPresent', 'Never'], description: 'Pull policy used when `imagePullPolicy` is empty; empty leaves it to Kubernetes.' },
       },
     },
@@ -73,9 +75,9 @@ export const VALUES_SPEC: GroupSpec = {
       description: 'Pull secrets for the image, e.g. `[{name: regcred}]`.',
       schema: { items: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } }, additionalProperties: false } },
     },
-    labels: { kind: 'object', default: {}, schema: STRING_MAP, description: 'Extra labels on every object.' },
-    podLabels: { kind: 'object', default: {}, schema: STRING_MAP, description: 'Extra labels on the pods.' },
-    podAnnotations: { kind: 'object', default: {}, schema: STRING_MAP, description: 'Annotations on the pods.' },
+    labels: { kind: 'object', default: {}, schema: STRING_MAP, description: 'Extra labels on the Deployment, the Service and the PodDisruptionBudget.' },
+    podLabels: { kind: 'object', default: {}, schema: STRING_MAP, description: 'Extra labels on the server pods (the selector keeps using `app` and `higress`).' },
+    podAnnotations: { kind: 'object', default: {}, schema: STRING_MAP, description: 'Annotations on the server pods.' },
     service: {
       kind: 'group',
       description: 'The ClusterIP Service in front of the pods.',
@@ -90,11 +92,11 @@ export const VALUES_SPEC: GroupSpec = {
         properties: { requests: { type: 'object', additionalProperties: { type: ['string', 'number'] } }, limits: { type: 'object', additionalProperties: { type: ['string', 'number'] } } },
         additionalProperties: false,
       },
-      description: 'Container resources.',
+      description: 'Resources of the Nginx container (the Higress chart\'s defaults).',
     },
-    nodeSelector: { kind: 'object', default: {}, schema: STRING_MAP, description: 'Node selector for the pods.' },
-    tolerations: { kind: 'array', default: [], schema: { items: { type: 'object' } }, description: 'Tolerations for the pods.' },
-    affinity: { kind: 'object', default: {}, description: 'Affinity for the pods; when set it replaces the generated anti-affinity entirely.' },
+    nodeSelector: { kind: 'object', default: {}, schema: STRING_MAP, description: 'Node selector for the server pods and the helm test pod.' },
+    tolerations: { kind: 'array', default: [], schema: { items: { type: 'object' } }, description: 'Tolerations for the server pods and the helm test pod.' },
+    affinity: { kind: 'object', default: {}, description: 'Affinity for the server pods; when set it replaces the generated anti-affinity entirely.' },
     antiAffinity: {
       kind: 'string',
       default: 'preferred',
@@ -102,8 +104,8 @@ export const VALUES_SPEC: GroupSpec = {
       description: 'Pod anti-affinity on `kubernetes.io/hostname`: `preferred` (two replicas still schedule on one node), `required` (one replica per node) or `none`.',
     },
     zoneSpread: { kind: 'boolean', default: true, description: 'Soft spread of the pods across `topology.kubernetes.io/zone` (ScheduleAnyway); ignored when `topologySpreadConstraints` is set.' },
-    topologySpreadConstraints: { kind: 'array', default: [], schema: { items: { type: 'object' } }, description: 'Topology spread constraints; when set they replace the soft zone spread.' },
-    priorityClassName: { kind: 'string', default: '', description: 'Priority class of the pods.' },
+    topologySpreadConstraints: { kind: 'array', default: [], schema: { items: { type: 'object' } }, description: 'Topology spread constraints for the server pods; when set they replace the soft zone spread.' },
+    priorityClassName: { kind: 'string', default: '', description: 'Priority class of the server pods and the helm test pod; empty uses the cluster default.' },
     podDisruptionBudget: {
       kind: 'group',
       description: 'PodDisruptionBudget, only rendered when `replicas` is greater than 1.',
@@ -132,13 +134,25 @@ export const VALUES_SPEC: GroupSpec = {
       schema: { type: 'object' },
       description: 'Container security context; Nginx writes only to the `/tmp` emptyDir.',
     },
+    tmpVolume: {
+      kind: 'group',
+      description: 'The emptyDir mounted at `/tmp`, the only place Nginx writes (its pid file and small temp files), so the root filesystem stays read-only.',
+      children: {
+        sizeLimit: {
+          kind: 'string',
+          default: '64Mi',
+          pattern: QUANTITY,
+          description: 'Size limit of the emptyDir, a Kubernetes quantity such as `64Mi`; the kubelet evicts a pod that writes more.',
+        },
+      },
+    },
     probes: {
       kind: 'group',
       description: 'Probe tuning; all probes GET `/healthz` on port `http`.',
       children: {
-        startup: PROBE('Startup', { initialDelaySeconds: 0, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 30 }),
-        readiness: PROBE('Readiness', { initialDelaySeconds: 0, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3 }),
-        liveness: PROBE('Liveness', { initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 }),
+        startup: PROBE('Startup probe: the other probes wait until it passes (up to failureThreshold × periodSeconds).', { initialDelaySeconds: 0, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 30 }),
+        readiness: PROBE('Readiness probe: takes the pod out of the Service while it fails.', { initialDelaySeconds: 0, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3 }),
+        liveness: PROBE('Liveness probe: restarts the container when it fails.', { initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 }),
       },
     },
     console: {
@@ -195,6 +209,7 @@ export interface PluginServerValues {
   podDisruptionBudget: { enabled: boolean; minAvailable: number };
   podSecurityContext: Record<string, unknown>;
   securityContext: Record<string, unknown>;
+  tmpVolume: { sizeLimit: string };
   probes: { startup: ProbeValues; readiness: ProbeValues; liveness: ProbeValues };
   console: { deploymentName: string; containerName: string; namespace: string };
   test: { enabled: boolean; pluginPath: string };

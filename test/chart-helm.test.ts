@@ -108,6 +108,10 @@ const ROWS: Row[] = [
   { keys: [], set: ['replicas=1'], check: (o) => expect(o.map((x) => x.kind)).not.toContain('PodDisruptionBudget') },
   { keys: ['podSecurityContext'], set: ['podSecurityContext.runAsUser=1000'], check: (o) => expect(pod(o).securityContext.runAsUser).toBe(1000) },
   { keys: ['securityContext'], set: ['securityContext.runAsUser=1001'], check: (o) => expect(container(o).securityContext.runAsUser).toBe(1001) },
+  { keys: ['tmpVolume.sizeLimit'], set: ['tmpVolume.sizeLimit=32Mi'], check: (o) => {
+    expect(pod(o).volumes).toEqual([{ name: 'tmp', emptyDir: { sizeLimit: '32Mi' } }]);
+    expect(byKind(o, 'Pod').spec.volumes).toEqual([{ name: 'tmp', emptyDir: { sizeLimit: '32Mi' } }]);
+  } },
   ...(['startup', 'readiness', 'liveness'] as const).map((p): Row => ({
     keys: ['initialDelaySeconds', 'periodSeconds', 'timeoutSeconds', 'failureThreshold'].map((f) => `probes.${p}.${f}`),
     set: [`probes.${p}.initialDelaySeconds=11`, `probes.${p}.periodSeconds=12`, `probes.${p}.timeoutSeconds=13`, `probes.${p}.failureThreshold=14`],
@@ -147,6 +151,9 @@ describe('bad values', () => {
     ['labels.team=1', '/labels/team'],
     ['name=Bad_Name', '/name'],
     ['test.pluginPath=../etc/passwd', '/test/pluginPath'],
+    ['tmpVolume.sizeLimit=lots', '/tmpVolume/sizeLimit'],
+    ['tmpVolume.sizeLimit=-1Mi', '/tmpVolume/sizeLimit'],
+    ['tmpVolume.sizeLimit=64MB', '/tmpVolume/sizeLimit'],
   ])('%s fails naming %s', (set, key) => {
     // Checked with the gate on and off: validation must not depend on the gate.
     for (const extra of [[ON], []]) {

@@ -11,6 +11,7 @@ import * as zlib from 'zlib';
 import { parsePluginList } from '../src/inputs/properties';
 import { PluginEntry } from '../src/inputs/types';
 import { createOciClient } from '../src/oci/client';
+import { OciClient } from '../src/oci/types';
 import { closeCpuPool } from '../src/pipeline/cpu-pool';
 import { runPull } from '../src/pipeline/pull';
 import { verifyTree } from '../src/tree/read';
@@ -164,4 +165,31 @@ test('pull --gzip-level takes 1 to 9 and refuses anything else with a one-line e
   const bad = await runCli('pull', list, '--out', out, '--gzip-level', '10');
   expect(bad.code).not.toBe(0);
   expect(bad.stderr).toMatch(/--gzip-level must be an integer from 1 to 9, got "10"/);
+});
+
+test('when one repository fails to serve a shared manifest, another repository serving it still succeeds', async () => {
+  const note = { annotations: { 'org.opencontainers.image.created': CREATED, 'org.example.note': 'z' } };
+  const { wasmLayer } = await pushWasmArtifact(reg, 'plugins/z1', '1.0.0', small, note);
+  await pushWasmArtifact(reg, 'plugins/z2', '1.0.0', small, note);
+  // Unlink the layer from z1 only (registry API): z1 then answers 404 for it, z2 still serves it.
+  expect((await fetch(`${reg.url}/v2/plugins/z1/blobs/${wasmLayer.digest}`, { method: 'DELETE' })).status).toBe(202);
+  const real = createOciClient({ retries: 1 });
+  // Order only (no fake responses): z2 resolves after z1's download started, so z1 owns the shared download.
+  let z1Started!: () => void;
+  const started = new Promise<void>((r) => (z1Started = r));
+  const client: OciClient = {
+    resolve: async (ref, signal) => {
+      if (ref.repository === 'plugins/z2') await started;
+      return real.resolve(ref, signal);
+    },
+    fetch: (ref, tmp, o) => {
+      if (ref.repository === 'plugins/z1') z1Started();
+      return real.fetch(ref, tmp, o);
+    },
+  };
+  const root = path.join(dir, 'shared-failure');
+  const r = await runPull({ root, entries: entries('z1=oci://HOST/plugins/z1:1.0.0\nz2=oci://HOST/plugins/z2:1.0.0\n', 'z.properties'), client, keepGoing: true }).finally(() => real.close?.());
+  expect(r.failed.map((e) => e.toLine())).toEqual([expect.stringMatching(/^z1@1\.0\.0: /)]);
+  expect(r.published).toBe(1);
+  expect(fs.readFileSync(path.join(root, 'plugins/z2/1.0.0/plugin.wasm')).equals(small)).toBe(true);
 });

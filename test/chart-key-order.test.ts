@@ -1,0 +1,88 @@
+/**
+ * Key order: the rules of lib/key-order.ts, then the committed dist/ and what `helm template` renders
+ * from the committed chart, which must both follow them (the two share `renderObject`).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { parseAllDocuments } from 'yaml';
+import { orderKeys, orderManifest, Shape } from '../lib/key-order';
+import { DIST_MANIFESTS } from '../lib/synth';
+import { helmTemplate } from './support/helm';
+import { REPO_ROOT } from './support/tools';
+
+type Obj = Record<string, any>;
+
+/** Documents with their key order as written (yaml keeps insertion order). */
+const docs = (text: string): Obj[] => parseAllDocuments(text).map((d) => d.toJS() as Obj).filter(Boolean);
+const keys = (o: unknown): string[] => Object.keys(o as object);
+
+describe('orderKeys', () => {
+  const shape: Shape = { order: ['name', 'image'], children: { ports: { order: ['name', 'port'] } } };
+
+  test('listed keys first, in the listed order; the others keep their order after them', () => {
+    expect(keys(orderKeys({ zeta: 1, image: 'i', alpha: 2, name: 'n' }, shape))).toEqual(['name', 'image', 'zeta', 'alpha']);
+  });
+
+  test('child shapes apply to each item of a list, and the input is left alone', () => {
+    const input = { ports: [{ port: 80, name: 'a' }, { port: 81, name: 'b', x: 1 }], name: 'c' };
+    const frozen = JSON.stringify(input);
+    const out = orderKeys(input, shape);
+    expect(keys(out)).toEqual(['name', 'ports']);
+    expect(out.ports.map(keys)).toEqual([['name', 'port'], ['name', 'port', 'x']]);
+    expect(JSON.stringify(input)).toBe(frozen);
+  });
+
+  test('an unknown kind still opens with apiVersion, kind, metadata, spec', () => {
+    const out = orderManifest({ spec: {}, metadata: { labels: {}, name: 'x' }, kind: 'ConfigMap', apiVersion: 'v1', data: {} });
+    expect(keys(out)).toEqual(['apiVersion', 'kind', 'metadata', 'spec', 'data']);
+    expect(keys(out.metadata)).toEqual(['name', 'labels']);
+  });
+});
+
+/** The order every source must show for the maps the chart writes itself. */
+function expectCanonical(objs: Obj[], where: string): void {
+  for (const o of objs) {
+    const id = `${where} ${o.kind}`;
+    expect([id, keys(o).slice(0, 4)]).toEqual([id, ['apiVersion', 'kind', 'metadata', 'spec']]);
+    expect([id, keys(o.metadata).slice(0, 3)]).toEqual([id, ['name', 'namespace', 'labels']]);
+  }
+  const dep = objs.find((o) => o.kind === 'Deployment')!;
+  expect(keys(dep.spec)).toEqual(['replicas', 'selector', 'strategy', 'template']);
+  expect(keys(dep.spec.strategy)).toEqual(['type', 'rollingUpdate']);
+  expect(keys(dep.spec.template)).toEqual(['metadata', 'spec']);
+  const pod = dep.spec.template.spec;
+  expect(keys(pod)).toEqual(['automountServiceAccountToken', 'securityContext', 'containers', 'volumes', 'affinity', 'topologySpreadConstraints']);
+  const c = pod.containers[0];
+  expect(keys(c)).toEqual(['name', 'image', 'ports', 'startupProbe', 'readinessProbe', 'livenessProbe', 'resources', 'securityContext', 'volumeMounts']);
+  expect(keys(c.ports[0])).toEqual(['name', 'containerPort', 'protocol']);
+  expect(keys(c.readinessProbe)).toEqual(['httpGet', 'initialDelaySeconds', 'periodSeconds', 'timeoutSeconds', 'failureThreshold']);
+  expect(keys(c.volumeMounts[0])).toEqual(['name', 'mountPath']);
+  expect(keys(pod.volumes[0])).toEqual(['name', 'emptyDir']);
+  expect(keys(pod.topologySpreadConstraints[0])).toEqual(['maxSkew', 'topologyKey', 'whenUnsatisfiable', 'labelSelector']);
+  const svc = objs.find((o) => o.kind === 'Service')!;
+  expect(keys(svc.spec)).toEqual(['type', 'ports', 'selector']);
+  expect(keys(svc.spec.ports[0])).toEqual(['name', 'port', 'targetPort', 'protocol']);
+}
+
+describe('rendered order', () => {
+  test('dist/ follows the canonical order', () => {
+    expectCanonical(docs(fs.readFileSync(path.join(REPO_ROOT, DIST_MANIFESTS), 'utf8')), 'dist');
+  });
+
+  test('helm template follows it too, and the helm test pod puts restartPolicy and the container name first', () => {
+    const r = helmTemplate({ set: ['global.enablePluginServer=true'] });
+    expect(r.status).toBe(0);
+    const objs = docs(r.stdout);
+    expectCanonical(objs.filter((o) => o.kind !== 'Pod'), 'chart');
+    const testPod = objs.find((o) => o.kind === 'Pod')!;
+    expect(keys(testPod.metadata)).toEqual(['name', 'namespace', 'labels', 'annotations']);
+    expect(keys(testPod.spec).slice(0, 2)).toEqual(['restartPolicy', 'automountServiceAccountToken']);
+    expect(keys(testPod.spec.containers[0])).toEqual(['name', 'image', 'command', 'env', 'resources', 'securityContext', 'volumeMounts']);
+  });
+
+  test('a set pull policy lands right after the image', () => {
+    const r = helmTemplate({ set: ['global.enablePluginServer=true', 'imagePullPolicy=IfNotPresent'] });
+    const dep = docs(r.stdout).find((o) => o.kind === 'Deployment')!;
+    expect(keys(dep.spec.template.spec.containers[0]).slice(0, 3)).toEqual(['name', 'image', 'imagePullPolicy']);
+  });
+});
