@@ -20,6 +20,8 @@ const exec = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..', '..');
 const UPSTREAM_CONF = path.join(ROOT, 'bench', 'fixtures', 'upstream-nginx.conf');
 const DURATION_S = Number(process.env.BENCH_SERVE_SECONDS ?? 10);
+/** ABBA rounds per cell: wrk shares the 2 cores with both servers, so one round is noisy (±10%). */
+const ROUNDS = Number(process.env.BENCH_SERVE_ROUNDS ?? 3);
 const CONNECTIONS = [64, 1000];
 const PLUGIN = { name: 'esbuild', version: '0.25.12' };
 
@@ -94,14 +96,15 @@ export function parseWrk(out: string): WrkResult {
   };
 }
 
-/** Mean rates of two runs of the same cell; errors add up. */
-function combine(a: WrkResult, b: WrkResult): WrkResult {
+/** Mean rates of several runs of the same cell; errors add up. */
+function combine(runs: WrkResult[]): WrkResult {
+  const mean = (f: (r: WrkResult) => number) => runs.reduce((a, r) => a + f(r), 0) / runs.length;
   return {
-    requestsPerSec: (a.requestsPerSec + b.requestsPerSec) / 2,
-    requests: a.requests + b.requests,
-    bytesPerSec: (a.bytesPerSec + b.bytesPerSec) / 2,
-    errors: a.errors + b.errors,
-    detail: [a.detail, b.detail].filter(Boolean).join('; '),
+    requestsPerSec: mean((r) => r.requestsPerSec),
+    requests: runs.reduce((a, r) => a + r.requests, 0),
+    bytesPerSec: mean((r) => r.bytesPerSec),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+    detail: runs.map((r) => r.detail).filter(Boolean).join('; '),
   };
 }
 
@@ -135,6 +138,7 @@ export async function run(): Promise<BenchSection> {
     const rows: string[] = [];
     const verdicts: string[] = [];
     let totalErrors = 0;
+    const spreads: string[] = [];
     for (const gzip of [true, false]) {
       const up = await probe(upstream.url + urlPath, gzip);
       const me = await probe(ours.url + urlPath, gzip);
@@ -143,13 +147,22 @@ export async function run(): Promise<BenchSection> {
         process.stderr.write(`bench serve: ${gzip ? 'gzip' : 'plain'} client, ${c} connections...\n`);
         // ABBA order, half the duration each: the two servers share the machine with wrk (and
         // whatever else runs), so a load drift during the run hits both alike.
-        const u1 = await wrk(upstream.url + urlPath, c, gzip);
-        const o1 = await wrk(ours.url + urlPath, c, gzip);
-        const o2 = await wrk(ours.url + urlPath, c, gzip);
-        const u2 = await wrk(upstream.url + urlPath, c, gzip);
-        const u = combine(u1, u2);
-        const o = combine(o1, o2);
+        const ups: WrkResult[] = [];
+        const mine: WrkResult[] = [];
+        const roundRatios: number[] = [];
+        for (let r = 0; r < ROUNDS; r++) {
+          const u1 = await wrk(upstream.url + urlPath, c, gzip);
+          const o1 = await wrk(ours.url + urlPath, c, gzip);
+          const o2 = await wrk(ours.url + urlPath, c, gzip);
+          const u2 = await wrk(upstream.url + urlPath, c, gzip);
+          ups.push(u1, u2);
+          mine.push(o1, o2);
+          roundRatios.push((o1.requestsPerSec + o2.requestsPerSec) / (u1.requestsPerSec + u2.requestsPerSec));
+        }
+        const u = combine(ups);
+        const o = combine(mine);
         const ratio = o.requestsPerSec / u.requestsPerSec;
+        spreads.push(`${gzip ? 'gzip' : 'plain'}/${c}: ${roundRatios.map((x) => `${fmt(x, 2)}x`).join(', ')}`);
         totalErrors += u.errors + o.errors;
         const target = gzip ? 3.5 : 0.95;
         rows.push(
@@ -164,7 +177,7 @@ export async function run(): Promise<BenchSection> {
       `Real Nginx (${(await exec(findNginx(), ['-v'])).stderr.trim()}) on 127.0.0.1, ${workers} worker processes for both servers,`,
       `serving \`esbuild.wasm\` from esbuild-wasm (Go-compiled, ${fmt(size)} bytes ≈ ${fmt(size / 2 ** 20, 1)} MiB; the issue's figure is ~14 MB)`,
       'from one tree written by the pipeline (`publishVersion`, gzip -9 `plugin.wasm.gz`).',
-      `Load: \`wrk -t${Math.min(os.cpus().length, 4)} -c<N> -d${DURATION_S / 2}s --timeout 60s [-H 'Accept-Encoding: gzip'] <url>\` twice per server in ABBA order (${DURATION_S} s per server and cell, rates averaged), wrk and Nginx on the same ${os.cpus().length} cores (load average at start: ${os.loadavg()[0].toFixed(1)}).`,
+      `Load: \`wrk -t${Math.min(os.cpus().length, 4)} -c<N> -d${DURATION_S / 2}s --timeout 60s [-H 'Accept-Encoding: gzip'] <url>\` in ${ROUNDS} ABBA rounds (${ROUNDS * DURATION_S} s per server and cell, rates averaged), wrk and Nginx on the same ${os.cpus().length} cores (load average at start: ${os.loadavg()[0].toFixed(1)}).`,
       'Upstream: `bench/fixtures/upstream-nginx.conf` (stock nginx.conf, `listen 8080`, `autoindex on`, `sendfile on`, no gzip);',
       'ours: `image/nginx.conf` (gzip_static, no dynamic gzip). Only paths and the listen address are rewritten (`src/serve/nginx-config.ts`).',
       '',
@@ -173,6 +186,7 @@ export async function run(): Promise<BenchSection> {
       ...rows,
       '',
       ...verdicts,
+      `- Ratio per ABBA round (the spread is the noise of sharing 2 cores with wrk): ${spreads.join('; ')}.`,
     ];
     return { title: 'Serving: image/nginx.conf vs upstream plugin-server config', body: body.join('\n') };
   } finally {
