@@ -20,6 +20,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
 import type { BenchSection } from './run';
+import { wasmVariant } from './wasm-variant';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE_LIST = '/work/shared/reference/plugin-server.plugins.properties';
@@ -41,23 +42,6 @@ function readList(file: string): Entry[] {
   return out;
 }
 
-/** Appends a wasm custom section (id 0): the module stays valid, its bytes become unique. */
-function withCustomSection(wasm: Buffer, label: string): Buffer {
-  const leb = (n: number): number[] => {
-    const bytes: number[] = [];
-    do {
-      let b = n & 0x7f;
-      n >>>= 7;
-      if (n) b |= 0x80;
-      bytes.push(b);
-    } while (n);
-    return bytes;
-  };
-  const name = Buffer.from('bench');
-  const payload = Buffer.from(label);
-  const body = Buffer.concat([Buffer.from(leb(name.length)), name, payload]);
-  return Buffer.concat([wasm, Buffer.from([0, ...leb(body.length)]), body]);
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -196,7 +180,7 @@ export async function run(): Promise<BenchSection> {
   const cli = path.join(ROOT, 'build', 'src', 'cli.js');
   const orasVersion = (await promisify(execFile)(oras, ['version'])).stdout.match(/Version:\s*(\S+)/)?.[1] ?? '?';
   const cases: Case[] = [
-    { key: 'distinct', label: `(a) ${entries.length} distinct modules (worst case)`, modules: (e) => withCustomSection(esbuild, `${e.name}:${e.tag}`) },
+    { key: 'distinct', label: `(a) ${entries.length} distinct modules (worst case)`, modules: (e) => wasmVariant(esbuild, `${e.name}:${e.tag}`) },
     { key: 'same', label: `(b) ${entries.length} × the same module (best case for reuse)`, modules: () => esbuild },
   ];
   const loadBefore = os.loadavg();

@@ -7,11 +7,10 @@
 import { ChildProcess, execFile } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
-import { findNginx, prepareNginx, PreparedNginx, shippedConfigPath, spawnNginx, stopNginx, waitForHealthy } from '../src/serve/nginx-runtime';
+import { findNginx, freePort, prepareNginx, PreparedNginx, shippedConfigPath, spawnNginx, stopNginx, waitForHealthy } from '../src/serve/nginx-runtime';
 import { publishVersion, writeIndex } from '../src/tree/publish';
 import { wasmUrlPath } from '../src/tree/format';
 import type { BenchSection } from './run';
@@ -40,16 +39,6 @@ interface WrkResult {
   detail: string;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function start(label: string, root: string, sourceConfig: string, workers: number, readyPath: string): Promise<Server> {
   const port = await freePort();

@@ -10,23 +10,12 @@ import { promisify } from 'util';
 import { runCli } from './support/cli-run';
 import { REPO_ROOT } from './support/tools';
 import { largeWasm, smallWasm } from './support/wasm';
+import { treeState } from './support/tree-state';
 
 let dir: string;
 let list: string;
 let root: string;
 
-function treeState(r: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[path.relative(r, p)] = `${fs.statSync(p).mtimeMs}:${fs.readFileSync(p).toString('base64')}`;
-    }
-  };
-  walk(r);
-  return out;
-}
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pull-cli-'));
@@ -58,25 +47,25 @@ test('pulls file: sources, aliases included, into a verified tree with SOURCE_DA
 });
 
 test('a re-run is all cached and byte-identical; --json prints one object per event', async () => {
-  const before = treeState(root);
+  const before = treeState(root, { mtimes: true });
   const r = await runCli('pull', list, '--out', root, '--json');
   expect(r.code).toBe(0);
   const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   expect(events.filter((e) => e.event === 'plugin').every((e) => e.status === 'cached')).toBe(true);
   expect(events.at(-1)).toMatchObject({ event: 'summary', ok: true, cached: 4, downloaded: 0 });
-  expect(treeState(root)).toEqual(before);
+  expect(treeState(root, { mtimes: true })).toEqual(before);
 });
 
 test('--frozen passes when nothing moved and fails when a file changed', async () => {
   expect((await runCli('pull', list, '--out', root, '--frozen')).code).toBe(0);
-  const before = treeState(root);
+  const before = treeState(root, { mtimes: true });
   const moved = path.join(dir, 'moved.properties');
   fs.copyFileSync(path.join(dir, 'wasm', 'large.wasm'), path.join(dir, 'wasm', 'small2.wasm'));
   fs.writeFileSync(moved, fs.readFileSync(list, 'utf8').replace('other=file:wasm/small.wasm', 'other=file:wasm/small2.wasm'));
   const r = await runCli('pull', moved, '--out', root, '--frozen', '--lock', path.join(dir, 'plugins.lock.json'));
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(/other@3\.1\.0: other@3\.1\.0 source changed from file:wasm\/small\.wasm to file:wasm\/small2\.wasm/);
-  expect(treeState(root)).toEqual(before);
+  expect(treeState(root, { mtimes: true })).toEqual(before);
 });
 
 describe('bad inputs exit non-zero, name file:line, leave the tree untouched', () => {
@@ -92,13 +81,13 @@ describe('bad inputs exit non-zero, name file:line, leave the tree untouched', (
   test.each(cases)('%s', async (_, text, pattern) => {
     const bad = path.join(dir, 'bad.properties');
     fs.writeFileSync(bad, `${text}\n`);
-    const before = treeState(root);
+    const before = treeState(root, { mtimes: true });
     const r = await runCli('pull', bad, '--out', root);
     expect(r.code).toBe(1);
     const lines = r.stderr.trim().split('\n');
     expect(lines[0]).toMatch(pattern);
     expect(lines.at(-1)).toMatch(/problem\(s\) in .*bad\.properties; nothing was pulled/);
-    expect(treeState(root)).toEqual(before);
+    expect(treeState(root, { mtimes: true })).toEqual(before);
   });
 
   test('every problem of a file is reported, one line each', async () => {
@@ -111,12 +100,12 @@ describe('bad inputs exit non-zero, name file:line, leave the tree untouched', (
   test('a payload that is not wasm fails the run and names the plugin', async () => {
     const bad = path.join(dir, 'bad.properties');
     fs.writeFileSync(bad, 'custom=file:wasm/text.wasm@1.0.0\nfresh=file:wasm/small.wasm@1.0.0\n');
-    const before = treeState(root);
+    const before = treeState(root, { mtimes: true });
     const r = await runCli('pull', bad, '--out', root);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/error: custom@1\.0\.0: payload is not a Wasm module/);
     expect(r.stderr).toMatch(/1 plugin version\(s\) failed; the tree was left as it was/);
-    expect(treeState(root)).toEqual(before);
+    expect(treeState(root, { mtimes: true })).toEqual(before);
   });
 
   test('a missing file: source names the file and line', async () => {

@@ -16,6 +16,7 @@ import { runCli } from './support/cli-run';
 import { pushDockerImage, pushIndex, pushOciImage, pushWasmArtifact, Registry, startRegistry } from './support/registry';
 import { REPO_ROOT } from './support/tools';
 import { largeWasm, smallWasm } from './support/wasm';
+import { treeState } from './support/tree-state';
 
 const UPSTREAM = 'higress-registry.cn-hangzhou.cr.aliyuncs.com';
 const LARGE = new Set(['ai-proxy', 'ai-statistics', 'mcp-server']);
@@ -31,18 +32,6 @@ let large: Buffer;
 const expected = new Map<string, string>();
 const hex = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
-function treeState(r: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[path.relative(r, p)] = `${fs.statSync(p).mtimeMs}:${crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex')}`;
-    }
-  };
-  walk(r);
-  return out;
-}
 
 beforeAll(async () => {
   reg = await startRegistry();
@@ -103,7 +92,7 @@ test('the shipped list shape pulls into a tree whose checksums, .gz and index ma
 });
 
 test('a warm re-run makes manifest requests only and leaves the tree byte-identical', async () => {
-  const before = treeState(root);
+  const before = treeState(root, { mtimes: true });
   const kinds: string[] = [];
   const client = createOciClient({ onRequest: (kind) => kinds.push(kind) });
   try {
@@ -115,17 +104,17 @@ test('a warm re-run makes manifest requests only and leaves the tree byte-identi
   }
   expect(kinds.filter((k) => k === 'blob')).toEqual([]);
   expect(kinds.filter((k) => k === 'manifest').length).toBeGreaterThanOrEqual(43);
-  expect(treeState(root)).toEqual(before);
+  expect(treeState(root, { mtimes: true })).toEqual(before);
 });
 
 test('--frozen detects a moved tag, names the plugin and leaves the tree untouched', async () => {
   expect((await runCli('pull', list, '--out', root, '--frozen')).code).toBe(0);
-  const before = treeState(root);
+  const before = treeState(root, { mtimes: true });
   await pushWasmArtifact(reg, 'plugins/request-block', '2.0.0', large, { annotations: { 'org.opencontainers.image.created': CREATED } });
   const r = await runCli('pull', list, '--out', root, '--frozen');
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(/error: request-block@2\.0\.0: oci:\/\/127\.0\.0\.1:\d+\/plugins\/request-block:2\.0\.0 now resolves to sha256:[a-f0-9]{64}, the lock file has sha256:/);
-  expect(treeState(root)).toEqual(before);
+  expect(treeState(root, { mtimes: true })).toEqual(before);
   // Without --frozen the moved tag is picked up, alias included, and only that source is downloaded.
   const ok = await runCli('pull', list, '--out', root, '--json');
   expect(ok.code).toBe(0);
@@ -137,9 +126,9 @@ test('--frozen detects a moved tag, names the plugin and leaves the tree untouch
 test('registry errors (missing tag) fail the run with the plugin named; the tree is untouched', async () => {
   const bad = path.join(dir, 'missing.properties');
   fs.writeFileSync(bad, `cors=oci://${reg.host}/plugins/cors:2.0.0\nghost=oci://${reg.host}/plugins/ghost:9.9.9\n`);
-  const before = treeState(root);
+  const before = treeState(root, { mtimes: true });
   const r = await runCli('pull', bad, '--out', root);
   expect(r.code).toBe(1);
   expect(r.stderr).toMatch(/error: .*ghost@9\.9\.9/);
-  expect(treeState(root)).toEqual(before);
+  expect(treeState(root, { mtimes: true })).toEqual(before);
 });

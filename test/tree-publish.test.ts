@@ -8,6 +8,7 @@ import { verifyTree } from '../src/tree/read';
 import { reindexTree } from '../src/tree/reindex';
 import { renderMetadataTxt } from '../src/tree/render';
 import { largeWasm, smallWasm } from './support/wasm';
+import { treeState } from './support/tree-state';
 
 let small: string;
 const tmpRoots: string[] = [];
@@ -18,19 +19,6 @@ const newRoot = () => {
 };
 const base = (wasmPath: string) => ({ name: 'demo', version: '1.0.0', wasmPath, source: 'file:demo.wasm', manifestDigest: null, created: '2024-05-01T12:00:00Z' });
 
-/** Every file under root with its bytes and mtime, for byte-for-byte comparisons. */
-function snapshotTree(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const walk = (dir: string) => {
-    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else out[path.relative(root, p)] = `${fs.statSync(p).mtimeMs} ${fs.readFileSync(p).toString('base64')}`;
-    }
-  };
-  walk(root);
-  return out;
-}
 
 beforeAll(async () => {
   small = await smallWasm();
@@ -65,7 +53,7 @@ test('same inputs give byte-identical trees (including mtimes), also for the lar
     await publishVersion(root, base(small));
     await publishVersion(root, { ...base(small), version: '0.9.0', aliasOf: '1.0.0' });
     await writeIndex(root);
-    return snapshotTree(root);
+    return treeState(root, { mtimes: true });
   };
   const [a, b] = [await build(), await build()];
   expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
@@ -77,11 +65,11 @@ describe('atomicity', () => {
     const root = newRoot();
     await publishVersion(root, base(small));
     await writeIndex(root);
-    const before = snapshotTree(root);
+    const before = treeState(root, { mtimes: true });
     const bogus = path.join(newRoot(), 'x.wasm');
     fs.writeFileSync(bogus, 'this is not wasm at all');
     await expect(publishVersion(root, base(bogus))).rejects.toThrow(IntegrityError);
-    expect(snapshotTree(root)).toEqual(before);
+    expect(treeState(root, { mtimes: true })).toEqual(before);
   });
 
   test('a truncated module fails WebAssembly.validate and leaves nothing behind', async () => {

@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { IntegrityError } from '../errors';
 import { GZ_FILE, MAX_WASM_BYTES, PLUGINS_DIR } from '../tree/format';
+import { writeFileDurable } from '../tree/fsutil';
 import { filesMatchBySize, readAllMetadata, readMetadata } from '../tree/read';
 import { checkWasmSize } from '../tree/wasm';
 import { CpuPool, cpuPool } from './cpu-pool';
@@ -49,16 +50,6 @@ export async function gzipFile(file: string, facts: WasmFacts, level = DEFAULT_G
   return assembleGzip(await deflateFile(file, facts.size, level, pool), facts, level);
 }
 
-/** Writes and fsyncs a file (mtime is set later, when the publishing folder's time is known). */
-async function writeDurable(file: string, data: Uint8Array): Promise<void> {
-  const fh = await fs.promises.open(file, 'w', 0o644);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 interface Entry {
   prepared: Promise<PreparedWasm>;
@@ -145,6 +136,8 @@ export class ContentStore {
    */
   private async produceKnown(file: string, owned: boolean, want: string): Promise<PreparedWasm> {
     const analysis = this.analyze(file, owned);
+    // Awaited below; until then a failed analysis must not count as an unhandled rejection.
+    analysis.catch(() => undefined);
     let chunks: Promise<Uint8Array[]> | undefined;
     if (this.level !== 9 || !(await this.index()).has(want)) {
       const { size } = await fs.promises.stat(file);
@@ -162,7 +155,8 @@ export class ContentStore {
     this.stats.compressed++;
     const gzPath = path.join(this.workDir, `${facts.sha256.slice(0, 16)}-${this.seq++}.${GZ_FILE}`);
     const gz = assembleGzip(chunks, facts, this.level);
-    await writeDurable(gzPath, gz);
+    // The mtime is set later, when the publishing folder's time is known.
+    await writeFileDurable(gzPath, gz);
     return { ...facts, wasmPath: file, gzPath, gzipSize: gz.byteLength, gz: 'compressed' };
   }
 

@@ -7,8 +7,11 @@ export function randomSuffix(): string {
   return crypto.randomBytes(6).toString('hex');
 }
 
-/** Writes, fsyncs and sets the mtime of one file (mtime drives Nginx's Last-Modified and ETag). */
-export async function writeFileDurable(file: string, data: string | Uint8Array, mtime: Date): Promise<void> {
+/**
+ * Writes, fsyncs and (when given) sets the mtime of one file (mtime drives Nginx's Last-Modified and
+ * ETag).
+ */
+export async function writeFileDurable(file: string, data: string | Uint8Array, mtime?: Date): Promise<void> {
   const fh = await fs.promises.open(file, 'w', 0o644);
   try {
     await fh.writeFile(data);
@@ -16,7 +19,7 @@ export async function writeFileDurable(file: string, data: string | Uint8Array, 
   } finally {
     await fh.close();
   }
-  await fs.promises.utimes(file, mtime, mtime);
+  if (mtime) await fs.promises.utimes(file, mtime, mtime);
 }
 
 /** fsync a directory so a rename inside it survives a crash. Best effort where unsupported. */

@@ -2,9 +2,10 @@
  * Starts the real Nginx on the shipped image/nginx.conf (only paths and the listen address rewritten,
  * by the same function `serve` uses) on 127.0.0.1 and a free port. The caller stops it in afterAll.
  */
-import * as net from 'net';
 import * as path from 'path';
-import { prepareNginx, spawnNginx, stopNginx, waitForHealthy } from '../../src/serve/nginx-runtime';
+import { freePort, prepareNginx, spawnNginx, stopNginx, waitForHealthy } from '../../src/serve/nginx-runtime';
+
+export { freePort };
 import { tool } from './tools';
 
 export interface RunningNginx {
@@ -27,16 +28,6 @@ export interface StartNginxOptions {
   readyPath?: string;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startNginx(root: string, opts: StartNginxOptions = {}): Promise<RunningNginx> {
   const binary = tool('nginx');

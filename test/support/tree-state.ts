@@ -7,15 +7,23 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 
-/** Relative path -> sha256 of every file (symlinks as `link:<target>`), sorted. */
-export function treeState(root: string): Record<string, string> {
+export { wasmVariant } from '../../bench/wasm-variant';
+
+/**
+ * Relative path -> sha256 of every file (symlinks as `link:<target>`), sorted; with `mtimes`, each
+ * value also carries the file's mtime (Nginx's validators come from it).
+ */
+export function treeState(root: string, opts: { mtimes?: boolean } = {}): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (dir: string) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(dir, e.name);
       if (e.isSymbolicLink()) out[path.relative(root, p)] = `link:${fs.readlinkSync(p)}`;
       else if (e.isDirectory()) walk(p);
-      else out[path.relative(root, p)] = crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+      else {
+        const sha = crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
+        out[path.relative(root, p)] = opts.mtimes ? `${fs.statSync(p).mtimeMs}:${sha}` : sha;
+      }
     }
   };
   if (fs.existsSync(root)) walk(root);
@@ -34,23 +42,4 @@ export function leftovers(root: string): string[] {
   };
   if (fs.existsSync(root)) walk(root);
   return found;
-}
-
-function leb128(n: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    bytes.push(b);
-  } while (n);
-  return Buffer.from(bytes);
-}
-
-/** `base` plus a custom section named `hps-variant` holding `tag`: still a valid module, different bytes. */
-export function wasmVariant(base: Buffer, tag: string): Buffer {
-  const name = Buffer.from('hps-variant');
-  const payload = Buffer.from(tag);
-  const content = Buffer.concat([leb128(name.length), name, payload]);
-  return Buffer.concat([base, Buffer.from([0]), leb128(content.length), content]);
 }
