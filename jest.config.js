@@ -6,6 +6,7 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }] },
   snapshotResolver: '<rootDir>/test/snapshot-resolver.js',
   globalSetup: '<rootDir>/test/global-setup.js',
+  reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   testTimeout: 120000,
   maxWorkers: 2,
 };
