@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite and benchmarks run for real, on a fresh Debian machine:
-# Debian packages (nginx, the distribution registry, skopeo, wrk, curl) and Go-built tools (helm, oras)
-# into .tools/bin (git-ignored, reused when already built at the pinned version).
+# Debian packages (nginx, the distribution registry, skopeo, wrk, curl, busybox for the helm-test
+# script) and Go-built tools (helm, oras, kube-score) into .tools/bin (git-ignored, reused when
+# already built at the pinned version).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +12,7 @@ ORAS_VERSION=v1.2.3
 KUBE_SCORE_VERSION=v1.20.0
 
 need_apt=()
-for pair in nginx:nginx docker-registry:docker-registry skopeo:skopeo wrk:wrk curl:curl; do
+for pair in nginx:nginx docker-registry:docker-registry skopeo:skopeo wrk:wrk curl:curl busybox:busybox; do
   bin=${pair%%:*}; pkg=${pair##*:}
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need_apt+=("$pkg")
 done
