@@ -38,11 +38,18 @@ export function normalizeMetadata(m: PluginMetadata): PluginMetadata {
     source: m.source,
     manifestDigest: m.manifestDigest,
     created: m.created,
+    ...optionalFields(m),
   };
-  if (m.aliasOf !== undefined) out.aliasOf = m.aliasOf;
-  if (m.phase !== undefined) out.phase = m.phase;
-  if (m.priority !== undefined) out.priority = m.priority;
   return out;
+}
+
+/** aliasOf, phase and priority, in that order, each only when set (metadata.json and index.json). */
+function optionalFields(m: PluginMetadata): Pick<PluginMetadata, 'aliasOf' | 'phase' | 'priority'> {
+  return {
+    ...(m.aliasOf !== undefined && { aliasOf: m.aliasOf }),
+    ...(m.phase !== undefined && { phase: m.phase }),
+    ...(m.priority !== undefined && { priority: m.priority }),
+  };
 }
 
 export function renderMetadataJson(m: PluginMetadata): string {
@@ -59,10 +66,8 @@ export function indexEntry(m: PluginMetadata): IndexEntry {
     path: wasmUrlPath(m.name, m.version),
     source: m.source,
     manifestDigest: m.manifestDigest,
+    ...optionalFields(m),
   };
-  if (m.aliasOf !== undefined) e.aliasOf = m.aliasOf;
-  if (m.phase !== undefined) e.phase = m.phase;
-  if (m.priority !== undefined) e.priority = m.priority;
   return e;
 }
 
