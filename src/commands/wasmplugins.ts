@@ -3,7 +3,6 @@ import * as fs from 'fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { serviceBaseUrl } from '../../lib/console-url';
 import { DEFAULT_VALUES } from '../../lib/values';
-import { buildWasmPlugins, renderYaml } from '../integration/wasmplugins';
 import { loadIndex } from '../integration/server-index';
 
 export const DEFAULT_NAMESPACE = 'higress-system';
@@ -25,6 +24,9 @@ function integer(value: string): number {
 }
 
 export async function wasmpluginsCommand(opts: Options): Promise<void> {
+  // Loaded here, not at start-up: the typed WasmPlugin import pulls in cdk8s (~50 ms), which no other
+  // command needs.
+  const { buildWasmPlugins, renderYaml } = await import('../integration/wasmplugins');
   const index = await loadIndex(opts.index);
   const baseUrl = opts.baseUrl ?? serviceBaseUrl({ name: DEFAULT_VALUES.name, namespace: opts.namespace, port: DEFAULT_VALUES.service.port });
   const yaml = renderYaml(
