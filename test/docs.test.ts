@@ -1,7 +1,7 @@
 /**
- * Runs the README's quick start block as written (only the port is changed to a free one), with the
- * real helm and nginx, in a scratch folder that sees the repository's files: a new user's first
- * commands must keep working.
+ * The docs keep working: the README's quick start runs as written (only the port is changed to a
+ * free one) with the real helm and nginx in a scratch clone, and every plugin list example in the
+ * README and docs/ parses.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -60,4 +60,20 @@ test('the example plugin the quick start serves is the build of its source', asy
   const built = fs.readFileSync(await smallWasm());
   const shipped = fs.readFileSync(path.join(REPO_ROOT, 'examples', 'add-header', 'plugin.wasm'));
   expect(shipped.equals(built)).toBe(true);
+});
+
+test('every plugin list example in the README and docs/ parses as written', async () => {
+  const { parsePluginList } = await import('../src/inputs/properties');
+  const files = ['README.md', ...fs.readdirSync(path.join(REPO_ROOT, 'docs')).map((f) => path.join('docs', f))];
+  let blocks = 0;
+  for (const file of files) {
+    for (const m of fs.readFileSync(path.join(REPO_ROOT, file), 'utf8').matchAll(/```properties\n([\s\S]*?)```/g)) {
+      blocks++;
+      const text = m[1].replace(/<digest>|<64 hex digits>/g, 'a'.repeat(64));
+      const { entries, problems } = parsePluginList(text, file);
+      expect(problems.map((p) => p.toLine())).toEqual([]);
+      expect(entries.length).toBeGreaterThan(0);
+    }
+  }
+  expect(blocks).toBeGreaterThanOrEqual(6);
 });
