@@ -21,6 +21,8 @@ const UPSTREAM_CONF = path.join(ROOT, 'bench', 'fixtures', 'upstream-nginx.conf'
 const DURATION_S = Number(process.env.BENCH_SERVE_SECONDS ?? 10);
 /** ABBA rounds per cell: wrk shares the 2 cores with both servers, so one round is noisy (±10%). */
 const ROUNDS = Number(process.env.BENCH_SERVE_ROUNDS ?? 3);
+/** `BENCH_SERVE_CLIENTS=plain` (or `gzip`) measures one kind of client only, for quick comparisons. */
+const CLIENTS = [true, false].filter((gzip) => !process.env.BENCH_SERVE_CLIENTS || process.env.BENCH_SERVE_CLIENTS === (gzip ? 'gzip' : 'plain'));
 const CONNECTIONS = [64, 1000];
 const PLUGIN = { name: 'esbuild', version: '0.25.12' };
 
@@ -128,7 +130,7 @@ export async function run(): Promise<BenchSection> {
     const verdicts: string[] = [];
     let totalErrors = 0;
     const spreads: string[] = [];
-    for (const gzip of [true, false]) {
+    for (const gzip of CLIENTS) {
       const up = await probe(upstream.url + urlPath, gzip);
       const me = await probe(ours.url + urlPath, gzip);
       const bytesRatio = me.bytes / up.bytes;
