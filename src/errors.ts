@@ -35,7 +35,12 @@ export class PluginServerError extends Error {
     if (this.context.file) where.push(this.context.line ? `${this.context.file}:${this.context.line}` : this.context.file);
     if (this.context.plugin) where.push(this.context.version ? `${this.context.plugin}@${this.context.version}` : this.context.plugin);
     const prefix = where.length ? `${where.join(' ')}: ` : '';
-    return `${prefix}${this.message}${this.hint ? ` (${this.hint})` : ''}`;
+    return `${prefix}${this.detail()}`;
+  }
+
+  /** The message and the hint, without the location (for lines that already name the plugin). */
+  detail(): string {
+    return `${this.message}${this.hint ? ` (${this.hint})` : ''}`;
   }
 }
 

@@ -13,6 +13,7 @@ import {
   corruptBlob, MEDIA, pushBlob, pushManifest, pushOciImage, pushWasmArtifact, Pushed, Registry, sha256, startRegistry,
 } from './support/registry';
 import { smallWasm } from './support/wasm';
+import { freePort } from '../src/serve/nginx-runtime';
 
 let reg: Registry;
 let proxy: FaultProxy;
@@ -113,9 +114,20 @@ describe('server errors and retries', () => {
 
   test('nothing listening: connection error naming the URL', async () => {
     const client = fast({ retries: 1 });
-    const err = await failure(client.resolve({ registry: '127.0.0.1:1', repository: 'plugins/x', tag: '1' }));
-    expect(err).toMatchObject({ code: 'E_REGISTRY_CONNECTION' });
-    expect(err.message).toMatch(/http:\/\/127\.0\.0\.1:1\/v2\/plugins\/x\/manifests\/1/);
+    const port = await freePort();
+    const err = await failure(client.resolve({ registry: `127.0.0.1:${port}`, repository: 'plugins/x', tag: '1' }));
+    expect(err).toMatchObject({ code: 'E_REGISTRY_CONNECTION', transient: true });
+    expect(err.message).toBe(`connection to http://127.0.0.1:${port}/v2/plugins/x/manifests/1 failed (ECONNREFUSED)`);
+    await client.close();
+  });
+
+  test('a port the fetch standard blocks is named as such and not retried', async () => {
+    const requests: string[] = [];
+    const client = fast({ retries: 3, onRequest: (_kind, url) => requests.push(url) });
+    const err = await failure(client.resolve({ registry: '127.0.0.1:9', repository: 'plugins/x', tag: '1' }));
+    expect(err).toMatchObject({ code: 'E_REGISTRY_CONNECTION', transient: false });
+    expect(err.message).toMatch(/port 9 is on the fetch standard's list of blocked ports/);
+    expect(requests).toHaveLength(1);
     await client.close();
   });
 

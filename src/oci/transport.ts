@@ -112,6 +112,17 @@ function causeCode(err: unknown): string {
   return '';
 }
 
+/** The deepest cause's message: fetch wraps everything in "fetch failed" (e.g. "bad port" inside). */
+function innermostMessage(err: unknown): string {
+  let e: unknown = err;
+  let message = err instanceof Error ? err.message : String(err);
+  for (let i = 0; i < 4 && e && typeof e === 'object'; i++) {
+    if (e instanceof Error && e.message) message = e.message;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return message;
+}
+
 export class Transport {
   private readonly direct: Dispatcher;
   private readonly proxied: Dispatcher | undefined;
@@ -162,7 +173,12 @@ export class Transport {
       return new RegistryError('E_REGISTRY_TLS', `TLS handshake failed for ${url} (${code || 'protocol error'})`, { url },
         `if ${new URL(url).host} only speaks plain HTTP and you trust the network, list it as an insecure host`, false, { cause: err });
     }
-    const detail = code || (err instanceof Error ? err.message : String(err));
+    const detail = code || innermostMessage(err);
+    if (detail === 'bad port') {
+      // The fetch standard refuses some ports outright (e.g. 1, 9, 6000): no retry helps.
+      return new RegistryError('E_REGISTRY_CONNECTION', `connection to ${url} refused by the HTTP client: port ${new URL(url).port} is on the fetch standard's list of blocked ports`, { url },
+        'serve the registry on another port (5000, 443, ...)', false, { cause: err });
+    }
     return new RegistryError('E_REGISTRY_CONNECTION', `connection to ${url} failed (${detail})`, { url }, 'check the registry address and the network', true, { cause: err });
   }
 

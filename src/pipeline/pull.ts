@@ -162,7 +162,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
     for (const e of g.entries) {
       const pe = asPluginError(err, e);
       failed.push(pe);
-      reporter.emit({ event: 'plugin', name: e.name, version: e.version, status: 'failed', ms, aliasOf: e.aliasOf, error: pe.toLine() });
+      reporter.emit({ event: 'plugin', name: e.name, version: e.version, status: 'failed', ms, aliasOf: e.aliasOf, error: pe.detail() });
     }
   };
 
