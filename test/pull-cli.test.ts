@@ -158,3 +158,19 @@ test('a real process exits non-zero on a bad list (ts-node, transpile only)', as
   const run = promisify(execFile)(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script, 'node', 'pull', bad, '--out', root], { cwd: REPO_ROOT });
   await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: .*spawn\.properties:1: no "="/) });
 });
+
+test('several lists merge (another tag is another version); a conflict across lists names both', async () => {
+  const second = path.join(dir, 'console.properties');
+  fs.writeFileSync(second, 'other=file:wasm/large.wasm@3.2.0\ncustom=file:wasm/small.wasm@1.0.0\n');
+  const merged = path.join(dir, 'out-merged');
+  const r = await runCli('pull', list, second, '--out', merged);
+  expect(r.code).toBe(0);
+  const index = JSON.parse(fs.readFileSync(path.join(merged, 'plugins/index.json'), 'utf8'));
+  expect(index.plugins.map((p: { name: string; version: string }) => `${p.name}@${p.version}`)).toEqual(['custom@0.9.0', 'custom@1.0.0', 'custom@2.0.0', 'other@3.1.0', 'other@3.2.0']);
+
+  fs.writeFileSync(second, 'custom=file:wasm/large.wasm@1.0.0\n');
+  const conflict = await runCli('pull', list, second, '--out', merged);
+  expect(conflict.code).not.toBe(0);
+  expect(conflict.stderr).toMatch(/console\.properties:1/);
+  expect(conflict.stderr).toMatch(/plugins\.properties:2/);
+});

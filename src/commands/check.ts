@@ -43,7 +43,7 @@ export async function checkCommand(serverUrl: string, opts: Options): Promise<vo
 
 /** The Console list is a Higress plugins.properties; its problems are reported like pull's. */
 function loadConsoleList(file: string) {
-  const { entries, problems } = loadInputs({ list: file });
+  const { entries, problems } = loadInputs({ lists: [file] });
   if (problems.length) {
     reportProblems(problems, `check: ${problems.length} problem(s) in ${file}`);
     return null;

@@ -1,5 +1,5 @@
 /**
- * `pull [list] --out <root>`: fetch every plugin of the list (default image/plugins.properties)
+ * `pull [lists...] --out <root>`: fetch every plugin of the lists (default image/plugins.properties)
  * and/or a Higress release snapshot into `<root>/plugins/`. Plugins removed from the list stay in
  * the tree unless `--prune` is given (a shared tree may hold versions another list put there).
  */
@@ -42,14 +42,14 @@ function gzipLevel(v: string): number {
   return n;
 }
 
-export async function pullCommand(list: string | undefined, flags: PullFlags): Promise<void> {
-  const listFile = list ?? (flags.snapshot ? undefined : DEFAULT_LIST);
-  const inputs = loadInputs({ list: listFile, snapshot: flags.snapshot });
-  const inputName = [listFile, flags.snapshot].filter(Boolean).join(' + ');
+export async function pullCommand(lists: string[], flags: PullFlags): Promise<void> {
+  const listFiles = lists.length || flags.snapshot ? lists : [DEFAULT_LIST];
+  const inputs = loadInputs({ lists: listFiles, snapshot: flags.snapshot });
+  const inputName = [...listFiles, flags.snapshot].filter(Boolean).join(' + ');
   if (inputs.problems.length) return reportProblems(inputs.problems, `${inputs.problems.length} problem(s) in ${inputName}; nothing was pulled`);
   if (!inputs.entries.length) return reportProblems([], `no plugins in ${inputName}; nothing was pulled`);
 
-  const base = listFile ?? flags.snapshot ?? DEFAULT_LIST;
+  const base = listFiles[0] ?? flags.snapshot ?? DEFAULT_LIST;
   const lockFile = typeof flags.lock === 'string' ? flags.lock : path.join(path.dirname(base), DEFAULT_LOCK);
   let frozen: LockFile | undefined;
   if (flags.frozen) {
@@ -82,11 +82,11 @@ export async function pullCommand(list: string | undefined, flags: PullFlags): P
 export function register(program: Command): void {
   program
     .command('pull')
-    .description('pull the plugins of a list (default image/plugins.properties) into <root>/plugins/')
-    .argument('[list]', 'plugins.properties file')
+    .description('pull the plugins of one or more lists (default image/plugins.properties) into <root>/plugins/')
+    .argument('[lists...]', 'plugins.properties files; several lists are merged (same name, other tag: another version)')
     .requiredOption('-o, --out <root>', 'output root (contains plugins/)')
     .option('--snapshot <file>', 'Higress release snapshot JSON (digest-pinned) to pull')
-    .option('--lock [file]', `write the resolved digests to a lock file (default: ${DEFAULT_LOCK} next to the list)`)
+    .option('--lock [file]', `write the resolved digests to a lock file (default: ${DEFAULT_LOCK} next to the first list)`)
     .option('--frozen', 'fail if the list differs from the lock file or a digest moved')
     .option('--keep-going', 'publish what succeeded even when some plugins fail (still exits non-zero)')
     .option('--json', 'one JSON object per event on stdout')
@@ -94,5 +94,5 @@ export function register(program: Command): void {
     .option('--insecure-registry <host>', 'allow plain HTTP to this host[:port] (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--prune', 'remove version folders that are not in the list')
     .addOption(new Option('--gzip-level <1-9>', 'gzip level of plugin.wasm.gz: 9 is smallest (default); 6 compresses ~3x faster for ~1% more bytes').argParser(gzipLevel).default(9))
-    .action((list: string | undefined, flags: PullFlags) => pullCommand(list, flags));
+    .action((lists: string[], flags: PullFlags) => pullCommand(lists, flags));
 }

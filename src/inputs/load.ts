@@ -13,10 +13,10 @@ function read(file: string, what: string): string {
   }
 }
 
-/** Parses the list and/or snapshot; merged entries with every problem of every file. */
-export function loadInputs(files: { list?: string; snapshot?: string }): ParseResult {
+/** Parses the lists and/or snapshot; merged entries with every problem of every file. */
+export function loadInputs(files: { lists?: string[]; snapshot?: string }): ParseResult {
   const parts: ParseResult[] = [];
-  if (files.list) parts.push(parsePluginList(read(files.list, 'plugin list'), files.list));
+  for (const list of files.lists ?? []) parts.push(parsePluginList(read(list, 'plugin list'), list));
   if (files.snapshot) parts.push(parseSnapshot(read(files.snapshot, 'snapshot'), files.snapshot));
   const problems = parts.flatMap((p) => p.problems);
   return dedupe(parts.flatMap((p) => p.entries), problems);

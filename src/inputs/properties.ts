@@ -105,7 +105,7 @@ export function dedupe(entries: PluginEntry[], problems: InputError[] = []): Par
     problems.push(
       new InputError(
         'E_DUPLICATE',
-        `${e.name}@${e.version} is already declared at line ${prev.line} with ${prev.aliasOf ? `alias of ${prev.aliasOf}` : sourceText(prev.source)}, here with ${e.aliasOf ? `alias of ${e.aliasOf}` : sourceText(e.source)}`,
+        `${e.name}@${e.version} is already declared at ${prev.file === e.file ? `line ${prev.line}` : `${prev.file}:${prev.line}`} with ${prev.aliasOf ? `alias of ${prev.aliasOf}` : sourceText(prev.source)}, here with ${e.aliasOf ? `alias of ${e.aliasOf}` : sourceText(e.source)}`,
         { file: e.file, line: e.line },
         'keep one source per name and version',
       ),
