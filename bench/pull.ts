@@ -21,6 +21,7 @@ import * as path from 'path';
 import { promisify } from 'util';
 import type { BenchSection } from './run';
 import { wasmVariant } from './wasm-variant';
+import { median } from './stats';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const REFERENCE_LIST = '/work/shared/reference/plugin-server.plugins.properties';
@@ -43,11 +44,6 @@ function readList(file: string): Entry[] {
 }
 
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
 
 async function timed(fn: () => Promise<void>): Promise<number> {
   const t0 = process.hrtime.bigint();

@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { BenchSection } from './run';
+import { median } from './stats';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const RUNS = 5;
@@ -21,10 +22,6 @@ function timeRun(cmd: string, args: string[]): number {
   return seconds;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 export async function run(): Promise<BenchSection> {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-bench-synth-'));

@@ -1,5 +1,5 @@
 /**
- * The image's RUN steps run natively (`npm run build`, `node build/src/cli.js pull`, `verify`), then
+ * The image's RUN steps run natively (`npm run build` is jest's global setup; `node build/src/cli.js pull`, `verify`), then
  * `serve` on the tree they wrote: the built CLI starts the real Nginx, answers, and stops cleanly on
  * Ctrl-C (SIGINT) leaving no process and no temp folder behind.
  */
@@ -33,8 +33,8 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 beforeAll(async () => {
-  // The Dockerfile's build stage: `npm run build` (npm ci is the CI's own first step).
-  await run('npm', ['run', 'build'], { cwd: REPO_ROOT });
+  // build/ is the Dockerfile's build stage output: jest's global setup runs the same compile once
+  // (serving-dockerfile.test.ts replays that stage from exactly the files it COPYs).
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-cli-'));
   fs.copyFileSync(await smallWasm(), path.join(work, 'add-header.wasm'));
   fs.writeFileSync(path.join(work, 'plugins.properties'), 'add-header=file:add-header.wasm@1.0.0\n#@alias add-header 2.0.0=1.0.0\n');

@@ -1,5 +1,5 @@
 /** What every input format (plugin list, snapshot, lock) parses into. */
-import { OciReference } from '../oci/types';
+import { formatReference, OciReference } from '../oci/types';
 
 export type Source =
   | { kind: 'oci'; ref: OciReference }
@@ -21,9 +21,7 @@ export interface PluginEntry {
 
 /** The canonical text of a source, as stored in metadata.json `source` and the lock file. */
 export function sourceText(s: Source): string {
-  if (s.kind === 'file') return `file:${s.written}`;
-  const r = s.ref;
-  return `oci://${r.registry}/${r.repository}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`;
+  return s.kind === 'file' ? `file:${s.written}` : formatReference(s.ref);
 }
 
 /** Key that groups entries served from the same bytes (one fetch per distinct key). */

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import Ajv, { ErrorObject } from 'ajv';
 import { InputError } from '../errors';
-import { INDEX_FILE, IndexEntry, PLUGINS_DIR, PluginIndex, SAFE_SEGMENT } from '../tree/format';
+import { INDEX_FILE, IndexEntry, PLUGINS_DIR, PluginIndex, SAFE_SEGMENT, TREE_SCHEMA_VERSION } from '../tree/format';
 
 const SEGMENT = SAFE_SEGMENT.source;
 
@@ -16,7 +16,7 @@ export const INDEX_SCHEMA = {
   type: 'object',
   required: ['schemaVersion', 'plugins'],
   properties: {
-    schemaVersion: { const: 1 },
+    schemaVersion: { const: TREE_SCHEMA_VERSION },
     generated: { type: 'string' },
     plugins: {
       type: 'array',
@@ -122,7 +122,7 @@ export async function loadIndex(location: string, opts: { timeoutMs?: number } =
   return parseIndex(data, where);
 }
 
-/** Entries that are not aliases, newest version first per name (aliases serve another folder's bytes). */
+/** Index entries grouped by plugin name, in index order. */
 export function byName(entries: IndexEntry[]): Map<string, IndexEntry[]> {
   const out = new Map<string, IndexEntry[]>();
   for (const e of entries) {

@@ -7,7 +7,6 @@
  *      publish each version folder atomically, prune if asked, rewrite index.json, write the lock.
  * Temp folders are removed at the end and on failure; leftovers of a killed run are removed first.
  */
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { errorLine, InputError, IntegrityError, PluginServerError } from '../errors';
@@ -15,7 +14,7 @@ import { LockEntry, LockFile, renderLock } from '../inputs/lock';
 import { PluginEntry, sourceKey, sourceText } from '../inputs/types';
 import { FetchedArtifact, OciClient } from '../oci/types';
 import { PLUGINS_DIR, SAFE_SEGMENT, SPEC_FILE, WASM_FILE } from '../tree/format';
-import { randomSuffix, writeFileAtomic } from '../tree/fsutil';
+import { randomSuffix, sha256OfFile, writeFileAtomic } from '../tree/fsutil';
 import { cleanLeftovers, publishVersion, removeVersion, TMP_PREFIX, writeIndex } from '../tree/publish';
 import { filesMatchBySize, listVersionDirs, readMetadata } from '../tree/read';
 import { readSpecYaml } from '../tree/spec';
@@ -93,11 +92,6 @@ function groupEntries(entries: PluginEntry[]): Group[] {
   return [...groups.values()];
 }
 
-async function sha256File(file: string): Promise<string> {
-  const h = crypto.createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
-  return `sha256:${h.digest('hex')}`;
-}
 
 function asPluginError(err: unknown, e: PluginEntry): PluginServerError {
   // A copy per plugin: one download or check can be shared by several plugins (content reuse).
@@ -178,7 +172,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
           const st = await fs.promises.stat(src.path).catch(() => undefined);
           if (!st?.isFile()) throw new InputError('E_FILE_SOURCE', `file ${src.written} not found (resolved to ${src.path})`, { file: first.file, line: first.line }, 'fix the path; it is relative to the list file');
           checkWasmSize(st.size, first);
-          digest = await sha256File(src.path);
+          digest = `sha256:${await sha256OfFile(src.path)}`;
         } else {
           digest = (await opts.client.resolve(src.ref)).digest;
         }
@@ -211,7 +205,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
           await fs.promises.mkdir(dir);
           s.wasmPath = path.join(dir, WASM_FILE);
           await fs.promises.copyFile(src.path, s.wasmPath);
-          if ((await sha256File(s.wasmPath)) !== digest) throw new IntegrityError('E_FILE_CHANGED', `file ${src.written} changed while being read`, { plugin: first.name }, 'run pull again');
+          if (`sha256:${await sha256OfFile(s.wasmPath)}` !== digest) throw new IntegrityError('E_FILE_CHANGED', `file ${src.written} changed while being read`, { plugin: first.name }, 'run pull again');
           s.created = chooseCreated({ sourceDateEpoch: opts.sourceDateEpoch, fileMtime: st.mtime });
           s.prepared = await store.prepare(s.wasmPath, { sha256: digest.replace(/^sha256:/, ''), owned: true });
         } else {

@@ -52,3 +52,10 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
 export function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
+
+/** Hex sha256 of a file, streamed (modules can be hundreds of MB). */
+export async function sha256OfFile(file: string): Promise<string> {
+  const h = crypto.createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}

@@ -4,7 +4,6 @@
  * folder of the same version is renamed away first and removed after, so a reader sees either the
  * old complete folder or the new complete one, never a mix.
  */
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { InputError, IntegrityError } from '../errors';
@@ -20,9 +19,10 @@ import {
   PluginMetadata,
   SAFE_SEGMENT,
   SPEC_FILE,
+  TREE_SCHEMA_VERSION,
   WASM_FILE,
 } from './format';
-import { randomSuffix, rfc3339, syncDir, writeFileAtomic, writeFileDurable } from './fsutil';
+import { randomSuffix, rfc3339, sha256OfFile, syncDir, writeFileAtomic, writeFileDurable } from './fsutil';
 import { buildIndex, normalizeMetadata, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
 import { readSpecYaml } from './spec';
 import { checkWasmSize, withWasmContext } from './wasm';
@@ -68,7 +68,7 @@ function parseCreated(created: string, ctx: { plugin: string; version: string })
 export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, facts: Pick<WasmFacts, 'size' | 'md5' | 'sha256'> & { gzipSize: number }): PluginMetadata {
   const spec = input.specYaml ? readSpecYaml(input.specYaml) : {};
   return normalizeMetadata({
-    schemaVersion: 1,
+    schemaVersion: TREE_SCHEMA_VERSION,
     name: input.name,
     version: input.version,
     size: facts.size,
@@ -84,11 +84,6 @@ export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, facts: Pick<
   });
 }
 
-async function sha256Hex(file: string): Promise<string> {
-  const h = crypto.createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
 
 /** Copies a file, fsyncs it and sets its mtime. */
 async function copyDurable(src: string, dest: string, mtime: Date): Promise<void> {
@@ -154,7 +149,7 @@ export async function publishVersion(root: string, input: PublishInput): Promise
       const f = checked as WasmFacts;
       await copyDurable(input.wasmPath, wasmOut, created);
       // What was validated must be exactly what is published.
-      if ((await sha256Hex(wasmOut)) !== f.sha256) throw new IntegrityError('E_WASM_CHANGED', `wasm file ${input.wasmPath} changed while being published`, ctx, 'run the command again');
+      if ((await sha256OfFile(wasmOut)) !== f.sha256) throw new IntegrityError('E_WASM_CHANGED', `wasm file ${input.wasmPath} changed while being published`, ctx, 'run the command again');
       const gz = await gzipFile(wasmOut, f, input.gzipLevel ?? DEFAULT_GZIP_LEVEL);
       await writeFileDurable(gzOut, gz, created);
       facts = { ...f, gzipSize: gz.byteLength };

@@ -2,7 +2,7 @@
  * Pure rendering of the tree's text files. Same input, same bytes: key order is fixed here,
  * never taken from object insertion order of whatever produced the values.
  */
-import { IndexEntry, PluginIndex, PluginMetadata, wasmUrlPath } from './format';
+import { IndexEntry, PluginIndex, PluginMetadata, TREE_SCHEMA_VERSION, wasmUrlPath } from './format';
 
 /** Epoch used for `generated` of an empty index, so even that file is deterministic. */
 export const EPOCH = '1970-01-01T00:00:00Z';
@@ -28,7 +28,7 @@ export function renderMetadataTxt(m: PluginMetadata): string {
 /** Builds the metadata object with the contract's key order (optional keys only when set). */
 export function normalizeMetadata(m: PluginMetadata): PluginMetadata {
   const out: PluginMetadata = {
-    schemaVersion: 1,
+    schemaVersion: TREE_SCHEMA_VERSION,
     name: m.name,
     version: m.version,
     size: m.size,
@@ -81,9 +81,9 @@ export function compareEntries(a: { name: string; version: string }, b: { name: 
 export function buildIndex(metas: PluginMetadata[]): PluginIndex {
   const plugins = metas.map(indexEntry).sort(compareEntries);
   const generated = metas.reduce((max, m) => (m.created > max ? m.created : max), EPOCH);
-  return { schemaVersion: 1, generated, plugins };
+  return { schemaVersion: TREE_SCHEMA_VERSION, generated, plugins };
 }
 
 export function renderIndex(index: PluginIndex): string {
-  return `${JSON.stringify({ schemaVersion: 1, generated: index.generated, plugins: index.plugins }, null, 2)}\n`;
+  return `${JSON.stringify({ schemaVersion: TREE_SCHEMA_VERSION, generated: index.generated, plugins: index.plugins }, null, 2)}\n`;
 }
