@@ -24,7 +24,7 @@ import { wasmVariant } from './wasm-variant';
 import { median } from './stats';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const REFERENCE_LIST = '/work/shared/reference/plugin-server.plugins.properties';
+const REFERENCE_LIST = path.join(ROOT, 'test', 'fixtures', 'reference', 'plugin-server.plugins.properties');
 const LIST_CANDIDATES = [REFERENCE_LIST, path.join(ROOT, 'image', 'plugins.properties')];
 
 interface Entry {

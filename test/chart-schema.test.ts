@@ -1,6 +1,6 @@
 /**
  * Every object the chart renders validates against the Kubernetes OpenAPI definitions of 1.28 and
- * 1.34 (offline copies in ../shared/schemas). Objects are made strict (unknown fields rejected), the
+ * 1.34 (offline copies in imports/k8s-openapi). Objects are made strict (unknown fields rejected), the
  * way `kubectl apply --validate=strict` treats them.
  */
 import * as fs from 'fs';
@@ -9,7 +9,7 @@ import Ajv, { ValidateFunction } from 'ajv';
 import { CHART_PATH, renderObjects } from './support/helm';
 
 type Obj = Record<string, any>;
-const SCHEMAS = path.resolve(__dirname, '..', '..', 'shared', 'schemas');
+const SCHEMAS = path.resolve(__dirname, '..', 'imports', 'k8s-openapi');
 const VERSIONS = ['1.28.0', '1.34.0'];
 
 function strict(node: unknown): void {
@@ -26,7 +26,7 @@ class K8sValidator {
   private readonly compiled = new Map<string, ValidateFunction>();
 
   constructor(version: string) {
-    const defs = JSON.parse(fs.readFileSync(path.join(SCHEMAS, `k8s-v${version}`, '_definitions.json'), 'utf8')).definitions as Record<string, Obj>;
+    const defs = JSON.parse(fs.readFileSync(path.join(SCHEMAS, `v${version}`, '_definitions.json'), 'utf8')).definitions as Record<string, Obj>;
     strict(defs);
     for (const [name, def] of Object.entries(defs)) {
       for (const g of (def['x-kubernetes-group-version-kind'] ?? []) as Array<{ group: string; version: string; kind: string }>) {

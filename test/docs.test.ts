@@ -19,9 +19,27 @@ function quickstart(): string {
   return m[1];
 }
 
+/** The PATH of a new shell: system folders, never the repository's .tools/bin. */
+function ordinaryPath(): string {
+  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter((d) => d && !d.includes(`${path.sep}.tools${path.sep}`));
+  for (const d of ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']) if (!dirs.includes(d)) dirs.push(d);
+  return dirs.join(path.delimiter);
+}
+
+test('the quick start puts .tools/bin on PATH itself (helm is not on an ordinary PATH)', () => {
+  expect(quickstart().split('\n')[0]).toBe('export PATH="$PWD/.tools/bin:$PATH"');
+  const which = spawnSync('bash', ['-c', 'command -v helm || true'], { encoding: 'utf8', env: { ...process.env, PATH: ordinaryPath() } });
+  // The assertion the quick start test relies on: without the export line helm would not be found
+  // (unless a user installed helm system-wide, which this machine's setup does not do).
+  expect(which.stdout.trim()).not.toContain('.tools');
+});
+
 test('the README quick start renders, builds, serves and checks', async () => {
   const block = quickstart();
   expect(block).toMatch(/^PORT=8080$/m);
+  // Fail with the install hint, not a confusing shell error, when the tools are missing.
+  expect(tool('helm')).toContain(`${path.sep}.tools${path.sep}`);
+  tool('nginx');
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-quickstart-'));
   try {
@@ -35,8 +53,10 @@ test('the README quick start renders, builds, serves and checks', async () => {
     const run = spawnSync('bash', ['-c', script], {
       cwd: dir,
       encoding: 'utf8',
-      timeout: 120000,
-      env: { ...process.env, PATH: `${path.dirname(tool('helm'))}:${path.dirname(tool('nginx'))}:${process.env.PATH}` },
+      timeout: 240000,
+      // A user's ordinary PATH: whatever the test runner added for .tools/bin is taken out, so the
+      // block's own `export PATH=...` line is what makes helm found.
+      env: { ...process.env, PATH: ordinaryPath() },
     });
     const output = `${run.stdout}\n${run.stderr}`;
     if (run.status !== 0) throw new Error(`quick start failed (exit ${run.status}):\n${output}`);
@@ -53,7 +73,7 @@ test('the README quick start renders, builds, serves and checks', async () => {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-});
+}, 300000);
 
 test('the example plugin the quick start serves is the build of its source', async () => {
   const { smallWasm } = await import('./support/wasm');

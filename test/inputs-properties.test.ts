@@ -5,7 +5,7 @@ import { parseSource } from '../src/inputs/reference';
 import { sourceText } from '../src/inputs/types';
 import { REPO_ROOT } from './support/tools';
 
-const REF = '/work/shared/reference';
+const REF = path.join(__dirname, 'fixtures', 'reference');
 const HOST = 'higress-registry.cn-hangzhou.cr.aliyuncs.com';
 const parse = (text: string) => parsePluginList(text, '/lists/plugins.properties');
 const only = (text: string) => {

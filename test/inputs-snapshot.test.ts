@@ -1,9 +1,10 @@
 import * as fs from 'fs';
+import * as path from 'path';
 import { diffLock, parseLock, renderLock } from '../src/inputs/lock';
 import { parseSnapshot } from '../src/inputs/snapshot';
 import { sourceText } from '../src/inputs/types';
 
-const FILE = '/work/shared/reference/higress-plugin-snapshot-2.2.4.json';
+const FILE = path.join(__dirname, 'fixtures', 'reference', 'higress-plugin-snapshot-2.2.4.json');
 const D = (c: string) => `sha256:${c.repeat(64)}`;
 
 describe('Higress release snapshot', () => {

@@ -14,7 +14,7 @@ import { startNginx, RunningNginx } from './support/nginx';
 import { smallWasm } from './support/wasm';
 
 const CREATED = '2026-01-02T03:04:05Z';
-const CRD = parse(fs.readFileSync(path.resolve(__dirname, '../../shared/crds/wasmplugin.yaml'), 'utf8'));
+const CRD = parse(fs.readFileSync(path.resolve(__dirname, '../imports/crds/wasmplugin.yaml'), 'utf8'));
 const validateSpec = new Ajv({ strict: false, allErrors: true }).compile(CRD.spec.versions[0].schema.openAPIV3Schema);
 
 let root: string;

@@ -20,7 +20,7 @@ import { RunningNginx, startNginx } from './support/nginx';
 import { largeWasm, smallWasm } from './support/wasm';
 
 const FIGURES = 'server';
-const REFERENCE_LIST = '/work/shared/reference/plugin-server.plugins.properties';
+const REFERENCE_LIST = path.join(__dirname, 'fixtures', 'reference', 'plugin-server.plugins.properties');
 /** The three biggest plugins of the real list get the ~12 MB module; the rest the small filter. */
 const LARGE = new Set(['ai-proxy', 'ai-statistics', 'mcp-server']);
 const SECRET = `canary-${crypto.randomBytes(8).toString('hex')}`;
