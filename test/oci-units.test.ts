@@ -1,9 +1,12 @@
 /** Pure parts of the OCI client: scheme rules, challenges, credentials, manifest rules, retry maths. */
-import { parseChallenge } from '../src/oci/challenge';
-import { credentialsFromDockerConfig } from '../src/oci/credentials';
-import { allowsPlainHttp, baseUrl, hostName, isLoopback } from '../src/oci/endpoint';
-import { normaliseCreated, parseManifest, selectPlatform, selectWasmLayers } from '../src/oci/media';
-import { backoffMs, parseRetryAfter, statusError } from '../src/oci/transport';
+import { parseChallenge } from '../src/oci/http/challenge';
+import { credentialsFromDockerConfig } from '../src/oci/http/credentials';
+import { allowsPlainHttp, baseUrl, hostName, isLoopback } from '../src/oci/http/endpoint';
+import { backoffMs } from '../src/oci/http/retry';
+import { parseRetryAfter, statusError } from '../src/oci/http/status';
+import { parseManifest } from '../src/oci/registry/media';
+import { normaliseCreated } from '../src/oci/wasm/created';
+import { selectPlatform, selectWasmLayers } from '../src/oci/wasm/layers';
 
 const D = (n: string) => `sha256:${n.repeat(64).slice(0, 64)}`;
 
