@@ -120,7 +120,7 @@ export class AuthManager {
   }
 
   denied(url: string, why: string, said?: string): RegistryError {
-    return new RegistryError('E_REGISTRY_AUTH', `unauthorized: ${why} for ${url}${said ? `: registry says "${said}"` : ''}`, { url }, AUTH_HINT);
+    return new RegistryError('E_REGISTRY_AUTH', `unauthorized: ${why} for ${url}${said ? `: registry says ${said}` : ''}`, { url }, AUTH_HINT);
   }
 
   private async token(registry: string, auth: { realm: string; service?: string }, scope: string, refresh: boolean): Promise<string> {
@@ -154,7 +154,7 @@ export class AuthManager {
     const said = res.status === 200 ? undefined : describeDiagnostics(parseErrorBody(Buffer.from(res.body)));
     if (res.status === 401 || res.status === 403) throw this.denied(url, `token server answered ${res.status}`, said);
     if (res.status !== 200) {
-      throw new RegistryError('E_REGISTRY_AUTH', `token server answered ${res.status} for ${url}${said ? `: registry says "${said}"` : ''}`, { url }, 'retry later or check the registry', res.status >= 500);
+      throw new RegistryError('E_REGISTRY_AUTH', `token server answered ${res.status} for ${url}${said ? `: registry says ${said}` : ''}`, { url }, 'retry later or check the registry', res.status >= 500);
     }
     let doc: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {

@@ -84,13 +84,13 @@ function detailText(detail: unknown): string {
   }
 }
 
-/** `CODE: message (detail); CODE2: ...` as one safe line, or undefined when the registry said nothing usable. */
+/** `CODE: message, detail: {...}; CODE2: ...` as one safe line, or undefined when the registry said nothing usable. */
 export function describeDiagnostics(errors: readonly RegistryDiagnostic[], max = MAX_ERROR_TEXT): string | undefined {
   if (!errors.length) return undefined;
   const parts = errors.map((e) => {
     const head = [e.code, e.message].filter((s) => s).join(': ');
     const detail = e.detail === undefined ? '' : detailText(e.detail);
-    return detail ? `${head} (${detail})` : head;
+    return detail ? `${head}, detail: ${detail}` : head;
   });
   return safeText(parts.join('; '), max);
 }

@@ -28,7 +28,7 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
  * so the user sees e.g. `MANIFEST_UNKNOWN: manifest unknown` or a quota message next to the status.
  */
 export function statusError(status: number, url: string, what: string, retryAfter: string | null, said?: string): RegistryStatusError {
-  const tail = said ? `: registry says "${said}"` : '';
+  const tail = said ? `: registry says ${said}` : '';
   if (status === 404) return new RegistryStatusError('E_REGISTRY_NOT_FOUND', `${what} not found (404) at ${url}${tail}`, url, 'check the repository and tag', false, status);
   if (status === 401 || status === 403) {
     return new RegistryStatusError('E_REGISTRY_AUTH', `access denied (${status}) to ${url}${tail}`, url, AUTH_HINT, false, status);

@@ -125,13 +125,20 @@ export function createTransport(opts: TransportOptions): HttpTransport {
       const headers: Record<string, string> = { ...req.headers };
       if (req.accept) headers.accept = req.accept;
       opts.onRequest?.(req.kind, req.url);
-      const res = await fetch(req.url, { method: req.method, headers, signal: timer.signal, dispatcher: dispatcherFor(req.url) });
+      const res = await fetch(req.url, { method: req.method, headers, signal: timer.signal, dispatcher: dispatcherFor(req.url) }).catch((err: unknown) => {
+        throw fail(err);
+      });
       timer.touch();
       source = res.body ? Readable.fromWeb(res.body as import('stream/web').ReadableStream<Uint8Array>) : Readable.from([]);
       const body = timedBody(source, () => timer.touch(), fail);
-      return await read({ url: req.url, status: res.status, headers: res.headers, body });
-    } catch (err) {
-      throw fail(err);
+      try {
+        return await read({ url: req.url, status: res.status, headers: res.headers, body });
+      } catch (err) {
+        // The body classifies its own failures; anything else the reader throws is the reader's
+        // (an integrity error, a full disk) and passes through, unless the request was cut short.
+        if (req.signal?.aborted || timer.timedOut) throw fail(err);
+        throw err;
+      }
     } finally {
       timer.clear();
       // Whatever the reader left unread is dropped, so a stalled body never holds a connection.
