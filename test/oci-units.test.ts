@@ -111,3 +111,32 @@ describe('retry policy', () => {
     expect(parseRetryAfter('soon')).toBeUndefined();
   });
 });
+
+describe('layering of src/oci', () => {
+  // http/ knows nothing of manifests, registry/ nothing of Wasm, and oci/ nothing of the tree or the
+  // pipeline: each folder imports only from folders below it (types.ts and errors are the floor).
+  const fs = require('fs') as typeof import('fs');
+  const path = require('path') as typeof import('path');
+  const OCI = path.join(__dirname, '..', 'src', 'oci');
+  const RANK: Record<string, number> = { 'types.ts': 0, http: 1, registry: 2, wasm: 3, 'client.ts': 4 };
+  const rankOf = (file: string) => RANK[path.relative(OCI, file).split(path.sep)[0]];
+
+  test('every file imports only from its own layer or below, and never from src/ outside errors', () => {
+    const files = fs.readdirSync(OCI, { recursive: true }).map(String).filter((f) => f.endsWith('.ts')).map((f) => path.join(OCI, f));
+    expect(files.length).toBeGreaterThan(10);
+    const problems: string[] = [];
+    for (const file of files) {
+      expect(rankOf(file)).toBeDefined();
+      for (const m of fs.readFileSync(file, 'utf8').matchAll(/from '(\.{1,2}\/[^']+)'/g)) {
+        const target = path.resolve(path.dirname(file), m[1]);
+        const name = path.relative(OCI, file);
+        if (!target.startsWith(OCI + path.sep)) {
+          if (target !== path.join(OCI, '..', 'errors')) problems.push(`${name} imports ${m[1]}`);
+          continue;
+        }
+        if (rankOf(target + '.ts') > rankOf(file)) problems.push(`${name} imports ${m[1]}, a higher layer`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+});
