@@ -137,7 +137,13 @@ describe('server errors and retries', () => {
     const client = fast();
     const ac = new AbortController();
     const p = client.resolve(viaProxy(plain), ac.signal);
-    setTimeout(() => ac.abort(new Error('cancelled by caller')), 50);
+    // Abort once the request is at the proxy (a fixed delay can fire before it arrives on a busy machine).
+    const arrived = setInterval(() => {
+      if (hits(/\/manifests\//) > 0) {
+        clearInterval(arrived);
+        ac.abort(new Error('cancelled by caller'));
+      }
+    }, 10);
     await expect(p).rejects.toThrow('cancelled by caller');
     expect(hits(/\/manifests\//)).toBe(1);
     await client.close();
