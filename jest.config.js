@@ -1,11 +1,23 @@
-/** @type {import('jest').Config} */
-module.exports = {
+// Two tiers, both run by `npm test` (see CONTRIBUTING.md): `npx jest --selectProjects unit` runs the
+// tests that need no external tool in seconds; `integration` runs helm, nginx, the registry...
+const tiers = require('./test/tiers');
+
+const shared = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }] },
   snapshotResolver: '<rootDir>/test/snapshot-resolver.js',
-  globalSetup: '<rootDir>/test/global-setup.js',
+};
+
+const files = (names) => names.map((name) => `<rootDir>/test/${name}.test.ts`);
+
+/** @type {import('jest').Config} */
+module.exports = {
+  projects: [
+    { ...shared, displayName: 'unit', testMatch: files(tiers.unit) },
+    // Tests that start the CLI as a separate process need build/: compiled once, before the suites.
+    { ...shared, displayName: 'integration', testMatch: files(tiers.integration), globalSetup: '<rootDir>/test/global-setup.js' },
+  ],
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   testTimeout: 120000,
   maxWorkers: 2,

@@ -1,9 +1,12 @@
 /** Pure parts of the OCI client: scheme rules, challenges, credentials, manifest rules, retry maths. */
-import { parseChallenge } from '../src/oci/challenge';
-import { credentialsFromDockerConfig } from '../src/oci/credentials';
-import { allowsPlainHttp, baseUrl, hostName, isLoopback } from '../src/oci/endpoint';
-import { normaliseCreated, parseManifest, selectPlatform, selectWasmLayers } from '../src/oci/media';
-import { backoffMs, parseRetryAfter, statusError } from '../src/oci/transport';
+import { parseChallenge } from '../src/oci/http/challenge';
+import { credentialsFromDockerConfig } from '../src/oci/http/credentials';
+import { allowsPlainHttp, baseUrl, hostName, isLoopback } from '../src/oci/http/endpoint';
+import { backoffMs } from '../src/oci/http/retry';
+import { parseRetryAfter, statusError } from '../src/oci/http/status';
+import { parseManifest } from '../src/oci/registry/media';
+import { normaliseCreated } from '../src/oci/wasm/created';
+import { selectPlatform, selectWasmLayers } from '../src/oci/wasm/layers';
 
 const D = (n: string) => `sha256:${n.repeat(64).slice(0, 64)}`;
 
@@ -106,5 +109,34 @@ describe('retry policy', () => {
     expect(parseRetryAfter('3')).toBe(3000);
     expect(parseRetryAfter(new Date(10_000).toUTCString(), 4_000)).toBe(6000);
     expect(parseRetryAfter('soon')).toBeUndefined();
+  });
+});
+
+describe('layering of src/oci', () => {
+  // http/ knows nothing of manifests, registry/ nothing of Wasm, and oci/ nothing of the tree or the
+  // pipeline: each folder imports only from folders below it (types.ts and errors are the floor).
+  const fs = require('fs') as typeof import('fs');
+  const path = require('path') as typeof import('path');
+  const OCI = path.join(__dirname, '..', 'src', 'oci');
+  const RANK: Record<string, number> = { 'types.ts': 0, http: 1, registry: 2, wasm: 3, 'client.ts': 4 };
+  const rankOf = (file: string) => RANK[path.relative(OCI, file).split(path.sep)[0]];
+
+  test('every file imports only from its own layer or below, and never from src/ outside errors', () => {
+    const files = fs.readdirSync(OCI, { recursive: true }).map(String).filter((f) => f.endsWith('.ts')).map((f) => path.join(OCI, f));
+    expect(files.length).toBeGreaterThan(10);
+    const problems: string[] = [];
+    for (const file of files) {
+      expect(rankOf(file)).toBeDefined();
+      for (const m of fs.readFileSync(file, 'utf8').matchAll(/from '(\.{1,2}\/[^']+)'/g)) {
+        const target = path.resolve(path.dirname(file), m[1]);
+        const name = path.relative(OCI, file);
+        if (!target.startsWith(OCI + path.sep)) {
+          if (target !== path.join(OCI, '..', 'errors')) problems.push(`${name} imports ${m[1]}`);
+          continue;
+        }
+        if (rankOf(target + '.ts') > rankOf(file)) problems.push(`${name} imports ${m[1]}, a higher layer`);
+      }
+    }
+    expect(problems).toEqual([]);
   });
 });

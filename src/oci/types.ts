@@ -45,7 +45,7 @@ export interface OciClientOptions {
   /** Attempts for transient faults (default 4) with exponential backoff from `retryBaseMs` (default 250). */
   retries?: number;
   retryBaseMs?: number;
-  /** Refuse blobs bigger than this (default MAX_WASM_BYTES). */
+  /** Refuse Wasm modules and layers bigger than this (default 256 MiB, the gateway's limit). */
   maxBytes?: number;
   /** Path of a docker config.json for basic credentials (default ~/.docker/config.json, or $DOCKER_CONFIG/config.json). */
   dockerConfigPath?: string;

@@ -5,6 +5,7 @@
  *
  *   const proxy = await startFaultProxy(reg.url);
  *   proxy.add({ path: /\/blobs\//, times: 2, status: 503 });        // first two blob requests fail
+ *   proxy.add({ path: /\/manifests\//, status: 500, body: '{...}' });  // with the registry's error body
  *   proxy.add({ path: /\/manifests\//, delayMs: 2000 });             // every manifest request stalls
  *   proxy.add({ path: /\/blobs\//, truncateTo: 100 });               // body cut, Content-Length fixed
  *   proxy.add({ path: /\/blobs\//, truncateTo: 100, keepLength: true }); // connection dropped mid-body
@@ -22,6 +23,8 @@ export interface FaultRule {
   /** How many matching requests this rule affects (default: all). */
   times?: number;
   status?: number;
+  /** With status: the response body (default `{"errors":[{"code":"FAULT"}]}`). */
+  body?: string;
   headers?: Record<string, string>;
   delayMs?: number;
   drop?: boolean;
@@ -42,7 +45,7 @@ export interface FaultProxy {
 }
 
 function describe(rule: FaultRule): string {
-  return Object.entries(rule).filter(([k]) => k !== 'path' && k !== 'method' && k !== 'times').map(([k, v]) => `${k}=${String(v)}`).join(',');
+  return Object.entries(rule).filter(([k]) => k !== 'path' && k !== 'method' && k !== 'times' && k !== 'body').map(([k, v]) => `${k}=${String(v)}`).join(',');
 }
 
 export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
@@ -62,7 +65,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     }
     if (rule?.status) {
       req.resume();
-      res.writeHead(rule.status, { 'content-type': 'application/json', ...(rule.headers ?? {}) }).end('{"errors":[{"code":"FAULT"}]}');
+      res.writeHead(rule.status, { 'content-type': 'application/json', ...(rule.headers ?? {}) }).end(rule.body ?? '{"errors":[{"code":"FAULT"}]}');
       return;
     }
     const forward = () => {

@@ -2,7 +2,7 @@
  * Which scheme a registry host is reached over. HTTPS always, except loopback registries (local
  * mirrors, tests) and hosts the operator explicitly marks insecure. Pure.
  */
-import type { OciReference } from './types';
+import type { OciReference } from '../types';
 
 /** `host`, `host:port`, `[::1]:port` → bare host name without brackets or port. */
 export function hostName(registry: string): string {

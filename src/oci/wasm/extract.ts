@@ -1,8 +1,7 @@
 /**
- * Blob bodies: small ones (manifests, configs, spec.yaml) read into memory, wasm streamed to disk.
- * Every byte goes through a DigestCounter, so a blob is only accepted when size and sha256 match its
- * descriptor. A tar+gzip layer is hashed as compressed bytes and unpacked on the fly; only an entry
- * named plugin.wasm (in any folder) is written.
+ * Writing the module of a verified layer stream to disk: a raw wasm layer as is, a tar(+gzip) layer by
+ * unpacking on the fly and keeping only the entry named plugin.wasm (in any folder). The stream checks
+ * its own digest (registry/body.ts), so its failure removes the file; nothing half-written remains.
  */
 import { createHash } from 'crypto';
 import * as fs from 'fs';
@@ -10,78 +9,27 @@ import * as path from 'path';
 import { Readable, Writable } from 'stream';
 import { pipeline } from 'stream/promises';
 import { Parser, ReadEntry } from 'tar';
-import type { Response } from 'undici';
-import { IntegrityError } from '../errors';
-import { DigestCounter, Expected, oversize } from './verify-stream';
-import type { IdleTimer } from './transport';
-
-export const WASM_ENTRY = 'plugin.wasm';
-
-function body(res: Response): Readable {
-  if (!res.body) return Readable.from([]);
-  return Readable.fromWeb(res.body as import('stream/web').ReadableStream<Uint8Array>);
-}
-
-function checkContentLength(res: Response, maxBytes: number, url: string): void {
-  const length = Number(res.headers.get('content-length') ?? NaN);
-  if (Number.isFinite(length) && length > maxBytes) throw oversize(url, length, maxBytes, 'Content-Length says');
-}
-
-/** Reads a body of at most `limit` bytes into memory and checks it against `expected`. */
-export async function readVerified(res: Response, expected: Expected, limit: number, url: string, timer: IdleTimer): Promise<Buffer> {
-  const counter = new DigestCounter(expected, limit, url);
-  checkContentLength(res, limit, url);
-  const chunks: Buffer[] = [];
-  for await (const chunk of body(res)) {
-    timer.touch();
-    counter.update(chunk as Buffer);
-    chunks.push(chunk as Buffer);
-  }
-  counter.finish();
-  return Buffer.concat(chunks);
-}
-
-/** Reads a body whose digest is not known in advance (a manifest by tag), refusing more than `limit`. */
-export async function readLimited(res: Response, limit: number, url: string, timer: IdleTimer): Promise<Buffer> {
-  checkContentLength(res, limit, url);
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const chunk of body(res)) {
-    timer.touch();
-    n += (chunk as Buffer).length;
-    if (n > limit) throw oversize(url, n, limit, 'body has at least');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
-function counted(counter: DigestCounter, timer: IdleTimer) {
-  return async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-    for await (const chunk of source) {
-      timer.touch();
-      counter.update(chunk);
-      yield chunk;
-    }
-    counter.finish();
-  };
-}
-
-function closed(stream: fs.WriteStream): Promise<void> {
-  return stream.closed ? Promise.resolve() : new Promise((resolve) => stream.once('close', () => resolve()));
-}
+import { IntegrityError } from '../../errors';
+import { oversize } from '../registry/verify-stream';
+import { WASM_ENTRY } from './layers';
 
 export interface WrittenWasm {
   size: number;
   sha256: string;
 }
 
-/** Streams a raw wasm layer to `dest`; its sha256 is the layer digest, checked on the way. */
-export async function streamRawLayer(res: Response, expected: Expected, maxBytes: number, url: string, dest: string, timer: IdleTimer): Promise<WrittenWasm> {
-  const counter = new DigestCounter(expected, maxBytes, url);
-  checkContentLength(res, maxBytes, url);
+function closed(stream: fs.WriteStream): Promise<void> {
+  return stream.closed ? Promise.resolve() : new Promise((resolve) => stream.once('close', () => resolve()));
+}
+
+/**
+ * Writes a raw wasm layer to `dest`. The stream checks size and digest itself, so the layer digest is
+ * the module's sha256 and no second hash is needed.
+ */
+export async function writeRawLayer(verified: Readable, dest: string): Promise<void> {
   const out = fs.createWriteStream(dest);
   try {
-    await pipeline(body(res), counted(counter, timer), out);
+    await pipeline(verified, out);
   } catch (err) {
     // The file stream opens asynchronously: wait until it is closed, or the removal can run before
     // the open and leave a partial file behind.
@@ -89,19 +37,16 @@ export async function streamRawLayer(res: Response, expected: Expected, maxBytes
     await fs.promises.rm(dest, { force: true });
     throw err;
   }
-  return { size: counter.bytes, sha256: expected.digest.slice('sha256:'.length) };
 }
 
 /**
- * Streams a tar(+gzip) layer, writing its plugin.wasm to `dest`. Returns undefined (and writes
+ * Unpacks a tar(+gzip) layer stream, writing its plugin.wasm to `dest`. Returns undefined (and writes
  * nothing) when the layer holds no plugin.wasm, so the caller can try the next layer.
  */
-export async function streamTarLayer(res: Response, expected: Expected, maxBytes: number, url: string, dest: string, timer: IdleTimer): Promise<WrittenWasm | undefined> {
-  const counter = new DigestCounter(expected, maxBytes, url);
-  checkContentLength(res, maxBytes, url);
+export async function extractTarLayer(verified: Readable, maxBytes: number, url: string, dest: string): Promise<WrittenWasm | undefined> {
   const sink = new TarWasmSink(dest, maxBytes, url);
   try {
-    await pipeline(body(res), counted(counter, timer), sink);
+    await pipeline(verified, sink);
     return await sink.result();
   } catch (err) {
     await sink.release();

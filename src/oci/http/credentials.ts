@@ -10,7 +10,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { InputError } from '../errors';
+import { InputError } from '../../errors';
 
 export interface Credentials {
   username: string;

@@ -1,12 +1,19 @@
 /**
- * Registry authentication: remembers each host's challenge, fetches bearer tokens from the realm the
- * registry names (with basic credentials when we have them), and caches tokens per realm/service/scope
- * until shortly before they expire. Concurrent pulls of one repository share one token request.
+ * The auth layer. `withAuth` wraps an Exchange: it sends the header the host is known to want, and
+ * answers one 401 challenge with a fresh token or basic credentials before giving up (a second 401
+ * reaches the status layer above, which reports it with the registry's error text).
+ * `AuthManager` holds the state: each host's challenge, and bearer tokens fetched from the realm the
+ * registry names (with basic credentials when we have them), cached per realm/service/scope until
+ * shortly before they expire. Concurrent pulls of one repository share one token request.
+ * Tokens are fetched through the plain transport handed in, so there is no cycle between layers.
  */
-import { RegistryError } from '../errors';
+import type { Readable } from 'stream';
+import { RegistryError } from '../../errors';
 import { parseChallenge } from './challenge';
 import type { Credentials, CredentialStore } from './credentials';
 import { allowsPlainHttp } from './endpoint';
+import { describeDiagnostics, parseErrorBody, registrySays, safeText } from './errcode';
+import type { Exchange, RegistryRequest, ResponseReader } from './exchange';
 
 export const AUTH_HINT = 'check credentials in ~/.docker/config.json or HIGRESS_REGISTRY_USERNAME/PASSWORD';
 
@@ -19,6 +26,46 @@ interface CachedToken {
 
 export interface TokenFetcher {
   (url: string, headers: Record<string, string>): Promise<{ status: number; body: string }>;
+}
+
+/** A token answer is a small JSON document; refuse to buffer anything bigger. */
+const MAX_TOKEN_BODY_BYTES = 1024 * 1024;
+
+/** Token requests go straight to the transport: same pool, timeout and request hook, no auth or status layer. */
+export function tokenFetcher(transport: Exchange): TokenFetcher {
+  return (url, headers) => transport({ kind: 'token', method: 'GET', url, registry: new URL(url).host, scope: '', headers }, async (res) => ({
+    status: res.status,
+    body: (await readCapped(res.body, MAX_TOKEN_BODY_BYTES, url)).toString('utf8'),
+  }));
+}
+
+async function readCapped(body: Readable, limit: number, url: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of body) {
+    n += (chunk as Buffer).length;
+    if (n > limit) throw new RegistryError('E_REGISTRY_AUTH', `token server sent over ${limit} bytes from ${url}`, { url }, 'check the registry');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+type AuthOutcome<T> = { value: T } | { challenge: string | null; said?: string };
+
+/** Decorator: authenticates requests (see the file comment). */
+export function withAuth(next: Exchange, auth: AuthManager): Exchange {
+  return async <T>(req: RegistryRequest, read: ResponseReader<T>): Promise<T> => {
+    let authorization = await auth.header(req.registry, req.scope);
+    for (let round = 0; ; round++) {
+      const headers = authorization ? { ...req.headers, authorization } : req.headers;
+      const outcome = await next<AuthOutcome<T>>({ ...req, headers }, async (res) => {
+        if (res.status !== 401 || round > 0) return { value: await read(res) };
+        return { challenge: res.headers.get('www-authenticate'), said: req.method === 'HEAD' ? undefined : await registrySays(res.body) };
+      });
+      if ('value' in outcome) return outcome.value;
+      authorization = await auth.challenged(req.registry, req.scope, outcome.challenge, req.url, authorization, outcome.said);
+    }
+  };
 }
 
 function basicHeader(c: Credentials): string {
@@ -52,28 +99,28 @@ export class AuthManager {
    * Handles a 401: records the challenge and returns the header to retry with, or throws an auth error
    * when there is nothing better to send.
    */
-  async challenged(registry: string, scope: string, wwwAuthenticate: string | null, url: string, sent: string | undefined): Promise<string> {
+  async challenged(registry: string, scope: string, wwwAuthenticate: string | null, url: string, sent: string | undefined, said?: string): Promise<string> {
     const ch = parseChallenge(wwwAuthenticate);
     if (ch?.scheme === 'bearer' && ch.params.realm) {
       const auth: HostAuth = { scheme: 'bearer', realm: ch.params.realm, service: ch.params.service };
       this.hosts.set(registry, auth);
       const header = `Bearer ${await this.token(registry, auth, scope, true)}`;
-      if (header === sent) throw this.denied(url, 'the registry refused a fresh token');
+      if (header === sent) throw this.denied(url, 'the registry refused a fresh token', said);
       return header;
     }
     const c = this.creds.get(registry);
     if (ch?.scheme === 'basic' || !ch) {
       this.hosts.set(registry, { scheme: 'basic' });
-      if (!c) throw this.denied(url, 'authentication required and no credentials found');
+      if (!c) throw this.denied(url, 'authentication required and no credentials found', said);
       const header = basicHeader(c);
-      if (header === sent) throw this.denied(url, 'credentials rejected');
+      if (header === sent) throw this.denied(url, 'credentials rejected', said);
       return header;
     }
-    throw this.denied(url, `unsupported authentication challenge "${wwwAuthenticate}"`);
+    throw this.denied(url, `unsupported authentication challenge "${safeText(wwwAuthenticate ?? '')}"`);
   }
 
-  denied(url: string, why: string): RegistryError {
-    return new RegistryError('E_REGISTRY_AUTH', `unauthorized: ${why} for ${url}`, { url }, AUTH_HINT);
+  denied(url: string, why: string, said?: string): RegistryError {
+    return new RegistryError('E_REGISTRY_AUTH', `unauthorized: ${why} for ${url}${said ? `: registry says ${said}` : ''}`, { url }, AUTH_HINT);
   }
 
   private async token(registry: string, auth: { realm: string; service?: string }, scope: string, refresh: boolean): Promise<string> {
@@ -104,9 +151,10 @@ export class AuthManager {
     const headers: Record<string, string> = c ? { authorization: basicHeader(c) } : {};
     const url = realm.toString();
     const res = await this.fetchToken(url, headers);
-    if (res.status === 401 || res.status === 403) throw this.denied(url, `token server answered ${res.status}`);
+    const said = res.status === 200 ? undefined : describeDiagnostics(parseErrorBody(Buffer.from(res.body)));
+    if (res.status === 401 || res.status === 403) throw this.denied(url, `token server answered ${res.status}`, said);
     if (res.status !== 200) {
-      throw new RegistryError('E_REGISTRY_AUTH', `token server answered ${res.status} for ${url}`, { url }, 'retry later or check the registry', res.status >= 500);
+      throw new RegistryError('E_REGISTRY_AUTH', `token server answered ${res.status} for ${url}${said ? `: registry says ${said}` : ''}`, { url }, 'retry later or check the registry', res.status >= 500);
     }
     let doc: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {

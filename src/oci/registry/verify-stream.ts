@@ -4,7 +4,7 @@
  * arrive, and checks the size and sha256 at the end. Nothing unverified is ever reported as done.
  */
 import { createHash, Hash } from 'crypto';
-import { IntegrityError } from '../errors';
+import { IntegrityError } from '../../errors';
 
 export interface Expected {
   digest: string;
@@ -14,6 +14,8 @@ export interface Expected {
 export class DigestCounter {
   private readonly hash: Hash = createHash('sha256');
   bytes = 0;
+  /** True once finish() has checked size and digest. */
+  finished = false;
 
   constructor(private readonly expected: Expected, private readonly maxBytes: number, private readonly url: string) {
     if (expected.size > maxBytes) throw oversize(url, expected.size, maxBytes, 'descriptor says');
@@ -37,6 +39,7 @@ export class DigestCounter {
     }
     const hex = this.hash.digest('hex');
     if (`sha256:${hex}` !== this.expected.digest) throw digestMismatch(this.url, this.expected.digest, `sha256:${hex}`);
+    this.finished = true;
     return hex;
   }
 }

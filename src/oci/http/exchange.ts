@@ -1,0 +1,51 @@
+/**
+ * The one shape every HTTP layer of the OCI client has: an `Exchange` sends a request and hands the
+ * response to a reader, returning what the reader returns. Reading the body is part of the exchange
+ * so that a body that breaks off mid-stream is retried like a request that failed outright.
+ *
+ * Layers wrap an Exchange and return one (decorators, as go-containerregistry's transports wrap
+ * http.RoundTripper), composed in stack.ts:
+ *
+ *   retry( status( auth( transport ) ) )
+ *
+ * transport.ts  HTTP itself: connection pool or proxy, idle timeout, network failures → RegistryError
+ * auth.ts       sends known credentials up front, answers a 401 challenge once
+ * status.ts     any other non-2xx → RegistryError carrying the registry's error body
+ * retry.ts      transient RegistryErrors are tried again with backoff
+ */
+import type { Readable } from 'stream';
+
+export type RequestKind = 'manifest' | 'blob' | 'token';
+
+export interface RegistryRequest {
+  /** What is asked for, for the request hook and messages. */
+  kind: RequestKind;
+  method: 'GET' | 'HEAD';
+  /** Full URL; endpoint.ts picks the scheme. */
+  url: string;
+  /** `host[:port]` the credentials and challenges belong to. */
+  registry: string;
+  /** Token scope, e.g. `repository:plugins/x:pull` (empty for token requests). */
+  scope: string;
+  accept?: string;
+  headers?: Record<string, string>;
+  /** The caller's cancellation; aborting it is never retried. */
+  signal?: AbortSignal;
+}
+
+export interface RegistryResponse {
+  url: string;
+  status: number;
+  headers: { get(name: string): string | null };
+  /**
+   * The body as bytes. Every chunk resets the request's idle timeout; a stall or a broken connection
+   * surfaces as a RegistryError from the stream. The transport discards whatever the reader leaves.
+   */
+  body: Readable;
+}
+
+export type ResponseReader<T> = (res: RegistryResponse) => Promise<T>;
+
+export interface Exchange {
+  <T>(req: RegistryRequest, read: ResponseReader<T>): Promise<T>;
+}

@@ -1,0 +1,54 @@
+/**
+ * The status layer: a response that is not 2xx becomes a RegistryError with a stable code, a hint,
+ * whether it is worth retrying, and what the registry itself said in its error body (errcode.ts).
+ * 401 challenges never reach here unanswered: auth.ts sits below and handles them.
+ */
+import { RegistryError } from '../../errors';
+import { AUTH_HINT } from './auth';
+import { registrySays } from './errcode';
+import type { Exchange } from './exchange';
+
+export class RegistryStatusError extends RegistryError {
+  constructor(code: string, message: string, url: string, hint: string, transient: boolean, readonly status: number, readonly retryAfterMs?: number) {
+    super(code, message, { url }, hint, transient);
+    this.name = 'RegistryError'; // callers and messages know the public class, not this detail
+  }
+}
+
+/** Retry-After is seconds or an HTTP date. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+}
+
+/**
+ * The error for an HTTP status. `said` is the registry's own (already made safe) error text, appended
+ * so the user sees e.g. `MANIFEST_UNKNOWN: manifest unknown` or a quota message next to the status.
+ */
+export function statusError(status: number, url: string, what: string, retryAfter: string | null, said?: string): RegistryStatusError {
+  const tail = said ? `: registry says ${said}` : '';
+  if (status === 404) return new RegistryStatusError('E_REGISTRY_NOT_FOUND', `${what} not found (404) at ${url}${tail}`, url, 'check the repository and tag', false, status);
+  if (status === 401 || status === 403) {
+    return new RegistryStatusError('E_REGISTRY_AUTH', `access denied (${status}) to ${url}${tail}`, url, AUTH_HINT, false, status);
+  }
+  if (status === 429) {
+    return new RegistryStatusError('E_REGISTRY_RATE_LIMIT', `rate limited (429) by ${url}${tail}`, url, 'wait and retry, or pull with lower concurrency', true, status, parseRetryAfter(retryAfter));
+  }
+  if (status >= 500) {
+    const transient = status !== 501 && status !== 505;
+    return new RegistryStatusError('E_REGISTRY_SERVER', `registry error ${status} for ${url}${tail}`, url,
+      transient ? 'the registry is failing: retry later' : 'the registry does not support this request', transient, status, parseRetryAfter(retryAfter));
+  }
+  return new RegistryStatusError('E_REGISTRY_STATUS', `unexpected HTTP ${status} for ${url}${tail}`, url, 'check the reference and the registry', false, status);
+}
+
+/** Decorator: only 2xx responses reach the reader; anything else throws a RegistryStatusError. */
+export function withStatusCheck(next: Exchange): Exchange {
+  return (req, read) => next(req, async (res) => {
+    if (res.status >= 200 && res.status < 300) return read(res);
+    const said = req.method === 'HEAD' ? undefined : await registrySays(res.body);
+    throw statusError(res.status, res.url, req.kind, res.headers.get('retry-after'), said);
+  });
+}

@@ -1,0 +1,96 @@
+/**
+ * Fetching a Higress Wasm plugin from an OCI registry, on top of the generic RegistryClient (as Istio's
+ * pkg/wasm sits on a generic OCI client): pick the platform of an index, pick the layer(s) that may
+ * hold the module, stream it to the caller's folder (unpacking tar layers), and read the side facts
+ * the tree records: spec.yaml and the creation time.
+ */
+import * as path from 'path';
+import { IntegrityError } from '../../errors';
+import type { FetchedArtifact, OciReference } from '../types';
+import { formatReference } from '../types';
+import type { RegistryClient } from '../registry/client';
+import type { Descriptor, ImageManifest, Manifest } from '../registry/media';
+import { configMayHaveCreated, CREATED_ANNOTATION, MAX_CONFIG_BYTES, normaliseCreated } from './created';
+import { extractTarLayer, writeRawLayer, WrittenWasm } from './extract';
+import { selectPlatform, selectSpecLayer, selectWasmLayers, WASM_ENTRY } from './layers';
+
+/** spec.yaml is a short YAML document; refuse anything that is clearly not one. */
+const MAX_SPEC_BYTES = 1024 * 1024;
+
+export interface WasmFetchOptions {
+  /** The top-level manifest must have this digest (lock files, pinned references). */
+  expectDigest?: string;
+  signal?: AbortSignal;
+}
+
+export class WasmArtifactFetcher {
+  /** `maxBytes`: the largest module (and layer) accepted; the caller owns that limit. */
+  constructor(private readonly registry: RegistryClient, private readonly maxBytes: number) {}
+
+  /** Downloads the wasm of `ref` into `dir` (as plugin.wasm), with every manifest and blob verified. */
+  async fetch(ref: OciReference, dir: string, opts: WasmFetchOptions = {}): Promise<FetchedArtifact> {
+    const { signal } = opts;
+    const top = await this.registry.manifest(ref, ref.digest ?? ref.tag ?? 'latest', signal);
+    if (opts.expectDigest && top.digest !== opts.expectDigest) {
+      throw new IntegrityError('E_DIGEST_MOVED', `${formatReference(ref)} now resolves to ${top.digest}, expected ${opts.expectDigest}`, { url: top.url },
+        'the tag moved: review the change, then pull again with --lock to update the lock file');
+    }
+    const { image, url: imageUrl } = await this.image(ref, top.manifest, top.url, signal);
+    const source = selectWasmLayers(image, imageUrl);
+    const dest = path.join(dir, WASM_ENTRY);
+    const annotated = normaliseCreated(image.annotations?.[CREATED_ANNOTATION]);
+    // The small side blobs download while the wasm streams.
+    const [wasm, specYaml, configCreated] = await Promise.all([
+      source.kind === 'raw' ? this.rawLayer(ref, source.layer, dest, signal) : this.tarLayers(ref, source.layers, dest, imageUrl, signal),
+      this.specYaml(ref, image, signal),
+      annotated ? Promise.resolve(undefined) : this.configCreated(ref, image.config, signal),
+    ]);
+    const created = annotated ?? configCreated;
+    const out: FetchedArtifact = { manifestDigest: top.digest, wasmPath: dest, size: wasm.size, sha256: wasm.sha256 };
+    if (created) out.created = created;
+    if (specYaml !== undefined) out.specYaml = specYaml;
+    return out;
+  }
+
+  /** The image manifest itself, or the linux/amd64 entry of an index. */
+  private async image(ref: OciReference, top: Manifest, url: string, signal?: AbortSignal): Promise<{ image: ImageManifest; url: string }> {
+    if (top.kind === 'manifest') return { image: top, url };
+    const entry = selectPlatform(top, url);
+    const child = await this.registry.manifest(ref, entry.digest, signal, entry);
+    if (child.manifest.kind !== 'manifest') {
+      throw new IntegrityError('E_MANIFEST_NESTED', `index entry ${entry.digest} in ${url} is itself an index`, { url: child.url }, 'point the reference at a plugin image');
+    }
+    return { image: child.manifest, url: child.url };
+  }
+
+  private async rawLayer(ref: OciReference, layer: Descriptor, dest: string, signal?: AbortSignal): Promise<WrittenWasm> {
+    await this.registry.streamBlob(ref, layer, this.maxBytes, (verified) => writeRawLayer(verified, dest), signal);
+    return { size: layer.size, sha256: layer.digest.slice('sha256:'.length) };
+  }
+
+  private async tarLayers(ref: OciReference, layers: Descriptor[], dest: string, manifestUrl: string, signal?: AbortSignal): Promise<WrittenWasm> {
+    for (const layer of layers) {
+      const found = await this.registry.streamBlob(ref, layer, this.maxBytes, (verified, url) => extractTarLayer(verified, this.maxBytes, url, dest), signal);
+      if (found) return found;
+    }
+    throw new IntegrityError('E_ARTIFACT_NO_WASM', `no ${WASM_ENTRY} in the tar layers of ${manifestUrl}`, { url: manifestUrl },
+      `the image must contain a file named ${WASM_ENTRY}`);
+  }
+
+  private async specYaml(ref: OciReference, image: ImageManifest, signal?: AbortSignal): Promise<string | undefined> {
+    const layer = selectSpecLayer(image);
+    if (!layer) return undefined;
+    return (await this.registry.readBlob(ref, layer, MAX_SPEC_BYTES, signal)).toString('utf8');
+  }
+
+  /** `created` of an image config; a config that is not JSON simply has none. */
+  private async configCreated(ref: OciReference, config: Descriptor | undefined, signal?: AbortSignal): Promise<string | undefined> {
+    if (!config || !configMayHaveCreated(config)) return undefined;
+    const bytes = await this.registry.readBlob(ref, config, MAX_CONFIG_BYTES, signal);
+    try {
+      return normaliseCreated((JSON.parse(bytes.toString('utf8')) as { created?: unknown }).created);
+    } catch {
+      return undefined;
+    }
+  }
+}

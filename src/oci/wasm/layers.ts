@@ -1,0 +1,48 @@
+/**
+ * What a Higress Wasm plugin looks like inside an OCI image, as the gateway (and Istio's pkg/wasm)
+ * reads it: which platform of an index, which layer holds the module, where spec.yaml is. Pure.
+ */
+import { IntegrityError, RegistryError } from '../../errors';
+import type { Descriptor, ImageManifest, IndexManifest } from '../registry/media';
+
+export const WASM_LAYER = 'application/vnd.module.wasm.content.layer.v1+wasm';
+export const DOCKER_TAR_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+export const OCI_TAR_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+/** Higress plugin releases push their spec.yaml with this type (and oras adds a title annotation). */
+export const HIGRESS_SPEC_LAYER = 'application/vnd.module.wasm.spec.v1+yaml';
+export const TITLE_ANNOTATION = 'org.opencontainers.image.title';
+/** The file a tar layer must hold, and the name the fetched module gets in the caller's folder. */
+export const WASM_ENTRY = 'plugin.wasm';
+
+/** The gateway runs linux/amd64; an index with a single entry is taken as is (plugins are arch-neutral). */
+export function selectPlatform(index: IndexManifest, url: string): Descriptor {
+  const entries = index.manifests.filter((d) => d.platform?.os !== 'unknown'); // skip attestation manifests
+  const amd64 = entries.find((d) => d.platform?.os === 'linux' && d.platform?.architecture === 'amd64');
+  if (amd64) return amd64;
+  if (entries.length === 1) return entries[0];
+  const seen = entries.map((d) => `${d.platform?.os ?? '?'}/${d.platform?.architecture ?? '?'}`).join(', ');
+  throw new RegistryError('E_MANIFEST_PLATFORM', `index at ${url} has no linux/amd64 entry (has ${seen || 'nothing'})`, { url },
+    'pin the reference to one manifest digest or push a linux/amd64 entry');
+}
+
+export type WasmSource = { kind: 'raw'; layer: Descriptor } | { kind: 'tar'; layers: Descriptor[] };
+
+/**
+ * Which layer(s) may hold the wasm: a raw wasm layer wins; otherwise the tar+gzip layers, last first
+ * (in a Docker image the last layer is the one that adds plugin.wasm).
+ */
+export function selectWasmLayers(manifest: ImageManifest, url: string): WasmSource {
+  const raw = manifest.layers.find((l) => l.mediaType === WASM_LAYER);
+  if (raw) return { kind: 'raw', layer: raw };
+  const tars = manifest.layers.filter((l) => l.mediaType === DOCKER_TAR_GZIP || l.mediaType === OCI_TAR_GZIP).reverse();
+  if (tars.length) return { kind: 'tar', layers: tars };
+  const types = [...new Set(manifest.layers.map((l) => l.mediaType))].join(', ');
+  throw new IntegrityError('E_ARTIFACT_NO_WASM', `no Wasm layer in ${url} (layer types: ${types || 'none'})`, { url },
+    `push the plugin with a ${WASM_LAYER} layer or a tar+gzip layer holding plugin.wasm`);
+}
+
+/** A Higress release's spec.yaml layer, by media type or by its file-name annotation. */
+export function selectSpecLayer(manifest: ImageManifest): Descriptor | undefined {
+  return manifest.layers.find((l) => l.mediaType === HIGRESS_SPEC_LAYER) ??
+    manifest.layers.find((l) => l.annotations?.[TITLE_ANNOTATION] === 'spec.yaml');
+}
