@@ -35,6 +35,7 @@ module.exports = {
     'reliability-manifests',
     'reliability-registry',
     'reliability-server',
+    'repository',
     'serving-cli',
     'serving-config',
     'serving-dockerfile',
