@@ -7,7 +7,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { parse, parseAllDocuments } from 'yaml';
 import { DIST_CONSOLE_PATCH, DIST_MANIFESTS } from '../lib/synth';
-import { VALUES_SPEC, walkSpec } from '../lib/values';
+import { walkSpec } from '../lib/helm';
+import { VALUES_SPEC } from '../lib/values';
 import { byKind, CHART_PATH, helm, helmTemplate, parseDocs, renderNotes, renderObjects } from './support/helm';
 import { REPO_ROOT } from './support/tools';
 
