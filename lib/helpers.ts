@@ -7,14 +7,16 @@ import { CONSOLE_PLUGIN_PATH } from '../src/contract/service';
 import {
   ChartMeta,
   chartAppVersion,
-  chartName,
   chartVersion,
   dnsLabel,
   eq,
+  hasKey,
   HelperSet,
   ifElse,
+  indexOf,
   int,
   lit,
+  MapEntry,
   orElse,
   printf,
   releaseName,
@@ -22,6 +24,7 @@ import {
   releaseService,
   replace,
   suffixed,
+  tagString,
   variable,
   withVar,
 } from './helm';
@@ -34,28 +37,49 @@ export const H = new HelperSet(CHART_NAME);
 
 /** Name of the Deployment, Service and PodDisruptionBudget. */
 export const name = H.define('name', 'Name of the Deployment, Service and PodDisruptionBudget (the upstream key pluginServer.name).', dnsLabel(V('name')));
-const chartLabel = H.define('chart', 'Chart name and version for the helm.sh/chart label.', dnsLabel(replace(printf('%s-%s', chartName, chartVersion), '+', '_')));
-export const tag = H.define('tag', "Image tag: the tag value, else the chart's appVersion.", orElse(V('tag'), chartAppVersion));
+/* The chart's own name, not .Chart.Name: inside the Higress chart that is the alias `pluginServer`. */
+const chartLabel = H.define(
+  'chart',
+  'Chart name and version for the helm.sh/chart label (the chart name, never the alias it is embedded under).',
+  dnsLabel(replace(printf('%s-%s', lit(CHART_NAME), chartVersion), '+', '_')),
+);
+export const tag = H.define(
+  'tag',
+  "Image tag: the tag value (a number is written as typed, 2.2 or 20260101), else the chart's appVersion (the Higress version it ships with).",
+  withVar('tag', orElse(V('tag'), chartAppVersion), tagString(variable<string | number>('tag', 'string'))),
+);
 
-export const selectorLabels = H.defineMap('selectorLabels', 'Selector labels: the upstream ones, kept so existing Deployments can be upgraded in place.', [
-  { key: 'app', value: name },
-  { key: 'higress', value: name },
-]);
+/** Upstream's rule: `labels.<key>` replaces the selector label when present (quoted; an empty value drops it). */
+const selectorValue = (key: 'app' | 'higress') => ifElse(hasKey(V('labels'), key), indexOf(V('labels'), key), name);
+const selectorLabel = (key: 'app' | 'higress'): MapEntry => ({ key, value: selectorValue(key), optional: true });
+/** The `app` selector label's value (NOTES.txt lists Deployments with it). */
+export const selectorApp = selectorValue('app');
+export const SELECTOR_KEYS = ['app', 'higress'] as const;
+export const selectorLabels = H.defineMap(
+  'selectorLabels',
+  'Selector labels as the Higress chart computes them (labels.app / labels.higress win), so existing Deployments upgrade in place.',
+  SELECTOR_KEYS.map(selectorLabel),
+);
 
-export const commonLabels = H.defineMap('commonLabels', 'Recommended labels every object carries (the helm test pod adds its own component).', [
-  { key: 'app.kubernetes.io/name', value: chartName },
+const COMMON_LABELS: MapEntry[] = [
+  { key: 'app.kubernetes.io/name', value: CHART_NAME },
   { key: 'app.kubernetes.io/instance', value: releaseName },
   { key: 'app.kubernetes.io/version', value: tag, quote: true },
   { key: 'app.kubernetes.io/part-of', value: 'higress' },
   { key: 'app.kubernetes.io/managed-by', value: releaseService },
   { key: 'helm.sh/chart', value: chartLabel },
-]);
+];
+export const commonLabels = H.defineMap('commonLabels', 'Recommended labels every object carries (the helm test pod adds its own component).', COMMON_LABELS);
 
+const COMPONENT = { key: 'app.kubernetes.io/component', value: 'plugin-server' };
 export const labels = H.defineMap("labels", "Labels of the server's Deployment, pods, Service and PodDisruptionBudget.", [
   { include: selectorLabels },
-  { key: 'app.kubernetes.io/component', value: 'plugin-server' },
+  COMPONENT,
   { include: commonLabels },
 ]);
+
+/** Keys the `labels` helper writes: user label maps leave them out, so no key is written twice. */
+export const LABEL_KEYS: readonly string[] = [...SELECTOR_KEYS, COMPONENT.key, ...COMMON_LABELS.flatMap((e) => ('key' in e ? [e.key] : []))];
 
 export const image = H.define(
   'image',
@@ -73,7 +97,7 @@ const base = variable<string>('base', 'string');
 /** `http://<name>.<namespace>.svc[:<port>]` (src/contract/service.ts's serviceBaseUrl; a test checks they agree). */
 export const baseUrl = H.define(
   'baseUrl',
-  'In-cluster base URL, port left out when 80 (lib/console-url.ts computes the same).',
+  'In-cluster base URL, port left out when 80 (serviceBaseUrl in src/contract/service.ts computes the same).',
   withVar('base', printf('http://%s.%s.svc', name, releaseNamespace), ifElse(eq<number>(int(V('service.port')), lit(80)), base, printf('%s:%d', base, int(V('service.port'))))),
 );
 

@@ -9,9 +9,9 @@
 import { Construct } from 'constructs';
 import { DeploymentSpec, PodDisruptionBudgetSpec, Probe, ServiceSpec } from '../imports/k8s';
 import { CONTAINER_PORT } from '../src/contract/service';
-import { and, choice, eq, gt, int, isSet, lit, merged, releaseNamespace, TemplateObject, Tpl, Tree, userBlock } from './helm';
-import { image, labels, name, selectorLabels } from './helpers';
-import { containerSecurityContext, HEALTH_PATH, imagePullPolicy, placementTail, PORT_NAME, restrictedPodHead, tmpMount, tmpVolume } from './pod-common';
+import { and, choice, eq, gt, ifElse, int, intOrString, isSet, lit, merged, omit, releaseNamespace, TemplateObject, Tpl, Tree, userBlock } from './helm';
+import { image, LABEL_KEYS, labels, name, selectorLabels } from './helpers';
+import { containerSecurityContext, imagePullPolicy, placementTail, PORT_NAME, restrictedPodHead, tmpMount, tmpVolume } from './pod-common';
 import { V } from './values';
 
 const SOURCE = 'lib/plugin-server.ts';
@@ -52,6 +52,12 @@ const topologySpreadConstraints = choice(
   [isSet(V('zoneSpread')), [{ maxSkew: 1, topologyKey: ZONE, whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: merged(selectorLabels) } }]],
 );
 
+/**
+ * A required anti-affinity allows one pod per node: with as many nodes as replicas a surge pod could
+ * never schedule, so the rollout replaces pods one at a time instead (maxSurge 0 / maxUnavailable 1).
+ */
+const oneAtATime = eq<string>(V('antiAffinity'), lit('required'));
+
 /** One replica plus minAvailable 1 would block every node drain, so the PDB needs replicas > 1. */
 export const PDB_CONDITION = and(V('podDisruptionBudget.enabled'), gt(int(V('replicas')), lit(1)));
 
@@ -64,9 +70,9 @@ export class PluginServer extends Construct {
     super(scope, id);
     const containerName = props.containerName ?? 'plugin-server';
     const containerPort = props.containerPort ?? CONTAINER_PORT;
-    const metadata = { name, namespace: releaseNamespace, labels: merged(labels, V('labels')) };
+    const metadata = { name, namespace: releaseNamespace, labels: merged(labels, omit(V('labels'), ...LABEL_KEYS)) };
     const probe = (kind: 'startup' | 'readiness' | 'liveness'): Tpl<Probe> => ({
-      httpGet: { path: HEALTH_PATH, port: PORT_NAME },
+      httpGet: { path: V('probes.path'), port: intOrString(V('probes.port')) },
       initialDelaySeconds: V(`probes.${kind}.initialDelaySeconds`),
       periodSeconds: V(`probes.${kind}.periodSeconds`),
       timeoutSeconds: V(`probes.${kind}.timeoutSeconds`),
@@ -80,11 +86,11 @@ export class PluginServer extends Construct {
       kind: 'Deployment',
       metadata,
       spec: {
-        replicas: V('replicas'),
+        replicas: int(V('replicas')),
         selector: { matchLabels: merged(selectorLabels) },
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: ifElse(oneAtATime, lit(1), lit(0)), maxSurge: ifElse(oneAtATime, lit(0), lit(1)) } },
         template: {
-          metadata: { labels: merged(labels, V('podLabels')), annotations: userBlock(V('podAnnotations')) },
+          metadata: { labels: merged(labels, omit(V('podLabels'), ...LABEL_KEYS)), annotations: userBlock(V('podAnnotations')) },
           spec: {
             automountServiceAccountToken: false,
             ...restrictedPodHead,
@@ -118,7 +124,7 @@ export class PluginServer extends Construct {
       kind: 'Service',
       metadata,
       spec: {
-        type: 'ClusterIP',
+        type: V('service.type'),
         ports: [{ name: PORT_NAME, port: V('service.port'), targetPort: PORT_NAME, protocol: 'TCP' }],
         selector: merged(selectorLabels),
       },

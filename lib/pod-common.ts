@@ -9,7 +9,6 @@ import { V } from './values';
 
 export const TMP_VOLUME = 'tmp';
 export const PORT_NAME = 'http';
-export const HEALTH_PATH = '/healthz';
 
 /**
  * The /tmp emptyDir with its size limit (`tmpVolume.sizeLimit`): Nginx only writes its pid file and

@@ -82,7 +82,7 @@ function schemaOf(node: ValueSpec): Record<string, unknown> {
 }
 
 function leafSchema(node: LeafSpec<unknown>): Record<string, unknown> {
-  const s: Record<string, unknown> = { type: node.kind, description: node.description };
+  const s: Record<string, unknown> = { type: node.alsoAccepts ? [node.kind, ...node.alsoAccepts] : node.kind, description: node.description };
   if (node.enum) s.enum = node.enum;
   if (node.minimum !== undefined) s.minimum = node.minimum;
   if (node.maximum !== undefined) s.maximum = node.maximum;
@@ -94,7 +94,8 @@ function leafSchema(node: LeafSpec<unknown>): Record<string, unknown> {
 export function valuesTable(spec: GroupSpec = VALUES_SPEC): string {
   const rows = ['| Key | Type | Default | Description |', '| --- | --- | --- | --- |'];
   walkSpec(spec, (path, node) => {
-    const type = isBlock(node) ? node.kind : node.enum ? `${node.kind} (${node.enum.map((e) => JSON.stringify(e)).join(', ')})` : node.kind;
+    const kinds = isBlock(node) ? node.kind : [node.kind, ...(node.alsoAccepts ?? [])].join(' or ');
+    const type = !isBlock(node) && node.enum ? `${kinds} (${node.enum.map((e) => JSON.stringify(e)).join(', ')})` : kinds;
     const range = 'minimum' in node && node.minimum !== undefined ? ` Range ${node.minimum}..${node.maximum ?? '∞'}.` : '';
     rows.push(`| \`${path}\` | ${type.replace(/\|/g, '\\|')} | \`${JSON.stringify(node.default)}\` | ${node.description.replace(/\|/g, '\\|')}${range} |`);
   });

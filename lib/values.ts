@@ -4,7 +4,7 @@
  * constructs use (`V('replicas')`; a typo fails tsc). Keys at the top level are the ones Higress
  * users already set under `pluginServer:`, so an existing values file keeps working.
  */
-import { bool, defaultsOf, group, integer, list, obj, oneOf, str, valueRefs, ValuesOf } from './helm';
+import { bool, defaultsOf, group, integer, list, obj, oneOf, scalar, str, valueRefs, ValuesOf } from './helm';
 
 /** A non-negative Kubernetes resource quantity (`64Mi`, `1G`, `0.5Gi`, `128974848`, `1e6`). */
 export const QUANTITY = '^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$';
@@ -29,21 +29,44 @@ export const VALUES_SPEC = group('higress-plugin-server values', {
     },
     { open: true },
   ),
+  enabled: bool({
+    default: true,
+    description:
+      'Ignored, as in the Higress core chart: `global.enablePluginServer` decides whether the server is rendered. Declared so values files that carry it keep working.',
+  }),
   name: str({ default: 'higress-plugin-server', pattern: '^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$', description: 'Name of the Deployment and the Service (the Console URL pattern uses it).' }),
-  replicas: integer({ default: 2, minimum: 0, maximum: 100, description: 'Number of Nginx replicas; a PodDisruptionBudget is added when greater than 1.' }),
+  replicas: scalar<number | string>('integer', {
+    default: 2,
+    minimum: 0,
+    maximum: 100,
+    alsoAccepts: ['string'],
+    pattern: '^[0-9]{1,3}$',
+    description: 'Number of Nginx replicas, an integer or a numeric string (as the Higress chart accepts); a PodDisruptionBudget is added when greater than 1.',
+  }),
   image: str({ default: 'plugin-server', pattern: '^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?$', description: 'Image name; the image is `<hub>/higress/<image>:<tag>`.' }),
   hub: str({ default: '', description: 'Image registry; empty falls back to `global.hub`.' }),
-  tag: str({ default: '', description: "Image tag; empty falls back to the chart's appVersion." }),
+  tag: scalar<string | number>('string', {
+    default: '',
+    alsoAccepts: ['number'],
+    description:
+      "Image tag, a string or a number (`tag: 2.2` renders `2.2`); empty falls back to the chart's appVersion, which is the Higress version the chart is released with (`helm package --version X --app-version X`), so the default tag equals Higress's.",
+  }),
   imagePullPolicy: oneOf(PULL_POLICIES, { default: '', description: 'Image pull policy; empty falls back to `global.imagePullPolicy`.' }),
   imagePullSecrets: list<{ name: string }>({
     default: [],
     description: 'Pull secrets for the image, e.g. `[{name: regcred}]`.',
     schema: { items: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } }, additionalProperties: false } },
   }),
-  labels: obj<Record<string, string>>({ default: {}, schema: STRING_MAP, description: 'Extra labels on the Deployment, the Service and the PodDisruptionBudget.' }),
-  podLabels: obj<Record<string, string>>({ default: {}, schema: STRING_MAP, description: 'Extra labels on the server pods (the selector keeps using `app` and `higress`).' }),
+  labels: obj<Record<string, string>>({
+    default: {},
+    schema: STRING_MAP,
+    description:
+      'Extra labels on the Deployment, the Service and the PodDisruptionBudget. As in the Higress chart, `labels.app` and `labels.higress` replace the selector labels `app` and `higress` (an empty value drops that key); keep them unchanged across upgrades, a Deployment selector is immutable.',
+  }),
+  podLabels: obj<Record<string, string>>({ default: {}, schema: STRING_MAP, description: 'Extra labels on the server pods (the selector labels `app` and `higress` always come from `name` / `labels`).' }),
   podAnnotations: obj<Record<string, string>>({ default: {}, schema: STRING_MAP, description: 'Annotations on the server pods.' }),
-  service: group('The ClusterIP Service in front of the pods.', {
+  service: group('The Service in front of the pods.', {
+    type: oneOf(['ClusterIP', 'NodePort', 'LoadBalancer'], { default: 'ClusterIP', description: 'Service type; the Higress Console and gateways reach the server in-cluster, so ClusterIP is enough.' }),
     port: integer({ default: 80, minimum: 1, maximum: 65535, description: 'Service port (the container listens on 8080). Port 80 keeps the Console default URL pattern.' }),
   }),
   resources: obj<Record<string, Record<string, string | number>>>({
@@ -59,7 +82,8 @@ export const VALUES_SPEC = group('higress-plugin-server values', {
   affinity: obj<Record<string, unknown>>({ default: {}, description: 'Affinity for the server pods; when set it replaces the generated anti-affinity entirely.' }),
   antiAffinity: oneOf(['preferred', 'required', 'none'], {
     default: 'preferred',
-    description: 'Pod anti-affinity on `kubernetes.io/hostname`: `preferred` (two replicas still schedule on one node), `required` (one replica per node) or `none`.',
+    description:
+      'Pod anti-affinity on `kubernetes.io/hostname`: `preferred` (two replicas still schedule on one node), `required` (one replica per node) or `none`. With `required` the rollout uses maxSurge 0 / maxUnavailable 1: a surge pod could not schedule when nodes equal replicas, and the rollout would never complete.',
   }),
   zoneSpread: bool({ default: true, description: 'Soft spread of the pods across `topology.kubernetes.io/zone` (ScheduleAnyway); ignored when `topologySpreadConstraints` is set.' }),
   topologySpreadConstraints: list<Record<string, unknown>>({ default: [], schema: { items: { type: 'object' } }, description: 'Topology spread constraints for the server pods; when set they replace the soft zone spread.' }),
@@ -71,7 +95,8 @@ export const VALUES_SPEC = group('higress-plugin-server values', {
   podSecurityContext: obj<Record<string, unknown>>({
     default: { runAsNonRoot: true, runAsUser: 101, runAsGroup: 101, fsGroup: 101, seccompProfile: { type: 'RuntimeDefault' } },
     schema: { type: 'object' },
-    description: 'Pod security context (restricted Pod Security Standard; UID/GID 101 of nginx-unprivileged images).',
+    description:
+      'Pod security context (restricted Pod Security Standard). The default needs an image that runs as UID/GID 101, as this project\'s image does; for an older upstream image set it to `{}` (see ci/legacy-image-values.yaml).',
   }),
   securityContext: obj<Record<string, unknown>>({
     default: {
@@ -84,7 +109,8 @@ export const VALUES_SPEC = group('higress-plugin-server values', {
       seccompProfile: { type: 'RuntimeDefault' },
     },
     schema: { type: 'object' },
-    description: 'Container security context; Nginx writes only to the `/tmp` emptyDir.',
+    description:
+      'Container security context. The default needs an image whose Nginx runs as UID 101 and writes only to `/tmp` (read-only root filesystem), as this project\'s image does; the upstream plugin-server image needs root and a writable root: set `{}` for it (see ci/legacy-image-values.yaml).',
   }),
   tmpVolume: group('The emptyDir mounted at `/tmp`, the only place Nginx writes (its pid file and small temp files), so the root filesystem stays read-only.', {
     sizeLimit: str({
@@ -93,7 +119,13 @@ export const VALUES_SPEC = group('higress-plugin-server values', {
       description: 'Size limit of the emptyDir, a Kubernetes quantity such as `64Mi`; the kubelet evicts a pod that writes more.',
     }),
   }),
-  probes: group('Probe tuning; all probes GET `/healthz` on port `http`.', {
+  probes: group('Probes: all GET `path` on `port`.', {
+    path: str({
+      default: '/healthz',
+      pattern: '^/',
+      description: "Path the probes GET. This project's image answers `/healthz`; the upstream plugin-server image has no health path, use `/` (its autoindex) for it.",
+    }),
+    port: scalar<string | number>('string', { default: 'http', alsoAccepts: ['integer'], description: 'Port the probes use: the container port name `http` (8080) or a number.' }),
     startup: PROBE('Startup probe: the other probes wait until it passes (up to failureThreshold × periodSeconds).', { initialDelaySeconds: 0, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 30 }),
     readiness: PROBE('Readiness probe: takes the pod out of the Service while it fails.', { initialDelaySeconds: 0, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3 }),
     liveness: PROBE('Liveness probe: restarts the container when it fails.', { initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 }),

@@ -39,7 +39,7 @@ describe('PluginServer alone', () => {
   test('its template is the same tree written as Go template', () => {
     const server = new PluginServer(new App(), 'server');
     const text = server.deployment.template({ kind: 'boolean', eval: () => true, tpl: () => 'true', arg: () => 'true', body: () => '' });
-    expect(text).toContain('replicas: {{ .Values.replicas }}');
+    expect(text).toContain('replicas: {{ int .Values.replicas }}');
     expect(text).toContain('image: {{ include "higress-plugin-server.image" . | quote }}');
   });
 });

@@ -66,7 +66,7 @@ describe('values model', () => {
   test('values.yaml parses back to DEFAULT_VALUES and documents every key', () => {
     const text = valuesYaml();
     expect(parse(text)).toEqual(DEFAULT_VALUES);
-    const comments = text.split('\n').filter((l) => l.trim().startsWith('# --')).length;
+    const comments = text.split('\n').filter((l) => l.trim().startsWith('# -- ')).length;
     let keys = 0;
     const countGroups = (g: GroupSpec): number => Object.values(g.children).reduce((n, c) => n + 1 + (c.kind === 'group' ? countGroups(c) : 0), 0);
     keys = countGroups(VALUES_SPEC);

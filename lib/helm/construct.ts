@@ -14,7 +14,7 @@ import { Block, evalTree, templateYaml } from './tree';
  * field names stay checked by tsc.
  */
 export type Tpl<T> = [T] extends [IntOrString | Quantity | undefined]
-  ? string | number | Expr<string> | Expr<number> | Block
+  ? string | number | Expr<string | number> | Block
   : [T] extends [string | undefined]
     ? string | Expr<string> | Block
     : [T] extends [number | undefined]

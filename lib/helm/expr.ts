@@ -157,6 +157,11 @@ export function int(x: Expr<number | string>): Expr<number> {
   return expr({ kind: 'number', eval: (s) => Math.trunc(Number(x.eval(s))), tpl: `int ${x.arg()}` });
 }
 
+/** An int-or-string port written unquoted, so YAML reads `8080` as a number and `http` as a name. */
+export function intOrString(x: Expr<string | number>): Expr<string | number> {
+  return expr({ kind: 'number', eval: (s) => x.eval(s), tpl: x.tpl(), simple: true });
+}
+
 /** `toString x` for tags written as numbers; an integral float (YAML `20260101`) keeps its digits. */
 export function tagString(x: Expr<string | number>): Expr<string> {
   const a = x.arg();
