@@ -16,7 +16,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { stringify } from 'yaml';
-import { CHART_PATH, helm, parseDocs } from './support/helm';
+import { CHART_PATH, helm, parseDocs, renderNotes } from './support/helm';
 import { REPO_ROOT } from './support/tools';
 
 type Obj = Record<string, any>;
@@ -220,5 +220,25 @@ describe('helm lint --strict --with-subcharts', () => {
       const r = helm(['lint', '--strict', '--with-subcharts', dir(), ...set.flatMap((s) => ['--set', s])]);
       expect({ status: r.status, out: r.stdout + r.stderr }).toMatchObject({ status: 0 });
     }
+  });
+});
+
+describe('the Console and the plugin server agree (embedded layout)', () => {
+  const consoleEnv = (objs: Obj[]) => objs.find((o) => o.kind === 'Deployment' && isConsole(o))!.spec.template.spec.containers[0].env as Array<{ name: string; value: string }>;
+
+  test("a pattern the user set in the Console's podEnvs wins", () => {
+    const mine = 'http://plugins.example/${name}/${version}.wasm';
+    const objs = render(layout('embedded'), { set: [`higress-console.podEnvs.${PATTERN_ENV}=${mine}`] });
+    expect(consoleEnv(objs).filter((e) => e.name === PATTERN_ENV)).toEqual([{ name: PATTERN_ENV, value: mine }]);
+  });
+
+  test.each([
+    [['name=plugins'], 'http://plugins.higress-system.svc/plugins/${name}/${version}/plugin.wasm'],
+    [['service.port=8080'], 'http://higress-plugin-server.higress-system.svc:8080/plugins/${name}/${version}/plugin.wasm'],
+  ])('with %j, the pattern NOTES.txt gives for higress-console.pluginServer.urlPattern reaches the Service', (set, expected) => {
+    const notes = renderNotes(['global.enablePluginServer=true', ...set]);
+    expect(notes).toContain(`--set 'higress-console.pluginServer.urlPattern=${expected}'`);
+    const objs = render(layout('embedded'), { set: [...set.map((s) => `${P}.${s}`), `higress-console.pluginServer.urlPattern=${expected}`] });
+    expect(facts(objs).consoleUrlReachesService).toBe(true);
   });
 });
