@@ -6,39 +6,32 @@
  * defaults, and NOTES.txt with the installed values.
  */
 import { Construct } from 'constructs';
-import { ChartContext } from './context';
-import { CONSOLE_URL_PATTERN_ENV, consoleUrlPattern } from './console-url';
-import { TPL } from './helpers';
-
-export interface ConsoleEnvPatchProps {
-  ctx: ChartContext;
-}
+import { CONSOLE_URL_PATTERN_ENV } from '../src/contract/service';
+import { evalTree, Expr, Scope, templateYaml } from './helm';
+import { consoleNamespace, consoleUrlPattern } from './helpers';
+import { V } from './values';
 
 export class ConsoleEnvPatch extends Construct {
-  /** The patch document (tokens in helm mode; render with ctx.t.renderYaml). */
-  readonly patch: Record<string, unknown>;
-  /** Console Deployment name and namespace (template text in helm mode). */
-  readonly deployment: string;
-  readonly namespace: string;
+  /** Strategic merge keys containers and env by name: only this one variable changes. */
+  readonly tree = {
+    spec: { template: { spec: { containers: [{ name: V('console.containerName'), env: [{ name: CONSOLE_URL_PATTERN_ENV, value: consoleUrlPattern }] }] } } },
+  };
+  readonly deployment: Expr<string> = V('console.deploymentName');
+  readonly namespace: Expr<string> = consoleNamespace;
 
-  constructor(scope: Construct, id: string, props: ConsoleEnvPatchProps) {
-    super(scope, id);
-    const { t, h } = props.ctx;
-    const v = t.values;
-    const pattern = t.expr(
-      consoleUrlPattern({ name: h.name(), namespace: t.release.namespace, port: v.service.port }),
-      `{{ include "${TPL.consoleUrlPattern}" . | quote }}`,
-    );
-    // Strategic merge keys containers and env by name: only this one variable changes.
-    this.patch = {
-      spec: { template: { spec: { containers: [{ name: t.str('console.containerName'), env: [{ name: CONSOLE_URL_PATTERN_ENV, value: pattern }] }] } } },
-    };
-    this.deployment = t.helm ? '{{ .Values.console.deploymentName }}' : v.console.deploymentName;
-    this.namespace = t.helm ? `{{ include "${TPL.consoleNamespace}" . }}` : h.consoleNamespace();
+  /** The patch for these values. */
+  evaluate(scope: Scope): unknown {
+    return evalTree(this.tree, scope);
   }
 
-  /** The exact command an operator runs with the patch saved as `file`. */
-  command(file: string): string {
-    return `kubectl patch deployment ${this.deployment} -n ${this.namespace} --patch-file ${file}`;
+  /** The patch as Go template YAML (NOTES.txt). */
+  template(): string {
+    return templateYaml(this.tree);
+  }
+
+  /** The exact command an operator runs with the patch saved as `file`: evaluated, or as template text. */
+  command(file: string, scope?: Scope): string {
+    const text = (e: Expr<string>) => (scope ? e.eval(scope) : `{{ ${e.tpl()} }}`);
+    return `kubectl patch deployment ${text(this.deployment)} -n ${text(this.namespace)} --patch-file ${file}`;
   }
 }

@@ -7,111 +7,138 @@
  * Selector labels stay `app`/`higress` = name, compatible with the upstream chart.
  */
 import { Construct } from 'constructs';
-import { IntOrString, KubeDeployment, KubePodDisruptionBudget, KubeService, Probe } from '../imports/k8s';
-import { ChartContext, setBlock } from './context';
-import { TPL } from './helpers';
-import { affinityBlock, spreadBlock } from './scheduling';
-import { addRestrictedPodBlocks, CONTAINER_PORT, HEALTH_PATH, image, name, namespace, PORT_NAME, tmpMount, tmpVolume } from './pod-common';
-import { includeLines } from './template';
+import { DeploymentSpec, PodDisruptionBudgetSpec, Probe, ServiceSpec } from '../imports/k8s';
+import { CONTAINER_PORT } from '../src/contract/service';
+import { and, choice, eq, gt, ifElse, int, intOrString, isSet, lit, merged, omit, releaseNamespace, TemplateObject, Tpl, Tree, userBlock } from './helm';
+import { image, LABEL_KEYS, labels, name, selectorLabels } from './helpers';
+import { containerSecurityContext, imagePullPolicy, placementTail, PORT_NAME, restrictedPodHead, tmpMount, tmpVolume } from './pod-common';
+import { V } from './values';
+
+const SOURCE = 'lib/plugin-server.ts';
+const HOSTNAME = 'kubernetes.io/hostname';
+const ZONE = 'topology.kubernetes.io/zone';
 
 export interface PluginServerProps {
-  ctx: ChartContext;
+  /**
+   * Name of the Nginx container.
+   * @default 'plugin-server'
+   */
+  readonly containerName?: string;
+  /**
+   * Port Nginx listens on inside the container (the image's contract).
+   * @default 8080 (src/contract/service.ts CONTAINER_PORT)
+   */
+  readonly containerPort?: number;
 }
 
+/** The pod's anti-affinity term for a mode, matching this server's own pods. */
+function antiAffinity(mode: 'preferred' | 'required'): Tree {
+  const term = { labelSelector: { matchLabels: merged(selectorLabels) }, topologyKey: HOSTNAME };
+  return mode === 'required'
+    ? { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } }
+    : { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] } };
+}
+
+/** The user's affinity, else the anti-affinity of the chosen mode, else none. */
+const affinity = choice(
+  [isSet(V('affinity')), V('affinity')],
+  [eq<string>(V('antiAffinity'), lit('required')), antiAffinity('required')],
+  [eq<string>(V('antiAffinity'), lit('preferred')), antiAffinity('preferred')],
+);
+
+/** The user's spread constraints, else the soft zone spread when enabled. */
+const topologySpreadConstraints = choice(
+  [isSet(V('topologySpreadConstraints')), V('topologySpreadConstraints')],
+  [isSet(V('zoneSpread')), [{ maxSkew: 1, topologyKey: ZONE, whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: merged(selectorLabels) } }]],
+);
+
+/**
+ * A required anti-affinity allows one pod per node: with as many nodes as replicas a surge pod could
+ * never schedule, so the rollout replaces pods one at a time instead (maxSurge 0 / maxUnavailable 1).
+ */
+const oneAtATime = eq<string>(V('antiAffinity'), lit('required'));
+
+/** One replica plus minAvailable 1 would block every node drain, so the PDB needs replicas > 1. */
+export const PDB_CONDITION = and(V('podDisruptionBudget.enabled'), gt(int(V('replicas')), lit(1)));
+
 export class PluginServer extends Construct {
-  readonly deployment: KubeDeployment;
-  readonly service: KubeService;
-  /** Undefined in plain mode when replicas <= 1 or the PDB is disabled. */
-  readonly pdb?: KubePodDisruptionBudget;
+  readonly deployment: TemplateObject<DeploymentSpec>;
+  readonly service: TemplateObject<ServiceSpec>;
+  readonly pdb: TemplateObject<PodDisruptionBudgetSpec>;
 
-  constructor(scope: Construct, id: string, props: PluginServerProps) {
+  constructor(scope: Construct, id: string, props: PluginServerProps = {}) {
     super(scope, id);
-    const { ctx } = props;
-    this.deployment = this.buildDeployment(ctx);
-    this.service = this.buildService(ctx);
-    this.pdb = this.buildPdb(ctx);
-  }
-
-  private buildDeployment(ctx: ChartContext): KubeDeployment {
-    const { t, h } = ctx;
-    const v = t.values;
-    const probe = (kind: 'startup' | 'readiness' | 'liveness'): Probe => ({
-      httpGet: { path: HEALTH_PATH, port: IntOrString.fromString(PORT_NAME) },
-      initialDelaySeconds: t.num(`probes.${kind}.initialDelaySeconds`),
-      periodSeconds: t.num(`probes.${kind}.periodSeconds`),
-      timeoutSeconds: t.num(`probes.${kind}.timeoutSeconds`),
-      failureThreshold: t.num(`probes.${kind}.failureThreshold`),
+    const containerName = props.containerName ?? 'plugin-server';
+    const containerPort = props.containerPort ?? CONTAINER_PORT;
+    const metadata = { name, namespace: releaseNamespace, labels: merged(labels, omit(V('labels'), ...LABEL_KEYS)) };
+    const probe = (kind: 'startup' | 'readiness' | 'liveness'): Tpl<Probe> => ({
+      httpGet: { path: V('probes.path'), port: intOrString(V('probes.port')) },
+      initialDelaySeconds: V(`probes.${kind}.initialDelaySeconds`),
+      periodSeconds: V(`probes.${kind}.periodSeconds`),
+      timeoutSeconds: V(`probes.${kind}.timeoutSeconds`),
+      failureThreshold: V(`probes.${kind}.failureThreshold`),
     });
-    const dep = new KubeDeployment(this, 'deployment', {
-      metadata: { name: name(ctx), namespace: namespace(ctx) },
+
+    this.deployment = new TemplateObject<DeploymentSpec>(this, 'deployment', {
+      file: 'deployment.yaml',
+      source: SOURCE,
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata,
       spec: {
-        replicas: t.num('replicas'),
-        selector: {},
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: IntOrString.fromNumber(0), maxSurge: IntOrString.fromNumber(1) } },
+        replicas: int(V('replicas')),
+        selector: { matchLabels: merged(selectorLabels) },
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: ifElse(oneAtATime, lit(1), lit(0)), maxSurge: ifElse(oneAtATime, lit(0), lit(1)) } },
         template: {
+          metadata: { labels: merged(labels, omit(V('podLabels'), ...LABEL_KEYS)), annotations: userBlock(V('podAnnotations')) },
           spec: {
             automountServiceAccountToken: false,
+            ...restrictedPodHead,
             containers: [
               {
-                name: 'plugin-server',
-                image: image(ctx),
-                ports: [{ name: PORT_NAME, containerPort: CONTAINER_PORT, protocol: 'TCP' }],
+                name: containerName,
+                image,
+                imagePullPolicy,
+                ports: [{ name: PORT_NAME, containerPort, protocol: 'TCP' }],
                 startupProbe: probe('startup'),
                 readinessProbe: probe('readiness'),
                 livenessProbe: probe('liveness'),
+                resources: userBlock(V('resources')),
+                securityContext: containerSecurityContext,
                 volumeMounts: [tmpMount],
               },
             ],
-            volumes: [tmpVolume(ctx)],
+            volumes: [tmpVolume],
+            ...placementTail,
+            affinity,
+            topologySpreadConstraints,
           },
         },
       },
     });
-    setBlock(dep, '/metadata/labels', t.block({ ...h.labels(), ...v.labels }, includeLines([TPL.labels], '.Values.labels')));
-    setBlock(dep, '/spec/selector/matchLabels', t.block(h.selectorLabels(), includeLines([TPL.selectorLabels])));
-    setBlock(dep, '/spec/template/metadata', {});
-    setBlock(dep, '/spec/template/metadata/labels', t.block({ ...h.labels(), ...v.podLabels }, includeLines([TPL.labels], '.Values.podLabels')));
-    setBlock(dep, '/spec/template/metadata/annotations', t.withValues('podAnnotations'));
-    setBlock(dep, '/spec/template/spec/containers/0/resources', t.withValues('resources'));
-    addRestrictedPodBlocks(ctx, dep, '/spec/template/spec');
-    setBlock(dep, '/spec/template/spec/affinity', affinityBlock(ctx));
-    setBlock(dep, '/spec/template/spec/topologySpreadConstraints', spreadBlock(ctx));
-    ctx.files.push({ file: 'deployment.yaml', object: dep });
-    return dep;
-  }
 
-  private buildService(ctx: ChartContext): KubeService {
-    const { t, h } = ctx;
-    const svc = new KubeService(this, 'service', {
-      metadata: { name: name(ctx), namespace: namespace(ctx) },
+    this.service = new TemplateObject<ServiceSpec>(this, 'service', {
+      file: 'service.yaml',
+      source: SOURCE,
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata,
       spec: {
-        type: 'ClusterIP',
-        ports: [{ name: PORT_NAME, port: t.num('service.port'), targetPort: IntOrString.fromString(PORT_NAME), protocol: 'TCP' }],
+        type: V('service.type'),
+        ports: [{ name: PORT_NAME, port: V('service.port'), targetPort: PORT_NAME, protocol: 'TCP' }],
+        selector: merged(selectorLabels),
       },
     });
-    setBlock(svc, '/metadata/labels', t.block({ ...h.labels(), ...t.values.labels }, includeLines([TPL.labels], '.Values.labels')));
-    setBlock(svc, '/spec/selector', t.block(h.selectorLabels(), includeLines([TPL.selectorLabels])));
-    ctx.files.push({ file: 'service.yaml', object: svc });
-    return svc;
-  }
 
-  private buildPdb(ctx: ChartContext): KubePodDisruptionBudget | undefined {
-    const { t, h } = ctx;
-    const v = t.values;
-    // One replica plus minAvailable 1 would block every node drain, so the PDB needs replicas > 1.
-    if (!t.helm && !(v.podDisruptionBudget.enabled && v.replicas > 1)) return undefined;
-    const pdb = new KubePodDisruptionBudget(this, 'pdb', {
-      metadata: { name: name(ctx), namespace: namespace(ctx) },
-      spec: { minAvailable: IntOrString.fromNumber(t.num('podDisruptionBudget.minAvailable')) },
-    });
-    setBlock(pdb, '/metadata/labels', t.block({ ...h.labels(), ...v.labels }, includeLines([TPL.labels], '.Values.labels')));
-    setBlock(pdb, '/spec/selector', { matchLabels: t.block(h.selectorLabels(), includeLines([TPL.selectorLabels])) });
-    ctx.files.push({
+    this.pdb = new TemplateObject<PodDisruptionBudgetSpec>(this, 'pdb', {
       file: 'poddisruptionbudget.yaml',
-      condition: 'and .Values.podDisruptionBudget.enabled (gt (int .Values.replicas) 1)',
+      source: SOURCE,
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata,
+      spec: { minAvailable: V('podDisruptionBudget.minAvailable'), selector: { matchLabels: merged(selectorLabels) } },
+      condition: PDB_CONDITION,
       conditionNote: 'With one replica, minAvailable 1 would block every node drain: no PodDisruptionBudget then.',
-      object: pdb,
     });
-    return pdb;
   }
 }

@@ -5,11 +5,11 @@
  * It carries no selector labels, so the Service never routes traffic to it.
  */
 import { Construct } from 'constructs';
-import { KubePod } from '../imports/k8s';
-import { ChartContext, setBlock } from './context';
-import { TPL } from './helpers';
-import { addRestrictedPodBlocks, image, name, namespace, tmpMount, tmpVolume } from './pod-common';
-import { includeLines } from './template';
+import { PodSpec, ResourceRequirements } from '../imports/k8s';
+import { int, merged, printf, releaseNamespace, suffixed, TemplateObject, Tpl } from './helm';
+import { commonLabels, image, name } from './helpers';
+import { containerSecurityContext, imagePullPolicy, placementTail, restrictedPodHead, tmpMount, tmpVolume } from './pod-common';
+import { V } from './values';
 
 /** `$PLUGIN_PATH`, else the first `"path"` in index.json; fails loudly on an empty index. */
 export const TEST_SCRIPT = [
@@ -27,61 +27,62 @@ export const TEST_SCRIPT = [
   'wget -q -O - "$BASE_URL${path%/plugin.wasm}/metadata.txt"',
 ].join('\n');
 
+/** Small fixed resources: namespaces with a LimitRange/ResourceQuota still admit the pod. */
+export const TEST_RESOURCES = { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '64Mi' } };
+
 export interface ServerTestProps {
-  ctx: ChartContext;
+  /**
+   * The shell script the pod runs (busybox `sh`), with `BASE_URL` and `PLUGIN_PATH` in its environment.
+   * @default TEST_SCRIPT
+   */
+  readonly script?: string;
+  /**
+   * Resources of the test container.
+   * @default TEST_RESOURCES
+   */
+  readonly resources?: Tpl<ResourceRequirements>;
 }
 
 export class ServerTest extends Construct {
-  readonly pod: KubePod;
+  readonly pod: TemplateObject<PodSpec>;
 
-  constructor(scope: Construct, id: string, props: ServerTestProps) {
+  constructor(scope: Construct, id: string, props: ServerTestProps = {}) {
     super(scope, id);
-    const { ctx } = props;
-    const { t, h } = ctx;
-    const baseUrl = t.expr(
-      `http://${h.name()}:${t.values.service.port}`,
-      '{{ printf "http://%s:%d" (include "higress-plugin-server.name" .) (int .Values.service.port) | quote }}',
-    );
-    this.pod = new KubePod(this, 'pod', {
+    this.pod = new TemplateObject<PodSpec>(this, 'pod', {
+      file: 'tests/test-connection.yaml',
+      source: 'lib/server-test.ts',
+      apiVersion: 'v1',
+      kind: 'Pod',
       metadata: {
-        name: name(ctx, '-test'),
-        namespace: namespace(ctx),
+        name: suffixed(name, '-test'),
+        namespace: releaseNamespace,
+        labels: merged({ 'app.kubernetes.io/component': 'helm-test' }, commonLabels),
         annotations: { 'helm.sh/hook': 'test', 'helm.sh/hook-delete-policy': 'before-hook-creation,hook-succeeded' },
       },
       spec: {
         restartPolicy: 'Never',
         automountServiceAccountToken: false,
+        ...restrictedPodHead,
         containers: [
           {
             name: 'check',
-            image: image(ctx),
-            command: ['/bin/sh', '-c', TEST_SCRIPT],
+            image,
+            imagePullPolicy,
+            command: ['/bin/sh', '-c', props.script ?? TEST_SCRIPT],
             env: [
-              { name: 'BASE_URL', value: baseUrl },
-              { name: 'PLUGIN_PATH', value: t.str('test.pluginPath') },
+              { name: 'BASE_URL', value: printf('http://%s:%d', name, int(V('service.port'))) },
+              { name: 'PLUGIN_PATH', value: V('test.pluginPath') },
             ],
+            resources: props.resources ?? TEST_RESOURCES,
+            securityContext: containerSecurityContext,
             volumeMounts: [tmpMount],
           },
         ],
-        volumes: [tmpVolume(ctx)],
+        volumes: [tmpVolume],
+        ...placementTail,
       },
-    });
-    // Small fixed resources: namespaces with a LimitRange/ResourceQuota still admit the pod.
-    setBlock(this.pod, '/spec/containers/0/resources', { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '64Mi' } });
-    setBlock(
-      this.pod,
-      '/metadata/labels',
-      t.block({ 'app.kubernetes.io/component': 'helm-test', ...h.commonLabels() }, (key, indent) => {
-        const [keyLine, ...includes] = includeLines([TPL.commonLabels])(key, indent);
-        return [keyLine, `${' '.repeat(indent + 2)}app.kubernetes.io/component: helm-test`, ...includes];
-      }),
-    );
-    addRestrictedPodBlocks(ctx, this.pod, '/spec');
-    ctx.files.push({
-      file: 'tests/test-connection.yaml',
-      condition: '.Values.test.enabled',
+      condition: V('test.enabled'),
       conditionNote: 'The helm test pod: runs only on `helm test`, never on install or upgrade.',
-      object: this.pod,
       hook: true,
     });
   }

@@ -5,9 +5,10 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { DIST_CONSOLE_PATCH, DIST_MANIFESTS } from '../lib/synth';
-import { VALUES_SPEC, walkSpec } from '../lib/values';
+import { walkSpec } from '../lib/helm';
+import { VALUES_SPEC } from '../lib/values';
 import { byKind, CHART_PATH, helm, helmTemplate, parseDocs, renderNotes, renderObjects } from './support/helm';
 import { REPO_ROOT } from './support/tools';
 
@@ -65,8 +66,10 @@ describe('helm template', () => {
 /** Each row: the key(s) it covers, the overrides, and where the value must show up. */
 interface Row {
   keys: string[];
-  set?: string[];
-  json?: string[];
+  set?: readonly string[];
+  json?: readonly string[];
+  /** Written to a values file, so numbers arrive as helm reads them from YAML (float64). */
+  values?: Record<string, unknown>;
   check: (objs: Obj[]) => void;
 }
 
@@ -77,7 +80,29 @@ const ROWS: Row[] = [
     expect(byKind(o, 'Service').spec.selector).toEqual({ app: 'my-ps', higress: 'my-ps' });
   } },
   { keys: ['replicas'], set: ['replicas=3'], check: (o) => expect(byKind(o, 'Deployment').spec.replicas).toBe(3) },
+  { keys: [], values: { replicas: '3' }, check: (o) => {
+    expect(byKind(o, 'Deployment').spec.replicas).toBe(3);
+    expect(o.map((x) => x.kind)).toContain('PodDisruptionBudget');
+  } },
+  { keys: [], values: { replicas: '1' }, check: (o) => expect(o.map((x) => x.kind)).not.toContain('PodDisruptionBudget') },
+  { keys: ['enabled'], set: ['enabled=false'], check: (o) => expect(o.map((x) => x.kind)).toContain('Deployment') },
+  { keys: ['service.type'], set: ['service.type=LoadBalancer'], check: (o) => expect(byKind(o, 'Service').spec.type).toBe('LoadBalancer') },
+  { keys: [], check: (o) => expect(byKind(o, 'Service').spec.type).toBe('ClusterIP') },
+  { keys: ['probes.path', 'probes.port'], set: ['probes.path=/', 'probes.port=8080'], check: (o) => {
+    for (const p of ['startupProbe', 'readinessProbe', 'livenessProbe']) expect(container(o)[p].httpGet).toEqual({ path: '/', port: 8080 });
+  } },
   { keys: ['image', 'hub', 'tag'], set: ['image=ps', 'hub=reg.local:5000', 'tag=9.9.9'], check: (o) => expect(container(o).image).toBe('reg.local:5000/higress/ps:9.9.9') },
+  // A tag written as a number: --set gives an int64, a values file a float64; both render as typed.
+  ...([
+    [{ set: ['tag=20260101'] }, '20260101'],
+    [{ values: { tag: 20260101 } }, '20260101'],
+    [{ values: { tag: 2.2 } }, '2.2'],
+    [{ values: { tag: '2.2' } }, '2.2'],
+    [{ values: { tag: 'v1.0.0-rc.1' } }, 'v1.0.0-rc.1'],
+  ] as const).map(([input, tag]): Row => ({ keys: [], ...input, check: (o) => {
+    expect(container(o).image).toBe(`higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:${tag}`);
+    expect(byKind(o, 'Service').metadata.labels['app.kubernetes.io/version']).toBe(tag);
+  } })),
   { keys: ['global.hub'], set: ['global.hub=mirror.local'], check: (o) => expect(container(o).image).toBe('mirror.local/higress/plugin-server:0.1.0') },
   { keys: ['imagePullPolicy'], set: ['imagePullPolicy=Always', 'global.imagePullPolicy=Never'], check: (o) => expect(container(o).imagePullPolicy).toBe('Always') },
   { keys: ['global.imagePullPolicy'], set: ['global.imagePullPolicy=Never'], check: (o) => expect(container(o).imagePullPolicy).toBe('Never') },
@@ -85,6 +110,28 @@ const ROWS: Row[] = [
   { keys: ['labels'], set: ['labels.team=edge'], check: (o) => {
     expect(byKind(o, 'Deployment').metadata.labels.team).toBe('edge');
     expect(byKind(o, 'Service').metadata.labels.team).toBe('edge');
+  } },
+  // Upstream's selector rule: labels.app / labels.higress replace the selector labels (an empty value drops them).
+  ...([
+    [{ app: 'plugins' }, { app: 'plugins', higress: 'higress-plugin-server' }],
+    [{ higress: 'gw', team: 'edge' }, { app: 'higress-plugin-server', higress: 'gw' }],
+    [{ app: 'a', higress: 'h' }, { app: 'a', higress: 'h' }],
+    [{ app: '' }, { higress: 'higress-plugin-server' }],
+    [{ app: '123' }, { app: '123', higress: 'higress-plugin-server' }],
+  ] as const).map(([labels, selector]): Row => ({ keys: [], values: { labels }, check: (o) => {
+    const dep = byKind(o, 'Deployment');
+    expect(dep.spec.selector.matchLabels).toEqual(selector);
+    expect(byKind(o, 'Service').spec.selector).toEqual(selector);
+    expect(byKind(o, 'PodDisruptionBudget').spec.selector.matchLabels).toEqual(selector);
+    for (const [k, v] of Object.entries(selector)) {
+      expect(dep.spec.template.metadata.labels[k]).toBe(v);
+      expect(dep.metadata.labels[k]).toBe(v);
+    }
+  } })),
+  { keys: [], set: ['podLabels.app=other', 'podLabels.tier=web'], check: (o) => {
+    const pod = byKind(o, 'Deployment').spec.template.metadata.labels;
+    expect(pod.app).toBe('higress-plugin-server');
+    expect(pod.tier).toBe('web');
   } },
   { keys: ['podLabels'], set: ['podLabels.tier=web'], check: (o) => expect(byKind(o, 'Deployment').spec.template.metadata.labels.tier).toBe('web') },
   { keys: ['podAnnotations'], set: ['podAnnotations.note=x'], check: (o) => expect(byKind(o, 'Deployment').spec.template.metadata.annotations).toEqual({ note: 'x' }) },
@@ -96,9 +143,14 @@ const ROWS: Row[] = [
   { keys: ['nodeSelector'], set: ['nodeSelector.disk=ssd'], check: (o) => expect(pod(o).nodeSelector).toEqual({ disk: 'ssd' }) },
   { keys: ['tolerations'], json: ['tolerations=[{"key":"k","operator":"Exists"}]'], check: (o) => expect(pod(o).tolerations).toEqual([{ key: 'k', operator: 'Exists' }]) },
   { keys: ['affinity'], json: ['affinity={"nodeAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[]}}'], check: (o) => expect(pod(o).affinity).toEqual({ nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [] } }) },
-  { keys: ['antiAffinity'], set: ['antiAffinity=required'], check: (o) => expect(pod(o).affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0]).toEqual({
-    labelSelector: { matchLabels: { app: 'higress-plugin-server', higress: 'higress-plugin-server' } }, topologyKey: 'kubernetes.io/hostname',
-  }) },
+  { keys: ['antiAffinity'], set: ['antiAffinity=required'], check: (o) => {
+    expect(pod(o).affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0]).toEqual({
+      labelSelector: { matchLabels: { app: 'higress-plugin-server', higress: 'higress-plugin-server' } }, topologyKey: 'kubernetes.io/hostname',
+    });
+    // One pod per node: a surge pod could not schedule when nodes == replicas, so replace one at a time.
+    expect(byKind(o, 'Deployment').spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 1, maxSurge: 0 });
+  } },
+  { keys: [], set: ['antiAffinity=preferred'], check: (o) => expect(byKind(o, 'Deployment').spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 0, maxSurge: 1 }) },
   { keys: [], set: ['antiAffinity=none'], check: (o) => expect(pod(o).affinity).toBeUndefined() },
   { keys: ['zoneSpread'], set: ['zoneSpread=false'], check: (o) => expect(pod(o).topologySpreadConstraints).toBeUndefined() },
   { keys: ['topologySpreadConstraints'], json: ['topologySpreadConstraints=[{"maxSkew":2,"topologyKey":"x","whenUnsatisfiable":"DoNotSchedule"}]'], check: (o) => expect(pod(o).topologySpreadConstraints).toEqual([{ maxSkew: 2, topologyKey: 'x', whenUnsatisfiable: 'DoNotSchedule' }]) },
@@ -122,8 +174,18 @@ const ROWS: Row[] = [
 ];
 
 describe('value overrides', () => {
-  test.each(ROWS.map((r) => [[...(r.set ?? []), ...(r.json ?? [])].join(' '), r] as const))('%s', (_label, row) => {
-    row.check(renderObjects({ set: [ON, ...(row.set ?? [])], setJson: row.json }));
+  test.each(ROWS.map((r) => [[...(r.set ?? []), ...(r.json ?? []), r.values ? `-f ${JSON.stringify(r.values)}` : ''].join(' ') || 'defaults', r] as const))('%s', (_label, row) => {
+    const files: string[] = [];
+    if (row.values) {
+      const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hps-values-')), 'values.yaml');
+      fs.writeFileSync(f, stringify(row.values));
+      files.push(f);
+    }
+    try {
+      row.check(renderObjects({ set: [ON, ...(row.set ?? [])], setJson: [...(row.json ?? [])], values: files }));
+    } finally {
+      for (const f of files) fs.rmSync(path.dirname(f), { recursive: true, force: true });
+    }
   });
 
   test('every value key is covered by a row (console.* by the NOTES test)', () => {
@@ -139,6 +201,10 @@ describe('value overrides', () => {
 describe('bad values', () => {
   test.each([
     ['replicas=two', '/replicas'],
+    ['replicas=1.5', '/replicas'],
+    ['service.type=ExternalName', '/service/type'],
+    ['probes.path=healthz', '/probes/path'],
+    ['labels.app=1', '/labels/app'],
     ['replicas=-1', '/replicas'],
     ['replica=3', "'replica'"],
     ['service.prot=80', "'prot'"],
@@ -173,6 +239,20 @@ describe('NOTES.txt', () => {
     expect(out).toContain('- name: "console"');
     expect(out).toContain('value: "http://higress-plugin-server.higress-system.svc:8080/plugins/${name}/${version}/plugin.wasm"');
     expect(out).toContain('helm test ps -n higress-system');
+  });
+
+  test('says how to find a duplicate server, with the selector label in use', () => {
+    expect(notes([ON])).toContain('kubectl get deploy -A -l app=higress-plugin-server');
+    expect(notes([ON, 'labels.app=plugins'])).toContain('kubectl get deploy -A -l app=plugins');
+  });
+
+  test('states what the image needs, and warns for the old upstream tag', () => {
+    const out = notes([ON]);
+    expect(out).toContain('probes GET /healthz');
+    expect(out).toContain('UID 101 with a read-only root filesystem');
+    expect(out).toContain('ci/legacy-image-values.yaml');
+    expect(out).not.toContain('WARNING');
+    expect(notes([ON, 'tag=1.0.0'])).toContain('WARNING: tag 1.0.0 is the older upstream plugin-server image');
   });
 
   test('with defaults the patch matches dist/console-patch.yaml', () => {

@@ -1,11 +1,11 @@
 /**
- * Key order: the rules of lib/key-order.ts, then the committed dist/ and what `helm template` renders
- * from the committed chart, which must both follow them (the two share `renderObject`).
+ * Key order: constructs write keys in the order they should read (one place: the construct), and
+ * both back-ends keep it. The committed dist/ and what `helm template` renders from the committed
+ * chart must both show the canonical order.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseAllDocuments } from 'yaml';
-import { orderKeys, orderManifest, Shape } from '../lib/key-order';
 import { DIST_MANIFESTS } from '../lib/synth';
 import { helmTemplate } from './support/helm';
 import { REPO_ROOT } from './support/tools';
@@ -15,29 +15,6 @@ type Obj = Record<string, any>;
 /** Documents with their key order as written (yaml keeps insertion order). */
 const docs = (text: string): Obj[] => parseAllDocuments(text).map((d) => d.toJS() as Obj).filter(Boolean);
 const keys = (o: unknown): string[] => Object.keys(o as object);
-
-describe('orderKeys', () => {
-  const shape: Shape = { order: ['name', 'image'], children: { ports: { order: ['name', 'port'] } } };
-
-  test('listed keys first, in the listed order; the others keep their order after them', () => {
-    expect(keys(orderKeys({ zeta: 1, image: 'i', alpha: 2, name: 'n' }, shape))).toEqual(['name', 'image', 'zeta', 'alpha']);
-  });
-
-  test('child shapes apply to each item of a list, and the input is left alone', () => {
-    const input = { ports: [{ port: 80, name: 'a' }, { port: 81, name: 'b', x: 1 }], name: 'c' };
-    const frozen = JSON.stringify(input);
-    const out = orderKeys(input, shape);
-    expect(keys(out)).toEqual(['name', 'ports']);
-    expect(out.ports.map(keys)).toEqual([['name', 'port'], ['name', 'port', 'x']]);
-    expect(JSON.stringify(input)).toBe(frozen);
-  });
-
-  test('an unknown kind still opens with apiVersion, kind, metadata, spec', () => {
-    const out = orderManifest({ spec: {}, metadata: { labels: {}, name: 'x' }, kind: 'ConfigMap', apiVersion: 'v1', data: {} });
-    expect(keys(out)).toEqual(['apiVersion', 'kind', 'metadata', 'spec', 'data']);
-    expect(keys(out.metadata)).toEqual(['name', 'labels']);
-  });
-});
 
 /** The order every source must show for the maps the chart writes itself. */
 function expectCanonical(objs: Obj[], where: string): void {

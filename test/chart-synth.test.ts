@@ -8,18 +8,22 @@ import * as path from 'path';
 import Ajv from 'ajv';
 import { parse } from 'yaml';
 import { chartInfo, writeSynth } from '../main';
-import { consoleUrlPattern, serviceBaseUrl } from '../lib/console-url';
-import { buildChart, CHART_DIR, plainObjects, synthesize } from '../lib/synth';
-import { DEFAULT_VALUES, VALUES_SPEC, walkSpec } from '../lib/values';
+import { App } from 'cdk8s';
+import { consoleUrlPattern, serviceBaseUrl } from '../src/contract/service';
+import { GroupSpec, lit, optional, templateYaml, walkSpec } from '../lib/helm';
+import { baseUrl, consoleUrlPattern as consoleUrlPatternExpr } from '../lib/helpers';
+import { CHART_DIR, plainObjects, PluginServerChart, scopeFor, synthesize } from '../lib/synth';
+import { DEFAULT_VALUES, VALUES_SPEC } from '../lib/values';
 import { valuesSchema, valuesYaml } from '../lib/values-files';
-import { TemplateContext } from '../lib/template';
 import { REPO_ROOT } from './support/tools';
 
 const chart = chartInfo(REPO_ROOT);
+const root = new PluginServerChart(new App(), 'chart');
+const objects = (values: unknown = {}, withHooks = false) => plainObjects(root, scopeFor(chart, values), withHooks);
 
 describe('synthesised objects', () => {
   test('plain objects with default values', () => {
-    expect(plainObjects(buildChart('plain', chart), true)).toMatchSnapshot();
+    expect(objects({}, true)).toMatchSnapshot();
   });
 
   test('helm templates and generated chart files', () => {
@@ -29,7 +33,7 @@ describe('synthesised objects', () => {
   });
 
   test('restricted pod security and scheduling defaults', () => {
-    const dep = plainObjects(buildChart('plain', chart)).find((o) => o.kind === 'Deployment') as any;
+    const dep = objects().find((o) => o.kind === 'Deployment') as any;
     const pod = dep.spec.template.spec;
     const c = pod.containers[0];
     expect(pod.automountServiceAccountToken).toBe(false);
@@ -46,16 +50,15 @@ describe('synthesised objects', () => {
   });
 
   test('PDB only when replicas > 1', () => {
-    const kinds = (values: unknown) => plainObjects(buildChart('plain', chart, values)).map((o) => o.kind);
+    const kinds = (values: unknown) => objects(values).map((o) => o.kind);
     expect(kinds({})).toContain('PodDisruptionBudget');
     expect(kinds({ replicas: 1 })).not.toContain('PodDisruptionBudget');
     expect(kinds({ podDisruptionBudget: { enabled: false } })).not.toContain('PodDisruptionBudget');
   });
 
   test('a template block cannot open a list item', () => {
-    const t = new TemplateContext('helm', DEFAULT_VALUES, { name: 'r', namespace: 'n' });
-    const token = t.block({}, (key) => [`${key}: x`]);
-    expect(() => t.renderYaml([{ [`k`]: token }])).toThrow(/first key of a list item/);
+    expect(() => templateYaml([{ k: optional(lit('x')) }])).toThrow(/first key of a list item/);
+    expect(templateYaml([{ a: 1, k: optional(lit('x')) }])).toBe('- a: 1\n  {{- with "x" }}\n  k: {{ . | quote }}\n  {{- end }}\n');
   });
 });
 
@@ -63,9 +66,9 @@ describe('values model', () => {
   test('values.yaml parses back to DEFAULT_VALUES and documents every key', () => {
     const text = valuesYaml();
     expect(parse(text)).toEqual(DEFAULT_VALUES);
-    const comments = text.split('\n').filter((l) => l.trim().startsWith('# --')).length;
+    const comments = text.split('\n').filter((l) => l.trim().startsWith('# -- ')).length;
     let keys = 0;
-    const countGroups = (g: typeof VALUES_SPEC): number => Object.values(g.children).reduce((n, c) => n + 1 + (c.kind === 'group' ? countGroups(c) : 0), 0);
+    const countGroups = (g: GroupSpec): number => Object.values(g.children).reduce((n, c) => n + 1 + (c.kind === 'group' ? countGroups(c) : 0), 0);
     keys = countGroups(VALUES_SPEC);
     expect(comments).toBe(keys);
   });
@@ -92,13 +95,17 @@ describe('console URL', () => {
   test.each([
     [{ name: 'higress-plugin-server', namespace: 'higress-system', port: 80 }, 'http://higress-plugin-server.higress-system.svc'],
     [{ name: 'ps', namespace: 'ns', port: 8080 }, 'http://ps.ns.svc:8080'],
-  ])('%j', (addr, base) => {
+    [{ name: 'a-very-long-name', namespace: 'x', port: 443 }, 'http://a-very-long-name.x.svc:443'],
+  ])('%j: the contract and the chart expression agree', (addr, base) => {
     expect(serviceBaseUrl(addr)).toBe(base);
     expect(consoleUrlPattern(addr)).toBe(`${base}/plugins/\${name}/\${version}/plugin.wasm`);
+    const scope = scopeFor(chart, { name: addr.name, service: { port: addr.port } }, { name: 'r', namespace: addr.namespace, service: 'Helm' });
+    expect(baseUrl.eval(scope)).toBe(base);
+    expect(consoleUrlPatternExpr.eval(scope)).toBe(consoleUrlPattern(addr));
   });
 
   test('default pattern equals the Console default', () => {
-    const patch = buildChart('plain', chart).consolePatch.patch as any;
+    const patch = root.consolePatch.evaluate(scopeFor(chart)) as any;
     expect(patch.spec.template.spec.containers[0].env[0]).toEqual({
       name: 'HIGRESS_ADMIN_WASM_PLUGIN_CUSTOM_IMAGE_URL_PATTERN',
       value: 'http://higress-plugin-server.higress-system.svc/plugins/${name}/${version}/plugin.wasm',

@@ -1,8 +1,7 @@
 /** `wasmplugins`: WasmPlugin resources pinned by sha256 that load plugins from this server. */
 import * as fs from 'fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { serviceBaseUrl } from '../../lib/console-url';
-import { DEFAULT_VALUES } from '../../lib/values';
+import { DEFAULT_SERVICE_NAME, DEFAULT_SERVICE_PORT, serviceBaseUrl } from '../contract/service';
 import { loadIndex } from '../integration/server-index';
 
 export const DEFAULT_NAMESPACE = 'higress-system';
@@ -28,7 +27,7 @@ export async function wasmpluginsCommand(opts: Options): Promise<void> {
   // command needs.
   const { buildWasmPlugins, renderYaml } = await import('../integration/wasmplugins');
   const index = await loadIndex(opts.index);
-  const baseUrl = opts.baseUrl ?? serviceBaseUrl({ name: DEFAULT_VALUES.name, namespace: opts.namespace, port: DEFAULT_VALUES.service.port });
+  const baseUrl = opts.baseUrl ?? serviceBaseUrl({ name: DEFAULT_SERVICE_NAME, namespace: opts.namespace, port: DEFAULT_SERVICE_PORT });
   const yaml = renderYaml(
     buildWasmPlugins(index, {
       baseUrl,

@@ -5,25 +5,30 @@
 {{- .Values.name | trunc 63 | trimSuffix "-" -}}
 {{- end }}
 
-{{/* Chart name and version for the helm.sh/chart label. */}}
+{{/* Chart name and version for the helm.sh/chart label (the chart name, never the alias it is embedded under). */}}
 {{- define "higress-plugin-server.chart" -}}
-{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- printf "%s-%s" "higress-plugin-server" .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
 {{- end }}
 
-{{/* Image tag: the tag value, else the chart's appVersion. */}}
+{{/* Image tag: the tag value (a number is written as typed, 2.2 or 20260101), else the chart's appVersion (the Higress version it ships with). */}}
 {{- define "higress-plugin-server.tag" -}}
-{{- .Values.tag | default .Chart.AppVersion -}}
+{{- $tag := .Values.tag | default .Chart.AppVersion -}}
+{{- ternary (int64 $tag | toString) (toString $tag) (and (kindIs "float64" $tag) (eq (float64 (int64 $tag)) $tag)) -}}
 {{- end }}
 
-{{/* Selector labels: the upstream ones, kept so existing Deployments can be upgraded in place. */}}
+{{/* Selector labels as the Higress chart computes them (labels.app / labels.higress win), so existing Deployments upgrade in place. */}}
 {{- define "higress-plugin-server.selectorLabels" -}}
-app: {{ include "higress-plugin-server.name" . }}
-higress: {{ include "higress-plugin-server.name" . }}
+{{- with ternary (index .Values.labels "app") (include "higress-plugin-server.name" .) (hasKey .Values.labels "app") }}
+app: {{ . | quote }}
+{{- end }}
+{{- with ternary (index .Values.labels "higress") (include "higress-plugin-server.name" .) (hasKey .Values.labels "higress") }}
+higress: {{ . | quote }}
+{{- end }}
 {{- end }}
 
 {{/* Recommended labels every object carries (the helm test pod adds its own component). */}}
 {{- define "higress-plugin-server.commonLabels" -}}
-app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/name: higress-plugin-server
 app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ include "higress-plugin-server.tag" . | quote }}
 app.kubernetes.io/part-of: higress
@@ -48,7 +53,7 @@ app.kubernetes.io/component: plugin-server
 {{- .Values.imagePullPolicy | default .Values.global.imagePullPolicy -}}
 {{- end }}
 
-{{/* In-cluster base URL, port left out when 80 (lib/console-url.ts computes the same). */}}
+{{/* In-cluster base URL, port left out when 80 (serviceBaseUrl in src/contract/service.ts computes the same). */}}
 {{- define "higress-plugin-server.baseUrl" -}}
 {{- $base := printf "http://%s.%s.svc" (include "higress-plugin-server.name" .) .Release.Namespace -}}
 {{- if eq (int .Values.service.port) 80 -}}

@@ -1,0 +1,44 @@
+/**
+ * The plugin server's in-cluster address, as Higress expects it: the Service
+ * `higress-plugin-server` in `higress-system` on port 80, forwarding to the container's 8080, and the
+ * Console's URL pattern built from it. Shared by the chart generator (lib/) and the CLI (wasmplugins),
+ * so neither imports the other.
+ */
+
+/** Default Service (and Deployment) name: Higress's `pluginServer.name`. */
+export const DEFAULT_SERVICE_NAME = 'higress-plugin-server';
+/** Namespace Higress installs into, which the Console's default pattern hard-codes. */
+export const DEFAULT_NAMESPACE = 'higress-system';
+/** Service port: 80 keeps the Console's default pattern (no port in the URL). */
+export const DEFAULT_SERVICE_PORT = 80;
+/** The port Nginx listens on in the image (the Service targets it by the name `http`). */
+export const CONTAINER_PORT = 8080;
+
+export interface ServiceAddress {
+  /** Service name. */
+  name: string;
+  namespace: string;
+  /** Service port. */
+  port: number;
+}
+
+export const DEFAULT_ADDRESS: ServiceAddress = { name: DEFAULT_SERVICE_NAME, namespace: DEFAULT_NAMESPACE, port: DEFAULT_SERVICE_PORT };
+
+/** `http://<name>.<namespace>.svc[:<port>]`, the port left out when it is 80. */
+export function serviceBaseUrl(addr: ServiceAddress): string {
+  return `http://${addr.name}.${addr.namespace}.svc${addr.port === 80 ? '' : `:${addr.port}`}`;
+}
+
+/** Path of a plugin under the server root, with the Console's placeholders. */
+export const CONSOLE_PLUGIN_PATH = '/plugins/${name}/${version}/plugin.wasm';
+
+/** Value of HIGRESS_ADMIN_WASM_PLUGIN_CUSTOM_IMAGE_URL_PATTERN for a server (only `${name}` and `${version}` are substituted). */
+export function consoleUrlPattern(addr: ServiceAddress): string {
+  return `${serviceBaseUrl(addr)}${CONSOLE_PLUGIN_PATH}`;
+}
+
+export const CONSOLE_URL_PATTERN_ENV = 'HIGRESS_ADMIN_WASM_PLUGIN_CUSTOM_IMAGE_URL_PATTERN';
+
+/** The pattern the Higress Console chart sets by itself when `global.enablePluginServer` is true. */
+export const HIGRESS_CONSOLE_DEFAULT_PATTERN = consoleUrlPattern(DEFAULT_ADDRESS);
+export const HIGRESS_CONSOLE_DEFAULT_BASE = serviceBaseUrl(DEFAULT_ADDRESS);
