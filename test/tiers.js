@@ -5,6 +5,7 @@
 // A new test file goes in one list; the tier test fails until it does.
 module.exports = {
   unit: [
+    'chart-constructs',
     'chart-synth',
     'inputs-properties',
     'inputs-shipped',
@@ -17,11 +18,12 @@ module.exports = {
     'tree-publish',
   ],
   integration: [
+    'chart-engine',
     'chart-helm',
+    'chart-higress',
     'chart-key-order',
     'chart-schema',
     'chart-test-pod',
-    'chart-umbrella',
     'docs',
     'integration-check',
     'integration-wasmplugins',
