@@ -2,6 +2,7 @@
  * Names and labels: the `_helpers.tpl` named templates and their plain-mode twins. The drift and
  * deep-equal tests compare `helm template` against dist/, so the two halves cannot drift apart.
  */
+import { ChartChange } from './changelog';
 import { serviceBaseUrl } from './console-url';
 import { PluginServerValues } from './values';
 
@@ -12,6 +13,8 @@ export interface ChartInfo {
   name: string;
   version: string;
   appVersion: string;
+  /** Artifact Hub `changes` for Chart.yaml (from CHANGELOG.md); none when empty or absent. */
+  changes?: ChartChange[];
 }
 
 /** Names of the helpers, for constructs that `include` them. */
