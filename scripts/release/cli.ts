@@ -14,10 +14,13 @@
  */
 import { Command } from 'commander';
 import { errorLine } from '../../src/errors';
-import { packageChart, pushChart } from './chart';
 import { EXIT, ReleaseError } from './errors';
-import { packCli } from './pack';
-import { buildTree, checkSnapshot } from './snapshot';
+
+// Each step loads its module when it runs: the chart steps pull in the cdk8s app, which the
+// snapshot and tree steps do not need.
+const chart = () => require('./chart') as typeof import('./chart');
+const pack = () => require('./pack') as typeof import('./pack');
+const snapshot = () => require('./snapshot') as typeof import('./snapshot');
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
@@ -26,31 +29,31 @@ export function buildReleaseProgram(): Command {
   program
     .command('snapshot-check <snapshot> <sha256>')
     .description('fail unless the snapshot file has this sha256')
-    .action(async (snapshot: string, sha: string) => say(await checkSnapshot(snapshot, sha)));
+    .action(async (file: string, sha: string) => say(await snapshot().checkSnapshot(file, sha)));
   program
     .command('tree <snapshot>')
     .description('pull --snapshot --frozen, then verify')
     .requiredOption('--lock <file>', 'lock file of the snapshot (written by sync-plugins)')
     .requiredOption('--out <dir>', 'tree root')
     .option('--insecure-registry <host>', 'plain HTTP to this registry (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .action((snapshot: string, o: { lock: string; out: string; insecureRegistry: string[] }) => {
-      buildTree({ snapshot, lock: o.lock, out: o.out, insecureRegistries: o.insecureRegistry });
+    .action((file: string, o: { lock: string; out: string; insecureRegistry: string[] }) => {
+      snapshot().buildTree({ snapshot: file, lock: o.lock, out: o.out, insecureRegistries: o.insecureRegistry });
       say(o.out);
     });
   program
     .command('chart <version>')
     .description('package the chart with version = appVersion = <version>')
     .requiredOption('--out <dir>', 'where the .tgz goes')
-    .action((version: string, o: { out: string }) => say(packageChart(version, o.out)));
+    .action((version: string, o: { out: string }) => say(chart().packageChart(version, o.out)));
   program
     .command('chart-push <tgz> <repository>')
     .description('helm push to an OCI chart repository')
-    .action((tgz: string, repo: string) => say(pushChart(tgz, repo)));
+    .action((tgz: string, repo: string) => say(chart().pushChart(tgz, repo)));
   program
     .command('cli')
     .description('npm pack the CLI from the tracked sources')
     .requiredOption('--out <dir>', 'where the .tgz goes')
-    .action((o: { out: string }) => say(packCli(o.out)));
+    .action((o: { out: string }) => say(pack().packCli(o.out)));
   return program;
 }
 
