@@ -108,6 +108,14 @@ describe('snapshot check', () => {
     expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^error: ${edited}: sha256 is [0-9a-f]{64}, the release says [0-9a-f]{64} \\(.*fetch it again`))]);
   });
 
+  test('--higress-version: the right hash of another release\'s snapshot is refused', () => {
+    const sha = hex(fs.readFileSync(snapshot));
+    expect(release('snapshot-check', snapshot, sha, '--higress-version', HIGRESS_VERSION).code).toBe(0);
+    const r = release('snapshot-check', snapshot, sha, '--higress-version', '2.2.5');
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`error: ${snapshot}: snapshot is for Higress ${HIGRESS_VERSION}, not 2.2.5 (pass the snapshot of the release being published)`);
+  });
+
   test('a malformed expected sha256 is bad input, not a mismatch', () => {
     const r = release('snapshot-check', snapshot, 'abc123');
     expect(r.code).toBe(2);

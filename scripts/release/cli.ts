@@ -3,7 +3,7 @@
  * The release steps that run anywhere (no Docker, no GitHub): release.yml calls them and
  * test/release-local.test.ts runs them against a local registry. After `npm ci && npm run build`:
  *
- *   node build/scripts/release/cli.js snapshot-check <snapshot.json> <sha256>
+ *   node build/scripts/release/cli.js snapshot-check <snapshot.json> <sha256> [--higress-version <v>]
  *   node build/scripts/release/cli.js tree <snapshot.json> --lock <lock.json> --out <dir>
  *   node build/scripts/release/cli.js chart <higress-version> --out <dir>          # prints the .tgz path
  *   node build/scripts/release/cli.js chart-push <chart.tgz> oci://<registry>/<path>  # prints the digest
@@ -28,8 +28,9 @@ export function buildReleaseProgram(): Command {
   const program = new Command('release').description('release steps of higress-plugin-server (see docs/releasing.md)');
   program
     .command('snapshot-check <snapshot> <sha256>')
-    .description('fail unless the snapshot file has this sha256')
-    .action(async (file: string, sha: string) => say(await snapshot().checkSnapshot(file, sha)));
+    .description('fail unless the snapshot file has this sha256 (and is the given release)')
+    .option('--higress-version <version>', "the snapshot's gatewayVersion must be this")
+    .action(async (file: string, sha: string, o: { higressVersion?: string }) => say(await snapshot().checkSnapshot(file, sha, o.higressVersion)));
   program
     .command('tree <snapshot>')
     .description('pull --snapshot --frozen, then verify')

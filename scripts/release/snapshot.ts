@@ -11,8 +11,12 @@ import { runTool } from './run';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
-/** Resolves when the file's sha256 is `expected` (hex, optionally `sha256:`-prefixed). */
-export async function checkSnapshot(file: string, expected: string): Promise<string> {
+/**
+ * Resolves when the file's sha256 is `expected` (hex, optionally `sha256:`-prefixed) and, when
+ * `higressVersion` is given, the snapshot is that release's (`gatewayVersion`): a correct hash of the
+ * wrong release's file must not publish under this version's tag.
+ */
+export async function checkSnapshot(file: string, expected: string, higressVersion?: string): Promise<string> {
   const want = expected.trim().toLowerCase().replace(/^sha256:/, '');
   if (!SHA256_HEX.test(want)) {
     throw new ReleaseError('E_RELEASE_INPUT', `expected sha256 "${expected}" is not 64 hex digits`, { file }, 'pass the snapshot sha256 published with the Higress release');
@@ -21,6 +25,12 @@ export async function checkSnapshot(file: string, expected: string): Promise<str
   const got = await sha256OfFile(file);
   if (got !== want) {
     throw new ReleaseError('E_RELEASE_SNAPSHOT', `sha256 is ${got}, the release says ${want}`, { file }, 'the snapshot is not the released one: fetch it again from the Higress tag, do not build from it');
+  }
+  if (higressVersion !== undefined) {
+    const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as { gatewayVersion?: unknown };
+    if (doc.gatewayVersion !== higressVersion) {
+      throw new ReleaseError('E_RELEASE_SNAPSHOT', `snapshot is for Higress ${String(doc.gatewayVersion)}, not ${higressVersion}`, { file }, 'pass the snapshot of the release being published');
+    }
   }
   return got;
 }
