@@ -132,7 +132,8 @@ describe('npm install -g <tarball>', () => {
 test('npx <tarball> in an empty folder runs the CLI', () => {
   const empty = path.join(dir, 'empty');
   fs.mkdirSync(empty);
-  const r = run('npx', ['--yes', ...NPM_FLAGS, tgz, '--version'], empty);
+  // --package: a bare path argument would be taken as the command to run, not as the package.
+  const r = run('npx', ['--yes', ...NPM_FLAGS, `--package=${tgz}`, 'higress-plugin-server', '--version'], empty);
   expect(r.stderr).not.toMatch(/ERR/);
   expect(r).toMatchObject({ code: 0, stdout: `${PKG.version}\n` });
   expect(fs.readdirSync(empty)).toEqual([]);
