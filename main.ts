@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { changesFor } from './lib/changelog';
 import { ChartInfo, CHART_NAME } from './lib/helpers';
 import { CHART_DIR, synthesize } from './lib/synth';
 
@@ -13,7 +14,9 @@ export const REPO_ROOT = fs.existsSync(path.join(__dirname, 'tsconfig.json')) ? 
 
 export function chartInfo(root = REPO_ROOT): ChartInfo {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
-  return { name: CHART_NAME, version: pkg.version, appVersion: pkg.version };
+  // The chart lists the changes of the project version it was generated from (CHANGELOG.md).
+  const changes = changesFor(fs.readFileSync(path.join(root, 'CHANGELOG.md'), 'utf8'), pkg.version);
+  return { name: CHART_NAME, version: pkg.version, appVersion: pkg.version, changes };
 }
 
 /** Writes every generated file under `outRoot`, replacing the generated folders wholesale. */

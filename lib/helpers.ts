@@ -29,9 +29,13 @@ import {
   withVar,
 } from './helm';
 import { V } from './values';
+import { ChartChange } from './changelog';
 
 export const CHART_NAME = 'higress-plugin-server';
-export type ChartInfo = ChartMeta;
+export interface ChartInfo extends ChartMeta {
+  /** Artifact Hub `changes` for Chart.yaml (from CHANGELOG.md); none when empty or absent. */
+  changes?: ChartChange[];
+}
 
 export const H = new HelperSet(CHART_NAME);
 

@@ -94,7 +94,11 @@ test('the runtime copies the tree to the root image/nginx.conf serves from', () 
 });
 
 test('every RUN is a project command', () => {
-  const allowed = [/^npm ci( --no-audit| --no-fund)*$/, /^npm run build$/, /^node build\/src\/cli\.js pull \$\{PLUGINS_LIST\} --out \/tree \$\{PULL_FLAGS\}$/, /^node build\/src\/cli\.js verify \/tree$/];
+  const allowed = [
+    /^npm ci( --no-audit| --no-fund)*$/,
+    /^npm pack$/,
+    /^npm install -g --prefer-offline --no-audit --no-fund \.\/higress-plugin-server-\*\.tgz && rm -rf build && ln -s "\$\(npm root -g\)\/higress-plugin-server\/build" build$/,
+    /^node build\/src\/cli\.js pull \$\{PLUGINS_LIST\} --out \/tree \$\{PULL_FLAGS\}$/, /^node build\/src\/cli\.js verify \/tree$/];
   const runs = stages.flatMap((s) => keyword(s, 'RUN')).map((i) => (i.getArgumentsContent() ?? '').replace(/\s+/g, ' ').trim());
   expect(runs.length).toBeGreaterThan(0);
   for (const run of runs) expect(allowed.some((re) => re.test(run)) ? run : `not a project command: ${run}`).toBe(run);
@@ -179,7 +183,7 @@ test('the air-gapped path fetches nothing: no syntax directive, prebuilt tree st
   expect(prebuilt.args.PREBUILT_TREE).toBe('image/prebuilt');
 });
 
-test('the build stage compiles from exactly the files it COPYs (its RUN steps, run natively)', () => {
+test('the build stage packs and installs the CLI from exactly the files it COPYs (its RUN steps, run natively)', () => {
   const { execFileSync } = require('child_process') as typeof import('child_process');
   const os = require('os') as typeof import('os');
   const build = stages[0];
@@ -189,7 +193,9 @@ test('the build stage compiles from exactly the files it COPYs (its RUN steps, r
       const args = copy.getArguments().map((a) => a.getValue());
       const dest = args[args.length - 1];
       for (const src of args.slice(0, -1)) {
-        const target = dest.endsWith('/') && dest !== './' ? path.join(dir, dest) : path.join(dir, dest === './' ? path.basename(src) : dest);
+        // Docker semantics: a folder's contents go into `dest/`, a file into `dest/<name>`.
+        const isDir = fs.statSync(path.join(REPO_ROOT, src)).isDirectory();
+        const target = dest.endsWith('/') ? path.join(dir, dest, isDir ? '' : path.basename(src)) : path.join(dir, dest);
         fs.cpSync(path.join(REPO_ROOT, src), target, { recursive: true });
       }
     }
@@ -197,8 +203,13 @@ test('the build stage compiles from exactly the files it COPYs (its RUN steps, r
     fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(dir, 'node_modules'));
     const runs = keyword(build, 'RUN').map((r) => r.getArgumentsContent() ?? '');
     expect(runs[0]).toMatch(/^npm ci\b/);
-    for (const cmd of runs.slice(1)) execFileSync('bash', ['-c', cmd], { cwd: dir, stdio: 'pipe' });
-    expect(fs.existsSync(path.join(dir, 'build', 'src', 'cli.js'))).toBe(true);
+    // The image's global prefix, moved into the temp folder (npm honours npm_config_prefix for both
+    // `install -g` and `root -g`); dependencies come from the local npm cache.
+    const env = { ...process.env, npm_config_prefix: path.join(dir, 'prefix') };
+    for (const cmd of runs.slice(1)) execFileSync('bash', ['-c', cmd], { cwd: dir, stdio: 'pipe', env });
+    // build/ is the installed package, not the compile output next to the sources.
+    const installed = fs.realpathSync(path.join(dir, 'build'));
+    expect(installed).toBe(path.join(dir, 'prefix', 'lib', 'node_modules', 'higress-plugin-server', 'build'));
     const help = execFileSync(process.execPath, [path.join(dir, 'build', 'src', 'cli.js'), '--help'], { encoding: 'utf8' });
     expect(help).toMatch(/pull \[options\] \[lists\.\.\.\]/);
   } finally {
