@@ -10,9 +10,9 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import fc from 'fast-check';
 import { IntegrityError } from '../src/errors';
-import { CpuPool } from '../src/pipeline/cpu-pool';
-import { GZIP_CHUNK, GZIP_DICT, gzipChunkedSync, planChunks } from '../src/pipeline/gzip-format';
-import { analyzeWasm, gzipFile } from '../src/pipeline/prepare';
+import { CpuPool } from '../src/content/cpu-pool';
+import { GZIP_CHUNK, GZIP_DICT, gzipChunkedSync, planChunks } from '../src/content/gzip-format';
+import { analyzeWasm, gzipFile } from '../src/content/prepare';
 import { largeWasm, smallWasm } from './support/wasm';
 
 let dir: string;

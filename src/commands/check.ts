@@ -1,8 +1,8 @@
 /** `check <server-url>`: download and verify what a running plugin server serves. */
 import { Command, InvalidArgumentError } from 'commander';
 import { loadInputs } from '../inputs/load';
-import { checkServer, CheckResult } from '../integration/check';
-import { loadIndex } from '../integration/server-index';
+import { checkServer, CheckResult } from '../higress/check';
+import { loadIndex } from '../higress/server-index';
 import { reportProblems } from './report';
 
 interface Options {

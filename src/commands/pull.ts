@@ -11,7 +11,7 @@ import { sourceText } from '../inputs/types';
 import { OciClient, OciClientOptions } from '../oci/types';
 import { sourceDateEpoch } from '../pipeline/created';
 import { jsonReporter, textReporter } from '../pipeline/progress';
-import { runPull } from '../pipeline/pull';
+import { failureLine, runPull } from '../pipeline/pull';
 import { reportProblems } from './report';
 
 interface PullFlags {
@@ -75,7 +75,7 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
     gzipLevel: flags.gzipLevel,
   }).finally(() => client.close?.());
   if (!result.ok) {
-    reportProblems(result.failed, `${result.failed.length} plugin version(s) failed${flags.keepGoing ? '' : '; the tree was left as it was'}`);
+    reportProblems(result.failed.map(failureLine), `${result.failed.length} plugin version(s) failed${flags.keepGoing ? '' : '; the tree was left as it was'}`);
   }
 }
 

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { InputError } from '../errors';
 import { assertPortFree, checkNginx, findNginx, prepareNginx, spawnNginx, stopNginx, waitForHealthy } from '../serve/nginx-runtime';
-import { PLUGINS_DIR } from '../tree/format';
+import { PLUGINS_DIR } from '../contract/tree-format';
 
 interface ServeOptions {
   port: number;

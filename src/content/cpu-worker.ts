@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import { parentPort } from 'worker_threads';
 import * as zlib from 'zlib';
 import { PluginServerError } from '../errors';
-import { checkWasm } from '../tree/wasm';
+import { checkWasm } from './wasm';
 import { ChunkPlan, deflateChunk } from './gzip-format';
 
 export type CpuTask =

@@ -3,20 +3,14 @@
  * off the main thread, and at most once per distinct content:
  *   - `analyzeWasm`: validation, md5, sha256 and CRC-32 in a pool worker;
  *   - `gzipFile`: the chunks of one module deflated in parallel by the pool (see gzip-format.ts);
- *   - `ContentStore`: per run, the same sha256 is analysed and compressed once (aliases, identical
- *     blobs under other names), and a level-9 `.gz` already in the tree for that sha256 is copied
- *     instead of recompressed (the .gz is a pure function of the bytes and the level).
+ * Reuse of that work across plugins and with the tree is the pipeline's `ContentStore`
+ * (src/pipeline/content-store.ts): this module knows bytes, not trees.
  */
 import * as fs from 'fs';
-import * as path from 'path';
-import { IntegrityError } from '../errors';
-import { GZ_FILE, MAX_WASM_BYTES, PLUGINS_DIR } from '../tree/format';
-import { writeFileDurable } from '../tree/fsutil';
-import { filesMatchBySize, readAllMetadata, readMetadata } from '../tree/read';
-import { checkWasmSize } from '../tree/wasm';
 import { CpuPool, cpuPool } from './cpu-pool';
 import type { WasmFacts } from './cpu-worker';
 import { assertGzipLevel, DEFAULT_GZIP_LEVEL, gzipHeader, gzipTrailer, planChunks } from './gzip-format';
+import { checkWasmSize } from './wasm';
 
 export type { WasmFacts };
 
@@ -41,177 +35,11 @@ export function deflateFile(file: string, size: number, level = DEFAULT_GZIP_LEV
   return Promise.all(planChunks(size).map((plan) => pool.run({ kind: 'deflate', file, plan, level }) as Promise<Uint8Array>));
 }
 
-function assembleGzip(chunks: Uint8Array[], facts: WasmFacts, level: number): Buffer {
+export function assembleGzip(chunks: Uint8Array[], facts: WasmFacts, level: number): Buffer {
   return Buffer.concat([gzipHeader(level), ...chunks, gzipTrailer(facts.crc32, facts.size)]);
 }
 
 /** The .gz bytes of `file` (whose facts are known), compressed chunk-parallel by the pool. */
 export async function gzipFile(file: string, facts: WasmFacts, level = DEFAULT_GZIP_LEVEL, pool: CpuPool = cpuPool()): Promise<Buffer> {
   return assembleGzip(await deflateFile(file, facts.size, level, pool), facts, level);
-}
-
-
-interface Entry {
-  prepared: Promise<PreparedWasm>;
-  /** Files this run wrote (inside the run's temp folder): their mtime may be set once, by the first folder that uses them. */
-  owned: boolean;
-  claimed?: string;
-}
-
-export class ContentStore {
-  private bySha = new Map<string, Entry>();
-  private treeIndex?: Promise<Map<string, string[]>>;
-  private seq = 0;
-  /** Counters, for the summary and tests. */
-  readonly stats = { analyzed: 0, compressed: 0, reusedTree: 0, reusedRun: 0 };
-
-  constructor(
-    private readonly root: string,
-    private readonly workDir: string,
-    readonly level = DEFAULT_GZIP_LEVEL,
-    private readonly pool: CpuPool = cpuPool(),
-  ) {
-    assertGzipLevel(level);
-  }
-
-  /**
-   * Facts and .gz for the wasm at `file`. `sha256` (hex), when the caller already knows it from a
-   * digest-checked download, lets identical content skip even the analysis. `owned` files live in the
-   * run's temp folder (fsynced here once; their mtime may be set by `claim`).
-   */
-  async prepare(file: string, opts: { sha256?: string; owned: boolean }): Promise<PreparedWasm> {
-    const hit = opts.sha256 ? this.bySha.get(opts.sha256) : undefined;
-    if (hit) return this.reuse(hit);
-    if (opts.sha256) {
-      // Registered before the analysis, so concurrent plugins with the same bytes wait for this one.
-      return this.track(opts.sha256, opts.owned, this.produceKnown(file, opts.owned, opts.sha256));
-    }
-    const facts = await this.analyze(file, opts.owned);
-    const again = this.bySha.get(facts.sha256);
-    if (again) return this.reuse(again);
-    return this.track(facts.sha256, opts.owned, this.produceGz(file, facts));
-  }
-
-  private analyze(file: string, owned: boolean): Promise<WasmFacts> {
-    this.stats.analyzed++;
-    return analyzeWasm(file, { fsync: owned, pool: this.pool });
-  }
-
-  private async reuse(e: Entry): Promise<PreparedWasm> {
-    this.stats.reusedRun++;
-    return { ...(await e.prepared), gz: 'reused-run' };
-  }
-
-  private async track(sha256: string, owned: boolean, prepared: Promise<PreparedWasm>): Promise<PreparedWasm> {
-    const entry: Entry = { owned, prepared };
-    this.bySha.set(sha256, entry);
-    try {
-      return await prepared;
-    } catch (err) {
-      if (this.bySha.get(sha256) === entry) this.bySha.delete(sha256); // another copy of the bytes may try again
-      throw err;
-    }
-  }
-
-  /**
-   * Gives run-owned files the mtime of the first folder that publishes them, so that folder (and any
-   * other with the same time, e.g. its aliases) can hardlink them instead of copying 12 MB.
-   */
-  async claim(p: PreparedWasm, created: Date): Promise<void> {
-    const e = this.bySha.get(p.sha256);
-    if (!e || !e.owned || e.claimed !== undefined) return;
-    e.claimed = created.toISOString();
-    await Promise.all(
-      [p.wasmPath, p.gzPath].map(async (f) => {
-        await fs.promises.chmod(f, 0o644); // hardlinked into the tree as they are
-        await fs.promises.utimes(f, created, created);
-      }),
-    );
-  }
-
-  /**
-   * With the sha256 known up front (a digest-checked download), compression does not wait for the
-   * analysis: both are queued at once, unless the tree may already hold a .gz of these bytes. A
-   * module that then fails validation only wasted some CPU; nothing of it is published.
-   */
-  private async produceKnown(file: string, owned: boolean, want: string): Promise<PreparedWasm> {
-    const analysis = this.analyze(file, owned);
-    // Awaited below; until then a failed analysis must not count as an unhandled rejection.
-    analysis.catch(() => undefined);
-    let chunks: Promise<Uint8Array[]> | undefined;
-    if (this.level !== 9 || !(await this.index()).has(want)) {
-      const { size } = await fs.promises.stat(file);
-      if (size <= MAX_WASM_BYTES) {
-        chunks = deflateFile(file, size, this.level, this.pool);
-        chunks.catch(() => undefined); // its failure surfaces below, or the analysis failed first
-      }
-    }
-    const facts = await analysis;
-    if (facts.sha256 !== want) throw new IntegrityError('E_DIGEST_MISMATCH', `${file} has sha256 ${facts.sha256}, expected ${want}`, {}, 'pull again; the staged file changed');
-    return chunks ? this.writeGz(file, facts, await chunks) : this.produceGz(file, facts);
-  }
-
-  private async writeGz(file: string, facts: WasmFacts, chunks: Uint8Array[]): Promise<PreparedWasm> {
-    this.stats.compressed++;
-    const gzPath = path.join(this.workDir, `${facts.sha256.slice(0, 16)}-${this.seq++}.${GZ_FILE}`);
-    const gz = assembleGzip(chunks, facts, this.level);
-    // The mtime is set later, when the publishing folder's time is known.
-    await writeFileDurable(gzPath, gz);
-    return { ...facts, wasmPath: file, gzPath, gzipSize: gz.byteLength, gz: 'compressed' };
-  }
-
-  private async produceGz(file: string, facts: WasmFacts): Promise<PreparedWasm> {
-    const gzPath = path.join(this.workDir, `${facts.sha256.slice(0, 16)}-${this.seq++}.${GZ_FILE}`);
-    const fromTree = await this.copyFromTree(facts, gzPath);
-    if (fromTree !== undefined) {
-      this.stats.reusedTree++;
-      return { ...facts, wasmPath: file, gzPath, gzipSize: fromTree, gz: 'reused-tree' };
-    }
-    return this.writeGz(file, facts, await deflateFile(file, facts.size, this.level, this.pool));
-  }
-
-  /** sha256 -> version folders of the tree whose metadata claims those bytes (read once per run). */
-  private index(): Promise<Map<string, string[]>> {
-    return (this.treeIndex ??= readAllMetadata(this.root).then((metas) => {
-      const m = new Map<string, string[]>();
-      for (const meta of metas) {
-        const dir = path.join(this.root, PLUGINS_DIR, meta.name, meta.version);
-        m.set(meta.sha256, [...(m.get(meta.sha256) ?? []), dir]);
-      }
-      return m;
-    }));
-  }
-
-  /**
-   * Copies an existing .gz of the same bytes into `dest`; returns its size, or undefined when none
-   * qualifies. Only level 9 is reused: it is the only level the gzip header records (XFL 2) and our
-   * header (OS 255) tells our chunked layout from other writers, so the result is byte-identical to a
-   * fresh compression. A copy, not a hardlink: the tree's file keeps its own mtime.
-   */
-  private async copyFromTree(facts: WasmFacts, dest: string): Promise<number | undefined> {
-    if (this.level !== 9) return undefined;
-    const want = gzipHeader(9);
-    for (const dir of (await this.index()).get(facts.sha256) ?? []) {
-      const meta = await readMetadata(dir);
-      if (!meta || meta.sha256 !== facts.sha256 || meta.size !== facts.size || !(await filesMatchBySize(dir, meta))) continue;
-      const src = path.join(dir, GZ_FILE);
-      // Header = our layout at level 9; trailer = CRC-32 and size of exactly these bytes.
-      const head = Buffer.alloc(want.length);
-      const tail = Buffer.alloc(8);
-      const fh = await fs.promises.open(src, 'r').catch(() => undefined);
-      if (!fh) continue;
-      try {
-        await fh.read(head, 0, head.length, 0);
-        await fh.read(tail, 0, tail.length, meta.gzipSize - tail.length);
-      } finally {
-        await fh.close();
-      }
-      if (!head.equals(want) || !tail.equals(gzipTrailer(facts.crc32, facts.size))) continue;
-      await fs.promises.copyFile(src, dest, fs.constants.COPYFILE_FICLONE);
-      const st = await fs.promises.stat(dest);
-      if (st.size !== meta.gzipSize) continue; // replaced meanwhile; compress instead
-      return st.size;
-    }
-    return undefined;
-  }
 }

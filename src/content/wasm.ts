@@ -3,7 +3,7 @@
  * the plugin at runtime, far from the build that produced the bad file.
  */
 import { IntegrityError, PluginServerError } from '../errors';
-import { MAX_WASM_BYTES } from './format';
+import { MAX_WASM_BYTES } from '../contract/tree-format';
 
 const MAGIC = Buffer.from([0x00, 0x61, 0x73, 0x6d]);
 const VERSION_1 = Buffer.from([0x01, 0x00, 0x00, 0x00]);
@@ -38,7 +38,7 @@ export function checkWasm(bytes: Uint8Array, where: WasmWhere = {}): void {
 
 /**
  * The same error with the plugin (and version) filled in when it has none. A copy, because checks
- * that run once per distinct content (see src/pipeline/prepare.ts) share one error between plugins.
+ * that run once per distinct content (see src/pipeline/content-store.ts) share one error between plugins.
  */
 export function withWasmContext<E>(err: E, where: WasmWhere): E {
   if (!(err instanceof PluginServerError) || err.context.plugin || !where.plugin) return err;

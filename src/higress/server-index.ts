@@ -7,11 +7,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import Ajv, { ErrorObject } from 'ajv';
 import { InputError } from '../errors';
-import { INDEX_FILE, IndexEntry, PLUGINS_DIR, PluginIndex, SAFE_SEGMENT, TREE_SCHEMA_VERSION } from '../tree/format';
+import { INDEX_FILE, IndexEntry, PLUGINS_DIR, PluginIndex, TREE_SCHEMA_VERSION } from '../contract/tree-format';
+import { SAFE_SEGMENT } from '../contract/plugin-identity';
 
 const SEGMENT = SAFE_SEGMENT.source;
 
-/** JSON Schema of index.json (src/tree/format.ts is the TypeScript side of the same contract). */
+/** JSON Schema of index.json (src/contract/tree-format.ts is the TypeScript side of the same contract). */
 export const INDEX_SCHEMA = {
   type: 'object',
   required: ['schemaVersion', 'plugins'],

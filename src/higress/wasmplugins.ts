@@ -8,7 +8,7 @@ import * as semver from 'semver';
 import { stringify } from 'yaml';
 import { WasmPlugin, WasmPluginSpecPhase } from '../../imports/extensions.higress.io';
 import { InputError } from '../errors';
-import { IndexEntry, PluginIndex } from '../tree/format';
+import { IndexEntry, PluginIndex } from '../contract/tree-format';
 import { byName } from './server-index';
 
 export interface WasmPluginOptions {

@@ -6,7 +6,7 @@
  *   {"lockVersion": 1, "plugins": [{"name", "version", "source", "digest", "aliasOf"?, "fromSpec"?}]}
  */
 import { InputError } from '../errors';
-import { compareEntries } from '../tree/render';
+import { compareEntries } from '../contract/plugin-identity';
 
 export interface LockEntry {
   name: string;

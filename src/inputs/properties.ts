@@ -18,7 +18,7 @@
  */
 import * as path from 'path';
 import { InputError } from '../errors';
-import { SAFE_SEGMENT } from '../tree/format';
+import { SAFE_SEGMENT } from '../contract/plugin-identity';
 import { parseSource } from './reference';
 import { PluginEntry, sourceKey, sourceText } from './types';
 

@@ -6,7 +6,7 @@
  */
 import * as path from 'path';
 import { OciReference } from '../oci/types';
-import { SAFE_SEGMENT } from '../tree/format';
+import { SAFE_SEGMENT } from '../contract/plugin-identity';
 import { Source } from './types';
 
 export type ParsedSource = { ok: true; source: Source; version: string } | { ok: false; code: string; message: string; hint: string };

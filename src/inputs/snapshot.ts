@@ -5,7 +5,7 @@
  * `aliases` extra names served from the same bytes. Pure: text in, entries + all problems out.
  */
 import { InputError } from '../errors';
-import { SAFE_SEGMENT } from '../tree/format';
+import { SAFE_SEGMENT } from '../contract/plugin-identity';
 import { dedupe, ParseResult } from './properties';
 import { parseOciReference } from './reference';
 import { PluginEntry } from './types';

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'crypto';
 import * as path from 'path';
-import { MAX_WASM_BYTES, WASM_FILE } from '../tree/format';
+import { MAX_WASM_BYTES, WASM_FILE } from '../contract/tree-format';
 import { IntegrityError } from '../errors';
 import { AuthManager } from './auth';
 import { readLimited, readVerified, streamRawLayer, streamTarLayer, WrittenWasm } from './blob';

@@ -4,7 +4,7 @@
  * Unix epoch. Never the wall clock.
  */
 import { InputError } from '../errors';
-import { rfc3339 } from '../tree/fsutil';
+import { rfc3339 } from '../content/fsutil';
 
 export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const v = env.SOURCE_DATE_EPOCH;

@@ -8,24 +8,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { InputError, IntegrityError } from '../errors';
 // The CPU pool lives with the pipeline; publishing uses it so no caller blocks the event loop.
-import { analyzeWasm, gzipFile, PreparedWasm, WasmFacts } from '../pipeline/prepare';
-import { DEFAULT_GZIP_LEVEL } from '../pipeline/gzip-format';
-import {
-  GZ_FILE,
-  INDEX_FILE,
-  METADATA_JSON,
-  METADATA_TXT,
-  PLUGINS_DIR,
-  PluginMetadata,
-  SAFE_SEGMENT,
-  SPEC_FILE,
-  TREE_SCHEMA_VERSION,
-  WASM_FILE,
-} from './format';
-import { randomSuffix, rfc3339, sha256OfFile, syncDir, writeFileAtomic, writeFileDurable } from './fsutil';
+import { analyzeWasm, gzipFile, PreparedWasm, WasmFacts } from '../content/prepare';
+import { DEFAULT_GZIP_LEVEL } from '../content/gzip-format';
+import { GZ_FILE, INDEX_FILE, METADATA_JSON, METADATA_TXT, PLUGINS_DIR, PluginMetadata, SPEC_FILE, TREE_SCHEMA_VERSION, WASM_FILE } from '../contract/tree-format';
+import { SAFE_SEGMENT } from '../contract/plugin-identity';
+import { randomSuffix, rfc3339, sha256OfFile, syncDir, writeFileAtomic, writeFileDurable } from '../content/fsutil';
 import { buildIndex, normalizeMetadata, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
 import { readSpecYaml } from './spec';
-import { checkWasmSize, withWasmContext } from './wasm';
+import { checkWasmSize, withWasmContext } from '../content/wasm';
 import { readAllMetadata } from './read';
 
 export interface PublishInput {
@@ -64,7 +54,7 @@ function parseCreated(created: string, ctx: { plugin: string; version: string })
   return d;
 }
 
-/** Computes the metadata from the facts of the wasm (see src/pipeline/prepare.ts) without touching the disk. */
+/** Computes the metadata from the facts of the wasm (see src/content/prepare.ts) without touching the disk. */
 export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, facts: Pick<WasmFacts, 'size' | 'md5' | 'sha256'> & { gzipSize: number }): PluginMetadata {
   const spec = input.specYaml ? readSpecYaml(input.specYaml) : {};
   return normalizeMetadata({

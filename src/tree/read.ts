@@ -7,7 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { VerifyError } from '../errors';
-import { GZ_FILE, INDEX_FILE, METADATA_JSON, METADATA_TXT, PLUGINS_DIR, PluginIndex, PluginMetadata, SAFE_SEGMENT, WASM_FILE } from './format';
+import { GZ_FILE, INDEX_FILE, METADATA_JSON, METADATA_TXT, PLUGINS_DIR, PluginIndex, PluginMetadata, WASM_FILE } from '../contract/tree-format';
+import { SAFE_SEGMENT } from '../contract/plugin-identity';
 import { buildIndex, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
 
 export interface VersionDir {

@@ -6,8 +6,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { PluginServerError } from '../errors';
-import { SPEC_FILE, WASM_FILE } from './format';
-import { randomSuffix, rfc3339 } from './fsutil';
+import { SPEC_FILE, WASM_FILE } from '../contract/tree-format';
+import { randomSuffix, rfc3339 } from '../content/fsutil';
 import { publishVersion, TMP_PREFIX, writeIndex, cleanLeftovers } from './publish';
 import { listVersionDirs, readMetadata, verifyVersion } from './read';
 
