@@ -4,6 +4,7 @@
  * `register(program)`; this file only wires them together and turns errors into exit codes.
  */
 import { Command } from 'commander';
+import { packageVersion } from './contract/package-layout';
 import { errorLine } from './errors';
 
 const COMMANDS: Array<() => { register(program: Command): void }> = [
@@ -18,17 +19,6 @@ const COMMANDS: Array<() => { register(program: Command): void }> = [
   () => require('./commands/check'),
 ];
 
-/** package.json sits one folder up from src/ and two from build/src/. */
-function packageVersion(): string {
-  for (const candidate of ['../package.json', '../../package.json']) {
-    try {
-      return (require(candidate) as { version: string }).version;
-    } catch {
-      /* try the next layout */
-    }
-  }
-  return 'unknown';
-}
 
 export function buildProgram(): Command {
   const program = new Command('higress-plugin-server')

@@ -1,6 +1,6 @@
 /** `index <root>`: rebuild metadata and plugins/index.json for hand-placed or edited plugin files. */
 import { Command } from 'commander';
-import { sourceDateEpoch } from '../pipeline/created';
+import { sourceDateEpoch } from '../contract/created';
 import { reindexTree } from '../tree/reindex';
 import { reportProblems } from './report';
 

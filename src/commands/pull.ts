@@ -3,13 +3,14 @@
  * and/or a Higress release snapshot into `<root>/plugins/`. Plugins removed from the list stay in
  * the tree unless `--prune` is given (a shared tree may hold versions another list put there).
  */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { GzipLevel, parseGzipLevel } from '../contract/gzip-level';
 import * as path from 'path';
 import { diffLock, LockFile } from '../inputs/lock';
 import { loadInputs, loadLock } from '../inputs/load';
 import { sourceText } from '../inputs/types';
 import { OciClient, OciClientOptions } from '../oci/types';
-import { sourceDateEpoch } from '../pipeline/created';
+import { sourceDateEpoch } from '../contract/created';
 import { jsonReporter, textReporter } from '../pipeline/progress';
 import { failureLine, runPull } from '../pipeline/pull';
 import { reportProblems } from './report';
@@ -24,7 +25,7 @@ interface PullFlags {
   concurrency: number;
   insecureRegistry: string[];
   prune?: boolean;
-  gzipLevel: number;
+  gzipLevel: GzipLevel;
 }
 
 export const DEFAULT_LIST = path.join('image', 'plugins.properties');
@@ -36,10 +37,12 @@ function positiveInt(v: string): number {
   return n;
 }
 
-function gzipLevel(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 9) throw new Error(`--gzip-level must be an integer from 1 to 9, got "${v}"`);
-  return n;
+function gzipLevel(v: string): GzipLevel {
+  try {
+    return parseGzipLevel(v);
+  } catch {
+    throw new InvalidArgumentError(`--gzip-level must be an integer from 1 to 9, got "${v}"`);
+  }
 }
 
 export async function pullCommand(lists: string[], flags: PullFlags): Promise<void> {

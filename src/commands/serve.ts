@@ -25,11 +25,11 @@ function parsePort(value: string): number {
 export function resolveTreeRoot(arg: string): string {
   const abs = path.resolve(arg);
   if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) {
-    throw new InputError('E_SERVE_ROOT', `${arg} is not a folder`, { file: arg }, 'pass the folder `pull` wrote (the one that holds plugins/)');
+    throw new InputError({ code: 'E_SERVE_ROOT', message: `${arg} is not a folder`, context: { file: arg }, hint: 'pass the folder `pull` wrote (the one that holds plugins/)' });
   }
   if (fs.existsSync(path.join(abs, PLUGINS_DIR))) return abs;
   if (path.basename(abs) === PLUGINS_DIR) return path.dirname(abs);
-  throw new InputError('E_SERVE_ROOT', `${arg} has no ${PLUGINS_DIR}/ folder`, { file: arg }, 'run `higress-plugin-server pull` first, or pass the folder that holds plugins/');
+  throw new InputError({ code: 'E_SERVE_ROOT', message: `${arg} has no ${PLUGINS_DIR}/ folder`, context: { file: arg }, hint: 'run `higress-plugin-server pull` first, or pass the folder that holds plugins/' });
 }
 
 /**

@@ -9,7 +9,8 @@
 import * as fs from 'fs';
 import { CpuPool, cpuPool } from './cpu-pool';
 import type { WasmFacts } from './cpu-worker';
-import { assertGzipLevel, DEFAULT_GZIP_LEVEL, gzipHeader, gzipTrailer, planChunks } from './gzip-format';
+import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
+import { gzipHeader, gzipTrailer, planChunks } from './gzip-format';
 import { checkWasmSize } from './wasm';
 
 export type { WasmFacts };
@@ -31,11 +32,10 @@ export async function analyzeWasm(file: string, opts: { fsync?: boolean; pool?: 
 
 /** The deflate chunks of a `size`-byte file, compressed in parallel by the pool (needs no facts yet). */
 export function deflateFile(file: string, size: number, level = DEFAULT_GZIP_LEVEL, pool: CpuPool = cpuPool()): Promise<Uint8Array[]> {
-  assertGzipLevel(level);
   return Promise.all(planChunks(size).map((plan) => pool.run({ kind: 'deflate', file, plan, level }) as Promise<Uint8Array>));
 }
 
-export function assembleGzip(chunks: Uint8Array[], facts: WasmFacts, level: number): Buffer {
+export function assembleGzip(chunks: Uint8Array[], facts: WasmFacts, level: GzipLevel): Buffer {
   return Buffer.concat([gzipHeader(level), ...chunks, gzipTrailer(facts.crc32, facts.size)]);
 }
 

@@ -10,7 +10,8 @@ import { IntegrityError } from '../errors';
 import { GZ_FILE, MAX_WASM_BYTES, PLUGINS_DIR } from '../contract/tree-format';
 import { CpuPool, cpuPool } from '../content/cpu-pool';
 import { writeFileDurable } from '../content/fsutil';
-import { assertGzipLevel, DEFAULT_GZIP_LEVEL, gzipHeader, gzipTrailer } from '../content/gzip-format';
+import { gzipHeader, gzipTrailer } from '../content/gzip-format';
+import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
 import { analyzeWasm, assembleGzip, deflateFile, PreparedWasm, WasmFacts } from '../content/prepare';
 import { filesMatchBySize, readAllMetadata, readMetadata } from '../tree/read';
 
@@ -31,11 +32,9 @@ export class ContentStore {
   constructor(
     private readonly root: string,
     private readonly workDir: string,
-    readonly level = DEFAULT_GZIP_LEVEL,
+    readonly level: GzipLevel = DEFAULT_GZIP_LEVEL,
     private readonly pool: CpuPool = cpuPool(),
-  ) {
-    assertGzipLevel(level);
-  }
+  ) {}
 
   /**
    * Facts and .gz for the wasm at `file`. `sha256` (hex), when the caller already knows it from a
@@ -110,7 +109,7 @@ export class ContentStore {
       }
     }
     const facts = await analysis;
-    if (facts.sha256 !== want) throw new IntegrityError('E_DIGEST_MISMATCH', `${file} has sha256 ${facts.sha256}, expected ${want}`, {}, 'pull again; the staged file changed');
+    if (facts.sha256 !== want) throw new IntegrityError({ code: 'E_DIGEST_MISMATCH', message: `${file} has sha256 ${facts.sha256}, expected ${want}`, hint: 'pull again; the staged file changed' });
     return chunks ? this.writeGz(file, facts, await chunks) : this.produceGz(file, facts);
   }
 

@@ -20,8 +20,8 @@ import { cleanLeftovers, publishVersion, removeVersion, TMP_PREFIX, writeIndex }
 import { filesMatchBySize, listVersionDirs, readMetadata } from '../tree/read';
 import { readSpecYaml } from '../tree/spec';
 import { checkWasmSize } from '../content/wasm';
-import { chooseCreated } from './created';
-import { DEFAULT_GZIP_LEVEL } from '../content/gzip-format';
+import { chooseCreated } from '../contract/created';
+import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
 import { mapLimit } from '../content/pool';
 import { PreparedWasm } from '../content/prepare';
 import { ContentStore } from './content-store';
@@ -42,7 +42,7 @@ export interface PullOptions {
   writeLock?: string;
   reporter?: Reporter;
   /** gzip level of plugin.wasm.gz (default 9, what the issue ships; lower trades size for CPU). */
-  gzipLevel?: number;
+  gzipLevel?: GzipLevel;
 }
 
 /** How much work content reuse saved (see src/pipeline/content-store.ts). */
@@ -115,7 +115,7 @@ export function failureLine(f: PluginFailure): string {
 
 function asPluginServerError(err: unknown): PluginServerError {
   if (err instanceof PluginServerError) return err;
-  return new IntegrityError('E_PULL', errorLine(err));
+  return new IntegrityError({ code: 'E_PULL', message: errorLine(err) });
 }
 
 /** What both steps of one run share. */
@@ -182,7 +182,7 @@ async function resolveDigest(run: Run, first: PluginEntry): Promise<string> {
   const src = first.source;
   if (src.kind === 'oci') return (await run.opts.client.resolve(src.ref)).digest;
   const st = await fs.promises.stat(src.path).catch(() => undefined);
-  if (!st?.isFile()) throw new InputError('E_FILE_SOURCE', `file ${src.written} not found (resolved to ${src.path})`, { file: first.file, line: first.line }, 'fix the path; it is relative to the list file');
+  if (!st?.isFile()) throw new InputError({ code: 'E_FILE_SOURCE', message: `file ${src.written} not found (resolved to ${src.path})`, context: { file: first.file, line: first.line }, hint: 'fix the path; it is relative to the list file' });
   checkWasmSize(st.size, first);
   return `sha256:${await sha256OfFile(src.path)}`;
 }
@@ -197,7 +197,7 @@ async function stageGroup(run: Run, g: Group, i: number): Promise<Staged> {
   for (const e of g.entries) {
     const want = run.lockDigests.get(`${e.name}@${e.version}`);
     if (want && want !== digest) {
-      throw new IntegrityError('E_FROZEN_DIGEST', `${sourceText(e.source)} now resolves to ${digest}, the lock file has ${want}`, { plugin: e.name, version: e.version }, 'the tag moved: run `pull --lock` to accept it, or pin the reference');
+      throw new IntegrityError({ code: 'E_FROZEN_DIGEST', message: `${sourceText(e.source)} now resolves to ${digest}, the lock file has ${want}`, context: { plugin: e.name, version: e.version }, hint: 'the tag moved: run `pull --lock` to accept it, or pin the reference' });
     }
   }
   const cached = new Set<PluginEntry>();
@@ -223,7 +223,7 @@ async function stageGroup(run: Run, g: Group, i: number): Promise<Staged> {
     await fs.promises.mkdir(dir);
     s.wasmPath = path.join(dir, WASM_FILE);
     await fs.promises.copyFile(src.path, s.wasmPath);
-    if (`sha256:${await sha256OfFile(s.wasmPath)}` !== digest) throw new IntegrityError('E_FILE_CHANGED', `file ${src.written} changed while being read`, { plugin: first.name }, 'run pull again');
+    if (`sha256:${await sha256OfFile(s.wasmPath)}` !== digest) throw new IntegrityError({ code: 'E_WASM_CHANGED', message: `file ${src.written} changed while being read`, context: { plugin: first.name }, hint: 'run pull again' });
     s.created = chooseCreated({ sourceDateEpoch: opts.sourceDateEpoch, fileMtime: st.mtime });
     s.prepared = await store.prepare(s.wasmPath, { sha256: digest.replace(/^sha256:/, ''), owned: true });
   } else {
@@ -325,7 +325,6 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
   const reporter = opts.reporter ?? silentReporter;
   const root = path.resolve(opts.root);
   const level = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
-  if (!Number.isInteger(level) || level < 1 || level > 9) throw new InputError('E_GZIP_LEVEL', `gzip level ${level} is not an integer from 1 to 9`, {}, 'use --gzip-level 1..9 (9 is the default)');
   await fs.promises.mkdir(path.join(root, PLUGINS_DIR), { recursive: true });
   await cleanLeftovers(root);
   const runTmp = path.join(root, `${TMP_PREFIX}${randomSuffix()}`);

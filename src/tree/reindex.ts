@@ -7,7 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PluginServerError } from '../errors';
 import { SPEC_FILE, WASM_FILE } from '../contract/tree-format';
-import { randomSuffix, rfc3339 } from '../content/fsutil';
+import { createdFromMtime } from '../contract/created';
+import { randomSuffix } from '../content/fsutil';
 import { publishVersion, TMP_PREFIX, writeIndex, cleanLeftovers } from './publish';
 import { listVersionDirs, readMetadata, verifyVersion } from './read';
 
@@ -43,7 +44,7 @@ export async function reindexTree(root: string, opts: { sourceDateEpoch?: string
         wasmPath: path.join(tmp, WASM_FILE),
         source: keepOld ? old.source : `file:plugins/${v.name}/${v.version}/${WASM_FILE}`,
         manifestDigest: keepOld ? old.manifestDigest : null,
-        created: keepOld ? old.created : (opts.sourceDateEpoch ?? rfc3339(new Date(Math.floor(st.mtime.getTime() / 1000) * 1000))),
+        created: keepOld ? old.created : (opts.sourceDateEpoch ?? createdFromMtime(st.mtime)),
         aliasOf: keepOld ? old.aliasOf : undefined,
         specYaml,
       });
