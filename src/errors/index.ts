@@ -96,6 +96,8 @@ export class RegistryError extends PluginServerError {
 export class IntegrityError extends PluginServerError {}
 /** A published tree or server does not match its index/metadata. */
 export class VerifyError extends PluginServerError {}
+/** A command line that cannot work as given (beyond what the option parser checks). */
+export class UsageError extends PluginServerError {}
 /** The machine: permissions, disk space, missing tools, ports. */
 export class EnvironmentError extends PluginServerError {}
 

@@ -9,7 +9,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { errorLine, InputError, IntegrityError, PluginServerError } from '../errors';
+import { errorLine, fromFsError, InputError, IntegrityError, PluginServerError } from '../errors';
 import { LockEntry, LockFile, renderLock } from '../inputs/lock';
 import { PluginEntry, sourceKey, sourceText } from '../inputs/types';
 import { FetchedArtifact, OciClient } from '../oci/types';
@@ -41,6 +41,8 @@ export interface PullOptions {
   /** Path to write the lock file to after a successful run. */
   writeLock?: string;
   reporter?: Reporter;
+  /** Stops staging (deadline, closed output): sources not yet staged fail with the signal's reason. */
+  signal?: AbortSignal;
   /** gzip level of plugin.wasm.gz (default 9, what the issue ships; lower trades size for CPU). */
   gzipLevel?: GzipLevel;
 }
@@ -61,6 +63,9 @@ export interface PullResult {
   cached: number;
   failed: PluginFailure[];
   pruned: string[];
+  /** What happened to each plugin version; downloaded + copied + aliased + cached + failed = every version. */
+  counts: { downloaded: number; copied: number; aliased: number; cached: number; failed: number; pruned: number };
+  ms: number;
   content: ContentStats;
 }
 
@@ -114,7 +119,8 @@ export function failureLine(f: PluginFailure): string {
 }
 
 function asPluginServerError(err: unknown): PluginServerError {
-  if (err instanceof PluginServerError) return err;
+  const known = fromFsError(err);
+  if (known instanceof PluginServerError) return known;
   return new IntegrityError({ code: 'E_PULL', message: errorLine(err) });
 }
 
@@ -136,7 +142,7 @@ function recordFailure(run: Run, entries: PluginEntry[], err: unknown, step: Plu
   const error = asPluginServerError(err);
   for (const e of entries) {
     run.failures.push({ name: e.name, version: e.version, aliasOf: e.aliasOf, step, error });
-    run.reporter.emit({ event: 'plugin', name: e.name, version: e.version, status: 'failed', ms, aliasOf: e.aliasOf, error: error.detail() });
+    run.reporter.emit({ event: 'plugin', name: e.name, version: e.version, status: 'failed', ms, aliasOf: e.aliasOf, error });
   }
 }
 
@@ -172,7 +178,7 @@ async function fetchOnce(run: Run, ref: Parameters<OciClient['fetch']>[0], diges
       /* that repository failed; this one may still serve the same manifest: fetch it here */
     }
   }
-  const own = fs.promises.mkdir(dir).then(() => run.opts.client.fetch(ref, dir, { expectDigest: digest }));
+  const own = fs.promises.mkdir(dir).then(() => run.opts.client.fetch(ref, dir, { expectDigest: digest, signal: run.opts.signal }));
   if (!shared) run.fetches.set(digest, own);
   return own;
 }
@@ -180,7 +186,7 @@ async function fetchOnce(run: Run, ref: Parameters<OciClient['fetch']>[0], diges
 /** Resolves a source to its digest: the manifest digest for oci, the content sha256 for file:. */
 async function resolveDigest(run: Run, first: PluginEntry): Promise<string> {
   const src = first.source;
-  if (src.kind === 'oci') return (await run.opts.client.resolve(src.ref)).digest;
+  if (src.kind === 'oci') return (await run.opts.client.resolve(src.ref, run.opts.signal)).digest;
   const st = await fs.promises.stat(src.path).catch(() => undefined);
   if (!st?.isFile()) throw new InputError({ code: 'E_FILE_SOURCE', message: `file ${src.written} not found (resolved to ${src.path})`, context: { file: first.file, line: first.line }, hint: 'fix the path; it is relative to the list file' });
   checkWasmSize(st.size, first);
@@ -193,6 +199,8 @@ async function stageGroup(run: Run, g: Group, i: number): Promise<Staged> {
   const { root, opts, store } = run;
   const first = g.entries[0] as PluginEntry;
   const src = first.source;
+  run.opts.signal?.throwIfAborted();
+  run.reporter.emit({ event: 'begin', plugins: g.entries.length });
   const digest = await resolveDigest(run, first);
   for (const e of g.entries) {
     const want = run.lockDigests.get(`${e.name}@${e.version}`);
@@ -259,6 +267,10 @@ async function stage(run: Run, groups: Group[]): Promise<Staged[]> {
 
 interface Committed {
   published: number;
+  /** Of `published`: from a registry, from a file: source, version alias folders. */
+  downloaded: number;
+  copied: number;
+  aliased: number;
   cached: number;
   pruned: string[];
   lock: LockEntry[];
@@ -270,7 +282,7 @@ interface Committed {
  */
 async function commit(run: Run, staged: Staged[]): Promise<Committed> {
   const { root, opts, reporter } = run;
-  const out: Committed = { published: 0, cached: 0, pruned: [], lock: [] };
+  const out: Committed = { published: 0, downloaded: 0, copied: 0, aliased: 0, cached: 0, pruned: [], lock: [] };
   const wanted = new Set<string>();
   await mapLimit(staged, Math.max(1, Math.min(opts.concurrency ?? 8, 4)), async (s) => {
     const fromSpec = specAlias(s.group, s.specYaml, opts.entries);
@@ -298,7 +310,9 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
           prepared: s.prepared,
         });
         out.published++;
-        reporter.emit({ event: 'plugin', name: e.name, version: e.version, status: 'downloaded', size: m.size, ms: s.ms + Date.now() - t0, aliasOf: e.aliasOf });
+        const status = e.aliasOf ? 'aliased' : e.source.kind === 'file' ? 'copied' : 'downloaded';
+        out[status]++;
+        reporter.emit({ event: 'plugin', name: e.name, version: e.version, status, size: m.size, ms: s.ms + Date.now() - t0, aliasOf: e.aliasOf });
       } catch (err) {
         recordFailure(run, [e], err, 'commit', Date.now() - t0);
       }
@@ -309,6 +323,7 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
       if (wanted.has(`${v.name}/${v.version}`)) continue;
       await removeVersion(root, v.name, v.version);
       out.pruned.push(`${v.name}/${v.version}`);
+      reporter.emit({ event: 'plugin', name: v.name, version: v.version, status: 'pruned', ms: 0 });
     }
   }
   await writeIndex(root);
@@ -344,12 +359,12 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
   try {
     const staged = await stage(run, groups);
     const proceed = run.failures.length === 0 || opts.keepGoing;
-    const done: Committed = proceed ? await commit(run, staged) : { published: 0, cached: 0, pruned: [], lock: [] };
+    const done: Committed = proceed ? await commit(run, staged) : { published: 0, downloaded: 0, copied: 0, aliased: 0, cached: 0, pruned: [], lock: [] };
     const failed = run.failures;
     if (opts.writeLock && failed.length === 0) await writeFileAtomic(opts.writeLock, renderLock(done.lock), new Date(0));
     const ok = failed.length === 0;
-    reporter.emit({ event: 'summary', ok, plugins: opts.entries.length, downloaded: done.published, cached: done.cached, failed: failed.length, pruned: done.pruned.length, ms: Date.now() - started });
-    return { ok, published: done.published, cached: done.cached, failed, pruned: done.pruned, content: { fetched: run.fetches.size, ...run.store.stats } };
+    const counts = { downloaded: done.downloaded, copied: done.copied, aliased: done.aliased, cached: done.cached, failed: failed.length, pruned: done.pruned.length };
+    return { ok, published: done.published, cached: done.cached, failed, pruned: done.pruned, counts, ms: Date.now() - started, content: { fetched: run.fetches.size, ...run.store.stats } };
   } finally {
     await fs.promises.rm(runTmp, { recursive: true, force: true });
   }
