@@ -44,7 +44,7 @@ export async function checkCommand(serverArg: string, opts: Options): Promise<vo
   }
   const line = (r: CheckResult): void => {
     o.report(`${r.ok ? 'ok    ' : 'FAILED'} ${r.name}@${r.version} ${r.detail}${r.ok ? '' : ` [${r.url}]`}`);
-    const fields = r.ok ? {} : { code: 'E_CHECK_FAILED' as const, message: r.detail };
+    const fields = r.ok ? { message: r.detail } : { code: 'E_CHECK_FAILED' as const, message: r.detail };
     o.event({ event: 'plugin', command: 'check', name: r.name, version: r.version, status: r.ok ? 'ok' : 'failed', url: r.url, size: r.bytes, ...fields });
   };
   const { results, failed } = await checkServer(index, {

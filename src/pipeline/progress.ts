@@ -32,7 +32,11 @@ export function humanSize(bytes: number | undefined): string {
 /** The one line a plugin event gets (failures included: they are not repeated at the end). */
 export function formatPluginEvent(e: PluginEvent): string {
   const alias = e.aliasOf ? ` (alias of ${e.aliasOf})` : '';
-  if (e.status === 'failed') return `FAILED ${e.name}@${e.version}${alias}: ${e.error ? `${e.error.detail()} [${e.error.code}]` : 'unknown error'}`;
+  if (e.status === 'failed') {
+    const c = e.error?.context;
+    const where = c?.file ? `${c.line ? `${c.file}:${c.line}` : c.file}: ` : '';
+    return `FAILED ${e.name}@${e.version}${alias}: ${where}${e.error ? `${e.error.detail()} [${e.error.code}]` : 'unknown error'}`;
+  }
   if (e.status === 'pruned') return `pruned     ${e.name}@${e.version}`;
   return `${e.status.padEnd(10)} ${e.name}@${e.version}${alias} ${humanSize(e.size)} ${e.ms} ms`;
 }
