@@ -9,7 +9,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as tar from 'tar';
-import { freePort, waitForHealthy } from '../src/serve/nginx-runtime';
+import { waitForHealthy } from '../src/serve/nginx-runtime';
+import { freePort } from './support/ports';
 import { REPO_ROOT } from './support/tools';
 
 const PKG = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { name: string; version: string; dependencies: Record<string, string>; bin: Record<string, string> };

@@ -16,8 +16,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { parsePluginList } from '../src/inputs/properties';
 import { createOciClient } from '../src/oci/client';
-import { runPull } from '../src/pipeline/pull';
-import { PLUGINS_DIR, WASM_FILE } from '../src/tree/format';
+import { failureLine, runPull } from '../src/pipeline/pull';
+import { PLUGINS_DIR, WASM_FILE } from '../src/contract/tree-format';
 import { verifyTree } from '../src/tree/read';
 import { runCli } from './support/cli-run';
 import { FaultProxy, FaultRule, startFaultProxy } from './support/fault-proxy';
@@ -44,7 +44,7 @@ const pristine = new Map<string, string>();
 const outcomes: Array<Record<string, unknown>> = [];
 let caseNo = 0;
 
-const firstError = (stderr: string) => stderr.split('\n').find((l) => l.startsWith('error: '));
+const firstError = (stderr: string) => stderr.split('\n').find((l) => l.startsWith('FAILED '));
 const hex = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
 function writeList(host: string, names: string[], extra = ''): string {
@@ -160,13 +160,13 @@ describe('permanent faults fail clearly and leave the previous tree byte-identic
     for (const r of rules) faults.add(r);
     const r = await runCli('pull', writeList(faults.host, ALL), '--out', root);
     const injected = faults.log.filter((l) => l.fault).length;
-    const errors = r.stderr.trim().split('\n').filter((l) => l.startsWith('error: '));
+    const errors = r.stderr.trim().split('\n').filter((l) => l.startsWith('FAILED '));
     outcomes.push({ fault: what, kind: 'permanent', injected, requests: faults.log.length, exit: r.code, outcome: 'failed, tree unchanged', error: errors[0] });
     expect(r.code).not.toBe(0);
     expect(errors.length).toBeGreaterThan(0);
     expect(r.stderr).toMatch(message);
     // One line per problem, each naming the plugin it belongs to.
-    for (const line of errors) expect(line).toMatch(/^error: (alpha|bravo|charlie|delta|echo)@1\.0\.0: \S/);
+    for (const line of errors) expect(line).toMatch(/^FAILED (alpha|bravo|charlie|delta|echo)@1\.0\.0: \S/);
     expect(r.stderr).toMatch(/the tree was left as it was/);
     expect(treeState(root)).toEqual(before);
     await assertSound(root);
@@ -181,9 +181,9 @@ describe('permanent faults fail clearly and leave the previous tree byte-identic
     // The CLI's 30 s per-request timeout is too long for a test; same pipeline, shorter timeout.
     const client = createOciClient({ timeoutMs: 300, retries: 2, retryBaseMs: 10 });
     const result = await runPull({ root, entries, client }).finally(() => client.close());
-    outcomes.push({ fault: 'blob stalls 10 s (timeout 300 ms, 2 attempts)', kind: 'permanent', injected: faults.log.filter((l) => l.fault).length, outcome: 'failed, tree unchanged', error: result.failed[0]?.toLine() });
+    outcomes.push({ fault: 'blob stalls 10 s (timeout 300 ms, 2 attempts)', kind: 'permanent', injected: faults.log.filter((l) => l.fault).length, outcome: 'failed, tree unchanged', error: result.failed[0] && failureLine(result.failed[0]) });
     expect(result.ok).toBe(false);
-    expect(result.failed.map((e) => e.code)).toEqual(['E_REGISTRY_TIMEOUT', 'E_REGISTRY_TIMEOUT']);
+    expect(result.failed.map((f) => f.error.code)).toEqual(['E_REGISTRY_TIMEOUT', 'E_REGISTRY_TIMEOUT']);
     expect(treeState(root)).toEqual(before);
     await assertSound(root);
   });
@@ -201,7 +201,7 @@ describe('manifests whose digest does not match', () => {
     const r = await runCli('pull', writeList(liar.host, ALL), '--out', root);
     outcomes.push({ fault: 'manifest GET swapped for another manifest', kind: 'permanent', injected: liar.applied, exit: r.code, outcome: 'failed, tree unchanged', error: firstError(r.stderr) });
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/^error: delta@1\.0\.0: .*now resolves to sha256:[0-9a-f]{64}, expected sha256:[0-9a-f]{64}/m);
+    expect(r.stderr).toMatch(/^FAILED delta@1\.0\.0: .*now resolves to sha256:[0-9a-f]{64}, expected sha256:[0-9a-f]{64}/m);
     expect(treeState(root)).toEqual(before);
     await assertSound(root);
   });
@@ -213,7 +213,7 @@ describe('manifests whose digest does not match', () => {
     const r = await runCli('pull', writeList(liar.host, ALL), '--out', root);
     outcomes.push({ fault: 'Docker-Content-Digest header lies', kind: 'permanent', injected: liar.applied, exit: r.code, outcome: 'failed, tree unchanged', error: firstError(r.stderr) });
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/^error: delta@1\.0\.0: .*sha256:0{64}/m);
+    expect(r.stderr).toMatch(/^FAILED delta@1\.0\.0: .*sha256:0{64}/m);
     expect(treeState(root)).toEqual(before);
     await assertSound(root);
   });
@@ -226,7 +226,7 @@ describe('manifests whose digest does not match', () => {
     const r = await runCli('pull', list, '--out', root);
     outcomes.push({ fault: 'pinned digest differs from the registry', kind: 'permanent', injected: 0, exit: r.code, outcome: 'failed, tree unchanged', error: firstError(r.stderr) });
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/^error: delta@1\.0\.0: .*sha256:a{64}/m);
+    expect(r.stderr).toMatch(/^FAILED delta@1\.0\.0: .*sha256:a{64}/m);
     expect(treeState(root)).toEqual(before);
     await assertSound(root);
   });

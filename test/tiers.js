@@ -5,7 +5,9 @@
 // A new test file goes in one list; the tier test fails until it does.
 module.exports = {
   unit: [
+    'architecture-layers',
     'chart-constructs',
+    'errors-catalogue',
     'chart-synth',
     'inputs-properties',
     'inputs-shipped',
@@ -13,13 +15,13 @@ module.exports = {
     'oci-errcode',
     'oci-units',
     'reliability-parsers',
-    'release-versioning',
     'test-tiers',
     'tree-gzip',
     'tree-publish',
   ],
   integration: [
     'chart-engine',
+    'cli-contract',
     'chart-helm',
     'chart-higress',
     'chart-key-order',
@@ -40,6 +42,7 @@ module.exports = {
     'reliability-server',
     'release-cli-package',
     'release-local',
+    'release-versioning',
     'release-workflows',
     'repository',
     'serving-cli',

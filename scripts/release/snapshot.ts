@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { sha256OfFile } from '../../src/tree/fsutil';
+import { sha256OfFile } from '../../src/content/fsutil';
 import { ReleaseError } from './errors';
 import { runTool } from './run';
 
