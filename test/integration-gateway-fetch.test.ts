@@ -18,7 +18,9 @@ const CREATED = '2026-01-02T03:04:05Z';
 let root: string;
 let nginx: RunningNginx | undefined;
 let index: PluginIndex;
+let finished = false;
 
+// Compiling the small module and gzip -9 of a 12 MB one take a while on a loaded machine.
 beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-gateway-fetch-'));
   const small = await smallWasm();
@@ -30,11 +32,15 @@ beforeAll(async () => {
   fs.mkdirSync(path.join(root, 'plugins', 'not-wasm', '1.0.0'), { recursive: true });
   fs.writeFileSync(path.join(root, 'plugins', 'not-wasm', '1.0.0', 'plugin.wasm'), '<html>gateway error page</html>\n');
   await writeIndex(root);
-  nginx = await startNginx(root);
+  const started = await startNginx(root);
+  // afterAll already ran (this hook timed out): stop what it could not see.
+  if (finished) return started.stop();
+  nginx = started;
   index = JSON.parse(fs.readFileSync(path.join(root, 'plugins', 'index.json'), 'utf8'));
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
+  finished = true;
   await nginx?.stop();
   fs.rmSync(root, { recursive: true, force: true });
 });
