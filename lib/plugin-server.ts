@@ -2,7 +2,8 @@
  * PluginServer: the Nginx Deployment, its ClusterIP Service and PodDisruptionBudget.
  *
  * Defaults (all from lib/values.ts): 2 replicas, container port 8080 named `http`, probes on
- * `/healthz`, preferred node anti-affinity + soft zone spread, RollingUpdate with maxUnavailable 0,
+ * `/healthz`, preferred node anti-affinity + soft zone spread, RollingUpdate with maxUnavailable 0
+ * (maxUnavailable 1 / maxSurge 0 with required anti-affinity),
  * restricted security (UID/GID 101, read-only root, size-limited /tmp emptyDir), no service-account token.
  * Selector labels stay `app`/`higress` = name, compatible with the upstream chart.
  */
@@ -10,12 +11,18 @@ import { Construct } from 'constructs';
 import { IntOrString, KubeDeployment, KubePodDisruptionBudget, KubeService, Probe } from '../imports/k8s';
 import { ChartContext, setBlock } from './context';
 import { TPL } from './helpers';
-import { affinityBlock, spreadBlock } from './scheduling';
+import { affinityBlock, rollingUpdate, spreadBlock } from './scheduling';
 import { addRestrictedPodBlocks, CONTAINER_PORT, HEALTH_PATH, image, name, namespace, PORT_NAME, tmpMount, tmpVolume } from './pod-common';
 import { includeLines } from './template';
 
 export interface PluginServerProps {
   ctx: ChartContext;
+}
+
+/** The Deployment's RollingUpdate budget (see rollingUpdate in scheduling.ts for why it depends on antiAffinity). */
+function rollingUpdateOf(ctx: ChartContext): { maxUnavailable: IntOrString; maxSurge: IntOrString } {
+  const budget = rollingUpdate(ctx);
+  return { maxUnavailable: IntOrString.fromNumber(budget.maxUnavailable), maxSurge: IntOrString.fromNumber(budget.maxSurge) };
 }
 
 export class PluginServer extends Construct {
@@ -47,7 +54,7 @@ export class PluginServer extends Construct {
       spec: {
         replicas: t.num('replicas'),
         selector: {},
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: IntOrString.fromNumber(0), maxSurge: IntOrString.fromNumber(1) } },
+        strategy: { type: 'RollingUpdate', rollingUpdate: rollingUpdateOf(ctx) },
         template: {
           spec: {
             automountServiceAccountToken: false,

@@ -21,6 +21,23 @@ export function zoneSpread(matchLabels: unknown): Array<Record<string, unknown>>
   return [{ maxSkew: 1, topologyKey: ZONE, whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels } }];
 }
 
+/**
+ * The RollingUpdate budget. By default a new pod is surged in before an old one goes (maxSurge 1,
+ * maxUnavailable 0: no capacity lost). With required anti-affinity and as many eligible nodes as
+ * replicas, the surge pod has no node it may land on, stays Pending, and the rollout never ends; so in
+ * that mode one old pod goes first (maxSurge 0, maxUnavailable 1), which needs no spare node.
+ */
+export function rollingUpdate(ctx: ChartContext): { maxUnavailable: number; maxSurge: number } {
+  const { t } = ctx;
+  const v = t.values;
+  const required = !Object.keys(v.affinity).length && v.antiAffinity === 'required';
+  const when = '{{ if and (not .Values.affinity) (eq .Values.antiAffinity "required") }}';
+  return {
+    maxUnavailable: t.expr(required ? 1 : 0, `${when}1{{ else }}0{{ end }}`),
+    maxSurge: t.expr(required ? 0 : 1, `${when}0{{ else }}1{{ end }}`),
+  };
+}
+
 /** The pod's `affinity`: the user's override, else the anti-affinity of the chosen mode, else none. */
 export function affinityBlock(ctx: ChartContext): unknown {
   const { t, h } = ctx;

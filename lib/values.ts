@@ -101,7 +101,7 @@ export const VALUES_SPEC: GroupSpec = {
       kind: 'string',
       default: 'preferred',
       enum: ['preferred', 'required', 'none'],
-      description: 'Pod anti-affinity on `kubernetes.io/hostname`: `preferred` (two replicas still schedule on one node), `required` (one replica per node) or `none`.',
+      description: 'Pod anti-affinity on `kubernetes.io/hostname`: `preferred` (two replicas still schedule on one node), `required` (one replica per node; rollouts then replace one pod at a time, maxSurge 0 / maxUnavailable 1, so they complete when nodes == replicas) or `none`.',
     },
     zoneSpread: { kind: 'boolean', default: true, description: 'Soft spread of the pods across `topology.kubernetes.io/zone` (ScheduleAnyway); ignored when `topologySpreadConstraints` is set.' },
     topologySpreadConstraints: { kind: 'array', default: [], schema: { items: { type: 'object' } }, description: 'Topology spread constraints for the server pods; when set they replace the soft zone spread.' },
