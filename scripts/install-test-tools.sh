@@ -127,4 +127,19 @@ if [ $kube_ok = 0 ] || [ "$(cat "$kube_stamp" 2>/dev/null)" != "$KUBERNETES_VERS
 fi
 go_tool kwok sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
 
+# The base image the runc test builds the server image on: Debian's nginx (and wget, which the
+# HEALTHCHECK runs) made with debootstrap from Debian's mirror, kept as a rootfs tar (no Docker Hub).
+DEBIAN_SUITE=bookworm
+base_stamp=".tools/images/.debian-nginx.version"
+base_want="$DEBIAN_SUITE minbase nginx,wget"
+if [ ! -f .tools/images/debian-nginx-rootfs.tar ] || [ "$(cat "$base_stamp" 2>/dev/null)" != "$base_want" ]; then
+  mkdir -p .tools/images
+  rootfs=$(mktemp -d)
+  debootstrap --variant=minbase --include=nginx,wget "$DEBIAN_SUITE" "$rootfs" http://deb.debian.org/debian >/dev/null
+  tar --numeric-owner -C "$rootfs" -cf .tools/images/debian-nginx-rootfs.tar.tmp .
+  mv .tools/images/debian-nginx-rootfs.tar.tmp .tools/images/debian-nginx-rootfs.tar
+  rm -rf "$rootfs"
+  echo "$base_want" >"$base_stamp"
+fi
+
 echo "test tools ready: $(.tools/bin/helm version --short) oras $(.tools/bin/oras version | head -1), kube-score $(cat .tools/bin/.kube-score.version), etcd $ETCD_VERSION, kubernetes $KUBERNETES_VERSION, kwok $KWOK_VERSION" >&2
