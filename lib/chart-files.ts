@@ -147,7 +147,8 @@ answering 200, Nginx on port 8080, running as UID/GID 101 with a read-only root 
 \`ci/legacy-image-values.yaml\` (probes on \`/\`, no security contexts, no helm test pod).
 
 What it renders: a Deployment (Nginx on port 8080 named \`http\`, probes on \`/healthz\`, preferred node
-anti-affinity, soft zone spread, RollingUpdate with \`maxUnavailable: 0\`, restricted security context,
+anti-affinity, soft zone spread, RollingUpdate with \`maxUnavailable: 0\` (\`maxSurge: 0\`, \`maxUnavailable: 1\` with
+\`antiAffinity: required\`: a surge pod could find no free node when nodes == replicas), restricted security context,
 read-only root filesystem with an emptyDir at \`/tmp\` capped by \`tmpVolume.sizeLimit\`, no
 service-account token), a ClusterIP Service on \`service.port\`, a PodDisruptionBudget when \`replicas\`
 is greater than 1, and a \`helm test\` pod that fetches \`/healthz\`, \`/plugins/index.json\` and one

@@ -263,3 +263,13 @@ describe('NOTES.txt', () => {
     expect(out).toContain('kubectl patch deployment higress-console -n higress-system --patch-file console-patch.yaml');
   });
 });
+
+test('rollout budget: surge by default, one pod at a time with required anti-affinity (nodes == replicas must still roll out)', () => {
+  const strategy = (set: string[], setJson: string[] = []) =>
+    renderObjects({ set: [ON, ...set], setJson, skipTests: true }).find((o) => o.kind === 'Deployment')!.spec.strategy.rollingUpdate;
+  expect(strategy([])).toEqual({ maxUnavailable: 0, maxSurge: 1 });
+  expect(strategy(['antiAffinity=none'])).toEqual({ maxUnavailable: 0, maxSurge: 1 });
+  expect(strategy(['antiAffinity=required'])).toEqual({ maxUnavailable: 1, maxSurge: 0 });
+  // A user-supplied affinity replaces the generated one, and with it the reason to give up the surge.
+  expect(strategy(['antiAffinity=required'], ['affinity={"nodeAffinity":{}}'])).toEqual({ maxUnavailable: 0, maxSurge: 1 });
+});

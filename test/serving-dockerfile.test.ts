@@ -37,8 +37,10 @@ const stages: Stage[] = dockerfile.getFROMs().map((from) => {
 
 /** Expands ${VAR} / $VAR with the ARG defaults, as a build with no --build-arg would. */
 function expand(text: string, vars: Record<string, string>): string {
-  return text.replace(/\$\{(\w+)\}|\$(\w+)/g, (_m, a: string | undefined, b: string | undefined) => {
+  return text.replace(/\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)/g, (_m, a: string | undefined, fallback: string | undefined, b: string | undefined) => {
     const name = (a ?? b)!;
+    if (vars[name]) return vars[name];
+    if (fallback !== undefined) return fallback;
     if (!(name in vars)) throw new Error(`image/Dockerfile uses $${name} with no ARG default`);
     return vars[name];
   });
@@ -52,7 +54,7 @@ test('stages: CLI build, two tree sources, one selected tree, unprivileged runti
   // The tree is platform-independent: build it once on the build host for every target platform.
   expect(stages[0].from.getPlatformFlag()?.getValue()).toBe('$BUILDPLATFORM');
   // PLUGINS_FROM picks the tree stage; the default pulls, `prebuilt` is the air-gapped build.
-  expect(stages[3].from.getImage()).toBe('tree-${PLUGINS_FROM}');
+  expect(stages[3].from.getImage()).toBe('tree-${PLUGINS_FROM:-pull}');
   expect(expand(stages[3].from.getImage()!, globalArgs)).toBe('tree-pull');
   expect(expand(stages[3].from.getImage()!, { PLUGINS_FROM: 'prebuilt' })).toBe(stages[2].name);
 });

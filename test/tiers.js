@@ -21,6 +21,7 @@ module.exports = {
     'tree-publish',
   ],
   integration: [
+    'cluster-chart',
     'chart-engine',
     'cli-contract',
     'chart-helm',
@@ -29,7 +30,9 @@ module.exports = {
     'chart-schema',
     'chart-test-pod',
     'docs',
+    'image-runc',
     'integration-check',
+    'integration-gateway-fetch',
     'integration-wasmplugins',
     'oci-auth',
     'oci-client',

@@ -28,9 +28,10 @@ export interface HelmResult {
   stderr: string;
 }
 
-export function helm(args: string[], cwd = REPO_ROOT): HelmResult {
+/** The environment helm runs with: an isolated HOME/XDG tree, nothing from the user's. */
+export function helmEnv(): NodeJS.ProcessEnv {
   const h = helmHome();
-  const env = {
+  return {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: h,
     XDG_CACHE_HOME: path.join(h, 'cache'),
@@ -40,7 +41,10 @@ export function helm(args: string[], cwd = REPO_ROOT): HelmResult {
     HELM_CONFIG_HOME: path.join(h, 'config', 'helm'),
     HELM_DATA_HOME: path.join(h, 'data', 'helm'),
   };
-  const r = spawnSync(tool('helm'), args, { cwd, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+}
+
+export function helm(args: string[], cwd = REPO_ROOT): HelmResult {
+  const r = spawnSync(tool('helm'), args, { cwd, env: helmEnv(), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.error) throw r.error;
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

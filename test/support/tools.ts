@@ -22,7 +22,30 @@ function onPath(name: string): string | undefined {
 }
 
 /** Absolute path of a tool, or a clear failure that says how to install it. */
-export function tool(name: 'helm' | 'oras' | 'nginx' | 'docker-registry' | 'skopeo' | 'wrk' | 'kube-score' | 'busybox' | 'actionlint'): string {
+export type ToolName =
+  | 'helm'
+  | 'oras'
+  | 'nginx'
+  | 'docker-registry'
+  | 'skopeo'
+  | 'wrk'
+  | 'kube-score'
+  | 'busybox'
+  | 'actionlint'
+  | 'gateway-client'
+  | 'etcd'
+  | 'kube-apiserver'
+  | 'kube-controller-manager'
+  | 'kube-scheduler'
+  | 'kubectl'
+  | 'kwok'
+  | 'openssl'
+  | 'buildah'
+  | 'runc'
+  | 'debootstrap'
+  | 'ip';
+
+export function tool(name: ToolName): string {
   const found = onPath(name);
   if (!found) {
     throw new Error(`test tool "${name}" not found in .tools/bin or PATH: run scripts/install-test-tools.sh`);

@@ -1,0 +1,127 @@
+/**
+ * image/Dockerfile built for real with Debian's buildah (PLUGINS_FROM=prebuilt, default stage
+ * selection) on a Debian nginx base image made with debootstrap (scripts/install-test-tools.sh) and
+ * served by a local registry, then run with runc as the chart runs it: UID 101, read-only root, tmpfs
+ * /tmp, its own network namespace. Its HEALTHCHECK, `check` and the gateway's own fetcher pass
+ * against it, and its log has no alert.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { publishVersion, writeIndex } from '../src/tree/publish';
+import type { PluginIndex } from '../src/contract/tree-format';
+import { startRegistry, Registry } from './support/registry';
+import { Buildah, RunningContainer, runContainer } from './support/runc';
+import { REPO_ROOT, tool } from './support/tools';
+import { largeWasm, smallWasm } from './support/wasm';
+
+jest.setTimeout(300_000);
+
+const BASE_ROOTFS = path.join(REPO_ROOT, '.tools', 'images', 'debian-nginx-rootfs.tar');
+const CREATED = '2026-01-02T03:04:05Z';
+
+let work: string;
+let registry: Registry | undefined;
+let buildah: Buildah | undefined;
+let container: RunningContainer | undefined;
+let config: Record<string, any>;
+let index: PluginIndex;
+let finished = false;
+
+beforeAll(async () => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-image-'));
+  // The build context: the Dockerfile and nginx.conf as shipped, a prebuilt tree next to them.
+  const context = path.join(work, 'context');
+  fs.mkdirSync(path.join(context, 'image'), { recursive: true });
+  for (const f of ['Dockerfile', 'nginx.conf']) fs.copyFileSync(path.join(REPO_ROOT, 'image', f), path.join(context, 'image', f));
+  const tree = path.join(context, 'image', 'prebuilt');
+  await publishVersion(tree, { name: 'add-header', version: '1.0.0', wasmPath: await smallWasm(), source: 'file:add-header.wasm@1.0.0', manifestDigest: null, created: CREATED });
+  await publishVersion(tree, { name: 'big', version: '2.0.0', wasmPath: largeWasm(), source: 'file:big.wasm@2.0.0', manifestDigest: null, created: CREATED });
+  await writeIndex(tree);
+  index = JSON.parse(fs.readFileSync(path.join(tree, 'plugins', 'index.json'), 'utf8'));
+
+  registry = await startRegistry();
+  buildah = new Buildah();
+  const base = `${registry.host}/debian/nginx:bookworm`;
+  await buildah.pushRootfs(BASE_ROOTFS, base);
+  // Only the base image and PLUGINS_FROM are given: the stage selection runs on its default path
+  // except for the tree source, and the Node image is never needed (buildah skips unused stages).
+  await buildah.ok([
+    'build',
+    '--isolation', 'chroot',
+    '--format', 'docker', // keeps HEALTHCHECK (the OCI config has no field for it)
+    '--tls-verify=false',
+    '--build-arg', `NGINX_IMAGE=${base}`,
+    '--build-arg', 'PLUGINS_FROM=prebuilt',
+    '-f', path.join(context, 'image', 'Dockerfile'),
+    '-t', 'hps-plugin-server:test',
+    context,
+  ]);
+  const bundle = path.join(work, 'bundle');
+  config = await buildah.export('hps-plugin-server:test', path.join(bundle, 'rootfs'));
+  const started = await runContainer(path.join(bundle, 'rootfs'), config);
+  if (finished) return started.stop();
+  container = started;
+}, 1_800_000);
+
+afterAll(async () => {
+  finished = true;
+  await container?.stop();
+  await buildah?.cleanup();
+  await registry?.stop();
+  fs.rmSync(work, { recursive: true, force: true });
+}, 300_000);
+
+/** The image's own HEALTHCHECK command, run inside the container until it passes (bounded). */
+async function healthy(): Promise<void> {
+  const test: string[] = config.Healthcheck.Test;
+  expect(test[0]).toBe('CMD-SHELL');
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const r = await container!.exec(['/bin/sh', '-c', test[1]]);
+    if (r.code === 0) return;
+    if (Date.now() > deadline) throw new Error(`HEALTHCHECK still failing: ${r.stderr}\n${container!.log()}`);
+    await new Promise((res) => setTimeout(res, 500));
+  }
+}
+
+test('the image runs as UID 101 on a read-only root with only /tmp writable, and its HEALTHCHECK passes', async () => {
+  expect(config.User).toBe('101');
+  await healthy();
+  expect((await container!.exec(['id', '-u'])).stdout.trim()).toBe('101');
+  const rootWrite = await container!.exec(['/bin/sh', '-c', 'echo x > /etc/probe']);
+  expect(rootWrite.code).not.toBe(0);
+  expect(rootWrite.stderr).toContain('Read-only file system');
+  expect((await container!.exec(['/bin/sh', '-c', 'echo x > /tmp/probe'])).code).toBe(0);
+});
+
+test('`check` passes against it from inside its network namespace', async () => {
+  await healthy();
+  const r = await container!.inNetns(process.execPath, [path.join(REPO_ROOT, 'build', 'src', 'cli.js'), 'check', 'http://127.0.0.1:8080'], { timeoutMs: 120_000 });
+  expect(r.stderr).toMatch(/check: [1-9]\d* ok, 0 failed/);
+  expect(r.code).toBe(0);
+});
+
+test('the gateway\'s own fetcher gets every plugin with the index sha256; a wrong sha256 fails', async () => {
+  await healthy();
+  const lines = index.plugins.map((p) => `http://127.0.0.1:8080${p.path} ${p.sha256}`);
+  const good = await container!.inNetns(tool('gateway-client'), ['-from', '-'], { input: lines.join('\n') + '\n', timeoutMs: 120_000 });
+  const results = good.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  expect(results.map((r) => [r.ok, r.bytes])).toEqual(index.plugins.map((p) => [true, p.size]));
+  expect(good.code).toBe(0);
+  const bad = await container!.inNetns(tool('gateway-client'), ['-sha256', 'b'.repeat(64), `http://127.0.0.1:8080${index.plugins[0].path}`], { timeoutMs: 120_000 });
+  expect(bad.code).toBe(1);
+  expect(JSON.parse(bad.stdout).error).toContain('which does not match');
+});
+
+test('the log has no alert or emergency line (worker_rlimit_nofile would log one at this limit)', async () => {
+  await healthy();
+  const log = container!.log();
+  expect(log).not.toMatch(/\[(alert|emerg|crit)\]/);
+  // Negative control: the same Nginx with worker_rlimit_nofile (on another port) logs the alert.
+  const script =
+    "sed -e 's#^pid /tmp/nginx.pid;#pid /tmp/n.pid; worker_rlimit_nofile 16384;#' -e 's#listen 8080#listen 8081#' /etc/nginx/nginx.conf > /tmp/n.conf" +
+    " && timeout 3 nginx -c /tmp/n.conf -e stderr -g 'daemon off;' 2>&1; true";
+  const r = await container!.exec(['/bin/sh', '-c', script]);
+  expect(r.stdout).toMatch(/\[alert\].*setrlimit\(RLIMIT_NOFILE, 16384\) failed/);
+});
