@@ -154,10 +154,14 @@ test('every COPY source exists in the build context or comes from an earlier sta
   }
 });
 
-test('the default plugin list exists and is inside the context', () => {
-  const list = stages[1].args.PLUGINS_LIST;
-  expect(fs.existsSync(path.join(REPO_ROOT, list))).toBe(true);
-  expect(ignored(list, dockerignore)).toBe(false);
+test('the default plugin lists are both shipped lists, inside the context', () => {
+  const lists = stages[1].args.PLUGINS_LIST.replace(/^"|"$/g, '').split(/\s+/);
+  // Both: the upstream image's URL set and the Console's (test/image-defaults.test.ts serves them).
+  expect(lists).toEqual(['image/plugins.properties', 'image/console.plugins.properties']);
+  for (const list of lists) {
+    expect(fs.existsSync(path.join(REPO_ROOT, list))).toBe(true);
+    expect(ignored(list, dockerignore)).toBe(false);
+  }
 });
 
 test('.dockerignore keeps dependencies, tools and outputs out of the context', () => {

@@ -30,6 +30,7 @@ module.exports = {
     'chart-schema',
     'chart-test-pod',
     'docs',
+    'image-defaults',
     'image-runc',
     'integration-check',
     'integration-gateway-fetch',
