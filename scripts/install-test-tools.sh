@@ -2,9 +2,8 @@
 # Installs everything the test suite and benchmarks run for real, on a fresh Debian machine:
 # Debian packages (nginx, the distribution registry, skopeo, wrk, curl, busybox for the helm-test
 # script, openssl, buildah, runc, debootstrap, iproute2) and Go-built tools (helm, oras, kube-score,
-# actionlint, the gateway fetcher, etcd, the Kubernetes control plane, kwok) into .tools/bin (git-ignored,
-# reused when already built at the pinned version). Cold, the Go builds take about 15 minutes on 2 free
-# cores (the control plane most of it); warm (Go build cache) well under a minute.
+# actionlint, the gateway fetcher) into .tools/bin
+# (git-ignored, reused when already built at the pinned version); warm (Go build cache) well under a minute.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +15,7 @@ KUBE_SCORE_VERSION=v1.20.0
 ACTIONLINT_VERSION=v1.7.12
 
 need_apt=()
-# openssl: the control plane's PKI; buildah, runc, debootstrap, ip (iproute2): the image built and
+# openssl: test certificates; buildah, runc, debootstrap, ip (iproute2): the image built and
 # run without Docker (chroot isolation, vfs storage, a network namespace).
 for pair in nginx:nginx docker-registry:docker-registry skopeo:skopeo wrk:wrk curl:curl busybox:busybox \
   openssl:openssl buildah:buildah runc:runc debootstrap:debootstrap ip:iproute2; do
@@ -71,64 +70,6 @@ if [ ! -x .tools/bin/gateway-client ] || [ "$(cat .tools/bin/.gateway-client.ver
   echo "$gateway_client_stamp" >.tools/bin/.gateway-client.version
 fi
 
-# A real Kubernetes control plane for the chart tests (test/support/control-plane.ts): etcd,
-# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, and kwok for nodes. No kubelet.
-ETCD_VERSION=v3.6.16
-KUBERNETES_VERSION=v1.34.4
-KWOK_VERSION=v0.7.0
-# etcd's server module carries `replace` lines, so `go install` refuses it: a ten-line main calling its
-# own entry point (etcdmain.Main, what etcd's binary runs) in a throwaway module builds it.
-etcd_stamp=".tools/bin/.etcd.version"
-if [ ! -x .tools/bin/etcd ] || [ "$(cat "$etcd_stamp" 2>/dev/null)" != "$ETCD_VERSION" ]; then
-  work=$(mktemp -d)
-  printf 'module etcdbuild\n\ngo 1.24\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_VERSION" >"$work/go.mod"
-  cat >"$work/main.go" <<'GO'
-package main
-
-import (
-	"os"
-
-	"go.etcd.io/etcd/server/v3/etcdmain"
-)
-
-func main() { etcdmain.Main(os.Args) }
-GO
-  (cd "$work" && go mod tidy >/dev/null && go build -trimpath -ldflags "-X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION" -o "$tools_bin/etcd" .)
-  rm -rf "$work"
-  echo "$ETCD_VERSION" >"$etcd_stamp"
-fi
-# k8s.io/kubernetes requires its staging modules at v0.0.0 with `replace => ./staging/...`: a throwaway
-# module replaces each with the published k8s.io/<name> at the matching v0.x. The version is set with
-# -ldflags -X (as Kubernetes' own build does) so the server reports v1.34.x and the chart's kubeVersion
-# constraint passes.
-kube_stamp=".tools/bin/.kubernetes.version"
-kube_bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
-kube_ok=1
-for b in "${kube_bins[@]}"; do [ -x ".tools/bin/$b" ] || kube_ok=0; done
-if [ $kube_ok = 0 ] || [ "$(cat "$kube_stamp" 2>/dev/null)" != "$KUBERNETES_VERSION" ]; then
-  work=$(mktemp -d)
-  staging_version="v0.${KUBERNETES_VERSION#v1.}"
-  kube_mod=$(cd "$work" && go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
-  staging=$(awk '$2 == "=>" && $3 ~ /^\.\/staging/ {print $1}' "$kube_mod")
-  {
-    printf 'module kubebuild\n\ngo 1.24\n\nrequire k8s.io/kubernetes %s\n\n' "$KUBERNETES_VERSION"
-    for m in $staging; do printf 'replace %s => %s %s\n' "$m" "$m" "$staging_version"; done
-  } >"$work/go.mod"
-  printf '//go:build tools\n\npackage tools\n\nimport (\n' >"$work/tools.go"
-  for b in "${kube_bins[@]}"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$b" >>"$work/tools.go"; done
-  printf ')\n' >>"$work/tools.go"
-  minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
-  kube_ldflags=""
-  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    kube_ldflags+=" -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
-  done
-  (cd "$work" && go mod tidy >/dev/null && for b in "${kube_bins[@]}"; do
-    go build -trimpath -ldflags "$kube_ldflags" -o "$tools_bin/$b" "k8s.io/kubernetes/cmd/$b" || exit 1
-  done)
-  rm -rf "$work"
-  echo "$KUBERNETES_VERSION" >"$kube_stamp"
-fi
-go_tool kwok sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
 
 # The base image the runc test builds the server image on: Debian's nginx (and wget, which the
 # HEALTHCHECK runs) made with debootstrap from Debian's mirror, kept as a rootfs tar (no Docker Hub).
@@ -148,4 +89,4 @@ if [ ! -f .tools/images/debian-nginx-rootfs.tar ] || [ "$(cat "$base_stamp" 2>/d
   echo "$base_want" >"$base_stamp"
 fi
 
-echo "test tools ready: $(.tools/bin/helm version --short) oras $(.tools/bin/oras version | head -1), kube-score $(cat .tools/bin/.kube-score.version), etcd $ETCD_VERSION, kubernetes $KUBERNETES_VERSION, kwok $KWOK_VERSION" >&2
+echo "test tools ready: $(.tools/bin/helm version --short) oras $(.tools/bin/oras version | head -1), kube-score $(cat .tools/bin/.kube-score.version)" >&2

@@ -21,7 +21,6 @@ module.exports = {
     'tree-publish',
   ],
   integration: [
-    'cluster-chart',
     'chart-engine',
     'cli-contract',
     'chart-helm',
