@@ -72,9 +72,14 @@ function moduleOfSize(source: Buffer, size: number, offset: number): Buffer {
   return Buffer.concat([Buffer.from('\0asm\x01\0\0\0', 'latin1'), Buffer.from([0]), leb128(content.length), content]);
 }
 
-/** The 43-plugin set; the last entry of the list is the Rust-sized one. */
+/**
+ * The 43-plugin set; the last entry of the list is the Rust-sized one. `BENCH_PLUGIN_COUNT=<n>` keeps
+ * the first n-1 plugins and the last, for quick runs while developing a bench.
+ */
 export function pluginSet(listFile = DEFAULT_LIST): PluginModule[] {
-  const entries = readList(listFile);
+  const all = readList(listFile);
+  const count = Number(process.env.BENCH_PLUGIN_COUNT ?? all.length);
+  const entries = count < all.length ? [...all.slice(0, Math.max(0, count - 1)), all[all.length - 1]] : all;
   const esbuild = fs.readFileSync(require.resolve('esbuild-wasm/esbuild.wasm'));
   const goCount = entries.length - 1;
   return entries.map((e, i) => {

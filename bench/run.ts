@@ -18,6 +18,7 @@ export interface BenchSection {
 const SECTIONS: Record<string, () => Promise<{ run(): Promise<BenchSection> }>> = {
   // BENCH-LIST (keep one line per section)
   pull: () => import('./pull'),
+  burst: () => import('./burst'),
   synth: () => import('./synth'),
   serve: () => import('./serve'),
 };

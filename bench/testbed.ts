@@ -166,16 +166,19 @@ export function processCpuSeconds(pid: number): number {
   }
 }
 
-/** CPU seconds of a process and its live children (nginx master + workers). */
+/** CPU seconds of a process and its live descendants (nginx master + workers), found by parent pid. */
 export function treeCpuSeconds(pid: number): number {
-  let total = processCpuSeconds(pid);
-  try {
-    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-      const children = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
-      for (const c of children ? children.split(' ') : []) total += treeCpuSeconds(Number(c));
+  const parents = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      /* exited meanwhile */
     }
-  } catch {
-    /* gone */
   }
-  return total;
+  const sum = (p: number): number => processCpuSeconds(p) + (parents.get(p) ?? []).reduce((a, c) => a + sum(c), 0);
+  return sum(pid);
 }
