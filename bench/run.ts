@@ -17,27 +17,33 @@ export interface BenchSection {
 
 const SECTIONS: Record<string, () => Promise<{ run(): Promise<BenchSection> }>> = {
   // BENCH-LIST (keep one line per section)
-  pull: () => import('./pull'),
   burst: () => import('./burst'),
-  synth: () => import('./synth'),
+  pull: () => import('./pull'),
   serve: () => import('./serve'),
+  synth: () => import('./synth'),
 };
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const OUT = path.join(ROOT, 'BENCHMARKS.md');
 const MARK = (name: string) => [`<!-- bench:${name}:start -->`, `<!-- bench:${name}:end -->`];
 
-function machine(): string {
+function machine(names: string[], seconds: number, loadAtStart: number[]): string {
   const cpus = os.cpus();
   return [
-    `- Machine: ${os.type()} ${os.release()} ${os.arch()}, ${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM`,
-    `- Node ${process.version}`,
+    `- Machine: ${os.type()} ${os.release()} ${os.arch()}, ${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM.`,
+    `  **A ${cpus.length}-core machine**: in every section the servers, the clients, the registry and the link emulator share these ${cpus.length} cores,`,
+    '  which is why the rollout section also gives a cluster model with one node per gateway.',
+    `- Node ${process.version}; load average (1/5/15 min) at the start: ${loadAtStart.map((x) => x.toFixed(2)).join(' / ')}.`,
+    `- Command: \`npm run bench\` (\`tsc -p tsconfig.json && node build/bench/run.js\`), sections ${names.map((n) => `\`${n}\``).join(', ')} in ${(seconds / 60).toFixed(1)} min;`,
+    '  `npm run bench -- <section>` re-runs one section and keeps the others.',
   ].join('\n');
 }
 
 async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const names = wanted.length ? wanted : Object.keys(SECTIONS);
+  const started = process.hrtime.bigint();
+  const loadAtStart = os.loadavg();
   let existing = fs.existsSync(OUT) ? fs.readFileSync(OUT, 'utf8') : '';
   const blocks: Record<string, string> = {};
   for (const name of Object.keys(SECTIONS)) {
@@ -58,7 +64,7 @@ async function main(): Promise<void> {
     '',
     'Written by `npm run bench` (see `bench/`). Each section was measured side by side in one run on:',
     '',
-    machine(),
+    machine(names, Number(process.hrtime.bigint() - started) / 1e9, loadAtStart),
     '',
     ...Object.keys(SECTIONS).filter((n) => blocks[n]).map((n) => blocks[n] + '\n'),
   ].join('\n');
