@@ -193,7 +193,7 @@ export async function run(): Promise<BenchSection> {
   const cold = med('wan/cold');
   const other = med('wan/other');
   const warm = med('wan/warm');
-  const svg = await barChart('pull', 'Pull of 43 distinct plugins: seconds (lower is better)', 'seconds', chart);
+  const svg = await barChart('pull', `Pull of ${modules.length} distinct plugins: seconds (lower is better)`, 'seconds', chart);
   const body = [
     `![pull chart](${svg})`,
     '',
