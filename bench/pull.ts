@@ -12,7 +12,8 @@
  *   warm      the default-level command again on its finished tree (manifest requests only).
  * Reported against the link's physical bound: payload bytes / rate + the round trips that cannot be
  * pipelined (connect, manifest, blob).
- * Environment: BENCH_PULL_ROUNDS (default 1 ABBA round, i.e. each variant twice).
+ * Environment: BENCH_PULL_ROUNDS (default 1 ABBA round, i.e. each variant twice), BENCH_PULL_LINKS
+ * (default "wan,loopback").
  */
 import { createHash } from 'crypto';
 import * as fs from 'fs';
@@ -111,7 +112,9 @@ export async function run(): Promise<BenchSection> {
         { key: 'wan', label: PROFILES.wan.label, side: 'client', host: `${bed.address(PROFILES.wan, 'server')}:${REGISTRY_PORT}`, profile: PROFILES.wan },
         { key: 'loopback', label: 'loopback (client and registry in one namespace, 127.0.0.1)', side: 'server', host: `127.0.0.1:${REGISTRY_PORT}` },
       ];
-      for (const where of places) {
+      // BENCH_PULL_LINKS=wan (or loopback) measures one link only, for quick comparisons.
+      const links = (process.env.BENCH_PULL_LINKS ?? 'wan,loopback').split(',');
+      for (const where of places.filter((p) => links.includes(p.key))) {
         if (where.profile) await bed.shape(where.profile);
         const list = path.join(work, `${where.key}.properties`);
         writeList(list, modules, where.host);

@@ -7,7 +7,7 @@
  * Addresses are from 198.18.0.0/15, the range set aside for network benchmarks (RFC 2544), and exist
  * only inside the two namespaces: nothing routes out of them. Everything is torn down by `destroy()`.
  */
-import { ChildProcess, execFile, spawn, SpawnOptions } from 'child_process';
+import { ChildProcess, execFile, execFileSync, spawn, SpawnOptions } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { promisify } from 'util';
@@ -60,6 +60,7 @@ export class Testbed {
   readonly ns: Record<Side, string>;
   private delayLine?: ChildProcess;
   private profile?: LinkProfile;
+  private offSignals = () => undefined as void;
 
   private constructor(tag: string) {
     this.ns = { server: `hpsb-${tag}-srv`, client: `hpsb-${tag}-cli` };
@@ -68,7 +69,20 @@ export class Testbed {
   /** Namespaces, loopback up, the veth pair. */
   static async create(): Promise<Testbed> {
     if (process.getuid?.() !== 0) throw new Error('the shaped-link benches need root (ip netns, tc)');
+    removeStaleNamespaces();
     const bed = new Testbed(String(process.pid));
+    // Interrupted runs still leave no namespace behind.
+    const onSignal = (signal: NodeJS.Signals) => {
+      bed.delayLine?.kill('SIGKILL');
+      for (const n of Object.values(bed.ns)) spawnSyncQuiet('ip', ['netns', 'del', n]);
+      process.kill(process.pid, signal);
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    bed.offSignals = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    };
     try {
       for (const side of ['server', 'client'] as Side[]) {
         await run('ip', ['netns', 'add', bed.ns[side]]);
@@ -150,6 +164,29 @@ export class Testbed {
   async destroy(): Promise<void> {
     await this.stopDelayLine();
     for (const n of Object.values(this.ns)) await run('ip', ['netns', 'del', n]).catch(() => undefined);
+    this.offSignals();
+  }
+}
+
+function spawnSyncQuiet(cmd: string, args: string[]): void {
+  try {
+    execFileSync(cmd, args, { stdio: 'ignore' });
+  } catch {
+    /* already gone */
+  }
+}
+
+/** Namespaces of earlier bench runs whose process is gone (killed hard), named hpsb-<pid>-*. */
+function removeStaleNamespaces(): void {
+  let names: string[] = [];
+  try {
+    names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = n.match(/^hpsb-(\d+)-(srv|cli)$/);
+    if (m && !fs.existsSync(`/proc/${m[1]}`)) spawnSyncQuiet('ip', ['netns', 'del', n]);
   }
 }
 
