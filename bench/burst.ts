@@ -25,8 +25,6 @@ import { LinkProfile, PROFILES, Testbed, treeCpuSeconds } from './testbed';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'build', 'src', 'cli.js');
-/** The gateway's fetcher, built by scripts/install-test-tools.sh (BENCH_GATEWAY_CLIENT: another build of it). */
-const GATEWAY_CLIENT = process.env.BENCH_GATEWAY_CLIENT ?? path.join(ROOT, '.tools', 'bin', 'gateway-client');
 const UPSTREAM_CONF = path.join(ROOT, 'bench', 'fixtures', 'upstream-nginx.conf');
 /** Share of the machine's CPU above which the clients, not the link or the server, set the pace. */
 const CPU_BOUND_SHARE = 0.8;
@@ -53,7 +51,7 @@ interface FetchLine {
   seconds: number;
 }
 
-async function burst(bed: Testbed, server: NginxInBed, profile: LinkProfile, gateways: number, listFile: string, modules: PluginModule[], cacheRoot: string): Promise<Sample> {
+async function burst(gatewayClient: string, bed: Testbed, server: NginxInBed, profile: LinkProfile, gateways: number, listFile: string, modules: PluginModule[], cacheRoot: string): Promise<Sample> {
   await bed.shape(profile);
   const wire0 = await bed.serverTxBytes(profile);
   const server0 = treeCpuSeconds(server.child.pid!);
@@ -63,7 +61,7 @@ async function burst(bed: Testbed, server: NginxInBed, profile: LinkProfile, gat
     Array.from({ length: gateways }, (_, i) => {
       const cache = path.join(cacheRoot, `g${i}`);
       fs.mkdirSync(cache, { recursive: true });
-      return runInWithCpu(bed, 'client', GATEWAY_CLIENT, ['-from', listFile, '-cache-dir', cache], { allowFail: true });
+      return runInWithCpu(bed, 'client', gatewayClient, ['-from', listFile, '-cache-dir', cache], { allowFail: true });
     }),
   );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -110,7 +108,9 @@ async function rttMs(bed: Testbed, url: string): Promise<number> {
 }
 
 export async function run(): Promise<BenchSection> {
-  if (!fs.existsSync(GATEWAY_CLIENT)) throw new Error(`${GATEWAY_CLIENT} is missing: run bash scripts/install-test-tools.sh first`);
+  // The gateway's fetcher (test/gateway-client), built into .tools/bin by scripts/install-test-tools.sh.
+  const { tool } = await import('../test/support/tools');
+  const gatewayClient = tool('gateway-client');
   const rounds = Math.max(1, Number(process.env.BENCH_BURST_ROUNDS ?? 1));
   const gatewayCounts = (process.env.BENCH_BURST_GATEWAYS ?? '1,8,32').split(',').map(Number);
   const cores = os.cpus().length;
@@ -173,7 +173,7 @@ export async function run(): Promise<BenchSection> {
         for (let r = 0; r < rounds; r++) {
           for (const which of ['upstream', 'ours', 'ours', 'upstream'] as const) {
             process.stderr.write(`bench burst: ${profile.key}, G=${gateways}, ${which}...\n`);
-            cell.samples[which].push(await burst(bed, servers[which], profile, gateways, listFor(profile, which), modules, cacheRoot));
+            cell.samples[which].push(await burst(gatewayClient, bed, servers[which], profile, gateways, listFor(profile, which), modules, cacheRoot));
           }
         }
         cells.push(cell);
