@@ -223,6 +223,7 @@ async function report(r: ReportInput): Promise<BenchSection> {
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
   const rows: string[] = [];
   const chart: ChartRow[] = [];
+  const bytesChart: ChartRow[] = [];
   const share = (s: Sample) => (s.clientCpu + s.serverCpu + s.delayCpu) / (s.seconds * r.cores);
   for (const c of r.cells) {
     const u = med(c.samples.upstream);
@@ -235,6 +236,7 @@ async function report(r: ReportInput): Promise<BenchSection> {
     rows.push(`| | | ours / upstream | **${(o.seconds / u.seconds).toFixed(2)}×** time | | **${(o.wireBytes / u.wireBytes).toFixed(3)}×** bytes | | | | |`);
     const group = c.profile === PROFILES.fastest ? `1 gateway, fastest link (${r.fastestGbps.toFixed(1)} Gbit/s)` : `G = ${c.gateways}, 1 Gbit/s server egress`;
     chart.push({ group, series: 'upstream config', value: u.seconds }, { group, series: 'image/nginx.conf', value: o.seconds });
+    bytesChart.push({ group, series: 'upstream config', value: u.wireBytes / 1e6 }, { group, series: 'image/nginx.conf', value: o.wireBytes / 1e6 });
   }
   const inCluster = r.cells.filter((c) => c.profile === PROFILES.cluster1g);
   // The largest G where neither server's run used more than CPU_BOUND_SHARE of the machine's cores.
@@ -257,7 +259,8 @@ async function report(r: ReportInput): Promise<BenchSection> {
     modelRows.push(`| ${g} | ${mu.seconds.toFixed(1)} s (${mu.bound}) | ${mo.seconds.toFixed(1)} s (${mo.bound}) | ${(mo.seconds / mu.seconds).toFixed(2)}× |`);
     modelChart.push({ group: `${g} gateways, 2 replicas`, series: 'upstream config', value: mu.seconds }, { group: `${g} gateways, 2 replicas`, series: 'image/nginx.conf', value: mo.seconds });
   }
-  const burstSvg = await barChart('burst', 'Rollout burst: seconds until every gateway verified all 43 plugins', 'seconds', chart);
+  const burstSvg = await barChart('burst', `Rollout burst: seconds until every gateway verified all ${fetches} plugins`, 'seconds', chart);
+  const bytesSvg = await barChart('burst-bytes', 'Rollout burst: MB the server sent on the link', 'MB', bytesChart);
   const modelSvg = await barChart('burst-model', 'Cluster model (own node per gateway): seconds to finish a rollout', 'seconds', modelChart);
 
   const singleLines: string[] = [];
@@ -275,6 +278,8 @@ async function report(r: ReportInput): Promise<BenchSection> {
   }
   const body = [
     `![burst chart](${burstSvg})`,
+    '',
+    `![burst bytes chart](${bytesSvg})`,
     '',
     `![cluster model chart](${modelSvg})`,
     '',
