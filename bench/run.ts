@@ -17,10 +17,10 @@ export interface BenchSection {
 
 const SECTIONS: Record<string, () => Promise<{ run(): Promise<BenchSection> }>> = {
   // BENCH-LIST (keep one line per section)
+  synth: () => import('./synth'),
   burst: () => import('./burst'),
   pull: () => import('./pull'),
   serve: () => import('./serve'),
-  synth: () => import('./synth'),
 };
 
 const ROOT = path.resolve(__dirname, '..', '..');
