@@ -21,7 +21,7 @@ import { pluginSet, PluginModule } from './plugin-set';
 import type { BenchSection } from './run';
 import { NginxInBed, pushToStorage, runIn, runInWithCpu, startNginxIn, startRegistryIn, writeList } from './servers';
 import { median } from './stats';
-import { LinkProfile, PROFILES, Testbed, treeCpuSeconds } from './testbed';
+import { LinkProfile, machineCpuTicks, PROFILES, Testbed, treeCpuSeconds } from './testbed';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'build', 'src', 'cli.js');
@@ -35,6 +35,8 @@ interface Sample {
   serverCpu: number;
   clientCpu: number;
   delayCpu: number;
+  /** Share of the whole machine's CPU time that was busy during the run (any process). */
+  machineBusy: number;
 }
 
 interface Cell {
@@ -56,6 +58,7 @@ async function burst(gatewayClient: string, bed: Testbed, server: NginxInBed, pr
   const wire0 = await bed.serverTxBytes(profile);
   const server0 = treeCpuSeconds(server.child.pid!);
   const delay0 = bed.delayLineCpu();
+  const ticks0 = machineCpuTicks();
   const t0 = process.hrtime.bigint();
   const runs = await Promise.all(
     Array.from({ length: gateways }, (_, i) => {
@@ -65,6 +68,7 @@ async function burst(gatewayClient: string, bed: Testbed, server: NginxInBed, pr
     }),
   );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const ticks1 = machineCpuTicks();
   for (const r of runs) {
     const lines = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as FetchLine);
     const bad = lines.find((l) => !l.ok);
@@ -78,13 +82,14 @@ async function burst(gatewayClient: string, bed: Testbed, server: NginxInBed, pr
     serverCpu: treeCpuSeconds(server.child.pid!) - server0,
     clientCpu: runs.reduce((a, r) => a + r.cpuSeconds, 0),
     delayCpu: bed.delayLineCpu() - delay0,
+    machineBusy: (ticks1.busy - ticks0.busy) / Math.max(1, ticks1.total - ticks0.total),
   };
 }
 
 /** Median of each measure over the samples of one server in one cell. */
 function med(samples: Sample[]): Sample {
   const m = (f: (s: Sample) => number) => median(samples.map(f));
-  return { seconds: m((s) => s.seconds), wireBytes: m((s) => s.wireBytes), serverCpu: m((s) => s.serverCpu), clientCpu: m((s) => s.clientCpu), delayCpu: m((s) => s.delayCpu) };
+  return { seconds: m((s) => s.seconds), wireBytes: m((s) => s.wireBytes), serverCpu: m((s) => s.serverCpu), clientCpu: m((s) => s.clientCpu), delayCpu: m((s) => s.delayCpu), machineBusy: m((s) => s.machineBusy) };
 }
 
 /** Single-flow throughput of a link: a plain download of the largest module, best of three. */
@@ -231,9 +236,9 @@ async function report(r: ReportInput): Promise<BenchSection> {
     const where = c.profile === PROFILES.fastest ? `fastest (veth, ${r.fastestGbps.toFixed(1)} Gbit/s)` : '1 Gbit/s, 0.2 ms';
     const runs = (xs: Sample[]) => xs.map((s) => s.seconds.toFixed(2)).join(', ');
     for (const [label, s, xs] of [['upstream', u, c.samples.upstream], ['image/nginx.conf', o, c.samples.ours]] as Array<[string, Sample, Sample[]]>) {
-      rows.push(`| ${where} | ${c.gateways} | ${label} | ${s.seconds.toFixed(2)} s | ${runs(xs)} | ${mb(s.wireBytes)} | ${s.serverCpu.toFixed(2)} s | ${((s.clientCpu / (c.gateways * fetches)) * 1000).toFixed(0)} ms | ${s.delayCpu.toFixed(1)} s | ${(share(s) * 100).toFixed(0)}% |`);
+      rows.push(`| ${where} | ${c.gateways} | ${label} | ${s.seconds.toFixed(2)} s | ${runs(xs)} | ${mb(s.wireBytes)} | ${s.serverCpu.toFixed(2)} s | ${((s.clientCpu / (c.gateways * fetches)) * 1000).toFixed(0)} ms | ${s.delayCpu.toFixed(1)} s | ${(share(s) * 100).toFixed(0)}% | ${(s.machineBusy * 100).toFixed(0)}% |`);
     }
-    rows.push(`| | | ours / upstream | **${(o.seconds / u.seconds).toFixed(2)}×** time | | **${(o.wireBytes / u.wireBytes).toFixed(3)}×** bytes | | | | |`);
+    rows.push(`| | | ours / upstream | **${(o.seconds / u.seconds).toFixed(2)}×** time | | **${(o.wireBytes / u.wireBytes).toFixed(3)}×** bytes | | | | | |`);
     const group = c.profile === PROFILES.fastest ? `1 gateway, fastest link (${r.fastestGbps.toFixed(1)} Gbit/s)` : `G = ${c.gateways}, 1 Gbit/s server egress`;
     chart.push({ group, series: 'upstream config', value: u.seconds }, { group, series: 'image/nginx.conf', value: o.seconds });
     bytesChart.push({ group, series: 'upstream config', value: u.wireBytes / 1e6 }, { group, series: 'image/nginx.conf', value: o.wireBytes / 1e6 });
@@ -289,11 +294,11 @@ async function report(r: ReportInput): Promise<BenchSection> {
     `Both servers run on the real Nginx with ${r.cores} workers, side by side in the server namespace, over the same link; all gateways run in the client namespace.`,
     `In-cluster link: TUN pair with tbf 1 Gbit/s each way and 0.1 ms added each way (measured TCP connect ${r.rtts.cluster1g?.toFixed(2)} ms); fastest: the unshaped veth (connect ${r.rtts.fastest?.toFixed(2)} ms).`,
     `${r.rounds} ABBA round(s) per cell (upstream, ours, ours, upstream); medians; "runs" lists every run. Wire = bytes the server sent on the link (IP, per run).`,
-    `Server CPU = Nginx master + workers; client CPU per fetch = CPU of all gateway processes / fetches; CPU share = (client + server + delay line) / (wall × ${r.cores} cores).`,
+    `Server CPU = Nginx master + workers; client CPU per fetch = CPU of all gateway processes / fetches; CPU share (bench) = (client + server + delay line) / (wall × ${r.cores} cores); machine busy = all processes (/proc/stat), other work included.`,
     `This is a ${r.cores}-core machine shared by server, clients and the link emulator. Load average before: ${r.loadBefore.map((x) => x.toFixed(2)).join(' / ')}, after: ${r.loadAfter.map((x) => x.toFixed(2)).join(' / ')}.`,
     '',
-    '| link | G | server config | all verified (median) | runs (s) | wire | server CPU | client CPU / fetch | delay line CPU | CPU share |',
-    '| --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
+    '| link | G | server config | all verified (median) | runs (s) | wire | server CPU | client CPU / fetch | delay line CPU | CPU share (bench) | machine busy |',
+    '| --- | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
     `- Largest G where the machine's cores do not bound the clients (CPU share ≤ ${CPU_BOUND_SHARE * 100}% for both servers): **G = ${chosen.gateways}**${unbound.length ? '' : ' (none qualified: G = 1 shown)'}.`,

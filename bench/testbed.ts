@@ -219,3 +219,11 @@ export function treeCpuSeconds(pid: number): number {
   const sum = (p: number): number => processCpuSeconds(p) + (parents.get(p) ?? []).reduce((a, c) => a + sum(c), 0);
   return sum(pid);
 }
+
+/** Busy and total CPU time of the whole machine so far (/proc/stat, all cores, in clock ticks). */
+export function machineCpuTicks(): { busy: number; total: number } {
+  const fields = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  const idle = fields[3] + (fields[4] ?? 0); // idle + iowait
+  return { busy: total - idle, total };
+}
