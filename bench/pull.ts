@@ -157,11 +157,10 @@ export async function run(): Promise<BenchSection> {
           record('upstream', { seconds: Number(process.hrtime.bigint() - t0) / 1e9, cpuSeconds: r.cpuSeconds, wireBytes: (await wire()) - w0 });
           fs.rmSync(dir, { recursive: true, force: true });
         };
-        // ABBA with the other level in the middle: upstream, ours, other, other, ours, upstream.
+        // ABBA with the other level in the middle: upstream, ours, other, ours, upstream.
         for (let r = 0; r < rounds; r++) {
           await upstream();
           await ours(DEFAULT_GZIP_LEVEL, 'cold');
-          await ours(otherLevel, 'other');
           await ours(otherLevel, 'other');
           await ours(DEFAULT_GZIP_LEVEL, 'cold');
           await upstream();
@@ -232,7 +231,7 @@ export async function run(): Promise<BenchSection> {
     `Rust-sized module of 1.5 MB, all distinct (slices of esbuild.wasm, a Go build, in valid Wasm modules; see \`bench/plugin-set.ts\`),`,
     `${mb(payload)} in all, served by docker-registry (distribution) in the bench's server namespace. WAN: the client namespace`,
     `reaches it over the TUN link (tbf 200 Mbit/s each way, 20 ms added each way by \`bench/delayline\`); loopback: the client runs in`,
-    `the registry's namespace on 127.0.0.1. ${rounds} ABBA round(s) per link (upstream, ours, other level, other level, ours, upstream);`,
+    `the registry's namespace on 127.0.0.1. ${rounds} ABBA round(s) per link (upstream, ours, other level, ours, upstream);`,
     `CPU = user + system seconds of the pulling processes (bash \`times\`); wire = bytes the registry sent on the link.`,
     `Ours = \`node build/src/cli.js pull <list> --out <dir> --gzip-level <n> --insecure-registry <host>\` (default concurrency 8).`,
     `Load average (1/5/15 min) before: ${loadBefore.map((x) => x.toFixed(2)).join(' / ')}, after: ${loadAfter.map((x) => x.toFixed(2)).join(' / ')}.`,
