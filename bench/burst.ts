@@ -38,6 +38,8 @@ interface Sample {
   delayCpu: number;
   /** Share of the whole machine's CPU time that was busy during the run (any process). */
   machineBusy: number;
+  /** Fetches that did not end verified (all gateways). */
+  failed: number;
 }
 
 interface Cell {
@@ -70,12 +72,15 @@ async function burst(gatewayClient: string, bed: Testbed, server: NginxInBed, pr
   );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const ticks1 = machineCpuTicks();
+  // A failed fetch (Istio's own timeout or checksum error) is counted and shown, not hidden: the time
+  // until all verified then does not stand for a successful rollout.
+  let failed = 0;
   for (const r of runs) {
     const lines = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as FetchLine);
-    const bad = lines.find((l) => !l.ok);
-    if (r.code !== 0 || bad || lines.length !== modules.length) {
-      throw new Error(`gateway-client against ${server.label} failed (exit ${r.code}, ${lines.length}/${modules.length} results): ${bad ? `${bad.url}: ${bad.error}` : r.stderr.slice(-500)}`);
-    }
+    const bad = lines.filter((l) => !l.ok);
+    failed += bad.length + Math.max(0, modules.length - lines.length);
+    if (bad.length) process.stderr.write(`bench burst: ${server.label}: ${bad.length} failed fetch(es), e.g. ${bad[0].url}: ${bad[0].error}\n`);
+    if (!lines.length) throw new Error(`gateway-client against ${server.label} gave no result (exit ${r.code}): ${r.stderr.slice(-500)}`);
   }
   return {
     seconds,
@@ -84,13 +89,14 @@ async function burst(gatewayClient: string, bed: Testbed, server: NginxInBed, pr
     clientCpu: runs.reduce((a, r) => a + r.cpuSeconds, 0),
     delayCpu: bed.delayLineCpu() - delay0,
     machineBusy: (ticks1.busy - ticks0.busy) / Math.max(1, ticks1.total - ticks0.total),
+    failed,
   };
 }
 
 /** Median of each measure over the samples of one server in one cell. */
 function med(samples: Sample[]): Sample {
   const m = (f: (s: Sample) => number) => median(samples.map(f));
-  return { seconds: m((s) => s.seconds), wireBytes: m((s) => s.wireBytes), serverCpu: m((s) => s.serverCpu), clientCpu: m((s) => s.clientCpu), delayCpu: m((s) => s.delayCpu), machineBusy: m((s) => s.machineBusy) };
+  return { seconds: m((s) => s.seconds), wireBytes: m((s) => s.wireBytes), serverCpu: m((s) => s.serverCpu), clientCpu: m((s) => s.clientCpu), delayCpu: m((s) => s.delayCpu), machineBusy: m((s) => s.machineBusy), failed: samples.reduce((a, s) => a + s.failed, 0) };
 }
 
 /** Single-flow throughput of a link: a plain download of the largest module, best of three. */
@@ -237,7 +243,7 @@ async function report(r: ReportInput): Promise<BenchSection> {
     const where = c.profile === PROFILES.fastest ? `fastest (veth, ${r.fastestGbps.toFixed(1)} Gbit/s)` : '1 Gbit/s, 0.2 ms';
     const runs = (xs: Sample[]) => xs.map((s) => s.seconds.toFixed(2)).join(', ');
     for (const [label, s, xs] of [['upstream', u, c.samples.upstream], ['image/nginx.conf', o, c.samples.ours]] as Array<[string, Sample, Sample[]]>) {
-      rows.push(`| ${where} | ${c.gateways} | ${label} | ${s.seconds.toFixed(2)} s | ${runs(xs)} | ${mb(s.wireBytes)} | ${s.serverCpu.toFixed(2)} s | ${((s.clientCpu / (c.gateways * fetches)) * 1000).toFixed(0)} ms | ${s.delayCpu.toFixed(1)} s | ${(share(s) * 100).toFixed(0)}% | ${(s.machineBusy * 100).toFixed(0)}% |`);
+      rows.push(`| ${where} | ${c.gateways} | ${label} | ${s.seconds.toFixed(2)} s${s.failed ? ` (**${s.failed} fetches failed**)` : ''} | ${runs(xs)} | ${mb(s.wireBytes)} | ${s.serverCpu.toFixed(2)} s | ${((s.clientCpu / (c.gateways * fetches)) * 1000).toFixed(0)} ms | ${s.delayCpu.toFixed(1)} s | ${(share(s) * 100).toFixed(0)}% | ${(s.machineBusy * 100).toFixed(0)}% |`);
     }
     rows.push(`| | | ours / upstream | **${(o.seconds / u.seconds).toFixed(2)}×** time | | **${(o.wireBytes / u.wireBytes).toFixed(3)}×** bytes | | | | | |`);
     const group = c.profile === PROFILES.fastest ? `1 gateway, fastest link (${r.fastestGbps.toFixed(1)} Gbit/s)` : `G = ${c.gateways}, 1 Gbit/s server egress`;
