@@ -311,6 +311,7 @@ async function report(r: ReportInput): Promise<BenchSection> {
     `- Largest G where the machine's cores do not bound the clients (CPU share ≤ ${CPU_BOUND_SHARE * 100}% for both servers): **G = ${chosen.gateways}**${unbound.length ? '' : ' (none qualified: G = 1 shown)'}.`,
     `  There, all gateways done in **${(co.seconds / cu.seconds).toFixed(2)}×** upstream's time (target ≤ 0.4×: ${verdict(co.seconds / cu.seconds <= 0.4)}); bytes **${(co.wireBytes / cu.wireBytes).toFixed(3)}×** (target ≤ 0.27×: ${verdict(co.wireBytes / cu.wireBytes <= 0.27)}).`,
     ...singleLines,
+    `- Gateway fetches that did not end verified, all runs: ${r.cells.reduce((a, c) => a + med(c.samples.upstream).failed + med(c.samples.ours).failed, 0)} (target 0).`,
     '',
     '**Cluster model** (every gateway on its own node; `bench/model.ts`): time ≈ max(G · bytes per gateway / (2 replicas × 1 Gbit/s egress),',
     'G · server CPU per gateway / (2 × 0.5 core, the chart\'s CPU limit), bytes per gateway / 1 Gbit/s gateway link + client CPU per gateway),',
