@@ -18,9 +18,9 @@ export interface BenchSection {
 const SECTIONS: Record<string, () => Promise<{ run(): Promise<BenchSection> }>> = {
   // BENCH-LIST (keep one line per section)
   synth: () => import('./synth'),
+  serve: () => import('./serve'),
   burst: () => import('./burst'),
   pull: () => import('./pull'),
-  serve: () => import('./serve'),
 };
 
 const ROOT = path.resolve(__dirname, '..', '..');
