@@ -121,8 +121,9 @@ async function rttMs(bed: Testbed, url: string): Promise<number> {
 
 export async function run(): Promise<BenchSection> {
   // The gateway's fetcher (test/gateway-client), built into .tools/bin by scripts/install-test-tools.sh.
-  const { tool } = await import('../test/support/tools');
-  const gatewayClient = tool('gateway-client');
+  // (Resolved here: compiled into build/, the test resolver's repository root is build/.)
+  const installed = path.join(ROOT, '.tools', 'bin', 'gateway-client');
+  const gatewayClient = fs.existsSync(installed) ? installed : (await import('../test/support/tools')).tool('gateway-client');
   const rounds = Math.max(1, Number(process.env.BENCH_BURST_ROUNDS ?? 1));
   const gatewayCounts = (process.env.BENCH_BURST_GATEWAYS ?? '1,8,32').split(',').map(Number);
   const cores = os.cpus().length;
