@@ -20,8 +20,11 @@ const exec = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..', '..');
 const UPSTREAM_CONF = path.join(ROOT, 'bench', 'fixtures', 'upstream-nginx.conf');
 const DURATION_S = Number(process.env.BENCH_SERVE_SECONDS ?? 10);
-/** ABBA rounds per cell: wrk shares the 2 cores with both servers, so one round is noisy (±10%). */
-const ROUNDS = Number(process.env.BENCH_SERVE_ROUNDS ?? 3);
+/**
+ * ABBA rounds per cell: wrk shares the 2 cores with both servers, so one round is noisy (±10%). Plain
+ * clients get more rounds: their target (at least upstream's rate) is a comparison of near-equals.
+ */
+const ROUNDS = { gzip: Number(process.env.BENCH_SERVE_ROUNDS ?? 2), plain: Number(process.env.BENCH_SERVE_ROUNDS ?? 4) };
 /** `BENCH_SERVE_CLIENTS=plain` (or `gzip`) measures one kind of client only, for quick comparisons. */
 const CLIENTS = [true, false].filter((gzip) => !process.env.BENCH_SERVE_CLIENTS || process.env.BENCH_SERVE_CLIENTS === (gzip ? 'gzip' : 'plain'));
 const CONNECTIONS = [64, 1000];
@@ -142,7 +145,7 @@ export async function run(): Promise<BenchSection> {
         const ups: WrkResult[] = [];
         const mine: WrkResult[] = [];
         const roundRatios: number[] = [];
-        for (let r = 0; r < ROUNDS; r++) {
+        for (let r = 0; r < ROUNDS[gzip ? 'gzip' : 'plain']; r++) {
           const u1 = await wrk(upstream.url + urlPath, c, gzip);
           const o1 = await wrk(ours.url + urlPath, c, gzip);
           const o2 = await wrk(ours.url + urlPath, c, gzip);
@@ -156,9 +159,11 @@ export async function run(): Promise<BenchSection> {
         const ratio = o.requestsPerSec / u.requestsPerSec;
         spreads.push(`${gzip ? 'gzip' : 'plain'}/${c}: ${roundRatios.map((x) => `${fmt(x, 2)}x`).join(', ')}`);
         totalErrors += u.errors + o.errors;
-        const target = gzip ? 3.5 : 0.95;
+        const target = gzip ? 3.5 : 1;
+        // Plain clients: a miss smaller than the round-to-round spread is reported as such.
+        const withinSpread = !gzip && ratio < target && Math.max(...roundRatios) >= target ? ', within the spread of the rounds' : '';
         rows.push(
-          `| ${gzip ? 'gzip' : 'plain'} | ${c} | ${fmt(u.requestsPerSec, 1)} | ${fmt(o.requestsPerSec, 1)} | ${fmt(ratio, 2)}x (≥${target}x: ${mark(ratio >= target)}) | ${fmt(up.bytes)} (${up.encoding}) | ${fmt(me.bytes)} (${me.encoding}) | ${fmt(bytesRatio, 3)}x | ${u.errors} / ${o.errors}${u.detail || o.detail ? ` (${[u.detail, o.detail].filter(Boolean).join(' | ')})` : ''} |`,
+          `| ${gzip ? 'gzip' : 'plain'} | ${c} | ${fmt(u.requestsPerSec, 1)} | ${fmt(o.requestsPerSec, 1)} | ${fmt(ratio, 2)}x (≥${target}x: ${mark(ratio >= target)}${withinSpread}) | ${fmt(up.bytes)} (${up.encoding}) | ${fmt(me.bytes)} (${me.encoding}) | ${fmt(bytesRatio, 3)}x | ${u.errors} / ${o.errors}${u.detail || o.detail ? ` (${[u.detail, o.detail].filter(Boolean).join(' | ')})` : ''} |`,
         );
         if (gzip && c === CONNECTIONS[0]) verdicts.push(`- Gzip client bytes per download: ${fmt(bytesRatio, 3)}x upstream (target ≤0.3x: ${mark(bytesRatio <= 0.3)}); ceiling for req/s when bandwidth-bound ≈ ${fmt(1 / bytesRatio, 2)}x.`);
       }
@@ -169,7 +174,7 @@ export async function run(): Promise<BenchSection> {
       `Real Nginx (${(await exec(findNginx(), ['-v'])).stderr.trim()}) on 127.0.0.1, ${workers} worker processes for both servers,`,
       `serving \`esbuild.wasm\` from esbuild-wasm (Go-compiled, ${fmt(size)} bytes ≈ ${fmt(size / 2 ** 20, 1)} MiB; the issue's figure is ~14 MB)`,
       'from one tree written by the pipeline (`publishVersion`, gzip -9 `plugin.wasm.gz`).',
-      `Load: \`wrk -t${Math.min(os.cpus().length, 4)} -c<N> -d${DURATION_S / 2}s --timeout 60s [-H 'Accept-Encoding: gzip'] <url>\` in ${ROUNDS} ABBA rounds (${ROUNDS * DURATION_S} s per server and cell, rates averaged), wrk and Nginx on the same ${os.cpus().length} cores (load average at start: ${os.loadavg()[0].toFixed(1)}).`,
+      `Load: \`wrk -t${Math.min(os.cpus().length, 4)} -c<N> -d${DURATION_S / 2}s --timeout 60s [-H 'Accept-Encoding: gzip'] <url>\` in ABBA rounds (${ROUNDS.gzip} for gzip clients, ${ROUNDS.plain} for plain ones; ${DURATION_S} s per server and round, rates averaged), wrk and Nginx on the same ${os.cpus().length} cores (load average at start: ${os.loadavg()[0].toFixed(1)}).`,
       'Upstream: `bench/fixtures/upstream-nginx.conf` (stock nginx.conf, `listen 8080`, `autoindex on`, `sendfile on`, no gzip);',
       'ours: `image/nginx.conf` (gzip_static, no dynamic gzip). Only paths and the listen address are rewritten (`src/serve/nginx-config.ts`).',
       '',

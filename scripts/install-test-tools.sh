@@ -89,4 +89,13 @@ if [ ! -f .tools/images/debian-nginx-rootfs.tar ] || [ "$(cat "$base_stamp" 2>/d
   echo "$base_want" >"$base_stamp"
 fi
 
+
+# The gateway's own fetcher (test/gateway-client): Istio's pkg/wasm, as Higress's pilot-agent uses it.
+# Its go.mod pins istio.io/istio; the stamp is the go.mod + go.sum + sources hash so edits rebuild it.
+gateway_client_stamp=$(cat test/gateway-client/go.mod test/gateway-client/go.sum test/gateway-client/*.go | sha256sum | cut -d' ' -f1)
+if [ ! -x .tools/bin/gateway-client ] || [ "$(cat .tools/bin/.gateway-client.version 2>/dev/null)" != "$gateway_client_stamp" ]; then
+  (cd test/gateway-client && go build -o ../../.tools/bin/gateway-client .)
+  echo "$gateway_client_stamp" >.tools/bin/.gateway-client.version
+fi
+
 echo "test tools ready: $(.tools/bin/helm version --short) oras $(.tools/bin/oras version | head -1), kube-score $(cat .tools/bin/.kube-score.version)" >&2

@@ -1,0 +1,3 @@
+module higress-plugin-server/bench/delayline
+
+go 1.24
