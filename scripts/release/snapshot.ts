@@ -50,9 +50,9 @@ export interface TreeOptions {
 /** `pull --snapshot --frozen` then `verify`: the tree the image serves, checked twice. */
 export function buildTree(o: TreeOptions): void {
   if (!fs.existsSync(o.lock)) {
-    throw new ReleaseError('E_RELEASE_INPUT', 'lock file does not exist', { file: o.lock }, 'run sync-plugins (pull --snapshot <file> --lock <lock>) and commit the lock first');
+    throw new ReleaseError('E_RELEASE_INPUT', 'lock file does not exist', { file: o.lock }, 'run sync-plugins (pull --snapshot <file> --lock-file <lock>) and commit the lock first');
   }
   const insecure = (o.insecureRegistries ?? []).flatMap((h) => ['--insecure-registry', h]);
-  runTool('tree', process.execPath, [projectCli(), 'pull', '--snapshot', o.snapshot, '--frozen', '--lock', o.lock, '--out', o.out, ...insecure]);
+  runTool('tree', process.execPath, [projectCli(), 'pull', '--snapshot', o.snapshot, '--frozen', '--lock-file', o.lock, '--out', o.out, ...insecure]);
   runTool('tree', process.execPath, [projectCli(), 'verify', o.out]);
 }
