@@ -6,6 +6,7 @@
 module.exports = {
   unit: [
     'architecture-layers',
+    'bench-model',
     'chart-constructs',
     'errors-catalogue',
     'chart-synth',
