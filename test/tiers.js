@@ -5,8 +5,10 @@
 // A new test file goes in one list; the tier test fails until it does.
 module.exports = {
   unit: [
+    'architecture-layers',
     'chart-constructs',
     'chart-synth',
+    'errors-catalogue',
     'inputs-properties',
     'inputs-shipped',
     'inputs-snapshot',
@@ -24,6 +26,7 @@ module.exports = {
     'chart-key-order',
     'chart-schema',
     'chart-test-pod',
+    'cli-contract',
     'docs',
     'integration-check',
     'integration-wasmplugins',
