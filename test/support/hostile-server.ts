@@ -76,6 +76,11 @@ export function sendJson(doc: unknown, status = 200, headers: http.OutgoingHttpH
 export function trickle(body: Buffer, intervalMs: number, headers: http.OutgoingHttpHeaders = {}): Route {
   return (req, res) => {
     res.writeHead(200, { 'content-length': body.length, ...headers });
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    res.flushHeaders();
     let i = 0;
     const timer = setInterval(() => {
       if (i >= body.length || res.destroyed) {
