@@ -42,6 +42,7 @@ module.exports = {
     'reliability-manifests',
     'reliability-registry',
     'reliability-server',
+    'reliability-values',
     'repository',
     'serving-cli',
     'serving-config',
