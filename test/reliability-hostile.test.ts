@@ -9,6 +9,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { createOciClient } from '../src/oci/client';
+import { rewriteNginxConfig } from '../src/serve/nginx-config';
 import { runCliProcess } from './support/cli-process';
 import { recordFigures } from './support/figures';
 import { gzipBomb, HostileServer, sendGzip, sendJson, startHostileServer, trickle } from './support/hostile-server';
@@ -171,4 +172,11 @@ describe('item 20: misleading errors', () => {
     expect(folder.code).toBe(3);
     expect(folder.stderr).toMatch(/is a folder, not a file/);
   }, 30_000);
+
+  test('a "$" in the served path is refused before Nginx could read it as a variable', () => {
+    const conf = fs.readFileSync(path.join(__dirname, '..', 'image', 'nginx.conf'), 'utf8');
+    const base = { host: '127.0.0.1', port: 8080, runtimeDir: '/tmp/rt' };
+    expect(() => rewriteNginxConfig(conf, { ...base, root: '/srv/tree$uri' })).toThrow(expect.objectContaining({ code: 'E_NGINX_PATH', message: expect.stringMatching(/contains "\$", which Nginx reads as a variable/) }));
+    expect(() => rewriteNginxConfig(conf, { ...base, root: '/srv/tree' })).not.toThrow();
+  });
 });

@@ -58,7 +58,7 @@ function describe(e: ErrorObject, data: unknown): string {
   // Name the plugin when the error sits inside an entry, so an operator can find it in a 43-entry file.
   const m = /^\/plugins\/(\d+)/.exec(e.instancePath);
   const entry = m ? (data as { plugins?: Array<{ name?: unknown }> }).plugins?.[Number(m[1])] : undefined;
-  const named = entry && typeof entry.name === 'string' ? ` (plugin ${JSON.stringify(entry.name.slice(0, 100))})` : '';
+  const named = entry && typeof entry.name === 'string' ? ` (plugin ${entry.name.slice(0, 100)})` : '';
   const missing = e.keyword === 'required' ? `: missing "${(e.params as { missingProperty: string }).missingProperty}"` : ` ${e.message}`;
   return `${where}${named}${missing}`;
 }
