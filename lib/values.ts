@@ -9,6 +9,19 @@ import { bool, defaultsOf, group, integer, list, obj, oneOf, scalar, str, valueR
 /** A non-negative Kubernetes resource quantity (`64Mi`, `1G`, `0.5Gi`, `128974848`, `1e6`). */
 export const QUANTITY = '^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$';
 const STRING_MAP = { type: 'object', additionalProperties: { type: 'string' } };
+/**
+ * Label keys and values as the API server validates them (k8s.io/apimachinery): an optional DNS
+ * subdomain prefix and "/", then 1-63 alphanumerics, "-", "_", "." starting and ending alphanumeric;
+ * values the same without prefix, or empty. helm lint/install fails naming the key instead of the
+ * cluster rejecting the release half-applied.
+ */
+export const LABEL_KEY = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+export const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$';
+const LABEL_MAP = { type: 'object', propertyNames: { pattern: LABEL_KEY }, additionalProperties: { type: 'string', pattern: LABEL_VALUE } };
+/** An image registry host[:port][/path]: no spaces or characters an image reference cannot hold. */
+const IMAGE_HUB = '^([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]+)?(/[a-z0-9]([-a-z0-9._/]*[a-z0-9])?)?)?$';
+/** An image tag (OCI distribution grammar), or empty. */
+const IMAGE_TAG = '^([A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$';
 const PULL_POLICIES = ['', 'Always', 'IfNotPresent', 'Never'] as const;
 const PROBE = (what: string, d: { initialDelaySeconds: number; periodSeconds: number; timeoutSeconds: number; failureThreshold: number }) =>
   group(what, {
@@ -24,7 +37,7 @@ export const VALUES_SPEC = group('higress-plugin-server values', {
     'Values shared with the Higress umbrella chart.',
     {
       enablePluginServer: bool({ default: false, description: 'Render the plugin server. Every template is gated by this flag (the Higress umbrella chart uses it as the dependency condition).' }),
-      hub: str({ default: 'higress-registry.cn-hangzhou.cr.aliyuncs.com', description: 'Image registry used when `hub` is empty.' }),
+      hub: str({ default: 'higress-registry.cn-hangzhou.cr.aliyuncs.com', pattern: IMAGE_HUB, description: 'Image registry used when `hub` is empty.' }),
       imagePullPolicy: oneOf(PULL_POLICIES, { default: '', description: 'Pull policy used when `imagePullPolicy` is empty; empty leaves it to Kubernetes.' }),
     },
     { open: true },
@@ -44,10 +57,11 @@ export const VALUES_SPEC = group('higress-plugin-server values', {
     description: 'Number of Nginx replicas, an integer or a numeric string (as the Higress chart accepts); a PodDisruptionBudget is added when greater than 1.',
   }),
   image: str({ default: 'plugin-server', pattern: '^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?$', description: 'Image name; the image is `<hub>/higress/<image>:<tag>`.' }),
-  hub: str({ default: '', description: 'Image registry; empty falls back to `global.hub`.' }),
+  hub: str({ default: '', pattern: IMAGE_HUB, description: 'Image registry; empty falls back to `global.hub`.' }),
   tag: scalar<string | number>('string', {
     default: '',
     alsoAccepts: ['number'],
+    pattern: IMAGE_TAG,
     description:
       "Image tag, a string or a number (`tag: 2.2` renders `2.2`); empty falls back to the chart's appVersion, which is the Higress version the chart is released with (`helm package --version X --app-version X`), so the default tag equals Higress's.",
   }),
@@ -59,11 +73,11 @@ export const VALUES_SPEC = group('higress-plugin-server values', {
   }),
   labels: obj<Record<string, string>>({
     default: {},
-    schema: STRING_MAP,
+    schema: LABEL_MAP,
     description:
       'Extra labels on the Deployment, the Service and the PodDisruptionBudget. As in the Higress chart, `labels.app` and `labels.higress` replace the selector labels `app` and `higress` (an empty value drops that key); keep them unchanged across upgrades, a Deployment selector is immutable.',
   }),
-  podLabels: obj<Record<string, string>>({ default: {}, schema: STRING_MAP, description: 'Extra labels on the server pods (the selector labels `app` and `higress` always come from `name` / `labels`).' }),
+  podLabels: obj<Record<string, string>>({ default: {}, schema: LABEL_MAP, description: 'Extra labels on the server pods (the selector labels `app` and `higress` always come from `name` / `labels`).' }),
   podAnnotations: obj<Record<string, string>>({ default: {}, schema: STRING_MAP, description: 'Annotations on the server pods.' }),
   service: group('The Service in front of the pods.', {
     type: oneOf(['ClusterIP', 'NodePort', 'LoadBalancer'], { default: 'ClusterIP', description: 'Service type; the Higress Console and gateways reach the server in-cluster, so ClusterIP is enough.' }),
@@ -72,7 +86,8 @@ export const VALUES_SPEC = group('higress-plugin-server values', {
   resources: obj<Record<string, Record<string, string | number>>>({
     default: { requests: { cpu: '200m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
     schema: {
-      properties: { requests: { type: 'object', additionalProperties: { type: ['string', 'number'] } }, limits: { type: 'object', additionalProperties: { type: ['string', 'number'] } } },
+      // A quantity string ("200m", "128Mi") or a plain number; junk like "lots" fails here, not at apply time.
+      properties: { requests: { type: 'object', additionalProperties: { type: ['string', 'number'], pattern: QUANTITY } }, limits: { type: 'object', additionalProperties: { type: ['string', 'number'], pattern: QUANTITY } } },
       additionalProperties: false,
     },
     description: "Resources of the Nginx container (the Higress chart's defaults).",

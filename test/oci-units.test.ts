@@ -29,12 +29,15 @@ describe('endpoint', () => {
 describe('challenge', () => {
   test('bearer with quoted params', () => {
     expect(parseChallenge('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"')).toEqual({
-      scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull' },
+      scheme: 'bearer', name: 'Bearer', params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull' },
     });
   });
   test('basic, and unknown schemes', () => {
-    expect(parseChallenge('Basic realm="Registry Realm"')).toEqual({ scheme: 'basic', params: { realm: 'Registry Realm' } });
-    expect(parseChallenge('Negotiate abc')).toBeUndefined();
+    expect(parseChallenge('Basic realm="Registry Realm"')).toEqual({ scheme: 'basic', name: 'Basic', params: { realm: 'Registry Realm' } });
+    // Unsupported schemes are returned by name so the error can say which (and no credentials are sent).
+    expect(parseChallenge('Negotiate abc')).toMatchObject({ scheme: 'negotiate', name: 'Negotiate' });
+    expect(parseChallenge('Negotiate, Basic realm="x"')).toMatchObject({ scheme: 'basic', params: { realm: 'x' } });
+    expect(parseChallenge('Digest realm="a", nonce="b", Bearer realm="https://t",service="s"')).toMatchObject({ scheme: 'bearer', params: { realm: 'https://t', service: 's' } });
     expect(parseChallenge(null)).toBeUndefined();
   });
 });

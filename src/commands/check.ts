@@ -3,7 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadInputs } from '../inputs/load';
 import { checkServer, CheckResult } from '../higress/check';
 import { loadIndex } from '../higress/server-index';
-import { exitCodesHelp } from '../errors';
+import { exitCodesHelp, VerifyError } from '../errors';
 import { CliOutput } from './output';
 
 interface Options {
@@ -13,6 +13,7 @@ interface Options {
   consoleList?: string;
   consolePattern?: string;
   json?: boolean;
+  allowEmpty?: boolean;
 }
 
 function positive(value: string): number {
@@ -41,6 +42,11 @@ export async function checkCommand(serverArg: string, opts: Options): Promise<vo
     index = await loadIndex(serverUrl);
   } catch (e) {
     return o.finish({ areas: o.problems([e]), line: `check: nothing was checked at ${serverUrl}`, counts: { problems: 1 } });
+  }
+  if (index.plugins.length === 0 && !opts.allowEmpty) {
+    // An image built from an empty or wrong list serves nothing: every gateway start-up would fail later.
+    const empty = new VerifyError({ code: 'E_CHECK_EMPTY', message: `the index at ${serverUrl} lists no plugin`, context: { url: serverUrl }, hint: 'rebuild the image with a plugin list, or pass --allow-empty if an empty server is intended' });
+    return o.finish({ areas: o.problems([empty]), line: `check: nothing to check at ${serverUrl}`, counts: { problems: 1 } });
   }
   const line = (r: CheckResult): void => {
     o.report(`${r.ok ? 'ok    ' : 'FAILED'} ${r.name}@${r.version} ${r.detail}${r.ok ? '' : ` [${r.url}]`}`);
@@ -75,6 +81,7 @@ export function register(program: Command): void {
     .option('--concurrency <n>', 'downloads in flight', positive, 4)
     .option('--console-list <file>', 'also check the URL the Higress Console builds for each plugin of this plugins.properties')
     .option('--console-pattern <pattern>', 'Console URL pattern (default <server-url>/plugins/${name}/${version}/plugin.wasm)')
+    .option('--allow-empty', 'pass when the server\'s index lists no plugin (by default an empty server fails)')
     .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json) instead of the report lines')
     .addHelpText('after', `\n${exitCodesHelp()}`)
     .action((url: string, opts: Options) => checkCommand(url, opts));

@@ -5,7 +5,7 @@
  * A reader that closes stdout early (`| head -1`) stops the command quietly: `closed` aborts the work
  * so temp folders are removed by the normal cleanup, and no stack trace is printed.
  */
-import { EXIT, exitCodeFor, ErrorArea, ErrorCode, errorLine, fromFsError, PluginServerError } from '../errors';
+import { EXIT, exitCodeFor, ErrorArea, ErrorCode, errorLine, fromFsError, PluginServerError, safeText } from '../errors';
 
 export type CommandName = 'pull' | 'check' | 'verify' | 'index';
 
@@ -67,12 +67,12 @@ export class CliOutput {
 
   /** A line for people, on stderr. */
   human(line: string): void {
-    this.err.write(`${line}\n`);
+    this.err.write(`${safeText(line)}\n`);
   }
 
   /** A report line (check's results): stdout for people; with --json the event carries it. */
   report(line: string): void {
-    if (!this.json && !this.closed.signal.aborted) this.out.write(`${line}\n`);
+    if (!this.json && !this.closed.signal.aborted) this.out.write(`${safeText(line)}\n`);
   }
 
   /** One line and one event per problem (input errors included). Returns the problems' areas. */

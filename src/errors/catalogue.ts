@@ -26,6 +26,10 @@ export const ERROR_CATALOGUE = {
     E_UNSAFE_SEGMENT: { what: 'a plugin name or version cannot be a folder name', fix: 'use letters, digits, `.`, `_` and `-` only, not starting with a dot' },
     E_SNAPSHOT: { what: 'a Higress release snapshot entry is incomplete or inconsistent', fix: 'fix the snapshot entry' },
     E_INPUT_MISSING: { what: 'an input file (list, snapshot, lock) cannot be read', fix: 'check the path' },
+    E_INPUT_NOT_FILE: { what: 'an input path is a folder, FIFO, socket or device, not a regular file', fix: 'pass the path of the file itself' },
+    E_INPUT_TOO_LARGE: { what: 'an input file or a fetched index is larger than any real one (a limit against memory exhaustion)', fix: 'check the path or URL; split a huge list' },
+    E_REFERENCE_CREDENTIALS: { what: 'an `oci://` reference carries `user:password@`', fix: 'remove it; put credentials in `~/.docker/config.json` or `HIGRESS_REGISTRY_USERNAME` / `HIGRESS_REGISTRY_PASSWORD`' },
+    E_LABEL_VALUE: { what: 'a plugin name or version cannot be a Kubernetes label value, or two plugins map to one resource name', fix: 'rename the plugin or version in the plugin list (at most 63 letters, digits, `-`, `_`, `.`, alphanumeric at both ends; names unique ignoring case)' },
     E_LOCK: { what: 'the lock file is not a lock file this tool wrote', fix: 'regenerate it with `pull --lock`' },
     E_FROZEN: { what: '`--frozen`: the list and the lock file disagree', fix: 'run `pull --lock` and review the change' },
     E_FILE_SOURCE: { what: 'a `file:` source does not exist', fix: 'fix the path; it is relative to the list file' },
@@ -87,6 +91,7 @@ export const ERROR_CATALOGUE = {
     E_VERIFY_SHA256: { what: '`plugin.wasm` does not hash to its metadata\'s sha256', fix: 'pull the plugin again' },
     E_VERIFY_MD5: { what: '`plugin.wasm` does not hash to its metadata\'s md5', fix: 'pull the plugin again' },
     E_VERIFY_GZIP: { what: '`plugin.wasm.gz` is missing, the wrong size or does not decode to `plugin.wasm`', fix: 'pull the plugin again' },
+    E_CHECK_EMPTY: { what: '`check`: the server\'s index lists no plugin', fix: 'rebuild the image with a plugin list; pass `--allow-empty` if an empty server is intended' },
     E_CHECK_FAILED: { what: '`check`: the server does not serve what its index (or the Console) expects', fix: 'read the report lines; rebuild the image or add the alias they name' },
   },
   environment: {

@@ -5,10 +5,12 @@
  */
 import { areaOf, ErrorArea, ErrorCode } from './catalogue';
 import { EXIT } from './exit-codes';
+import { safeText } from './safe-text';
 
 export { allCodes, areaOf, describeCode, ERROR_CATALOGUE, isErrorCode } from './catalogue';
 export type { CodeDoc, CodeIn, ErrorArea, ErrorCode } from './catalogue';
 export { EXIT, EXIT_MEANINGS, exitCodeFor, exitCodesHelp } from './exit-codes';
+export { escapeControl, MAX_LINE_CHARS, safeText } from './safe-text';
 
 export interface ErrorContext {
   /** Input file the problem was found in. */
@@ -68,7 +70,8 @@ export class PluginServerError extends Error {
     if (this.context.file) where.push(this.context.line ? `${this.context.file}:${this.context.line}` : this.context.file);
     if (this.context.plugin) where.push(this.context.version ? `${this.context.plugin}@${this.context.version}` : this.context.plugin);
     const prefix = where.length ? `${where.join(' ')}: ` : '';
-    return `${prefix}${this.detail()}`;
+    // Messages quote what registries, servers and files said: one escaped, bounded line whatever they held.
+    return safeText(`${prefix}${this.detail()}`);
   }
 
   /** The message and the hint, without the location (for lines that already name the plugin). */
@@ -126,6 +129,6 @@ export function fromFsError(err: unknown, fallbackPath?: string): unknown {
 export function errorLine(err: unknown): string {
   const known = fromFsError(err);
   if (known instanceof PluginServerError) return known.toLine();
-  if (known instanceof Error) return known.message;
-  return String(known);
+  if (known instanceof Error) return safeText(known.message);
+  return safeText(String(known));
 }

@@ -9,7 +9,11 @@ import { PluginEntry } from '../inputs/types';
 import { mapLimit } from '../content/pool';
 import { readSpecYaml } from '../tree/spec';
 import { IndexEntry, PluginIndex, SPEC_FILE } from '../contract/tree-format';
+import { readBodyLimited } from './bounded-body';
 import { CONSOLE_SPEC_VERSIONS, expandConsolePattern } from './console-versions';
+
+/** A served spec.yaml is a few KB; read at most this much of one. */
+const MAX_SPEC_BYTES = 1024 * 1024;
 
 export interface CheckOptions {
   /** Server base URL, e.g. `http://127.0.0.1:8080`. */
@@ -90,7 +94,7 @@ async function consoleVersion(base: string, entry: PluginEntry, timeoutMs: numbe
   try {
     const res = await fetch(`${base}/plugins/${entry.name}/${entry.version}/${SPEC_FILE}`, { signal: AbortSignal.timeout(timeoutMs) });
     if (res.ok) {
-      const v = readSpecYaml(await res.text()).version;
+      const v = readSpecYaml((await readBodyLimited(res, MAX_SPEC_BYTES)).toString('utf8')).version;
       if (v) return v;
     } else await res.body?.cancel();
   } catch {

@@ -9,6 +9,15 @@ import Ajv, { ErrorObject } from 'ajv';
 import { InputError } from '../errors';
 import { INDEX_FILE, IndexEntry, PLUGINS_DIR, PluginIndex, TREE_SCHEMA_VERSION } from '../contract/tree-format';
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
+import { BodyTooLarge, readBodyLimited } from './bounded-body';
+
+/**
+ * index.json of the 43-plugin list is ~20 KB and a 10,000-version tree ~4 MB: 16 MiB is generous for
+ * any real server and keeps a hostile or broken one from filling memory.
+ */
+export const MAX_INDEX_BYTES = 16 * 1024 * 1024;
+/** Problems listed in one message; the rest are counted, so a 10k-entry bad index gives one short line. */
+const MAX_LISTED_PROBLEMS = 10;
 
 const SEGMENT = SAFE_SEGMENT.source;
 
@@ -49,7 +58,7 @@ function describe(e: ErrorObject, data: unknown): string {
   // Name the plugin when the error sits inside an entry, so an operator can find it in a 43-entry file.
   const m = /^\/plugins\/(\d+)/.exec(e.instancePath);
   const entry = m ? (data as { plugins?: Array<{ name?: unknown }> }).plugins?.[Number(m[1])] : undefined;
-  const named = entry && typeof entry.name === 'string' ? ` (plugin ${entry.name})` : '';
+  const named = entry && typeof entry.name === 'string' ? ` (plugin ${entry.name.slice(0, 100)})` : '';
   const missing = e.keyword === 'required' ? `: missing "${(e.params as { missingProperty: string }).missingProperty}"` : ` ${e.message}`;
   return `${where}${named}${missing}`;
 }
@@ -58,7 +67,9 @@ function describe(e: ErrorObject, data: unknown): string {
 export function parseIndex(data: unknown, where: string): PluginIndex {
   if (!validate(data)) {
     const problems = (validate.errors ?? []).map((e) => describe(e, data));
-    throw new InputError({ code: 'E_INDEX_INVALID', message: `invalid plugin index: ${problems.join('; ')}`, context: { file: where }, hint: 'rebuild it with `higress-plugin-server index <root>` or point --index at a plugin-server tree or URL' }
+    const listed = problems.slice(0, MAX_LISTED_PROBLEMS).join('; ');
+    const more = problems.length > MAX_LISTED_PROBLEMS ? `; and ${problems.length - MAX_LISTED_PROBLEMS} more problem(s)` : '';
+    throw new InputError({ code: 'E_INDEX_INVALID', message: `invalid plugin index: ${listed}${more}`, context: { file: where }, hint: 'rebuild it with `higress-plugin-server index <root>` or point --index at a plugin-server tree or URL' }
     );
   }
   const index = data as unknown as PluginIndex;
@@ -101,14 +112,22 @@ export async function loadIndex(location: string, opts: { timeoutMs?: number } =
       throw new InputError({ code: 'E_INDEX_UNREACHABLE', message: `cannot fetch ${where}: ${(err as Error).message}`, context: { url: where }, hint: 'check the server URL and that the plugin server is running (kubectl port-forward svc/higress-plugin-server 8080:80)' });
     }
     if (!res.ok) throw new InputError({ code: 'E_INDEX_UNREACHABLE', message: `GET ${where} answered HTTP ${res.status}`, context: { url: where }, hint: 'is this a plugin server? its index lives at /plugins/index.json' });
-    text = await res.text();
+    try {
+      text = (await readBodyLimited(res, MAX_INDEX_BYTES)).toString('utf8');
+    } catch (err) {
+      if (err instanceof BodyTooLarge) throw tooLarge(where, { url: where });
+      throw new InputError({ code: 'E_INDEX_UNREACHABLE', message: `reading ${where} failed: ${(err as Error).message}`, context: { url: where }, hint: 'check the server and retry' });
+    }
   } else {
     where = indexFile(location);
+    let size: number;
     try {
-      text = fs.readFileSync(where, 'utf8');
+      size = fs.statSync(where).size;
     } catch {
       throw new InputError({ code: 'E_INDEX_MISSING', message: `cannot read ${where}`, context: { file: where }, hint: 'pass the folder that holds plugins/ (the --out of pull), or run `higress-plugin-server index <root>`' });
     }
+    if (size > MAX_INDEX_BYTES) throw tooLarge(where, { file: where });
+    text = fs.readFileSync(where, 'utf8');
   }
   let data: unknown;
   try {
@@ -117,6 +136,10 @@ export async function loadIndex(location: string, opts: { timeoutMs?: number } =
     throw new InputError({ code: 'E_INDEX_INVALID', message: `invalid plugin index: not JSON (${(err as Error).message})`, context: { file: where }, hint: 'rebuild it with `higress-plugin-server index <root>`' });
   }
   return parseIndex(data, where);
+}
+
+function tooLarge(where: string, context: { url?: string; file?: string }): InputError {
+  return new InputError({ code: 'E_INPUT_TOO_LARGE', message: `${where} is larger than ${MAX_INDEX_BYTES} bytes (after decoding), more than any plugin index`, context, hint: 'is this a plugin server? its index lives at /plugins/index.json' });
 }
 
 /** Index entries grouped by plugin name, in index order. */

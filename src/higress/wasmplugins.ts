@@ -26,7 +26,28 @@ export interface WasmPluginOptions {
 }
 
 const PHASES = Object.values(WasmPluginSpecPhase) as string[];
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+/** What the API server accepts (k8s.io/apimachinery validation): resource names and label values. */
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const MAX_SUBDOMAIN = 253;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const MAX_LABEL_VALUE = 63;
+const LABEL_KEY_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+
+/** The API server's rule for a label key: optional DNS-subdomain prefix and "/", then a 1-63 character name. */
+export function labelKeyProblem(key: string): string | undefined {
+  const slash = key.lastIndexOf('/');
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  if (prefix !== undefined && (prefix.length > MAX_SUBDOMAIN || !DNS_SUBDOMAIN.test(prefix))) return `label key ${JSON.stringify(key)}: prefix must be a lowercase DNS subdomain`;
+  if (name.length > MAX_LABEL_VALUE || !LABEL_KEY_NAME.test(name)) return `label key ${JSON.stringify(key)}: name must be 1-63 letters, digits, "-", "_", ".", alphanumeric at both ends`;
+  return undefined;
+}
+
+export function labelValueProblem(value: string): string | undefined {
+  if (value.length > MAX_LABEL_VALUE) return `label value ${JSON.stringify(value)} is ${value.length} characters (at most ${MAX_LABEL_VALUE})`;
+  if (!LABEL_VALUE.test(value)) return `label value ${JSON.stringify(value)} must be letters, digits, "-", "_", ".", alphanumeric at both ends`;
+  return undefined;
+}
 
 function compareVersions(a: string, b: string): number {
   const va = semver.coerce(a);
@@ -65,7 +86,7 @@ export function selectEntries(index: PluginIndex, select: string[]): IndexEntry[
 
 function resourceName(entry: IndexEntry, clash: boolean): string {
   const name = (clash ? `${entry.name}-${entry.version}` : entry.name).toLowerCase();
-  if (!DNS_SUBDOMAIN.test(name)) {
+  if (name.length > MAX_SUBDOMAIN || !DNS_SUBDOMAIN.test(name)) {
     throw new InputError({ code: 'E_RESOURCE_NAME', message: `"${name}" is not a valid Kubernetes resource name`, context: { plugin: entry.name, version: entry.version }, hint: 'rename the plugin in the plugin list (lower case letters, digits, "-" and ".")' });
   }
   return name;
@@ -80,7 +101,7 @@ export function buildWasmPlugins(index: PluginIndex, opts: WasmPluginOptions): R
   const entries = selectEntries(index, opts.select);
   const counts = new Map<string, number>();
   for (const e of entries) counts.set(e.name, (counts.get(e.name) ?? 0) + 1);
-  return entries.map((e) => {
+  const manifests = entries.map((e) => {
     const specPhase = e.phase && PHASES.includes(e.phase) ? e.phase : undefined;
     const phase = (specPhase ?? opts.phase) as WasmPluginSpecPhase | undefined;
     const priority = e.priority ?? opts.priority;
@@ -103,6 +124,33 @@ export function buildWasmPlugins(index: PluginIndex, opts: WasmPluginOptions): R
       },
     }) as Record<string, unknown>;
   });
+  checkForApiServer(manifests, entries);
+  return manifests;
+}
+
+/**
+ * What `kubectl apply` would refuse, found before any YAML is printed: invalid label keys and values,
+ * and two resources with one name (plugins `Foo` and `foo` both become WasmPlugin `foo`, and the
+ * second would silently replace the first).
+ */
+function checkForApiServer(manifests: Record<string, unknown>[], entries: IndexEntry[]): void {
+  const problems: string[] = [];
+  const byResource = new Map<string, IndexEntry>();
+  manifests.forEach((m, i) => {
+    const e = entries[i] as IndexEntry;
+    const meta = m.metadata as { name: string; labels: Record<string, string> };
+    const prev = byResource.get(meta.name);
+    if (prev) problems.push(`${prev.name}@${prev.version} and ${e.name}@${e.version} would both be WasmPlugin "${meta.name}"`);
+    else byResource.set(meta.name, e);
+    for (const [k, v] of Object.entries(meta.labels)) {
+      const bad = labelKeyProblem(k) ?? labelValueProblem(v);
+      if (bad) problems.push(`${e.name}@${e.version}: ${bad}`);
+    }
+  });
+  if (problems.length) {
+    throw new InputError({ code: 'E_LABEL_VALUE', message: `the API server would reject these WasmPlugins: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`,
+      hint: 'rename the plugins or versions in the plugin list (names unique ignoring case; label values at most 63 letters, digits, "-", "_", ".", alphanumeric at both ends), or select plugins with -p' });
+  }
 }
 
 /** Multi-document YAML for `kubectl apply -f -`. */

@@ -75,8 +75,11 @@ export function parsePluginList(text: string, file: string): ParseResult {
     entries.push({ name, version: parsed.version, source: parsed.source, file, line: lineNo });
   });
 
+  // One map instead of a search per alias: 80k lines and 80k aliases took 26 s with a linear find each.
+  const declared = new Map<string, PluginEntry>();
+  for (const e of entries) if (!declared.has(`${e.name}\0${e.version}`)) declared.set(`${e.name}\0${e.version}`, e);
   for (const a of aliases) {
-    const target = entries.find((e) => e.name === a.name && e.version === a.target && !e.aliasOf);
+    const target = declared.get(`${a.name}\0${a.target}`);
     if (!target) {
       err(a.line, 'E_ALIAS_TARGET', `alias ${a.name}@${a.alias} points at ${a.name}@${a.target}, which no line declares`, `add a line ${a.name}=...:${a.target} or fix the alias`);
       continue;

@@ -22,7 +22,13 @@ function bad(message: string, hint: string, code: ErrorCode = 'E_REFERENCE'): Pa
   return { ok: false, code, message, hint };
 }
 
-export function parseOciReference(text: string): { ok: true; ref: OciReference } | { ok: false; message: string } {
+export function parseOciReference(text: string): { ok: true; ref: OciReference } | { ok: false; message: string; code?: ErrorCode } {
+  // `user:pass@host/...`: the first "@" would otherwise be read as the digest separator, and the
+  // password would end up in the error line. Refuse userinfo, and never repeat it.
+  const hostPart = text.split('/')[0] ?? '';
+  if (hostPart.includes('@')) {
+    return { ok: false, code: 'E_REFERENCE_CREDENTIALS', message: `credentials in the reference (oci://***@${hostPart.slice(hostPart.lastIndexOf('@') + 1)}/...) are not supported and were not used` };
+  }
   let rest = text;
   let digest: string | undefined;
   const at = rest.indexOf('@');
@@ -35,6 +41,8 @@ export function parseOciReference(text: string): { ok: true; ref: OciReference }
   if (slash <= 0) return { ok: false, message: 'missing registry host or repository' };
   const registry = rest.slice(0, slash);
   if (!HOST.test(registry)) return { ok: false, message: `bad registry host "${registry}"` };
+  const port = /:(\d+)$/.exec(registry);
+  if (port && (Number(port[1]) < 1 || Number(port[1]) > 65535)) return { ok: false, message: `port ${port[1]} of "${registry}" is not a TCP port (1-65535)` };
   let repoAndTag = rest.slice(slash + 1);
   let tag: string | undefined;
   const colon = repoAndTag.lastIndexOf(':');
@@ -53,6 +61,9 @@ export function parseOciReference(text: string): { ok: true; ref: OciReference }
 export function parseSource(value: string, listDir: string): ParsedSource {
   if (value.startsWith('oci://')) {
     const r = parseOciReference(value.slice('oci://'.length));
+    if (!r.ok && r.code === 'E_REFERENCE_CREDENTIALS') {
+      return bad(r.message, 'remove user:password@ from the reference; put credentials in ~/.docker/config.json or HIGRESS_REGISTRY_USERNAME/HIGRESS_REGISTRY_PASSWORD', r.code);
+    }
     if (!r.ok) return bad(`bad reference "${value}": ${r.message}`, 'write oci://host[:port]/repository:tag[@sha256:<digest>]');
     if (!r.ref.tag) return bad(`reference "${value}" has no tag`, 'add :<tag>; the tag names the version folder (pin bytes with @sha256:<digest> after it)');
     if (!SAFE_SEGMENT.test(r.ref.tag)) return bad(`tag "${r.ref.tag}" cannot be a version folder`, 'use a tag of letters, digits, ".", "_", "-"', 'E_UNSAFE_SEGMENT');

@@ -19,14 +19,20 @@ interface SnapshotPlugin {
   consumers?: { pluginServer?: { httpPath?: unknown; inventoryKey?: unknown; aliases?: unknown } };
 }
 
-/** JSON has no line numbers of its own: find the line of the n-th `"logicalId"` for messages. */
-function lineOfPlugin(text: string, index: number): number | undefined {
-  let pos = -1;
-  for (let i = 0; i <= index; i++) {
-    pos = text.indexOf('"logicalId"', pos + 1);
-    if (pos < 0) return undefined;
+/**
+ * JSON has no line numbers of its own: the line of each `"logicalId"` key, in order, for messages.
+ * One pass over the text (a search from the start per entry made 10k entries take 36 s).
+ */
+function logicalIdLines(text: string): number[] {
+  const lines: number[] = [];
+  let line = 1;
+  let scanned = 0;
+  for (let pos = text.indexOf('"logicalId"'); pos >= 0; pos = text.indexOf('"logicalId"', pos + 1)) {
+    for (let nl = text.indexOf('\n', scanned); nl >= 0 && nl < pos; nl = text.indexOf('\n', nl + 1)) line++;
+    scanned = pos;
+    lines.push(line);
   }
-  return text.slice(0, pos).split('\n').length;
+  return lines;
 }
 
 export function parseSnapshot(text: string, file: string): ParseResult {
@@ -41,8 +47,9 @@ export function parseSnapshot(text: string, file: string): ParseResult {
     return { entries: [], problems: [new InputError({ code: 'E_SNAPSHOT', message: 'not a Higress plugin snapshot (want schemaVersion 1 and a plugins array)', context: { file }, hint: 'pass a Higress release snapshot file' })] };
   }
   const entries: PluginEntry[] = [];
+  const idLines = logicalIdLines(text);
   (doc.plugins as Array<SnapshotPlugin | null>).forEach((entry, i) => {
-    const line = lineOfPlugin(text, i);
+    const line = idLines[i];
     // A null or non-object entry (hand-edited file) is a problem to report, not a crash.
     if (!entry || typeof entry !== 'object' || Array.isArray(entry)) {
       problems.push(new InputError({ code: 'E_SNAPSHOT', message: `plugins[${i}] is not an object`, context: { file, line }, hint: 'fix the snapshot entry' }));
@@ -59,6 +66,7 @@ export function parseSnapshot(text: string, file: string): ParseResult {
       return err('E_SNAPSHOT', 'needs version, ociRef, digest and consumers.pluginServer.httpPath', 'fix the snapshot entry');
     }
     const r = parseOciReference(p.ociRef);
+    if (!r.ok && r.code === 'E_REFERENCE_CREDENTIALS') return err(r.code, `ociRef: ${r.message}`, 'remove user:password@ from the ociRef');
     if (!r.ok) return err('E_REFERENCE', `bad ociRef "${p.ociRef}": ${r.message}`, 'fix the snapshot entry');
     if (!isDigest(p.digest)) return err('E_REFERENCE', `bad digest "${p.digest}"`, DIGEST_HINT);
     if (r.ref.tag !== p.version) return err('E_SNAPSHOT', `ociRef tag ${r.ref.tag ?? '(none)'} disagrees with version ${p.version}`, 'fix the snapshot entry');

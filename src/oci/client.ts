@@ -22,6 +22,7 @@ export function createOciClient(opts: OciClientOptions = {}): OciClient & { clos
   const http = createRegistryHttp({
     insecureHosts,
     timeoutMs: opts.timeoutMs ?? 30_000,
+    requestDeadlineMs: opts.requestDeadlineMs ?? Math.max(60_000, opts.timeoutMs ?? 0),
     attempts: Math.max(1, opts.retries ?? 4),
     retryBaseMs: opts.retryBaseMs ?? 250,
     dockerConfigPath: opts.dockerConfigPath,

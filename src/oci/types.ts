@@ -40,8 +40,14 @@ export interface FetchedArtifact {
 export interface OciClientOptions {
   /** Hosts (host or host:port) that may be reached over plain HTTP; loopback always may. */
   insecureHosts?: string[];
-  /** Per-request timeout in ms (default 30000). */
+  /** Per-request idle timeout in ms (default 30000): the longest wait for the next byte. */
   timeoutMs?: number;
+  /**
+   * Overall deadline of one manifest or token request in ms (default 60000, at least `timeoutMs`):
+   * a registry trickling bytes cannot hold a request forever. Blobs are bounded by the idle timeout
+   * and the run's deadline.
+   */
+  requestDeadlineMs?: number;
   /** Attempts for transient faults (default 4) with exponential backoff from `retryBaseMs` (default 250). */
   retries?: number;
   retryBaseMs?: number;

@@ -27,6 +27,11 @@ const RUNTIME_PATH_DIRECTIVES = ['pid', 'client_body_temp_path', 'proxy_temp_pat
 
 /** Quotes an argument for nginx so paths with spaces or `;` survive. */
 function quote(value: string): string {
+  if (value.includes('$')) {
+    // Nginx expands variables inside quoted strings too ("/srv/a$uri" would serve other folders) and
+    // has no escape for "$": refuse rather than serve from a path the operator did not give.
+    throw new InputError({ code: 'E_NGINX_PATH', message: `path ${JSON.stringify(value)} contains "$", which Nginx reads as a variable`, context: { path: value }, hint: 'move or copy the tree to a folder whose path has no "$"' });
+  }
   if (/["\\\n]/.test(value)) {
     throw new InputError({ code: 'E_NGINX_PATH', message: `path ${JSON.stringify(value)} cannot be written into an nginx config`, hint: 'use a folder whose path has no quotes, backslashes or newlines' });
   }

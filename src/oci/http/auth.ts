@@ -108,15 +108,21 @@ export class AuthManager {
       if (header === sent) throw this.denied(url, 'the registry refused a fresh token', said);
       return header;
     }
-    const c = this.creds.get(registry);
-    if (ch?.scheme === 'basic' || !ch) {
-      this.hosts.set(registry, { scheme: 'basic' });
-      if (!c) throw this.denied(url, 'authentication required and no credentials found', said);
-      const header = basicHeader(c);
-      if (header === sent) throw this.denied(url, 'credentials rejected', said);
-      return header;
+    if (ch?.scheme === 'bearer') throw this.denied(url, 'the Bearer challenge names no token realm', said);
+    if (ch && ch.scheme !== 'basic') {
+      // Negotiate, NTLM, Digest...: never answer them with Basic credentials (they would go to a
+      // server that did not ask for them, and the error would then blame the credentials).
+      const scheme = safeText(ch.name, 40);
+      throw new RegistryError('E_REGISTRY_AUTH', `unauthorized: the registry asks for "${scheme}" authentication, which this tool does not support (only Bearer tokens and Basic) for ${url}; no credentials were sent`,
+        { url }, 'use a registry or mirror that accepts Bearer or Basic authentication');
     }
-    throw this.denied(url, `unsupported authentication challenge "${safeText(wwwAuthenticate ?? '')}"`);
+    // Basic, or a 401 with no challenge at all (some registries behind proxies): Basic is the only guess.
+    this.hosts.set(registry, { scheme: 'basic' });
+    const c = this.creds.get(registry);
+    if (!c) throw this.denied(url, 'authentication required and no credentials found', said);
+    const header = basicHeader(c);
+    if (header === sent) throw this.denied(url, 'credentials rejected', said);
+    return header;
   }
 
   denied(url: string, why: string, said?: string): RegistryError {

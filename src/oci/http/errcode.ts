@@ -5,6 +5,7 @@
  * Registries are not trusted to send short or printable text. Pure, except readErrorBody.
  */
 import type { Readable } from 'stream';
+import { safeText as safeLine } from '../../errors';
 
 /** A typical error body is ~200 bytes; oras-go reads at most 8 KiB of it, and so do we. */
 export const MAX_ERROR_BODY_BYTES = 8 * 1024;
@@ -58,21 +59,9 @@ export function parseErrorBody(body: Buffer): RegistryDiagnostic[] {
   return out;
 }
 
-/**
- * Makes untrusted text safe for one terminal line: control and bidi-override characters become
- * escapes (a registry cannot move the cursor, ring the bell or fake a second line), and anything over
- * `max` characters is cut with an ellipsis.
- */
+/** Untrusted text as one safe, short line (see src/errors/safe-text.ts). */
 export function safeText(text: string, max = MAX_ERROR_TEXT): string {
-  // eslint-disable-next-line no-control-regex
-  const escaped = text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
-    if (c === '\n') return '\\n';
-    if (c === '\r') return '\\r';
-    if (c === '\t') return '\\t';
-    return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
-  });
-  const chars = [...escaped];
-  return chars.length > max ? `${chars.slice(0, max - 1).join('')}…` : escaped;
+  return safeLine(text, max);
 }
 
 function detailText(detail: unknown): string {

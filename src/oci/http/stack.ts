@@ -17,6 +17,8 @@ export interface RegistryHttpOptions {
   /** Hosts (host or host:port) that may be reached over plain HTTP; loopback always may. */
   insecureHosts: readonly string[];
   timeoutMs: number;
+  /** Overall deadline of one manifest or token request in ms (default 60000). */
+  requestDeadlineMs?: number;
   /** Attempts in all for transient faults. */
   attempts: number;
   retryBaseMs: number;
@@ -30,7 +32,11 @@ export interface RegistryHttp {
 }
 
 export function createRegistryHttp(opts: RegistryHttpOptions): RegistryHttp {
-  const transport = createTransport({ timeoutMs: opts.timeoutMs, onRequest: opts.onRequest });
+  const transport = createTransport({
+    timeoutMs: opts.timeoutMs,
+    deadlineMs: { manifest: opts.requestDeadlineMs ?? 60_000, token: opts.requestDeadlineMs ?? 60_000 },
+    onRequest: opts.onRequest,
+  });
   const creds = new CredentialStore(opts.dockerConfigPath ?? defaultDockerConfigPath());
   const auth = new AuthManager(creds, opts.insecureHosts, tokenFetcher(transport.exchange));
   const exchange = withRetry(withStatusCheck(withAuth(transport.exchange, auth)), { attempts: opts.attempts, baseMs: opts.retryBaseMs });

@@ -17,12 +17,26 @@ import type { Exchange, RegistryRequest, RequestKind } from './exchange';
 export class IdleTimer {
   private readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
+  private readonly overall: NodeJS.Timeout | undefined;
   timedOut = false;
+  /** True when the request's overall deadline (not the idle timeout) stopped it. */
+  pastDeadline = false;
   readonly signal: AbortSignal;
 
-  constructor(private readonly ms: number, outer?: AbortSignal) {
+  /**
+   * `deadlineMs` bounds the whole request whatever arrives: a body trickled one byte a second resets
+   * the idle timer forever, the deadline still ends it.
+   */
+  constructor(private readonly ms: number, outer?: AbortSignal, deadlineMs?: number) {
     this.signal = outer ? AbortSignal.any([this.controller.signal, outer]) : this.controller.signal;
     this.touch();
+    if (deadlineMs !== undefined) {
+      this.overall = setTimeout(() => {
+        this.timedOut = true;
+        this.pastDeadline = true;
+        this.controller.abort(new Error('deadline'));
+      }, deadlineMs);
+    }
   }
 
   touch(): void {
@@ -35,12 +49,18 @@ export class IdleTimer {
 
   clear(): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.overall) clearTimeout(this.overall);
   }
 }
 
 export interface TransportOptions {
   /** Idle timeout per request in ms. */
   timeoutMs: number;
+  /**
+   * Overall deadline per request in ms, by kind. Manifests and tokens are small: a minute is plenty.
+   * Blobs may be 256 MiB on a slow link, so they get the idle timeout only, and the run's --deadline.
+   */
+  deadlineMs?: Partial<Record<RequestKind, number>>;
   /** Called once per HTTP request actually sent (tests, progress). */
   onRequest?: (kind: RequestKind, url: string) => void;
 }
@@ -75,6 +95,9 @@ function innermostMessage(err: unknown): string {
 /** Turns a low-level failure into a RegistryError; our own errors and local file-system errors pass through. */
 export function classifyFailure(err: unknown, url: string, timer: IdleTimer, timeoutMs: number, signal: AbortSignal | undefined): unknown {
   if (signal?.aborted) return signal.reason ?? err; // the caller cancelled: not ours to retry
+  if (timer.pastDeadline) {
+    return new RegistryError('E_REGISTRY_TIMEOUT', `${url} did not finish within the per-request deadline`, { url }, 'the registry answers too slowly: check the network or the registry', true, { cause: err });
+  }
   if (timer.timedOut) {
     return new RegistryError('E_REGISTRY_TIMEOUT', `no response from ${url} within ${timeoutMs} ms`, { url }, 'check the network or raise the timeout', true, { cause: err });
   }
@@ -118,7 +141,7 @@ export function createTransport(opts: TransportOptions): HttpTransport {
   const dispatcherFor = (url: string): Dispatcher => (proxied && !isLoopback(new URL(url).host) ? proxied : direct);
 
   const exchange: Exchange = async (req: RegistryRequest, read) => {
-    const timer = new IdleTimer(opts.timeoutMs, req.signal);
+    const timer = new IdleTimer(opts.timeoutMs, req.signal, opts.deadlineMs?.[req.kind]);
     const fail = (err: unknown) => classifyFailure(err, req.url, timer, opts.timeoutMs, req.signal);
     let source: Readable | undefined;
     try {

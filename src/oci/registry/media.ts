@@ -14,6 +14,13 @@ export const MANIFEST_ACCEPT = [OCI_MANIFEST, DOCKER_MANIFEST, OCI_INDEX, DOCKER
 /** Manifests are small; distribution itself refuses manifests over 4 MiB. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Most descriptors a manifest may list. A Wasm plugin has one to a few layers and an index a few
+ * platforms; a manifest of 20,000 layers is an attack on our time (each tar layer may be fetched in
+ * turn), so it is refused before anything is downloaded.
+ */
+export const MAX_DESCRIPTORS = 256;
+
 export const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 
 export interface Descriptor {
@@ -64,6 +71,10 @@ export function parseManifest(body: Buffer, contentType: string | null, url: str
   const m = doc as Record<string, unknown>;
   const mediaType = typeof m.mediaType === 'string' ? m.mediaType : (contentType ?? '').split(';')[0].trim();
   if (m.schemaVersion !== 2) throw bad(`schemaVersion ${String(m.schemaVersion)} is not supported (need 2)`);
+  for (const list of ['manifests', 'layers'] as const) {
+    const items = m[list];
+    if (Array.isArray(items) && items.length > MAX_DESCRIPTORS) throw bad(`${items.length} ${list}, more than the ${MAX_DESCRIPTORS} this tool accepts`);
+  }
   if (Array.isArray(m.manifests) || mediaType === OCI_INDEX || mediaType === DOCKER_LIST) {
     if (!Array.isArray(m.manifests) || !m.manifests.every(isDescriptor)) throw bad('index without valid manifests[]');
     return { kind: 'index', mediaType: mediaType || OCI_INDEX, manifests: m.manifests };
