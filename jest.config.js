@@ -14,8 +14,9 @@ const files = (names) => names.map((name) => `<rootDir>/test/${name}.test.ts`);
 /** @type {import('jest').Config} */
 module.exports = {
   projects: [
-    { ...shared, displayName: 'unit', testMatch: files(tiers.unit) },
-    // Tests that start the CLI as a separate process need build/: compiled once, before the suites.
+    // build/ is compiled once, before the suites: integration tests start the CLI as a separate
+    // process, and the CPU pool (gzip, Wasm checks) runs the compiled worker in both tiers.
+    { ...shared, displayName: 'unit', testMatch: files(tiers.unit), globalSetup: '<rootDir>/test/global-setup.js' },
     { ...shared, displayName: 'integration', testMatch: files(tiers.integration), globalSetup: '<rootDir>/test/global-setup.js' },
   ],
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],

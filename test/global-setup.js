@@ -5,9 +5,12 @@ const fs = require('fs');
 const path = require('path');
 
 module.exports = async function globalSetup() {
+  // Both tiers use it (the CPU pool runs the compiled worker, even in unit tests); one build per run.
+  if (process.env.HPS_TEST_BUILT === '1') return;
   const root = path.resolve(__dirname, '..');
   // A clean build: a module that became a folder (src/errors.ts -> src/errors/) would otherwise leave
   // its old .js beside the new folder, and Node resolves the stale file first.
   fs.rmSync(path.join(root, 'build'), { recursive: true, force: true });
   execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  process.env.HPS_TEST_BUILT = '1';
 };

@@ -73,7 +73,8 @@ test('the shipped list shape pulls into a tree whose checksums, .gz and index ma
   const index = JSON.parse(fs.readFileSync(path.join(root, 'plugins/index.json'), 'utf8'));
   const listed = new Map<string, { sha256: string; path: string }>(index.plugins.map((p: { name: string; version: string; sha256: string; path: string }) => [`${p.name}@${p.version}`, p]));
   expect([...listed.keys()].sort()).toEqual([...expected.keys()].sort());
-  expect(listed.size).toBe(43 + 9 + 1);
+  // 43 plugins, each also as 1.0.0, and cors's spec.yaml version 1.0.1.
+  expect(listed.size).toBe(43 + 43 + 1);
   for (const [id, sha] of expected) {
     const [name, version] = id.split('@') as [string, string];
     const d = path.join(root, 'plugins', name, version);
@@ -89,7 +90,7 @@ test('the shipped list shape pulls into a tree whose checksums, .gz and index ma
   expect(fs.readFileSync(path.join(root, 'plugins/cors/2.0.0/spec.yaml'), 'utf8')).toContain('1.0.1');
   expect(JSON.parse(fs.readFileSync(path.join(root, 'plugins/waf/2.0.0/metadata.json'), 'utf8')).created).toBe(CREATED);
   expect(fs.existsSync(path.join(root, 'plugins/mcp-server/2.0.0/plugin.wasm'))).toBe(true);
-  expect(JSON.parse(fs.readFileSync(path.join(dir, 'plugins.lock.json'), 'utf8')).plugins).toHaveLength(53);
+  expect(JSON.parse(fs.readFileSync(path.join(dir, 'plugins.lock.json'), 'utf8')).plugins).toHaveLength(87);
 });
 
 test('a warm re-run makes manifest requests only and leaves the tree byte-identical', async () => {
@@ -99,7 +100,7 @@ test('a warm re-run makes manifest requests only and leaves the tree byte-identi
   try {
     const { entries } = parsePluginList(fs.readFileSync(list, 'utf8'), list);
     const r = await runPull({ root, entries, client });
-    expect(r).toMatchObject({ ok: true, published: 0, cached: 53 });
+    expect(r).toMatchObject({ ok: true, published: 0, cached: 87 });
   } finally {
     await client.close();
   }

@@ -60,8 +60,8 @@ test('jest.config.js runs exactly the files of test/tiers.js, unit and integrati
   expect(config.projects.map((p) => p.displayName)).toEqual(['unit', 'integration']);
   expect(names(config.projects[0])).toEqual(tiers.unit);
   expect(names(config.projects[1])).toEqual(tiers.integration);
-  // The unit tier needs no compiled build/: only integration tests start the CLI as a process.
-  expect(config.projects[0].globalSetup).toBeUndefined();
+  // Both tiers compile build/ once per run (the CPU pool runs the compiled worker in unit tests too).
+  expect(config.projects.map((p: { globalSetup?: string }) => p.globalSetup)).toEqual(['<rootDir>/test/global-setup.js', '<rootDir>/test/global-setup.js']);
 });
 
 test('unit tests start no external program and do not run the CLI', () => {
