@@ -8,7 +8,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { wasmVariant } from './wasm-variant';
+import { leb128, wasmVariant } from './wasm-variant';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 export const DEFAULT_LIST = path.join(ROOT, 'image', 'plugins.properties');
@@ -49,16 +49,6 @@ export function goModuleSize(i: number, n: number): number {
   return Math.round(GO_MIN + ((GO_MAX - GO_MIN) * rank) / Math.max(1, n - 1));
 }
 
-function leb128(n: number): Buffer {
-  const bytes: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    bytes.push(b);
-  } while (n);
-  return Buffer.from(bytes);
-}
 
 /** A Wasm module of about `size` bytes: a custom section with `size` bytes of `source` from `offset`. */
 function moduleOfSize(source: Buffer, size: number, offset: number): Buffer {

@@ -3,7 +3,8 @@
  * makes the bytes (and so the sha256) unique while the module still validates. Used by the pull
  * benchmark (43 distinct modules) and by the pipeline fault tests (a wrong file never looks right).
  */
-function leb128(n: number): Buffer {
+/** Unsigned LEB128, the Wasm binary format's integer encoding (section and name sizes). */
+export function leb128(n: number): Buffer {
   const bytes: number[] = [];
   do {
     let b = n & 0x7f;
