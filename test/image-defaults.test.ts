@@ -19,6 +19,7 @@ import { RunningNginx, startNginx } from './support/nginx';
 import { pushWasmArtifact, Registry, startRegistry } from './support/registry';
 import { REPO_ROOT } from './support/tools';
 import { smallWasm } from './support/wasm';
+import { wasmVariant } from './support/tree-state';
 
 const UPSTREAM_HOST = 'higress-registry.cn-hangzhou.cr.aliyuncs.com';
 const UPSTREAM_LIST = path.join(REPO_ROOT, 'test', 'fixtures', 'reference', 'plugin-server.plugins.properties');
@@ -29,21 +30,6 @@ function defaultLists(): string[] {
   const m = /^ARG PLUGINS_LIST="?([^"\n]+)"?$/m.exec(fs.readFileSync(path.join(REPO_ROOT, 'image', 'Dockerfile'), 'utf8'));
   if (!m) throw new Error('image/Dockerfile has no PLUGINS_LIST default');
   return m[1].trim().split(/\s+/);
-}
-
-/** A valid module with a custom section naming its source, so every source has its own bytes. */
-function moduleFor(base: Buffer, label: string): Buffer {
-  const name = Buffer.from('source');
-  const payload = Buffer.from(label);
-  const body = Buffer.concat([Buffer.from([name.length]), name, payload]);
-  const size: number[] = [];
-  for (let n = body.length; ; ) {
-    const byte = n & 0x7f;
-    n >>>= 7;
-    size.push(n ? byte | 0x80 : byte);
-    if (!n) break;
-  }
-  return Buffer.concat([base, Buffer.from([0]), Buffer.from(size), body]);
 }
 
 let reg: Registry;
@@ -70,7 +56,8 @@ beforeAll(async () => {
       const { repository, tag } = e.source.ref;
       const key = `${repository}:${tag}`;
       if (!pushed.has(key)) {
-        const bytes = moduleFor(base, key);
+        // A valid module of its own per source: a custom section naming it.
+        const bytes = wasmVariant(base, key);
         await pushWasmArtifact(reg, repository, tag!, bytes);
         pushed.set(key, hex(bytes));
       }

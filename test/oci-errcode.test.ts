@@ -77,3 +77,14 @@ test('statusError puts what the registry said after the status, before the hint'
 test("the client's default size limit is the tree contract's (oci/ keeps its own copy to stay below tree/)", () => {
   expect(DEFAULT_MAX_BYTES).toBe(MAX_WASM_BYTES);
 });
+
+test('a 404 says what is missing: a @sha256: pin that does not exist, a lost blob, or a tag', () => {
+  const base = 'http://127.0.0.1:5000/v2/plugins/key-auth';
+  const digest = `sha256:${'a'.repeat(64)}`;
+  const pinned = statusError(404, `${base}/manifests/${digest}`, 'manifest', null);
+  expect(pinned.code).toBe('E_REGISTRY_NOT_FOUND');
+  expect(pinned.hint).toMatch(/pinned @sha256: manifest digest does not exist/);
+  expect(pinned.hint).not.toMatch(/check the repository and tag/);
+  expect(statusError(404, `${base}/blobs/${digest}`, 'blob', null).hint).toMatch(/does not have a blob/);
+  expect(statusError(404, `${base}/manifests/2.0.0`, 'manifest', null).hint).toBe('check the repository and tag');
+});

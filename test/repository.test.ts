@@ -56,7 +56,8 @@ test('a copy of the tracked files with nothing beside it passes the suites that 
       cwd: clone,
       encoding: 'utf8',
       timeout: 240000,
-      env: { ...process.env, JEST_WORKER_ID: undefined },
+      // The copy builds its own build/: the marker our own global setup left must not reach it.
+      env: { ...process.env, JEST_WORKER_ID: undefined, HPS_TEST_BUILT: undefined },
     });
     const output = `${run.stdout}\n${run.stderr}`;
     if (run.status !== 0) throw new Error(`suites failed in the clean copy (exit ${run.status}):\n${output.slice(-4000)}`);

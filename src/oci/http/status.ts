@@ -24,12 +24,22 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 }
 
 /**
+ * What a 404 means depends on what was asked for: a manifest by digest is a `@sha256:` pin that does
+ * not exist (the tag is not involved), a blob is one the registry lost, a tag may simply be wrong.
+ */
+export function notFoundHint(url: string): string {
+  if (/\/manifests\/sha256:[0-9a-f]{64}$/.test(url)) return 'the pinned @sha256: manifest digest does not exist in this repository: fix the pin, or remove it to follow the tag';
+  if (/\/blobs\/sha256:[0-9a-f]{64}$/.test(url)) return 'the registry does not have a blob its manifest names: tell the registry\'s owner';
+  return 'check the repository and tag';
+}
+
+/**
  * The error for an HTTP status. `said` is the registry's own (already made safe) error text, appended
  * so the user sees e.g. `MANIFEST_UNKNOWN: manifest unknown` or a quota message next to the status.
  */
 export function statusError(status: number, url: string, what: string, retryAfter: string | null, said?: string): RegistryStatusError {
   const tail = said ? `: registry says ${said}` : '';
-  if (status === 404) return new RegistryStatusError('E_REGISTRY_NOT_FOUND', `${what} not found (404) at ${url}${tail}`, url, 'check the repository and tag', false, status);
+  if (status === 404) return new RegistryStatusError('E_REGISTRY_NOT_FOUND', `${what} not found (404) at ${url}${tail}`, url, notFoundHint(url), false, status);
   if (status === 401 || status === 403) {
     return new RegistryStatusError('E_REGISTRY_AUTH', `access denied (${status}) to ${url}${tail}`, url, AUTH_HINT, false, status);
   }
