@@ -2,10 +2,12 @@
 import { Command } from 'commander';
 import { sourceDateEpoch } from '../pipeline/created';
 import { reindexTree } from '../tree/reindex';
+import { writeOciView } from '../ociview/write';
 import { reportProblems } from './report';
 
 export async function indexCommand(root: string): Promise<void> {
   const r = await reindexTree(root, { sourceDateEpoch: sourceDateEpoch() });
+  await writeOciView(root);
   const summary = `index: ${r.kept.length} kept, ${r.rebuilt.length} rebuilt, ${r.failed.length} failed`;
   if (r.failed.length) return reportProblems(r.failed, summary);
   for (const id of r.rebuilt) process.stderr.write(`rebuilt ${id}\n`);

@@ -5,6 +5,7 @@
  * HTTP/retries/timeouts, auth.ts and credentials.ts for authentication.
  */
 import { createHash } from 'crypto';
+import * as fs from 'fs';
 import * as path from 'path';
 import { MAX_WASM_BYTES, WASM_FILE } from '../tree/format';
 import { IntegrityError } from '../errors';
@@ -28,7 +29,11 @@ interface FetchedManifest {
   digest: string;
   manifest: Manifest;
   url: string;
+  bytes: Buffer;
 }
+
+/** Side blobs (config, spec.yaml, README, icon) kept with an original manifest; bigger ones are not kept. */
+const MAX_SIDE_BLOB_BYTES = 4 * 1024 * 1024;
 
 class DistributionClient implements OciClient {
   private readonly transport: Transport;
@@ -72,12 +77,14 @@ class DistributionClient implements OciClient {
     }
     let image: ImageManifest;
     let imageUrl = top.url;
+    const chain = [top];
     if (top.manifest.kind === 'index') {
       const entry = selectPlatform(top.manifest, top.url);
       const child = await this.getManifest(ref, entry.digest, signal, entry);
       if (child.manifest.kind !== 'manifest') throw new IntegrityError('E_MANIFEST_NESTED', `index entry ${entry.digest} in ${top.url} is itself an index`, { url: child.url }, 'point the reference at a plugin image');
       image = child.manifest;
       imageUrl = child.url;
+      chain.push(child);
     } else {
       image = top.manifest;
     }
@@ -93,7 +100,27 @@ class DistributionClient implements OciClient {
     const out: FetchedArtifact = { manifestDigest: top.digest, wasmPath: dest, size: wasm.size, sha256: wasm.sha256 };
     if (created) out.created = created;
     if (specYaml !== undefined) out.specYaml = specYaml;
+    if (source.kind === 'raw') {
+      const original = await this.original(ref, chain, image, source.layer, tmpDir, signal);
+      if (original) out.original = original;
+    }
     return out;
+  }
+
+  /** Best effort: without every side blob the plugin is still served, under a generated manifest. */
+  private async original(ref: OciReference, chain: FetchedManifest[], image: ImageManifest, wasm: Descriptor, tmpDir: string, signal?: AbortSignal): Promise<FetchedArtifact['original']> {
+    const side = [...(image.config ? [image.config] : []), ...image.layers.filter((l) => l.digest !== wasm.digest)];
+    if (side.some((d) => d.size > MAX_SIDE_BLOB_BYTES)) return undefined;
+    try {
+      const blobs = await Promise.all([...new Map(side.map((d) => [d.digest, d])).values()].map(async (d) => {
+        const file = path.join(tmpDir, `side-${d.digest.slice(7)}`);
+        await fs.promises.writeFile(file, await this.smallBlob(ref, d, MAX_SIDE_BLOB_BYTES, signal));
+        return { digest: d.digest, size: d.size, path: file };
+      }));
+      return { manifests: chain.map((m) => ({ digest: m.digest, mediaType: m.manifest.mediaType, bytes: m.bytes })), blobs, wasmLayer: wasm.digest };
+    } catch {
+      return undefined;
+    }
   }
 
   async close(): Promise<void> {
@@ -115,7 +142,7 @@ class DistributionClient implements OciClient {
       if (DIGEST_RE.test(reference) && digest !== reference) throw digestMismatch(url, reference, digest);
       const header = res.headers.get('docker-content-digest');
       if (header && DIGEST_RE.test(header) && header !== digest) throw digestMismatch(url, header, digest);
-      return { digest, manifest: parseManifest(bytes, res.headers.get('content-type'), url), url };
+      return { digest, manifest: parseManifest(bytes, res.headers.get('content-type'), url), url, bytes };
     });
   }
 

@@ -35,6 +35,16 @@ export interface FetchedArtifact {
   created?: string;
   /** Text of a spec.yaml layer (Higress release artifacts), when present. */
   specYaml?: string;
+  /** The source's own manifests and side blobs, when its wasm layer is the raw module (kept by src/ociview). */
+  original?: OriginalArtifact;
+}
+
+/** Exact manifest bytes (top-level first) and every blob they name but the wasm layer, saved in the fetch's temp folder. */
+export interface OriginalArtifact {
+  manifests: Array<{ digest: string; mediaType: string; bytes: Buffer }>;
+  blobs: Array<{ digest: string; size: number; path: string }>;
+  /** Digest of the raw wasm layer: its bytes are `wasmPath`. */
+  wasmLayer: string;
 }
 
 export interface OciClientOptions {

@@ -12,7 +12,8 @@ import * as path from 'path';
 import { errorLine, InputError, IntegrityError, PluginServerError } from '../errors';
 import { LockEntry, LockFile, renderLock } from '../inputs/lock';
 import { PluginEntry, sourceKey, sourceText } from '../inputs/types';
-import { FetchedArtifact, OciClient } from '../oci/types';
+import { FetchedArtifact, OciClient, OriginalArtifact } from '../oci/types';
+import { writeOciView } from '../ociview/write';
 import { PLUGINS_DIR, SAFE_SEGMENT, SPEC_FILE, WASM_FILE } from '../tree/format';
 import { randomSuffix, sha256OfFile, writeFileAtomic } from '../tree/fsutil';
 import { cleanLeftovers, publishVersion, removeVersion, TMP_PREFIX, writeIndex } from '../tree/publish';
@@ -78,6 +79,8 @@ interface Staged {
   specYaml?: string;
   /** Facts and .gz of the bytes at wasmPath, produced once per distinct content. */
   prepared?: PreparedWasm;
+  /** The source's own manifests, kept in the OCI view when the wasm is stored unchanged. */
+  original?: OriginalArtifact;
   ms: number;
 }
 
@@ -212,6 +215,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
           const art = await fetchOnce(src.ref, digest, path.join(runTmp, String(i)));
           s.wasmPath = art.wasmPath;
           s.specYaml = art.specYaml;
+          s.original = art.original;
           s.created = chooseCreated({ annotation: art.created, sourceDateEpoch: opts.sourceDateEpoch });
           s.prepared = await store.prepare(s.wasmPath, { sha256: art.sha256, owned: true });
         }
@@ -278,6 +282,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
       }
     }
     if (proceed) await writeIndex(root);
+    if (proceed) await writeOciView(root, { originals: new Map(staged.flatMap((s) => (s?.original ? [[s.digest, s.original] as const] : []))) });
     if (opts.writeLock && failed.length === 0) await writeFileAtomic(opts.writeLock, renderLock(lock), new Date(0));
     const ok = failed.length === 0;
     reporter.emit({ event: 'summary', ok, plugins: opts.entries.length, downloaded: published, cached: cachedCount, failed: failed.length, pruned: pruned.length, ms: Date.now() - started });

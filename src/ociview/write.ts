@@ -1,0 +1,188 @@
+/**
+ * Writes the OCI view (src/ociview/layout.ts) of a tree from its version folders: every version
+ * (aliases included) becomes a tag of `plugins/<name>`. A version keeps its source's own manifest when
+ * this run fetched it (or the previous view holds it) and its wasm layer is plugin.wasm unchanged;
+ * any other version gets the generated image (src/ociview/image.ts). The whole view is built in a
+ * temp folder and swapped in with two renames, like a version folder.
+ */
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { IntegrityError } from '../errors';
+import type { OriginalArtifact } from '../oci/types';
+import { GZ_FILE, PLUGINS_DIR, PluginMetadata, WASM_FILE } from '../tree/format';
+import { randomSuffix, syncDir, writeFileDurable } from '../tree/fsutil';
+import { OLD_PREFIX, TMP_PREFIX } from '../tree/publish';
+import { readAllMetadata } from '../tree/read';
+import { compareEntries, EPOCH } from '../tree/render';
+import { buildImage, writeLayer } from './image';
+import {
+  BLOBS_DIR, CATALOG_FILE, hexOf, MANIFEST_KINDS, manifestFileName, MANIFESTS_DIR, MAPS_DIR, OCI_DIR, TAGS_DIR, ViewBlob, ViewFile,
+  ViewManifest, ViewTag, VIEW_FILE, VIEW_SCHEMA_VERSION, WASM_LAYER,
+} from './layout';
+import { renderCatalog, renderMaps, renderTagList, renderView } from './render';
+
+export interface WriteViewOptions {
+  /** Source manifests and side blobs fetched by this run, by top-level manifest digest. */
+  originals?: Map<string, OriginalArtifact>;
+}
+
+/** An original's manifests (exact bytes) and side-blob files, from this run's temp folder or the previous view. */
+interface OriginalFiles {
+  manifests: Array<ViewManifest & { bytes: Buffer }>;
+  /** Side blobs only; the wasm layer is always plugin.wasm. */
+  blobs: Map<string, string>;
+  wasmLayer: string;
+}
+
+function sha256(data: Buffer): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+interface ImageDescriptors {
+  blobs: ViewBlob[];
+  wasmLayer?: string;
+}
+
+/** Config and layers of an image manifest, in manifest order, and which layer is the raw wasm. */
+function imageDescriptors(manifest: Buffer): ImageDescriptors {
+  const m = JSON.parse(manifest.toString('utf8')) as { config?: ViewBlob; layers?: Array<ViewBlob & { mediaType?: string }> };
+  const blobs = [...(m.config ? [m.config] : []), ...(m.layers ?? [])].map((d) => ({ digest: d.digest, size: d.size }));
+  return { blobs, wasmLayer: m.layers?.find((l) => l.mediaType === WASM_LAYER)?.digest };
+}
+
+async function readView(dir: string): Promise<ViewFile | undefined> {
+  try {
+    const v = JSON.parse(await fs.promises.readFile(path.join(dir, VIEW_FILE), 'utf8')) as ViewFile;
+    return v && v.schemaVersion === VIEW_SCHEMA_VERSION && Array.isArray(v.tags) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Originals of the previous view, every manifest and side blob re-checked by sha256 before reuse. */
+async function previousOriginals(oldDir: string): Promise<Map<string, OriginalFiles>> {
+  const out = new Map<string, OriginalFiles>();
+  const view = await readView(oldDir);
+  for (const t of view?.tags ?? []) {
+    if (t.form !== 'original' || out.has(t.digest) || !t.manifests.every((m) => MANIFEST_KINDS[m.mediaType])) continue;
+    try {
+      const manifests = [];
+      for (const m of t.manifests) {
+        const bytes = await fs.promises.readFile(path.join(oldDir, MANIFESTS_DIR, manifestFileName(m)));
+        if (sha256(bytes) !== m.digest) throw new Error('changed');
+        manifests.push({ ...m, bytes });
+      }
+      const image = imageDescriptors(manifests[manifests.length - 1].bytes);
+      if (!image.wasmLayer) continue;
+      const blobs = new Map<string, string>();
+      for (const b of image.blobs) {
+        if (b.digest === image.wasmLayer) continue; // plugin.wasm, checked against metadata by the caller
+        const file = path.join(oldDir, BLOBS_DIR, hexOf(b.digest));
+        if (sha256(await fs.promises.readFile(file)) !== b.digest) throw new Error('changed');
+        blobs.set(b.digest, file);
+      }
+      out.set(t.digest, { manifests, blobs, wasmLayer: image.wasmLayer });
+    } catch {
+      /* missing or changed: that version gets a generated manifest */
+    }
+  }
+  return out;
+}
+
+export async function writeOciView(root: string, opts: WriteViewOptions = {}): Promise<ViewFile> {
+  const oldDir = path.join(root, OCI_DIR);
+  const reusable = await previousOriginals(oldDir);
+  for (const [digest, o] of opts.originals ?? []) {
+    reusable.set(digest, { manifests: o.manifests, blobs: new Map(o.blobs.map((b) => [b.digest, b.path])), wasmLayer: o.wasmLayer });
+  }
+  const metas = (await readAllMetadata(root)).sort(compareEntries);
+  const tmp = path.join(root, `${TMP_PREFIX}oci-${randomSuffix()}`);
+  try {
+    for (const d of [BLOBS_DIR, MANIFESTS_DIR, TAGS_DIR, MAPS_DIR]) await fs.promises.mkdir(path.join(tmp, d), { recursive: true });
+    const tags: ViewTag[] = [];
+    for (const m of metas) tags.push(await writeVersion(root, tmp, m, reusable));
+    const view: ViewFile = { schemaVersion: VIEW_SCHEMA_VERSION, tags };
+    const newest = new Date(metas.reduce((max, m) => (m.created > max ? m.created : max), EPOCH));
+    await writeFileDurable(path.join(tmp, VIEW_FILE), renderView(view), newest);
+    await writeFileDurable(path.join(tmp, CATALOG_FILE), renderCatalog(view), newest);
+    for (const [name, text] of renderTagList(view)) await writeFileDurable(path.join(tmp, TAGS_DIR, `${name}.json`), text, newest);
+    for (const [file, text] of renderMaps(view)) await writeFileDurable(path.join(tmp, MAPS_DIR, file), text, newest);
+    for (const d of [BLOBS_DIR, MANIFESTS_DIR, TAGS_DIR, MAPS_DIR, '.']) await syncDir(path.join(tmp, d));
+    await swapView(tmp, oldDir);
+    return view;
+  } finally {
+    await fs.promises.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Hardlinks a blob into the view (plugin.wasm itself for a raw wasm layer: one copy of the bytes on
+ * disk and in the image layer); copies only where the filesystem cannot link. A side blob is a file
+ * this module owns, so it takes the version's time; plugin.wasm keeps the tree's.
+ */
+async function placeBlob(src: string, dest: string, created: Date): Promise<void> {
+  if (fs.existsSync(dest)) return; // content-addressed: same name, same bytes
+  try {
+    await fs.promises.link(src, dest);
+  } catch {
+    await fs.promises.copyFile(src, dest);
+  }
+  if (path.basename(src) !== WASM_FILE) await fs.promises.utimes(dest, created, created);
+}
+
+async function writeVersion(root: string, tmp: string, m: PluginMetadata, reusable: Map<string, OriginalFiles>): Promise<ViewTag> {
+  const dir = path.join(root, PLUGINS_DIR, m.name, m.version);
+  const wasm = path.join(dir, WASM_FILE);
+  const created = new Date(m.created);
+  const original = m.manifestDigest ? reusable.get(m.manifestDigest) : undefined;
+  if (original && original.wasmLayer === `sha256:${m.sha256}` && original.manifests.every((x) => MANIFEST_KINDS[x.mediaType])) {
+    for (const x of original.manifests) {
+      const dest = path.join(tmp, MANIFESTS_DIR, manifestFileName(x));
+      if (!fs.existsSync(dest)) await writeFileDurable(dest, x.bytes, created);
+    }
+    const { blobs } = imageDescriptors(original.manifests[original.manifests.length - 1].bytes);
+    for (const b of blobs) {
+      const src = b.digest === original.wasmLayer ? wasm : original.blobs.get(b.digest);
+      if (!src) throw new IntegrityError('E_OCI_VIEW', `blob ${b.digest} of the source manifest ${m.manifestDigest} is missing`, { plugin: m.name, version: m.version }, 'pull again');
+      await placeBlob(src, path.join(tmp, BLOBS_DIR, hexOf(b.digest)), created);
+    }
+    return { name: m.name, version: m.version, digest: original.manifests[0].digest, form: 'original', manifests: original.manifests.map(({ digest, mediaType }) => ({ digest, mediaType })), blobs };
+  }
+  const gz = path.join(dir, GZ_FILE);
+  const image = await buildImage(wasm, gz, m.size, m.created);
+  const manifest = { digest: image.manifestDigest, mediaType: 'application/vnd.oci.image.manifest.v1+json' };
+  const manifestFile = path.join(tmp, MANIFESTS_DIR, manifestFileName(manifest));
+  if (!fs.existsSync(manifestFile)) await writeFileDurable(manifestFile, image.manifest, created);
+  const configFile = path.join(tmp, BLOBS_DIR, hexOf(image.configDigest));
+  if (!fs.existsSync(configFile)) await writeFileDurable(configFile, image.config, created);
+  const layerFile = path.join(tmp, BLOBS_DIR, hexOf(image.layerDigest));
+  if (!fs.existsSync(layerFile)) {
+    await writeLayer(image, gz, layerFile);
+    await fs.promises.utimes(layerFile, created, created);
+  }
+  return {
+    name: m.name, version: m.version, digest: image.manifestDigest, form: 'generated', manifests: [manifest],
+    blobs: [{ digest: image.configDigest, size: image.config.length }, { digest: image.layerDigest, size: image.layerSize }],
+  };
+}
+
+/** Replaces `<root>/oci` with `tmp`: the old view is renamed away first and removed after. */
+async function swapView(tmp: string, target: string): Promise<void> {
+  const old = path.join(path.dirname(target), `${OLD_PREFIX}oci-${randomSuffix()}`);
+  let moved = false;
+  try {
+    await fs.promises.rename(target, old);
+    moved = true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  try {
+    await fs.promises.rename(tmp, target);
+  } catch (err) {
+    if (moved) await fs.promises.rename(old, target);
+    throw err;
+  }
+  await syncDir(path.dirname(target));
+  if (moved) await fs.promises.rm(old, { recursive: true, force: true });
+}
