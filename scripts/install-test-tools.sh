@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite and benchmarks run for real, on a fresh Debian machine:
 # Debian packages (nginx, the distribution registry, skopeo, wrk, curl, busybox for the helm-test
-# script) and Go-built tools (helm, oras, kube-score) into .tools/bin (git-ignored, reused when
+# script) and Go-built tools (helm, oras, kube-score, the OCI conformance suite) into .tools/bin (git-ignored, reused when
 # already built at the pinned version).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,8 @@ HELM_VERSION=v3.22.0
 ORAS_VERSION=v1.2.3
 # kube-linter is not served by the Go module proxy this project can reach; kube-score is.
 KUBE_SCORE_VERSION=v1.20.0
+# The OCI distribution conformance suite (no tagged releases of its module: a pinned pseudo-version).
+CONFORMANCE_VERSION=v0.0.0-20260831232431-97274622c111
 
 need_apt=()
 for pair in nginx:nginx docker-registry:docker-registry skopeo:skopeo wrk:wrk curl:curl busybox:busybox; do
@@ -52,5 +54,6 @@ done
 go_tool helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$HELM_LDFLAGS"
 go_tool oras oras.land/oras oras.land/oras/cmd/oras "$ORAS_VERSION"
 go_tool kube-score github.com/zegl/kube-score github.com/zegl/kube-score/cmd/kube-score "$KUBE_SCORE_VERSION"
+go_tool conformance github.com/opencontainers/distribution-spec/conformance github.com/opencontainers/distribution-spec/conformance "$CONFORMANCE_VERSION"
 
 echo "test tools ready: $(.tools/bin/helm version --short) oras $(.tools/bin/oras version | head -1), kube-score $(cat .tools/bin/.kube-score.version)" >&2

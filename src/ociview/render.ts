@@ -25,12 +25,26 @@ export function renderCatalog(view: ViewFile): string {
   return `${JSON.stringify({ repositories: pluginNames(view).map(repositoryName) })}\n`;
 }
 
-/** GET /v2/plugins/<name>/tags/list bodies, by plugin name. */
+function tagsOf(view: ViewFile, name: string): string[] {
+  return view.tags.filter((t) => t.name === name).map((t) => t.version).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function tagListBody(name: string, tags: string[]): string {
+  return `${JSON.stringify({ name: repositoryName(name), tags })}\n`;
+}
+
+/**
+ * Bodies of GET /v2/plugins/<name>/tags/list, by path under tags/: `<name>.json` (every tag), and for
+ * the spec's `?last=<tag>` pagination `<name>/after/<tag>.json` (the tags after it) and
+ * `<name>/empty.json` (a `last` that is no tag). `n` is not honoured: a plugin has a handful of tags.
+ */
 export function renderTagList(view: ViewFile): Map<string, string> {
   const out = new Map<string, string>();
   for (const name of pluginNames(view)) {
-    const tags = view.tags.filter((t) => t.name === name).map((t) => t.version).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    out.set(name, `${JSON.stringify({ name: repositoryName(name), tags })}\n`);
+    const tags = tagsOf(view, name);
+    out.set(`${name}.json`, tagListBody(name, tags));
+    out.set(`${name}/empty.json`, tagListBody(name, []));
+    tags.forEach((tag, i) => out.set(`${name}/after/${tag}.json`, tagListBody(name, tags.slice(i + 1))));
   }
   return out;
 }
@@ -44,6 +58,7 @@ function mapLine(key: string, value: string): string {
  *   manifests.map     /v2/plugins/<name>/manifests/<tag or digest>  ->  <hex>.<kind>
  *   blobs.map         /v2/plugins/<name>/blobs/<digest>             ->  <hex>
  *   repositories.map  plugins/<name>                                ->  <name> (tags/<name>.json)
+ *   tagpages.map      plugins/<name>|<last>                         ->  page under tags/ (`?last=`)
  */
 export function renderMaps(view: ViewFile): Map<string, string> {
   const manifests = new Map<string, string>();
@@ -59,5 +74,9 @@ export function renderMaps(view: ViewFile): Map<string, string> {
     ['manifests.map', lines(manifests)],
     ['blobs.map', lines(blobs)],
     ['repositories.map', pluginNames(view).map((n) => mapLine(repositoryName(n), n)).join('')],
+    ['tagpages.map', pluginNames(view).map((n) => [
+      mapLine(`${repositoryName(n)}|`, n),
+      ...tagsOf(view, n).map((tag) => mapLine(`${repositoryName(n)}|${tag}`, `${n}/after/${tag}`)),
+    ].join('')).join('')],
   ]);
 }

@@ -70,7 +70,7 @@ export async function verifyOciView(root: string): Promise<VerifyError[]> {
     }
   }
   const expected = new Map<string, string>([[CATALOG_FILE, renderCatalog(view)]]);
-  for (const [name, text] of renderTagList(view)) expected.set(path.join(TAGS_DIR, `${name}.json`), text);
+  for (const [rel, text] of renderTagList(view)) expected.set(path.join(TAGS_DIR, rel), text);
   for (const [file, text] of renderMaps(view)) expected.set(path.join(MAPS_DIR, file), text);
   for (const [rel, text] of expected) {
     const got = await fs.promises.readFile(path.join(dir, rel), 'utf8').catch(() => undefined);

@@ -106,7 +106,10 @@ export async function writeOciView(root: string, opts: WriteViewOptions = {}): P
     const newest = new Date(metas.reduce((max, m) => (m.created > max ? m.created : max), EPOCH));
     await writeFileDurable(path.join(tmp, VIEW_FILE), renderView(view), newest);
     await writeFileDurable(path.join(tmp, CATALOG_FILE), renderCatalog(view), newest);
-    for (const [name, text] of renderTagList(view)) await writeFileDurable(path.join(tmp, TAGS_DIR, `${name}.json`), text, newest);
+    for (const [rel, text] of renderTagList(view)) {
+      await fs.promises.mkdir(path.dirname(path.join(tmp, TAGS_DIR, rel)), { recursive: true });
+      await writeFileDurable(path.join(tmp, TAGS_DIR, rel), text, newest);
+    }
     for (const [file, text] of renderMaps(view)) await writeFileDurable(path.join(tmp, MAPS_DIR, file), text, newest);
     for (const d of [BLOBS_DIR, MANIFESTS_DIR, TAGS_DIR, MAPS_DIR, '.']) await syncDir(path.join(tmp, d));
     await swapView(tmp, oldDir);
