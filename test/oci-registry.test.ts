@@ -292,6 +292,51 @@ describe('real clients', () => {
   }, 120_000);
 });
 
+describe('integration commands', () => {
+  test('check --oci pulls every plugin through /v2/ and verifies it', async () => {
+    const res = await runCli('check', nginx.url, '--oci');
+    expect(res.stderr).toContain(`check --oci: ${1 + 5 + view().tags.length} ok, 0 failed (${view().tags.length} tag(s) pulled through /v2/)`);
+    expect(res.code).toBe(0);
+  }, 60_000);
+
+  test('check --oci names the plugin whose served layer is wrong', async () => {
+    const copy = path.join(dir, 'tampered-served');
+    fs.cpSync(root, copy, { recursive: true });
+    const t = view(copy).tags.find((x) => x.name === 'waf')!;
+    const layer = path.join(copy, OCI_DIR, 'blobs', t.blobs[1].digest.slice(7));
+    const bytes = fs.readFileSync(layer);
+    bytes[bytes.length >> 1] ^= 0xff;
+    fs.writeFileSync(layer, bytes);
+    const bad = await startNginx(copy);
+    try {
+      const res = await runCli('check', bad.url, '--oci');
+      expect(res.code).not.toBe(0);
+      expect(res.stderr).toContain(`waf:2.0.0: blob ${t.blobs[1].digest} is ${bytes.length} bytes hashing to`);
+      expect(res.stderr).toContain('1 failed');
+    } finally {
+      await bad.stop();
+    }
+  }, 60_000);
+
+  test('wasmplugins --oci pins oci:// URLs by manifest digest, from a tree or from the server', async () => {
+    for (const source of [root, nginx.url]) {
+      const res = await runCli('wasmplugins', '--index', source, '--oci', '--base-url', nginx.url, '-p', 'key-auth@1.0.0', '-p', 'waf');
+      expect(res.code).toBe(0);
+      expect(res.stdout).toContain(`url: oci://${host}/plugins/key-auth:1.0.0`);
+      expect(res.stdout).toContain(`sha256: ${pushed['key-auth'].manifestDigest.slice(7)}`);
+      expect(res.stdout).toContain(`url: oci://${host}/plugins/waf:2.0.0`);
+      expect(res.stdout).toContain(`sha256: ${tagOf('waf', '2.0.0').digest.slice(7)}`);
+    }
+    const noView = path.join(dir, 'no-view');
+    fs.cpSync(root, noView, { recursive: true });
+    fs.rmSync(path.join(noView, OCI_DIR), { recursive: true });
+    const res = await runCli('wasmplugins', '--index', noView, '--oci');
+    expect(res.code).not.toBe(0);
+    expect(res.stderr).toContain(`no OCI view at ${path.join(noView, OCI_DIR, 'view.json')} (run \`index ${noView}\` to write it)`);
+    expect(res.stdout).toBe('');
+  });
+});
+
 describe('the pull conformance checks', () => {
   test('the official OCI distribution conformance suite (pull, content discovery, errors) passes', async () => {
     const t = tagOf('key-auth', '2.0.0');

@@ -3,6 +3,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadInputs } from '../inputs/load';
 import { checkServer, CheckResult } from '../integration/check';
 import { loadIndex } from '../integration/server-index';
+import { checkOciServer } from '../ociview/check';
+import type { PluginIndex } from '../tree/format';
 import { reportProblems } from './report';
 
 interface Options {
@@ -12,6 +14,7 @@ interface Options {
   consoleList?: string;
   consolePattern?: string;
   json?: boolean;
+  oci?: boolean;
 }
 
 function positive(value: string): number {
@@ -23,6 +26,7 @@ export async function checkCommand(serverUrl: string, opts: Options): Promise<vo
   const consoleEntries = opts.consoleList ? loadConsoleList(opts.consoleList) : undefined;
   if (consoleEntries === null) return;
   const index = await loadIndex(serverUrl);
+  if (opts.oci) return checkOciCommand(serverUrl, index, opts);
   const line = (r: CheckResult): void => {
     if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
     else if (r.ok) process.stderr.write(`ok    ${r.name}@${r.version} ${r.detail}\n`);
@@ -38,6 +42,21 @@ export async function checkCommand(serverUrl: string, opts: Options): Promise<vo
   });
   const summary = `check: ${results.length - failed.length} ok, ${failed.length} failed (${results.filter((r) => r.kind === 'plugin').length} plugin file(s), ${results.filter((r) => r.kind === 'console').length} console URL(s)) at ${serverUrl}`;
   if (failed.length) return reportProblems(failed.map((r) => `${r.name}@${r.version}: ${r.detail} [${r.url}]`), summary);
+  process.stderr.write(`${summary}\n`);
+}
+
+/** `check --oci`: the same plugins pulled through the server's OCI API (/v2/) instead of /plugins/. */
+async function checkOciCommand(serverUrl: string, index: PluginIndex, opts: Options): Promise<void> {
+  const entries = opts.sample === undefined ? index.plugins : [...index.plugins].sort(() => Math.random() - 0.5).slice(0, opts.sample);
+  const results = await checkOciServer(index, {
+    baseUrl: serverUrl,
+    entries,
+    concurrency: opts.concurrency,
+    onResult: (r) => (opts.json ? process.stdout.write(`${JSON.stringify(r)}\n`) : r.ok && process.stderr.write(`ok    ${r.name}:${r.version} ${r.detail}\n`)),
+  });
+  const failed = results.filter((r) => !r.ok);
+  const summary = `check --oci: ${results.length - failed.length} ok, ${failed.length} failed (${entries.length} tag(s) pulled through /v2/) at ${serverUrl}`;
+  if (failed.length) return reportProblems(failed.map((r) => `${r.name}:${r.version}: ${r.detail} [${r.url}]`), summary);
   process.stderr.write(`${summary}\n`);
 }
 
@@ -62,5 +81,6 @@ export function register(program: Command): void {
     .option('--console-list <file>', 'also check the URL the Higress Console builds for each plugin of this plugins.properties')
     .option('--console-pattern <pattern>', 'Console URL pattern (default <server-url>/plugins/${name}/${version}/plugin.wasm)')
     .option('--json', 'one JSON result per line on stdout')
+    .option('--oci', 'pull every plugin through the OCI API (/v2/plugins/<name>:<version>) instead, checking every digest')
     .action((url: string, opts: Options) => checkCommand(url, opts));
 }

@@ -4,6 +4,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { serviceBaseUrl } from '../../lib/console-url';
 import { DEFAULT_VALUES } from '../../lib/values';
 import { loadIndex } from '../integration/server-index';
+import { loadTagDigests } from '../ociview/digests';
 
 export const DEFAULT_NAMESPACE = 'higress-system';
 
@@ -16,6 +17,7 @@ interface Options {
   phase?: string;
   priority?: number;
   output?: string;
+  oci?: boolean;
 }
 
 function integer(value: string): number {
@@ -26,9 +28,10 @@ function integer(value: string): number {
 export async function wasmpluginsCommand(opts: Options): Promise<void> {
   // Loaded here, not at start-up: the typed WasmPlugin import pulls in cdk8s (~50 ms), which no other
   // command needs.
-  const { buildWasmPlugins, renderYaml } = await import('../integration/wasmplugins');
+  const { buildWasmPlugins, renderYaml, selectEntries } = await import('../integration/wasmplugins');
   const index = await loadIndex(opts.index);
   const baseUrl = opts.baseUrl ?? serviceBaseUrl({ name: DEFAULT_VALUES.name, namespace: opts.namespace, port: DEFAULT_VALUES.service.port });
+  const oci = opts.oci ? { host: new URL(baseUrl).host, digests: await loadTagDigests(opts.index, selectEntries(index, opts.plugin)) } : undefined;
   const yaml = renderYaml(
     buildWasmPlugins(index, {
       baseUrl,
@@ -37,6 +40,7 @@ export async function wasmpluginsCommand(opts: Options): Promise<void> {
       defaultConfigDisable: opts.defaultConfigDisable,
       phase: opts.phase,
       priority: opts.priority,
+      oci,
     }),
   );
   // Written only once everything validated: a bad index or selection leaves no partial output.
@@ -56,5 +60,6 @@ export function register(program: Command): void {
     .option('--phase <phase>', 'phase when the plugin spec.yaml does not say (UNSPECIFIED_PHASE, AUTHN, AUTHZ, STATS)')
     .option('--priority <n>', 'priority when the plugin spec.yaml does not say', integer)
     .option('-o, --output <file>', 'write to a file instead of stdout')
+    .option('--oci', 'load through the server\'s OCI API: url oci://<host>/plugins/<name>:<version>, sha256 = manifest digest (gateway needs WASM_INSECURE_REGISTRIES=<host>)')
     .action((opts: Options) => wasmpluginsCommand(opts));
 }

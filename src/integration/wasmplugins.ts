@@ -23,6 +23,11 @@ export interface WasmPluginOptions {
   /** Used when the plugin's spec.yaml did not say. */
   phase?: string;
   priority?: number;
+  /**
+   * Load through the server's OCI API instead: url `oci://<host>/plugins/<name>:<version>` and, as
+   * Istio checks for oci:// URLs, `sha256` = the manifest digest (`digests`: `name/version` -> digest).
+   */
+  oci?: { host: string; digests: Map<string, string> };
 }
 
 const PHASES = Object.values(WasmPluginSpecPhase) as string[];
@@ -95,8 +100,8 @@ export function buildWasmPlugins(index: PluginIndex, opts: WasmPluginOptions): R
         },
       },
       spec: {
-        url: `${base}${e.path}`,
-        sha256: e.sha256,
+        url: opts.oci ? `oci://${opts.oci.host}/plugins/${e.name}:${e.version}` : `${base}${e.path}`,
+        sha256: opts.oci ? (opts.oci.digests.get(`${e.name}/${e.version}`) ?? '').replace(/^sha256:/, '') : e.sha256,
         defaultConfigDisable: opts.defaultConfigDisable,
         ...(phase ? { phase } : {}),
         ...(priority !== undefined ? { priority } : {}),
