@@ -20,6 +20,7 @@ const SECTIONS: Record<string, () => Promise<{ run(): Promise<BenchSection> }>> 
   pull: () => import('./pull'),
   synth: () => import('./synth'),
   serve: () => import('./serve'),
+  'oci-forms': () => import('./oci-forms'),
 };
 
 const ROOT = path.resolve(__dirname, '..', '..');
