@@ -29,6 +29,7 @@ for svc in nginx docker-registry; do
 done
 
 mkdir -p .tools/bin
+tools_bin="$PWD/.tools/bin"
 export GOBIN="$PWD/.tools/bin" GOFLAGS=-mod=mod GOTOOLCHAIN=local
 
 # go_tool NAME MODULE PACKAGE VERSION [LDFLAGS]: builds PACKAGE from MODULE@VERSION inside a throwaway
@@ -55,5 +56,14 @@ go_tool helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$HELM_LDF
 go_tool oras oras.land/oras oras.land/oras/cmd/oras "$ORAS_VERSION"
 go_tool kube-score github.com/zegl/kube-score github.com/zegl/kube-score/cmd/kube-score "$KUBE_SCORE_VERSION"
 go_tool conformance github.com/opencontainers/distribution-spec/conformance github.com/opencontainers/distribution-spec/conformance "$CONFORMANCE_VERSION"
+
+
+# The gateway's own fetcher (test/gateway-client): Istio's pkg/wasm, as Higress's pilot-agent uses it.
+# Its go.mod pins istio.io/istio; the stamp is the go.mod + go.sum + sources hash so edits rebuild it.
+gateway_client_stamp=$(cat test/gateway-client/go.mod test/gateway-client/go.sum test/gateway-client/*.go | sha256sum | cut -d' ' -f1)
+if [ ! -x .tools/bin/gateway-client ] || [ "$(cat .tools/bin/.gateway-client.version 2>/dev/null)" != "$gateway_client_stamp" ]; then
+  (cd test/gateway-client && go build -o ../../.tools/bin/gateway-client .)
+  echo "$gateway_client_stamp" >.tools/bin/.gateway-client.version
+fi
 
 echo "test tools ready: $(.tools/bin/helm version --short) oras $(.tools/bin/oras version | head -1), kube-score $(cat .tools/bin/.kube-score.version)" >&2

@@ -22,7 +22,7 @@ function onPath(name: string): string | undefined {
 }
 
 /** Absolute path of a tool, or a clear failure that says how to install it. */
-export function tool(name: 'helm' | 'oras' | 'nginx' | 'docker-registry' | 'skopeo' | 'wrk' | 'kube-score' | 'busybox' | 'conformance'): string {
+export function tool(name: 'helm' | 'oras' | 'nginx' | 'docker-registry' | 'skopeo' | 'wrk' | 'kube-score' | 'busybox' | 'conformance' | 'gateway-client'): string {
   const found = onPath(name);
   if (!found) {
     throw new Error(`test tool "${name}" not found in .tools/bin or PATH: run scripts/install-test-tools.sh`);
