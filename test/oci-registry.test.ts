@@ -18,6 +18,7 @@ import { request, rawGet } from './support/http';
 import { startNginx, RunningNginx } from './support/nginx';
 import { MEDIA, pushBlob, pushDockerImage, pushManifest, pushWasmArtifact, Pushed, Registry, startRegistry } from './support/registry';
 import { tool } from './support/tools';
+import { gatewayFetch } from './support/gateway-client';
 import { largeWasm, smallWasm } from './support/wasm';
 import { wasmVariant } from '../bench/wasm-variant';
 
@@ -37,8 +38,8 @@ let indexDigest: string;
 
 /** A Higress-style index: raw wasm artifacts per platform under one tag. */
 async function pushArtifactIndex(repository: string, tag: string, amd64: Buffer, arm64: Buffer): Promise<string> {
-  const a = await pushWasmArtifact(reg, repository, `${tag}-amd64`, amd64);
-  const b = await pushWasmArtifact(reg, repository, `${tag}-arm64`, arm64);
+  const a = await pushWasmArtifact(reg, repository, `${tag}-amd64`, amd64, { specYaml: 'info:\n  version: 2.0.0\n' });
+  const b = await pushWasmArtifact(reg, repository, `${tag}-arm64`, arm64, { specYaml: 'info:\n  version: 2.0.0\n' });
   const entry = (p: Pushed, architecture: string) => ({ mediaType: MEDIA.ociManifest, digest: p.manifestDigest, size: Buffer.from(JSON.stringify(p.manifest)).length, platform: { os: 'linux', architecture } });
   return pushManifest(reg, repository, tag, { schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: [entry(b, 'arm64'), entry(a, 'amd64')] }, MEDIA.ociIndex);
 }
@@ -54,13 +55,22 @@ beforeAll(async () => {
   wasm.waf = wasmVariant(small, 'waf');
   wasm['geo-ip'] = wasmVariant(small, 'geo-ip');
   wasm['my-local'] = wasmVariant(small, 'my-local');
+  wasm['one-layer'] = wasmVariant(small, 'one-layer');
+  wasm['with-readme'] = wasmVariant(small, 'with-readme');
   // Higress release shape: wasm + spec.yaml + README layers; the spec's version becomes an alias.
+  // Istio's Wasm artifact form (wasm + spec.yaml, two layers): kept as is. The spec's version becomes an alias.
   pushed['key-auth'] = await pushWasmArtifact(reg, 'plugins/key-auth', '2.0.0', wasm['key-auth'], {
     specYaml: 'info:\n  version: 1.0.0\n',
-    extraLayers: [{ data: Buffer.from('# key-auth\n'), mediaType: 'application/vnd.module.wasm.doc.v1+markdown', title: 'README.md' }],
     annotations: { 'org.opencontainers.image.created': CREATED },
   });
-  pushed['ai-proxy'] = await pushWasmArtifact(reg, 'plugins/ai-proxy', '2.0.0', wasm['ai-proxy'], { annotations: { 'org.opencontainers.image.created': CREATED } });
+  pushed['ai-proxy'] = await pushWasmArtifact(reg, 'plugins/ai-proxy', '2.0.0', wasm['ai-proxy'], { specYaml: 'info:\n  version: 2.0.0\n', annotations: { 'org.opencontainers.image.created': CREATED } });
+  // Forms Istio cannot load from any registry: one raw layer (`oras push plugin.wasm`), wasm + spec + README.
+  pushed['one-layer'] = await pushWasmArtifact(reg, 'plugins/one-layer', '1.0.0', wasm['one-layer'], { annotations: { 'org.opencontainers.image.created': CREATED } });
+  pushed['with-readme'] = await pushWasmArtifact(reg, 'plugins/with-readme', '1.0.0', wasm['with-readme'], {
+    specYaml: 'info:\n  version: 1.0.0\n',
+    extraLayers: [{ data: Buffer.from('# with-readme\n'), mediaType: 'application/vnd.module.wasm.doc.v1+markdown', title: 'README.md' }],
+    annotations: { 'org.opencontainers.image.created': CREATED },
+  });
   pushed.waf = await pushDockerImage(reg, 'plugins/waf', '2.0.0', wasm.waf, { created: CREATED });
   indexDigest = await pushArtifactIndex('plugins/geo-ip', '2.0.0', wasm['geo-ip'], wasmVariant(small, 'geo-ip-arm64'));
   fs.writeFileSync(path.join(dir, 'local.wasm'), wasm['my-local']);
@@ -70,6 +80,8 @@ beforeAll(async () => {
     `ai-proxy=oci://${reg.host}/plugins/ai-proxy:2.0.0`,
     `waf=oci://${reg.host}/plugins/waf:2.0.0`,
     `geo-ip=oci://${reg.host}/plugins/geo-ip:2.0.0`,
+    `one-layer=oci://${reg.host}/plugins/one-layer:1.0.0`,
+    `with-readme=oci://${reg.host}/plugins/with-readme:1.0.0`,
     'my-local=file:local.wasm@1.0.0',
     '',
   ].join('\n'));
@@ -127,6 +139,13 @@ describe('the OCI view the pipeline writes', () => {
     expect(tagOf('waf', '2.0.0').form).toBe('generated');
     expect(tagOf('waf', '2.0.0').digest).not.toBe(pushed.waf.manifestDigest);
     expect(tagOf('my-local', '1.0.0').form).toBe('generated');
+  });
+
+  test('a source manifest the gateway could not load is not kept (one raw layer; wasm + spec + README)', () => {
+    for (const name of ['one-layer', 'with-readme']) {
+      expect([name, tagOf(name, '1.0.0').form]).toEqual([name, 'generated']);
+      expect(tagOf(name, '1.0.0').digest).not.toBe(pushed[name].manifestDigest);
+    }
   });
 
   test('a raw wasm layer is plugin.wasm itself (hardlink), not a second copy', () => {
@@ -198,7 +217,7 @@ describe('served by image/nginx.conf under /v2/', () => {
     expect(JSON.parse((await request(`${base()}/v2/plugins/key-auth/tags/list`)).body.toString())).toEqual({ name: 'plugins/key-auth', tags: ['1.0.0', '2.0.0'] });
     expect(JSON.parse((await request(`${base()}/v2/plugins/key-auth/tags/list?last=1.0.0`)).body.toString()).tags).toEqual(['2.0.0']);
     expect(JSON.parse((await request(`${base()}/v2/_catalog`)).body.toString())).toEqual({
-      repositories: ['plugins/ai-proxy', 'plugins/geo-ip', 'plugins/key-auth', 'plugins/my-local', 'plugins/waf'],
+      repositories: ['plugins/ai-proxy', 'plugins/geo-ip', 'plugins/key-auth', 'plugins/my-local', 'plugins/one-layer', 'plugins/waf', 'plugins/with-readme'],
     });
   });
 
@@ -295,7 +314,7 @@ describe('real clients', () => {
 describe('integration commands', () => {
   test('check --oci pulls every plugin through /v2/ and verifies it', async () => {
     const res = await runCli('check', nginx.url, '--oci');
-    expect(res.stderr).toContain(`check --oci: ${1 + 5 + view().tags.length} ok, 0 failed (${view().tags.length} tag(s) pulled through /v2/)`);
+    expect(res.stderr).toContain(`check --oci: ${1 + 7 + view().tags.length} ok, 0 failed (${view().tags.length} tag(s) pulled through /v2/)`);
     expect(res.code).toBe(0);
   }, 60_000);
 
@@ -320,8 +339,10 @@ describe('integration commands', () => {
 
   test('wasmplugins --oci pins oci:// URLs by manifest digest, from a tree or from the server', async () => {
     for (const source of [root, nginx.url]) {
-      const res = await runCli('wasmplugins', '--index', source, '--oci', '--base-url', nginx.url, '-p', 'key-auth@1.0.0', '-p', 'waf');
+      const res = await runCli('wasmplugins', '--index', source, '--oci', '--base-url', nginx.url, '-p', 'key-auth@1.0.0', '-p', 'waf', '-p', 'geo-ip');
       expect(res.code).toBe(0);
+      // an index tag is pinned by its linux/amd64 image: the digest the gateway checks
+      expect(res.stdout).toContain(`sha256: ${tagOf('geo-ip', '2.0.0').manifests[1].digest.slice(7)}`);
       expect(res.stdout).toContain(`url: oci://${host}/plugins/key-auth:1.0.0`);
       expect(res.stdout).toContain(`sha256: ${pushed['key-auth'].manifestDigest.slice(7)}`);
       expect(res.stdout).toContain(`url: oci://${host}/plugins/waf:2.0.0`);
@@ -335,6 +356,26 @@ describe('integration commands', () => {
     expect(res.stderr).toContain(`no OCI view at ${path.join(noView, OCI_DIR, 'view.json')} (run \`index ${noView}\` to write it)`);
     expect(res.stdout).toBe('');
   });
+});
+
+describe('the gateway\'s own fetcher (Istio pkg/wasm) through oci://', () => {
+  /** What a WasmPlugin written by `wasmplugins --oci` carries: the tag URL and the image manifest digest. */
+  const requests = () => view().tags.map((t) => ({ url: `oci://${host}/plugins/${t.name}:${t.version}`, sha256: t.manifests[t.manifests.length - 1].digest.slice(7) }));
+
+  test('loads every plugin version with the insecure-registry option and checks the manifest digest', async () => {
+    const run = await gatewayFetch(requests(), { insecureRegistries: [host] });
+    const sizes = new Map(view().tags.map((t) => [`oci://${host}/plugins/${t.name}:${t.version}`, wasm[t.name].length]));
+    expect(run.results.map((r) => ({ url: r.url, ok: r.ok, error: r.error, bytes: r.bytes }))).toEqual(requests().map((q) => ({ url: q.url, ok: true, error: undefined, bytes: sizes.get(q.url) })));
+    expect(run.code).toBe(0);
+  }, 180_000);
+
+  test('a wrong manifest digest fails the load', async () => {
+    const wrong = { url: `oci://${host}/plugins/waf:2.0.0`, sha256: tagOf('key-auth', '2.0.0').digest.slice(7) };
+    const run = await gatewayFetch([wrong], { insecureRegistries: [host] });
+    expect(run.results[0]).toMatchObject({ ok: false });
+    expect(run.results[0].error).toContain(tagOf('waf', '2.0.0').digest.slice(7));
+    expect(run.code).toBe(1);
+  }, 60_000);
 });
 
 describe('the pull conformance checks', () => {

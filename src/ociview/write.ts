@@ -18,7 +18,7 @@ import { compareEntries, EPOCH } from '../tree/render';
 import { buildImage, writeLayer } from './image';
 import {
   BLOBS_DIR, CATALOG_FILE, hexOf, MANIFEST_KINDS, manifestFileName, MANIFESTS_DIR, MAPS_DIR, OCI_DIR, TAGS_DIR, ViewBlob, ViewFile,
-  ViewManifest, ViewTag, VIEW_FILE, VIEW_SCHEMA_VERSION, WASM_LAYER,
+  ViewManifest, ViewTag, VIEW_FILE, VIEW_SCHEMA_VERSION, WASM_LAYER, DOCKER_MANIFEST, OCI_MANIFEST, OCI_TAR_GZIP,
 } from './layout';
 import { renderCatalog, renderMaps, renderTagList, renderView } from './render';
 
@@ -49,6 +49,22 @@ function imageDescriptors(manifest: Buffer): ImageDescriptors {
   const m = JSON.parse(manifest.toString('utf8')) as { config?: ViewBlob; layers?: Array<ViewBlob & { mediaType?: string }> };
   const blobs = [...(m.config ? [m.config] : []), ...(m.layers ?? [])].map((d) => ({ digest: d.digest, size: d.size }));
   return { blobs, wasmLayer: m.layers?.find((l) => l.mediaType === WASM_LAYER)?.digest };
+}
+
+/**
+ * Whether Istio's pkg/wasm loads an image manifest in this form (pkg/wasm/imagefetcher.go): a Docker
+ * manifest whose last layer is a Docker tar.gzip, an OCI one whose last layer is an OCI tar+gzip, or
+ * the Wasm artifact form with exactly two layers, one of them the raw wasm. A source manifest in
+ * another form (one raw layer as `oras push plugin.wasm` makes, or wasm + spec + README) would not load
+ * from any registry, so it is not kept: the version gets the generated image instead.
+ */
+export function gatewayLoads(manifest: Buffer): boolean {
+  const m = JSON.parse(manifest.toString('utf8')) as { mediaType?: string; layers?: Array<{ mediaType?: string }> };
+  const layers = m.layers ?? [];
+  const last = layers[layers.length - 1]?.mediaType;
+  if (m.mediaType === DOCKER_MANIFEST) return last === 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+  if (last === OCI_TAR_GZIP) return true;
+  return layers.length === 2 && layers.some((l) => l.mediaType === WASM_LAYER);
 }
 
 async function readView(dir: string): Promise<ViewFile | undefined> {
@@ -139,12 +155,13 @@ async function writeVersion(root: string, tmp: string, m: PluginMetadata, reusab
   const wasm = path.join(dir, WASM_FILE);
   const created = new Date(m.created);
   const original = m.manifestDigest ? reusable.get(m.manifestDigest) : undefined;
-  if (original && original.wasmLayer === `sha256:${m.sha256}` && original.manifests.every((x) => MANIFEST_KINDS[x.mediaType])) {
+  const image = original?.manifests[original.manifests.length - 1];
+  if (original && image && original.wasmLayer === `sha256:${m.sha256}` && original.manifests.every((x) => MANIFEST_KINDS[x.mediaType]) && gatewayLoads(image.bytes)) {
     for (const x of original.manifests) {
       const dest = path.join(tmp, MANIFESTS_DIR, manifestFileName(x));
       if (!fs.existsSync(dest)) await writeFileDurable(dest, x.bytes, created);
     }
-    const { blobs } = imageDescriptors(original.manifests[original.manifests.length - 1].bytes);
+    const { blobs } = imageDescriptors(image.bytes);
     for (const b of blobs) {
       const src = b.digest === original.wasmLayer ? wasm : original.blobs.get(b.digest);
       if (!src) throw new IntegrityError('E_OCI_VIEW', `blob ${b.digest} of the source manifest ${m.manifestDigest} is missing`, { plugin: m.name, version: m.version }, 'pull again');
@@ -153,20 +170,20 @@ async function writeVersion(root: string, tmp: string, m: PluginMetadata, reusab
     return { name: m.name, version: m.version, digest: original.manifests[0].digest, form: 'original', manifests: original.manifests.map(({ digest, mediaType }) => ({ digest, mediaType })), blobs };
   }
   const gz = path.join(dir, GZ_FILE);
-  const image = await buildImage(wasm, gz, m.size, m.created);
-  const manifest = { digest: image.manifestDigest, mediaType: 'application/vnd.oci.image.manifest.v1+json' };
+  const generated = await buildImage(wasm, gz, m.size, m.created);
+  const manifest = { digest: generated.manifestDigest, mediaType: OCI_MANIFEST };
   const manifestFile = path.join(tmp, MANIFESTS_DIR, manifestFileName(manifest));
-  if (!fs.existsSync(manifestFile)) await writeFileDurable(manifestFile, image.manifest, created);
-  const configFile = path.join(tmp, BLOBS_DIR, hexOf(image.configDigest));
-  if (!fs.existsSync(configFile)) await writeFileDurable(configFile, image.config, created);
-  const layerFile = path.join(tmp, BLOBS_DIR, hexOf(image.layerDigest));
+  if (!fs.existsSync(manifestFile)) await writeFileDurable(manifestFile, generated.manifest, created);
+  const configFile = path.join(tmp, BLOBS_DIR, hexOf(generated.configDigest));
+  if (!fs.existsSync(configFile)) await writeFileDurable(configFile, generated.config, created);
+  const layerFile = path.join(tmp, BLOBS_DIR, hexOf(generated.layerDigest));
   if (!fs.existsSync(layerFile)) {
-    await writeLayer(image, gz, layerFile);
+    await writeLayer(generated, gz, layerFile);
     await fs.promises.utimes(layerFile, created, created);
   }
   return {
-    name: m.name, version: m.version, digest: image.manifestDigest, form: 'generated', manifests: [manifest],
-    blobs: [{ digest: image.configDigest, size: image.config.length }, { digest: image.layerDigest, size: image.layerSize }],
+    name: m.name, version: m.version, digest: generated.manifestDigest, form: 'generated', manifests: [manifest],
+    blobs: [{ digest: generated.configDigest, size: generated.config.length }, { digest: generated.layerDigest, size: generated.layerSize }],
   };
 }
 

@@ -54,7 +54,8 @@ export function gatewayFetch(requests: GatewayFetchRequest[], opts: GatewayFetch
         if (typeof code !== 'number') return reject(new Error(`gateway-client did not finish: ${err?.message}\n${stderr}`));
         const results = stdout
           .split('\n')
-          .filter((l) => l.trim() !== '')
+          // Istio's own log lines ("info wasm fetching image ...") go to stdout too: keep the JSON ones.
+          .filter((l) => l.startsWith('{'))
           .map((l) => JSON.parse(l) as GatewayFetchResult);
         resolve({ code, results, stderr });
       },
