@@ -18,7 +18,7 @@ import {
   MAX_MANIFEST_BYTES, Manifest, normaliseCreated, parseManifest, selectPlatform, selectSpecLayer, selectWasmLayers,
 } from './media';
 import { Transport } from './transport';
-import type { FetchedArtifact, OciClient, OciClientOptions, OciReference, ResolvedManifest } from './types';
+import type { FetchedArtifact, FetchOptions, OciClient, OciClientOptions, OciReference, ResolvedManifest } from './types';
 import { formatReference } from './types';
 import { digestMismatch, oversize } from './verify-stream';
 
@@ -34,6 +34,8 @@ interface FetchedManifest {
 
 /** Side blobs (config, spec.yaml, README, icon) kept with an original manifest; bigger ones are not kept. */
 const MAX_SIDE_BLOB_BYTES = 4 * 1024 * 1024;
+/** The `{}` config most Wasm artifacts carry: known bytes, no request. */
+const EMPTY_JSON_DIGEST = `sha256:${createHash('sha256').update('{}').digest('hex')}`;
 
 class DistributionClient implements OciClient {
   private readonly transport: Transport;
@@ -68,7 +70,7 @@ class DistributionClient implements OciClient {
     return { digest: got.digest, mediaType: got.manifest.mediaType };
   }
 
-  async fetch(ref: OciReference, tmpDir: string, opts: { expectDigest?: string; signal?: AbortSignal } = {}): Promise<FetchedArtifact> {
+  async fetch(ref: OciReference, tmpDir: string, opts: FetchOptions = {}): Promise<FetchedArtifact> {
     const { signal } = opts;
     const top = await this.getManifest(ref, ref.digest ?? ref.tag ?? 'latest', signal);
     if (opts.expectDigest && top.digest !== opts.expectDigest) {
@@ -100,21 +102,27 @@ class DistributionClient implements OciClient {
     const out: FetchedArtifact = { manifestDigest: top.digest, wasmPath: dest, size: wasm.size, sha256: wasm.sha256 };
     if (created) out.created = created;
     if (specYaml !== undefined) out.specYaml = specYaml;
-    if (source.kind === 'raw') {
-      const original = await this.original(ref, chain, image, source.layer, tmpDir, signal);
+    if (source.kind === 'raw' && opts.keepOriginal?.(chain[chain.length - 1].bytes)) {
+      const known = new Map([[EMPTY_JSON_DIGEST, Buffer.from('{}')]]);
+      const spec = selectSpecLayer(image);
+      if (spec && specYaml !== undefined) known.set(spec.digest, Buffer.from(specYaml, 'utf8'));
+      const original = await this.original(ref, chain, image, source.layer, tmpDir, known, signal);
       if (original) out.original = original;
     }
     return out;
   }
 
   /** Best effort: without every side blob the plugin is still served, under a generated manifest. */
-  private async original(ref: OciReference, chain: FetchedManifest[], image: ImageManifest, wasm: Descriptor, tmpDir: string, signal?: AbortSignal): Promise<FetchedArtifact['original']> {
+  /** `known`: bytes already in hand (the `{}` config, the spec.yaml read above), used when they hash right. */
+  private async original(ref: OciReference, chain: FetchedManifest[], image: ImageManifest, wasm: Descriptor, tmpDir: string, known: Map<string, Buffer>, signal?: AbortSignal): Promise<FetchedArtifact['original']> {
     const side = [...(image.config ? [image.config] : []), ...image.layers.filter((l) => l.digest !== wasm.digest)];
     if (side.some((d) => d.size > MAX_SIDE_BLOB_BYTES)) return undefined;
     try {
       const blobs = await Promise.all([...new Map(side.map((d) => [d.digest, d])).values()].map(async (d) => {
         const file = path.join(tmpDir, `side-${d.digest.slice(7)}`);
-        await fs.promises.writeFile(file, await this.smallBlob(ref, d, MAX_SIDE_BLOB_BYTES, signal));
+        const have = known.get(d.digest);
+        const ok = have && have.length === d.size && `sha256:${createHash('sha256').update(have).digest('hex')}` === d.digest;
+        await fs.promises.writeFile(file, ok ? have : await this.smallBlob(ref, d, MAX_SIDE_BLOB_BYTES, signal));
         return { digest: d.digest, size: d.size, path: file };
       }));
       return { manifests: chain.map((m) => ({ digest: m.digest, mediaType: m.manifest.mediaType, bytes: m.bytes })), blobs, wasmLayer: wasm.digest };

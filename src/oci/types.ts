@@ -63,6 +63,13 @@ export interface OciClientOptions {
   onRequest?: (kind: 'manifest' | 'blob' | 'token', url: string) => void;
 }
 
+export interface FetchOptions {
+  expectDigest?: string;
+  signal?: AbortSignal;
+  /** Also return the source's own manifests and side blobs (`original`) when this says the image manifest is worth keeping. */
+  keepOriginal?: (imageManifest: Buffer) => boolean;
+}
+
 export interface OciClient {
   /** Manifest request(s) only: HEAD (falling back to GET) of the manifest; no blob is downloaded. */
   resolve(ref: OciReference, signal?: AbortSignal): Promise<ResolvedManifest>;
@@ -70,7 +77,7 @@ export interface OciClient {
    * Downloads the wasm of `ref` into `tmpDir`. When `expectDigest` is set the top-level manifest must have
    * that digest (lock files, pinned references) or an IntegrityError is thrown.
    */
-  fetch(ref: OciReference, tmpDir: string, opts?: { expectDigest?: string; signal?: AbortSignal }): Promise<FetchedArtifact>;
+  fetch(ref: OciReference, tmpDir: string, opts?: FetchOptions): Promise<FetchedArtifact>;
   /** Closes pooled keep-alive connections; call once when every pull is done (optional). */
   close?(): Promise<void>;
 }

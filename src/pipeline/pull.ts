@@ -13,7 +13,7 @@ import { errorLine, InputError, IntegrityError, PluginServerError } from '../err
 import { LockEntry, LockFile, renderLock } from '../inputs/lock';
 import { PluginEntry, sourceKey, sourceText } from '../inputs/types';
 import { FetchedArtifact, OciClient, OriginalArtifact } from '../oci/types';
-import { writeOciView } from '../ociview/write';
+import { gatewayLoads, writeOciView } from '../ociview/write';
 import { PLUGINS_DIR, SAFE_SEGMENT, SPEC_FILE, WASM_FILE } from '../tree/format';
 import { randomSuffix, sha256OfFile, writeFileAtomic } from '../tree/fsutil';
 import { cleanLeftovers, publishVersion, removeVersion, TMP_PREFIX, writeIndex } from '../tree/publish';
@@ -148,7 +148,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
         /* that repository failed; this one may still serve the same manifest: fetch it here */
       }
     }
-    const own = fs.promises.mkdir(dir).then(() => opts.client.fetch(ref, dir, { expectDigest: digest }));
+    const own = fs.promises.mkdir(dir).then(() => opts.client.fetch(ref, dir, { expectDigest: digest, keepOriginal: gatewayLoads }));
     if (!shared) fetches.set(digest, own);
     return own;
   };
