@@ -58,22 +58,31 @@ export class AuthManager {
       const auth: HostAuth = { scheme: 'bearer', realm: ch.params.realm, service: ch.params.service };
       this.hosts.set(registry, auth);
       const header = `Bearer ${await this.token(registry, auth, scope, true)}`;
-      if (header === sent) throw this.denied(url, 'the registry refused a fresh token');
+      if (header === sent) throw this.denied(url, 'the registry refused a fresh token', registry);
       return header;
     }
     const c = this.creds.get(registry);
     if (ch?.scheme === 'basic' || !ch) {
       this.hosts.set(registry, { scheme: 'basic' });
-      if (!c) throw this.denied(url, 'authentication required and no credentials found');
+      if (!c) throw this.denied(url, 'authentication required and no credentials found', registry);
       const header = basicHeader(c);
-      if (header === sent) throw this.denied(url, 'credentials rejected');
+      if (header === sent) throw this.denied(url, 'credentials rejected', registry);
       return header;
     }
-    throw this.denied(url, `unsupported authentication challenge "${wwwAuthenticate}"`);
+    throw this.denied(url, `unsupported authentication challenge "${wwwAuthenticate}"`, registry);
   }
 
-  denied(url: string, why: string): RegistryError {
-    return new RegistryError('E_REGISTRY_AUTH', `unauthorized: ${why} for ${url}`, { url }, AUTH_HINT);
+  denied(url: string, why: string, registry?: string): RegistryError {
+    return new RegistryError('E_REGISTRY_AUTH', `unauthorized: ${why} for ${url}`, { url }, this.hintFor(registry ?? url));
+  }
+
+  /** The hint names the docker config actually read (DOCKER_CONFIG honoured) and any credential helper. */
+  private hintFor(registryOrUrl: string): string {
+    try {
+      return this.creds.hint(registryOrUrl.includes('://') ? new URL(registryOrUrl).host : registryOrUrl);
+    } catch {
+      return AUTH_HINT;
+    }
   }
 
   private async token(registry: string, auth: { realm: string; service?: string }, scope: string, refresh: boolean): Promise<string> {
@@ -104,7 +113,7 @@ export class AuthManager {
     const headers: Record<string, string> = c ? { authorization: basicHeader(c) } : {};
     const url = realm.toString();
     const res = await this.fetchToken(url, headers);
-    if (res.status === 401 || res.status === 403) throw this.denied(url, `token server answered ${res.status}`);
+    if (res.status === 401 || res.status === 403) throw this.denied(url, `token server answered ${res.status}`, registry);
     if (res.status !== 200) {
       throw new RegistryError('E_REGISTRY_AUTH', `token server answered ${res.status} for ${url}`, { url }, 'retry later or check the registry', res.status >= 500);
     }

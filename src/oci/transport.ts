@@ -203,7 +203,7 @@ export class Transport {
       }
       if (res.status >= 200 && res.status < 300) return res;
       await res.body?.cancel();
-      if (res.status === 401) throw auth.denied(url, 'credentials rejected');
+      if (res.status === 401 || res.status === 403) throw auth.denied(url, res.status === 401 ? 'credentials rejected' : 'access denied (403)', registry);
       throw statusError(res.status, url, kind, res.headers.get('retry-after'));
     }
   }
