@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite and benchmarks run for real, on a fresh Debian machine:
 # Debian packages (nginx, the distribution registry, skopeo, wrk, curl, busybox for the helm-test
-# script) and Go-built tools (helm, oras, kube-score) into .tools/bin (git-ignored, reused when
+# script, pass for the credential-helper tests) and Go-built tools (helm, oras, kube-score,
+# docker-credential-pass) into .tools/bin (git-ignored, reused when
 # already built at the pinned version).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,9 +11,11 @@ HELM_VERSION=v3.22.0
 ORAS_VERSION=v1.2.3
 # kube-linter is not served by the Go module proxy this project can reach; kube-score is.
 KUBE_SCORE_VERSION=v1.20.0
+# Debian's docker-credential-pass package pulls in gnome-keyring; the upstream module builds alone.
+CRED_HELPERS_VERSION=v0.8.2
 
 need_apt=()
-for pair in nginx:nginx docker-registry:docker-registry skopeo:skopeo wrk:wrk curl:curl busybox:busybox; do
+for pair in nginx:nginx docker-registry:docker-registry skopeo:skopeo wrk:wrk curl:curl busybox:busybox pass:pass; do
   bin=${pair%%:*}; pkg=${pair##*:}
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need_apt+=("$pkg")
 done
@@ -52,5 +55,14 @@ done
 go_tool helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$HELM_LDFLAGS"
 go_tool oras oras.land/oras oras.land/oras/cmd/oras "$ORAS_VERSION"
 go_tool kube-score github.com/zegl/kube-score github.com/zegl/kube-score/cmd/kube-score "$KUBE_SCORE_VERSION"
+# The helper's main package is .../pass/cmd, which `go install` would name "cmd": build it by name.
+if [ ! -x .tools/bin/docker-credential-pass ] || [ "$(cat .tools/bin/.docker-credential-pass.version 2>/dev/null)" != "$CRED_HELPERS_VERSION" ]; then
+  work=$(mktemp -d)
+  printf 'module toolbuild\n\ngo 1.23\n\nrequire github.com/docker/docker-credential-helpers %s\n' "$CRED_HELPERS_VERSION" >"$work/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/docker/docker-credential-helpers/pass/cmd"\n' >"$work/tools.go"
+  (cd "$work" && go mod tidy >/dev/null && go build -o "$GOBIN/docker-credential-pass" github.com/docker/docker-credential-helpers/pass/cmd)
+  rm -rf "$work"
+  echo "$CRED_HELPERS_VERSION" >.tools/bin/.docker-credential-pass.version
+fi
 
 echo "test tools ready: $(.tools/bin/helm version --short) oras $(.tools/bin/oras version | head -1), kube-score $(cat .tools/bin/.kube-score.version)" >&2

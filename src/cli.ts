@@ -16,6 +16,8 @@ const COMMANDS: Array<() => { register(program: Command): void }> = [
   () => require('./commands/serve'),
   () => require('./commands/wasmplugins'),
   () => require('./commands/check'),
+  () => require('./commands/bundle'),
+  () => require('./commands/mirror'),
 ];
 
 /** package.json sits one folder up from src/ and two from build/src/. */
