@@ -20,6 +20,7 @@ const SECTIONS: Record<string, () => Promise<{ run(): Promise<BenchSection> }>> 
   pull: () => import('./pull'),
   synth: () => import('./synth'),
   serve: () => import('./serve'),
+  airgap: () => import('./airgap'),
 };
 
 const ROOT = path.resolve(__dirname, '..', '..');

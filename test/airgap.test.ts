@@ -176,6 +176,43 @@ describe('bundle', () => {
     expect(treeState(out)).toEqual(afterRemoval);
     expect(Object.keys(before).length).toBeGreaterThan(Object.keys(afterRemoval).length);
   });
+
+  test('takes a release snapshot, or a lock file alone; refuses file: sources and names what a bundle lacks', async () => {
+    const snapshot = path.join(tmp, 'snapshot.json');
+    fs.writeFileSync(snapshot, JSON.stringify({ schemaVersion: 1, plugins: [
+      { logicalId: 'key-auth', version: '1.0.0', ociRef: `${A.host}/plugins/key-auth:1.0.0`, digest: topDigest('key-auth'), consumers: { pluginServer: { httpPath: 'key-auth', aliases: ['key-auth-v1'] } } },
+      { logicalId: 'gateway-only', version: '9.9.9', ociRef: `${A.host}/plugins/absent:9.9.9`, digest: topDigest('multi'), consumers: {} },
+    ] }, null, 2));
+    const fromSnapshot = path.join(tmp, 'snapshot.oci.tar');
+    expect((await runCli('bundle', '--snapshot', snapshot, '--out', fromSnapshot)).code).toBe(0);
+    const tree = path.join(tmp, 'tree-snapshot');
+    const pulled = await runCli('pull', `oci-layout:${fromSnapshot}`, '--out', tree, '--frozen');
+    expect(pulled.code).toBe(0);
+    const meta = JSON.parse(fs.readFileSync(path.join(tree, 'plugins', 'key-auth-v1', '1.0.0', 'metadata.json'), 'utf8')) as { source: string };
+    expect(meta.source).toBe(`oci://${A.host}/plugins/key-auth:1.0.0@${topDigest('key-auth')}`);
+
+    // The lock carried in the first bundle, given alone, bundles the same references and digests.
+    const fromLock = path.join(tmp, 'lock.oci.tar');
+    expect((await runCli('bundle', '--lock', path.join(tmp, 'carried', 'plugins.lock.json'), '--out', fromLock)).code).toBe(0);
+    const refs = (tarFile: string) => {
+      const index = JSON.parse(execFileSync('tar', ['-xOf', tarFile, 'index.json']).toString()) as { manifests: Array<{ digest: string; annotations: Record<string, string> }> };
+      return index.manifests.filter((m) => m.annotations['org.opencontainers.image.ref.name'] !== 'higress-plugin-bundle');
+    };
+    expect(refs(fromLock)).toEqual(refs(bundle));
+
+    const local = path.join(tmp, 'local.properties');
+    fs.writeFileSync(local, 'mine=file:mine.wasm@1.0.0\n');
+    const refused = await runCli('bundle', local, '--out', path.join(tmp, 'local.oci.tar'));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`${local}:1: mine@1.0.0 is a local file (file:mine.wasm)`);
+    expect(fs.existsSync(path.join(tmp, 'local.oci.tar'))).toBe(false);
+
+    const extra = path.join(tmp, 'extra.properties');
+    fs.writeFileSync(extra, `absent=oci://${A.host}/plugins/absent:1.0.0\n`);
+    const missing = await runCli('pull', `oci-layout:${bundle}`, extra, '--out', path.join(tmp, 'tree-extra'));
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`absent@1.0.0: oci://${A.host}/plugins/absent:1.0.0 is not in oci-layout:${bundle}`);
+  });
 });
 
 describe('mirror into B (credentials from docker-credential-pass)', () => {
@@ -189,13 +226,13 @@ describe('mirror into B (credentials from docker-credential-pass)', () => {
     for (const [name, repo, tag] of [['key-auth', 'plugins/key-auth', '1.0.0'], ['docker-image', 'plugins/docker-image', '2.0.0'],
       ['oci-image', 'plugins/nested/oci-image', '3.0.0'], ['multi', 'plugins/multi', '1.2.0']] as const) {
       expect(skopeoDigest(`docker://${B.host}/mirror/${repo}:${tag}`, creds)).toBe(topDigest(name));
-      const desc = JSON.parse(execFileSync(tool('oras'), ['manifest', 'fetch', '--plain-http', '-u', B.username, '-p', B.password, '--descriptor', `${B.host}/mirror/${repo}:${tag}`]).toString()) as { digest: string };
+      const desc = JSON.parse(execFileSync(tool('oras'), ['manifest', 'fetch', '--plain-http', '-u', B.username, '--password-stdin', '--descriptor', `${B.host}/mirror/${repo}:${tag}`], { input: B.password }).toString()) as { digest: string };
       expect(desc.digest).toBe(topDigest(name));
     }
     // Index children and their blobs came along: the arm64 image is complete in B too.
     const arm64 = (pushed.multi as PushedIndex).arm64;
     expect(skopeoDigest(`docker://${B.host}/mirror/plugins/multi@${arm64.manifestDigest}`, creds)).toBe(arm64.manifestDigest);
-    execFileSync(tool('oras'), ['blob', 'fetch', '--plain-http', '-u', B.username, '-p', B.password, '--output', path.join(tmp, 'arm64.layer'), `${B.host}/mirror/plugins/multi@${arm64.wasmLayer.digest}`]);
+    execFileSync(tool('oras'), ['blob', 'fetch', '--plain-http', '-u', B.username, '--password-stdin', '--output', path.join(tmp, 'arm64.layer'), `${B.host}/mirror/plugins/multi@${arm64.wasmLayer.digest}`], { input: B.password });
     expect(sha(fs.readFileSync(path.join(tmp, 'arm64.layer')))).toBe(arm64.wasmLayer.digest);
   });
 
