@@ -92,6 +92,9 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
   if (!opts.force && fs.existsSync(out)) {
     throw new InputError('E_OUTPUT_EXISTS', `${opts.out} already exists`, { file: opts.out }, 'choose another --out, remove it, or pass --force to replace it');
   }
+  if (!fs.statSync(path.dirname(out), { throwIfNoEntry: false })?.isDirectory()) {
+    throw new InputError('E_OUTPUT_DIR', `the folder of ${opts.out} does not exist`, { file: opts.out }, 'create it first, or choose another --out');
+  }
   const { inputs } = opts;
   const lockDigests = new Map((inputs.lock?.plugins ?? []).map((l) => [`${l.name}@${l.version}`, l.digest]));
   const refs = references(inputs.entries, (e) => lockDigests.get(`${e.name}@${e.version}`));
