@@ -22,13 +22,19 @@ export interface ContentSource {
   label: string;
   /** The manifest `ref` names (its digest when set, else its tag), checked against `expected` when given. */
   manifest(ref: OciReference, expected?: BlobRef): Promise<RawManifest>;
-  /** Makes a blob readable: returns a function that opens a stream of its (checked) bytes. */
-  blob(ref: OciReference, blob: BlobRef, tmpDir: string): Promise<() => Readable>;
+  /** Makes a blob readable: a function that opens a stream of its (checked) bytes, and the checked file when there is one. */
+  blob(ref: OciReference, blob: BlobRef, tmpDir: string): Promise<BlobData>;
+}
+
+export interface BlobData {
+  open: () => Readable;
+  /** A downloaded, already checked file the sink may move instead of copying (it is the caller's temp file). */
+  file?: string;
 }
 
 export interface ContentSink {
   hasBlob(ref: OciReference, digest: string): Promise<boolean>;
-  putBlob(ref: OciReference, blob: BlobRef, open: () => Readable): Promise<void>;
+  putBlob(ref: OciReference, blob: BlobRef, data: BlobData): Promise<void>;
   hasManifest(ref: OciReference, digest: string): Promise<boolean>;
   /** Stores the manifest under `reference` (a tag, or its digest for index children). */
   putManifest(ref: OciReference, reference: string, manifest: RawManifest): Promise<void>;
@@ -69,7 +75,7 @@ export function registrySource(api: RegistryApi, label = 'registry'): ContentSou
     async blob(ref, blob, tmpDir) {
       const file = path.join(tmpDir, `${blob.digest.replace(/^sha256:/, '')}.${randomSuffix()}`);
       await api.downloadBlob(ref, blob, file);
-      return () => fs.createReadStream(file);
+      return { open: () => fs.createReadStream(file), file };
     },
   };
 }
@@ -106,7 +112,7 @@ export function layoutSource(layout: OciLayout): ContentSource {
       if (!layout.has(blob.digest)) {
         throw new IntegrityError('E_LAYOUT_BLOB', `${layout.label(blob.digest)} is missing`, { file: layout.location }, 'the bundle is incomplete: write it again with `bundle`');
       }
-      return checked(() => layout.open(blob.digest), blob, layout.label(blob.digest));
+      return { open: checked(() => layout.open(blob.digest), blob, layout.label(blob.digest)) };
     },
   };
 }
@@ -132,8 +138,10 @@ function checkDigest(bytes: Buffer, digest: string, label: string): void {
 export function layoutDirSink(dir: string): ContentSink {
   const blobFile = (digest: string) => path.join(dir, 'blobs', 'sha256', digest.replace(/^sha256:/, ''));
   const exists = async (digest: string) => fs.promises.access(blobFile(digest)).then(() => true, () => false);
-  const write = async (digest: string, open: () => Readable) => {
+  const write = async (digest: string, open: () => Readable, file?: string) => {
     const dest = blobFile(digest);
+    // A checked download on the same file system is moved into place, not written a second time.
+    if (file && (await fs.promises.rename(file, dest).then(() => true, () => false))) return;
     const tmp = `${dest}.tmp-${randomSuffix()}`;
     try {
       await pipeline(open(), fs.createWriteStream(tmp, { mode: 0o644 }));
@@ -145,7 +153,7 @@ export function layoutDirSink(dir: string): ContentSink {
   };
   return {
     hasBlob: (_ref, digest) => exists(digest),
-    putBlob: (_ref, blob, open) => write(blob.digest, open),
+    putBlob: (_ref, blob, data) => write(blob.digest, data.open, data.file),
     hasManifest: (_ref, digest) => exists(digest),
     putManifest: (_ref, _reference, m) => write(m.digest, () => Readable.from([m.bytes])),
   };
@@ -156,8 +164,8 @@ export function registrySink(api: RegistryApi): ContentSink {
   const pushedTo = new Map<string, string>();
   return {
     hasBlob: (ref, digest) => api.hasBlob(ref, digest),
-    async putBlob(ref, blob, open) {
-      await api.pushBlob(ref, blob, open, pushedTo.get(blob.digest));
+    async putBlob(ref, blob, data) {
+      await api.pushBlob(ref, blob, data.open, pushedTo.get(blob.digest));
       pushedTo.set(blob.digest, ref.repository);
     },
     hasManifest: async (ref, digest) => (await api.manifestDigest(ref, digest)) === digest,
@@ -215,7 +223,12 @@ export async function copyArtifact(source: ContentSource, from: OciReference, si
       result.blobsPresent++;
       continue;
     }
-    await sink.putBlob(to, blob, await source.blob(from, blob, tmpDir));
+    const data = await source.blob(from, blob, tmpDir);
+    try {
+      await sink.putBlob(to, blob, data);
+    } finally {
+      if (data.file) await fs.promises.rm(data.file, { force: true }); // a mirror run holds one blob on disk at a time per copy
+    }
     result.blobsCopied++;
     result.bytesCopied += blob.size;
   }
