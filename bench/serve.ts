@@ -10,9 +10,10 @@ import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
-import { findNginx, freePort, prepareNginx, PreparedNginx, shippedConfigPath, spawnNginx, stopNginx, waitForHealthy } from '../src/serve/nginx-runtime';
+import { findNginx, prepareNginx, PreparedNginx, shippedConfigPath, spawnNginx, stopNginx, waitForHealthy } from '../src/serve/nginx-runtime';
 import { publishVersion, writeIndex } from '../src/tree/publish';
-import { wasmUrlPath } from '../src/tree/format';
+import { wasmUrlPath } from '../src/contract/tree-format';
+import { freePort } from '../test/support/ports';
 import type { BenchSection } from './run';
 
 const exec = promisify(execFile);

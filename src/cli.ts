@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
  * higress-plugin-server CLI. Each command lives in src/commands/<name>.ts and exports
- * `register(program)`; this file only wires them together and turns errors into exit codes.
+ * `register(program)`; this file only wires them together and turns errors into exit codes
+ * (src/errors/exit-codes.ts, listed by `--help`).
  */
-import { Command } from 'commander';
-import { errorLine } from './errors';
+import { Command, CommanderError } from 'commander';
+import { packageVersion } from './contract/package-layout';
+import { EXIT, errorLine, exitCodesHelp, fromFsError, PluginServerError } from './errors';
 
 const COMMANDS: Array<() => { register(program: Command): void }> = [
   // Each command module is loaded lazily so a broken optional dependency of one command
@@ -18,34 +20,51 @@ const COMMANDS: Array<() => { register(program: Command): void }> = [
   () => require('./commands/check'),
 ];
 
-/** package.json sits one folder up from src/ and two from build/src/. */
-function packageVersion(): string {
-  for (const candidate of ['../package.json', '../../package.json']) {
-    try {
-      return (require(candidate) as { version: string }).version;
-    } catch {
-      /* try the next layout */
-    }
-  }
-  return 'unknown';
-}
+/** Commands whose --json output follows docs/cli-events.schema.json. */
+const JSON_COMMANDS = new Set(['pull', 'check', 'verify', 'index']);
 
 export function buildProgram(): Command {
   const program = new Command('higress-plugin-server')
     .description('Pull Higress Wasm plugins from OCI registries into a verified folder, serve it, and check what a server serves.')
     .version(packageVersion())
     .showHelpAfterError()
-    .configureOutput({ outputError: (str, write) => write(str) });
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str) })
+    .addHelpText('after', `\n${exitCodesHelp()}`);
   for (const load of COMMANDS) load().register(program);
   return program;
 }
 
+/**
+ * The exit code for an error that ended a command, after printing its one line. Commander has
+ * already printed its own message for usage errors; help and --version are not errors.
+ */
+export function exitCodeForError(err: unknown, args: string[] = process.argv.slice(2), stderr: NodeJS.WritableStream = process.stderr, stdout: NodeJS.WritableStream = process.stdout): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+    // With --json a script reads stdout only: the usage error is an event there too.
+    const command = args.find((a) => JSON_COMMANDS.has(a));
+    if (command && args.includes('--json')) {
+      const message = err.message.replace(/^error: /, '');
+      stdout.write(`${JSON.stringify({ event: 'problem', command, code: 'E_USAGE', message, hint: `run \`higress-plugin-server ${command} --help\`` })}\n`);
+    }
+    return EXIT.usage;
+  }
+  const known = fromFsError(err);
+  if ((known as NodeJS.ErrnoException)?.code === 'EPIPE') return EXIT.ok; // the reader went away: stop quietly
+  stderr.write(`error: ${errorLine(known)}\n`);
+  return known instanceof PluginServerError ? known.exitCode : EXIT.internal;
+}
+
 export async function main(argv: string[] = process.argv): Promise<void> {
+  // A reader that closes stdout (`| head -1`) must not turn into an uncaught EPIPE with a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    process.stderr.write(`error: ${errorLine(err)}\n`);
-    process.exitCode = process.exitCode || 1;
+    process.exitCode = exitCodeForError(err);
   }
 }
 

@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { helm, parseDocs, renderNotes, renderObjects } from './support/helm';
-import { wasmUrlPath } from '../src/tree/format';
+import { wasmUrlPath } from '../src/contract/tree-format';
 import { REPO_ROOT } from './support/tools';
 
 const UMBRELLA = path.join(REPO_ROOT, 'test', 'fixtures', 'umbrella');

@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { CONSOLE_SPEC_VERSIONS } from '../src/integration/console-versions';
+import { CONSOLE_SPEC_VERSIONS } from '../src/higress/console-versions';
 import { loadInputs } from '../src/inputs/load';
 import { REPO_ROOT } from './support/tools';
 

@@ -44,12 +44,13 @@ test('a good tree checks out, with gzip like the gateway and without', async () 
   const gz = await runCli('check', n.url);
   expect(gz.code).toBe(0);
   expect(gz.stderr).toMatch(/check: 5 ok, 0 failed/);
-  expect(gz.stderr).toMatch(/encoding gzip/);
+  // The result lines are the report: stdout. The summary is a human line: stderr.
+  expect(gz.stdout).toMatch(/^ok {4}\S+@2\.0\.0 .*encoding gzip/m);
   const plain = await runCli('check', n.url, '--no-gzip', '--sample', '2', '--json');
   expect(plain.code).toBe(0);
-  const lines = plain.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const lines = plain.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'plugin');
   expect(lines).toHaveLength(2);
-  for (const l of lines) expect(l.detail).toMatch(/encoding identity/);
+  for (const l of lines) expect(l).toMatchObject({ command: 'check', status: 'ok', message: expect.stringMatching(/encoding identity/) });
 });
 
 test('a corrupted file, a missing file and a wrong index entry are each named; exit non-zero', async () => {
@@ -71,12 +72,12 @@ test('a corrupted file, a missing file and a wrong index entry are each named; e
 
   const n = await serve(root);
   const run = await runCli('check', n.url);
-  expect(run.code).not.toBe(0);
-  const errors = run.stderr.split('\n').filter((l) => l.startsWith('error:'));
+  expect(run.code).toBe(6);
+  const errors = run.stdout.split('\n').filter((l) => l.startsWith('FAILED'));
   expect(errors).toHaveLength(3);
-  expect(run.stderr).toMatch(/error: alpha@2\.0\.0: sha256 [0-9a-f]{64} != index/);
-  expect(run.stderr).toMatch(/error: bravo@2\.0\.0: HTTP 404/);
-  expect(run.stderr).toMatch(/error: charlie@2\.0\.0: size \d+ != index \d+/);
+  expect(run.stdout).toMatch(/FAILED alpha@2\.0\.0 sha256 [0-9a-f]{64} != index/);
+  expect(run.stdout).toMatch(/FAILED bravo@2\.0\.0 HTTP 404/);
+  expect(run.stdout).toMatch(/FAILED charlie@2\.0\.0 size \d+ != index \d+/);
   expect(run.stderr).toMatch(/check: 2 ok, 3 failed/);
 });
 
@@ -87,7 +88,7 @@ test('console contract: the spec.yaml version must be served, and the error says
   const n = await serve(root);
   const missingAlias = await runCli('check', n.url, '--console-list', list);
   expect(missingAlias.code).not.toBe(0);
-  expect(missingAlias.stderr).toMatch(/error: key-auth@1\.0\.0: console URL answered HTTP 404 .*#@alias key-auth 1\.0\.0=2\.0\.0/);
+  expect(missingAlias.stdout).toMatch(/FAILED key-auth@1\.0\.0 console URL answered HTTP 404 .*#@alias key-auth 1\.0\.0=2\.0\.0/);
 
   // With the alias published (what the shipped plugin list does) the Console's URL answers.
   await publishVersion(root, { name: 'key-auth', version: '1.0.0', wasmPath: await smallWasm(), source: 'file:key-auth.wasm@2.0.0', manifestDigest: null, created: CREATED, aliasOf: '2.0.0' });
@@ -98,7 +99,7 @@ test('console contract: the spec.yaml version must be served, and the error says
 });
 
 test('an unreachable server is one clear error', async () => {
-  const run = await runCli('check', 'http://127.0.0.1:9');
-  expect(run.code).not.toBe(0);
+  const run = await runCli('check', '127.0.0.1:9');
+  expect(run.code).toBe(3);
   expect(run.stderr).toMatch(/error: cannot fetch http:\/\/127\.0\.0\.1:9\/plugins\/index\.json/);
 });

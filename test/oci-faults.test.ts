@@ -13,7 +13,7 @@ import {
   corruptBlob, MEDIA, pushBlob, pushManifest, pushOciImage, pushWasmArtifact, Pushed, Registry, sha256, startRegistry,
 } from './support/registry';
 import { smallWasm } from './support/wasm';
-import { freePort } from '../src/serve/nginx-runtime';
+import { freePort } from './support/ports';
 
 let reg: Registry;
 let proxy: FaultProxy;

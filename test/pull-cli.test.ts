@@ -52,7 +52,7 @@ test('a re-run is all cached and byte-identical; --json prints one object per ev
   expect(r.code).toBe(0);
   const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   expect(events.filter((e) => e.event === 'plugin').every((e) => e.status === 'cached')).toBe(true);
-  expect(events.at(-1)).toMatchObject({ event: 'summary', ok: true, cached: 4, downloaded: 0 });
+  expect(events.at(-1)).toMatchObject({ event: 'summary', command: 'pull', ok: true, counts: { cached: 4, downloaded: 0 } });
   expect(treeState(root, { mtimes: true })).toEqual(before);
 });
 
@@ -62,8 +62,8 @@ test('--frozen passes when nothing moved and fails when a file changed', async (
   const moved = path.join(dir, 'moved.properties');
   fs.copyFileSync(path.join(dir, 'wasm', 'large.wasm'), path.join(dir, 'wasm', 'small2.wasm'));
   fs.writeFileSync(moved, fs.readFileSync(list, 'utf8').replace('other=file:wasm/small.wasm', 'other=file:wasm/small2.wasm'));
-  const r = await runCli('pull', moved, '--out', root, '--frozen', '--lock', path.join(dir, 'plugins.lock.json'));
-  expect(r.code).toBe(1);
+  const r = await runCli('pull', moved, '--out', root, '--frozen', '--lock-file', path.join(dir, 'plugins.lock.json'));
+  expect(r.code).toBe(3);
   expect(r.stderr).toMatch(/other@3\.1\.0: other@3\.1\.0 source changed from file:wasm\/small\.wasm to file:wasm\/small2\.wasm/);
   expect(treeState(root, { mtimes: true })).toEqual(before);
 });
@@ -83,7 +83,7 @@ describe('bad inputs exit non-zero, name file:line, leave the tree untouched', (
     fs.writeFileSync(bad, `${text}\n`);
     const before = treeState(root, { mtimes: true });
     const r = await runCli('pull', bad, '--out', root);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
     const lines = r.stderr.trim().split('\n');
     expect(lines[0]).toMatch(pattern);
     expect(lines.at(-1)).toMatch(/problem\(s\) in .*bad\.properties; nothing was pulled/);
@@ -102,9 +102,9 @@ describe('bad inputs exit non-zero, name file:line, leave the tree untouched', (
     fs.writeFileSync(bad, 'custom=file:wasm/text.wasm@1.0.0\nfresh=file:wasm/small.wasm@1.0.0\n');
     const before = treeState(root, { mtimes: true });
     const r = await runCli('pull', bad, '--out', root);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/error: custom@1\.0\.0: payload is not a Wasm module/);
-    expect(r.stderr).toMatch(/1 plugin version\(s\) failed; the tree was left as it was/);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/FAILED custom@1\.0\.0: payload is not a Wasm module/);
+    expect(r.stderr).toMatch(/FAILED \(1 plugin version\(s\) failed\).*; the tree was left as it was/);
     expect(treeState(root, { mtimes: true })).toEqual(before);
   });
 
@@ -112,8 +112,8 @@ describe('bad inputs exit non-zero, name file:line, leave the tree untouched', (
     const bad = path.join(dir, 'bad.properties');
     fs.writeFileSync(bad, '\nghost=file:wasm/ghost.wasm@1.0.0\n');
     const r = await runCli('pull', bad, '--out', root);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/bad\.properties:2 ghost@1\.0\.0: file wasm\/ghost\.wasm not found/);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/FAILED ghost@1\.0\.0: .*bad\.properties:2: file wasm\/ghost\.wasm not found/);
   });
 });
 
@@ -123,7 +123,7 @@ test('--keep-going publishes the good plugins and still exits non-zero; --prune 
   const l2 = path.join(dir, 'kg.properties');
   fs.writeFileSync(l2, 'broken=file:wasm/text.wasm@1.0.0\nfresh=file:wasm/small.wasm@1.0.0\n');
   const r = await runCli('pull', l2, '--out', r2, '--keep-going');
-  expect(r.code).toBe(1);
+  expect(r.code).toBe(8);
   expect(fs.existsSync(path.join(r2, 'plugins/fresh/1.0.0/plugin.wasm'))).toBe(true);
   expect(fs.existsSync(path.join(r2, 'plugins/broken'))).toBe(false);
   expect(fs.existsSync(path.join(r2, 'plugins/custom/2.0.0'))).toBe(true);
@@ -139,10 +139,10 @@ test('verify fails on a tampered file; index repairs a hand-dropped plugin', asy
   fs.mkdirSync(path.join(r3, 'plugins/hand/1.0.0'), { recursive: true });
   fs.copyFileSync(path.join(dir, 'wasm', 'small.wasm'), path.join(r3, 'plugins/hand/1.0.0/plugin.wasm'));
   const v = await runCli('verify', r3);
-  expect(v.code).toBe(1);
+  expect(v.code).toBe(6);
   expect(v.stderr).toMatch(/error: hand@1\.0\.0: metadata\.json missing or invalid/);
   expect(v.stderr.trim().split('\n').at(-1)).toMatch(/^verify: \d+ problem\(s\) in 5 plugin version\(s\)$/);
-  expect(await runCli('index', r3)).toMatchObject({ code: 0, stderr: expect.stringContaining('index: 4 kept, 1 rebuilt, 0 failed') });
+  expect(await runCli('index', r3)).toMatchObject({ code: 0, stderr: expect.stringContaining('index: 4 kept, 1 rebuilt, 0 failed, 0 skipped') });
   expect((await runCli('verify', r3)).code).toBe(0);
 });
 
@@ -156,7 +156,7 @@ test('a real process exits non-zero on a bad list (ts-node, transpile only)', as
     require('./src/commands/pull').register(program);
     program.parseAsync(process.argv).catch((e) => { process.stderr.write('error: ' + require('./src/errors').errorLine(e) + '\\n'); process.exitCode = 1; });`;
   const run = promisify(execFile)(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script, 'node', 'pull', bad, '--out', root], { cwd: REPO_ROOT });
-  await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringMatching(/^error: .*spawn\.properties:1: no "="/) });
+  await expect(run).rejects.toMatchObject({ code: 3, stderr: expect.stringMatching(/^error: .*spawn\.properties:1: no "="/) });
 });
 
 test('several lists merge (another tag is another version); a conflict across lists names both', async () => {

@@ -12,8 +12,8 @@ import { parsePluginList } from '../src/inputs/properties';
 import { PluginEntry } from '../src/inputs/types';
 import { createOciClient } from '../src/oci/client';
 import { OciClient } from '../src/oci/types';
-import { closeCpuPool } from '../src/pipeline/cpu-pool';
-import { runPull } from '../src/pipeline/pull';
+import { closeCpuPool } from '../src/content/cpu-pool';
+import { failureLine, runPull } from '../src/pipeline/pull';
 import { verifyTree } from '../src/tree/read';
 import { runCli } from './support/cli-run';
 import { pushWasmArtifact, Registry, startRegistry } from './support/registry';
@@ -89,7 +89,7 @@ describe('one tree, pulled cold then extended', () => {
   test('one download per manifest, one compression per content, hardlinks between folders of the same bytes', async () => {
     const { client, blobs } = recordingClient();
     const r = await runPull({ root, entries: entries(LIST, 'list.properties'), client }).finally(() => client.close?.());
-    expect(r.failed.map((e) => e.toLine())).toEqual([]);
+    expect(r.failed.map(failureLine)).toEqual([]);
     expect(r.published).toBe(6);
     // a, b, c share one manifest; d is another manifest of the same bytes; e is another module.
     expect(blobs.filter((u) => u.includes(largeLayer))).toHaveLength(2);
@@ -147,11 +147,11 @@ test('plugins sharing one bad download each fail under their own name', async ()
   const root = path.join(dir, 'bad');
   const r = await runPull({ root, entries: entries('x=oci://HOST/plugins/x:1.0.0\ny=oci://HOST/plugins/y:1.0.0\n', 'bad.properties'), client: c }).finally(() => c.close?.());
   expect(r.ok).toBe(false);
-  expect(r.failed.map((e) => [e.code, e.context.plugin, e.context.version]).sort()).toEqual([
+  expect(r.failed.map((f) => [f.error.code, f.name, f.version]).sort()).toEqual([
     ['E_NOT_WASM', 'x', '1.0.0'],
     ['E_NOT_WASM', 'y', '1.0.0'],
   ]);
-  expect(r.failed[0]!.toLine()).toMatch(/^[xy]@1\.0\.0: payload is not a Wasm module/);
+  expect(failureLine(r.failed[0]!)).toMatch(/^[xy]@1\.0\.0: payload is not a Wasm module/);
   expect(fs.readdirSync(path.join(root, 'plugins'))).toEqual([]);
 });
 
@@ -189,7 +189,7 @@ test('when one repository fails to serve a shared manifest, another repository s
   };
   const root = path.join(dir, 'shared-failure');
   const r = await runPull({ root, entries: entries('z1=oci://HOST/plugins/z1:1.0.0\nz2=oci://HOST/plugins/z2:1.0.0\n', 'z.properties'), client, keepGoing: true }).finally(() => real.close?.());
-  expect(r.failed.map((e) => e.toLine())).toEqual([expect.stringMatching(/^z1@1\.0\.0: /)]);
+  expect(r.failed.map(failureLine)).toEqual([expect.stringMatching(/^z1@1\.0\.0: /)]);
   expect(r.published).toBe(1);
   expect(fs.readFileSync(path.join(root, 'plugins/z2/1.0.0/plugin.wasm')).equals(small)).toBe(true);
 });

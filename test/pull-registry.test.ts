@@ -112,8 +112,8 @@ test('--frozen detects a moved tag, names the plugin and leaves the tree untouch
   const before = treeState(root, { mtimes: true });
   await pushWasmArtifact(reg, 'plugins/request-block', '2.0.0', large, { annotations: { 'org.opencontainers.image.created': CREATED } });
   const r = await runCli('pull', list, '--out', root, '--frozen');
-  expect(r.code).toBe(1);
-  expect(r.stderr).toMatch(/error: request-block@2\.0\.0: oci:\/\/127\.0\.0\.1:\d+\/plugins\/request-block:2\.0\.0 now resolves to sha256:[a-f0-9]{64}, the lock file has sha256:/);
+  expect(r.code).toBe(5);
+  expect(r.stderr).toMatch(/FAILED request-block@2\.0\.0: oci:\/\/127\.0\.0\.1:\d+\/plugins\/request-block:2\.0\.0 now resolves to sha256:[a-f0-9]{64}, the lock file has sha256:/);
   expect(treeState(root, { mtimes: true })).toEqual(before);
   // Without --frozen the moved tag is picked up, alias included, and only that source is downloaded.
   const ok = await runCli('pull', list, '--out', root, '--json');
@@ -128,7 +128,7 @@ test('registry errors (missing tag) fail the run with the plugin named; the tree
   fs.writeFileSync(bad, `cors=oci://${reg.host}/plugins/cors:2.0.0\nghost=oci://${reg.host}/plugins/ghost:9.9.9\n`);
   const before = treeState(root, { mtimes: true });
   const r = await runCli('pull', bad, '--out', root);
-  expect(r.code).toBe(1);
-  expect(r.stderr).toMatch(/error: .*ghost@9\.9\.9/);
+  expect(r.code).toBe(4);
+  expect(r.stderr).toMatch(/FAILED ghost@9\.9\.9: .*\[E_REGISTRY_NOT_FOUND\]/);
   expect(treeState(root, { mtimes: true })).toEqual(before);
 });

@@ -16,8 +16,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { parsePluginList } from '../src/inputs/properties';
 import { createOciClient } from '../src/oci/client';
-import { runPull } from '../src/pipeline/pull';
-import { PLUGINS_DIR, WASM_FILE } from '../src/tree/format';
+import { failureLine, runPull } from '../src/pipeline/pull';
+import { PLUGINS_DIR, WASM_FILE } from '../src/contract/tree-format';
 import { verifyTree } from '../src/tree/read';
 import { runCli } from './support/cli-run';
 import { FaultProxy, FaultRule, startFaultProxy } from './support/fault-proxy';
@@ -181,9 +181,9 @@ describe('permanent faults fail clearly and leave the previous tree byte-identic
     // The CLI's 30 s per-request timeout is too long for a test; same pipeline, shorter timeout.
     const client = createOciClient({ timeoutMs: 300, retries: 2, retryBaseMs: 10 });
     const result = await runPull({ root, entries, client }).finally(() => client.close());
-    outcomes.push({ fault: 'blob stalls 10 s (timeout 300 ms, 2 attempts)', kind: 'permanent', injected: faults.log.filter((l) => l.fault).length, outcome: 'failed, tree unchanged', error: result.failed[0]?.toLine() });
+    outcomes.push({ fault: 'blob stalls 10 s (timeout 300 ms, 2 attempts)', kind: 'permanent', injected: faults.log.filter((l) => l.fault).length, outcome: 'failed, tree unchanged', error: result.failed[0] && failureLine(result.failed[0]) });
     expect(result.ok).toBe(false);
-    expect(result.failed.map((e) => e.code)).toEqual(['E_REGISTRY_TIMEOUT', 'E_REGISTRY_TIMEOUT']);
+    expect(result.failed.map((f) => f.error.code)).toEqual(['E_REGISTRY_TIMEOUT', 'E_REGISTRY_TIMEOUT']);
     expect(treeState(root)).toEqual(before);
     await assertSound(root);
   });

@@ -11,7 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import fc from 'fast-check';
 import { parsePluginList } from '../src/inputs/properties';
-import { GZ_FILE, PLUGINS_DIR, wasmUrlPath } from '../src/tree/format';
+import { GZ_FILE, PLUGINS_DIR, wasmUrlPath } from '../src/contract/tree-format';
 import { publishVersion, writeIndex } from '../src/tree/publish';
 import { recordFigures, resetFigures } from './support/figures';
 import { rawGet, request } from './support/http';

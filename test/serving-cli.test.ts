@@ -10,7 +10,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
-import { PluginMetadata } from '../src/tree/format';
+import { PluginMetadata } from '../src/contract/tree-format';
 import { request } from './support/http';
 import { freePort } from './support/nginx';
 import { REPO_ROOT } from './support/tools';

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { GZ_FILE, INDEX_FILE, METADATA_JSON, METADATA_TXT, PluginIndex, PluginMetadata, PLUGINS_DIR, wasmUrlPath } from '../src/tree/format';
+import { GZ_FILE, INDEX_FILE, METADATA_JSON, METADATA_TXT, PluginIndex, PluginMetadata, PLUGINS_DIR, wasmUrlPath } from '../src/contract/tree-format';
 import { publishVersion, writeIndex } from '../src/tree/publish';
 import { rawGet, request } from './support/http';
 import { RunningNginx, startNginx } from './support/nginx';

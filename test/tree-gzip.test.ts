@@ -10,9 +10,10 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import fc from 'fast-check';
 import { IntegrityError } from '../src/errors';
-import { CpuPool } from '../src/pipeline/cpu-pool';
-import { GZIP_CHUNK, GZIP_DICT, gzipChunkedSync, planChunks } from '../src/pipeline/gzip-format';
-import { analyzeWasm, gzipFile } from '../src/pipeline/prepare';
+import { CpuPool } from '../src/content/cpu-pool';
+import { GZIP_CHUNK, GZIP_DICT, gzipChunkedSync, planChunks } from '../src/content/gzip-format';
+import { parseGzipLevel } from '../src/contract/gzip-level';
+import { analyzeWasm, gzipFile } from '../src/content/prepare';
 import { largeWasm, smallWasm } from './support/wasm';
 
 let dir: string;
@@ -63,7 +64,7 @@ test('the .gz decodes to the input for any size and level, with a fixed header (
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 3 * GZIP_CHUNK + 100 }), fc.integer(), fc.integer({ min: 1, max: 256 }), fc.integer({ min: 1, max: 9 }), (size, seed, alphabet, level) => {
       const input = sample(size, seed, alphabet);
-      const gz = gzipChunkedSync(input, level);
+      const gz = gzipChunkedSync(input, parseGzipLevel(level));
       expect(zlib.gunzipSync(gz).equals(input)).toBe(true);
       expect([...gz.subarray(0, 10)]).toEqual([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, level === 9 ? 2 : level === 1 ? 4 : 0, 0xff]);
     }),

@@ -1,15 +1,35 @@
 /** `index <root>`: rebuild metadata and plugins/index.json for hand-placed or edited plugin files. */
 import { Command } from 'commander';
-import { sourceDateEpoch } from '../pipeline/created';
+import { sourceDateEpoch } from '../contract/created';
+import { exitCodesHelp } from '../errors';
 import { reindexTree } from '../tree/reindex';
-import { reportProblems } from './report';
+import { CliOutput, problemFields } from './output';
 
-export async function indexCommand(root: string): Promise<void> {
+export async function indexCommand(root: string, flags: { json?: boolean } = {}): Promise<void> {
+  const o = new CliOutput('index', Boolean(flags.json));
   const r = await reindexTree(root, { sourceDateEpoch: sourceDateEpoch() });
-  const summary = `index: ${r.kept.length} kept, ${r.rebuilt.length} rebuilt, ${r.failed.length} failed`;
-  if (r.failed.length) return reportProblems(r.failed, summary);
-  for (const id of r.rebuilt) process.stderr.write(`rebuilt ${id}\n`);
-  process.stderr.write(`${summary}\n`);
+  for (const id of r.rebuilt) {
+    const [name, version] = id.split('/') as [string, string];
+    o.human(`rebuilt ${name}@${version}`);
+    o.event({ event: 'plugin', command: 'index', name, version, status: 'rebuilt' });
+  }
+  for (const id of r.kept) {
+    const [name, version] = id.split('/') as [string, string];
+    o.event({ event: 'plugin', command: 'index', name, version, status: 'kept' });
+  }
+  for (const s of r.skipped) {
+    o.human(`skipped ${s.path}: ${s.reason}`);
+    o.event({ event: 'skipped', command: 'index', path: s.path, reason: s.reason });
+  }
+  for (const f of r.failed) {
+    o.human(`error: ${f.toLine()}`);
+    o.event({ ...problemFields(f), event: 'plugin', command: 'index', name: f.context.plugin ?? '', version: f.context.version ?? '', status: 'failed' });
+  }
+  o.finish({
+    areas: r.failed.map((f) => f.area),
+    line: `index: ${r.kept.length} kept, ${r.rebuilt.length} rebuilt, ${r.failed.length} failed, ${r.skipped.length} skipped`,
+    counts: { kept: r.kept.length, rebuilt: r.rebuilt.length, failed: r.failed.length, skipped: r.skipped.length },
+  });
 }
 
 export function register(program: Command): void {
@@ -17,5 +37,7 @@ export function register(program: Command): void {
     .command('index')
     .description('rebuild metadata.txt, metadata.json and plugins/index.json of a tree (replaces generate_metadata.py)')
     .argument('<root>', 'tree root (contains plugins/)')
-    .action((root: string) => indexCommand(root));
+    .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json)')
+    .addHelpText('after', `\n${exitCodesHelp()}`)
+    .action((root: string, flags: { json?: boolean }) => indexCommand(root, flags));
 }

@@ -5,14 +5,26 @@
 import { Command, InvalidArgumentError } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
-import { InputError } from '../errors';
+import { exitCodesHelp, InputError, UsageError } from '../errors';
 import { assertPortFree, checkNginx, findNginx, prepareNginx, spawnNginx, stopNginx, waitForHealthy } from '../serve/nginx-runtime';
-import { PLUGINS_DIR } from '../tree/format';
+import { PLUGINS_DIR } from '../contract/tree-format';
 
 interface ServeOptions {
   port: number;
   host: string;
   nginx?: string;
+  allowRemote?: boolean;
+}
+
+/** Loopback addresses: the only ones `serve` binds without --allow-remote. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/** `serve` is a development server: refuse to expose it unless the user says so. */
+export function assertServeHost(host: string, allowRemote: boolean | undefined): void {
+  if (isLoopbackHost(host) || allowRemote) return;
+  throw new UsageError({ code: 'E_SERVE_REMOTE', message: `--host ${host} is not a loopback address; serve would expose the tree to the network`, hint: 'add --allow-remote if that is what you want, or use --host 127.0.0.1' });
 }
 
 function parsePort(value: string): number {
@@ -25,11 +37,11 @@ function parsePort(value: string): number {
 export function resolveTreeRoot(arg: string): string {
   const abs = path.resolve(arg);
   if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) {
-    throw new InputError('E_SERVE_ROOT', `${arg} is not a folder`, { file: arg }, 'pass the folder `pull` wrote (the one that holds plugins/)');
+    throw new InputError({ code: 'E_SERVE_ROOT', message: `${arg} is not a folder`, context: { file: arg }, hint: 'pass the folder `pull` wrote (the one that holds plugins/)' });
   }
   if (fs.existsSync(path.join(abs, PLUGINS_DIR))) return abs;
   if (path.basename(abs) === PLUGINS_DIR) return path.dirname(abs);
-  throw new InputError('E_SERVE_ROOT', `${arg} has no ${PLUGINS_DIR}/ folder`, { file: arg }, 'run `higress-plugin-server pull` first, or pass the folder that holds plugins/');
+  throw new InputError({ code: 'E_SERVE_ROOT', message: `${arg} has no ${PLUGINS_DIR}/ folder`, context: { file: arg }, hint: 'run `higress-plugin-server pull` first, or pass the folder that holds plugins/' });
 }
 
 /**
@@ -45,6 +57,7 @@ function accessLogTarget(): string | undefined {
 }
 
 async function serve(rootArg: string, opts: ServeOptions): Promise<void> {
+  assertServeHost(opts.host, opts.allowRemote);
   const root = resolveTreeRoot(rootArg);
   const binary = opts.nginx ? checkNginx(opts.nginx) : findNginx();
   await assertPortFree(opts.host, opts.port);
@@ -97,7 +110,9 @@ export function register(program: Command): void {
     .description('Serve a plugin tree with the image\'s Nginx config on 127.0.0.1 (needs nginx installed).')
     .argument('[root]', 'folder that holds plugins/ (what `pull` wrote)', '.')
     .option('-p, --port <port>', 'port to listen on', parsePort, 8080)
-    .option('--host <address>', 'loopback address to listen on', '127.0.0.1')
+    .option('--host <address>', 'address to listen on (loopback unless --allow-remote)', '127.0.0.1')
+    .option('--allow-remote', 'allow a --host that is not loopback (exposes the tree to the network)')
     .option('--nginx <path>', 'nginx binary (default: from PATH, else /usr/sbin/nginx)')
+    .addHelpText('after', `\n${exitCodesHelp()}`)
     .action((root: string, opts: ServeOptions) => serve(root, opts));
 }

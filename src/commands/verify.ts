@@ -1,12 +1,18 @@
 /** `verify <root>`: recompute every checksum of a tree; non-zero exit on any mismatch. */
 import { Command } from 'commander';
+import { exitCodesHelp } from '../errors';
 import { verifyTree } from '../tree/read';
-import { reportProblems } from './report';
+import { CliOutput } from './output';
 
-export async function verifyCommand(root: string): Promise<void> {
+export async function verifyCommand(root: string, flags: { json?: boolean } = {}): Promise<void> {
+  const o = new CliOutput('verify', Boolean(flags.json));
   const { checked, problems } = await verifyTree(root);
-  if (problems.length) return reportProblems(problems, `verify: ${problems.length} problem(s) in ${checked} plugin version(s)`);
-  process.stderr.write(`verify: ${checked} plugin version(s) ok\n`);
+  const areas = o.problems(problems);
+  o.finish({
+    areas,
+    line: problems.length ? `verify: ${problems.length} problem(s) in ${checked} plugin version(s)` : `verify: ${checked} plugin version(s) ok`,
+    counts: { checked, problems: problems.length },
+  });
 }
 
 export function register(program: Command): void {
@@ -14,5 +20,7 @@ export function register(program: Command): void {
     .command('verify')
     .description('recompute every checksum of a tree against metadata and index.json')
     .argument('<root>', 'tree root (contains plugins/)')
-    .action((root: string) => verifyCommand(root));
+    .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json)')
+    .addHelpText('after', `\n${exitCodesHelp()}`)
+    .action((root: string, flags: { json?: boolean }) => verifyCommand(root, flags));
 }

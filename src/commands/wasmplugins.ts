@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { serviceBaseUrl } from '../../lib/console-url';
 import { DEFAULT_VALUES } from '../../lib/values';
-import { loadIndex } from '../integration/server-index';
+import { loadIndex } from '../higress/server-index';
 
 export const DEFAULT_NAMESPACE = 'higress-system';
 
@@ -26,7 +26,7 @@ function integer(value: string): number {
 export async function wasmpluginsCommand(opts: Options): Promise<void> {
   // Loaded here, not at start-up: the typed WasmPlugin import pulls in cdk8s (~50 ms), which no other
   // command needs.
-  const { buildWasmPlugins, renderYaml } = await import('../integration/wasmplugins');
+  const { buildWasmPlugins, renderYaml } = await import('../higress/wasmplugins');
   const index = await loadIndex(opts.index);
   const baseUrl = opts.baseUrl ?? serviceBaseUrl({ name: DEFAULT_VALUES.name, namespace: opts.namespace, port: DEFAULT_VALUES.service.port });
   const yaml = renderYaml(

@@ -9,7 +9,7 @@ function read(file: string, what: string): string {
   try {
     return fs.readFileSync(file, 'utf8');
   } catch {
-    throw new InputError('E_INPUT_MISSING', `cannot read ${what} ${file}`, { file }, 'check the path');
+    throw new InputError({ code: 'E_INPUT_MISSING', message: `cannot read ${what} ${file}`, context: { file }, hint: 'check the path' });
   }
 }
 

@@ -17,8 +17,8 @@
  * Pure: takes the text, returns entries plus every problem found (never stops at the first one).
  */
 import * as path from 'path';
-import { InputError } from '../errors';
-import { SAFE_SEGMENT } from '../tree/format';
+import { ErrorCode, InputError } from '../errors';
+import { SAFE_SEGMENT } from '../contract/plugin-identity';
 import { parseSource } from './reference';
 import { PluginEntry, sourceKey, sourceText } from './types';
 
@@ -42,8 +42,8 @@ export function parsePluginList(text: string, file: string): ParseResult {
   const entries: PluginEntry[] = [];
   const problems: InputError[] = [];
   const aliases: Array<{ name: string; alias: string; target: string; line: number }> = [];
-  const err = (line: number, code: string, message: string, hint: string): void => {
-    problems.push(new InputError(code, message, { file, line }, hint));
+  const err = (line: number, code: ErrorCode, message: string, hint: string): void => {
+    problems.push(new InputError({ code, message, context: { file, line }, hint }));
   };
 
   const lines = text.split(/\r?\n/);
@@ -103,11 +103,7 @@ export function dedupe(entries: PluginEntry[], problems: InputError[] = []): Par
     }
     if (sourceKey(prev.source) === sourceKey(e.source) && prev.aliasOf === e.aliasOf) continue;
     problems.push(
-      new InputError(
-        'E_DUPLICATE',
-        `${e.name}@${e.version} is already declared at ${prev.file === e.file ? `line ${prev.line}` : `${prev.file}:${prev.line}`} with ${prev.aliasOf ? `alias of ${prev.aliasOf}` : sourceText(prev.source)}, here with ${e.aliasOf ? `alias of ${e.aliasOf}` : sourceText(e.source)}`,
-        { file: e.file, line: e.line },
-        'keep one source per name and version',
+      new InputError({ code: 'E_DUPLICATE', message: `${e.name}@${e.version} is already declared at ${prev.file === e.file ? `line ${prev.line}` : `${prev.file}:${prev.line}`} with ${prev.aliasOf ? `alias of ${prev.aliasOf}` : sourceText(prev.source)}, here with ${e.aliasOf ? `alias of ${e.aliasOf}` : sourceText(e.source)}`, context: { file: e.file, line: e.line }, hint: 'keep one source per name and version' }
       ),
     );
   }

@@ -4,20 +4,21 @@
  *   file:<path>@<version>       (path relative to the list file's folder)
  * Pure: no I/O. Returns either the parsed source (+ the version it names) or a problem message.
  */
+import { DIGEST_PATTERN } from '../contract/digest';
+import type { ErrorCode } from '../errors';
 import * as path from 'path';
 import { OciReference } from '../oci/types';
-import { SAFE_SEGMENT } from '../tree/format';
+import { SAFE_SEGMENT } from '../contract/plugin-identity';
 import { Source } from './types';
 
-export type ParsedSource = { ok: true; source: Source; version: string } | { ok: false; code: string; message: string; hint: string };
+export type ParsedSource = { ok: true; source: Source; version: string } | { ok: false; code: ErrorCode; message: string; hint: string };
 
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::\d{1,5})?$/;
 /** OCI distribution-spec repository name component grammar. */
 const REPO_COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
-function bad(message: string, hint: string, code = 'E_REFERENCE'): ParsedSource {
+function bad(message: string, hint: string, code: ErrorCode = 'E_REFERENCE'): ParsedSource {
   return { ok: false, code, message, hint };
 }
 
@@ -28,7 +29,7 @@ export function parseOciReference(text: string): { ok: true; ref: OciReference }
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) return { ok: false, message: `bad digest "${digest}" (want sha256:<64 lowercase hex>)` };
+    if (!DIGEST_PATTERN.test(digest)) return { ok: false, message: `bad digest "${digest}" (want sha256:<64 lowercase hex>)` };
   }
   const slash = rest.indexOf('/');
   if (slash <= 0) return { ok: false, message: 'missing registry host or repository' };

@@ -4,8 +4,9 @@
  * is the served name, `version` the version folder, `ociRef` + `digest` the pinned source, and
  * `aliases` extra names served from the same bytes. Pure: text in, entries + all problems out.
  */
-import { InputError } from '../errors';
-import { SAFE_SEGMENT } from '../tree/format';
+import { ErrorCode, InputError } from '../errors';
+import { DIGEST_HINT, isDigest } from '../contract/digest';
+import { SAFE_SEGMENT } from '../contract/plugin-identity';
 import { dedupe, ParseResult } from './properties';
 import { parseOciReference } from './reference';
 import { PluginEntry } from './types';
@@ -34,23 +35,23 @@ export function parseSnapshot(text: string, file: string): ParseResult {
   try {
     doc = JSON.parse(text) as typeof doc;
   } catch (e) {
-    return { entries: [], problems: [new InputError('E_SNAPSHOT', `not valid JSON: ${(e as Error).message}`, { file }, 'pass a Higress release snapshot file')] };
+    return { entries: [], problems: [new InputError({ code: 'E_SNAPSHOT', message: `not valid JSON: ${(e as Error).message}`, context: { file }, hint: 'pass a Higress release snapshot file' })] };
   }
   if (!doc || doc.schemaVersion !== 1 || !Array.isArray(doc.plugins)) {
-    return { entries: [], problems: [new InputError('E_SNAPSHOT', 'not a Higress plugin snapshot (want schemaVersion 1 and a plugins array)', { file }, 'pass a Higress release snapshot file')] };
+    return { entries: [], problems: [new InputError({ code: 'E_SNAPSHOT', message: 'not a Higress plugin snapshot (want schemaVersion 1 and a plugins array)', context: { file }, hint: 'pass a Higress release snapshot file' })] };
   }
   const entries: PluginEntry[] = [];
   (doc.plugins as Array<SnapshotPlugin | null>).forEach((entry, i) => {
     const line = lineOfPlugin(text, i);
     // A null or non-object entry (hand-edited file) is a problem to report, not a crash.
     if (!entry || typeof entry !== 'object' || Array.isArray(entry)) {
-      problems.push(new InputError('E_SNAPSHOT', `plugins[${i}] is not an object`, { file, line }, 'fix the snapshot entry'));
+      problems.push(new InputError({ code: 'E_SNAPSHOT', message: `plugins[${i}] is not an object`, context: { file, line }, hint: 'fix the snapshot entry' }));
       return;
     }
     const p = entry;
     const id = typeof p.logicalId === 'string' ? p.logicalId : `plugins[${i}]`;
-    const err = (code: string, msg: string, hint: string): void => {
-      problems.push(new InputError(code, `${id}: ${msg}`, { file, line }, hint));
+    const err = (code: ErrorCode, msg: string, hint: string): void => {
+      problems.push(new InputError({ code, message: `${id}: ${msg}`, context: { file, line }, hint }));
     };
     const ps = p.consumers?.pluginServer;
     if (!ps) return; // not served by the plugin server in this release
@@ -59,7 +60,7 @@ export function parseSnapshot(text: string, file: string): ParseResult {
     }
     const r = parseOciReference(p.ociRef);
     if (!r.ok) return err('E_REFERENCE', `bad ociRef "${p.ociRef}": ${r.message}`, 'fix the snapshot entry');
-    if (!/^sha256:[a-f0-9]{64}$/.test(p.digest)) return err('E_REFERENCE', `bad digest "${p.digest}"`, 'want sha256:<64 lowercase hex>');
+    if (!isDigest(p.digest)) return err('E_REFERENCE', `bad digest "${p.digest}"`, DIGEST_HINT);
     if (r.ref.tag !== p.version) return err('E_SNAPSHOT', `ociRef tag ${r.ref.tag ?? '(none)'} disagrees with version ${p.version}`, 'fix the snapshot entry');
     const names = [ps.httpPath, ...(Array.isArray(ps.aliases) ? ps.aliases : [])];
     for (const n of [...names, p.version]) {

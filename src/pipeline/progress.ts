@@ -1,68 +1,75 @@
 /**
- * Progress output of `pull`: one line per plugin on stderr (name, version, size, downloaded or
- * cached, time), a live "n/m" line on a TTY, or one JSON object per event on stdout with --json.
+ * Progress events of a pull run, as they happen: `begin` when a source starts staging, `plugin` the
+ * moment a version is published, found cached, pruned or failed. The command turns them into lines
+ * (one per plugin, a live counter on a TTY) or JSON events.
  */
+import type { PluginServerError } from '../errors';
+
 export interface PluginEvent {
   event: 'plugin';
   name: string;
   version: string;
-  status: 'downloaded' | 'cached' | 'failed';
+  /** `downloaded` from a registry, `copied` from a file: source, `aliased` a version alias folder. */
+  status: 'downloaded' | 'copied' | 'aliased' | 'cached' | 'failed' | 'pruned';
   size?: number;
   ms: number;
   aliasOf?: string;
-  error?: string;
+  error?: PluginServerError;
 }
-export interface SummaryEvent {
-  event: 'summary';
-  ok: boolean;
-  plugins: number;
-  downloaded: number;
-  cached: number;
-  failed: number;
-  pruned: number;
-  ms: number;
-}
-export type PullEvent = PluginEvent | SummaryEvent | { event: 'start'; plugins: number; sources: number };
+export type PullEvent = PluginEvent | { event: 'start'; plugins: number; sources: number } | { event: 'begin'; plugins: number };
 
 export interface Reporter {
   emit(e: PullEvent): void;
 }
 
-function human(bytes: number | undefined): string {
+export function humanSize(bytes: number | undefined): string {
   if (bytes === undefined) return '-';
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-export function formatEvent(e: PullEvent): string {
-  if (e.event === 'plugin') {
-    const alias = e.aliasOf ? ` (alias of ${e.aliasOf})` : '';
-    if (e.status === 'failed') return `FAILED ${e.name}@${e.version}${alias}: ${e.error ?? 'unknown error'}`;
-    return `${e.status === 'cached' ? 'cached    ' : 'downloaded'} ${e.name}@${e.version}${alias} ${human(e.size)} ${e.ms} ms`;
+/** The one line a plugin event gets (failures included: they are not repeated at the end). */
+export function formatPluginEvent(e: PluginEvent): string {
+  const alias = e.aliasOf ? ` (alias of ${e.aliasOf})` : '';
+  if (e.status === 'failed') {
+    const c = e.error?.context;
+    const where = c?.file ? `${c.line ? `${c.file}:${c.line}` : c.file}: ` : '';
+    return `FAILED ${e.name}@${e.version}${alias}: ${where}${e.error ? `${e.error.detail()} [${e.error.code}]` : 'unknown error'}`;
   }
-  if (e.event === 'summary') {
-    return `${e.ok ? 'ok' : 'FAILED'}: ${e.plugins} plugin versions, ${e.downloaded} downloaded, ${e.cached} cached, ${e.failed} failed${e.pruned ? `, ${e.pruned} pruned` : ''} in ${(e.ms / 1000).toFixed(1)} s`;
-  }
-  return `pulling ${e.plugins} plugin versions from ${e.sources} sources`;
+  if (e.status === 'pruned') return `pruned     ${e.name}@${e.version}`;
+  return `${e.status.padEnd(10)} ${e.name}@${e.version}${alias} ${humanSize(e.size)} ${e.ms} ms`;
 }
 
-export function jsonReporter(out: NodeJS.WritableStream = process.stdout): Reporter {
-  return { emit: (e) => void out.write(`${JSON.stringify(e)}\n`) };
-}
-
-/** Lines on stderr; on a TTY a live counter line is redrawn below them. */
-export function textReporter(err: NodeJS.WriteStream = process.stderr): Reporter {
+/**
+ * Lines on `err`; on a TTY a live line (done/total, in flight, bytes) is redrawn below them.
+ */
+export function textReporter(err: NodeJS.WriteStream = process.stderr): Reporter & { clear(): void } {
   const tty = Boolean(err.isTTY);
   let total = 0;
   let done = 0;
+  let inFlight = 0;
+  let bytes = 0;
+  const live = () => {
+    if (tty) err.write(`\r\x1b[2K[${done}/${total}] ${inFlight} in flight, ${humanSize(bytes)}`);
+  };
   return {
     emit(e) {
-      if (e.event === 'start') total = e.plugins;
-      if (e.event === 'plugin') done++;
       if (tty) err.write('\r\x1b[2K');
-      if (e.event !== 'start' || !tty) err.write(`${formatEvent(e)}\n`);
-      if (tty && e.event !== 'summary') err.write(`[${done}/${total}] pulling...`);
+      if (e.event === 'start') total = e.plugins;
+      if (e.event === 'begin') inFlight += e.plugins;
+      if (e.event === 'plugin') {
+        if (e.status !== 'pruned') {
+          done++;
+          if (e.status !== 'aliased' && !e.aliasOf) inFlight = Math.max(0, inFlight - 1);
+        }
+        if (e.status !== 'cached') bytes += e.size ?? 0;
+        err.write(`${formatPluginEvent(e)}\n`);
+      }
+      live();
+    },
+    clear() {
+      if (tty) err.write('\r\x1b[2K');
     },
   };
 }

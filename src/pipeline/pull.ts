@@ -1,28 +1,30 @@
 /**
- * Pull orchestration. Two phases so a failed run changes nothing:
- *   1. stage (bounded concurrency): resolve every distinct source to a digest, compare with the
+ * Pull orchestration. Two steps so a failed run changes nothing:
+ *   1. `stage` (bounded concurrency): resolve every distinct source to a digest, compare with the
  *      tree (unchanged digest + files of the recorded sizes = cached, no blob request), otherwise
  *      download into `<root>/.tmp-<random>/` and check the wasm;
- *   2. commit (only when stage had no failure, or with --keep-going for the sources that staged):
+ *   2. `commit` (only when stage had no failure, or with --keep-going for the sources that staged):
  *      publish each version folder atomically, prune if asked, rewrite index.json, write the lock.
- * Temp folders are removed at the end and on failure; leftovers of a killed run are removed first.
+ * Failures are records (`PluginFailure`) naming the plugin and the step, holding the error as thrown.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { errorLine, InputError, IntegrityError, PluginServerError } from '../errors';
+import { errorLine, fromFsError, InputError, IntegrityError, PluginServerError } from '../errors';
 import { LockEntry, LockFile, renderLock } from '../inputs/lock';
 import { PluginEntry, sourceKey, sourceText } from '../inputs/types';
 import { FetchedArtifact, OciClient } from '../oci/types';
-import { PLUGINS_DIR, SAFE_SEGMENT, SPEC_FILE, WASM_FILE } from '../tree/format';
-import { randomSuffix, sha256OfFile, writeFileAtomic } from '../tree/fsutil';
+import { PLUGINS_DIR, SPEC_FILE, WASM_FILE } from '../contract/tree-format';
+import { SAFE_SEGMENT } from '../contract/plugin-identity';
+import { randomSuffix, sha256OfFile, writeFileAtomic } from '../content/fsutil';
 import { cleanLeftovers, publishVersion, removeVersion, TMP_PREFIX, writeIndex } from '../tree/publish';
 import { filesMatchBySize, listVersionDirs, readMetadata } from '../tree/read';
 import { readSpecYaml } from '../tree/spec';
-import { checkWasmSize, withWasmContext } from '../tree/wasm';
-import { chooseCreated } from './created';
-import { DEFAULT_GZIP_LEVEL } from './gzip-format';
-import { mapLimit } from './pool';
-import { ContentStore, PreparedWasm } from './prepare';
+import { checkWasmSize } from '../content/wasm';
+import { chooseCreated } from '../contract/created';
+import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
+import { mapLimit } from '../content/pool';
+import { PreparedWasm } from '../content/prepare';
+import { ContentStore } from './content-store';
 import { Reporter, silentReporter } from './progress';
 
 export interface PullOptions {
@@ -39,11 +41,13 @@ export interface PullOptions {
   /** Path to write the lock file to after a successful run. */
   writeLock?: string;
   reporter?: Reporter;
+  /** Stops staging (deadline, closed output): sources not yet staged fail with the signal's reason. */
+  signal?: AbortSignal;
   /** gzip level of plugin.wasm.gz (default 9, what the issue ships; lower trades size for CPU). */
-  gzipLevel?: number;
+  gzipLevel?: GzipLevel;
 }
 
-/** How much work content reuse saved (see src/pipeline/prepare.ts). */
+/** How much work content reuse saved (see src/pipeline/content-store.ts). */
 export interface ContentStats {
   /** Blob downloads started (one per distinct manifest digest that was not cached). */
   fetched: number;
@@ -57,8 +61,11 @@ export interface PullResult {
   ok: boolean;
   published: number;
   cached: number;
-  failed: PluginServerError[];
+  failed: PluginFailure[];
   pruned: string[];
+  /** What happened to each plugin version; downloaded + copied + aliased + cached + failed = every version. */
+  counts: { downloaded: number; copied: number; aliased: number; cached: number; failed: number; pruned: number };
+  ms: number;
   content: ContentStats;
 }
 
@@ -93,10 +100,50 @@ function groupEntries(entries: PluginEntry[]): Group[] {
 }
 
 
-function asPluginError(err: unknown, e: PluginEntry): PluginServerError {
-  // A copy per plugin: one download or check can be shared by several plugins (content reuse).
-  if (err instanceof PluginServerError) return withWasmContext(err, { plugin: e.name, version: e.version });
-  return new IntegrityError('E_PULL', errorLine(err), { plugin: e.name, version: e.version });
+/**
+ * A plugin version that could not be pulled: a record of who failed, at which step, and the error as
+ * it was thrown. One error can be shared by every plugin served from the same download; it is never
+ * copied or rewritten per plugin.
+ */
+export interface PluginFailure {
+  name: string;
+  version: string;
+  aliasOf?: string;
+  step: 'stage' | 'commit';
+  error: PluginServerError;
+}
+
+/** `name@version: message (hint)`: the one line a failed plugin version gets. */
+export function failureLine(f: PluginFailure): string {
+  return `${f.name}@${f.version}${f.aliasOf ? ` (alias of ${f.aliasOf})` : ''}: ${f.error.detail()}`;
+}
+
+function asPluginServerError(err: unknown): PluginServerError {
+  const known = fromFsError(err);
+  if (known instanceof PluginServerError) return known;
+  return new IntegrityError({ code: 'E_PULL', message: errorLine(err) });
+}
+
+/** What both steps of one run share. */
+interface Run {
+  opts: PullOptions;
+  root: string;
+  runTmp: string;
+  reporter: Reporter;
+  store: ContentStore;
+  /** Digests of a --frozen lock by `name@version`. */
+  lockDigests: Map<string, string>;
+  /** Manifest digest -> its download, so sources with the same manifest download it once. */
+  fetches: Map<string, Promise<FetchedArtifact>>;
+  failures: PluginFailure[];
+}
+
+function recordFailure(run: Run, entries: PluginEntry[], err: unknown, step: PluginFailure['step'], ms: number): void {
+  const error = asPluginServerError(err);
+  for (const e of entries) {
+    run.failures.push({ name: e.name, version: e.version, aliasOf: e.aliasOf, step, error });
+    run.reporter.emit({ event: 'plugin', name: e.name, version: e.version, status: 'failed', ms, aliasOf: e.aliasOf, error });
+  }
 }
 
 /** The version folder's metadata says it holds exactly these bytes from this source. */
@@ -122,166 +169,202 @@ function specAlias(group: Group, specYaml: string | undefined, all: PluginEntry[
   return out;
 }
 
+async function fetchOnce(run: Run, ref: Parameters<OciClient['fetch']>[0], digest: string, dir: string): Promise<FetchedArtifact> {
+  const shared = run.fetches.get(digest);
+  if (shared) {
+    try {
+      return await shared;
+    } catch {
+      /* that repository failed; this one may still serve the same manifest: fetch it here */
+    }
+  }
+  const own = fs.promises.mkdir(dir).then(() => run.opts.client.fetch(ref, dir, { expectDigest: digest, signal: run.opts.signal }));
+  if (!shared) run.fetches.set(digest, own);
+  return own;
+}
+
+/** Resolves a source to its digest: the manifest digest for oci, the content sha256 for file:. */
+async function resolveDigest(run: Run, first: PluginEntry): Promise<string> {
+  const src = first.source;
+  if (src.kind === 'oci') return (await run.opts.client.resolve(src.ref, run.opts.signal)).digest;
+  const st = await fs.promises.stat(src.path).catch(() => undefined);
+  if (!st?.isFile()) throw new InputError({ code: 'E_FILE_SOURCE', message: `file ${src.written} not found (resolved to ${src.path})`, context: { file: first.file, line: first.line }, hint: 'fix the path; it is relative to the list file' });
+  checkWasmSize(st.size, first);
+  return `sha256:${await sha256OfFile(src.path)}`;
+}
+
+/** Stages one source: resolve, compare with the tree and the lock, download and prepare what is new. */
+async function stageGroup(run: Run, g: Group, i: number): Promise<Staged> {
+  const t0 = Date.now();
+  const { root, opts, store } = run;
+  const first = g.entries[0] as PluginEntry;
+  const src = first.source;
+  run.opts.signal?.throwIfAborted();
+  run.reporter.emit({ event: 'begin', plugins: g.entries.length });
+  const digest = await resolveDigest(run, first);
+  for (const e of g.entries) {
+    const want = run.lockDigests.get(`${e.name}@${e.version}`);
+    if (want && want !== digest) {
+      throw new IntegrityError({ code: 'E_FROZEN_DIGEST', message: `${sourceText(e.source)} now resolves to ${digest}, the lock file has ${want}`, context: { plugin: e.name, version: e.version }, hint: 'the tag moved: run `pull --lock` to accept it, or pin the reference' });
+    }
+  }
+  const cached = new Set<PluginEntry>();
+  for (const e of g.entries) if (await isCurrent(root, e, digest)) cached.add(e);
+  const primary = g.entries.find((e) => !e.aliasOf) ?? first;
+  const s: Staged = { group: g, digest, cached, ms: 0 };
+  if (cached.size === g.entries.length) {
+    // Everything current: keep the spec.yaml alias (if any) current too, from the bytes on disk.
+    const dir = path.join(root, PLUGINS_DIR, primary.name, primary.version);
+    s.specYaml = await fs.promises.readFile(path.join(dir, SPEC_FILE), 'utf8').catch(() => undefined);
+    const extra = specAlias(g, s.specYaml, opts.entries);
+    const stale: PluginEntry[] = [];
+    for (const a of extra) if (!(await isCurrent(root, a, digest))) stale.push(a);
+    if (stale.length) {
+      const m = await readMetadata(dir);
+      s.wasmPath = path.join(dir, WASM_FILE);
+      s.created = m?.created;
+      s.prepared = await store.prepare(s.wasmPath, { sha256: m?.sha256, owned: false });
+    }
+  } else if (src.kind === 'file') {
+    const st = await fs.promises.stat(src.path);
+    const dir = path.join(run.runTmp, String(i));
+    await fs.promises.mkdir(dir);
+    s.wasmPath = path.join(dir, WASM_FILE);
+    await fs.promises.copyFile(src.path, s.wasmPath);
+    if (`sha256:${await sha256OfFile(s.wasmPath)}` !== digest) throw new IntegrityError({ code: 'E_WASM_CHANGED', message: `file ${src.written} changed while being read`, context: { plugin: first.name }, hint: 'run pull again' });
+    s.created = chooseCreated({ sourceDateEpoch: opts.sourceDateEpoch, fileMtime: st.mtime });
+    s.prepared = await store.prepare(s.wasmPath, { sha256: digest.replace(/^sha256:/, ''), owned: true });
+  } else {
+    const art = await fetchOnce(run, src.ref, digest, path.join(run.runTmp, String(i)));
+    s.wasmPath = art.wasmPath;
+    s.specYaml = art.specYaml;
+    s.created = chooseCreated({ annotation: art.created, sourceDateEpoch: opts.sourceDateEpoch });
+    s.prepared = await store.prepare(s.wasmPath, { sha256: art.sha256, owned: true });
+  }
+  // Staged files take the time of the first folder that publishes them, so it can hardlink them.
+  if (s.prepared && s.created) await store.claim(s.prepared, new Date(s.created));
+  s.ms = Date.now() - t0;
+  return s;
+}
+
+/**
+ * Step 1, stage (bounded concurrency): every distinct source resolved, compared with the tree and
+ * downloaded into the run's temp folder. Changes nothing outside that folder; a failing source
+ * becomes a record in `run.failures` for each of its plugins.
+ */
+async function stage(run: Run, groups: Group[]): Promise<Staged[]> {
+  const staged = await mapLimit(groups, run.opts.concurrency ?? 8, async (g, i): Promise<Staged | undefined> => {
+    const t0 = Date.now();
+    try {
+      return await stageGroup(run, g, i);
+    } catch (err) {
+      recordFailure(run, g.entries, err, 'stage', Date.now() - t0);
+      return undefined;
+    }
+  });
+  return staged.filter((s): s is Staged => s !== undefined);
+}
+
+interface Committed {
+  published: number;
+  /** Of `published`: from a registry, from a file: source, version alias folders. */
+  downloaded: number;
+  copied: number;
+  aliased: number;
+  cached: number;
+  pruned: string[];
+  lock: LockEntry[];
+}
+
+/**
+ * Step 2, commit: publish each staged version folder atomically (different sources concurrently),
+ * prune if asked and nothing failed, rewrite index.json.
+ */
+async function commit(run: Run, staged: Staged[]): Promise<Committed> {
+  const { root, opts, reporter } = run;
+  const out: Committed = { published: 0, downloaded: 0, copied: 0, aliased: 0, cached: 0, pruned: [], lock: [] };
+  const wanted = new Set<string>();
+  await mapLimit(staged, Math.max(1, Math.min(opts.concurrency ?? 8, 4)), async (s) => {
+    const fromSpec = specAlias(s.group, s.specYaml, opts.entries);
+    for (const e of [...s.group.entries, ...fromSpec]) {
+      wanted.add(`${e.name}/${e.version}`);
+      out.lock.push({ name: e.name, version: e.version, source: sourceText(e.source), digest: s.digest, aliasOf: e.aliasOf, ...(fromSpec.includes(e) ? { fromSpec: true as const } : {}) });
+      const t0 = Date.now();
+      try {
+        if (s.cached.has(e) || (!s.wasmPath && (await isCurrent(root, e, s.digest)))) {
+          const m = await readMetadata(path.join(root, PLUGINS_DIR, e.name, e.version));
+          out.cached++;
+          reporter.emit({ event: 'plugin', name: e.name, version: e.version, status: 'cached', size: m?.size, ms: 0, aliasOf: e.aliasOf });
+          continue;
+        }
+        if (!s.wasmPath || !s.created) continue;
+        const m = await publishVersion(root, {
+          name: e.name,
+          version: e.version,
+          wasmPath: s.wasmPath,
+          source: sourceText(e.source),
+          manifestDigest: e.source.kind === 'oci' ? s.digest : null,
+          created: s.created,
+          aliasOf: e.aliasOf,
+          specYaml: s.specYaml,
+          prepared: s.prepared,
+        });
+        out.published++;
+        const status = e.aliasOf ? 'aliased' : e.source.kind === 'file' ? 'copied' : 'downloaded';
+        out[status]++;
+        reporter.emit({ event: 'plugin', name: e.name, version: e.version, status, size: m.size, ms: s.ms + Date.now() - t0, aliasOf: e.aliasOf });
+      } catch (err) {
+        recordFailure(run, [e], err, 'commit', Date.now() - t0);
+      }
+    }
+  });
+  if (opts.prune && run.failures.length === 0) {
+    for (const v of await listVersionDirs(root)) {
+      if (wanted.has(`${v.name}/${v.version}`)) continue;
+      await removeVersion(root, v.name, v.version);
+      out.pruned.push(`${v.name}/${v.version}`);
+      reporter.emit({ event: 'plugin', name: v.name, version: v.version, status: 'pruned', ms: 0 });
+    }
+  }
+  await writeIndex(root);
+  return out;
+}
+
+/**
+ * Two steps so a failed run changes nothing: `stage` everything, then `commit` only when staging had
+ * no failure (or, with --keep-going, commit what staged). Temp folders are removed at the end and on
+ * failure; leftovers of a killed run are removed first.
+ */
 export async function runPull(opts: PullOptions): Promise<PullResult> {
   const started = Date.now();
   const reporter = opts.reporter ?? silentReporter;
   const root = path.resolve(opts.root);
   const level = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
-  if (!Number.isInteger(level) || level < 1 || level > 9) throw new InputError('E_GZIP_LEVEL', `gzip level ${level} is not an integer from 1 to 9`, {}, 'use --gzip-level 1..9 (9 is the default)');
   await fs.promises.mkdir(path.join(root, PLUGINS_DIR), { recursive: true });
   await cleanLeftovers(root);
   const runTmp = path.join(root, `${TMP_PREFIX}${randomSuffix()}`);
   await fs.promises.mkdir(runTmp);
   const groups = groupEntries(opts.entries);
-  const store = new ContentStore(root, runTmp, level);
-  // Sources that resolve to the same manifest digest hold the same bytes: download them once.
-  const fetches = new Map<string, Promise<FetchedArtifact>>();
-  const fetchOnce = async (ref: Parameters<OciClient['fetch']>[0], digest: string, dir: string): Promise<FetchedArtifact> => {
-    const shared = fetches.get(digest);
-    if (shared) {
-      try {
-        return await shared;
-      } catch {
-        /* that repository failed; this one may still serve the same manifest: fetch it here */
-      }
-    }
-    const own = fs.promises.mkdir(dir).then(() => opts.client.fetch(ref, dir, { expectDigest: digest }));
-    if (!shared) fetches.set(digest, own);
-    return own;
+  const run: Run = {
+    opts,
+    root,
+    runTmp,
+    reporter,
+    store: new ContentStore(root, runTmp, level),
+    lockDigests: new Map((opts.frozen?.plugins ?? []).map((l) => [`${l.name}@${l.version}`, l.digest])),
+    fetches: new Map(),
+    failures: [],
   };
   reporter.emit({ event: 'start', plugins: opts.entries.length, sources: groups.length });
-  const lockDigests = new Map((opts.frozen?.plugins ?? []).map((l) => [`${l.name}@${l.version}`, l.digest]));
-  const failed: PluginServerError[] = [];
-  const fail = (g: Group, err: unknown, ms: number) => {
-    for (const e of g.entries) {
-      const pe = asPluginError(err, e);
-      failed.push(pe);
-      reporter.emit({ event: 'plugin', name: e.name, version: e.version, status: 'failed', ms, aliasOf: e.aliasOf, error: pe.detail() });
-    }
-  };
-
   try {
-    // Phase 1: stage.
-    const staged = await mapLimit(groups, opts.concurrency ?? 8, async (g, i): Promise<Staged | undefined> => {
-      const t0 = Date.now();
-      const first = g.entries[0] as PluginEntry;
-      try {
-        const src = first.source;
-        let digest: string;
-        if (src.kind === 'file') {
-          const st = await fs.promises.stat(src.path).catch(() => undefined);
-          if (!st?.isFile()) throw new InputError('E_FILE_SOURCE', `file ${src.written} not found (resolved to ${src.path})`, { file: first.file, line: first.line }, 'fix the path; it is relative to the list file');
-          checkWasmSize(st.size, first);
-          digest = `sha256:${await sha256OfFile(src.path)}`;
-        } else {
-          digest = (await opts.client.resolve(src.ref)).digest;
-        }
-        for (const e of g.entries) {
-          const want = lockDigests.get(`${e.name}@${e.version}`);
-          if (want && want !== digest) {
-            throw new IntegrityError('E_FROZEN_DIGEST', `${sourceText(e.source)} now resolves to ${digest}, the lock file has ${want}`, { plugin: e.name, version: e.version }, 'the tag moved: run `pull --lock` to accept it, or pin the reference');
-          }
-        }
-        const cached = new Set<PluginEntry>();
-        for (const e of g.entries) if (await isCurrent(root, e, digest)) cached.add(e);
-        const primary = g.entries.find((e) => !e.aliasOf) ?? first;
-        const s: Staged = { group: g, digest, cached, ms: 0 };
-        if (cached.size === g.entries.length) {
-          // Everything current: keep the spec.yaml alias (if any) current too, from the bytes on disk.
-          const dir = path.join(root, PLUGINS_DIR, primary.name, primary.version);
-          s.specYaml = await fs.promises.readFile(path.join(dir, SPEC_FILE), 'utf8').catch(() => undefined);
-          const extra = specAlias(g, s.specYaml, opts.entries);
-          const stale: PluginEntry[] = [];
-          for (const a of extra) if (!(await isCurrent(root, a, digest))) stale.push(a);
-          if (stale.length) {
-            const m = await readMetadata(dir);
-            s.wasmPath = path.join(dir, WASM_FILE);
-            s.created = m?.created;
-            s.prepared = await store.prepare(s.wasmPath, { sha256: m?.sha256, owned: false });
-          }
-        } else if (src.kind === 'file') {
-          const st = await fs.promises.stat(src.path);
-          const dir = path.join(runTmp, String(i));
-          await fs.promises.mkdir(dir);
-          s.wasmPath = path.join(dir, WASM_FILE);
-          await fs.promises.copyFile(src.path, s.wasmPath);
-          if (`sha256:${await sha256OfFile(s.wasmPath)}` !== digest) throw new IntegrityError('E_FILE_CHANGED', `file ${src.written} changed while being read`, { plugin: first.name }, 'run pull again');
-          s.created = chooseCreated({ sourceDateEpoch: opts.sourceDateEpoch, fileMtime: st.mtime });
-          s.prepared = await store.prepare(s.wasmPath, { sha256: digest.replace(/^sha256:/, ''), owned: true });
-        } else {
-          const art = await fetchOnce(src.ref, digest, path.join(runTmp, String(i)));
-          s.wasmPath = art.wasmPath;
-          s.specYaml = art.specYaml;
-          s.created = chooseCreated({ annotation: art.created, sourceDateEpoch: opts.sourceDateEpoch });
-          s.prepared = await store.prepare(s.wasmPath, { sha256: art.sha256, owned: true });
-        }
-        // Staged files take the time of the first folder that publishes them, so it can hardlink them.
-        if (s.prepared && s.created) await store.claim(s.prepared, new Date(s.created));
-        s.ms = Date.now() - t0;
-        return s;
-      } catch (err) {
-        fail(g, err, Date.now() - t0);
-        return undefined;
-      }
-    });
-
-    const proceed = failed.length === 0 || opts.keepGoing;
-    let published = 0;
-    let cachedCount = 0;
-    const wanted = new Set<string>();
-    const lock: LockEntry[] = [];
-    if (proceed) {
-      // Phase 2: commit. Folders of different sources are independent: publish them concurrently.
-      await mapLimit(
-        staged.filter((s): s is Staged => s !== undefined),
-        Math.max(1, Math.min(opts.concurrency ?? 8, 4)),
-        async (s) => {
-          const fromSpec = specAlias(s.group, s.specYaml, opts.entries);
-          for (const e of [...s.group.entries, ...fromSpec]) {
-            wanted.add(`${e.name}/${e.version}`);
-            lock.push({ name: e.name, version: e.version, source: sourceText(e.source), digest: s.digest, aliasOf: e.aliasOf, ...(fromSpec.includes(e) ? { fromSpec: true as const } : {}) });
-            const t0 = Date.now();
-            try {
-              if (s.cached.has(e) || (!s.wasmPath && (await isCurrent(root, e, s.digest)))) {
-                const m = await readMetadata(path.join(root, PLUGINS_DIR, e.name, e.version));
-                cachedCount++;
-                reporter.emit({ event: 'plugin', name: e.name, version: e.version, status: 'cached', size: m?.size, ms: 0, aliasOf: e.aliasOf });
-                continue;
-              }
-              if (!s.wasmPath || !s.created) continue;
-              const m = await publishVersion(root, {
-                name: e.name,
-                version: e.version,
-                wasmPath: s.wasmPath,
-                source: sourceText(e.source),
-                manifestDigest: e.source.kind === 'oci' ? s.digest : null,
-                created: s.created,
-                aliasOf: e.aliasOf,
-                specYaml: s.specYaml,
-                prepared: s.prepared,
-              });
-              published++;
-              reporter.emit({ event: 'plugin', name: e.name, version: e.version, status: 'downloaded', size: m.size, ms: s.ms + Date.now() - t0, aliasOf: e.aliasOf });
-            } catch (err) {
-              fail({ key: s.group.key, entries: [e] }, err, Date.now() - t0);
-            }
-          }
-        },
-      );
-    }
-    const pruned: string[] = [];
-    if (proceed && opts.prune && failed.length === 0) {
-      for (const v of await listVersionDirs(root)) {
-        if (wanted.has(`${v.name}/${v.version}`)) continue;
-        await removeVersion(root, v.name, v.version);
-        pruned.push(`${v.name}/${v.version}`);
-      }
-    }
-    if (proceed) await writeIndex(root);
-    if (opts.writeLock && failed.length === 0) await writeFileAtomic(opts.writeLock, renderLock(lock), new Date(0));
+    const staged = await stage(run, groups);
+    const proceed = run.failures.length === 0 || opts.keepGoing;
+    const done: Committed = proceed ? await commit(run, staged) : { published: 0, downloaded: 0, copied: 0, aliased: 0, cached: 0, pruned: [], lock: [] };
+    const failed = run.failures;
+    if (opts.writeLock && failed.length === 0) await writeFileAtomic(opts.writeLock, renderLock(done.lock), new Date(0));
     const ok = failed.length === 0;
-    reporter.emit({ event: 'summary', ok, plugins: opts.entries.length, downloaded: published, cached: cachedCount, failed: failed.length, pruned: pruned.length, ms: Date.now() - started });
-    return { ok, published, cached: cachedCount, failed, pruned, content: { fetched: fetches.size, ...store.stats } };
+    const counts = { downloaded: done.downloaded, copied: done.copied, aliased: done.aliased, cached: done.cached, failed: failed.length, pruned: done.pruned.length };
+    return { ok, published: done.published, cached: done.cached, failed, pruned: done.pruned, counts, ms: Date.now() - started, content: { fetched: run.fetches.size, ...run.store.stats } };
   } finally {
     await fs.promises.rm(runTmp, { recursive: true, force: true });
   }

@@ -28,7 +28,7 @@ const RUNTIME_PATH_DIRECTIVES = ['pid', 'client_body_temp_path', 'proxy_temp_pat
 /** Quotes an argument for nginx so paths with spaces or `;` survive. */
 function quote(value: string): string {
   if (/["\\\n]/.test(value)) {
-    throw new InputError('E_NGINX_PATH', `path ${JSON.stringify(value)} cannot be written into an nginx config`, {}, 'use a folder whose path has no quotes, backslashes or newlines');
+    throw new InputError({ code: 'E_NGINX_PATH', message: `path ${JSON.stringify(value)} cannot be written into an nginx config`, hint: 'use a folder whose path has no quotes, backslashes or newlines' });
   }
   return `"${value}"`;
 }
@@ -40,10 +40,10 @@ function quote(value: string): string {
  */
 export function rewriteNginxConfig(text: string, opts: NginxRewrite, file = 'image/nginx.conf'): string {
   if (!path.isAbsolute(opts.root) || !path.isAbsolute(opts.runtimeDir)) {
-    throw new InputError('E_NGINX_PATH', 'root and runtime folders must be absolute paths', { file });
+    throw new InputError({ code: 'E_NGINX_PATH', message: 'root and runtime folders must be absolute paths', context: { file } });
   }
   if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) {
-    throw new InputError('E_NGINX_PORT', `port ${opts.port} is not a TCP port`, { file }, 'pass a port between 1 and 65535');
+    throw new InputError({ code: 'E_NGINX_PORT', message: `port ${opts.port} is not a TCP port`, context: { file }, hint: 'pass a port between 1 and 65535' });
   }
   const counts = { root: 0, listen: 0, pid: 0, access_log: 0, worker_processes: 0 };
   const lines = text.split('\n').map((line, i) => {
@@ -65,7 +65,7 @@ export function rewriteNginxConfig(text: string, opts: NginxRewrite, file = 'ima
     if (RUNTIME_PATH_DIRECTIVES.includes(directive)) {
       const target = args.trim();
       if (!target.startsWith('/tmp/')) {
-        throw new InputError('E_NGINX_CONFIG', `${directive} must point under /tmp (the only writable folder in the image), found ${target}`, where);
+        throw new InputError({ code: 'E_NGINX_CONFIG', message: `${directive} must point under /tmp (the only writable folder in the image), found ${target}`, context: where });
       }
       if (directive === 'pid') counts.pid++;
       return emit(quote(path.join(opts.runtimeDir, target.slice('/tmp/'.length))));
@@ -82,7 +82,7 @@ export function rewriteNginxConfig(text: string, opts: NginxRewrite, file = 'ima
       return opts.workerProcesses === undefined ? line : emit(String(opts.workerProcesses));
     }
     if (directive === 'user') {
-      throw new InputError('E_NGINX_CONFIG', 'the shipped config must not set `user`: the image runs unprivileged as UID 101', where, 'remove the user directive');
+      throw new InputError({ code: 'E_NGINX_CONFIG', message: 'the shipped config must not set `user`: the image runs unprivileged as UID 101', context: where, hint: 'remove the user directive' });
     }
     return line;
   });
@@ -90,7 +90,7 @@ export function rewriteNginxConfig(text: string, opts: NginxRewrite, file = 'ima
     if (directive === 'access_log' && opts.accessLog === undefined) continue;
     if (directive === 'worker_processes' && opts.workerProcesses === undefined) continue;
     if (n === 0 || (directive !== 'listen' && directive !== 'access_log' && n > 1)) {
-      throw new InputError('E_NGINX_CONFIG', `expected ${directive === 'listen' || directive === 'access_log' ? 'at least one' : 'exactly one'} \`${directive}\` directive, found ${n}`, { file }, 'keep image/nginx.conf in the shape src/serve/nginx-config.ts rewrites');
+      throw new InputError({ code: 'E_NGINX_CONFIG', message: `expected ${directive === 'listen' || directive === 'access_log' ? 'at least one' : 'exactly one'} \`${directive}\` directive, found ${n}`, context: { file }, hint: 'keep image/nginx.conf in the shape src/serve/nginx-config.ts rewrites' });
     }
   }
   const out = lines.join('\n');

@@ -9,17 +9,17 @@ import * as http from 'http';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { packageFile } from '../contract/package-layout';
 import { PluginServerError } from '../errors';
 import { NginxRewrite, rewriteNginxConfig } from './nginx-config';
 
-/** image/nginx.conf, found from both src/serve (ts-node, jest) and build/src/serve (compiled). */
+/** The shipped image/nginx.conf (the same file the container image uses). */
 export function shippedConfigPath(): string {
-  const candidates = [path.resolve(__dirname, '..', '..', 'image', 'nginx.conf'), path.resolve(__dirname, '..', '..', '..', 'image', 'nginx.conf')];
-  const found = candidates.find((p) => fs.existsSync(p));
-  if (!found) {
-    throw new PluginServerError('E_NGINX_CONFIG', `image/nginx.conf not found (looked at ${candidates.join(', ')})`, {}, 'run from a checkout or an installed package that includes image/');
+  const file = packageFile('image', 'nginx.conf');
+  if (!fs.existsSync(file)) {
+    throw new PluginServerError({ code: 'E_NGINX_CONFIG', message: `image/nginx.conf not found at ${file}`, hint: 'run from a checkout or an installed package that includes image/' });
   }
-  return found;
+  return file;
 }
 
 const MISSING_HINT = 'install it (e.g. `apt-get install nginx`) or serve the folder from the container image';
@@ -30,7 +30,7 @@ export function checkNginx(binary: string): string {
     fs.accessSync(binary, fs.constants.X_OK);
     return binary;
   } catch {
-    throw new PluginServerError('E_NGINX_MISSING', `nginx binary ${binary} does not exist or is not executable`, {}, MISSING_HINT);
+    throw new PluginServerError({ code: 'E_NGINX_MISSING', message: `nginx binary ${binary} does not exist or is not executable`, hint: MISSING_HINT });
   }
 }
 
@@ -46,7 +46,7 @@ export function findNginx(env: NodeJS.ProcessEnv = process.env): string {
       /* keep looking */
     }
   }
-  throw new PluginServerError('E_NGINX_MISSING', 'nginx is not installed (not on PATH nor in /usr/sbin)', {}, MISSING_HINT);
+  throw new PluginServerError({ code: 'E_NGINX_MISSING', message: 'nginx is not installed (not on PATH nor in /usr/sbin)', hint: MISSING_HINT });
 }
 
 /**
@@ -102,23 +102,11 @@ function lastLine(text: string): string {
  * Fails when something already listens on host:port. Without this check a health probe could be
  * answered by that other server while our nginx is still retrying its bind.
  */
-/** A TCP port on 127.0.0.1 that nothing listens on right now (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 export function assertPortFree(host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new PluginServerError('E_PORT_IN_USE', `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { url: `http://${host}:${port}` }, 'stop what uses that port or pass another --port')),
+      reject(new PluginServerError({ code: 'E_PORT_IN_USE', message: `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, context: { url: `http://${host}:${port}` }, hint: 'stop what uses that port or pass another --port' })),
     );
     srv.listen(port, host, () => srv.close(() => resolve()));
   });
@@ -149,14 +137,14 @@ export async function waitForHealthy(url: string, child: ChildProcess, timeoutMs
     const deadline = Date.now() + timeoutMs;
     let delay = 20;
     for (;;) {
-      if (exited) throw new PluginServerError('E_NGINX_START', exited, { url });
+      if (exited) throw new PluginServerError({ code: 'E_NGINX_START', message: exited, context: { url } });
       try {
         if ((await getStatus(url)) === 200) return;
       } catch {
         /* not listening yet */
       }
-      if (exited) throw new PluginServerError('E_NGINX_START', exited, { url });
-      if (Date.now() > deadline) throw new PluginServerError('E_NGINX_START', `nginx did not answer ${url} within ${timeoutMs} ms: ${lastLine(stderr())}`, { url });
+      if (exited) throw new PluginServerError({ code: 'E_NGINX_START', message: exited, context: { url } });
+      if (Date.now() > deadline) throw new PluginServerError({ code: 'E_NGINX_START', message: `nginx did not answer ${url} within ${timeoutMs} ms: ${lastLine(stderr())}`, context: { url } });
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 500);
     }

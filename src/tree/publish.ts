@@ -8,24 +8,15 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { InputError, IntegrityError } from '../errors';
 // The CPU pool lives with the pipeline; publishing uses it so no caller blocks the event loop.
-import { analyzeWasm, gzipFile, PreparedWasm, WasmFacts } from '../pipeline/prepare';
-import { DEFAULT_GZIP_LEVEL } from '../pipeline/gzip-format';
-import {
-  GZ_FILE,
-  INDEX_FILE,
-  METADATA_JSON,
-  METADATA_TXT,
-  PLUGINS_DIR,
-  PluginMetadata,
-  SAFE_SEGMENT,
-  SPEC_FILE,
-  TREE_SCHEMA_VERSION,
-  WASM_FILE,
-} from './format';
-import { randomSuffix, rfc3339, sha256OfFile, syncDir, writeFileAtomic, writeFileDurable } from './fsutil';
+import { analyzeWasm, gzipFile, PreparedWasm, WasmFacts } from '../content/prepare';
+import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
+import { GZ_FILE, INDEX_FILE, METADATA_JSON, METADATA_TXT, PLUGINS_DIR, PluginMetadata, SPEC_FILE, TREE_SCHEMA_VERSION, WASM_FILE } from '../contract/tree-format';
+import { parseCreated, rfc3339 } from '../contract/created';
+import { SAFE_SEGMENT } from '../contract/plugin-identity';
+import { randomSuffix, sha256OfFile, syncDir, writeFileAtomic, writeFileDurable } from '../content/fsutil';
 import { buildIndex, normalizeMetadata, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
 import { readSpecYaml } from './spec';
-import { checkWasmSize, withWasmContext } from './wasm';
+import { checkWasmSize, withWasmContext } from '../content/wasm';
 import { readAllMetadata } from './read';
 
 export interface PublishInput {
@@ -45,7 +36,7 @@ export interface PublishInput {
    */
   prepared?: PreparedWasm;
   /** gzip level of plugin.wasm.gz when not `prepared` (default 9). */
-  gzipLevel?: number;
+  gzipLevel?: GzipLevel;
 }
 
 /** Prefixes of temp/old folders this module creates; leftovers of a killed run are removed by `cleanLeftovers`. */
@@ -54,17 +45,12 @@ export const OLD_PREFIX = '.old-';
 
 export function assertSafeSegment(kind: 'name' | 'version', value: string, ctx: { plugin?: string; version?: string } = {}): void {
   if (!SAFE_SEGMENT.test(value)) {
-    throw new InputError('E_UNSAFE_SEGMENT', `unsafe plugin ${kind} ${JSON.stringify(value)}`, ctx, 'use letters, digits, ".", "_" and "-" only, not starting with a dot');
+    throw new InputError({ code: 'E_UNSAFE_SEGMENT', message: `unsafe plugin ${kind} ${JSON.stringify(value)}`, context: ctx, hint: 'use letters, digits, ".", "_" and "-" only, not starting with a dot' });
   }
 }
 
-function parseCreated(created: string, ctx: { plugin: string; version: string }): Date {
-  const d = new Date(created);
-  if (Number.isNaN(d.getTime())) throw new InputError('E_CREATED', `invalid created time ${JSON.stringify(created)}`, ctx, 'use RFC 3339, e.g. 2024-05-01T00:00:00Z');
-  return d;
-}
 
-/** Computes the metadata from the facts of the wasm (see src/pipeline/prepare.ts) without touching the disk. */
+/** Computes the metadata from the facts of the wasm (see src/content/prepare.ts) without touching the disk. */
 export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, facts: Pick<WasmFacts, 'size' | 'md5' | 'sha256'> & { gzipSize: number }): PluginMetadata {
   const spec = input.specYaml ? readSpecYaml(input.specYaml) : {};
   return normalizeMetadata({
@@ -123,7 +109,7 @@ export async function publishVersion(root: string, input: PublishInput): Promise
   assertSafeSegment('version', input.version, ctx);
   if (input.aliasOf !== undefined) assertSafeSegment('version', input.aliasOf, ctx);
   const stat = await fs.promises.stat(input.wasmPath).catch(() => undefined);
-  if (!stat?.isFile()) throw new IntegrityError('E_WASM_MISSING', `wasm file ${input.wasmPath} not found`, ctx, 'check the source path');
+  if (!stat?.isFile()) throw new IntegrityError({ code: 'E_WASM_MISSING', message: `wasm file ${input.wasmPath} not found`, context: ctx, hint: 'check the source path' });
   const created = parseCreated(input.created, ctx);
   checkWasmSize(stat.size, ctx);
   // Validate before creating any folder, so a bad payload leaves nothing behind.
@@ -149,7 +135,7 @@ export async function publishVersion(root: string, input: PublishInput): Promise
       const f = checked as WasmFacts;
       await copyDurable(input.wasmPath, wasmOut, created);
       // What was validated must be exactly what is published.
-      if ((await sha256OfFile(wasmOut)) !== f.sha256) throw new IntegrityError('E_WASM_CHANGED', `wasm file ${input.wasmPath} changed while being published`, ctx, 'run the command again');
+      if ((await sha256OfFile(wasmOut)) !== f.sha256) throw new IntegrityError({ code: 'E_WASM_CHANGED', message: `wasm file ${input.wasmPath} changed while being published`, context: ctx, hint: 'run the command again' });
       const gz = await gzipFile(wasmOut, f, input.gzipLevel ?? DEFAULT_GZIP_LEVEL);
       await writeFileDurable(gzOut, gz, created);
       facts = { ...f, gzipSize: gz.byteLength };

@@ -6,8 +6,9 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { VerifyError } from '../errors';
-import { GZ_FILE, INDEX_FILE, METADATA_JSON, METADATA_TXT, PLUGINS_DIR, PluginIndex, PluginMetadata, SAFE_SEGMENT, WASM_FILE } from './format';
+import { ErrorCode, VerifyError } from '../errors';
+import { GZ_FILE, INDEX_FILE, METADATA_JSON, METADATA_TXT, PLUGINS_DIR, PluginIndex, PluginMetadata, WASM_FILE } from '../contract/tree-format';
+import { SAFE_SEGMENT } from '../contract/plugin-identity';
 import { buildIndex, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
 
 export interface VersionDir {
@@ -74,8 +75,8 @@ export async function filesMatchBySize(dir: string, m: PluginMetadata): Promise<
 export async function verifyVersion(v: VersionDir): Promise<VerifyError[]> {
   const ctx = { plugin: v.name, version: v.version };
   const problems: VerifyError[] = [];
-  const fail = (code: string, msg: string, hint = 'run `pull` again to republish it, or `index` to rebuild metadata for hand-placed files') =>
-    problems.push(new VerifyError(code, msg, ctx, hint));
+  const fail = (code: ErrorCode, msg: string, hint = 'run `pull` again to republish it, or `index` to rebuild metadata for hand-placed files') =>
+    problems.push(new VerifyError({ code, message: msg, context: ctx, hint }));
   const m = await readMetadata(v.dir);
   if (!m) {
     fail('E_VERIFY_METADATA', `${METADATA_JSON} missing or invalid`);
@@ -134,22 +135,22 @@ export async function verifyTree(root: string): Promise<{ checked: number; probl
   try {
     text = await fs.promises.readFile(indexFile, 'utf8');
   } catch {
-    problems.push(new VerifyError('E_VERIFY_INDEX', 'index.json missing', where, 'run `index <root>`'));
+    problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: 'index.json missing', context: where, hint: 'run `index <root>`' }));
   }
   if (text !== undefined) {
     let index: PluginIndex | undefined;
     try {
       index = JSON.parse(text) as PluginIndex;
     } catch {
-      problems.push(new VerifyError('E_VERIFY_INDEX', 'index.json is not valid JSON', where, 'run `index <root>`'));
+      problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: 'index.json is not valid JSON', context: where, hint: 'run `index <root>`' }));
     }
     if (index) {
       const listed = new Set((index.plugins ?? []).map((e) => `${e.name}/${e.version}`));
       const present = new Set(dirs.map((d) => `${d.name}/${d.version}`));
-      for (const k of listed) if (!present.has(k)) problems.push(new VerifyError('E_VERIFY_INDEX', `index.json lists ${k}, which has no folder`, where, 'run `index <root>`'));
-      for (const k of present) if (!listed.has(k)) problems.push(new VerifyError('E_VERIFY_INDEX', `folder ${k} is missing from index.json`, where, 'run `index <root>`'));
+      for (const k of listed) if (!present.has(k)) problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: `index.json lists ${k}, which has no folder`, context: where, hint: 'run `index <root>`' }));
+      for (const k of present) if (!listed.has(k)) problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: `folder ${k} is missing from index.json`, context: where, hint: 'run `index <root>`' }));
       if (problems.length === 0 && text !== renderIndex(buildIndex(metas))) {
-        problems.push(new VerifyError('E_VERIFY_INDEX', 'index.json does not match the metadata of the tree', where, 'run `index <root>`'));
+        problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: 'index.json does not match the metadata of the tree', context: where, hint: 'run `index <root>`' }));
       }
     }
   }

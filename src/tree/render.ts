@@ -2,7 +2,8 @@
  * Pure rendering of the tree's text files. Same input, same bytes: key order is fixed here,
  * never taken from object insertion order of whatever produced the values.
  */
-import { IndexEntry, PluginIndex, PluginMetadata, TREE_SCHEMA_VERSION, wasmUrlPath } from './format';
+import { IndexEntry, PluginIndex, PluginMetadata, TREE_SCHEMA_VERSION, wasmUrlPath } from '../contract/tree-format';
+import { compareEntries } from '../contract/plugin-identity';
 
 /** Epoch used for `generated` of an empty index, so even that file is deterministic. */
 export const EPOCH = '1970-01-01T00:00:00Z';
@@ -69,13 +70,6 @@ export function indexEntry(m: PluginMetadata): IndexEntry {
     ...optionalFields(m),
   };
   return e;
-}
-
-/** Plain code-unit order: locale-independent, so every machine sorts the same way. */
-export function compareEntries(a: { name: string; version: string }, b: { name: string; version: string }): number {
-  if (a.name !== b.name) return a.name < b.name ? -1 : 1;
-  if (a.version !== b.version) return a.version < b.version ? -1 : 1;
-  return 0;
 }
 
 export function buildIndex(metas: PluginMetadata[]): PluginIndex {

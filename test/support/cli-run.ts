@@ -3,8 +3,7 @@
  * write and the exit code they set.
  */
 import { Command } from 'commander';
-import { buildProgram } from '../../src/cli';
-import { errorLine } from '../../src/errors';
+import { buildProgram, exitCodeForError } from '../../src/cli';
 
 export interface CliRun {
   code: number;
@@ -28,8 +27,7 @@ export async function runCli(...args: string[]): Promise<CliRun> {
       await buildTestProgram().parseAsync(['node', 'higress-plugin-server', ...args]);
     } catch (e) {
       // Same handling as main() in src/cli.ts.
-      process.stderr.write(`error: ${errorLine(e)}\n`);
-      process.exitCode = process.exitCode || 1;
+      process.exitCode = exitCodeForError(e, args);
     }
     return { code: Number(process.exitCode ?? 0), stdout, stderr };
   } finally {

@@ -3,7 +3,9 @@
  * by the same function `serve` uses) on 127.0.0.1 and a free port. The caller stops it in afterAll.
  */
 import * as path from 'path';
-import { freePort, prepareNginx, spawnNginx, stopNginx, waitForHealthy } from '../../src/serve/nginx-runtime';
+import { prepareNginx, spawnNginx, stopNginx, waitForHealthy } from '../../src/serve/nginx-runtime';
+
+import { freePort } from './ports';
 
 export { freePort };
 import { tool } from './tools';

@@ -25,6 +25,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as net from 'net';
+import { freePort } from './ports';
 import * as os from 'os';
 import * as path from 'path';
 import * as tar from 'tar';
@@ -85,17 +86,7 @@ export interface RegistryOptions {
   anonymousPull?: boolean;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export function sha256(data: Buffer | string): string {
   return `sha256:${crypto.createHash('sha256').update(data).digest('hex')}`;

@@ -48,10 +48,6 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   await syncDir(path.dirname(file));
 }
 
-/** RFC 3339 UTC with second precision: `2024-05-01T12:00:00Z`. */
-export function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 /** Hex sha256 of a file, streamed (modules can be hundreds of MB). */
 export async function sha256OfFile(file: string): Promise<string> {

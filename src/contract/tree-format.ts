@@ -19,8 +19,6 @@ export const METADATA_JSON = 'metadata.json';
 export const SPEC_FILE = 'spec.yaml';
 /** The gateway refuses bodies over 256 MiB; so do we. */
 export const MAX_WASM_BYTES = 256 * 1024 * 1024;
-/** Names and versions become path segments: keep them to this alphabet, no leading dot. */
-export const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export interface PluginMetadata {
   schemaVersion: 1;

@@ -6,9 +6,9 @@
  */
 import { createHash } from 'crypto';
 import { PluginEntry } from '../inputs/types';
-import { mapLimit } from '../pipeline/pool';
+import { mapLimit } from '../content/pool';
 import { readSpecYaml } from '../tree/spec';
-import { IndexEntry, PluginIndex, SPEC_FILE } from '../tree/format';
+import { IndexEntry, PluginIndex, SPEC_FILE } from '../contract/tree-format';
 import { CONSOLE_SPEC_VERSIONS, expandConsolePattern } from './console-versions';
 
 export interface CheckOptions {

@@ -7,11 +7,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import Ajv, { ErrorObject } from 'ajv';
 import { InputError } from '../errors';
-import { INDEX_FILE, IndexEntry, PLUGINS_DIR, PluginIndex, SAFE_SEGMENT, TREE_SCHEMA_VERSION } from '../tree/format';
+import { INDEX_FILE, IndexEntry, PLUGINS_DIR, PluginIndex, TREE_SCHEMA_VERSION } from '../contract/tree-format';
+import { SAFE_SEGMENT } from '../contract/plugin-identity';
 
 const SEGMENT = SAFE_SEGMENT.source;
 
-/** JSON Schema of index.json (src/tree/format.ts is the TypeScript side of the same contract). */
+/** JSON Schema of index.json (src/contract/tree-format.ts is the TypeScript side of the same contract). */
 export const INDEX_SCHEMA = {
   type: 'object',
   required: ['schemaVersion', 'plugins'],
@@ -57,17 +58,13 @@ function describe(e: ErrorObject, data: unknown): string {
 export function parseIndex(data: unknown, where: string): PluginIndex {
   if (!validate(data)) {
     const problems = (validate.errors ?? []).map((e) => describe(e, data));
-    throw new InputError(
-      'E_INDEX_INVALID',
-      `invalid plugin index: ${problems.join('; ')}`,
-      { file: where },
-      'rebuild it with `higress-plugin-server index <root>` or point --index at a plugin-server tree or URL',
+    throw new InputError({ code: 'E_INDEX_INVALID', message: `invalid plugin index: ${problems.join('; ')}`, context: { file: where }, hint: 'rebuild it with `higress-plugin-server index <root>` or point --index at a plugin-server tree or URL' }
     );
   }
   const index = data as unknown as PluginIndex;
   for (const e of index.plugins) {
     if (e.path !== `/${PLUGINS_DIR}/${e.name}/${e.version}/plugin.wasm`) {
-      throw new InputError('E_INDEX_INVALID', `invalid plugin index: entry ${e.name}@${e.version} has path ${e.path}`, { file: where }, 'paths must be /plugins/<name>/<version>/plugin.wasm');
+      throw new InputError({ code: 'E_INDEX_INVALID', message: `invalid plugin index: entry ${e.name}@${e.version} has path ${e.path}`, context: { file: where }, hint: 'paths must be /plugins/<name>/<version>/plugin.wasm' });
     }
   }
   return index;
@@ -101,23 +98,23 @@ export async function loadIndex(location: string, opts: { timeoutMs?: number } =
     try {
       res = await fetch(where, { signal: AbortSignal.timeout(opts.timeoutMs ?? 30000) });
     } catch (err) {
-      throw new InputError('E_INDEX_UNREACHABLE', `cannot fetch ${where}: ${(err as Error).message}`, { url: where }, 'check the server URL and that the plugin server is running (kubectl port-forward svc/higress-plugin-server 8080:80)');
+      throw new InputError({ code: 'E_INDEX_UNREACHABLE', message: `cannot fetch ${where}: ${(err as Error).message}`, context: { url: where }, hint: 'check the server URL and that the plugin server is running (kubectl port-forward svc/higress-plugin-server 8080:80)' });
     }
-    if (!res.ok) throw new InputError('E_INDEX_UNREACHABLE', `GET ${where} answered HTTP ${res.status}`, { url: where }, 'is this a plugin server? its index lives at /plugins/index.json');
+    if (!res.ok) throw new InputError({ code: 'E_INDEX_UNREACHABLE', message: `GET ${where} answered HTTP ${res.status}`, context: { url: where }, hint: 'is this a plugin server? its index lives at /plugins/index.json' });
     text = await res.text();
   } else {
     where = indexFile(location);
     try {
       text = fs.readFileSync(where, 'utf8');
     } catch {
-      throw new InputError('E_INDEX_MISSING', `cannot read ${where}`, { file: where }, 'pass the folder that holds plugins/ (the --out of pull), or run `higress-plugin-server index <root>`');
+      throw new InputError({ code: 'E_INDEX_MISSING', message: `cannot read ${where}`, context: { file: where }, hint: 'pass the folder that holds plugins/ (the --out of pull), or run `higress-plugin-server index <root>`' });
     }
   }
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new InputError('E_INDEX_INVALID', `invalid plugin index: not JSON (${(err as Error).message})`, { file: where }, 'rebuild it with `higress-plugin-server index <root>`');
+    throw new InputError({ code: 'E_INDEX_INVALID', message: `invalid plugin index: not JSON (${(err as Error).message})`, context: { file: where }, hint: 'rebuild it with `higress-plugin-server index <root>`' });
   }
   return parseIndex(data, where);
 }

@@ -3,7 +3,7 @@
  * the plugin at runtime, far from the build that produced the bad file.
  */
 import { IntegrityError, PluginServerError } from '../errors';
-import { MAX_WASM_BYTES } from './format';
+import { MAX_WASM_BYTES } from '../contract/tree-format';
 
 const MAGIC = Buffer.from([0x00, 0x61, 0x73, 0x6d]);
 const VERSION_1 = Buffer.from([0x01, 0x00, 0x00, 0x00]);
@@ -16,7 +16,7 @@ export interface WasmWhere {
 /** Refuses bodies over the gateway's limit before they are read into memory. */
 export function checkWasmSize(size: number, where: WasmWhere = {}): void {
   if (size > MAX_WASM_BYTES) {
-    throw new IntegrityError('E_WASM_TOO_LARGE', `wasm is ${size} bytes, over the gateway's ${MAX_WASM_BYTES}-byte limit`, { plugin: where.plugin, version: where.version }, 'the gateway cannot load it; use a smaller build');
+    throw new IntegrityError({ code: 'E_WASM_TOO_LARGE', message: `wasm is ${size} bytes, over the gateway's ${MAX_WASM_BYTES}-byte limit`, context: { plugin: where.plugin, version: where.version }, hint: 'the gateway cannot load it; use a smaller build' });
   }
 }
 
@@ -26,19 +26,19 @@ export function checkWasm(bytes: Uint8Array, where: WasmWhere = {}): void {
   checkWasmSize(bytes.byteLength, where);
   const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(8, bytes.byteLength));
   if (head.length < 8 || !head.subarray(0, 4).equals(MAGIC)) {
-    throw new IntegrityError('E_NOT_WASM', 'payload is not a Wasm module (no \\0asm magic)', ctx, 'check that the reference points at a Wasm plugin artifact');
+    throw new IntegrityError({ code: 'E_NOT_WASM', message: 'payload is not a Wasm module (no \\0asm magic)', context: ctx, hint: 'check that the reference points at a Wasm plugin artifact' });
   }
   if (!head.subarray(4, 8).equals(VERSION_1)) {
-    throw new IntegrityError('E_WASM_VERSION', `unsupported Wasm binary version ${head.readUInt32LE(4)}`, ctx, 'the gateway loads Wasm version 1 modules only');
+    throw new IntegrityError({ code: 'E_WASM_VERSION', message: `unsupported Wasm binary version ${head.readUInt32LE(4)}`, context: ctx, hint: 'the gateway loads Wasm version 1 modules only' });
   }
   if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) {
-    throw new IntegrityError('E_WASM_INVALID', 'Wasm module does not validate (truncated or corrupt)', ctx, 'pull it again or rebuild the plugin');
+    throw new IntegrityError({ code: 'E_WASM_INVALID', message: 'Wasm module does not validate (truncated or corrupt)', context: ctx, hint: 'pull it again or rebuild the plugin' });
   }
 }
 
 /**
  * The same error with the plugin (and version) filled in when it has none. A copy, because checks
- * that run once per distinct content (see src/pipeline/prepare.ts) share one error between plugins.
+ * that run once per distinct content (see src/pipeline/content-store.ts) share one error between plugins.
  */
 export function withWasmContext<E>(err: E, where: WasmWhere): E {
   if (!(err instanceof PluginServerError) || err.context.plugin || !where.plugin) return err;

@@ -5,13 +5,12 @@
  *
  * Workers are started lazily, `unref()`ed while idle (a finished CLI run exits without an explicit
  * shutdown) and stopped after `idleMs` without work, so a long-lived process (a test runner, a
- * server) does not keep threads around between pulls. Under ts-jest/ts-node the worker source is TypeScript: it is loaded through
- * ts-node's transpile-only hook (a dev dependency; the built CLI runs the compiled .js directly).
+ * server) does not keep threads around between pulls. Workers always run the compiled cpu-worker.js
+ * (found by src/contract/package-layout.ts); no TypeScript loader is ever started.
  */
-import * as fs from 'fs';
 import * as os from 'os';
-import * as path from 'path';
 import { Worker } from 'worker_threads';
+import { compiledModule } from '../contract/package-layout';
 import { IntegrityError } from '../errors';
 import type { CpuReply, CpuTask, WasmFacts } from './cpu-worker';
 
@@ -28,16 +27,8 @@ interface Slot {
   idleTimer?: NodeJS.Timeout;
 }
 
-function workerFile(): string {
-  const js = path.join(__dirname, 'cpu-worker.js');
-  return fs.existsSync(js) ? js : path.join(__dirname, 'cpu-worker.ts');
-}
-
 function startWorker(): Worker {
-  const file = workerFile();
-  if (file.endsWith('.js')) return new Worker(file);
-  const boot = `require('ts-node').register({ transpileOnly: true, compilerOptions: { module: 'commonjs' } }); require(${JSON.stringify(file)});`;
-  return new Worker(boot, { eval: true });
+  return new Worker(compiledModule('content', 'cpu-worker'));
 }
 
 export class CpuPool {
@@ -109,7 +100,7 @@ export class CpuPool {
       if (job && job.id === reply.id) {
         if (reply.ok) job.resolve(reply.value);
         // The worker has no plugin context; the caller adds it (see asPluginError in pull.ts).
-        else job.reject(reply.error.code ? new IntegrityError(reply.error.code, reply.error.message, {}, reply.error.hint) : new Error(reply.error.message));
+        else job.reject(reply.error.code ? new IntegrityError({ code: reply.error.code, message: reply.error.message, hint: reply.error.hint }) : new Error(reply.error.message));
       }
       this.pump();
     });

@@ -9,11 +9,11 @@
  * the same .gz on any machine. The header has no name, mtime 0 and OS 255 ("unknown") for the same reason.
  */
 import * as zlib from 'zlib';
+import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
 
 export const GZIP_CHUNK = 512 * 1024;
 /** Deflate's window: priming each chunk with this much of the preceding input keeps the ratio of one stream. */
 export const GZIP_DICT = 32 * 1024;
-export const DEFAULT_GZIP_LEVEL = 9;
 
 export interface ChunkPlan {
   /** Offset where the dictionary (previous window) starts; equals `start` for the first chunk. */
@@ -34,12 +34,8 @@ export function planChunks(size: number, chunk = GZIP_CHUNK): ChunkPlan[] {
   return out;
 }
 
-export function assertGzipLevel(level: number): void {
-  if (!Number.isInteger(level) || level < 1 || level > 9) throw new RangeError(`gzip level must be an integer from 1 to 9, got ${level}`);
-}
-
 /** RFC 1952 header: deflate, no flags, mtime 0, XFL 2 for level 9 (4 for level 1), OS 255. */
-export function gzipHeader(level: number): Buffer {
+export function gzipHeader(level: GzipLevel): Buffer {
   const xfl = level === 9 ? 2 : level === 1 ? 4 : 0;
   return Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, xfl, 0xff]);
 }
@@ -53,7 +49,7 @@ export function gzipTrailer(crc32: number, size: number): Buffer {
 }
 
 /** Raw deflate of one chunk; `window` is the input from `dictStart` to `end` (dictionary + chunk). */
-export function deflateChunk(window: Uint8Array, plan: ChunkPlan, level: number): Buffer {
+export function deflateChunk(window: Uint8Array, plan: ChunkPlan, level: GzipLevel): Buffer {
   const dictLen = plan.start - plan.dictStart;
   const opts: zlib.ZlibOptions = { level };
   if (dictLen > 0) opts.dictionary = window.subarray(0, dictLen);
@@ -63,7 +59,6 @@ export function deflateChunk(window: Uint8Array, plan: ChunkPlan, level: number)
 
 /** The whole .gz in one call (same bytes as the pooled path); for small inputs and tests. */
 export function gzipChunkedSync(bytes: Uint8Array, level = DEFAULT_GZIP_LEVEL): Buffer {
-  assertGzipLevel(level);
   const parts = [gzipHeader(level)];
   for (const p of planChunks(bytes.byteLength)) parts.push(deflateChunk(bytes.subarray(p.dictStart, p.end), p, level));
   parts.push(gzipTrailer(zlib.crc32(bytes), bytes.byteLength));

@@ -7,13 +7,14 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import { parentPort } from 'worker_threads';
 import * as zlib from 'zlib';
-import { PluginServerError } from '../errors';
-import { checkWasm } from '../tree/wasm';
+import type { GzipLevel } from '../contract/gzip-level';
+import { ErrorCode, PluginServerError } from '../errors';
+import { checkWasm } from './wasm';
 import { ChunkPlan, deflateChunk } from './gzip-format';
 
 export type CpuTask =
   | { kind: 'analyze'; file: string; fsync: boolean }
-  | { kind: 'deflate'; file: string; plan: ChunkPlan; level: number };
+  | { kind: 'deflate'; file: string; plan: ChunkPlan; level: GzipLevel };
 
 export interface WasmFacts {
   size: number;
@@ -24,7 +25,7 @@ export interface WasmFacts {
 
 export type CpuReply =
   | { id: number; ok: true; value: WasmFacts | Uint8Array }
-  | { id: number; ok: false; error: { code?: string; message: string; hint?: string } };
+  | { id: number; ok: false; error: { code?: ErrorCode; message: string; hint?: string } };
 
 function readRange(file: string, start: number, end: number): Buffer {
   const fd = fs.openSync(file, 'r');

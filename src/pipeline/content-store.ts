@@ -1,55 +1,19 @@
 /**
- * Turning a staged wasm file into what a version folder needs (facts for metadata + plugin.wasm.gz),
- * off the main thread, and at most once per distinct content:
- *   - `analyzeWasm`: validation, md5, sha256 and CRC-32 in a pool worker;
- *   - `gzipFile`: the chunks of one module deflated in parallel by the pool (see gzip-format.ts);
- *   - `ContentStore`: per run, the same sha256 is analysed and compressed once (aliases, identical
- *     blobs under other names), and a level-9 `.gz` already in the tree for that sha256 is copied
- *     instead of recompressed (the .gz is a pure function of the bytes and the level).
+ * Per pull run, the same sha256 is analysed and compressed once (aliases, identical blobs under
+ * other names), and a level-9 `.gz` already in the tree for that sha256 is copied instead of
+ * recompressed (the .gz is a pure function of the bytes and the level). It sits in the pipeline
+ * because it reads the tree; the byte work itself is src/content/prepare.ts.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { IntegrityError } from '../errors';
-import { GZ_FILE, MAX_WASM_BYTES, PLUGINS_DIR } from '../tree/format';
-import { writeFileDurable } from '../tree/fsutil';
+import { GZ_FILE, MAX_WASM_BYTES, PLUGINS_DIR } from '../contract/tree-format';
+import { CpuPool, cpuPool } from '../content/cpu-pool';
+import { writeFileDurable } from '../content/fsutil';
+import { gzipHeader, gzipTrailer } from '../content/gzip-format';
+import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
+import { analyzeWasm, assembleGzip, deflateFile, PreparedWasm, WasmFacts } from '../content/prepare';
 import { filesMatchBySize, readAllMetadata, readMetadata } from '../tree/read';
-import { checkWasmSize } from '../tree/wasm';
-import { CpuPool, cpuPool } from './cpu-pool';
-import type { WasmFacts } from './cpu-worker';
-import { assertGzipLevel, DEFAULT_GZIP_LEVEL, gzipHeader, gzipTrailer, planChunks } from './gzip-format';
-
-export type { WasmFacts };
-
-/** A wasm ready to publish: its facts and a finished .gz next to it. */
-export interface PreparedWasm extends WasmFacts {
-  wasmPath: string;
-  gzPath: string;
-  gzipSize: number;
-  /** How the .gz was obtained (for progress and tests). */
-  gz: 'compressed' | 'reused-tree' | 'reused-run';
-}
-
-export async function analyzeWasm(file: string, opts: { fsync?: boolean; pool?: CpuPool } = {}): Promise<WasmFacts> {
-  const st = await fs.promises.stat(file);
-  checkWasmSize(st.size);
-  return (opts.pool ?? cpuPool()).analyze(file, opts.fsync ?? false);
-}
-
-/** The deflate chunks of a `size`-byte file, compressed in parallel by the pool (needs no facts yet). */
-export function deflateFile(file: string, size: number, level = DEFAULT_GZIP_LEVEL, pool: CpuPool = cpuPool()): Promise<Uint8Array[]> {
-  assertGzipLevel(level);
-  return Promise.all(planChunks(size).map((plan) => pool.run({ kind: 'deflate', file, plan, level }) as Promise<Uint8Array>));
-}
-
-function assembleGzip(chunks: Uint8Array[], facts: WasmFacts, level: number): Buffer {
-  return Buffer.concat([gzipHeader(level), ...chunks, gzipTrailer(facts.crc32, facts.size)]);
-}
-
-/** The .gz bytes of `file` (whose facts are known), compressed chunk-parallel by the pool. */
-export async function gzipFile(file: string, facts: WasmFacts, level = DEFAULT_GZIP_LEVEL, pool: CpuPool = cpuPool()): Promise<Buffer> {
-  return assembleGzip(await deflateFile(file, facts.size, level, pool), facts, level);
-}
-
 
 interface Entry {
   prepared: Promise<PreparedWasm>;
@@ -68,11 +32,9 @@ export class ContentStore {
   constructor(
     private readonly root: string,
     private readonly workDir: string,
-    readonly level = DEFAULT_GZIP_LEVEL,
+    readonly level: GzipLevel = DEFAULT_GZIP_LEVEL,
     private readonly pool: CpuPool = cpuPool(),
-  ) {
-    assertGzipLevel(level);
-  }
+  ) {}
 
   /**
    * Facts and .gz for the wasm at `file`. `sha256` (hex), when the caller already knows it from a
@@ -147,7 +109,7 @@ export class ContentStore {
       }
     }
     const facts = await analysis;
-    if (facts.sha256 !== want) throw new IntegrityError('E_DIGEST_MISMATCH', `${file} has sha256 ${facts.sha256}, expected ${want}`, {}, 'pull again; the staged file changed');
+    if (facts.sha256 !== want) throw new IntegrityError({ code: 'E_DIGEST_MISMATCH', message: `${file} has sha256 ${facts.sha256}, expected ${want}`, hint: 'pull again; the staged file changed' });
     return chunks ? this.writeGz(file, facts, await chunks) : this.produceGz(file, facts);
   }
 

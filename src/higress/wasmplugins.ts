@@ -8,7 +8,7 @@ import * as semver from 'semver';
 import { stringify } from 'yaml';
 import { WasmPlugin, WasmPluginSpecPhase } from '../../imports/extensions.higress.io';
 import { InputError } from '../errors';
-import { IndexEntry, PluginIndex } from '../tree/format';
+import { IndexEntry, PluginIndex } from '../contract/tree-format';
 import { byName } from './server-index';
 
 export interface WasmPluginOptions {
@@ -59,14 +59,14 @@ export function selectEntries(index: PluginIndex, select: string[]): IndexEntry[
     if (!entry) problems.push(`plugin "${name}" has no version "${version}" (has ${versions.map((e) => e.version).join(', ')})`);
     else if (!picked.includes(entry)) picked.push(entry);
   }
-  if (problems.length) throw new InputError('E_SELECT', problems.join('; '), {}, 'list what the server has with `curl <server>/plugins/index.json`');
+  if (problems.length) throw new InputError({ code: 'E_SELECT', message: problems.join('; '), hint: 'list what the server has with `curl <server>/plugins/index.json`' });
   return picked;
 }
 
 function resourceName(entry: IndexEntry, clash: boolean): string {
   const name = (clash ? `${entry.name}-${entry.version}` : entry.name).toLowerCase();
   if (!DNS_SUBDOMAIN.test(name)) {
-    throw new InputError('E_RESOURCE_NAME', `"${name}" is not a valid Kubernetes resource name`, { plugin: entry.name, version: entry.version }, 'rename the plugin in the plugin list (lower case letters, digits, "-" and ".")');
+    throw new InputError({ code: 'E_RESOURCE_NAME', message: `"${name}" is not a valid Kubernetes resource name`, context: { plugin: entry.name, version: entry.version }, hint: 'rename the plugin in the plugin list (lower case letters, digits, "-" and ".")' });
   }
   return name;
 }
@@ -74,7 +74,7 @@ function resourceName(entry: IndexEntry, clash: boolean): string {
 /** One WasmPlugin manifest per selected entry, in a stable order. */
 export function buildWasmPlugins(index: PluginIndex, opts: WasmPluginOptions): Record<string, unknown>[] {
   if (opts.phase !== undefined && !PHASES.includes(opts.phase)) {
-    throw new InputError('E_PHASE', `unknown phase "${opts.phase}"`, {}, `use one of ${PHASES.join(', ')}`);
+    throw new InputError({ code: 'E_PHASE', message: `unknown phase "${opts.phase}"`, hint: `use one of ${PHASES.join(', ')}` });
   }
   const base = opts.baseUrl.replace(/\/+$/, '');
   const entries = selectEntries(index, opts.select);

@@ -1,0 +1,96 @@
+/**
+ * What a command prints. Two audiences, two streams: with `--json`, stdout carries only JSON lines
+ * of one schema shared by pull, check, verify and index (docs/cli-events.schema.json); human lines
+ * always go to stderr, except `check`'s result lines, which are its report and go to stdout.
+ * A reader that closes stdout early (`| head -1`) stops the command quietly: `closed` aborts the work
+ * so temp folders are removed by the normal cleanup, and no stack trace is printed.
+ */
+import { EXIT, exitCodeFor, ErrorArea, ErrorCode, errorLine, fromFsError, PluginServerError } from '../errors';
+
+export type CommandName = 'pull' | 'check' | 'verify' | 'index';
+
+/** A problem as the JSON stream carries it: every failure has its catalogued code. */
+export interface ProblemFields {
+  code: ErrorCode;
+  message: string;
+  hint?: string;
+  file?: string;
+  line?: number;
+  plugin?: string;
+  version?: string;
+  url?: string;
+  path?: string;
+}
+
+export type CliEvent =
+  | { event: 'start'; command: CommandName; plugins?: number; sources?: number }
+  | ({ event: 'plugin'; command: CommandName; name: string; version: string; status: 'downloaded' | 'cached' | 'failed' | 'ok' | 'rebuilt' | 'kept' | 'pruned' | 'would-prune'; size?: number; ms?: number; aliasOf?: string; url?: string } & Partial<ProblemFields>)
+  | ({ event: 'problem'; command: CommandName } & ProblemFields)
+  | { event: 'skipped'; command: CommandName; path: string; reason: string }
+  | { event: 'summary'; command: CommandName; ok: boolean; exitCode: number; counts: Record<string, number>; ms?: number };
+
+export function problemFields(err: unknown): ProblemFields {
+  const e = fromFsError(err);
+  if (e instanceof PluginServerError) {
+    const c = e.context;
+    return { code: e.code, message: e.message, hint: e.hint, file: c.file, line: c.line, plugin: c.plugin, version: c.version, url: c.url, path: c.path };
+  }
+  return { code: 'E_PULL', message: errorLine(e) };
+}
+
+export function areaOfProblem(err: unknown): ErrorArea {
+  const e = fromFsError(err);
+  return e instanceof PluginServerError ? e.area : 'internal';
+}
+
+export class CliOutput {
+  /** Aborted when the reader of stdout went away; long work should stop. */
+  readonly closed = new AbortController();
+
+  constructor(
+    readonly command: CommandName,
+    readonly json: boolean,
+    private readonly out: NodeJS.WritableStream = process.stdout,
+    private readonly err: NodeJS.WritableStream = process.stderr,
+  ) {
+    out.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') {
+        this.closed.abort(new PluginServerError({ code: 'E_OUTPUT_CLOSED', message: 'stdout was closed' }));
+      }
+    });
+  }
+
+  /** A JSON line on stdout (with --json only). */
+  event(e: CliEvent): void {
+    if (this.json && !this.closed.signal.aborted) this.out.write(`${JSON.stringify(e)}\n`);
+  }
+
+  /** A line for people, on stderr. */
+  human(line: string): void {
+    this.err.write(`${line}\n`);
+  }
+
+  /** A report line (check's results): stdout for people; with --json the event carries it. */
+  report(line: string): void {
+    if (!this.json && !this.closed.signal.aborted) this.out.write(`${line}\n`);
+  }
+
+  /** One line and one event per problem (input errors included). Returns the problems' areas. */
+  problems(list: unknown[]): ErrorArea[] {
+    for (const p of list) {
+      this.human(`error: ${errorLine(p)}`);
+      this.event({ event: 'problem', command: this.command, ...problemFields(p) });
+    }
+    return list.map(areaOfProblem);
+  }
+
+  /** The closing summary line and event; sets the exit code. */
+  finish(opts: { areas: ErrorArea[]; partial?: boolean; line: string; counts: Record<string, number>; ms?: number }): void {
+    let exitCode = exitCodeFor(opts.areas);
+    if (exitCode !== EXIT.ok && opts.partial) exitCode = EXIT.partial;
+    this.human(opts.line);
+    this.event({ event: 'summary', command: this.command, ok: exitCode === EXIT.ok, exitCode, counts: opts.counts, ms: opts.ms });
+    if (this.closed.signal.aborted) exitCode = exitCode || EXIT.ok;
+    process.exitCode = exitCode;
+  }
+}

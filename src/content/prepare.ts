@@ -1,0 +1,45 @@
+/**
+ * Turning a staged wasm file into what a version folder needs (facts for metadata + plugin.wasm.gz),
+ * off the main thread, and at most once per distinct content:
+ *   - `analyzeWasm`: validation, md5, sha256 and CRC-32 in a pool worker;
+ *   - `gzipFile`: the chunks of one module deflated in parallel by the pool (see gzip-format.ts);
+ * Reuse of that work across plugins and with the tree is the pipeline's `ContentStore`
+ * (src/pipeline/content-store.ts): this module knows bytes, not trees.
+ */
+import * as fs from 'fs';
+import { CpuPool, cpuPool } from './cpu-pool';
+import type { WasmFacts } from './cpu-worker';
+import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
+import { gzipHeader, gzipTrailer, planChunks } from './gzip-format';
+import { checkWasmSize } from './wasm';
+
+export type { WasmFacts };
+
+/** A wasm ready to publish: its facts and a finished .gz next to it. */
+export interface PreparedWasm extends WasmFacts {
+  wasmPath: string;
+  gzPath: string;
+  gzipSize: number;
+  /** How the .gz was obtained (for progress and tests). */
+  gz: 'compressed' | 'reused-tree' | 'reused-run';
+}
+
+export async function analyzeWasm(file: string, opts: { fsync?: boolean; pool?: CpuPool } = {}): Promise<WasmFacts> {
+  const st = await fs.promises.stat(file);
+  checkWasmSize(st.size);
+  return (opts.pool ?? cpuPool()).analyze(file, opts.fsync ?? false);
+}
+
+/** The deflate chunks of a `size`-byte file, compressed in parallel by the pool (needs no facts yet). */
+export function deflateFile(file: string, size: number, level = DEFAULT_GZIP_LEVEL, pool: CpuPool = cpuPool()): Promise<Uint8Array[]> {
+  return Promise.all(planChunks(size).map((plan) => pool.run({ kind: 'deflate', file, plan, level }) as Promise<Uint8Array>));
+}
+
+export function assembleGzip(chunks: Uint8Array[], facts: WasmFacts, level: GzipLevel): Buffer {
+  return Buffer.concat([gzipHeader(level), ...chunks, gzipTrailer(facts.crc32, facts.size)]);
+}
+
+/** The .gz bytes of `file` (whose facts are known), compressed chunk-parallel by the pool. */
+export async function gzipFile(file: string, facts: WasmFacts, level = DEFAULT_GZIP_LEVEL, pool: CpuPool = cpuPool()): Promise<Buffer> {
+  return assembleGzip(await deflateFile(file, facts.size, level, pool), facts, level);
+}
