@@ -3,7 +3,7 @@ import { Readable } from 'stream';
 import { describeDiagnostics, MAX_ERROR_BODY_BYTES, MAX_ERROR_TEXT, parseErrorBody, readErrorBody, registrySays, safeText } from '../src/oci/http/errcode';
 import { statusError } from '../src/oci/http/status';
 import { DEFAULT_MAX_BYTES } from '../src/oci/client';
-import { MAX_WASM_BYTES } from '../src/tree/format';
+import { MAX_WASM_BYTES } from '../src/contract/tree-format';
 
 const body = (doc: unknown) => Buffer.from(JSON.stringify(doc));
 
