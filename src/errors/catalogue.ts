@@ -43,6 +43,8 @@ export const ERROR_CATALOGUE = {
     E_NGINX_CONFIG: { what: 'the Nginx configuration cannot be prepared or is rejected by `nginx -t`', fix: 'use the shipped `image/nginx.conf` or fix the named line' },
     E_NGINX_PATH: { what: 'a path for the Nginx configuration contains characters Nginx cannot quote', fix: 'use a path without spaces, quotes or `;`' },
     E_NGINX_PORT: { what: 'the port is not an integer from 1 to 65535', fix: 'pick another `--port`' },
+    E_RESERVED_NAME: { what: 'a plugin name is one the tree format uses itself (`index.json`, `index.json.gz`)', fix: 'rename the plugin' },
+    E_ALIAS_CONFLICT: { what: 'a spec.yaml `info.version` alias would replace a version folder another source published', fix: 'remove one of the two sources from the lists, or pull with `--prune` if the other one is gone' },
     E_OUTPUT_NOT_OURS: { what: 'a file the command would write exists and was not written by this tool', fix: 'choose another path (`--lock-file`) or move the file away' },
   },
   registry: {
@@ -84,6 +86,7 @@ export const ERROR_CATALOGUE = {
     E_VERIFY_SHA256: { what: '`plugin.wasm` does not hash to its metadata\'s sha256', fix: 'pull the plugin again' },
     E_VERIFY_MD5: { what: '`plugin.wasm` does not hash to its metadata\'s md5', fix: 'pull the plugin again' },
     E_VERIFY_GZIP: { what: '`plugin.wasm.gz` is missing, the wrong size or does not decode to `plugin.wasm`', fix: 'pull the plugin again' },
+    E_VERIFY_SYMLINK: { what: 'a path in the tree is a symlink; Nginx refuses to serve it (403)', fix: 'replace the link with the real file or folder, then run `index`' },
     E_CHECK_FAILED: { what: '`check`: the server does not serve what its index (or the Console) expects', fix: 'read the report lines; rebuild the image or add the alias they name' },
   },
   environment: {
@@ -93,6 +96,8 @@ export const ERROR_CATALOGUE = {
     E_NGINX_MISSING: { what: 'no `nginx` binary was found', fix: 'install nginx or set `NGINX_BIN`' },
     E_NGINX_START: { what: 'Nginx did not start or did not become healthy', fix: 'read the Nginx error lines that follow' },
     E_PORT_IN_USE: { what: 'something already listens on the address', fix: 'stop it or pick another `--port`' },
+    E_TREE_SYMLINK: { what: 'a path under the output folder is a symlink; the pipeline never follows one', fix: 'replace the link with a real folder (or remove it) and run again' },
+    E_TREE_LOCKED: { what: 'another run holds the output folder (with `--no-wait`)', fix: 'wait for it to finish, or run without `--no-wait` to wait' },
     E_OUTPUT_CLOSED: { what: 'stdout was closed by the reader (e.g. `| head`)', fix: 'nothing: the command stops quietly' },
   },
   internal: {
