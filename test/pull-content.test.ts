@@ -86,7 +86,7 @@ describe('one tree, pulled cold then extended', () => {
     root = path.join(dir, 'tree');
   });
 
-  test('one download per manifest, one compression per content, hardlinks between folders of the same bytes', async () => {
+  test('one download per manifest, one compression per content, no inode shared between folders of the same bytes', async () => {
     const { client, blobs } = recordingClient();
     const r = await runPull({ root, entries: entries(LIST, 'list.properties'), client }).finally(() => client.close?.());
     expect(r.failed.map(failureLine)).toEqual([]);
@@ -94,11 +94,16 @@ describe('one tree, pulled cold then extended', () => {
     // a, b, c share one manifest; d is another manifest of the same bytes; e is another module.
     expect(blobs.filter((u) => u.includes(largeLayer))).toHaveLength(2);
     expect(r.content).toEqual({ fetched: 3, analyzed: 2, compressed: 2, reusedTree: 0, reusedRun: 3 });
-    const a = ino(root, 'a/1.0.0/plugin.wasm');
-    for (const rel of ['a/0.9.0', 'b/1.0.0', 'c/1.0.0', 'd/2.0.0']) {
-      expect(ino(root, `${rel}/plugin.wasm`)).toBe(a);
-      expect(ino(root, `${rel}/plugin.wasm.gz`)).toBe(ino(root, 'a/1.0.0/plugin.wasm.gz'));
+    // Same bytes, own files: editing one folder never changes another (issue 12, item 3).
+    const inodes = new Set<number>();
+    for (const rel of ['a/1.0.0', 'a/0.9.0', 'b/1.0.0', 'c/1.0.0', 'd/2.0.0']) {
+      for (const f of ['plugin.wasm', 'plugin.wasm.gz']) {
+        inodes.add(ino(root, `${rel}/${f}`));
+        expect(fs.statSync(file(root, `${rel}/${f}`)).nlink).toBe(1);
+      }
+      expect(fs.readFileSync(file(root, `${rel}/plugin.wasm`)).equals(large)).toBe(true);
     }
+    expect(inodes.size).toBe(10);
     for (const f of ['a/1.0.0/plugin.wasm', 'a/1.0.0/plugin.wasm.gz', 'e/1.0.0/plugin.wasm']) expect(fs.statSync(file(root, f)).mode & 0o777).toBe(0o644);
     expect(zlib.gunzipSync(fs.readFileSync(file(root, 'd/2.0.0/plugin.wasm.gz'))).equals(large)).toBe(true);
     expect(zlib.gunzipSync(fs.readFileSync(file(root, 'e/1.0.0/plugin.wasm.gz'))).equals(small)).toBe(true);
