@@ -13,6 +13,7 @@ import { createOciClient } from '../src/oci/client';
 import { runPull } from '../src/pipeline/pull';
 import { verifyTree } from '../src/tree/read';
 import { runCli } from './support/cli-run';
+import { startFaultProxy } from './support/fault-proxy';
 import { pushDockerImage, pushIndex, pushOciImage, pushWasmArtifact, Registry, startRegistry } from './support/registry';
 import { REPO_ROOT } from './support/tools';
 import { largeWasm, smallWasm } from './support/wasm';
@@ -131,4 +132,24 @@ test('registry errors (missing tag) fail the run with the plugin named; the tree
   expect(r.code).toBe(4);
   expect(r.stderr).toMatch(/FAILED ghost@9\.9\.9: .*\[E_REGISTRY_NOT_FOUND\]/);
   expect(treeState(root, { mtimes: true })).toEqual(before);
+});
+
+test('progress: the fast registry\'s plugins are reported before the slow one finishes', async () => {
+  // Distinct manifests (a note each): identical ones would share one download, the slow one's.
+  for (const name of ['fast-a', 'fast-b', 'slow']) await pushWasmArtifact(reg, `progress/${name}`, '1.0.0', small, { annotations: { 'org.example.note': name } });
+  // The same registry seen through a proxy that holds every blob of progress/slow for 3 s.
+  const proxy = await startFaultProxy(reg.url);
+  try {
+    proxy.add({ path: /\/progress\/slow\/blobs\//, delayMs: 3000 });
+    const l = path.join(dir, 'progress.properties');
+    fs.writeFileSync(l, `slow=oci://${proxy.host}/progress/slow:1.0.0\nfast-a=oci://${reg.host}/progress/fast-a:1.0.0\nfast-b=oci://${reg.host}/progress/fast-b:1.0.0\n`);
+    const r = await runCli('pull', l, '--out', path.join(dir, 'progress-out'), '--concurrency', '3');
+    expect(r.code).toBe(0);
+    const order = r.stderr.split('\n').map((x) => /^downloaded\s+(\S+)@/.exec(x)?.[1]).filter(Boolean);
+    expect(order).toHaveLength(3);
+    expect(order.at(-1)).toBe('slow');
+    expect(proxy.log.some((x) => x.fault)).toBe(true);
+  } finally {
+    await proxy.stop();
+  }
 });

@@ -44,7 +44,7 @@ const pristine = new Map<string, string>();
 const outcomes: Array<Record<string, unknown>> = [];
 let caseNo = 0;
 
-const firstError = (stderr: string) => stderr.split('\n').find((l) => l.startsWith('error: '));
+const firstError = (stderr: string) => stderr.split('\n').find((l) => l.startsWith('FAILED '));
 const hex = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
 function writeList(host: string, names: string[], extra = ''): string {
@@ -160,13 +160,13 @@ describe('permanent faults fail clearly and leave the previous tree byte-identic
     for (const r of rules) faults.add(r);
     const r = await runCli('pull', writeList(faults.host, ALL), '--out', root);
     const injected = faults.log.filter((l) => l.fault).length;
-    const errors = r.stderr.trim().split('\n').filter((l) => l.startsWith('error: '));
+    const errors = r.stderr.trim().split('\n').filter((l) => l.startsWith('FAILED '));
     outcomes.push({ fault: what, kind: 'permanent', injected, requests: faults.log.length, exit: r.code, outcome: 'failed, tree unchanged', error: errors[0] });
     expect(r.code).not.toBe(0);
     expect(errors.length).toBeGreaterThan(0);
     expect(r.stderr).toMatch(message);
     // One line per problem, each naming the plugin it belongs to.
-    for (const line of errors) expect(line).toMatch(/^error: (alpha|bravo|charlie|delta|echo)@1\.0\.0: \S/);
+    for (const line of errors) expect(line).toMatch(/^FAILED (alpha|bravo|charlie|delta|echo)@1\.0\.0: \S/);
     expect(r.stderr).toMatch(/the tree was left as it was/);
     expect(treeState(root)).toEqual(before);
     await assertSound(root);
@@ -201,7 +201,7 @@ describe('manifests whose digest does not match', () => {
     const r = await runCli('pull', writeList(liar.host, ALL), '--out', root);
     outcomes.push({ fault: 'manifest GET swapped for another manifest', kind: 'permanent', injected: liar.applied, exit: r.code, outcome: 'failed, tree unchanged', error: firstError(r.stderr) });
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/^error: delta@1\.0\.0: .*now resolves to sha256:[0-9a-f]{64}, expected sha256:[0-9a-f]{64}/m);
+    expect(r.stderr).toMatch(/^FAILED delta@1\.0\.0: .*now resolves to sha256:[0-9a-f]{64}, expected sha256:[0-9a-f]{64}/m);
     expect(treeState(root)).toEqual(before);
     await assertSound(root);
   });
@@ -213,7 +213,7 @@ describe('manifests whose digest does not match', () => {
     const r = await runCli('pull', writeList(liar.host, ALL), '--out', root);
     outcomes.push({ fault: 'Docker-Content-Digest header lies', kind: 'permanent', injected: liar.applied, exit: r.code, outcome: 'failed, tree unchanged', error: firstError(r.stderr) });
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/^error: delta@1\.0\.0: .*sha256:0{64}/m);
+    expect(r.stderr).toMatch(/^FAILED delta@1\.0\.0: .*sha256:0{64}/m);
     expect(treeState(root)).toEqual(before);
     await assertSound(root);
   });
@@ -226,7 +226,7 @@ describe('manifests whose digest does not match', () => {
     const r = await runCli('pull', list, '--out', root);
     outcomes.push({ fault: 'pinned digest differs from the registry', kind: 'permanent', injected: 0, exit: r.code, outcome: 'failed, tree unchanged', error: firstError(r.stderr) });
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/^error: delta@1\.0\.0: .*sha256:a{64}/m);
+    expect(r.stderr).toMatch(/^FAILED delta@1\.0\.0: .*sha256:a{64}/m);
     expect(treeState(root)).toEqual(before);
     await assertSound(root);
   });

@@ -192,7 +192,7 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
     o.finish({
       areas,
       partial: Boolean(flags.keepGoing && succeeded),
-      line: `${result.ok ? 'ok' : `FAILED (${result.failed.length} plugin version(s) failed)`}: ${parts}${tail}${writeLock && result.ok ? `; lock written to ${writeLock}` : ''}`,
+      line: `${result.ok ? 'ok' : 'failed'}: ${parts}${tail}${writeLock && result.ok ? `; lock written to ${writeLock}` : ''}`,
       counts: { ...c, total },
       ms: result.ms,
     });

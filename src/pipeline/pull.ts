@@ -294,13 +294,29 @@ async function stage(run: Run, groups: Group[]): Promise<Staged[]> {
   const staged = await mapLimit(groups, run.opts.concurrency ?? 8, async (g, i): Promise<Staged | undefined> => {
     const t0 = Date.now();
     try {
-      return await stageGroup(run, g, i);
+      const s = await stageGroup(run, g, i);
+      announceStaged(run, s);
+      return s;
     } catch (err) {
       recordFailure(run, g.entries, err, 'stage', Date.now() - t0);
       return undefined;
     }
   });
   return staged.filter((s): s is Staged => s !== undefined);
+}
+
+/**
+ * One progress line per plugin version the moment its source is staged (downloaded and verified, or
+ * found current), not after every other source: a slow registry does not hold back the others' lines.
+ * Publishing them is the commit step; a failure there gets its own line.
+ */
+function announceStaged(run: Run, s: Staged): void {
+  const fromSpec = specAlias(s.group, s.specYaml, run.opts.entries);
+  for (const e of [...s.group.entries, ...fromSpec]) {
+    const cached = s.cached.has(e) || (!s.wasmPath && fromSpec.includes(e));
+    const status = cached ? 'cached' : e.aliasOf ? 'aliased' : e.source.kind === 'file' ? 'copied' : 'downloaded';
+    run.reporter.emit({ event: 'plugin', name: e.name, version: e.version, status, size: s.prepared?.size, ms: cached ? 0 : s.ms, aliasOf: e.aliasOf });
+  }
 }
 
 interface Committed {
@@ -330,13 +346,11 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
       const t0 = Date.now();
       try {
         if (s.cached.has(e) || (!s.wasmPath && (await isCurrent(root, e, s.digest)))) {
-          const m = await readMetadata(path.join(root, PLUGINS_DIR, e.name, e.version));
           out.cached++;
-          reporter.emit({ event: 'plugin', name: e.name, version: e.version, status: 'cached', size: m?.size, ms: 0, aliasOf: e.aliasOf });
           continue;
         }
         if (!s.wasmPath || !s.created) continue;
-        const m = await publishVersion(root, {
+        await publishVersion(root, {
           name: e.name,
           version: e.version,
           wasmPath: s.wasmPath,
@@ -350,7 +364,6 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
         out.published++;
         const status = e.aliasOf ? 'aliased' : e.source.kind === 'file' ? 'copied' : 'downloaded';
         out[status]++;
-        reporter.emit({ event: 'plugin', name: e.name, version: e.version, status, size: m.size, ms: s.ms + Date.now() - t0, aliasOf: e.aliasOf });
       } catch (err) {
         recordFailure(run, [e], err, 'commit', Date.now() - t0);
       }
