@@ -19,7 +19,7 @@ import { recordFigures } from './support/figures';
 import { runWrk } from './support/load';
 import { RunningNginx, startNginx } from './support/nginx';
 import { wasmVariant } from './support/tree-state';
-import { largeWasm } from './support/wasm';
+import { smallWasm } from './support/wasm';
 
 const URL_PATH = '/plugins/hot/1.0.0/plugin.wasm';
 const hex = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
@@ -64,6 +64,7 @@ function checkingClients(port: number, count: number, valid: Set<string>, stop: 
         });
         res.on('error', () => resolve());
       });
+      req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
       req.on('error', () => {
         out.statuses.error = (out.statuses.error ?? 0) + 1;
         resolve();
@@ -81,8 +82,8 @@ function checkingClients(port: number, count: number, valid: Set<string>, stop: 
 test('republishing a version under wrk load: 0 non-200 responses, 0 wrong or mixed bodies', async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reliability-republish-'));
   root = path.join(dir, 'out');
-  // Two distinct valid modules of ~12 MB, so each republish moves real bytes.
-  const base = fs.readFileSync(largeWasm());
+  // Two distinct valid modules (~17 KB): small, so many republishes (and swap windows) fit in the run.
+  const base = fs.readFileSync(await smallWasm());
   const versions = [wasmVariant(base, 'one'), wasmVariant(base, 'two')];
   const valid = new Set(versions.map(hex));
   const source = path.join(dir, 'hot.wasm');
@@ -102,13 +103,18 @@ test('republishing a version under wrk load: 0 non-200 responses, 0 wrong or mix
     await publish(0);
     nginx = await startNginx(root, { workerProcesses: 2 });
     const stop = { done: false };
-    const checkers = checkingClients(nginx.port, 8, valid, stop);
-    const wrk = runWrk(`${nginx.url}${URL_PATH}`, { connections: 50, threads: 1, seconds: 6, headers: ['Accept-Encoding: gzip'] });
+    const checkers = checkingClients(nginx.port, 4, valid, stop);
+    let loadDone = false;
+    const wrk = runWrk(`${nginx.url}${URL_PATH}`, { connections: 50, threads: 1, seconds: 15, headers: ['Accept-Encoding: gzip'] }).finally(() => (loadDone = true));
     let republished = 0;
-    const until = Date.now() + 5500;
-    while (Date.now() < until) await publish(++republished);
+    try {
+      // Republish for as long as the load runs (each run hashes, compresses and fsyncs).
+      while (!loadDone) await publish(++republished);
+    } finally {
+      await wrk.catch(() => undefined);
+      stop.done = true;
+    }
     const load = await wrk;
-    stop.done = true;
     const checked = await checkers;
     recordFigures('republish', { republished, wrk: { requests: load.requests, requestsPerSec: load.requestsPerSec, non2xx3xx: load.non2xx3xx, socketErrors: load.socketErrors, latencyP99: load.latencyP99 }, checked });
     expect(republished).toBeGreaterThanOrEqual(5);
