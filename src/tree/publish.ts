@@ -92,6 +92,9 @@ async function copyDurable(src: string, dest: string, mtime: Date): Promise<void
   await fs.promises.utimes(dest, mtime, mtime);
 }
 
+/** Staged files already hardlinked into a folder by this process (temp paths are unique per run). */
+const linkedOnce = new Set<string>();
+
 /**
  * No two files of the tree share an inode: editing one plugin's file must never change another
  * plugin or alias. A staged file the run owns (in its temp folder, `linkable`) is hardlinked into the
@@ -100,8 +103,12 @@ async function copyDurable(src: string, dest: string, mtime: Date): Promise<void
  * has them (COPYFILE_FICLONE: btrfs, XFS; shared blocks copied on write), else a full copy.
  */
 async function placeFile(src: string, dest: string, mtime: Date, linkable: boolean): Promise<void> {
+  // Claimed before the first await: folders published concurrently from the same staged file must
+  // not all see nlink 1 and link it.
+  const first = linkable && !linkedOnce.has(src);
+  if (first) linkedOnce.add(src);
   const st = await fs.promises.lstat(src);
-  if (linkable && st.isFile() && st.nlink === 1 && st.mtimeMs === mtime.getTime()) {
+  if (first && st.isFile() && st.nlink === 1 && st.mtimeMs === mtime.getTime()) {
     try {
       await fs.promises.link(src, dest);
       return;
