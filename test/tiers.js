@@ -5,7 +5,9 @@
 // A new test file goes in one list; the tier test fails until it does.
 module.exports = {
   unit: [
+    'architecture-layers',
     'chart-synth',
+    'errors-catalogue',
     'inputs-properties',
     'inputs-shipped',
     'inputs-snapshot',
@@ -22,6 +24,7 @@ module.exports = {
     'chart-schema',
     'chart-test-pod',
     'chart-umbrella',
+    'cli-contract',
     'docs',
     'integration-check',
     'integration-wasmplugins',
