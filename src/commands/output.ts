@@ -5,21 +5,15 @@
  * A reader that closes stdout early (`| head -1`) stops the command quietly: `closed` aborts the work
  * so temp folders are removed by the normal cleanup, and no stack trace is printed.
  */
-import { EXIT, exitCodeFor, ErrorArea, ErrorCode, errorLine, fromFsError, PluginServerError, safeText } from '../errors';
+import { EXIT, exitCodeFor, ErrorArea, ErrorCode, ErrorContext, errorLine, fromFsError, PluginServerError, safeText } from '../errors';
 
 export type CommandName = 'pull' | 'check' | 'verify' | 'index';
 
-/** A problem as the JSON stream carries it: every failure has its catalogued code. */
-export interface ProblemFields {
+/** A problem as the JSON stream carries it: every failure has its catalogued code, and its context. */
+export interface ProblemFields extends ErrorContext {
   code: ErrorCode;
   message: string;
   hint?: string;
-  file?: string;
-  line?: number;
-  plugin?: string;
-  version?: string;
-  url?: string;
-  path?: string;
 }
 
 export type CliEvent =
