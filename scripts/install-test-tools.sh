@@ -80,7 +80,8 @@ if [ ! -f .tools/images/debian-nginx-rootfs.tar ] || [ "$(cat "$base_stamp" 2>/d
   mkdir -p .tools/images
   rootfs=$(mktemp -d)
   # The Debian mirror this machine's apt already uses (sources.list or deb822 .sources).
-  mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+  # (Some of these files do not exist: cat's failure must not end the script under pipefail.)
+  mirror=$({ cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null || true; } |
     sed -nE 's#^(deb[[:space:]]+(\[[^]]*\][[:space:]]+)?|URIs:[[:space:]]+)(https?://[^[:space:]]+/debian)/?([[:space:]].*)?$#\3#p' | head -1)
   debootstrap --variant=minbase --include=nginx,wget "$DEBIAN_SUITE" "$rootfs" "${mirror:?no Debian mirror in /etc/apt/sources.list*}" >/dev/null
   tar --numeric-owner -C "$rootfs" -cf .tools/images/debian-nginx-rootfs.tar.tmp .
