@@ -16,8 +16,8 @@ export abstract class Block {
   abstract lines(key: string, indent: number, r: Renderer): string[];
 }
 
-/** `key: <value>` only when the value is not empty (`{{- with }}`). */
-class OptionalScalar extends Block {
+/** A key written only when its value is not empty: `{{- with }}` in templates, left out of dist/. */
+abstract class WhenNotEmpty extends Block {
   constructor(readonly value: Expr<unknown>) {
     super();
   }
@@ -25,6 +25,10 @@ class OptionalScalar extends Block {
     const v = this.value.eval(s);
     return truthy(v) ? v : undefined;
   }
+}
+
+/** `key: <value>` only when the value is not empty. */
+class OptionalScalar extends WhenNotEmpty {
   lines(key: string, indent: number) {
     const sp = ' '.repeat(indent);
     const dot = this.value.kind === 'string' ? '. | quote' : '.';
@@ -33,14 +37,7 @@ class OptionalScalar extends Block {
 }
 
 /** A user map or list handed over with `toYaml`, left out when empty. */
-class UserBlock extends Block {
-  constructor(readonly value: Expr<unknown>) {
-    super();
-  }
-  eval(s: Scope) {
-    const v = this.value.eval(s);
-    return truthy(v) ? v : undefined;
-  }
+class UserBlock extends WhenNotEmpty {
   lines(key: string, indent: number) {
     const sp = ' '.repeat(indent);
     return [`${sp}{{- with ${this.value.arg()} }}`, `${sp}${key}:`, `${sp}  {{- toYaml . | nindent ${indent + 2} }}`, `${sp}{{- end }}`];
