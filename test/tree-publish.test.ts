@@ -4,6 +4,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { IntegrityError, InputError } from '../src/errors';
 import { cleanLeftovers, publishVersion, writeIndex } from '../src/tree/publish';
+import { RUN_ID } from '../src/content/fsutil';
 import { verifyTree } from '../src/tree/read';
 import { reindexTree } from '../src/tree/reindex';
 import { renderMetadataTxt } from '../src/tree/render';
@@ -95,16 +96,19 @@ describe('atomicity', () => {
     expect(fs.readdirSync(path.join(root, 'plugins/demo'))).toEqual(['1.0.0']);
   });
 
-  test('leftover temp and old folders of a killed run are cleaned', async () => {
+  test('leftover temp and old folders of this process\'s runs are cleaned; foreign .tmp-/.old- entries are kept', async () => {
     const root = newRoot();
     await publishVersion(root, base(small));
-    for (const p of ['.tmp-abc/x', 'plugins/.tmp-1/y', 'plugins/demo/.tmp-1.0.0-zz/plugin.wasm', 'plugins/demo/.old-1.0.0-zz/plugin.wasm']) {
+    const ours = [`.tmp-${RUN_ID}-abc/x`, `plugins/.tmp-${RUN_ID}-1/y`, `plugins/demo/.tmp-${RUN_ID}-1.0.0-zz/plugin.wasm`, `plugins/demo/.old-${RUN_ID}-1.0.0-zz/plugin.wasm`];
+    const foreign = ['.tmp-abc/x', 'plugins/.tmp-1/y', 'plugins/demo/.old-1.0.0-zz/plugin.wasm'];
+    for (const p of [...ours, ...foreign]) {
       fs.mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
       fs.writeFileSync(path.join(root, p), 'x');
     }
     expect(await cleanLeftovers(root)).toHaveLength(4);
-    expect(fs.readdirSync(path.join(root, 'plugins/demo'))).toEqual(['1.0.0']);
-    expect(fs.readdirSync(root)).toEqual(['plugins']);
+    expect(fs.readdirSync(path.join(root, 'plugins/demo')).sort()).toEqual(['.old-1.0.0-zz', '1.0.0']);
+    expect(fs.readdirSync(root).sort()).toEqual(['.tmp-abc', 'plugins']);
+    for (const p of foreign) expect(fs.readFileSync(path.join(root, p), 'utf8')).toBe('x');
   });
 });
 

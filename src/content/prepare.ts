@@ -22,6 +22,11 @@ export interface PreparedWasm extends WasmFacts {
   gzipSize: number;
   /** How the .gz was obtained (for progress and tests). */
   gz: 'compressed' | 'reused-tree' | 'reused-run';
+  /**
+   * The files are the run's own, in its temp folder: the publisher may hardlink them into the first
+   * folder that uses them (a move, since the temp folder goes away). Otherwise they are copied.
+   */
+  linkable?: boolean;
 }
 
 export async function analyzeWasm(file: string, opts: { fsync?: boolean; pool?: CpuPool } = {}): Promise<WasmFacts> {

@@ -17,6 +17,14 @@ export const GZ_FILE = 'plugin.wasm.gz';
 export const METADATA_TXT = 'metadata.txt';
 export const METADATA_JSON = 'metadata.json';
 export const SPEC_FILE = 'spec.yaml';
+/**
+ * Names the tree itself uses directly under plugins/: a plugin of that name would turn the file into a
+ * folder (index.json) or shadow it through gzip_static (index.json.gz).
+ */
+export const RESERVED_PLUGIN_NAMES: ReadonlySet<string> = new Set([INDEX_FILE, `${INDEX_FILE}.gz`]);
+/** Hidden files the pipeline keeps at the output root while it runs (Nginx never serves dot-files). */
+export const LOCK_FILE = '.higress-plugin-server.lock';
+export const RUN_JOURNAL = '.higress-plugin-server.runs';
 /** The gateway refuses bodies over 256 MiB; so do we. */
 export const MAX_WASM_BYTES = 256 * 1024 * 1024;
 

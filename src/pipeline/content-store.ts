@@ -10,7 +10,8 @@ import { IntegrityError } from '../errors';
 import { GZ_FILE, MAX_WASM_BYTES, PLUGINS_DIR } from '../contract/tree-format';
 import { CpuPool, cpuPool } from '../content/cpu-pool';
 import { writeFileDurable } from '../content/fsutil';
-import { gzipHeader, gzipTrailer } from '../content/gzip-format';
+import { gzipHeader } from '../content/gzip-format';
+import { checkGzipOf } from '../content/gzip-check';
 import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
 import { analyzeWasm, assembleGzip, deflateFile, PreparedWasm, WasmFacts } from '../content/prepare';
 import { filesMatchBySize, readAllMetadata, readMetadata } from '../tree/read';
@@ -65,10 +66,10 @@ export class ContentStore {
   }
 
   private async track(sha256: string, owned: boolean, prepared: Promise<PreparedWasm>): Promise<PreparedWasm> {
-    const entry: Entry = { owned, prepared };
+    const entry: Entry = { owned, prepared: prepared.then((p) => ({ ...p, linkable: owned })) };
     this.bySha.set(sha256, entry);
     try {
-      return await prepared;
+      return await entry.prepared;
     } catch (err) {
       if (this.bySha.get(sha256) === entry) this.bySha.delete(sha256); // another copy of the bytes may try again
       throw err;
@@ -148,7 +149,8 @@ export class ContentStore {
    * Copies an existing .gz of the same bytes into `dest`; returns its size, or undefined when none
    * qualifies. Only level 9 is reused: it is the only level the gzip header records (XFL 2) and our
    * header (OS 255) tells our chunked layout from other writers, so the result is byte-identical to a
-   * fresh compression. A copy, not a hardlink: the tree's file keeps its own mtime.
+   * fresh compression. The copy (not the tree's file, which could change meanwhile) is fully decoded
+   * and hashed before it is used: a .gz that only looks right at both ends is compressed afresh.
    */
   private async copyFromTree(facts: WasmFacts, dest: string): Promise<number | undefined> {
     if (this.level !== 9) return undefined;
@@ -157,22 +159,19 @@ export class ContentStore {
       const meta = await readMetadata(dir);
       if (!meta || meta.sha256 !== facts.sha256 || meta.size !== facts.size || !(await filesMatchBySize(dir, meta))) continue;
       const src = path.join(dir, GZ_FILE);
-      // Header = our layout at level 9; trailer = CRC-32 and size of exactly these bytes.
+      const st = await fs.promises.lstat(src).catch(() => undefined);
+      if (!st?.isFile()) continue; // never through a symlink
+      await fs.promises.copyFile(src, dest, fs.constants.COPYFILE_FICLONE);
       const head = Buffer.alloc(want.length);
-      const tail = Buffer.alloc(8);
-      const fh = await fs.promises.open(src, 'r').catch(() => undefined);
-      if (!fh) continue;
+      const fh = await fs.promises.open(dest, 'r');
       try {
         await fh.read(head, 0, head.length, 0);
-        await fh.read(tail, 0, tail.length, meta.gzipSize - tail.length);
       } finally {
         await fh.close();
       }
-      if (!head.equals(want) || !tail.equals(gzipTrailer(facts.crc32, facts.size))) continue;
-      await fs.promises.copyFile(src, dest, fs.constants.COPYFILE_FICLONE);
-      const st = await fs.promises.stat(dest);
-      if (st.size !== meta.gzipSize) continue; // replaced meanwhile; compress instead
-      return st.size;
+      const size = (await fs.promises.stat(dest)).size;
+      if (head.equals(want) && size === meta.gzipSize && (await checkGzipOf(dest, facts)) === 'ok') return size;
+      await fs.promises.rm(dest, { force: true });
     }
     return undefined;
   }
