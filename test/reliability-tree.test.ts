@@ -118,20 +118,54 @@ describe('integrity (items 1-4)', () => {
     expect((await verifyTree(root)).problems).toEqual([]);
   }, 60_000);
 
-  test('3: folders with the same bytes share no inode, so editing one changes no other', async () => {
+  test('3: folders with the same bytes share read-only hardlinks; an edit through one is caught by verify naming every sharer, and pull fetches them all again', async () => {
     const d = fresh('shared');
     const root = path.join(d, 'out');
     const list = writeList(d, `alpha=oci://${reg.host}/plugins/alpha:1.0.0\ncopy=oci://${reg.host}/plugins/alpha:1.0.0\n#@alias alpha latest=1.0.0\n`);
     expect((await runCli('pull', list, '--out', root)).code).toBe(0);
-    const files = ['alpha/1.0.0', 'alpha/latest', 'copy/1.0.0'].flatMap((v) => ['plugin.wasm', 'plugin.wasm.gz'].map((f) => path.join(root, 'plugins', v, f)));
-    expect(new Set(files.map((f) => fs.statSync(f).ino)).size).toBe(files.length);
-    for (const f of files) expect(fs.statSync(f).nlink).toBe(1);
-    // An in-place edit (what an editor or `>>` does) of one folder...
+    const versions = ['alpha/1.0.0', 'alpha/latest', 'copy/1.0.0'];
+    const paths = (f: string) => versions.map((v) => `plugins/${v}/${f}`);
+    // One inode per content and file kind (the image does not grow with aliases), read-only.
+    for (const f of ['plugin.wasm', 'plugin.wasm.gz']) {
+      const st = paths(f).map((p) => fs.statSync(path.join(root, p)));
+      expect(new Set(st.map((s) => `${s.dev}:${s.ino}`)).size).toBe(1);
+      for (const s of st) expect(s.mode & 0o777).toBe(0o444);
+    }
+    expect(metaOf(root, 'copy', '1.0.0').gzipSha256).toBe(hex(fs.readFileSync(path.join(root, 'plugins/copy/1.0.0/plugin.wasm.gz'))));
+    // An in-place edit through one folder (root ignores the mode; `>>` and editors do this)...
     fs.appendFileSync(wasmOf(root, 'copy', '1.0.0'), 'x');
-    // ...leaves the others intact, and verify names exactly the edited one.
-    for (const v of ['alpha/1.0.0', 'alpha/latest']) expect(hex(fs.readFileSync(path.join(root, 'plugins', v, 'plugin.wasm')))).toBe(hex(variant('alpha')));
+    // ...changes every sharer: verify fails each of them and each message names all three paths.
     const { problems } = await verifyTree(root);
-    expect(new Set(problems.map((p) => `${p.context.plugin}@${p.context.version}`))).toEqual(new Set(['copy@1.0.0']));
+    expect(new Set(problems.map((p) => `${p.context.plugin}@${p.context.version}`))).toEqual(new Set(['alpha@1.0.0', 'alpha@latest', 'copy@1.0.0']));
+    for (const p of problems.filter((x) => x.code === 'E_VERIFY_SHA256')) {
+      expect(p.message).toContain('one file (hardlink) with 3 paths');
+      for (const shared of paths('plugin.wasm')) expect(p.message).toContain(shared);
+    }
+    expect(problems.filter((x) => x.code === 'E_VERIFY_SHA256')).toHaveLength(3);
+    // The CLI prints the same: exit 6, the sharers named.
+    const v = await runCli('verify', root);
+    expect(v.code).toBe(EXIT.verify);
+    expect(v.stderr).toContain('plugins/alpha/latest/plugin.wasm');
+    // pull re-checks a shared file before calling it cached: every sharer is fetched again.
+    const again = await runCli('pull', list, '--out', root, '--json');
+    expect(again.code).toBe(0);
+    expect(again.stdout).not.toContain('"status":"cached"');
+    for (const p of paths('plugin.wasm')) expect(hex(fs.readFileSync(path.join(root, p)))).toBe(hex(variant('alpha')));
+    expect((await verifyTree(root)).problems).toEqual([]);
+  }, 90_000);
+
+  test('3: a hand-made hardlink between folders of different bytes fails the folder it does not belong to, naming both paths', async () => {
+    const d = fresh('crosslink');
+    const root = path.join(d, 'out');
+    const list = writeList(d, `alpha=oci://${reg.host}/plugins/alpha:1.0.0\nbeta=oci://${reg.host}/plugins/beta:1.0.0\n`);
+    expect((await runCli('pull', list, '--out', root)).code).toBe(0);
+    fs.rmSync(path.join(root, 'plugins/beta/1.0.0/plugin.wasm.gz'));
+    fs.linkSync(path.join(root, 'plugins/alpha/1.0.0/plugin.wasm.gz'), path.join(root, 'plugins/beta/1.0.0/plugin.wasm.gz'));
+    const { problems } = await verifyTree(root);
+    const gz = problems.filter((p) => p.code === 'E_VERIFY_GZIP');
+    expect(gz.map((p) => `${p.context.plugin}@${p.context.version}`)).toEqual(expect.arrayContaining(['beta@1.0.0']));
+    expect(gz.map((p) => `${p.context.plugin}@${p.context.version}`)).not.toContain('alpha@1.0.0');
+    expect(gz.find((p) => p.context.plugin === 'beta')?.message).toContain('plugins/alpha/1.0.0/plugin.wasm.gz, plugins/beta/1.0.0/plugin.wasm.gz');
   }, 60_000);
 
   test('4: verify rejects malformed index.json values with E_VERIFY_INDEX, never a TypeError', async () => {

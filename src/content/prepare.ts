@@ -20,13 +20,10 @@ export interface PreparedWasm extends WasmFacts {
   wasmPath: string;
   gzPath: string;
   gzipSize: number;
+  /** Hex sha256 of the .gz file: recorded in metadata.json so a later run can reuse it after one hash. */
+  gzipSha256: string;
   /** How the .gz was obtained (for progress and tests). */
   gz: 'compressed' | 'reused-tree' | 'reused-run';
-  /**
-   * The files are the run's own, in its temp folder: the publisher may hardlink them into the first
-   * folder that uses them (a move, since the temp folder goes away). Otherwise they are copied.
-   */
-  linkable?: boolean;
 }
 
 export async function analyzeWasm(file: string, opts: { fsync?: boolean; pool?: CpuPool } = {}): Promise<WasmFacts> {

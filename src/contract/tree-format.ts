@@ -39,6 +39,12 @@ export interface PluginMetadata {
   sha256: string;
   /** Size of plugin.wasm.gz in bytes. */
   gzipSize: number;
+  /**
+   * Hex sha256 of plugin.wasm.gz as published. A later pull reuses the .gz (or calls the folder
+   * current) after hashing it against this, instead of decoding it; absent in trees written before it
+   * existed (those are decoded). `verify` still decodes every .gz.
+   */
+  gzipSha256?: string;
   /** Where the bytes came from: `oci://host/repo:tag[@sha256:...]` or `file:<path as written in the list>`. */
   source: string;
   /** Digest of the OCI manifest that was resolved from `source` (top-level, before platform selection); null for file: sources. */

@@ -9,12 +9,13 @@ import * as path from 'path';
 import { IntegrityError } from '../errors';
 import { GZ_FILE, MAX_WASM_BYTES, PLUGINS_DIR } from '../contract/tree-format';
 import { CpuPool, cpuPool } from '../content/cpu-pool';
-import { writeFileDurable } from '../content/fsutil';
+import { sha256Hex, sha256OfFile, writeFileDurable } from '../content/fsutil';
 import { gzipHeader } from '../content/gzip-format';
 import { checkGzipOf } from '../content/gzip-check';
 import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
 import { analyzeWasm, assembleGzip, deflateFile, PreparedWasm, WasmFacts } from '../content/prepare';
 import { filesMatchBySize, readAllMetadata, readMetadata } from '../tree/read';
+import { SHARED_FILE_MODE } from '../tree/publish';
 
 interface Entry {
   prepared: Promise<PreparedWasm>;
@@ -66,7 +67,7 @@ export class ContentStore {
   }
 
   private async track(sha256: string, owned: boolean, prepared: Promise<PreparedWasm>): Promise<PreparedWasm> {
-    const entry: Entry = { owned, prepared: prepared.then((p) => ({ ...p, linkable: owned })) };
+    const entry: Entry = { owned, prepared };
     this.bySha.set(sha256, entry);
     try {
       return await entry.prepared;
@@ -86,7 +87,7 @@ export class ContentStore {
     e.claimed = created.toISOString();
     await Promise.all(
       [p.wasmPath, p.gzPath].map(async (f) => {
-        await fs.promises.chmod(f, 0o644); // hardlinked into the tree as they are
+        await fs.promises.chmod(f, SHARED_FILE_MODE); // hardlinked into the tree as they are
         await fs.promises.utimes(f, created, created);
       }),
     );
@@ -120,7 +121,7 @@ export class ContentStore {
     const gz = assembleGzip(chunks, facts, this.level);
     // The mtime is set later, when the publishing folder's time is known.
     await writeFileDurable(gzPath, gz);
-    return { ...facts, wasmPath: file, gzPath, gzipSize: gz.byteLength, gz: 'compressed' };
+    return { ...facts, wasmPath: file, gzPath, gzipSize: gz.byteLength, gzipSha256: sha256Hex(gz), gz: 'compressed' };
   }
 
   private async produceGz(file: string, facts: WasmFacts): Promise<PreparedWasm> {
@@ -128,7 +129,7 @@ export class ContentStore {
     const fromTree = await this.copyFromTree(facts, gzPath);
     if (fromTree !== undefined) {
       this.stats.reusedTree++;
-      return { ...facts, wasmPath: file, gzPath, gzipSize: fromTree, gz: 'reused-tree' };
+      return { ...facts, wasmPath: file, gzPath, gzipSize: fromTree.size, gzipSha256: fromTree.sha256, gz: 'reused-tree' };
     }
     return this.writeGz(file, facts, await deflateFile(file, facts.size, this.level, this.pool));
   }
@@ -146,13 +147,15 @@ export class ContentStore {
   }
 
   /**
-   * Copies an existing .gz of the same bytes into `dest`; returns its size, or undefined when none
-   * qualifies. Only level 9 is reused: it is the only level the gzip header records (XFL 2) and our
-   * header (OS 255) tells our chunked layout from other writers, so the result is byte-identical to a
-   * fresh compression. The copy (not the tree's file, which could change meanwhile) is fully decoded
-   * and hashed before it is used: a .gz that only looks right at both ends is compressed afresh.
+   * Copies an existing .gz of the same bytes into `dest`; returns its size and sha256, or undefined
+   * when none qualifies. Only level 9 is reused: it is the only level the gzip header records (XFL 2)
+   * and our header (OS 255) tells our chunked layout from other writers, so the result is
+   * byte-identical to a fresh compression. The copy (not the tree's file, which could change
+   * meanwhile) is checked before it is used: hashed against the sha256 its metadata recorded for the
+   * .gz (cheap: one read, no decoding), or, in a tree written before that was recorded, fully decoded
+   * and hashed. A .gz that only looks right at both ends is compressed afresh.
    */
-  private async copyFromTree(facts: WasmFacts, dest: string): Promise<number | undefined> {
+  private async copyFromTree(facts: WasmFacts, dest: string): Promise<{ size: number; sha256: string } | undefined> {
     if (this.level !== 9) return undefined;
     const want = gzipHeader(9);
     for (const dir of (await this.index()).get(facts.sha256) ?? []) {
@@ -170,7 +173,11 @@ export class ContentStore {
         await fh.close();
       }
       const size = (await fs.promises.stat(dest)).size;
-      if (head.equals(want) && size === meta.gzipSize && (await checkGzipOf(dest, facts)) === 'ok') return size;
+      if (head.equals(want) && size === meta.gzipSize) {
+        const sha256 = await sha256OfFile(dest);
+        const sound = meta.gzipSha256 !== undefined ? sha256 === meta.gzipSha256 : (await checkGzipOf(dest, facts)) === 'ok';
+        if (sound) return { size, sha256 };
+      }
       await fs.promises.rm(dest, { force: true });
     }
     return undefined;

@@ -15,7 +15,7 @@ import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
 import { GZ_FILE, INDEX_FILE, RESERVED_PLUGIN_NAMES, METADATA_JSON, METADATA_TXT, PLUGINS_DIR, PluginMetadata, SPEC_FILE, TREE_SCHEMA_VERSION, WASM_FILE } from '../contract/tree-format';
 import { parseCreated, rfc3339 } from '../contract/created';
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
-import { runTempName, sha256OfFile, syncDir, writeFileAtomic, writeFileDurable } from '../content/fsutil';
+import { runTempName, sha256Hex, sha256OfFile, syncDir, writeFileAtomic, writeFileDurable } from '../content/fsutil';
 import { buildIndex, normalizeMetadata, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
 import { readSpecYaml } from './spec';
 import { checkWasmSize, withWasmContext } from '../content/wasm';
@@ -59,7 +59,7 @@ export function assertSafeSegment(kind: 'name' | 'version', value: string, ctx: 
 
 
 /** Computes the metadata from the facts of the wasm (see src/content/prepare.ts) without touching the disk. */
-export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, facts: Pick<WasmFacts, 'size' | 'md5' | 'sha256'> & { gzipSize: number }): PluginMetadata {
+export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, facts: Pick<WasmFacts, 'size' | 'md5' | 'sha256'> & { gzipSize: number; gzipSha256?: string }): PluginMetadata {
   const spec = input.specYaml ? readSpecYaml(input.specYaml) : {};
   return normalizeMetadata({
     schemaVersion: TREE_SCHEMA_VERSION,
@@ -69,6 +69,7 @@ export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, facts: Pick<
     md5: facts.md5,
     sha256: facts.sha256,
     gzipSize: facts.gzipSize,
+    gzipSha256: facts.gzipSha256,
     source: input.source,
     manifestDigest: input.manifestDigest,
     created: rfc3339(parseCreated(input.created, { plugin: input.name, version: input.version })),
@@ -79,12 +80,21 @@ export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, facts: Pick<
 }
 
 
-/** Copies a file, fsyncs it and sets its mtime. */
+/**
+ * Mode of plugin.wasm and plugin.wasm.gz. Versions with the same bytes share these files (hardlinks:
+ * an alias must not double the image), so they are read-only: an edit in place would change every
+ * folder that shares the inode. `verify` hashes each inode once and names every path that shares a
+ * changed one; `pull` re-hashes a file before it reuses it. Republishing never writes into a file: it
+ * renames a new one over the path (swapInto), which leaves the other links as they were.
+ */
+export const SHARED_FILE_MODE = 0o444;
+
+/** Copies a file, makes it read-only, fsyncs it and sets its mtime. */
 async function copyDurable(src: string, dest: string, mtime: Date): Promise<void> {
   await fs.promises.copyFile(src, dest, fs.constants.COPYFILE_FICLONE);
-  const fh = await fs.promises.open(dest, 'r+');
+  await fs.promises.chmod(dest, SHARED_FILE_MODE); // copyFile keeps the source's mode
+  const fh = await fs.promises.open(dest, 'r');
   try {
-    await fh.chmod(0o644); // copyFile keeps the source's mode; the tree's files are always 0644
     await fh.sync();
   } finally {
     await fh.close();
@@ -92,25 +102,17 @@ async function copyDurable(src: string, dest: string, mtime: Date): Promise<void
   await fs.promises.utimes(dest, mtime, mtime);
 }
 
-/** Staged files already hardlinked into a folder by this process (temp paths are unique per run). */
-const linkedOnce = new Set<string>();
-
 /**
- * No two files of the tree share an inode: editing one plugin's file must never change another
- * plugin or alias. A staged file the run owns (in its temp folder, `linkable`) is hardlinked into the
- * first folder that publishes it, when it already has the wanted mtime: a move in effect, since the
- * temp folder is removed at the end. Every other placement is a copy, a reflink where the filesystem
- * has them (COPYFILE_FICLONE: btrfs, XFS; shared blocks copied on write), else a full copy.
+ * Hardlinks `src` when it already has the wanted mtime (a run-owned staged file, or the folder an
+ * alias shares bytes with): no 12 MB copy, no second fsync. Otherwise copies, so the mtime of a file
+ * another folder owns is never changed. Never through a symlink; the shared inode is read-only.
  */
-async function placeFile(src: string, dest: string, mtime: Date, linkable: boolean): Promise<void> {
-  // Claimed before the first await: folders published concurrently from the same staged file must
-  // not all see nlink 1 and link it.
-  const first = linkable && !linkedOnce.has(src);
-  if (first) linkedOnce.add(src);
+async function placeFile(src: string, dest: string, mtime: Date): Promise<void> {
   const st = await fs.promises.lstat(src);
-  if (first && st.isFile() && st.nlink === 1 && st.mtimeMs === mtime.getTime()) {
+  if (st.isFile() && st.mtimeMs === mtime.getTime()) {
     try {
       await fs.promises.link(src, dest);
+      if ((st.mode & 0o777) !== SHARED_FILE_MODE) await fs.promises.chmod(dest, SHARED_FILE_MODE);
       return;
     } catch {
       /* another filesystem or no link support: copy */
@@ -144,11 +146,10 @@ export async function publishVersion(root: string, input: PublishInput): Promise
     await fs.promises.mkdir(tmp);
     const wasmOut = path.join(tmp, WASM_FILE);
     const gzOut = path.join(tmp, GZ_FILE);
-    let facts: WasmFacts & { gzipSize: number };
+    let facts: WasmFacts & { gzipSize: number; gzipSha256: string };
     if (input.prepared) {
-      const linkable = input.prepared.linkable === true;
-      await placeFile(input.prepared.wasmPath, wasmOut, created, linkable);
-      await placeFile(input.prepared.gzPath, gzOut, created, linkable);
+      await placeFile(input.prepared.wasmPath, wasmOut, created);
+      await placeFile(input.prepared.gzPath, gzOut, created);
       facts = input.prepared;
     } else {
       const f = checked as WasmFacts;
@@ -157,7 +158,8 @@ export async function publishVersion(root: string, input: PublishInput): Promise
       if ((await sha256OfFile(wasmOut)) !== f.sha256) throw new IntegrityError({ code: 'E_WASM_CHANGED', message: `wasm file ${input.wasmPath} changed while being published`, context: ctx, hint: 'run the command again' });
       const gz = await gzipFile(wasmOut, f, input.gzipLevel ?? DEFAULT_GZIP_LEVEL);
       await writeFileDurable(gzOut, gz, created);
-      facts = { ...f, gzipSize: gz.byteLength };
+      await fs.promises.chmod(gzOut, SHARED_FILE_MODE);
+      facts = { ...f, gzipSize: gz.byteLength, gzipSha256: sha256Hex(gz) };
     }
     meta = describeWasm(input, facts);
     await writeFileDurable(path.join(tmp, METADATA_TXT), renderMetadataTxt(meta), created);

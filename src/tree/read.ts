@@ -2,7 +2,6 @@
  * Reading a published tree back: listing version folders, loading metadata.json, and verifying
  * that every byte on disk matches what metadata and index.json claim (used by `verify` and `index`).
  */
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ErrorCode, VerifyError } from '../errors';
@@ -10,6 +9,7 @@ import { GZ_FILE, INDEX_FILE, MAX_WASM_BYTES, METADATA_JSON, METADATA_TXT, PLUGI
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
 import { sha256OfFile } from '../content/fsutil';
 import { checkGzipOf } from '../content/gzip-check';
+import { InodeHashes, WasmHashes } from './inode-hashes';
 import { buildIndex, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
 
 export interface VersionDir {
@@ -74,20 +74,28 @@ export async function filesMatchBySize(dir: string, m: PluginMetadata): Promise<
 
 /**
  * Full check used before a folder is called current ("cached"): both files are regular files (no
- * symlink), plugin.wasm hashes to the metadata's sha256 and plugin.wasm.gz decodes (bounded) to
- * exactly those bytes. Reads each file once; a hand-replaced or corrupt file means "fetch again".
+ * symlink), plugin.wasm hashes to the metadata's sha256, and plugin.wasm.gz hashes to the sha256
+ * recorded for it when it was published (or, in a tree written before that was recorded, decodes,
+ * bounded, to exactly the wasm's bytes). Reads each file once; a hand-replaced or corrupt file, or a
+ * shared (hardlinked) one edited through another folder, means "fetch again".
  */
 export async function filesMatchByContent(dir: string, m: PluginMetadata): Promise<boolean> {
   if (!(await filesMatchBySize(dir, m))) return false;
   const wasm = path.join(dir, WASM_FILE);
   const [w, g] = await Promise.all([fs.promises.lstat(wasm), fs.promises.lstat(path.join(dir, GZ_FILE))]);
   if (!w.isFile() || !g.isFile()) return false;
-  const [sha, gz] = await Promise.all([sha256OfFile(wasm).catch(() => ''), checkGzipOf(path.join(dir, GZ_FILE), m).catch(() => 'corrupt')]);
+  const gzFile = path.join(dir, GZ_FILE);
+  const gzCheck = m.gzipSha256 !== undefined ? sha256OfFile(gzFile).then((h) => (h === m.gzipSha256 ? 'ok' : 'mismatch')) : checkGzipOf(gzFile, m);
+  const [sha, gz] = await Promise.all([sha256OfFile(wasm).catch(() => ''), gzCheck.catch(() => 'corrupt')]);
   return sha === m.sha256 && gz === 'ok';
 }
 
-/** Recomputes every checksum of one folder; returns one VerifyError per problem. */
-export async function verifyVersion(v: VersionDir): Promise<VerifyError[]> {
+/**
+ * Recomputes every checksum of one folder; returns one VerifyError per problem. `hashes` is shared by
+ * a whole-tree verify, so an inode several folders share is read once and a problem with it names
+ * every path that shares it (see inode-hashes.ts).
+ */
+export async function verifyVersion(v: VersionDir, hashes: InodeHashes = new InodeHashes()): Promise<VerifyError[]> {
   const ctx = { plugin: v.name, version: v.version };
   const problems: VerifyError[] = [];
   const fail = (code: ErrorCode, msg: string, hint: string = 'run `pull` again to republish it, or `index` to rebuild metadata for hand-placed files') =>
@@ -98,32 +106,35 @@ export async function verifyVersion(v: VersionDir): Promise<VerifyError[]> {
     return problems;
   }
   if (m.name !== v.name || m.version !== v.version) fail('E_VERIFY_METADATA', `${METADATA_JSON} names ${m.name}@${m.version}, not its folder`);
-  let bytes: Buffer;
+  const wasmFile = path.join(v.dir, WASM_FILE);
+  let raw: WasmHashes;
   try {
-    bytes = await readNoFollow(path.join(v.dir, WASM_FILE), MAX_WASM_BYTES);
+    raw = await hashes.hashWasm(wasmFile);
   } catch (err) {
     if (isSymlinkError(err)) fail('E_VERIFY_SYMLINK', `${WASM_FILE} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
     else if (err instanceof RangeError) fail('E_VERIFY_SIZE', `${WASM_FILE} is larger than ${MAX_WASM_BYTES} bytes`);
     else fail('E_VERIFY_MISSING', `${WASM_FILE} missing`);
     return problems;
   }
-  if (bytes.byteLength !== m.size) fail('E_VERIFY_SIZE', `${WASM_FILE} is ${bytes.byteLength} bytes, metadata says ${m.size}`);
-  const sha = crypto.createHash('sha256').update(bytes).digest('hex');
-  if (sha !== m.sha256) fail('E_VERIFY_SHA256', `${WASM_FILE} sha256 ${sha} differs from metadata ${m.sha256}`);
-  const md5 = crypto.createHash('md5').update(bytes).digest('hex');
-  if (md5 !== m.md5) fail('E_VERIFY_MD5', `${WASM_FILE} md5 ${md5} differs from metadata ${m.md5}`);
+  const wasmShared = raw.size !== m.size || raw.sha256 !== m.sha256 || raw.md5 !== m.md5 ? await hashes.sharedNote(wasmFile) : '';
+  if (raw.size !== m.size) fail('E_VERIFY_SIZE', `${WASM_FILE} is ${raw.size} bytes, metadata says ${m.size}${wasmShared}`);
+  if (raw.sha256 !== m.sha256) fail('E_VERIFY_SHA256', `${WASM_FILE} sha256 ${raw.sha256} differs from metadata ${m.sha256}${wasmShared}`);
+  if (raw.md5 !== m.md5) fail('E_VERIFY_MD5', `${WASM_FILE} md5 ${raw.md5} differs from metadata ${m.md5}${wasmShared}`);
   const gzFile = path.join(v.dir, GZ_FILE);
   const gzStat = await fs.promises.lstat(gzFile).catch(() => undefined);
   if (!gzStat) fail('E_VERIFY_MISSING', `${GZ_FILE} missing`);
   else if (gzStat.isSymbolicLink()) fail('E_VERIFY_SYMLINK', `${GZ_FILE} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
   else {
-    if (gzStat.size !== m.gzipSize) fail('E_VERIFY_GZIP', `${GZ_FILE} is ${gzStat.size} bytes, metadata says ${m.gzipSize}`);
+    const gzProblems: string[] = [];
+    if (gzStat.size !== m.gzipSize) gzProblems.push(`${GZ_FILE} is ${gzStat.size} bytes, metadata says ${m.gzipSize}`);
     // Decoded against the raw file's own sha256 and size, streaming: a gzip bomb stops at that size.
-    const facts = { sha256: crypto.createHash('sha256').update(bytes).digest('hex'), size: bytes.byteLength };
-    const got = await checkGzipOf(gzFile, facts).catch(() => 'corrupt' as const);
-    if (got === 'corrupt') fail('E_VERIFY_GZIP', `${GZ_FILE} does not decode`);
-    else if (got === 'oversize') fail('E_VERIFY_GZIP', `${GZ_FILE} decodes to more than ${WASM_FILE}'s ${bytes.byteLength} bytes (decoding stopped there)`);
-    else if (got === 'mismatch') fail('E_VERIFY_GZIP', `${GZ_FILE} does not decode to ${WASM_FILE}`);
+    const got = await hashes.inspectGz(gzFile, raw).catch(() => ({ result: 'corrupt' as const, fileSha256: '' }));
+    if (got.result === 'corrupt') gzProblems.push(`${GZ_FILE} does not decode`);
+    else if (got.result === 'oversize') gzProblems.push(`${GZ_FILE} decodes to more than ${WASM_FILE}'s ${raw.size} bytes (decoding stopped there)`);
+    else if (got.result === 'mismatch') gzProblems.push(`${GZ_FILE} does not decode to ${WASM_FILE}`);
+    else if (m.gzipSha256 !== undefined && got.fileSha256 !== m.gzipSha256) gzProblems.push(`${GZ_FILE} sha256 ${got.fileSha256} differs from metadata ${m.gzipSha256}`);
+    const gzShared = gzProblems.length ? await hashes.sharedNote(gzFile) : '';
+    for (const p of gzProblems) fail('E_VERIFY_GZIP', `${p}${gzShared}`);
   }
   for (const f of [METADATA_TXT, METADATA_JSON]) {
     if ((await fs.promises.lstat(path.join(v.dir, f)).catch(() => undefined))?.isSymbolicLink()) fail('E_VERIFY_SYMLINK', `${f} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
@@ -195,8 +206,10 @@ export async function verifyTree(root: string): Promise<{ checked: number; probl
   const dirs = await listVersionDirs(root);
   const problems: VerifyError[] = [];
   const metas: PluginMetadata[] = [];
+  const hashes = new InodeHashes();
+  await hashes.learnTree(root, dirs);
   for (const v of dirs) {
-    problems.push(...(await verifyVersion(v)));
+    problems.push(...(await verifyVersion(v, hashes)));
     const m = await readMetadata(v.dir);
     if (m) metas.push(m);
   }
