@@ -18,7 +18,7 @@ import { parsePluginList } from '../src/inputs/properties';
 import { createOciClient } from '../src/oci/client';
 import { runCli } from './support/cli-run';
 import { pushWasmArtifact, Registry, startRegistry } from './support/registry';
-import { treeState, wasmVariant } from './support/tree-state';
+import { editInPlace, treeState, wasmVariant } from './support/tree-state';
 import { smallWasm } from './support/wasm';
 
 let reg: Registry;
@@ -65,7 +65,7 @@ describe('integrity (items 1-4)', () => {
     const evil = variant('alpha');
     evil[evil.length - 1] ^= 0xff;
     expect(evil.length).toBe(good.length);
-    fs.writeFileSync(wasmOf(root, 'alpha', '1.0.0'), evil);
+    editInPlace(wasmOf(root, 'alpha', '1.0.0'), evil);
 
     const idx = await runCli('index', root);
     expect(idx.stderr).toContain('rebuilt alpha@1.0.0');
@@ -88,7 +88,7 @@ describe('integrity (items 1-4)', () => {
     const good = fs.readFileSync(wasmOf(root, 'alpha', '1.0.0'));
     const evil = Buffer.from(good);
     evil[evil.length - 1] ^= 0xff;
-    fs.writeFileSync(wasmOf(root, 'alpha', '1.0.0'), evil);
+    editInPlace(wasmOf(root, 'alpha', '1.0.0'), evil);
     const again = await runCli('pull', list, '--out', root);
     expect(again.code).toBe(0);
     expect(again.stderr).toMatch(/downloaded alpha@1\.0\.0.*\n.*0 cached/);
@@ -105,7 +105,7 @@ describe('integrity (items 1-4)', () => {
     // Flip bytes in the middle of the deflate stream: the first and last bytes stay as they were.
     const mid = Math.floor(gz.length / 2);
     for (let i = mid; i < mid + 16; i++) gz[i] ^= 0x5a;
-    fs.writeFileSync(gzFile, gz);
+    editInPlace(gzFile, gz);
     // A second plugin with the same bytes: the old code copied this .gz from the tree.
     const list2 = writeList(d, `alpha=oci://${reg.host}/plugins/alpha:1.0.0\nalpha2=oci://${reg.host}/plugins/alpha:1.0.0\n`);
     const r = await runCli('pull', list2, '--out', root, '--json');
@@ -132,8 +132,8 @@ describe('integrity (items 1-4)', () => {
       for (const s of st) expect(s.mode & 0o777).toBe(0o444);
     }
     expect(metaOf(root, 'copy', '1.0.0').gzipSha256).toBe(hex(fs.readFileSync(path.join(root, 'plugins/copy/1.0.0/plugin.wasm.gz'))));
-    // An in-place edit through one folder (root ignores the mode; `>>` and editors do this)...
-    fs.appendFileSync(wasmOf(root, 'copy', '1.0.0'), 'x');
+    // An in-place edit through one folder (made writable first, as anyone but root must; `>>` and editors write in place)...
+    editInPlace(wasmOf(root, 'copy', '1.0.0'), 'x', 'append');
     // ...changes every sharer: verify fails each of them and each message names all three paths.
     const { problems } = await verifyTree(root);
     expect(new Set(problems.map((p) => `${p.context.plugin}@${p.context.version}`))).toEqual(new Set(['alpha@1.0.0', 'alpha@latest', 'copy@1.0.0']));
@@ -220,7 +220,7 @@ describe('integrity (items 1-4)', () => {
     for (let i = 0; i < 1024; i++) z.write(zero);
     z.end();
     await done;
-    fs.writeFileSync(gzFile, Buffer.concat(parts));
+    editInPlace(gzFile, Buffer.concat(parts));
     // Measured in a separate process: its peak RSS is what verify costs.
     // build/ is compiled by test/global-setup.js for the integration tier.
     const script = `require(${JSON.stringify(path.join(__dirname, '..', 'build/src/tree/read.js'))}).verifyTree(${JSON.stringify(root)}).then((r) => {
