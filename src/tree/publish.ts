@@ -15,14 +15,13 @@ import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
 import { GZ_FILE, INDEX_FILE, RESERVED_PLUGIN_NAMES, METADATA_JSON, METADATA_TXT, PLUGINS_DIR, PluginMetadata, SPEC_FILE, TREE_SCHEMA_VERSION, WASM_FILE } from '../contract/tree-format';
 import { parseCreated, rfc3339 } from '../contract/created';
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
-import { runTempName, sha256Hex, sha256OfFile, syncDir, writeFileAtomic, writeFileDurable } from '../content/fsutil';
+import { RUN_ID, runTempName, sha256Hex, sha256OfFile, syncDir, writeFileAtomic, writeFileDurable } from '../content/fsutil';
 import { buildIndex, normalizeMetadata, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
 import { readSpecYaml } from './spec';
 import { checkWasmSize, withWasmContext } from '../content/wasm';
 import { readAllMetadata } from './read';
 import { assertNoSymlinkBelow } from './safe-path';
 import { removeRunLeftovers } from './run-journal';
-import { RUN_ID } from '../content/fsutil';
 
 export interface PublishInput {
   name: string;
