@@ -9,7 +9,7 @@
 import { Construct } from 'constructs';
 import { DeploymentSpec, PodDisruptionBudgetSpec, Probe, ServiceSpec } from '../imports/k8s';
 import { CONTAINER_PORT } from '../src/contract/service';
-import { and, choice, eq, gt, ifElse, int, intOrString, isSet, lit, merged, omit, releaseNamespace, TemplateObject, Tpl, Tree, userBlock } from './helm';
+import { and, choice, eq, failIf, gt, ifElse, int, intOrString, isSet, lit, merged, omit, printf, releaseNamespace, TemplateObject, Tpl, Tree, userBlock } from './helm';
 import { image, LABEL_KEYS, labels, name, selectorLabels } from './helpers';
 import { containerSecurityContext, imagePullPolicy, placementTail, PORT_NAME, restrictedPodHead, tmpMount, tmpVolume } from './pod-common';
 import { V } from './values';
@@ -60,6 +60,16 @@ const oneAtATime = eq<string>(V('antiAffinity'), lit('required'));
 
 /** One replica plus minAvailable 1 would block every node drain, so the PDB needs replicas > 1. */
 export const PDB_CONDITION = and(V('podDisruptionBudget.enabled'), gt(int(V('replicas')), lit(1)));
+
+/**
+ * minAvailable above replicas renders a PDB no eviction can ever satisfy: every node drain would hang.
+ * The cluster accepts it, so the chart refuses it, naming the key.
+ */
+export const PDB_MIN_AVAILABLE = failIf(
+  gt(int(V('podDisruptionBudget.minAvailable')), int(V('replicas'))),
+  printf('podDisruptionBudget.minAvailable (%d) is above replicas (%d): no pod could ever be evicted and node drains would hang; set podDisruptionBudget.minAvailable to at most replicas', int(V('podDisruptionBudget.minAvailable')), int(V('replicas'))),
+  V('podDisruptionBudget.minAvailable'),
+);
 
 export class PluginServer extends Construct {
   readonly deployment: TemplateObject<DeploymentSpec>;
@@ -136,7 +146,7 @@ export class PluginServer extends Construct {
       apiVersion: 'policy/v1',
       kind: 'PodDisruptionBudget',
       metadata,
-      spec: { minAvailable: V('podDisruptionBudget.minAvailable'), selector: { matchLabels: merged(selectorLabels) } },
+      spec: { minAvailable: PDB_MIN_AVAILABLE, selector: { matchLabels: merged(selectorLabels) } },
       condition: PDB_CONDITION,
       conditionNote: 'With one replica, minAvailable 1 would block every node drain: no PodDisruptionBudget then.',
     });

@@ -12,8 +12,10 @@ import {
   chartAppVersion,
   defaultsOf,
   dnsLabel,
+  ChartValueError,
   eq,
   Expr,
+  failIf,
   group,
   gt,
   hasKey,
@@ -26,6 +28,7 @@ import {
   mergeValues,
   obj,
   omit,
+  or,
   orElse,
   printf,
   releaseName,
@@ -72,6 +75,10 @@ const INLINE: Array<Expr<unknown>> = [
   omit(V('labels'), 'app', 'higress'),
   ifElse(hasKey(V('labels'), 'app'), indexOf(V('labels'), 'app'), V('name')),
   suffixed(releaseName, '-test'),
+  or(V('tag'), V('name')),
+  // Passes x through (even 0) unless the condition holds; the failing side is the test below.
+  failIf(gt(int(V('replicas')), lit(10)), printf('replicas (%d) is above 10', int(V('replicas'))), V('name')),
+  failIf(eq<string>(V('name'), lit('boom')), printf('name is %s', V('name')), lit(0)),
   ...DEFINED,
 ];
 
@@ -116,6 +123,15 @@ test.each(CASES)('%s: eval equals helm', (_name, c) => {
     return v === undefined ? null : v;
   });
   expect(fromHelm).toEqual(fromEval);
+});
+
+test('failIf: helm fails with the message eval throws, and only when the condition holds', () => {
+  const r = helm(['template', RELEASE.name, dir, '-n', RELEASE.namespace, '--set', 'replicas=11']);
+  expect(r.status).not.toBe(0);
+  expect(r.stderr).toContain('replicas (11) is above 10');
+  const scope: Scope = { values: mergeValues(defaultsOf(SPEC), { replicas: 11 }), release: RELEASE, chart: CHART };
+  const guarded = INLINE.find((e) => e.tpl().includes('above 10')) as Expr<unknown>;
+  expect(() => guarded.eval(scope)).toThrow(new ChartValueError('replicas (11) is above 10'));
 });
 
 test('a define body and its inline form agree', () => {

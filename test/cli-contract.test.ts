@@ -15,7 +15,7 @@ import { EXIT, EXIT_MEANINGS } from '../src/errors';
 import { runCli } from './support/cli-run';
 import { freePort } from './support/ports';
 import { REPO_ROOT } from './support/tools';
-import { treeState } from './support/tree-state';
+import { editInPlace, treeState } from './support/tree-state';
 import { smallWasm } from './support/wasm';
 
 const CLI = path.join(REPO_ROOT, 'build', 'src', 'cli.js');
@@ -87,7 +87,7 @@ describe('one exit code per outcome (README table, --help)', () => {
   test('6 verify: a tampered tree', async () => {
     const t = path.join(dir, 'tampered');
     fs.cpSync(tree, t, { recursive: true });
-    fs.appendFileSync(path.join(t, 'plugins/a/1.0.0/plugin.wasm'), 'x');
+    editInPlace(path.join(t, 'plugins/a/1.0.0/plugin.wasm'), 'x', 'append');
     expect((await runCli('verify', t)).code).toBe(EXIT.verify);
   });
   test('7 environment: the lock path is a directory', async () => {

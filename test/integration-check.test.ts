@@ -10,6 +10,7 @@ import * as zlib from 'zlib';
 import { publishVersion, writeIndex } from '../src/tree/publish';
 import { runCli } from './support/cli-run';
 import { startNginx, RunningNginx } from './support/nginx';
+import { editInPlace } from './support/tree-state';
 import { smallWasm } from './support/wasm';
 
 const CREATED = '2026-01-02T03:04:05Z';
@@ -59,8 +60,8 @@ test('a corrupted file, a missing file and a wrong index entry are each named; e
   // Corrupted: both encodings hold other bytes than the index says.
   const bad = Buffer.from(fs.readFileSync(path.join(dir('alpha'), 'plugin.wasm')));
   bad[bad.length - 1] ^= 0xff;
-  fs.writeFileSync(path.join(dir('alpha'), 'plugin.wasm'), bad);
-  fs.writeFileSync(path.join(dir('alpha'), 'plugin.wasm.gz'), zlib.gzipSync(bad));
+  editInPlace(path.join(dir('alpha'), 'plugin.wasm'), bad);
+  editInPlace(path.join(dir('alpha'), 'plugin.wasm.gz'), zlib.gzipSync(bad));
   // Missing.
   fs.rmSync(path.join(dir('bravo'), 'plugin.wasm'));
   fs.rmSync(path.join(dir('bravo'), 'plugin.wasm.gz'));

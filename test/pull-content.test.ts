@@ -99,7 +99,7 @@ describe('one tree, pulled cold then extended', () => {
       expect(ino(root, `${rel}/plugin.wasm`)).toBe(a);
       expect(ino(root, `${rel}/plugin.wasm.gz`)).toBe(ino(root, 'a/1.0.0/plugin.wasm.gz'));
     }
-    for (const f of ['a/1.0.0/plugin.wasm', 'a/1.0.0/plugin.wasm.gz', 'e/1.0.0/plugin.wasm']) expect(fs.statSync(file(root, f)).mode & 0o777).toBe(0o644);
+    for (const f of ['a/1.0.0/plugin.wasm', 'a/1.0.0/plugin.wasm.gz', 'e/1.0.0/plugin.wasm']) expect(fs.statSync(file(root, f)).mode & 0o777).toBe(0o444); // shared, so read-only (issue 12, item 3)
     expect(zlib.gunzipSync(fs.readFileSync(file(root, 'd/2.0.0/plugin.wasm.gz'))).equals(large)).toBe(true);
     expect(zlib.gunzipSync(fs.readFileSync(file(root, 'e/1.0.0/plugin.wasm.gz'))).equals(small)).toBe(true);
     expect(await verifyTree(root)).toEqual({ checked: 6, problems: [] });

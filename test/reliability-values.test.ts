@@ -1,6 +1,7 @@
 /**
  * Chart values the cluster would reject (issue 12, item 19), run through the real helm: the generated
- * values.schema.json refuses them at `helm template` time, naming the key.
+ * values.schema.json refuses them at `helm template` time, naming the key; what a schema cannot say
+ * (minAvailable above replicas) is a `fail` in the templates (lib/helm failIf).
  */
 import { CHART_PATH, helm } from './support/helm';
 
@@ -20,6 +21,23 @@ describe('item 19: values the cluster would reject fail in helm, naming the key'
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/values don't meet the specifications of the schema|schema/);
     expect(r.stderr).toMatch(key);
+  });
+
+  test('podDisruptionBudget.minAvailable above replicas fails in the templates, naming the key', () => {
+    const r = helm(['template', 'hps', CHART_PATH, '--set', 'global.enablePluginServer=true', '--set', 'replicas=2', '--set', 'podDisruptionBudget.minAvailable=3']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('podDisruptionBudget.minAvailable (3) is above replicas (2)');
+    expect(r.stdout).toBe('');
+  });
+
+  test.each([
+    ['minAvailable equal to replicas', ['replicas=3', 'podDisruptionBudget.minAvailable=3']],
+    ['minAvailable 0', ['podDisruptionBudget.minAvailable=0']],
+    ['one replica (no PDB rendered) with minAvailable 5', ['replicas=1', 'podDisruptionBudget.minAvailable=5']],
+  ])('%s still renders', (_what, sets) => {
+    const r = helm(['template', 'hps', CHART_PATH, '--set', 'global.enablePluginServer=true', ...sets.flatMap((s) => ['--set', s])]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
   });
 
   test('valid labels, hub, tag and quantities still render', () => {

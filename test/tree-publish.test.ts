@@ -4,11 +4,13 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { IntegrityError, InputError } from '../src/errors';
 import { cleanLeftovers, publishVersion, writeIndex } from '../src/tree/publish';
+import { RUN_ID } from '../src/content/fsutil';
 import { verifyTree } from '../src/tree/read';
+import { InodeHashes } from '../src/tree/inode-hashes';
 import { reindexTree } from '../src/tree/reindex';
 import { renderMetadataTxt } from '../src/tree/render';
 import { largeWasm, smallWasm } from './support/wasm';
-import { treeState } from './support/tree-state';
+import { editInPlace, treeState } from './support/tree-state';
 
 let small: string;
 const tmpRoots: string[] = [];
@@ -95,16 +97,19 @@ describe('atomicity', () => {
     expect(fs.readdirSync(path.join(root, 'plugins/demo'))).toEqual(['1.0.0']);
   });
 
-  test('leftover temp and old folders of a killed run are cleaned', async () => {
+  test('leftover temp and old folders of this process\'s runs are cleaned; foreign .tmp-/.old- entries are kept', async () => {
     const root = newRoot();
     await publishVersion(root, base(small));
-    for (const p of ['.tmp-abc/x', 'plugins/.tmp-1/y', 'plugins/demo/.tmp-1.0.0-zz/plugin.wasm', 'plugins/demo/.old-1.0.0-zz/plugin.wasm']) {
+    const ours = [`.tmp-${RUN_ID}-abc/x`, `plugins/.tmp-${RUN_ID}-1/y`, `plugins/demo/.tmp-${RUN_ID}-1.0.0-zz/plugin.wasm`, `plugins/demo/.old-${RUN_ID}-1.0.0-zz/plugin.wasm`];
+    const foreign = ['.tmp-abc/x', 'plugins/.tmp-1/y', 'plugins/demo/.old-1.0.0-zz/plugin.wasm'];
+    for (const p of [...ours, ...foreign]) {
       fs.mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
       fs.writeFileSync(path.join(root, p), 'x');
     }
     expect(await cleanLeftovers(root)).toHaveLength(4);
-    expect(fs.readdirSync(path.join(root, 'plugins/demo'))).toEqual(['1.0.0']);
-    expect(fs.readdirSync(root)).toEqual(['plugins']);
+    expect(fs.readdirSync(path.join(root, 'plugins/demo')).sort()).toEqual(['.old-1.0.0-zz', '1.0.0']);
+    expect(fs.readdirSync(root).sort()).toEqual(['.tmp-abc', 'plugins']);
+    for (const p of foreign) expect(fs.readFileSync(path.join(root, p), 'utf8')).toBe('x');
   });
 });
 
@@ -116,13 +121,38 @@ test.each([['..'], ['a/b'], ['/abs'], ['a b'], ['a\0b']])('unsafe name %j is ref
 });
 
 describe('verify and reindex', () => {
+  test('verify reads a shared inode once: the second path is answered from the dev+ino cache', async () => {
+    const root = newRoot();
+    const a = path.join(root, 'a.wasm');
+    const b = path.join(root, 'b.wasm');
+    fs.copyFileSync(small, a);
+    fs.linkSync(a, b);
+    const hashes = new InodeHashes();
+    const first = await hashes.hashWasm(a);
+    // Changed after the first read: a second read would see it, the cache does not.
+    fs.appendFileSync(a, 'x');
+    expect(await hashes.hashWasm(b)).toEqual(first);
+    expect((await new InodeHashes().hashWasm(b)).size).toBe(first.size + 1);
+  });
+
+  test('published plugin.wasm and plugin.wasm.gz are read-only (they may be shared hardlinks)', async () => {
+    const root = newRoot();
+    await publishVersion(root, base(small));
+    await publishVersion(root, { ...base(path.join(root, 'plugins/demo/1.0.0/plugin.wasm')), version: '0.9.0', aliasOf: '1.0.0' });
+    for (const f of ['plugin.wasm', 'plugin.wasm.gz']) {
+      const [x, y] = ['1.0.0', '0.9.0'].map((v) => fs.statSync(path.join(root, 'plugins/demo', v, f)));
+      expect(x!.mode & 0o777).toBe(0o444);
+      expect(y!.mode & 0o777).toBe(0o444);
+    }
+  });
+
   test('verify reports each tampered file; reindex repairs hand edits', async () => {
     const root = newRoot();
     await publishVersion(root, base(small));
     await publishVersion(root, { ...base(small), name: 'other' });
     await writeIndex(root);
-    fs.appendFileSync(path.join(root, 'plugins/demo/1.0.0/plugin.wasm'), Buffer.from([0]));
-    fs.writeFileSync(path.join(root, 'plugins/other/1.0.0/plugin.wasm.gz'), zlib.gzipSync(Buffer.from('nope')));
+    editInPlace(path.join(root, 'plugins/demo/1.0.0/plugin.wasm'), Buffer.from([0]), 'append');
+    editInPlace(path.join(root, 'plugins/other/1.0.0/plugin.wasm.gz'), zlib.gzipSync(Buffer.from('nope')));
     // A plugin dropped in by hand, with no metadata at all.
     fs.mkdirSync(path.join(root, 'plugins/hand/2.0.0'), { recursive: true });
     fs.copyFileSync(small, path.join(root, 'plugins/hand/2.0.0/plugin.wasm'));

@@ -245,3 +245,53 @@ export function withVar<T>(name: string, value: Expr<unknown>, body: Expr<T>): E
 export function suffixed(x: Expr<string>, text: string): Expr<string> {
   return expr({ kind: 'string', eval: (s) => `${x.eval(s)}${text}`, tpl: `printf ${JSON.stringify(`%s${text.replace(/%/g, '%%')}`)} ${x.arg()}`, body: `{{- ${x.tpl()} }}${text}` });
 }
+
+/** What the eval back-end throws where helm's `fail` stops rendering; the message is the same text. */
+export class ChartValueError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ChartValueError';
+  }
+}
+
+/** `fail msg`: rendering stops with `msg`. Only useful where it is reached conditionally: see `failIf`. */
+export function fail(message: Expr<string>): Expr<never> {
+  return expr<never>({
+    kind: 'string',
+    eval: (s) => {
+      throw new ChartValueError(message.eval(s));
+    },
+    tpl: `fail ${message.arg()}`,
+  });
+}
+
+/** `or a b...`: like Go, the first non-empty operand, else the last one (evaluated left to right, stopping there). */
+export function or<T>(...xs: Array<Expr<T>>): Expr<T> {
+  return expr<T>({
+    kind: xs[xs.length - 1]?.kind ?? 'boolean',
+    eval: (s) => {
+      let v: T | undefined;
+      for (const x of xs) if (truthy((v = x.eval(s)))) return v;
+      return v as T;
+    },
+    tpl: `or ${xs.map((x) => x.arg()).join(' ')}`,
+  });
+}
+
+/**
+ * `x`, unless `cond` holds: then rendering fails with `message`, which should name the values key
+ * and what to do. One expression for both back-ends: the template is `or (and cond (fail msg)) x`
+ * (Go's `and`/`or` stop at the first operand that decides, since Go 1.18 / Helm 3.8, so `fail` runs
+ * only when `cond` holds, and `or` yields `x` even when it is 0 or ""), and eval throws
+ * ChartValueError with the same message.
+ */
+export function failIf<T>(cond: Cond, message: Expr<string>, x: Expr<T>): Expr<T> {
+  return expr<T>({
+    kind: x.kind,
+    eval: (s) => {
+      if (truthy(cond.eval(s))) throw new ChartValueError(message.eval(s));
+      return x.eval(s);
+    },
+    tpl: `or (and ${cond.arg()} ${fail(message).arg()}) ${x.arg()}`,
+  });
+}

@@ -3,11 +3,13 @@ import { Command } from 'commander';
 import { sourceDateEpoch } from '../contract/created';
 import { exitCodesHelp } from '../errors';
 import { reindexTree } from '../tree/reindex';
+import type { LockHolder } from '../tree/output-lock';
 import { CliOutput, problemFields } from './output';
 
-export async function indexCommand(root: string, flags: { json?: boolean } = {}): Promise<void> {
+export async function indexCommand(root: string, flags: { json?: boolean; wait?: boolean } = {}): Promise<void> {
   const o = new CliOutput('index', Boolean(flags.json));
-  const r = await reindexTree(root, { sourceDateEpoch: sourceDateEpoch() });
+  const lock = { wait: flags.wait !== false, onWait: (h: LockHolder, file: string) => o.human(`waiting: ${root} is in use by pid ${h.pid} (since ${h.since}); the lock is ${file}`) };
+  const r = await reindexTree(root, { sourceDateEpoch: sourceDateEpoch(), lock });
   for (const id of r.rebuilt) {
     const [name, version] = id.split('/') as [string, string];
     o.human(`rebuilt ${name}@${version}`);
@@ -38,6 +40,7 @@ export function register(program: Command): void {
     .description('rebuild metadata.txt, metadata.json and plugins/index.json of a tree (replaces generate_metadata.py)')
     .argument('<root>', 'tree root (contains plugins/)')
     .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json)')
+    .option('--no-wait', 'fail at once (exit 7, E_TREE_LOCKED) if another run holds the folder, instead of waiting')
     .addHelpText('after', `\n${exitCodesHelp()}`)
-    .action((root: string, flags: { json?: boolean }) => indexCommand(root, flags));
+    .action((root: string, flags: { json?: boolean; wait?: boolean }) => indexCommand(root, flags));
 }

@@ -36,6 +36,8 @@ interface PullFlags {
   gzipLevel: GzipLevel;
   timeout: number;
   deadline?: number;
+  /** commander's negation of --no-wait. */
+  wait: boolean;
 }
 
 export const DEFAULT_LIST = path.join('image', 'plugins.properties');
@@ -178,6 +180,7 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
       },
       gzipLevel: flags.gzipLevel,
       signal: stop.signal,
+      lock: { wait: flags.wait !== false, onWait: (h, file) => o.human(`waiting: ${flags.out} is in use by pid ${h.pid} (since ${h.since}); the lock is ${file}`) },
     });
     text.clear();
     const c = result.counts;
@@ -221,6 +224,7 @@ export function register(program: Command): void {
     .option('--dry-run', 'change nothing: with --prune, list the folders that would be removed')
     .addOption(new Option('--gzip-level <1-9>', 'gzip level of plugin.wasm.gz: 9 is smallest (default); 6 compresses ~3x faster for ~1% more bytes').argParser(gzipLevel).default(9))
     .addOption(new Option('--timeout <s>', 'seconds a registry may stay silent during one request before it is retried').argParser(seconds).default(30))
+    .option('--no-wait', 'fail at once (exit 7, E_TREE_LOCKED) if another run holds the output folder, instead of waiting')
     .addOption(new Option('--deadline <s>', 'seconds the whole pull may take; plugins not staged by then fail').argParser(seconds))
     .addHelpText('after', `\n${exitCodesHelp()}`)
     .action((lists: string[], flags: PullFlags) => pullCommand(lists, flags));

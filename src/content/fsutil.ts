@@ -8,6 +8,21 @@ export function randomSuffix(): string {
 }
 
 /**
+ * This process's run id: every temp or old entry it creates is named `.tmp-<RUN_ID>-…` / `.old-<RUN_ID>-…`,
+ * and the output root's run journal records the id, so a later run removes only what a recorded run
+ * created (src/tree/run-journal.ts), never a `.tmp-` folder that belongs to someone else.
+ */
+export const RUN_ID = randomSuffix();
+/** `.tmp-<run>-<label>-<random>` or `.old-…`: a unique name this run owns. */
+export function runTempName(kind: 'tmp' | 'old', label: string): string {
+  return `.${kind}-${RUN_ID}-${label ? `${label}-` : ''}${randomSuffix()}`;
+}
+/** The run id in a temp/old entry's name, if it is one of ours. */
+export function runIdOf(name: string): string | undefined {
+  return /^\.(?:tmp|old)-([0-9a-f]{12})-/.exec(name)?.[1];
+}
+
+/**
  * Writes, fsyncs and (when given) sets the mtime of one file (mtime drives Nginx's Last-Modified and
  * ETag).
  */
@@ -37,7 +52,7 @@ export async function syncDir(dir: string): Promise<void> {
 
 /** Atomic file replace: temp file in the same folder, fsync, rename over the target. */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mtime: Date): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.tmp-${path.basename(file)}-${randomSuffix()}`);
+  const tmp = path.join(path.dirname(file), runTempName('tmp', path.basename(file)));
   try {
     await writeFileDurable(tmp, data, mtime);
     await fs.promises.rename(tmp, file);
@@ -48,6 +63,11 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   await syncDir(path.dirname(file));
 }
 
+
+/** Hex sha256 of bytes in memory (a .gz just assembled: a third of the module, hashed in milliseconds). */
+export function sha256Hex(data: Uint8Array): string {
+  return crypto.createHash('sha256').update(data).digest('hex');
+}
 
 /** Hex sha256 of a file, streamed (modules can be hundreds of MB). */
 export async function sha256OfFile(file: string): Promise<string> {

@@ -20,6 +20,8 @@ export interface PreparedWasm extends WasmFacts {
   wasmPath: string;
   gzPath: string;
   gzipSize: number;
+  /** Hex sha256 of the .gz file: recorded in metadata.json so a later run can reuse it after one hash. */
+  gzipSha256: string;
   /** How the .gz was obtained (for progress and tests). */
   gz: 'compressed' | 'reused-tree' | 'reused-run';
 }

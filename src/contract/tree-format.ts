@@ -17,6 +17,14 @@ export const GZ_FILE = 'plugin.wasm.gz';
 export const METADATA_TXT = 'metadata.txt';
 export const METADATA_JSON = 'metadata.json';
 export const SPEC_FILE = 'spec.yaml';
+/**
+ * Names the tree itself uses directly under plugins/: a plugin of that name would turn the file into a
+ * folder (index.json) or shadow it through gzip_static (index.json.gz).
+ */
+export const RESERVED_PLUGIN_NAMES: ReadonlySet<string> = new Set([INDEX_FILE, `${INDEX_FILE}.gz`]);
+/** Hidden files the pipeline keeps at the output root while it runs (Nginx never serves dot-files). */
+export const LOCK_FILE = '.higress-plugin-server.lock';
+export const RUN_JOURNAL = '.higress-plugin-server.runs';
 /** The gateway refuses bodies over 256 MiB; so do we. */
 export const MAX_WASM_BYTES = 256 * 1024 * 1024;
 
@@ -31,6 +39,12 @@ export interface PluginMetadata {
   sha256: string;
   /** Size of plugin.wasm.gz in bytes. */
   gzipSize: number;
+  /**
+   * Hex sha256 of plugin.wasm.gz as published. A later pull reuses the .gz (or calls the folder
+   * current) after hashing it against this, instead of decoding it; absent in trees written before it
+   * existed (those are decoded). `verify` still decodes every .gz.
+   */
+  gzipSha256?: string;
   /** Where the bytes came from: `oci://host/repo:tag[@sha256:...]` or `file:<path as written in the list>`. */
   source: string;
   /** Digest of the OCI manifest that was resolved from `source` (top-level, before platform selection); null for file: sources. */

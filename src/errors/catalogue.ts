@@ -50,6 +50,8 @@ export const ERROR_CATALOGUE = {
     E_RELEASE_INPUT: { what: 'a release step was given a missing file or a malformed argument', fix: 'read the message; the release workflow passes these from its inputs' },
     E_RELEASE_VERSION: { what: 'the release version is not SemVer', fix: 'pass the Higress version, e.g. 2.2.4' },
     E_RELEASE_SNAPSHOT: { what: 'the release snapshot is not the published one (sha256 or Higress version differ)', fix: 'fetch `plugins/release/snapshots/<version>.json` again from the Higress tag' },
+    E_RESERVED_NAME: { what: 'a plugin name is one the tree format uses itself (`index.json`, `index.json.gz`)', fix: 'rename the plugin' },
+    E_ALIAS_CONFLICT: { what: 'a spec.yaml `info.version` alias would replace a version folder another source published', fix: 'remove one of the two sources from the lists, or pull with `--prune` if the other one is gone' },
     E_OUTPUT_NOT_OURS: { what: 'a file the command would write exists and was not written by this tool', fix: 'choose another path (`--lock-file`) or move the file away' },
   },
   registry: {
@@ -92,6 +94,7 @@ export const ERROR_CATALOGUE = {
     E_VERIFY_MD5: { what: '`plugin.wasm` does not hash to its metadata\'s md5', fix: 'pull the plugin again' },
     E_VERIFY_GZIP: { what: '`plugin.wasm.gz` is missing, the wrong size or does not decode to `plugin.wasm`', fix: 'pull the plugin again' },
     E_CHECK_EMPTY: { what: '`check`: the server\'s index lists no plugin', fix: 'rebuild the image with a plugin list; pass `--allow-empty` if an empty server is intended' },
+    E_VERIFY_SYMLINK: { what: 'a path in the tree is a symlink; Nginx refuses to serve it (403)', fix: 'replace the link with the real file or folder, then run `index`' },
     E_CHECK_FAILED: { what: '`check`: the server does not serve what its index (or the Console) expects', fix: 'read the report lines; rebuild the image or add the alias they name' },
   },
   environment: {
@@ -102,6 +105,8 @@ export const ERROR_CATALOGUE = {
     E_NGINX_START: { what: 'Nginx did not start or did not become healthy', fix: 'read the Nginx error lines that follow' },
     E_PORT_IN_USE: { what: 'something already listens on the address', fix: 'stop it or pick another `--port`' },
     E_RELEASE_TOOL: { what: 'a tool a release step runs (helm, npm) is missing or failed', fix: 'install it or read its output above the line' },
+    E_TREE_SYMLINK: { what: 'a path under the output folder is a symlink; the pipeline never follows one', fix: 'replace the link with a real folder (or remove it) and run again' },
+    E_TREE_LOCKED: { what: 'another run holds the output folder (with `--no-wait`)', fix: 'wait for it to finish, or run without `--no-wait` to wait' },
     E_OUTPUT_CLOSED: { what: 'stdout was closed by the reader (e.g. `| head`)', fix: 'nothing: the command stops quietly' },
   },
   internal: {

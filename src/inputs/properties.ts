@@ -19,6 +19,7 @@
 import * as path from 'path';
 import { ErrorCode, InputError } from '../errors';
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
+import { RESERVED_PLUGIN_NAMES } from '../contract/tree-format';
 import { parseSource } from './reference';
 import { PluginEntry, sourceKey, sourceText } from './types';
 
@@ -34,6 +35,8 @@ function segmentProblem(kind: string, value: string): string | undefined {
   if (SAFE_SEGMENT.test(value)) return undefined;
   return `unsafe plugin ${kind} ${JSON.stringify(value)}`;
 }
+const reservedMessage = (name: string) => `plugin name ${JSON.stringify(name)} is reserved: plugins/${name} is part of the tree format`;
+const RESERVED_HINT = 'rename the plugin';
 const SEGMENT_HINT = 'use letters, digits, ".", "_" and "-" only, not starting with a dot (it becomes a folder name)';
 
 /** `file` is the path shown in errors and used to resolve `file:` sources. */
@@ -58,6 +61,7 @@ export function parsePluginList(text: string, file: string): ParseResult {
       const [, name, aliasVersion, target] = m as unknown as [string, string, string, string];
       const bad = segmentProblem('name', name) ?? segmentProblem('version', aliasVersion) ?? segmentProblem('version', target);
       if (bad) return err(lineNo, 'E_UNSAFE_SEGMENT', bad, SEGMENT_HINT);
+      if (RESERVED_PLUGIN_NAMES.has(name)) return err(lineNo, 'E_RESERVED_NAME', reservedMessage(name), RESERVED_HINT);
       aliases.push({ name, alias: aliasVersion, target, line: lineNo });
       return;
     }
@@ -69,6 +73,7 @@ export function parsePluginList(text: string, file: string): ParseResult {
     if (!name) return err(lineNo, 'E_PROPERTIES_SYNTAX', 'empty plugin name before "="', 'write <name>=oci://host/repository:tag');
     const badName = segmentProblem('name', name);
     if (badName) return err(lineNo, 'E_UNSAFE_SEGMENT', badName, SEGMENT_HINT);
+    if (RESERVED_PLUGIN_NAMES.has(name)) return err(lineNo, 'E_RESERVED_NAME', reservedMessage(name), RESERVED_HINT);
     if (!value) return err(lineNo, 'E_REFERENCE', `plugin ${name} has an empty reference`, 'write <name>=oci://host/repository:tag');
     const parsed = parseSource(value, listDir);
     if (!parsed.ok) return err(lineNo, parsed.code, parsed.message, parsed.hint);

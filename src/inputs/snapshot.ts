@@ -7,6 +7,7 @@
 import { ErrorCode, InputError } from '../errors';
 import { DIGEST_HINT, isDigest } from '../contract/digest';
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
+import { RESERVED_PLUGIN_NAMES } from '../contract/tree-format';
 import { dedupe, ParseResult } from './properties';
 import { parseOciReference } from './reference';
 import { PluginEntry } from './types';
@@ -74,6 +75,7 @@ export function parseSnapshot(text: string, file: string): ParseResult {
     for (const n of [...names, p.version]) {
       if (typeof n !== 'string' || !SAFE_SEGMENT.test(n)) return err('E_UNSAFE_SEGMENT', `unsafe name or version ${JSON.stringify(n)}`, 'use letters, digits, ".", "_", "-" only');
     }
+    for (const n of names) if (RESERVED_PLUGIN_NAMES.has(n as string)) return err('E_RESERVED_NAME', `plugin name ${JSON.stringify(n)} is reserved: plugins/${String(n)} is part of the tree format`, 'rename the plugin');
     const source = { kind: 'oci' as const, ref: { ...r.ref, digest: p.digest } };
     for (const name of names as string[]) entries.push({ name, version: p.version, source, file, line: line ?? 0 });
   });

@@ -9,11 +9,13 @@ import * as path from 'path';
 import { IntegrityError } from '../errors';
 import { GZ_FILE, MAX_WASM_BYTES, PLUGINS_DIR } from '../contract/tree-format';
 import { CpuPool, cpuPool } from '../content/cpu-pool';
-import { writeFileDurable } from '../content/fsutil';
-import { gzipHeader, gzipTrailer } from '../content/gzip-format';
+import { sha256Hex, sha256OfFile, writeFileDurable } from '../content/fsutil';
+import { gzipHeader } from '../content/gzip-format';
+import { checkGzipOf } from '../content/gzip-check';
 import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
 import { analyzeWasm, assembleGzip, deflateFile, PreparedWasm, WasmFacts } from '../content/prepare';
 import { filesMatchBySize, readAllMetadata, readMetadata } from '../tree/read';
+import { SHARED_FILE_MODE } from '../tree/publish';
 
 interface Entry {
   prepared: Promise<PreparedWasm>;
@@ -68,7 +70,7 @@ export class ContentStore {
     const entry: Entry = { owned, prepared };
     this.bySha.set(sha256, entry);
     try {
-      return await prepared;
+      return await entry.prepared;
     } catch (err) {
       if (this.bySha.get(sha256) === entry) this.bySha.delete(sha256); // another copy of the bytes may try again
       throw err;
@@ -85,7 +87,7 @@ export class ContentStore {
     e.claimed = created.toISOString();
     await Promise.all(
       [p.wasmPath, p.gzPath].map(async (f) => {
-        await fs.promises.chmod(f, 0o644); // hardlinked into the tree as they are
+        await fs.promises.chmod(f, SHARED_FILE_MODE); // hardlinked into the tree as they are
         await fs.promises.utimes(f, created, created);
       }),
     );
@@ -119,7 +121,7 @@ export class ContentStore {
     const gz = assembleGzip(chunks, facts, this.level);
     // The mtime is set later, when the publishing folder's time is known.
     await writeFileDurable(gzPath, gz);
-    return { ...facts, wasmPath: file, gzPath, gzipSize: gz.byteLength, gz: 'compressed' };
+    return { ...facts, wasmPath: file, gzPath, gzipSize: gz.byteLength, gzipSha256: sha256Hex(gz), gz: 'compressed' };
   }
 
   private async produceGz(file: string, facts: WasmFacts): Promise<PreparedWasm> {
@@ -127,7 +129,7 @@ export class ContentStore {
     const fromTree = await this.copyFromTree(facts, gzPath);
     if (fromTree !== undefined) {
       this.stats.reusedTree++;
-      return { ...facts, wasmPath: file, gzPath, gzipSize: fromTree, gz: 'reused-tree' };
+      return { ...facts, wasmPath: file, gzPath, gzipSize: fromTree.size, gzipSha256: fromTree.sha256, gz: 'reused-tree' };
     }
     return this.writeGz(file, facts, await deflateFile(file, facts.size, this.level, this.pool));
   }
@@ -145,34 +147,38 @@ export class ContentStore {
   }
 
   /**
-   * Copies an existing .gz of the same bytes into `dest`; returns its size, or undefined when none
-   * qualifies. Only level 9 is reused: it is the only level the gzip header records (XFL 2) and our
-   * header (OS 255) tells our chunked layout from other writers, so the result is byte-identical to a
-   * fresh compression. A copy, not a hardlink: the tree's file keeps its own mtime.
+   * Copies an existing .gz of the same bytes into `dest`; returns its size and sha256, or undefined
+   * when none qualifies. Only level 9 is reused: it is the only level the gzip header records (XFL 2)
+   * and our header (OS 255) tells our chunked layout from other writers, so the result is
+   * byte-identical to a fresh compression. The copy (not the tree's file, which could change
+   * meanwhile) is checked before it is used: hashed against the sha256 its metadata recorded for the
+   * .gz (cheap: one read, no decoding), or, in a tree written before that was recorded, fully decoded
+   * and hashed. A .gz that only looks right at both ends is compressed afresh.
    */
-  private async copyFromTree(facts: WasmFacts, dest: string): Promise<number | undefined> {
+  private async copyFromTree(facts: WasmFacts, dest: string): Promise<{ size: number; sha256: string } | undefined> {
     if (this.level !== 9) return undefined;
     const want = gzipHeader(9);
     for (const dir of (await this.index()).get(facts.sha256) ?? []) {
       const meta = await readMetadata(dir);
       if (!meta || meta.sha256 !== facts.sha256 || meta.size !== facts.size || !(await filesMatchBySize(dir, meta))) continue;
       const src = path.join(dir, GZ_FILE);
-      // Header = our layout at level 9; trailer = CRC-32 and size of exactly these bytes.
+      const st = await fs.promises.lstat(src).catch(() => undefined);
+      if (!st?.isFile()) continue; // never through a symlink
+      await fs.promises.copyFile(src, dest, fs.constants.COPYFILE_FICLONE);
       const head = Buffer.alloc(want.length);
-      const tail = Buffer.alloc(8);
-      const fh = await fs.promises.open(src, 'r').catch(() => undefined);
-      if (!fh) continue;
+      const fh = await fs.promises.open(dest, 'r');
       try {
         await fh.read(head, 0, head.length, 0);
-        await fh.read(tail, 0, tail.length, meta.gzipSize - tail.length);
       } finally {
         await fh.close();
       }
-      if (!head.equals(want) || !tail.equals(gzipTrailer(facts.crc32, facts.size))) continue;
-      await fs.promises.copyFile(src, dest, fs.constants.COPYFILE_FICLONE);
-      const st = await fs.promises.stat(dest);
-      if (st.size !== meta.gzipSize) continue; // replaced meanwhile; compress instead
-      return st.size;
+      const size = (await fs.promises.stat(dest)).size;
+      if (head.equals(want) && size === meta.gzipSize) {
+        const sha256 = await sha256OfFile(dest);
+        const sound = meta.gzipSha256 !== undefined ? sha256 === meta.gzipSha256 : (await checkGzipOf(dest, facts)) === 'ok';
+        if (sound) return { size, sha256 };
+      }
+      await fs.promises.rm(dest, { force: true });
     }
     return undefined;
   }

@@ -15,9 +15,12 @@ import { PluginEntry, sourceKey, sourceText } from '../inputs/types';
 import { FetchedArtifact, OciClient } from '../oci/types';
 import { PLUGINS_DIR, SPEC_FILE, WASM_FILE } from '../contract/tree-format';
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
-import { randomSuffix, sha256OfFile, writeFileAtomic } from '../content/fsutil';
-import { cleanLeftovers, publishVersion, removeVersion, TMP_PREFIX, writeIndex } from '../tree/publish';
-import { filesMatchBySize, listVersionDirs, readMetadata } from '../tree/read';
+import { runTempName, sha256OfFile, writeFileAtomic } from '../content/fsutil';
+import { publishVersion, removeVersion, writeIndex } from '../tree/publish';
+import { beginTreeRun } from '../tree/run-journal';
+import { LockOptions } from '../tree/output-lock';
+import { assertNoSymlinkBelow } from '../tree/safe-path';
+import { filesMatchByContent, listVersionDirs, readMetadata } from '../tree/read';
 import { readSpecYaml } from '../tree/spec';
 import { checkWasmSize } from '../content/wasm';
 import { chooseCreated } from '../contract/created';
@@ -45,6 +48,8 @@ export interface PullOptions {
   signal?: AbortSignal;
   /** gzip level of plugin.wasm.gz (default 9, what the issue ships; lower trades size for CPU). */
   gzipLevel?: GzipLevel;
+  /** The output lock: wait for another run (default) or fail at once; see src/tree/output-lock.ts. */
+  lock?: LockOptions;
 }
 
 /** How much work content reuse saved (see src/pipeline/content-store.ts). */
@@ -85,6 +90,8 @@ interface Staged {
   specYaml?: string;
   /** Facts and .gz of the bytes at wasmPath, produced once per distinct content. */
   prepared?: PreparedWasm;
+  /** Version aliases from spec.yaml `info.version` that do not conflict with another source (see checkSpecAliases). */
+  aliases?: PluginEntry[];
   ms: number;
 }
 
@@ -146,13 +153,43 @@ function recordFailure(run: Run, entries: PluginEntry[], err: unknown, step: Plu
   }
 }
 
-/** The version folder's metadata says it holds exactly these bytes from this source. */
+/**
+ * The version folder's metadata says it holds these bytes from this source, and the bytes on disk
+ * are those (hashed; the .gz decoded): a file replaced or corrupted by hand is fetched again.
+ */
 async function isCurrent(root: string, e: PluginEntry, digest: string): Promise<boolean> {
   const dir = path.join(root, PLUGINS_DIR, e.name, e.version);
   const m = await readMetadata(dir);
   if (!m || m.source !== sourceText(e.source) || (m.aliasOf ?? null) !== (e.aliasOf ?? null)) return false;
   const same = e.source.kind === 'oci' ? m.manifestDigest === digest : `sha256:${m.sha256}` === digest;
-  return same && (await filesMatchBySize(dir, m));
+  return same && (await filesMatchByContent(dir, m));
+}
+
+/**
+ * A spec.yaml `info.version` alias may replace only a folder of its own source: one another source
+ * published (another list, a hand-placed plugin) is a conflict naming both, unless --prune (then the
+ * other folder is not wanted anyway). Two sources of this run aliasing the same folder also conflict.
+ * Conflicting aliases become failures and are left out of `s.aliases`.
+ */
+async function checkSpecAliases(run: Run, staged: Staged[]): Promise<void> {
+  const claimed = new Map<string, PluginEntry>();
+  for (const s of staged) {
+    s.aliases = [];
+    for (const a of specAlias(s.group, s.specYaml, run.opts.entries)) {
+      const key = `${a.name}/${a.version}`;
+      const here = sourceText(a.source);
+      const rival = claimed.get(key);
+      const m = rival ? undefined : await readMetadata(path.join(run.root, PLUGINS_DIR, a.name, a.version));
+      const other = rival ? sourceText(rival.source) : m && !run.opts.prune && m.source !== here ? m.source : undefined;
+      if (other !== undefined && other !== here) {
+        const where = a.file ? ` (${a.file}${a.line ? `:${a.line}` : ''})` : '';
+        recordFailure(run, [a], new InputError({ code: 'E_ALIAS_CONFLICT', message: `spec.yaml of ${here}${where} declares info.version ${a.version}, but plugins/${a.name}/${a.version} belongs to ${other}${rival ? ' in this run' : ''}`, context: { plugin: a.name, version: a.version }, hint: 'remove one of the two sources from the lists, or pull with --prune if the other one is gone' }), 'stage', 0);
+        continue;
+      }
+      claimed.set(key, a);
+      s.aliases.push(a);
+    }
+  }
 }
 
 /** spec.yaml `info.version` when it differs from the tag: the Console asks for that version. */
@@ -200,6 +237,7 @@ async function stageGroup(run: Run, g: Group, i: number): Promise<Staged> {
   const first = g.entries[0] as PluginEntry;
   const src = first.source;
   run.opts.signal?.throwIfAborted();
+  for (const e of g.entries) await assertNoSymlinkBelow(root, PLUGINS_DIR, e.name, e.version);
   run.reporter.emit({ event: 'begin', plugins: g.entries.length });
   const digest = await resolveDigest(run, first);
   for (const e of g.entries) {
@@ -301,7 +339,7 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
   const out: Committed = { published: 0, downloaded: 0, copied: 0, aliased: 0, cached: 0, pruned: [], lock: [] };
   const wanted = new Set<string>();
   await mapLimit(staged, Math.max(1, Math.min(opts.concurrency ?? 8, 4)), async (s) => {
-    const fromSpec = specAlias(s.group, s.specYaml, opts.entries);
+    const fromSpec = s.aliases ?? [];
     for (const e of [...s.group.entries, ...fromSpec]) {
       wanted.add(`${e.name}/${e.version}`);
       out.lock.push({ name: e.name, version: e.version, source: sourceText(e.source), digest: s.digest, aliasOf: e.aliasOf, ...(fromSpec.includes(e) ? { fromSpec: true as const } : {}) });
@@ -353,10 +391,17 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
   const reporter = opts.reporter ?? silentReporter;
   const root = path.resolve(opts.root);
   const level = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
+  await fs.promises.mkdir(root, { recursive: true });
+  await assertNoSymlinkBelow(root, PLUGINS_DIR);
   await fs.promises.mkdir(path.join(root, PLUGINS_DIR), { recursive: true });
-  await cleanLeftovers(root);
-  const runTmp = path.join(root, `${TMP_PREFIX}${randomSuffix()}`);
-  await fs.promises.mkdir(runTmp);
+  const treeRun = await beginTreeRun(root, { ...opts.lock, signal: opts.lock?.signal ?? opts.signal });
+  const runTmp = path.join(root, runTempName('tmp', 'pull'));
+  try {
+    await fs.promises.mkdir(runTmp);
+  } catch (err) {
+    await treeRun.end();
+    throw err;
+  }
   const groups = groupEntries(opts.entries);
   const run: Run = {
     opts,
@@ -371,6 +416,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
   reporter.emit({ event: 'start', plugins: opts.entries.length, sources: groups.length });
   try {
     const staged = await stage(run, groups);
+    await checkSpecAliases(run, staged);
     const proceed = run.failures.length === 0 || opts.keepGoing;
     const done: Committed = proceed ? await commit(run, staged) : { published: 0, downloaded: 0, copied: 0, aliased: 0, cached: 0, pruned: [], lock: [] };
     const failed = run.failures;
@@ -380,5 +426,6 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
     return { ok, published: done.published, cached: done.cached, failed, pruned: done.pruned, counts, ms: Date.now() - started, content: { fetched: run.fetches.size, ...run.store.stats } };
   } finally {
     await fs.promises.rm(runTmp, { recursive: true, force: true });
+    await treeRun.end();
   }
 }

@@ -1,8 +1,10 @@
 /**
  * Publishes one version folder `<root>/plugins/<name>/<version>/` atomically: everything is written
- * into a sibling temp folder (same filesystem), checked, fsynced, then renamed into place. An older
- * folder of the same version is renamed away first and removed after, so a reader sees either the
- * old complete folder or the new complete one, never a mix.
+ * into a sibling temp folder (same filesystem), checked, fsynced, then moved into place. A new
+ * version folder is one rename. An existing one is replaced file by file, each file renamed over the
+ * old one (rename(2) of a file is atomic): Nginx resolves the path on every request, so the URL
+ * always exists and every response comes from one complete file, old or new (never a 404, never a
+ * mixed body). Nothing is followed through a symlink (safe-path.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -10,14 +12,16 @@ import { InputError, IntegrityError } from '../errors';
 // The CPU pool lives with the pipeline; publishing uses it so no caller blocks the event loop.
 import { analyzeWasm, gzipFile, PreparedWasm, WasmFacts } from '../content/prepare';
 import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
-import { GZ_FILE, INDEX_FILE, METADATA_JSON, METADATA_TXT, PLUGINS_DIR, PluginMetadata, SPEC_FILE, TREE_SCHEMA_VERSION, WASM_FILE } from '../contract/tree-format';
+import { GZ_FILE, INDEX_FILE, RESERVED_PLUGIN_NAMES, METADATA_JSON, METADATA_TXT, PLUGINS_DIR, PluginMetadata, SPEC_FILE, TREE_SCHEMA_VERSION, WASM_FILE } from '../contract/tree-format';
 import { parseCreated, rfc3339 } from '../contract/created';
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
-import { randomSuffix, sha256OfFile, syncDir, writeFileAtomic, writeFileDurable } from '../content/fsutil';
+import { RUN_ID, runTempName, sha256Hex, sha256OfFile, syncDir, writeFileAtomic, writeFileDurable } from '../content/fsutil';
 import { buildIndex, normalizeMetadata, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
 import { readSpecYaml } from './spec';
 import { checkWasmSize, withWasmContext } from '../content/wasm';
 import { readAllMetadata } from './read';
+import { assertNoSymlinkBelow } from './safe-path';
+import { removeRunLeftovers } from './run-journal';
 
 export interface PublishInput {
   name: string;
@@ -39,7 +43,7 @@ export interface PublishInput {
   gzipLevel?: GzipLevel;
 }
 
-/** Prefixes of temp/old folders this module creates; leftovers of a killed run are removed by `cleanLeftovers`. */
+/** Prefixes of temp/old entries (named with the run id, see content/fsutil.ts runTempName); leftovers of a recorded run are removed by tree/run-journal.ts. */
 export const TMP_PREFIX = '.tmp-';
 export const OLD_PREFIX = '.old-';
 
@@ -47,11 +51,14 @@ export function assertSafeSegment(kind: 'name' | 'version', value: string, ctx: 
   if (!SAFE_SEGMENT.test(value)) {
     throw new InputError({ code: 'E_UNSAFE_SEGMENT', message: `unsafe plugin ${kind} ${JSON.stringify(value)}`, context: ctx, hint: 'use letters, digits, ".", "_" and "-" only, not starting with a dot' });
   }
+  if (kind === 'name' && RESERVED_PLUGIN_NAMES.has(value)) {
+    throw new InputError({ code: 'E_RESERVED_NAME', message: `plugin name ${JSON.stringify(value)} is reserved: plugins/${value} is part of the tree format`, context: ctx, hint: 'rename the plugin' });
+  }
 }
 
 
 /** Computes the metadata from the facts of the wasm (see src/content/prepare.ts) without touching the disk. */
-export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, facts: Pick<WasmFacts, 'size' | 'md5' | 'sha256'> & { gzipSize: number }): PluginMetadata {
+export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, facts: Pick<WasmFacts, 'size' | 'md5' | 'sha256'> & { gzipSize: number; gzipSha256?: string }): PluginMetadata {
   const spec = input.specYaml ? readSpecYaml(input.specYaml) : {};
   return normalizeMetadata({
     schemaVersion: TREE_SCHEMA_VERSION,
@@ -61,6 +68,7 @@ export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, facts: Pick<
     md5: facts.md5,
     sha256: facts.sha256,
     gzipSize: facts.gzipSize,
+    gzipSha256: facts.gzipSha256,
     source: input.source,
     manifestDigest: input.manifestDigest,
     created: rfc3339(parseCreated(input.created, { plugin: input.name, version: input.version })),
@@ -71,12 +79,21 @@ export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, facts: Pick<
 }
 
 
-/** Copies a file, fsyncs it and sets its mtime. */
+/**
+ * Mode of plugin.wasm and plugin.wasm.gz. Versions with the same bytes share these files (hardlinks:
+ * an alias must not double the image), so they are read-only: an edit in place would change every
+ * folder that shares the inode. `verify` hashes each inode once and names every path that shares a
+ * changed one; `pull` re-hashes a file before it reuses it. Republishing never writes into a file: it
+ * renames a new one over the path (swapInto), which leaves the other links as they were.
+ */
+export const SHARED_FILE_MODE = 0o444;
+
+/** Copies a file, makes it read-only, fsyncs it and sets its mtime. */
 async function copyDurable(src: string, dest: string, mtime: Date): Promise<void> {
   await fs.promises.copyFile(src, dest, fs.constants.COPYFILE_FICLONE);
-  const fh = await fs.promises.open(dest, 'r+');
+  await fs.promises.chmod(dest, SHARED_FILE_MODE); // copyFile keeps the source's mode
+  const fh = await fs.promises.open(dest, 'r');
   try {
-    await fh.chmod(0o644); // copyFile keeps the source's mode; the tree's files are always 0644
     await fh.sync();
   } finally {
     await fh.close();
@@ -87,13 +104,14 @@ async function copyDurable(src: string, dest: string, mtime: Date): Promise<void
 /**
  * Hardlinks `src` when it already has the wanted mtime (a run-owned staged file, or the folder an
  * alias shares bytes with): no 12 MB copy, no second fsync. Otherwise copies, so the mtime of a file
- * another folder owns is never changed.
+ * another folder owns is never changed. Never through a symlink; the shared inode is read-only.
  */
 async function placeFile(src: string, dest: string, mtime: Date): Promise<void> {
-  const st = await fs.promises.stat(src);
-  if (st.mtimeMs === mtime.getTime()) {
+  const st = await fs.promises.lstat(src);
+  if (st.isFile() && st.mtimeMs === mtime.getTime()) {
     try {
       await fs.promises.link(src, dest);
+      if ((st.mode & 0o777) !== SHARED_FILE_MODE) await fs.promises.chmod(dest, SHARED_FILE_MODE);
       return;
     } catch {
       /* another filesystem or no link support: copy */
@@ -119,14 +137,15 @@ export async function publishVersion(root: string, input: PublishInput): Promise
 
   const pluginDir = path.join(root, PLUGINS_DIR, input.name);
   const target = path.join(pluginDir, input.version);
+  await assertNoSymlinkBelow(root, PLUGINS_DIR, input.name, input.version);
   await fs.promises.mkdir(pluginDir, { recursive: true });
-  const tmp = path.join(pluginDir, `${TMP_PREFIX}${input.version}-${randomSuffix()}`);
+  const tmp = path.join(pluginDir, runTempName('tmp', input.version));
   let meta: PluginMetadata;
   try {
     await fs.promises.mkdir(tmp);
     const wasmOut = path.join(tmp, WASM_FILE);
     const gzOut = path.join(tmp, GZ_FILE);
-    let facts: WasmFacts & { gzipSize: number };
+    let facts: WasmFacts & { gzipSize: number; gzipSha256: string };
     if (input.prepared) {
       await placeFile(input.prepared.wasmPath, wasmOut, created);
       await placeFile(input.prepared.gzPath, gzOut, created);
@@ -138,7 +157,8 @@ export async function publishVersion(root: string, input: PublishInput): Promise
       if ((await sha256OfFile(wasmOut)) !== f.sha256) throw new IntegrityError({ code: 'E_WASM_CHANGED', message: `wasm file ${input.wasmPath} changed while being published`, context: ctx, hint: 'run the command again' });
       const gz = await gzipFile(wasmOut, f, input.gzipLevel ?? DEFAULT_GZIP_LEVEL);
       await writeFileDurable(gzOut, gz, created);
-      facts = { ...f, gzipSize: gz.byteLength };
+      await fs.promises.chmod(gzOut, SHARED_FILE_MODE);
+      facts = { ...f, gzipSize: gz.byteLength, gzipSha256: sha256Hex(gz) };
     }
     meta = describeWasm(input, facts);
     await writeFileDurable(path.join(tmp, METADATA_TXT), renderMetadataTxt(meta), created);
@@ -155,23 +175,30 @@ export async function publishVersion(root: string, input: PublishInput): Promise
   return meta;
 }
 
-/** Moves `tmp` to `target`, replacing an existing folder with two renames. */
+/**
+ * Moves `tmp` to `target`. A new folder is one rename. An existing folder stays in place and each of
+ * its files is replaced by a rename from `tmp`; files the new version no longer has are removed
+ * last. Clients never see the URL missing: the folder is not renamed away.
+ */
 async function swapInto(tmp: string, target: string): Promise<void> {
-  const old = path.join(path.dirname(target), `${OLD_PREFIX}${path.basename(target)}-${randomSuffix()}`);
-  let moved = false;
-  try {
-    await fs.promises.rename(target, old);
-    moved = true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  try {
+  const existing = await fs.promises.lstat(target).catch(() => undefined);
+  if (!existing) {
     await fs.promises.rename(tmp, target);
-  } catch (err) {
-    if (moved) await fs.promises.rename(old, target);
-    throw err;
+    return;
   }
-  if (moved) await fs.promises.rm(old, { recursive: true, force: true });
+  if (!existing.isDirectory()) throw new IntegrityError({ code: 'E_WASM_CHANGED', message: `${target} is not a folder`, hint: 'move it away and run again' });
+  const fresh = await fs.promises.readdir(tmp);
+  // The .gz first: gzip_static serves it to gateways, and the raw file goes with it right after.
+  const rank = (f: string) => (f === GZ_FILE ? 0 : f === WASM_FILE ? 1 : 2);
+  fresh.sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : 1));
+  for (const f of fresh) await fs.promises.rename(path.join(tmp, f), path.join(target, f));
+  for (const f of await fs.promises.readdir(target)) {
+    if (!fresh.includes(f)) await fs.promises.rm(path.join(target, f), { recursive: true, force: true });
+  }
+  const st = await fs.promises.stat(path.join(target, METADATA_JSON));
+  await fs.promises.utimes(target, st.mtime, st.mtime);
+  await syncDir(target);
+  await fs.promises.rmdir(tmp);
 }
 
 /** Rewrites `<root>/plugins/index.json` from every metadata.json in the tree (atomic). */
@@ -179,6 +206,7 @@ export async function writeIndex(root: string): Promise<void> {
   const metas = await readAllMetadata(root);
   const index = buildIndex(metas);
   const dir = path.join(root, PLUGINS_DIR);
+  await assertNoSymlinkBelow(root, PLUGINS_DIR, INDEX_FILE);
   await fs.promises.mkdir(dir, { recursive: true });
   await writeFileAtomic(path.join(dir, INDEX_FILE), renderIndex(index), new Date(index.generated));
 }
@@ -187,29 +215,19 @@ export async function writeIndex(root: string): Promise<void> {
 export async function removeVersion(root: string, name: string, version: string): Promise<void> {
   assertSafeSegment('name', name);
   assertSafeSegment('version', version);
+  await assertNoSymlinkBelow(root, PLUGINS_DIR, name, version);
   const pluginDir = path.join(root, PLUGINS_DIR, name);
-  const old = path.join(pluginDir, `${OLD_PREFIX}${version}-${randomSuffix()}`);
+  const old = path.join(pluginDir, runTempName('old', version));
   await fs.promises.rename(path.join(pluginDir, version), old);
   await fs.promises.rm(old, { recursive: true, force: true });
   const left = await fs.promises.readdir(pluginDir);
   if (left.length === 0) await fs.promises.rmdir(pluginDir).catch(() => undefined);
 }
 
-/** Deletes temp and old folders a killed run left behind (root, plugins/ and each plugin folder). */
+/**
+ * Deletes the temp and old entries this process's runs left behind. Leftovers of other recorded runs
+ * are removed when a run begins (tree/run-journal.ts); entries of unrecorded runs are never touched.
+ */
 export async function cleanLeftovers(root: string): Promise<string[]> {
-  const removed: string[] = [];
-  const sweep = async (dir: string): Promise<string[]> => {
-    const entries = await fs.promises.readdir(dir, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) {
-      if (e.name.startsWith(TMP_PREFIX) || e.name.startsWith(OLD_PREFIX)) {
-        await fs.promises.rm(path.join(dir, e.name), { recursive: true, force: true });
-        removed.push(path.join(dir, e.name));
-      }
-    }
-    return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => path.join(dir, e.name));
-  };
-  await sweep(root);
-  const plugins = await sweep(path.join(root, PLUGINS_DIR));
-  for (const p of plugins) await sweep(p);
-  return removed;
+  return removeRunLeftovers(root, new Set([RUN_ID]));
 }

@@ -2,13 +2,14 @@
  * Reading a published tree back: listing version folders, loading metadata.json, and verifying
  * that every byte on disk matches what metadata and index.json claim (used by `verify` and `index`).
  */
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import * as zlib from 'zlib';
 import { ErrorCode, VerifyError } from '../errors';
-import { GZ_FILE, INDEX_FILE, METADATA_JSON, METADATA_TXT, PLUGINS_DIR, PluginIndex, PluginMetadata, WASM_FILE } from '../contract/tree-format';
+import { GZ_FILE, INDEX_FILE, MAX_WASM_BYTES, METADATA_JSON, METADATA_TXT, PLUGINS_DIR, PluginIndex, PluginMetadata, WASM_FILE } from '../contract/tree-format';
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
+import { sha256OfFile } from '../content/fsutil';
+import { checkGzipOf } from '../content/gzip-check';
+import { InodeHashes, WasmHashes } from './inode-hashes';
 import { buildIndex, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
 
 export interface VersionDir {
@@ -71,11 +72,33 @@ export async function filesMatchBySize(dir: string, m: PluginMetadata): Promise<
   }
 }
 
-/** Recomputes every checksum of one folder; returns one VerifyError per problem. */
-export async function verifyVersion(v: VersionDir): Promise<VerifyError[]> {
+/**
+ * Full check used before a folder is called current ("cached"): both files are regular files (no
+ * symlink), plugin.wasm hashes to the metadata's sha256, and plugin.wasm.gz hashes to the sha256
+ * recorded for it when it was published (or, in a tree written before that was recorded, decodes,
+ * bounded, to exactly the wasm's bytes). Reads each file once; a hand-replaced or corrupt file, or a
+ * shared (hardlinked) one edited through another folder, means "fetch again".
+ */
+export async function filesMatchByContent(dir: string, m: PluginMetadata): Promise<boolean> {
+  if (!(await filesMatchBySize(dir, m))) return false;
+  const wasm = path.join(dir, WASM_FILE);
+  const [w, g] = await Promise.all([fs.promises.lstat(wasm), fs.promises.lstat(path.join(dir, GZ_FILE))]);
+  if (!w.isFile() || !g.isFile()) return false;
+  const gzFile = path.join(dir, GZ_FILE);
+  const gzCheck = m.gzipSha256 !== undefined ? sha256OfFile(gzFile).then((h) => (h === m.gzipSha256 ? 'ok' : 'mismatch')) : checkGzipOf(gzFile, m);
+  const [sha, gz] = await Promise.all([sha256OfFile(wasm).catch(() => ''), gzCheck.catch(() => 'corrupt')]);
+  return sha === m.sha256 && gz === 'ok';
+}
+
+/**
+ * Recomputes every checksum of one folder; returns one VerifyError per problem. `hashes` is shared by
+ * a whole-tree verify, so an inode several folders share is read once and a problem with it names
+ * every path that shares it (see inode-hashes.ts).
+ */
+export async function verifyVersion(v: VersionDir, hashes: InodeHashes = new InodeHashes()): Promise<VerifyError[]> {
   const ctx = { plugin: v.name, version: v.version };
   const problems: VerifyError[] = [];
-  const fail = (code: ErrorCode, msg: string, hint = 'run `pull` again to republish it, or `index` to rebuild metadata for hand-placed files') =>
+  const fail = (code: ErrorCode, msg: string, hint: string = 'run `pull` again to republish it, or `index` to rebuild metadata for hand-placed files') =>
     problems.push(new VerifyError({ code, message: msg, context: ctx, hint }));
   const m = await readMetadata(v.dir);
   if (!m) {
@@ -83,40 +106,99 @@ export async function verifyVersion(v: VersionDir): Promise<VerifyError[]> {
     return problems;
   }
   if (m.name !== v.name || m.version !== v.version) fail('E_VERIFY_METADATA', `${METADATA_JSON} names ${m.name}@${m.version}, not its folder`);
-  let bytes: Buffer;
+  const wasmFile = path.join(v.dir, WASM_FILE);
+  let raw: WasmHashes;
   try {
-    bytes = await fs.promises.readFile(path.join(v.dir, WASM_FILE));
-  } catch {
-    fail('E_VERIFY_MISSING', `${WASM_FILE} missing`);
+    raw = await hashes.hashWasm(wasmFile);
+  } catch (err) {
+    if (isSymlinkError(err)) fail('E_VERIFY_SYMLINK', `${WASM_FILE} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
+    else if (err instanceof RangeError) fail('E_VERIFY_SIZE', `${WASM_FILE} is larger than ${MAX_WASM_BYTES} bytes`);
+    else fail('E_VERIFY_MISSING', `${WASM_FILE} missing`);
     return problems;
   }
-  if (bytes.byteLength !== m.size) fail('E_VERIFY_SIZE', `${WASM_FILE} is ${bytes.byteLength} bytes, metadata says ${m.size}`);
-  const sha = crypto.createHash('sha256').update(bytes).digest('hex');
-  if (sha !== m.sha256) fail('E_VERIFY_SHA256', `${WASM_FILE} sha256 ${sha} differs from metadata ${m.sha256}`);
-  const md5 = crypto.createHash('md5').update(bytes).digest('hex');
-  if (md5 !== m.md5) fail('E_VERIFY_MD5', `${WASM_FILE} md5 ${md5} differs from metadata ${m.md5}`);
-  try {
-    const gz = await fs.promises.readFile(path.join(v.dir, GZ_FILE));
-    if (gz.byteLength !== m.gzipSize) fail('E_VERIFY_GZIP', `${GZ_FILE} is ${gz.byteLength} bytes, metadata says ${m.gzipSize}`);
-    let decoded: Buffer | undefined;
-    try {
-      decoded = zlib.gunzipSync(gz);
-    } catch {
-      fail('E_VERIFY_GZIP', `${GZ_FILE} does not decode`);
-    }
-    if (decoded && !decoded.equals(bytes)) fail('E_VERIFY_GZIP', `${GZ_FILE} does not decode to ${WASM_FILE}`);
-  } catch {
-    fail('E_VERIFY_MISSING', `${GZ_FILE} missing`);
+  const wasmShared = raw.size !== m.size || raw.sha256 !== m.sha256 || raw.md5 !== m.md5 ? await hashes.sharedNote(wasmFile) : '';
+  if (raw.size !== m.size) fail('E_VERIFY_SIZE', `${WASM_FILE} is ${raw.size} bytes, metadata says ${m.size}${wasmShared}`);
+  if (raw.sha256 !== m.sha256) fail('E_VERIFY_SHA256', `${WASM_FILE} sha256 ${raw.sha256} differs from metadata ${m.sha256}${wasmShared}`);
+  if (raw.md5 !== m.md5) fail('E_VERIFY_MD5', `${WASM_FILE} md5 ${raw.md5} differs from metadata ${m.md5}${wasmShared}`);
+  const gzFile = path.join(v.dir, GZ_FILE);
+  const gzStat = await fs.promises.lstat(gzFile).catch(() => undefined);
+  if (!gzStat) fail('E_VERIFY_MISSING', `${GZ_FILE} missing`);
+  else if (gzStat.isSymbolicLink()) fail('E_VERIFY_SYMLINK', `${GZ_FILE} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
+  else {
+    const gzProblems: string[] = [];
+    if (gzStat.size !== m.gzipSize) gzProblems.push(`${GZ_FILE} is ${gzStat.size} bytes, metadata says ${m.gzipSize}`);
+    // Decoded against the raw file's own sha256 and size, streaming: a gzip bomb stops at that size.
+    const got = await hashes.inspectGz(gzFile, raw).catch(() => ({ result: 'corrupt' as const, fileSha256: '' }));
+    if (got.result === 'corrupt') gzProblems.push(`${GZ_FILE} does not decode`);
+    else if (got.result === 'oversize') gzProblems.push(`${GZ_FILE} decodes to more than ${WASM_FILE}'s ${raw.size} bytes (decoding stopped there)`);
+    else if (got.result === 'mismatch') gzProblems.push(`${GZ_FILE} does not decode to ${WASM_FILE}`);
+    else if (m.gzipSha256 !== undefined && got.fileSha256 !== m.gzipSha256) gzProblems.push(`${GZ_FILE} sha256 ${got.fileSha256} differs from metadata ${m.gzipSha256}`);
+    const gzShared = gzProblems.length ? await hashes.sharedNote(gzFile) : '';
+    for (const p of gzProblems) fail('E_VERIFY_GZIP', `${p}${gzShared}`);
+  }
+  for (const f of [METADATA_TXT, METADATA_JSON]) {
+    if ((await fs.promises.lstat(path.join(v.dir, f)).catch(() => undefined))?.isSymbolicLink()) fail('E_VERIFY_SYMLINK', `${f} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
   }
   try {
-    const txt = await fs.promises.readFile(path.join(v.dir, METADATA_TXT), 'utf8');
+    const txt = (await readNoFollow(path.join(v.dir, METADATA_TXT), MAX_METADATA_BYTES)).toString('utf8');
     if (txt !== renderMetadataTxt(m)) fail('E_VERIFY_METADATA', `${METADATA_TXT} does not match ${METADATA_JSON}`);
-  } catch {
-    fail('E_VERIFY_MISSING', `${METADATA_TXT} missing`);
+  } catch (err) {
+    if (!isSymlinkError(err)) fail('E_VERIFY_MISSING', `${METADATA_TXT} missing`);
   }
   const json = await fs.promises.readFile(path.join(v.dir, METADATA_JSON), 'utf8');
   if (json !== renderMetadataJson(m)) fail('E_VERIFY_METADATA', `${METADATA_JSON} is not in canonical form`);
   return problems;
+}
+
+const SYMLINK_HINT = 'replace the symlink with the real file (or folder), then run `index`';
+const MAX_METADATA_BYTES = 1024 * 1024;
+/** index.json lists at most a few thousand plugins; a larger file is not one this tool wrote. */
+const MAX_INDEX_BYTES = 64 * 1024 * 1024;
+
+function isSymlinkError(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ELOOP';
+}
+
+/** Reads a regular file without following a symlink (ELOOP) and refuses one over `limit` bytes (RangeError). */
+async function readNoFollow(file: string, limit: number): Promise<Buffer> {
+  const fh = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw Object.assign(new Error(`${file} is not a file`), { code: 'EISDIR' });
+    if (st.size > limit) throw new RangeError(`${file} is over ${limit} bytes`);
+    return await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Every symlink under plugins/ down to the files of a version folder: Nginx answers 403 for each. */
+async function symlinksInTree(root: string): Promise<string[]> {
+  const found: string[] = [];
+  const walk = async (dir: string, rel: string, depth: number): Promise<void> => {
+    for (const e of await fs.promises.readdir(dir, { withFileTypes: true }).catch(() => [])) {
+      const r = `${rel}/${e.name}`;
+      if (e.isSymbolicLink()) found.push(r);
+      else if (e.isDirectory() && depth < 2 && !e.name.startsWith('.')) await walk(path.join(dir, e.name), r, depth + 1);
+    }
+  };
+  const plugins = path.join(root, PLUGINS_DIR);
+  if ((await fs.promises.lstat(plugins).catch(() => undefined))?.isSymbolicLink()) return [PLUGINS_DIR];
+  await walk(plugins, PLUGINS_DIR, 0);
+  return found;
+}
+
+/** What is wrong with the shape of a parsed index.json, or undefined when it is a tree index. */
+function indexShapeProblem(value: unknown): string | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return `index.json is ${value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`}, not an object`;
+  const index = value as Record<string, unknown>;
+  if (index.schemaVersion !== 1) return `index.json schemaVersion is ${JSON.stringify(index.schemaVersion) ?? 'missing'}, not 1`;
+  if (!Array.isArray(index.plugins)) return 'index.json has no plugins array';
+  for (const [i, e] of index.plugins.entries()) {
+    const p = e as Record<string, unknown> | null;
+    if (p === null || typeof p !== 'object' || typeof p.name !== 'string' || typeof p.version !== 'string') return `index.json plugins[${i}] is not an entry with a name and a version`;
+  }
+  return undefined;
 }
 
 /** Verifies every version folder and index.json; an empty array means the tree is sound. */
@@ -124,28 +206,39 @@ export async function verifyTree(root: string): Promise<{ checked: number; probl
   const dirs = await listVersionDirs(root);
   const problems: VerifyError[] = [];
   const metas: PluginMetadata[] = [];
+  const hashes = new InodeHashes();
+  await hashes.learnTree(root, dirs);
   for (const v of dirs) {
-    problems.push(...(await verifyVersion(v)));
+    problems.push(...(await verifyVersion(v, hashes)));
     const m = await readMetadata(v.dir);
     if (m) metas.push(m);
+  }
+  for (const link of await symlinksInTree(root)) {
+    problems.push(new VerifyError({ code: 'E_VERIFY_SYMLINK', message: `${link} is a symlink; Nginx refuses it (403)`, context: { file: path.join(root, link) }, hint: SYMLINK_HINT }));
   }
   const indexFile = path.join(root, PLUGINS_DIR, INDEX_FILE);
   const where = { file: indexFile };
   let text: string | undefined;
   try {
-    text = await fs.promises.readFile(indexFile, 'utf8');
-  } catch {
-    problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: 'index.json missing', context: where, hint: 'run `index <root>`' }));
+    text = (await readNoFollow(indexFile, MAX_INDEX_BYTES)).toString('utf8');
+  } catch (err) {
+    if (isSymlinkError(err)) {
+      // Already reported by symlinksInTree.
+    } else if (err instanceof RangeError) problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: `index.json is larger than ${MAX_INDEX_BYTES} bytes`, context: where, hint: 'run `index <root>`' }));
+    else problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: 'index.json missing', context: where, hint: 'run `index <root>`' }));
   }
   if (text !== undefined) {
     let index: PluginIndex | undefined;
     try {
-      index = JSON.parse(text) as PluginIndex;
+      const parsed: unknown = JSON.parse(text);
+      const shape = indexShapeProblem(parsed);
+      if (shape) problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: shape, context: where, hint: 'run `index <root>`' }));
+      else index = parsed as PluginIndex;
     } catch {
       problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: 'index.json is not valid JSON', context: where, hint: 'run `index <root>`' }));
     }
     if (index) {
-      const listed = new Set((index.plugins ?? []).map((e) => `${e.name}/${e.version}`));
+      const listed = new Set(index.plugins.map((e) => `${e.name}/${e.version}`));
       const present = new Set(dirs.map((d) => `${d.name}/${d.version}`));
       for (const k of listed) if (!present.has(k)) problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: `index.json lists ${k}, which has no folder`, context: where, hint: 'run `index <root>`' }));
       for (const k of present) if (!listed.has(k)) problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: `folder ${k} is missing from index.json`, context: where, hint: 'run `index <root>`' }));

@@ -1,15 +1,21 @@
 /**
  * Rebuilds metadata and index.json for a tree where files were dropped or replaced by hand (the
  * job of upstream's generate_metadata.py). A folder whose files already verify is left as is;
- * any other folder with a plugin.wasm is republished from that wasm, atomically.
+ * any other folder with a plugin.wasm is republished from that wasm, atomically. Its registry source
+ * and digest are kept only when the wasm still has the sha256 they were recorded for; other bytes
+ * are recorded as local (`file:plugins/<name>/<version>/plugin.wasm`), so `pull` fetches the source
+ * again instead of calling them cached.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { PluginServerError } from '../errors';
 import { INDEX_FILE, PLUGINS_DIR, SPEC_FILE, WASM_FILE } from '../contract/tree-format';
 import { createdFromMtime } from '../contract/created';
-import { randomSuffix } from '../content/fsutil';
-import { publishVersion, TMP_PREFIX, writeIndex, cleanLeftovers } from './publish';
+import { runTempName, sha256OfFile } from '../content/fsutil';
+import { publishVersion, writeIndex } from './publish';
+import { LockOptions } from './output-lock';
+import { beginTreeRun } from './run-journal';
+import { assertNoSymlinkBelow } from './safe-path';
 import { listVersionDirs, readMetadata, verifyVersion } from './read';
 
 export interface ReindexResult {
@@ -40,15 +46,28 @@ async function strayEntries(root: string, versions: Set<string>): Promise<Array<
   return out;
 }
 
-export async function reindexTree(root: string, opts: { sourceDateEpoch?: string } = {}): Promise<ReindexResult> {
-  await cleanLeftovers(root);
+export async function reindexTree(root: string, opts: { sourceDateEpoch?: string; lock?: LockOptions } = {}): Promise<ReindexResult> {
+  await assertNoSymlinkBelow(root, PLUGINS_DIR);
+  const treeRun = await beginTreeRun(root, opts.lock);
+  try {
+    return await reindexLocked(root, opts);
+  } finally {
+    await treeRun.end();
+  }
+}
+
+async function reindexLocked(root: string, opts: { sourceDateEpoch?: string }): Promise<ReindexResult> {
   const out: ReindexResult = { kept: [], rebuilt: [], failed: [], skipped: [] };
   const dirs = await listVersionDirs(root);
   out.skipped = await strayEntries(root, new Set(dirs.map((v) => `${v.name}/${v.version}`)));
   for (const v of dirs) {
     const id = `${v.name}/${v.version}`;
     const wasm = path.join(v.dir, WASM_FILE);
-    const st = await fs.promises.stat(wasm).catch(() => undefined);
+    const st = await fs.promises.lstat(wasm).catch(() => undefined);
+    if (st?.isSymbolicLink()) {
+      out.skipped.push({ path: `${PLUGINS_DIR}/${id}/${WASM_FILE}`, reason: 'a symlink: never followed, and Nginx refuses it; put the real file there' });
+      continue;
+    }
     if (!st) {
       // Nothing to serve here; the folder is left alone and stays out of the index.
       out.skipped.push({ path: `${PLUGINS_DIR}/${id}`, reason: `no ${WASM_FILE} in it` });
@@ -60,12 +79,14 @@ export async function reindexTree(root: string, opts: { sourceDateEpoch?: string
     }
     const old = await readMetadata(v.dir);
     // publishVersion replaces the folder, so work from a copy of the wasm outside it.
-    const tmp = path.join(root, `${TMP_PREFIX}${randomSuffix()}`);
+    const tmp = path.join(root, runTempName('tmp', 'index'));
     await fs.promises.mkdir(tmp, { recursive: true });
     try {
       await fs.promises.copyFile(wasm, path.join(tmp, WASM_FILE));
       const specYaml = await fs.promises.readFile(path.join(v.dir, SPEC_FILE), 'utf8').catch(() => undefined);
-      const keepOld = old && old.name === v.name && old.version === v.version;
+      // The recorded source vouches only for the bytes it recorded.
+      const sameBytes = old !== undefined && old.sha256 === (await sha256OfFile(path.join(tmp, WASM_FILE)));
+      const keepOld = old && sameBytes && old.name === v.name && old.version === v.version;
       await publishVersion(root, {
         name: v.name,
         version: v.version,

@@ -36,6 +36,7 @@ export function normalizeMetadata(m: PluginMetadata): PluginMetadata {
     md5: m.md5,
     sha256: m.sha256,
     gzipSize: m.gzipSize,
+    ...(m.gzipSha256 !== undefined && { gzipSha256: m.gzipSha256 }),
     source: m.source,
     manifestDigest: m.manifestDigest,
     created: m.created,

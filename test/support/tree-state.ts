@@ -43,3 +43,14 @@ export function leftovers(root: string): string[] {
   if (fs.existsSync(root)) walk(root);
   return found;
 }
+
+/**
+ * Writes into a published file in place, as a careless operator would. The tree's plugin.wasm and
+ * plugin.wasm.gz are read-only (0444: they may be hardlinks shared by several versions), so the file
+ * is made writable first, as anyone but root must do; a shared inode then changes for every path.
+ */
+export function editInPlace(file: string, data: string | Buffer, how: 'write' | 'append' = 'write'): void {
+  fs.chmodSync(file, 0o644);
+  if (how === 'append') fs.appendFileSync(file, data);
+  else fs.writeFileSync(file, data);
+}

@@ -1,0 +1,103 @@
+/**
+ * Versions with the same bytes share plugin.wasm and plugin.wasm.gz as read-only hardlinks
+ * (publish.ts, SHARED_FILE_MODE). `verify` therefore reads each inode once, keyed by dev+ino, and
+ * knows every tree path that shares it: a shared file changed through one folder (root ignores the
+ * read-only mode) fails every folder that holds it, and each report names all of those paths, so the
+ * operator sees that one edit changed several plugins.
+ */
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { GZ_FILE, MAX_WASM_BYTES, WASM_FILE } from '../contract/tree-format';
+import { GzipCheck, inspectGzipOf } from '../content/gzip-check';
+
+export interface WasmHashes {
+  size: number;
+  sha256: string;
+  md5: string;
+}
+
+/** A file that is not a regular file (a symlink: ELOOP; a folder: EISDIR) or over the size limit (RangeError). */
+function notRegular(file: string): Error {
+  return Object.assign(new Error(`${file} is not a file`), { code: 'EISDIR' });
+}
+
+const inodeKey = (st: fs.Stats): string => `${st.dev}:${st.ino}`;
+
+export class InodeHashes {
+  private readonly wasm = new Map<string, Promise<WasmHashes>>();
+  private readonly gz = new Map<string, Promise<{ result: GzipCheck; fileSha256: string }>>();
+  /** dev:ino -> tree paths (relative to the root) of the files that are that inode. */
+  private readonly holders = new Map<string, string[]>();
+
+  /** Records which plugin.wasm / plugin.wasm.gz of these version folders share an inode (lstat only). */
+  async learnTree(root: string, dirs: ReadonlyArray<{ dir: string }>): Promise<void> {
+    for (const { dir } of dirs) {
+      for (const f of [WASM_FILE, GZ_FILE]) {
+        const file = path.join(dir, f);
+        const st = await fs.promises.lstat(file).catch(() => undefined);
+        if (!st?.isFile()) continue;
+        const rel = path.relative(root, file).split(path.sep).join('/');
+        const list = this.holders.get(inodeKey(st)) ?? [];
+        if (!list.includes(rel)) list.push(rel);
+        this.holders.set(inodeKey(st), list);
+      }
+    }
+  }
+
+  /**
+   * What a problem with `file` should add when its inode is shared: every path that is the same
+   * file, or, for a folder checked on its own, how many links the inode has.
+   */
+  async sharedNote(file: string): Promise<string> {
+    const st = await fs.promises.lstat(file).catch(() => undefined);
+    if (!st || st.nlink < 2) return '';
+    const all = (this.holders.get(inodeKey(st)) ?? []).slice().sort();
+    if (all.length > 1) return `; it is one file (hardlink) with ${all.length} paths, all changed with it: ${all.join(', ')}`;
+    return `; it is one file (hardlink) with ${st.nlink} links, all changed with it`;
+  }
+
+  /** size, sha256 and md5 of a regular file, read once per inode; never through a symlink. */
+  async hashWasm(file: string): Promise<WasmHashes> {
+    const fh = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    let owned = true;
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw notRegular(file);
+      if (st.size > MAX_WASM_BYTES) throw new RangeError(`${file} is over ${MAX_WASM_BYTES} bytes`);
+      const key = inodeKey(st);
+      const known = this.wasm.get(key);
+      if (known) return await known;
+      owned = false; // the stream below closes the handle
+      const hashes = streamHashes(fh);
+      this.wasm.set(key, hashes);
+      return await hashes;
+    } finally {
+      if (owned) await fh.close().catch(() => undefined);
+    }
+  }
+
+  /** Bounded decode check of a .gz against the raw bytes it must decode to, once per inode and expectation. */
+  async inspectGz(file: string, want: { sha256: string; size: number }): Promise<{ result: GzipCheck; fileSha256: string }> {
+    const st = await fs.promises.lstat(file);
+    if (!st.isFile()) throw notRegular(file);
+    const key = `${inodeKey(st)}:${want.sha256}:${want.size}`;
+    let known = this.gz.get(key);
+    if (!known) this.gz.set(key, (known = inspectGzipOf(file, want)));
+    return known;
+  }
+}
+
+async function streamHashes(fh: fs.promises.FileHandle): Promise<WasmHashes> {
+  const sha = crypto.createHash('sha256');
+  const md5 = crypto.createHash('md5');
+  let size = 0;
+  for await (const chunk of fh.createReadStream()) {
+    const b = chunk as Buffer;
+    size += b.byteLength;
+    if (size > MAX_WASM_BYTES) throw new RangeError(`over ${MAX_WASM_BYTES} bytes`);
+    sha.update(b);
+    md5.update(b);
+  }
+  return { size, sha256: sha.digest('hex'), md5: md5.digest('hex') };
+}
