@@ -11,6 +11,7 @@
  * Only NODE_IMAGE and NGINX_IMAGE (no Docker Hub here), PLUGINS_LIST and PULL_FLAGS (a list for the
  * local registry, plain HTTP) are given. The build stage needs the npm registry, as it does in CI.
  */
+import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -33,6 +34,8 @@ let registry: Registry | undefined;
 let buildah: Buildah | undefined;
 let container: RunningContainer | undefined;
 let baseArgs: string[];
+/** buildah volumes that let the build stage's npm trust what this machine's npm trusts. */
+let npmTrust: string[] = [];
 let finished = false;
 /** name -> sha256 of the bytes pushed for it. */
 const pushed = new Map<string, string>();
@@ -45,6 +48,7 @@ function build(list: string, tag: string) {
     // The second build reuses the first one's build stage (npm ci, npm pack) from the layer cache.
     '--layers',
     '--tls-verify=false',
+    ...npmTrust,
     ...baseArgs,
     '--build-arg', `PLUGINS_LIST=${list}`,
     '--build-arg', `PULL_FLAGS=--insecure-registry ${registry!.host}`,
@@ -69,6 +73,16 @@ beforeAll(async () => {
   }
   fs.writeFileSync(path.join(context, 'image', 'test.properties'), lines.join('\n') + '\n');
   fs.writeFileSync(path.join(context, 'image', 'missing-pin.properties'), `add-header=oci://${registry.host}/plugins/add-header@sha256:${'0'.repeat(64)}\n`);
+
+  // Where this machine reaches the npm registry through a TLS-intercepting proxy, its npm names a CA
+  // file (`npm config get cafile`); the build stage's npm gets the same file and setting, mounted
+  // for the RUN steps only (nothing of it lands in an image layer). Elsewhere nothing is mounted.
+  const cafile = execFileSync('npm', ['config', 'get', 'cafile'], { encoding: 'utf8' }).trim();
+  if (cafile && cafile !== 'null' && cafile !== 'undefined' && fs.existsSync(cafile)) {
+    const npmrc = path.join(work, 'npmrc');
+    fs.writeFileSync(npmrc, `cafile=/run/hps-npm-ca.crt\n`);
+    npmTrust = ['--volume', `${cafile}:/run/hps-npm-ca.crt:ro`, '--volume', `${npmrc}:/root/.npmrc:ro`];
+  }
 
   buildah = new Buildah();
   const nodeImage = `${registry.host}/debian/node:20`;

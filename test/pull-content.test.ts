@@ -129,15 +129,18 @@ describe('one tree, pulled cold then extended', () => {
     expect(fs.readFileSync(file(root, 'index.json'), 'utf8')).toBe(fs.readFileSync(file(fresh, 'index.json'), 'utf8'));
   }, 120_000);
 
-  test('a lower --gzip-level does not reuse level-9 files and gives a valid, larger .gz', async () => {
+  test('another --gzip-level (9) does not reuse the default level-6 files and gives a valid, smaller .gz; metadata records each level', async () => {
     const c = createOciClient({});
     const list3 = entries('g=oci://HOST/plugins/f:3.0.0\n', 'list3.properties');
-    const r = await runPull({ root, entries: list3, client: c, gzipLevel: 6 }).finally(() => c.close?.());
+    const r = await runPull({ root, entries: list3, client: c, gzipLevel: 9 }).finally(() => c.close?.());
     expect(r.content).toMatchObject({ compressed: 1, reusedTree: 0 });
-    const gz6 = fs.readFileSync(file(root, 'g/3.0.0/plugin.wasm.gz'));
-    expect(gz6[8]).toBe(0); // XFL: not "maximum compression"
-    expect(zlib.gunzipSync(gz6).equals(large)).toBe(true);
-    expect(gz6.length).toBeGreaterThan(fs.statSync(file(root, 'f/3.0.0/plugin.wasm.gz')).size);
+    const gz9 = fs.readFileSync(file(root, 'g/3.0.0/plugin.wasm.gz'));
+    const gz6 = fs.readFileSync(file(root, 'f/3.0.0/plugin.wasm.gz'));
+    expect([gz9[8], gz6[8]]).toEqual([2, 0]); // XFL: "maximum compression", then none recorded
+    expect(zlib.gunzipSync(gz9).equals(large)).toBe(true);
+    expect(gz9.length).toBeLessThan(gz6.length);
+    const level = (rel: string) => JSON.parse(fs.readFileSync(file(root, `${rel}/metadata.json`), 'utf8')).gzipLevel;
+    expect([level('g/3.0.0'), level('f/3.0.0')]).toEqual([9, 6]);
     expect(await verifyTree(root)).toMatchObject({ problems: [] });
   }, 120_000);
 });

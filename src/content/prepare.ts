@@ -22,6 +22,8 @@ export interface PreparedWasm extends WasmFacts {
   gzipSize: number;
   /** Hex sha256 of the .gz file: recorded in metadata.json so a later run can reuse it after one hash. */
   gzipSha256: string;
+  /** The level the .gz was written at (recorded in metadata so a later run reuses only its own level). */
+  gzipLevel: GzipLevel;
   /** How the .gz was obtained (for progress and tests). */
   gz: 'compressed' | 'reused-tree' | 'reused-run';
 }

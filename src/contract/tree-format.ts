@@ -4,7 +4,7 @@
  *
  *   <root>/plugins/index.json
  *   <root>/plugins/<name>/<version>/plugin.wasm       raw module, the bytes the gateway's sha256 is of
- *   <root>/plugins/<name>/<version>/plugin.wasm.gz    gzip -9 of plugin.wasm, served with gzip_static
+ *   <root>/plugins/<name>/<version>/plugin.wasm.gz    gzip (level 6 by default) of plugin.wasm, served with gzip_static
  *   <root>/plugins/<name>/<version>/metadata.txt      upstream text format (+ SHA256 line)
  *   <root>/plugins/<name>/<version>/metadata.json     PluginMetadata below
  *   <root>/plugins/<name>/<version>/spec.yaml         only when the OCI artifact carried one
@@ -45,6 +45,12 @@ export interface PluginMetadata {
    * existed (those are decoded). `verify` still decodes every .gz.
    */
   gzipSha256?: string;
+  /**
+   * The gzip level plugin.wasm.gz was written at. A later pull copies a .gz only when it was made at
+   * the level asked for, so an incrementally built tree stays byte-identical to a fresh one; absent in
+   * trees written before it existed (only level 9, which the gzip header records, is reused there).
+   */
+  gzipLevel?: number;
   /** Where the bytes came from: `oci://host/repo:tag[@sha256:...]` or `file:<path as written in the list>`. */
   source: string;
   /** Digest of the OCI manifest that was resolved from `source` (top-level, before platform selection); null for file: sources. */

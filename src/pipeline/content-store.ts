@@ -1,7 +1,7 @@
 /**
  * Per pull run, the same sha256 is analysed and compressed once (aliases, identical blobs under
- * other names), and a level-9 `.gz` already in the tree for that sha256 is copied instead of
- * recompressed (the .gz is a pure function of the bytes and the level). It sits in the pipeline
+ * other names), and a `.gz` already in the tree for that sha256, made at the same level, is copied
+ * instead of recompressed (the .gz is a pure function of the bytes and the level). It sits in the pipeline
  * because it reads the tree; the byte work itself is src/content/prepare.ts.
  */
 import * as fs from 'fs';
@@ -103,7 +103,7 @@ export class ContentStore {
     // Awaited below; until then a failed analysis must not count as an unhandled rejection.
     analysis.catch(() => undefined);
     let chunks: Promise<Uint8Array[]> | undefined;
-    if (this.level !== 9 || !(await this.index()).has(want)) {
+    if (!(await this.index()).has(want)) {
       const { size } = await fs.promises.stat(file);
       if (size <= MAX_WASM_BYTES) {
         chunks = deflateFile(file, size, this.level, this.pool);
@@ -121,7 +121,7 @@ export class ContentStore {
     const gz = assembleGzip(chunks, facts, this.level);
     // The mtime is set later, when the publishing folder's time is known.
     await writeFileDurable(gzPath, gz);
-    return { ...facts, wasmPath: file, gzPath, gzipSize: gz.byteLength, gzipSha256: sha256Hex(gz), gz: 'compressed' };
+    return { ...facts, wasmPath: file, gzPath, gzipSize: gz.byteLength, gzipSha256: sha256Hex(gz), gzipLevel: this.level, gz: 'compressed' };
   }
 
   private async produceGz(file: string, facts: WasmFacts): Promise<PreparedWasm> {
@@ -129,7 +129,7 @@ export class ContentStore {
     const fromTree = await this.copyFromTree(facts, gzPath);
     if (fromTree !== undefined) {
       this.stats.reusedTree++;
-      return { ...facts, wasmPath: file, gzPath, gzipSize: fromTree.size, gzipSha256: fromTree.sha256, gz: 'reused-tree' };
+      return { ...facts, wasmPath: file, gzPath, gzipSize: fromTree.size, gzipSha256: fromTree.sha256, gzipLevel: this.level, gz: 'reused-tree' };
     }
     return this.writeGz(file, facts, await deflateFile(file, facts.size, this.level, this.pool));
   }
@@ -148,19 +148,21 @@ export class ContentStore {
 
   /**
    * Copies an existing .gz of the same bytes into `dest`; returns its size and sha256, or undefined
-   * when none qualifies. Only level 9 is reused: it is the only level the gzip header records (XFL 2)
-   * and our header (OS 255) tells our chunked layout from other writers, so the result is
-   * byte-identical to a fresh compression. The copy (not the tree's file, which could change
+   * when none qualifies. Only a .gz made at this run's level is reused (metadata records the level;
+   * in older trees, only level 9, which the gzip header records as XFL 2), and our header (OS 255)
+   * tells our chunked layout from other writers, so the result is byte-identical to a fresh
+   * compression. The copy (not the tree's file, which could change
    * meanwhile) is checked before it is used: hashed against the sha256 its metadata recorded for the
    * .gz (cheap: one read, no decoding), or, in a tree written before that was recorded, fully decoded
    * and hashed. A .gz that only looks right at both ends is compressed afresh.
    */
   private async copyFromTree(facts: WasmFacts, dest: string): Promise<{ size: number; sha256: string } | undefined> {
-    if (this.level !== 9) return undefined;
-    const want = gzipHeader(9);
+    const want = gzipHeader(this.level);
     for (const dir of (await this.index()).get(facts.sha256) ?? []) {
       const meta = await readMetadata(dir);
       if (!meta || meta.sha256 !== facts.sha256 || meta.size !== facts.size || !(await filesMatchBySize(dir, meta))) continue;
+      // Made at this run's level (recorded), or, in a tree from before the level was recorded, level 9.
+      if ((meta.gzipLevel ?? 9) !== this.level) continue;
       const src = path.join(dir, GZ_FILE);
       const st = await fs.promises.lstat(src).catch(() => undefined);
       if (!st?.isFile()) continue; // never through a symlink

@@ -46,7 +46,7 @@ export interface PullOptions {
   reporter?: Reporter;
   /** Stops staging (deadline, closed output): sources not yet staged fail with the signal's reason. */
   signal?: AbortSignal;
-  /** gzip level of plugin.wasm.gz (default 9, what the issue ships; lower trades size for CPU). */
+  /** gzip level of plugin.wasm.gz (default 6: see contract/gzip-level.ts). */
   gzipLevel?: GzipLevel;
   /** The output lock: wait for another run (default) or fail at once; see src/tree/output-lock.ts. */
   lock?: LockOptions;

@@ -39,7 +39,7 @@ export interface PublishInput {
    * once); without it they are computed here, in the CPU pool.
    */
   prepared?: PreparedWasm;
-  /** gzip level of plugin.wasm.gz when not `prepared` (default 9). */
+  /** gzip level of plugin.wasm.gz when not `prepared` (default 6, see contract/gzip-level.ts). */
   gzipLevel?: GzipLevel;
 }
 
@@ -58,7 +58,7 @@ export function assertSafeSegment(kind: 'name' | 'version', value: string, ctx: 
 
 
 /** Computes the metadata from the facts of the wasm (see src/content/prepare.ts) without touching the disk. */
-export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, facts: Pick<WasmFacts, 'size' | 'md5' | 'sha256'> & { gzipSize: number; gzipSha256?: string }): PluginMetadata {
+export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, facts: Pick<WasmFacts, 'size' | 'md5' | 'sha256'> & { gzipSize: number; gzipSha256?: string; gzipLevel?: GzipLevel }): PluginMetadata {
   const spec = input.specYaml ? readSpecYaml(input.specYaml) : {};
   return normalizeMetadata({
     schemaVersion: TREE_SCHEMA_VERSION,
@@ -69,6 +69,7 @@ export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, facts: Pick<
     sha256: facts.sha256,
     gzipSize: facts.gzipSize,
     gzipSha256: facts.gzipSha256,
+    gzipLevel: facts.gzipLevel,
     source: input.source,
     manifestDigest: input.manifestDigest,
     created: rfc3339(parseCreated(input.created, { plugin: input.name, version: input.version })),
@@ -145,7 +146,7 @@ export async function publishVersion(root: string, input: PublishInput): Promise
     await fs.promises.mkdir(tmp);
     const wasmOut = path.join(tmp, WASM_FILE);
     const gzOut = path.join(tmp, GZ_FILE);
-    let facts: WasmFacts & { gzipSize: number; gzipSha256: string };
+    let facts: WasmFacts & { gzipSize: number; gzipSha256: string; gzipLevel: GzipLevel };
     if (input.prepared) {
       await placeFile(input.prepared.wasmPath, wasmOut, created);
       await placeFile(input.prepared.gzPath, gzOut, created);
@@ -155,10 +156,11 @@ export async function publishVersion(root: string, input: PublishInput): Promise
       await copyDurable(input.wasmPath, wasmOut, created);
       // What was validated must be exactly what is published.
       if ((await sha256OfFile(wasmOut)) !== f.sha256) throw new IntegrityError({ code: 'E_WASM_CHANGED', message: `wasm file ${input.wasmPath} changed while being published`, context: ctx, hint: 'run the command again' });
-      const gz = await gzipFile(wasmOut, f, input.gzipLevel ?? DEFAULT_GZIP_LEVEL);
+      const level = input.gzipLevel ?? DEFAULT_GZIP_LEVEL;
+      const gz = await gzipFile(wasmOut, f, level);
       await writeFileDurable(gzOut, gz, created);
       await fs.promises.chmod(gzOut, SHARED_FILE_MODE);
-      facts = { ...f, gzipSize: gz.byteLength, gzipSha256: sha256Hex(gz) };
+      facts = { ...f, gzipSize: gz.byteLength, gzipSha256: sha256Hex(gz), gzipLevel: level };
     }
     meta = describeWasm(input, facts);
     await writeFileDurable(path.join(tmp, METADATA_TXT), renderMetadataTxt(meta), created);

@@ -37,6 +37,7 @@ export function normalizeMetadata(m: PluginMetadata): PluginMetadata {
     sha256: m.sha256,
     gzipSize: m.gzipSize,
     ...(m.gzipSha256 !== undefined && { gzipSha256: m.gzipSha256 }),
+    ...(m.gzipLevel !== undefined && { gzipLevel: m.gzipLevel }),
     source: m.source,
     manifestDigest: m.manifestDigest,
     created: m.created,
