@@ -51,6 +51,14 @@ export const ERROR_CATALOGUE = {
     E_RELEASE_VERSION: { what: 'the release version is not SemVer', fix: 'pass the Higress version, e.g. 2.2.4' },
     E_RELEASE_SNAPSHOT: { what: 'the release snapshot is not the published one (sha256 or Higress version differ)', fix: 'fetch `plugins/release/snapshots/<version>.json` again from the Higress tag' },
     E_OUTPUT_NOT_OURS: { what: 'a file the command would write exists and was not written by this tool', fix: 'choose another path (`--lock-file`) or move the file away' },
+    E_REGISTRY_MAP: { what: 'a `--registry-map` value is not `SRC=DST` with `host[:port][/path]` on both sides', fix: 'write e.g. `--registry-map registry.example.com=harbor.internal/higress`' },
+    E_CREDENTIAL_HELPER: { what: 'the credential helper the Docker config names (`credsStore` / `credHelpers`) is missing or failed', fix: 'install `docker-credential-<name>`, unlock its store, or fix the config file named in the message' },
+    E_LAYOUT: { what: 'an `oci-layout:` path is not an OCI image layout (folder or uncompressed tar) or carries no plugin lists', fix: 'pass the `.tar` written by `bundle` (gunzip it first) or an OCI layout folder' },
+    E_BUNDLE_SOURCE: { what: '`bundle` / `mirror` was given a `file:` plugin or a lock entry that is not an `oci://` reference', fix: 'carry `file:` plugins beside the bundle in their own list' },
+    E_BUNDLE_CONFLICT: { what: 'two inputs of one bundle name the same tag with different digests', fix: 'keep one pinned digest per tag' },
+    E_MIRROR_TARGET: { what: '`mirror --to` is not `host[:port][/repository/prefix]`', fix: 'write e.g. `--to harbor.internal/higress`' },
+    E_OUTPUT_EXISTS: { what: 'the file `bundle --out` names already exists', fix: 'choose another path, remove it, or pass `--force`' },
+    E_OUTPUT_DIR: { what: 'the folder of `bundle --out` does not exist', fix: 'create it first, or choose another `--out`' },
   },
   registry: {
     E_REGISTRY_AUTH: { what: 'the registry refused the credentials or gave no token', fix: 'log in (`~/.docker/config.json`) or set `HIGRESS_REGISTRY_USERNAME` / `HIGRESS_REGISTRY_PASSWORD`' },
@@ -65,6 +73,7 @@ export const ERROR_CATALOGUE = {
     E_MANIFEST_FORMAT: { what: 'the manifest is not an OCI or Docker manifest this tool reads', fix: 'check that the reference is a Wasm plugin artifact' },
     E_MANIFEST_PLATFORM: { what: 'an image index has no manifest this tool can use', fix: 'reference the platform manifest by digest' },
     E_DEADLINE: { what: 'the whole pull took longer than `--deadline`', fix: 'raise `--deadline <s>` or pull fewer plugins per run' },
+    E_REGISTRY_PUSH: { what: '`mirror`: the target registry refused an upload (no upload session, 4xx)', fix: 'check the target repository and your push rights' },
   },
   integrity: {
     E_DIGEST_MISMATCH: { what: 'bytes do not hash to the digest they were announced with', fix: 'retry; if it persists tell the registry\'s owner' },
@@ -82,6 +91,10 @@ export const ERROR_CATALOGUE = {
     E_WASM_TOO_LARGE: { what: 'the module is over the gateway\'s 256 MiB limit', fix: 'use a smaller build' },
     E_WASM_MISSING: { what: 'the staged `plugin.wasm` disappeared before publishing', fix: 'run pull again; do not touch the output folder while it runs' },
     E_WASM_CHANGED: { what: 'a file changed while it was being read or published', fix: 'run pull again; do not touch the files while it runs' },
+    E_LAYOUT_BLOB: { what: 'a blob a bundle\'s manifest names is missing from the bundle', fix: 'the bundle is incomplete: write it again with `bundle`' },
+    E_LAYOUT_MISSING: { what: 'a reference is not in the bundle (`oci-layout:`) it is read from', fix: 'write the bundle again from the list that names it' },
+    E_MIRROR_CONFLICT: { what: 'two sources of one mirror land on the same target tag with different digests', fix: 'mirror them under different `--to` prefixes' },
+    E_MIRROR_DIGEST: { what: 'the target registry stored a manifest under another digest (it rewrites manifests)', fix: 'use a registry that stores manifests unchanged (distribution, Harbor)' },
   },
   verify: {
     E_VERIFY_INDEX: { what: '`index.json` does not list exactly the version folders of the tree', fix: 'run `index` to rebuild it' },
@@ -106,6 +119,7 @@ export const ERROR_CATALOGUE = {
   },
   internal: {
     E_PULL: { what: 'an unexpected error while pulling a plugin (a bug)', fix: 'report it with the line printed' },
+    E_COPY: { what: 'an unexpected error while copying a plugin for `bundle` or `mirror` (a bug)', fix: 'report it with the line printed' },
   },
 } as const satisfies Record<string, Record<string, CodeDoc>>;
 

@@ -148,7 +148,10 @@ export function createTransport(opts: TransportOptions): HttpTransport {
       const headers: Record<string, string> = { ...req.headers };
       if (req.accept) headers.accept = req.accept;
       opts.onRequest?.(req.kind, req.url);
-      const res = await fetch(req.url, { method: req.method, headers, signal: timer.signal, dispatcher: dispatcherFor(req.url) }).catch((err: unknown) => {
+      // An upload counts as activity too: a big blob going out slowly is not a stalled request.
+      const upload = req.body ? timedBody(req.body(), () => timer.touch(), (err) => err) : undefined;
+      const init = { method: req.method, headers, signal: timer.signal, dispatcher: dispatcherFor(req.url), ...(upload ? { body: upload, duplex: 'half' as const } : {}) };
+      const res = await fetch(req.url, init as Parameters<typeof fetch>[1]).catch((err: unknown) => {
         throw fail(err);
       });
       timer.touch();
