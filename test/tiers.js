@@ -5,6 +5,7 @@
 // A new test file goes in one list; the tier test fails until it does.
 module.exports = {
   unit: [
+    'airgap-units',
     'architecture-layers',
     'bench-model',
     'chart-constructs',
@@ -23,6 +24,8 @@ module.exports = {
     'tree-publish',
   ],
   integration: [
+    'airgap',
+    'docs-airgap',
     'chart-engine',
     'cli-contract',
     'chart-helm',

@@ -42,8 +42,11 @@ function isNotFound(err: unknown): boolean {
   return err instanceof RegistryStatusError && err.status === 404;
 }
 
+/** Reads a (small) body to its end, so the connection goes back to the pool instead of being cut. */
 async function drain(res: RegistryResponse): Promise<void> {
-  res.body.resume();
+  for await (const _ of res.body) {
+    /* discarded */
+  }
 }
 
 export interface FetchedManifest {
