@@ -92,7 +92,7 @@ test('the air-gapped guide: bundle outside, then offline tree, mirror and pinned
   // b. the mirror holds everything; the second run copied nothing
   expect(fs.readFileSync(path.join(inside, 'mirror.properties'), 'utf8')).toContain(`key-auth=oci://${B.host}/higress/plugins/key-auth:1.0.0`);
   const events = fs.readFileSync(path.join(inside, 'mirror-again.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  expect(events.at(-1)).toMatchObject({ event: 'summary', ok: true, copied: 0, present: 3, blobs: 0 });
+  expect(events.at(-1)).toMatchObject({ event: 'summary', command: 'mirror', ok: true, counts: { copied: 0, present: 3, blobs: 0 } });
   // c. the pinned pull from the mirror serves the same bytes
   const wasm = (root: string) => Object.entries(treeState(root)).filter(([f]) => f.endsWith('plugin.wasm'));
   expect(wasm(path.join(inside, 'tree-from-mirror'))).toEqual(wasm(path.join(clone, 'tree')));
