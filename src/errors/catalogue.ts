@@ -60,7 +60,7 @@ export const ERROR_CATALOGUE = {
     E_OUTPUT_DIR: { what: 'the folder of `bundle --out` does not exist', fix: 'create it first, or choose another `--out`' },
   },
   registry: {
-    E_REGISTRY_AUTH: { what: 'the registry refused the credentials or gave no token', fix: 'log in (`~/.docker/config.json`) or set `HIGRESS_REGISTRY_USERNAME` / `HIGRESS_REGISTRY_PASSWORD`' },
+    E_REGISTRY_AUTH: { what: 'the registry refused the credentials or gave no token', fix: 'log in (the message names the docker config read and its credential helper) or set `HIGRESS_REGISTRY_USERNAME` / `HIGRESS_REGISTRY_PASSWORD`' },
     E_REGISTRY_INSECURE: { what: 'the registry asked to send credentials over plain HTTP', fix: 'use HTTPS, or `--insecure-registry <host>` for a registry you trust' },
     E_REGISTRY_NOT_FOUND: { what: 'the repository, tag or digest does not exist in the registry', fix: 'check the reference; a wrong `@sha256:` pin names a manifest that does not exist' },
     E_REGISTRY_RATE_LIMIT: { what: 'the registry answered 429 after retries', fix: 'wait, log in for a higher limit, or use a mirror' },
