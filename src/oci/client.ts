@@ -4,6 +4,8 @@
  *   http/       the layered Exchange: transport → auth → status → retry (http/stack.ts)
  *   registry/   a generic Distribution client: resolve, verified manifests, verified blob streams
  *   wasm/       the Higress Wasm artifact on top: platform, layer choice, tar extraction, spec.yaml
+ *   layout/     OCI image layouts (a bundle) read like a registry, and written as deterministic tars
+ *   copy/       byte-for-byte copies between registries and layouts (`bundle`, `mirror`)
  */
 import { createRegistryHttp } from './http/stack';
 import { OciLayout } from './layout/layout';
