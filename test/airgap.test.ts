@@ -195,7 +195,13 @@ describe('bundle', () => {
 
     // The lock carried in the first bundle, given alone, bundles the same references and digests.
     const fromLock = path.join(tmp, 'lock.oci.tar');
-    expect((await runCli('bundle', '--lock', path.join(tmp, 'carried', 'plugins.lock.json'), '--out', fromLock)).code).toBe(0);
+    const fromLockRun = await runCli('bundle', '--lock', path.join(tmp, 'carried', 'plugins.lock.json'), '--out', fromLock, '--json');
+    expect(fromLockRun.code).toBe(0);
+    // --json: only schema-valid events on stdout, one `copy` per reference, then the summary.
+    const events = fromLockRun.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; status?: string });
+    for (const e of events) expect(validateEvent(e) ? [] : validateEvent.errors).toEqual([]);
+    expect(events.filter((e) => e.event === 'copy').map((e) => e.status)).toEqual(['copied', 'copied', 'copied', 'copied']);
+    expect(events.at(-1)).toMatchObject({ event: 'summary', command: 'bundle', ok: true, exitCode: 0, counts: { sources: 4 } });
     const refs = (tarFile: string) => {
       const index = JSON.parse(execFileSync('tar', ['-xOf', tarFile, 'index.json']).toString()) as { manifests: Array<{ digest: string; annotations: Record<string, string> }> };
       return index.manifests.filter((m) => m.annotations['org.opencontainers.image.ref.name'] !== 'higress-plugin-bundle');
@@ -236,6 +242,17 @@ describe('mirror into B (credentials from docker-credential-pass)', () => {
     expect(skopeoDigest(`docker://${B.host}/mirror/plugins/multi@${arm64.manifestDigest}`, creds)).toBe(arm64.manifestDigest);
     execFileSync(tool('oras'), ['blob', 'fetch', '--plain-http', '-u', B.username, '--password-stdin', '--output', path.join(tmp, 'arm64.layer'), `${B.host}/mirror/plugins/multi@${arm64.wasmLayer.digest}`], { input: B.password });
     expect(sha(fs.readFileSync(path.join(tmp, 'arm64.layer')))).toBe(arm64.wasmLayer.digest);
+  });
+
+  test('a damaged bundle is refused blob by blob: nothing of that plugin is tagged in the target', async () => {
+    const damaged = path.join(tmp, 'damaged.oci.tar');
+    const wasm = (pushed['key-auth'] as Pushed).wasmLayer.digest;
+    const r = await runCli('mirror', `oci-layout:${damaged}`, '--to', `${B.host}/damaged`);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain(`FAILED oci://${A.host}/plugins/key-auth:1.0.0 -> oci://${B.host}/damaged/plugins/key-auth:1.0.0: digest mismatch for ${damaged}:blobs/sha256/${wasm.slice(7)}`);
+    const creds = `${B.username}:${B.password}`;
+    expect(() => skopeoDigest(`docker://${B.host}/damaged/plugins/key-auth:1.0.0`, creds)).toThrow();
+    expect(skopeoDigest(`docker://${B.host}/damaged/plugins/docker-image:2.0.0`, creds)).toBe(topDigest('docker-image'));
   });
 
   test('a second run from the registry copies nothing and reports it as JSON', async () => {

@@ -15,6 +15,7 @@ import type { OciLayout } from '../layout/layout';
 import { LayoutStore } from '../layout/store';
 import { BlobRef, MAX_COPY_BLOB_BYTES, RawManifest, RegistryClient } from '../registry/client';
 import { parseManifest } from '../registry/media';
+import { DigestCounter } from '../registry/verify-stream';
 import { formatReference, OciReference } from '../types';
 
 function randomSuffix(): string {
@@ -65,23 +66,31 @@ export function layoutSource(layout: OciLayout): ContentSource {
   return {
     label: store.label,
     manifest: (ref, expected) => store.rawManifest(ref, ref.digest ?? ref.tag ?? 'latest', undefined, expected),
-    async blob(ref, blob, tmpDir) {
+    async blob(_ref, blob) {
       if (!layout.has(blob.digest)) {
         throw new IntegrityError('E_LAYOUT_BLOB', `${layout.label(blob.digest)} is missing`, { file: layout.location }, 'the bundle is incomplete: write it again with `bundle`');
       }
-      // Checked once into a temp file: a sink may read the bytes more than once (a retried upload).
-      const file = path.join(tmpDir, `${blob.digest.replace(/^sha256:/, '')}.${randomSuffix()}`);
-      await store.streamBlob(ref, blob, MAX_COPY_BLOB_BYTES, async (verified) => {
-        try {
-          await pipeline(verified, fs.createWriteStream(file, { mode: 0o644 }));
-        } catch (err) {
-          await fs.promises.rm(file, { force: true });
-          throw err;
-        }
-      });
-      return { open: () => fs.createReadStream(file), file };
+      // Streamed straight from the bundle (no temp copy), checked on every read: a sink that sends
+      // the bytes twice (an upload retried) reads them, and checks them, twice.
+      return { open: () => checkedStream(layout.open(blob.digest), blob, layout.label(blob.digest)) };
     },
   };
+}
+
+/** The bytes of `source`, failing (before their end is passed on) unless size and sha256 match `blob`. */
+export function checkedStream(source: Readable, blob: BlobRef, label: string): Readable {
+  const counter = new DigestCounter(blob, MAX_COPY_BLOB_BYTES, label);
+  return Readable.from((async function* () {
+    try {
+      for await (const chunk of source) {
+        counter.update(chunk as Buffer);
+        yield chunk as Buffer;
+      }
+      counter.finish();
+    } finally {
+      source.destroy();
+    }
+  })(), { objectMode: false });
 }
 
 /** Writes blobs and manifests into `<dir>/blobs/sha256/` (a layout being assembled). */
