@@ -22,6 +22,7 @@ const SECTIONS: Record<string, () => Promise<{ run(): Promise<BenchSection> }>> 
   burst: () => import('./burst'),
   pull: () => import('./pull'),
   reuse: () => import('./reuse'),
+  airgap: () => import('./airgap'),
 };
 
 const ROOT = path.resolve(__dirname, '..', '..');

@@ -12,7 +12,7 @@ import * as ts from 'typescript';
 export const LAYERS: readonly (readonly string[])[] = [
   ['cli'],
   ['commands'],
-  ['higress', 'pipeline'],
+  ['higress', 'pipeline', 'airgap'],
   ['inputs', 'tree'],
   ['oci', 'content', 'serve'],
   ['contract'],

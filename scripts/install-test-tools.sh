@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the test suite and benchmarks run for real, on a fresh Debian machine:
 # Debian packages (nginx, the distribution registry, skopeo, wrk, curl, busybox for the helm-test
-# script, openssl, buildah, runc, debootstrap, iproute2) and Go-built tools (helm, oras, kube-score,
-# actionlint, the gateway fetcher, etcd, the Kubernetes control plane, kwok) into .tools/bin
+# script, openssl, buildah, runc, debootstrap, iproute2, pass and gnupg for the credential-helper
+# tests) and Go-built tools (helm, oras, kube-score, actionlint, docker-credential-pass, the gateway
+# fetcher, etcd, the Kubernetes control plane, kwok) into .tools/bin
 # (git-ignored, reused when already built at the pinned version); warm (Go build cache) well under a minute.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,12 +14,16 @@ ORAS_VERSION=v1.2.3
 KUBE_SCORE_VERSION=v1.20.0
 # Lints .github/workflows/ in the test suite.
 ACTIONLINT_VERSION=v1.7.12
+# The credential helper the air-gap tests log in through (credsStore "pass"). Debian's
+# golang-docker-credential-helpers package pulls in gnome-keyring; the upstream module builds alone.
+CRED_HELPERS_VERSION=v0.8.2
 
 need_apt=()
 # openssl: test certificates; buildah, runc, debootstrap, ip (iproute2): the image built and
-# run without Docker (chroot isolation, vfs storage, a network namespace).
+# run without Docker (chroot isolation, vfs storage, a network namespace); pass, gpg: the store
+# behind docker-credential-pass.
 for pair in nginx:nginx docker-registry:docker-registry skopeo:skopeo wrk:wrk curl:curl busybox:busybox \
-  openssl:openssl buildah:buildah runc:runc debootstrap:debootstrap ip:iproute2; do
+  openssl:openssl buildah:buildah runc:runc debootstrap:debootstrap ip:iproute2 pass:pass gpg:gnupg; do
   bin=${pair%%:*}; pkg=${pair##*:}
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need_apt+=("$pkg")
 done
@@ -60,6 +65,15 @@ go_tool helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$HELM_LDF
 go_tool oras oras.land/oras oras.land/oras/cmd/oras "$ORAS_VERSION"
 go_tool kube-score github.com/zegl/kube-score github.com/zegl/kube-score/cmd/kube-score "$KUBE_SCORE_VERSION"
 go_tool actionlint github.com/rhysd/actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION"
+# The helper's main package is .../pass/cmd, which `go install` would name "cmd": build it by name.
+if [ ! -x .tools/bin/docker-credential-pass ] || [ "$(cat .tools/bin/.docker-credential-pass.version 2>/dev/null)" != "$CRED_HELPERS_VERSION" ]; then
+  work=$(mktemp -d)
+  printf 'module toolbuild\n\ngo 1.23\n\nrequire github.com/docker/docker-credential-helpers %s\n' "$CRED_HELPERS_VERSION" >"$work/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/docker/docker-credential-helpers/pass/cmd"\n' >"$work/tools.go"
+  (cd "$work" && go mod tidy >/dev/null && go build -o "$GOBIN/docker-credential-pass" github.com/docker/docker-credential-helpers/pass/cmd)
+  rm -rf "$work"
+  echo "$CRED_HELPERS_VERSION" >.tools/bin/.docker-credential-pass.version
+fi
 
 
 # The gateway's own fetcher (test/gateway-client): Istio's pkg/wasm, as Higress's pilot-agent uses it.

@@ -18,10 +18,12 @@ const COMMANDS: Array<() => { register(program: Command): void }> = [
   () => require('./commands/serve'),
   () => require('./commands/wasmplugins'),
   () => require('./commands/check'),
+  () => require('./commands/bundle'),
+  () => require('./commands/mirror'),
 ];
 
 /** Commands whose --json output follows docs/cli-events.schema.json. */
-const JSON_COMMANDS = new Set(['pull', 'check', 'verify', 'index']);
+const JSON_COMMANDS = new Set(['pull', 'check', 'verify', 'index', 'bundle', 'mirror']);
 
 export function buildProgram(): Command {
   const program = new Command('higress-plugin-server')

@@ -116,12 +116,14 @@ describe('retry policy', () => {
 });
 
 describe('layering of src/oci', () => {
-  // http/ knows nothing of manifests, registry/ nothing of Wasm, and oci/ nothing of the tree or the
-  // pipeline: each folder imports only from folders below it (types.ts and errors are the floor).
+  // http/ knows nothing of manifests, registry/ nothing of Wasm or layouts, and oci/ nothing of the
+  // tree or the pipeline: each folder imports only from folders below it (types.ts and errors are the
+  // floor). layout/ reads an OCI layout the way registry/ reads a registry; copy/ moves artifacts
+  // between the two.
   const fs = require('fs') as typeof import('fs');
   const path = require('path') as typeof import('path');
   const OCI = path.join(__dirname, '..', 'src', 'oci');
-  const RANK: Record<string, number> = { 'types.ts': 0, http: 1, registry: 2, wasm: 3, 'client.ts': 4 };
+  const RANK: Record<string, number> = { 'types.ts': 0, http: 1, registry: 2, wasm: 3, layout: 3, 'client.ts': 4, copy: 4 };
   const rankOf = (file: string) => RANK[path.relative(OCI, file).split(path.sep)[0]];
 
   test('every file imports only from its own layer or below, and never from src/ outside errors', () => {

@@ -5,6 +5,7 @@
 // A new test file goes in one list; the tier test fails until it does.
 module.exports = {
   unit: [
+    'airgap-units',
     'architecture-layers',
     'bench-model',
     'chart-constructs',
@@ -24,6 +25,8 @@ module.exports = {
   ],
   integration: [
     'cluster-chart',
+    'airgap',
+    'docs-airgap',
     'chart-engine',
     'cli-contract',
     'chart-helm',

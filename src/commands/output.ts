@@ -7,7 +7,7 @@
  */
 import { EXIT, exitCodeFor, ErrorArea, ErrorCode, ErrorContext, errorLine, fromFsError, PluginServerError, safeText } from '../errors';
 
-export type CommandName = 'pull' | 'check' | 'verify' | 'index';
+export type CommandName = 'pull' | 'check' | 'verify' | 'index' | 'bundle' | 'mirror';
 
 /** A problem as the JSON stream carries it: every failure has its catalogued code, and its context. */
 export interface ProblemFields extends ErrorContext {
@@ -21,6 +21,8 @@ export type CliEvent =
   | ({ event: 'plugin'; command: CommandName; name: string; version: string; status: 'downloaded' | 'cached' | 'failed' | 'ok' | 'rebuilt' | 'kept' | 'pruned' | 'would-prune'; size?: number; ms?: number; aliasOf?: string; url?: string } & Partial<ProblemFields>)
   | ({ event: 'problem'; command: CommandName } & ProblemFields)
   | { event: 'skipped'; command: CommandName; path: string; reason: string }
+  /** `bundle` and `mirror`: one reference copied (or found already there, or failed) with every digest kept. */
+  | ({ event: 'copy'; command: CommandName; source: string; target?: string; digest?: string; status: 'copied' | 'present' | 'updated' | 'failed'; blobs?: number; blobsPresent?: number; bytes?: number; ms?: number } & Partial<ProblemFields>)
   | { event: 'summary'; command: CommandName; ok: boolean; exitCode: number; counts: Record<string, number>; ms?: number };
 
 export function problemFields(err: unknown): ProblemFields {

@@ -9,11 +9,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { BundlePullSource, bundlePullSource, isLayoutArg } from '../airgap/pull-source';
 import { sourceDateEpoch } from '../contract/created';
 import { DEFAULT_GZIP_LEVEL, GzipLevel, parseGzipLevel } from '../contract/gzip-level';
 import { ErrorArea, exitCodesHelp, fromFsError, InputError, PluginServerError, RegistryError } from '../errors';
 import { diffLock, LockFile, parseLock } from '../inputs/lock';
 import { loadInputs, loadLock } from '../inputs/load';
+import { mapEntries, mapLock, parseRegistryMap, RegistryMapping } from '../inputs/registry-map';
 import { PluginEntry, sourceText } from '../inputs/types';
 import { OciClient, OciClientOptions } from '../oci/types';
 import { PluginEvent, textReporter } from '../pipeline/progress';
@@ -38,6 +40,7 @@ interface PullFlags {
   deadline?: number;
   /** commander's negation of --no-wait. */
   wait: boolean;
+  registryMap: string[];
 }
 
 export const DEFAULT_LIST = path.join('image', 'plugins.properties');
@@ -113,19 +116,28 @@ function pluginEvent(o: CliOutput, e: PluginEvent): void {
 export async function pullCommand(lists: string[], flags: PullFlags): Promise<void> {
   const o = new CliOutput('pull', Boolean(flags.json));
   const listFiles = lists.length || flags.snapshot ? lists : [DEFAULT_LIST];
-  const inputName = [...listFiles, flags.snapshot].filter(Boolean).join(' + ');
+  let inputName = [...listFiles, flags.snapshot].filter(Boolean).join(' + ');
   const refuse = (problems: unknown[], line: string): void => o.finish({ areas: o.problems(problems), line, counts: { problems: problems.length } });
   let inputs;
+  let bundle: BundlePullSource | undefined;
+  let registryMap: RegistryMapping[];
   try {
-    inputs = loadInputs({ lists: listFiles, snapshot: flags.snapshot });
+    registryMap = parseRegistryMap(flags.registryMap);
+    // oci-layout:<bundle>: the bundle's own lists (or the lists given) are pulled from the bundle, offline.
+    bundle = lists.some(isLayoutArg) ? await bundlePullSource(lists, flags.snapshot) : undefined;
+    inputs = bundle ?? loadInputs({ lists: listFiles, snapshot: flags.snapshot });
+    inputName = bundle?.name ?? inputName;
+    inputs.entries = mapEntries(inputs.entries, registryMap);
   } catch (e) {
     return refuse([e], `${inputName}: nothing was pulled`);
   }
   if (inputs.problems.length) return refuse(inputs.problems, `${inputs.problems.length} problem(s) in ${inputName}; nothing was pulled`);
   if (!inputs.entries.length) return refuse([new InputError({ code: 'E_PROPERTIES_SYNTAX', message: `no plugins in ${inputName}`, hint: 'add a line name=oci://host/repository:tag' })], 'nothing was pulled');
 
-  const base = listFiles[0] ?? flags.snapshot ?? DEFAULT_LIST;
-  const lockFile = flags.lockFile ?? path.join(path.dirname(base), DEFAULT_LOCK);
+  const base = listFiles.find((l) => !isLayoutArg(l)) ?? flags.snapshot ?? (bundle ? DEFAULT_LOCK : DEFAULT_LIST);
+  // With a bundle, --frozen checks the lock inside it unless --lock-file names another.
+  const bundleLock = flags.frozen && bundle?.lock && flags.lockFile === undefined ? bundle : undefined;
+  const lockFile = flags.lockFile ?? bundleLock?.lockName ?? path.join(path.dirname(base), DEFAULT_LOCK);
   const writeLock = (flags.lock || flags.lockFile !== undefined) && !flags.frozen ? lockFile : undefined;
   let frozen: LockFile | undefined;
   try {
@@ -135,7 +147,9 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
     return refuse([e], 'nothing was pulled');
   }
   if (flags.frozen) {
-    const { lock, problems } = loadLock(lockFile);
+    const { lock: read, problems } = bundleLock ? { lock: bundleLock.lock, problems: [] } : loadLock(lockFile);
+    // The lock names the hosts it was made against: --registry-map moves them like the list's.
+    const lock = read && mapLock(read, registryMap);
     const wanted = inputs.entries.map((e) => ({ name: e.name, version: e.version, source: sourceText(e.source), aliasOf: e.aliasOf }));
     const all = lock ? [...problems, ...diffLock(wanted, lock, lockFile)] : problems;
     if (all.length) return refuse(all, `${all.length} problem(s) with ${lockFile} (--frozen); nothing was pulled`);
@@ -152,7 +166,7 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
   }
 
   const { createOciClient } = require('../oci/client') as { createOciClient(o: OciClientOptions): OciClient & { close?(): Promise<void> } };
-  const client = createOciClient({ insecureHosts: flags.insecureRegistry, timeoutMs: flags.timeout * 1000 });
+  const client = bundle?.client ?? createOciClient({ insecureHosts: flags.insecureRegistry, timeoutMs: flags.timeout * 1000 });
   const stop = new AbortController();
   const onClosed = () => stop.abort(o.closed.signal.reason);
   o.closed.signal.addEventListener('abort', onClosed);
@@ -210,7 +224,7 @@ export function register(program: Command): void {
   program
     .command('pull')
     .description('pull the plugins of one or more lists (default image/plugins.properties) into <root>/plugins/')
-    .argument('[lists...]', 'plugins.properties files; several lists are merged (same name, other tag: another version)')
+    .argument('[lists...]', 'plugins.properties files; several lists are merged (same name, other tag: another version); oci-layout:<bundle> pulls from a bundle, offline')
     .requiredOption('-o, --out <root>', 'output root (contains plugins/)')
     .option('--snapshot <file>', 'Higress release snapshot JSON (digest-pinned) to pull')
     .option('--lock', `write the resolved digests to a lock file (${DEFAULT_LOCK} next to the first list, or --lock-file)`)
@@ -220,6 +234,7 @@ export function register(program: Command): void {
     .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json); human lines stay on stderr')
     .addOption(new Option('--concurrency <n>', 'parallel downloads').argParser(positiveInt).default(8))
     .option('--insecure-registry <host>', 'allow plain HTTP to this host[:port] (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--registry-map <src=dst>', 'read host[/prefix] src from host[/prefix] dst, in lists, lock and snapshot alike (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--prune', 'remove version folders that are not in the list (each removal is listed)')
     .option('--dry-run', 'change nothing: with --prune, list the folders that would be removed')
     .addOption(new Option('--gzip-level <1-9>', 'gzip level of plugin.wasm.gz: 6 (default) compresses ~2.5x faster than 9 for ~0.8% more bytes').argParser(gzipLevel).default(DEFAULT_GZIP_LEVEL))

@@ -53,9 +53,16 @@ export const ERROR_CATALOGUE = {
     E_RESERVED_NAME: { what: 'a plugin name is one the tree format uses itself (`index.json`, `index.json.gz`)', fix: 'rename the plugin' },
     E_ALIAS_CONFLICT: { what: 'a spec.yaml `info.version` alias would replace a version folder another source published', fix: 'remove one of the two sources from the lists, or pull with `--prune` if the other one is gone' },
     E_OUTPUT_NOT_OURS: { what: 'a file the command would write exists and was not written by this tool', fix: 'choose another path (`--lock-file`) or move the file away' },
+    E_REGISTRY_MAP: { what: 'a `--registry-map` value is not `SRC=DST` with `host[:port][/path]` on both sides', fix: 'write e.g. `--registry-map registry.example.com=harbor.internal/higress`' },
+    E_LAYOUT: { what: 'an `oci-layout:` path is not an OCI image layout (folder or uncompressed tar) or carries no plugin lists', fix: 'pass the `.tar` written by `bundle` (gunzip it first) or an OCI layout folder' },
+    E_BUNDLE_SOURCE: { what: '`bundle` / `mirror` was given a `file:` plugin or a lock entry that is not an `oci://` reference', fix: 'carry `file:` plugins beside the bundle in their own list' },
+    E_BUNDLE_CONFLICT: { what: 'two inputs of one bundle name the same tag with different digests', fix: 'keep one pinned digest per tag' },
+    E_MIRROR_TARGET: { what: '`mirror --to` is not `host[:port][/repository/prefix]`', fix: 'write e.g. `--to harbor.internal/higress`' },
+    E_OUTPUT_EXISTS: { what: 'the file `bundle --out` names already exists', fix: 'choose another path, remove it, or pass `--force`' },
+    E_OUTPUT_DIR: { what: 'the folder of `bundle --out` does not exist', fix: 'create it first, or choose another `--out`' },
   },
   registry: {
-    E_REGISTRY_AUTH: { what: 'the registry refused the credentials or gave no token', fix: 'log in (`~/.docker/config.json`) or set `HIGRESS_REGISTRY_USERNAME` / `HIGRESS_REGISTRY_PASSWORD`' },
+    E_REGISTRY_AUTH: { what: 'the registry refused the credentials or gave no token', fix: 'log in (the message names the docker config read and its credential helper) or set `HIGRESS_REGISTRY_USERNAME` / `HIGRESS_REGISTRY_PASSWORD`' },
     E_REGISTRY_INSECURE: { what: 'the registry asked to send credentials over plain HTTP', fix: 'use HTTPS, or `--insecure-registry <host>` for a registry you trust' },
     E_REGISTRY_NOT_FOUND: { what: 'the repository, tag or digest does not exist in the registry', fix: 'check the reference; a wrong `@sha256:` pin names a manifest that does not exist' },
     E_REGISTRY_RATE_LIMIT: { what: 'the registry answered 429 after retries', fix: 'wait, log in for a higher limit, or use a mirror' },
@@ -67,6 +74,7 @@ export const ERROR_CATALOGUE = {
     E_MANIFEST_FORMAT: { what: 'the manifest is not an OCI or Docker manifest this tool reads', fix: 'check that the reference is a Wasm plugin artifact' },
     E_MANIFEST_PLATFORM: { what: 'an image index has no manifest this tool can use', fix: 'reference the platform manifest by digest' },
     E_DEADLINE: { what: 'the whole pull took longer than `--deadline`', fix: 'raise `--deadline <s>` or pull fewer plugins per run' },
+    E_REGISTRY_PUSH: { what: '`mirror`: the target registry refused an upload (no upload session, 4xx)', fix: 'check the target repository and your push rights' },
   },
   integrity: {
     E_DIGEST_MISMATCH: { what: 'bytes do not hash to the digest they were announced with', fix: 'retry; if it persists tell the registry\'s owner' },
@@ -84,6 +92,10 @@ export const ERROR_CATALOGUE = {
     E_WASM_TOO_LARGE: { what: 'the module is over the gateway\'s 256 MiB limit', fix: 'use a smaller build' },
     E_WASM_MISSING: { what: 'the staged `plugin.wasm` disappeared before publishing', fix: 'run pull again; do not touch the output folder while it runs' },
     E_WASM_CHANGED: { what: 'a file changed while it was being read or published', fix: 'run pull again; do not touch the files while it runs' },
+    E_LAYOUT_BLOB: { what: 'a blob a bundle\'s manifest names is missing from the bundle', fix: 'the bundle is incomplete: write it again with `bundle`' },
+    E_LAYOUT_MISSING: { what: 'a reference is not in the bundle (`oci-layout:`) it is read from', fix: 'write the bundle again from the list that names it' },
+    E_MIRROR_CONFLICT: { what: 'two sources of one mirror land on the same target tag with different digests', fix: 'mirror them under different `--to` prefixes' },
+    E_MIRROR_DIGEST: { what: 'the target registry stored a manifest under another digest (it rewrites manifests)', fix: 'use a registry that stores manifests unchanged (distribution, Harbor)' },
   },
   verify: {
     E_VERIFY_INDEX: { what: '`index.json` does not list exactly the version folders of the tree', fix: 'run `index` to rebuild it' },
@@ -104,6 +116,7 @@ export const ERROR_CATALOGUE = {
     E_NGINX_MISSING: { what: 'no `nginx` binary was found', fix: 'install nginx or set `NGINX_BIN`' },
     E_NGINX_START: { what: 'Nginx did not start or did not become healthy', fix: 'read the Nginx error lines that follow' },
     E_PORT_IN_USE: { what: 'something already listens on the address', fix: 'stop it or pick another `--port`' },
+    E_CREDENTIAL_HELPER: { what: 'the credential helper the Docker config names (`credsStore` / `credHelpers`) is missing or failed', fix: 'install `docker-credential-<name>`, unlock its store, or fix the config file named in the message' },
     E_RELEASE_TOOL: { what: 'a tool a release step runs (helm, npm) is missing or failed', fix: 'install it or read its output above the line' },
     E_TREE_SYMLINK: { what: 'a path under the output folder is a symlink; the pipeline never follows one', fix: 'replace the link with a real folder (or remove it) and run again' },
     E_TREE_LOCKED: { what: 'another run holds the output folder (with `--no-wait`)', fix: 'wait for it to finish, or run without `--no-wait` to wait' },
@@ -111,6 +124,7 @@ export const ERROR_CATALOGUE = {
   },
   internal: {
     E_PULL: { what: 'an unexpected error while pulling a plugin (a bug)', fix: 'report it with the line printed' },
+    E_COPY: { what: 'an unexpected error while copying a plugin for `bundle` or `mirror` (a bug)', fix: 'report it with the line printed' },
   },
 } as const satisfies Record<string, Record<string, CodeDoc>>;
 

@@ -4,8 +4,12 @@
  *   http/       the layered Exchange: transport → auth → status → retry (http/stack.ts)
  *   registry/   a generic Distribution client: resolve, verified manifests, verified blob streams
  *   wasm/       the Higress Wasm artifact on top: platform, layer choice, tar extraction, spec.yaml
+ *   layout/     OCI image layouts (a bundle) read like a registry, and written as deterministic tars
+ *   copy/       byte-for-byte copies between registries and layouts (`bundle`, `mirror`)
  */
 import { createRegistryHttp } from './http/stack';
+import { OciLayout } from './layout/layout';
+import { LayoutStore } from './layout/store';
 import { RegistryClient } from './registry/client';
 import type { OciClient, OciClientOptions } from './types';
 import { WasmArtifactFetcher } from './wasm/artifact';
@@ -18,6 +22,20 @@ export const DEFAULT_MAX_BYTES = 256 * 1024 * 1024;
 
 /** Creates a client; call `close()` (optional) to drop pooled connections when done. */
 export function createOciClient(opts: OciClientOptions = {}): OciClient & { close(): Promise<void> } {
+  const { registry, close } = createRegistryClient(opts);
+  const wasm = new WasmArtifactFetcher(registry, opts.maxBytes ?? DEFAULT_MAX_BYTES);
+  return {
+    resolve: (ref, signal) => registry.resolve(ref, signal),
+    fetch: (ref, tmpDir, fetchOpts) => wasm.fetch(ref, tmpDir, fetchOpts),
+    close,
+  };
+}
+
+/**
+ * The generic registry client alone (no Wasm logic), for copies (`bundle`, `mirror`): exact manifest
+ * bytes, blobs to files, existence checks and pushes, through the same layered HTTP stack.
+ */
+export function createRegistryClient(opts: OciClientOptions = {}): { registry: RegistryClient; close(): Promise<void> } {
   const insecureHosts = opts.insecureHosts ?? [];
   const http = createRegistryHttp({
     insecureHosts,
@@ -28,11 +46,20 @@ export function createOciClient(opts: OciClientOptions = {}): OciClient & { clos
     dockerConfigPath: opts.dockerConfigPath,
     onRequest: opts.onRequest,
   });
-  const registry = new RegistryClient(http.exchange, insecureHosts);
-  const wasm = new WasmArtifactFetcher(registry, opts.maxBytes ?? DEFAULT_MAX_BYTES);
+  return { registry: new RegistryClient(http.exchange, insecureHosts), close: () => http.close() };
+}
+
+/**
+ * An OciClient that reads plugins from an OCI image layout (a bundle) instead of a registry, so
+ * `pull oci-layout:<bundle>` runs the same pipeline offline with the same checks. The tree records
+ * the entries' own `oci://` sources, so it is byte-identical to one pulled from the registry.
+ */
+export function createLayoutClient(layout: OciLayout, maxBytes = DEFAULT_MAX_BYTES): OciClient & { close(): Promise<void> } {
+  const store = new LayoutStore(layout);
+  const wasm = new WasmArtifactFetcher(store, maxBytes);
   return {
-    resolve: (ref, signal) => registry.resolve(ref, signal),
+    resolve: (ref) => store.resolve(ref),
     fetch: (ref, tmpDir, fetchOpts) => wasm.fetch(ref, tmpDir, fetchOpts),
-    close: () => http.close(),
+    close: async () => undefined, // reads open and close their own file handles
   };
 }

@@ -125,8 +125,21 @@ export class AuthManager {
     return header;
   }
 
-  denied(url: string, why: string, said?: string): RegistryError {
-    return new RegistryError('E_REGISTRY_AUTH', `unauthorized: ${why} for ${url}${said ? `: registry says ${said}` : ''}`, { url }, AUTH_HINT);
+  /** `registry` defaults to the URL's host; a token server's URL names the registry it speaks for. */
+  denied(url: string, why: string, said?: string, registry?: string): RegistryError {
+    return new RegistryError('E_REGISTRY_AUTH', `unauthorized: ${why} for ${url}${said ? `: registry says ${said}` : ''}`, { url }, this.hint(registry ?? url));
+  }
+
+  /**
+   * What to check when a registry refuses us (`registry` is a host or a URL): names the docker config
+   * actually read (DOCKER_CONFIG honoured) and the credential helper it names for the host.
+   */
+  hint(registry: string): string {
+    try {
+      return this.creds.hint(registry.includes('://') ? new URL(registry).host : registry);
+    } catch {
+      return AUTH_HINT;
+    }
   }
 
   private async token(registry: string, auth: { realm: string; service?: string }, scope: string, refresh: boolean): Promise<string> {
@@ -158,7 +171,7 @@ export class AuthManager {
     const url = realm.toString();
     const res = await this.fetchToken(url, headers);
     const said = res.status === 200 ? undefined : describeDiagnostics(parseErrorBody(Buffer.from(res.body)));
-    if (res.status === 401 || res.status === 403) throw this.denied(url, `token server answered ${res.status}`, said);
+    if (res.status === 401 || res.status === 403) throw this.denied(url, `token server answered ${res.status}`, said, registry);
     if (res.status !== 200) {
       throw new RegistryError('E_REGISTRY_AUTH', `token server answered ${res.status} for ${url}${said ? `: registry says ${said}` : ''}`, { url }, 'retry later or check the registry', res.status >= 500);
     }

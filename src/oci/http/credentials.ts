@@ -1,16 +1,19 @@
 /**
  * Basic credentials for a registry. Sources, first match wins:
- *  1. HIGRESS_REGISTRY_USERNAME / HIGRESS_REGISTRY_PASSWORD (sent to any registry that challenges
- *     for credentials, so only set them for a run against registries you trust with them);
- *  2. `auths[<host>].auth` (base64 `user:password`) in the docker config: `dockerConfigPath`, else
+ *  1. HIGRESS_REGISTRY_USERNAME / HIGRESS_REGISTRY_PASSWORD, for the hosts in HIGRESS_REGISTRY_HOSTS
+ *     (or, when that is unset, for any registry that challenges for credentials);
+ *  2. the credential helper the docker config names for the host (`credHelpers`, then `credsStore`;
+ *     see credential-helpers.ts), as `docker login` / `oras login` store them;
+ *  3. `auths[<host>].auth` (base64 `user:password`) in the docker config: `dockerConfigPath`, else
  *     `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`. Keys may carry a scheme or path
- *     (`https://host/v1/`), as `docker login` writes them. Credential helpers are not consulted.
+ *     (`https://host/v1/`), as `docker login` writes them.
  * Credentials are only ever sent after a registry asks for them (401 challenge).
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { InputError } from '../../errors';
+import { credentialsFromHelper, envCredentialsAllowed, helperFor } from './credential-helpers';
 
 export interface Credentials {
   username: string;
@@ -51,14 +54,43 @@ export function credentialsFromDockerConfig(config: unknown, registry: string, f
 export class CredentialStore {
   private config: unknown;
   private loaded = false;
+  /** Per host: a helper runs once per run, not once per request. */
+  private readonly found = new Map<string, Credentials | undefined>();
 
   constructor(private readonly configPath: string, private readonly env: NodeJS.ProcessEnv = process.env) {}
 
   get(registry: string): Credentials | undefined {
+    if (this.found.has(registry)) return this.found.get(registry);
+    const creds = this.lookup(registry);
+    this.found.set(registry, creds);
+    return creds;
+  }
+
+  /** What to check when a registry refuses us: names the config file actually read, and its helper. */
+  hint(registry: string): string {
+    let config: unknown;
+    try {
+      config = this.load();
+    } catch {
+      config = undefined;
+    }
+    const helper = helperFor(config, registry);
+    const file = `${this.configPath}${config === undefined ? ' (not found)' : ''}`;
+    const via = helper ? ` (${helper.from} "${helper.name}")` : '';
+    return `check the credentials for ${registry} in ${file}${via} or HIGRESS_REGISTRY_USERNAME/PASSWORD`;
+  }
+
+  private lookup(registry: string): Credentials | undefined {
     const username = this.env.HIGRESS_REGISTRY_USERNAME;
     const password = this.env.HIGRESS_REGISTRY_PASSWORD;
-    if (username && password !== undefined) return { username, password };
-    return credentialsFromDockerConfig(this.load(), registry, this.configPath);
+    if (username && password !== undefined && envCredentialsAllowed(registry, this.env)) return { username, password };
+    const config = this.load();
+    const helper = helperFor(config, registry);
+    if (helper) {
+      const creds = credentialsFromHelper(helper.name, registry, this.configPath, helper.from, this.env);
+      if (creds) return creds;
+    }
+    return credentialsFromDockerConfig(config, registry, this.configPath);
   }
 
   private load(): unknown {

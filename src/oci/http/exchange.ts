@@ -20,7 +20,8 @@ export type RequestKind = 'manifest' | 'blob' | 'token';
 export interface RegistryRequest {
   /** What is asked for, for the request hook and messages. */
   kind: RequestKind;
-  method: 'GET' | 'HEAD';
+  /** Reads are GET/HEAD; pushes (`mirror`) POST an upload session and PUT blobs and manifests. */
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT';
   /** Full URL; endpoint.ts picks the scheme. */
   url: string;
   /** `host[:port]` the credentials and challenges belong to. */
@@ -31,6 +32,16 @@ export interface RegistryRequest {
   headers?: Record<string, string>;
   /** The caller's cancellation; aborting it is never retried. */
   signal?: AbortSignal;
+  /**
+   * A request body (PUT of a blob or manifest), opened anew for every send: an auth challenge or a
+   * retry sends it again from the start.
+   */
+  body?: () => Readable;
+  /**
+   * False when sending the request twice is wrong (the PUT that closes a blob upload session: the
+   * session is gone after the first try); the caller retries the whole operation instead.
+   */
+  retry?: boolean;
 }
 
 export interface RegistryResponse {

@@ -37,11 +37,11 @@ export function notFoundHint(url: string): string {
  * The error for an HTTP status. `said` is the registry's own (already made safe) error text, appended
  * so the user sees e.g. `MANIFEST_UNKNOWN: manifest unknown` or a quota message next to the status.
  */
-export function statusError(status: number, url: string, what: string, retryAfter: string | null, said?: string): RegistryStatusError {
+export function statusError(status: number, url: string, what: string, retryAfter: string | null, said?: string, authHint = AUTH_HINT): RegistryStatusError {
   const tail = said ? `: registry says ${said}` : '';
   if (status === 404) return new RegistryStatusError('E_REGISTRY_NOT_FOUND', `${what} not found (404) at ${url}${tail}`, url, notFoundHint(url), false, status);
   if (status === 401 || status === 403) {
-    return new RegistryStatusError('E_REGISTRY_AUTH', `access denied (${status}) to ${url}${tail}`, url, AUTH_HINT, false, status);
+    return new RegistryStatusError('E_REGISTRY_AUTH', `access denied (${status}) to ${url}${tail}`, url, authHint, false, status);
   }
   if (status === 429) {
     return new RegistryStatusError('E_REGISTRY_RATE_LIMIT', `rate limited (429) by ${url}${tail}`, url, 'wait and retry, or pull with lower concurrency', true, status, parseRetryAfter(retryAfter));
@@ -54,11 +54,15 @@ export function statusError(status: number, url: string, what: string, retryAfte
   return new RegistryStatusError('E_REGISTRY_STATUS', `unexpected HTTP ${status} for ${url}${tail}`, url, 'check the reference and the registry', false, status);
 }
 
-/** Decorator: only 2xx responses reach the reader; anything else throws a RegistryStatusError. */
-export function withStatusCheck(next: Exchange): Exchange {
+/**
+ * Decorator: only 2xx responses reach the reader; anything else throws a RegistryStatusError.
+ * `authHint` names, for a 401/403, where the credentials for that URL's host come from.
+ */
+export function withStatusCheck(next: Exchange, authHint: (url: string) => string = () => AUTH_HINT): Exchange {
   return (req, read) => next(req, async (res) => {
     if (res.status >= 200 && res.status < 300) return read(res);
     const said = req.method === 'HEAD' ? undefined : await registrySays(res.body);
-    throw statusError(res.status, res.url, req.kind, res.headers.get('retry-after'), said);
+    const hint = res.status === 401 || res.status === 403 ? authHint(res.url) : undefined;
+    throw statusError(res.status, res.url, req.kind, res.headers.get('retry-after'), said, hint);
   });
 }

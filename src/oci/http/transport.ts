@@ -92,6 +92,15 @@ function innermostMessage(err: unknown): string {
   return message;
 }
 
+function ownCause(err: unknown): PluginServerError | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 4 && e && typeof e === 'object'; i++) {
+    if (e instanceof PluginServerError) return e;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
 /** Turns a low-level failure into a RegistryError; our own errors and local file-system errors pass through. */
 export function classifyFailure(err: unknown, url: string, timer: IdleTimer, timeoutMs: number, signal: AbortSignal | undefined): unknown {
   if (signal?.aborted) return signal.reason ?? err; // the caller cancelled: not ours to retry
@@ -102,6 +111,10 @@ export function classifyFailure(err: unknown, url: string, timer: IdleTimer, tim
     return new RegistryError('E_REGISTRY_TIMEOUT', `no response from ${url} within ${timeoutMs} ms`, { url }, 'check the network or raise the timeout', true, { cause: err });
   }
   if (err instanceof PluginServerError) return err;
+  // An upload body that failed its own digest check surfaces inside fetch's "fetch failed": it is
+  // the content's fault, not the network's, and must not be retried as a connection error.
+  const ours = ownCause(err);
+  if (ours) return ours;
   // Local file-system failures (disk full, permissions) are not the registry's fault: pass them on.
   if (err && typeof err === 'object' && 'syscall' in err && !(err instanceof TypeError)) return err;
   const code = causeCode(err);
@@ -148,7 +161,10 @@ export function createTransport(opts: TransportOptions): HttpTransport {
       const headers: Record<string, string> = { ...req.headers };
       if (req.accept) headers.accept = req.accept;
       opts.onRequest?.(req.kind, req.url);
-      const res = await fetch(req.url, { method: req.method, headers, signal: timer.signal, dispatcher: dispatcherFor(req.url) }).catch((err: unknown) => {
+      // An upload counts as activity too: a big blob going out slowly is not a stalled request.
+      const upload = req.body ? timedBody(req.body(), () => timer.touch(), (err) => err) : undefined;
+      const init = { method: req.method, headers, signal: timer.signal, dispatcher: dispatcherFor(req.url), ...(upload ? { body: upload, duplex: 'half' as const } : {}) };
+      const res = await fetch(req.url, init as Parameters<typeof fetch>[1]).catch((err: unknown) => {
         throw fail(err);
       });
       timer.touch();

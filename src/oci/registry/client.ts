@@ -5,13 +5,49 @@
  * the layered Exchange (http/stack.ts). The Wasm artifact logic sits on top, in wasm/.
  */
 import { createHash } from 'crypto';
-import type { Readable } from 'stream';
+import * as fs from 'fs';
+import { Readable } from 'stream';
+import { pipeline } from 'stream/promises';
+import { IntegrityError, RegistryError } from '../../errors';
 import { blobUrl, manifestUrl, pullScope } from '../http/endpoint';
-import type { Exchange } from '../http/exchange';
+import type { Exchange, RegistryResponse } from '../http/exchange';
+import { RegistryStatusError } from '../http/status';
 import type { OciReference, ResolvedManifest } from '../types';
 import { readLimited, readVerified, verifiedStream } from './body';
-import { Descriptor, DIGEST_RE, Manifest, MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, parseManifest } from './media';
+import { Descriptor, DIGEST_RE, Manifest, MANIFEST_ACCEPT, manifestMediaType, MAX_MANIFEST_BYTES, parseManifest } from './media';
 import { digestMismatch, oversize } from './verify-stream';
+
+/** A manifest as the exact bytes the registry holds: their sha256 is the digest, so they are never re-serialised. */
+export interface RawManifest {
+  bytes: Buffer;
+  mediaType: string;
+  digest: string;
+}
+
+export interface BlobRef {
+  digest: string;
+  size: number;
+}
+
+/** Copies (`bundle`, `mirror`) carry whole images; a blob bigger than this is not part of a plugin. */
+export const MAX_COPY_BLOB_BYTES = 1024 * 1024 * 1024;
+/** Whole tries of a blob upload (session + PUT) on transient failures; the PUT itself is never resent. */
+const UPLOAD_TRIES = 3;
+
+function pushScope(ref: OciReference): string {
+  return `repository:${ref.repository}:pull,push`;
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof RegistryStatusError && err.status === 404;
+}
+
+/** Reads a (small) body to its end, so the connection goes back to the pool instead of being cut. */
+async function drain(res: RegistryResponse): Promise<void> {
+  for await (const _ of res.body) {
+    /* discarded */
+  }
+}
 
 export interface FetchedManifest {
   digest: string;
@@ -53,6 +89,17 @@ export class RegistryClient {
    * requested digest, the descriptor it was found through (size too), and Docker-Content-Digest.
    */
   async manifest(ref: OciReference, reference: string, signal?: AbortSignal, descriptor?: Descriptor): Promise<FetchedManifest> {
+    const { url, bytes, digest, contentType: type } = await this.manifestBytes(ref, reference, signal, descriptor);
+    return { digest, manifest: parseManifest(bytes, type, url), url };
+  }
+
+  /** The manifest's exact bytes (for copies), checked like manifest(); the media type is the body's own when it names one. */
+  async rawManifest(ref: OciReference, reference: string, signal?: AbortSignal, descriptor?: BlobRef): Promise<RawManifest> {
+    const { bytes, digest, contentType: type } = await this.manifestBytes(ref, reference, signal, descriptor);
+    return { bytes, digest, mediaType: manifestMediaType(bytes, contentType(type)) };
+  }
+
+  private async manifestBytes(ref: OciReference, reference: string, signal?: AbortSignal, descriptor?: BlobRef) {
     const url = this.manifestUrl({ ...ref, digest: DIGEST_RE.test(reference) ? reference : undefined, tag: reference });
     return this.exchange({ kind: 'manifest', method: 'GET', url, registry: ref.registry, scope: pullScope(ref), accept: MANIFEST_ACCEPT, signal }, async (res) => {
       const bytes = descriptor ? await readVerified(res, descriptor, MAX_MANIFEST_BYTES) : await readLimited(res, MAX_MANIFEST_BYTES);
@@ -60,8 +107,93 @@ export class RegistryClient {
       if (DIGEST_RE.test(reference) && digest !== reference) throw digestMismatch(url, reference, digest);
       const header = res.headers.get('docker-content-digest');
       if (header && DIGEST_RE.test(header) && header !== digest) throw digestMismatch(url, header, digest);
-      return { digest, manifest: parseManifest(bytes, res.headers.get('content-type'), url), url };
+      return { url, bytes, digest, contentType: res.headers.get('content-type') };
     });
+  }
+
+  /** The digest the registry holds under a tag or digest (HEAD, else GET), or undefined when it has none (404). */
+  async manifestDigest(ref: OciReference, reference: string, signal?: AbortSignal): Promise<string | undefined> {
+    const pinned = DIGEST_RE.test(reference);
+    try {
+      return (await this.resolve({ ...ref, tag: pinned ? undefined : reference, digest: pinned ? reference : undefined }, signal)).digest;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Whether the repository has the blob (HEAD). */
+  async hasBlob(ref: OciReference, digest: string, signal?: AbortSignal): Promise<boolean> {
+    const url = this.blobUrl(ref, digest);
+    try {
+      await this.exchange({ kind: 'blob', method: 'HEAD', url, registry: ref.registry, scope: pullScope(ref), signal }, drain);
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Downloads a blob to `dest`, checked against its descriptor; a partial file is removed on failure. */
+  async downloadBlob(ref: OciReference, blob: BlobRef, dest: string, signal?: AbortSignal): Promise<void> {
+    await this.streamBlob(ref, { ...blob, mediaType: '' }, MAX_COPY_BLOB_BYTES, async (verified) => {
+      try {
+        await pipeline(verified, fs.createWriteStream(dest, { mode: 0o644 }));
+      } catch (err) {
+        await fs.promises.rm(dest, { force: true });
+        throw err;
+      }
+    }, signal);
+  }
+
+  /**
+   * Makes `blob` exist in `ref`'s repository: a cross-repository mount from `mountFrom` (same
+   * registry) when given and accepted, else one monolithic upload of the bytes `open()` streams
+   * (POST a session, PUT the bytes with the digest). The registry must report the same digest back.
+   */
+  async pushBlob(ref: OciReference, blob: BlobRef, open: () => Readable, mountFrom?: string, signal?: AbortSignal): Promise<'mounted' | 'uploaded'> {
+    const uploads = this.blobUrl(ref, blob.digest).replace(/\/blobs\/sha256:[a-f0-9]+$/, '/blobs/uploads/');
+    const base = { kind: 'blob' as const, registry: ref.registry, scope: pushScope(ref), signal };
+    if (mountFrom && mountFrom !== ref.repository) {
+      const url = `${uploads}?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(mountFrom)}`;
+      const status = await this.exchange({ ...base, method: 'POST', url }, async (res) => (await drain(res), res.status));
+      if (status === 201) return 'mounted';
+      // 202: the registry opened an ordinary upload session instead; it expires unused, upload below.
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const location = await this.exchange({ ...base, method: 'POST', url: uploads }, async (res) => {
+          await drain(res);
+          return res.headers.get('location');
+        });
+        if (!location) throw new RegistryError('E_REGISTRY_PUSH', `no upload location from ${uploads}`, { url: uploads }, 'check that the registry accepts pushes');
+        const put = new URL(location, uploads);
+        put.searchParams.set('digest', blob.digest);
+        const stored = await this.exchange({
+          ...base, method: 'PUT', url: put.toString(), body: open, retry: false,
+          headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
+        }, async (res) => (await drain(res), res.headers.get('docker-content-digest')));
+        if (stored && stored !== blob.digest) throw digestMismatch(put.toString(), blob.digest, stored);
+        return 'uploaded';
+      } catch (err) {
+        if (signal?.aborted || !(err instanceof RegistryError) || !err.transient || attempt >= UPLOAD_TRIES) throw err;
+      }
+    }
+  }
+
+  /** PUTs the exact manifest bytes under a tag or digest; the registry must store them under the same digest. */
+  async putManifest(ref: OciReference, reference: string, manifest: RawManifest, signal?: AbortSignal): Promise<void> {
+    const pinned = DIGEST_RE.test(reference);
+    const url = this.manifestUrl({ ...ref, tag: pinned ? undefined : reference, digest: pinned ? reference : undefined });
+    const stored = await this.exchange({
+      kind: 'manifest', method: 'PUT', url, registry: ref.registry, scope: pushScope(ref), signal,
+      body: () => Readable.from([manifest.bytes]),
+      headers: { 'content-type': manifest.mediaType, 'content-length': String(manifest.bytes.length) },
+    }, async (res) => (await drain(res), res.headers.get('docker-content-digest')));
+    if (stored && stored !== manifest.digest) {
+      throw new IntegrityError('E_MIRROR_DIGEST', `${url} stored the manifest as ${stored}, not ${manifest.digest}`, { url },
+        'the target registry rewrites manifests; use a registry that stores them unchanged (distribution, Harbor)');
+    }
   }
 
   /** A small blob (config, spec.yaml) in memory, verified against its descriptor. */

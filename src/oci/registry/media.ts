@@ -47,6 +47,17 @@ export interface IndexManifest {
 
 export type Manifest = ImageManifest | IndexManifest;
 
+/** The media type a manifest declares in its body (covered by the digest), else `fallback` (a header or descriptor). */
+export function manifestMediaType(bytes: Buffer, fallback: string): string {
+  try {
+    const doc = JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown };
+    if (typeof doc.mediaType === 'string' && doc.mediaType) return doc.mediaType;
+  } catch {
+    /* parseManifest reports bad JSON where it matters */
+  }
+  return fallback;
+}
+
 function isDescriptor(v: unknown): v is Descriptor {
   if (!v || typeof v !== 'object') return false;
   const d = v as Record<string, unknown>;

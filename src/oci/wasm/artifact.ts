@@ -23,9 +23,12 @@ export interface WasmFetchOptions {
   signal?: AbortSignal;
 }
 
+/** Where the artifact is read from: a registry, or an OCI layout (layout/store.ts) with the same checks. */
+export type ArtifactStore = Pick<RegistryClient, 'manifest' | 'readBlob' | 'streamBlob'>;
+
 export class WasmArtifactFetcher {
   /** `maxBytes`: the largest module (and layer) accepted; the caller owns that limit. */
-  constructor(private readonly registry: RegistryClient, private readonly maxBytes: number) {}
+  constructor(private readonly registry: ArtifactStore, private readonly maxBytes: number) {}
 
   /** Downloads the wasm of `ref` into `dir` (as plugin.wasm), with every manifest and blob verified. */
   async fetch(ref: OciReference, dir: string, opts: WasmFetchOptions = {}): Promise<FetchedArtifact> {
