@@ -3,11 +3,14 @@ import { Command } from 'commander';
 import { sourceDateEpoch } from '../contract/created';
 import { exitCodesHelp } from '../errors';
 import { reindexTree } from '../tree/reindex';
+import { writeOciView } from '../ociview/write';
 import { CliOutput, problemFields } from './output';
 
 export async function indexCommand(root: string, flags: { json?: boolean } = {}): Promise<void> {
   const o = new CliOutput('index', Boolean(flags.json));
   const r = await reindexTree(root, { sourceDateEpoch: sourceDateEpoch() });
+  // The OCI view lists what the tree holds now; source manifests of the previous view are kept.
+  await writeOciView(root);
   for (const id of r.rebuilt) {
     const [name, version] = id.split('/') as [string, string];
     o.human(`rebuilt ${name}@${version}`);
@@ -35,7 +38,7 @@ export async function indexCommand(root: string, flags: { json?: boolean } = {})
 export function register(program: Command): void {
   program
     .command('index')
-    .description('rebuild metadata.txt, metadata.json and plugins/index.json of a tree (replaces generate_metadata.py)')
+    .description('rebuild metadata.txt, metadata.json and plugins/index.json of a tree (replaces generate_metadata.py), and its OCI view (oci/)')
     .argument('<root>', 'tree root (contains plugins/)')
     .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json)')
     .addHelpText('after', `\n${exitCodesHelp()}`)

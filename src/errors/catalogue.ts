@@ -50,6 +50,8 @@ export const ERROR_CATALOGUE = {
     E_RELEASE_INPUT: { what: 'a release step was given a missing file or a malformed argument', fix: 'read the message; the release workflow passes these from its inputs' },
     E_RELEASE_VERSION: { what: 'the release version is not SemVer', fix: 'pass the Higress version, e.g. 2.2.4' },
     E_RELEASE_SNAPSHOT: { what: 'the release snapshot is not the published one (sha256 or Higress version differ)', fix: 'fetch `plugins/release/snapshots/<version>.json` again from the Higress tag' },
+    E_OCI_VIEW_MISSING: { what: '`wasmplugins --oci`: the tree has no OCI view (`oci/view.json`) or it lacks a selected version', fix: 'run `index <root>` to write the view, or `pull` again' },
+    E_OCI_DIGEST: { what: '`wasmplugins --oci`: the server answered a tag without a manifest digest (an image without the OCI view?)', fix: 'rebuild the server image with this version, or leave out `--oci`' },
     E_OUTPUT_NOT_OURS: { what: 'a file the command would write exists and was not written by this tool', fix: 'choose another path (`--lock-file`) or move the file away' },
   },
   registry: {
@@ -81,6 +83,7 @@ export const ERROR_CATALOGUE = {
     E_WASM_INVALID: { what: 'the module does not validate (truncated or corrupt)', fix: 'pull it again or rebuild the plugin' },
     E_WASM_TOO_LARGE: { what: 'the module is over the gateway\'s 256 MiB limit', fix: 'use a smaller build' },
     E_WASM_MISSING: { what: 'the staged `plugin.wasm` disappeared before publishing', fix: 'run pull again; do not touch the output folder while it runs' },
+    E_OCI_VIEW: { what: 'a blob of a kept source manifest is missing while the OCI view is written', fix: 'run pull again' },
     E_WASM_CHANGED: { what: 'a file changed while it was being read or published', fix: 'run pull again; do not touch the files while it runs' },
   },
   verify: {
@@ -91,6 +94,7 @@ export const ERROR_CATALOGUE = {
     E_VERIFY_SHA256: { what: '`plugin.wasm` does not hash to its metadata\'s sha256', fix: 'pull the plugin again' },
     E_VERIFY_MD5: { what: '`plugin.wasm` does not hash to its metadata\'s md5', fix: 'pull the plugin again' },
     E_VERIFY_GZIP: { what: '`plugin.wasm.gz` is missing, the wrong size or does not decode to `plugin.wasm`', fix: 'pull the plugin again' },
+    E_VERIFY_OCI: { what: 'the OCI view (`oci/`) does not match the tree: a manifest or blob does not hash to its name, a tag is missing, or a served listing differs from `view.json`', fix: 'run `index <root>` (or `pull` again) to rewrite the view' },
     E_CHECK_EMPTY: { what: '`check`: the server\'s index lists no plugin', fix: 'rebuild the image with a plugin list; pass `--allow-empty` if an empty server is intended' },
     E_CHECK_FAILED: { what: '`check`: the server does not serve what its index (or the Console) expects', fix: 'read the report lines; rebuild the image or add the alias they name' },
   },

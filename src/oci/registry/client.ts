@@ -17,6 +17,8 @@ export interface FetchedManifest {
   digest: string;
   manifest: Manifest;
   url: string;
+  /** The exact bytes received (they hash to `digest`): a caller may keep them to serve them unchanged. */
+  bytes: Buffer;
 }
 
 function contentType(value: string | null): string {
@@ -60,7 +62,7 @@ export class RegistryClient {
       if (DIGEST_RE.test(reference) && digest !== reference) throw digestMismatch(url, reference, digest);
       const header = res.headers.get('docker-content-digest');
       if (header && DIGEST_RE.test(header) && header !== digest) throw digestMismatch(url, header, digest);
-      return { digest, manifest: parseManifest(bytes, res.headers.get('content-type'), url), url };
+      return { digest, manifest: parseManifest(bytes, res.headers.get('content-type'), url), url, bytes };
     });
   }
 
