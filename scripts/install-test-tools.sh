@@ -2,7 +2,7 @@
 # Installs everything the test suite and benchmarks run for real, on a fresh Debian machine:
 # Debian packages (nginx, the distribution registry, skopeo, wrk, curl, busybox for the helm-test
 # script, openssl, buildah, runc, debootstrap, iproute2) and Go-built tools (helm, oras, kube-score,
-# actionlint, the gateway fetcher) into .tools/bin
+# actionlint, the OCI conformance suite, the gateway fetcher) into .tools/bin
 # (git-ignored, reused when already built at the pinned version); warm (Go build cache) well under a minute.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,9 @@ ORAS_VERSION=v1.2.3
 KUBE_SCORE_VERSION=v1.20.0
 # Lints .github/workflows/ in the test suite.
 ACTIONLINT_VERSION=v1.7.12
+# The OCI distribution conformance suite (test/oci-registry.test.ts runs its pull checks against
+# image/nginx.conf); its module has no tagged releases: a pinned pseudo-version.
+CONFORMANCE_VERSION=v0.0.0-20260831232431-97274622c111
 
 need_apt=()
 # openssl: test certificates; buildah, runc, debootstrap, ip (iproute2): the image built and
@@ -60,6 +63,7 @@ go_tool helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$HELM_LDF
 go_tool oras oras.land/oras oras.land/oras/cmd/oras "$ORAS_VERSION"
 go_tool kube-score github.com/zegl/kube-score github.com/zegl/kube-score/cmd/kube-score "$KUBE_SCORE_VERSION"
 go_tool actionlint github.com/rhysd/actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION"
+go_tool conformance github.com/opencontainers/distribution-spec/conformance github.com/opencontainers/distribution-spec/conformance "$CONFORMANCE_VERSION"
 
 
 # The gateway's own fetcher (test/gateway-client): Istio's pkg/wasm, as Higress's pilot-agent uses it.

@@ -15,6 +15,7 @@
  *                                              Only paths listed here are ever opened, so no request
  *                                              path reaches the filesystem.
  */
+import { OCI_REPOSITORY_NAMESPACE } from '../contract/service';
 import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST } from '../oci/registry/media';
 
 export const OCI_DIR = 'oci';
@@ -26,7 +27,7 @@ export const CATALOG_FILE = 'catalog.json';
 export const MAPS_DIR = 'nginx';
 export const VIEW_SCHEMA_VERSION = 1;
 /** Repository names mirror the upstream registry (`<registry>/plugins/<name>`), so only the host changes. */
-export const REPOSITORY_NAMESPACE = 'plugins';
+export const REPOSITORY_NAMESPACE = OCI_REPOSITORY_NAMESPACE;
 
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 
