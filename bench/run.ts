@@ -21,6 +21,7 @@ const SECTIONS: Record<string, () => Promise<{ run(): Promise<BenchSection> }>> 
   serve: () => import('./serve'),
   burst: () => import('./burst'),
   pull: () => import('./pull'),
+  'oci-forms': () => import('./oci-forms'),
 };
 
 const ROOT = path.resolve(__dirname, '..', '..');

@@ -33,6 +33,7 @@ export type ToolName =
   | 'busybox'
   | 'actionlint'
   | 'gateway-client'
+  | 'conformance'
   | 'openssl'
   | 'buildah'
   | 'runc'
