@@ -18,7 +18,7 @@ import type { OriginalArtifact } from '../oci/types';
 import { OLD_PREFIX, TMP_PREFIX } from '../tree/publish';
 import { listVersionDirs, readMetadata } from '../tree/read';
 import { EPOCH } from '../tree/render';
-import { buildImage, writeLayer } from './image';
+import { buildImage, GeneratedImage, writeLayer } from './image';
 import {
   BLOBS_DIR, CATALOG_FILE, hexOf, MANIFEST_KINDS, manifestFileName, MANIFESTS_DIR, MAPS_DIR, OCI_DIR, TAGS_DIR, ViewBlob, ViewFile,
   ViewManifest, ViewTag, VIEW_FILE, VIEW_SCHEMA_VERSION,
@@ -124,7 +124,8 @@ export async function writeOciView(root: string, opts: WriteViewOptions = {}): P
   try {
     for (const d of [BLOBS_DIR, MANIFESTS_DIR, TAGS_DIR, MAPS_DIR]) await fs.promises.mkdir(path.join(tmp, d), { recursive: true });
     const tags: ViewTag[] = [];
-    for (const m of metas) tags.push(await writeVersion(root, tmp, m, reusable));
+    const images: ImageCache = new Map();
+    for (const m of metas) tags.push(await writeVersion(root, tmp, m, reusable, images));
     const view: ViewFile = { schemaVersion: VIEW_SCHEMA_VERSION, tags };
     const newest = new Date(metas.reduce((max, m) => (m.created > max ? m.created : max), EPOCH));
     await writeFileDurable(path.join(tmp, VIEW_FILE), renderView(view), newest);
@@ -161,7 +162,18 @@ function usableOriginal(m: PluginMetadata, reusable: Map<string, OriginalFiles>)
   return image && gatewayLoads(image) ? { original, image } : undefined;
 }
 
-async function writeVersion(root: string, tmp: string, m: PluginMetadata, reusable: Map<string, OriginalFiles>): Promise<ViewTag> {
+/** Generated images of this run by the files' identity: aliases share plugin.wasm and .gz (hardlinks), so each is hashed once. */
+type ImageCache = Map<string, Promise<GeneratedImage>>;
+
+async function imageOnce(images: ImageCache, wasm: string, gz: string, m: PluginMetadata): Promise<GeneratedImage> {
+  const id = (st: fs.Stats) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  const key = `${id(await fs.promises.stat(wasm))}|${id(await fs.promises.stat(gz))}|${m.size}|${m.created}`;
+  let image = images.get(key);
+  if (!image) images.set(key, (image = buildImage(wasm, gz, m.size, m.created)));
+  return image;
+}
+
+async function writeVersion(root: string, tmp: string, m: PluginMetadata, reusable: Map<string, OriginalFiles>, images: ImageCache): Promise<ViewTag> {
   const dir = path.join(root, PLUGINS_DIR, m.name, m.version);
   const wasm = path.join(dir, WASM_FILE);
   const created = new Date(m.created);
@@ -183,7 +195,7 @@ async function writeVersion(root: string, tmp: string, m: PluginMetadata, reusab
     return { name: m.name, version: m.version, digest: original.manifests[0]!.digest, form: 'original', manifests: original.manifests.map(({ digest, mediaType }) => ({ digest, mediaType })), blobs };
   }
   const gz = path.join(dir, GZ_FILE);
-  const generated = await buildImage(wasm, gz, m.size, m.created);
+  const generated = await imageOnce(images, wasm, gz, m);
   const manifest = { digest: generated.manifestDigest, mediaType: OCI_MANIFEST };
   const manifestFile = path.join(tmp, MANIFESTS_DIR, manifestFileName(manifest));
   if (!fs.existsSync(manifestFile)) await writeFileDurable(manifestFile, generated.manifest, created);
