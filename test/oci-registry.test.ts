@@ -189,6 +189,19 @@ describe('the OCI view the pipeline writes', () => {
     expect(res.stderr).toContain(`waf@2.0.0: blob ${t.blobs[1].digest} is missing or does not hash to its name`);
   });
 
+  test('an oci/ folder this tool did not write is never replaced: pull and index refuse before changing anything', async () => {
+    const other = path.join(dir, 'foreign');
+    fs.mkdirSync(path.join(other, OCI_DIR), { recursive: true });
+    fs.writeFileSync(path.join(other, OCI_DIR, 'notes.txt'), 'mine');
+    const res = await runCli('pull', path.join(dir, 'plugins.properties'), '--out', other);
+    expect(res.code).toBe(3);
+    expect(res.stderr).toContain(`${path.join(other, OCI_DIR)} exists and is not an OCI view this tool wrote`);
+    expect(fs.existsSync(path.join(other, 'plugins'))).toBe(false);
+    expect((await runCli('index', other)).code).toBe(3);
+    expect(fs.readdirSync(path.join(other, OCI_DIR))).toEqual(['notes.txt']);
+    expect(fs.readFileSync(path.join(other, OCI_DIR, 'notes.txt'), 'utf8')).toBe('mine');
+  });
+
   test('deterministic: another pull and an `index` rebuild give the same bytes and digests', async () => {
     const again = path.join(dir, 'again');
     const list = path.join(dir, 'plugins.properties');

@@ -3,11 +3,12 @@ import { Command } from 'commander';
 import { sourceDateEpoch } from '../contract/created';
 import { exitCodesHelp } from '../errors';
 import { reindexTree } from '../tree/reindex';
-import { writeOciView } from '../ociview/write';
+import { assertOciDirIsOurs, writeOciView } from '../ociview/write';
 import { CliOutput, problemFields } from './output';
 
 export async function indexCommand(root: string, flags: { json?: boolean } = {}): Promise<void> {
   const o = new CliOutput('index', Boolean(flags.json));
+  await assertOciDirIsOurs(root);
   const r = await reindexTree(root, { sourceDateEpoch: sourceDateEpoch() });
   // The OCI view lists what the tree holds now; source manifests of the previous view are kept.
   await writeOciView(root);

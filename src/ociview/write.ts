@@ -7,7 +7,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { IntegrityError } from '../errors';
+import { InputError, IntegrityError } from '../errors';
 import { randomSuffix, syncDir, writeFileDurable } from '../content/fsutil';
 import { compareEntries } from '../contract/plugin-identity';
 import { GZ_FILE, PLUGINS_DIR, PluginMetadata, WASM_FILE } from '../contract/tree-format';
@@ -112,8 +112,25 @@ async function versionsOf(root: string): Promise<PluginMetadata[]> {
   return out;
 }
 
+/**
+ * Refuses to replace a `<root>/oci` this tool did not write (a folder of the user's next to the tree,
+ * e.g. `--out .` in a project that has one): the view replaces the whole folder. Ours has view.json.
+ * Call before changing anything, so a refused run leaves the tree as it was.
+ */
+export async function assertOciDirIsOurs(root: string): Promise<void> {
+  const dir = path.join(root, OCI_DIR);
+  const st = await fs.promises.lstat(dir).catch(() => undefined);
+  if (!st) return;
+  const ours = st.isDirectory() && (fs.existsSync(path.join(dir, VIEW_FILE)) || (await fs.promises.readdir(dir)).length === 0);
+  if (!ours) {
+    throw new InputError({ code: 'E_OUTPUT_NOT_OURS', message: `${dir} exists and is not an OCI view this tool wrote (no ${VIEW_FILE})`, context: { path: dir },
+      hint: `move it away: the tree's OCI view is written to ${OCI_DIR}/ next to plugins/` });
+  }
+}
+
 /** Writes `<root>/oci` for the tree as it is now; returns the view written. */
 export async function writeOciView(root: string, opts: WriteViewOptions = {}): Promise<ViewFile> {
+  await assertOciDirIsOurs(root);
   const oldDir = path.join(root, OCI_DIR);
   const reusable = await previousOriginals(oldDir);
   for (const [digest, o] of opts.originals ?? []) {

@@ -13,7 +13,7 @@ import { errorLine, fromFsError, InputError, IntegrityError, PluginServerError }
 import { LockEntry, LockFile, renderLock } from '../inputs/lock';
 import { PluginEntry, sourceKey, sourceText } from '../inputs/types';
 import { FetchedArtifact, OciClient, OriginalArtifact } from '../oci/types';
-import { writeOciView } from '../ociview/write';
+import { assertOciDirIsOurs, writeOciView } from '../ociview/write';
 import { PLUGINS_DIR, SPEC_FILE, WASM_FILE } from '../contract/tree-format';
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
 import { randomSuffix, sha256OfFile, writeFileAtomic } from '../content/fsutil';
@@ -357,6 +357,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
   const reporter = opts.reporter ?? silentReporter;
   const root = path.resolve(opts.root);
   const level = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
+  await assertOciDirIsOurs(root);
   await fs.promises.mkdir(path.join(root, PLUGINS_DIR), { recursive: true });
   await cleanLeftovers(root);
   const runTmp = path.join(root, `${TMP_PREFIX}${randomSuffix()}`);
