@@ -23,6 +23,7 @@ const SECTIONS: Record<string, () => Promise<{ run(): Promise<BenchSection> }>> 
   pull: () => import('./pull'),
   reuse: () => import('./reuse'),
   airgap: () => import('./airgap'),
+  'oci-forms': () => import('./oci-forms'),
 };
 
 const ROOT = path.resolve(__dirname, '..', '..');

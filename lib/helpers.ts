@@ -105,6 +105,14 @@ export const baseUrl = H.define(
   withVar('base', printf('http://%s.%s.svc', name, releaseNamespace), ifElse(eq<number>(int(V('service.port')), lit(80)), base, printf('%s:%d', base, int(V('service.port'))))),
 );
 
+const host = variable<string>('host', 'string');
+/** `<name>.<namespace>.svc[:<port>]`: the registry host of the OCI view (src/contract/service.ts's serviceHost). */
+export const registryHost = H.define(
+  'registryHost',
+  'In-cluster host (and port when not 80) of the read-only OCI registry under /v2/ (serviceHost in src/contract/service.ts computes the same).',
+  withVar('host', printf('%s.%s.svc', name, releaseNamespace), ifElse(eq<number>(int(V('service.port')), lit(80)), host, printf('%s:%d', host, int(V('service.port'))))),
+);
+
 export const consoleUrlPattern = H.define(
   'consoleUrlPattern',
   "Value of the Console's HIGRESS_ADMIN_WASM_PLUGIN_CUSTOM_IMAGE_URL_PATTERN for this server.",

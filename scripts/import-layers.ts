@@ -13,6 +13,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['cli'],
   ['commands'],
   ['higress', 'pipeline', 'airgap'],
+  ['ociview'],
   ['inputs', 'tree'],
   ['oci', 'content', 'serve'],
   ['contract'],

@@ -2,8 +2,8 @@
 # Installs everything the test suite and benchmarks run for real, on a fresh Debian machine:
 # Debian packages (nginx, the distribution registry, skopeo, wrk, curl, busybox for the helm-test
 # script, openssl, buildah, runc, debootstrap, iproute2, pass and gnupg for the credential-helper
-# tests) and Go-built tools (helm, oras, kube-score, actionlint, docker-credential-pass, the gateway
-# fetcher, etcd, the Kubernetes control plane, kwok) into .tools/bin
+# tests) and Go-built tools (helm, oras, kube-score, actionlint, docker-credential-pass, the OCI
+# conformance suite, the gateway fetcher, etcd, the Kubernetes control plane, kwok) into .tools/bin
 # (git-ignored, reused when already built at the pinned version); warm (Go build cache) well under a minute.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,9 @@ ACTIONLINT_VERSION=v1.7.12
 # The credential helper the air-gap tests log in through (credsStore "pass"). Debian's
 # golang-docker-credential-helpers package pulls in gnome-keyring; the upstream module builds alone.
 CRED_HELPERS_VERSION=v0.8.2
+# The OCI distribution conformance suite (test/oci-registry.test.ts runs its pull checks against
+# image/nginx.conf); its module has no tagged releases: a pinned pseudo-version.
+CONFORMANCE_VERSION=v0.0.0-20260831232431-97274622c111
 
 need_apt=()
 # openssl: test certificates; buildah, runc, debootstrap, ip (iproute2): the image built and
@@ -74,6 +77,7 @@ if [ ! -x .tools/bin/docker-credential-pass ] || [ "$(cat .tools/bin/.docker-cre
   rm -rf "$work"
   echo "$CRED_HELPERS_VERSION" >.tools/bin/.docker-credential-pass.version
 fi
+go_tool conformance github.com/opencontainers/distribution-spec/conformance github.com/opencontainers/distribution-spec/conformance "$CONFORMANCE_VERSION"
 
 
 # The gateway's own fetcher (test/gateway-client): Istio's pkg/wasm, as Higress's pilot-agent uses it.

@@ -255,6 +255,17 @@ describe('NOTES.txt', () => {
     expect(notes([ON, 'tag=1.0.0'])).toContain('WARNING: tag 1.0.0 is the older upstream plugin-server image');
   });
 
+  test('shows the Console and gateway settings for the OCI registry, with the Service host in use', () => {
+    const out = notes([ON]);
+    expect(out).toContain('HIGRESS_ADMIN_WASM_PLUGIN_IMAGE_REGISTRY=higress-plugin-server.higress-system.svc\n');
+    expect(out).toContain('HIGRESS_ADMIN_WASM_PLUGIN_IMAGE_NAMESPACE=plugins\n');
+    expect(out).toContain('WASM_INSECURE_REGISTRIES=higress-plugin-server.higress-system.svc\n');
+    expect(out).toContain('oci://higress-plugin-server.higress-system.svc/plugins/<name>:<version>');
+    const moved = notes([ON, 'name=ps', 'service.port=8080', 'console.namespace=ops', 'console.deploymentName=my-console']);
+    expect(moved).toContain('kubectl set env deployment/my-console -n ops \\\n    HIGRESS_ADMIN_WASM_PLUGIN_IMAGE_REGISTRY=ps.higress-system.svc:8080 HIGRESS_ADMIN_WASM_PLUGIN_IMAGE_NAMESPACE=plugins');
+    expect(moved).toContain('WASM_INSECURE_REGISTRIES=ps.higress-system.svc:8080\n');
+  });
+
   test('with defaults the patch matches dist/console-patch.yaml', () => {
     const out = notes([ON]);
     const body = out.slice(out.indexOf("<<'EOF'\n") + 8, out.indexOf('\nEOF\n'));

@@ -6,7 +6,10 @@
  * The tree is built the way the Dockerfile's tree stage builds it: `pull` of the default PLUGINS_LIST,
  * here from a real registry on 127.0.0.1 holding a distinct module for every source (the lists are
  * copied with the public registry host replaced), then served by the real Nginx with image/nginx.conf.
+ * The same Nginx is also the read-only OCI registry of the tree (/v2/): the gateway's own fetcher,
+ * oras and skopeo load every plugin of the default image through it.
  */
+import { execFile } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -14,13 +17,17 @@ import * as path from 'path';
 import { CONSOLE_SPEC_VERSIONS } from '../src/higress/console-versions';
 import { PLUGINS_DIR, WASM_FILE } from '../src/contract/tree-format';
 import { parsePluginList } from '../src/inputs/properties';
+import { OCI_DIR, repositoryName, ViewFile, VIEW_FILE } from '../src/ociview/layout';
+import { promisify } from 'util';
+import { gatewayFetch } from './support/gateway-client';
 import { runCli } from './support/cli-run';
 import { RunningNginx, startNginx } from './support/nginx';
 import { pushWasmArtifact, Registry, startRegistry } from './support/registry';
-import { REPO_ROOT } from './support/tools';
+import { REPO_ROOT, tool } from './support/tools';
 import { smallWasm } from './support/wasm';
 import { wasmVariant } from './support/tree-state';
 
+const run = promisify(execFile);
 const UPSTREAM_HOST = 'higress-registry.cn-hangzhou.cr.aliyuncs.com';
 const UPSTREAM_LIST = path.join(REPO_ROOT, 'test', 'fixtures', 'reference', 'plugin-server.plugins.properties');
 const hex = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
@@ -137,4 +144,46 @@ test('versions that serve the same bytes share them on disk (aliases are not sto
   }
   expect(files).toBeGreaterThan(contents.size); // there are aliases at all
   expect(inodes.size).toBe(contents.size);
+});
+
+describe('the same tree as a read-only OCI registry (only the registry host of oci:// URLs changes)', () => {
+  const host = () => `127.0.0.1:${nginx.port}`;
+  /** Every version the HTTP tree answers, with the manifest digest `wasmplugins --oci` would pin. */
+  function tags(): Array<{ name: string; version: string; digest: string }> {
+    const view = JSON.parse(fs.readFileSync(path.join(root, OCI_DIR, VIEW_FILE), 'utf8')) as ViewFile;
+    return view.tags.map((t) => ({ name: t.name, version: t.version, digest: t.manifests[t.manifests.length - 1]!.digest }));
+  }
+
+  test('every version the HTTP tree serves is a tag', () => {
+    expect(tags().map((t) => `${t.name}/${t.version}`).sort()).toEqual([...expected.keys()].sort());
+  });
+
+  test("the gateway's own fetcher (Istio pkg/wasm) loads every plugin through oci:// with the insecure-host option, checking the manifest digest", async () => {
+    const requests = tags().map((t) => ({ url: `oci://${host()}/${repositoryName(t.name)}:${t.version}`, sha256: t.digest.slice('sha256:'.length) }));
+    const run = await gatewayFetch(requests, { insecureRegistries: [host()], killAfterMs: 300_000 });
+    const failed = run.results.filter((r) => !r.ok).map((r) => `${r.url}: ${r.error}`);
+    expect(failed).toEqual([]);
+    expect(run.results).toHaveLength(requests.length);
+    expect(run.code).toBe(0);
+  }, 320_000);
+
+  test('check --oci pulls every version through /v2/ and finds the sha256 index.json promises', async () => {
+    const res = await runCli('check', nginx.url, '--oci');
+    expect(res.stderr).toMatch(/check --oci: \d+ ok, 0 failed/);
+    expect(res.code).toBe(0);
+  }, 120_000);
+
+  test('oras and skopeo read it: the catalog, tags, and a copy into a real registry keeps the digests', async () => {
+    const names = [...new Set(tags().map((t) => t.name))].sort();
+    const catalog = await run(tool('oras'), ['repo', 'ls', '--plain-http', host()], { maxBuffer: 16 * 1024 * 1024 });
+    expect(catalog.stdout.trim().split('\n')).toEqual(names.map(repositoryName));
+    for (const t of tags().filter((x) => ['ai-proxy', 'key-auth', 'mcp-server'].includes(x.name))) {
+      const desc = JSON.parse((await run(tool('oras'), ['manifest', 'fetch', '--plain-http', '--descriptor', `${host()}/${repositoryName(t.name)}:${t.version}`])).stdout) as { digest: string };
+      expect([t.name, t.version, desc.digest]).toEqual([t.name, t.version, t.digest]);
+      await run(tool('skopeo'), ['copy', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false',
+        `docker://${host()}/${repositoryName(t.name)}:${t.version}`, `docker://${reg.host}/copied/${t.name}:${t.version}`]);
+      const head = await fetch(`${reg.url}/v2/copied/${t.name}/manifests/${t.version}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      expect([t.name, t.version, head.headers.get('docker-content-digest')]).toEqual([t.name, t.version, t.digest]);
+    }
+  }, 180_000);
 });

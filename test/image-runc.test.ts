@@ -2,13 +2,14 @@
  * image/Dockerfile built for real with Debian's buildah (PLUGINS_FROM=prebuilt, default stage
  * selection) on a Debian nginx base image made with debootstrap (scripts/install-test-tools.sh) and
  * served by a local registry, then run with runc as the chart runs it: UID 101, read-only root, tmpfs
- * /tmp, its own network namespace. Its HEALTHCHECK, `check` and the gateway's own fetcher pass
- * against it, and its log has no alert.
+ * /tmp, its own network namespace. Its HEALTHCHECK, `check` (also `--oci`) and the gateway's own
+ * fetcher (http:// and oci://) pass against it, and its log has no alert.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { publishVersion, writeIndex } from '../src/tree/publish';
+import { writeOciView } from '../src/ociview/write';
 import type { PluginIndex } from '../src/contract/tree-format';
 import { startRegistry, Registry } from './support/registry';
 import { Buildah, RunningContainer, runContainer } from './support/runc';
@@ -26,6 +27,8 @@ let buildah: Buildah | undefined;
 let container: RunningContainer | undefined;
 let config: Record<string, any>;
 let index: PluginIndex;
+/** `name:version` -> manifest digest of the prebuilt tree's OCI view. */
+let ociDigests: Map<string, string>;
 let finished = false;
 
 beforeAll(async () => {
@@ -38,6 +41,8 @@ beforeAll(async () => {
   await publishVersion(tree, { name: 'add-header', version: '1.0.0', wasmPath: await smallWasm(), source: 'file:add-header.wasm@1.0.0', manifestDigest: null, created: CREATED });
   await publishVersion(tree, { name: 'big', version: '2.0.0', wasmPath: largeWasm(), source: 'file:big.wasm@2.0.0', manifestDigest: null, created: CREATED });
   await writeIndex(tree);
+  const view = await writeOciView(tree);
+  ociDigests = new Map(view.tags.map((t) => [`${t.name}:${t.version}`, t.digest]));
   index = JSON.parse(fs.readFileSync(path.join(tree, 'plugins', 'index.json'), 'utf8'));
 
   registry = await startRegistry();
@@ -112,6 +117,19 @@ test('the gateway\'s own fetcher gets every plugin with the index sha256; a wron
   const bad = await container!.inNetns(tool('gateway-client'), ['-sha256', 'b'.repeat(64), `http://127.0.0.1:8080${index.plugins[0].path}`], { timeoutMs: 120_000 });
   expect(bad.code).toBe(1);
   expect(JSON.parse(bad.stdout).error).toContain('which does not match');
+});
+
+test('the OCI view copied into the image answers: check --oci, and the gateway\'s fetcher through oci:// by manifest digest', async () => {
+  await healthy();
+  const check = await container!.inNetns(process.execPath, [path.join(REPO_ROOT, 'build', 'src', 'cli.js'), 'check', 'http://127.0.0.1:8080', '--oci'], { timeoutMs: 120_000 });
+  expect(check.stderr).toMatch(/check --oci: [1-9]\d* ok, 0 failed/);
+  expect(check.code).toBe(0);
+  const lines = index.plugins.map((p) => `oci://127.0.0.1:8080/plugins/${p.name}:${p.version} ${ociDigests.get(`${p.name}:${p.version}`)!.slice('sha256:'.length)}`);
+  const fetched = await container!.inNetns(tool('gateway-client'), ['-from', '-', '-insecure-registries', '127.0.0.1:8080'], { input: lines.join('\n') + '\n', timeoutMs: 120_000 });
+  // Istio's logger shares stdout for oci:// fetches: the results are the JSON lines.
+  const results = fetched.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  expect(results.map((r) => [r.ok, r.bytes, r.error])).toEqual(index.plugins.map((p) => [true, p.size, undefined]));
+  expect(fetched.code).toBe(0);
 });
 
 test('the log has no alert or emergency line (worker_rlimit_nofile would log one at this limit)', async () => {

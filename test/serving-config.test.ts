@@ -48,7 +48,9 @@ test('the shipped config is the one serve finds', () => {
 test('unprivileged and stock: no user, no modules, only /tmp is written', () => {
   const d = directives(text);
   expect(d.some((l) => /^user\s/.test(l))).toBe(false);
-  expect(d.some((l) => /^(load_module|include|lua_|perl|js_)/.test(l))).toBe(false);
+  expect(d.some((l) => /^(load_module|lua_|perl|js_)/.test(l))).toBe(false);
+  // The only includes are the OCI view's map files, data the pipeline writes into the tree (no mime.types).
+  expect(d.filter((l) => /^include\s/.test(l))).toEqual(['manifests', 'blobs', 'repositories', 'tagpages'].map((m) => `include /usr/share/nginx/html/oci/nginx/${m}.map*;`));
   expect(d).toContain('listen 8080 default_server backlog=4096;');
   expect(d).toContain('server_tokens off;');
   expect(d).toContain('pid /tmp/nginx.pid;');
@@ -69,7 +71,7 @@ describe('rewriteNginxConfig', () => {
   const out = rewriteNginxConfig(text, opts);
   const d = directives(out);
 
-  test('changes only root, listen, pid and temp paths', () => {
+  test('changes only root (and the tree files included from it), listen, pid and temp paths', () => {
     expect(d).toContain('root "/srv/tree";');
     expect(d).toContain('listen 127.0.0.1:18080 default_server backlog=4096;');
     expect(d).toContain('pid "/run/hps x/nginx.pid";');
@@ -80,7 +82,9 @@ describe('rewriteNginxConfig', () => {
     const after = out.split('\n');
     expect(after).toHaveLength(before.length);
     const changed = before.map((l, i) => (l === after[i] ? null : l.trim().split(/\s+/)[0])).filter(Boolean);
-    expect(changed.sort()).toEqual(['client_body_temp_path', 'fastcgi_temp_path', 'listen', 'pid', 'proxy_temp_path', 'root', 'scgi_temp_path', 'uwsgi_temp_path']);
+    expect(changed.sort()).toEqual(['client_body_temp_path', 'fastcgi_temp_path', 'include', 'include', 'include', 'include', 'listen', 'pid', 'proxy_temp_path', 'root', 'scgi_temp_path', 'uwsgi_temp_path']);
+    // the OCI view's maps follow the root
+    expect(d).toContain('include "/srv/tree/oci/nginx/manifests.map*";');
   });
 
   test('options: access log, worker count and a user for root-run masters', () => {

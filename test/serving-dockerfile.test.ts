@@ -92,7 +92,8 @@ test('the runtime copies the tree to the root image/nginx.conf serves from', () 
   const root = /^\s*root\s+([^;]+);/m.exec(conf)![1];
   const copies = keyword(runtime(), 'COPY').map((i) => i.getArguments().map((a) => a.getValue()));
   expect(copies).toContainEqual(['image/nginx.conf', '/etc/nginx/nginx.conf']);
-  expect(copies).toContainEqual(['/tree/plugins/', `${root}/plugins/`]);
+  // plugins/ and oci/ in one COPY, so the hardlinks between them stay links in the layer
+  expect(copies).toContainEqual(['/tree/', `${root}/`]);
 });
 
 test('every RUN is a project command', () => {

@@ -45,6 +45,7 @@ module.exports = {
     'oci-client',
     'oci-faults',
     'oci-layers',
+    'oci-registry',
     'pull-cli',
     'pull-content',
     'pull-registry',

@@ -2,8 +2,10 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { loadInputs } from '../inputs/load';
 import { checkServer, CheckResult } from '../higress/check';
+import { checkOciServer, OciCheckResult } from '../higress/oci-check';
 import { loadIndex } from '../higress/server-index';
 import { exitCodesHelp, VerifyError } from '../errors';
+import type { PluginIndex } from '../contract/tree-format';
 import { CliOutput } from './output';
 
 interface Options {
@@ -14,6 +16,7 @@ interface Options {
   consolePattern?: string;
   json?: boolean;
   allowEmpty?: boolean;
+  oci?: boolean;
 }
 
 function positive(value: string): number {
@@ -48,6 +51,7 @@ export async function checkCommand(serverArg: string, opts: Options): Promise<vo
     const empty = new VerifyError({ code: 'E_CHECK_EMPTY', message: `the index at ${serverUrl} lists no plugin`, context: { url: serverUrl }, hint: 'rebuild the image with a plugin list, or pass --allow-empty if an empty server is intended' });
     return o.finish({ areas: o.problems([empty]), line: `check: nothing to check at ${serverUrl}`, counts: { problems: 1 } });
   }
+  if (opts.oci) return checkOciCommand(o, serverUrl, index, opts);
   const line = (r: CheckResult): void => {
     o.report(`${r.ok ? 'ok    ' : 'FAILED'} ${r.name}@${r.version} ${r.detail}${r.ok ? '' : ` [${r.url}]`}`);
     const fields = r.ok ? { message: r.detail } : { code: 'E_CHECK_FAILED' as const, message: r.detail };
@@ -71,6 +75,23 @@ export async function checkCommand(serverArg: string, opts: Options): Promise<vo
   });
 }
 
+/** `check --oci`: the same plugins pulled through the server's OCI API (/v2/) the way the gateway's oci:// fetcher does. */
+async function checkOciCommand(o: CliOutput, serverUrl: string, index: PluginIndex, opts: Options): Promise<void> {
+  const entries = opts.sample === undefined ? index.plugins : [...index.plugins].sort(() => Math.random() - 0.5).slice(0, opts.sample);
+  const line = (r: OciCheckResult): void => {
+    o.report(`${r.ok ? 'ok    ' : 'FAILED'} ${r.name}:${r.version} ${r.detail}${r.ok ? '' : ` [${r.url}]`}`);
+    const fields = r.ok ? { message: r.detail } : { code: 'E_CHECK_FAILED' as const, message: r.detail };
+    o.event({ event: 'plugin', command: 'check', name: r.name, version: r.version, status: r.ok ? 'ok' : 'failed', url: r.url, ...fields });
+  };
+  const results = await checkOciServer(index, { baseUrl: serverUrl, entries, concurrency: opts.concurrency, onResult: line });
+  const failed = results.filter((r) => !r.ok);
+  o.finish({
+    areas: failed.length ? ['verify'] : [],
+    line: `check --oci: ${results.length - failed.length} ok, ${failed.length} failed (${entries.length} tag(s) pulled through /v2/) at ${serverUrl}`,
+    counts: { ok: results.length - failed.length, failed: failed.length, tags: entries.length },
+  });
+}
+
 export function register(program: Command): void {
   program
     .command('check')
@@ -81,6 +102,7 @@ export function register(program: Command): void {
     .option('--concurrency <n>', 'downloads in flight', positive, 4)
     .option('--console-list <file>', 'also check the URL the Higress Console builds for each plugin of this plugins.properties')
     .option('--console-pattern <pattern>', 'Console URL pattern (default <server-url>/plugins/${name}/${version}/plugin.wasm)')
+    .option('--oci', 'pull every plugin through the OCI API (/v2/plugins/<name>:<version>) instead, checking every digest')
     .option('--allow-empty', 'pass when the server\'s index lists no plugin (by default an empty server fails)')
     .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json) instead of the report lines')
     .addHelpText('after', `\n${exitCodesHelp()}`)

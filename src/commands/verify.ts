@@ -2,11 +2,13 @@
 import { Command } from 'commander';
 import { exitCodesHelp } from '../errors';
 import { verifyTree } from '../tree/read';
+import { verifyOciView } from '../ociview/verify';
 import { CliOutput } from './output';
 
 export async function verifyCommand(root: string, flags: { json?: boolean } = {}): Promise<void> {
   const o = new CliOutput('verify', Boolean(flags.json));
   const { checked, problems } = await verifyTree(root);
+  problems.push(...(await verifyOciView(root)));
   const areas = o.problems(problems);
   o.finish({
     areas,
@@ -18,7 +20,7 @@ export async function verifyCommand(root: string, flags: { json?: boolean } = {}
 export function register(program: Command): void {
   program
     .command('verify')
-    .description('recompute every checksum of a tree against metadata and index.json')
+    .description('recompute every checksum of a tree against metadata, index.json and the OCI view')
     .argument('<root>', 'tree root (contains plugins/)')
     .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json)')
     .addHelpText('after', `\n${exitCodesHelp()}`)

@@ -3,6 +3,7 @@ import * as fs from 'fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_SERVICE_NAME, DEFAULT_SERVICE_PORT, serviceBaseUrl } from '../contract/service';
 import { loadIndex } from '../higress/server-index';
+import { loadTagDigests } from '../higress/oci-digests';
 
 export const DEFAULT_NAMESPACE = 'higress-system';
 
@@ -15,6 +16,7 @@ interface Options {
   phase?: string;
   priority?: number;
   output?: string;
+  oci?: boolean;
 }
 
 function integer(value: string): number {
@@ -25,9 +27,10 @@ function integer(value: string): number {
 export async function wasmpluginsCommand(opts: Options): Promise<void> {
   // Loaded here, not at start-up: the typed WasmPlugin import pulls in cdk8s (~50 ms), which no other
   // command needs.
-  const { buildWasmPlugins, renderYaml } = await import('../higress/wasmplugins');
+  const { buildWasmPlugins, renderYaml, selectEntries } = await import('../higress/wasmplugins');
   const index = await loadIndex(opts.index);
   const baseUrl = opts.baseUrl ?? serviceBaseUrl({ name: DEFAULT_SERVICE_NAME, namespace: opts.namespace, port: DEFAULT_SERVICE_PORT });
+  const oci = opts.oci ? { host: new URL(baseUrl).host, digests: await loadTagDigests(opts.index, selectEntries(index, opts.plugin)) } : undefined;
   const yaml = renderYaml(
     buildWasmPlugins(index, {
       baseUrl,
@@ -36,6 +39,7 @@ export async function wasmpluginsCommand(opts: Options): Promise<void> {
       defaultConfigDisable: opts.defaultConfigDisable,
       phase: opts.phase,
       priority: opts.priority,
+      oci,
     }),
   );
   // Written only once everything validated: a bad index or selection leaves no partial output.
@@ -54,6 +58,7 @@ export function register(program: Command): void {
     .option('--no-default-config-disable', 'set defaultConfigDisable: false (default true: a plugin is off until a rule configures it)')
     .option('--phase <phase>', 'phase when the plugin spec.yaml does not say (UNSPECIFIED_PHASE, AUTHN, AUTHZ, STATS)')
     .option('--priority <n>', 'priority when the plugin spec.yaml does not say', integer)
+    .option('--oci', 'load through the server\'s OCI API: url oci://<host>/plugins/<name>:<version>, sha256 = manifest digest (the gateway needs WASM_INSECURE_REGISTRIES=<host>)')
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .action((opts: Options) => wasmpluginsCommand(opts));
 }

@@ -42,3 +42,16 @@ export const CONSOLE_URL_PATTERN_ENV = 'HIGRESS_ADMIN_WASM_PLUGIN_CUSTOM_IMAGE_U
 /** The pattern the Higress Console chart sets by itself when `global.enablePluginServer` is true. */
 export const HIGRESS_CONSOLE_DEFAULT_PATTERN = consoleUrlPattern(DEFAULT_ADDRESS);
 export const HIGRESS_CONSOLE_DEFAULT_BASE = serviceBaseUrl(DEFAULT_ADDRESS);
+
+/** `<name>.<namespace>.svc[:<port>]`: the registry host of the server's OCI view (`oci://<host>/plugins/<name>:<version>`). */
+export function serviceHost(addr: ServiceAddress): string {
+  return serviceBaseUrl(addr).slice('http://'.length);
+}
+
+/** Repository namespace of the OCI view: the upstream registry's (`<registry>/plugins/<name>`), so only the host changes. */
+export const OCI_REPOSITORY_NAMESPACE = 'plugins';
+/** The Console builds `oci://<registry>/<namespace>/<name>:<version>` from these two when no URL pattern is set. */
+export const CONSOLE_IMAGE_REGISTRY_ENV = 'HIGRESS_ADMIN_WASM_PLUGIN_IMAGE_REGISTRY';
+export const CONSOLE_IMAGE_NAMESPACE_ENV = 'HIGRESS_ADMIN_WASM_PLUGIN_IMAGE_NAMESPACE';
+/** pilot-agent (the gateway) fetches oci:// over plain HTTP only from the hosts listed here (comma-separated). */
+export const GATEWAY_INSECURE_REGISTRIES_ENV = 'WASM_INSECURE_REGISTRIES';

@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { WasmPlugin, WasmPluginSpecPhase } from '../../imports/extensions.higress.io';
 import { InputError } from '../errors';
 import { IndexEntry, PluginIndex } from '../contract/tree-format';
+import { repositoryName } from '../ociview/layout';
 import { byName } from './server-index';
 
 export interface WasmPluginOptions {
@@ -23,6 +24,11 @@ export interface WasmPluginOptions {
   /** Used when the plugin's spec.yaml did not say. */
   phase?: string;
   priority?: number;
+  /**
+   * Load through the server's OCI API instead: url `oci://<host>/plugins/<name>:<version>` and, as
+   * Istio checks for oci:// URLs, `sha256` = the image manifest digest (`digests`: `name/version` -> digest).
+   */
+  oci?: { host: string; digests: ReadonlyMap<string, string> };
 }
 
 const PHASES = Object.values(WasmPluginSpecPhase) as string[];
@@ -92,6 +98,13 @@ function resourceName(entry: IndexEntry, clash: boolean): string {
   return name;
 }
 
+/** The hex manifest digest an oci:// WasmPlugin pins; the digests were loaded for exactly these entries. */
+function ociDigest(digests: ReadonlyMap<string, string>, e: IndexEntry): string {
+  const d = digests.get(`${e.name}/${e.version}`);
+  if (!d) throw new InputError({ code: 'E_OCI_VIEW_MISSING', message: `no OCI manifest digest for ${e.name}@${e.version}`, context: { plugin: e.name, version: e.version }, hint: 'run `index <root>` on the tree, or rebuild the server image' });
+  return d.replace(/^sha256:/, '');
+}
+
 /** One WasmPlugin manifest per selected entry, in a stable order. */
 export function buildWasmPlugins(index: PluginIndex, opts: WasmPluginOptions): Record<string, unknown>[] {
   if (opts.phase !== undefined && !PHASES.includes(opts.phase)) {
@@ -116,8 +129,8 @@ export function buildWasmPlugins(index: PluginIndex, opts: WasmPluginOptions): R
         },
       },
       spec: {
-        url: `${base}${e.path}`,
-        sha256: e.sha256,
+        url: opts.oci ? `oci://${opts.oci.host}/${repositoryName(e.name)}:${e.version}` : `${base}${e.path}`,
+        sha256: opts.oci ? ociDigest(opts.oci.digests, e) : e.sha256,
         defaultConfigDisable: opts.defaultConfigDisable,
         ...(phase ? { phase } : {}),
         ...(priority !== undefined ? { priority } : {}),

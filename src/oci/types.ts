@@ -35,6 +35,29 @@ export interface FetchedArtifact {
   created?: string;
   /** Text of a spec.yaml layer (Higress release artifacts), when present. */
   specYaml?: string;
+  /**
+   * The source's own manifests and side blobs, asked for with `keepOriginal` and returned only when
+   * the wasm layer is the raw module (so the stored plugin.wasm is that layer unchanged) and the
+   * manifest is in a form the gateway loads.
+   */
+  original?: OriginalArtifact;
+}
+
+/** Exact manifest bytes (top-level first, then the chosen index entry) and every other blob they name, saved in the fetch's folder. */
+export interface OriginalArtifact {
+  manifests: Array<{ digest: string; mediaType: string; bytes: Buffer }>;
+  /** Config and side layers (spec.yaml, ...); never the wasm layer. */
+  blobs: Array<{ digest: string; size: number; path: string }>;
+  /** Digest of the raw wasm layer: its bytes are `wasmPath`. */
+  wasmLayer: string;
+}
+
+export interface FetchOptions {
+  /** The top-level manifest must have this digest (lock files, pinned references) or an IntegrityError is thrown. */
+  expectDigest?: string;
+  signal?: AbortSignal;
+  /** Also return `original` when the source can be served unchanged (see FetchedArtifact.original). */
+  keepOriginal?: boolean;
 }
 
 export interface OciClientOptions {
@@ -66,7 +89,7 @@ export interface OciClient {
    * Downloads the wasm of `ref` into `tmpDir`. When `expectDigest` is set the top-level manifest must have
    * that digest (lock files, pinned references) or an IntegrityError is thrown.
    */
-  fetch(ref: OciReference, tmpDir: string, opts?: { expectDigest?: string; signal?: AbortSignal }): Promise<FetchedArtifact>;
+  fetch(ref: OciReference, tmpDir: string, opts?: FetchOptions): Promise<FetchedArtifact>;
   /** Closes pooled keep-alive connections; call once when every pull is done (optional). */
   close?(): Promise<void>;
 }

@@ -12,7 +12,8 @@ import * as path from 'path';
 import { errorLine, fromFsError, InputError, IntegrityError, PluginServerError } from '../errors';
 import { LockEntry, LockFile, renderLock } from '../inputs/lock';
 import { PluginEntry, sourceKey, sourceText } from '../inputs/types';
-import { FetchedArtifact, OciClient } from '../oci/types';
+import { FetchedArtifact, OciClient, OriginalArtifact } from '../oci/types';
+import { assertOciDirIsOurs, writeOciView } from '../ociview/write';
 import { PLUGINS_DIR, SPEC_FILE, WASM_FILE } from '../contract/tree-format';
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
 import { runTempName, sha256OfFile, writeFileAtomic } from '../content/fsutil';
@@ -92,6 +93,8 @@ interface Staged {
   prepared?: PreparedWasm;
   /** Version aliases from spec.yaml `info.version` that do not conflict with another source (see checkSpecAliases). */
   aliases?: PluginEntry[];
+  /** The source's own manifests, kept in the OCI view when the wasm is stored unchanged. */
+  original?: OriginalArtifact;
   ms: number;
 }
 
@@ -215,7 +218,7 @@ async function fetchOnce(run: Run, ref: Parameters<OciClient['fetch']>[0], diges
       /* that repository failed; this one may still serve the same manifest: fetch it here */
     }
   }
-  const own = fs.promises.mkdir(dir).then(() => run.opts.client.fetch(ref, dir, { expectDigest: digest, signal: run.opts.signal }));
+  const own = fs.promises.mkdir(dir).then(() => run.opts.client.fetch(ref, dir, { expectDigest: digest, signal: run.opts.signal, keepOriginal: true }));
   if (!shared) run.fetches.set(digest, own);
   return own;
 }
@@ -276,6 +279,7 @@ async function stageGroup(run: Run, g: Group, i: number): Promise<Staged> {
     const art = await fetchOnce(run, src.ref, digest, path.join(run.runTmp, String(i)));
     s.wasmPath = art.wasmPath;
     s.specYaml = art.specYaml;
+    s.original = art.original;
     s.created = chooseCreated({ annotation: art.created, sourceDateEpoch: opts.sourceDateEpoch });
     s.prepared = await store.prepare(s.wasmPath, { sha256: art.sha256, owned: true });
   }
@@ -393,6 +397,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
   const level = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
   await fs.promises.mkdir(root, { recursive: true });
   await assertNoSymlinkBelow(root, PLUGINS_DIR);
+  await assertOciDirIsOurs(root);
   await fs.promises.mkdir(path.join(root, PLUGINS_DIR), { recursive: true });
   const treeRun = await beginTreeRun(root, { ...opts.lock, signal: opts.lock?.signal ?? opts.signal });
   const runTmp = path.join(root, runTempName('tmp', 'pull'));
@@ -419,6 +424,9 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
     await checkSpecAliases(run, staged);
     const proceed = run.failures.length === 0 || opts.keepGoing;
     const done: Committed = proceed ? await commit(run, staged) : { published: 0, downloaded: 0, copied: 0, aliased: 0, cached: 0, pruned: [], lock: [] };
+    // The OCI view follows the tree like index.json: sources fetched now give their manifests, the
+    // previous view those of cached versions.
+    if (proceed) await writeOciView(root, { originals: new Map(staged.flatMap((s) => (s.original ? [[s.digest, s.original] as const] : []))) });
     const failed = run.failures;
     if (opts.writeLock && failed.length === 0) await writeFileAtomic(opts.writeLock, renderLock(done.lock), new Date(0));
     const ok = failed.length === 0;

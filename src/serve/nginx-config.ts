@@ -22,6 +22,9 @@ export interface NginxRewrite {
   workerProcesses?: number;
 }
 
+/** The image's tree root (the `root` directive); `include`s of files under it follow `root`. */
+const IMAGE_ROOT = '/usr/share/nginx/html';
+
 /** Directives whose single argument is a path under /tmp in the image. */
 const RUNTIME_PATH_DIRECTIVES = ['pid', 'client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path'];
 
@@ -81,6 +84,10 @@ export function rewriteNginxConfig(text: string, opts: NginxRewrite, file = 'ima
       if (opts.accessLog === 'off') return emit('off');
       const format = args.trim().split(/\s+/).slice(1);
       return emit([quote(opts.accessLog), ...format].join(' '));
+    }
+    if (directive === 'include' && args.trim().startsWith(`${IMAGE_ROOT}/`)) {
+      // Files of the served tree (the OCI view's maps) move with the root.
+      return emit(quote(path.join(opts.root, args.trim().slice(IMAGE_ROOT.length))));
     }
     if (directive === 'worker_processes') {
       counts.worker_processes++;

@@ -54,7 +54,9 @@ export function gatewayFetch(requests: GatewayFetchRequest[], opts: GatewayFetch
         if (typeof code !== 'number') return reject(new Error(`gateway-client did not finish: ${err?.message}\n${stderr}`));
         const results = stdout
           .split('\n')
-          .filter((l) => l.trim() !== '')
+          // Istio's own logger writes its `info wasm fetching image ...` lines (oci:// only) to stdout
+          // too; the results are the JSON lines.
+          .filter((l) => l.startsWith('{'))
           .map((l) => JSON.parse(l) as GatewayFetchResult);
         resolve({ code, results, stderr });
       },

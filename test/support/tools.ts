@@ -39,6 +39,7 @@ export type ToolName =
   | 'kube-scheduler'
   | 'kubectl'
   | 'kwok'
+  | 'conformance'
   | 'openssl'
   | 'buildah'
   | 'runc'

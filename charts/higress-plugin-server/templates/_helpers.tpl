@@ -63,6 +63,16 @@ app.kubernetes.io/component: plugin-server
 {{- end -}}
 {{- end }}
 
+{{/* In-cluster host (and port when not 80) of the read-only OCI registry under /v2/ (serviceHost in src/contract/service.ts computes the same). */}}
+{{- define "higress-plugin-server.registryHost" -}}
+{{- $host := printf "%s.%s.svc" (include "higress-plugin-server.name" .) .Release.Namespace -}}
+{{- if eq (int .Values.service.port) 80 -}}
+{{- $host -}}
+{{- else -}}
+{{- printf "%s:%d" $host (int .Values.service.port) -}}
+{{- end -}}
+{{- end }}
+
 {{/* Value of the Console's HIGRESS_ADMIN_WASM_PLUGIN_CUSTOM_IMAGE_URL_PATTERN for this server. */}}
 {{- define "higress-plugin-server.consoleUrlPattern" -}}
 {{- include "higress-plugin-server.baseUrl" . }}/plugins/${name}/${version}/plugin.wasm

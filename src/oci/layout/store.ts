@@ -57,7 +57,7 @@ export class LayoutStore {
   async manifest(ref: OciReference, reference: string, signal?: AbortSignal, descriptor?: Descriptor): Promise<FetchedManifest> {
     const raw = await this.rawManifest(ref, reference, signal, descriptor);
     const url = this.layout.label(raw.digest);
-    return { digest: raw.digest, manifest: parseManifest(raw.bytes, raw.mediaType, url), url };
+    return { digest: raw.digest, manifest: parseManifest(raw.bytes, raw.mediaType, url), url, bytes: raw.bytes };
   }
 
   async resolve(ref: OciReference): Promise<{ digest: string; mediaType: string }> {

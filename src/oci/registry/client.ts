@@ -53,6 +53,8 @@ export interface FetchedManifest {
   digest: string;
   manifest: Manifest;
   url: string;
+  /** The exact bytes received (they hash to `digest`): a caller may keep them to serve them unchanged. */
+  bytes: Buffer;
 }
 
 function contentType(value: string | null): string {
@@ -90,7 +92,7 @@ export class RegistryClient {
    */
   async manifest(ref: OciReference, reference: string, signal?: AbortSignal, descriptor?: Descriptor): Promise<FetchedManifest> {
     const { url, bytes, digest, contentType: type } = await this.manifestBytes(ref, reference, signal, descriptor);
-    return { digest, manifest: parseManifest(bytes, type, url), url };
+    return { digest, manifest: parseManifest(bytes, type, url), url, bytes };
   }
 
   /** The manifest's exact bytes (for copies), checked like manifest(); the media type is the body's own when it names one. */

@@ -6,13 +6,14 @@
  */
 import * as path from 'path';
 import { IntegrityError } from '../../errors';
-import type { FetchedArtifact, OciReference } from '../types';
+import type { FetchedArtifact, FetchOptions, OciReference } from '../types';
 import { formatReference } from '../types';
-import type { RegistryClient } from '../registry/client';
+import type { FetchedManifest, RegistryClient } from '../registry/client';
 import type { Descriptor, ImageManifest, Manifest } from '../registry/media';
 import { configMayHaveCreated, CREATED_ANNOTATION, MAX_CONFIG_BYTES, normaliseCreated } from './created';
 import { extractTarLayer, writeRawLayer, WrittenWasm } from './extract';
 import { selectPlatform, selectSpecLayer, selectWasmLayers, WASM_ENTRY } from './layers';
+import { keepOriginal } from './original';
 
 /** spec.yaml is a short YAML document; refuse anything that is clearly not one. */
 const MAX_SPEC_BYTES = 1024 * 1024;
@@ -31,14 +32,14 @@ export class WasmArtifactFetcher {
   constructor(private readonly registry: ArtifactStore, private readonly maxBytes: number) {}
 
   /** Downloads the wasm of `ref` into `dir` (as plugin.wasm), with every manifest and blob verified. */
-  async fetch(ref: OciReference, dir: string, opts: WasmFetchOptions = {}): Promise<FetchedArtifact> {
+  async fetch(ref: OciReference, dir: string, opts: FetchOptions = {}): Promise<FetchedArtifact> {
     const { signal } = opts;
     const top = await this.registry.manifest(ref, ref.digest ?? ref.tag ?? 'latest', signal);
     if (opts.expectDigest && top.digest !== opts.expectDigest) {
       throw new IntegrityError('E_DIGEST_MOVED', `${formatReference(ref)} now resolves to ${top.digest}, expected ${opts.expectDigest}`, { url: top.url },
         'the tag moved: review the change, then pull again with --lock to update the lock file');
     }
-    const { image, url: imageUrl } = await this.image(ref, top.manifest, top.url, signal);
+    const { image, url: imageUrl, child } = await this.image(ref, top.manifest, top.url, signal);
     const source = selectWasmLayers(image, imageUrl);
     const dest = path.join(dir, WASM_ENTRY);
     const annotated = normaliseCreated(image.annotations?.[CREATED_ANNOTATION]);
@@ -52,18 +53,24 @@ export class WasmArtifactFetcher {
     const out: FetchedArtifact = { manifestDigest: top.digest, wasmPath: dest, size: wasm.size, sha256: wasm.sha256 };
     if (created) out.created = created;
     if (specYaml !== undefined) out.specYaml = specYaml;
+    if (opts.keepOriginal && source.kind === 'raw') {
+      // The stored plugin.wasm is this layer unchanged: the source's manifest can be served as is.
+      const known = specYaml === undefined ? [] : [Buffer.from(specYaml, 'utf8')];
+      const original = await keepOriginal(this.registry, ref, child ? [top, child] : [top], image, source.layer, dir, known, signal);
+      if (original) out.original = original;
+    }
     return out;
   }
 
   /** The image manifest itself, or the linux/amd64 entry of an index. */
-  private async image(ref: OciReference, top: Manifest, url: string, signal?: AbortSignal): Promise<{ image: ImageManifest; url: string }> {
+  private async image(ref: OciReference, top: Manifest, url: string, signal?: AbortSignal): Promise<{ image: ImageManifest; url: string; child?: FetchedManifest }> {
     if (top.kind === 'manifest') return { image: top, url };
     const entry = selectPlatform(top, url);
     const child = await this.registry.manifest(ref, entry.digest, signal, entry);
     if (child.manifest.kind !== 'manifest') {
       throw new IntegrityError('E_MANIFEST_NESTED', `index entry ${entry.digest} in ${url} is itself an index`, { url: child.url }, 'point the reference at a plugin image');
     }
-    return { image: child.manifest, url: child.url };
+    return { image: child.manifest, url: child.url, child };
   }
 
   private async rawLayer(ref: OciReference, layer: Descriptor, dest: string, signal?: AbortSignal): Promise<WrittenWasm> {

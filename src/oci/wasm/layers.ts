@@ -3,6 +3,7 @@
  * reads it: which platform of an index, which layer holds the module, where spec.yaml is. Pure.
  */
 import { IntegrityError, RegistryError } from '../../errors';
+import { DOCKER_MANIFEST } from '../registry/media';
 import type { Descriptor, ImageManifest, IndexManifest } from '../registry/media';
 
 export const WASM_LAYER = 'application/vnd.module.wasm.content.layer.v1+wasm';
@@ -45,4 +46,18 @@ export function selectWasmLayers(manifest: ImageManifest, url: string): WasmSour
 export function selectSpecLayer(manifest: ImageManifest): Descriptor | undefined {
   return manifest.layers.find((l) => l.mediaType === HIGRESS_SPEC_LAYER) ??
     manifest.layers.find((l) => l.annotations?.[TITLE_ANNOTATION] === 'spec.yaml');
+}
+
+/**
+ * Whether Istio's pkg/wasm (the gateway's fetcher, pkg/wasm/imagefetcher.go) loads an image manifest
+ * in this form: a Docker manifest whose last layer is a Docker tar.gzip, an OCI one whose last layer
+ * is an OCI tar+gzip, or the Wasm artifact form with exactly two layers, one of them the raw wasm.
+ * One raw layer (what `oras push plugin.wasm` makes) or wasm + spec.yaml + README fail there with
+ * "number of layers must be 2", from any registry.
+ */
+export function gatewayLoads(manifest: ImageManifest): boolean {
+  const last = manifest.layers[manifest.layers.length - 1]?.mediaType;
+  if (manifest.mediaType === DOCKER_MANIFEST) return last === DOCKER_TAR_GZIP;
+  if (last === OCI_TAR_GZIP) return true;
+  return manifest.layers.length === 2 && manifest.layers.some((l) => l.mediaType === WASM_LAYER);
 }
