@@ -125,6 +125,19 @@ function fingerprint(at: string): Record<string, string> {
   return out;
 }
 
+/** A copy of the tree in which one byte of waf's layer blob is flipped (its name no longer matches). */
+function copyWithWafLayerFlipped(name: string) {
+  const copy = path.join(dir, name);
+  fs.cpSync(root, copy, { recursive: true });
+  const t = view(copy).tags.find((x) => x.name === 'waf')!;
+  const layer = path.join(copy, OCI_DIR, 'blobs', t.blobs[1].digest.slice(7));
+  const bytes = fs.readFileSync(layer);
+  bytes[bytes.length >> 1] ^= 0xff;
+  fs.chmodSync(layer, 0o644); // shared blobs are read-only
+  fs.writeFileSync(layer, bytes);
+  return { copy, t, size: bytes.length };
+}
+
 describe('the OCI view the pipeline writes', () => {
   test('keeps the source manifest digest when the wasm layer is stored unchanged (aliases too)', () => {
     expect(tagOf('key-auth', '2.0.0')).toMatchObject({ form: 'original', digest: pushed['key-auth'].manifestDigest });
@@ -177,13 +190,7 @@ describe('the OCI view the pipeline writes', () => {
 
   test('verify checks it, and a changed blob is reported', async () => {
     expect((await runCli('verify', root)).code).toBe(0);
-    const copy = path.join(dir, 'tampered');
-    fs.cpSync(root, copy, { recursive: true });
-    const t = view(copy).tags.find((x) => x.name === 'waf')!;
-    const layer = path.join(copy, OCI_DIR, 'blobs', t.blobs[1].digest.slice(7));
-    const bytes = fs.readFileSync(layer);
-    bytes[bytes.length >> 1] ^= 0xff;
-    fs.writeFileSync(layer, bytes);
+    const { copy, t } = copyWithWafLayerFlipped('tampered');
     const res = await runCli('verify', copy);
     expect(res.code).not.toBe(0);
     expect(res.stderr).toContain(`waf@2.0.0: blob ${t.blobs[1].digest} is missing or does not hash to its name`);
@@ -352,19 +359,13 @@ describe('integration commands', () => {
   }, 60_000);
 
   test('check --oci names the plugin whose served layer is wrong', async () => {
-    const copy = path.join(dir, 'tampered-served');
-    fs.cpSync(root, copy, { recursive: true });
-    const t = view(copy).tags.find((x) => x.name === 'waf')!;
-    const layer = path.join(copy, OCI_DIR, 'blobs', t.blobs[1].digest.slice(7));
-    const bytes = fs.readFileSync(layer);
-    bytes[bytes.length >> 1] ^= 0xff;
-    fs.writeFileSync(layer, bytes);
+    const { copy, t, size } = copyWithWafLayerFlipped('tampered-served');
     const bad = await startNginx(copy);
     try {
       const res = await runCli('check', bad.url, '--oci');
       expect(res.code).not.toBe(0);
       // the report line (stdout) names the tag, the blob and what it really is
-      expect(res.stdout).toContain(`FAILED waf:2.0.0 blob ${t.blobs[1].digest} is ${bytes.length} bytes hashing to`);
+      expect(res.stdout).toContain(`FAILED waf:2.0.0 blob ${t.blobs[1].digest} is ${size} bytes hashing to`);
       expect(res.stderr).toContain('1 failed');
     } finally {
       await bad.stop();
