@@ -64,6 +64,13 @@ describe('one exit code per outcome (README table, --help)', () => {
     expect((await runCli('pull', list, '--out', tree, '--no-such-flag')).code).toBe(EXIT.usage);
     expect((await runCli('serve', tree, '--host', '0.0.0.0')).code).toBe(EXIT.usage);
   });
+  test('2 usage: --registry-map with an oci-layout: source is refused before anything is read or written', async () => {
+    const out = path.join(dir, 'never-written');
+    const r = await runCli('pull', `oci-layout:${path.join(dir, 'no-such-bundle.tar')}`, '--out', out, '--registry-map', 'a.example=b.example');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.stderr).toContain('--registry-map does not apply to an oci-layout: source');
+    expect(fs.existsSync(out)).toBe(false);
+  });
   test('3 input: a bad list line', async () => {
     const bad = path.join(dir, 'bad.properties');
     fs.writeFileSync(bad, 'nope\n');

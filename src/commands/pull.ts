@@ -242,5 +242,11 @@ export function register(program: Command): void {
     .option('--no-wait', 'fail at once (exit 7, E_TREE_LOCKED) if another run holds the output folder, instead of waiting')
     .addOption(new Option('--deadline <s>', 'seconds the whole pull may take; plugins not staged by then fail').argParser(seconds))
     .addHelpText('after', `\n${exitCodesHelp()}`)
-    .action((lists: string[], flags: PullFlags) => pullCommand(lists, flags));
+    .action((lists: string[], flags: PullFlags, cmd: Command) => {
+      // A bundle holds its plugins under the names it was made with; a map would look for others there.
+      if (flags.registryMap.length && lists.some(isLayoutArg)) {
+        cmd.error('error: --registry-map does not apply to an oci-layout: source (a bundle keeps the registry names it was made with); leave it out, or mirror the bundle and pull from the mirror with it', { code: 'commander.conflictingOption', exitCode: 2 });
+      }
+      return pullCommand(lists, flags);
+    });
 }
