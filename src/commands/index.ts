@@ -11,9 +11,9 @@ export async function indexCommand(root: string, flags: { json?: boolean; wait?:
   const o = new CliOutput('index', Boolean(flags.json));
   const lock = { wait: flags.wait !== false, onWait: (h: LockHolder, file: string) => o.human(`waiting: ${root} is in use by pid ${h.pid} (since ${h.since}); the lock is ${file}`) };
   await assertOciDirIsOurs(root);
-  const r = await reindexTree(root, { sourceDateEpoch: sourceDateEpoch(), lock });
-  // The OCI view lists what the tree holds now; source manifests of the previous view are kept.
-  await writeOciView(root);
+  // The OCI view lists what the tree holds now (source manifests of the previous view are kept),
+  // written under the same output lock as index.json.
+  const r = await reindexTree(root, { sourceDateEpoch: sourceDateEpoch(), lock, thenWhileLocked: async () => void (await writeOciView(root)) });
   for (const id of r.rebuilt) {
     const [name, version] = id.split('/') as [string, string];
     o.human(`rebuilt ${name}@${version}`);

@@ -46,11 +46,17 @@ async function strayEntries(root: string, versions: Set<string>): Promise<Array<
   return out;
 }
 
-export async function reindexTree(root: string, opts: { sourceDateEpoch?: string; lock?: LockOptions } = {}): Promise<ReindexResult> {
+/**
+ * `thenWhileLocked` runs after the index is written and before the output lock is released: what a
+ * higher layer derives from the tree (the OCI view) is written by the same run that owns it.
+ */
+export async function reindexTree(root: string, opts: { sourceDateEpoch?: string; lock?: LockOptions; thenWhileLocked?: () => Promise<void> } = {}): Promise<ReindexResult> {
   await assertNoSymlinkBelow(root, PLUGINS_DIR);
   const treeRun = await beginTreeRun(root, opts.lock);
   try {
-    return await reindexLocked(root, opts);
+    const result = await reindexLocked(root, opts);
+    await opts.thenWhileLocked?.();
+    return result;
   } finally {
     await treeRun.end();
   }
