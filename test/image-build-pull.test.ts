@@ -72,7 +72,7 @@ beforeAll(async () => {
     lines.push(`${name}=oci://${registry.host}/plugins/${name}:1.0.0`);
   }
   fs.writeFileSync(path.join(context, 'image', 'test.properties'), lines.join('\n') + '\n');
-  fs.writeFileSync(path.join(context, 'image', 'missing-pin.properties'), `add-header=oci://${registry.host}/plugins/add-header@sha256:${'0'.repeat(64)}\n`);
+  fs.writeFileSync(path.join(context, 'image', 'missing-pin.properties'), `add-header=oci://${registry.host}/plugins/add-header:1.0.0@sha256:${'0'.repeat(64)}\n`);
 
   // Where this machine reaches the npm registry through a TLS-intercepting proxy, its npm names a CA
   // file (`npm config get cafile`); the build stage's npm gets the same file and setting, mounted
@@ -122,7 +122,7 @@ test('with the default stage selection the image serves the pulled list, verifie
 test('negative control: a list pinned to a digest the registry lacks fails the build at the pull step', async () => {
   const r = await build('image/missing-pin.properties', 'hps-plugin-server:bad');
   expect(r.code).not.toBe(0);
-  expect(r.stderr).toMatch(/add-header: .*sha256:0{64}/);
+  expect(r.stderr).toMatch(/FAILED add-header@1\.0\.0: manifest not found \(404\) at \S+\/manifests\/sha256:0{64} \(the pinned @sha256: manifest digest does not exist/);
   expect((await buildah!.run(['inspect', '--type', 'image', 'hps-plugin-server:bad'])).code).not.toBe(0);
   // The build stage comes from the layer cache, but vfs storage still copies each stage's rootfs.
 }, 1_500_000);
