@@ -5,11 +5,10 @@
  */
 import { Command, Option } from 'commander';
 import { BundleEvent, writeBundle } from '../airgap/bundle';
-import { loadAirgapInputs } from '../airgap/inputs';
 import { exitCodesHelp } from '../errors';
 import { createRegistryClient } from '../oci/client';
 import { layoutSource, registrySource } from '../oci/copy/copy';
-import { concurrency, formatBytes, repeatable } from './copy-options';
+import { concurrency, formatBytes, loadCopyInputs, repeatable } from './copy-options';
 import { CliOutput, problemFields } from './output';
 
 interface BundleFlags {
@@ -38,14 +37,8 @@ function report(o: CliOutput, e: BundleEvent): void {
 export async function bundleCommand(args: string[], flags: BundleFlags): Promise<void> {
   const o = new CliOutput('bundle', Boolean(flags.json));
   const refuse = (problems: unknown[], line: string): void => o.finish({ areas: o.problems(problems), line, counts: { problems: problems.length } });
-  let loaded;
-  try {
-    loaded = await loadAirgapInputs({ args, snapshot: flags.snapshot, lock: flags.lock });
-  } catch (e) {
-    return refuse([e], 'nothing was bundled');
-  }
-  const { inputs, problems } = loaded;
-  if (!inputs) return refuse(problems, `${problems.length} problem(s) in the inputs; nothing was bundled`);
+  const inputs = await loadCopyInputs(o, args, flags, 'bundled');
+  if (!inputs) return;
   const client = createRegistryClient({ insecureHosts: flags.insecureRegistry });
   try {
     const result = await writeBundle({

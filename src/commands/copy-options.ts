@@ -1,5 +1,7 @@
-/** Option parsers and byte formatting shared by the commands that copy plugins (`bundle`, `mirror`). */
+/** Option parsers shared by the commands that fetch plugins (`pull`, `bundle`, `mirror`), and how `bundle` and `mirror` load their inputs. */
 import { InvalidArgumentError } from 'commander';
+import { AirgapInputs, loadAirgapInputs } from '../airgap/inputs';
+import { CliOutput } from './output';
 
 export function concurrency(v: string): number {
   const n = Number(v);
@@ -15,4 +17,23 @@ export function formatBytes(bytes: number): string {
   if (bytes < 1024) return `${bytes} B`;
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/**
+ * The inputs of `bundle` / `mirror` (lists, snapshot, lock or a bundle), or undefined after the
+ * command has finished with one line per problem ("nothing was <verb>").
+ */
+export async function loadCopyInputs(o: CliOutput, args: string[], flags: { snapshot?: string; lock?: string }, verb: string): Promise<AirgapInputs | undefined> {
+  const refuse = (problems: unknown[], line: string): undefined => {
+    o.finish({ areas: o.problems(problems), line, counts: { problems: problems.length } });
+    return undefined;
+  };
+  let loaded;
+  try {
+    loaded = await loadAirgapInputs({ args, snapshot: flags.snapshot, lock: flags.lock });
+  } catch (e) {
+    return refuse([e], `nothing was ${verb}`);
+  }
+  const { inputs, problems } = loaded;
+  return inputs ?? refuse(problems, `${problems.length} problem(s) in the inputs; nothing was ${verb}`);
 }

@@ -4,14 +4,14 @@
  * plugin list that names the target.
  */
 import { Command, Option } from 'commander';
-import { LIST_MEDIA_TYPE, loadAirgapInputs } from '../airgap/inputs';
+import { LIST_MEDIA_TYPE } from '../airgap/inputs';
 import { MirrorEvent, runMirror } from '../airgap/mirror';
 import { listFromEntries, rewriteListText } from '../airgap/rewrite';
 import { writeFileAtomic } from '../content/fsutil';
 import { exitCodesHelp, InputError } from '../errors';
 import { createRegistryClient } from '../oci/client';
 import { layoutSource, registrySink, registrySource } from '../oci/copy/copy';
-import { concurrency, formatBytes, repeatable } from './copy-options';
+import { concurrency, formatBytes, loadCopyInputs, repeatable } from './copy-options';
 import { CliOutput, problemFields } from './output';
 
 interface MirrorFlags {
@@ -48,14 +48,8 @@ export async function mirrorCommand(args: string[], flags: MirrorFlags): Promise
   if (!TARGET_RE.test(target)) {
     return refuse([new InputError({ code: 'E_MIRROR_TARGET', message: `bad --to "${flags.to}"`, hint: 'write --to host[:port][/repository/prefix]' })], 'nothing was mirrored');
   }
-  let loaded;
-  try {
-    loaded = await loadAirgapInputs({ args, snapshot: flags.snapshot, lock: flags.lock });
-  } catch (e) {
-    return refuse([e], 'nothing was mirrored');
-  }
-  const { inputs, problems } = loaded;
-  if (!inputs) return refuse(problems, `${problems.length} problem(s) in the inputs; nothing was mirrored`);
+  const inputs = await loadCopyInputs(o, args, flags, 'mirrored');
+  if (!inputs) return;
   const client = createRegistryClient({ insecureHosts: flags.insecureRegistry });
   try {
     const lockDigests = new Map((inputs.lock?.plugins ?? []).map((l) => [`${l.name}@${l.version}`, l.digest]));

@@ -21,6 +21,7 @@ import { OciClient, OciClientOptions } from '../oci/types';
 import { PluginEvent, textReporter } from '../pipeline/progress';
 import { runPull } from '../pipeline/pull';
 import { listVersionDirs, readMetadata } from '../tree/read';
+import { concurrency, repeatable } from './copy-options';
 import { CliOutput, problemFields } from './output';
 
 interface PullFlags {
@@ -45,12 +46,6 @@ interface PullFlags {
 
 export const DEFAULT_LIST = path.join('image', 'plugins.properties');
 export const DEFAULT_LOCK = 'plugins.lock.json';
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError(`--concurrency must be an integer from 1 to 64, got "${v}"`);
-  return n;
-}
 
 function gzipLevel(v: string): GzipLevel {
   try {
@@ -232,9 +227,9 @@ export function register(program: Command): void {
     .option('--frozen', 'fail if the list differs from the lock file or a digest moved')
     .option('--keep-going', `publish what succeeded even when some plugins fail (exits 8 when some succeeded)`)
     .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json); human lines stay on stderr')
-    .addOption(new Option('--concurrency <n>', 'parallel downloads').argParser(positiveInt).default(8))
-    .option('--insecure-registry <host>', 'allow plain HTTP to this host[:port] (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--registry-map <src=dst>', 'read host[/prefix] src from host[/prefix] dst, in lists, lock and snapshot alike (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .addOption(new Option('--concurrency <n>', 'parallel downloads').argParser(concurrency).default(8))
+    .option('--insecure-registry <host>', 'allow plain HTTP to this host[:port] (repeatable)', repeatable, [] as string[])
+    .option('--registry-map <src=dst>', 'read host[/prefix] src from host[/prefix] dst, in lists, lock and snapshot alike (repeatable)', repeatable, [] as string[])
     .option('--prune', 'remove version folders that are not in the list (each removal is listed)')
     .option('--dry-run', 'change nothing: with --prune, list the folders that would be removed')
     .addOption(new Option('--gzip-level <1-9>', 'gzip level of plugin.wasm.gz: 6 (default) compresses ~2.5x faster than 9 for ~0.8% more bytes').argParser(gzipLevel).default(DEFAULT_GZIP_LEVEL))
