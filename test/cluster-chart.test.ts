@@ -357,37 +357,34 @@ describe('dist/ manifests with kubectl', () => {
 });
 
 describe('the Higress umbrella fixture with the plugin server embedded in higress-core', () => {
+  // One private copy laid out as docs/installing.md says (the core chart's two templates replaced by
+  // the subchart under the alias pluginServer), built once for both tests; the repository is left alone.
+  let work: string;
+  let umbrella: string;
+  beforeAll(async () => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-umbrella-'));
+    const charts = copyHigressFixtures(work);
+    embedIntoCore(charts.core);
+    umbrella = charts.umbrella;
+    await helmOk(['dependency', 'build', umbrella]);
+  });
+  afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  /** The fixture's stand-ins for the controller and the Console are not hardened: no Pod Security enforcement. */
+  async function installUmbrella(ns: string, sets: string[]): Promise<void> {
+    await cp.kubectlOk(['create', 'namespace', ns]);
+    await helmOk(['install', 'higress', umbrella, '-n', ns, '--wait', '--timeout', '120s', ...sets.flatMap((s) => ['--set', s])]);
+  }
+
   test('installs with global.enablePluginServer=true and higress-core.pluginServer.replicas=3, spread over the three nodes', async () => {
-    // A private copy laid out as docs/installing.md says (the core chart's two templates replaced by the
-    // subchart under the alias pluginServer); the repository is left alone.
-    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-umbrella-'));
-    try {
-      const { umbrella, core } = copyHigressFixtures(work);
-      embedIntoCore(core);
-      await helmOk(['dependency', 'build', umbrella]);
-      // The fixture's stand-ins for the controller and the Console are not hardened: a namespace
-      // without Pod Security enforcement.
-      await cp.kubectlOk(['create', 'namespace', 'umbrella']);
-      await helmOk(['install', 'higress', umbrella, '-n', 'umbrella', '--wait', '--timeout', '120s', '--set', 'global.enablePluginServer=true', '--set', 'higress-core.pluginServer.replicas=3']);
-      const list = await settled('umbrella', 3);
-      expect(new Set(list.map((p) => p.node)).size).toBe(3);
-      expect(list.map((p) => p.image)).toEqual(Array(3).fill(`higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:${HIGRESS_VERSION}`));
-    } finally {
-      fs.rmSync(work, { recursive: true, force: true });
-    }
+    await installUmbrella('umbrella', ['global.enablePluginServer=true', 'higress-core.pluginServer.replicas=3']);
+    const list = await settled('umbrella', 3);
+    expect(new Set(list.map((p) => p.node)).size).toBe(3);
+    expect(list.map((p) => p.image)).toEqual(Array(3).fill(`higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:${HIGRESS_VERSION}`));
   });
 
   test('negative control: without global.enablePluginServer no plugin-server pod is created', async () => {
-    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-umbrella-'));
-    try {
-      const { umbrella, core } = copyHigressFixtures(work);
-      embedIntoCore(core);
-      await helmOk(['dependency', 'build', umbrella]);
-      await cp.kubectlOk(['create', 'namespace', 'umbrella-off']);
-      await helmOk(['install', 'higress', umbrella, '-n', 'umbrella-off', '--wait', '--timeout', '120s', '--set', 'higress-core.pluginServer.replicas=3']);
-      expect(await pods('umbrella-off')).toEqual([]);
-    } finally {
-      fs.rmSync(work, { recursive: true, force: true });
-    }
+    await installUmbrella('umbrella-off', ['higress-core.pluginServer.replicas=3']);
+    expect(await pods('umbrella-off')).toEqual([]);
   });
 });
