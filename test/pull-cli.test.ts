@@ -47,13 +47,68 @@ test('pulls file: sources, aliases included, into a verified tree with SOURCE_DA
 });
 
 test('a re-run is all cached and byte-identical; --json prints one object per event', async () => {
-  const before = treeState(root, { mtimes: true });
+  const before = treeState(root, { mtimes: true, record: true });
   const r = await runCli('pull', list, '--out', root, '--json');
   expect(r.code).toBe(0);
   const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   expect(events.filter((e) => e.event === 'plugin').every((e) => e.status === 'cached')).toBe(true);
   expect(events.at(-1)).toMatchObject({ event: 'summary', command: 'pull', ok: true, counts: { cached: 4, downloaded: 0 } });
-  expect(treeState(root, { mtimes: true })).toEqual(before);
+  expect(treeState(root, { mtimes: true, record: true })).toEqual(before);
+});
+
+describe('the record of what the last pull read (.higress-plugin-server.verified)', () => {
+  const smallWasmOf = (out: string) => path.join(out, 'plugins/other/3.1.0/plugin.wasm');
+  /** Overwrites plugin.wasm in place with other bytes of the same size and puts its mtime back: only ctime tells. */
+  const corruptInPlace = (file: string) => {
+    const st = fs.statSync(file);
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 1] ^= 0xff;
+    fs.writeFileSync(file, bytes); // as root: the 0444 mode does not stop it, as it would not stop an operator
+    fs.utimesSync(file, st.atime, st.mtime);
+  };
+  const statuses = (stdout: string) => Object.fromEntries(stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'plugin').map((e) => [`${e.name}@${e.version}`, e.status]));
+
+  test('a file changed in place with its size and mtime put back is read again and published afresh', async () => {
+    const out = path.join(dir, 'record-changed');
+    expect((await runCli('pull', list, '--out', out)).code).toBe(0);
+    const record = JSON.parse(fs.readFileSync(path.join(out, '.higress-plugin-server.verified'), 'utf8'));
+    expect(Object.keys(record.files)).toEqual(expect.arrayContaining(['plugins/other/3.1.0/plugin.wasm', 'plugins/custom/2.0.0/plugin.wasm.gz']));
+    corruptInPlace(smallWasmOf(out));
+    const r = await runCli('pull', list, '--out', out, '--json');
+    expect(r.code).toBe(0);
+    // small.wasm's three folders share the changed inode; large.wasm's folder is untouched.
+    const got = statuses(r.stdout);
+    expect(got['custom@2.0.0']).toBe('cached');
+    for (const k of ['custom@0.9.0', 'custom@1.0.0', 'other@3.1.0']) expect(got[k]).not.toBe('cached');
+    expect(await runCli('verify', out)).toMatchObject({ code: 0 });
+  });
+
+  test('pull believes the record for a file unchanged to the nanosecond; verify reads every byte', async () => {
+    const out = path.join(dir, 'record-forged');
+    expect((await runCli('pull', list, '--out', out)).code).toBe(0);
+    const file = smallWasmOf(out);
+    corruptInPlace(file);
+    // Vouch for the changed file as if the last pull had read it: the record is a cache, not an authority.
+    const recordFile = path.join(out, '.higress-plugin-server.verified');
+    const record = JSON.parse(fs.readFileSync(recordFile, 'utf8'));
+    const st = fs.lstatSync(file, { bigint: true });
+    const sha = JSON.parse(fs.readFileSync(path.join(path.dirname(file), 'metadata.json'), 'utf8')).sha256;
+    for (const rel of ['plugins/custom/1.0.0/plugin.wasm', 'plugins/custom/0.9.0/plugin.wasm', 'plugins/other/3.1.0/plugin.wasm']) {
+      record.files[rel] = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}|${sha}`;
+    }
+    fs.writeFileSync(recordFile, JSON.stringify(record));
+    const r = await runCli('pull', list, '--out', out, '--json');
+    expect(r.code).toBe(0);
+    expect(Object.values(statuses(r.stdout))).toEqual(['cached', 'cached', 'cached', 'cached']);
+    const v = await runCli('verify', out);
+    expect(v.code).not.toBe(0);
+    expect(v.stderr).toMatch(/other@3\.1\.0.*plugin\.wasm sha256 .* differs from metadata/);
+    // A record that is not ours is ignored: everything is read, the changed folders published afresh.
+    fs.writeFileSync(recordFile, '{"format":"something else","files":{}}');
+    const again = await runCli('pull', list, '--out', out, '--json');
+    expect(statuses(again.stdout)['other@3.1.0']).not.toBe('cached');
+    expect(await runCli('verify', out)).toMatchObject({ code: 0 });
+  });
 });
 
 test('--frozen passes when nothing moved and fails when a file changed', async () => {

@@ -25,6 +25,8 @@ export const RESERVED_PLUGIN_NAMES: ReadonlySet<string> = new Set([INDEX_FILE, `
 /** Hidden files the pipeline keeps at the output root while it runs (Nginx never serves dot-files). */
 export const LOCK_FILE = '.higress-plugin-server.lock';
 export const RUN_JOURNAL = '.higress-plugin-server.runs';
+/** What the last pull read and found sound, so the next one need not read it again (src/tree/verified-files.ts). */
+export const VERIFIED_FILE = '.higress-plugin-server.verified';
 /** The gateway refuses bodies over 256 MiB; so do we. */
 export const MAX_WASM_BYTES = 256 * 1024 * 1024;
 

@@ -56,6 +56,9 @@ export interface GeneratedImage {
   layerTail: Buffer;
   layerDigest: string;
   layerSize: number;
+  /** Hex sha256 of plugin.wasm and of plugin.wasm.gz as read here: what the image was made from. */
+  wasmSha256: string;
+  gzSha256: string;
 }
 
 function sha256(...parts: Buffer[]): string {
@@ -64,15 +67,18 @@ function sha256(...parts: Buffer[]): string {
   return `sha256:${h.digest('hex')}`;
 }
 
-async function hashFileBetween(file: string, head: Buffer, tail: Buffer): Promise<{ digest: string; size: number }> {
+/** sha256 of head ‖ file ‖ tail, and of the file alone, in one read. */
+async function hashFileBetween(file: string, head: Buffer, tail: Buffer): Promise<{ digest: string; size: number; fileSha256: string }> {
   const h = createHash('sha256').update(head);
+  const own = createHash('sha256');
   let size = head.length;
   for await (const chunk of fs.createReadStream(file)) {
     h.update(chunk as Buffer);
+    own.update(chunk as Buffer);
     size += (chunk as Buffer).length;
   }
   h.update(tail);
-  return { digest: `sha256:${h.digest('hex')}`, size: size + tail.length };
+  return { digest: `sha256:${h.digest('hex')}`, size: size + tail.length, fileSha256: own.digest('hex') };
 }
 
 /** Canonical JSON: keys in the order written here, no whitespace. */
@@ -88,7 +94,8 @@ export async function buildImage(wasmPath: string, gzPath: string, wasmSize: num
   const mtime = Math.floor(new Date(created).getTime() / 1000);
   const header = tarHeader(WASM_FILE, wasmSize, mtime);
   const trailer = tarTrailer(wasmSize);
-  const diffId = (await hashFileBetween(wasmPath, header, trailer)).digest;
+  const raw = await hashFileBetween(wasmPath, header, trailer);
+  const diffId = raw.digest;
   const layerHead = gzipChunkedSync(header);
   const layerTail = gzipChunkedSync(trailer);
   const layer = await hashFileBetween(gzPath, layerHead, layerTail);
@@ -101,7 +108,10 @@ export async function buildImage(wasmPath: string, gzPath: string, wasmSize: num
     layers: [{ mediaType: OCI_TAR_GZIP, digest: layer.digest, size: layer.size, annotations: { 'org.opencontainers.image.title': 'plugin.tar.gz' } }],
     annotations: { 'module.wasm.image/variant': 'compat', 'org.opencontainers.image.created': created },
   });
-  return { manifest, manifestDigest: sha256(manifest), config, configDigest, layerHead, layerTail, layerDigest: layer.digest, layerSize: layer.size };
+  return {
+    manifest, manifestDigest: sha256(manifest), config, configDigest, layerHead, layerTail, layerDigest: layer.digest, layerSize: layer.size,
+    wasmSha256: raw.fileSha256, gzSha256: layer.fileSha256,
+  };
 }
 
 /** Writes head ‖ plugin.wasm.gz ‖ tail to `dest` (a new file) and fsyncs it. */

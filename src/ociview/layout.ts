@@ -64,6 +64,18 @@ export interface ViewTag {
   manifests: ViewManifest[];
   /** Every blob the manifests name, in manifest order. */
   blobs: ViewBlob[];
+  /**
+   * Generated images only: the version's bytes and time the image was made from. The image is a
+   * function of these, so a later run with the same ones reuses it instead of reading the files again.
+   */
+  from?: GeneratedFrom;
+}
+
+export interface GeneratedFrom {
+  sha256: string;
+  gzipSha256: string;
+  size: number;
+  created: string;
 }
 
 export interface ViewFile {

@@ -12,6 +12,7 @@ export function renderView(view: ViewFile): string {
     form: t.form,
     manifests: t.manifests.map((m) => ({ digest: m.digest, mediaType: m.mediaType })),
     blobs: t.blobs.map((b) => ({ digest: b.digest, size: b.size })),
+    ...(t.from ? { from: { sha256: t.from.sha256, gzipSha256: t.from.gzipSha256, size: t.from.size, created: t.from.created } } : {}),
   }));
   return `${JSON.stringify({ schemaVersion: view.schemaVersion, tags }, null, 2)}\n`;
 }

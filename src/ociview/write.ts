@@ -8,7 +8,8 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { InputError, IntegrityError } from '../errors';
-import { randomSuffix, syncDir, writeFileDurable } from '../content/fsutil';
+import { randomSuffix, sha256OfFile, syncDir, writeFileDurable } from '../content/fsutil';
+import { mapLimit } from '../content/pool';
 import { compareEntries } from '../contract/plugin-identity';
 import { GZ_FILE, PLUGINS_DIR, PluginMetadata, WASM_FILE } from '../contract/tree-format';
 import { OCI_MANIFEST, parseManifest } from '../oci/registry/media';
@@ -18,6 +19,7 @@ import type { OriginalArtifact } from '../oci/types';
 import { OLD_PREFIX, TMP_PREFIX } from '../tree/publish';
 import { listVersionDirs, readMetadata } from '../tree/read';
 import { EPOCH } from '../tree/render';
+import { VerifiedFiles } from '../tree/verified-files';
 import { buildImage, GeneratedImage, writeLayer } from './image';
 import {
   BLOBS_DIR, CATALOG_FILE, hexOf, MANIFEST_KINDS, manifestFileName, MANIFESTS_DIR, MAPS_DIR, OCI_DIR, TAGS_DIR, ViewBlob, ViewFile,
@@ -28,6 +30,12 @@ import { renderCatalog, renderMaps, renderTagList, renderView } from './render';
 export interface WriteViewOptions {
   /** Source manifests and side blobs fetched by this run, by top-level manifest digest. */
   originals?: ReadonlyMap<string, OriginalArtifact>;
+  /**
+   * Files this run or the last one read (src/tree/verified-files.ts): a view that is still exactly
+   * what this run would write is kept untouched, and a generated image made from the same bytes is
+   * reused instead of read again. Without it every file is read and the view rewritten.
+   */
+  verified?: VerifiedFiles;
 }
 
 /** An original's manifests (exact bytes) and side-blob files, from this run's temp folder or the previous view. */
@@ -69,9 +77,8 @@ export async function readView(dir: string): Promise<ViewFile | undefined> {
 }
 
 /** Originals of the previous view, every manifest and side blob re-checked by sha256 before reuse. */
-async function previousOriginals(oldDir: string): Promise<Map<string, OriginalFiles>> {
+async function previousOriginals(oldDir: string, view: ViewFile | undefined): Promise<Map<string, OriginalFiles>> {
   const out = new Map<string, OriginalFiles>();
-  const view = await readView(oldDir);
   for (const t of view?.tags ?? []) {
     if (t.form !== 'original' || out.has(t.digest) || !t.manifests.every((m) => MANIFEST_KINDS[m.mediaType])) continue;
     try {
@@ -132,17 +139,23 @@ export async function assertOciDirIsOurs(root: string): Promise<void> {
 export async function writeOciView(root: string, opts: WriteViewOptions = {}): Promise<ViewFile> {
   await assertOciDirIsOurs(root);
   const oldDir = path.join(root, OCI_DIR);
-  const reusable = await previousOriginals(oldDir);
+  const verified = opts.verified ?? VerifiedFiles.none(root);
+  const previous = await readView(oldDir);
+  const kept = await previousOriginals(oldDir, previous);
+  const reusable = new Map(kept);
   for (const [digest, o] of opts.originals ?? []) {
     reusable.set(digest, { manifests: o.manifests, blobs: new Map(o.blobs.map((b) => [b.digest, b.path])), wasmLayer: o.wasmLayer });
   }
   const metas = (await versionsOf(root)).sort(compareEntries);
+  const prior: Prior = { dir: oldDir, tags: new Map((previous?.tags ?? []).map((t) => [`${t.name}/${t.version}`, t])), verified };
+  if (previous && (await stillCurrent(root, previous, metas, kept, reusable, prior))) return previous;
   const tmp = path.join(root, `${TMP_PREFIX}oci-${randomSuffix()}`);
   try {
     for (const d of [BLOBS_DIR, MANIFESTS_DIR, TAGS_DIR, MAPS_DIR]) await fs.promises.mkdir(path.join(tmp, d), { recursive: true });
-    const tags: ViewTag[] = [];
     const images: ImageCache = new Map();
-    for (const m of metas) tags.push(await writeVersion(root, tmp, m, reusable, images));
+    // Versions are independent until the blobs folder, whose content-addressed names tolerate either
+    // writer first; a few at once overlap one version's hashing with another's disk writes.
+    const tags = await mapLimit(metas, VIEW_CONCURRENCY, (m) => writeVersion(root, tmp, m, reusable, images, prior));
     const view: ViewFile = { schemaVersion: VIEW_SCHEMA_VERSION, tags };
     const newest = new Date(metas.reduce((max, m) => (m.created > max ? m.created : max), EPOCH));
     await writeFileDurable(path.join(tmp, VIEW_FILE), renderView(view), newest);
@@ -154,6 +167,8 @@ export async function writeOciView(root: string, opts: WriteViewOptions = {}): P
     for (const [file, text] of renderMaps(view)) await writeFileDurable(path.join(tmp, MAPS_DIR, file), text, newest);
     for (const d of [BLOBS_DIR, MANIFESTS_DIR, TAGS_DIR, MAPS_DIR, '.']) await syncDir(path.join(tmp, d));
     await swapView(tmp, oldDir);
+    // Layers written now: the next run need not read them to reuse them.
+    for (const t of tags) if (t.from) await verified.vouchWritten(path.join(oldDir, BLOBS_DIR, hexOf(t.blobs[1]!.digest)), hexOf(t.blobs[1]!.digest));
     return view;
   } finally {
     await fs.promises.rm(tmp, { recursive: true, force: true });
@@ -167,7 +182,12 @@ export async function writeOciView(root: string, opts: WriteViewOptions = {}): P
  */
 async function placeBlob(src: string, dest: string, created: Date): Promise<void> {
   if (fs.existsSync(dest)) return; // content-addressed: same name, same bytes
-  await fs.promises.link(src, dest);
+  try {
+    await fs.promises.link(src, dest);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return; // another version placed it first
+    throw err;
+  }
   if (path.basename(src) !== WASM_FILE) await fs.promises.utimes(dest, created, created);
 }
 
@@ -190,17 +210,25 @@ async function imageOnce(images: ImageCache, wasm: string, gz: string, m: Plugin
   return image;
 }
 
-async function writeVersion(root: string, tmp: string, m: PluginMetadata, reusable: Map<string, OriginalFiles>, images: ImageCache): Promise<ViewTag> {
+/** The tag of a version served by its source's own manifests. */
+function originalTag(m: PluginMetadata, original: OriginalFiles, image: ImageManifest): ViewTag {
+  return { name: m.name, version: m.version, digest: original.manifests[0]!.digest, form: 'original', manifests: original.manifests.map(({ digest, mediaType }) => ({ digest, mediaType })), blobs: blobsOf(image) };
+}
+
+/** Writes a small file of the view once; a concurrent writer of the same content-addressed name may win. */
+async function writeOnce(dest: string, data: Buffer, created: Date): Promise<void> {
+  if (fs.existsSync(dest)) return;
+  await writeFileDurable(dest, data, created);
+}
+
+async function writeVersion(root: string, tmp: string, m: PluginMetadata, reusable: Map<string, OriginalFiles>, images: ImageCache, prior: Prior): Promise<ViewTag> {
   const dir = path.join(root, PLUGINS_DIR, m.name, m.version);
   const wasm = path.join(dir, WASM_FILE);
   const created = new Date(m.created);
   const kept = usableOriginal(m, reusable);
   if (kept) {
     const { original, image } = kept;
-    for (const x of original.manifests) {
-      const dest = path.join(tmp, MANIFESTS_DIR, manifestFileName(x));
-      if (!fs.existsSync(dest)) await writeFileDurable(dest, x.bytes, created);
-    }
+    for (const x of original.manifests) await writeOnce(path.join(tmp, MANIFESTS_DIR, manifestFileName(x)), x.bytes, created);
     const blobs = blobsOf(image);
     for (const b of blobs) {
       const src = b.digest === original.wasmLayer ? wasm : original.blobs.get(b.digest);
@@ -209,24 +237,112 @@ async function writeVersion(root: string, tmp: string, m: PluginMetadata, reusab
       }
       await placeBlob(src, path.join(tmp, BLOBS_DIR, hexOf(b.digest)), created);
     }
-    return { name: m.name, version: m.version, digest: original.manifests[0]!.digest, form: 'original', manifests: original.manifests.map(({ digest, mediaType }) => ({ digest, mediaType })), blobs };
+    return originalTag(m, original, image);
   }
   const gz = path.join(dir, GZ_FILE);
+  const again = await previousImage(root, prior.tags.get(`${m.name}/${m.version}`), m, prior);
+  if (again) {
+    await writeOnce(path.join(tmp, MANIFESTS_DIR, manifestFileName(again.tag.manifests[0]!)), again.manifest, created);
+    await writeOnce(path.join(tmp, BLOBS_DIR, hexOf(again.tag.blobs[0]!.digest)), again.config, created);
+    await placeBlob(again.layerFile, path.join(tmp, BLOBS_DIR, hexOf(again.tag.blobs[1]!.digest)), created);
+    return again.tag;
+  }
   const generated = await imageOnce(images, wasm, gz, m);
   const manifest = { digest: generated.manifestDigest, mediaType: OCI_MANIFEST };
-  const manifestFile = path.join(tmp, MANIFESTS_DIR, manifestFileName(manifest));
-  if (!fs.existsSync(manifestFile)) await writeFileDurable(manifestFile, generated.manifest, created);
-  const configFile = path.join(tmp, BLOBS_DIR, hexOf(generated.configDigest));
-  if (!fs.existsSync(configFile)) await writeFileDurable(configFile, generated.config, created);
+  await writeOnce(path.join(tmp, MANIFESTS_DIR, manifestFileName(manifest)), generated.manifest, created);
+  await writeOnce(path.join(tmp, BLOBS_DIR, hexOf(generated.configDigest)), generated.config, created);
   const layerFile = path.join(tmp, BLOBS_DIR, hexOf(generated.layerDigest));
   if (!fs.existsSync(layerFile)) {
-    await writeLayer(generated, gz, layerFile);
-    await fs.promises.utimes(layerFile, created, created);
+    try {
+      await writeLayer(generated, gz, layerFile);
+      await fs.promises.utimes(layerFile, created, created);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // another version with these bytes wrote it
+    }
   }
   return {
     name: m.name, version: m.version, digest: generated.manifestDigest, form: 'generated', manifests: [manifest],
     blobs: [{ digest: generated.configDigest, size: generated.config.length }, { digest: generated.layerDigest, size: generated.layerSize }],
+    from: { sha256: generated.wasmSha256, gzipSha256: generated.gzSha256, size: m.size, created: m.created },
   };
+}
+
+/** How many versions the view writes at once. */
+const VIEW_CONCURRENCY = 4;
+
+/** The view being replaced, and what this run and the last one read (verified-files.ts). */
+interface Prior {
+  dir: string;
+  tags: ReadonlyMap<string, ViewTag>;
+  verified: VerifiedFiles;
+}
+
+async function lstatOrUndefined(file: string): Promise<fs.Stats | undefined> {
+  return fs.promises.lstat(file).catch(() => undefined);
+}
+
+/**
+ * The previous view's generated image of this version, when it was made from the bytes and time the
+ * version has now (its `from`, and both files known unchanged since they were read) and its own files
+ * are intact (manifest and config hashed; the layer known unchanged since written, or hashed).
+ */
+async function previousImage(root: string, t: ViewTag | undefined, m: PluginMetadata, prior: Prior): Promise<{ tag: ViewTag; manifest: Buffer; config: Buffer; layerFile: string } | undefined> {
+  const f = t?.from;
+  if (!t || !f || t.form !== 'generated' || t.manifests.length !== 1 || t.manifests[0]!.mediaType !== OCI_MANIFEST || t.blobs.length !== 2) return undefined;
+  if (f.sha256 !== m.sha256 || f.gzipSha256 !== m.gzipSha256 || f.size !== m.size || f.created !== m.created) return undefined;
+  const dir = path.join(root, PLUGINS_DIR, m.name, m.version);
+  if (!(await prior.verified.known(path.join(dir, WASM_FILE), f.sha256)) || !(await prior.verified.known(path.join(dir, GZ_FILE), f.gzipSha256))) return undefined;
+  try {
+    const manifest = await fs.promises.readFile(path.join(prior.dir, MANIFESTS_DIR, manifestFileName(t.manifests[0]!)));
+    const configBlob = t.blobs[0]!;
+    const config = await fs.promises.readFile(path.join(prior.dir, BLOBS_DIR, hexOf(configBlob.digest)));
+    if (sha256(manifest) !== t.digest || sha256(config) !== configBlob.digest) return undefined;
+    const layer = t.blobs[1]!;
+    const layerFile = path.join(prior.dir, BLOBS_DIR, hexOf(layer.digest));
+    if (!(await prior.verified.known(layerFile, hexOf(layer.digest)))) {
+      const st = await fs.promises.lstat(layerFile, { bigint: true });
+      if (!st.isFile() || Number(st.size) !== layer.size || `sha256:${await sha256OfFile(layerFile)}` !== layer.digest) return undefined;
+      prior.verified.vouch(layerFile, hexOf(layer.digest), st);
+    }
+    return { tag: t, manifest, config, layerFile };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True when the previous view is exactly what this run would write: the same tags in order, each
+ * source manifest still usable (its files re-hashed by previousOriginals) with plugin.wasm still the
+ * very file of its wasm blob, each generated image reusable (previousImage), and every text file as
+ * view.json renders it. Then nothing is rewritten: a pull that changed nothing writes nothing here.
+ */
+async function stillCurrent(root: string, view: ViewFile, metas: PluginMetadata[], kept: ReadonlyMap<string, OriginalFiles>, reusable: Map<string, OriginalFiles>, prior: Prior): Promise<boolean> {
+  if (view.tags.length !== metas.length) return false;
+  const text = await fs.promises.readFile(path.join(prior.dir, VIEW_FILE), 'utf8').catch(() => undefined);
+  if (text !== renderView(view)) return false;
+  for (const [i, m] of metas.entries()) {
+    const t = view.tags[i]!;
+    if (t.name !== m.name || t.version !== m.version) return false;
+    const wasm = path.join(root, PLUGINS_DIR, m.name, m.version, WASM_FILE);
+    const usable = usableOriginal(m, reusable);
+    let want: ViewTag | undefined;
+    if (usable) {
+      if (!kept.has(usable.original.manifests[0]!.digest) || !(await prior.verified.known(wasm, m.sha256))) return false;
+      const [a, b] = await Promise.all([lstatOrUndefined(wasm), lstatOrUndefined(path.join(prior.dir, BLOBS_DIR, m.sha256))]);
+      if (!a || !b || a.dev !== b.dev || a.ino !== b.ino) return false; // the wasm blob is plugin.wasm itself
+      want = originalTag(m, usable.original, usable.image);
+    } else {
+      want = (await previousImage(root, t, m, prior))?.tag;
+    }
+    if (!want || renderView({ schemaVersion: VIEW_SCHEMA_VERSION, tags: [want] }) !== renderView({ schemaVersion: VIEW_SCHEMA_VERSION, tags: [t] })) return false;
+  }
+  const expected = new Map<string, string>([[CATALOG_FILE, renderCatalog(view)]]);
+  for (const [rel, body] of renderTagList(view)) expected.set(path.join(TAGS_DIR, rel), body);
+  for (const [file, body] of renderMaps(view)) expected.set(path.join(MAPS_DIR, file), body);
+  for (const [rel, body] of expected) {
+    if ((await fs.promises.readFile(path.join(prior.dir, rel), 'utf8').catch(() => undefined)) !== body) return false;
+  }
+  return true;
 }
 
 /** Replaces `<root>/oci` with `tmp`: the old view is renamed away first and removed after. */

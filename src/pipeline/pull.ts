@@ -14,7 +14,7 @@ import { LockEntry, LockFile, renderLock } from '../inputs/lock';
 import { PluginEntry, sourceKey, sourceText } from '../inputs/types';
 import { FetchedArtifact, OciClient, OriginalArtifact } from '../oci/types';
 import { assertOciDirIsOurs, writeOciView } from '../ociview/write';
-import { PLUGINS_DIR, SPEC_FILE, WASM_FILE } from '../contract/tree-format';
+import { GZ_FILE, PLUGINS_DIR, SPEC_FILE, WASM_FILE } from '../contract/tree-format';
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
 import { runTempName, sha256OfFile, writeFileAtomic } from '../content/fsutil';
 import { publishVersion, removeVersion, writeIndex } from '../tree/publish';
@@ -22,6 +22,7 @@ import { beginTreeRun } from '../tree/run-journal';
 import { LockOptions } from '../tree/output-lock';
 import { assertNoSymlinkBelow } from '../tree/safe-path';
 import { filesMatchByContent, listVersionDirs, readMetadata } from '../tree/read';
+import { VerifiedFiles } from '../tree/verified-files';
 import { readSpecYaml } from '../tree/spec';
 import { checkWasmSize } from '../content/wasm';
 import { chooseCreated } from '../contract/created';
@@ -146,6 +147,8 @@ interface Run {
   /** Manifest digest -> its download, so sources with the same manifest download it once. */
   fetches: Map<string, Promise<FetchedArtifact>>;
   failures: PluginFailure[];
+  /** Files the last pull read and this one need not read again; this run's record (verified-files.ts). */
+  verified: VerifiedFiles;
 }
 
 function recordFailure(run: Run, entries: PluginEntry[], err: unknown, step: PluginFailure['step'], ms: number): void {
@@ -160,12 +163,12 @@ function recordFailure(run: Run, entries: PluginEntry[], err: unknown, step: Plu
  * The version folder's metadata says it holds these bytes from this source, and the bytes on disk
  * are those (hashed; the .gz decoded): a file replaced or corrupted by hand is fetched again.
  */
-async function isCurrent(root: string, e: PluginEntry, digest: string): Promise<boolean> {
-  const dir = path.join(root, PLUGINS_DIR, e.name, e.version);
+async function isCurrent(run: Run, e: PluginEntry, digest: string): Promise<boolean> {
+  const dir = path.join(run.root, PLUGINS_DIR, e.name, e.version);
   const m = await readMetadata(dir);
   if (!m || m.source !== sourceText(e.source) || (m.aliasOf ?? null) !== (e.aliasOf ?? null)) return false;
   const same = e.source.kind === 'oci' ? m.manifestDigest === digest : `sha256:${m.sha256}` === digest;
-  return same && (await filesMatchByContent(dir, m));
+  return same && (await filesMatchByContent(dir, m, run.verified));
 }
 
 /**
@@ -250,7 +253,7 @@ async function stageGroup(run: Run, g: Group, i: number): Promise<Staged> {
     }
   }
   const cached = new Set<PluginEntry>();
-  for (const e of g.entries) if (await isCurrent(root, e, digest)) cached.add(e);
+  for (const e of g.entries) if (await isCurrent(run, e, digest)) cached.add(e);
   const primary = g.entries.find((e) => !e.aliasOf) ?? first;
   const s: Staged = { group: g, digest, cached, ms: 0 };
   if (cached.size === g.entries.length) {
@@ -259,7 +262,7 @@ async function stageGroup(run: Run, g: Group, i: number): Promise<Staged> {
     s.specYaml = await fs.promises.readFile(path.join(dir, SPEC_FILE), 'utf8').catch(() => undefined);
     const extra = specAlias(g, s.specYaml, opts.entries);
     const stale: PluginEntry[] = [];
-    for (const a of extra) if (!(await isCurrent(root, a, digest))) stale.push(a);
+    for (const a of extra) if (!(await isCurrent(run, a, digest))) stale.push(a);
     if (stale.length) {
       const m = await readMetadata(dir);
       s.wasmPath = path.join(dir, WASM_FILE);
@@ -334,6 +337,13 @@ interface Committed {
   lock: LockEntry[];
 }
 
+/** A folder just published holds bytes this run hashed: the next pull need not read them again. */
+async function vouchPublished(run: Run, e: PluginEntry, p: PreparedWasm): Promise<void> {
+  const dir = path.join(run.root, PLUGINS_DIR, e.name, e.version);
+  await run.verified.vouchWritten(path.join(dir, WASM_FILE), p.sha256);
+  await run.verified.vouchWritten(path.join(dir, GZ_FILE), p.gzipSha256);
+}
+
 /**
  * Step 2, commit: publish each staged version folder atomically (different sources concurrently),
  * prune if asked and nothing failed, rewrite index.json.
@@ -349,7 +359,7 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
       out.lock.push({ name: e.name, version: e.version, source: sourceText(e.source), digest: s.digest, aliasOf: e.aliasOf, ...(fromSpec.includes(e) ? { fromSpec: true as const } : {}) });
       const t0 = Date.now();
       try {
-        if (s.cached.has(e) || (!s.wasmPath && (await isCurrent(root, e, s.digest)))) {
+        if (s.cached.has(e) || (!s.wasmPath && (await isCurrent(run, e, s.digest)))) {
           out.cached++;
           continue;
         }
@@ -365,6 +375,7 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
           specYaml: s.specYaml,
           prepared: s.prepared,
         });
+        if (s.prepared) await vouchPublished(run, e, s.prepared);
         out.published++;
         const status = e.aliasOf ? 'aliased' : e.source.kind === 'file' ? 'copied' : 'downloaded';
         out[status]++;
@@ -417,8 +428,10 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
     lockDigests: new Map((opts.frozen?.plugins ?? []).map((l) => [`${l.name}@${l.version}`, l.digest])),
     fetches: new Map(),
     failures: [],
+    verified: await VerifiedFiles.load(root),
   };
   reporter.emit({ event: 'start', plugins: opts.entries.length, sources: groups.length });
+  let committed = false;
   try {
     const staged = await stage(run, groups);
     await checkSpecAliases(run, staged);
@@ -426,7 +439,8 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
     const done: Committed = proceed ? await commit(run, staged) : { published: 0, downloaded: 0, copied: 0, aliased: 0, cached: 0, pruned: [], lock: [] };
     // The OCI view follows the tree like index.json: sources fetched now give their manifests, the
     // previous view those of cached versions.
-    if (proceed) await writeOciView(root, { originals: new Map(staged.flatMap((s) => (s.original ? [[s.digest, s.original] as const] : []))) });
+    if (proceed) await writeOciView(root, { originals: new Map(staged.flatMap((s) => (s.original ? [[s.digest, s.original] as const] : []))), verified: run.verified });
+    committed = !!proceed;
     const failed = run.failures;
     if (opts.writeLock && failed.length === 0) await writeFileAtomic(opts.writeLock, renderLock(done.lock), new Date(0));
     const ok = failed.length === 0;
@@ -434,6 +448,13 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
     return { ok, published: done.published, cached: done.cached, failed, pruned: done.pruned, counts, ms: Date.now() - started, content: { fetched: run.fetches.size, ...run.store.stats } };
   } finally {
     await fs.promises.rm(runTmp, { recursive: true, force: true });
-    await treeRun.end();
+    try {
+      // Last: the view's hardlinks and the removal of the staged files' other links moved ctimes, which
+      // the record keeps as they are now. A run that stopped before its commit leaves the output
+      // folder as it was, record included.
+      if (committed) await run.verified.save();
+    } finally {
+      await treeRun.end();
+    }
   }
 }

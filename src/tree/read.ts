@@ -10,6 +10,7 @@ import { SAFE_SEGMENT } from '../contract/plugin-identity';
 import { sha256OfFile } from '../content/fsutil';
 import { checkGzipOf } from '../content/gzip-check';
 import { InodeHashes, WasmHashes } from './inode-hashes';
+import { VerifiedFiles } from './verified-files';
 import { buildIndex, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
 
 export interface VersionDir {
@@ -77,17 +78,24 @@ export async function filesMatchBySize(dir: string, m: PluginMetadata): Promise<
  * symlink), plugin.wasm hashes to the metadata's sha256, and plugin.wasm.gz hashes to the sha256
  * recorded for it when it was published (or, in a tree written before that was recorded, decodes,
  * bounded, to exactly the wasm's bytes). Reads each file once; a hand-replaced or corrupt file, or a
- * shared (hardlinked) one edited through another folder, means "fetch again".
+ * shared (hardlinked) one edited through another folder, means "fetch again". A file `verified`
+ * vouches for (unchanged since the last pull read it, see verified-files.ts) is not read again; a
+ * file read here is vouched for.
  */
-export async function filesMatchByContent(dir: string, m: PluginMetadata): Promise<boolean> {
+export async function filesMatchByContent(dir: string, m: PluginMetadata, verified: VerifiedFiles = VerifiedFiles.none(dir)): Promise<boolean> {
   if (!(await filesMatchBySize(dir, m))) return false;
   const wasm = path.join(dir, WASM_FILE);
-  const [w, g] = await Promise.all([fs.promises.lstat(wasm), fs.promises.lstat(path.join(dir, GZ_FILE))]);
-  if (!w.isFile() || !g.isFile()) return false;
   const gzFile = path.join(dir, GZ_FILE);
-  const gzCheck = m.gzipSha256 !== undefined ? sha256OfFile(gzFile).then((h) => (h === m.gzipSha256 ? 'ok' : 'mismatch')) : checkGzipOf(gzFile, m);
-  const [sha, gz] = await Promise.all([sha256OfFile(wasm).catch(() => ''), gzCheck.catch(() => 'corrupt')]);
-  return sha === m.sha256 && gz === 'ok';
+  const [w, g] = await Promise.all([fs.promises.lstat(wasm, { bigint: true }), fs.promises.lstat(gzFile, { bigint: true })]);
+  if (!w.isFile() || !g.isFile()) return false;
+  const wasmCheck = verified.unchanged(wasm, m.sha256).then(async (same) => same || (await sha256OfFile(wasm)) === m.sha256);
+  const gzCheck = m.gzipSha256 === undefined
+    ? checkGzipOf(gzFile, m).then((r) => r === 'ok')
+    : verified.unchanged(gzFile, m.gzipSha256).then(async (same) => same || (await sha256OfFile(gzFile)) === m.gzipSha256);
+  const [wasmOk, gzOk] = await Promise.all([wasmCheck.catch(() => false), gzCheck.catch(() => false)]);
+  if (wasmOk) verified.vouch(wasm, m.sha256, w);
+  if (gzOk && m.gzipSha256 !== undefined) verified.vouch(gzFile, m.gzipSha256, g);
+  return wasmOk && gzOk;
 }
 
 /**

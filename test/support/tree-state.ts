@@ -6,18 +6,22 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { VERIFIED_FILE } from '../../src/contract/tree-format';
 
 export { wasmVariant } from '../../bench/wasm-variant';
 
 /**
  * Relative path -> sha256 of every file (symlinks as `link:<target>`), sorted; with `mtimes`, each
- * value also carries the file's mtime (Nginx's validators come from it).
+ * value also carries the file's mtime (Nginx's validators come from it). The pull's record of what
+ * it read (VERIFIED_FILE) is left out: it names this machine's inodes and times, so two equal trees
+ * never share it; with `record`, it is kept (a run that must write nothing at all).
  */
-export function treeState(root: string, opts: { mtimes?: boolean } = {}): Record<string, string> {
+export function treeState(root: string, opts: { mtimes?: boolean; record?: boolean } = {}): Record<string, string> {
   const out: Record<string, string> = {};
   const walk = (dir: string) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(dir, e.name);
+      if (dir === root && e.name === VERIFIED_FILE && !opts.record) continue;
       if (e.isSymbolicLink()) out[path.relative(root, p)] = `link:${fs.readlinkSync(p)}`;
       else if (e.isDirectory()) walk(p);
       else {

@@ -1,0 +1,129 @@
+/**
+ * What a pull has already read: for each tree file a run hashed (or wrote from bytes it hashed), the
+ * file's identity at that moment (device, inode, size, mtime and ctime, in nanoseconds) and the sha256
+ * it had. The next pull calls a file unchanged when its identity is the same, instead of reading it
+ * again, the way git's index, make and rsync decide a file is unchanged: any write, chmod, rename over
+ * it or new hardlink moves its ctime, which no process can set back, so a changed file is always read
+ * again. A warm pull of a 400 MB tree then reads only metadata (BENCHMARKS.md, section `pull`).
+ *
+ * It is a cache, never an authority: a missing, unreadable or foreign file means "hash everything",
+ * and `verify` never consults it (it reads every byte). It lives at the output root next to the
+ * lock and the run journal, as a hidden file Nginx never serves, and is rewritten at the end of each
+ * pull with only the files that run confirmed.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { writeFileAtomic } from '../content/fsutil';
+import { VERIFIED_FILE } from '../contract/tree-format';
+
+const FORMAT = 'higress-plugin-server/verified-files/1';
+
+/** The parts of a file's identity that only a change of its bytes (or a new file) moves. */
+function contentIdentity(st: fs.BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+}
+
+/** The whole identity: ctime also moves on chmod, link, unlink and rename, and cannot be set back. */
+function fullIdentity(st: fs.BigIntStats): string {
+  return `${contentIdentity(st)}:${st.ctimeNs}`;
+}
+
+async function lstatBig(file: string): Promise<fs.BigIntStats | undefined> {
+  const st = await fs.promises.lstat(file, { bigint: true }).catch(() => undefined);
+  return st?.isFile() ? st : undefined;
+}
+
+interface Vouched {
+  sha256: string;
+  /** contentIdentity when the bytes were read (or written); the final identity is taken at save. */
+  seen: string;
+}
+
+export class VerifiedFiles {
+  private readonly vouched = new Map<string, Vouched>();
+
+  private constructor(
+    private readonly root: string,
+    /** Relative path -> `fullIdentity|sha256` from the previous run. */
+    private readonly previous: ReadonlyMap<string, string>,
+  ) {}
+
+  /** The record of the last pull into `root`; an empty one when there is none or it is not ours. */
+  static async load(root: string): Promise<VerifiedFiles> {
+    const previous = new Map<string, string>();
+    try {
+      const parsed = JSON.parse(await fs.promises.readFile(path.join(root, VERIFIED_FILE), 'utf8')) as { format?: unknown; files?: unknown };
+      if (parsed.format === FORMAT && parsed.files && typeof parsed.files === 'object') {
+        for (const [rel, v] of Object.entries(parsed.files as Record<string, unknown>)) if (typeof v === 'string') previous.set(rel, v);
+      }
+    } catch {
+      /* no record: every file is read */
+    }
+    return new VerifiedFiles(path.resolve(root), previous);
+  }
+
+  /** A record that never vouches for anything (callers that must read every byte). */
+  static none(root: string): VerifiedFiles {
+    return new VerifiedFiles(path.resolve(root), new Map());
+  }
+
+  private rel(file: string): string {
+    return path.relative(this.root, path.resolve(file)).split(path.sep).join('/');
+  }
+
+  /**
+   * True when `file` is, to the nanosecond, the file the last run confirmed to hash to `sha256` (hex).
+   * A confirmed file stays vouched for in this run's record.
+   */
+  async unchanged(file: string, sha256: string): Promise<boolean> {
+    const rel = this.rel(file);
+    const before = this.previous.get(rel);
+    if (before === undefined || !before.endsWith(`|${sha256}`)) return false;
+    const st = await lstatBig(file);
+    if (!st || `${fullIdentity(st)}|${sha256}` !== before) return false;
+    this.vouched.set(rel, { sha256, seen: contentIdentity(st) });
+    return true;
+  }
+
+  /**
+   * True when this run read (or wrote) `file` as `sha256` and its bytes have not moved since, or the
+   * last run did and it is unchanged to the nanosecond.
+   */
+  async known(file: string, sha256: string): Promise<boolean> {
+    const v = this.vouched.get(this.rel(file));
+    if (v && v.sha256 === sha256) {
+      const st = await lstatBig(file);
+      return !!st && contentIdentity(st) === v.seen;
+    }
+    return this.unchanged(file, sha256);
+  }
+
+  /** `file` was read and hashed to `sha256` (hex) while it had the identity `st` (taken before reading). */
+  vouch(file: string, sha256: string, st: fs.BigIntStats): void {
+    this.vouched.set(this.rel(file), { sha256, seen: contentIdentity(st) });
+  }
+
+  /** `file` was just written by this run from bytes that hash to `sha256` (hex). */
+  async vouchWritten(file: string, sha256: string): Promise<void> {
+    const st = await lstatBig(file);
+    if (st) this.vouch(file, sha256, st);
+  }
+
+  /**
+   * Writes the record: each vouched file with its identity now (after this run's own hardlinks and
+   * renames moved its ctime), but only when its bytes are as they were when vouched for.
+   */
+  async save(): Promise<void> {
+    const files: Record<string, string> = {};
+    for (const rel of [...this.vouched.keys()].sort()) {
+      const v = this.vouched.get(rel) as Vouched;
+      const st = await lstatBig(path.join(this.root, rel));
+      if (st && contentIdentity(st) === v.seen) files[rel] = `${fullIdentity(st)}|${v.sha256}`;
+    }
+    const text = `${JSON.stringify({ format: FORMAT, files }, null, 1)}\n`;
+    const file = path.join(this.root, VERIFIED_FILE);
+    // A run that changed nothing leaves the record (and so the whole output folder) untouched.
+    if ((await fs.promises.readFile(file, 'utf8').catch(() => undefined)) === text) return;
+    await writeFileAtomic(file, text, new Date());
+  }
+}
