@@ -3,7 +3,8 @@
  * with the gateway's own fetcher (test/gateway-client: Istio's pkg/wasm, which asks for gzip, decodes
  * it and checks the sha256 from index.json), against the upstream plugin-server config
  * (bench/fixtures/upstream-nginx.conf) and image/nginx.conf serving the same tree over the same link:
- *   - in-cluster link: tbf 1 Gbit/s each way (the server's egress), 0.2 ms RTT, G = 1, 8, 32;
+ *   - in-cluster link: tbf 1 Gbit/s each way (the server's egress) on a veth pair, shaped in the
+ *     kernel only (bench/testbed.ts says why there is no added delay), G = 1, 8, 32;
  *   - the fastest link this machine sustains (unshaped veth), one gateway.
  * Measured per cell, in ABBA rounds: time until every gateway verified every plugin, bytes the server
  * sent on the link, server CPU (Nginx master + workers), client CPU (all gateway processes), delay-line
@@ -241,7 +242,7 @@ async function report(r: ReportInput): Promise<BenchSection> {
   for (const c of r.cells) {
     const u = med(c.samples.upstream);
     const o = med(c.samples.ours);
-    const where = c.profile === PROFILES.fastest ? `fastest (veth, ${r.fastestGbps.toFixed(1)} Gbit/s)` : '1 Gbit/s, 0.2 ms';
+    const where = c.profile === PROFILES.fastest ? `fastest (veth, ${r.fastestGbps.toFixed(1)} Gbit/s)` : '1 Gbit/s (tbf)';
     const runs = (xs: Sample[]) => xs.map((s) => s.seconds.toFixed(2)).join(', ');
     for (const [label, s, xs] of [['upstream', u, c.samples.upstream], ['image/nginx.conf', o, c.samples.ours]] as Array<[string, Sample, Sample[]]>) {
       rows.push(`| ${where} | ${c.gateways} | ${label} | ${s.seconds.toFixed(2)} s${s.failed ? ` (**${s.failed} fetches failed**)` : ''} | ${runs(xs)} | ${mb(s.wireBytes)} | ${s.serverCpu.toFixed(2)} s | ${((s.clientCpu / (c.gateways * fetches)) * 1000).toFixed(0)} ms | ${s.delayCpu.toFixed(1)} s | ${(share(s) * 100).toFixed(0)}% | ${(s.machineBusy * 100).toFixed(0)}% |`);
@@ -301,7 +302,9 @@ async function report(r: ReportInput): Promise<BenchSection> {
     `decodes, checks the sha256) fetching all ${fetches} plugins of the tree in turn, each with the sha256 from \`index.json\` and an empty cache.`,
     `The tree: \`higress-plugin-server pull\` of the ${fetches}-plugin set of the pull section (${mb(plainBytes)} of wasm, ${mb(r.gzipBytes)} of .gz at the default level).`,
     `Both servers run on the real Nginx with ${r.cores} workers, side by side in the server namespace, over the same link; all gateways run in the client namespace.`,
-    `In-cluster link: TUN pair with tbf 1 Gbit/s each way and 0.1 ms added each way (measured TCP connect ${r.rtts.cluster1g?.toFixed(2)} ms); fastest: the unshaped veth (connect ${r.rtts.fastest?.toFixed(2)} ms).`,
+    `In-cluster link: a veth pair with tbf 1 Gbit/s each way, shaped in the kernel only (measured TCP connect ${r.rtts.cluster1g?.toFixed(2)} ms, the veth's own round trip);`,
+    'the issue\'s 0.1 ms each way would need the userspace delay line, whose CPU comes out of the cores the gateways decode on and grows with the bytes sent,',
+    'while 0.2 ms at 1 Gbit/s is 25 KB in flight, far below one TCP window (bench/testbed.ts). Fastest: the unshaped veth (connect ' + `${r.rtts.fastest?.toFixed(2)} ms).`,
     `${r.rounds} ABBA round(s) per cell (upstream, ours, ours, upstream), G = 32 once interleaved (upstream, ours); medians; "runs" lists every run. Wire = bytes the server sent on the link (IP, per run).`,
     `Server CPU = Nginx master + workers; client CPU per fetch = CPU of all gateway processes / fetches; CPU share (bench) = (client + server + delay line) / (wall × ${r.cores} cores); machine busy = all processes (/proc/stat), other work included.`,
     `This is a ${r.cores}-core machine shared by server, clients and the link emulator. Load average before: ${r.loadBefore.map((x) => x.toFixed(2)).join(' / ')}, after: ${r.loadAfter.map((x) => x.toFixed(2)).join(' / ')}.`,

@@ -123,9 +123,13 @@ func openTunIn(ns, dev string) (int, error) {
 // delay is the same for every packet, so arrival order is due order and a FIFO is the whole schedule.
 func forward(from, to int, delay time.Duration) {
 	queue := make(chan packet, queueDepth)
+	// Packets due within this much of now go out without a sleep of their own: a burst of ACKs
+	// microseconds apart costs one wakeup instead of one each. 0.5% of the delay (100 µs at 20 ms)
+	// is far below what TCP can tell from jitter.
+	slack := delay / 200
 	go func() {
 		for p := range queue {
-			if wait := time.Until(p.due); wait > 0 {
+			if wait := time.Until(p.due); wait > slack {
 				time.Sleep(wait)
 			}
 			// A write can fail while the far device is still coming up or going away; the packet
@@ -133,8 +137,11 @@ func forward(from, to int, delay time.Duration) {
 			_, _ = syscall.Write(to, p.data)
 		}
 	}()
+	// One read buffer, and each packet copied out at its own size: most packets are ACKs of ~60 bytes,
+	// and a fresh 64 KiB buffer per packet made the garbage collector the delay line's main work
+	// (16 CPU-seconds to carry 422 MB, on the 2 cores the measured programs need).
+	buf := make([]byte, maxPacket)
 	for {
-		buf := make([]byte, maxPacket)
 		n, err := syscall.Read(from, buf)
 		if err != nil {
 			if err == syscall.EINTR || err == syscall.EAGAIN {
@@ -143,6 +150,8 @@ func forward(from, to int, delay time.Duration) {
 			fmt.Fprintf(os.Stderr, "delayline: read: %v\n", err)
 			os.Exit(1)
 		}
-		queue <- packet{due: time.Now().Add(delay), data: buf[:n:n]}
+		data := make([]byte, n)
+		copy(data, buf[:n])
+		queue <- packet{due: time.Now().Add(delay), data: data}
 	}
 }
