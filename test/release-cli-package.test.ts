@@ -57,7 +57,8 @@ describe('the tarball', () => {
   test('declares runtime dependencies only: each is required by the package or is a peer of one that is', () => {
     const root = path.join(dir, 'prefix', 'lib', 'node_modules', PKG.name);
     const sources = files.filter((f) => f.endsWith('.js')).map((f) => fs.readFileSync(path.join(root, f), 'utf8')).join('\n');
-    const required = Object.keys(PKG.dependencies).filter((d) => sources.includes(`require("${d}")`) || sources.includes(`require("${d}/`));
+    // Either quote: imports compile to require("x"), a lazy require in the source keeps its own quotes.
+    const required = Object.keys(PKG.dependencies).filter((d) => [`require("${d}")`, `require("${d}/`, `require('${d}')`, `require('${d}/`].some((r) => sources.includes(r)));
     // e.g. constructs: never required by our code, but cdk8s (the WasmPlugin types) needs it as a peer.
     const peers = required.flatMap((d) => Object.keys((JSON.parse(fs.readFileSync(path.join(root, 'node_modules', d, 'package.json'), 'utf8')) as { peerDependencies?: object }).peerDependencies ?? {}));
     for (const dep of Object.keys(PKG.dependencies)) {

@@ -12,12 +12,12 @@ import * as os from 'os';
 import { Worker } from 'worker_threads';
 import { compiledModule } from '../contract/package-layout';
 import { IntegrityError } from '../errors';
-import type { CpuReply, CpuTask, WasmFacts } from './cpu-worker';
+import type { CpuReply, CpuResult, CpuTask, FramedHashes, FramedHashTask, WasmFacts } from './cpu-worker';
 
 interface Job {
   id: number;
   task: CpuTask;
-  resolve: (v: WasmFacts | Uint8Array) => void;
+  resolve: (v: CpuResult) => void;
   reject: (e: unknown) => void;
 }
 
@@ -44,7 +44,7 @@ export class CpuPool {
     this.size = size;
   }
 
-  run(task: CpuTask): Promise<WasmFacts | Uint8Array> {
+  run(task: CpuTask): Promise<CpuResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ id: this.nextId++, task, resolve, reject });
       this.pump();
@@ -53,6 +53,10 @@ export class CpuPool {
 
   analyze(file: string, fsync: boolean): Promise<WasmFacts> {
     return this.run({ kind: 'analyze', file, fsync }) as Promise<WasmFacts>;
+  }
+
+  framedHash(task: Omit<FramedHashTask, 'kind'>): Promise<FramedHashes> {
+    return this.run({ kind: 'framed-hash', ...task }) as Promise<FramedHashes>;
   }
 
   /** Stops every worker; queued and running jobs are rejected. The pool restarts lazily if used again. */

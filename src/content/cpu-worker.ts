@@ -14,7 +14,34 @@ import { ChunkPlan, deflateChunk } from './gzip-format';
 
 export type CpuTask =
   | { kind: 'analyze'; file: string; fsync: boolean }
-  | { kind: 'deflate'; file: string; plan: ChunkPlan; level: GzipLevel };
+  | { kind: 'deflate'; file: string; plan: ChunkPlan; level: GzipLevel }
+  | FramedHashTask;
+
+/**
+ * The hashes of an OCI image made of two files with bytes around each (src/ociview/image.ts):
+ * sha256 of `aHead ‖ a ‖ aTail`, of `bHead ‖ b ‖ bTail`, and of each file alone, each file read once.
+ * With `writeB`, `bHead ‖ b ‖ bTail` is also written (new file, fsynced, mtime `mtimeMs`) to
+ * `<writeB>/<its hex sha256>` unless that file exists: the layer is copied while its bytes are at hand.
+ */
+export interface FramedHashTask {
+  kind: 'framed-hash';
+  a: string;
+  aHead: Uint8Array;
+  aTail: Uint8Array;
+  b: string;
+  bHead: Uint8Array;
+  bTail: Uint8Array;
+  writeB?: { dir: string; mtimeMs: number };
+}
+
+export interface FramedHashes {
+  /** Hex sha256 of the framed bytes, of the file alone; sizes of the framed bytes. */
+  aFramed: string;
+  aFile: string;
+  bFramed: string;
+  bFile: string;
+  bFramedSize: number;
+}
 
 export interface WasmFacts {
   size: number;
@@ -23,8 +50,10 @@ export interface WasmFacts {
   crc32: number;
 }
 
+export type CpuResult = WasmFacts | Uint8Array | FramedHashes;
+
 export type CpuReply =
-  | { id: number; ok: true; value: WasmFacts | Uint8Array }
+  | { id: number; ok: true; value: CpuResult }
   | { id: number; ok: false; error: { code?: ErrorCode; message: string; hint?: string } };
 
 function readRange(file: string, start: number, end: number): Buffer {
@@ -43,8 +72,41 @@ function readRange(file: string, start: number, end: number): Buffer {
   }
 }
 
+function sha256Of(...parts: Uint8Array[]): string {
+  const h = crypto.createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+}
+
+function framedHashes(t: FramedHashTask): FramedHashes {
+  const a = fs.readFileSync(t.a);
+  const b = fs.readFileSync(t.b);
+  const bFramed = sha256Of(t.bHead, b, t.bTail);
+  if (t.writeB) {
+    const dest = `${t.writeB.dir}/${bFramed}`;
+    let fd: number | undefined;
+    try {
+      fd = fs.openSync(dest, 'wx', 0o644);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // content-addressed: another version wrote it
+    }
+    if (fd !== undefined) {
+      try {
+        for (const part of [t.bHead, b, t.bTail]) fs.writeSync(fd, part);
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      const when = new Date(t.writeB.mtimeMs);
+      fs.utimesSync(dest, when, when);
+    }
+  }
+  return { aFramed: sha256Of(t.aHead, a, t.aTail), aFile: sha256Of(a), bFramed, bFile: sha256Of(b), bFramedSize: t.bHead.length + b.length + t.bTail.length };
+}
+
 /** Runs one task synchronously (we are off the main thread). Exported for tests. */
-export function runCpuTask(task: CpuTask): WasmFacts | Uint8Array {
+export function runCpuTask(task: CpuTask): CpuResult {
+  if (task.kind === 'framed-hash') return framedHashes(task);
   if (task.kind === 'deflate') {
     return deflateChunk(readRange(task.file, task.plan.dictStart, task.plan.end), task.plan, task.level);
   }

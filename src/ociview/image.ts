@@ -11,7 +11,7 @@
  * same tree always yields the same digests.
  */
 import { createHash } from 'crypto';
-import * as fs from 'fs';
+import { CpuPool, cpuPool } from '../content/cpu-pool';
 import { gzipChunkedSync } from '../content/gzip-format';
 import { WASM_FILE } from '../contract/tree-format';
 import { OCI_MANIFEST } from '../oci/registry/media';
@@ -51,9 +51,6 @@ export interface GeneratedImage {
   manifestDigest: string;
   config: Buffer;
   configDigest: string;
-  /** The layer is written by `writeLayer`: head ‖ plugin.wasm.gz ‖ tail. */
-  layerHead: Buffer;
-  layerTail: Buffer;
   layerDigest: string;
   layerSize: number;
   /** Hex sha256 of plugin.wasm and of plugin.wasm.gz as read here: what the image was made from. */
@@ -67,38 +64,35 @@ function sha256(...parts: Buffer[]): string {
   return `sha256:${h.digest('hex')}`;
 }
 
-/** sha256 of head ‖ file ‖ tail, and of the file alone, in one read. */
-async function hashFileBetween(file: string, head: Buffer, tail: Buffer): Promise<{ digest: string; size: number; fileSha256: string }> {
-  const h = createHash('sha256').update(head);
-  const own = createHash('sha256');
-  let size = head.length;
-  for await (const chunk of fs.createReadStream(file)) {
-    h.update(chunk as Buffer);
-    own.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  h.update(tail);
-  return { digest: `sha256:${h.digest('hex')}`, size: size + tail.length, fileSha256: own.digest('hex') };
-}
-
 /** Canonical JSON: keys in the order written here, no whitespace. */
 function json(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value));
 }
 
+export interface BuildImageOptions {
+  /**
+   * Also writes the layer (head ‖ plugin.wasm.gz ‖ tail, fsynced, mtime `created`) into this folder
+   * under its hex digest, unless a file of that name is there: the .gz is read once for both.
+   */
+  layerDir?: string;
+  pool?: CpuPool;
+}
+
 /**
  * Builds the image of one version folder from its plugin.wasm, plugin.wasm.gz and `created` (RFC 3339).
- * Streams both files once each (hashes only; nothing is compressed).
+ * Both files are read once each, in a worker of the CPU pool (hashes only; nothing is compressed), so
+ * the images of several versions are made in parallel, off the main thread.
  */
-export async function buildImage(wasmPath: string, gzPath: string, wasmSize: number, created: string): Promise<GeneratedImage> {
-  const mtime = Math.floor(new Date(created).getTime() / 1000);
-  const header = tarHeader(WASM_FILE, wasmSize, mtime);
-  const trailer = tarTrailer(wasmSize);
-  const raw = await hashFileBetween(wasmPath, header, trailer);
-  const diffId = raw.digest;
-  const layerHead = gzipChunkedSync(header);
-  const layerTail = gzipChunkedSync(trailer);
-  const layer = await hashFileBetween(gzPath, layerHead, layerTail);
+export async function buildImage(wasmPath: string, gzPath: string, wasmSize: number, created: string, opts: BuildImageOptions = {}): Promise<GeneratedImage> {
+  const createdMs = new Date(created).getTime();
+  const mtime = Math.floor(createdMs / 1000);
+  const hashes = await (opts.pool ?? cpuPool()).framedHash({
+    a: wasmPath, aHead: tarHeader(WASM_FILE, wasmSize, mtime), aTail: tarTrailer(wasmSize),
+    b: gzPath, bHead: gzipChunkedSync(tarHeader(WASM_FILE, wasmSize, mtime)), bTail: gzipChunkedSync(tarTrailer(wasmSize)),
+    ...(opts.layerDir ? { writeB: { dir: opts.layerDir, mtimeMs: createdMs } } : {}),
+  });
+  const diffId = `sha256:${hashes.aFramed}`;
+  const layer = { digest: `sha256:${hashes.bFramed}`, size: hashes.bFramedSize };
   const config = json({ created, architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [diffId] } });
   const configDigest = sha256(config);
   const manifest = json({
@@ -109,20 +103,7 @@ export async function buildImage(wasmPath: string, gzPath: string, wasmSize: num
     annotations: { 'module.wasm.image/variant': 'compat', 'org.opencontainers.image.created': created },
   });
   return {
-    manifest, manifestDigest: sha256(manifest), config, configDigest, layerHead, layerTail, layerDigest: layer.digest, layerSize: layer.size,
-    wasmSha256: raw.fileSha256, gzSha256: layer.fileSha256,
+    manifest, manifestDigest: sha256(manifest), config, configDigest, layerDigest: layer.digest, layerSize: layer.size,
+    wasmSha256: hashes.aFile, gzSha256: hashes.bFile,
   };
-}
-
-/** Writes head ‖ plugin.wasm.gz ‖ tail to `dest` (a new file) and fsyncs it. */
-export async function writeLayer(image: GeneratedImage, gzPath: string, dest: string): Promise<void> {
-  const fh = await fs.promises.open(dest, 'wx', 0o644);
-  try {
-    await fh.write(image.layerHead);
-    for await (const chunk of fs.createReadStream(gzPath)) await fh.write(chunk as Buffer);
-    await fh.write(image.layerTail);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }

@@ -20,7 +20,7 @@ import { OLD_PREFIX, TMP_PREFIX } from '../tree/publish';
 import { listVersionDirs, readMetadata } from '../tree/read';
 import { EPOCH } from '../tree/render';
 import { VerifiedFiles } from '../tree/verified-files';
-import { buildImage, GeneratedImage, writeLayer } from './image';
+import { buildImage, GeneratedImage } from './image';
 import {
   BLOBS_DIR, CATALOG_FILE, hexOf, MANIFEST_KINDS, manifestFileName, MANIFESTS_DIR, MAPS_DIR, OCI_DIR, TAGS_DIR, ViewBlob, ViewFile,
   ViewManifest, ViewTag, VIEW_FILE, VIEW_SCHEMA_VERSION,
@@ -202,11 +202,12 @@ function usableOriginal(m: PluginMetadata, reusable: Map<string, OriginalFiles>)
 /** Generated images of this run by the files' identity: aliases share plugin.wasm and .gz (hardlinks), so each is hashed once. */
 type ImageCache = Map<string, Promise<GeneratedImage>>;
 
-async function imageOnce(images: ImageCache, wasm: string, gz: string, m: PluginMetadata): Promise<GeneratedImage> {
+/** The image of these files, made once; its layer is written into `layerDir` as it is made. */
+async function imageOnce(images: ImageCache, wasm: string, gz: string, m: PluginMetadata, layerDir: string): Promise<GeneratedImage> {
   const id = (st: fs.Stats) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
   const key = `${id(await fs.promises.stat(wasm))}|${id(await fs.promises.stat(gz))}|${m.size}|${m.created}`;
   let image = images.get(key);
-  if (!image) images.set(key, (image = buildImage(wasm, gz, m.size, m.created)));
+  if (!image) images.set(key, (image = buildImage(wasm, gz, m.size, m.created, { layerDir })));
   return image;
 }
 
@@ -247,19 +248,10 @@ async function writeVersion(root: string, tmp: string, m: PluginMetadata, reusab
     await placeBlob(again.layerFile, path.join(tmp, BLOBS_DIR, hexOf(again.tag.blobs[1]!.digest)), created);
     return again.tag;
   }
-  const generated = await imageOnce(images, wasm, gz, m);
+  const generated = await imageOnce(images, wasm, gz, m, path.join(tmp, BLOBS_DIR));
   const manifest = { digest: generated.manifestDigest, mediaType: OCI_MANIFEST };
   await writeOnce(path.join(tmp, MANIFESTS_DIR, manifestFileName(manifest)), generated.manifest, created);
   await writeOnce(path.join(tmp, BLOBS_DIR, hexOf(generated.configDigest)), generated.config, created);
-  const layerFile = path.join(tmp, BLOBS_DIR, hexOf(generated.layerDigest));
-  if (!fs.existsSync(layerFile)) {
-    try {
-      await writeLayer(generated, gz, layerFile);
-      await fs.promises.utimes(layerFile, created, created);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // another version with these bytes wrote it
-    }
-  }
   return {
     name: m.name, version: m.version, digest: generated.manifestDigest, form: 'generated', manifests: [manifest],
     blobs: [{ digest: generated.configDigest, size: generated.config.length }, { digest: generated.layerDigest, size: generated.layerSize }],

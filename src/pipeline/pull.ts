@@ -149,6 +149,36 @@ interface Run {
   failures: PluginFailure[];
   /** Files the last pull read and this one need not read again; this run's record (verified-files.ts). */
   verified: VerifiedFiles;
+  /** Each source's digest, resolved ahead of staging (see resolveAhead). */
+  digests: Map<string, Promise<string>>;
+}
+
+/**
+ * How many sources are resolved at once, ahead of staging. A resolve is one small request whose time
+ * is the round trip, so a warm pull (nothing to download) is as long as its rounds of resolves: 16 at
+ * once instead of one per download slot halves them (43 plugins 40 ms away: 3 rounds, not 6).
+ */
+const RESOLVE_CONCURRENCY = 16;
+
+/** Starts resolving every group's source, at most RESOLVE_CONCURRENCY at once; failures surface in stageGroup. */
+function resolveAhead(run: Run, groups: Group[]): void {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  const limited = async (fn: () => Promise<string>): Promise<string> => {
+    while (active >= RESOLVE_CONCURRENCY) await new Promise<void>((r) => waiting.push(r));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+  for (const g of groups) {
+    const digest = limited(() => resolveDigest(run, g.entries[0] as PluginEntry));
+    digest.catch(() => undefined); // awaited by stageGroup, which records the failure
+    run.digests.set(g.key, digest);
+  }
 }
 
 function recordFailure(run: Run, entries: PluginEntry[], err: unknown, step: PluginFailure['step'], ms: number): void {
@@ -245,7 +275,7 @@ async function stageGroup(run: Run, g: Group, i: number): Promise<Staged> {
   run.opts.signal?.throwIfAborted();
   for (const e of g.entries) await assertNoSymlinkBelow(root, PLUGINS_DIR, e.name, e.version);
   run.reporter.emit({ event: 'begin', plugins: g.entries.length });
-  const digest = await resolveDigest(run, first);
+  const digest = await (run.digests.get(g.key) ?? resolveDigest(run, first));
   for (const e of g.entries) {
     const want = run.lockDigests.get(`${e.name}@${e.version}`);
     if (want && want !== digest) {
@@ -429,10 +459,12 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
     fetches: new Map(),
     failures: [],
     verified: await VerifiedFiles.load(root),
+    digests: new Map(),
   };
   reporter.emit({ event: 'start', plugins: opts.entries.length, sources: groups.length });
   let committed = false;
   try {
+    resolveAhead(run, groups);
     const staged = await stage(run, groups);
     await checkSpecAliases(run, staged);
     const proceed = run.failures.length === 0 || opts.keepGoing;

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Readable, Writable } from 'stream';
 import { pipeline } from 'stream/promises';
-import { Parser, ReadEntry } from 'tar';
+import type { Parser, ReadEntry } from 'tar';
 import { IntegrityError } from '../../errors';
 import { oversize } from '../registry/verify-stream';
 import { WASM_ENTRY } from './layers';
@@ -64,7 +64,10 @@ class TarWasmSink extends Writable {
 
   constructor(private readonly dest: string, private readonly maxBytes: number, private readonly url: string) {
     super();
-    this.parser = new Parser({ strict: true, onReadEntry: (entry) => this.onEntry(entry) });
+    // Loaded on first use: most plugins are raw wasm layers, and a pull that meets no tar layer (a
+    // warm one above all) need not load the tar package.
+    const { Parser: TarParser } = require('tar') as typeof import('tar');
+    this.parser = new TarParser({ strict: true, onReadEntry: (entry) => this.onEntry(entry) });
     this.parser.on('error', (err: unknown) => {
       this.failure ??= new IntegrityError('E_LAYER_FORMAT', `layer ${url} is not a readable tar(+gzip): ${err instanceof Error ? err.message : String(err)}`, { url },
         'push the plugin as a tar+gzip layer holding plugin.wasm or as a raw wasm layer');
