@@ -27,7 +27,7 @@ import { readSpecYaml } from '../tree/spec';
 import { checkWasmSize } from '../content/wasm';
 import { chooseCreated } from '../contract/created';
 import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
-import { mapLimit } from '../content/pool';
+import { limiter, mapLimit } from '../content/pool';
 import { PreparedWasm } from '../content/prepare';
 import { ContentStore } from './content-store';
 import { Reporter, silentReporter } from './progress';
@@ -162,18 +162,7 @@ const RESOLVE_CONCURRENCY = 16;
 
 /** Starts resolving every group's source, at most RESOLVE_CONCURRENCY at once; failures surface in stageGroup. */
 function resolveAhead(run: Run, groups: Group[]): void {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  const limited = async (fn: () => Promise<string>): Promise<string> => {
-    while (active >= RESOLVE_CONCURRENCY) await new Promise<void>((r) => waiting.push(r));
-    active++;
-    try {
-      return await fn();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
+  const limited = limiter(RESOLVE_CONCURRENCY);
   for (const g of groups) {
     const digest = limited(() => resolveDigest(run, g.entries[0] as PluginEntry));
     digest.catch(() => undefined); // awaited by stageGroup, which records the failure
