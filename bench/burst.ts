@@ -303,7 +303,7 @@ async function report(r: ReportInput): Promise<BenchSection> {
     `The tree: \`higress-plugin-server pull\` of the ${fetches}-plugin set of the pull section (${mb(plainBytes)} of wasm, ${mb(r.gzipBytes)} of .gz at the default level).`,
     `Both servers run on the real Nginx with ${r.cores} workers, side by side in the server namespace, over the same link; all gateways run in the client namespace.`,
     `In-cluster link: a veth pair with tbf 1 Gbit/s each way, shaped in the kernel only (measured TCP connect ${r.rtts.cluster1g?.toFixed(2)} ms, the veth's own round trip);`,
-    'the issue\'s 0.1 ms each way would need the userspace delay line, whose CPU comes out of the cores the gateways decode on and grows with the bytes sent,',
+    'the 0.1 ms each way of a 0.2 ms in-cluster round trip would need the userspace delay line, whose CPU comes out of the cores the gateways decode on and grows with the bytes sent,',
     'while 0.2 ms at 1 Gbit/s is 25 KB in flight, far below one TCP window (bench/testbed.ts). Fastest: the unshaped veth (connect ' + `${r.rtts.fastest?.toFixed(2)} ms).`,
     `${r.rounds} ABBA round(s) per cell (upstream, ours, ours, upstream), G = 32 once interleaved (upstream, ours); medians; "runs" lists every run. Wire = bytes the server sent on the link (IP, per run).`,
     `Server CPU = Nginx master + workers; client CPU per fetch = CPU of all gateway processes / fetches; CPU share (bench) = (client + server + delay line) / (wall × ${r.cores} cores); machine busy = all processes (/proc/stat), other work included.`,

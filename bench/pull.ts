@@ -48,7 +48,7 @@ interface Sample {
   wireBytes: number;
 }
 
-type Variant = 'upstream' | 'cold' | 'other' | 'warm';
+type Variant = 'upstream' | 'cold' | 'other' | 'warm' | 'raw';
 
 /** The upstream way: one `oras cp` per plugin, in sequence, then extract + MD5 (as pull_plugins.py). */
 async function upstreamPull(bed: Testbed, where: Where, modules: PluginModule[], work: string): Promise<{ cpuSeconds: number }> {
@@ -157,8 +157,21 @@ export async function run(): Promise<BenchSection> {
           record('upstream', { seconds: Number(process.hrtime.bigint() - t0) / 1e9, cpuSeconds: r.cpuSeconds, wireBytes: (await wire()) - w0 });
           fs.rmSync(dir, { recursive: true, force: true });
         };
+        /**
+         * The blobs alone, as many at once as our default concurrency, by curl to /dev/null: no
+         * manifest, no check, no disk. What this emulated link really carries, next to its bound.
+         */
+        const raw = async () => {
+          process.stderr.write(`bench pull: ${where.key} raw transfer (curl)...\n`);
+          const urls = path.join(work, 'blob-urls.txt');
+          fs.writeFileSync(urls, modules.map((m) => `http://${where.host}/v2/${m.repository}/blobs/sha256:${m.sha256}`).join('\n') + '\n');
+          const w0 = await wire();
+          const r = await runInWithCpu(bed, where.side, 'bash', ['-c', `xargs -P 8 -n 1 curl -sf -o /dev/null < '${urls}'`]);
+          record('raw', { seconds: r.seconds, cpuSeconds: r.cpuSeconds, wireBytes: (await wire()) - w0 });
+        };
         // ABBA with the other level in the middle: upstream, ours, other, ours, upstream.
         for (let r = 0; r < rounds; r++) {
+          if (where.profile) await raw();
           await upstream();
           await ours(DEFAULT_GZIP_LEVEL, 'cold');
           await ours(otherLevel, 'other');
@@ -188,6 +201,7 @@ export async function run(): Promise<BenchSection> {
     ['cold', `ours, cold, gzip level ${DEFAULT_GZIP_LEVEL} (default)`],
     ['other', `ours, cold, \`--gzip-level ${otherLevel}\``],
     ['warm', 'ours, warm (re-run on the finished tree)'],
+    ['raw', 'for reference: the blobs alone, 8 `curl` at a time to /dev/null'],
   ];
   for (const where of ['wan', 'loopback'] as const) {
     for (const [v, label] of variants) {
@@ -243,6 +257,9 @@ export async function run(): Promise<BenchSection> {
     `- Physical bound of the WAN link: ${mb(payload)} × 8 / 200 Mbit/s + ${UNPIPELINABLE_ROUND_TRIPS} round trips = **${bound.toFixed(2)} s** (TCP/IP headers add ~3.5% on the wire on top).`,
     `- Cold pull over WAN vs upstream: **${(up / cold).toFixed(2)}×** faster (target ≥ 2×: ${verdict(up / cold >= 2)}).`,
     `- Cold pull over WAN vs the physical bound: **${(cold / bound).toFixed(2)}×** the bound (target ≤ 1.25×: ${verdict(cold / bound <= 1.25)}); level ${otherLevel}: ${(other / bound).toFixed(2)}×.`,
+    ...(get('wan/raw').length
+      ? [`  The emulated link itself carries the blobs alone (8 \`curl\` at a time, nothing checked or written) in ${med('wan/raw').toFixed(2)} s, ${(med('wan/raw') / bound).toFixed(2)}× the bound: against that, the cold pull takes ${(cold / med('wan/raw')).toFixed(2)}×.`]
+      : []),
     `- Warm re-pull vs cold over WAN: **${(cold / warm).toFixed(1)}×** faster (target ≥ 20×: ${verdict(cold / warm >= 20)}).`,
     `- Loopback: cold ${(med('loopback/upstream') / med('loopback/cold')).toFixed(2)}× upstream's speed, level ${otherLevel} ${(med('loopback/upstream') / med('loopback/other')).toFixed(2)}×: with a free network only CPU shows.`,
     `- .gz / wasm: level ${DEFAULT_GZIP_LEVEL} ${ratios[`wan/${DEFAULT_GZIP_LEVEL}`]?.toFixed(4)}, level ${otherLevel} ${ratios[`wan/${otherLevel}`]?.toFixed(4)} (${(((ratios['wan/6'] ?? 0) / (ratios['wan/9'] ?? 1) - 1) * 100).toFixed(2)}% more bytes at level 6).`,

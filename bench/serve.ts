@@ -172,7 +172,7 @@ export async function run(): Promise<BenchSection> {
     const size = fs.statSync(wasm).size;
     const body = [
       `Real Nginx (${(await exec(findNginx(), ['-v'])).stderr.trim()}) on 127.0.0.1, ${workers} worker processes for both servers,`,
-      `serving \`esbuild.wasm\` from esbuild-wasm (Go-compiled, ${fmt(size)} bytes ≈ ${fmt(size / 2 ** 20, 1)} MiB; the issue's figure is ~14 MB)`,
+      `serving \`esbuild.wasm\` from esbuild-wasm (Go-compiled, ${fmt(size)} bytes ≈ ${fmt(size / 2 ** 20, 1)} MiB; the largest Higress plugins are ~14 MB)`,
       'from one tree written by the pipeline (`publishVersion`, gzip -9 `plugin.wasm.gz`).',
       `Load: \`wrk -t${Math.min(os.cpus().length, 4)} -c<N> -d${DURATION_S / 2}s --timeout 60s [-H 'Accept-Encoding: gzip'] <url>\` in ABBA rounds (${ROUNDS.gzip} for gzip clients, ${ROUNDS.plain} for plain ones; ${DURATION_S} s per server and round, rates averaged), wrk and Nginx on the same ${os.cpus().length} cores (load average at start: ${os.loadavg()[0].toFixed(1)}).`,
       'Upstream: `bench/fixtures/upstream-nginx.conf` (stock nginx.conf, `listen 8080`, `autoindex on`, `sendfile on`, no gzip);',

@@ -30,8 +30,8 @@ export interface LinkProfile {
 }
 
 /**
- * The in-cluster link is shaped in the kernel only. The 0.1 ms each way the issue's in-cluster profile
- * adds would need the delay line, whose CPU (about 1 core-second per 250 MB here) comes out of the
+ * The in-cluster link is shaped in the kernel only. Adding 0.1 ms each way for a 0.2 ms in-cluster round
+ * trip would need the delay line, whose CPU (about 1 core-second per 50 MB here) comes out of the
  * same 2 cores the gateways decode on, and grows with the bytes, so it charged the server that sends
  * more for work no real network does. At 1 Gbit/s, 0.2 ms is 25 KB in flight, far below one TCP
  * window, so for MB-size bodies the round trip changes the time by well under 1%; the veth's own
