@@ -2,7 +2,7 @@
  * Pure rendering of the OCI view's text files from view.json's model. Same model, same bytes; `verify`
  * renders them again and compares.
  */
-import { hexOf, manifestFileName, repositoryName, ViewFile } from './layout';
+import { CATALOG_FILE, hexOf, manifestFileName, MAPS_DIR, repositoryName, TAGS_DIR, ViewFile } from './layout';
 
 export function renderView(view: ViewFile): string {
   const tags = view.tags.map((t) => ({
@@ -80,4 +80,15 @@ export function renderMaps(view: ViewFile): Map<string, string> {
       ...tagsOf(view, n).map((tag) => mapLine(`${repositoryName(n)}|${tag}`, `${n}/after/${tag}`)),
     ].join('')).join('')],
   ]);
+}
+
+/**
+ * Every text file of the view besides view.json, by path under oci/ (`/`-separated): the catalog, the
+ * tag lists and the Nginx maps. `pull` writes them, `verify` and an unchanged-view check compare them.
+ */
+export function renderTextFiles(view: ViewFile): Map<string, string> {
+  const out = new Map<string, string>([[CATALOG_FILE, renderCatalog(view)]]);
+  for (const [rel, text] of renderTagList(view)) out.set(`${TAGS_DIR}/${rel}`, text);
+  for (const [file, text] of renderMaps(view)) out.set(`${MAPS_DIR}/${file}`, text);
+  return out;
 }

@@ -11,8 +11,8 @@ import { sha256OfFile } from '../content/fsutil';
 import { GZ_FILE, PLUGINS_DIR, WASM_FILE } from '../contract/tree-format';
 import { readAllMetadata } from '../tree/read';
 import { buildImage } from './image';
-import { BLOBS_DIR, CATALOG_FILE, hexOf, manifestFileName, MANIFEST_KINDS, MANIFESTS_DIR, MAPS_DIR, OCI_DIR, TAGS_DIR, ViewFile, VIEW_FILE, VIEW_SCHEMA_VERSION } from './layout';
-import { renderCatalog, renderMaps, renderTagList, renderView } from './render';
+import { BLOBS_DIR, hexOf, manifestFileName, MANIFEST_KINDS, MANIFESTS_DIR, OCI_DIR, ViewFile, VIEW_FILE, VIEW_SCHEMA_VERSION } from './layout';
+import { renderTextFiles, renderView } from './render';
 
 const HINT = 'run `index <root>` (or `pull` again) to rewrite the OCI view';
 
@@ -69,10 +69,7 @@ export async function verifyOciView(root: string): Promise<VerifyError[]> {
       if (image?.manifestDigest !== t.digest) fail(`generated manifest ${t.digest} is not the one the tree's bytes give (${image?.manifestDigest ?? 'unreadable'})`, ctx);
     }
   }
-  const expected = new Map<string, string>([[CATALOG_FILE, renderCatalog(view)]]);
-  for (const [rel, text] of renderTagList(view)) expected.set(path.join(TAGS_DIR, rel), text);
-  for (const [file, text] of renderMaps(view)) expected.set(path.join(MAPS_DIR, file), text);
-  for (const [rel, text] of expected) {
+  for (const [rel, text] of renderTextFiles(view)) {
     const got = await fs.promises.readFile(path.join(dir, rel), 'utf8').catch(() => undefined);
     if (got !== text) fail(`${OCI_DIR}/${rel} ${got === undefined ? 'is missing' : 'does not match view.json'}`, { file: path.join(dir, rel) });
   }

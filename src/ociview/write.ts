@@ -22,10 +22,10 @@ import { EPOCH } from '../tree/render';
 import { VerifiedFiles } from '../tree/verified-files';
 import { buildImage, GeneratedImage } from './image';
 import {
-  BLOBS_DIR, CATALOG_FILE, hexOf, MANIFEST_KINDS, manifestFileName, MANIFESTS_DIR, MAPS_DIR, OCI_DIR, TAGS_DIR, ViewBlob, ViewFile,
+  BLOBS_DIR, hexOf, MANIFEST_KINDS, manifestFileName, MANIFESTS_DIR, MAPS_DIR, OCI_DIR, TAGS_DIR, ViewBlob, ViewFile,
   ViewManifest, ViewTag, VIEW_FILE, VIEW_SCHEMA_VERSION,
 } from './layout';
-import { renderCatalog, renderMaps, renderTagList, renderView } from './render';
+import { renderTextFiles, renderView } from './render';
 
 export interface WriteViewOptions {
   /** Source manifests and side blobs fetched by this run, by top-level manifest digest. */
@@ -159,12 +159,10 @@ export async function writeOciView(root: string, opts: WriteViewOptions = {}): P
     const view: ViewFile = { schemaVersion: VIEW_SCHEMA_VERSION, tags };
     const newest = new Date(metas.reduce((max, m) => (m.created > max ? m.created : max), EPOCH));
     await writeFileDurable(path.join(tmp, VIEW_FILE), renderView(view), newest);
-    await writeFileDurable(path.join(tmp, CATALOG_FILE), renderCatalog(view), newest);
-    for (const [rel, text] of renderTagList(view)) {
-      await fs.promises.mkdir(path.dirname(path.join(tmp, TAGS_DIR, rel)), { recursive: true });
-      await writeFileDurable(path.join(tmp, TAGS_DIR, rel), text, newest);
+    for (const [rel, text] of renderTextFiles(view)) {
+      await fs.promises.mkdir(path.dirname(path.join(tmp, rel)), { recursive: true });
+      await writeFileDurable(path.join(tmp, rel), text, newest);
     }
-    for (const [file, text] of renderMaps(view)) await writeFileDurable(path.join(tmp, MAPS_DIR, file), text, newest);
     for (const d of [BLOBS_DIR, MANIFESTS_DIR, TAGS_DIR, MAPS_DIR, '.']) await syncDir(path.join(tmp, d));
     await swapView(tmp, oldDir);
     // Layers written now: the next run need not read them to reuse them.
@@ -328,10 +326,7 @@ async function stillCurrent(root: string, view: ViewFile, metas: PluginMetadata[
     }
     if (!want || renderView({ schemaVersion: VIEW_SCHEMA_VERSION, tags: [want] }) !== renderView({ schemaVersion: VIEW_SCHEMA_VERSION, tags: [t] })) return false;
   }
-  const expected = new Map<string, string>([[CATALOG_FILE, renderCatalog(view)]]);
-  for (const [rel, body] of renderTagList(view)) expected.set(path.join(TAGS_DIR, rel), body);
-  for (const [file, body] of renderMaps(view)) expected.set(path.join(MAPS_DIR, file), body);
-  for (const [rel, body] of expected) {
+  for (const [rel, body] of renderTextFiles(view)) {
     if ((await fs.promises.readFile(path.join(prior.dir, rel), 'utf8').catch(() => undefined)) !== body) return false;
   }
   return true;

@@ -82,16 +82,15 @@ export async function filesMatchBySize(dir: string, m: PluginMetadata): Promise<
  * vouches for (unchanged since the last pull read it, see verified-files.ts) is not read again; a
  * file read here is vouched for.
  */
-export async function filesMatchByContent(dir: string, m: PluginMetadata, verified: VerifiedFiles = VerifiedFiles.none(dir)): Promise<boolean> {
+export async function filesMatchByContent(dir: string, m: PluginMetadata, verified: VerifiedFiles): Promise<boolean> {
   if (!(await filesMatchBySize(dir, m))) return false;
   const wasm = path.join(dir, WASM_FILE);
   const gzFile = path.join(dir, GZ_FILE);
   const [w, g] = await Promise.all([fs.promises.lstat(wasm, { bigint: true }), fs.promises.lstat(gzFile, { bigint: true })]);
   if (!w.isFile() || !g.isFile()) return false;
-  const wasmCheck = verified.unchanged(wasm, m.sha256).then(async (same) => same || (await sha256OfFile(wasm)) === m.sha256);
-  const gzCheck = m.gzipSha256 === undefined
-    ? checkGzipOf(gzFile, m).then((r) => r === 'ok')
-    : verified.unchanged(gzFile, m.gzipSha256).then(async (same) => same || (await sha256OfFile(gzFile)) === m.gzipSha256);
+  const hashesTo = async (file: string, sha256: string) => (await verified.known(file, sha256)) || (await sha256OfFile(file)) === sha256;
+  const wasmCheck = hashesTo(wasm, m.sha256);
+  const gzCheck = m.gzipSha256 === undefined ? checkGzipOf(gzFile, m).then((r) => r === 'ok') : hashesTo(gzFile, m.gzipSha256);
   const [wasmOk, gzOk] = await Promise.all([wasmCheck.catch(() => false), gzCheck.catch(() => false)]);
   if (wasmOk) verified.vouch(wasm, m.sha256, w);
   if (gzOk && m.gzipSha256 !== undefined) verified.vouch(gzFile, m.gzipSha256, g);

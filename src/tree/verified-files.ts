@@ -75,7 +75,7 @@ export class VerifiedFiles {
    * True when `file` is, to the nanosecond, the file the last run confirmed to hash to `sha256` (hex).
    * A confirmed file stays vouched for in this run's record.
    */
-  async unchanged(file: string, sha256: string): Promise<boolean> {
+  private async unchanged(file: string, sha256: string): Promise<boolean> {
     const rel = this.rel(file);
     const before = this.previous.get(rel);
     if (before === undefined || !before.endsWith(`|${sha256}`)) return false;
