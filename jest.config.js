@@ -17,7 +17,12 @@ module.exports = {
     // build/ is compiled once, before the suites: integration tests start the CLI as a separate
     // process, and the CPU pool (gzip, Wasm checks) runs the compiled worker in both tiers.
     { ...shared, displayName: 'unit', testMatch: files(tiers.unit), globalSetup: '<rootDir>/test/global-setup.js' },
-    { ...shared, displayName: 'integration', testMatch: files(tiers.integration), globalSetup: '<rootDir>/test/global-setup.js' },
+    {
+      ...shared,
+      displayName: 'integration',
+      testMatch: files(tiers.integration),
+      globalSetup: '<rootDir>/test/global-setup.js',
+    },
   ],
   reporters: ['default', '<rootDir>/test/summary-reporter.js'],
   testTimeout: 120000,

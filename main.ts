@@ -10,7 +10,9 @@ import { ChartInfo, CHART_NAME } from './lib/helpers';
 import { CHART_DIR, synthesize } from './lib/synth';
 
 /** Repository root whether run from main.ts (jest) or build/main.js (tsc never emits tsconfig.json into build/). */
-export const REPO_ROOT = fs.existsSync(path.join(__dirname, 'tsconfig.json')) ? __dirname : path.resolve(__dirname, '..');
+export const REPO_ROOT = fs.existsSync(path.join(__dirname, 'tsconfig.json'))
+  ? __dirname
+  : path.resolve(__dirname, '..');
 
 export function chartInfo(root = REPO_ROOT): ChartInfo {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };

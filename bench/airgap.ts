@@ -32,7 +32,8 @@ function readList(file: string): Entry[] {
   const out: Entry[] = [];
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
     const m = line.trim().match(/^([A-Za-z0-9][\w.-]*)\s*=\s*oci:\/\/[^/]+\/([^:@\s]+):([\w.-]+)$/);
-    if (m && !out.some((e) => e.name === m[1])) out.push({ name: m[1] as string, repository: m[2] as string, tag: m[3] as string });
+    if (m && !out.some((e) => e.name === m[1]))
+      out.push({ name: m[1] as string, repository: m[2] as string, tag: m[3] as string });
   }
   return out;
 }
@@ -41,9 +42,13 @@ function exec(cmd: string, args: string[], cwd = ROOT): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    child.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000); });
+    child.stderr.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-2000);
+    });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${path.basename(cmd)} ${args.join(' ')} exited ${code}: ${err}`))));
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${path.basename(cmd)} ${args.join(' ')} exited ${code}: ${err}`)),
+    );
   });
 }
 
@@ -65,14 +70,23 @@ export async function run(): Promise<BenchSection> {
   const esbuild = fs.readFileSync(require.resolve('esbuild-wasm/esbuild.wasm'));
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-airgap-'));
   const A = await startRegistry();
-  const r = { bundle: [] as number[], orasBundle: [] as number[], pull: [] as number[], mirror: [] as number[], orasMirror: [] as number[], again: [] as number[] };
+  const r = {
+    bundle: [] as number[],
+    orasBundle: [] as number[],
+    pull: [] as number[],
+    mirror: [] as number[],
+    orasMirror: [] as number[],
+    again: [] as number[],
+  };
   let bundleBytes = 0;
   let totalBytes = 0;
   try {
     for (const e of entries) {
       const wasm = wasmVariant(esbuild, `${e.name}:${e.tag}`);
       totalBytes += wasm.length;
-      await pushWasmArtifact(A, e.repository, e.tag, wasm, { annotations: { 'org.opencontainers.image.created': '2025-01-01T00:00:00Z' } });
+      await pushWasmArtifact(A, e.repository, e.tag, wasm, {
+        annotations: { 'org.opencontainers.image.created': '2025-01-01T00:00:00Z' },
+      });
     }
     const list = path.join(work, 'plugins.properties');
     fs.writeFileSync(list, entries.map((e) => `${e.name}=oci://${A.host}/${e.repository}:${e.tag}`).join('\n') + '\n');
@@ -82,24 +96,64 @@ export async function run(): Promise<BenchSection> {
       r.bundle.push(await timed(() => ours('bundle', list, '--out', bundle)));
       bundleBytes = fs.statSync(bundle).size;
       const layout = path.join(work, `oras-layout-${i}`);
-      r.orasBundle.push(await timed(async () => {
-        for (const e of entries) await exec(oras, ['cp', '--from-plain-http', `${A.host}/${e.repository}:${e.tag}`, '--to-oci-layout', `${layout}:${e.name}-${e.tag}`]);
-        await exec('tar', ['-cf', `${layout}.tar`, '-C', layout, '.']);
-      }));
+      r.orasBundle.push(
+        await timed(async () => {
+          for (const e of entries)
+            await exec(oras, [
+              'cp',
+              '--from-plain-http',
+              `${A.host}/${e.repository}:${e.tag}`,
+              '--to-oci-layout',
+              `${layout}:${e.name}-${e.tag}`,
+            ]);
+          await exec('tar', ['-cf', `${layout}.tar`, '-C', layout, '.']);
+        }),
+      );
       const tree = path.join(work, `tree-${i}`);
       r.pull.push(await timed(() => ours('pull', `oci-layout:${bundle}`, '--out', tree)));
       const B = await startRegistry();
       try {
-        r.mirror.push(await timed(() => ours('mirror', `oci-layout:${bundle}`, '--to', `${B.host}/higress`, '--write-list', path.join(work, `mirror-${i}.properties`))));
-        r.again.push(await timed(() => ours('mirror', `oci-layout:${bundle}`, '--to', `${B.host}/higress`, '--write-list', path.join(work, `mirror-${i}.properties`))));
+        r.mirror.push(
+          await timed(() =>
+            ours(
+              'mirror',
+              `oci-layout:${bundle}`,
+              '--to',
+              `${B.host}/higress`,
+              '--write-list',
+              path.join(work, `mirror-${i}.properties`),
+            ),
+          ),
+        );
+        r.again.push(
+          await timed(() =>
+            ours(
+              'mirror',
+              `oci-layout:${bundle}`,
+              '--to',
+              `${B.host}/higress`,
+              '--write-list',
+              path.join(work, `mirror-${i}.properties`),
+            ),
+          ),
+        );
       } finally {
         await B.stop();
       }
       const B2 = await startRegistry();
       try {
-        r.orasMirror.push(await timed(async () => {
-          for (const e of entries) await exec(oras, ['cp', '--from-oci-layout', `${layout}:${e.name}-${e.tag}`, '--to-plain-http', `${B2.host}/higress/${e.repository}:${e.tag}`]);
-        }));
+        r.orasMirror.push(
+          await timed(async () => {
+            for (const e of entries)
+              await exec(oras, [
+                'cp',
+                '--from-oci-layout',
+                `${layout}:${e.name}-${e.tag}`,
+                '--to-plain-http',
+                `${B2.host}/higress/${e.repository}:${e.tag}`,
+              ]);
+          }),
+        );
       } finally {
         await B2.stop();
       }

@@ -57,7 +57,16 @@ interface FetchLine {
   seconds: number;
 }
 
-async function burst(gatewayClient: string, bed: Testbed, server: NginxInBed, profile: LinkProfile, gateways: number, listFile: string, modules: PluginModule[], cacheRoot: string): Promise<Sample> {
+async function burst(
+  gatewayClient: string,
+  bed: Testbed,
+  server: NginxInBed,
+  profile: LinkProfile,
+  gateways: number,
+  listFile: string,
+  modules: PluginModule[],
+  cacheRoot: string,
+): Promise<Sample> {
   await bed.shape(profile);
   const wire0 = await bed.serverTxBytes(profile);
   const server0 = treeCpuSeconds(server.child.pid!);
@@ -77,11 +86,21 @@ async function burst(gatewayClient: string, bed: Testbed, server: NginxInBed, pr
   // until all verified then does not stand for a successful rollout.
   let failed = 0;
   for (const r of runs) {
-    const lines = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as FetchLine);
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as FetchLine);
     const bad = lines.filter((l) => !l.ok);
     failed += bad.length + Math.max(0, modules.length - lines.length);
-    if (bad.length) process.stderr.write(`bench burst: ${server.label}: ${bad.length} failed fetch(es), e.g. ${bad[0].url}: ${bad[0].error}\n`);
-    if (!lines.length) throw new Error(`gateway-client against ${server.label} gave no result (exit ${r.code}): ${r.stderr.slice(-500)}`);
+    if (bad.length)
+      process.stderr.write(
+        `bench burst: ${server.label}: ${bad.length} failed fetch(es), e.g. ${bad[0].url}: ${bad[0].error}\n`,
+      );
+    if (!lines.length)
+      throw new Error(
+        `gateway-client against ${server.label} gave no result (exit ${r.code}): ${r.stderr.slice(-500)}`,
+      );
   }
   return {
     seconds,
@@ -97,7 +116,15 @@ async function burst(gatewayClient: string, bed: Testbed, server: NginxInBed, pr
 /** Median of each measure over the samples of one server in one cell. */
 function med(samples: Sample[]): Sample {
   const m = (f: (s: Sample) => number) => median(samples.map(f));
-  return { seconds: m((s) => s.seconds), wireBytes: m((s) => s.wireBytes), serverCpu: m((s) => s.serverCpu), clientCpu: m((s) => s.clientCpu), delayCpu: m((s) => s.delayCpu), machineBusy: m((s) => s.machineBusy), failed: samples.reduce((a, s) => a + s.failed, 0) };
+  return {
+    seconds: m((s) => s.seconds),
+    wireBytes: m((s) => s.wireBytes),
+    serverCpu: m((s) => s.serverCpu),
+    clientCpu: m((s) => s.clientCpu),
+    delayCpu: m((s) => s.delayCpu),
+    machineBusy: m((s) => s.machineBusy),
+    failed: samples.reduce((a, s) => a + s.failed, 0),
+  };
 }
 
 /** Single-flow throughput of a link: a plain download of the largest module, best of three. */
@@ -114,7 +141,14 @@ async function linkGbps(bed: Testbed, url: string): Promise<number> {
 async function rttMs(bed: Testbed, url: string): Promise<number> {
   const xs: number[] = [];
   for (let i = 0; i < 5; i++) {
-    const r = await runIn(bed, 'client', 'curl', ['-s', '-o', '/dev/null', '-w', '%{time_connect}', url.replace(/plugin\.wasm$/, 'metadata.txt')]);
+    const r = await runIn(bed, 'client', 'curl', [
+      '-s',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{time_connect}',
+      url.replace(/plugin\.wasm$/, 'metadata.txt'),
+    ]);
     xs.push(Number(r.stdout) * 1000);
   }
   return median(xs);
@@ -124,7 +158,9 @@ export async function run(): Promise<BenchSection> {
   // The gateway's fetcher (test/gateway-client), built into .tools/bin by scripts/install-test-tools.sh.
   // (Resolved here: compiled into build/, the test resolver's repository root is build/.)
   const installed = path.join(ROOT, '.tools', 'bin', 'gateway-client');
-  const gatewayClient = fs.existsSync(installed) ? installed : (await import('../test/support/tools')).tool('gateway-client');
+  const gatewayClient = fs.existsSync(installed)
+    ? installed
+    : (await import('../test/support/tools')).tool('gateway-client');
   const rounds = Math.max(1, Number(process.env.BENCH_BURST_ROUNDS ?? 1));
   const gatewayCounts = (process.env.BENCH_BURST_GATEWAYS ?? '1,8,32').split(',').map(Number);
   const cores = os.cpus().length;
@@ -157,7 +193,8 @@ export async function run(): Promise<BenchSection> {
     const index = JSON.parse(fs.readFileSync(path.join(tree, 'plugins', 'index.json'), 'utf8')) as unknown;
     const shaFromIndex = indexSha256(index);
     for (const m of modules) {
-      if (shaFromIndex.get(`${m.name}/${m.tag}`) !== m.sha256) throw new Error(`index.json has no sha256 ${m.sha256} for ${m.name}/${m.tag}`);
+      if (shaFromIndex.get(`${m.name}/${m.tag}`) !== m.sha256)
+        throw new Error(`index.json has no sha256 ${m.sha256} for ${m.name}/${m.tag}`);
       gzipBytes += fs.statSync(path.join(tree, 'plugins', m.name, m.tag, 'plugin.wasm.gz')).size;
     }
     const servers = {
@@ -172,12 +209,20 @@ export async function run(): Promise<BenchSection> {
           const file = path.join(work, `gateways-${key.replace('/', '-')}.txt`);
           const base = `http://${bed.address(profile, 'server')}:${servers[which].port}`;
           // The sha256 each WasmPlugin would carry: the one index.json lists.
-          fs.writeFileSync(file, modules.map((m) => `${base}/plugins/${m.name}/${m.tag}/plugin.wasm ${shaFromIndex.get(`${m.name}/${m.tag}`)}`).join('\n') + '\n');
+          fs.writeFileSync(
+            file,
+            modules
+              .map((m) => `${base}/plugins/${m.name}/${m.tag}/plugin.wasm ${shaFromIndex.get(`${m.name}/${m.tag}`)}`)
+              .join('\n') + '\n',
+          );
           lists.set(key, file);
         }
         return lists.get(key)!;
       };
-      const plan: Array<[LinkProfile, number]> = [...gatewayCounts.map((g): [LinkProfile, number] => [PROFILES.cluster1g, g]), [PROFILES.fastest, 1]];
+      const plan: Array<[LinkProfile, number]> = [
+        ...gatewayCounts.map((g): [LinkProfile, number] => [PROFILES.cluster1g, g]),
+        [PROFILES.fastest, 1],
+      ];
       for (const [profile, gateways] of plan) {
         await bed.shape(profile);
         const probeUrl = `http://${bed.address(profile, 'server')}:${servers.upstream.port}/plugins/${largest.name}/${largest.tag}/plugin.wasm`;
@@ -185,10 +230,24 @@ export async function run(): Promise<BenchSection> {
         if (profile === PROFILES.fastest && !fastestGbps) fastestGbps = await linkGbps(bed, probeUrl);
         const cell: Cell = { profile, gateways, samples: { upstream: [], ours: [] } };
         // ABBA rounds; the largest burst (minutes per run) is measured interleaved once, A then B.
-        const order: Array<'upstream' | 'ours'> = gateways >= 32 && !process.env.BENCH_BURST_ROUNDS ? ['upstream', 'ours'] : Array.from({ length: rounds }, () => ['upstream', 'ours', 'ours', 'upstream'] as const).flat();
+        const order: Array<'upstream' | 'ours'> =
+          gateways >= 32 && !process.env.BENCH_BURST_ROUNDS
+            ? ['upstream', 'ours']
+            : Array.from({ length: rounds }, () => ['upstream', 'ours', 'ours', 'upstream'] as const).flat();
         for (const which of order) {
           process.stderr.write(`bench burst: ${profile.key}, G=${gateways}, ${which}...\n`);
-          cell.samples[which].push(await burst(gatewayClient, bed, servers[which], profile, gateways, listFor(profile, which), modules, cacheRoot));
+          cell.samples[which].push(
+            await burst(
+              gatewayClient,
+              bed,
+              servers[which],
+              profile,
+              gateways,
+              listFor(profile, which),
+              modules,
+              cacheRoot,
+            ),
+          );
         }
         cells.push(cell);
       }
@@ -211,7 +270,8 @@ function indexSha256(index: unknown): Map<string, string> {
     if (Array.isArray(v)) return v.forEach(visit);
     if (!v || typeof v !== 'object') return;
     const o = v as Record<string, unknown>;
-    if (typeof o.name === 'string' && typeof o.version === 'string' && typeof o.sha256 === 'string') out.set(`${o.name}/${o.version}`, o.sha256);
+    if (typeof o.name === 'string' && typeof o.version === 'string' && typeof o.sha256 === 'string')
+      out.set(`${o.name}/${o.version}`, o.sha256);
     Object.values(o).forEach(visit);
   };
   visit(index);
@@ -242,28 +302,57 @@ async function report(r: ReportInput): Promise<BenchSection> {
   for (const c of r.cells) {
     const u = med(c.samples.upstream);
     const o = med(c.samples.ours);
-    const where = c.profile === PROFILES.fastest ? `fastest (veth, ${r.fastestGbps.toFixed(1)} Gbit/s)` : '1 Gbit/s (tbf)';
+    const where =
+      c.profile === PROFILES.fastest ? `fastest (veth, ${r.fastestGbps.toFixed(1)} Gbit/s)` : '1 Gbit/s (tbf)';
     const runs = (xs: Sample[]) => xs.map((s) => s.seconds.toFixed(2)).join(', ');
-    for (const [label, s, xs] of [['upstream', u, c.samples.upstream], ['image/nginx.conf', o, c.samples.ours]] as Array<[string, Sample, Sample[]]>) {
-      rows.push(`| ${where} | ${c.gateways} | ${label} | ${s.seconds.toFixed(2)} s${s.failed ? ` (**${s.failed} fetches failed**)` : ''} | ${runs(xs)} | ${mb(s.wireBytes)} | ${s.serverCpu.toFixed(2)} s | ${((s.clientCpu / (c.gateways * fetches)) * 1000).toFixed(0)} ms | ${s.delayCpu.toFixed(1)} s | ${(share(s) * 100).toFixed(0)}% | ${(s.machineBusy * 100).toFixed(0)}% |`);
+    for (const [label, s, xs] of [
+      ['upstream', u, c.samples.upstream],
+      ['image/nginx.conf', o, c.samples.ours],
+    ] as Array<[string, Sample, Sample[]]>) {
+      rows.push(
+        `| ${where} | ${c.gateways} | ${label} | ${s.seconds.toFixed(2)} s${s.failed ? ` (**${s.failed} fetches failed**)` : ''} | ${runs(xs)} | ${mb(s.wireBytes)} | ${s.serverCpu.toFixed(2)} s | ${((s.clientCpu / (c.gateways * fetches)) * 1000).toFixed(0)} ms | ${s.delayCpu.toFixed(1)} s | ${(share(s) * 100).toFixed(0)}% | ${(s.machineBusy * 100).toFixed(0)}% |`,
+      );
     }
-    rows.push(`| | | ours / upstream | **${(o.seconds / u.seconds).toFixed(2)}×** time | | **${(o.wireBytes / u.wireBytes).toFixed(3)}×** bytes | | | | | |`);
-    const group = c.profile === PROFILES.fastest ? `1 gateway, fastest link (${r.fastestGbps.toFixed(1)} Gbit/s)` : `G = ${c.gateways}, 1 Gbit/s server egress`;
-    chart.push({ group, series: 'upstream config', value: u.seconds }, { group, series: 'image/nginx.conf', value: o.seconds });
-    bytesChart.push({ group, series: 'upstream config', value: u.wireBytes / 1e6 }, { group, series: 'image/nginx.conf', value: o.wireBytes / 1e6 });
+    rows.push(
+      `| | | ours / upstream | **${(o.seconds / u.seconds).toFixed(2)}×** time | | **${(o.wireBytes / u.wireBytes).toFixed(3)}×** bytes | | | | | |`,
+    );
+    const group =
+      c.profile === PROFILES.fastest
+        ? `1 gateway, fastest link (${r.fastestGbps.toFixed(1)} Gbit/s)`
+        : `G = ${c.gateways}, 1 Gbit/s server egress`;
+    chart.push(
+      { group, series: 'upstream config', value: u.seconds },
+      { group, series: 'image/nginx.conf', value: o.seconds },
+    );
+    bytesChart.push(
+      { group, series: 'upstream config', value: u.wireBytes / 1e6 },
+      { group, series: 'image/nginx.conf', value: o.wireBytes / 1e6 },
+    );
   }
   const inCluster = r.cells.filter((c) => c.profile === PROFILES.cluster1g);
   // The largest G where neither server's run used more than CPU_BOUND_SHARE of the machine's cores.
   // Other work on the machine counts too: a run during which the whole machine was busy is CPU-bound.
-  const unbound = inCluster.filter((c) => [med(c.samples.upstream), med(c.samples.ours)].every((s) => share(s) <= CPU_BOUND_SHARE && s.machineBusy <= 0.9));
+  const unbound = inCluster.filter((c) =>
+    [med(c.samples.upstream), med(c.samples.ours)].every((s) => share(s) <= CPU_BOUND_SHARE && s.machineBusy <= 0.9),
+  );
   const chosen = unbound[unbound.length - 1] ?? inCluster[0];
   const cu = med(chosen.samples.upstream);
   const co = med(chosen.samples.ours);
   const fastest = r.cells.find((c) => c.profile === PROFILES.fastest);
 
   // Model inputs: per gateway, from the in-cluster cell with the most gateways the cores did not bound.
-  const input = (s: Sample): ModelInput => ({ bytesPerGateway: s.wireBytes / chosen.gateways, serverCpuPerGateway: s.serverCpu / chosen.gateways, clientCpuPerGateway: s.clientCpu / chosen.gateways });
-  const shape = (gateways: number): ClusterShape => ({ gateways, replicas: 2, serverEgressBps: 1e9, serverCoresPerReplica: 0.5, gatewayLinkBps: 1e9 });
+  const input = (s: Sample): ModelInput => ({
+    bytesPerGateway: s.wireBytes / chosen.gateways,
+    serverCpuPerGateway: s.serverCpu / chosen.gateways,
+    clientCpuPerGateway: s.clientCpu / chosen.gateways,
+  });
+  const shape = (gateways: number): ClusterShape => ({
+    gateways,
+    replicas: 2,
+    serverEgressBps: 1e9,
+    serverCoresPerReplica: 0.5,
+    gatewayLinkBps: 1e9,
+  });
   const modelRows: string[] = [];
   const modelChart: ChartRow[] = [];
   let model50 = NaN;
@@ -271,12 +360,27 @@ async function report(r: ReportInput): Promise<BenchSection> {
     const mu = clusterTime(input(cu), shape(g));
     const mo = clusterTime(input(co), shape(g));
     if (g === 50) model50 = mo.seconds / mu.seconds;
-    modelRows.push(`| ${g} | ${mu.seconds.toFixed(1)} s (${mu.bound}) | ${mo.seconds.toFixed(1)} s (${mo.bound}) | ${(mo.seconds / mu.seconds).toFixed(2)}× |`);
-    modelChart.push({ group: `${g} gateways, 2 replicas`, series: 'upstream config', value: mu.seconds }, { group: `${g} gateways, 2 replicas`, series: 'image/nginx.conf', value: mo.seconds });
+    modelRows.push(
+      `| ${g} | ${mu.seconds.toFixed(1)} s (${mu.bound}) | ${mo.seconds.toFixed(1)} s (${mo.bound}) | ${(mo.seconds / mu.seconds).toFixed(2)}× |`,
+    );
+    modelChart.push(
+      { group: `${g} gateways, 2 replicas`, series: 'upstream config', value: mu.seconds },
+      { group: `${g} gateways, 2 replicas`, series: 'image/nginx.conf', value: mo.seconds },
+    );
   }
-  const burstSvg = await barChart('burst', `Rollout burst: seconds until every gateway verified all ${fetches} plugins`, 'seconds', chart);
+  const burstSvg = await barChart(
+    'burst',
+    `Rollout burst: seconds until every gateway verified all ${fetches} plugins`,
+    'seconds',
+    chart,
+  );
   const bytesSvg = await barChart('burst-bytes', 'Rollout burst: MB the server sent on the link', 'MB', bytesChart);
-  const modelSvg = await barChart('burst-model', 'Cluster model (own node per gateway): seconds to finish a rollout', 'seconds', modelChart);
+  const modelSvg = await barChart(
+    'burst-model',
+    'Cluster model (own node per gateway): seconds to finish a rollout',
+    'seconds',
+    modelChart,
+  );
 
   const singleLines: string[] = [];
   if (fastest) {
@@ -304,7 +408,8 @@ async function report(r: ReportInput): Promise<BenchSection> {
     `Both servers run on the real Nginx with ${r.cores} workers, side by side in the server namespace, over the same link; all gateways run in the client namespace.`,
     `In-cluster link: a veth pair with tbf 1 Gbit/s each way, shaped in the kernel only (measured TCP connect ${r.rtts.cluster1g?.toFixed(2)} ms, the veth's own round trip);`,
     'the 0.1 ms each way of a 0.2 ms in-cluster round trip would need the userspace delay line, whose CPU comes out of the cores the gateways decode on and grows with the bytes sent,',
-    'while 0.2 ms at 1 Gbit/s is 25 KB in flight, far below one TCP window (bench/testbed.ts). Fastest: the unshaped veth (connect ' + `${r.rtts.fastest?.toFixed(2)} ms).`,
+    'while 0.2 ms at 1 Gbit/s is 25 KB in flight, far below one TCP window (bench/testbed.ts). Fastest: the unshaped veth (connect ' +
+      `${r.rtts.fastest?.toFixed(2)} ms).`,
     `${r.rounds} ABBA round(s) per cell (upstream, ours, ours, upstream), G = 32 once interleaved (upstream, ours); medians; "runs" lists every run. Wire = bytes the server sent on the link (IP, per run).`,
     `Server CPU = Nginx master + workers; client CPU per fetch = CPU of all gateway processes / fetches; CPU share (bench) = (client + server + delay line) / (wall × ${r.cores} cores); machine busy = all processes (/proc/stat), other work included.`,
     `This is a ${r.cores}-core machine shared by server, clients and the link emulator. Load average before: ${r.loadBefore.map((x) => x.toFixed(2)).join(' / ')}, after: ${r.loadAfter.map((x) => x.toFixed(2)).join(' / ')}.`,
@@ -319,7 +424,7 @@ async function report(r: ReportInput): Promise<BenchSection> {
     `- Gateway fetches that did not end verified, all runs: ${r.cells.reduce((a, c) => a + med(c.samples.upstream).failed + med(c.samples.ours).failed, 0)} (target 0).`,
     '',
     '**Cluster model** (every gateway on its own node; `bench/model.ts`): time ≈ max(G · bytes per gateway / (2 replicas × 1 Gbit/s egress),',
-    'G · server CPU per gateway / (2 × 0.5 core, the chart\'s CPU limit), bytes per gateway / 1 Gbit/s gateway link + client CPU per gateway),',
+    "G · server CPU per gateway / (2 × 0.5 core, the chart's CPU limit), bytes per gateway / 1 Gbit/s gateway link + client CPU per gateway),",
     `with per-gateway inputs measured at G = ${chosen.gateways} above: upstream ${mb(cu.wireBytes / chosen.gateways)}, ${(cu.serverCpu / chosen.gateways).toFixed(2)} server CPU-s, ${(cu.clientCpu / chosen.gateways).toFixed(2)} client CPU-s;`,
     `ours ${mb(co.wireBytes / chosen.gateways)}, ${(co.serverCpu / chosen.gateways).toFixed(2)} server CPU-s, ${(co.clientCpu / chosen.gateways).toFixed(2)} client CPU-s.`,
     '',

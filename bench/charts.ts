@@ -34,12 +34,41 @@ export function barChartSpec(title: string, unit: string, rows: ChartRow[]): obj
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: title, anchor: 'start' },
     data: { values: rows },
-    facet: { row: { field: 'group', type: 'nominal', title: null, sort: [...new Set(rows.map((r) => r.group))], header: { labelAngle: 0, labelAlign: 'left', labelAnchor: 'start', labelOrient: 'top', labelFontWeight: 'bold', labelFontSize: 12 } } },
+    facet: {
+      row: {
+        field: 'group',
+        type: 'nominal',
+        title: null,
+        sort: [...new Set(rows.map((r) => r.group))],
+        header: {
+          labelAngle: 0,
+          labelAlign: 'left',
+          labelAnchor: 'start',
+          labelOrient: 'top',
+          labelFontWeight: 'bold',
+          labelFontSize: 12,
+        },
+      },
+    },
     spec: {
       width: 360,
       layer: [
-        { mark: 'bar', encoding: { y, x, color: { field: 'series', type: 'nominal', legend: null, scale: { domain: series, range: PALETTE } } } },
-        { mark: { type: 'text', align: 'left', dx: 3 }, encoding: { y, x, text: { field: 'value', type: 'quantitative', format: unit === 'seconds' ? '.2f' : '.0f' } } },
+        {
+          mark: 'bar',
+          encoding: {
+            y,
+            x,
+            color: { field: 'series', type: 'nominal', legend: null, scale: { domain: series, range: PALETTE } },
+          },
+        },
+        {
+          mark: { type: 'text', align: 'left', dx: 3 },
+          encoding: {
+            y,
+            x,
+            text: { field: 'value', type: 'quantitative', format: unit === 'seconds' ? '.2f' : '.0f' },
+          },
+        },
       ],
     },
     resolve: { scale: { y: 'independent', x: 'independent' } },

@@ -26,12 +26,21 @@ const MODULES: Array<[string, string]> = [
 
 function rawFormBytes(wasmSize: number, wasmDigest: string): number {
   const config = Buffer.from('{}');
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2,
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    config: { mediaType: 'application/vnd.module.wasm.config.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: 2 },
-    layers: [{ mediaType: WASM_LAYER, digest: wasmDigest, size: wasmSize, annotations: { 'org.opencontainers.image.title': 'plugin.wasm' } }],
-  }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.module.wasm.config.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: 2 },
+      layers: [
+        {
+          mediaType: WASM_LAYER,
+          digest: wasmDigest,
+          size: wasmSize,
+          annotations: { 'org.opencontainers.image.title': 'plugin.wasm' },
+        },
+      ],
+    }),
+  );
   return manifest.length + config.length + wasmSize;
 }
 
@@ -53,8 +62,19 @@ async function viewWriteRow(tmp: string): Promise<string> {
   for (let i = 0; i < VIEW_MODULES; i++) {
     const src = path.join(tmp, `m${i}.wasm`);
     fs.writeFileSync(src, wasmVariant(base, `view-${i}`));
-    for (const [version, aliasOf] of [['1.0.0', undefined], ['2.0.0', '1.0.0']] as const) {
-      const m = await publishVersion(root, { name: `plugin-${i}`, version, wasmPath: src, source: `file:m${i}.wasm`, manifestDigest: null, created: CREATED, aliasOf });
+    for (const [version, aliasOf] of [
+      ['1.0.0', undefined],
+      ['2.0.0', '1.0.0'],
+    ] as const) {
+      const m = await publishVersion(root, {
+        name: `plugin-${i}`,
+        version,
+        wasmPath: src,
+        source: `file:m${i}.wasm`,
+        manifestDigest: null,
+        created: CREATED,
+        aliasOf,
+      });
       if (!aliasOf) bytes += m.size + m.gzipSize;
     }
   }
@@ -82,7 +102,9 @@ export async function run(): Promise<BenchSection> {
       const image = await buildImage(wasmPath, gzPath, wasm.length, CREATED);
       const raw = rawFormBytes(wasm.length, `sha256:${'0'.repeat(64)}`);
       const tarGz = image.manifest.length + image.config.length + image.layerSize;
-      rows.push(`| ${label} | ${wasm.length} | ${fs.statSync(gzPath).size} | ${raw} | ${tarGz} | ${(tarGz / raw).toFixed(3)} | ${image.layerSize - fs.statSync(gzPath).size} |`);
+      rows.push(
+        `| ${label} | ${wasm.length} | ${fs.statSync(gzPath).size} | ${raw} | ${tarGz} | ${(tarGz / raw).toFixed(3)} | ${image.layerSize - fs.statSync(gzPath).size} |`,
+      );
     }
     viewRow = await viewWriteRow(tmp);
   } finally {

@@ -49,11 +49,10 @@ export function goModuleSize(i: number, n: number): number {
   return Math.round(GO_MIN + ((GO_MAX - GO_MIN) * rank) / Math.max(1, n - 1));
 }
 
-
 /** A Wasm module of about `size` bytes: a custom section with `size` bytes of `source` from `offset`. */
 function moduleOfSize(source: Buffer, size: number, offset: number): Buffer {
   const payload = Buffer.alloc(size);
-  for (let filled = 0; filled < size; ) {
+  for (let filled = 0; filled < size;) {
     const start = (offset + filled) % source.length;
     filled += source.copy(payload, filled, start, Math.min(source.length, start + size - filled));
   }
@@ -76,7 +75,10 @@ export function pluginSet(listFile = DEFAULT_LIST): PluginModule[] {
     const rust = i === entries.length - 1;
     const size = rust ? RUST_SIZE : goModuleSize(i, goCount);
     // Offsets spread over the source so no two modules start alike.
-    const wasm = wasmVariant(moduleOfSize(esbuild, size, Math.floor((esbuild.length * i) / entries.length)), `${e.name}:${e.tag}`);
+    const wasm = wasmVariant(
+      moduleOfSize(esbuild, size, Math.floor((esbuild.length * i) / entries.length)),
+      `${e.name}:${e.tag}`,
+    );
     return { ...e, wasm, sha256: createHash('sha256').update(wasm).digest('hex'), language: rust ? 'rust' : 'go' };
   });
 }

@@ -51,25 +51,44 @@ interface Sample {
 type Variant = 'upstream' | 'cold' | 'other' | 'warm' | 'raw';
 
 /** The upstream way: one `oras cp` per plugin, in sequence, then extract + MD5 (as pull_plugins.py). */
-async function upstreamPull(bed: Testbed, where: Where, modules: PluginModule[], work: string): Promise<{ cpuSeconds: number }> {
+async function upstreamPull(
+  bed: Testbed,
+  where: Where,
+  modules: PluginModule[],
+  work: string,
+): Promise<{ cpuSeconds: number }> {
   let cpuSeconds = 0;
   for (const m of modules) {
     const layout = path.join(work, 'layouts', m.name);
-    const r = await runInWithCpu(bed, where.side, ORAS, ['cp', '--from-plain-http', `${where.host}/${m.repository}:${m.tag}`, '--to-oci-layout', `${layout}:${m.tag}`]);
+    const r = await runInWithCpu(bed, where.side, ORAS, [
+      'cp',
+      '--from-plain-http',
+      `${where.host}/${m.repository}:${m.tag}`,
+      '--to-oci-layout',
+      `${layout}:${m.tag}`,
+    ]);
     cpuSeconds += r.cpuSeconds;
     const cpu0 = process.cpuUsage();
-    const index = JSON.parse(fs.readFileSync(path.join(layout, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
+    const index = JSON.parse(fs.readFileSync(path.join(layout, 'index.json'), 'utf8')) as {
+      manifests: Array<{ digest: string }>;
+    };
     const blob = (d: string) => path.join(layout, 'blobs', 'sha256', d.replace('sha256:', ''));
-    const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), 'utf8')) as { layers: Array<{ mediaType: string; digest: string }> };
+    const manifest = JSON.parse(fs.readFileSync(blob(index.manifests[0].digest), 'utf8')) as {
+      layers: Array<{ mediaType: string; digest: string }>;
+    };
     const layer = manifest.layers.find((l) => l.mediaType === WASM_LAYER);
     if (!layer) throw new Error(`upstream: no wasm layer for ${m.name}`);
     const dir = path.join(work, 'plugins', m.name, m.tag);
     fs.mkdirSync(dir, { recursive: true });
     fs.copyFileSync(blob(layer.digest), path.join(dir, 'plugin.wasm'));
     const data = fs.readFileSync(path.join(dir, 'plugin.wasm'));
-    if (createHash('sha256').update(data).digest('hex') !== m.sha256) throw new Error(`upstream: ${m.name} has the wrong bytes`);
+    if (createHash('sha256').update(data).digest('hex') !== m.sha256)
+      throw new Error(`upstream: ${m.name} has the wrong bytes`);
     const md5 = createHash('md5').update(data).digest('hex');
-    fs.writeFileSync(path.join(dir, 'metadata.txt'), `Plugin Name: ${m.name}\nSize: ${data.length} bytes\nMD5: ${md5}\n`);
+    fs.writeFileSync(
+      path.join(dir, 'metadata.txt'),
+      `Plugin Name: ${m.name}\nSize: ${data.length} bytes\nMD5: ${md5}\n`,
+    );
     const used = process.cpuUsage(cpu0);
     cpuSeconds += (used.user + used.system) / 1e6;
   }
@@ -81,7 +100,11 @@ function gzipRatio(out: string, modules: PluginModule[]): number {
   let raw = 0;
   let gz = 0;
   for (const m of modules) {
-    const meta = JSON.parse(fs.readFileSync(path.join(out, 'plugins', m.name, m.tag, 'metadata.json'), 'utf8')) as { size: number; gzipSize: number; sha256: string };
+    const meta = JSON.parse(fs.readFileSync(path.join(out, 'plugins', m.name, m.tag, 'metadata.json'), 'utf8')) as {
+      size: number;
+      gzipSize: number;
+      sha256: string;
+    };
     if (meta.sha256 !== m.sha256) throw new Error(`ours: ${m.name} has sha256 ${meta.sha256}, expected ${m.sha256}`);
     raw += meta.size;
     gz += meta.gzipSize;
@@ -118,8 +141,19 @@ export async function run(): Promise<BenchSection> {
     try {
       orasVersion = (await runIn(bed, 'server', ORAS, ['version'])).stdout.match(/Version:\s*(\S+)/)?.[1] ?? '?';
       const places: Where[] = [
-        { key: 'wan', label: PROFILES.wan.label, side: 'client', host: `${bed.address(PROFILES.wan, 'server')}:${REGISTRY_PORT}`, profile: PROFILES.wan },
-        { key: 'loopback', label: 'loopback (client and registry in one namespace, 127.0.0.1)', side: 'server', host: `127.0.0.1:${REGISTRY_PORT}` },
+        {
+          key: 'wan',
+          label: PROFILES.wan.label,
+          side: 'client',
+          host: `${bed.address(PROFILES.wan, 'server')}:${REGISTRY_PORT}`,
+          profile: PROFILES.wan,
+        },
+        {
+          key: 'loopback',
+          label: 'loopback (client and registry in one namespace, 127.0.0.1)',
+          side: 'server',
+          host: `127.0.0.1:${REGISTRY_PORT}`,
+        },
       ];
       // BENCH_PULL_LINKS=wan (or loopback) measures one link only, for quick comparisons.
       const links = (process.env.BENCH_PULL_LINKS ?? 'wan,loopback').split(',');
@@ -135,7 +169,17 @@ export async function run(): Promise<BenchSection> {
         let n = 0;
         const ours = async (level: number, variant: 'cold' | 'other') => {
           const out = path.join(work, `out-${where.key}-${n++}`);
-          const args = [CLI, 'pull', list, '--out', out, '--gzip-level', String(level), '--insecure-registry', where.host];
+          const args = [
+            CLI,
+            'pull',
+            list,
+            '--out',
+            out,
+            '--gzip-level',
+            String(level),
+            '--insecure-registry',
+            where.host,
+          ];
           process.stderr.write(`bench pull: ${where.key} ${variant} (level ${level})...\n`);
           let w0 = await wire();
           const cold = await runInWithCpu(bed, where.side, process.execPath, args);
@@ -154,7 +198,11 @@ export async function run(): Promise<BenchSection> {
           const w0 = await wire();
           const t0 = process.hrtime.bigint();
           const r = await upstreamPull(bed, where, modules, dir);
-          record('upstream', { seconds: Number(process.hrtime.bigint() - t0) / 1e9, cpuSeconds: r.cpuSeconds, wireBytes: (await wire()) - w0 });
+          record('upstream', {
+            seconds: Number(process.hrtime.bigint() - t0) / 1e9,
+            cpuSeconds: r.cpuSeconds,
+            wireBytes: (await wire()) - w0,
+          });
           fs.rmSync(dir, { recursive: true, force: true });
         };
         /**
@@ -164,9 +212,15 @@ export async function run(): Promise<BenchSection> {
         const raw = async () => {
           process.stderr.write(`bench pull: ${where.key} raw transfer (curl)...\n`);
           const urls = path.join(work, 'blob-urls.txt');
-          fs.writeFileSync(urls, modules.map((m) => `http://${where.host}/v2/${m.repository}/blobs/sha256:${m.sha256}`).join('\n') + '\n');
+          fs.writeFileSync(
+            urls,
+            modules.map((m) => `http://${where.host}/v2/${m.repository}/blobs/sha256:${m.sha256}`).join('\n') + '\n',
+          );
           const w0 = await wire();
-          const r = await runInWithCpu(bed, where.side, 'bash', ['-c', `xargs -P 8 -n 1 curl -sf -o /dev/null < '${urls}'`]);
+          const r = await runInWithCpu(bed, where.side, 'bash', [
+            '-c',
+            `xargs -P 8 -n 1 curl -sf -o /dev/null < '${urls}'`,
+          ]);
           record('raw', { seconds: r.seconds, cpuSeconds: r.cpuSeconds, wireBytes: (await wire()) - w0 });
         };
         // ABBA with the other level in the middle: upstream, ours, other, ours, upstream.
@@ -190,7 +244,10 @@ export async function run(): Promise<BenchSection> {
 
   const get = (key: string) => results.get(key) ?? [];
   const med = (key: string, f: (s: Sample) => number = (s) => s.seconds) => median(get(key).map(f));
-  const runsOf = (key: string) => get(key).map((s) => s.seconds.toFixed(2)).join(', ');
+  const runsOf = (key: string) =>
+    get(key)
+      .map((s) => s.seconds.toFixed(2))
+      .join(', ');
   const mb = (b: number) => `${(b / 1e6).toFixed(0)} MB`;
   const wan = PROFILES.wan;
   const bound = (payload * 8) / (wan.rateMbit * 1e6) + (UNPIPELINABLE_ROUND_TRIPS * wan.rttMs) / 1000;
@@ -208,10 +265,17 @@ export async function run(): Promise<BenchSection> {
       const key = `${where}/${v}`;
       if (!get(key).length) continue;
       const wire = where === 'wan' ? mb(med(key, (s) => s.wireBytes)) : '–';
-      rows.push(`| ${where === 'wan' ? 'WAN 200 Mbit/s, 40 ms' : 'loopback'} | ${label} | ${med(key).toFixed(2)} s | ${runsOf(key)} | ${med(key, (s) => s.cpuSeconds).toFixed(1)} s | ${wire} |`);
-      chart.push({ group: where === 'wan' ? 'WAN (200 Mbit/s, 40 ms RTT)' : 'loopback', series: label.replace(/`/g, '').replace(/ \(oras.*?\)/, ''), value: med(key) });
+      rows.push(
+        `| ${where === 'wan' ? 'WAN 200 Mbit/s, 40 ms' : 'loopback'} | ${label} | ${med(key).toFixed(2)} s | ${runsOf(key)} | ${med(key, (s) => s.cpuSeconds).toFixed(1)} s | ${wire} |`,
+      );
+      chart.push({
+        group: where === 'wan' ? 'WAN (200 Mbit/s, 40 ms RTT)' : 'loopback',
+        series: label.replace(/`/g, '').replace(/ \(oras.*?\)/, ''),
+        value: med(key),
+      });
     }
-    if (where === 'wan') chart.push({ group: 'WAN (200 Mbit/s, 40 ms RTT)', series: 'physical bound of the link', value: bound });
+    if (where === 'wan')
+      chart.push({ group: 'WAN (200 Mbit/s, 40 ms RTT)', series: 'physical bound of the link', value: bound });
   }
   const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
   const up = med('wan/upstream');
@@ -237,7 +301,12 @@ export async function run(): Promise<BenchSection> {
       '`pull --gzip-level 9` gives the smallest files where the builder has cores to spare (and lets a later pull reuse a `.gz` already in the tree).',
     ];
   };
-  const svg = await barChart('pull', `Pull of ${modules.length} distinct plugins: seconds (lower is better)`, 'seconds', chart);
+  const svg = await barChart(
+    'pull',
+    `Pull of ${modules.length} distinct plugins: seconds (lower is better)`,
+    'seconds',
+    chart,
+  );
   const body = [
     `![pull chart](${svg})`,
     '',
@@ -258,7 +327,9 @@ export async function run(): Promise<BenchSection> {
     `- Cold pull over WAN vs upstream: **${(up / cold).toFixed(2)}×** faster (target ≥ 2×: ${verdict(up / cold >= 2)}).`,
     `- Cold pull over WAN vs the physical bound: **${(cold / bound).toFixed(2)}×** the bound (target ≤ 1.25×: ${verdict(cold / bound <= 1.25)}); level ${otherLevel}: ${(other / bound).toFixed(2)}×.`,
     ...(get('wan/raw').length
-      ? [`  The emulated link itself carries the blobs alone (8 \`curl\` at a time, nothing checked or written) in ${med('wan/raw').toFixed(2)} s, ${(med('wan/raw') / bound).toFixed(2)}× the bound: against that, the cold pull takes ${(cold / med('wan/raw')).toFixed(2)}×.`]
+      ? [
+          `  The emulated link itself carries the blobs alone (8 \`curl\` at a time, nothing checked or written) in ${med('wan/raw').toFixed(2)} s, ${(med('wan/raw') / bound).toFixed(2)}× the bound: against that, the cold pull takes ${(cold / med('wan/raw')).toFixed(2)}×.`,
+        ]
       : []),
     `- Warm re-pull vs cold over WAN: **${(cold / warm).toFixed(1)}×** faster (target ≥ 20×: ${verdict(cold / warm >= 20)}).`,
     `- Loopback: cold ${(med('loopback/upstream') / med('loopback/cold')).toFixed(2)}× upstream's speed, level ${otherLevel} ${(med('loopback/upstream') / med('loopback/other')).toFixed(2)}×: with a free network only CPU shows.`,

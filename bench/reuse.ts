@@ -30,14 +30,24 @@ async function timeOf(fn: () => Promise<boolean>): Promise<number> {
 export async function run(): Promise<BenchSection> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-bench-reuse-'));
   const modules: Array<[string, string]> = [
-    ['esbuild.wasm (Go, the size class of the largest Higress plugins)', require.resolve('esbuild-wasm/esbuild.wasm', { paths: [ROOT] })],
+    [
+      'esbuild.wasm (Go, the size class of the largest Higress plugins)',
+      require.resolve('esbuild-wasm/esbuild.wasm', { paths: [ROOT] }),
+    ],
     ['add-header (AssemblyScript example)', path.join(ROOT, 'examples', 'add-header', 'plugin.wasm')],
   ];
   const rows: string[] = [];
   try {
     for (const [label, wasmPath] of modules) {
       const name = path.basename(wasmPath, '.wasm').replace(/[^a-z0-9-]/gi, '-');
-      await publishVersion(dir, { name, version: '1.0.0', wasmPath, source: `file:${name}.wasm`, manifestDigest: null, created: '2025-01-01T00:00:00Z' });
+      await publishVersion(dir, {
+        name,
+        version: '1.0.0',
+        wasmPath,
+        source: `file:${name}.wasm`,
+        manifestDigest: null,
+        created: '2025-01-01T00:00:00Z',
+      });
       const folder = path.join(dir, 'plugins', name, '1.0.0');
       const meta = await readMetadata(folder);
       if (!meta?.gzipSha256) throw new Error('metadata.json has no gzipSha256');
@@ -45,7 +55,9 @@ export async function run(): Promise<BenchSection> {
       // A fresh, empty record each time: every run reads the files, as on a tree no pull has read yet.
       const hashed = await timeOf(() => filesMatchByContent(folder, meta, VerifiedFiles.none(dir)));
       const decoded = await timeOf(() => filesMatchByContent(folder, legacy, VerifiedFiles.none(dir)));
-      rows.push(`| ${label} | ${(meta.size / 2 ** 20).toFixed(2)} MiB / ${(meta.gzipSize / 2 ** 20).toFixed(2)} MiB | ${hashed.toFixed(1)} ms | ${decoded.toFixed(1)} ms | ${(decoded / hashed).toFixed(1)}x |`);
+      rows.push(
+        `| ${label} | ${(meta.size / 2 ** 20).toFixed(2)} MiB / ${(meta.gzipSize / 2 ** 20).toFixed(2)} MiB | ${hashed.toFixed(1)} ms | ${decoded.toFixed(1)} ms | ${(decoded / hashed).toFixed(1)}x |`,
+      );
     }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -62,7 +62,9 @@ async function main(): Promise<void> {
       '',
       machine(names, Number(process.hrtime.bigint() - started) / 1e9, loadAtStart),
       '',
-      ...Object.keys(SECTIONS).filter((n) => blocks[n]).map((n) => blocks[n] + '\n'),
+      ...Object.keys(SECTIONS)
+        .filter((n) => blocks[n])
+        .map((n) => blocks[n] + '\n'),
     ].join('\n');
     fs.writeFileSync(OUT, text);
   };
@@ -80,7 +82,8 @@ async function main(): Promise<void> {
       // One broken section must not throw away the others' numbers: it is recorded as failed.
       failed.push(name);
       process.stderr.write(`bench: ${name} failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-      blocks[name] = `${start}\n## ${name}\n\n_Run ${date}_\n\n**Failed**: ${String(err instanceof Error ? err.message : err).split('\n')[0]}\n${end}`;
+      blocks[name] =
+        `${start}\n## ${name}\n\n_Run ${date}_\n\n**Failed**: ${String(err instanceof Error ? err.message : err).split('\n')[0]}\n${end}`;
     }
     // Written after every section, so a long run that stops part-way keeps what it measured.
     write();

@@ -10,7 +10,15 @@ import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import { promisify } from 'util';
-import { findNginx, prepareNginx, PreparedNginx, shippedConfigPath, spawnNginx, stopNginx, waitForHealthy } from '../src/serve/nginx-runtime';
+import {
+  findNginx,
+  prepareNginx,
+  PreparedNginx,
+  shippedConfigPath,
+  spawnNginx,
+  stopNginx,
+  waitForHealthy,
+} from '../src/serve/nginx-runtime';
 import { publishVersion, writeIndex } from '../src/tree/publish';
 import { wasmUrlPath } from '../src/contract/tree-format';
 import { freePort } from '../test/support/ports';
@@ -24,9 +32,14 @@ const DURATION_S = Number(process.env.BENCH_SERVE_SECONDS ?? 10);
  * ABBA rounds per cell: wrk shares the 2 cores with both servers, so one round is noisy (±10%). Plain
  * clients get more rounds: their target (at least upstream's rate) is a comparison of near-equals.
  */
-const ROUNDS = { gzip: Number(process.env.BENCH_SERVE_ROUNDS ?? 2), plain: Number(process.env.BENCH_SERVE_ROUNDS ?? 4) };
+const ROUNDS = {
+  gzip: Number(process.env.BENCH_SERVE_ROUNDS ?? 2),
+  plain: Number(process.env.BENCH_SERVE_ROUNDS ?? 4),
+};
 /** `BENCH_SERVE_CLIENTS=plain` (or `gzip`) measures one kind of client only, for quick comparisons. */
-const CLIENTS = [true, false].filter((gzip) => !process.env.BENCH_SERVE_CLIENTS || process.env.BENCH_SERVE_CLIENTS === (gzip ? 'gzip' : 'plain'));
+const CLIENTS = [true, false].filter(
+  (gzip) => !process.env.BENCH_SERVE_CLIENTS || process.env.BENCH_SERVE_CLIENTS === (gzip ? 'gzip' : 'plain'),
+);
 const CONNECTIONS = [64, 1000];
 const PLUGIN = { name: 'esbuild', version: '0.25.12' };
 
@@ -45,10 +58,22 @@ interface WrkResult {
   detail: string;
 }
 
-
-async function start(label: string, root: string, sourceConfig: string, workers: number, readyPath: string): Promise<Server> {
+async function start(
+  label: string,
+  root: string,
+  sourceConfig: string,
+  workers: number,
+  readyPath: string,
+): Promise<Server> {
   const port = await freePort();
-  const prepared = prepareNginx({ root, host: '127.0.0.1', port, sourceConfig, workerProcesses: workers, accessLog: 'access.log' });
+  const prepared = prepareNginx({
+    root,
+    host: '127.0.0.1',
+    port,
+    sourceConfig,
+    workerProcesses: workers,
+    accessLog: 'access.log',
+  });
   const child = spawnNginx(prepared, ['ignore', 'ignore', 'pipe']);
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
@@ -99,7 +124,10 @@ function combine(runs: WrkResult[]): WrkResult {
     requests: runs.reduce((a, r) => a + r.requests, 0),
     bytesPerSec: mean((r) => r.bytesPerSec),
     errors: runs.reduce((a, r) => a + r.errors, 0),
-    detail: runs.map((r) => r.detail).filter(Boolean).join('; '),
+    detail: runs
+      .map((r) => r.detail)
+      .filter(Boolean)
+      .join('; '),
   };
 }
 
@@ -113,7 +141,8 @@ async function wrk(url: string, connections: number, gzip: boolean): Promise<Wrk
   return parseWrk(stdout);
 }
 
-const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
+const fmt = (n: number, d = 0) =>
+  Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a';
 const mark = (ok: boolean) => (ok ? 'met' : '**missed**');
 
 export async function run(): Promise<BenchSection> {
@@ -122,7 +151,13 @@ export async function run(): Promise<BenchSection> {
   const workers = os.cpus().length;
   const servers: Server[] = [];
   try {
-    await publishVersion(tree, { ...PLUGIN, wasmPath: wasm, source: `file:esbuild.wasm@${PLUGIN.version}`, manifestDigest: null, created: '2024-05-01T00:00:00Z' });
+    await publishVersion(tree, {
+      ...PLUGIN,
+      wasmPath: wasm,
+      source: `file:esbuild.wasm@${PLUGIN.version}`,
+      manifestDigest: null,
+      created: '2024-05-01T00:00:00Z',
+    });
     await writeIndex(tree);
     const upstream = await start('upstream', tree, UPSTREAM_CONF, workers, '/plugins/index.json');
     servers.push(upstream);
@@ -161,14 +196,20 @@ export async function run(): Promise<BenchSection> {
         totalErrors += u.errors + o.errors;
         const target = gzip ? 3.5 : 1;
         // Plain clients: a miss smaller than the round-to-round spread is reported as such.
-        const withinSpread = !gzip && ratio < target && Math.max(...roundRatios) >= target ? ', within the spread of the rounds' : '';
+        const withinSpread =
+          !gzip && ratio < target && Math.max(...roundRatios) >= target ? ', within the spread of the rounds' : '';
         rows.push(
           `| ${gzip ? 'gzip' : 'plain'} | ${c} | ${fmt(u.requestsPerSec, 1)} | ${fmt(o.requestsPerSec, 1)} | ${fmt(ratio, 2)}x (≥${target}x: ${mark(ratio >= target)}${withinSpread}) | ${fmt(up.bytes)} (${up.encoding}) | ${fmt(me.bytes)} (${me.encoding}) | ${fmt(bytesRatio, 3)}x | ${u.errors} / ${o.errors}${u.detail || o.detail ? ` (${[u.detail, o.detail].filter(Boolean).join(' | ')})` : ''} |`,
         );
-        if (gzip && c === CONNECTIONS[0]) verdicts.push(`- Gzip client bytes per download: ${fmt(bytesRatio, 3)}x upstream (target ≤0.3x: ${mark(bytesRatio <= 0.3)}); ceiling for req/s when bandwidth-bound ≈ ${fmt(1 / bytesRatio, 2)}x.`);
+        if (gzip && c === CONNECTIONS[0])
+          verdicts.push(
+            `- Gzip client bytes per download: ${fmt(bytesRatio, 3)}x upstream (target ≤0.3x: ${mark(bytesRatio <= 0.3)}); ceiling for req/s when bandwidth-bound ≈ ${fmt(1 / bytesRatio, 2)}x.`,
+          );
       }
     }
-    verdicts.push(`- Failed requests (non-2xx/3xx or socket errors) across all runs: ${totalErrors} (target 0: ${mark(totalErrors === 0)}).`);
+    verdicts.push(
+      `- Failed requests (non-2xx/3xx or socket errors) across all runs: ${totalErrors} (target 0: ${mark(totalErrors === 0)}).`,
+    );
     const size = fs.statSync(wasm).size;
     const body = [
       `Real Nginx (${(await exec(findNginx(), ['-v'])).stderr.trim()}) on 127.0.0.1, ${workers} worker processes for both servers,`,
@@ -191,4 +232,3 @@ export async function run(): Promise<BenchSection> {
     fs.rmSync(tree, { recursive: true, force: true });
   }
 }
-

@@ -38,7 +38,13 @@ export interface LinkProfile {
  * round trip is measured and reported.
  */
 export const PROFILES = {
-  cluster1g: { key: 'cluster1g', label: 'in-cluster, 1 Gbit/s (kernel tbf on a veth pair)', link: 'shaped-veth', rateMbit: 1000, mtu: 1500 },
+  cluster1g: {
+    key: 'cluster1g',
+    label: 'in-cluster, 1 Gbit/s (kernel tbf on a veth pair)',
+    link: 'shaped-veth',
+    rateMbit: 1000,
+    mtu: 1500,
+  },
   wan: { key: 'wan', label: 'WAN, 200 Mbit/s, 40 ms RTT', link: 'tun', rttMs: 40, rateMbit: 200, mtu: 1500 },
   fastest: { key: 'fastest', label: 'fastest: unshaped veth', link: 'veth', mtu: 65535 },
 } satisfies Record<string, LinkProfile>;
@@ -53,7 +59,11 @@ const DEVICES: Record<LinkProfile['link'], Record<Side, string>> = {
   'shaped-veth': { server: 'hpsb-ks', client: 'hpsb-kc' },
   tun: { server: 'hpsb-ts', client: 'hpsb-tc' },
 };
-const NETS: Record<LinkProfile['link'], Record<Side, string>> = { veth: VETH_NET, 'shaped-veth': SHAPED_VETH_NET, tun: TUN_NET };
+const NETS: Record<LinkProfile['link'], Record<Side, string>> = {
+  veth: VETH_NET,
+  'shaped-veth': SHAPED_VETH_NET,
+  tun: TUN_NET,
+};
 
 /**
  * A tbf burst of 1 ms of traffic and at least two 64 KiB TSO super-packets (tbf would cut larger ones
@@ -82,7 +92,10 @@ async function delayLineBinary(): Promise<string> {
   const out = path.join(ROOT, 'build', 'bench', 'delayline');
   const newest = Math.max(...fs.readdirSync(src).map((f) => fs.statSync(path.join(src, f)).mtimeMs));
   if (!fs.existsSync(out) || fs.statSync(out).mtimeMs < newest) {
-    await execFileP('go', ['build', '-trimpath', '-o', out, '.'], { cwd: src, env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' } });
+    await execFileP('go', ['build', '-trimpath', '-o', out, '.'], {
+      cwd: src,
+      env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: 'local' },
+    });
   }
   return out;
 }
@@ -121,7 +134,20 @@ export class Testbed {
       }
       for (const link of ['veth', 'shaped-veth'] as const) {
         const dev = DEVICES[link];
-        await run('ip', ['link', 'add', dev.server, 'netns', bed.ns.server, 'type', 'veth', 'peer', 'name', dev.client, 'netns', bed.ns.client]);
+        await run('ip', [
+          'link',
+          'add',
+          dev.server,
+          'netns',
+          bed.ns.server,
+          'type',
+          'veth',
+          'peer',
+          'name',
+          dev.client,
+          'netns',
+          bed.ns.client,
+        ]);
         for (const side of ['server', 'client'] as Side[]) {
           await run('ip', ['-n', bed.ns[side], 'addr', 'add', `${NETS[link][side]}/30`, 'dev', dev[side]]);
           await run('ip', ['-n', bed.ns[side], 'link', 'set', dev[side], 'up']);
@@ -144,13 +170,37 @@ export class Testbed {
     if (profile.link === 'veth' || this.profile === profile) return;
     if (profile.link === 'shaped-veth') {
       for (const side of ['server', 'client'] as Side[]) {
-        await run('tc', ['-n', this.ns[side], 'qdisc', 'replace', 'dev', DEVICES['shaped-veth'][side], 'root', ...tbfArgs(profile)]);
+        await run('tc', [
+          '-n',
+          this.ns[side],
+          'qdisc',
+          'replace',
+          'dev',
+          DEVICES['shaped-veth'][side],
+          'root',
+          ...tbfArgs(profile),
+        ]);
       }
       return;
     }
     await this.stopDelayLine();
     const bin = await delayLineBinary();
-    const child = spawn(bin, ['-ns-a', this.ns.server, '-dev-a', 'hpsb-ts', '-ns-b', this.ns.client, '-dev-b', 'hpsb-tc', '-delay', `${(profile.rttMs! / 2) * 1000}us`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      bin,
+      [
+        '-ns-a',
+        this.ns.server,
+        '-dev-a',
+        'hpsb-ts',
+        '-ns-b',
+        this.ns.client,
+        '-dev-b',
+        'hpsb-tc',
+        '-delay',
+        `${(profile.rttMs! / 2) * 1000}us`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     this.delayLine = child;
     let err = '';
     child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
@@ -177,7 +227,9 @@ export class Testbed {
   /** Bytes the server side has sent on a profile's link (IP bytes for the TUN, frames for the veth). */
   async serverTxBytes(profile: LinkProfile): Promise<number> {
     const dev = DEVICES[profile.link].server;
-    const out = JSON.parse(await run('ip', ['-n', this.ns.server, '-s', '-j', 'link', 'show', 'dev', dev])) as Array<{ stats64: { tx: { bytes: number } } }>;
+    const out = JSON.parse(await run('ip', ['-n', this.ns.server, '-s', '-j', 'link', 'show', 'dev', dev])) as Array<{
+      stats64: { tx: { bytes: number } };
+    }>;
     return out[0].stats64.tx.bytes;
   }
 
@@ -215,7 +267,9 @@ function spawnSyncQuiet(cmd: string, args: string[]): void {
 function removeStaleNamespaces(): void {
   let names: string[] = [];
   try {
-    names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').map((l) => l.split(' ')[0]);
+    names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.split(' ')[0]);
   } catch {
     return;
   }

@@ -42,14 +42,19 @@ export function changesFor(text: string, version: string, file = 'CHANGELOG.md')
     if (heading) {
       const k = heading[1].trim().toLowerCase();
       if (!(CHANGE_KINDS as readonly string[]).includes(k)) {
-        throw new ChangelogError(file, i + 1, `"### ${heading[1]}" is not a change kind (use one of ${CHANGE_KINDS.join(', ')})`);
+        throw new ChangelogError(
+          file,
+          i + 1,
+          `"### ${heading[1]}" is not a change kind (use one of ${CHANGE_KINDS.join(', ')})`,
+        );
       }
       kind = k as ChangeKind;
       return;
     }
     const entry = /^- (.+)$/.exec(line);
     if (entry) {
-      if (!kind) throw new ChangelogError(file, i + 1, 'entry before any "### <kind>" heading (add one, e.g. "### Added")');
+      if (!kind)
+        throw new ChangelogError(file, i + 1, 'entry before any "### <kind>" heading (add one, e.g. "### Added")');
       out.push({ kind, description: entry[1].trim() });
     }
   });

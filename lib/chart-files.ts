@@ -4,7 +4,11 @@
  */
 import { Document, Scalar, stringify } from 'yaml';
 import {
-  CONSOLE_IMAGE_NAMESPACE_ENV, CONSOLE_IMAGE_REGISTRY_ENV, GATEWAY_INSECURE_REGISTRIES_ENV, HIGRESS_CONSOLE_DEFAULT_BASE, HIGRESS_CONSOLE_DEFAULT_PATTERN,
+  CONSOLE_IMAGE_NAMESPACE_ENV,
+  CONSOLE_IMAGE_REGISTRY_ENV,
+  GATEWAY_INSECURE_REGISTRIES_ENV,
+  HIGRESS_CONSOLE_DEFAULT_BASE,
+  HIGRESS_CONSOLE_DEFAULT_PATTERN,
   OCI_REPOSITORY_NAMESPACE,
 } from '../src/contract/service';
 import { ConsoleEnvPatch } from './console-env-patch';
@@ -14,7 +18,8 @@ import { valuesTable } from './values-files';
 /** This project's repository: the chart's source link and the home of its releases. */
 export const PROJECT_SOURCE = 'https://github.com/higress-group/plugin-server';
 export const KUBE_VERSION = '>=1.28.0-0';
-export const DESCRIPTION = 'In-cluster server for Higress Wasm plugins (hardened Nginx), for clusters that cannot reach a public OCI registry.';
+export const DESCRIPTION =
+  'In-cluster server for Higress Wasm plugins (hardened Nginx), for clusters that cannot reach a public OCI registry.';
 
 export function chartYaml(chart: ChartInfo): string {
   const quoted = (s: string) => Object.assign(new Scalar(s), { type: Scalar.QUOTE_DOUBLE });
@@ -210,5 +215,6 @@ export const CI_VALUES: Record<string, string> = {
     '',
   ].join('\n'),
   'legacy-image-values.yaml': LEGACY_IMAGE_VALUES,
-  'single-replica-values.yaml': 'global:\n  enablePluginServer: true\nreplicas: 1\nantiAffinity: none\nzoneSpread: false\nservice:\n  port: 8080\ntest:\n  enabled: false\n',
+  'single-replica-values.yaml':
+    'global:\n  enablePluginServer: true\nreplicas: 1\nantiAffinity: none\nzoneSpread: false\nservice:\n  port: 8080\ntest:\n  enabled: false\n',
 };

@@ -14,7 +14,15 @@ import { V } from './values';
 export class ConsoleEnvPatch extends Construct {
   /** Strategic merge keys containers and env by name: only this one variable changes. */
   readonly tree = {
-    spec: { template: { spec: { containers: [{ name: V('console.containerName'), env: [{ name: CONSOLE_URL_PATTERN_ENV, value: consoleUrlPattern }] }] } } },
+    spec: {
+      template: {
+        spec: {
+          containers: [
+            { name: V('console.containerName'), env: [{ name: CONSOLE_URL_PATTERN_ENV, value: consoleUrlPattern }] },
+          ],
+        },
+      },
+    },
   };
   readonly deployment: Expr<string> = V('console.deploymentName');
   readonly namespace: Expr<string> = consoleNamespace;

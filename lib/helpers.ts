@@ -40,7 +40,11 @@ export interface ChartInfo extends ChartMeta {
 export const H = new HelperSet(CHART_NAME);
 
 /** Name of the Deployment, Service and PodDisruptionBudget. */
-export const name = H.define('name', 'Name of the Deployment, Service and PodDisruptionBudget (the upstream key pluginServer.name).', dnsLabel(V('name')));
+export const name = H.define(
+  'name',
+  'Name of the Deployment, Service and PodDisruptionBudget (the upstream key pluginServer.name).',
+  dnsLabel(V('name')),
+);
 /* The chart's own name, not .Chart.Name: inside the Higress chart that is the alias `pluginServer`. */
 const chartLabel = H.define(
   'chart',
@@ -73,17 +77,25 @@ const COMMON_LABELS: MapEntry[] = [
   { key: 'app.kubernetes.io/managed-by', value: releaseService },
   { key: 'helm.sh/chart', value: chartLabel },
 ];
-export const commonLabels = H.defineMap('commonLabels', 'Recommended labels every object carries (the helm test pod adds its own component).', COMMON_LABELS);
+export const commonLabels = H.defineMap(
+  'commonLabels',
+  'Recommended labels every object carries (the helm test pod adds its own component).',
+  COMMON_LABELS,
+);
 
 const COMPONENT = { key: 'app.kubernetes.io/component', value: 'plugin-server' };
-export const labels = H.defineMap("labels", "Labels of the server's Deployment, pods, Service and PodDisruptionBudget.", [
-  { include: selectorLabels },
-  COMPONENT,
-  { include: commonLabels },
-]);
+export const labels = H.defineMap(
+  'labels',
+  "Labels of the server's Deployment, pods, Service and PodDisruptionBudget.",
+  [{ include: selectorLabels }, COMPONENT, { include: commonLabels }],
+);
 
 /** Keys the `labels` helper writes: user label maps leave them out, so no key is written twice. */
-export const LABEL_KEYS: readonly string[] = [...SELECTOR_KEYS, COMPONENT.key, ...COMMON_LABELS.flatMap((e) => ('key' in e ? [e.key] : []))];
+export const LABEL_KEYS: readonly string[] = [
+  ...SELECTOR_KEYS,
+  COMPONENT.key,
+  ...COMMON_LABELS.flatMap((e) => ('key' in e ? [e.key] : [])),
+];
 
 export const image = H.define(
   'image',
@@ -102,7 +114,11 @@ const base = variable<string>('base', 'string');
 export const baseUrl = H.define(
   'baseUrl',
   'In-cluster base URL, port left out when 80 (serviceBaseUrl in src/contract/service.ts computes the same).',
-  withVar('base', printf('http://%s.%s.svc', name, releaseNamespace), ifElse(eq<number>(int(V('service.port')), lit(80)), base, printf('%s:%d', base, int(V('service.port'))))),
+  withVar(
+    'base',
+    printf('http://%s.%s.svc', name, releaseNamespace),
+    ifElse(eq<number>(int(V('service.port')), lit(80)), base, printf('%s:%d', base, int(V('service.port')))),
+  ),
 );
 
 const host = variable<string>('host', 'string');
@@ -110,7 +126,11 @@ const host = variable<string>('host', 'string');
 export const registryHost = H.define(
   'registryHost',
   'In-cluster host (and port when not 80) of the read-only OCI registry under /v2/ (serviceHost in src/contract/service.ts computes the same).',
-  withVar('host', printf('%s.%s.svc', name, releaseNamespace), ifElse(eq<number>(int(V('service.port')), lit(80)), host, printf('%s:%d', host, int(V('service.port'))))),
+  withVar(
+    'host',
+    printf('%s.%s.svc', name, releaseNamespace),
+    ifElse(eq<number>(int(V('service.port')), lit(80)), host, printf('%s:%d', host, int(V('service.port')))),
+  ),
 );
 
 export const consoleUrlPattern = H.define(

@@ -9,9 +9,36 @@
 import { Construct } from 'constructs';
 import { DeploymentSpec, PodDisruptionBudgetSpec, Probe, ServiceSpec } from '../imports/k8s';
 import { CONTAINER_PORT } from '../src/contract/service';
-import { and, choice, eq, failIf, gt, ifElse, int, intOrString, isSet, lit, merged, omit, printf, releaseNamespace, TemplateObject, Tpl, Tree, userBlock } from './helm';
+import {
+  and,
+  choice,
+  eq,
+  failIf,
+  gt,
+  ifElse,
+  int,
+  intOrString,
+  isSet,
+  lit,
+  merged,
+  omit,
+  printf,
+  releaseNamespace,
+  TemplateObject,
+  Tpl,
+  Tree,
+  userBlock,
+} from './helm';
 import { image, LABEL_KEYS, labels, name, selectorLabels } from './helpers';
-import { containerSecurityContext, imagePullPolicy, placementTail, PORT_NAME, restrictedPodHead, tmpMount, tmpVolume } from './pod-common';
+import {
+  containerSecurityContext,
+  imagePullPolicy,
+  placementTail,
+  PORT_NAME,
+  restrictedPodHead,
+  tmpMount,
+  tmpVolume,
+} from './pod-common';
 import { V } from './values';
 
 const SOURCE = 'lib/plugin-server.ts';
@@ -36,7 +63,9 @@ function antiAffinity(mode: 'preferred' | 'required'): Tree {
   const term = { labelSelector: { matchLabels: merged(selectorLabels) }, topologyKey: HOSTNAME };
   return mode === 'required'
     ? { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [term] } }
-    : { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] } };
+    : {
+        podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: term }] },
+      };
 }
 
 /** The user's affinity, else the anti-affinity of the chosen mode, else none. */
@@ -49,7 +78,17 @@ const affinity = choice(
 /** The user's spread constraints, else the soft zone spread when enabled. */
 const topologySpreadConstraints = choice(
   [isSet(V('topologySpreadConstraints')), V('topologySpreadConstraints')],
-  [isSet(V('zoneSpread')), [{ maxSkew: 1, topologyKey: ZONE, whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: merged(selectorLabels) } }]],
+  [
+    isSet(V('zoneSpread')),
+    [
+      {
+        maxSkew: 1,
+        topologyKey: ZONE,
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: { matchLabels: merged(selectorLabels) },
+      },
+    ],
+  ],
 );
 
 /**
@@ -67,7 +106,11 @@ export const PDB_CONDITION = and(V('podDisruptionBudget.enabled'), gt(int(V('rep
  */
 export const PDB_MIN_AVAILABLE = failIf(
   gt(int(V('podDisruptionBudget.minAvailable')), int(V('replicas'))),
-  printf('podDisruptionBudget.minAvailable (%d) is above replicas (%d): no pod could ever be evicted and node drains would hang; set podDisruptionBudget.minAvailable to at most replicas', int(V('podDisruptionBudget.minAvailable')), int(V('replicas'))),
+  printf(
+    'podDisruptionBudget.minAvailable (%d) is above replicas (%d): no pod could ever be evicted and node drains would hang; set podDisruptionBudget.minAvailable to at most replicas',
+    int(V('podDisruptionBudget.minAvailable')),
+    int(V('replicas')),
+  ),
   V('podDisruptionBudget.minAvailable'),
 );
 
@@ -98,9 +141,18 @@ export class PluginServer extends Construct {
       spec: {
         replicas: int(V('replicas')),
         selector: { matchLabels: merged(selectorLabels) },
-        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: ifElse(oneAtATime, lit(1), lit(0)), maxSurge: ifElse(oneAtATime, lit(0), lit(1)) } },
+        strategy: {
+          type: 'RollingUpdate',
+          rollingUpdate: {
+            maxUnavailable: ifElse(oneAtATime, lit(1), lit(0)),
+            maxSurge: ifElse(oneAtATime, lit(0), lit(1)),
+          },
+        },
         template: {
-          metadata: { labels: merged(labels, omit(V('podLabels'), ...LABEL_KEYS)), annotations: userBlock(V('podAnnotations')) },
+          metadata: {
+            labels: merged(labels, omit(V('podLabels'), ...LABEL_KEYS)),
+            annotations: userBlock(V('podAnnotations')),
+          },
           spec: {
             automountServiceAccountToken: false,
             ...restrictedPodHead,

@@ -8,7 +8,14 @@ import { Construct } from 'constructs';
 import { PodSpec, ResourceRequirements } from '../imports/k8s';
 import { int, merged, printf, releaseNamespace, suffixed, TemplateObject, Tpl } from './helm';
 import { commonLabels, image, name } from './helpers';
-import { containerSecurityContext, imagePullPolicy, placementTail, restrictedPodHead, tmpMount, tmpVolume } from './pod-common';
+import {
+  containerSecurityContext,
+  imagePullPolicy,
+  placementTail,
+  restrictedPodHead,
+  tmpMount,
+  tmpVolume,
+} from './pod-common';
 import { V } from './values';
 
 /** `$PLUGIN_PATH`, else the first `"path"` in index.json; fails loudly on an empty index. */

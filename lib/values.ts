@@ -15,20 +15,48 @@ const STRING_MAP = { type: 'object', additionalProperties: { type: 'string' } };
  * values the same without prefix, or empty. helm lint/install fails naming the key instead of the
  * cluster rejecting the release half-applied.
  */
-export const LABEL_KEY = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+export const LABEL_KEY =
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
 export const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$';
-const LABEL_MAP = { type: 'object', propertyNames: { pattern: LABEL_KEY }, additionalProperties: { type: 'string', pattern: LABEL_VALUE } };
+const LABEL_MAP = {
+  type: 'object',
+  propertyNames: { pattern: LABEL_KEY },
+  additionalProperties: { type: 'string', pattern: LABEL_VALUE },
+};
 /** An image registry host[:port][/path]: no spaces or characters an image reference cannot hold. */
 const IMAGE_HUB = '^([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:[0-9]+)?(/[a-z0-9]([-a-z0-9._/]*[a-z0-9])?)?)?$';
 /** An image tag (OCI distribution grammar), or empty. */
 const IMAGE_TAG = '^([A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$';
 const PULL_POLICIES = ['', 'Always', 'IfNotPresent', 'Never'] as const;
-const PROBE = (what: string, d: { initialDelaySeconds: number; periodSeconds: number; timeoutSeconds: number; failureThreshold: number }) =>
+const PROBE = (
+  what: string,
+  d: { initialDelaySeconds: number; periodSeconds: number; timeoutSeconds: number; failureThreshold: number },
+) =>
   group(what, {
-    initialDelaySeconds: integer({ minimum: 0, maximum: 3600, default: d.initialDelaySeconds, description: 'Seconds before the first probe.' }),
-    periodSeconds: integer({ minimum: 1, maximum: 3600, default: d.periodSeconds, description: 'Seconds between probes.' }),
-    timeoutSeconds: integer({ minimum: 1, maximum: 3600, default: d.timeoutSeconds, description: 'Seconds before a probe times out.' }),
-    failureThreshold: integer({ minimum: 1, maximum: 1000, default: d.failureThreshold, description: 'Consecutive failures before the probe fails.' }),
+    initialDelaySeconds: integer({
+      minimum: 0,
+      maximum: 3600,
+      default: d.initialDelaySeconds,
+      description: 'Seconds before the first probe.',
+    }),
+    periodSeconds: integer({
+      minimum: 1,
+      maximum: 3600,
+      default: d.periodSeconds,
+      description: 'Seconds between probes.',
+    }),
+    timeoutSeconds: integer({
+      minimum: 1,
+      maximum: 3600,
+      default: d.timeoutSeconds,
+      description: 'Seconds before a probe times out.',
+    }),
+    failureThreshold: integer({
+      minimum: 1,
+      maximum: 1000,
+      default: d.failureThreshold,
+      description: 'Consecutive failures before the probe fails.',
+    }),
   });
 
 /** Every key the chart accepts, in values.yaml order. */
@@ -36,9 +64,20 @@ export const VALUES_SPEC = group('higress-plugin-server values', {
   global: group(
     'Values shared with the Higress umbrella chart.',
     {
-      enablePluginServer: bool({ default: false, description: 'Render the plugin server. Every template is gated by this flag (the Higress umbrella chart uses it as the dependency condition).' }),
-      hub: str({ default: 'higress-registry.cn-hangzhou.cr.aliyuncs.com', pattern: IMAGE_HUB, description: 'Image registry used when `hub` is empty.' }),
-      imagePullPolicy: oneOf(PULL_POLICIES, { default: '', description: 'Pull policy used when `imagePullPolicy` is empty; empty leaves it to Kubernetes.' }),
+      enablePluginServer: bool({
+        default: false,
+        description:
+          'Render the plugin server. Every template is gated by this flag (the Higress umbrella chart uses it as the dependency condition).',
+      }),
+      hub: str({
+        default: 'higress-registry.cn-hangzhou.cr.aliyuncs.com',
+        pattern: IMAGE_HUB,
+        description: 'Image registry used when `hub` is empty.',
+      }),
+      imagePullPolicy: oneOf(PULL_POLICIES, {
+        default: '',
+        description: 'Pull policy used when `imagePullPolicy` is empty; empty leaves it to Kubernetes.',
+      }),
     },
     { open: true },
   ),
@@ -47,16 +86,25 @@ export const VALUES_SPEC = group('higress-plugin-server values', {
     description:
       'Ignored, as in the Higress core chart: `global.enablePluginServer` decides whether the server is rendered. Declared so values files that carry it keep working.',
   }),
-  name: str({ default: 'higress-plugin-server', pattern: '^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$', description: 'Name of the Deployment and the Service (the Console URL pattern uses it).' }),
+  name: str({
+    default: 'higress-plugin-server',
+    pattern: '^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$',
+    description: 'Name of the Deployment and the Service (the Console URL pattern uses it).',
+  }),
   replicas: scalar<number | string>('integer', {
     default: 2,
     minimum: 0,
     maximum: 100,
     alsoAccepts: ['string'],
     pattern: '^[0-9]{1,3}$',
-    description: 'Number of Nginx replicas, an integer or a numeric string (as the Higress chart accepts); a PodDisruptionBudget is added when greater than 1.',
+    description:
+      'Number of Nginx replicas, an integer or a numeric string (as the Higress chart accepts); a PodDisruptionBudget is added when greater than 1.',
   }),
-  image: str({ default: 'plugin-server', pattern: '^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?$', description: 'Image name; the image is `<hub>/higress/<image>:<tag>`.' }),
+  image: str({
+    default: 'plugin-server',
+    pattern: '^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?$',
+    description: 'Image name; the image is `<hub>/higress/<image>:<tag>`.',
+  }),
   hub: str({ default: '', pattern: IMAGE_HUB, description: 'Image registry; empty falls back to `global.hub`.' }),
   tag: scalar<string | number>('string', {
     default: '',
@@ -65,11 +113,21 @@ export const VALUES_SPEC = group('higress-plugin-server values', {
     description:
       "Image tag, a string or a number (`tag: 2.2` renders `2.2`); empty falls back to the chart's appVersion, which is the Higress version the chart is released with (`helm package --version X --app-version X`), so the default tag equals Higress's.",
   }),
-  imagePullPolicy: oneOf(PULL_POLICIES, { default: '', description: 'Image pull policy; empty falls back to `global.imagePullPolicy`.' }),
+  imagePullPolicy: oneOf(PULL_POLICIES, {
+    default: '',
+    description: 'Image pull policy; empty falls back to `global.imagePullPolicy`.',
+  }),
   imagePullSecrets: list<{ name: string }>({
     default: [],
     description: 'Pull secrets for the image, e.g. `[{name: regcred}]`.',
-    schema: { items: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } }, additionalProperties: false } },
+    schema: {
+      items: {
+        type: 'object',
+        required: ['name'],
+        properties: { name: { type: 'string', minLength: 1 } },
+        additionalProperties: false,
+      },
+    },
   }),
   labels: obj<Record<string, string>>({
     default: {},
@@ -77,41 +135,94 @@ export const VALUES_SPEC = group('higress-plugin-server values', {
     description:
       'Extra labels on the Deployment, the Service and the PodDisruptionBudget. As in the Higress chart, `labels.app` and `labels.higress` replace the selector labels `app` and `higress` (an empty value drops that key); keep them unchanged across upgrades, a Deployment selector is immutable.',
   }),
-  podLabels: obj<Record<string, string>>({ default: {}, schema: LABEL_MAP, description: 'Extra labels on the server pods (the selector labels `app` and `higress` always come from `name` / `labels`).' }),
-  podAnnotations: obj<Record<string, string>>({ default: {}, schema: STRING_MAP, description: 'Annotations on the server pods.' }),
+  podLabels: obj<Record<string, string>>({
+    default: {},
+    schema: LABEL_MAP,
+    description:
+      'Extra labels on the server pods (the selector labels `app` and `higress` always come from `name` / `labels`).',
+  }),
+  podAnnotations: obj<Record<string, string>>({
+    default: {},
+    schema: STRING_MAP,
+    description: 'Annotations on the server pods.',
+  }),
   service: group('The Service in front of the pods.', {
-    type: oneOf(['ClusterIP', 'NodePort', 'LoadBalancer'], { default: 'ClusterIP', description: 'Service type; the Higress Console and gateways reach the server in-cluster, so ClusterIP is enough.' }),
-    port: integer({ default: 80, minimum: 1, maximum: 65535, description: 'Service port (the container listens on 8080). Port 80 keeps the Console default URL pattern.' }),
+    type: oneOf(['ClusterIP', 'NodePort', 'LoadBalancer'], {
+      default: 'ClusterIP',
+      description:
+        'Service type; the Higress Console and gateways reach the server in-cluster, so ClusterIP is enough.',
+    }),
+    port: integer({
+      default: 80,
+      minimum: 1,
+      maximum: 65535,
+      description: 'Service port (the container listens on 8080). Port 80 keeps the Console default URL pattern.',
+    }),
   }),
   resources: obj<Record<string, Record<string, string | number>>>({
     default: { requests: { cpu: '200m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } },
     schema: {
       // A quantity string ("200m", "128Mi") or a plain number; junk like "lots" fails here, not at apply time.
-      properties: { requests: { type: 'object', additionalProperties: { type: ['string', 'number'], pattern: QUANTITY } }, limits: { type: 'object', additionalProperties: { type: ['string', 'number'], pattern: QUANTITY } } },
+      properties: {
+        requests: { type: 'object', additionalProperties: { type: ['string', 'number'], pattern: QUANTITY } },
+        limits: { type: 'object', additionalProperties: { type: ['string', 'number'], pattern: QUANTITY } },
+      },
       additionalProperties: false,
     },
     description: "Resources of the Nginx container (the Higress chart's defaults).",
   }),
-  nodeSelector: obj<Record<string, string>>({ default: {}, schema: STRING_MAP, description: 'Node selector for the server pods and the helm test pod.' }),
-  tolerations: list<Record<string, unknown>>({ default: [], schema: { items: { type: 'object' } }, description: 'Tolerations for the server pods and the helm test pod.' }),
-  affinity: obj<Record<string, unknown>>({ default: {}, description: 'Affinity for the server pods; when set it replaces the generated anti-affinity entirely.' }),
+  nodeSelector: obj<Record<string, string>>({
+    default: {},
+    schema: STRING_MAP,
+    description: 'Node selector for the server pods and the helm test pod.',
+  }),
+  tolerations: list<Record<string, unknown>>({
+    default: [],
+    schema: { items: { type: 'object' } },
+    description: 'Tolerations for the server pods and the helm test pod.',
+  }),
+  affinity: obj<Record<string, unknown>>({
+    default: {},
+    description: 'Affinity for the server pods; when set it replaces the generated anti-affinity entirely.',
+  }),
   antiAffinity: oneOf(['preferred', 'required', 'none'], {
     default: 'preferred',
     description:
       'Pod anti-affinity on `kubernetes.io/hostname`: `preferred` (two replicas still schedule on one node), `required` (one replica per node) or `none`. With `required` the rollout uses maxSurge 0 / maxUnavailable 1: a surge pod could not schedule when nodes equal replicas, and the rollout would never complete.',
   }),
-  zoneSpread: bool({ default: true, description: 'Soft spread of the pods across `topology.kubernetes.io/zone` (ScheduleAnyway); ignored when `topologySpreadConstraints` is set.' }),
-  topologySpreadConstraints: list<Record<string, unknown>>({ default: [], schema: { items: { type: 'object' } }, description: 'Topology spread constraints for the server pods; when set they replace the soft zone spread.' }),
-  priorityClassName: str({ default: '', description: 'Priority class of the server pods and the helm test pod; empty uses the cluster default.' }),
+  zoneSpread: bool({
+    default: true,
+    description:
+      'Soft spread of the pods across `topology.kubernetes.io/zone` (ScheduleAnyway); ignored when `topologySpreadConstraints` is set.',
+  }),
+  topologySpreadConstraints: list<Record<string, unknown>>({
+    default: [],
+    schema: { items: { type: 'object' } },
+    description: 'Topology spread constraints for the server pods; when set they replace the soft zone spread.',
+  }),
+  priorityClassName: str({
+    default: '',
+    description: 'Priority class of the server pods and the helm test pod; empty uses the cluster default.',
+  }),
   podDisruptionBudget: group('PodDisruptionBudget, only rendered when `replicas` is greater than 1.', {
     enabled: bool({ default: true, description: 'Render the PodDisruptionBudget.' }),
-    minAvailable: integer({ default: 1, minimum: 0, description: 'Pods that must stay available during voluntary disruptions.' }),
+    minAvailable: integer({
+      default: 1,
+      minimum: 0,
+      description: 'Pods that must stay available during voluntary disruptions.',
+    }),
   }),
   podSecurityContext: obj<Record<string, unknown>>({
-    default: { runAsNonRoot: true, runAsUser: 101, runAsGroup: 101, fsGroup: 101, seccompProfile: { type: 'RuntimeDefault' } },
+    default: {
+      runAsNonRoot: true,
+      runAsUser: 101,
+      runAsGroup: 101,
+      fsGroup: 101,
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
     schema: { type: 'object' },
     description:
-      'Pod security context (restricted Pod Security Standard). The default needs an image that runs as UID/GID 101, as this project\'s image does; for an older upstream image set it to `{}` (see ci/legacy-image-values.yaml).',
+      "Pod security context (restricted Pod Security Standard). The default needs an image that runs as UID/GID 101, as this project's image does; for an older upstream image set it to `{}` (see ci/legacy-image-values.yaml).",
   }),
   securityContext: obj<Record<string, unknown>>({
     default: {
@@ -125,39 +236,73 @@ export const VALUES_SPEC = group('higress-plugin-server values', {
     },
     schema: { type: 'object' },
     description:
-      'Container security context. The default needs an image whose Nginx runs as UID 101 and writes only to `/tmp` (read-only root filesystem), as this project\'s image does; the upstream plugin-server image needs root and a writable root: set `{}` for it (see ci/legacy-image-values.yaml).',
+      "Container security context. The default needs an image whose Nginx runs as UID 101 and writes only to `/tmp` (read-only root filesystem), as this project's image does; the upstream plugin-server image needs root and a writable root: set `{}` for it (see ci/legacy-image-values.yaml).",
   }),
-  tmpVolume: group('The emptyDir mounted at `/tmp`, the only place Nginx writes (its pid file and small temp files), so the root filesystem stays read-only.', {
-    sizeLimit: str({
-      default: '64Mi',
-      pattern: QUANTITY,
-      description: 'Size limit of the emptyDir, a Kubernetes quantity such as `64Mi`; the kubelet evicts a pod that writes more.',
-    }),
-  }),
+  tmpVolume: group(
+    'The emptyDir mounted at `/tmp`, the only place Nginx writes (its pid file and small temp files), so the root filesystem stays read-only.',
+    {
+      sizeLimit: str({
+        default: '64Mi',
+        pattern: QUANTITY,
+        description:
+          'Size limit of the emptyDir, a Kubernetes quantity such as `64Mi`; the kubelet evicts a pod that writes more.',
+      }),
+    },
+  ),
   probes: group('Probes: all GET `path` on `port`.', {
     path: str({
       default: '/healthz',
       pattern: '^/',
-      description: "Path the probes GET. This project's image answers `/healthz`; the upstream plugin-server image has no health path, use `/` (its autoindex) for it.",
+      description:
+        "Path the probes GET. This project's image answers `/healthz`; the upstream plugin-server image has no health path, use `/` (its autoindex) for it.",
     }),
-    port: scalar<string | number>('string', { default: 'http', alsoAccepts: ['integer'], description: 'Port the probes use: the container port name `http` (8080) or a number.' }),
-    startup: PROBE('Startup probe: the other probes wait until it passes (up to failureThreshold × periodSeconds).', { initialDelaySeconds: 0, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 30 }),
-    readiness: PROBE('Readiness probe: takes the pod out of the Service while it fails.', { initialDelaySeconds: 0, periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 3 }),
-    liveness: PROBE('Liveness probe: restarts the container when it fails.', { initialDelaySeconds: 0, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 }),
-  }),
-  console: group('The Higress Console Deployment whose plugin URL pattern points at this server (NOTES.txt and dist/console-patch.yaml).', {
-    deploymentName: str({ default: 'higress-console', description: 'Name of the Console Deployment.' }),
-    containerName: str({ default: 'higress-console', description: 'Name of the Console container in that Deployment.' }),
-    namespace: str({ default: '', description: "Namespace of the Console; empty means the release's namespace." }),
-  }),
-  test: group('The `helm test` pod: fetches /healthz, /plugins/index.json and one plugin metadata.txt with the server image.', {
-    enabled: bool({ default: true, description: 'Render the helm test pod.' }),
-    pluginPath: str({
-      default: '',
-      pattern: '^(/plugins/[A-Za-z0-9._-]+/[A-Za-z0-9._-]+/plugin\\.wasm)?$',
-      description: 'Plugin to check, e.g. `/plugins/key-auth/1.0.0/plugin.wasm`; empty takes the first one in index.json.',
+    port: scalar<string | number>('string', {
+      default: 'http',
+      alsoAccepts: ['integer'],
+      description: 'Port the probes use: the container port name `http` (8080) or a number.',
+    }),
+    startup: PROBE('Startup probe: the other probes wait until it passes (up to failureThreshold × periodSeconds).', {
+      initialDelaySeconds: 0,
+      periodSeconds: 2,
+      timeoutSeconds: 2,
+      failureThreshold: 30,
+    }),
+    readiness: PROBE('Readiness probe: takes the pod out of the Service while it fails.', {
+      initialDelaySeconds: 0,
+      periodSeconds: 5,
+      timeoutSeconds: 2,
+      failureThreshold: 3,
+    }),
+    liveness: PROBE('Liveness probe: restarts the container when it fails.', {
+      initialDelaySeconds: 0,
+      periodSeconds: 10,
+      timeoutSeconds: 2,
+      failureThreshold: 3,
     }),
   }),
+  console: group(
+    'The Higress Console Deployment whose plugin URL pattern points at this server (NOTES.txt and dist/console-patch.yaml).',
+    {
+      deploymentName: str({ default: 'higress-console', description: 'Name of the Console Deployment.' }),
+      containerName: str({
+        default: 'higress-console',
+        description: 'Name of the Console container in that Deployment.',
+      }),
+      namespace: str({ default: '', description: "Namespace of the Console; empty means the release's namespace." }),
+    },
+  ),
+  test: group(
+    'The `helm test` pod: fetches /healthz, /plugins/index.json and one plugin metadata.txt with the server image.',
+    {
+      enabled: bool({ default: true, description: 'Render the helm test pod.' }),
+      pluginPath: str({
+        default: '',
+        pattern: '^(/plugins/[A-Za-z0-9._-]+/[A-Za-z0-9._-]+/plugin\\.wasm)?$',
+        description:
+          'Plugin to check, e.g. `/plugins/key-auth/1.0.0/plugin.wasm`; empty takes the first one in index.json.',
+      }),
+    },
+  ),
 });
 
 /** The values type, derived from the spec (declared nowhere else). */

@@ -13,7 +13,9 @@ export const TROUBLESHOOTING = path.join(__dirname, '..', 'docs', 'troubleshooti
 const cell = (s: string): string => s.replace(/\|/g, '\\|');
 
 export function renderErrorTable(): string {
-  const rows = allCodes().map((c) => `| \`${c.code}\` | ${c.area} (${EXIT[c.area]}) | ${cell(c.what)} | ${cell(c.fix)} |`);
+  const rows = allCodes().map(
+    (c) => `| \`${c.code}\` | ${c.area} (${EXIT[c.area]}) | ${cell(c.what)} | ${cell(c.fix)} |`,
+  );
   const exits = EXIT_MEANINGS.map(([name, text]) => `| ${EXIT[name]} | ${name} | ${cell(text)} |`);
   return [
     START,
@@ -39,5 +41,7 @@ export function withErrorTable(doc: string): string {
 if (require.main === module) {
   const doc = fs.readFileSync(TROUBLESHOOTING, 'utf8');
   fs.writeFileSync(TROUBLESHOOTING, withErrorTable(doc));
-  process.stdout.write(`wrote ${allCodes().length} error codes into ${path.relative(process.cwd(), TROUBLESHOOTING)}\n`);
+  process.stdout.write(
+    `wrote ${allCodes().length} error codes into ${path.relative(process.cwd(), TROUBLESHOOTING)}\n`,
+  );
 }

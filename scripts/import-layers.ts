@@ -46,7 +46,8 @@ function resolveModule(fromFile: string, spec: string, root: string): string | u
   if (!spec.startsWith('.')) return undefined; // packages and node built-ins
   const base = path.resolve(path.dirname(fromFile), spec);
   for (const candidate of [`${base}.ts`, path.join(base, 'index.ts'), base]) {
-    if (fs.existsSync(candidate) && fs.statSync(candidate).isFile()) return path.relative(root, candidate).split(path.sep).join('/');
+    if (fs.existsSync(candidate) && fs.statSync(candidate).isFile())
+      return path.relative(root, candidate).split(path.sep).join('/');
   }
   return path.relative(root, base).split(path.sep).join('/');
 }
@@ -85,7 +86,8 @@ export function layerViolations(edges: Edge[]): string[] {
     }
     if (!e.to.startsWith('src/')) {
       // Generated CRD types are data, not a layer; anything else outside src/ is a wrong arrow.
-      if (!e.to.startsWith('imports/')) out.push(`${e.from} imports ${e.to}: src/ must not import outside src/ (except generated imports/)`);
+      if (!e.to.startsWith('imports/'))
+        out.push(`${e.from} imports ${e.to}: src/ must not import outside src/ (except generated imports/)`);
       continue;
     }
     const a = roomOf(e.from);
@@ -93,12 +95,18 @@ export function layerViolations(edges: Edge[]): string[] {
     if (a === b) continue;
     const la = layerOf(a);
     const lb = layerOf(b);
-    if (la < 0) out.push(`${e.from}: room "${a}" is in no layer (add it to LAYERS in scripts/import-layers.ts and docs/architecture.md)`);
+    if (la < 0)
+      out.push(
+        `${e.from}: room "${a}" is in no layer (add it to LAYERS in scripts/import-layers.ts and docs/architecture.md)`,
+      );
     else if (lb < 0) out.push(`${e.to}: room "${b}" is in no layer`);
-    else if (lb === la) out.push(`${e.from} imports ${e.to}: "${a}" and "${b}" are siblings of one layer and must not import each other`);
+    else if (lb === la)
+      out.push(`${e.from} imports ${e.to}: "${a}" and "${b}" are siblings of one layer and must not import each other`);
     else if (lb < la) out.push(`${e.from} imports ${e.to}: "${a}" is below "${b}", arrows only point down`);
   }
-  for (const x of KNOWN_EXCEPTIONS) if (!used.has(`${x.from}->${x.to}`)) out.push(`known exception ${x.from} -> ${x.to} is no longer needed: remove it from KNOWN_EXCEPTIONS`);
+  for (const x of KNOWN_EXCEPTIONS)
+    if (!used.has(`${x.from}->${x.to}`))
+      out.push(`known exception ${x.from} -> ${x.to} is no longer needed: remove it from KNOWN_EXCEPTIONS`);
   return out;
 }
 

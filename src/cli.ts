@@ -37,14 +37,17 @@ function namedCommand(argv: readonly string[]): string | undefined {
 
 export function buildProgram(argv: readonly string[] = []): Command {
   const program = new Command('higress-plugin-server')
-    .description('Pull Higress Wasm plugins from OCI registries into a verified folder, serve it, and check what a server serves.')
+    .description(
+      'Pull Higress Wasm plugins from OCI registries into a verified folder, serve it, and check what a server serves.',
+    )
     .version(packageVersion())
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str) })
     .addHelpText('after', `\n${exitCodesHelp()}`);
   const only = namedCommand(argv);
-  for (const [name, load] of Object.entries(COMMANDS)) if (only === undefined || name === only) load().register(program);
+  for (const [name, load] of Object.entries(COMMANDS))
+    if (only === undefined || name === only) load().register(program);
   return program;
 }
 
@@ -52,14 +55,22 @@ export function buildProgram(argv: readonly string[] = []): Command {
  * The exit code for an error that ended a command, after printing its one line. Commander has
  * already printed its own message for usage errors; help and --version are not errors.
  */
-export function exitCodeForError(err: unknown, args: string[] = process.argv.slice(2), stderr: NodeJS.WritableStream = process.stderr, stdout: NodeJS.WritableStream = process.stdout): number {
+export function exitCodeForError(
+  err: unknown,
+  args: string[] = process.argv.slice(2),
+  stderr: NodeJS.WritableStream = process.stderr,
+  stdout: NodeJS.WritableStream = process.stdout,
+): number {
   if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
+      return EXIT.ok;
     // With --json a script reads stdout only: the usage error is an event there too.
     const command = args.find((a) => JSON_COMMANDS.has(a));
     if (command && args.includes('--json')) {
       const message = err.message.replace(/^error: /, '');
-      stdout.write(`${JSON.stringify({ event: 'problem', command, code: 'E_USAGE', message, hint: `run \`higress-plugin-server ${command} --help\`` })}\n`);
+      stdout.write(
+        `${JSON.stringify({ event: 'problem', command, code: 'E_USAGE', message, hint: `run \`higress-plugin-server ${command} --help\`` })}\n`,
+      );
     }
     return EXIT.usage;
   }

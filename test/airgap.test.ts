@@ -19,7 +19,17 @@ import * as path from 'path';
 import { createOciClient } from '../src/oci/client';
 import { runCli } from './support/cli-run';
 import { startPassStore, PassStore } from './support/cred-helper';
-import { corruptBlob, pushIndex, pushOciImage, pushWasmArtifact, pushDockerImage, Pushed, PushedIndex, Registry, startRegistry } from './support/registry';
+import {
+  corruptBlob,
+  pushIndex,
+  pushOciImage,
+  pushWasmArtifact,
+  pushDockerImage,
+  Pushed,
+  PushedIndex,
+  Registry,
+  startRegistry,
+} from './support/registry';
 import { REPO_ROOT, tool } from './support/tools';
 import { smallWasm } from './support/wasm';
 import { treeState, wasmVariant } from './support/tree-state';
@@ -32,7 +42,9 @@ let list: string;
 let bundle: string;
 const pushed: Record<string, Pushed | PushedIndex> = {};
 const saved: Record<string, string | undefined> = {};
-const validateEvent = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'docs', 'cli-events.schema.json'), 'utf8')));
+const validateEvent = new Ajv({ allErrors: true, strict: false }).compile(
+  JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'docs', 'cli-events.schema.json'), 'utf8')),
+);
 const sha = (b: Buffer) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
 
 function setEnv(vars: Record<string, string | undefined>): void {
@@ -54,25 +66,45 @@ beforeAll(async () => {
   [A, B] = await Promise.all([startRegistry(), startRegistry({ auth: 'htpasswd' })]);
   const base = fs.readFileSync(await smallWasm());
   pushed['key-auth'] = await pushWasmArtifact(A, 'plugins/key-auth', '1.0.0', wasmVariant(base, 'key-auth'), {
-    specYaml: 'info:\n  version: 1.0.1\n', annotations: { 'org.opencontainers.image.created': '2025-01-02T03:04:05Z' },
+    specYaml: 'info:\n  version: 1.0.1\n',
+    annotations: { 'org.opencontainers.image.created': '2025-01-02T03:04:05Z' },
   });
-  pushed['docker-image'] = await pushDockerImage(A, 'plugins/docker-image', '2.0.0', wasmVariant(base, 'docker'), { created: '2025-02-03T04:05:06Z' });
-  pushed['oci-image'] = await pushOciImage(A, 'plugins/nested/oci-image', '3.0.0', wasmVariant(base, 'oci'), { created: '2025-03-04T05:06:07Z' });
-  pushed.multi = await pushIndex(A, 'plugins/multi', '1.2.0', { amd64: wasmVariant(base, 'amd64'), arm64: wasmVariant(base, 'arm64') }, 'oci');
+  pushed['docker-image'] = await pushDockerImage(A, 'plugins/docker-image', '2.0.0', wasmVariant(base, 'docker'), {
+    created: '2025-02-03T04:05:06Z',
+  });
+  pushed['oci-image'] = await pushOciImage(A, 'plugins/nested/oci-image', '3.0.0', wasmVariant(base, 'oci'), {
+    created: '2025-03-04T05:06:07Z',
+  });
+  pushed.multi = await pushIndex(
+    A,
+    'plugins/multi',
+    '1.2.0',
+    { amd64: wasmVariant(base, 'amd64'), arm64: wasmVariant(base, 'arm64') },
+    'oci',
+  );
   list = path.join(tmp, 'plugins.properties');
-  fs.writeFileSync(list, [
-    '# the plugin set to carry',
-    `key-auth=oci://${A.host}/plugins/key-auth:1.0.0`,
-    `docker-image=oci://${A.host}/plugins/docker-image:2.0.0`,
-    `oci-image=oci://${A.host}/plugins/nested/oci-image:3.0.0`,
-    `multi=oci://${A.host}/plugins/multi:1.2.0`,
-    '#@alias multi 1.1.0=1.2.0',
-    '',
-  ].join('\n'));
+  fs.writeFileSync(
+    list,
+    [
+      '# the plugin set to carry',
+      `key-auth=oci://${A.host}/plugins/key-auth:1.0.0`,
+      `docker-image=oci://${A.host}/plugins/docker-image:2.0.0`,
+      `oci-image=oci://${A.host}/plugins/nested/oci-image:3.0.0`,
+      `multi=oci://${A.host}/plugins/multi:1.2.0`,
+      '#@alias multi 1.1.0=1.2.0',
+      '',
+    ].join('\n'),
+  );
   // B's credentials exist only in the credential helper's store.
   pass = startPassStore(path.join(tmp, 'pass'));
   pass.store(B.host, B.username, B.password);
-  setEnv({ ...pass.env, DOCKER_CONFIG: dockerConfigDir({ credsStore: 'pass' }), HIGRESS_REGISTRY_USERNAME: undefined, HIGRESS_REGISTRY_PASSWORD: undefined, SOURCE_DATE_EPOCH: undefined });
+  setEnv({
+    ...pass.env,
+    DOCKER_CONFIG: dockerConfigDir({ credsStore: 'pass' }),
+    HIGRESS_REGISTRY_USERNAME: undefined,
+    HIGRESS_REGISTRY_PASSWORD: undefined,
+    SOURCE_DATE_EPOCH: undefined,
+  });
   bundle = path.join(tmp, 'plugins.oci.tar');
 }, 120_000);
 
@@ -92,7 +124,13 @@ function topDigest(name: string): string {
 }
 
 function skopeoDigest(ref: string, creds?: string): string {
-  const raw = execFileSync(tool('skopeo'), ['inspect', '--raw', '--tls-verify=false', ...(creds ? ['--creds', creds] : []), ref]);
+  const raw = execFileSync(tool('skopeo'), [
+    'inspect',
+    '--raw',
+    '--tls-verify=false',
+    ...(creds ? ['--creds', creds] : []),
+    ref,
+  ]);
   return sha(raw);
 }
 
@@ -119,8 +157,12 @@ describe('bundle', () => {
     const dir = path.join(tmp, 'unpacked');
     fs.mkdirSync(dir);
     execFileSync('tar', ['-xf', bundle, '-C', dir]);
-    const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string; annotations: Record<string, string> }> };
-    const byName = Object.fromEntries(index.manifests.map((m) => [m.annotations['org.opencontainers.image.ref.name'], m.digest]));
+    const index = JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as {
+      manifests: Array<{ digest: string; annotations: Record<string, string> }>;
+    };
+    const byName = Object.fromEntries(
+      index.manifests.map((m) => [m.annotations['org.opencontainers.image.ref.name'], m.digest]),
+    );
     expect(byName).toEqual({
       [`${A.host}/plugins/key-auth:1.0.0`]: topDigest('key-auth'),
       [`${A.host}/plugins/docker-image:2.0.0`]: topDigest('docker-image'),
@@ -133,16 +175,34 @@ describe('bundle', () => {
       expect(sha(fs.readFileSync(path.join(dir, 'blobs', 'sha256', f)))).toBe(`sha256:${f}`);
     }
     // oras reads the index by digest, children included; skopeo reads the archive by ref.name.
-    const multi = JSON.parse(execFileSync(tool('oras'), ['manifest', 'fetch', '--oci-layout', `${dir}@${topDigest('multi')}`]).toString()) as { manifests: Array<{ digest: string }> };
+    const multi = JSON.parse(
+      execFileSync(tool('oras'), ['manifest', 'fetch', '--oci-layout', `${dir}@${topDigest('multi')}`]).toString(),
+    ) as { manifests: Array<{ digest: string }> };
     for (const child of multi.manifests) {
-      expect(execFileSync(tool('oras'), ['manifest', 'fetch', '--oci-layout', '--descriptor', `${dir}@${child.digest}`]).toString()).toContain(child.digest);
+      expect(
+        execFileSync(tool('oras'), [
+          'manifest',
+          'fetch',
+          '--oci-layout',
+          '--descriptor',
+          `${dir}@${child.digest}`,
+        ]).toString(),
+      ).toContain(child.digest);
     }
     expect(skopeoDigest(`oci-archive:${bundle}:${A.host}/plugins/key-auth:1.0.0`)).toBe(topDigest('key-auth'));
     // The carried list is the list, byte for byte.
-    const carried = execFileSync(tool('oras'), ['pull', '--oci-layout', `${dir}@${byName['higress-plugin-bundle']}`, '-o', path.join(tmp, 'carried')]).toString();
+    const carried = execFileSync(tool('oras'), [
+      'pull',
+      '--oci-layout',
+      `${dir}@${byName['higress-plugin-bundle']}`,
+      '-o',
+      path.join(tmp, 'carried'),
+    ]).toString();
     expect(carried).toContain('plugins.properties');
     expect(fs.readFileSync(path.join(tmp, 'carried', 'plugins.properties')).equals(fs.readFileSync(list))).toBe(true);
-    const lock = JSON.parse(fs.readFileSync(path.join(tmp, 'carried', 'plugins.lock.json'), 'utf8')) as { plugins: Array<{ name: string; digest: string }> };
+    const lock = JSON.parse(fs.readFileSync(path.join(tmp, 'carried', 'plugins.lock.json'), 'utf8')) as {
+      plugins: Array<{ name: string; digest: string }>;
+    };
     expect(lock.plugins.find((p) => p.name === 'multi')?.digest).toBe(topDigest('multi'));
   });
 
@@ -181,30 +241,79 @@ describe('bundle', () => {
 
   test('takes a release snapshot, or a lock file alone; refuses file: sources and names what a bundle lacks', async () => {
     const snapshot = path.join(tmp, 'snapshot.json');
-    fs.writeFileSync(snapshot, JSON.stringify({ schemaVersion: 1, plugins: [
-      { logicalId: 'key-auth', version: '1.0.0', ociRef: `${A.host}/plugins/key-auth:1.0.0`, digest: topDigest('key-auth'), consumers: { pluginServer: { httpPath: 'key-auth', aliases: ['key-auth-v1'] } } },
-      { logicalId: 'gateway-only', version: '9.9.9', ociRef: `${A.host}/plugins/absent:9.9.9`, digest: topDigest('multi'), consumers: {} },
-    ] }, null, 2));
+    fs.writeFileSync(
+      snapshot,
+      JSON.stringify(
+        {
+          schemaVersion: 1,
+          plugins: [
+            {
+              logicalId: 'key-auth',
+              version: '1.0.0',
+              ociRef: `${A.host}/plugins/key-auth:1.0.0`,
+              digest: topDigest('key-auth'),
+              consumers: { pluginServer: { httpPath: 'key-auth', aliases: ['key-auth-v1'] } },
+            },
+            {
+              logicalId: 'gateway-only',
+              version: '9.9.9',
+              ociRef: `${A.host}/plugins/absent:9.9.9`,
+              digest: topDigest('multi'),
+              consumers: {},
+            },
+          ],
+        },
+        null,
+        2,
+      ),
+    );
     const fromSnapshot = path.join(tmp, 'snapshot.oci.tar');
     expect((await runCli('bundle', '--snapshot', snapshot, '--out', fromSnapshot)).code).toBe(0);
     const tree = path.join(tmp, 'tree-snapshot');
     const pulled = await runCli('pull', `oci-layout:${fromSnapshot}`, '--out', tree, '--frozen');
     expect(pulled.code).toBe(0);
-    const meta = JSON.parse(fs.readFileSync(path.join(tree, 'plugins', 'key-auth-v1', '1.0.0', 'metadata.json'), 'utf8')) as { source: string };
+    const meta = JSON.parse(
+      fs.readFileSync(path.join(tree, 'plugins', 'key-auth-v1', '1.0.0', 'metadata.json'), 'utf8'),
+    ) as { source: string };
     expect(meta.source).toBe(`oci://${A.host}/plugins/key-auth:1.0.0@${topDigest('key-auth')}`);
 
     // The lock carried in the first bundle, given alone, bundles the same references and digests.
     const fromLock = path.join(tmp, 'lock.oci.tar');
-    const fromLockRun = await runCli('bundle', '--lock', path.join(tmp, 'carried', 'plugins.lock.json'), '--out', fromLock, '--json');
+    const fromLockRun = await runCli(
+      'bundle',
+      '--lock',
+      path.join(tmp, 'carried', 'plugins.lock.json'),
+      '--out',
+      fromLock,
+      '--json',
+    );
     expect(fromLockRun.code).toBe(0);
     // --json: only schema-valid events on stdout, one `copy` per reference, then the summary.
-    const events = fromLockRun.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; status?: string });
+    const events = fromLockRun.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; status?: string });
     for (const e of events) expect(validateEvent(e) ? [] : validateEvent.errors).toEqual([]);
-    expect(events.filter((e) => e.event === 'copy').map((e) => e.status)).toEqual(['copied', 'copied', 'copied', 'copied']);
-    expect(events.at(-1)).toMatchObject({ event: 'summary', command: 'bundle', ok: true, exitCode: 0, counts: { sources: 4 } });
+    expect(events.filter((e) => e.event === 'copy').map((e) => e.status)).toEqual([
+      'copied',
+      'copied',
+      'copied',
+      'copied',
+    ]);
+    expect(events.at(-1)).toMatchObject({
+      event: 'summary',
+      command: 'bundle',
+      ok: true,
+      exitCode: 0,
+      counts: { sources: 4 },
+    });
     const refs = (tarFile: string) => {
-      const index = JSON.parse(execFileSync('tar', ['-xOf', tarFile, 'index.json']).toString()) as { manifests: Array<{ digest: string; annotations: Record<string, string> }> };
-      return index.manifests.filter((m) => m.annotations['org.opencontainers.image.ref.name'] !== 'higress-plugin-bundle');
+      const index = JSON.parse(execFileSync('tar', ['-xOf', tarFile, 'index.json']).toString()) as {
+        manifests: Array<{ digest: string; annotations: Record<string, string> }>;
+      };
+      return index.manifests.filter(
+        (m) => m.annotations['org.opencontainers.image.ref.name'] !== 'higress-plugin-bundle',
+      );
     };
     expect(refs(fromLock)).toEqual(refs(bundle));
 
@@ -219,7 +328,9 @@ describe('bundle', () => {
     fs.writeFileSync(extra, `absent=oci://${A.host}/plugins/absent:1.0.0\n`);
     const missing = await runCli('pull', `oci-layout:${bundle}`, extra, '--out', path.join(tmp, 'tree-extra'));
     expect(missing.code).toBe(5);
-    expect(missing.stderr).toContain(`FAILED absent@1.0.0: ${bundle}: oci://${A.host}/plugins/absent:1.0.0 is not in oci-layout:${bundle}`);
+    expect(missing.stderr).toContain(
+      `FAILED absent@1.0.0: ${bundle}: oci://${A.host}/plugins/absent:1.0.0 is not in oci-layout:${bundle}`,
+    );
   });
 });
 
@@ -231,16 +342,51 @@ describe('mirror into B (credentials from docker-credential-pass)', () => {
     expect(r.stdout).toContain(`key-auth=oci://${B.host}/mirror/plugins/key-auth:1.0.0`);
     expect(r.stdout).toContain('#@alias multi 1.1.0=1.2.0');
     const creds = `${B.username}:${B.password}`;
-    for (const [name, repo, tag] of [['key-auth', 'plugins/key-auth', '1.0.0'], ['docker-image', 'plugins/docker-image', '2.0.0'],
-      ['oci-image', 'plugins/nested/oci-image', '3.0.0'], ['multi', 'plugins/multi', '1.2.0']] as const) {
+    for (const [name, repo, tag] of [
+      ['key-auth', 'plugins/key-auth', '1.0.0'],
+      ['docker-image', 'plugins/docker-image', '2.0.0'],
+      ['oci-image', 'plugins/nested/oci-image', '3.0.0'],
+      ['multi', 'plugins/multi', '1.2.0'],
+    ] as const) {
       expect(skopeoDigest(`docker://${B.host}/mirror/${repo}:${tag}`, creds)).toBe(topDigest(name));
-      const desc = JSON.parse(execFileSync(tool('oras'), ['manifest', 'fetch', '--plain-http', '-u', B.username, '--password-stdin', '--descriptor', `${B.host}/mirror/${repo}:${tag}`], { input: B.password }).toString()) as { digest: string };
+      const desc = JSON.parse(
+        execFileSync(
+          tool('oras'),
+          [
+            'manifest',
+            'fetch',
+            '--plain-http',
+            '-u',
+            B.username,
+            '--password-stdin',
+            '--descriptor',
+            `${B.host}/mirror/${repo}:${tag}`,
+          ],
+          { input: B.password },
+        ).toString(),
+      ) as { digest: string };
       expect(desc.digest).toBe(topDigest(name));
     }
     // Index children and their blobs came along: the arm64 image is complete in B too.
     const arm64 = (pushed.multi as PushedIndex).arm64;
-    expect(skopeoDigest(`docker://${B.host}/mirror/plugins/multi@${arm64.manifestDigest}`, creds)).toBe(arm64.manifestDigest);
-    execFileSync(tool('oras'), ['blob', 'fetch', '--plain-http', '-u', B.username, '--password-stdin', '--output', path.join(tmp, 'arm64.layer'), `${B.host}/mirror/plugins/multi@${arm64.wasmLayer.digest}`], { input: B.password });
+    expect(skopeoDigest(`docker://${B.host}/mirror/plugins/multi@${arm64.manifestDigest}`, creds)).toBe(
+      arm64.manifestDigest,
+    );
+    execFileSync(
+      tool('oras'),
+      [
+        'blob',
+        'fetch',
+        '--plain-http',
+        '-u',
+        B.username,
+        '--password-stdin',
+        '--output',
+        path.join(tmp, 'arm64.layer'),
+        `${B.host}/mirror/plugins/multi@${arm64.wasmLayer.digest}`,
+      ],
+      { input: B.password },
+    );
     expect(sha(fs.readFileSync(path.join(tmp, 'arm64.layer')))).toBe(arm64.wasmLayer.digest);
   });
 
@@ -249,19 +395,45 @@ describe('mirror into B (credentials from docker-credential-pass)', () => {
     const wasm = (pushed['key-auth'] as Pushed).wasmLayer.digest;
     const r = await runCli('mirror', `oci-layout:${damaged}`, '--to', `${B.host}/damaged`);
     expect(r.code).toBe(5);
-    expect(r.stderr).toContain(`FAILED oci://${A.host}/plugins/key-auth:1.0.0 -> oci://${B.host}/damaged/plugins/key-auth:1.0.0: digest mismatch for ${damaged}:blobs/sha256/${wasm.slice(7)}`);
+    expect(r.stderr).toContain(
+      `FAILED oci://${A.host}/plugins/key-auth:1.0.0 -> oci://${B.host}/damaged/plugins/key-auth:1.0.0: digest mismatch for ${damaged}:blobs/sha256/${wasm.slice(7)}`,
+    );
     const creds = `${B.username}:${B.password}`;
     expect(() => skopeoDigest(`docker://${B.host}/damaged/plugins/key-auth:1.0.0`, creds)).toThrow();
-    expect(skopeoDigest(`docker://${B.host}/damaged/plugins/docker-image:2.0.0`, creds)).toBe(topDigest('docker-image'));
+    expect(skopeoDigest(`docker://${B.host}/damaged/plugins/docker-image:2.0.0`, creds)).toBe(
+      topDigest('docker-image'),
+    );
   });
 
   test('a second run from the registry copies nothing and reports it as JSON', async () => {
-    const r = await runCli('mirror', list, '--to', `${B.host}/mirror`, '--json', '--write-list', path.join(tmp, 'mirror.properties'));
+    const r = await runCli(
+      'mirror',
+      list,
+      '--to',
+      `${B.host}/mirror`,
+      '--json',
+      '--write-list',
+      path.join(tmp, 'mirror.properties'),
+    );
     expect(r.code).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: string; status?: string });
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; status?: string });
     for (const e of events) expect(validateEvent(e) ? [] : validateEvent.errors).toEqual([]);
-    expect(events.filter((e) => e.event === 'copy').map((e) => e.status)).toEqual(['present', 'present', 'present', 'present']);
-    expect(events.at(-1)).toMatchObject({ event: 'summary', command: 'mirror', ok: true, exitCode: 0, counts: { copied: 0, present: 4, blobs: 0 } });
+    expect(events.filter((e) => e.event === 'copy').map((e) => e.status)).toEqual([
+      'present',
+      'present',
+      'present',
+      'present',
+    ]);
+    expect(events.at(-1)).toMatchObject({
+      event: 'summary',
+      command: 'mirror',
+      ok: true,
+      exitCode: 0,
+      counts: { copied: 0, present: 4, blobs: 0 },
+    });
     const written = fs.readFileSync(path.join(tmp, 'mirror.properties'), 'utf8');
     expect(written).toContain(`multi=oci://${B.host}/mirror/plugins/multi:1.2.0`);
     expect(written).toContain('# the plugin set to carry');
@@ -279,23 +451,58 @@ describe('--frozen --registry-map against the mirror', () => {
   });
 
   test('without the map the lock names another host, with it the lock holds', async () => {
-    const without = await runCli('pull', path.join(tmp, 'mirror.properties'), '--out', path.join(tmp, 'tree-nomap'), '--frozen', '--lock-file', lock);
+    const without = await runCli(
+      'pull',
+      path.join(tmp, 'mirror.properties'),
+      '--out',
+      path.join(tmp, 'tree-nomap'),
+      '--frozen',
+      '--lock-file',
+      lock,
+    );
     expect(without.code).toBe(3);
     expect(without.stderr).toContain('source changed from');
-    const r = await runCli('pull', list, '--out', path.join(tmp, 'tree-mirror'), '--frozen', '--lock-file', lock, '--registry-map', map);
+    const r = await runCli(
+      'pull',
+      list,
+      '--out',
+      path.join(tmp, 'tree-mirror'),
+      '--frozen',
+      '--lock-file',
+      lock,
+      '--registry-map',
+      map,
+    );
     expect(r.stderr).toMatch(/ok: 6 plugin version\(s\): 4 downloaded, 0 copied from files, 2 aliases/);
     expect(r.code).toBe(0);
-    const meta = JSON.parse(fs.readFileSync(path.join(tmp, 'tree-mirror', 'plugins', 'multi', '1.2.0', 'metadata.json'), 'utf8')) as { source: string; manifestDigest: string };
-    expect(meta).toMatchObject({ source: `oci://${B.host}/mirror/plugins/multi:1.2.0`, manifestDigest: topDigest('multi') });
+    const meta = JSON.parse(
+      fs.readFileSync(path.join(tmp, 'tree-mirror', 'plugins', 'multi', '1.2.0', 'metadata.json'), 'utf8'),
+    ) as { source: string; manifestDigest: string };
+    expect(meta).toMatchObject({
+      source: `oci://${B.host}/mirror/plugins/multi:1.2.0`,
+      manifestDigest: topDigest('multi'),
+    });
   });
 
   test('fails clearly when the mirror tag names other bytes', async () => {
     const other = fs.readFileSync(await smallWasm());
     const moved = await pushWasmArtifact(B, 'mirror/plugins/key-auth', '1.0.0', wasmVariant(other, 'moved'));
     try {
-      const r = await runCli('pull', list, '--out', path.join(tmp, 'tree-moved'), '--frozen', '--lock-file', lock, '--registry-map', map);
+      const r = await runCli(
+        'pull',
+        list,
+        '--out',
+        path.join(tmp, 'tree-moved'),
+        '--frozen',
+        '--lock-file',
+        lock,
+        '--registry-map',
+        map,
+      );
       expect(r.code).toBe(5);
-      expect(r.stderr).toContain(`key-auth@1.0.0: oci://${B.host}/mirror/plugins/key-auth:1.0.0 now resolves to ${moved.manifestDigest}, the lock file has ${topDigest('key-auth')}`);
+      expect(r.stderr).toContain(
+        `key-auth@1.0.0: oci://${B.host}/mirror/plugins/key-auth:1.0.0 now resolves to ${moved.manifestDigest}, the lock file has ${topDigest('key-auth')}`,
+      );
     } finally {
       // Put the mirrored bytes back for the next test (mirror overwrites a moved tag).
       const r = await runCli('mirror', `oci-layout:${bundle}`, '--to', `${B.host}/mirror`);
@@ -305,9 +512,23 @@ describe('--frozen --registry-map against the mirror', () => {
 
   test('fails clearly when one blob in the mirror differs', async () => {
     corruptBlob(B, (pushed['docker-image'] as Pushed).wasmLayer.digest);
-    const r = await runCli('pull', list, '--out', path.join(tmp, 'tree-corrupt'), '--frozen', '--lock-file', lock, '--registry-map', map);
+    const r = await runCli(
+      'pull',
+      list,
+      '--out',
+      path.join(tmp, 'tree-corrupt'),
+      '--frozen',
+      '--lock-file',
+      lock,
+      '--registry-map',
+      map,
+    );
     expect(r.code).toBe(5);
-    expect(r.stderr).toMatch(new RegExp(`docker-image@2\\.0\\.0: digest mismatch for http://${B.host}/v2/mirror/plugins/docker-image/blobs/${(pushed['docker-image'] as Pushed).wasmLayer.digest}`));
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `docker-image@2\\.0\\.0: digest mismatch for http://${B.host}/v2/mirror/plugins/docker-image/blobs/${(pushed['docker-image'] as Pushed).wasmLayer.digest}`,
+      ),
+    );
   });
 });
 
@@ -325,14 +546,18 @@ describe('credentials', () => {
     const cfg = dockerConfigDir({ credHelpers: { [B.host]: 'nowhere' } });
     const r = await pullFromB(cfg, 'missing-helper');
     expect(r.code).toBe(7);
-    expect(r.stderr).toContain(`docker-credential-nowhere (credHelpers "nowhere" in ${path.join(cfg, 'config.json')}) is not on PATH`);
+    expect(r.stderr).toContain(
+      `docker-credential-nowhere (credHelpers "nowhere" in ${path.join(cfg, 'config.json')}) is not on PATH`,
+    );
   });
 
   test('an auth failure names the config file actually read (DOCKER_CONFIG)', async () => {
     const cfg = dockerConfigDir({ auths: {} });
     const r = await pullFromB(cfg, 'no-creds');
     expect(r.code).toBe(4);
-    expect(r.stderr).toContain(`check the credentials for ${B.host} in ${path.join(cfg, 'config.json')} or HIGRESS_REGISTRY_USERNAME/PASSWORD`);
+    expect(r.stderr).toContain(
+      `check the credentials for ${B.host} in ${path.join(cfg, 'config.json')} or HIGRESS_REGISTRY_USERNAME/PASSWORD`,
+    );
     const absent = path.join(tmp, 'no-such-dir');
     const r2 = await pullFromB(absent, 'no-config');
     expect(r2.stderr).toContain(`in ${path.join(absent, 'config.json')} (not found)`);
@@ -349,7 +574,11 @@ describe('credentials', () => {
       setEnv({ HIGRESS_REGISTRY_HOSTS: `registry.example.com,${B.host}` });
       expect((await pullFromB(cfg, 'env-listed-host')).code).toBe(0);
     } finally {
-      setEnv({ HIGRESS_REGISTRY_USERNAME: undefined, HIGRESS_REGISTRY_PASSWORD: undefined, HIGRESS_REGISTRY_HOSTS: undefined });
+      setEnv({
+        HIGRESS_REGISTRY_USERNAME: undefined,
+        HIGRESS_REGISTRY_PASSWORD: undefined,
+        HIGRESS_REGISTRY_HOSTS: undefined,
+      });
     }
   });
 

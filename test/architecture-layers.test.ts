@@ -21,7 +21,12 @@ test('the checker catches an upward arrow, a sideways arrow, lib/ and a cycle', 
   ];
   const lines = layerViolations(bad);
   expect(lines.filter((l) => !l.startsWith('known exception'))).toHaveLength(3);
-  expect(importCycles([{ from: 'src/a.ts', to: 'src/b.ts' }, { from: 'src/b.ts', to: 'src/a.ts' }])).toEqual(['src/a.ts -> src/b.ts -> src/a.ts']);
+  expect(
+    importCycles([
+      { from: 'src/a.ts', to: 'src/b.ts' },
+      { from: 'src/b.ts', to: 'src/a.ts' },
+    ]),
+  ).toEqual(['src/a.ts -> src/b.ts -> src/a.ts']);
 });
 
 test('docs/architecture.md lists the layers the checker enforces', () => {

@@ -17,7 +17,10 @@ describe('cluster model', () => {
   });
 
   it('is bound by one gateway when there are few gateways', () => {
-    const r = clusterTime({ bytesPerGateway: 100e6, serverCpuPerGateway: 0.01, clientCpuPerGateway: 2 }, { ...shape, gateways: 1 });
+    const r = clusterTime(
+      { bytesPerGateway: 100e6, serverCpuPerGateway: 0.01, clientCpuPerGateway: 2 },
+      { ...shape, gateways: 1 },
+    );
     expect(r.bound).toBe('gateway');
     expect(r.seconds).toBeCloseTo(2.8, 6);
   });
@@ -34,7 +37,9 @@ describe('cluster model', () => {
   });
 
   it('refuses an empty cluster', () => {
-    expect(() => clusterTime({ bytesPerGateway: 1, serverCpuPerGateway: 0, clientCpuPerGateway: 0 }, { ...shape, replicas: 0 })).toThrow(/at least one/);
+    expect(() =>
+      clusterTime({ bytesPerGateway: 1, serverCpuPerGateway: 0, clientCpuPerGateway: 0 }, { ...shape, replicas: 0 }),
+    ).toThrow(/at least one/);
   });
 });
 

@@ -19,11 +19,18 @@ const chart = chartInfo(REPO_ROOT);
 describe('PluginServer alone', () => {
   test('registers its three template files through the construct tree', () => {
     const server = new PluginServer(new App(), 'server');
-    expect(templatesOf(server).map((t) => t.props.file)).toEqual(['deployment.yaml', 'service.yaml', 'poddisruptionbudget.yaml']);
+    expect(templatesOf(server).map((t) => t.props.file)).toEqual([
+      'deployment.yaml',
+      'service.yaml',
+      'poddisruptionbudget.yaml',
+    ]);
   });
 
   test('renders its objects for the given values', () => {
-    const objs = synthObjects(new PluginServer(new App(), 'server', { containerName: 'nginx' }), scopeFor(chart, { replicas: 1, name: 'ps' })) as Obj[];
+    const objs = synthObjects(
+      new PluginServer(new App(), 'server', { containerName: 'nginx' }),
+      scopeFor(chart, { replicas: 1, name: 'ps' }),
+    ) as Obj[];
     expect(objs.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(['Deployment/ps', 'Service/ps']);
     const dep = objs[0];
     expect(dep.spec.replicas).toBe(1);
@@ -33,12 +40,22 @@ describe('PluginServer alone', () => {
 
   test('a props default can be overridden', () => {
     const objs = synthObjects(new PluginServer(new App(), 'server', { containerPort: 9090 }), scopeFor(chart)) as Obj[];
-    expect(objs[0].spec.template.spec.containers[0].ports[0]).toEqual({ name: 'http', containerPort: 9090, protocol: 'TCP' });
+    expect(objs[0].spec.template.spec.containers[0].ports[0]).toEqual({
+      name: 'http',
+      containerPort: 9090,
+      protocol: 'TCP',
+    });
   });
 
   test('its template is the same tree written as Go template', () => {
     const server = new PluginServer(new App(), 'server');
-    const text = server.deployment.template({ kind: 'boolean', eval: () => true, tpl: () => 'true', arg: () => 'true', body: () => '' });
+    const text = server.deployment.template({
+      kind: 'boolean',
+      eval: () => true,
+      tpl: () => 'true',
+      arg: () => 'true',
+      body: () => '',
+    });
     expect(text).toContain('replicas: {{ int .Values.replicas }}');
     expect(text).toContain('image: {{ include "higress-plugin-server.image" . | quote }}');
   });
@@ -60,7 +77,8 @@ test('lib/ has no `as unknown as` cast', () => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (p.endsWith('.ts') && /as unknown as/.test(fs.readFileSync(p, 'utf8'))) offenders.push(path.relative(REPO_ROOT, p));
+      else if (p.endsWith('.ts') && /as unknown as/.test(fs.readFileSync(p, 'utf8')))
+        offenders.push(path.relative(REPO_ROOT, p));
     }
   };
   walk(path.join(REPO_ROOT, 'lib'));

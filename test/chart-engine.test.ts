@@ -60,7 +60,11 @@ const H = new HelperSet('demo');
 const port = variable<string>('p', 'string');
 const DEFINED: Array<Expr<unknown>> = [
   H.define('choice', 'if/else body', ifElse(gt(int(V('replicas')), lit(2)), lit('many'), lit('few'))),
-  H.define('bound', 'variable body', withVar('p', printf('%s-%d', V('name'), int(V('replicas'))), ifElse(isSet(V('tag')), suffixed(port, '!'), port))),
+  H.define(
+    'bound',
+    'variable body',
+    withVar('p', printf('%s-%d', V('name'), int(V('replicas'))), ifElse(isSet(V('tag')), suffixed(port, '!'), port)),
+  ),
   H.define('suffix', 'suffix body', suffixed(V('name'), '/x/${name}')),
 ];
 const INLINE: Array<Expr<unknown>> = [
@@ -90,18 +94,30 @@ beforeAll(() => {
   fs.writeFileSync(path.join(dir, 'values.yaml'), stringify(defaultsOf(SPEC)));
   fs.writeFileSync(path.join(dir, 'templates', '_helpers.tpl'), H.file('test'));
   const data = INLINE.map((e, i) => `  e${i}: {{ toJson ${e.arg()} | quote }}`).join('\n');
-  fs.writeFileSync(path.join(dir, 'templates', 'out.yaml'), `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: out\ndata:\n${data}\n`);
+  fs.writeFileSync(
+    path.join(dir, 'templates', 'out.yaml'),
+    `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: out\ndata:\n${data}\n`,
+  );
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 /** Each case: values as a values file (YAML numbers are float64 in helm) and/or --set entries. */
 const CASES: Array<[string, { file?: Record<string, unknown>; set?: string[]; equiv: Record<string, unknown> }]> = [
   ['defaults', { equiv: {} }],
-  ['string tag, labels with app', { file: { tag: 'v1', labels: { app: 'mine', higress: 'h', team: 't' } }, equiv: { tag: 'v1', labels: { app: 'mine', higress: 'h', team: 't' } } }],
+  [
+    'string tag, labels with app',
+    {
+      file: { tag: 'v1', labels: { app: 'mine', higress: 'h', team: 't' } },
+      equiv: { tag: 'v1', labels: { app: 'mine', higress: 'h', team: 't' } },
+    },
+  ],
   ['tag 2.2 in a file', { file: { tag: 2.2 }, equiv: { tag: 2.2 } }],
   ['tag 20260101 in a file', { file: { tag: 20260101 }, equiv: { tag: 20260101 } }],
   ['--set tag=20260101 replicas=3', { set: ['tag=20260101', 'replicas=3'], equiv: { tag: 20260101, replicas: 3 } }],
-  ['replicas as a string, long name', { file: { replicas: '7', name: 'n'.repeat(70) }, equiv: { replicas: '7', name: 'n'.repeat(70) } }],
+  [
+    'replicas as a string, long name',
+    { file: { replicas: '7', name: 'n'.repeat(70) }, equiv: { replicas: '7', name: 'n'.repeat(70) } },
+  ],
   ['empty app label', { file: { labels: { app: '' } }, equiv: { labels: { app: '' } } }],
 ];
 

@@ -39,7 +39,9 @@ describe('helm lint --strict', () => {
 describe('helm template', () => {
   test('defaults deep-equal the plain manifests in dist/', () => {
     const rendered = renderObjects({ set: [ON], skipTests: true });
-    const dist = parseAllDocuments(fs.readFileSync(path.join(REPO_ROOT, DIST_MANIFESTS), 'utf8')).map((d) => d.toJS()).filter(Boolean);
+    const dist = parseAllDocuments(fs.readFileSync(path.join(REPO_ROOT, DIST_MANIFESTS), 'utf8'))
+      .map((d) => d.toJS())
+      .filter(Boolean);
     const key = (o: Obj) => `${o.kind}/${o.metadata.name}`;
     const sorted = (objs: Obj[]) => [...objs].sort((a, b) => key(a).localeCompare(key(b)));
     expect(sorted(rendered)).toEqual(sorted(dist));
@@ -59,7 +61,10 @@ describe('helm template', () => {
     expect(testPod.metadata.labels.app).toBeUndefined();
     expect(testPod.spec.securityContext.runAsNonRoot).toBe(true);
     expect(testPod.spec.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
-    expect(testPod.spec.containers[0].env).toContainEqual({ name: 'BASE_URL', value: 'http://higress-plugin-server:80' });
+    expect(testPod.spec.containers[0].env).toContainEqual({
+      name: 'BASE_URL',
+      value: 'http://higress-plugin-server:80',
+    });
   });
 });
 
@@ -74,107 +79,285 @@ interface Row {
 }
 
 const ROWS: Row[] = [
-  { keys: ['name'], set: ['name=my-ps'], check: (o) => {
-    expect(byKind(o, 'Deployment').metadata.name).toBe('my-ps');
-    expect(byKind(o, 'Service').metadata.name).toBe('my-ps');
-    expect(byKind(o, 'Service').spec.selector).toEqual({ app: 'my-ps', higress: 'my-ps' });
-  } },
+  {
+    keys: ['name'],
+    set: ['name=my-ps'],
+    check: (o) => {
+      expect(byKind(o, 'Deployment').metadata.name).toBe('my-ps');
+      expect(byKind(o, 'Service').metadata.name).toBe('my-ps');
+      expect(byKind(o, 'Service').spec.selector).toEqual({ app: 'my-ps', higress: 'my-ps' });
+    },
+  },
   { keys: ['replicas'], set: ['replicas=3'], check: (o) => expect(byKind(o, 'Deployment').spec.replicas).toBe(3) },
-  { keys: [], values: { replicas: '3' }, check: (o) => {
-    expect(byKind(o, 'Deployment').spec.replicas).toBe(3);
-    expect(o.map((x) => x.kind)).toContain('PodDisruptionBudget');
-  } },
-  { keys: [], values: { replicas: '1' }, check: (o) => expect(o.map((x) => x.kind)).not.toContain('PodDisruptionBudget') },
+  {
+    keys: [],
+    values: { replicas: '3' },
+    check: (o) => {
+      expect(byKind(o, 'Deployment').spec.replicas).toBe(3);
+      expect(o.map((x) => x.kind)).toContain('PodDisruptionBudget');
+    },
+  },
+  {
+    keys: [],
+    values: { replicas: '1' },
+    check: (o) => expect(o.map((x) => x.kind)).not.toContain('PodDisruptionBudget'),
+  },
   { keys: ['enabled'], set: ['enabled=false'], check: (o) => expect(o.map((x) => x.kind)).toContain('Deployment') },
-  { keys: ['service.type'], set: ['service.type=LoadBalancer'], check: (o) => expect(byKind(o, 'Service').spec.type).toBe('LoadBalancer') },
+  {
+    keys: ['service.type'],
+    set: ['service.type=LoadBalancer'],
+    check: (o) => expect(byKind(o, 'Service').spec.type).toBe('LoadBalancer'),
+  },
   { keys: [], check: (o) => expect(byKind(o, 'Service').spec.type).toBe('ClusterIP') },
-  { keys: ['probes.path', 'probes.port'], set: ['probes.path=/', 'probes.port=8080'], check: (o) => {
-    for (const p of ['startupProbe', 'readinessProbe', 'livenessProbe']) expect(container(o)[p].httpGet).toEqual({ path: '/', port: 8080 });
-  } },
-  { keys: ['image', 'hub', 'tag'], set: ['image=ps', 'hub=reg.local:5000', 'tag=9.9.9'], check: (o) => expect(container(o).image).toBe('reg.local:5000/higress/ps:9.9.9') },
+  {
+    keys: ['probes.path', 'probes.port'],
+    set: ['probes.path=/', 'probes.port=8080'],
+    check: (o) => {
+      for (const p of ['startupProbe', 'readinessProbe', 'livenessProbe'])
+        expect(container(o)[p].httpGet).toEqual({ path: '/', port: 8080 });
+    },
+  },
+  {
+    keys: ['image', 'hub', 'tag'],
+    set: ['image=ps', 'hub=reg.local:5000', 'tag=9.9.9'],
+    check: (o) => expect(container(o).image).toBe('reg.local:5000/higress/ps:9.9.9'),
+  },
   // A tag written as a number: --set gives an int64, a values file a float64; both render as typed.
-  ...([
-    [{ set: ['tag=20260101'] }, '20260101'],
-    [{ values: { tag: 20260101 } }, '20260101'],
-    [{ values: { tag: 2.2 } }, '2.2'],
-    [{ values: { tag: '2.2' } }, '2.2'],
-    [{ values: { tag: 'v1.0.0-rc.1' } }, 'v1.0.0-rc.1'],
-  ] as const).map(([input, tag]): Row => ({ keys: [], ...input, check: (o) => {
-    expect(container(o).image).toBe(`higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:${tag}`);
-    expect(byKind(o, 'Service').metadata.labels['app.kubernetes.io/version']).toBe(tag);
-  } })),
-  { keys: ['global.hub'], set: ['global.hub=mirror.local'], check: (o) => expect(container(o).image).toBe('mirror.local/higress/plugin-server:0.1.0') },
-  { keys: ['imagePullPolicy'], set: ['imagePullPolicy=Always', 'global.imagePullPolicy=Never'], check: (o) => expect(container(o).imagePullPolicy).toBe('Always') },
-  { keys: ['global.imagePullPolicy'], set: ['global.imagePullPolicy=Never'], check: (o) => expect(container(o).imagePullPolicy).toBe('Never') },
-  { keys: ['imagePullSecrets'], set: ['imagePullSecrets[0].name=regcred'], check: (o) => expect(pod(o).imagePullSecrets).toEqual([{ name: 'regcred' }]) },
-  { keys: ['labels'], set: ['labels.team=edge'], check: (o) => {
-    expect(byKind(o, 'Deployment').metadata.labels.team).toBe('edge');
-    expect(byKind(o, 'Service').metadata.labels.team).toBe('edge');
-  } },
+  ...(
+    [
+      [{ set: ['tag=20260101'] }, '20260101'],
+      [{ values: { tag: 20260101 } }, '20260101'],
+      [{ values: { tag: 2.2 } }, '2.2'],
+      [{ values: { tag: '2.2' } }, '2.2'],
+      [{ values: { tag: 'v1.0.0-rc.1' } }, 'v1.0.0-rc.1'],
+    ] as const
+  ).map(([input, tag]): Row => ({
+    keys: [],
+    ...input,
+    check: (o) => {
+      expect(container(o).image).toBe(`higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:${tag}`);
+      expect(byKind(o, 'Service').metadata.labels['app.kubernetes.io/version']).toBe(tag);
+    },
+  })),
+  {
+    keys: ['global.hub'],
+    set: ['global.hub=mirror.local'],
+    check: (o) => expect(container(o).image).toBe('mirror.local/higress/plugin-server:0.1.0'),
+  },
+  {
+    keys: ['imagePullPolicy'],
+    set: ['imagePullPolicy=Always', 'global.imagePullPolicy=Never'],
+    check: (o) => expect(container(o).imagePullPolicy).toBe('Always'),
+  },
+  {
+    keys: ['global.imagePullPolicy'],
+    set: ['global.imagePullPolicy=Never'],
+    check: (o) => expect(container(o).imagePullPolicy).toBe('Never'),
+  },
+  {
+    keys: ['imagePullSecrets'],
+    set: ['imagePullSecrets[0].name=regcred'],
+    check: (o) => expect(pod(o).imagePullSecrets).toEqual([{ name: 'regcred' }]),
+  },
+  {
+    keys: ['labels'],
+    set: ['labels.team=edge'],
+    check: (o) => {
+      expect(byKind(o, 'Deployment').metadata.labels.team).toBe('edge');
+      expect(byKind(o, 'Service').metadata.labels.team).toBe('edge');
+    },
+  },
   // Upstream's selector rule: labels.app / labels.higress replace the selector labels (an empty value drops them).
-  ...([
-    [{ app: 'plugins' }, { app: 'plugins', higress: 'higress-plugin-server' }],
-    [{ higress: 'gw', team: 'edge' }, { app: 'higress-plugin-server', higress: 'gw' }],
-    [{ app: 'a', higress: 'h' }, { app: 'a', higress: 'h' }],
-    [{ app: '' }, { higress: 'higress-plugin-server' }],
-    [{ app: '123' }, { app: '123', higress: 'higress-plugin-server' }],
-  ] as const).map(([labels, selector]): Row => ({ keys: [], values: { labels }, check: (o) => {
-    const dep = byKind(o, 'Deployment');
-    expect(dep.spec.selector.matchLabels).toEqual(selector);
-    expect(byKind(o, 'Service').spec.selector).toEqual(selector);
-    expect(byKind(o, 'PodDisruptionBudget').spec.selector.matchLabels).toEqual(selector);
-    for (const [k, v] of Object.entries(selector)) {
-      expect(dep.spec.template.metadata.labels[k]).toBe(v);
-      expect(dep.metadata.labels[k]).toBe(v);
-    }
-  } })),
-  { keys: [], set: ['podLabels.app=other', 'podLabels.tier=web'], check: (o) => {
-    const pod = byKind(o, 'Deployment').spec.template.metadata.labels;
-    expect(pod.app).toBe('higress-plugin-server');
-    expect(pod.tier).toBe('web');
-  } },
-  { keys: ['podLabels'], set: ['podLabels.tier=web'], check: (o) => expect(byKind(o, 'Deployment').spec.template.metadata.labels.tier).toBe('web') },
-  { keys: ['podAnnotations'], set: ['podAnnotations.note=x'], check: (o) => expect(byKind(o, 'Deployment').spec.template.metadata.annotations).toEqual({ note: 'x' }) },
-  { keys: ['service.port'], set: ['service.port=8081'], check: (o) => {
-    expect(byKind(o, 'Service').spec.ports[0]).toEqual({ name: 'http', port: 8081, targetPort: 'http', protocol: 'TCP' });
-    expect(byKind(o, 'Pod').spec.containers[0].env[0].value).toBe('http://higress-plugin-server:8081');
-  } },
-  { keys: ['resources'], json: ['resources={"limits":{"cpu":"1"}}'], check: (o) => expect(container(o).resources.limits.cpu).toBe('1') },
-  { keys: ['nodeSelector'], set: ['nodeSelector.disk=ssd'], check: (o) => expect(pod(o).nodeSelector).toEqual({ disk: 'ssd' }) },
-  { keys: ['tolerations'], json: ['tolerations=[{"key":"k","operator":"Exists"}]'], check: (o) => expect(pod(o).tolerations).toEqual([{ key: 'k', operator: 'Exists' }]) },
-  { keys: ['affinity'], json: ['affinity={"nodeAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[]}}'], check: (o) => expect(pod(o).affinity).toEqual({ nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [] } }) },
-  { keys: ['antiAffinity'], set: ['antiAffinity=required'], check: (o) => {
-    expect(pod(o).affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0]).toEqual({
-      labelSelector: { matchLabels: { app: 'higress-plugin-server', higress: 'higress-plugin-server' } }, topologyKey: 'kubernetes.io/hostname',
-    });
-    // One pod per node: a surge pod could not schedule when nodes == replicas, so replace one at a time.
-    expect(byKind(o, 'Deployment').spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 1, maxSurge: 0 });
-  } },
-  { keys: [], set: ['antiAffinity=preferred'], check: (o) => expect(byKind(o, 'Deployment').spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 0, maxSurge: 1 }) },
+  ...(
+    [
+      [{ app: 'plugins' }, { app: 'plugins', higress: 'higress-plugin-server' }],
+      [
+        { higress: 'gw', team: 'edge' },
+        { app: 'higress-plugin-server', higress: 'gw' },
+      ],
+      [
+        { app: 'a', higress: 'h' },
+        { app: 'a', higress: 'h' },
+      ],
+      [{ app: '' }, { higress: 'higress-plugin-server' }],
+      [{ app: '123' }, { app: '123', higress: 'higress-plugin-server' }],
+    ] as const
+  ).map(([labels, selector]): Row => ({
+    keys: [],
+    values: { labels },
+    check: (o) => {
+      const dep = byKind(o, 'Deployment');
+      expect(dep.spec.selector.matchLabels).toEqual(selector);
+      expect(byKind(o, 'Service').spec.selector).toEqual(selector);
+      expect(byKind(o, 'PodDisruptionBudget').spec.selector.matchLabels).toEqual(selector);
+      for (const [k, v] of Object.entries(selector)) {
+        expect(dep.spec.template.metadata.labels[k]).toBe(v);
+        expect(dep.metadata.labels[k]).toBe(v);
+      }
+    },
+  })),
+  {
+    keys: [],
+    set: ['podLabels.app=other', 'podLabels.tier=web'],
+    check: (o) => {
+      const pod = byKind(o, 'Deployment').spec.template.metadata.labels;
+      expect(pod.app).toBe('higress-plugin-server');
+      expect(pod.tier).toBe('web');
+    },
+  },
+  {
+    keys: ['podLabels'],
+    set: ['podLabels.tier=web'],
+    check: (o) => expect(byKind(o, 'Deployment').spec.template.metadata.labels.tier).toBe('web'),
+  },
+  {
+    keys: ['podAnnotations'],
+    set: ['podAnnotations.note=x'],
+    check: (o) => expect(byKind(o, 'Deployment').spec.template.metadata.annotations).toEqual({ note: 'x' }),
+  },
+  {
+    keys: ['service.port'],
+    set: ['service.port=8081'],
+    check: (o) => {
+      expect(byKind(o, 'Service').spec.ports[0]).toEqual({
+        name: 'http',
+        port: 8081,
+        targetPort: 'http',
+        protocol: 'TCP',
+      });
+      expect(byKind(o, 'Pod').spec.containers[0].env[0].value).toBe('http://higress-plugin-server:8081');
+    },
+  },
+  {
+    keys: ['resources'],
+    json: ['resources={"limits":{"cpu":"1"}}'],
+    check: (o) => expect(container(o).resources.limits.cpu).toBe('1'),
+  },
+  {
+    keys: ['nodeSelector'],
+    set: ['nodeSelector.disk=ssd'],
+    check: (o) => expect(pod(o).nodeSelector).toEqual({ disk: 'ssd' }),
+  },
+  {
+    keys: ['tolerations'],
+    json: ['tolerations=[{"key":"k","operator":"Exists"}]'],
+    check: (o) => expect(pod(o).tolerations).toEqual([{ key: 'k', operator: 'Exists' }]),
+  },
+  {
+    keys: ['affinity'],
+    json: ['affinity={"nodeAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[]}}'],
+    check: (o) =>
+      expect(pod(o).affinity).toEqual({ nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [] } }),
+  },
+  {
+    keys: ['antiAffinity'],
+    set: ['antiAffinity=required'],
+    check: (o) => {
+      expect(pod(o).affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0]).toEqual({
+        labelSelector: { matchLabels: { app: 'higress-plugin-server', higress: 'higress-plugin-server' } },
+        topologyKey: 'kubernetes.io/hostname',
+      });
+      // One pod per node: a surge pod could not schedule when nodes == replicas, so replace one at a time.
+      expect(byKind(o, 'Deployment').spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 1, maxSurge: 0 });
+    },
+  },
+  {
+    keys: [],
+    set: ['antiAffinity=preferred'],
+    check: (o) =>
+      expect(byKind(o, 'Deployment').spec.strategy.rollingUpdate).toEqual({ maxUnavailable: 0, maxSurge: 1 }),
+  },
   { keys: [], set: ['antiAffinity=none'], check: (o) => expect(pod(o).affinity).toBeUndefined() },
-  { keys: ['zoneSpread'], set: ['zoneSpread=false'], check: (o) => expect(pod(o).topologySpreadConstraints).toBeUndefined() },
-  { keys: ['topologySpreadConstraints'], json: ['topologySpreadConstraints=[{"maxSkew":2,"topologyKey":"x","whenUnsatisfiable":"DoNotSchedule"}]'], check: (o) => expect(pod(o).topologySpreadConstraints).toEqual([{ maxSkew: 2, topologyKey: 'x', whenUnsatisfiable: 'DoNotSchedule' }]) },
-  { keys: ['priorityClassName'], set: ['priorityClassName=high'], check: (o) => expect(pod(o).priorityClassName).toBe('high') },
-  { keys: ['podDisruptionBudget.minAvailable'], set: ['podDisruptionBudget.minAvailable=2'], check: (o) => expect(byKind(o, 'PodDisruptionBudget').spec.minAvailable).toBe(2) },
-  { keys: ['podDisruptionBudget.enabled'], set: ['podDisruptionBudget.enabled=false'], check: (o) => expect(o.map((x) => x.kind)).not.toContain('PodDisruptionBudget') },
+  {
+    keys: ['zoneSpread'],
+    set: ['zoneSpread=false'],
+    check: (o) => expect(pod(o).topologySpreadConstraints).toBeUndefined(),
+  },
+  {
+    keys: ['topologySpreadConstraints'],
+    json: ['topologySpreadConstraints=[{"maxSkew":2,"topologyKey":"x","whenUnsatisfiable":"DoNotSchedule"}]'],
+    check: (o) =>
+      expect(pod(o).topologySpreadConstraints).toEqual([
+        { maxSkew: 2, topologyKey: 'x', whenUnsatisfiable: 'DoNotSchedule' },
+      ]),
+  },
+  {
+    keys: ['priorityClassName'],
+    set: ['priorityClassName=high'],
+    check: (o) => expect(pod(o).priorityClassName).toBe('high'),
+  },
+  {
+    keys: ['podDisruptionBudget.minAvailable'],
+    set: ['podDisruptionBudget.minAvailable=2'],
+    check: (o) => expect(byKind(o, 'PodDisruptionBudget').spec.minAvailable).toBe(2),
+  },
+  {
+    keys: ['podDisruptionBudget.enabled'],
+    set: ['podDisruptionBudget.enabled=false'],
+    check: (o) => expect(o.map((x) => x.kind)).not.toContain('PodDisruptionBudget'),
+  },
   { keys: [], set: ['replicas=1'], check: (o) => expect(o.map((x) => x.kind)).not.toContain('PodDisruptionBudget') },
-  { keys: ['podSecurityContext'], set: ['podSecurityContext.runAsUser=1000'], check: (o) => expect(pod(o).securityContext.runAsUser).toBe(1000) },
-  { keys: ['securityContext'], set: ['securityContext.runAsUser=1001'], check: (o) => expect(container(o).securityContext.runAsUser).toBe(1001) },
-  { keys: ['tmpVolume.sizeLimit'], set: ['tmpVolume.sizeLimit=32Mi'], check: (o) => {
-    expect(pod(o).volumes).toEqual([{ name: 'tmp', emptyDir: { sizeLimit: '32Mi' } }]);
-    expect(byKind(o, 'Pod').spec.volumes).toEqual([{ name: 'tmp', emptyDir: { sizeLimit: '32Mi' } }]);
-  } },
+  {
+    keys: ['podSecurityContext'],
+    set: ['podSecurityContext.runAsUser=1000'],
+    check: (o) => expect(pod(o).securityContext.runAsUser).toBe(1000),
+  },
+  {
+    keys: ['securityContext'],
+    set: ['securityContext.runAsUser=1001'],
+    check: (o) => expect(container(o).securityContext.runAsUser).toBe(1001),
+  },
+  {
+    keys: ['tmpVolume.sizeLimit'],
+    set: ['tmpVolume.sizeLimit=32Mi'],
+    check: (o) => {
+      expect(pod(o).volumes).toEqual([{ name: 'tmp', emptyDir: { sizeLimit: '32Mi' } }]);
+      expect(byKind(o, 'Pod').spec.volumes).toEqual([{ name: 'tmp', emptyDir: { sizeLimit: '32Mi' } }]);
+    },
+  },
   ...(['startup', 'readiness', 'liveness'] as const).map((p): Row => ({
     keys: ['initialDelaySeconds', 'periodSeconds', 'timeoutSeconds', 'failureThreshold'].map((f) => `probes.${p}.${f}`),
-    set: [`probes.${p}.initialDelaySeconds=11`, `probes.${p}.periodSeconds=12`, `probes.${p}.timeoutSeconds=13`, `probes.${p}.failureThreshold=14`],
-    check: (o) => expect(container(o)[`${p}Probe`]).toMatchObject({ initialDelaySeconds: 11, periodSeconds: 12, timeoutSeconds: 13, failureThreshold: 14 }),
+    set: [
+      `probes.${p}.initialDelaySeconds=11`,
+      `probes.${p}.periodSeconds=12`,
+      `probes.${p}.timeoutSeconds=13`,
+      `probes.${p}.failureThreshold=14`,
+    ],
+    check: (o) =>
+      expect(container(o)[`${p}Probe`]).toMatchObject({
+        initialDelaySeconds: 11,
+        periodSeconds: 12,
+        timeoutSeconds: 13,
+        failureThreshold: 14,
+      }),
   })),
-  { keys: ['test.enabled'], set: ['test.enabled=false'], check: (o) => expect(o.map((x) => x.kind)).not.toContain('Pod') },
-  { keys: ['test.pluginPath'], set: ['test.pluginPath=/plugins/key-auth/1.0.0/plugin.wasm'], check: (o) => expect(byKind(o, 'Pod').spec.containers[0].env[1]).toEqual({ name: 'PLUGIN_PATH', value: '/plugins/key-auth/1.0.0/plugin.wasm' }) },
+  {
+    keys: ['test.enabled'],
+    set: ['test.enabled=false'],
+    check: (o) => expect(o.map((x) => x.kind)).not.toContain('Pod'),
+  },
+  {
+    keys: ['test.pluginPath'],
+    set: ['test.pluginPath=/plugins/key-auth/1.0.0/plugin.wasm'],
+    check: (o) =>
+      expect(byKind(o, 'Pod').spec.containers[0].env[1]).toEqual({
+        name: 'PLUGIN_PATH',
+        value: '/plugins/key-auth/1.0.0/plugin.wasm',
+      }),
+  },
 ];
 
 describe('value overrides', () => {
-  test.each(ROWS.map((r) => [[...(r.set ?? []), ...(r.json ?? []), r.values ? `-f ${JSON.stringify(r.values)}` : ''].join(' ') || 'defaults', r] as const))('%s', (_label, row) => {
+  test.each(
+    ROWS.map(
+      (r) =>
+        [
+          [...(r.set ?? []), ...(r.json ?? []), r.values ? `-f ${JSON.stringify(r.values)}` : ''].join(' ') ||
+            'defaults',
+          r,
+        ] as const,
+    ),
+  )('%s', (_label, row) => {
     const files: string[] = [];
     if (row.values) {
       const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'hps-values-')), 'values.yaml');
@@ -189,7 +372,13 @@ describe('value overrides', () => {
   });
 
   test('every value key is covered by a row (console.* by the NOTES test)', () => {
-    const covered = new Set(['global.enablePluginServer', 'console.deploymentName', 'console.containerName', 'console.namespace', ...ROWS.flatMap((r) => r.keys)]);
+    const covered = new Set([
+      'global.enablePluginServer',
+      'console.deploymentName',
+      'console.containerName',
+      'console.namespace',
+      ...ROWS.flatMap((r) => r.keys),
+    ]);
     const missing: string[] = [];
     walkSpec(VALUES_SPEC, (p) => {
       if (!covered.has(p)) missing.push(p);
@@ -234,10 +423,18 @@ describe('NOTES.txt', () => {
   const notes = (set: string[]) => renderNotes(set);
 
   test('prints the console patch command with the configured names', () => {
-    const out = notes([ON, 'console.deploymentName=my-console', 'console.containerName=console', 'console.namespace=ops', 'service.port=8080']);
+    const out = notes([
+      ON,
+      'console.deploymentName=my-console',
+      'console.containerName=console',
+      'console.namespace=ops',
+      'service.port=8080',
+    ]);
     expect(out).toContain('kubectl patch deployment my-console -n ops --patch-file console-patch.yaml');
     expect(out).toContain('- name: "console"');
-    expect(out).toContain('value: "http://higress-plugin-server.higress-system.svc:8080/plugins/${name}/${version}/plugin.wasm"');
+    expect(out).toContain(
+      'value: "http://higress-plugin-server.higress-system.svc:8080/plugins/${name}/${version}/plugin.wasm"',
+    );
     expect(out).toContain('helm test ps -n higress-system');
   });
 
@@ -261,8 +458,16 @@ describe('NOTES.txt', () => {
     expect(out).toContain('HIGRESS_ADMIN_WASM_PLUGIN_IMAGE_NAMESPACE=plugins\n');
     expect(out).toContain('WASM_INSECURE_REGISTRIES=higress-plugin-server.higress-system.svc\n');
     expect(out).toContain('oci://higress-plugin-server.higress-system.svc/plugins/<name>:<version>');
-    const moved = notes([ON, 'name=ps', 'service.port=8080', 'console.namespace=ops', 'console.deploymentName=my-console']);
-    expect(moved).toContain('kubectl set env deployment/my-console -n ops \\\n    HIGRESS_ADMIN_WASM_PLUGIN_IMAGE_REGISTRY=ps.higress-system.svc:8080 HIGRESS_ADMIN_WASM_PLUGIN_IMAGE_NAMESPACE=plugins');
+    const moved = notes([
+      ON,
+      'name=ps',
+      'service.port=8080',
+      'console.namespace=ops',
+      'console.deploymentName=my-console',
+    ]);
+    expect(moved).toContain(
+      'kubectl set env deployment/my-console -n ops \\\n    HIGRESS_ADMIN_WASM_PLUGIN_IMAGE_REGISTRY=ps.higress-system.svc:8080 HIGRESS_ADMIN_WASM_PLUGIN_IMAGE_NAMESPACE=plugins',
+    );
     expect(moved).toContain('WASM_INSECURE_REGISTRIES=ps.higress-system.svc:8080\n');
   });
 
@@ -277,11 +482,15 @@ describe('NOTES.txt', () => {
 
 test('rollout budget: surge by default, one pod at a time with required anti-affinity (nodes == replicas must still roll out)', () => {
   const strategy = (set: string[], setJson: string[] = []) =>
-    renderObjects({ set: [ON, ...set], setJson, skipTests: true }).find((o) => o.kind === 'Deployment')!.spec.strategy.rollingUpdate;
+    renderObjects({ set: [ON, ...set], setJson, skipTests: true }).find((o) => o.kind === 'Deployment')!.spec.strategy
+      .rollingUpdate;
   expect(strategy([])).toEqual({ maxUnavailable: 0, maxSurge: 1 });
   expect(strategy(['antiAffinity=none'])).toEqual({ maxUnavailable: 0, maxSurge: 1 });
   expect(strategy(['antiAffinity=required'])).toEqual({ maxUnavailable: 1, maxSurge: 0 });
   // The rule reads antiAffinity alone (one expression, as documented in values.yaml), even when a
   // user-supplied affinity replaces the generated one: one pod at a time is always safe to roll out.
-  expect(strategy(['antiAffinity=required'], ['affinity={"nodeAffinity":{}}'])).toEqual({ maxUnavailable: 1, maxSurge: 0 });
+  expect(strategy(['antiAffinity=required'], ['affinity={"nodeAffinity":{}}'])).toEqual({
+    maxUnavailable: 1,
+    maxSurge: 0,
+  });
 });

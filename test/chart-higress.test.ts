@@ -17,7 +17,13 @@ import * as os from 'os';
 import * as path from 'path';
 import { stringify } from 'yaml';
 import { CHART_PATH, helm, parseDocs, renderNotes } from './support/helm';
-import { copyHigressFixtures, embedIntoCore, HIGRESS_VERSION, helmOk as run, OLD_TEMPLATES } from './support/higress-fixture';
+import {
+  copyHigressFixtures,
+  embedIntoCore,
+  HIGRESS_VERSION,
+  helmOk as run,
+  OLD_TEMPLATES,
+} from './support/higress-fixture';
 
 type Obj = Record<string, any>;
 const NS = 'higress-system';
@@ -56,7 +62,17 @@ interface Command {
 }
 
 function render(chart: string, cmd: Command, namespace = NS): Obj[] {
-  const args = ['template', 'higress', chart, '-n', namespace, '--kube-version', '1.28.0', '--set', 'global.enablePluginServer=true'];
+  const args = [
+    'template',
+    'higress',
+    chart,
+    '-n',
+    namespace,
+    '--kube-version',
+    '1.28.0',
+    '--set',
+    'global.enablePluginServer=true',
+  ];
   for (const s of cmd.set ?? []) args.push('--set', s);
   if (cmd.file) {
     const f = path.join(work, `values-${Math.random().toString(36).slice(2)}.yaml`);
@@ -79,8 +95,13 @@ function facts(objs: Obj[]): Obj {
   const c = pod.containers[0];
   const port = svc.spec.ports[0];
   // A named targetPort resolves to the container port of that name.
-  const target = typeof port.targetPort === 'string' ? c.ports.find((p: Obj) => p.name === port.targetPort)?.containerPort : port.targetPort;
-  const pattern = objs.find((o) => o.kind === 'Deployment' && isConsole(o))!.spec.template.spec.containers[0].env.find((e: Obj) => e.name === PATTERN_ENV).value as string;
+  const target =
+    typeof port.targetPort === 'string'
+      ? c.ports.find((p: Obj) => p.name === port.targetPort)?.containerPort
+      : port.targetPort;
+  const pattern = objs
+    .find((o) => o.kind === 'Deployment' && isConsole(o))!
+    .spec.template.spec.containers[0].env.find((e: Obj) => e.name === PATTERN_ENV).value as string;
   const url = new URL(pattern.replace('${name}', 'key-auth').replace('${version}', '1.0.0'));
   return {
     deployment: `${dep.metadata.namespace}/${dep.metadata.name}`,
@@ -91,11 +112,14 @@ function facts(objs: Obj[]): Obj {
     resources: c.resources,
     imagePullSecrets: pod.imagePullSecrets,
     selector: dep.spec.selector,
-    podLabelsMatchSelector: Object.entries(dep.spec.selector.matchLabels).every(([k, v]) => dep.spec.template.metadata.labels[k] === v),
+    podLabelsMatchSelector: Object.entries(dep.spec.selector.matchLabels).every(
+      ([k, v]) => dep.spec.template.metadata.labels[k] === v,
+    ),
     serviceSelector: svc.spec.selector,
     servicePort: port.port,
     targetContainerPort: target,
-    consoleUrlReachesService: url.hostname === `${svc.metadata.name}.${svc.metadata.namespace}.svc` && Number(url.port || 80) === port.port,
+    consoleUrlReachesService:
+      url.hostname === `${svc.metadata.name}.${svc.metadata.namespace}.svc` && Number(url.port || 80) === port.port,
   };
 }
 
@@ -108,10 +132,16 @@ const TABLE: Array<[string, Command]> = [
   ['numeric tag via --set', { set: [`${P}.tag=20260101`] }],
   ['numeric tag in a file (tag: 2.2)', { file: { 'higress-core': { pluginServer: { tag: 2.2 } } } }],
   // Helm reads file numbers as float64: upstream's template prints 2.0260101e+07, an invalid image reference.
-  ['integral tag in a file', {
-    file: { 'higress-core': { pluginServer: { tag: 20260101 } } },
-    fixes: { upstream: { image: 'higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:2.0260101e+07' }, subchart: { image: 'higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:20260101' } },
-  }],
+  [
+    'integral tag in a file',
+    {
+      file: { 'higress-core': { pluginServer: { tag: 20260101 } } },
+      fixes: {
+        upstream: { image: 'higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:2.0260101e+07' },
+        subchart: { image: 'higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:20260101' },
+      },
+    },
+  ],
   ['old image tag kept', { set: [`${P}.tag=1.0.0`] }],
   ['hub', { set: [`${P}.hub=registry.local:5000`] }],
   ['global.hub', { set: ['global.hub=mirror.local'] }],
@@ -121,7 +151,10 @@ const TABLE: Array<[string, Command]> = [
   ['imagePullSecrets', { set: [`${P}.imagePullSecrets[0].name=regcred`] }],
   ['labels.app overrides the selector', { set: [`${P}.labels.app=plugins`] }],
   ['labels.higress and an extra label', { set: [`${P}.labels.higress=gateway`, `${P}.labels.team=edge`] }],
-  ['labels.app empty drops it from the selector', { file: { 'higress-core': { pluginServer: { labels: { app: '' } } } } }],
+  [
+    'labels.app empty drops it from the selector',
+    { file: { 'higress-core': { pluginServer: { labels: { app: '' } } } } },
+  ],
   ['podLabels', { set: [`${P}.podLabels.tier=web`] }],
   ['service.port', { set: [`${P}.service.port=8080`] }],
   ['name', { set: [`${P}.name=plugins`] }],
@@ -130,7 +163,16 @@ const TABLE: Array<[string, Command]> = [
   ['service.type ClusterIP', { set: [`${P}.service.type=ClusterIP`] }],
   ['pluginServer.* on the umbrella is ignored, as upstream', { set: ['pluginServer.replicas=3'] }],
   ['global.* unrelated keys', { set: ['global.local=true', 'global.ingressClass=nginx'] }],
-  ['legacy image values', { file: { 'higress-core': { pluginServer: { tag: '1.0.0', probes: { path: '/' }, podSecurityContext: {}, securityContext: {} } } } }],
+  [
+    'legacy image values',
+    {
+      file: {
+        'higress-core': {
+          pluginServer: { tag: '1.0.0', probes: { path: '/' }, podSecurityContext: {}, securityContext: {} },
+        },
+      },
+    },
+  ],
 ];
 
 describe('compatibility table: upstream templates vs the subchart', () => {
@@ -145,12 +187,18 @@ describe('compatibility table: upstream templates vs the subchart', () => {
   });
 
   test('the selector is identical for every command (an upgrade keeps the immutable Deployment selector)', () => {
-    const selectors = TABLE.map(([name, cmd]) => [name, facts(render(layout('upstream'), cmd)).selector, facts(render(layout('embedded'), cmd)).selector]);
+    const selectors = TABLE.map(([name, cmd]) => [
+      name,
+      facts(render(layout('upstream'), cmd)).selector,
+      facts(render(layout('embedded'), cmd)).selector,
+    ]);
     for (const [name, before, after] of selectors) expect({ name, after }).toEqual({ name, after: before });
   });
 
   test(`with tag empty the image tag is the Higress version (${HIGRESS_VERSION})`, () => {
-    expect(facts(render(layout('embedded'), {})).image).toBe(`higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:${HIGRESS_VERSION}`);
+    expect(facts(render(layout('embedded'), {})).image).toBe(
+      `higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:${HIGRESS_VERSION}`,
+    );
   });
 
   test('app.kubernetes.io/name is the chart name, never the alias', () => {
@@ -164,12 +212,23 @@ describe('compatibility table: upstream templates vs the subchart', () => {
   test('without the flag neither layout renders a plugin server', () => {
     for (const l of ['upstream', 'embedded']) {
       const objs = parseDocs(run(['template', 'higress', layout(l), '-n', NS]));
-      expect(objs.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['ConfigMap/higress-config', 'Deployment/higress-console']);
+      expect(objs.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+        'ConfigMap/higress-config',
+        'Deployment/higress-console',
+      ]);
     }
   });
 
   test('an unknown key under higress-core.pluginServer fails naming it (upstream ignored it)', () => {
-    const r = helm(['template', 'higress', layout('embedded'), '--set', 'global.enablePluginServer=true', '--set', `${P}.replica=3`]);
+    const r = helm([
+      'template',
+      'higress',
+      layout('embedded'),
+      '--set',
+      'global.enablePluginServer=true',
+      '--set',
+      `${P}.replica=3`,
+    ]);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain("'replica'");
   });
@@ -181,7 +240,8 @@ describe('compatibility table: upstream templates vs the subchart', () => {
 });
 
 describe('one server, whichever way it is installed', () => {
-  const count = (objs: Obj[]) => pluginServers(objs, 'Deployment').filter((o) => o.metadata.name === 'higress-plugin-server').length;
+  const count = (objs: Obj[]) =>
+    pluginServers(objs, 'Deployment').filter((o) => o.metadata.name === 'higress-plugin-server').length;
 
   test('embedded in core: exactly one Deployment', () => {
     expect(count(render(layout('embedded'), {}))).toBe(1);
@@ -205,7 +265,11 @@ describe('helm lint --strict --with-subcharts', () => {
 });
 
 describe('the Console and the plugin server agree (embedded layout)', () => {
-  const consoleEnv = (objs: Obj[]) => objs.find((o) => o.kind === 'Deployment' && isConsole(o))!.spec.template.spec.containers[0].env as Array<{ name: string; value: string }>;
+  const consoleEnv = (objs: Obj[]) =>
+    objs.find((o) => o.kind === 'Deployment' && isConsole(o))!.spec.template.spec.containers[0].env as Array<{
+      name: string;
+      value: string;
+    }>;
 
   test("a pattern the user set in the Console's podEnvs wins", () => {
     const mine = 'http://plugins.example/${name}/${version}.wasm';
@@ -215,11 +279,19 @@ describe('the Console and the plugin server agree (embedded layout)', () => {
 
   test.each([
     [['name=plugins'], 'http://plugins.higress-system.svc/plugins/${name}/${version}/plugin.wasm'],
-    [['service.port=8080'], 'http://higress-plugin-server.higress-system.svc:8080/plugins/${name}/${version}/plugin.wasm'],
-  ])('with %j, the pattern NOTES.txt gives for higress-console.pluginServer.urlPattern reaches the Service', (set, expected) => {
-    const notes = renderNotes(['global.enablePluginServer=true', ...set]);
-    expect(notes).toContain(`--set 'higress-console.pluginServer.urlPattern=${expected}'`);
-    const objs = render(layout('embedded'), { set: [...set.map((s) => `${P}.${s}`), `higress-console.pluginServer.urlPattern=${expected}`] });
-    expect(facts(objs).consoleUrlReachesService).toBe(true);
-  });
+    [
+      ['service.port=8080'],
+      'http://higress-plugin-server.higress-system.svc:8080/plugins/${name}/${version}/plugin.wasm',
+    ],
+  ])(
+    'with %j, the pattern NOTES.txt gives for higress-console.pluginServer.urlPattern reaches the Service',
+    (set, expected) => {
+      const notes = renderNotes(['global.enablePluginServer=true', ...set]);
+      expect(notes).toContain(`--set 'higress-console.pluginServer.urlPattern=${expected}'`);
+      const objs = render(layout('embedded'), {
+        set: [...set.map((s) => `${P}.${s}`), `higress-console.pluginServer.urlPattern=${expected}`],
+      });
+      expect(facts(objs).consoleUrlReachesService).toBe(true);
+    },
+  );
 });

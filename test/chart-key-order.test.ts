@@ -13,7 +13,10 @@ import { REPO_ROOT } from './support/tools';
 type Obj = Record<string, any>;
 
 /** Documents with their key order as written (yaml keeps insertion order). */
-const docs = (text: string): Obj[] => parseAllDocuments(text).map((d) => d.toJS() as Obj).filter(Boolean);
+const docs = (text: string): Obj[] =>
+  parseAllDocuments(text)
+    .map((d) => d.toJS() as Obj)
+    .filter(Boolean);
 const keys = (o: unknown): string[] => Object.keys(o as object);
 
 /** The order every source must show for the maps the chart writes itself. */
@@ -28,14 +31,42 @@ function expectCanonical(objs: Obj[], where: string): void {
   expect(keys(dep.spec.strategy)).toEqual(['type', 'rollingUpdate']);
   expect(keys(dep.spec.template)).toEqual(['metadata', 'spec']);
   const pod = dep.spec.template.spec;
-  expect(keys(pod)).toEqual(['automountServiceAccountToken', 'securityContext', 'containers', 'volumes', 'affinity', 'topologySpreadConstraints']);
+  expect(keys(pod)).toEqual([
+    'automountServiceAccountToken',
+    'securityContext',
+    'containers',
+    'volumes',
+    'affinity',
+    'topologySpreadConstraints',
+  ]);
   const c = pod.containers[0];
-  expect(keys(c)).toEqual(['name', 'image', 'ports', 'startupProbe', 'readinessProbe', 'livenessProbe', 'resources', 'securityContext', 'volumeMounts']);
+  expect(keys(c)).toEqual([
+    'name',
+    'image',
+    'ports',
+    'startupProbe',
+    'readinessProbe',
+    'livenessProbe',
+    'resources',
+    'securityContext',
+    'volumeMounts',
+  ]);
   expect(keys(c.ports[0])).toEqual(['name', 'containerPort', 'protocol']);
-  expect(keys(c.readinessProbe)).toEqual(['httpGet', 'initialDelaySeconds', 'periodSeconds', 'timeoutSeconds', 'failureThreshold']);
+  expect(keys(c.readinessProbe)).toEqual([
+    'httpGet',
+    'initialDelaySeconds',
+    'periodSeconds',
+    'timeoutSeconds',
+    'failureThreshold',
+  ]);
   expect(keys(c.volumeMounts[0])).toEqual(['name', 'mountPath']);
   expect(keys(pod.volumes[0])).toEqual(['name', 'emptyDir']);
-  expect(keys(pod.topologySpreadConstraints[0])).toEqual(['maxSkew', 'topologyKey', 'whenUnsatisfiable', 'labelSelector']);
+  expect(keys(pod.topologySpreadConstraints[0])).toEqual([
+    'maxSkew',
+    'topologyKey',
+    'whenUnsatisfiable',
+    'labelSelector',
+  ]);
   const svc = objs.find((o) => o.kind === 'Service')!;
   expect(keys(svc.spec)).toEqual(['type', 'ports', 'selector']);
   expect(keys(svc.spec.ports[0])).toEqual(['name', 'port', 'targetPort', 'protocol']);
@@ -50,11 +81,22 @@ describe('rendered order', () => {
     const r = helmTemplate({ set: ['global.enablePluginServer=true'] });
     expect(r.status).toBe(0);
     const objs = docs(r.stdout);
-    expectCanonical(objs.filter((o) => o.kind !== 'Pod'), 'chart');
+    expectCanonical(
+      objs.filter((o) => o.kind !== 'Pod'),
+      'chart',
+    );
     const testPod = objs.find((o) => o.kind === 'Pod')!;
     expect(keys(testPod.metadata)).toEqual(['name', 'namespace', 'labels', 'annotations']);
     expect(keys(testPod.spec).slice(0, 2)).toEqual(['restartPolicy', 'automountServiceAccountToken']);
-    expect(keys(testPod.spec.containers[0])).toEqual(['name', 'image', 'command', 'env', 'resources', 'securityContext', 'volumeMounts']);
+    expect(keys(testPod.spec.containers[0])).toEqual([
+      'name',
+      'image',
+      'command',
+      'env',
+      'resources',
+      'securityContext',
+      'volumeMounts',
+    ]);
   });
 
   test('a set pull policy lands right after the image', () => {

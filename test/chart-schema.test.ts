@@ -26,10 +26,15 @@ class K8sValidator {
   private readonly compiled = new Map<string, ValidateFunction>();
 
   constructor(version: string) {
-    const defs = JSON.parse(fs.readFileSync(path.join(SCHEMAS, `v${version}`, '_definitions.json'), 'utf8')).definitions as Record<string, Obj>;
+    const defs = JSON.parse(fs.readFileSync(path.join(SCHEMAS, `v${version}`, '_definitions.json'), 'utf8'))
+      .definitions as Record<string, Obj>;
     strict(defs);
     for (const [name, def] of Object.entries(defs)) {
-      for (const g of (def['x-kubernetes-group-version-kind'] ?? []) as Array<{ group: string; version: string; kind: string }>) {
+      for (const g of (def['x-kubernetes-group-version-kind'] ?? []) as Array<{
+        group: string;
+        version: string;
+        kind: string;
+      }>) {
         this.byGvk.set(`${g.group ? `${g.group}/` : ''}${g.version}/${g.kind}`, name);
       }
     }
@@ -45,7 +50,9 @@ class K8sValidator {
       this.compiled.set(def, validate);
     }
     const kind = String(obj.kind);
-    return validate(obj as unknown) ? [] : (validate.errors ?? []).map((e) => `${kind} ${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
+    return validate(obj as unknown)
+      ? []
+      : (validate.errors ?? []).map((e) => `${kind} ${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
   }
 }
 
@@ -54,11 +61,26 @@ const RENDERS: Array<[string, Parameters<typeof renderObjects>[0]]> = [
   ...fs
     .readdirSync(path.join(CHART_PATH, 'ci'))
     .filter((f) => f.endsWith('-values.yaml'))
-    .map((f): [string, Parameters<typeof renderObjects>[0]] => [`ci/${f}`, { values: [path.join(CHART_PATH, 'ci', f)] }]),
-  ['overrides', {
-    set: ['global.enablePluginServer=true', 'nodeSelector.disk=ssd', 'podAnnotations.a=b', 'labels.team=x', 'test.pluginPath=/plugins/a/1.0.0/plugin.wasm'],
-    setJson: ['tolerations=[{"key":"k","operator":"Exists","effect":"NoSchedule"}]', 'affinity={"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"k","operator":"Exists"}]}]}}}'],
-  }],
+    .map((f): [string, Parameters<typeof renderObjects>[0]] => [
+      `ci/${f}`,
+      { values: [path.join(CHART_PATH, 'ci', f)] },
+    ]),
+  [
+    'overrides',
+    {
+      set: [
+        'global.enablePluginServer=true',
+        'nodeSelector.disk=ssd',
+        'podAnnotations.a=b',
+        'labels.team=x',
+        'test.pluginPath=/plugins/a/1.0.0/plugin.wasm',
+      ],
+      setJson: [
+        'tolerations=[{"key":"k","operator":"Exists","effect":"NoSchedule"}]',
+        'affinity={"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"k","operator":"Exists"}]}]}}}',
+      ],
+    },
+  ],
 ];
 
 describe.each(VERSIONS)('Kubernetes %s OpenAPI', (version) => {
@@ -74,7 +96,9 @@ describe.each(VERSIONS)('Kubernetes %s OpenAPI', (version) => {
   });
 
   test('the validator rejects a wrong type and an unknown field', () => {
-    const [dep] = renderObjects({ set: ['global.enablePluginServer=true'], kubeVersion: version }).filter((o) => o.kind === 'Deployment');
+    const [dep] = renderObjects({ set: ['global.enablePluginServer=true'], kubeVersion: version }).filter(
+      (o) => o.kind === 'Deployment',
+    );
     dep.spec.replicas = 'two';
     dep.spec.template.spec.containers[0].readinessProbe.httpGet.paht = '/x';
     const errors = validator.errors(dep).join('\n');

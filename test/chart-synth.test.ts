@@ -28,7 +28,11 @@ describe('synthesised objects', () => {
 
   test('helm templates and generated chart files', () => {
     const files = synthesize(chart);
-    const chartFiles = Object.fromEntries([...files].filter(([p]) => p.startsWith(`${CHART_DIR}/templates/`) || p.endsWith('Chart.yaml') || p.startsWith('dist/')));
+    const chartFiles = Object.fromEntries(
+      [...files].filter(
+        ([p]) => p.startsWith(`${CHART_DIR}/templates/`) || p.endsWith('Chart.yaml') || p.startsWith('dist/'),
+      ),
+    );
     expect(chartFiles).toMatchSnapshot();
   });
 
@@ -37,15 +41,30 @@ describe('synthesised objects', () => {
     const pod = dep.spec.template.spec;
     const c = pod.containers[0];
     expect(pod.automountServiceAccountToken).toBe(false);
-    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 101, runAsGroup: 101, seccompProfile: { type: 'RuntimeDefault' } });
-    expect(c.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      runAsUser: 101,
+      runAsGroup: 101,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(c.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(c.volumeMounts).toEqual([{ name: 'tmp', mountPath: '/tmp' }]);
     expect(pod.volumes).toEqual([{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }]);
     expect(c.ports).toEqual([{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
-    for (const probe of [c.startupProbe, c.readinessProbe, c.livenessProbe]) expect(probe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    for (const probe of [c.startupProbe, c.readinessProbe, c.livenessProbe])
+      expect(probe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(dep.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
-    expect(pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
-    expect(pod.topologySpreadConstraints[0]).toMatchObject({ topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway' });
+    expect(
+      pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey,
+    ).toBe('kubernetes.io/hostname');
+    expect(pod.topologySpreadConstraints[0]).toMatchObject({
+      topologyKey: 'topology.kubernetes.io/zone',
+      whenUnsatisfiable: 'ScheduleAnyway',
+    });
     expect(dep.spec.selector.matchLabels).toEqual({ app: 'higress-plugin-server', higress: 'higress-plugin-server' });
   });
 
@@ -58,7 +77,9 @@ describe('synthesised objects', () => {
 
   test('a template block cannot open a list item', () => {
     expect(() => templateYaml([{ k: optional(lit('x')) }])).toThrow(/first key of a list item/);
-    expect(templateYaml([{ a: 1, k: optional(lit('x')) }])).toBe('- a: 1\n  {{- with "x" }}\n  k: {{ . | quote }}\n  {{- end }}\n');
+    expect(templateYaml([{ a: 1, k: optional(lit('x')) }])).toBe(
+      '- a: 1\n  {{- with "x" }}\n  k: {{ . | quote }}\n  {{- end }}\n',
+    );
   });
 });
 
@@ -68,7 +89,8 @@ describe('values model', () => {
     expect(parse(text)).toEqual(DEFAULT_VALUES);
     const comments = text.split('\n').filter((l) => l.trim().startsWith('# -- ')).length;
     let keys = 0;
-    const countGroups = (g: GroupSpec): number => Object.values(g.children).reduce((n, c) => n + 1 + (c.kind === 'group' ? countGroups(c) : 0), 0);
+    const countGroups = (g: GroupSpec): number =>
+      Object.values(g.children).reduce((n, c) => n + 1 + (c.kind === 'group' ? countGroups(c) : 0), 0);
     keys = countGroups(VALUES_SPEC);
     expect(comments).toBe(keys);
   });
@@ -85,7 +107,14 @@ describe('values model', () => {
   test('every leaf key has a default of its declared kind', () => {
     walkSpec(VALUES_SPEC, (p, node) => {
       const d = node.default;
-      const ok = node.kind === 'array' ? Array.isArray(d) : node.kind === 'object' ? typeof d === 'object' && !Array.isArray(d) : node.kind === 'integer' ? Number.isInteger(d) : typeof d === node.kind;
+      const ok =
+        node.kind === 'array'
+          ? Array.isArray(d)
+          : node.kind === 'object'
+            ? typeof d === 'object' && !Array.isArray(d)
+            : node.kind === 'integer'
+              ? Number.isInteger(d)
+              : typeof d === node.kind;
       if (!ok) throw new Error(`${p}: default ${JSON.stringify(d)} is not ${node.kind}`);
     });
   });
@@ -93,13 +122,20 @@ describe('values model', () => {
 
 describe('console URL', () => {
   test.each([
-    [{ name: 'higress-plugin-server', namespace: 'higress-system', port: 80 }, 'http://higress-plugin-server.higress-system.svc'],
+    [
+      { name: 'higress-plugin-server', namespace: 'higress-system', port: 80 },
+      'http://higress-plugin-server.higress-system.svc',
+    ],
     [{ name: 'ps', namespace: 'ns', port: 8080 }, 'http://ps.ns.svc:8080'],
     [{ name: 'a-very-long-name', namespace: 'x', port: 443 }, 'http://a-very-long-name.x.svc:443'],
   ])('%j: the contract and the chart expression agree', (addr, base) => {
     expect(serviceBaseUrl(addr)).toBe(base);
     expect(consoleUrlPattern(addr)).toBe(`${base}/plugins/\${name}/\${version}/plugin.wasm`);
-    const scope = scopeFor(chart, { name: addr.name, service: { port: addr.port } }, { name: 'r', namespace: addr.namespace, service: 'Helm' });
+    const scope = scopeFor(
+      chart,
+      { name: addr.name, service: { port: addr.port } },
+      { name: 'r', namespace: addr.namespace, service: 'Helm' },
+    );
     expect(baseUrl.eval(scope)).toBe(base);
     expect(consoleUrlPatternExpr.eval(scope)).toBe(consoleUrlPattern(addr));
   });
@@ -135,7 +171,10 @@ describe('drift', () => {
       return out;
     };
     const hint = 'run npm run synth and commit charts/ and dist/';
-    expect({ files: [...committed(CHART_DIR), ...committed('dist')].sort(), hint }).toEqual({ files: [...written].sort(), hint });
+    expect({ files: [...committed(CHART_DIR), ...committed('dist')].sort(), hint }).toEqual({
+      files: [...written].sort(),
+      hint,
+    });
     for (const rel of written) {
       const fresh = fs.readFileSync(path.join(tmp, rel), 'utf8');
       const onDisk = fs.readFileSync(path.join(REPO_ROOT, rel), 'utf8');

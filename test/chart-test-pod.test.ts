@@ -24,7 +24,10 @@ function testPod(set: string[] = []): { script: string; env: Record<string, stri
   const pod = renderObjects({ set: ['global.enablePluginServer=true', ...set] }).find((o) => o.kind === 'Pod')!;
   const c = pod.spec.containers[0];
   expect(c.command.slice(0, 2)).toEqual(['/bin/sh', '-c']);
-  return { script: c.command[2], env: Object.fromEntries(c.env.map((e: { name: string; value: string }) => [e.name, e.value])) };
+  return {
+    script: c.command[2],
+    env: Object.fromEntries(c.env.map((e: { name: string; value: string }) => [e.name, e.value])),
+  };
 }
 
 /** Runs the pod's script with busybox, pointing BASE_URL (the in-cluster Service URL) at `url`. */
@@ -42,10 +45,25 @@ beforeAll(async () => {
   empty = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-testpod-empty-'));
   bin = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-busybox-'));
   // Only busybox applets on PATH, as in the Alpine image.
-  for (const applet of ['sh', 'wget', 'grep', 'head', 'sed', 'echo', 'cat']) fs.symlinkSync(tool('busybox'), path.join(bin, applet));
+  for (const applet of ['sh', 'wget', 'grep', 'head', 'sed', 'echo', 'cat'])
+    fs.symlinkSync(tool('busybox'), path.join(bin, applet));
   const wasm = await smallWasm();
-  await publishVersion(root, { name: 'key-auth', version: '1.0.0', wasmPath: wasm, source: 'file:key-auth.wasm@1.0.0', manifestDigest: null, created: CREATED });
-  await publishVersion(root, { name: 'zz-last', version: '2.0.0', wasmPath: wasm, source: 'file:zz.wasm@2.0.0', manifestDigest: null, created: CREATED });
+  await publishVersion(root, {
+    name: 'key-auth',
+    version: '1.0.0',
+    wasmPath: wasm,
+    source: 'file:key-auth.wasm@1.0.0',
+    manifestDigest: null,
+    created: CREATED,
+  });
+  await publishVersion(root, {
+    name: 'zz-last',
+    version: '2.0.0',
+    wasmPath: wasm,
+    source: 'file:zz.wasm@2.0.0',
+    manifestDigest: null,
+    created: CREATED,
+  });
   await writeIndex(root);
   await writeIndex(empty);
   nginx = await startNginx(root);

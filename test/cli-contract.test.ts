@@ -19,7 +19,9 @@ import { editInPlace, treeState } from './support/tree-state';
 import { smallWasm } from './support/wasm';
 
 const CLI = path.join(REPO_ROOT, 'build', 'src', 'cli.js');
-const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'docs', 'cli-events.schema.json'), 'utf8')));
+const validate = new Ajv({ allErrors: true, strict: false }).compile(
+  JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'docs', 'cli-events.schema.json'), 'utf8')),
+);
 
 let dir: string;
 let list: string;
@@ -66,7 +68,14 @@ describe('one exit code per outcome (README table, --help)', () => {
   });
   test('2 usage: --registry-map with an oci-layout: source is refused before anything is read or written', async () => {
     const out = path.join(dir, 'never-written');
-    const r = await runCli('pull', `oci-layout:${path.join(dir, 'no-such-bundle.tar')}`, '--out', out, '--registry-map', 'a.example=b.example');
+    const r = await runCli(
+      'pull',
+      `oci-layout:${path.join(dir, 'no-such-bundle.tar')}`,
+      '--out',
+      out,
+      '--registry-map',
+      'a.example=b.example',
+    );
     expect(r.code).toBe(EXIT.usage);
     expect(r.stderr).toContain('--registry-map does not apply to an oci-layout: source');
     expect(fs.existsSync(out)).toBe(false);
@@ -118,7 +127,8 @@ describe('one exit code per outcome (README table, --help)', () => {
   });
   test('the README lists every exit code', () => {
     const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
-    for (const [name, text] of EXIT_MEANINGS) expect(readme).toContain(`| ${EXIT[name]} | ${name} | ${text.replace(/\|/g, '\\|')} |`);
+    for (const [name, text] of EXIT_MEANINGS)
+      expect(readme).toContain(`| ${EXIT[name]} | ${name} | ${text.replace(/\|/g, '\\|')} |`);
   });
 });
 
@@ -126,12 +136,27 @@ describe('--json: only schema-valid JSON lines on stdout, human lines on stderr'
   test('pull, verify, index and a usage error', async () => {
     const p = await runCli('pull', list, '--out', tree, '--json');
     const pe = events(p.stdout);
-    expect(pe.at(-1)).toMatchObject({ event: 'summary', command: 'pull', ok: true, exitCode: 0, counts: { cached: 3, failed: 0 } });
+    expect(pe.at(-1)).toMatchObject({
+      event: 'summary',
+      command: 'pull',
+      ok: true,
+      exitCode: 0,
+      counts: { cached: 3, failed: 0 },
+    });
     expect(p.stderr).toMatch(/^ok: 3 plugin version\(s\)/m);
-    expect(events((await runCli('verify', tree, '--json')).stdout).at(-1)).toMatchObject({ event: 'summary', command: 'verify', ok: true });
+    expect(events((await runCli('verify', tree, '--json')).stdout).at(-1)).toMatchObject({
+      event: 'summary',
+      command: 'verify',
+      ok: true,
+    });
     fs.copyFileSync(path.join(dir, 'wasm', 'small.wasm'), path.join(tree, 'plugins', 'loose.wasm'));
     const i = events((await runCli('index', tree, '--json')).stdout);
-    expect(i).toContainEqual({ event: 'skipped', command: 'index', path: 'plugins/loose.wasm', reason: expect.any(String) });
+    expect(i).toContainEqual({
+      event: 'skipped',
+      command: 'index',
+      path: 'plugins/loose.wasm',
+      reason: expect.any(String),
+    });
     fs.rmSync(path.join(tree, 'plugins', 'loose.wasm'));
     const u = await runCli('pull', list, '--out', tree, '--json', '--gzip-level', 'x');
     expect(events(u.stdout)).toEqual([expect.objectContaining({ event: 'problem', command: 'pull', code: 'E_USAGE' })]);
@@ -140,7 +165,11 @@ describe('--json: only schema-valid JSON lines on stdout, human lines on stderr'
     const bad = path.join(dir, 'bad2.properties');
     fs.writeFileSync(bad, 'nope\nx=file:wasm/text.wasm@1.0.0\n');
     const r = await runCli('pull', bad, '--out', tree, '--json');
-    expect(events(r.stdout).filter((e) => e.event === 'problem').map((e) => e.code)).toEqual(['E_PROPERTIES_SYNTAX']);
+    expect(
+      events(r.stdout)
+        .filter((e) => e.event === 'problem')
+        .map((e) => e.code),
+    ).toEqual(['E_PROPERTIES_SYNTAX']);
     fs.writeFileSync(bad, 'x=file:wasm/text.wasm@1.0.0\n');
     const f = events((await runCli('pull', bad, '--out', path.join(dir, 'f-out'), '--json')).stdout);
     expect(f.find((e) => e.status === 'failed')).toMatchObject({ code: 'E_NOT_WASM', name: 'x' });
@@ -149,11 +178,18 @@ describe('--json: only schema-valid JSON lines on stdout, human lines on stderr'
     const port = await freePort();
     const r = await runCli('check', `127.0.0.1:${port}`, '--json');
     const e = events(r.stdout);
-    expect(e[0]).toMatchObject({ event: 'problem', command: 'check', code: 'E_INDEX_UNREACHABLE', url: `http://127.0.0.1:${port}/plugins/index.json` });
+    expect(e[0]).toMatchObject({
+      event: 'problem',
+      command: 'check',
+      code: 'E_INDEX_UNREACHABLE',
+      url: `http://127.0.0.1:${port}/plugins/index.json`,
+    });
   });
   test('a closed stdout (`| head -1`) ends quietly and leaves no temp folder', () => {
     const out = path.join(dir, 'head-out');
-    const r = spawnSync('sh', ['-c', `node "${CLI}" pull "${list}" --out "${out}" --json | head -1`], { encoding: 'utf8' });
+    const r = spawnSync('sh', ['-c', `node "${CLI}" pull "${list}" --out "${out}" --json | head -1`], {
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(0);
     expect(events(r.stdout)).toHaveLength(1);
     expect(r.stderr).not.toMatch(/at .*\.js:\d+|Error:/);
@@ -194,7 +230,11 @@ describe('no command overwrites a file it did not write', () => {
     const stateBefore = treeState(out, { mtimes: true });
     // Root may write anywhere: run the real CLI as an unprivileged user then.
     const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    const r = await promisify(execFile)(process.execPath, [CLI, 'pull', list, '--out', out, '--lock-file', path.join(ro, 'plugins.lock.json')], { ...asUser, cwd: dir }).catch((e: { code: number; stderr: string }) => e);
+    const r = await promisify(execFile)(
+      process.execPath,
+      [CLI, 'pull', list, '--out', out, '--lock-file', path.join(ro, 'plugins.lock.json')],
+      { ...asUser, cwd: dir },
+    ).catch((e: { code: number; stderr: string }) => e);
     expect(r).toMatchObject({ code: EXIT.environment, stderr: expect.stringMatching(/E?ACCES.*plugins\.lock\.json/) });
     expect(sha(path.join(ro, 'plugins.lock.json'))).toBe(lockBefore);
     expect(treeState(out, { mtimes: true })).toEqual(stateBefore);

@@ -60,12 +60,19 @@ async function pods(ns: string, selector = SELECTOR): Promise<PodView[]> {
 /** A namespace that enforces Pod Security `restricted`, as a hardened Higress install would. */
 async function restrictedNamespace(ns: string): Promise<void> {
   await cp.kubectlOk(['create', 'namespace', ns]);
-  await cp.kubectlOk(['label', 'namespace', ns, 'pod-security.kubernetes.io/enforce=restricted', 'pod-security.kubernetes.io/enforce-version=latest']);
+  await cp.kubectlOk([
+    'label',
+    'namespace',
+    ns,
+    'pod-security.kubernetes.io/enforce=restricted',
+    'pod-security.kubernetes.io/enforce-version=latest',
+  ]);
 }
 
 async function helmOk(args: string[]): Promise<string> {
   const r = await cp.helm(args);
-  if (r.code !== 0) throw new Error(`helm ${args.join(' ')} failed (${r.code}): ${r.stderr}\n${r.stdout}\n${cp.logs(10)}`);
+  if (r.code !== 0)
+    throw new Error(`helm ${args.join(' ')} failed (${r.code}): ${r.stderr}\n${r.stdout}\n${cp.logs(10)}`);
   return r.stdout;
 }
 
@@ -102,9 +109,28 @@ describe('Pod Security admission', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('violates PodSecurity "restricted:latest"');
     // And the chart's own pods would be rejected too if they lost their hardening.
-    const bad = await cp.helm(['install', 'loose', CHART_PATH, '-n', 'pss', '--wait', '--timeout', '20s', ...chartArgs(['name=loose', 'securityContext.allowPrivilegeEscalation=true'])]);
+    const bad = await cp.helm([
+      'install',
+      'loose',
+      CHART_PATH,
+      '-n',
+      'pss',
+      '--wait',
+      '--timeout',
+      '20s',
+      ...chartArgs(['name=loose', 'securityContext.allowPrivilegeEscalation=true']),
+    ]);
     expect(bad.code).not.toBe(0);
-    const events = await cp.kubectlOk(['get', 'events', '-n', 'pss', '--field-selector', 'reason=FailedCreate', '-o', 'jsonpath={.items[*].message}']);
+    const events = await cp.kubectlOk([
+      'get',
+      'events',
+      '-n',
+      'pss',
+      '--field-selector',
+      'reason=FailedCreate',
+      '-o',
+      'jsonpath={.items[*].message}',
+    ]);
     expect(events).toContain('allowPrivilegeEscalation != false');
   });
 });
@@ -123,13 +149,29 @@ describe('placement', () => {
   test('antiAffinity=required with more replicas than nodes leaves exactly the extra pods Pending', async () => {
     await restrictedNamespace('required');
     // --wait would wait for the Pending pod: install, then look.
-    await helmOk(['install', 'plugin-server', CHART_PATH, '-n', 'required', ...chartArgs(['replicas=5', 'antiAffinity=required'])]);
+    await helmOk([
+      'install',
+      'plugin-server',
+      CHART_PATH,
+      '-n',
+      'required',
+      ...chartArgs(['replicas=5', 'antiAffinity=required']),
+    ]);
     const list = await settled('required', 5, 2);
     const placed = list.filter((p) => p.node);
     expect(new Set(placed.map((p) => p.node)).size).toBe(3);
     const pending = list.filter((p) => !p.node);
     expect(pending.map((p) => p.phase)).toEqual(['Pending', 'Pending']);
-    const events = await cp.kubectlOk(['get', 'events', '-n', 'required', '--field-selector', 'reason=FailedScheduling', '-o', 'jsonpath={.items[*].message}']);
+    const events = await cp.kubectlOk([
+      'get',
+      'events',
+      '-n',
+      'required',
+      '--field-selector',
+      'reason=FailedScheduling',
+      '-o',
+      'jsonpath={.items[*].message}',
+    ]);
     expect(events).toContain("didn't match pod anti-affinity rules");
   });
 
@@ -148,23 +190,68 @@ describe('rollout with antiAffinity=required and nodes == replicas', () => {
   test('helm upgrade with a new tag completes and replaces every pod', async () => {
     await restrictedNamespace(ns);
     await install(ns, [...sets, 'tag=1.0.0']);
-    const strategy = JSON.parse(await cp.kubectlOk(['get', 'deployment', 'higress-plugin-server', '-n', ns, '-o', 'jsonpath={.spec.strategy.rollingUpdate}']));
+    const strategy = JSON.parse(
+      await cp.kubectlOk([
+        'get',
+        'deployment',
+        'higress-plugin-server',
+        '-n',
+        ns,
+        '-o',
+        'jsonpath={.spec.strategy.rollingUpdate}',
+      ]),
+    );
     expect(strategy).toEqual({ maxSurge: 0, maxUnavailable: 1 });
-    await helmOk(['upgrade', 'plugin-server', CHART_PATH, '-n', ns, '--wait', '--timeout', '90s', ...chartArgs([...sets, 'tag=1.0.1'])]);
+    await helmOk([
+      'upgrade',
+      'plugin-server',
+      CHART_PATH,
+      '-n',
+      ns,
+      '--wait',
+      '--timeout',
+      '90s',
+      ...chartArgs([...sets, 'tag=1.0.1']),
+    ]);
     const list = await settled(ns, 3);
-    expect(list.map((p) => p.image)).toEqual(Array(3).fill('higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:1.0.1'));
+    expect(list.map((p) => p.image)).toEqual(
+      Array(3).fill('higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:1.0.1'),
+    );
     expect(new Set(list.map((p) => p.node)).size).toBe(3);
   });
 
   test('negative control: the surge strategy (maxSurge 1, maxUnavailable 0) never completes', async () => {
-    await cp.kubectlOk(['patch', 'deployment', 'higress-plugin-server', '-n', ns, '--type=merge', '-p', JSON.stringify({ spec: { strategy: { rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } } })]);
-    await cp.kubectlOk(['set', 'image', 'deployment/higress-plugin-server', '-n', ns, 'plugin-server=higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:1.0.2']);
-    const status = await cp.kubectl(['rollout', 'status', 'deployment/higress-plugin-server', '-n', ns, '--timeout=20s'], { timeoutMs: 40_000 });
+    await cp.kubectlOk([
+      'patch',
+      'deployment',
+      'higress-plugin-server',
+      '-n',
+      ns,
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { strategy: { rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } } }),
+    ]);
+    await cp.kubectlOk([
+      'set',
+      'image',
+      'deployment/higress-plugin-server',
+      '-n',
+      ns,
+      'plugin-server=higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:1.0.2',
+    ]);
+    const status = await cp.kubectl(
+      ['rollout', 'status', 'deployment/higress-plugin-server', '-n', ns, '--timeout=20s'],
+      { timeoutMs: 40_000 },
+    );
     expect(status.code).not.toBe(0);
     const list = await pods(ns);
     // The surge pod has no node it may use; no old pod went away.
-    expect(list.filter((p) => !p.node).map((p) => p.image)).toEqual(['higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:1.0.2']);
-    expect(list.filter((p) => p.node && p.ready).map((p) => p.image)).toEqual(Array(3).fill('higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:1.0.1'));
+    expect(list.filter((p) => !p.node).map((p) => p.image)).toEqual([
+      'higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:1.0.2',
+    ]);
+    expect(list.filter((p) => p.node && p.ready).map((p) => p.image)).toEqual(
+      Array(3).fill('higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:1.0.1'),
+    );
   });
 });
 
@@ -174,8 +261,14 @@ describe('PodDisruptionBudget', () => {
   });
 
   async function evict(ns: string, pod: string): Promise<{ code: number; body: string }> {
-    const eviction = JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod, namespace: ns } });
-    const r = await cp.kubectl(['create', '--raw', `/api/v1/namespaces/${ns}/pods/${pod}/eviction`, '-f', '-'], { input: eviction });
+    const eviction = JSON.stringify({
+      apiVersion: 'policy/v1',
+      kind: 'Eviction',
+      metadata: { name: pod, namespace: ns },
+    });
+    const r = await cp.kubectl(['create', '--raw', `/api/v1/namespaces/${ns}/pods/${pod}/eviction`, '-f', '-'], {
+      input: eviction,
+    });
     return { code: r.code, body: r.stderr + r.stdout };
   }
 
@@ -187,7 +280,19 @@ describe('PodDisruptionBudget', () => {
     // Evictions are judged on the PDB's status, which the disruption controller fills in.
     const expectedAllowed = sets.includes('podDisruptionBudget.enabled=false') ? undefined : '1';
     if (expectedAllowed) {
-      await cp.waitFor('the PDB status', async () => ((await cp.kubectlOk(['get', 'pdb', 'higress-plugin-server', '-n', ns, '-o', 'jsonpath={.status.disruptionsAllowed}'])) === expectedAllowed ? true : undefined));
+      await cp.waitFor('the PDB status', async () =>
+        (await cp.kubectlOk([
+          'get',
+          'pdb',
+          'higress-plugin-server',
+          '-n',
+          ns,
+          '-o',
+          'jsonpath={.status.disruptionsAllowed}',
+        ])) === expectedAllowed
+          ? true
+          : undefined,
+      );
     }
     for (const n of NODES) await cp.kubectlOk(['cordon', n.name]);
     return list;
@@ -198,8 +303,19 @@ describe('PodDisruptionBudget', () => {
     expect((await evict('pdb', first.name)).code).toBe(0);
     const refused = await evict('pdb', second.name);
     expect(refused.code).not.toBe(0);
-    expect(refused.body).toContain('Cannot evict pod as it would violate the pod\'s disruption budget');
-    const drain = await cp.kubectl(['drain', second.node!, '--pod-selector', SELECTOR, '--timeout=10s', '--ignore-daemonsets', '--delete-emptydir-data'], { timeoutMs: 40_000 });
+    expect(refused.body).toContain("Cannot evict pod as it would violate the pod's disruption budget");
+    const drain = await cp.kubectl(
+      [
+        'drain',
+        second.node!,
+        '--pod-selector',
+        SELECTOR,
+        '--timeout=10s',
+        '--ignore-daemonsets',
+        '--delete-emptydir-data',
+      ],
+      { timeoutMs: 40_000 },
+    );
     expect(drain.code).not.toBe(0);
     expect(drain.stderr).toContain('disruption budget');
     expect((await pods('pdb')).some((p) => p.name === second.name && !p.deleting)).toBe(true);
@@ -229,17 +345,44 @@ describe('release lifecycle', () => {
     const ns = 'lifecycle';
     await restrictedNamespace(ns);
     await install(ns);
-    expect(await objectsIn(ns)).toEqual(expect.arrayContaining(['deployment.apps/higress-plugin-server', 'service/higress-plugin-server', 'poddisruptionbudget.policy/higress-plugin-server']));
+    expect(await objectsIn(ns)).toEqual(
+      expect.arrayContaining([
+        'deployment.apps/higress-plugin-server',
+        'service/higress-plugin-server',
+        'poddisruptionbudget.policy/higress-plugin-server',
+      ]),
+    );
     // Upgrade to one replica (drops the PDB), roll back to revision 1 (brings it back).
-    await helmOk(['upgrade', 'plugin-server', CHART_PATH, '-n', ns, '--wait', '--timeout', '90s', ...chartArgs(['replicas=1'])]);
+    await helmOk([
+      'upgrade',
+      'plugin-server',
+      CHART_PATH,
+      '-n',
+      ns,
+      '--wait',
+      '--timeout',
+      '90s',
+      ...chartArgs(['replicas=1']),
+    ]);
     expect(await objectsIn(ns)).not.toContain('poddisruptionbudget.policy/higress-plugin-server');
     await helmOk(['rollback', 'plugin-server', '1', '-n', ns, '--wait', '--timeout', '90s']);
     expect(await objectsIn(ns)).toContain('poddisruptionbudget.policy/higress-plugin-server');
     await settled(ns, 2);
     await helmOk(['uninstall', 'plugin-server', '-n', ns, '--wait', '--timeout', '90s']);
-    await cp.waitFor('the namespace to be empty', async () => ((await objectsIn(ns)).length === 0 ? true : undefined), 60_000);
+    await cp.waitFor(
+      'the namespace to be empty',
+      async () => ((await objectsIn(ns)).length === 0 ? true : undefined),
+      60_000,
+    );
     // Nothing cluster-scoped either.
-    const clusterWide = await cp.kubectlOk(['get', 'clusterroles,clusterrolebindings,priorityclasses', '-l', 'app.kubernetes.io/instance=plugin-server', '-o', 'name']);
+    const clusterWide = await cp.kubectlOk([
+      'get',
+      'clusterroles,clusterrolebindings,priorityclasses',
+      '-l',
+      'app.kubernetes.io/instance=plugin-server',
+      '-o',
+      'name',
+    ]);
     expect(clusterWide.trim()).toBe('');
   });
 
@@ -261,13 +404,28 @@ describe('release lifecycle', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/TEST SUITE:\s+higress-plugin-server-test[\s\S]*Phase:\s+Succeeded/);
     // hook-delete-policy hook-succeeded removed it.
-    await cp.waitFor('the test pod to be deleted', async () => ((await cp.kubectl(['get', 'pod', 'higress-plugin-server-test', '-n', ns])).code !== 0 ? true : undefined), 30_000);
+    await cp.waitFor(
+      'the test pod to be deleted',
+      async () =>
+        (await cp.kubectl(['get', 'pod', 'higress-plugin-server-test', '-n', ns])).code !== 0 ? true : undefined,
+      30_000,
+    );
   });
 
   test('negative control: a test pod that fails makes helm test fail', async () => {
     const ns = 'helmtest';
     // kwok-stages.yaml marks a test pod carrying this value Failed instead of Succeeded.
-    await helmOk(['upgrade', 'plugin-server', CHART_PATH, '-n', ns, '--wait', '--timeout', '90s', ...chartArgs(['test.pluginPath=/plugins/kwok-marks-this-test/failed/plugin.wasm'])]);
+    await helmOk([
+      'upgrade',
+      'plugin-server',
+      CHART_PATH,
+      '-n',
+      ns,
+      '--wait',
+      '--timeout',
+      '90s',
+      ...chartArgs(['test.pluginPath=/plugins/kwok-marks-this-test/failed/plugin.wasm']),
+    ]);
     const r = await cp.helm(['test', 'plugin-server', '-n', ns, '--timeout', '60s']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('pod higress-plugin-server-test failed');
@@ -320,14 +478,38 @@ describe('dist/ manifests with kubectl', () => {
     const first = await cp.kubectlOk(['apply', '--server-side', '--field-manager=hps-test', '-f', file]);
     expect(first).toContain('deployment.apps/higress-plugin-server serverside-applied');
     await settled(ns, 2);
-    const before = await cp.kubectlOk(['get', 'deployment', 'higress-plugin-server', '-n', ns, '-o', 'jsonpath={.metadata.generation}']);
+    const before = await cp.kubectlOk([
+      'get',
+      'deployment',
+      'higress-plugin-server',
+      '-n',
+      ns,
+      '-o',
+      'jsonpath={.metadata.generation}',
+    ]);
     await cp.kubectlOk(['apply', '--server-side', '--field-manager=hps-test', '-f', file]);
-    expect(await cp.kubectlOk(['get', 'deployment', 'higress-plugin-server', '-n', ns, '-o', 'jsonpath={.metadata.generation}'])).toBe(before);
+    expect(
+      await cp.kubectlOk([
+        'get',
+        'deployment',
+        'higress-plugin-server',
+        '-n',
+        ns,
+        '-o',
+        'jsonpath={.metadata.generation}',
+      ]),
+    ).toBe(before);
   });
 
   test('negative control: a field another manager owns makes the server-side apply conflict', async () => {
     await cp.kubectlOk(['scale', 'deployment', 'higress-plugin-server', '-n', ns, '--replicas=3']);
-    const r = await cp.kubectl(['apply', '--server-side', '--field-manager=hps-test', '-f', path.join(REPO_ROOT, 'dist', 'higress-plugin-server.yaml')]);
+    const r = await cp.kubectl([
+      'apply',
+      '--server-side',
+      '--field-manager=hps-test',
+      '-f',
+      path.join(REPO_ROOT, 'dist', 'higress-plugin-server.yaml'),
+    ]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('conflict');
   });
@@ -335,9 +517,18 @@ describe('dist/ manifests with kubectl', () => {
   test('kubectl patch --patch-file dist/console-patch.yaml changes exactly the URL pattern env var', async () => {
     await cp.kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(consoleDeployment(CONSOLE)) });
     const before = await deploymentSpec();
-    await cp.kubectlOk(['patch', 'deployment', CONSOLE, '-n', ns, '--patch-file', path.join(REPO_ROOT, 'dist', 'console-patch.yaml')]);
+    await cp.kubectlOk([
+      'patch',
+      'deployment',
+      CONSOLE,
+      '-n',
+      ns,
+      '--patch-file',
+      path.join(REPO_ROOT, 'dist', 'console-patch.yaml'),
+    ]);
     const after = await deploymentSpec();
-    const pattern = parse(fs.readFileSync(path.join(REPO_ROOT, 'dist', 'console-patch.yaml'), 'utf8')).spec.template.spec.containers[0].env[0].value;
+    const pattern = parse(fs.readFileSync(path.join(REPO_ROOT, 'dist', 'console-patch.yaml'), 'utf8')).spec.template
+      .spec.containers[0].env[0].value;
     const expected = structuredClone(before);
     expected.containers[0].env[1].value = pattern;
     expect(after).toEqual(expected);
@@ -347,7 +538,15 @@ describe('dist/ manifests with kubectl', () => {
   test('negative control: on a Deployment whose container has another name the patch is rejected', async () => {
     await cp.kubectlOk(['delete', 'deployment', CONSOLE, '-n', ns, '--wait=true', '--timeout=30s']);
     await cp.kubectlOk(['apply', '-f', '-'], { input: JSON.stringify(consoleDeployment('console')) });
-    const r = await cp.kubectl(['patch', 'deployment', CONSOLE, '-n', ns, '--patch-file', path.join(REPO_ROOT, 'dist', 'console-patch.yaml')]);
+    const r = await cp.kubectl([
+      'patch',
+      'deployment',
+      CONSOLE,
+      '-n',
+      ns,
+      '--patch-file',
+      path.join(REPO_ROOT, 'dist', 'console-patch.yaml'),
+    ]);
     // Strategic merge adds a second container named higress-console with no image (the merge puts it
     // first): invalid, and the Console's own container is untouched.
     expect(r.code).not.toBe(0);
@@ -373,14 +572,26 @@ describe('the Higress umbrella fixture with the plugin server embedded in higres
   /** The fixture's stand-ins for the controller and the Console are not hardened: no Pod Security enforcement. */
   async function installUmbrella(ns: string, sets: string[]): Promise<void> {
     await cp.kubectlOk(['create', 'namespace', ns]);
-    await helmOk(['install', 'higress', umbrella, '-n', ns, '--wait', '--timeout', '120s', ...sets.flatMap((s) => ['--set', s])]);
+    await helmOk([
+      'install',
+      'higress',
+      umbrella,
+      '-n',
+      ns,
+      '--wait',
+      '--timeout',
+      '120s',
+      ...sets.flatMap((s) => ['--set', s]),
+    ]);
   }
 
   test('installs with global.enablePluginServer=true and higress-core.pluginServer.replicas=3, spread over the three nodes', async () => {
     await installUmbrella('umbrella', ['global.enablePluginServer=true', 'higress-core.pluginServer.replicas=3']);
     const list = await settled('umbrella', 3);
     expect(new Set(list.map((p) => p.node)).size).toBe(3);
-    expect(list.map((p) => p.image)).toEqual(Array(3).fill(`higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:${HIGRESS_VERSION}`));
+    expect(list.map((p) => p.image)).toEqual(
+      Array(3).fill(`higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:${HIGRESS_VERSION}`),
+    );
   });
 
   test('negative control: without global.enablePluginServer no plugin-server pod is created', async () => {

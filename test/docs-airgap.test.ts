@@ -17,7 +17,9 @@ import { smallWasm } from './support/wasm';
 const GUIDE = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'air-gapped.md'), 'utf8');
 
 function block(name: string): string {
-  const m = new RegExp(`<!-- airgap:${name}:start -->\\s*\`\`\`bash\\n([\\s\\S]*?)\`\`\`\\s*<!-- airgap:${name}:end -->`).exec(GUIDE);
+  const m = new RegExp(
+    `<!-- airgap:${name}:start -->\\s*\`\`\`bash\\n([\\s\\S]*?)\`\`\`\\s*<!-- airgap:${name}:end -->`,
+  ).exec(GUIDE);
   if (!m) throw new Error(`docs/air-gapped.md has no ${name} block`);
   return m[1] as string;
 }
@@ -52,11 +54,29 @@ afterAll(async () => {
 
 test('the air-gapped guide: bundle outside, then offline tree, mirror and pinned pull inside', async () => {
   const base = fs.readFileSync(await smallWasm());
-  await pushWasmArtifact(A, 'plugins/key-auth', '1.0.0', wasmVariant(base, 'key-auth'), { annotations: { 'org.opencontainers.image.created': '2025-01-02T03:04:05Z' } });
-  await pushDockerImage(A, 'plugins/ai-proxy', '2.0.0', wasmVariant(base, 'ai-proxy'), { created: '2025-02-03T04:05:06Z' });
-  await pushIndex(A, 'plugins/multi', '1.0.0', { amd64: wasmVariant(base, 'amd64'), arm64: wasmVariant(base, 'arm64') }, 'docker');
+  await pushWasmArtifact(A, 'plugins/key-auth', '1.0.0', wasmVariant(base, 'key-auth'), {
+    annotations: { 'org.opencontainers.image.created': '2025-01-02T03:04:05Z' },
+  });
+  await pushDockerImage(A, 'plugins/ai-proxy', '2.0.0', wasmVariant(base, 'ai-proxy'), {
+    created: '2025-02-03T04:05:06Z',
+  });
+  await pushIndex(
+    A,
+    'plugins/multi',
+    '1.0.0',
+    { amd64: wasmVariant(base, 'amd64'), arm64: wasmVariant(base, 'arm64') },
+    'docker',
+  );
   const list = path.join(tmp, 'plugins.properties');
-  fs.writeFileSync(list, [`key-auth=oci://${A.host}/plugins/key-auth:1.0.0`, `ai-proxy=oci://${A.host}/plugins/ai-proxy:2.0.0`, `multi=oci://${A.host}/plugins/multi:1.0.0`, ''].join('\n'));
+  fs.writeFileSync(
+    list,
+    [
+      `key-auth=oci://${A.host}/plugins/key-auth:1.0.0`,
+      `ai-proxy=oci://${A.host}/plugins/ai-proxy:2.0.0`,
+      `multi=oci://${A.host}/plugins/multi:1.0.0`,
+      '',
+    ].join('\n'),
+  );
 
   const clone = path.join(tmp, 'clone');
   fs.mkdirSync(clone);
@@ -71,7 +91,12 @@ test('the air-gapped guide: bundle outside, then offline tree, mirror and pinned
   delete env.HIGRESS_REGISTRY_USERNAME;
   delete env.HIGRESS_REGISTRY_PASSWORD;
   const run = (script: string, cwd: string) => {
-    const r = spawnSync('bash', ['-c', `set -euo pipefail\n${script}`], { cwd, env, encoding: 'utf8', timeout: 400_000 });
+    const r = spawnSync('bash', ['-c', `set -euo pipefail\n${script}`], {
+      cwd,
+      env,
+      encoding: 'utf8',
+      timeout: 400_000,
+    });
     if (r.status !== 0) throw new Error(`block failed (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
     return `${r.stdout}\n${r.stderr}`;
   };
@@ -80,7 +105,13 @@ test('the air-gapped guide: bundle outside, then offline tree, mirror and pinned
   // Only the carried files cross the gap: no clone, no node_modules, and registry A is gone.
   const inside = path.join(tmp, 'inside');
   fs.mkdirSync(inside);
-  for (const f of ['higress-plugins.oci.tar', 'higress-plugin-server-cli.tar.gz', 'plugins.properties', 'plugins.lock.json', 'carry.sha256']) {
+  for (const f of [
+    'higress-plugins.oci.tar',
+    'higress-plugin-server-cli.tar.gz',
+    'plugins.properties',
+    'plugins.lock.json',
+    'carry.sha256',
+  ]) {
     fs.copyFileSync(path.join(clone, f), path.join(inside, f));
   }
   await A.stop();
@@ -90,9 +121,20 @@ test('the air-gapped guide: bundle outside, then offline tree, mirror and pinned
   // a. the offline tree is the tree pulled outside, byte for byte
   expect(treeState(path.join(inside, 'tree'))).toEqual(treeState(path.join(clone, 'tree')));
   // b. the mirror holds everything; the second run copied nothing
-  expect(fs.readFileSync(path.join(inside, 'mirror.properties'), 'utf8')).toContain(`key-auth=oci://${B.host}/higress/plugins/key-auth:1.0.0`);
-  const events = fs.readFileSync(path.join(inside, 'mirror-again.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  expect(events.at(-1)).toMatchObject({ event: 'summary', command: 'mirror', ok: true, counts: { copied: 0, present: 3, blobs: 0 } });
+  expect(fs.readFileSync(path.join(inside, 'mirror.properties'), 'utf8')).toContain(
+    `key-auth=oci://${B.host}/higress/plugins/key-auth:1.0.0`,
+  );
+  const events = fs
+    .readFileSync(path.join(inside, 'mirror-again.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(events.at(-1)).toMatchObject({
+    event: 'summary',
+    command: 'mirror',
+    ok: true,
+    counts: { copied: 0, present: 3, blobs: 0 },
+  });
   // c. the pinned pull from the mirror serves the same bytes
   const wasm = (root: string) => Object.entries(treeState(root)).filter(([f]) => f.endsWith('plugin.wasm'));
   expect(wasm(path.join(inside, 'tree-from-mirror'))).toEqual(wasm(path.join(clone, 'tree')));

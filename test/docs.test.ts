@@ -21,14 +21,20 @@ function quickstart(): string {
 
 /** The PATH of a new shell: system folders, never the repository's .tools/bin. */
 function ordinaryPath(): string {
-  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter((d) => d && !d.includes(`${path.sep}.tools${path.sep}`));
-  for (const d of ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']) if (!dirs.includes(d)) dirs.push(d);
+  const dirs = (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .filter((d) => d && !d.includes(`${path.sep}.tools${path.sep}`));
+  for (const d of ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'])
+    if (!dirs.includes(d)) dirs.push(d);
   return dirs.join(path.delimiter);
 }
 
 test('the quick start puts .tools/bin on PATH itself (helm is not on an ordinary PATH)', () => {
   expect(quickstart().split('\n')[0]).toBe('export PATH="$PWD/.tools/bin:$PATH"');
-  const which = spawnSync('bash', ['-c', 'command -v helm || true'], { encoding: 'utf8', env: { ...process.env, PATH: ordinaryPath() } });
+  const which = spawnSync('bash', ['-c', 'command -v helm || true'], {
+    encoding: 'utf8',
+    env: { ...process.env, PATH: ordinaryPath() },
+  });
   // The assertion the quick start test relies on: without the export line helm would not be found
   // (unless a user installed helm system-wide, which this machine's setup does not do).
   expect(which.stdout.trim()).not.toContain('.tools');
@@ -61,11 +67,16 @@ test('the README quick start renders, builds, serves and checks', async () => {
     const output = `${run.stdout}\n${run.stderr}`;
     if (run.status !== 0) throw new Error(`quick start failed (exit ${run.status}):\n${output}`);
     // 1. rendered manifests
-    const kinds = parseAllDocuments(fs.readFileSync(path.join(dir, 'rendered.yaml'), 'utf8')).map((d) => d.toJS()?.kind).filter(Boolean);
+    const kinds = parseAllDocuments(fs.readFileSync(path.join(dir, 'rendered.yaml'), 'utf8'))
+      .map((d) => d.toJS()?.kind)
+      .filter(Boolean);
     expect(kinds).toEqual(expect.arrayContaining(['Deployment', 'Service', 'PodDisruptionBudget']));
     // 2. a built, verified tree with the alias
     const index = JSON.parse(fs.readFileSync(path.join(dir, 'quickstart-tree', 'plugins', 'index.json'), 'utf8'));
-    expect(index.plugins.map((p: { name: string; version: string }) => `${p.name}@${p.version}`)).toEqual(['add-header@1.0', 'add-header@1.0.0']);
+    expect(index.plugins.map((p: { name: string; version: string }) => `${p.name}@${p.version}`)).toEqual([
+      'add-header@1.0',
+      'add-header@1.0.0',
+    ]);
     // 3 and 4. served and checked
     expect(output).toMatch(/check: 2 ok, 0 failed/);
     expect(output).toMatch(/Plugin Name: add-header/);

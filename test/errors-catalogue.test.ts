@@ -18,7 +18,8 @@ function usedCodes(): Map<string, string> {
   const used = new Map<string, string>();
   for (const file of [...sources(path.join(ROOT, 'src')), ...sources(path.join(ROOT, 'scripts'))]) {
     if (file.endsWith(path.join('errors', 'catalogue.ts'))) continue;
-    for (const m of fs.readFileSync(file, 'utf8').matchAll(/['"`](E_[A-Z0-9_]+)['"`]/g)) used.set(m[1] as string, path.relative(ROOT, file));
+    for (const m of fs.readFileSync(file, 'utf8').matchAll(/['"`](E_[A-Z0-9_]+)['"`]/g))
+      used.set(m[1] as string, path.relative(ROOT, file));
   }
   return used;
 }
@@ -31,7 +32,11 @@ test('every code src/ and scripts/ use is in the catalogue', () => {
 
 test('every catalogued code is used somewhere in src/ or scripts/', () => {
   const used = usedCodes();
-  expect(allCodes().filter((c) => !used.has(c.code)).map((c) => c.code)).toEqual([]);
+  expect(
+    allCodes()
+      .filter((c) => !used.has(c.code))
+      .map((c) => c.code),
+  ).toEqual([]);
 });
 
 test('codes are unique across areas and each area has an exit code', () => {
@@ -48,7 +53,12 @@ test('docs/troubleshooting.md holds the generated code table (run `npm run docs`
 });
 
 test('errors are built from an options object and report their area', () => {
-  const e = new InputError({ code: 'E_REFERENCE', message: 'bad', context: { file: 'a.properties', line: 3 }, hint: 'fix it' });
+  const e = new InputError({
+    code: 'E_REFERENCE',
+    message: 'bad',
+    context: { file: 'a.properties', line: 3 },
+    hint: 'fix it',
+  });
   expect(e.toLine()).toBe('a.properties:3: bad (fix it)');
   expect(e.area).toBe('input');
   expect(e.exitCode).toBe(EXIT.input);

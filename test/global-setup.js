@@ -11,6 +11,9 @@ module.exports = async function globalSetup() {
   // A clean build: a module that became a folder (src/errors.ts -> src/errors/) would otherwise leave
   // its old .js beside the new folder, and Node resolves the stale file first.
   fs.rmSync(path.join(root, 'build'), { recursive: true, force: true });
-  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
   process.env.HPS_TEST_BUILT = '1';
 };

@@ -25,7 +25,19 @@ jest.setTimeout(300_000);
 
 const IMAGES = path.join(REPO_ROOT, '.tools', 'images');
 /** What the Dockerfile's build and tree-pull stages COPY from the build context. */
-const CONTEXT_FILES = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.pack.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'src', 'lib', 'imports', 'image'];
+const CONTEXT_FILES = [
+  'package.json',
+  'package-lock.json',
+  'tsconfig.json',
+  'tsconfig.pack.json',
+  'README.md',
+  'LICENSE',
+  'CHANGELOG.md',
+  'src',
+  'lib',
+  'imports',
+  'image',
+];
 const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
 let work: string;
@@ -41,27 +53,40 @@ let finished = false;
 const pushed = new Map<string, string>();
 
 function build(list: string, tag: string) {
-  return buildah!.run([
-    'build',
-    '--isolation', 'chroot',
-    '--format', 'docker',
-    // The second build reuses the first one's build stage (npm ci, npm pack) from the layer cache.
-    '--layers',
-    '--tls-verify=false',
-    ...npmTrust,
-    ...baseArgs,
-    '--build-arg', `PLUGINS_LIST=${list}`,
-    '--build-arg', `PULL_FLAGS=--insecure-registry ${registry!.host}`,
-    '-f', path.join(context, 'image', 'Dockerfile'),
-    '-t', tag,
-    context,
-  ], 1_500_000);
+  return buildah!.run(
+    [
+      'build',
+      '--isolation',
+      'chroot',
+      '--format',
+      'docker',
+      // The second build reuses the first one's build stage (npm ci, npm pack) from the layer cache.
+      '--layers',
+      '--tls-verify=false',
+      ...npmTrust,
+      ...baseArgs,
+      '--build-arg',
+      `PLUGINS_LIST=${list}`,
+      '--build-arg',
+      `PULL_FLAGS=--insecure-registry ${registry!.host}`,
+      '-f',
+      path.join(context, 'image', 'Dockerfile'),
+      '-t',
+      tag,
+      context,
+    ],
+    1_500_000,
+  );
 }
 
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-image-pull-'));
   context = path.join(work, 'context');
-  for (const f of CONTEXT_FILES) fs.cpSync(path.join(REPO_ROOT, f), path.join(context, f), { recursive: true, filter: (src) => !src.includes(`${path.sep}prebuilt`) });
+  for (const f of CONTEXT_FILES)
+    fs.cpSync(path.join(REPO_ROOT, f), path.join(context, f), {
+      recursive: true,
+      filter: (src) => !src.includes(`${path.sep}prebuilt`),
+    });
 
   registry = await startRegistry();
   const modules = { 'add-header': fs.readFileSync(await smallWasm()), big: fs.readFileSync(largeWasm()) };
@@ -72,7 +97,10 @@ beforeAll(async () => {
     lines.push(`${name}=oci://${registry.host}/plugins/${name}:1.0.0`);
   }
   fs.writeFileSync(path.join(context, 'image', 'test.properties'), lines.join('\n') + '\n');
-  fs.writeFileSync(path.join(context, 'image', 'missing-pin.properties'), `add-header=oci://${registry.host}/plugins/add-header:1.0.0@sha256:${'0'.repeat(64)}\n`);
+  fs.writeFileSync(
+    path.join(context, 'image', 'missing-pin.properties'),
+    `add-header=oci://${registry.host}/plugins/add-header:1.0.0@sha256:${'0'.repeat(64)}\n`,
+  );
 
   // Where this machine reaches the npm registry through a TLS-intercepting proxy, its npm names a CA
   // file (`npm config get cafile`); the build stage's npm gets the same file and setting, mounted
@@ -92,7 +120,8 @@ beforeAll(async () => {
   baseArgs = ['--build-arg', `NODE_IMAGE=${nodeImage}`, '--build-arg', `NGINX_IMAGE=${nginxImage}`];
 
   const r = await build('image/test.properties', 'hps-plugin-server:pulled');
-  if (r.code !== 0) throw new Error(`buildah build (PLUGINS_FROM default) failed (${r.code}):\n${r.stderr.slice(-4000)}`);
+  if (r.code !== 0)
+    throw new Error(`buildah build (PLUGINS_FROM default) failed (${r.code}):\n${r.stderr.slice(-4000)}`);
   const bundle = path.join(work, 'bundle');
   const config = await buildah.export('hps-plugin-server:pulled', path.join(bundle, 'rootfs'));
   const started = await runContainer(path.join(bundle, 'rootfs'), config);
@@ -110,19 +139,29 @@ afterAll(async () => {
 
 test('with the default stage selection the image serves the pulled list, verified, and the gateway fetcher gets every plugin', async () => {
   const index = JSON.parse((await container!.exec(['cat', '/usr/share/nginx/html/plugins/index.json'])).stdout);
-  expect(index.plugins.map((p: { name: string; sha256: string; source: string }) => [p.name, p.sha256, p.source])).toEqual(
-    [...pushed].map(([name, hex]) => [name, hex, `oci://${registry!.host}/plugins/${name}:1.0.0`]),
-  );
+  expect(
+    index.plugins.map((p: { name: string; sha256: string; source: string }) => [p.name, p.sha256, p.source]),
+  ).toEqual([...pushed].map(([name, hex]) => [name, hex, `oci://${registry!.host}/plugins/${name}:1.0.0`]));
   const lines = [...pushed].map(([name, hex]) => `http://127.0.0.1:8080/plugins/${name}/1.0.0/plugin.wasm ${hex}`);
-  const fetched = await container!.inNetns(tool('gateway-client'), ['-from', '-'], { input: lines.join('\n') + '\n', timeoutMs: 120_000 });
-  expect(fetched.stdout.trim().split('\n').map((l) => JSON.parse(l).ok)).toEqual([true, true]);
+  const fetched = await container!.inNetns(tool('gateway-client'), ['-from', '-'], {
+    input: lines.join('\n') + '\n',
+    timeoutMs: 120_000,
+  });
+  expect(
+    fetched.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).ok),
+  ).toEqual([true, true]);
   expect(fetched.code).toBe(0);
 });
 
 test('negative control: a list pinned to a digest the registry lacks fails the build at the pull step', async () => {
   const r = await build('image/missing-pin.properties', 'hps-plugin-server:bad');
   expect(r.code).not.toBe(0);
-  expect(r.stderr).toMatch(/FAILED add-header@1\.0\.0: manifest not found \(404\) at \S+\/manifests\/sha256:0{64} \(the pinned @sha256: manifest digest does not exist/);
+  expect(r.stderr).toMatch(
+    /FAILED add-header@1\.0\.0: manifest not found \(404\) at \S+\/manifests\/sha256:0{64} \(the pinned @sha256: manifest digest does not exist/,
+  );
   expect((await buildah!.run(['inspect', '--type', 'image', 'hps-plugin-server:bad'])).code).not.toBe(0);
   // The build stage comes from the layer cache, but vfs storage still copies each stage's rootfs.
 }, 1_500_000);

@@ -34,7 +34,9 @@ const hex = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
 /** The Dockerfile's default PLUGINS_LIST, as written there. */
 function defaultLists(): string[] {
-  const m = /^ARG PLUGINS_LIST="?([^"\n]+)"?$/m.exec(fs.readFileSync(path.join(REPO_ROOT, 'image', 'Dockerfile'), 'utf8'));
+  const m = /^ARG PLUGINS_LIST="?([^"\n]+)"?$/m.exec(
+    fs.readFileSync(path.join(REPO_ROOT, 'image', 'Dockerfile'), 'utf8'),
+  );
   if (!m) throw new Error('image/Dockerfile has no PLUGINS_LIST default');
   return m[1].trim().split(/\s+/);
 }
@@ -70,7 +72,8 @@ beforeAll(async () => {
       }
       expected.set(`${e.name}/${e.version}`, pushed.get(key)!);
     }
-    for (const e of parsed.entries) if (e.aliasOf) expected.set(`${e.name}/${e.version}`, expected.get(`${e.name}/${e.aliasOf}`)!);
+    for (const e of parsed.entries)
+      if (e.aliasOf) expected.set(`${e.name}/${e.version}`, expected.get(`${e.name}/${e.aliasOf}`)!);
   }
   root = path.join(dir, 'tree');
   const pull = await runCli('pull', ...lists, '--out', root, '--concurrency', '8');
@@ -151,15 +154,26 @@ describe('the same tree as a read-only OCI registry (only the registry host of o
   /** Every version the HTTP tree answers, with the manifest digest `wasmplugins --oci` would pin. */
   function tags(): Array<{ name: string; version: string; digest: string }> {
     const view = JSON.parse(fs.readFileSync(path.join(root, OCI_DIR, VIEW_FILE), 'utf8')) as ViewFile;
-    return view.tags.map((t) => ({ name: t.name, version: t.version, digest: t.manifests[t.manifests.length - 1]!.digest }));
+    return view.tags.map((t) => ({
+      name: t.name,
+      version: t.version,
+      digest: t.manifests[t.manifests.length - 1]!.digest,
+    }));
   }
 
   test('every version the HTTP tree serves is a tag', () => {
-    expect(tags().map((t) => `${t.name}/${t.version}`).sort()).toEqual([...expected.keys()].sort());
+    expect(
+      tags()
+        .map((t) => `${t.name}/${t.version}`)
+        .sort(),
+    ).toEqual([...expected.keys()].sort());
   });
 
   test("the gateway's own fetcher (Istio pkg/wasm) loads every plugin through oci:// with the insecure-host option, checking the manifest digest", async () => {
-    const requests = tags().map((t) => ({ url: `oci://${host()}/${repositoryName(t.name)}:${t.version}`, sha256: t.digest.slice('sha256:'.length) }));
+    const requests = tags().map((t) => ({
+      url: `oci://${host()}/${repositoryName(t.name)}:${t.version}`,
+      sha256: t.digest.slice('sha256:'.length),
+    }));
     const run = await gatewayFetch(requests, { insecureRegistries: [host()], killAfterMs: 300_000 });
     const failed = run.results.filter((r) => !r.ok).map((r) => `${r.url}: ${r.error}`);
     expect(failed).toEqual([]);
@@ -178,11 +192,30 @@ describe('the same tree as a read-only OCI registry (only the registry host of o
     const catalog = await run(tool('oras'), ['repo', 'ls', '--plain-http', host()], { maxBuffer: 16 * 1024 * 1024 });
     expect(catalog.stdout.trim().split('\n')).toEqual(names.map(repositoryName));
     for (const t of tags().filter((x) => ['ai-proxy', 'key-auth', 'mcp-server'].includes(x.name))) {
-      const desc = JSON.parse((await run(tool('oras'), ['manifest', 'fetch', '--plain-http', '--descriptor', `${host()}/${repositoryName(t.name)}:${t.version}`])).stdout) as { digest: string };
+      const desc = JSON.parse(
+        (
+          await run(tool('oras'), [
+            'manifest',
+            'fetch',
+            '--plain-http',
+            '--descriptor',
+            `${host()}/${repositoryName(t.name)}:${t.version}`,
+          ])
+        ).stdout,
+      ) as { digest: string };
       expect([t.name, t.version, desc.digest]).toEqual([t.name, t.version, t.digest]);
-      await run(tool('skopeo'), ['copy', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false',
-        `docker://${host()}/${repositoryName(t.name)}:${t.version}`, `docker://${reg.host}/copied/${t.name}:${t.version}`]);
-      const head = await fetch(`${reg.url}/v2/copied/${t.name}/manifests/${t.version}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+      await run(tool('skopeo'), [
+        'copy',
+        '--preserve-digests',
+        '--src-tls-verify=false',
+        '--dest-tls-verify=false',
+        `docker://${host()}/${repositoryName(t.name)}:${t.version}`,
+        `docker://${reg.host}/copied/${t.name}:${t.version}`,
+      ]);
+      const head = await fetch(`${reg.url}/v2/copied/${t.name}/manifests/${t.version}`, {
+        method: 'HEAD',
+        headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+      });
       expect([t.name, t.version, head.headers.get('docker-content-digest')]).toEqual([t.name, t.version, t.digest]);
     }
   }, 180_000);

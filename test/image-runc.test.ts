@@ -36,10 +36,25 @@ beforeAll(async () => {
   // The build context: the Dockerfile and nginx.conf as shipped, a prebuilt tree next to them.
   const context = path.join(work, 'context');
   fs.mkdirSync(path.join(context, 'image'), { recursive: true });
-  for (const f of ['Dockerfile', 'nginx.conf']) fs.copyFileSync(path.join(REPO_ROOT, 'image', f), path.join(context, 'image', f));
+  for (const f of ['Dockerfile', 'nginx.conf'])
+    fs.copyFileSync(path.join(REPO_ROOT, 'image', f), path.join(context, 'image', f));
   const tree = path.join(context, 'image', 'prebuilt');
-  await publishVersion(tree, { name: 'add-header', version: '1.0.0', wasmPath: await smallWasm(), source: 'file:add-header.wasm@1.0.0', manifestDigest: null, created: CREATED });
-  await publishVersion(tree, { name: 'big', version: '2.0.0', wasmPath: largeWasm(), source: 'file:big.wasm@2.0.0', manifestDigest: null, created: CREATED });
+  await publishVersion(tree, {
+    name: 'add-header',
+    version: '1.0.0',
+    wasmPath: await smallWasm(),
+    source: 'file:add-header.wasm@1.0.0',
+    manifestDigest: null,
+    created: CREATED,
+  });
+  await publishVersion(tree, {
+    name: 'big',
+    version: '2.0.0',
+    wasmPath: largeWasm(),
+    source: 'file:big.wasm@2.0.0',
+    manifestDigest: null,
+    created: CREATED,
+  });
   await writeIndex(tree);
   const view = await writeOciView(tree);
   ociDigests = new Map(view.tags.map((t) => [`${t.name}:${t.version}`, t.digest]));
@@ -53,13 +68,19 @@ beforeAll(async () => {
   // except for the tree source, and the Node image is never needed (buildah skips unused stages).
   await buildah.ok([
     'build',
-    '--isolation', 'chroot',
-    '--format', 'docker', // keeps HEALTHCHECK (the OCI config has no field for it)
+    '--isolation',
+    'chroot',
+    '--format',
+    'docker', // keeps HEALTHCHECK (the OCI config has no field for it)
     '--tls-verify=false',
-    '--build-arg', `NGINX_IMAGE=${base}`,
-    '--build-arg', 'PLUGINS_FROM=prebuilt',
-    '-f', path.join(context, 'image', 'Dockerfile'),
-    '-t', 'hps-plugin-server:test',
+    '--build-arg',
+    `NGINX_IMAGE=${base}`,
+    '--build-arg',
+    'PLUGINS_FROM=prebuilt',
+    '-f',
+    path.join(context, 'image', 'Dockerfile'),
+    '-t',
+    'hps-plugin-server:test',
     context,
   ]);
   const bundle = path.join(work, 'bundle');
@@ -102,32 +123,60 @@ test('the image runs as UID 101 on a read-only root with only /tmp writable, and
 
 test('`check` passes against it from inside its network namespace', async () => {
   await healthy();
-  const r = await container!.inNetns(process.execPath, [path.join(REPO_ROOT, 'build', 'src', 'cli.js'), 'check', 'http://127.0.0.1:8080'], { timeoutMs: 120_000 });
+  const r = await container!.inNetns(
+    process.execPath,
+    [path.join(REPO_ROOT, 'build', 'src', 'cli.js'), 'check', 'http://127.0.0.1:8080'],
+    { timeoutMs: 120_000 },
+  );
   expect(r.stderr).toMatch(/check: [1-9]\d* ok, 0 failed/);
   expect(r.code).toBe(0);
 });
 
-test('the gateway\'s own fetcher gets every plugin with the index sha256; a wrong sha256 fails', async () => {
+test("the gateway's own fetcher gets every plugin with the index sha256; a wrong sha256 fails", async () => {
   await healthy();
   const lines = index.plugins.map((p) => `http://127.0.0.1:8080${p.path} ${p.sha256}`);
-  const good = await container!.inNetns(tool('gateway-client'), ['-from', '-'], { input: lines.join('\n') + '\n', timeoutMs: 120_000 });
-  const results = good.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const good = await container!.inNetns(tool('gateway-client'), ['-from', '-'], {
+    input: lines.join('\n') + '\n',
+    timeoutMs: 120_000,
+  });
+  const results = good.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   expect(results.map((r) => [r.ok, r.bytes])).toEqual(index.plugins.map((p) => [true, p.size]));
   expect(good.code).toBe(0);
-  const bad = await container!.inNetns(tool('gateway-client'), ['-sha256', 'b'.repeat(64), `http://127.0.0.1:8080${index.plugins[0].path}`], { timeoutMs: 120_000 });
+  const bad = await container!.inNetns(
+    tool('gateway-client'),
+    ['-sha256', 'b'.repeat(64), `http://127.0.0.1:8080${index.plugins[0].path}`],
+    { timeoutMs: 120_000 },
+  );
   expect(bad.code).toBe(1);
   expect(JSON.parse(bad.stdout).error).toContain('which does not match');
 });
 
-test('the OCI view copied into the image answers: check --oci, and the gateway\'s fetcher through oci:// by manifest digest', async () => {
+test("the OCI view copied into the image answers: check --oci, and the gateway's fetcher through oci:// by manifest digest", async () => {
   await healthy();
-  const check = await container!.inNetns(process.execPath, [path.join(REPO_ROOT, 'build', 'src', 'cli.js'), 'check', 'http://127.0.0.1:8080', '--oci'], { timeoutMs: 120_000 });
+  const check = await container!.inNetns(
+    process.execPath,
+    [path.join(REPO_ROOT, 'build', 'src', 'cli.js'), 'check', 'http://127.0.0.1:8080', '--oci'],
+    { timeoutMs: 120_000 },
+  );
   expect(check.stderr).toMatch(/check --oci: [1-9]\d* ok, 0 failed/);
   expect(check.code).toBe(0);
-  const lines = index.plugins.map((p) => `oci://127.0.0.1:8080/plugins/${p.name}:${p.version} ${ociDigests.get(`${p.name}:${p.version}`)!.slice('sha256:'.length)}`);
-  const fetched = await container!.inNetns(tool('gateway-client'), ['-from', '-', '-insecure-registries', '127.0.0.1:8080'], { input: lines.join('\n') + '\n', timeoutMs: 120_000 });
+  const lines = index.plugins.map(
+    (p) =>
+      `oci://127.0.0.1:8080/plugins/${p.name}:${p.version} ${ociDigests.get(`${p.name}:${p.version}`)!.slice('sha256:'.length)}`,
+  );
+  const fetched = await container!.inNetns(
+    tool('gateway-client'),
+    ['-from', '-', '-insecure-registries', '127.0.0.1:8080'],
+    { input: lines.join('\n') + '\n', timeoutMs: 120_000 },
+  );
   // Istio's logger shares stdout for oci:// fetches: the results are the JSON lines.
-  const results = fetched.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+  const results = fetched.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
   expect(results.map((r) => [r.ok, r.bytes, r.error])).toEqual(index.plugins.map((p) => [true, p.size, undefined]));
   expect(fetched.code).toBe(0);
 });

@@ -22,7 +22,10 @@ describe('reference lists', () => {
     expect(r.entries).toHaveLength(43);
     const jc = r.entries.find((e) => e.name === 'json-converter')!;
     expect(jc.version).toBe('2.0.0');
-    expect(jc.source).toEqual({ kind: 'oci', ref: { registry: HOST, repository: 'plugins/jsonrpc-converter', tag: '2.0.0', digest: undefined } });
+    expect(jc.source).toEqual({
+      kind: 'oci',
+      ref: { registry: HOST, repository: 'plugins/jsonrpc-converter', tag: '2.0.0', digest: undefined },
+    });
     const mcp = r.entries.find((e) => e.name === 'mcp-server')!;
     expect(sourceText(mcp.source)).toBe(`oci://${HOST}/mcp-server/all-in-one:2.0.0`);
   });
@@ -41,17 +44,32 @@ describe('reference lists', () => {
     expect(r.problems).toEqual([]);
     const upstream = parsePluginList(fs.readFileSync(path.join(REF, 'plugin-server.plugins.properties'), 'utf8'), 'x');
     const primary = r.entries.filter((e) => !e.aliasOf);
-    expect(primary.map((e) => `${e.name}=${sourceText(e.source)}`).sort()).toEqual(upstream.entries.map((e) => `${e.name}=${sourceText(e.source)}`).sort());
+    expect(primary.map((e) => `${e.name}=${sourceText(e.source)}`).sort()).toEqual(
+      upstream.entries.map((e) => `${e.name}=${sourceText(e.source)}`).sort(),
+    );
     const aliases = r.entries.filter((e) => e.aliasOf).map((e) => `${e.name}@${e.version}->${e.aliasOf}`);
     expect(aliases.sort()).toEqual(upstream.entries.map((e) => `${e.name}@1.0.0->2.0.0`).sort());
     // Among them the 9 plugins whose spec.yaml says 1.0.0 (the version the Console asks for).
-    for (const n of ['basic-auth', 'bot-detect', 'custom-response', 'hmac-auth', 'jwt-auth', 'key-auth', 'key-rate-limit', 'oauth', 'request-block']) expect(aliases).toContain(`${n}@1.0.0->2.0.0`);
+    for (const n of [
+      'basic-auth',
+      'bot-detect',
+      'custom-response',
+      'hmac-auth',
+      'jwt-auth',
+      'key-auth',
+      'key-rate-limit',
+      'oauth',
+      'request-block',
+    ])
+      expect(aliases).toContain(`${n}@1.0.0->2.0.0`);
   });
 });
 
 describe('syntax', () => {
   test('comments (# and !), blank lines, CRLF and spaces around = are accepted', () => {
-    const r = parse('# c\n! also a comment\n\n  a = oci://r.example/plugins/a:1.0.0  \r\nb=oci://127.0.0.1:5000/x/y/z:2\n');
+    const r = parse(
+      '# c\n! also a comment\n\n  a = oci://r.example/plugins/a:1.0.0  \r\nb=oci://127.0.0.1:5000/x/y/z:2\n',
+    );
     expect(r.problems).toEqual([]);
     expect(r.entries.map((e) => [e.name, e.version, e.line])).toEqual([
       ['a', '1.0.0', 4],
@@ -77,7 +95,11 @@ describe('syntax', () => {
   test('file: source resolves relative to the list file and carries its version', () => {
     const r = parse('custom=file:wasm/custom.wasm@1.2.3\n');
     expect(r.problems).toEqual([]);
-    expect(r.entries[0]).toMatchObject({ name: 'custom', version: '1.2.3', source: { kind: 'file', path: '/lists/wasm/custom.wasm', written: 'wasm/custom.wasm' } });
+    expect(r.entries[0]).toMatchObject({
+      name: 'custom',
+      version: '1.2.3',
+      source: { kind: 'file', path: '/lists/wasm/custom.wasm', written: 'wasm/custom.wasm' },
+    });
   });
 
   test('#@alias serves a version under another version folder', () => {
@@ -103,7 +125,8 @@ describe('each bad input is rejected with file:line and a hint', () => {
   test('empty reference', () => expect(only('a=').toLine()).toMatch(/:1: plugin a has an empty reference/));
   test('reference without oci:// prefix', () => expect(only('a=r.example/a:1').code).toBe('E_REFERENCE'));
   test('reference without tag', () => expect(only('a=oci://r.example/a').toLine()).toMatch(/has no tag/));
-  test('reference with uppercase repository', () => expect(only('a=oci://r.example/Plugins/a:1').toLine()).toMatch(/bad repository path/));
+  test('reference with uppercase repository', () =>
+    expect(only('a=oci://r.example/Plugins/a:1').toLine()).toMatch(/bad repository path/));
   test('reference without repository', () => expect(only('a=oci://r.example:1').code).toBe('E_REFERENCE'));
   test('bad digest', () => expect(only('a=oci://r.example/a:1@sha256:xyz').toLine()).toMatch(/bad digest/));
   test('unsupported scheme', () => {
@@ -117,8 +140,10 @@ describe('each bad input is rejected with file:line and a hint', () => {
     expect(p.code).toBe('E_DUPLICATE');
     expect(p.toLine()).toMatch(/:3: a@1 is already declared at line 1/);
   });
-  test('alias to an undeclared version', () => expect(only('a=oci://r.example/a:2\n#@alias a 1=3\n').toLine()).toMatch(/:2: alias a@1 points at a@3/));
-  test('alias colliding with a real version', () => expect(only('a=oci://r.example/a:2\na=oci://r.example/a:1\n#@alias a 1=2\n').code).toBe('E_DUPLICATE'));
+  test('alias to an undeclared version', () =>
+    expect(only('a=oci://r.example/a:2\n#@alias a 1=3\n').toLine()).toMatch(/:2: alias a@1 points at a@3/));
+  test('alias colliding with a real version', () =>
+    expect(only('a=oci://r.example/a:2\na=oci://r.example/a:1\n#@alias a 1=2\n').code).toBe('E_DUPLICATE'));
   test('malformed alias directive', () => expect(only('#@alias a 1.0.0\n').code).toBe('E_ALIAS_SYNTAX'));
   describe.each([
     ['..', '..=oci://r.example/a:1'],
@@ -152,5 +177,9 @@ describe('each bad input is rejected with file:line and a hint', () => {
 
 test('parseSource accepts nested repositories and loopback registries with ports', () => {
   const r = parseSource('oci://127.0.0.1:5000/plugins/mcp-server/all-in-one:2.0.0', '/');
-  expect(r).toMatchObject({ ok: true, version: '2.0.0', source: { ref: { registry: '127.0.0.1:5000', repository: 'plugins/mcp-server/all-in-one' } } });
+  expect(r).toMatchObject({
+    ok: true,
+    version: '2.0.0',
+    source: { ref: { registry: '127.0.0.1:5000', repository: 'plugins/mcp-server/all-in-one' } },
+  });
 });

@@ -13,8 +13,14 @@ const SERVER_LIST = path.join(REPO_ROOT, 'image', 'plugins.properties');
 const CONSOLE_LIST = path.join(REPO_ROOT, 'image', 'console.plugins.properties');
 
 test('the console list is the reference list with a header', () => {
-  const body = (f: string) => fs.readFileSync(f, 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('#'));
-  expect(body(CONSOLE_LIST)).toEqual(body(path.join(REPO_ROOT, 'test', 'fixtures', 'reference', 'console.plugins.properties')));
+  const body = (f: string) =>
+    fs
+      .readFileSync(f, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() && !l.startsWith('#'));
+  expect(body(CONSOLE_LIST)).toEqual(
+    body(path.join(REPO_ROOT, 'test', 'fixtures', 'reference', 'console.plugins.properties')),
+  );
 });
 
 test('both lists merge without a problem and cover every URL the Console builds', () => {
@@ -26,6 +32,8 @@ test('both lists merge without a problem and cover every URL the Console builds'
   for (const e of consoleOnly.entries) {
     const known = CONSOLE_SPEC_VERSIONS[e.name];
     const version = known && known.tag === e.version ? known.specVersion : e.version;
-    expect(served.has(`${e.name}/${version}`) ? `${e.name}/${version}` : `missing ${e.name}/${version}`).toBe(`${e.name}/${version}`);
+    expect(served.has(`${e.name}/${version}`) ? `${e.name}/${version}` : `missing ${e.name}/${version}`).toBe(
+      `${e.name}/${version}`,
+    );
   }
 });

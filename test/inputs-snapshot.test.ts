@@ -13,24 +13,43 @@ describe('Higress release snapshot', () => {
     expect(r.problems).toEqual([]);
     // 35 entries carry a pluginServer mapping; json-converter adds the jsonrpc-converter alias.
     expect(r.entries).toHaveLength(36);
-    for (const e of r.entries) expect(e.source).toMatchObject({ kind: 'oci', ref: { digest: expect.stringMatching(/^sha256:[a-f0-9]{64}$/) } });
+    for (const e of r.entries)
+      expect(e.source).toMatchObject({ kind: 'oci', ref: { digest: expect.stringMatching(/^sha256:[a-f0-9]{64}$/) } });
     const jc = r.entries.filter((e) => sourceText(e.source).includes('/plugins/jsonrpc-converter:'));
     expect(jc.map((e) => e.name).sort()).toEqual(['json-converter', 'jsonrpc-converter']);
     expect(r.entries[0]!.line).toBeGreaterThan(1);
   });
 
-  const one = (plugin: object) => parseSnapshot(JSON.stringify({ schemaVersion: 1, plugins: [plugin] }, null, 2), 's.json');
-  const good = { logicalId: 'a', version: '1.0.0', ociRef: 'r.example/plugins/a:1.0.0', digest: D('a'), consumers: { pluginServer: { httpPath: 'a' } } };
+  const one = (plugin: object) =>
+    parseSnapshot(JSON.stringify({ schemaVersion: 1, plugins: [plugin] }, null, 2), 's.json');
+  const good = {
+    logicalId: 'a',
+    version: '1.0.0',
+    ociRef: 'r.example/plugins/a:1.0.0',
+    digest: D('a'),
+    consumers: { pluginServer: { httpPath: 'a' } },
+  };
 
   test('entries without a pluginServer mapping are not served', () => {
     expect(one({ ...good, consumers: {} }).entries).toEqual([]);
   });
-  test('not JSON', () => expect(parseSnapshot('{', 's.json').problems[0]!.toLine()).toMatch(/^s\.json: not valid JSON/));
-  test('wrong schema', () => expect(parseSnapshot('{"schemaVersion":2}', 's.json').problems[0]!.code).toBe('E_SNAPSHOT'));
-  test('tag disagrees with version', () => expect(one({ ...good, version: '2.0.0' }).problems[0]!.toLine()).toMatch(/^s\.json:\d+: a: ociRef tag 1\.0\.0 disagrees/));
+  test('not JSON', () =>
+    expect(parseSnapshot('{', 's.json').problems[0]!.toLine()).toMatch(/^s\.json: not valid JSON/));
+  test('wrong schema', () =>
+    expect(parseSnapshot('{"schemaVersion":2}', 's.json').problems[0]!.code).toBe('E_SNAPSHOT'));
+  test('tag disagrees with version', () =>
+    expect(one({ ...good, version: '2.0.0' }).problems[0]!.toLine()).toMatch(
+      /^s\.json:\d+: a: ociRef tag 1\.0\.0 disagrees/,
+    ));
   test('bad digest', () => expect(one({ ...good, digest: 'sha256:00' }).problems[0]!.code).toBe('E_REFERENCE'));
-  test('hostile httpPath', () => expect(one({ ...good, consumers: { pluginServer: { httpPath: '../etc' } } }).problems[0]!.code).toBe('E_UNSAFE_SEGMENT'));
-  test('hostile alias', () => expect(one({ ...good, consumers: { pluginServer: { httpPath: 'a', aliases: ['x/y'] } } }).problems[0]!.code).toBe('E_UNSAFE_SEGMENT'));
+  test('hostile httpPath', () =>
+    expect(one({ ...good, consumers: { pluginServer: { httpPath: '../etc' } } }).problems[0]!.code).toBe(
+      'E_UNSAFE_SEGMENT',
+    ));
+  test('hostile alias', () =>
+    expect(one({ ...good, consumers: { pluginServer: { httpPath: 'a', aliases: ['x/y'] } } }).problems[0]!.code).toBe(
+      'E_UNSAFE_SEGMENT',
+    ));
 });
 
 describe('lock file', () => {
@@ -43,7 +62,11 @@ describe('lock file', () => {
     const text = renderLock(entries);
     expect(text).toBe(renderLock([...entries].reverse()));
     expect(text.endsWith('}\n')).toBe(true);
-    expect(JSON.parse(text).plugins.map((p: { name: string; version: string }) => `${p.name}@${p.version}`)).toEqual(['a@1', 'a@2', 'b@1']);
+    expect(JSON.parse(text).plugins.map((p: { name: string; version: string }) => `${p.name}@${p.version}`)).toEqual([
+      'a@1',
+      'a@2',
+      'b@1',
+    ]);
   });
   test('round-trips', () => {
     const r = parseLock(renderLock(entries), 'l.json');
@@ -67,6 +90,8 @@ describe('lock file', () => {
       expect.stringMatching(/^l\.json b@1: b@1 source changed/),
       expect.stringMatching(/^l\.json c@1: c@1 is in the list but not in the lock file/),
     ]);
-    expect(diffLock(wanted.slice(0, 2), lock, 'l.json').map((p) => p.message)).toEqual(['b@1 is locked but no longer in the list']);
+    expect(diffLock(wanted.slice(0, 2), lock, 'l.json').map((p) => p.message)).toEqual([
+      'b@1 is locked but no longer in the list',
+    ]);
   });
 });

@@ -22,9 +22,23 @@ async function tree(): Promise<string> {
   dirs.push(root);
   const wasm = await smallWasm();
   for (const name of ['alpha', 'bravo', 'charlie', 'delta']) {
-    await publishVersion(root, { name, version: '2.0.0', wasmPath: wasm, source: `file:${name}.wasm@2.0.0`, manifestDigest: null, created: CREATED });
+    await publishVersion(root, {
+      name,
+      version: '2.0.0',
+      wasmPath: wasm,
+      source: `file:${name}.wasm@2.0.0`,
+      manifestDigest: null,
+      created: CREATED,
+    });
   }
-  await publishVersion(root, { name: 'key-auth', version: '2.0.0', wasmPath: wasm, source: 'file:key-auth.wasm@2.0.0', manifestDigest: null, created: CREATED });
+  await publishVersion(root, {
+    name: 'key-auth',
+    version: '2.0.0',
+    wasmPath: wasm,
+    source: 'file:key-auth.wasm@2.0.0',
+    manifestDigest: null,
+    created: CREATED,
+  });
   await writeIndex(root);
   return root;
 }
@@ -49,9 +63,14 @@ test('a good tree checks out, with gzip like the gateway and without', async () 
   expect(gz.stdout).toMatch(/^ok\s+\S+@2\.0\.0 .*encoding gzip/m);
   const plain = await runCli('check', n.url, '--no-gzip', '--sample', '2', '--json');
   expect(plain.code).toBe(0);
-  const lines = plain.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'plugin');
+  const lines = plain.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+    .filter((e) => e.event === 'plugin');
   expect(lines).toHaveLength(2);
-  for (const l of lines) expect(l).toMatchObject({ command: 'check', status: 'ok', message: expect.stringMatching(/encoding identity/) });
+  for (const l of lines)
+    expect(l).toMatchObject({ command: 'check', status: 'ok', message: expect.stringMatching(/encoding identity/) });
 });
 
 test('a corrupted file, a missing file and a wrong index entry are each named; exit non-zero', async () => {
@@ -85,14 +104,27 @@ test('a corrupted file, a missing file and a wrong index entry are each named; e
 test('console contract: the spec.yaml version must be served, and the error says how to fix it', async () => {
   const root = await tree();
   const list = path.join(root, 'console.plugins.properties');
-  fs.writeFileSync(list, '# console\nalpha=oci://example.invalid/plugins/alpha:2.0.0\nkey-auth=oci://example.invalid/plugins/key-auth:2.0.0\n');
+  fs.writeFileSync(
+    list,
+    '# console\nalpha=oci://example.invalid/plugins/alpha:2.0.0\nkey-auth=oci://example.invalid/plugins/key-auth:2.0.0\n',
+  );
   const n = await serve(root);
   const missingAlias = await runCli('check', n.url, '--console-list', list);
   expect(missingAlias.code).not.toBe(0);
-  expect(missingAlias.stdout).toMatch(/FAILED key-auth@1\.0\.0 console URL answered HTTP 404 .*#@alias key-auth 1\.0\.0=2\.0\.0/);
+  expect(missingAlias.stdout).toMatch(
+    /FAILED key-auth@1\.0\.0 console URL answered HTTP 404 .*#@alias key-auth 1\.0\.0=2\.0\.0/,
+  );
 
   // With the alias published (what the shipped plugin list does) the Console's URL answers.
-  await publishVersion(root, { name: 'key-auth', version: '1.0.0', wasmPath: await smallWasm(), source: 'file:key-auth.wasm@2.0.0', manifestDigest: null, created: CREATED, aliasOf: '2.0.0' });
+  await publishVersion(root, {
+    name: 'key-auth',
+    version: '1.0.0',
+    wasmPath: await smallWasm(),
+    source: 'file:key-auth.wasm@2.0.0',
+    manifestDigest: null,
+    created: CREATED,
+    aliasOf: '2.0.0',
+  });
   await writeIndex(root);
   const ok = await runCli('check', n.url, '--console-list', list, '--sample', '1');
   expect(ok.code).toBe(0);

@@ -24,10 +24,32 @@ let finished = false;
 beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-gateway-fetch-'));
   const small = await smallWasm();
-  await publishVersion(root, { name: 'add-header', version: '1.0.0', wasmPath: small, source: 'file:add-header.wasm@1.0.0', manifestDigest: null, created: CREATED });
-  await publishVersion(root, { name: 'add-header', version: '0.9.0', wasmPath: small, source: 'file:add-header.wasm@1.0.0', manifestDigest: null, created: CREATED, aliasOf: '1.0.0' });
+  await publishVersion(root, {
+    name: 'add-header',
+    version: '1.0.0',
+    wasmPath: small,
+    source: 'file:add-header.wasm@1.0.0',
+    manifestDigest: null,
+    created: CREATED,
+  });
+  await publishVersion(root, {
+    name: 'add-header',
+    version: '0.9.0',
+    wasmPath: small,
+    source: 'file:add-header.wasm@1.0.0',
+    manifestDigest: null,
+    created: CREATED,
+    aliasOf: '1.0.0',
+  });
   // A 12 MB Go-compiled module: the size class of Higress's largest plugins.
-  await publishVersion(root, { name: 'big', version: '2.0.0', wasmPath: largeWasm(), source: 'file:big.wasm@2.0.0', manifestDigest: null, created: CREATED });
+  await publishVersion(root, {
+    name: 'big',
+    version: '2.0.0',
+    wasmPath: largeWasm(),
+    source: 'file:big.wasm@2.0.0',
+    manifestDigest: null,
+    created: CREATED,
+  });
   // A file that is served like a plugin but is not Wasm (the pipeline would refuse it; the server need not).
   fs.mkdirSync(path.join(root, 'plugins', 'not-wasm', '1.0.0'), { recursive: true });
   fs.writeFileSync(path.join(root, 'plugins', 'not-wasm', '1.0.0', 'plugin.wasm'), '<html>gateway error page</html>\n');
@@ -54,7 +76,11 @@ function accessLog(): Array<{ uri: string; status: number; content_encoding: str
 }
 
 test('every plugin of index.json, fetched by Istio with the index sha256, passes; gzip was sent and decoded', async () => {
-  expect(index.plugins.map((p) => `${p.name}@${p.version}`)).toEqual(['add-header@0.9.0', 'add-header@1.0.0', 'big@2.0.0']);
+  expect(index.plugins.map((p) => `${p.name}@${p.version}`)).toEqual([
+    'add-header@0.9.0',
+    'add-header@1.0.0',
+    'big@2.0.0',
+  ]);
   const run = await gatewayFetch(index.plugins.map((p) => ({ url: `${nginx!.url}${p.path}`, sha256: p.sha256 })));
   expect(run.results.map((r) => ({ url: r.url, ok: r.ok, error: r.error, bytes: r.bytes }))).toEqual(
     index.plugins.map((p) => ({ url: `${nginx!.url}${p.path}`, ok: true, error: undefined, bytes: p.size })),
@@ -71,30 +97,37 @@ test('every plugin of index.json, fetched by Istio with the index sha256, passes
   }
 });
 
-test('a wrong sha256 fails with Istio\'s checksum error naming both sums', async () => {
+test("a wrong sha256 fails with Istio's checksum error naming both sums", async () => {
   const entry = index.plugins.find((p) => p.name === 'big')!;
   const wrong = crypto.createHash('sha256').update('not the module').digest('hex');
   const url = `${nginx!.url}${entry.path}`;
   const run = await gatewayFetch([{ url, sha256: wrong }]);
   expect(run.code).toBe(1);
   expect(run.results[0].ok).toBe(false);
-  expect(run.results[0].error).toBe(`module downloaded from ${url} has checksum ${entry.sha256}, which does not match: ${wrong}`);
+  expect(run.results[0].error).toBe(
+    `module downloaded from ${url} has checksum ${entry.sha256}, which does not match: ${wrong}`,
+  );
 });
 
-test('a 404 fails after one attempt with Istio\'s download error (4xx is not retried)', async () => {
+test("a 404 fails after one attempt with Istio's download error (4xx is not retried)", async () => {
   const url = `${nginx!.url}/plugins/missing/1.0.0/plugin.wasm`;
   const run = await gatewayFetch([{ url, sha256: 'a'.repeat(64) }]);
   expect(run.code).toBe(1);
-  expect(run.results[0].error).toBe('wasm module download failed after 1 attempts, last error: wasm module download request failed: status code 404');
+  expect(run.results[0].error).toBe(
+    'wasm module download failed after 1 attempts, last error: wasm module download request failed: status code 404',
+  );
 });
 
-test('a body that is not Wasm fails Istio\'s magic-number check, with and without a sha256', async () => {
+test("a body that is not Wasm fails Istio's magic-number check, with and without a sha256", async () => {
   const url = `${nginx!.url}/plugins/not-wasm/1.0.0/plugin.wasm`;
   const body = fs.readFileSync(path.join(root, 'plugins', 'not-wasm', '1.0.0', 'plugin.wasm'));
   const sha = crypto.createHash('sha256').update(body).digest('hex');
   const run = await gatewayFetch([{ url, sha256: sha }, { url }]);
   expect(run.code).toBe(1);
-  expect(run.results.map((r) => r.error)).toEqual([`fetched Wasm binary from ${url} is invalid`, `fetched Wasm binary from ${url} is invalid`]);
+  expect(run.results.map((r) => r.error)).toEqual([
+    `fetched Wasm binary from ${url} is invalid`,
+    `fetched Wasm binary from ${url} is invalid`,
+  ]);
 });
 
 test('a server that refuses connections is retried up to the attempt limit, then fails', async () => {
@@ -104,5 +137,7 @@ test('a server that refuses connections is retried up to the attempt limit, then
   await gone.stop();
   const run = await gatewayFetch([{ url }], { retries: 2 });
   expect(run.code).toBe(1);
-  expect(run.results[0].error).toMatch(/^wasm module download failed after 2 attempts, last error: .*connection refused/);
+  expect(run.results[0].error).toMatch(
+    /^wasm module download failed after 2 attempts, last error: .*connection refused/,
+  );
 });

@@ -24,10 +24,41 @@ beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-wasmplugins-'));
   const wasm = await smallWasm();
   const spec = 'info:\n  version: 1.0.0\nspec:\n  phase: AUTHN\n  priority: 320\n';
-  await publishVersion(root, { name: 'key-auth', version: '2.0.0', wasmPath: wasm, source: 'oci://127.0.0.1:5000/plugins/key-auth:2.0.0', manifestDigest: `sha256:${'a'.repeat(64)}`, created: CREATED, specYaml: spec });
-  await publishVersion(root, { name: 'key-auth', version: '1.0.0', wasmPath: wasm, source: 'oci://127.0.0.1:5000/plugins/key-auth:2.0.0', manifestDigest: `sha256:${'a'.repeat(64)}`, created: CREATED, aliasOf: '2.0.0', specYaml: spec });
-  await publishVersion(root, { name: 'add-header', version: '1.2.0', wasmPath: wasm, source: 'file:add-header.wasm@1.2.0', manifestDigest: null, created: CREATED });
-  await publishVersion(root, { name: 'add-header', version: '1.10.0', wasmPath: wasm, source: 'file:add-header.wasm@1.10.0', manifestDigest: null, created: CREATED });
+  await publishVersion(root, {
+    name: 'key-auth',
+    version: '2.0.0',
+    wasmPath: wasm,
+    source: 'oci://127.0.0.1:5000/plugins/key-auth:2.0.0',
+    manifestDigest: `sha256:${'a'.repeat(64)}`,
+    created: CREATED,
+    specYaml: spec,
+  });
+  await publishVersion(root, {
+    name: 'key-auth',
+    version: '1.0.0',
+    wasmPath: wasm,
+    source: 'oci://127.0.0.1:5000/plugins/key-auth:2.0.0',
+    manifestDigest: `sha256:${'a'.repeat(64)}`,
+    created: CREATED,
+    aliasOf: '2.0.0',
+    specYaml: spec,
+  });
+  await publishVersion(root, {
+    name: 'add-header',
+    version: '1.2.0',
+    wasmPath: wasm,
+    source: 'file:add-header.wasm@1.2.0',
+    manifestDigest: null,
+    created: CREATED,
+  });
+  await publishVersion(root, {
+    name: 'add-header',
+    version: '1.10.0',
+    wasmPath: wasm,
+    source: 'file:add-header.wasm@1.10.0',
+    manifestDigest: null,
+    created: CREATED,
+  });
   await writeIndex(root);
 });
 
@@ -54,7 +85,9 @@ test('emits one pinned WasmPlugin per plugin at its newest version, valid agains
     const version = m.metadata.labels['app.kubernetes.io/version'];
     const expected = meta.find((x) => x.name === m.metadata.name && x.version === version)!;
     expect(m.spec.sha256).toBe(expected.sha256);
-    expect(m.spec.url).toBe(`http://higress-plugin-server.higress-system.svc/plugins/${m.metadata.name}/${version}/plugin.wasm`);
+    expect(m.spec.url).toBe(
+      `http://higress-plugin-server.higress-system.svc/plugins/${m.metadata.name}/${version}/plugin.wasm`,
+    );
     expect(m.spec.defaultConfigDisable).toBe(true);
   }
   // 1.10.0 is newer than 1.2.0 (semver, not string order); the alias 1.0.0 is not the newest key-auth.
@@ -66,12 +99,36 @@ test('emits one pinned WasmPlugin per plugin at its newest version, valid agains
 });
 
 test('options: plugin selection, namespace, base URL, flags for phase and priority', async () => {
-  const run = await runCli('wasmplugins', '--index', root, '-p', 'add-header@1.2.0', '-p', 'add-header@1.10.0', '-p', 'key-auth@1.0.0', '-n', 'gw', '--base-url', 'http://plugins.example:8080/', '--phase', 'STATS', '--priority', '7', '--no-default-config-disable');
+  const run = await runCli(
+    'wasmplugins',
+    '--index',
+    root,
+    '-p',
+    'add-header@1.2.0',
+    '-p',
+    'add-header@1.10.0',
+    '-p',
+    'key-auth@1.0.0',
+    '-n',
+    'gw',
+    '--base-url',
+    'http://plugins.example:8080/',
+    '--phase',
+    'STATS',
+    '--priority',
+    '7',
+    '--no-default-config-disable',
+  );
   expect(run.code).toBe(0);
   const manifests = docs(run.stdout);
   // Two versions of one plugin need two resource names.
   expect(manifests.map((m) => m.metadata.name)).toEqual(['add-header-1.2.0', 'add-header-1.10.0', 'key-auth']);
-  expect(manifests[0].spec).toMatchObject({ url: 'http://plugins.example:8080/plugins/add-header/1.2.0/plugin.wasm', phase: 'STATS', priority: 7, defaultConfigDisable: false });
+  expect(manifests[0].spec).toMatchObject({
+    url: 'http://plugins.example:8080/plugins/add-header/1.2.0/plugin.wasm',
+    phase: 'STATS',
+    priority: 7,
+    defaultConfigDisable: false,
+  });
   expect(manifests[2].spec).toMatchObject({ phase: 'AUTHN', priority: 320 });
   for (const m of manifests) expect(m.metadata.namespace).toBe('gw');
 });
@@ -96,8 +153,16 @@ describe('a bad index gives a clear error and no output', () => {
   const good = () => JSON.parse(fs.readFileSync(path.join(root, 'plugins', 'index.json'), 'utf8'));
   const cases: Array<[string, (i: any) => unknown, RegExp]> = [
     ['missing sha256', (i) => (delete i.plugins[0].sha256, i), /plugins\.0 \(plugin add-header\): missing "sha256"/],
-    ['size as a string', (i) => ((i.plugins[1].size = '12'), i), /plugins\.1\.size \(plugin add-header\) must be integer/],
-    ['non-hex sha256', (i) => ((i.plugins[2].sha256 = 'z'.repeat(64)), i), /plugins\.2\.sha256 \(plugin key-auth\) must match pattern/],
+    [
+      'size as a string',
+      (i) => ((i.plugins[1].size = '12'), i),
+      /plugins\.1\.size \(plugin add-header\) must be integer/,
+    ],
+    [
+      'non-hex sha256',
+      (i) => ((i.plugins[2].sha256 = 'z'.repeat(64)), i),
+      /plugins\.2\.sha256 \(plugin key-auth\) must match pattern/,
+    ],
     ['plugins not a list', (i) => ((i.plugins = {}), i), /plugins must be array/],
     ['traversal in a name', (i) => ((i.plugins[0].name = '..'), i), /plugins\.0\.name .*must match pattern/],
   ];

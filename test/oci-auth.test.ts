@@ -39,7 +39,10 @@ afterAll(async () => {
 function dockerConfig(reg: Registry, password = reg.password, key = reg.host): string {
   const file = path.join(fs.mkdtempSync(path.join(tmp, 'cfg-')), 'config.json');
   const auth = Buffer.from(`${reg.username}:${password}`).toString('base64');
-  fs.writeFileSync(file, JSON.stringify({ auths: { 'https://index.docker.io/v1/': { auth: 'eDp5' }, [key]: { auth } } }));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({ auths: { 'https://index.docker.io/v1/': { auth: 'eDp5' }, [key]: { auth } } }),
+  );
   return file;
 }
 
@@ -65,29 +68,41 @@ describe('htpasswd basic auth', () => {
     const err = await client.fetch(basicPushed.ref, dir()).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'RegistryError', code: 'E_REGISTRY_AUTH', transient: false });
     // The hint names the docker config that was actually read, and says it does not exist.
-    expect((err as { toLine(): string }).toLine()).toContain('unauthorized: authentication required and no credentials found');
-    expect((err as { toLine(): string }).toLine()).toContain(`check the credentials for ${basicReg.host} in ${noConfig()} (not found) or HIGRESS_REGISTRY_USERNAME/PASSWORD`);
+    expect((err as { toLine(): string }).toLine()).toContain(
+      'unauthorized: authentication required and no credentials found',
+    );
+    expect((err as { toLine(): string }).toLine()).toContain(
+      `check the credentials for ${basicReg.host} in ${noConfig()} (not found) or HIGRESS_REGISTRY_USERNAME/PASSWORD`,
+    );
     await client.close();
   });
 
   test('credentials from a docker config.json (key written with a scheme, as docker login does)', async () => {
-    const client = createOciClient({ dockerConfigPath: dockerConfig(basicReg, basicReg.password, `http://${basicReg.host}`) });
+    const client = createOciClient({
+      dockerConfigPath: dockerConfig(basicReg, basicReg.password, `http://${basicReg.host}`),
+    });
     const got = await client.fetch(basicPushed.ref, dir());
     expect(got.sha256).toBe(sha256(small).slice(7));
     await client.close();
   });
 
   test('credentials from HIGRESS_REGISTRY_USERNAME/PASSWORD', async () => {
-    await withEnv({ HIGRESS_REGISTRY_USERNAME: basicReg.username, HIGRESS_REGISTRY_PASSWORD: basicReg.password }, async () => {
-      const client = createOciClient({ dockerConfigPath: noConfig() });
-      expect((await client.resolve(basicPushed.ref)).digest).toBe(basicPushed.manifestDigest);
-      await client.close();
-    });
+    await withEnv(
+      { HIGRESS_REGISTRY_USERNAME: basicReg.username, HIGRESS_REGISTRY_PASSWORD: basicReg.password },
+      async () => {
+        const client = createOciClient({ dockerConfigPath: noConfig() });
+        expect((await client.resolve(basicPushed.ref)).digest).toBe(basicPushed.manifestDigest);
+        await client.close();
+      },
+    );
   });
 
   test('wrong password is refused once, not retried', async () => {
     const seen: string[] = [];
-    const client = createOciClient({ dockerConfigPath: dockerConfig(basicReg, 'wrong'), onRequest: (k) => seen.push(k) });
+    const client = createOciClient({
+      dockerConfigPath: dockerConfig(basicReg, 'wrong'),
+      onRequest: (k) => seen.push(k),
+    });
     await expect(client.resolve(basicPushed.ref)).rejects.toMatchObject({ code: 'E_REGISTRY_AUTH' });
     expect(seen).toEqual(['manifest', 'manifest']);
     await client.close();
@@ -97,7 +112,11 @@ describe('htpasswd basic auth', () => {
     const file = path.join(tmp, 'broken.json');
     fs.writeFileSync(file, '{not json');
     const client = createOciClient({ dockerConfigPath: file });
-    await expect(client.resolve(basicPushed.ref)).rejects.toMatchObject({ name: 'InputError', code: 'E_DOCKER_CONFIG', context: { file } });
+    await expect(client.resolve(basicPushed.ref)).rejects.toMatchObject({
+      name: 'InputError',
+      code: 'E_DOCKER_CONFIG',
+      context: { file },
+    });
     await client.close();
   });
 });
@@ -112,7 +131,9 @@ describe('bearer token auth (distribution auth.token)', () => {
     await client.fetch(anonPushed.ref, dir());
     await client.resolve(anonPushed.ref);
     // One token request for the whole session: later requests reuse the cached token.
-    expect(anonTokenReg.tokenServer!.requests).toEqual([{ scope: 'repository:plugins/nested/oidc:pull', user: 'anonymous' }]);
+    expect(anonTokenReg.tokenServer!.requests).toEqual([
+      { scope: 'repository:plugins/nested/oidc:pull', user: 'anonymous' },
+    ]);
     expect(seen.filter(([k]) => k === 'token')).toHaveLength(1);
     await client.close();
   });
@@ -122,13 +143,18 @@ describe('bearer token auth (distribution auth.token)', () => {
     const client = createOciClient({ dockerConfigPath: dockerConfig(tokenReg) });
     const got = await client.fetch(tokenPushed.ref, dir());
     expect(got.manifestDigest).toBe(tokenPushed.manifestDigest);
-    expect(tokenReg.tokenServer!.requests).toEqual([{ scope: 'repository:private/jwt-auth:pull', user: tokenReg.username }]);
+    expect(tokenReg.tokenServer!.requests).toEqual([
+      { scope: 'repository:private/jwt-auth:pull', user: tokenReg.username },
+    ]);
     await client.close();
   });
 
   test('private repository without credentials: the token grants nothing, auth error', async () => {
     const client = createOciClient({ dockerConfigPath: noConfig() });
-    await expect(client.fetch(tokenPushed.ref, dir())).rejects.toMatchObject({ name: 'RegistryError', code: 'E_REGISTRY_AUTH' });
+    await expect(client.fetch(tokenPushed.ref, dir())).rejects.toMatchObject({
+      name: 'RegistryError',
+      code: 'E_REGISTRY_AUTH',
+    });
     await client.close();
   });
 

@@ -7,7 +7,15 @@ import * as os from 'os';
 import * as path from 'path';
 import { createOciClient } from '../src/oci/client';
 import type { OciClient } from '../src/oci/types';
-import { pushDockerImage, pushIndex, pushOciImage, pushWasmArtifact, Registry, sha256, startRegistry } from './support/registry';
+import {
+  pushDockerImage,
+  pushIndex,
+  pushOciImage,
+  pushWasmArtifact,
+  Registry,
+  sha256,
+  startRegistry,
+} from './support/registry';
 import { largeWasm, smallWasm } from './support/wasm';
 
 let reg: Registry;
@@ -38,11 +46,14 @@ const hex = (b: Buffer) => sha256(b).slice(7);
 
 describe('formats', () => {
   test('OCI artifact with a raw wasm layer, spec.yaml layer and created annotation', async () => {
-    const spec = 'apiVersion: 1.0.0\ninfo:\n  name: key-auth\n  version: 1.0.0\nspec:\n  phase: AUTHN\n  priority: 321\n';
+    const spec =
+      'apiVersion: 1.0.0\ninfo:\n  name: key-auth\n  version: 1.0.0\nspec:\n  phase: AUTHN\n  priority: 321\n';
     const pushed = await pushWasmArtifact(reg, 'plugins/key-auth', '2.0.0', small, {
       specYaml: spec,
       annotations: { 'org.opencontainers.image.created': '2024-05-06T07:08:09Z' },
-      extraLayers: [{ data: Buffer.from('# readme'), mediaType: 'application/vnd.module.wasm.doc.v1+markdown', title: 'README.md' }],
+      extraLayers: [
+        { data: Buffer.from('# readme'), mediaType: 'application/vnd.module.wasm.doc.v1+markdown', title: 'README.md' },
+      ],
     });
     const dir = freshDir();
     const got = await client.fetch(pushed.ref, dir);
@@ -58,7 +69,10 @@ describe('formats', () => {
   });
 
   test('spec.yaml recognised by its title annotation alone', async () => {
-    const pushed = await pushWasmArtifact(reg, 'plugins/titled', '1.0.0', small, { specYaml: 'info:\n  version: 9.9.9\n', specBy: 'title' });
+    const pushed = await pushWasmArtifact(reg, 'plugins/titled', '1.0.0', small, {
+      specYaml: 'info:\n  version: 9.9.9\n',
+      specBy: 'title',
+    });
     const got = await client.fetch(pushed.ref, freshDir());
     expect(got.specYaml).toBe('info:\n  version: 9.9.9\n');
     expect(got.created).toBeUndefined();
@@ -73,7 +87,9 @@ describe('formats', () => {
   });
 
   test('Docker v2 image with a tar+gzip layer holding plugin.wasm; created from the config', async () => {
-    const pushed = await pushDockerImage(reg, 'plugins/docker-style', '1.0.0', small, { created: '2023-01-02T03:04:05.123456789Z' });
+    const pushed = await pushDockerImage(reg, 'plugins/docker-style', '1.0.0', small, {
+      created: '2023-01-02T03:04:05.123456789Z',
+    });
     const got = await client.fetch(pushed.ref, freshDir());
     expect(got.sha256).toBe(hex(small));
     expect(got.size).toBe(small.length);
@@ -136,12 +152,17 @@ describe('resolve', () => {
   test('of an index returns the index digest', async () => {
     const pushed = await pushIndex(reg, 'plugins/resolve-index', '1.0.0', { amd64: small, arm64: small }, 'docker');
     const r = await client.resolve(pushed.ref);
-    expect(r).toEqual({ digest: pushed.indexDigest, mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json' });
+    expect(r).toEqual({
+      digest: pushed.indexDigest,
+      mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json',
+    });
   });
 
   test('a missing tag is a 404 RegistryError with a hint', async () => {
     const err = await client.resolve(reg.ref('plugins/key-auth', 'no-such-tag')).catch((e: unknown) => e);
     expect(err).toMatchObject({ name: 'RegistryError', code: 'E_REGISTRY_NOT_FOUND', transient: false });
-    expect((err as Error & { toLine(): string }).toLine()).toMatch(/not found \(404\).*plugins\/key-auth\/manifests\/no-such-tag.*check the repository and tag/);
+    expect((err as Error & { toLine(): string }).toLine()).toMatch(
+      /not found \(404\).*plugins\/key-auth\/manifests\/no-such-tag.*check the repository and tag/,
+    );
   });
 });

@@ -1,6 +1,14 @@
 /** The registry's error body (src/oci/http/errcode.ts): parsed, bounded, and made safe for one line. */
 import { Readable } from 'stream';
-import { describeDiagnostics, MAX_ERROR_BODY_BYTES, MAX_ERROR_TEXT, parseErrorBody, readErrorBody, registrySays, safeText } from '../src/oci/http/errcode';
+import {
+  describeDiagnostics,
+  MAX_ERROR_BODY_BYTES,
+  MAX_ERROR_TEXT,
+  parseErrorBody,
+  readErrorBody,
+  registrySays,
+  safeText,
+} from '../src/oci/http/errcode';
 import { statusError } from '../src/oci/http/status';
 import { DEFAULT_MAX_BYTES } from '../src/oci/client';
 import { MAX_WASM_BYTES } from '../src/contract/tree-format';
@@ -9,10 +17,12 @@ const body = (doc: unknown) => Buffer.from(JSON.stringify(doc));
 
 describe('parseErrorBody', () => {
   test('the distribution shape: code, message and detail of each error', () => {
-    const doc = { errors: [
-      { code: 'MANIFEST_UNKNOWN', message: 'manifest unknown', detail: { Tag: '9.9.9' } },
-      { code: 'DENIED', message: 'requested access to the resource is denied', detail: null },
-    ] };
+    const doc = {
+      errors: [
+        { code: 'MANIFEST_UNKNOWN', message: 'manifest unknown', detail: { Tag: '9.9.9' } },
+        { code: 'DENIED', message: 'requested access to the resource is denied', detail: null },
+      ],
+    };
     expect(parseErrorBody(body(doc))).toEqual([
       { code: 'MANIFEST_UNKNOWN', message: 'manifest unknown', detail: { Tag: '9.9.9' } },
       { code: 'DENIED', message: 'requested access to the resource is denied' },
@@ -44,9 +54,15 @@ describe('safeText and describeDiagnostics', () => {
   });
 
   test('one line: CODE: message, detail: ..., errors joined by "; "', () => {
-    expect(describeDiagnostics([{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown', detail: { Tag: '9.9.9' } }, { code: 'DENIED' }]))
-      .toBe('MANIFEST_UNKNOWN: manifest unknown, detail: {"Tag":"9.9.9"}; DENIED');
-    expect(describeDiagnostics([{ code: 'TOOMANYREQUESTS', message: 'quota\nexceeded', detail: 'retry in 1h' }])).toBe('TOOMANYREQUESTS: quota\\nexceeded, detail: retry in 1h');
+    expect(
+      describeDiagnostics([
+        { code: 'MANIFEST_UNKNOWN', message: 'manifest unknown', detail: { Tag: '9.9.9' } },
+        { code: 'DENIED' },
+      ]),
+    ).toBe('MANIFEST_UNKNOWN: manifest unknown, detail: {"Tag":"9.9.9"}; DENIED');
+    expect(describeDiagnostics([{ code: 'TOOMANYREQUESTS', message: 'quota\nexceeded', detail: 'retry in 1h' }])).toBe(
+      'TOOMANYREQUESTS: quota\\nexceeded, detail: retry in 1h',
+    );
     expect(describeDiagnostics([])).toBeUndefined();
   });
 });
@@ -54,14 +70,24 @@ describe('safeText and describeDiagnostics', () => {
 describe('reading the body', () => {
   test(`at most ${MAX_ERROR_BODY_BYTES} bytes are read, however much the registry sends`, async () => {
     let produced = 0;
-    const endless = new Readable({ read() { produced += 4096; this.push(Buffer.alloc(4096, 0x61)); } });
+    const endless = new Readable({
+      read() {
+        produced += 4096;
+        this.push(Buffer.alloc(4096, 0x61));
+      },
+    });
     const got = await readErrorBody(endless);
     expect(got.length).toBe(MAX_ERROR_BODY_BYTES);
     expect(produced).toBeLessThan(MAX_ERROR_BODY_BYTES * 8);
   });
 
   test('a body that breaks off still yields what arrived, and a huge JSON body says nothing rather than a partial lie', async () => {
-    const broken = new Readable({ read() { this.push(Buffer.from('{"errors":[')); this.destroy(new Error('reset')); } });
+    const broken = new Readable({
+      read() {
+        this.push(Buffer.from('{"errors":['));
+        this.destroy(new Error('reset'));
+      },
+    });
     expect(await readErrorBody(broken)).toEqual(Buffer.from('{"errors":['));
     const huge = Readable.from([body({ errors: [{ code: 'BIG', message: 'm'.repeat(20_000) }] })]);
     expect(await registrySays(huge)).toBeUndefined();
@@ -70,7 +96,9 @@ describe('reading the body', () => {
 
 test('statusError puts what the registry said after the status, before the hint', () => {
   const err = statusError(404, 'http://r/v2/a/manifests/1', 'manifest', null, 'MANIFEST_UNKNOWN: manifest unknown');
-  expect(err.toLine()).toBe('manifest not found (404) at http://r/v2/a/manifests/1: registry says MANIFEST_UNKNOWN: manifest unknown (check the repository and tag)');
+  expect(err.toLine()).toBe(
+    'manifest not found (404) at http://r/v2/a/manifests/1: registry says MANIFEST_UNKNOWN: manifest unknown (check the repository and tag)',
+  );
   expect(statusError(404, 'u', 'manifest', null).message).toBe('manifest not found (404) at u');
 });
 

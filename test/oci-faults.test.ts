@@ -10,7 +10,16 @@ import { createOciClient } from '../src/oci/client';
 import type { OciClientOptions } from '../src/oci/types';
 import { FaultProxy, startFaultProxy } from './support/fault-proxy';
 import {
-  corruptBlob, MEDIA, pushBlob, pushManifest, pushOciImage, pushWasmArtifact, Pushed, Registry, sha256, startRegistry,
+  corruptBlob,
+  MEDIA,
+  pushBlob,
+  pushManifest,
+  pushOciImage,
+  pushWasmArtifact,
+  Pushed,
+  Registry,
+  sha256,
+  startRegistry,
 } from './support/registry';
 import { smallWasm } from './support/wasm';
 import { freePort } from './support/ports';
@@ -43,7 +52,10 @@ const fast = (extra: OciClientOptions = {}) => createOciClient({ retries: 3, ret
 const hits = (re: RegExp) => proxy.log.filter((l) => re.test(l.path)).length;
 
 async function failure(p: Promise<unknown>): Promise<Error & { code: string; transient?: boolean; toLine(): string }> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (!err) throw new Error('expected a failure');
   return err as Error & { code: string; transient?: boolean; toLine(): string };
 }
@@ -55,7 +67,9 @@ describe('server errors and retries', () => {
     const err = await failure(client.fetch(viaProxy(plain), dir()));
     expect(err).toMatchObject({ name: 'RegistryError', code: 'E_REGISTRY_SERVER', transient: true });
     // The registry's own error body is part of the line.
-    expect(err.toLine()).toMatch(/registry error 500 for http:\/\/127\.0\.0\.1:\d+\/v2\/plugins\/request-block\/manifests\/2\.0\.0: registry says FAULT \(the registry is failing: retry later\)/);
+    expect(err.toLine()).toMatch(
+      /registry error 500 for http:\/\/127\.0\.0\.1:\d+\/v2\/plugins\/request-block\/manifests\/2\.0\.0: registry says FAULT \(the registry is failing: retry later\)/,
+    );
     expect(hits(/\/manifests\//)).toBe(3);
     await client.close();
   });
@@ -81,7 +95,10 @@ describe('server errors and retries', () => {
   test('501 is not retried', async () => {
     proxy.add({ path: /\/manifests\//, status: 501 });
     const client = fast();
-    expect(await failure(client.resolve(viaProxy(plain)))).toMatchObject({ code: 'E_REGISTRY_SERVER', transient: false });
+    expect(await failure(client.resolve(viaProxy(plain)))).toMatchObject({
+      code: 'E_REGISTRY_SERVER',
+      transient: false,
+    });
     expect(hits(/\/manifests\//)).toBe(1);
     await client.close();
   });
@@ -171,13 +188,17 @@ describe('integrity', () => {
   });
 
   test('manifest digest mismatch: stored manifest changed under its digest', async () => {
-    const p = await pushWasmArtifact(reg, 'plugins/corrupt-manifest', '1.0.0', small, { annotations: { note: 'original' } });
+    const p = await pushWasmArtifact(reg, 'plugins/corrupt-manifest', '1.0.0', small, {
+      annotations: { note: 'original' },
+    });
     corruptBlob(reg, p.manifestDigest, (b) => Buffer.from(b.toString('utf8').replace('original', 'tampered')));
     const client = fast();
     const err = await failure(client.fetch(p.ref, dir()));
     expect(err).toMatchObject({ name: 'IntegrityError', code: 'E_DIGEST_MISMATCH' });
     // Pinned by digest, the same tampering is caught without trusting any header.
-    expect(await failure(client.fetch({ ...p.ref, tag: undefined, digest: p.manifestDigest }, dir()))).toMatchObject({ code: 'E_DIGEST_MISMATCH' });
+    expect(await failure(client.fetch({ ...p.ref, tag: undefined, digest: p.manifestDigest }, dir()))).toMatchObject({
+      code: 'E_DIGEST_MISMATCH',
+    });
     await client.close();
   });
 
@@ -219,10 +240,19 @@ describe('integrity', () => {
     const repo = 'plugins/lying-size';
     const config = await pushBlob(reg, repo, Buffer.from('{}'), MEDIA.wasmConfig);
     const layer = await pushBlob(reg, repo, small, MEDIA.wasmLayer);
-    await pushManifest(reg, repo, '1.0.0', { schemaVersion: 2, mediaType: MEDIA.ociManifest, config, layers: [{ ...layer, size: 500 }] }, MEDIA.ociManifest);
+    await pushManifest(
+      reg,
+      repo,
+      '1.0.0',
+      { schemaVersion: 2, mediaType: MEDIA.ociManifest, config, layers: [{ ...layer, size: 500 }] },
+      MEDIA.ociManifest,
+    );
     const client = fast();
     const d = dir();
-    expect(await failure(client.fetch(reg.ref(repo, '1.0.0'), d))).toMatchObject({ name: 'IntegrityError', code: 'E_SIZE_MISMATCH' });
+    expect(await failure(client.fetch(reg.ref(repo, '1.0.0'), d))).toMatchObject({
+      name: 'IntegrityError',
+      code: 'E_SIZE_MISMATCH',
+    });
     expect(fs.readdirSync(d)).toEqual([]);
     // Under the limit by descriptor but not by Content-Length: refused before reading the body.
     const limited = fast({ maxBytes: 1000 });
@@ -233,7 +263,9 @@ describe('integrity', () => {
 
 describe('artifact shape', () => {
   test('a tar layer without plugin.wasm', async () => {
-    const p = await pushOciImage(reg, 'plugins/no-wasm', '1.0.0', small, { files: { 'main.wasm.txt': Buffer.from('nope') } });
+    const p = await pushOciImage(reg, 'plugins/no-wasm', '1.0.0', small, {
+      files: { 'main.wasm.txt': Buffer.from('nope') },
+    });
     const client = fast();
     const err = await failure(client.fetch(p.ref, dir()));
     expect(err).toMatchObject({ name: 'IntegrityError', code: 'E_ARTIFACT_NO_WASM' });
@@ -242,7 +274,9 @@ describe('artifact shape', () => {
   });
 
   test('a tar+gzip layer that is not a tar', async () => {
-    const p = await pushOciImage(reg, 'plugins/not-tar', '1.0.0', small, { layerBytes: Buffer.from('this is not a tarball at all, not even gzip'.repeat(20)) });
+    const p = await pushOciImage(reg, 'plugins/not-tar', '1.0.0', small, {
+      layerBytes: Buffer.from('this is not a tarball at all, not even gzip'.repeat(20)),
+    });
     const client = fast();
     expect(await failure(client.fetch(p.ref, dir()))).toMatchObject({ name: 'IntegrityError', code: 'E_LAYER_FORMAT' });
     await client.close();
@@ -252,7 +286,13 @@ describe('artifact shape', () => {
     const repo = 'plugins/docs-only';
     const config = await pushBlob(reg, repo, Buffer.from('{}'), MEDIA.wasmConfig);
     const readme = await pushBlob(reg, repo, Buffer.from('# docs'), 'application/vnd.module.wasm.doc.v1+markdown');
-    await pushManifest(reg, repo, '1.0.0', { schemaVersion: 2, mediaType: MEDIA.ociManifest, config, layers: [readme] }, MEDIA.ociManifest);
+    await pushManifest(
+      reg,
+      repo,
+      '1.0.0',
+      { schemaVersion: 2, mediaType: MEDIA.ociManifest, config, layers: [readme] },
+      MEDIA.ociManifest,
+    );
     const client = fast();
     const err = await failure(client.fetch(reg.ref(repo, '1.0.0'), dir()));
     expect(err).toMatchObject({ code: 'E_ARTIFACT_NO_WASM' });

@@ -16,7 +16,16 @@ import { OCI_DIR, ViewFile } from '../src/ociview/layout';
 import { runCli } from './support/cli-run';
 import { request, rawGet } from './support/http';
 import { startNginx, RunningNginx } from './support/nginx';
-import { MEDIA, pushBlob, pushDockerImage, pushManifest, pushWasmArtifact, Pushed, Registry, startRegistry } from './support/registry';
+import {
+  MEDIA,
+  pushBlob,
+  pushDockerImage,
+  pushManifest,
+  pushWasmArtifact,
+  Pushed,
+  Registry,
+  startRegistry,
+} from './support/registry';
 import { tool } from './support/tools';
 import { gatewayFetch } from './support/gateway-client';
 import { largeWasm, smallWasm } from './support/wasm';
@@ -40,8 +49,19 @@ let indexDigest: string;
 async function pushArtifactIndex(repository: string, tag: string, amd64: Buffer, arm64: Buffer): Promise<string> {
   const a = await pushWasmArtifact(reg, repository, `${tag}-amd64`, amd64, { specYaml: 'info:\n  version: 2.0.0\n' });
   const b = await pushWasmArtifact(reg, repository, `${tag}-arm64`, arm64, { specYaml: 'info:\n  version: 2.0.0\n' });
-  const entry = (p: Pushed, architecture: string) => ({ mediaType: MEDIA.ociManifest, digest: p.manifestDigest, size: Buffer.from(JSON.stringify(p.manifest)).length, platform: { os: 'linux', architecture } });
-  return pushManifest(reg, repository, tag, { schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: [entry(b, 'arm64'), entry(a, 'amd64')] }, MEDIA.ociIndex);
+  const entry = (p: Pushed, architecture: string) => ({
+    mediaType: MEDIA.ociManifest,
+    digest: p.manifestDigest,
+    size: Buffer.from(JSON.stringify(p.manifest)).length,
+    platform: { os: 'linux', architecture },
+  });
+  return pushManifest(
+    reg,
+    repository,
+    tag,
+    { schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: [entry(b, 'arm64'), entry(a, 'amd64')] },
+    MEDIA.ociIndex,
+  );
 }
 
 beforeAll(async () => {
@@ -63,28 +83,42 @@ beforeAll(async () => {
     specYaml: 'info:\n  version: 1.0.0\n',
     annotations: { 'org.opencontainers.image.created': CREATED },
   });
-  pushed['ai-proxy'] = await pushWasmArtifact(reg, 'plugins/ai-proxy', '2.0.0', wasm['ai-proxy'], { specYaml: 'info:\n  version: 2.0.0\n', annotations: { 'org.opencontainers.image.created': CREATED } });
+  pushed['ai-proxy'] = await pushWasmArtifact(reg, 'plugins/ai-proxy', '2.0.0', wasm['ai-proxy'], {
+    specYaml: 'info:\n  version: 2.0.0\n',
+    annotations: { 'org.opencontainers.image.created': CREATED },
+  });
   // Forms Istio cannot load from any registry: one raw layer (`oras push plugin.wasm`), wasm + spec + README.
-  pushed['one-layer'] = await pushWasmArtifact(reg, 'plugins/one-layer', '1.0.0', wasm['one-layer'], { annotations: { 'org.opencontainers.image.created': CREATED } });
+  pushed['one-layer'] = await pushWasmArtifact(reg, 'plugins/one-layer', '1.0.0', wasm['one-layer'], {
+    annotations: { 'org.opencontainers.image.created': CREATED },
+  });
   pushed['with-readme'] = await pushWasmArtifact(reg, 'plugins/with-readme', '1.0.0', wasm['with-readme'], {
     specYaml: 'info:\n  version: 1.0.0\n',
-    extraLayers: [{ data: Buffer.from('# with-readme\n'), mediaType: 'application/vnd.module.wasm.doc.v1+markdown', title: 'README.md' }],
+    extraLayers: [
+      {
+        data: Buffer.from('# with-readme\n'),
+        mediaType: 'application/vnd.module.wasm.doc.v1+markdown',
+        title: 'README.md',
+      },
+    ],
     annotations: { 'org.opencontainers.image.created': CREATED },
   });
   pushed.waf = await pushDockerImage(reg, 'plugins/waf', '2.0.0', wasm.waf, { created: CREATED });
   indexDigest = await pushArtifactIndex('plugins/geo-ip', '2.0.0', wasm['geo-ip'], wasmVariant(small, 'geo-ip-arm64'));
   fs.writeFileSync(path.join(dir, 'local.wasm'), wasm['my-local']);
   const list = path.join(dir, 'plugins.properties');
-  fs.writeFileSync(list, [
-    `key-auth=oci://${reg.host}/plugins/key-auth:2.0.0`,
-    `ai-proxy=oci://${reg.host}/plugins/ai-proxy:2.0.0`,
-    `waf=oci://${reg.host}/plugins/waf:2.0.0`,
-    `geo-ip=oci://${reg.host}/plugins/geo-ip:2.0.0`,
-    `one-layer=oci://${reg.host}/plugins/one-layer:1.0.0`,
-    `with-readme=oci://${reg.host}/plugins/with-readme:1.0.0`,
-    'my-local=file:local.wasm@1.0.0',
-    '',
-  ].join('\n'));
+  fs.writeFileSync(
+    list,
+    [
+      `key-auth=oci://${reg.host}/plugins/key-auth:2.0.0`,
+      `ai-proxy=oci://${reg.host}/plugins/ai-proxy:2.0.0`,
+      `waf=oci://${reg.host}/plugins/waf:2.0.0`,
+      `geo-ip=oci://${reg.host}/plugins/geo-ip:2.0.0`,
+      `one-layer=oci://${reg.host}/plugins/one-layer:1.0.0`,
+      `with-readme=oci://${reg.host}/plugins/with-readme:1.0.0`,
+      'my-local=file:local.wasm@1.0.0',
+      '',
+    ].join('\n'),
+  );
   process.env.SOURCE_DATE_EPOCH = String(Date.parse(CREATED) / 1000);
   const pull = await runCli('pull', list, '--out', root);
   expect(pull.stderr).toContain('0 failed');
@@ -254,10 +288,23 @@ describe('served by image/nginx.conf under /v2/', () => {
       expect(`sha256:${hex(r.body)}`).toBe(b.digest);
       expect(r.headers['docker-content-digest']).toBe(b.digest);
     }
-    expect(JSON.parse((await request(`${base()}/v2/plugins/key-auth/tags/list`)).body.toString())).toEqual({ name: 'plugins/key-auth', tags: ['1.0.0', '2.0.0'] });
-    expect(JSON.parse((await request(`${base()}/v2/plugins/key-auth/tags/list?last=1.0.0`)).body.toString()).tags).toEqual(['2.0.0']);
+    expect(JSON.parse((await request(`${base()}/v2/plugins/key-auth/tags/list`)).body.toString())).toEqual({
+      name: 'plugins/key-auth',
+      tags: ['1.0.0', '2.0.0'],
+    });
+    expect(
+      JSON.parse((await request(`${base()}/v2/plugins/key-auth/tags/list?last=1.0.0`)).body.toString()).tags,
+    ).toEqual(['2.0.0']);
     expect(JSON.parse((await request(`${base()}/v2/_catalog`)).body.toString())).toEqual({
-      repositories: ['plugins/ai-proxy', 'plugins/geo-ip', 'plugins/key-auth', 'plugins/my-local', 'plugins/one-layer', 'plugins/waf', 'plugins/with-readme'],
+      repositories: [
+        'plugins/ai-proxy',
+        'plugins/geo-ip',
+        'plugins/key-auth',
+        'plugins/my-local',
+        'plugins/one-layer',
+        'plugins/waf',
+        'plugins/with-readme',
+      ],
     });
   });
 
@@ -280,7 +327,12 @@ describe('served by image/nginx.conf under /v2/', () => {
 
   test('writes are refused with 405 UNSUPPORTED and change nothing', async () => {
     const before = fingerprint(root);
-    const paths = ['/v2/plugins/waf/manifests/2.0.0', '/v2/plugins/waf/blobs/uploads/', `/v2/plugins/waf/blobs/${tagOf('waf', '2.0.0').digest}`, '/v2/plugins/new/blobs/uploads/?digest=sha256:' + '0'.repeat(64)];
+    const paths = [
+      '/v2/plugins/waf/manifests/2.0.0',
+      '/v2/plugins/waf/blobs/uploads/',
+      `/v2/plugins/waf/blobs/${tagOf('waf', '2.0.0').digest}`,
+      '/v2/plugins/new/blobs/uploads/?digest=sha256:' + '0'.repeat(64),
+    ];
     for (const p of paths) {
       for (const method of ['PUT', 'POST', 'PATCH', 'DELETE']) {
         const r = await request(`${base()}${p}`, { method });
@@ -323,9 +375,18 @@ describe('real clients', () => {
   const skopeo = (...args: string[]) => run(tool('skopeo'), args, { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
 
   test('oras repo tags, manifest fetch and pull', async () => {
-    expect((await oras('repo', 'tags', '--plain-http', `${host}/plugins/key-auth`)).stdout.trim().split('\n')).toEqual(['1.0.0', '2.0.0']);
-    for (const [name, version] of [['key-auth', '1.0.0'], ['waf', '2.0.0'], ['geo-ip', '2.0.0']]) {
-      const desc = JSON.parse((await oras('manifest', 'fetch', '--plain-http', '--descriptor', `${host}/plugins/${name}:${version}`)).stdout) as { digest: string };
+    expect((await oras('repo', 'tags', '--plain-http', `${host}/plugins/key-auth`)).stdout.trim().split('\n')).toEqual([
+      '1.0.0',
+      '2.0.0',
+    ]);
+    for (const [name, version] of [
+      ['key-auth', '1.0.0'],
+      ['waf', '2.0.0'],
+      ['geo-ip', '2.0.0'],
+    ]) {
+      const desc = JSON.parse(
+        (await oras('manifest', 'fetch', '--plain-http', '--descriptor', `${host}/plugins/${name}:${version}`)).stdout,
+      ) as { digest: string };
       expect(desc.digest).toBe(tagOf(name, version).digest);
     }
     // original artifact: files by their titles, plugin.wasm byte-identical
@@ -341,11 +402,28 @@ describe('real clients', () => {
   }, 60_000);
 
   test('skopeo inspect, and skopeo copy into a real registry keeps every digest', async () => {
-    const info = JSON.parse((await skopeo('inspect', '--tls-verify=false', `docker://${host}/plugins/waf:2.0.0`)).stdout) as { Digest: string; RepoTags: string[]; Created: string };
+    const info = JSON.parse(
+      (await skopeo('inspect', '--tls-verify=false', `docker://${host}/plugins/waf:2.0.0`)).stdout,
+    ) as { Digest: string; RepoTags: string[]; Created: string };
     expect(info).toMatchObject({ Digest: tagOf('waf', '2.0.0').digest, RepoTags: ['2.0.0'], Created: CREATED });
-    for (const [name, version] of [['key-auth', '2.0.0'], ['ai-proxy', '2.0.0'], ['waf', '2.0.0'], ['my-local', '1.0.0']]) {
-      await skopeo('copy', '--preserve-digests', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${host}/plugins/${name}:${version}`, `docker://${target.host}/plugins/${name}:${version}`);
-      const head = await request(`${target.url}/v2/plugins/${name}/manifests/${version}`, { method: 'HEAD', headers: { accept: `${MEDIA.ociManifest}, ${MEDIA.ociIndex}` } });
+    for (const [name, version] of [
+      ['key-auth', '2.0.0'],
+      ['ai-proxy', '2.0.0'],
+      ['waf', '2.0.0'],
+      ['my-local', '1.0.0'],
+    ]) {
+      await skopeo(
+        'copy',
+        '--preserve-digests',
+        '--src-tls-verify=false',
+        '--dest-tls-verify=false',
+        `docker://${host}/plugins/${name}:${version}`,
+        `docker://${target.host}/plugins/${name}:${version}`,
+      );
+      const head = await request(`${target.url}/v2/plugins/${name}/manifests/${version}`, {
+        method: 'HEAD',
+        headers: { accept: `${MEDIA.ociManifest}, ${MEDIA.ociIndex}` },
+      });
       expect([name, head.headers['docker-content-digest']]).toEqual([name, tagOf(name, version).digest]);
     }
   }, 120_000);
@@ -354,7 +432,9 @@ describe('real clients', () => {
 describe('integration commands', () => {
   test('check --oci pulls every plugin through /v2/ and verifies it', async () => {
     const res = await runCli('check', nginx.url, '--oci');
-    expect(res.stderr).toContain(`check --oci: ${1 + 7 + view().tags.length} ok, 0 failed (${view().tags.length} tag(s) pulled through /v2/)`);
+    expect(res.stderr).toContain(
+      `check --oci: ${1 + 7 + view().tags.length} ok, 0 failed (${view().tags.length} tag(s) pulled through /v2/)`,
+    );
     expect(res.code).toBe(0);
   }, 60_000);
 
@@ -374,7 +454,20 @@ describe('integration commands', () => {
 
   test('wasmplugins --oci pins oci:// URLs by manifest digest, from a tree or from the server', async () => {
     for (const source of [root, nginx.url]) {
-      const res = await runCli('wasmplugins', '--index', source, '--oci', '--base-url', nginx.url, '-p', 'key-auth@1.0.0', '-p', 'waf', '-p', 'geo-ip');
+      const res = await runCli(
+        'wasmplugins',
+        '--index',
+        source,
+        '--oci',
+        '--base-url',
+        nginx.url,
+        '-p',
+        'key-auth@1.0.0',
+        '-p',
+        'waf',
+        '-p',
+        'geo-ip',
+      );
       expect(res.code).toBe(0);
       // an index tag is pinned by its linux/amd64 image: the digest the gateway checks
       expect(res.stdout).toContain(`sha256: ${tagOf('geo-ip', '2.0.0').manifests[1].digest.slice(7)}`);
@@ -388,19 +481,29 @@ describe('integration commands', () => {
     fs.rmSync(path.join(noView, OCI_DIR), { recursive: true });
     const res = await runCli('wasmplugins', '--index', noView, '--oci');
     expect(res.code).not.toBe(0);
-    expect(res.stderr).toContain(`no OCI view at ${path.join(noView, OCI_DIR, 'view.json')} (run \`index ${noView}\` to write it)`);
+    expect(res.stderr).toContain(
+      `no OCI view at ${path.join(noView, OCI_DIR, 'view.json')} (run \`index ${noView}\` to write it)`,
+    );
     expect(res.stdout).toBe('');
   });
 });
 
-describe('the gateway\'s own fetcher (Istio pkg/wasm) through oci://', () => {
+describe("the gateway's own fetcher (Istio pkg/wasm) through oci://", () => {
   /** What a WasmPlugin written by `wasmplugins --oci` carries: the tag URL and the image manifest digest. */
-  const requests = () => view().tags.map((t) => ({ url: `oci://${host}/plugins/${t.name}:${t.version}`, sha256: t.manifests[t.manifests.length - 1].digest.slice(7) }));
+  const requests = () =>
+    view().tags.map((t) => ({
+      url: `oci://${host}/plugins/${t.name}:${t.version}`,
+      sha256: t.manifests[t.manifests.length - 1].digest.slice(7),
+    }));
 
   test('loads every plugin version with the insecure-registry option and checks the manifest digest', async () => {
     const run = await gatewayFetch(requests(), { insecureRegistries: [host] });
-    const sizes = new Map(view().tags.map((t) => [`oci://${host}/plugins/${t.name}:${t.version}`, wasm[t.name].length]));
-    expect(run.results.map((r) => ({ url: r.url, ok: r.ok, error: r.error, bytes: r.bytes }))).toEqual(requests().map((q) => ({ url: q.url, ok: true, error: undefined, bytes: sizes.get(q.url) })));
+    const sizes = new Map(
+      view().tags.map((t) => [`oci://${host}/plugins/${t.name}:${t.version}`, wasm[t.name].length]),
+    );
+    expect(run.results.map((r) => ({ url: r.url, ok: r.ok, error: r.error, bytes: r.bytes }))).toEqual(
+      requests().map((q) => ({ url: q.url, ok: true, error: undefined, bytes: sizes.get(q.url) })),
+    );
     expect(run.code).toBe(0);
   }, 180_000);
 
@@ -434,12 +537,23 @@ describe('the pull conformance checks', () => {
     };
     // The suite's results.yaml writer dereferences generated test data, which a read-only run has
     // none of: it panics after printing the results. The printed results are what is checked.
-    const res = await run(tool('conformance'), [], { env, cwd: dir, maxBuffer: 16 * 1024 * 1024 }).catch((e: { stdout: string; stderr: string }) => e);
+    const res = await run(tool('conformance'), [], { env, cwd: dir, maxBuffer: 16 * 1024 * 1024 }).catch(
+      (e: { stdout: string; stderr: string }) => e,
+    );
     const out = res.stdout;
     expect(out).toContain('OCI Conformance Result: Pass');
     expect(out).toMatch(/FAIL\.+:\s+0\n/);
     expect(out).toMatch(/Error\.+:\s+0\n/);
-    for (const api of ['Ping', 'Tag listing', 'Blob get', 'Blob head', 'Manifest get by digest', 'Manifest get by tag', 'Manifest head by digest', 'Manifest head by tag']) {
+    for (const api of [
+      'Ping',
+      'Tag listing',
+      'Blob get',
+      'Blob head',
+      'Manifest get by digest',
+      'Manifest get by tag',
+      'Manifest head by digest',
+      'Manifest head by tag',
+    ]) {
       expect(out).toMatch(new RegExp(`${api}\\.+:\\s+Pass`));
     }
     expect(out).toMatch(/missing-manifest: Pass/);

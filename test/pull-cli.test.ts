@@ -16,7 +16,6 @@ let dir: string;
 let list: string;
 let root: string;
 
-
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pull-cli-'));
   fs.mkdirSync(path.join(dir, 'wasm'));
@@ -24,7 +23,17 @@ beforeAll(async () => {
   fs.copyFileSync(largeWasm(), path.join(dir, 'wasm', 'large.wasm'));
   fs.writeFileSync(path.join(dir, 'wasm', 'text.wasm'), 'not a module');
   list = path.join(dir, 'plugins.properties');
-  fs.writeFileSync(list, ['# local plugins', 'custom=file:wasm/small.wasm@1.0.0', 'custom=file:wasm/large.wasm@2.0.0', '#@alias custom 0.9.0=1.0.0', 'other=file:wasm/small.wasm@3.1.0', ''].join('\n'));
+  fs.writeFileSync(
+    list,
+    [
+      '# local plugins',
+      'custom=file:wasm/small.wasm@1.0.0',
+      'custom=file:wasm/large.wasm@2.0.0',
+      '#@alias custom 0.9.0=1.0.0',
+      'other=file:wasm/small.wasm@3.1.0',
+      '',
+    ].join('\n'),
+  );
   root = path.join(dir, 'out');
   process.env.SOURCE_DATE_EPOCH = '1714564800';
   const first = await runCli('pull', list, '--out', root, '--lock');
@@ -37,22 +46,38 @@ afterAll(() => {
 
 test('pulls file: sources, aliases included, into a verified tree with SOURCE_DATE_EPOCH times', async () => {
   const index = JSON.parse(fs.readFileSync(path.join(root, 'plugins/index.json'), 'utf8'));
-  expect(index.plugins.map((p: { name: string; version: string }) => `${p.name}@${p.version}`)).toEqual(['custom@0.9.0', 'custom@1.0.0', 'custom@2.0.0', 'other@3.1.0']);
+  expect(index.plugins.map((p: { name: string; version: string }) => `${p.name}@${p.version}`)).toEqual([
+    'custom@0.9.0',
+    'custom@1.0.0',
+    'custom@2.0.0',
+    'other@3.1.0',
+  ]);
   expect(index.generated).toBe('2024-05-01T12:00:00Z');
   const alias = JSON.parse(fs.readFileSync(path.join(root, 'plugins/custom/0.9.0/metadata.json'), 'utf8'));
   expect(alias).toMatchObject({ aliasOf: '1.0.0', source: 'file:wasm/small.wasm', manifestDigest: null });
   const lock = JSON.parse(fs.readFileSync(path.join(dir, 'plugins.lock.json'), 'utf8'));
   expect(lock.plugins).toHaveLength(4);
-  expect(await runCli('verify', root)).toMatchObject({ code: 0, stderr: expect.stringContaining('verify: 4 plugin version(s) ok') });
+  expect(await runCli('verify', root)).toMatchObject({
+    code: 0,
+    stderr: expect.stringContaining('verify: 4 plugin version(s) ok'),
+  });
 });
 
 test('a re-run is all cached and byte-identical; --json prints one object per event', async () => {
   const before = treeState(root, { mtimes: true, record: true });
   const r = await runCli('pull', list, '--out', root, '--json');
   expect(r.code).toBe(0);
-  const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const events = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   expect(events.filter((e) => e.event === 'plugin').every((e) => e.status === 'cached')).toBe(true);
-  expect(events.at(-1)).toMatchObject({ event: 'summary', command: 'pull', ok: true, counts: { cached: 4, downloaded: 0 } });
+  expect(events.at(-1)).toMatchObject({
+    event: 'summary',
+    command: 'pull',
+    ok: true,
+    counts: { cached: 4, downloaded: 0 },
+  });
   expect(treeState(root, { mtimes: true, record: true })).toEqual(before);
 });
 
@@ -66,13 +91,23 @@ describe('the record of what the last pull read (.higress-plugin-server.verified
     fs.writeFileSync(file, bytes); // as root: the 0444 mode does not stop it, as it would not stop an operator
     fs.utimesSync(file, st.atime, st.mtime);
   };
-  const statuses = (stdout: string) => Object.fromEntries(stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.event === 'plugin').map((e) => [`${e.name}@${e.version}`, e.status]));
+  const statuses = (stdout: string) =>
+    Object.fromEntries(
+      stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .filter((e) => e.event === 'plugin')
+        .map((e) => [`${e.name}@${e.version}`, e.status]),
+    );
 
   test('a file changed in place with its size and mtime put back is read again and published afresh', async () => {
     const out = path.join(dir, 'record-changed');
     expect((await runCli('pull', list, '--out', out)).code).toBe(0);
     const record = JSON.parse(fs.readFileSync(path.join(out, '.higress-plugin-server.verified'), 'utf8'));
-    expect(Object.keys(record.files)).toEqual(expect.arrayContaining(['plugins/other/3.1.0/plugin.wasm', 'plugins/custom/2.0.0/plugin.wasm.gz']));
+    expect(Object.keys(record.files)).toEqual(
+      expect.arrayContaining(['plugins/other/3.1.0/plugin.wasm', 'plugins/custom/2.0.0/plugin.wasm.gz']),
+    );
     corruptInPlace(smallWasmOf(out));
     const r = await runCli('pull', list, '--out', out, '--json');
     expect(r.code).toBe(0);
@@ -93,7 +128,11 @@ describe('the record of what the last pull read (.higress-plugin-server.verified
     const record = JSON.parse(fs.readFileSync(recordFile, 'utf8'));
     const st = fs.lstatSync(file, { bigint: true });
     const sha = JSON.parse(fs.readFileSync(path.join(path.dirname(file), 'metadata.json'), 'utf8')).sha256;
-    for (const rel of ['plugins/custom/1.0.0/plugin.wasm', 'plugins/custom/0.9.0/plugin.wasm', 'plugins/other/3.1.0/plugin.wasm']) {
+    for (const rel of [
+      'plugins/custom/1.0.0/plugin.wasm',
+      'plugins/custom/0.9.0/plugin.wasm',
+      'plugins/other/3.1.0/plugin.wasm',
+    ]) {
       record.files[rel] = `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}|${sha}`;
     }
     fs.writeFileSync(recordFile, JSON.stringify(record));
@@ -116,10 +155,15 @@ test('--frozen passes when nothing moved and fails when a file changed', async (
   const before = treeState(root, { mtimes: true });
   const moved = path.join(dir, 'moved.properties');
   fs.copyFileSync(path.join(dir, 'wasm', 'large.wasm'), path.join(dir, 'wasm', 'small2.wasm'));
-  fs.writeFileSync(moved, fs.readFileSync(list, 'utf8').replace('other=file:wasm/small.wasm', 'other=file:wasm/small2.wasm'));
+  fs.writeFileSync(
+    moved,
+    fs.readFileSync(list, 'utf8').replace('other=file:wasm/small.wasm', 'other=file:wasm/small2.wasm'),
+  );
   const r = await runCli('pull', moved, '--out', root, '--frozen', '--lock-file', path.join(dir, 'plugins.lock.json'));
   expect(r.code).toBe(3);
-  expect(r.stderr).toMatch(/other@3\.1\.0: other@3\.1\.0 source changed from file:wasm\/small\.wasm to file:wasm\/small2\.wasm/);
+  expect(r.stderr).toMatch(
+    /other@3\.1\.0: other@3\.1\.0 source changed from file:wasm\/small\.wasm to file:wasm\/small2\.wasm/,
+  );
   expect(treeState(root, { mtimes: true })).toEqual(before);
 });
 
@@ -131,7 +175,11 @@ describe('bad inputs exit non-zero, name file:line, leave the tree untouched', (
     ['unsupported scheme', 'a=https://example.com/a.wasm', /bad\.properties:1: unsupported scheme "https:"/],
     ['hostile name', '../../etc=file:wasm/small.wasm@1.0.0', /bad\.properties:1: unsafe plugin name/],
     ['hostile version', 'a=file:wasm/small.wasm@../../x', /bad\.properties:1: unsafe version/],
-    ['conflicting duplicate', 'a=file:wasm/small.wasm@1\na=file:wasm/large.wasm@1', /bad\.properties:2: a@1 is already declared at line 1/],
+    [
+      'conflicting duplicate',
+      'a=file:wasm/small.wasm@1\na=file:wasm/large.wasm@1',
+      /bad\.properties:2: a@1 is already declared at line 1/,
+    ],
   ];
   test.each(cases)('%s', async (_, text, pattern) => {
     const bad = path.join(dir, 'bad.properties');
@@ -149,7 +197,12 @@ describe('bad inputs exit non-zero, name file:line, leave the tree untouched', (
     const bad = path.join(dir, 'bad.properties');
     fs.writeFileSync(bad, 'x\n=y\nok=file:wasm/small.wasm@1\nz=ftp://h/r:1\n');
     const r = await runCli('pull', bad, '--out', root);
-    expect(r.stderr.trim().split('\n').map((l) => l.match(/bad\.properties:(\d+)/)?.[1])).toEqual(['1', '2', '4', undefined]);
+    expect(
+      r.stderr
+        .trim()
+        .split('\n')
+        .map((l) => l.match(/bad\.properties:(\d+)/)?.[1]),
+    ).toEqual(['1', '2', '4', undefined]);
   });
 
   test('a payload that is not wasm fails the run and names the plugin', async () => {
@@ -197,7 +250,10 @@ test('verify fails on a tampered file; index repairs a hand-dropped plugin', asy
   expect(v.code).toBe(6);
   expect(v.stderr).toMatch(/error: hand@1\.0\.0: metadata\.json missing or invalid/);
   expect(v.stderr.trim().split('\n').at(-1)).toMatch(/^verify: \d+ problem\(s\) in 5 plugin version\(s\)$/);
-  expect(await runCli('index', r3)).toMatchObject({ code: 0, stderr: expect.stringContaining('index: 4 kept, 1 rebuilt, 0 failed, 0 skipped') });
+  expect(await runCli('index', r3)).toMatchObject({
+    code: 0,
+    stderr: expect.stringContaining('index: 4 kept, 1 rebuilt, 0 failed, 0 skipped'),
+  });
   expect((await runCli('verify', r3)).code).toBe(0);
 });
 
@@ -210,8 +266,15 @@ test('a real process exits non-zero on a bad list (ts-node, transpile only)', as
     const program = new Command('higress-plugin-server');
     require('./src/commands/pull').register(program);
     program.parseAsync(process.argv).catch((e) => { process.stderr.write('error: ' + require('./src/errors').errorLine(e) + '\\n'); process.exitCode = 1; });`;
-  const run = promisify(execFile)(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script, 'node', 'pull', bad, '--out', root], { cwd: REPO_ROOT });
-  await expect(run).rejects.toMatchObject({ code: 3, stderr: expect.stringMatching(/^error: .*spawn\.properties:1: no "="/) });
+  const run = promisify(execFile)(
+    process.execPath,
+    ['-r', 'ts-node/register/transpile-only', '-e', script, 'node', 'pull', bad, '--out', root],
+    { cwd: REPO_ROOT },
+  );
+  await expect(run).rejects.toMatchObject({
+    code: 3,
+    stderr: expect.stringMatching(/^error: .*spawn\.properties:1: no "="/),
+  });
 });
 
 test('several lists merge (another tag is another version); a conflict across lists names both', async () => {
@@ -221,7 +284,13 @@ test('several lists merge (another tag is another version); a conflict across li
   const r = await runCli('pull', list, second, '--out', merged);
   expect(r.code).toBe(0);
   const index = JSON.parse(fs.readFileSync(path.join(merged, 'plugins/index.json'), 'utf8'));
-  expect(index.plugins.map((p: { name: string; version: string }) => `${p.name}@${p.version}`)).toEqual(['custom@0.9.0', 'custom@1.0.0', 'custom@2.0.0', 'other@3.1.0', 'other@3.2.0']);
+  expect(index.plugins.map((p: { name: string; version: string }) => `${p.name}@${p.version}`)).toEqual([
+    'custom@0.9.0',
+    'custom@1.0.0',
+    'custom@2.0.0',
+    'other@3.1.0',
+    'other@3.2.0',
+  ]);
 
   fs.writeFileSync(second, 'custom=file:wasm/large.wasm@1.0.0\n');
   const conflict = await runCli('pull', list, second, '--out', merged);

@@ -65,9 +65,13 @@ beforeAll(async () => {
   largeLayer = (await pushWasmArtifact(reg, 'plugins/a', '1.0.0', large, same)).wasmLayer.digest;
   await pushWasmArtifact(reg, 'plugins/b', '1.0.0', large, same);
   await pushWasmArtifact(reg, 'plugins/c/nested', '1.0.0', large, same);
-  await pushWasmArtifact(reg, 'plugins/d', '2.0.0', large, { annotations: { ...same.annotations, 'org.example.note': 'd' } });
+  await pushWasmArtifact(reg, 'plugins/d', '2.0.0', large, {
+    annotations: { ...same.annotations, 'org.example.note': 'd' },
+  });
   await pushWasmArtifact(reg, 'plugins/e', '1.0.0', small, same);
-  await pushWasmArtifact(reg, 'plugins/f', '3.0.0', large, { annotations: { 'org.opencontainers.image.created': LATER } });
+  await pushWasmArtifact(reg, 'plugins/f', '3.0.0', large, {
+    annotations: { 'org.opencontainers.image.created': LATER },
+  });
   const html = Buffer.from('<html>not a module</html>');
   await pushWasmArtifact(reg, 'plugins/x', '1.0.0', html, same);
   await pushWasmArtifact(reg, 'plugins/y', '1.0.0', html, same);
@@ -88,7 +92,9 @@ describe('one tree, pulled cold then extended', () => {
 
   test('one download per manifest, one compression per content, hardlinks between folders of the same bytes', async () => {
     const { client, blobs } = recordingClient();
-    const r = await runPull({ root, entries: entries(LIST, 'list.properties'), client }).finally(() => client.close?.());
+    const r = await runPull({ root, entries: entries(LIST, 'list.properties'), client }).finally(() =>
+      client.close?.(),
+    );
     expect(r.failed.map(failureLine)).toEqual([]);
     expect(r.published).toBe(6);
     // a, b, c share one manifest; d is another manifest of the same bytes; e is another module.
@@ -99,7 +105,8 @@ describe('one tree, pulled cold then extended', () => {
       expect(ino(root, `${rel}/plugin.wasm`)).toBe(a);
       expect(ino(root, `${rel}/plugin.wasm.gz`)).toBe(ino(root, 'a/1.0.0/plugin.wasm.gz'));
     }
-    for (const f of ['a/1.0.0/plugin.wasm', 'a/1.0.0/plugin.wasm.gz', 'e/1.0.0/plugin.wasm']) expect(fs.statSync(file(root, f)).mode & 0o777).toBe(0o444); // shared, so read-only (issue 12, item 3)
+    for (const f of ['a/1.0.0/plugin.wasm', 'a/1.0.0/plugin.wasm.gz', 'e/1.0.0/plugin.wasm'])
+      expect(fs.statSync(file(root, f)).mode & 0o777).toBe(0o444); // shared, so read-only (issue 12, item 3)
     expect(zlib.gunzipSync(fs.readFileSync(file(root, 'd/2.0.0/plugin.wasm.gz'))).equals(large)).toBe(true);
     expect(zlib.gunzipSync(fs.readFileSync(file(root, 'e/1.0.0/plugin.wasm.gz'))).equals(small)).toBe(true);
     expect(await verifyTree(root)).toEqual({ checked: 6, problems: [] });
@@ -124,7 +131,11 @@ describe('one tree, pulled cold then extended', () => {
     expect(r2.content).toMatchObject({ compressed: 2, reusedTree: 0 });
     for (const name of fs.readdirSync(file(root, 'f/3.0.0'))) {
       const [x, y] = [file(root, `f/3.0.0/${name}`), file(fresh, `f/3.0.0/${name}`)];
-      expect({ name, bytes: fs.readFileSync(x).equals(fs.readFileSync(y)), mtime: fs.statSync(x).mtimeMs }).toEqual({ name, bytes: true, mtime: fs.statSync(y).mtimeMs });
+      expect({ name, bytes: fs.readFileSync(x).equals(fs.readFileSync(y)), mtime: fs.statSync(x).mtimeMs }).toEqual({
+        name,
+        bytes: true,
+        mtime: fs.statSync(y).mtimeMs,
+      });
     }
     expect(fs.readFileSync(file(root, 'index.json'), 'utf8')).toBe(fs.readFileSync(file(fresh, 'index.json'), 'utf8'));
   }, 120_000);
@@ -148,7 +159,11 @@ describe('one tree, pulled cold then extended', () => {
 test('plugins sharing one bad download each fail under their own name', async () => {
   const c = createOciClient({});
   const root = path.join(dir, 'bad');
-  const r = await runPull({ root, entries: entries('x=oci://HOST/plugins/x:1.0.0\ny=oci://HOST/plugins/y:1.0.0\n', 'bad.properties'), client: c }).finally(() => c.close?.());
+  const r = await runPull({
+    root,
+    entries: entries('x=oci://HOST/plugins/x:1.0.0\ny=oci://HOST/plugins/y:1.0.0\n', 'bad.properties'),
+    client: c,
+  }).finally(() => c.close?.());
   expect(r.ok).toBe(false);
   expect(r.failed.map((f) => [f.error.code, f.name, f.version]).sort()).toEqual([
     ['E_NOT_WASM', 'x', '1.0.0'],
@@ -191,7 +206,12 @@ test('when one repository fails to serve a shared manifest, another repository s
     },
   };
   const root = path.join(dir, 'shared-failure');
-  const r = await runPull({ root, entries: entries('z1=oci://HOST/plugins/z1:1.0.0\nz2=oci://HOST/plugins/z2:1.0.0\n', 'z.properties'), client, keepGoing: true }).finally(() => real.close?.());
+  const r = await runPull({
+    root,
+    entries: entries('z1=oci://HOST/plugins/z1:1.0.0\nz2=oci://HOST/plugins/z2:1.0.0\n', 'z.properties'),
+    client,
+    keepGoing: true,
+  }).finally(() => real.close?.());
   expect(r.failed.map(failureLine)).toEqual([expect.stringMatching(/^z1@1\.0\.0: /)]);
   expect(r.published).toBe(1);
   expect(fs.readFileSync(path.join(root, 'plugins/z2/1.0.0/plugin.wasm')).equals(small)).toBe(true);

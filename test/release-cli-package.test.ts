@@ -13,7 +13,12 @@ import { waitForHealthy } from '../src/serve/nginx-runtime';
 import { freePort } from './support/ports';
 import { REPO_ROOT } from './support/tools';
 
-const PKG = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { name: string; version: string; dependencies: Record<string, string>; bin: Record<string, string> };
+const PKG = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+  dependencies: Record<string, string>;
+  bin: Record<string, string>;
+};
 const NPM_FLAGS = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
 
 let dir: string;
@@ -28,7 +33,11 @@ function run(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = 
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'release-cli-'));
-  const packed = run(process.execPath, [path.join(REPO_ROOT, 'build', 'scripts', 'release', 'cli.js'), 'cli', '--out', path.join(dir, 'dist')], REPO_ROOT);
+  const packed = run(
+    process.execPath,
+    [path.join(REPO_ROOT, 'build', 'scripts', 'release', 'cli.js'), 'cli', '--out', path.join(dir, 'dist')],
+    REPO_ROOT,
+  );
   expect(packed.code).toBe(0);
   tgz = packed.stdout.trim();
   files = [];
@@ -48,19 +57,39 @@ afterAll(() => {
 describe('the tarball', () => {
   test('is named after package.json and holds only runtime files', () => {
     expect(path.basename(tgz)).toBe(`${PKG.name}-${PKG.version}.tgz`);
-    for (const f of files) expect(/^(build\/.+\.js|image\/nginx\.conf|package\.json|README\.md|LICENSE|CHANGELOG\.md)$/.test(f) ? f : `not a runtime file: ${f}`).toBe(f);
-    expect(files).toEqual(expect.arrayContaining(['package.json', 'LICENSE', 'image/nginx.conf', PKG.bin['higress-plugin-server']]));
+    for (const f of files)
+      expect(
+        /^(build\/.+\.js|image\/nginx\.conf|package\.json|README\.md|LICENSE|CHANGELOG\.md)$/.test(f)
+          ? f
+          : `not a runtime file: ${f}`,
+      ).toBe(f);
+    expect(files).toEqual(
+      expect.arrayContaining(['package.json', 'LICENSE', 'image/nginx.conf', PKG.bin['higress-plugin-server']]),
+    );
     // The chart generator (lib/, main.ts), benchmarks and tests stay out: the CLI imports none of them.
     expect(files.filter((f) => /^build\/(bench|test|main\.js|lib\/|imports\/k8s\.js)/.test(f))).toEqual([]);
   });
 
   test('declares runtime dependencies only: each is required by the package or is a peer of one that is', () => {
     const root = path.join(dir, 'prefix', 'lib', 'node_modules', PKG.name);
-    const sources = files.filter((f) => f.endsWith('.js')).map((f) => fs.readFileSync(path.join(root, f), 'utf8')).join('\n');
+    const sources = files
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => fs.readFileSync(path.join(root, f), 'utf8'))
+      .join('\n');
     // Either quote: imports compile to require("x"), a lazy require in the source keeps its own quotes.
-    const required = Object.keys(PKG.dependencies).filter((d) => [`require("${d}")`, `require("${d}/`, `require('${d}')`, `require('${d}/`].some((r) => sources.includes(r)));
+    const required = Object.keys(PKG.dependencies).filter((d) =>
+      [`require("${d}")`, `require("${d}/`, `require('${d}')`, `require('${d}/`].some((r) => sources.includes(r)),
+    );
     // e.g. constructs: never required by our code, but cdk8s (the WasmPlugin types) needs it as a peer.
-    const peers = required.flatMap((d) => Object.keys((JSON.parse(fs.readFileSync(path.join(root, 'node_modules', d, 'package.json'), 'utf8')) as { peerDependencies?: object }).peerDependencies ?? {}));
+    const peers = required.flatMap((d) =>
+      Object.keys(
+        (
+          JSON.parse(fs.readFileSync(path.join(root, 'node_modules', d, 'package.json'), 'utf8')) as {
+            peerDependencies?: object;
+          }
+        ).peerDependencies ?? {},
+      ),
+    );
     for (const dep of Object.keys(PKG.dependencies)) {
       expect(required.includes(dep) || peers.includes(dep) ? dep : `${dep} is not needed at run time`).toBe(dep);
     }
@@ -69,10 +98,11 @@ describe('the tarball', () => {
 });
 
 describe('npm install -g <tarball>', () => {
-  test('--help lists every command and --version is package.json\'s', () => {
+  test("--help lists every command and --version is package.json's", () => {
     const help = run(bin, ['--help'], dir);
     expect(help.code).toBe(0);
-    for (const cmd of ['pull', 'index', 'verify', 'serve', 'wasmplugins', 'check']) expect(help.stdout).toMatch(new RegExp(`^\\s+${cmd}\\b`, 'm'));
+    for (const cmd of ['pull', 'index', 'verify', 'serve', 'wasmplugins', 'check'])
+      expect(help.stdout).toMatch(new RegExp(`^\\s+${cmd}\\b`, 'm'));
     expect(run(bin, ['--version'], dir)).toMatchObject({ code: 0, stdout: `${PKG.version}\n` });
   });
 
@@ -114,7 +144,10 @@ describe('npm install -g <tarball>', () => {
     test('serve it with the packaged nginx.conf, check it and write WasmPlugins against it', async () => {
       port = await freePort();
       let stderr = '';
-      server = spawn(bin, ['serve', 'tree', '--port', String(port)], { cwd: work, stdio: ['ignore', 'ignore', 'pipe'] });
+      server = spawn(bin, ['serve', 'tree', '--port', String(port)], {
+        cwd: work,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       server.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
       const base = `http://127.0.0.1:${port}`;
       await waitForHealthy(`${base}/healthz`, server, 15000, () => stderr);

@@ -19,7 +19,9 @@ import { smallWasm } from './support/wasm';
 const RELEASE_CLI = path.join(REPO_ROOT, 'build', 'scripts', 'release', 'cli.js');
 const PROJECT_CLI = path.join(REPO_ROOT, 'build', 'src', 'cli.js');
 const HIGRESS_VERSION = '2.2.4';
-const PACKAGE_VERSION = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+const PACKAGE_VERSION = (
+  JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }
+).version;
 
 let reg: Registry;
 let dir: string;
@@ -37,7 +39,14 @@ interface Run {
 
 /** The release CLI as the workflow runs it, with helm from .tools/bin and a private helm home. */
 function release(...args: string[]): Run {
-  const env = { ...process.env, HELM: tool('helm'), HOME: helmHome, XDG_CACHE_HOME: path.join(helmHome, 'cache'), XDG_CONFIG_HOME: path.join(helmHome, 'config'), XDG_DATA_HOME: path.join(helmHome, 'data') };
+  const env = {
+    ...process.env,
+    HELM: tool('helm'),
+    HOME: helmHome,
+    XDG_CACHE_HOME: path.join(helmHome, 'cache'),
+    XDG_CONFIG_HOME: path.join(helmHome, 'config'),
+    XDG_DATA_HOME: path.join(helmHome, 'data'),
+  };
   const r = spawnSync(process.execPath, [RELEASE_CLI, ...args], { env, encoding: 'utf8' });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
@@ -81,7 +90,11 @@ beforeAll(async () => {
   );
   // What sync-plugins.yml commits next to the snapshot: its lock, written by a normal pull.
   lock = path.join(dir, `${HIGRESS_VERSION}.lock.json`);
-  const seed = spawnSync(process.execPath, [PROJECT_CLI, 'pull', '--snapshot', snapshot, '--lock-file', lock, '--out', path.join(dir, 'seed')], { encoding: 'utf8' });
+  const seed = spawnSync(
+    process.execPath,
+    [PROJECT_CLI, 'pull', '--snapshot', snapshot, '--lock-file', lock, '--out', path.join(dir, 'seed')],
+    { encoding: 'utf8' },
+  );
   expect(seed.stderr).not.toMatch(/error/i);
   expect(seed.status).toBe(0);
 });
@@ -105,15 +118,21 @@ describe('snapshot check', () => {
     const r = release('snapshot-check', edited, hex(fs.readFileSync(snapshot)));
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(new RegExp(`^error: ${edited}: sha256 is [0-9a-f]{64}, the release says [0-9a-f]{64} \\(.*fetch it again`))]);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(
+        new RegExp(`^error: ${edited}: sha256 is [0-9a-f]{64}, the release says [0-9a-f]{64} \\(.*fetch it again`),
+      ),
+    ]);
   });
 
-  test('--higress-version: the right hash of another release\'s snapshot is refused', () => {
+  test("--higress-version: the right hash of another release's snapshot is refused", () => {
     const sha = hex(fs.readFileSync(snapshot));
     expect(release('snapshot-check', snapshot, sha, '--higress-version', HIGRESS_VERSION).code).toBe(0);
     const r = release('snapshot-check', snapshot, sha, '--higress-version', '2.2.5');
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(`error: ${snapshot}: snapshot is for Higress ${HIGRESS_VERSION}, not 2.2.5 (pass the snapshot of the release being published)`);
+    expect(r.stderr.trim()).toBe(
+      `error: ${snapshot}: snapshot is for Higress ${HIGRESS_VERSION}, not 2.2.5 (pass the snapshot of the release being published)`,
+    );
   });
 
   test('a malformed expected sha256 is bad input, not a mismatch', () => {
@@ -129,7 +148,9 @@ describe('tree: pull --snapshot --frozen, then verify', () => {
     const r = release('tree', snapshot, '--lock', lock, '--out', out);
     expect(r.stderr).not.toMatch(/^error/m);
     expect(r).toMatchObject({ code: 0, stdout: `${out}\n` });
-    const index = JSON.parse(fs.readFileSync(path.join(out, 'plugins', 'index.json'), 'utf8')) as { plugins: Array<{ name: string; version: string; sha256: string }> };
+    const index = JSON.parse(fs.readFileSync(path.join(out, 'plugins', 'index.json'), 'utf8')) as {
+      plugins: Array<{ name: string; version: string; sha256: string }>;
+    };
     const got = new Map(index.plugins.map((p) => [`${p.name}@${p.version}`, p.sha256]));
     expect(got).toEqual(served);
     for (const [id, sha] of served) {
@@ -155,7 +176,14 @@ describe('tree: pull --snapshot --frozen, then verify', () => {
   });
 
   test('a missing lock is bad input (exit 2) that says how to make one', () => {
-    const r = release('tree', snapshot, '--lock', path.join(dir, 'nope.lock.json'), '--out', path.join(dir, 'tree-nolock'));
+    const r = release(
+      'tree',
+      snapshot,
+      '--lock',
+      path.join(dir, 'nope.lock.json'),
+      '--out',
+      path.join(dir, 'tree-nolock'),
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/nope\.lock\.json: lock file does not exist \(run sync-plugins/);
   });
@@ -184,14 +212,19 @@ describe('chart: packaged with the Higress version, pushed to and pulled from an
     expect(chart.version).toBe(HIGRESS_VERSION);
     expect(chart.appVersion).toBe(HIGRESS_VERSION);
     const images = parse(chart.annotations['artifacthub.io/images']) as Array<{ image: string }>;
-    expect(images.map((i) => i.image)).toEqual([`higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:${HIGRESS_VERSION}`]);
+    expect(images.map((i) => i.image)).toEqual([
+      `higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:${HIGRESS_VERSION}`,
+    ]);
     const changes = parse(chart.annotations['artifacthub.io/changes']) as Array<{ kind: string; description: string }>;
     expect(changes.length).toBeGreaterThan(0);
   });
 
   test('helm push stores the chart under its version; the printed digest is the registry manifest', async () => {
     expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-    const res = await fetch(`${reg.url}/v2/charts/higress-plugin-server/manifests/${HIGRESS_VERSION}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    const res = await fetch(`${reg.url}/v2/charts/higress-plugin-server/manifests/${HIGRESS_VERSION}`, {
+      method: 'HEAD',
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get('docker-content-digest')).toBe(digest);
   });
@@ -205,9 +238,24 @@ describe('chart: packaged with the Higress version, pushed to and pulled from an
     expect(hex(fs.readFileSync(path.join(dest, path.basename(tgz))))).toBe(hex(fs.readFileSync(tgz)));
   });
 
-  test('helm template oci://... renders the directory chart\'s manifests, the version being the only difference', () => {
-    for (const set of [['global.enablePluginServer=true'], ['global.enablePluginServer=true', 'replicas=3', 'tag=custom']]) {
-      const fromOci = helm(['template', 'higress-plugin-server', ref(), '--version', HIGRESS_VERSION, '--plain-http', '--namespace', 'higress-system', '--kube-version', '1.28.0', ...set.flatMap((s) => ['--set', s])]);
+  test("helm template oci://... renders the directory chart's manifests, the version being the only difference", () => {
+    for (const set of [
+      ['global.enablePluginServer=true'],
+      ['global.enablePluginServer=true', 'replicas=3', 'tag=custom'],
+    ]) {
+      const fromOci = helm([
+        'template',
+        'higress-plugin-server',
+        ref(),
+        '--version',
+        HIGRESS_VERSION,
+        '--plain-http',
+        '--namespace',
+        'higress-system',
+        '--kube-version',
+        '1.28.0',
+        ...set.flatMap((s) => ['--set', s]),
+      ]);
       expect(fromOci.stderr).not.toMatch(/Error/);
       expect(fromOci.status).toBe(0);
       const fromDir = helmTemplate({ set });

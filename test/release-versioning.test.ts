@@ -13,7 +13,11 @@ import { REPO_ROOT } from './support/tools';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
 const changelog = fs.readFileSync(path.join(REPO_ROOT, 'CHANGELOG.md'), 'utf8');
-const chart = parse(fs.readFileSync(path.join(REPO_ROOT, 'charts', 'higress-plugin-server', 'Chart.yaml'), 'utf8')) as { version: string; appVersion: string; annotations: Record<string, string> };
+const chart = parse(fs.readFileSync(path.join(REPO_ROOT, 'charts', 'higress-plugin-server', 'Chart.yaml'), 'utf8')) as {
+  version: string;
+  appVersion: string;
+  annotations: Record<string, string>;
+};
 
 test('the CLI reports the package.json version', () => {
   expect(buildProgram().version()).toBe(pkg.version);
@@ -32,12 +36,33 @@ test('CHANGELOG.md has a section for the package.json version, and Chart.yaml li
 
 test('Artifact Hub annotations: license, links, and the image tagged with the chart version', () => {
   expect(chart.annotations['artifacthub.io/license']).toBe('Apache-2.0');
-  expect((parse(chart.annotations['artifacthub.io/links']) as Array<{ name: string }>).map((l) => l.name)).toEqual(['Higress', 'Source']);
-  expect((parse(chart.annotations['artifacthub.io/images']) as Array<{ image: string }>)[0].image).toMatch(new RegExp(`/higress/plugin-server:${pkg.version.replace(/\./g, '\\.')}$`));
+  expect((parse(chart.annotations['artifacthub.io/links']) as Array<{ name: string }>).map((l) => l.name)).toEqual([
+    'Higress',
+    'Source',
+  ]);
+  expect((parse(chart.annotations['artifacthub.io/images']) as Array<{ image: string }>)[0].image).toMatch(
+    new RegExp(`/higress/plugin-server:${pkg.version.replace(/\./g, '\\.')}$`),
+  );
 });
 
 describe('changesFor', () => {
-  const text = ['# Changelog', '', '## [Unreleased]', '### Added', '- next', '', '## [1.2.0] - 2026-01-01', '### Fixed', '- a bug  ', '### Security', '- a CVE', '', '## [1.1.0]', '### Added', '- old'].join('\n');
+  const text = [
+    '# Changelog',
+    '',
+    '## [Unreleased]',
+    '### Added',
+    '- next',
+    '',
+    '## [1.2.0] - 2026-01-01',
+    '### Fixed',
+    '- a bug  ',
+    '### Security',
+    '- a CVE',
+    '',
+    '## [1.1.0]',
+    '### Added',
+    '- old',
+  ].join('\n');
 
   test('reads only the given version, with Artifact Hub kinds', () => {
     expect(changesFor(text, '1.2.0')).toEqual([
@@ -49,7 +74,15 @@ describe('changesFor', () => {
   });
 
   test('a heading Artifact Hub does not know, or an entry before any heading, names the line', () => {
-    expect(() => changesFor('## [1.0.0]\n### Improved\n- x', '1.0.0', 'CHANGELOG.md')).toThrow(new ChangelogError('CHANGELOG.md', 2, '"### Improved" is not a change kind (use one of added, changed, deprecated, removed, fixed, security)'));
-    expect(() => changesFor('## [1.0.0]\n- x', '1.0.0')).toThrow(/CHANGELOG\.md:2: entry before any "### <kind>" heading/);
+    expect(() => changesFor('## [1.0.0]\n### Improved\n- x', '1.0.0', 'CHANGELOG.md')).toThrow(
+      new ChangelogError(
+        'CHANGELOG.md',
+        2,
+        '"### Improved" is not a change kind (use one of added, changed, deprecated, removed, fixed, security)',
+      ),
+    );
+    expect(() => changesFor('## [1.0.0]\n- x', '1.0.0')).toThrow(
+      /CHANGELOG\.md:2: entry before any "### <kind>" heading/,
+    );
   });
 });

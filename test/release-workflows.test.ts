@@ -12,18 +12,28 @@ import { buildReleaseProgram } from '../scripts/release/cli';
 import { REPO_ROOT, tool } from './support/tools';
 
 const DIR = path.join(REPO_ROOT, '.github', 'workflows');
-const FILES = fs.readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
+const FILES = fs
+  .readdirSync(DIR)
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort();
 const text = (f: string) => fs.readFileSync(path.join(DIR, f), 'utf8');
 type Step = { uses?: string; run?: string; with?: Record<string, unknown> };
 type Job = { permissions?: Record<string, string> | string; steps: Step[] };
-type Workflow = { on: Record<string, unknown>; permissions?: Record<string, string> | string; jobs: Record<string, Job> };
+type Workflow = {
+  on: Record<string, unknown>;
+  permissions?: Record<string, string> | string;
+  jobs: Record<string, Job>;
+};
 const workflow = (f: string) => parse(text(f)) as Workflow;
 
 /** What each job may do: widening any of these should be a reviewed change to this table. */
 const JOB_PERMISSIONS: Record<string, Record<string, Record<string, string> | undefined>> = {
   'ci.yml': { test: undefined },
   // build: read the repository, sign attestations (OIDC token) and store them; publish: the release.
-  'release.yml': { build: { contents: 'read', 'id-token': 'write', attestations: 'write' }, publish: { contents: 'write' } },
+  'release.yml': {
+    build: { contents: 'read', 'id-token': 'write', attestations: 'write' },
+    publish: { contents: 'write' },
+  },
   // sync: push the branch and open the pull request.
   'sync-plugins.yml': { sync: { contents: 'write', 'pull-requests': 'write' } },
 };
@@ -38,7 +48,10 @@ test('the three workflows exist', () => {
 });
 
 test('actionlint passes on every workflow', () => {
-  const r = actionlint(REPO_ROOT, FILES.map((f) => path.join('.github', 'workflows', f)));
+  const r = actionlint(
+    REPO_ROOT,
+    FILES.map((f) => path.join('.github', 'workflows', f)),
+  );
   expect(r.out).toBe('');
   expect(r.code).toBe(0);
 });
@@ -47,7 +60,10 @@ test('actionlint is really linting: a broken copy of release.yml fails it', () =
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'actionlint-'));
   try {
     fs.mkdirSync(path.join(dir, '.github', 'workflows'), { recursive: true });
-    const broken = text('release.yml').replace('${{ needs.build.outputs.version }}', '${{ needs.build.outputs.verison }}');
+    const broken = text('release.yml').replace(
+      '${{ needs.build.outputs.version }}',
+      '${{ needs.build.outputs.verison }}',
+    );
     fs.writeFileSync(path.join(dir, '.github', 'workflows', 'release.yml'), broken);
     const r = actionlint(dir, ['.github/workflows/release.yml']);
     expect(r.code).not.toBe(0);
@@ -59,17 +75,24 @@ test('actionlint is really linting: a broken copy of release.yml fails it', () =
 
 describe.each(FILES)('%s', (file) => {
   test('every action is pinned by a 40-hex commit SHA with its release in a comment', () => {
-    const lines = text(file).split('\n').filter((l) => /^\s*-?\s*uses:/.test(l));
+    const lines = text(file)
+      .split('\n')
+      .filter((l) => /^\s*-?\s*uses:/.test(l));
     expect(lines.length).toBeGreaterThan(0);
-    for (const line of lines) expect(/uses: [\w.-]+\/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$/.test(line) ? 'pinned' : line).toBe('pinned');
+    for (const line of lines)
+      expect(/uses: [\w.-]+\/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$/.test(line) ? 'pinned' : line).toBe('pinned');
     // The parsed view agrees (no `uses:` hidden in a flow mapping the line check would miss).
-    const uses = Object.values(workflow(file).jobs).flatMap((j) => j.steps.map((s) => s.uses).filter((u): u is string => !!u));
+    const uses = Object.values(workflow(file).jobs).flatMap((j) =>
+      j.steps.map((s) => s.uses).filter((u): u is string => !!u),
+    );
     expect(uses).toHaveLength(lines.length);
   });
 
   test('least privilege: the workflow grants nothing (ci: read), each job only what it uses', () => {
     const w = workflow(file);
-    expect(w.permissions === undefined ? 'missing top-level permissions' : w.permissions).toEqual(file === 'ci.yml' ? { contents: 'read' } : {});
+    expect(w.permissions === undefined ? 'missing top-level permissions' : w.permissions).toEqual(
+      file === 'ci.yml' ? { contents: 'read' } : {},
+    );
     const perJob = Object.fromEntries(Object.entries(w.jobs).map(([name, job]) => [name, job.permissions]));
     expect(perJob).toEqual(JOB_PERMISSIONS[file]);
   });
@@ -119,14 +142,23 @@ describe('release.yml', () => {
     // The tree step writes where the build takes it from.
     const prebuilt = /^PREBUILT_TREE=(\S+)$/m.exec(args)![1];
     expect(runs).toContain(`tree "$SNAPSHOT" --lock "$LOCK" --out ${prebuilt}`);
-    expect(fs.readFileSync(path.join(REPO_ROOT, 'image', 'Dockerfile'), 'utf8')).toMatch(/^FROM scratch AS tree-prebuilt\nARG PREBUILT_TREE=/m);
-    expect(build.with).toMatchObject({ sbom: true, provenance: 'mode=max', push: true, tags: '${{ env.IMAGE }}:${{ steps.inputs.outputs.version }}' });
+    expect(fs.readFileSync(path.join(REPO_ROOT, 'image', 'Dockerfile'), 'utf8')).toMatch(
+      /^FROM scratch AS tree-prebuilt\nARG PREBUILT_TREE=/m,
+    );
+    expect(build.with).toMatchObject({
+      sbom: true,
+      provenance: 'mode=max',
+      push: true,
+      tags: '${{ env.IMAGE }}:${{ steps.inputs.outputs.version }}',
+    });
     expect(steps.filter((s) => s.uses?.startsWith('actions/attest-build-provenance@'))).toHaveLength(3);
   });
 
   test('helm in the workflow is the version the tests run', () => {
     const helmStep = steps.find((s) => s.uses?.startsWith('azure/setup-helm@'))!;
-    const pinned = /^HELM_VERSION=(\S+)$/m.exec(fs.readFileSync(path.join(REPO_ROOT, 'scripts', 'install-test-tools.sh'), 'utf8'))![1];
+    const pinned = /^HELM_VERSION=(\S+)$/m.exec(
+      fs.readFileSync(path.join(REPO_ROOT, 'scripts', 'install-test-tools.sh'), 'utf8'),
+    )![1];
     expect(helmStep.with!.version).toBe(pinned);
   });
 });

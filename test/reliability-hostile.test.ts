@@ -51,7 +51,11 @@ describe('item 11: responses read into memory are bounded (after decoding)', () 
     const s = await server({ '/plugins/index.json': sendGzip(bomb) });
     const check = await runCliProcess(['check', s.url], { timeoutMs: 60_000 });
     const wp = await runCliProcess(['wasmplugins', '--index', s.url], { timeoutMs: 60_000 });
-    figures.indexBomb = { compressedBytes: bomb.length, check: { code: check.code, peakRssMiB: check.peakRssMiB, ms: check.ms }, wasmplugins: { code: wp.code, peakRssMiB: wp.peakRssMiB, ms: wp.ms } };
+    figures.indexBomb = {
+      compressedBytes: bomb.length,
+      check: { code: check.code, peakRssMiB: check.peakRssMiB, ms: check.ms },
+      wasmplugins: { code: wp.code, peakRssMiB: wp.peakRssMiB, ms: wp.ms },
+    };
     for (const r of [check, wp]) {
       expect(r.code).toBe(3);
       expect(r.stderr).toMatch(/larger than 16777216 bytes \(after decoding\)/);
@@ -64,7 +68,10 @@ describe('item 11: responses read into memory are bounded (after decoding)', () 
     let host = '';
     const s = await server({
       '/v2/*': (_req, res) => {
-        res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${host}/token",service="hostile"`, 'content-type': 'application/json' });
+        res.writeHead(401, {
+          'www-authenticate': `Bearer realm="http://${host}/token",service="hostile"`,
+          'content-type': 'application/json',
+        });
         res.end('{"errors":[{"code":"UNAUTHORIZED","message":"auth"}]}');
       },
       '/token': sendGzip(bomb),
@@ -80,11 +87,20 @@ describe('item 11: responses read into memory are bounded (after decoding)', () 
 
 describe('item 12: deadlines and bounded work per request', () => {
   test('a manifest trickled at one byte per 100 ms is stopped by the per-request deadline', async () => {
-    const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: [] }).padEnd(4000, ' '));
-    const s = await server({ '/v2/*': trickle(manifest, 100, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }) });
+    const manifest = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: [] }).padEnd(
+        4000,
+        ' ',
+      ),
+    );
+    const s = await server({
+      '/v2/*': trickle(manifest, 100, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }),
+    });
     const client = createOciClient({ timeoutMs: 1000, requestDeadlineMs: 1500, retries: 1 });
     const started = Date.now();
-    const err = await client.resolve({ registry: s.host, repository: 'plugins/x', tag: '1.0.0' }).catch((e: unknown) => e);
+    const err = await client
+      .resolve({ registry: s.host, repository: 'plugins/x', tag: '1.0.0' })
+      .catch((e: unknown) => e);
     await client.close();
     const ms = Date.now() - started;
     figures.trickle = { ms, deadlineMs: 1500 };
@@ -94,12 +110,26 @@ describe('item 12: deadlines and bounded work per request', () => {
   }, 20_000);
 
   test('a manifest with 20,000 layers is refused after one manifest request, no blob fetched', async () => {
-    const layer = (i: number) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${i.toString(16).padStart(64, '0')}`, size: 100 });
-    const doc = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', layers: Array.from({ length: 20_000 }, (_, i) => layer(i)) };
-    const s = await server({ '/v2/plugins/x/manifests/1.0.0': sendJson(doc, 200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }) });
+    const layer = (i: number) => ({
+      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+      digest: `sha256:${i.toString(16).padStart(64, '0')}`,
+      size: 100,
+    });
+    const doc = {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      layers: Array.from({ length: 20_000 }, (_, i) => layer(i)),
+    };
+    const s = await server({
+      '/v2/plugins/x/manifests/1.0.0': sendJson(doc, 200, {
+        'content-type': 'application/vnd.oci.image.manifest.v1+json',
+      }),
+    });
     const client = createOciClient({ retries: 1 });
     const out = fs.mkdtempSync(path.join(dir, 'layers-'));
-    const err = await client.fetch({ registry: s.host, repository: 'plugins/x', tag: '1.0.0' }, out).catch((e: unknown) => e);
+    const err = await client
+      .fetch({ registry: s.host, repository: 'plugins/x', tag: '1.0.0' }, out)
+      .catch((e: unknown) => e);
     await client.close();
     figures.manyLayers = { requests: s.requests.length };
     expect(err).toMatchObject({ code: 'E_MANIFEST_FORMAT' });
@@ -111,7 +141,9 @@ describe('item 12: deadlines and bounded work per request', () => {
 describe('item 15: server text cannot forge or flood output', () => {
   test('an index entry named with a newline and ANSI escapes cannot print an ok line', async () => {
     const forged = 'x\n\u001b[32mok     forged@1.0.0 10 bytes, sha256 ok\u001b[0m';
-    const s = await server({ '/plugins/index.json': sendJson({ schemaVersion: 1, plugins: [{ ...entry('a'), name: forged }] }) });
+    const s = await server({
+      '/plugins/index.json': sendJson({ schemaVersion: 1, plugins: [{ ...entry('a'), name: forged }] }),
+    });
     const r = await runCliProcess(['check', s.url]);
     const lines = `${r.stdout}${r.stderr}`.split('\n');
     expect(r.code).toBe(3);
@@ -176,7 +208,12 @@ describe('item 20: misleading errors', () => {
   test('a "$" in the served path is refused before Nginx could read it as a variable', () => {
     const conf = fs.readFileSync(path.join(__dirname, '..', 'image', 'nginx.conf'), 'utf8');
     const base = { host: '127.0.0.1', port: 8080, runtimeDir: '/tmp/rt' };
-    expect(() => rewriteNginxConfig(conf, { ...base, root: '/srv/tree$uri' })).toThrow(expect.objectContaining({ code: 'E_NGINX_PATH', message: expect.stringMatching(/contains "\$", which Nginx reads as a variable/) }));
+    expect(() => rewriteNginxConfig(conf, { ...base, root: '/srv/tree$uri' })).toThrow(
+      expect.objectContaining({
+        code: 'E_NGINX_PATH',
+        message: expect.stringMatching(/contains "\$", which Nginx reads as a variable/),
+      }),
+    );
     expect(() => rewriteNginxConfig(conf, { ...base, root: '/srv/tree' })).not.toThrow();
   });
 });

@@ -22,7 +22,10 @@ describe('item 13: parsers are linear', () => {
   // is generous for a loaded 2-core runner (this takes < 1 s) and still far below the old time.
   test('a 10,000-entry snapshot parses in well under 5 s, with correct line numbers', () => {
     const plugins = Array.from({ length: 10_000 }, (_, i) => ({
-      logicalId: `p${i}`, version: '1.0.0', ociRef: `registry.example/plugins/p${i}:1.0.0`, digest: DIGEST,
+      logicalId: `p${i}`,
+      version: '1.0.0',
+      ociRef: `registry.example/plugins/p${i}:1.0.0`,
+      digest: DIGEST,
       consumers: { pluginServer: { httpPath: `p${i}` } },
     }));
     plugins[9_999]!.version = '2.0.0'; // one problem at the end: its line number must be right
@@ -72,11 +75,24 @@ describe('item 14: credentials in a reference', () => {
     expect(errorLine(p)).not.toContain('hunter2');
     expect(errorLine(p)).not.toContain('alice');
     expect(errorLine(p)).not.toMatch(/digest/);
-    expect(errorLine(p)).toMatch(/credentials in the reference \(oci:\/\/\*\*\*@registry\.example\/\.\.\.\) are not supported/);
+    expect(errorLine(p)).toMatch(
+      /credentials in the reference \(oci:\/\/\*\*\*@registry\.example\/\.\.\.\) are not supported/,
+    );
   });
 
   test('a snapshot ociRef with credentials is refused the same way', () => {
-    const text = JSON.stringify({ schemaVersion: 1, plugins: [{ logicalId: 'x', version: '1.0.0', ociRef: 'u:topsecret@registry.example/p/x:1.0.0', digest: DIGEST, consumers: { pluginServer: { httpPath: 'x' } } }] });
+    const text = JSON.stringify({
+      schemaVersion: 1,
+      plugins: [
+        {
+          logicalId: 'x',
+          version: '1.0.0',
+          ociRef: 'u:topsecret@registry.example/p/x:1.0.0',
+          digest: DIGEST,
+          consumers: { pluginServer: { httpPath: 'x' } },
+        },
+      ],
+    });
     const r = parseSnapshot(text, 's.json');
     expect(r.problems.map((p) => p.code)).toEqual(['E_REFERENCE_CREDENTIALS']);
     expect(errorLine(r.problems[0])).not.toContain('topsecret');
@@ -85,17 +101,29 @@ describe('item 14: credentials in a reference', () => {
 
 describe('item 15: untrusted text is escaped and bounded', () => {
   test('a newline and ANSI escapes in a message cannot start a forged line', () => {
-    const line = errorLine(new RegistryError('E_REGISTRY_STATUS', 'registry says \n\u001b[32mok: x@1.0.0 published\u001b[0m\r', { url: 'http://r' }));
+    const line = errorLine(
+      new RegistryError('E_REGISTRY_STATUS', 'registry says \n\u001b[32mok: x@1.0.0 published\u001b[0m\r', {
+        url: 'http://r',
+      }),
+    );
     expect(line).not.toMatch(/[\n\r\u001b]/);
     expect(line).toContain('\\n\\u001b[32mok');
   });
 
   test('an error quoting 1 MB of server text prints at most 2000 characters', () => {
-    expect(errorLine(new InputError({ code: 'E_INDEX_INVALID', message: 'x'.repeat(1_000_000) })).length).toBeLessThanOrEqual(2000);
+    expect(
+      errorLine(new InputError({ code: 'E_INDEX_INVALID', message: 'x'.repeat(1_000_000) })).length,
+    ).toBeLessThanOrEqual(2000);
   });
 
   test('an index with 10,000 bad entries lists 10 problems and counts the rest', () => {
-    const plugins = Array.from({ length: 10_000 }, (_, i) => ({ name: `p${i}`, version: '1', sha256: 'bad', size: 1, path: `/plugins/p${i}/1/plugin.wasm` }));
+    const plugins = Array.from({ length: 10_000 }, (_, i) => ({
+      name: `p${i}`,
+      version: '1',
+      sha256: 'bad',
+      size: 1,
+      path: `/plugins/p${i}/1/plugin.wasm`,
+    }));
     const err = (() => {
       try {
         parseIndex({ schemaVersion: 1, plugins }, 'index.json');
@@ -111,20 +139,38 @@ describe('item 15: untrusted text is escaped and bounded', () => {
 
 describe('item 12: bounded work per manifest', () => {
   test('a manifest with 20,000 layers is refused at parse time', () => {
-    const layers = Array.from({ length: 20_000 }, (_, i) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: `sha256:${i.toString(16).padStart(64, '0')}`, size: 1 }));
-    expect(() => parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, layers })), null, 'http://r/m')).toThrow(/20000 layers, more than the 256/);
+    const layers = Array.from({ length: 20_000 }, (_, i) => ({
+      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+      digest: `sha256:${i.toString(16).padStart(64, '0')}`,
+      size: 1,
+    }));
+    expect(() => parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, layers })), null, 'http://r/m')).toThrow(
+      /20000 layers, more than the 256/,
+    );
   });
 });
 
 describe('item 17: WasmPlugins as the API server validates them', () => {
-  const index = (names: string[], version = '1.0.0'): PluginIndex => ({
-    schemaVersion: 1,
-    plugins: names.map((name) => ({ name, version, sha256: 'a'.repeat(64), size: 1, path: `/plugins/${name}/${version}/plugin.wasm` })),
-  } as unknown as PluginIndex);
+  const index = (names: string[], version = '1.0.0'): PluginIndex =>
+    ({
+      schemaVersion: 1,
+      plugins: names.map((name) => ({
+        name,
+        version,
+        sha256: 'a'.repeat(64),
+        size: 1,
+        path: `/plugins/${name}/${version}/plugin.wasm`,
+      })),
+    }) as unknown as PluginIndex;
   const opts = { baseUrl: 'http://s', namespace: 'higress-system', select: [], defaultConfigDisable: true };
 
   test('Foo and foo collide on one resource name', () => {
-    expect(() => buildWasmPlugins(index(['Foo', 'foo']), opts)).toThrow(expect.objectContaining({ code: 'E_LABEL_VALUE', message: expect.stringMatching(/Foo@1.0.0 and foo@1.0.0 would both be WasmPlugin "foo"/) }));
+    expect(() => buildWasmPlugins(index(['Foo', 'foo']), opts)).toThrow(
+      expect.objectContaining({
+        code: 'E_LABEL_VALUE',
+        message: expect.stringMatching(/Foo@1.0.0 and foo@1.0.0 would both be WasmPlugin "foo"/),
+      }),
+    );
   });
 
   test('a label value over 63 characters or ending in "_" is refused, naming the plugin', () => {
@@ -140,14 +186,21 @@ describe('item 17: WasmPlugins as the API server validates them', () => {
 describe('item 20: misleading errors', () => {
   test('port 99999 in a reference is refused at parse time', () => {
     const r = parsePluginList('x=oci://127.0.0.1:99999/plugins/x:1.0.0\n', 'l.properties');
-    expect(r.problems.map((p) => p.message)).toEqual([expect.stringMatching(/port 99999 of "127.0.0.1:99999" is not a TCP port/)]);
+    expect(r.problems.map((p) => p.message)).toEqual([
+      expect.stringMatching(/port 99999 of "127.0.0.1:99999" is not a TCP port/),
+    ]);
     expect(parsePluginList('x=oci://127.0.0.1:65535/plugins/x:1.0.0\n', 'l.properties').problems).toEqual([]);
   });
 
   test('a folder given as a list is named as a folder, not "not found"; a missing file says not found', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-inputs-'));
     try {
-      expect(() => loadInputs({ lists: [dir] })).toThrow(expect.objectContaining({ code: 'E_INPUT_NOT_FILE', message: expect.stringMatching(/is a folder, not a file/) }));
+      expect(() => loadInputs({ lists: [dir] })).toThrow(
+        expect.objectContaining({
+          code: 'E_INPUT_NOT_FILE',
+          message: expect.stringMatching(/is a folder, not a file/),
+        }),
+      );
       expect(() => loadInputs({ lists: [path.join(dir, 'none')] })).toThrow(/not found/);
       const big = path.join(dir, 'big.properties');
       fs.writeFileSync(big, '');

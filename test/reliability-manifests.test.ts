@@ -33,7 +33,11 @@ function readExceptions(text: string): Exception[] {
     const line = raw.trim();
     if (!line || line.startsWith('#')) return;
     const colon = line.indexOf(':');
-    out.push({ id: (colon < 0 ? line : line.slice(0, colon)).trim(), reason: colon < 0 ? '' : line.slice(colon + 1).trim(), line: i + 1 });
+    out.push({
+      id: (colon < 0 ? line : line.slice(0, colon)).trim(),
+      reason: colon < 0 ? '' : line.slice(colon + 1).trim(),
+      line: i + 1,
+    });
   });
   return out;
 }
@@ -46,11 +50,27 @@ interface ScoreFinding {
 }
 
 function kubeScore(manifest: string, ignore: string[]): ScoreFinding[] {
-  const args = ['score', '-o', 'json', '--kubernetes-version', 'v1.28', ...ignore.flatMap((id) => ['--ignore-test', id]), manifest];
+  const args = [
+    'score',
+    '-o',
+    'json',
+    '--kubernetes-version',
+    'v1.28',
+    ...ignore.flatMap((id) => ['--ignore-test', id]),
+    manifest,
+  ];
   const r = spawnSync(tool('kube-score'), args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
   if (r.error) throw r.error;
   // kube-score exits 1 when it has findings; anything it printed is still valid JSON.
-  let report: Array<{ object_name: string; checks: Array<{ check: { id: string }; grade: number; skipped: boolean; comments: Array<{ summary: string; path?: string }> | null }> }>;
+  let report: Array<{
+    object_name: string;
+    checks: Array<{
+      check: { id: string };
+      grade: number;
+      skipped: boolean;
+      comments: Array<{ summary: string; path?: string }> | null;
+    }>;
+  }>;
   try {
     report = JSON.parse(r.stdout);
   } catch {
@@ -60,7 +80,12 @@ function kubeScore(manifest: string, ignore: string[]): ScoreFinding[] {
   for (const o of report) {
     for (const c of o.checks) {
       if (c.skipped || c.grade > FINDING_GRADE) continue;
-      findings.push({ object: o.object_name, check: c.check.id, grade: c.grade, comments: (c.comments ?? []).map((x) => `${x.path ? `${x.path}: ` : ''}${x.summary}`) });
+      findings.push({
+        object: o.object_name,
+        check: c.check.id,
+        grade: c.grade,
+        comments: (c.comments ?? []).map((x) => `${x.path ? `${x.path}: ` : ''}${x.summary}`),
+      });
     }
   }
   return findings;
@@ -91,19 +116,40 @@ afterAll(() => {
 describe('kube-score', () => {
   test('every exception names a check kube-score knows and gives a reason', () => {
     const listed = spawnSync(tool('kube-score'), ['list'], { encoding: 'utf8' });
-    const known = new Set(listed.stdout.split('\n').map((l) => l.split(',')[0]).filter(Boolean));
+    const known = new Set(
+      listed.stdout
+        .split('\n')
+        .map((l) => l.split(',')[0])
+        .filter(Boolean),
+    );
     expect(known.size).toBeGreaterThan(20);
     expect(exceptions.length).toBeGreaterThan(0);
-    const bad = exceptions.filter((e) => !known.has(e.id) || e.reason.length < 20).map((e) => `kube-score-ignore.txt:${e.line}: ${e.id}`);
+    const bad = exceptions
+      .filter((e) => !known.has(e.id) || e.reason.length < 20)
+      .map((e) => `kube-score-ignore.txt:${e.line}: ${e.id}`);
     expect(bad).toEqual([]);
     expect(new Set(exceptions.map((e) => e.id)).size).toBe(exceptions.length);
   });
 
   test('the checker finds what it should (a bare Deployment has findings)', () => {
     const bare = path.join(tmp, 'bare.yaml');
-    fs.writeFileSync(bare, 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bare}\nspec:\n  selector: {matchLabels: {app: bare}}\n  template:\n    metadata: {labels: {app: bare}}\n    spec: {containers: [{name: c, image: "nginx:latest"}]}\n');
-    const checks = new Set(kubeScore(bare, exceptions.map((e) => e.id)).map((f) => f.check));
-    expect([...checks]).toEqual(expect.arrayContaining(['container-resources', 'container-image-tag', 'container-security-context-readonlyrootfilesystem']));
+    fs.writeFileSync(
+      bare,
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: bare}\nspec:\n  selector: {matchLabels: {app: bare}}\n  template:\n    metadata: {labels: {app: bare}}\n    spec: {containers: [{name: c, image: "nginx:latest"}]}\n',
+    );
+    const checks = new Set(
+      kubeScore(
+        bare,
+        exceptions.map((e) => e.id),
+      ).map((f) => f.check),
+    );
+    expect([...checks]).toEqual(
+      expect.arrayContaining([
+        'container-resources',
+        'container-image-tag',
+        'container-security-context-readonlyrootfilesystem',
+      ]),
+    );
   });
 
   test.each([
@@ -111,8 +157,17 @@ describe('kube-score', () => {
     ['the plain manifests (dist/higress-plugin-server.yaml)', () => DIST],
   ])('%s: no WARNING or CRITICAL finding outside the written exceptions', (what, file) => {
     const all = kubeScore(file(), []);
-    const left = kubeScore(file(), exceptions.map((e) => e.id));
-    recordFigures(FIGURES, { [`kubeScore:${what}`]: { findingsWithoutExceptions: all.map((f) => `${f.object} ${f.check}`), findingsAfterExceptions: left.length, exceptions: exceptions.map((e) => e.id) } });
+    const left = kubeScore(
+      file(),
+      exceptions.map((e) => e.id),
+    );
+    recordFigures(FIGURES, {
+      [`kubeScore:${what}`]: {
+        findingsWithoutExceptions: all.map((f) => `${f.object} ${f.check}`),
+        findingsAfterExceptions: left.length,
+        exceptions: exceptions.map((e) => e.id),
+      },
+    });
     expect(left).toEqual([]);
   });
 });
@@ -124,7 +179,11 @@ describe('Pod Security Standards: restricted', () => {
   ];
 
   test('the chart renders the Deployment and the helm-test Pod; dist/ the Deployment', () => {
-    expect(podTemplates(renderedObjects).map((t) => t.id).sort()).toEqual(['Deployment/higress-plugin-server', 'Pod/higress-plugin-server-test']);
+    expect(
+      podTemplates(renderedObjects)
+        .map((t) => t.id)
+        .sort(),
+    ).toEqual(['Deployment/higress-plugin-server', 'Pod/higress-plugin-server-test']);
     expect(podTemplates(distObjects).map((t) => t.id)).toEqual(['Deployment/higress-plugin-server']);
   });
 
@@ -144,7 +203,14 @@ describe('Pod Security Standards: restricted', () => {
     spec: {
       hostNetwork: true,
       hostPID: true,
-      securityContext: { runAsUser: 0, runAsNonRoot: false, seccompProfile: { type: 'Unconfined' }, sysctls: [{ name: 'kernel.msgmax', value: '1' }], seLinuxOptions: { user: 'root' }, windowsOptions: { hostProcess: true } },
+      securityContext: {
+        runAsUser: 0,
+        runAsNonRoot: false,
+        seccompProfile: { type: 'Unconfined' },
+        sysctls: [{ name: 'kernel.msgmax', value: '1' }],
+        seLinuxOptions: { user: 'root' },
+        windowsOptions: { hostProcess: true },
+      },
       volumes: [{ name: 'h', hostPath: { path: '/' } }],
       initContainers: [{ name: 'i', image: 'x' }],
       containers: [
@@ -152,7 +218,14 @@ describe('Pod Security Standards: restricted', () => {
           name: 'c',
           image: 'x',
           ports: [{ containerPort: 80, hostPort: 80 }],
-          securityContext: { privileged: true, allowPrivilegeEscalation: true, procMount: 'Unmasked', capabilities: { add: ['SYS_ADMIN'] }, seLinuxOptions: { type: 'spc_t' }, appArmorProfile: { type: 'Unconfined' } },
+          securityContext: {
+            privileged: true,
+            allowPrivilegeEscalation: true,
+            procMount: 'Unmasked',
+            capabilities: { add: ['SYS_ADMIN'] },
+            seLinuxOptions: { type: 'spc_t' },
+            appArmorProfile: { type: 'Unconfined' },
+          },
         },
       ],
     },

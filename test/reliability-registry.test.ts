@@ -90,7 +90,9 @@ beforeAll(async () => {
   [faults, liar] = await Promise.all([startFaultProxy(reg.url), startManifestProxy(reg.url)]);
   for (const name of ALL) {
     const bytes = wasmVariant(small, name);
-    await pushWasmArtifact(reg, `plugins/${name}`, '1.0.0', bytes, { annotations: { 'org.opencontainers.image.created': '2025-01-02T03:04:05Z' } });
+    await pushWasmArtifact(reg, `plugins/${name}`, '1.0.0', bytes, {
+      annotations: { 'org.opencontainers.image.created': '2025-01-02T03:04:05Z' },
+    });
     want.set(name, hex(bytes));
   }
   // Large plugins for the kill tests: publishing them takes long enough to be killed in the middle.
@@ -103,7 +105,11 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  recordFigures(FIGURES, { cases: outcomes, faultCases: outcomes.length, faultsInjected: outcomes.reduce((n, o) => n + Number(o.injected ?? 0), 0) });
+  recordFigures(FIGURES, {
+    cases: outcomes,
+    faultCases: outcomes.length,
+    faultsInjected: outcomes.reduce((n, o) => n + Number(o.injected ?? 0), 0),
+  });
   await faults?.stop();
   await liar?.stop();
   await reg?.stop();
@@ -118,12 +124,24 @@ const manifestOf = (names: string[]) => new RegExp(`/v2/plugins/(?:${names.join(
 describe('transient faults are retried and the run publishes the right bytes', () => {
   const cases: Array<[string, FaultRule[]]> = [
     ['blob responses delayed 1.5 s', [{ path: blobOf(ADDED), delayMs: 1500 }]],
-    ['connection dropped once per blob', [{ path: blobOf(['delta']), drop: true, times: 1 }, { path: blobOf(['echo']), drop: true, times: 1 }]],
+    [
+      'connection dropped once per blob',
+      [
+        { path: blobOf(['delta']), drop: true, times: 1 },
+        { path: blobOf(['echo']), drop: true, times: 1 },
+      ],
+    ],
     ['manifest GET answers 500 twice', [{ path: manifestOf(ADDED), method: 'GET', status: 500, times: 2 }]],
     ['manifest HEAD answers 503 twice', [{ path: manifestOf(ALL), method: 'HEAD', status: 503, times: 2 }]],
     ['blob answers 503 three times', [{ path: blobOf(ADDED), status: 503, times: 3 }]],
-    ['429 with Retry-After: 1 on manifests', [{ path: manifestOf(ALL), status: 429, times: 2, headers: { 'retry-after': '1' } }]],
-    ['body cut mid-stream (connection closed) once', [{ path: blobOf(ADDED), truncateTo: 100, keepLength: true, times: 2 }]],
+    [
+      '429 with Retry-After: 1 on manifests',
+      [{ path: manifestOf(ALL), status: 429, times: 2, headers: { 'retry-after': '1' } }],
+    ],
+    [
+      'body cut mid-stream (connection closed) once',
+      [{ path: blobOf(ADDED), truncateTo: 100, keepLength: true, times: 2 }],
+    ],
   ];
   test.each(cases)('%s', async (what, rules) => {
     const root = await pristineTree(faults.host);
@@ -131,7 +149,14 @@ describe('transient faults are retried and the run publishes the right bytes', (
     for (const r of rules) faults.add(r);
     const r = await runCli('pull', writeList(faults.host, ALL), '--out', root);
     const injected = faults.log.filter((l) => l.fault).length;
-    outcomes.push({ fault: what, kind: 'transient', injected, requests: faults.log.length, exit: r.code, outcome: r.code === 0 ? 'retried, succeeded' : r.stderr.trim() });
+    outcomes.push({
+      fault: what,
+      kind: 'transient',
+      injected,
+      requests: faults.log.length,
+      exit: r.code,
+      outcome: r.code === 0 ? 'retried, succeeded' : r.stderr.trim(),
+    });
     expect(r.stderr).not.toMatch(/^error:/m);
     expect(r.code).toBe(0);
     expect(injected).toBeGreaterThan(0);
@@ -139,21 +164,42 @@ describe('transient faults are retried and the run publishes the right bytes', (
     for (const name of ALL) expect(servedSha(root, name)).toBe(want.get(name));
     // The plugins that were already there are untouched (index.json and the OCI view's listings list the new ones too).
     const after = treeState(root);
-    const listing = (f: string) => f.endsWith('index.json') || /^oci\/(view\.json|catalog\.json|tags\/|nginx\/)/.test(f);
+    const listing = (f: string) =>
+      f.endsWith('index.json') || /^oci\/(view\.json|catalog\.json|tags\/|nginx\/)/.test(f);
     for (const [file, sha] of Object.entries(before)) if (!listing(file)) expect(after[file]).toBe(sha);
   });
 });
 
 describe('permanent faults fail clearly and leave the previous tree byte-identical', () => {
   const cases: Array<[string, FaultRule[], RegExp]> = [
-    ['blob always 500', [{ path: blobOf(ADDED), status: 500 }], /registry error 500 for http:\/\/127\.0\.0\.1:\d+\/v2\/plugins\/(delta|echo)\/blobs\//],
+    [
+      'blob always 500',
+      [{ path: blobOf(ADDED), status: 500 }],
+      /registry error 500 for http:\/\/127\.0\.0\.1:\d+\/v2\/plugins\/(delta|echo)\/blobs\//,
+    ],
     ['manifests always 503', [{ path: manifestOf(ALL), status: 503 }], /registry error 503 .*manifests\/1\.0\.0/],
-    ['429 on every attempt', [{ path: manifestOf(ADDED), status: 429, headers: { 'retry-after': '0' } }], /rate limited \(429\)/],
-    ['connection dropped on every attempt', [{ path: blobOf(ADDED), drop: true }], /delta@1\.0\.0: .*http:\/\/127\.0\.0\.1:\d+\/v2\/plugins\/delta\/blobs\//],
+    [
+      '429 on every attempt',
+      [{ path: manifestOf(ADDED), status: 429, headers: { 'retry-after': '0' } }],
+      /rate limited \(429\)/,
+    ],
+    [
+      'connection dropped on every attempt',
+      [{ path: blobOf(ADDED), drop: true }],
+      /delta@1\.0\.0: .*http:\/\/127\.0\.0\.1:\d+\/v2\/plugins\/delta\/blobs\//,
+    ],
     ['truncated body (short Content-Length)', [{ path: blobOf(ADDED), truncateTo: 1000 }], /got 1000 of \d+ bytes/],
-    ['body cut mid-stream on every attempt', [{ path: blobOf(ADDED), truncateTo: 100, keepLength: true }], /delta@1\.0\.0: /],
+    [
+      'body cut mid-stream on every attempt',
+      [{ path: blobOf(ADDED), truncateTo: 100, keepLength: true }],
+      /delta@1\.0\.0: /,
+    ],
     ['corrupted blob bytes (same length)', [{ path: blobOf(ADDED), corrupt: true }], /expected sha256:[0-9a-f]{64}/],
-    ['corrupted manifest bytes', [{ path: manifestOf(ADDED), method: 'GET', corrupt: true }], /delta@1\.0\.0: .*sha256/],
+    [
+      'corrupted manifest bytes',
+      [{ path: manifestOf(ADDED), method: 'GET', corrupt: true }],
+      /delta@1\.0\.0: .*sha256/,
+    ],
   ];
   test.each(cases)('%s', async (what, rules, message) => {
     const root = await pristineTree(faults.host);
@@ -161,8 +207,19 @@ describe('permanent faults fail clearly and leave the previous tree byte-identic
     for (const r of rules) faults.add(r);
     const r = await runCli('pull', writeList(faults.host, ALL), '--out', root);
     const injected = faults.log.filter((l) => l.fault).length;
-    const errors = r.stderr.trim().split('\n').filter((l) => l.startsWith('FAILED '));
-    outcomes.push({ fault: what, kind: 'permanent', injected, requests: faults.log.length, exit: r.code, outcome: 'failed, tree unchanged', error: errors[0] });
+    const errors = r.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('FAILED '));
+    outcomes.push({
+      fault: what,
+      kind: 'permanent',
+      injected,
+      requests: faults.log.length,
+      exit: r.code,
+      outcome: 'failed, tree unchanged',
+      error: errors[0],
+    });
     expect(r.code).not.toBe(0);
     expect(errors.length).toBeGreaterThan(0);
     expect(r.stderr).toMatch(message);
@@ -182,7 +239,13 @@ describe('permanent faults fail clearly and leave the previous tree byte-identic
     // The CLI's 30 s per-request timeout is too long for a test; same pipeline, shorter timeout.
     const client = createOciClient({ timeoutMs: 300, retries: 2, retryBaseMs: 10 });
     const result = await runPull({ root, entries, client }).finally(() => client.close());
-    outcomes.push({ fault: 'blob stalls 10 s (timeout 300 ms, 2 attempts)', kind: 'permanent', injected: faults.log.filter((l) => l.fault).length, outcome: 'failed, tree unchanged', error: result.failed[0] && failureLine(result.failed[0]) });
+    outcomes.push({
+      fault: 'blob stalls 10 s (timeout 300 ms, 2 attempts)',
+      kind: 'permanent',
+      injected: faults.log.filter((l) => l.fault).length,
+      outcome: 'failed, tree unchanged',
+      error: result.failed[0] && failureLine(result.failed[0]),
+    });
     expect(result.ok).toBe(false);
     expect(result.failed.map((f) => f.error.code)).toEqual(['E_REGISTRY_TIMEOUT', 'E_REGISTRY_TIMEOUT']);
     expect(treeState(root)).toEqual(before);
@@ -200,9 +263,18 @@ describe('manifests whose digest does not match', () => {
     const before = treeState(root);
     liar.lies = [{ path: manifestOf(['delta']), swapRepository: { from: '/plugins/delta/', to: '/plugins/echo/' } }];
     const r = await runCli('pull', writeList(liar.host, ALL), '--out', root);
-    outcomes.push({ fault: 'manifest GET swapped for another manifest', kind: 'permanent', injected: liar.applied, exit: r.code, outcome: 'failed, tree unchanged', error: firstError(r.stderr) });
+    outcomes.push({
+      fault: 'manifest GET swapped for another manifest',
+      kind: 'permanent',
+      injected: liar.applied,
+      exit: r.code,
+      outcome: 'failed, tree unchanged',
+      error: firstError(r.stderr),
+    });
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/^FAILED delta@1\.0\.0: .*now resolves to sha256:[0-9a-f]{64}, expected sha256:[0-9a-f]{64}/m);
+    expect(r.stderr).toMatch(
+      /^FAILED delta@1\.0\.0: .*now resolves to sha256:[0-9a-f]{64}, expected sha256:[0-9a-f]{64}/m,
+    );
     expect(treeState(root)).toEqual(before);
     await assertSound(root);
   });
@@ -212,7 +284,14 @@ describe('manifests whose digest does not match', () => {
     const before = treeState(root);
     liar.lies = [{ path: manifestOf(['delta']), digestHeader: `sha256:${'0'.repeat(64)}` }];
     const r = await runCli('pull', writeList(liar.host, ALL), '--out', root);
-    outcomes.push({ fault: 'Docker-Content-Digest header lies', kind: 'permanent', injected: liar.applied, exit: r.code, outcome: 'failed, tree unchanged', error: firstError(r.stderr) });
+    outcomes.push({
+      fault: 'Docker-Content-Digest header lies',
+      kind: 'permanent',
+      injected: liar.applied,
+      exit: r.code,
+      outcome: 'failed, tree unchanged',
+      error: firstError(r.stderr),
+    });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/^FAILED delta@1\.0\.0: .*sha256:0{64}/m);
     expect(treeState(root)).toEqual(before);
@@ -223,9 +302,20 @@ describe('manifests whose digest does not match', () => {
     const root = await pristineTree(faults.host);
     const before = treeState(root);
     const pinned = `sha256:${'a'.repeat(64)}`;
-    const list = writeList(faults.host, ALL.filter((n) => n !== 'delta'), `delta=oci://${faults.host}/plugins/delta:1.0.0@${pinned}\n`);
+    const list = writeList(
+      faults.host,
+      ALL.filter((n) => n !== 'delta'),
+      `delta=oci://${faults.host}/plugins/delta:1.0.0@${pinned}\n`,
+    );
     const r = await runCli('pull', list, '--out', root);
-    outcomes.push({ fault: 'pinned digest differs from the registry', kind: 'permanent', injected: 0, exit: r.code, outcome: 'failed, tree unchanged', error: firstError(r.stderr) });
+    outcomes.push({
+      fault: 'pinned digest differs from the registry',
+      kind: 'permanent',
+      injected: 0,
+      exit: r.code,
+      outcome: 'failed, tree unchanged',
+      error: firstError(r.stderr),
+    });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/^FAILED delta@1\.0\.0: .*sha256:a{64}/m);
     expect(treeState(root)).toEqual(before);
@@ -241,9 +331,15 @@ describe('SIGKILL mid-run, then a re-run', () => {
     child = undefined;
   });
 
-  function startPull(list: string, root: string): { proc: ChildProcess; exited: Promise<string | null>; stdout(): string } {
+  function startPull(
+    list: string,
+    root: string,
+  ): { proc: ChildProcess; exited: Promise<string | null>; stdout(): string } {
     let out = '';
-    const proc = spawn(process.execPath, [...CLI, 'pull', list, '--out', root, '--json'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [...CLI, 'pull', list, '--out', root, '--json'], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
     proc.stderr?.resume();
     const exited = new Promise<string | null>((resolve) => proc.once('exit', (_code, signal) => resolve(signal)));
@@ -294,8 +390,17 @@ describe('SIGKILL mid-run, then a re-run', () => {
     for (const [file, sha] of Object.entries(before)) expect(afterKill[file]).toBe(sha);
     // Besides its temp folder, the killed run leaves its lock and its journal entry: the re-run takes
     // over the stale lock and removes what the journal names.
-    expect(Object.keys(afterKill).filter((f) => !f.startsWith('.tmp-') && !(f in before))).toEqual(['.higress-plugin-server.lock', '.higress-plugin-server.runs']);
-    outcomes.push({ fault: 'SIGKILL during a stalled download', kind: 'kill', injected: 1, leftoversAfterKill: leftovers(root).length, outcome: 'previous tree intact; re-run succeeded, no leftovers' });
+    expect(Object.keys(afterKill).filter((f) => !f.startsWith('.tmp-') && !(f in before))).toEqual([
+      '.higress-plugin-server.lock',
+      '.higress-plugin-server.runs',
+    ]);
+    outcomes.push({
+      fault: 'SIGKILL during a stalled download',
+      kind: 'kill',
+      injected: 1,
+      leftoversAfterKill: leftovers(root).length,
+      outcome: 'previous tree intact; re-run succeeded, no leftovers',
+    });
     expect(leftBehind.length + leftovers(root).length).toBeGreaterThan(0);
     await rerunAndCheck(root, list);
     for (const name of ALL) expect(servedSha(root, name)).toBe(want.get(name));
@@ -311,7 +416,13 @@ describe('SIGKILL mid-run, then a re-run', () => {
     await until(() => /"status":"downloaded"/.test(run.stdout()), run.proc, 60_000);
     run.proc.kill('SIGKILL');
     expect(await run.exited).toBe('SIGKILL');
-    outcomes.push({ fault: 'SIGKILL during the commit phase (3 × 12 MB plugins)', kind: 'kill', injected: 1, leftoversAfterKill: leftovers(root).length, outcome: 're-run succeeded, no leftovers' });
+    outcomes.push({
+      fault: 'SIGKILL during the commit phase (3 × 12 MB plugins)',
+      kind: 'kill',
+      injected: 1,
+      leftoversAfterKill: leftovers(root).length,
+      outcome: 're-run succeeded, no leftovers',
+    });
     await rerunAndCheck(root, list);
     for (const name of names) expect(servedSha(root, name)).toBe(want.get(name));
   });

@@ -45,25 +45,28 @@ function checkingClients(port: number, count: number, valid: Set<string>, stop: 
   const out: Checked = { requests: 0, statuses: {}, wrongBodies: 0 };
   const one = (gzip: boolean) =>
     new Promise<void>((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port, path: URL_PATH, agent, headers: gzip ? { 'accept-encoding': 'gzip' } : {} }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          out.requests++;
-          out.statuses[String(res.statusCode)] = (out.statuses[String(res.statusCode)] ?? 0) + 1;
-          if (res.statusCode === 200) {
-            let body = Buffer.concat(chunks);
-            try {
-              if (res.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body);
-              if (!valid.has(hex(body))) out.wrongBodies++;
-            } catch {
-              out.wrongBodies++;
+      const req = http.get(
+        { host: '127.0.0.1', port, path: URL_PATH, agent, headers: gzip ? { 'accept-encoding': 'gzip' } : {} },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            out.requests++;
+            out.statuses[String(res.statusCode)] = (out.statuses[String(res.statusCode)] ?? 0) + 1;
+            if (res.statusCode === 200) {
+              let body = Buffer.concat(chunks);
+              try {
+                if (res.headers['content-encoding'] === 'gzip') body = zlib.gunzipSync(body);
+                if (!valid.has(hex(body))) out.wrongBodies++;
+              } catch {
+                out.wrongBodies++;
+              }
             }
-          }
-          resolve();
-        });
-        res.on('error', () => resolve());
-      });
+            resolve();
+          });
+          res.on('error', () => resolve());
+        },
+      );
       req.setTimeout(10_000, () => req.destroy(new Error('timeout')));
       req.on('error', () => {
         out.statuses.error = (out.statuses.error ?? 0) + 1;
@@ -105,7 +108,12 @@ test('republishing a version under wrk load: 0 non-200 responses, 0 wrong or mix
     const stop = { done: false };
     const checkers = checkingClients(nginx.port, 4, valid, stop);
     let loadDone = false;
-    const wrk = runWrk(`${nginx.url}${URL_PATH}`, { connections: 50, threads: 1, seconds: 15, headers: ['Accept-Encoding: gzip'] }).finally(() => (loadDone = true));
+    const wrk = runWrk(`${nginx.url}${URL_PATH}`, {
+      connections: 50,
+      threads: 1,
+      seconds: 15,
+      headers: ['Accept-Encoding: gzip'],
+    }).finally(() => (loadDone = true));
     let republished = 0;
     try {
       // Republish for as long as the load runs (each run hashes, compresses and fsyncs).
@@ -116,7 +124,17 @@ test('republishing a version under wrk load: 0 non-200 responses, 0 wrong or mix
     }
     const load = await wrk;
     const checked = await checkers;
-    recordFigures('republish', { republished, wrk: { requests: load.requests, requestsPerSec: load.requestsPerSec, non2xx3xx: load.non2xx3xx, socketErrors: load.socketErrors, latencyP99: load.latencyP99 }, checked });
+    recordFigures('republish', {
+      republished,
+      wrk: {
+        requests: load.requests,
+        requestsPerSec: load.requestsPerSec,
+        non2xx3xx: load.non2xx3xx,
+        socketErrors: load.socketErrors,
+        latencyP99: load.latencyP99,
+      },
+      checked,
+    });
     expect(republished).toBeGreaterThanOrEqual(5);
     expect(load.requests).toBeGreaterThan(1000);
     expect(load.non2xx3xx).toBe(0);

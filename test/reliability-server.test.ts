@@ -51,11 +51,19 @@ beforeAll(async () => {
   const names = pluginNames();
   expect(names).toHaveLength(43);
   for (const name of names) {
-    await publishVersion(root, { name, version: '2.0.0', wasmPath: LARGE.has(name) ? largeWasm() : small, source: `oci://registry.invalid/plugins/${name}:2.0.0`, manifestDigest: null, created: '2025-01-02T03:04:05Z' });
+    await publishVersion(root, {
+      name,
+      version: '2.0.0',
+      wasmPath: LARGE.has(name) ? largeWasm() : small,
+      source: `oci://registry.invalid/plugins/${name}:2.0.0`,
+      manifestDigest: null,
+      created: '2025-01-02T03:04:05Z',
+    });
   }
   await writeIndex(root);
   paths = names.map((n) => wasmUrlPath(n, '2.0.0'));
-  for (const n of names) expected.set(wasmUrlPath(n, '2.0.0'), sha256(fs.readFileSync(path.join(root, PLUGINS_DIR, n, '2.0.0', GZ_FILE))));
+  for (const n of names)
+    expected.set(wasmUrlPath(n, '2.0.0'), sha256(fs.readFileSync(path.join(root, PLUGINS_DIR, n, '2.0.0', GZ_FILE))));
 
   // Canaries: outside the tree, inside the Nginx root but outside /plugins/, behind symlinks and in
   // a hidden in-progress folder. None may ever be served.
@@ -81,7 +89,9 @@ afterAll(async () => {
 test('rollout burst: 50 gateways each download all 43 plugins with Accept-Encoding: gzip', async () => {
   const r = await rolloutBurst(nginx.url, paths, expected, 50);
   memory.afterBurst = nginxMemory(nginx.dir);
-  recordFigures(FIGURES, { burst: { clients: 50, plugins: paths.length, ...r, errors: r.errors.slice(0, 5), rssKiB: memory.afterBurst.rssKiB } });
+  recordFigures(FIGURES, {
+    burst: { clients: 50, plugins: paths.length, ...r, errors: r.errors.slice(0, 5), rssKiB: memory.afterBurst.rssKiB },
+  });
   expect(r.errors).toEqual([]);
   expect(r.statuses).toEqual({ 200: 50 * 43 });
   expect(r.wrongBodies).toBe(0);
@@ -92,7 +102,19 @@ test('1000 concurrent connections (wrk): every response 2xx, no connect error', 
   const target = `${nginx.url}${wasmUrlPath('key-auth', '2.0.0')}`;
   const r = await runWrk(target, { connections: 1000, threads: 2, seconds: 4, headers: ['Accept-Encoding: gzip'] });
   memory.afterWrk = nginxMemory(nginx.dir);
-  recordFigures(FIGURES, { wrk: { connections: 1000, threads: 2, seconds: 4, requests: r.requests, requestsPerSec: r.requestsPerSec, non2xx3xx: r.non2xx3xx, socketErrors: r.socketErrors, latencyP99: r.latencyP99, rssKiB: memory.afterWrk.rssKiB } });
+  recordFigures(FIGURES, {
+    wrk: {
+      connections: 1000,
+      threads: 2,
+      seconds: 4,
+      requests: r.requests,
+      requestsPerSec: r.requestsPerSec,
+      non2xx3xx: r.non2xx3xx,
+      socketErrors: r.socketErrors,
+      latencyP99: r.latencyP99,
+      rssKiB: memory.afterWrk.rssKiB,
+    },
+  });
   expect(r.requests).toBeGreaterThan(1000);
   expect(r.non2xx3xx).toBe(0);
   expect(r.socketErrors.connect).toBe(0);
@@ -105,7 +127,14 @@ test('slowloris headers and stalled readers do not keep the server from serving 
   try {
     const r = await rolloutBurst(nginx.url, paths, expected, 5);
     memory.duringSlowClients = nginxMemory(nginx.dir);
-    recordFigures(FIGURES, { slowClients: { slowlorisConnections: 300, stalledReaders: 50, burstWhileHeld: { requests: r.requests, statuses: r.statuses, wrongBodies: r.wrongBodies }, rssKiB: memory.duringSlowClients.rssKiB } });
+    recordFigures(FIGURES, {
+      slowClients: {
+        slowlorisConnections: 300,
+        stalledReaders: 50,
+        burstWhileHeld: { requests: r.requests, statuses: r.statuses, wrongBodies: r.wrongBodies },
+        rssKiB: memory.duringSlowClients.rssKiB,
+      },
+    });
     expect(readers.received()).toBeGreaterThan(0);
     expect(r.statuses).toEqual({ 200: 5 * 43 });
     expect(r.wrongBodies).toBe(0);
@@ -119,20 +148,74 @@ test('slowloris headers and stalled readers do not keep the server from serving 
 describe('oversized and odd requests get 4xx, never 5xx', () => {
   const big = (n: number) => 'a'.repeat(n);
   const cases: Array<[string, () => string, number[]]> = [
-    ['a 16 KiB header', () => `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${big(16 * 1024)}\r\nConnection: close\r\n\r\n`, [400, 431]],
-    ['a 1 MiB header', () => `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${big(1024 * 1024)}\r\nConnection: close\r\n\r\n`, [400, 431]],
-    ['2000 headers of 100 bytes', () => `GET /healthz HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 2000 }, (_, i) => `X-H${i}: ${big(100)}\r\n`).join('')}Connection: close\r\n\r\n`, [400, 431]],
-    ['a 16 KiB URL', () => `GET /plugins/${big(16 * 1024)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, [400, 404, 414]],
-    ['a 1 MiB URL', () => `GET /plugins/${big(1024 * 1024)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, [400, 414]],
-    ['a 1 MiB cookie', () => `GET /healthz HTTP/1.1\r\nHost: x\r\nCookie: c=${big(1024 * 1024)}\r\nConnection: close\r\n\r\n`, [400, 431]],
+    [
+      'a 16 KiB header',
+      () => `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${big(16 * 1024)}\r\nConnection: close\r\n\r\n`,
+      [400, 431],
+    ],
+    [
+      'a 1 MiB header',
+      () => `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${big(1024 * 1024)}\r\nConnection: close\r\n\r\n`,
+      [400, 431],
+    ],
+    [
+      '2000 headers of 100 bytes',
+      () =>
+        `GET /healthz HTTP/1.1\r\nHost: x\r\n${Array.from({ length: 2000 }, (_, i) => `X-H${i}: ${big(100)}\r\n`).join('')}Connection: close\r\n\r\n`,
+      [400, 431],
+    ],
+    [
+      'a 16 KiB URL',
+      () => `GET /plugins/${big(16 * 1024)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      [400, 404, 414],
+    ],
+    [
+      'a 1 MiB URL',
+      () => `GET /plugins/${big(1024 * 1024)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+      [400, 414],
+    ],
+    [
+      'a 1 MiB cookie',
+      () => `GET /healthz HTTP/1.1\r\nHost: x\r\nCookie: c=${big(1024 * 1024)}\r\nConnection: close\r\n\r\n`,
+      [400, 431],
+    ],
     ['a non-HTTP request line', () => `\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03 garbage\r\n\r\n`, [0, 400]],
     ['HTTP/2 preface on the HTTP/1 port', () => 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', [0, 400, 405]],
-    ['POST with a 2 MiB body', () => `POST /plugins/index.json HTTP/1.1\r\nHost: x\r\nContent-Length: ${2 * 1024 * 1024}\r\nConnection: close\r\n\r\n${big(2 * 1024 * 1024)}`, [405, 413]],
-    ['GET with a 2 MiB body', () => `GET /plugins/index.json HTTP/1.1\r\nHost: x\r\nContent-Length: ${2 * 1024 * 1024}\r\nConnection: close\r\n\r\n${big(2 * 1024 * 1024)}`, [200, 400, 413]],
-    ['a bad Content-Length', () => 'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\nConnection: close\r\n\r\n', [400]],
-    ['chunked and Content-Length together (request smuggling)', () => 'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n', [200, 400]],
-    ['a Range past the end', () => `GET ${wasmUrlPath('key-auth', '2.0.0')} HTTP/1.1\r\nHost: x\r\nRange: bytes=99999999-\r\nConnection: close\r\n\r\n`, [416]],
-    ['1000 overlapping ranges', () => `GET ${wasmUrlPath('ai-proxy', '2.0.0')} HTTP/1.1\r\nHost: x\r\nRange: bytes=${Array.from({ length: 1000 }, (_, i) => `${i}-${i + 100000}`).join(',')}\r\nConnection: close\r\n\r\n`, [200, 206, 400, 416]],
+    [
+      'POST with a 2 MiB body',
+      () =>
+        `POST /plugins/index.json HTTP/1.1\r\nHost: x\r\nContent-Length: ${2 * 1024 * 1024}\r\nConnection: close\r\n\r\n${big(2 * 1024 * 1024)}`,
+      [405, 413],
+    ],
+    [
+      'GET with a 2 MiB body',
+      () =>
+        `GET /plugins/index.json HTTP/1.1\r\nHost: x\r\nContent-Length: ${2 * 1024 * 1024}\r\nConnection: close\r\n\r\n${big(2 * 1024 * 1024)}`,
+      [200, 400, 413],
+    ],
+    [
+      'a bad Content-Length',
+      () => 'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\nConnection: close\r\n\r\n',
+      [400],
+    ],
+    [
+      'chunked and Content-Length together (request smuggling)',
+      () =>
+        'GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n',
+      [200, 400],
+    ],
+    [
+      'a Range past the end',
+      () =>
+        `GET ${wasmUrlPath('key-auth', '2.0.0')} HTTP/1.1\r\nHost: x\r\nRange: bytes=99999999-\r\nConnection: close\r\n\r\n`,
+      [416],
+    ],
+    [
+      '1000 overlapping ranges',
+      () =>
+        `GET ${wasmUrlPath('ai-proxy', '2.0.0')} HTTP/1.1\r\nHost: x\r\nRange: bytes=${Array.from({ length: 1000 }, (_, i) => `${i}-${i + 100000}`).join(',')}\r\nConnection: close\r\n\r\n`,
+      [200, 206, 400, 416],
+    ],
   ];
   const seen: Record<string, number> = {};
   afterAll(() => recordFigures(FIGURES, { oddRequests: seen }));
@@ -153,24 +236,66 @@ describe('oversized and odd requests get 4xx, never 5xx', () => {
 
 describe('malicious paths', () => {
   const corpus = [
-    '/../canary.txt', '/plugins/../canary.txt', '/plugins/../../canary.txt', '/plugins/%2e%2e/canary.txt', '/plugins/%2e%2e/%2e%2e/canary.txt',
-    '/plugins/%2E%2E%2Fcanary.txt', '/plugins/..%2f..%2fcanary.txt', '/plugins/..%252f..%252fcanary.txt', '/plugins/%252e%252e/canary.txt',
-    '/plugins/..\\..\\canary.txt', '/plugins/..%5c..%5ccanary.txt', '/plugins/.%2e/.%2e/canary.txt', '/plugins/%c0%ae%c0%ae/canary.txt',
-    '/plugins/%c0%af../canary.txt', '/plugins/..;/canary.txt', '/plugins/key-auth/2.0.0/../../../canary.txt', '//canary.txt', '/./canary.txt',
-    '/canary.txt', '/plugins//../canary.txt', '/plugins/%00/../canary.txt', '/plugins/canary.txt%00.wasm', '/plugins/evil/1.0.0/plugin.wasm',
-    '/plugins/escape/canary.txt', '/plugins/escape/', '/plugins/escape/root/canary.txt', '/plugins/key-auth/.tmp-2.0.0-abc/plugin.wasm',
-    '/plugins/key-auth/%2etmp-2.0.0-abc/plugin.wasm', '/plugins/key-auth/.tmp-2.0.0-abc/', '/plugins/../../../../../../etc/passwd',
-    '/plugins/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd', '/etc/passwd', '/proc/self/environ', '/plugins/../../../../proc/self/environ',
-    'http://127.0.0.1/../canary.txt', 'http://evil.example/plugins/../canary.txt', '*', '/plugins/%ff%fe/', '/plugins/\u00e9/..',
-    '/plugins/key-auth/2.0.0/plugin.wasm/..%2f..%2f..%2f..%2fcanary.txt', '/plugins/key-auth/2.0.0/plugin.wasm?../../canary.txt',
-    '/plugins/key-auth/2.0.0/plugin.wasm#/../../canary.txt', '/healthz/../canary.txt', '/plugins/?format=json&x=../../canary.txt',
+    '/../canary.txt',
+    '/plugins/../canary.txt',
+    '/plugins/../../canary.txt',
+    '/plugins/%2e%2e/canary.txt',
+    '/plugins/%2e%2e/%2e%2e/canary.txt',
+    '/plugins/%2E%2E%2Fcanary.txt',
+    '/plugins/..%2f..%2fcanary.txt',
+    '/plugins/..%252f..%252fcanary.txt',
+    '/plugins/%252e%252e/canary.txt',
+    '/plugins/..\\..\\canary.txt',
+    '/plugins/..%5c..%5ccanary.txt',
+    '/plugins/.%2e/.%2e/canary.txt',
+    '/plugins/%c0%ae%c0%ae/canary.txt',
+    '/plugins/%c0%af../canary.txt',
+    '/plugins/..;/canary.txt',
+    '/plugins/key-auth/2.0.0/../../../canary.txt',
+    '//canary.txt',
+    '/./canary.txt',
+    '/canary.txt',
+    '/plugins//../canary.txt',
+    '/plugins/%00/../canary.txt',
+    '/plugins/canary.txt%00.wasm',
+    '/plugins/evil/1.0.0/plugin.wasm',
+    '/plugins/escape/canary.txt',
+    '/plugins/escape/',
+    '/plugins/escape/root/canary.txt',
+    '/plugins/key-auth/.tmp-2.0.0-abc/plugin.wasm',
+    '/plugins/key-auth/%2etmp-2.0.0-abc/plugin.wasm',
+    '/plugins/key-auth/.tmp-2.0.0-abc/',
+    '/plugins/../../../../../../etc/passwd',
+    '/plugins/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
+    '/etc/passwd',
+    '/proc/self/environ',
+    '/plugins/../../../../proc/self/environ',
+    'http://127.0.0.1/../canary.txt',
+    'http://evil.example/plugins/../canary.txt',
+    '*',
+    '/plugins/%ff%fe/',
+    '/plugins/\u00e9/..',
+    '/plugins/key-auth/2.0.0/plugin.wasm/..%2f..%2f..%2f..%2fcanary.txt',
+    '/plugins/key-auth/2.0.0/plugin.wasm?../../canary.txt',
+    '/plugins/key-auth/2.0.0/plugin.wasm#/../../canary.txt',
+    '/healthz/../canary.txt',
+    '/plugins/?format=json&x=../../canary.txt',
   ];
   /** These resolve inside the tree (query, fragment, `é/..` = /plugins/): a 200 of tree content is right. */
-  const inside = new Set(['/plugins/\u00e9/..', '/plugins/key-auth/2.0.0/plugin.wasm?../../canary.txt', '/plugins/key-auth/2.0.0/plugin.wasm#/../../canary.txt', '/plugins/?format=json&x=../../canary.txt']);
+  const inside = new Set([
+    '/plugins/\u00e9/..',
+    '/plugins/key-auth/2.0.0/plugin.wasm?../../canary.txt',
+    '/plugins/key-auth/2.0.0/plugin.wasm#/../../canary.txt',
+    '/plugins/?format=json&x=../../canary.txt',
+  ]);
   const outcomes: Record<string, number> = {};
   let fuzzed = 0;
   let escapes = 0;
-  afterAll(() => recordFigures(FIGURES, { maliciousPaths: { corpus: corpus.length, fuzzed, statuses: countBy(Object.values(outcomes)), escapes } }));
+  afterAll(() =>
+    recordFigures(FIGURES, {
+      maliciousPaths: { corpus: corpus.length, fuzzed, statuses: countBy(Object.values(outcomes)), escapes },
+    }),
+  );
 
   const leaked = (text: string) => {
     const bad = text.includes(SECRET) || /root:.*:0:0:/.test(text) || /PATH=/.test(text);
@@ -187,15 +312,43 @@ describe('malicious paths', () => {
   });
 
   test('fuzzed paths built from traversal fragments never reach a canary', async () => {
-    const fragment = fc.constantFrom('..', '.', '%2e%2e', '%2e', '%2f', '%5c', '\\', '%00', '%252e%252e', '%c0%ae', 'canary.txt', 'plugins', 'evil', 'escape', '.tmp-2.0.0-abc', 'key-auth', '2.0.0', 'plugin.wasm', '', ';', '%3b', 'etc', 'passwd');
+    const fragment = fc.constantFrom(
+      '..',
+      '.',
+      '%2e%2e',
+      '%2e',
+      '%2f',
+      '%5c',
+      '\\',
+      '%00',
+      '%252e%252e',
+      '%c0%ae',
+      'canary.txt',
+      'plugins',
+      'evil',
+      'escape',
+      '.tmp-2.0.0-abc',
+      'key-auth',
+      '2.0.0',
+      'plugin.wasm',
+      '',
+      ';',
+      '%3b',
+      'etc',
+      'passwd',
+    );
     await fc.assert(
-      fc.asyncProperty(fc.array(fragment, { minLength: 1, maxLength: 10 }), fc.constantFrom('/', '/plugins/'), async (parts, prefix) => {
-        const target = prefix + parts.join('/');
-        const r = await rawGet(nginx.port, target);
-        fuzzed++;
-        outcomes[`fuzz:${target}`] = r.status;
-        return !leaked(r.text) && r.status !== 0 && r.status < 500;
-      }),
+      fc.asyncProperty(
+        fc.array(fragment, { minLength: 1, maxLength: 10 }),
+        fc.constantFrom('/', '/plugins/'),
+        async (parts, prefix) => {
+          const target = prefix + parts.join('/');
+          const r = await rawGet(nginx.port, target);
+          fuzzed++;
+          outcomes[`fuzz:${target}`] = r.status;
+          return !leaked(r.text) && r.status !== 0 && r.status < 500;
+        },
+      ),
       { numRuns: 400, seed: 20250102 },
     );
   });
@@ -203,10 +356,21 @@ describe('malicious paths', () => {
 
 test('memory of the Nginx processes stays bounded', () => {
   memory.end = nginxMemory(nginx.dir);
-  const figures = Object.fromEntries(Object.entries(memory).map(([k, m]) => [k, { processes: m.pids.length, rssKiB: m.rssKiB }]));
-  recordFigures(FIGURES, { memory: figures, nginxWarnings: nginx.stderr().split('\n').filter((l) => /\[(alert|crit|emerg)\]/.test(l)).slice(0, 5) });
+  const figures = Object.fromEntries(
+    Object.entries(memory).map(([k, m]) => [k, { processes: m.pids.length, rssKiB: m.rssKiB }]),
+  );
+  recordFigures(FIGURES, {
+    memory: figures,
+    nginxWarnings: nginx
+      .stderr()
+      .split('\n')
+      .filter((l) => /\[(alert|crit|emerg)\]/.test(l))
+      .slice(0, 5),
+  });
   for (const m of Object.values(memory)) expect(m.rssKiB).toBeLessThan(MEMORY_LIMIT_KIB);
-  expect(Math.max(...Object.values(memory).map((m) => m.rssKiB)) - memory.baseline!.rssKiB).toBeLessThan(MEMORY_GROWTH_KIB);
+  expect(Math.max(...Object.values(memory).map((m) => m.rssKiB)) - memory.baseline!.rssKiB).toBeLessThan(
+    MEMORY_GROWTH_KIB,
+  );
   expect(nginx.stderr()).not.toMatch(/\[(alert|crit|emerg)\]/);
 });
 

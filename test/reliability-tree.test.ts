@@ -35,18 +35,29 @@ const writeList = (where: string, text: string) => {
   fs.writeFileSync(f, text);
   return f;
 };
-const wasmOf = (root: string, name: string, version: string) => path.join(root, 'plugins', name, version, 'plugin.wasm');
-const metaOf = (root: string, name: string, version: string) => JSON.parse(fs.readFileSync(path.join(root, 'plugins', name, version, 'metadata.json'), 'utf8'));
+const wasmOf = (root: string, name: string, version: string) =>
+  path.join(root, 'plugins', name, version, 'plugin.wasm');
+const metaOf = (root: string, name: string, version: string) =>
+  JSON.parse(fs.readFileSync(path.join(root, 'plugins', name, version, 'metadata.json'), 'utf8'));
 
 beforeAll(async () => {
   reg = await startRegistry();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'reliability-tree-'));
   small = fs.readFileSync(await smallWasm());
-  await pushWasmArtifact(reg, 'plugins/alpha', '1.0.0', variant('alpha'), { annotations: { 'org.opencontainers.image.created': CREATED } });
-  await pushWasmArtifact(reg, 'plugins/beta', '1.0.0', variant('beta'), { annotations: { 'org.opencontainers.image.created': CREATED } });
+  await pushWasmArtifact(reg, 'plugins/alpha', '1.0.0', variant('alpha'), {
+    annotations: { 'org.opencontainers.image.created': CREATED },
+  });
+  await pushWasmArtifact(reg, 'plugins/beta', '1.0.0', variant('beta'), {
+    annotations: { 'org.opencontainers.image.created': CREATED },
+  });
   // Two lists publish `shared`: one at 1.0.0 directly, the other at 2.0.0 whose spec.yaml says 1.0.0.
-  await pushWasmArtifact(reg, 'plugins/shared', '1.0.0', variant('shared-1'), { annotations: { 'org.opencontainers.image.created': CREATED } });
-  await pushWasmArtifact(reg, 'other/shared', '2.0.0', variant('shared-2'), { specYaml: 'info:\n  version: 1.0.0\n', annotations: { 'org.opencontainers.image.created': CREATED } });
+  await pushWasmArtifact(reg, 'plugins/shared', '1.0.0', variant('shared-1'), {
+    annotations: { 'org.opencontainers.image.created': CREATED },
+  });
+  await pushWasmArtifact(reg, 'other/shared', '2.0.0', variant('shared-2'), {
+    specYaml: 'info:\n  version: 1.0.0\n',
+    annotations: { 'org.opencontainers.image.created': CREATED },
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -70,7 +81,11 @@ describe('integrity (items 1-4)', () => {
     const idx = await runCli('index', root);
     expect(idx.stderr).toContain('rebuilt alpha@1.0.0');
     const m = metaOf(root, 'alpha', '1.0.0');
-    expect(m).toMatchObject({ source: 'file:plugins/alpha/1.0.0/plugin.wasm', manifestDigest: null, sha256: hex(evil) });
+    expect(m).toMatchObject({
+      source: 'file:plugins/alpha/1.0.0/plugin.wasm',
+      manifestDigest: null,
+      sha256: hex(evil),
+    });
 
     const again = await runCli('pull', list, '--out', root, '--frozen');
     expect(again.code).toBe(0);
@@ -107,7 +122,10 @@ describe('integrity (items 1-4)', () => {
     for (let i = mid; i < mid + 16; i++) gz[i] ^= 0x5a;
     editInPlace(gzFile, gz);
     // A second plugin with the same bytes: the old code copied this .gz from the tree.
-    const list2 = writeList(d, `alpha=oci://${reg.host}/plugins/alpha:1.0.0\nalpha2=oci://${reg.host}/plugins/alpha:1.0.0\n`);
+    const list2 = writeList(
+      d,
+      `alpha=oci://${reg.host}/plugins/alpha:1.0.0\nalpha2=oci://${reg.host}/plugins/alpha:1.0.0\n`,
+    );
     const r = await runCli('pull', list2, '--out', root, '--json');
     expect(r.code).toBe(0);
     expect(r.stdout).not.toContain('"status":"cached"');
@@ -121,7 +139,10 @@ describe('integrity (items 1-4)', () => {
   test('3: folders with the same bytes share read-only hardlinks; an edit through one is caught by verify naming every sharer, and pull fetches them all again', async () => {
     const d = fresh('shared');
     const root = path.join(d, 'out');
-    const list = writeList(d, `alpha=oci://${reg.host}/plugins/alpha:1.0.0\ncopy=oci://${reg.host}/plugins/alpha:1.0.0\n#@alias alpha latest=1.0.0\n`);
+    const list = writeList(
+      d,
+      `alpha=oci://${reg.host}/plugins/alpha:1.0.0\ncopy=oci://${reg.host}/plugins/alpha:1.0.0\n#@alias alpha latest=1.0.0\n`,
+    );
     expect((await runCli('pull', list, '--out', root)).code).toBe(0);
     const versions = ['alpha/1.0.0', 'alpha/latest', 'copy/1.0.0'];
     const paths = (f: string) => versions.map((v) => `plugins/${v}/${f}`);
@@ -131,12 +152,16 @@ describe('integrity (items 1-4)', () => {
       expect(new Set(st.map((s) => `${s.dev}:${s.ino}`)).size).toBe(1);
       for (const s of st) expect(s.mode & 0o777).toBe(0o444);
     }
-    expect(metaOf(root, 'copy', '1.0.0').gzipSha256).toBe(hex(fs.readFileSync(path.join(root, 'plugins/copy/1.0.0/plugin.wasm.gz'))));
+    expect(metaOf(root, 'copy', '1.0.0').gzipSha256).toBe(
+      hex(fs.readFileSync(path.join(root, 'plugins/copy/1.0.0/plugin.wasm.gz'))),
+    );
     // An in-place edit through one folder (made writable first, as anyone but root must; `>>` and editors write in place)...
     editInPlace(wasmOf(root, 'copy', '1.0.0'), 'x', 'append');
     // ...changes every sharer: verify fails each of them and each message names all three paths.
     const { problems } = await verifyTree(root);
-    expect(new Set(problems.map((p) => `${p.context.plugin}@${p.context.version}`))).toEqual(new Set(['alpha@1.0.0', 'alpha@latest', 'copy@1.0.0']));
+    expect(new Set(problems.map((p) => `${p.context.plugin}@${p.context.version}`))).toEqual(
+      new Set(['alpha@1.0.0', 'alpha@latest', 'copy@1.0.0']),
+    );
     for (const p of problems.filter((x) => x.code === 'E_VERIFY_SHA256')) {
       expect(p.message).toContain('one file (hardlink) with 3 paths');
       for (const shared of paths('plugin.wasm')) expect(p.message).toContain(shared);
@@ -157,15 +182,23 @@ describe('integrity (items 1-4)', () => {
   test('3: a hand-made hardlink between folders of different bytes fails the folder it does not belong to, naming both paths', async () => {
     const d = fresh('crosslink');
     const root = path.join(d, 'out');
-    const list = writeList(d, `alpha=oci://${reg.host}/plugins/alpha:1.0.0\nbeta=oci://${reg.host}/plugins/beta:1.0.0\n`);
+    const list = writeList(
+      d,
+      `alpha=oci://${reg.host}/plugins/alpha:1.0.0\nbeta=oci://${reg.host}/plugins/beta:1.0.0\n`,
+    );
     expect((await runCli('pull', list, '--out', root)).code).toBe(0);
     fs.rmSync(path.join(root, 'plugins/beta/1.0.0/plugin.wasm.gz'));
-    fs.linkSync(path.join(root, 'plugins/alpha/1.0.0/plugin.wasm.gz'), path.join(root, 'plugins/beta/1.0.0/plugin.wasm.gz'));
+    fs.linkSync(
+      path.join(root, 'plugins/alpha/1.0.0/plugin.wasm.gz'),
+      path.join(root, 'plugins/beta/1.0.0/plugin.wasm.gz'),
+    );
     const { problems } = await verifyTree(root);
     const gz = problems.filter((p) => p.code === 'E_VERIFY_GZIP');
     expect(gz.map((p) => `${p.context.plugin}@${p.context.version}`)).toEqual(expect.arrayContaining(['beta@1.0.0']));
     expect(gz.map((p) => `${p.context.plugin}@${p.context.version}`)).not.toContain('alpha@1.0.0');
-    expect(gz.find((p) => p.context.plugin === 'beta')?.message).toContain('plugins/alpha/1.0.0/plugin.wasm.gz, plugins/beta/1.0.0/plugin.wasm.gz');
+    expect(gz.find((p) => p.context.plugin === 'beta')?.message).toContain(
+      'plugins/alpha/1.0.0/plugin.wasm.gz, plugins/beta/1.0.0/plugin.wasm.gz',
+    );
   }, 60_000);
 
   test('4: verify rejects malformed index.json values with E_VERIFY_INDEX, never a TypeError', async () => {
@@ -174,7 +207,21 @@ describe('integrity (items 1-4)', () => {
     const list = writeList(d, `alpha=oci://${reg.host}/plugins/alpha:1.0.0\n`);
     expect((await runCli('pull', list, '--out', root)).code).toBe(0);
     const indexFile = path.join(root, 'plugins/index.json');
-    const cases = ['null', '[]', '42', '"x"', 'true', '{}', '{"schemaVersion":1}', '{"schemaVersion":1,"plugins":null}', '{"schemaVersion":1,"plugins":[null]}', '{"schemaVersion":1,"plugins":[1]}', '{"schemaVersion":1,"plugins":"x"}', '{"schemaVersion":2,"plugins":[]}', '{"schemaVersion":1,"plugins":[{"name":1,"version":"1.0.0"}]}'];
+    const cases = [
+      'null',
+      '[]',
+      '42',
+      '"x"',
+      'true',
+      '{}',
+      '{"schemaVersion":1}',
+      '{"schemaVersion":1,"plugins":null}',
+      '{"schemaVersion":1,"plugins":[null]}',
+      '{"schemaVersion":1,"plugins":[1]}',
+      '{"schemaVersion":1,"plugins":"x"}',
+      '{"schemaVersion":2,"plugins":[]}',
+      '{"schemaVersion":1,"plugins":[{"name":1,"version":"1.0.0"}]}',
+    ];
     for (const text of cases) {
       fs.writeFileSync(indexFile, text);
       const r = await runCli('verify', root, '--json');
@@ -187,7 +234,10 @@ describe('integrity (items 1-4)', () => {
   test('4: verify rejects symlinked files and folders (Nginx answers 403 for them)', async () => {
     const d = fresh('links');
     const root = path.join(d, 'out');
-    const list = writeList(d, `alpha=oci://${reg.host}/plugins/alpha:1.0.0\nbeta=oci://${reg.host}/plugins/beta:1.0.0\n`);
+    const list = writeList(
+      d,
+      `alpha=oci://${reg.host}/plugins/alpha:1.0.0\nbeta=oci://${reg.host}/plugins/beta:1.0.0\n`,
+    );
     expect((await runCli('pull', list, '--out', root)).code).toBe(0);
     // A symlinked file that points at the identical bytes, and a symlinked version folder.
     const outside = path.join(d, 'outside');
@@ -235,12 +285,18 @@ describe('integrity (items 1-4)', () => {
 });
 
 describe('the tree and the filesystem (items 5-8)', () => {
-  test('5: pull and index remove only their own (recorded) temp entries, never a user\'s .tmp-/.old- files', async () => {
+  test("5: pull and index remove only their own (recorded) temp entries, never a user's .tmp-/.old- files", async () => {
     const d = fresh('foreign');
     const root = path.join(d, 'out');
     const list = writeList(d, `alpha=oci://${reg.host}/plugins/alpha:1.0.0\n`);
     expect((await runCli('pull', list, '--out', root)).code).toBe(0);
-    const foreign = ['.tmp-notes/keep.txt', '.old-backup', 'plugins/.tmp-mine/keep.txt', 'plugins/alpha/.old-1.0.0-mine/plugin.wasm', 'plugins/alpha/.tmp-0123456789ab-x/keep.txt'];
+    const foreign = [
+      '.tmp-notes/keep.txt',
+      '.old-backup',
+      'plugins/.tmp-mine/keep.txt',
+      'plugins/alpha/.old-1.0.0-mine/plugin.wasm',
+      'plugins/alpha/.tmp-0123456789ab-x/keep.txt',
+    ];
     for (const p of foreign) {
       fs.mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
       fs.writeFileSync(path.join(root, p), 'mine');
@@ -259,7 +315,10 @@ describe('the tree and the filesystem (items 5-8)', () => {
   test('6: a symlinked plugins/<name> fails clearly; nothing is written or deleted outside the tree', async () => {
     const d = fresh('symlink');
     const root = path.join(d, 'out');
-    const list = writeList(d, `alpha=oci://${reg.host}/plugins/alpha:1.0.0\nbeta=oci://${reg.host}/plugins/beta:1.0.0\n`);
+    const list = writeList(
+      d,
+      `alpha=oci://${reg.host}/plugins/alpha:1.0.0\nbeta=oci://${reg.host}/plugins/beta:1.0.0\n`,
+    );
     expect((await runCli('pull', list, '--out', root)).code).toBe(0);
     const outside = path.join(d, 'victim');
     fs.mkdirSync(path.join(outside, '1.0.0'), { recursive: true });
@@ -268,7 +327,11 @@ describe('the tree and the filesystem (items 5-8)', () => {
     fs.rmSync(path.join(root, 'plugins/alpha'), { recursive: true });
     fs.symlinkSync(outside, path.join(root, 'plugins/alpha'));
     const before = treeState(outside);
-    for (const args of [['pull', list, '--out', root, '--json'], ['pull', writeList(d, `beta=oci://${reg.host}/plugins/beta:1.0.0\n`), '--out', root, '--prune'], ['index', root]]) {
+    for (const args of [
+      ['pull', list, '--out', root, '--json'],
+      ['pull', writeList(d, `beta=oci://${reg.host}/plugins/beta:1.0.0\n`), '--out', root, '--prune'],
+      ['index', root],
+    ]) {
       const r = await runCli(...args);
       if (args.includes('--json')) {
         expect(r.code).toBe(EXIT.environment);
@@ -286,7 +349,13 @@ describe('the tree and the filesystem (items 5-8)', () => {
     fs.mkdirSync(root);
     fs.mkdirSync(outside);
     fs.symlinkSync(outside, path.join(root, 'plugins'));
-    const r = await runCli('pull', writeList(d, `alpha=oci://${reg.host}/plugins/alpha:1.0.0\n`), '--out', root, '--json');
+    const r = await runCli(
+      'pull',
+      writeList(d, `alpha=oci://${reg.host}/plugins/alpha:1.0.0\n`),
+      '--out',
+      root,
+      '--json',
+    );
     expect(r.code).toBe(EXIT.environment);
     expect(r.stdout).toContain('"code":"E_TREE_SYMLINK"');
     expect(fs.readdirSync(outside)).toEqual([]);
@@ -295,7 +364,11 @@ describe('the tree and the filesystem (items 5-8)', () => {
   test('7: plugin names the tree format uses are an input error (list, alias directive)', async () => {
     const d = fresh('reserved');
     const root = path.join(d, 'out');
-    for (const text of [`index.json=oci://${reg.host}/plugins/alpha:1.0.0\n`, `index.json.gz=oci://${reg.host}/plugins/alpha:1.0.0\n`, `alpha=oci://${reg.host}/plugins/alpha:1.0.0\n#@alias index.json latest=1.0.0\n`]) {
+    for (const text of [
+      `index.json=oci://${reg.host}/plugins/alpha:1.0.0\n`,
+      `index.json.gz=oci://${reg.host}/plugins/alpha:1.0.0\n`,
+      `alpha=oci://${reg.host}/plugins/alpha:1.0.0\n#@alias index.json latest=1.0.0\n`,
+    ]) {
       const list = writeList(d, text);
       const r = await runCli('pull', list, '--out', root, '--json');
       expect(r.code).toBe(EXIT.input);
@@ -303,10 +376,14 @@ describe('the tree and the filesystem (items 5-8)', () => {
       expect(r.stderr).toMatch(/:\d+: plugin name "index\.json(\.gz)?" is reserved/);
       expect(r.stderr).toContain(path.basename(list));
     }
-    expect(fs.existsSync(path.join(root, 'plugins/index.json')) ? fs.statSync(path.join(root, 'plugins/index.json')).isFile() : true).toBe(true);
+    expect(
+      fs.existsSync(path.join(root, 'plugins/index.json'))
+        ? fs.statSync(path.join(root, 'plugins/index.json')).isFile()
+        : true,
+    ).toBe(true);
   }, 30_000);
 
-  test('8: a spec.yaml info.version alias that would replace another list\'s version folder is an error naming both sources', async () => {
+  test("8: a spec.yaml info.version alias that would replace another list's version folder is an error naming both sources", async () => {
     const d = fresh('alias-conflict');
     const root = path.join(d, 'out');
     const first = writeList(d, `shared=oci://${reg.host}/plugins/shared:1.0.0\n`);
@@ -382,10 +459,16 @@ describe('concurrent runs (item 9)', () => {
     const list = writeList(d, `alpha=oci://${reg.host}/plugins/alpha:1.0.0\n`);
     const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
     const deadPid = Number(dead.stdout.trim());
-    fs.writeFileSync(path.join(root, LOCK_FILE), JSON.stringify({ pid: deadPid, start: '1', host: os.hostname(), runId: 'aaaaaaaaaaaa', since: CREATED }));
+    fs.writeFileSync(
+      path.join(root, LOCK_FILE),
+      JSON.stringify({ pid: deadPid, start: '1', host: os.hostname(), runId: 'aaaaaaaaaaaa', since: CREATED }),
+    );
     expect((await runCli('pull', list, '--out', root, '--no-wait')).code).toBe(0);
     // Our own live pid, but another start time: the pid was reused after the owner died.
-    fs.writeFileSync(path.join(root, LOCK_FILE), JSON.stringify({ pid: process.pid, start: '1', host: os.hostname(), runId: 'bbbbbbbbbbbb', since: CREATED }));
+    fs.writeFileSync(
+      path.join(root, LOCK_FILE),
+      JSON.stringify({ pid: process.pid, start: '1', host: os.hostname(), runId: 'bbbbbbbbbbbb', since: CREATED }),
+    );
     expect((await runCli('pull', list, '--out', root, '--no-wait')).code).toBe(0);
     expect(fs.existsSync(path.join(root, LOCK_FILE))).toBe(false);
   }, 60_000);

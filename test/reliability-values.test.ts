@@ -5,7 +5,6 @@
  */
 import { CHART_PATH, helm } from './support/helm';
 
-
 describe('item 19: values the cluster would reject fail in helm, naming the key', () => {
   test.each([
     // helm's validator names the offending key itself for propertyNames (its location path is not reliable).
@@ -24,7 +23,17 @@ describe('item 19: values the cluster would reject fail in helm, naming the key'
   });
 
   test('podDisruptionBudget.minAvailable above replicas fails in the templates, naming the key', () => {
-    const r = helm(['template', 'hps', CHART_PATH, '--set', 'global.enablePluginServer=true', '--set', 'replicas=2', '--set', 'podDisruptionBudget.minAvailable=3']);
+    const r = helm([
+      'template',
+      'hps',
+      CHART_PATH,
+      '--set',
+      'global.enablePluginServer=true',
+      '--set',
+      'replicas=2',
+      '--set',
+      'podDisruptionBudget.minAvailable=3',
+    ]);
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('podDisruptionBudget.minAvailable (3) is above replicas (2)');
     expect(r.stdout).toBe('');
@@ -35,14 +44,38 @@ describe('item 19: values the cluster would reject fail in helm, naming the key'
     ['minAvailable 0', ['podDisruptionBudget.minAvailable=0']],
     ['one replica (no PDB rendered) with minAvailable 5', ['replicas=1', 'podDisruptionBudget.minAvailable=5']],
   ])('%s still renders', (_what, sets) => {
-    const r = helm(['template', 'hps', CHART_PATH, '--set', 'global.enablePluginServer=true', ...sets.flatMap((s) => ['--set', s])]);
+    const r = helm([
+      'template',
+      'hps',
+      CHART_PATH,
+      '--set',
+      'global.enablePluginServer=true',
+      ...sets.flatMap((s) => ['--set', s]),
+    ]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
 
   test('valid labels, hub, tag and quantities still render', () => {
-    const r = helm(['template', 'hps', CHART_PATH, '--set', 'global.enablePluginServer=true', '--set', 'podLabels.team=gw-1', '--set', 'labels.example\\.com/owner=a_b',
-      '--set', 'hub=registry.local:5000/mirror', '--set', 'tag=2.1.9', '--set', 'resources.limits.memory=512Mi', '--set', 'resources.requests.cpu=0.5']);
+    const r = helm([
+      'template',
+      'hps',
+      CHART_PATH,
+      '--set',
+      'global.enablePluginServer=true',
+      '--set',
+      'podLabels.team=gw-1',
+      '--set',
+      'labels.example\\.com/owner=a_b',
+      '--set',
+      'hub=registry.local:5000/mirror',
+      '--set',
+      'tag=2.1.9',
+      '--set',
+      'resources.limits.memory=512Mi',
+      '--set',
+      'resources.requests.cpu=0.5',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });

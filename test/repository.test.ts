@@ -10,7 +10,10 @@ import * as path from 'path';
 import { REPO_ROOT } from './support/tools';
 
 function trackedFiles(): string[] {
-  return execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: REPO_ROOT, encoding: 'utf8' })
+  return execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+  })
     .split('\0')
     .filter((f) => f && fs.existsSync(path.join(REPO_ROOT, f)));
 }
@@ -30,14 +33,20 @@ test('no tracked file refers to a path outside the repository', () => {
     if (bytes.includes(0)) continue; // binary (wasm, gz)
     const lines = bytes.toString('utf8').split('\n');
     lines.forEach((line, i) => {
-      for (const needle of OUTSIDE) if (line.includes(needle)) hits.push(`${file}:${i + 1}: ${line.trim().slice(0, 120)}`);
+      for (const needle of OUTSIDE)
+        if (line.includes(needle)) hits.push(`${file}:${i + 1}: ${line.trim().slice(0, 120)}`);
     });
   }
   expect(hits).toEqual([]);
 });
 
 // The suites that read reference data (plugin lists, snapshot, CRD, OpenAPI definitions).
-const REFERENCE_SUITES = ['test/inputs-properties.test.ts', 'test/inputs-snapshot.test.ts', 'test/inputs-shipped.test.ts', 'test/integration-wasmplugins.test.ts'];
+const REFERENCE_SUITES = [
+  'test/inputs-properties.test.ts',
+  'test/inputs-snapshot.test.ts',
+  'test/inputs-shipped.test.ts',
+  'test/integration-wasmplugins.test.ts',
+];
 
 test('a copy of the tracked files with nothing beside it passes the suites that read reference data', () => {
   // <tmp>/hps-clone-*/repo: the parent folder holds nothing else, so any read of ../something fails.
@@ -52,15 +61,20 @@ test('a copy of the tracked files with nothing beside it passes the suites that 
     // Installed dependencies are what `npm ci` would put there; linking them keeps the test offline.
     fs.symlinkSync(path.join(REPO_ROOT, 'node_modules'), path.join(clone, 'node_modules'));
     expect(fs.readdirSync(parent)).toEqual(['repo']);
-    const run = spawnSync(process.execPath, [path.join(clone, 'node_modules', 'jest', 'bin', 'jest.js'), '--ci', '--maxWorkers=1', ...REFERENCE_SUITES], {
-      cwd: clone,
-      encoding: 'utf8',
-      timeout: 240000,
-      // The copy builds its own build/: the marker our own global setup left must not reach it.
-      env: { ...process.env, JEST_WORKER_ID: undefined, HPS_TEST_BUILT: undefined },
-    });
+    const run = spawnSync(
+      process.execPath,
+      [path.join(clone, 'node_modules', 'jest', 'bin', 'jest.js'), '--ci', '--maxWorkers=1', ...REFERENCE_SUITES],
+      {
+        cwd: clone,
+        encoding: 'utf8',
+        timeout: 240000,
+        // The copy builds its own build/: the marker our own global setup left must not reach it.
+        env: { ...process.env, JEST_WORKER_ID: undefined, HPS_TEST_BUILT: undefined },
+      },
+    );
     const output = `${run.stdout}\n${run.stderr}`;
-    if (run.status !== 0) throw new Error(`suites failed in the clean copy (exit ${run.status}):\n${output.slice(-4000)}`);
+    if (run.status !== 0)
+      throw new Error(`suites failed in the clean copy (exit ${run.status}):\n${output.slice(-4000)}`);
     expect(output).toMatch(new RegExp(`Test Suites: ${REFERENCE_SUITES.length} passed`));
   } finally {
     fs.rmSync(parent, { recursive: true, force: true });

@@ -37,7 +37,10 @@ beforeAll(async () => {
   // (serving-dockerfile.test.ts replays that stage from exactly the files it COPYs).
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-cli-'));
   fs.copyFileSync(await smallWasm(), path.join(work, 'add-header.wasm'));
-  fs.writeFileSync(path.join(work, 'plugins.properties'), 'add-header=file:add-header.wasm@1.0.0\n#@alias add-header 2.0.0=1.0.0\n');
+  fs.writeFileSync(
+    path.join(work, 'plugins.properties'),
+    'add-header=file:add-header.wasm@1.0.0\n#@alias add-header 2.0.0=1.0.0\n',
+  );
   tree = path.join(work, 'tree');
 }, 180000);
 
@@ -74,13 +77,18 @@ describe('serve', () => {
 
   test('serves the tree on 127.0.0.1 and stops cleanly on SIGINT', async () => {
     const port = await freePort();
-    child = spawn(process.execPath, [CLI, 'serve', tree, '--port', String(port)], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, [CLI, 'serve', tree, '--port', String(port)], {
+      cwd: work,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out = await waitForLine(child, /serving .* at http:\/\/127\.0\.0\.1:\d+\/plugins\//);
     expect(out).toContain(`http://127.0.0.1:${port}/plugins/`);
 
     const url = `http://127.0.0.1:${port}`;
     expect((await request(`${url}/healthz`)).body.toString()).toBe('ok');
-    const meta = JSON.parse((await request(`${url}/plugins/add-header/2.0.0/metadata.json`)).body.toString()) as PluginMetadata;
+    const meta = JSON.parse(
+      (await request(`${url}/plugins/add-header/2.0.0/metadata.json`)).body.toString(),
+    ) as PluginMetadata;
     const wasm = await request(`${url}/plugins/add-header/2.0.0/plugin.wasm`);
     expect(crypto.createHash('sha256').update(wasm.body).digest('hex')).toBe(meta.sha256);
     expect((await request(`${url}/plugins/add-header/1.0.0/metadata.txt`)).status).toBe(200);
@@ -122,11 +130,17 @@ describe('serve', () => {
     expect(noTree.stderr.trim()).toMatch(/has no plugins\/ folder \(run `higress-plugin-server pull` first/);
 
     const busy = net.createServer();
-    const port = await new Promise<number>((resolve) => busy.listen(0, '127.0.0.1', () => resolve((busy.address() as net.AddressInfo).port)));
+    const port = await new Promise<number>((resolve) =>
+      busy.listen(0, '127.0.0.1', () => resolve((busy.address() as net.AddressInfo).port)),
+    );
     try {
       const r = await cli(['serve', tree, '--port', String(port)]);
       expect(r.code).not.toBe(0);
-      expect(r.stderr.trim()).toMatch(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE \\(stop what uses that port or pass another --port\\)`));
+      expect(r.stderr.trim()).toMatch(
+        new RegExp(
+          `cannot listen on 127\\.0\\.0\\.1:${port}: EADDRINUSE \\(stop what uses that port or pass another --port\\)`,
+        ),
+      );
     } finally {
       busy.close();
     }

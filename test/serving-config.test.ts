@@ -16,11 +16,17 @@ const opts: NginxRewrite = { root: '/srv/tree', host: '127.0.0.1', port: 18080, 
 /** Directives outside comments, one per `;`-terminated line. */
 const afterCleanup: Array<() => void> = [];
 afterAll(() => afterCleanup.forEach((f) => f()));
-const directives = (t: string) => t.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
+const directives = (t: string) =>
+  t
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean);
 
 test('nginx -t passes on the config as shipped (tolerating only missing runtime folders)', () => {
   // Run as root, `nginx -t` creates the config's /tmp temp folders: remove the ones it created.
-  const tempDirs = [...text.matchAll(/_temp_path\s+(\/tmp\/[^;\s]+);/g)].map((m) => m[1]).filter((d) => !fs.existsSync(d));
+  const tempDirs = [...text.matchAll(/_temp_path\s+(\/tmp\/[^;\s]+);/g)]
+    .map((m) => m[1])
+    .filter((d) => !fs.existsSync(d));
   afterCleanup.push(() =>
     tempDirs.forEach((d) => {
       try {
@@ -31,7 +37,10 @@ test('nginx -t passes on the config as shipped (tolerating only missing runtime 
     }),
   );
   // stdout is /dev/null, not a socket: nginx cannot open /dev/stdout when it is a socket (libuv pipes).
-  const r = spawnSync(tool('nginx'), ['-t', '-c', CONF, '-e', 'stderr'], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  const r = spawnSync(tool('nginx'), ['-t', '-c', CONF, '-e', 'stderr'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const problems = r.stderr
     .split('\n')
     .filter((l) => /\[(emerg|alert|crit|error)\]/.test(l))
@@ -50,7 +59,9 @@ test('unprivileged and stock: no user, no modules, only /tmp is written', () => 
   expect(d.some((l) => /^user\s/.test(l))).toBe(false);
   expect(d.some((l) => /^(load_module|lua_|perl|js_)/.test(l))).toBe(false);
   // The only includes are the OCI view's map files, data the pipeline writes into the tree (no mime.types).
-  expect(d.filter((l) => /^include\s/.test(l))).toEqual(['manifests', 'blobs', 'repositories', 'tagpages'].map((m) => `include /usr/share/nginx/html/oci/nginx/${m}.map*;`));
+  expect(d.filter((l) => /^include\s/.test(l))).toEqual(
+    ['manifests', 'blobs', 'repositories', 'tagpages'].map((m) => `include /usr/share/nginx/html/oci/nginx/${m}.map*;`),
+  );
   expect(d).toContain('listen 8080 default_server backlog=4096;');
   expect(d).toContain('server_tokens off;');
   expect(d).toContain('pid /tmp/nginx.pid;');
@@ -82,7 +93,20 @@ describe('rewriteNginxConfig', () => {
     const after = out.split('\n');
     expect(after).toHaveLength(before.length);
     const changed = before.map((l, i) => (l === after[i] ? null : l.trim().split(/\s+/)[0])).filter(Boolean);
-    expect(changed.sort()).toEqual(['client_body_temp_path', 'fastcgi_temp_path', 'include', 'include', 'include', 'include', 'listen', 'pid', 'proxy_temp_path', 'root', 'scgi_temp_path', 'uwsgi_temp_path']);
+    expect(changed.sort()).toEqual([
+      'client_body_temp_path',
+      'fastcgi_temp_path',
+      'include',
+      'include',
+      'include',
+      'include',
+      'listen',
+      'pid',
+      'proxy_temp_path',
+      'root',
+      'scgi_temp_path',
+      'uwsgi_temp_path',
+    ]);
     // the OCI view's maps follow the root
     expect(d).toContain('include "/srv/tree/oci/nginx/manifests.map*";');
   });
@@ -92,7 +116,9 @@ describe('rewriteNginxConfig', () => {
     expect(o.split('\n')[0]).toBe('user root;');
     expect(directives(o)).toContain('access_log off;');
     expect(directives(o)).toContain('worker_processes 2;');
-    expect(directives(rewriteNginxConfig(text, { ...opts, accessLog: '/x/a.log' }))).toContain('access_log "/x/a.log" json;');
+    expect(directives(rewriteNginxConfig(text, { ...opts, accessLog: '/x/a.log' }))).toContain(
+      'access_log "/x/a.log" json;',
+    );
   });
 
   test('the result passes nginx -t', () => {
@@ -101,15 +127,25 @@ describe('rewriteNginxConfig', () => {
       fs.mkdirSync(path.join(dir, 'tree'));
       const conf = path.join(dir, 'nginx.conf');
       fs.writeFileSync(conf, rewriteNginxConfig(text, { ...opts, root: path.join(dir, 'tree'), runtimeDir: dir }));
-      execFileSync(tool('nginx'), ['-t', '-q', '-p', dir, '-e', 'stderr', '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync(tool('nginx'), ['-t', '-q', '-p', dir, '-e', 'stderr', '-c', conf], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
   test.each([
-    ['a missing root', text.replace(/^\s*root .*$/m, ''), /image\/nginx\.conf: expected exactly one `root` directive, found 0/],
-    ['a temp path outside /tmp', text.replace('pid /tmp/nginx.pid;', 'pid /var/run/nginx.pid;'), /image\/nginx\.conf:\d+: pid must point under \/tmp/],
+    [
+      'a missing root',
+      text.replace(/^\s*root .*$/m, ''),
+      /image\/nginx\.conf: expected exactly one `root` directive, found 0/,
+    ],
+    [
+      'a temp path outside /tmp',
+      text.replace('pid /tmp/nginx.pid;', 'pid /var/run/nginx.pid;'),
+      /image\/nginx\.conf:\d+: pid must point under \/tmp/,
+    ],
     ['a user directive', `user nginx;\n${text}`, /image\/nginx\.conf:1: the shipped config must not set `user`/],
   ])('rejects %s with a typed error naming the file and line', (_label, bad, message) => {
     let err: unknown;

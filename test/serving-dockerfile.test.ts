@@ -37,13 +37,16 @@ const stages: Stage[] = dockerfile.getFROMs().map((from) => {
 
 /** Expands ${VAR} / $VAR with the ARG defaults, as a build with no --build-arg would. */
 function expand(text: string, vars: Record<string, string>): string {
-  return text.replace(/\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)/g, (_m, a: string | undefined, fallback: string | undefined, b: string | undefined) => {
-    const name = (a ?? b)!;
-    if (vars[name]) return vars[name];
-    if (fallback !== undefined) return fallback;
-    if (!(name in vars)) throw new Error(`image/Dockerfile uses $${name} with no ARG default`);
-    return vars[name];
-  });
+  return text.replace(
+    /\$\{(\w+)(?::-([^}]*))?\}|\$(\w+)/g,
+    (_m, a: string | undefined, fallback: string | undefined, b: string | undefined) => {
+      const name = (a ?? b)!;
+      if (vars[name]) return vars[name];
+      if (fallback !== undefined) return fallback;
+      if (!(name in vars)) throw new Error(`image/Dockerfile uses $${name} with no ARG default`);
+      return vars[name];
+    },
+  );
 }
 
 const keyword = (s: Stage, k: string) => s.instructions.filter((i) => i.getKeyword() === k);
@@ -101,8 +104,12 @@ test('every RUN is a project command', () => {
     /^npm ci( --no-audit| --no-fund)*$/,
     /^npm pack$/,
     /^npm install -g --prefer-offline --no-audit --no-fund \.\/higress-plugin-server-\*\.tgz && rm -rf build && ln -s "\$\(npm root -g\)\/higress-plugin-server\/build" build$/,
-    /^node build\/src\/cli\.js pull \$\{PLUGINS_LIST\} --out \/tree \$\{PULL_FLAGS\}$/, /^node build\/src\/cli\.js verify \/tree$/];
-  const runs = stages.flatMap((s) => keyword(s, 'RUN')).map((i) => (i.getArgumentsContent() ?? '').replace(/\s+/g, ' ').trim());
+    /^node build\/src\/cli\.js pull \$\{PLUGINS_LIST\} --out \/tree \$\{PULL_FLAGS\}$/,
+    /^node build\/src\/cli\.js verify \/tree$/,
+  ];
+  const runs = stages
+    .flatMap((s) => keyword(s, 'RUN'))
+    .map((i) => (i.getArgumentsContent() ?? '').replace(/\s+/g, ' ').trim());
   expect(runs.length).toBeGreaterThan(0);
   for (const run of runs) expect(allowed.some((re) => re.test(run)) ? run : `not a project command: ${run}`).toBe(run);
 });
@@ -110,7 +117,14 @@ test('every RUN is a project command', () => {
 /** Minimal .dockerignore evaluation: last matching pattern wins; a pattern also matches a path's parents. */
 function ignored(rel: string, patterns: string[]): boolean {
   const toRe = (p: string) =>
-    new RegExp(`^${p.replace(/\/+$/, '').replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\//g, '(?:.*/)?').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+    new RegExp(
+      `^${p
+        .replace(/\/+$/, '')
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*\*\//g, '(?:.*/)?')
+        .replace(/\*/g, '[^/]*')
+        .replace(/\?/g, '[^/]')}$`,
+    );
   const parts = rel.split('/');
   const candidates = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
   let out = false;
@@ -140,7 +154,9 @@ test('every COPY source exists in the build context or comes from an earlier sta
         // Every stage `tree` can be must write the source path: `pull --out /tree` or COPY ... /tree/.
         const producers = stages.filter((x) => x.name.startsWith('tree-'));
         for (const p of producers) {
-          const writes = p.instructions.map((i) => i.getArgumentsContent() ?? '').some((t) => /--out \/tree\b|\s\/tree\/$/.test(t));
+          const writes = p.instructions
+            .map((i) => i.getArgumentsContent() ?? '')
+            .some((t) => /--out \/tree\b|\s\/tree\/$/.test(t));
           expect(writes ? p.name : `${p.name} does not produce /tree`).toBe(p.name);
         }
         for (const src of sources) expect(src.startsWith('/tree/')).toBe(true);
@@ -166,17 +182,40 @@ test('the default plugin lists are both shipped lists, inside the context', () =
 });
 
 test('.dockerignore keeps dependencies, tools and outputs out of the context', () => {
-  for (const p of ['node_modules', 'node_modules/yaml/package.json', '.tools/bin/helm', 'build/src/cli.js', 'charts', 'dist', 'test/fixtures', '.git', 'BENCHMARKS.md']) {
+  for (const p of [
+    'node_modules',
+    'node_modules/yaml/package.json',
+    '.tools/bin/helm',
+    'build/src/cli.js',
+    'charts',
+    'dist',
+    'test/fixtures',
+    '.git',
+    'BENCHMARKS.md',
+  ]) {
     expect(ignored(p, dockerignore) ? p : `${p} reaches the build context`).toBe(p);
   }
-  for (const p of ['package.json', 'package-lock.json', 'tsconfig.json', 'src/cli.ts', 'image/nginx.conf', 'image/plugins.properties', 'image/prebuilt/plugins/index.json']) {
+  for (const p of [
+    'package.json',
+    'package-lock.json',
+    'tsconfig.json',
+    'src/cli.ts',
+    'image/nginx.conf',
+    'image/plugins.properties',
+    'image/prebuilt/plugins/index.json',
+  ]) {
     expect(ignored(p, dockerignore) ? `${p} is excluded` : p).toBe(p);
   }
 });
 
 test('npm ci can run: package-lock.json is in sync with package.json', () => {
-  const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
-  const lock = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, Record<string, Record<string, string>>> };
+  const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as Record<
+    string,
+    Record<string, string>
+  >;
+  const lock = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, Record<string, Record<string, string>>>;
+  };
   expect(lock.packages[''].dependencies ?? {}).toEqual(pkg.dependencies ?? {});
   expect(lock.packages[''].devDependencies ?? {}).toEqual(pkg.devDependencies ?? {});
 });
@@ -202,7 +241,9 @@ test('the build stage packs and installs the CLI from exactly the files it COPYs
       for (const src of args.slice(0, -1)) {
         // Docker semantics: a folder's contents go into `dest/`, a file into `dest/<name>`.
         const isDir = fs.statSync(path.join(REPO_ROOT, src)).isDirectory();
-        const target = dest.endsWith('/') ? path.join(dir, dest, isDir ? '' : path.basename(src)) : path.join(dir, dest);
+        const target = dest.endsWith('/')
+          ? path.join(dir, dest, isDir ? '' : path.basename(src))
+          : path.join(dir, dest);
         fs.cpSync(path.join(REPO_ROOT, src), target, { recursive: true });
       }
     }
@@ -217,7 +258,9 @@ test('the build stage packs and installs the CLI from exactly the files it COPYs
     // build/ is the installed package, not the compile output next to the sources.
     const installed = fs.realpathSync(path.join(dir, 'build'));
     expect(installed).toBe(path.join(dir, 'prefix', 'lib', 'node_modules', 'higress-plugin-server', 'build'));
-    const help = execFileSync(process.execPath, [path.join(dir, 'build', 'src', 'cli.js'), '--help'], { encoding: 'utf8' });
+    const help = execFileSync(process.execPath, [path.join(dir, 'build', 'src', 'cli.js'), '--help'], {
+      encoding: 'utf8',
+    });
     expect(help).toMatch(/pull \[options\] \[lists\.\.\.\]/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

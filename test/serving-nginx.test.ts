@@ -8,7 +8,16 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
-import { GZ_FILE, INDEX_FILE, METADATA_JSON, METADATA_TXT, PluginIndex, PluginMetadata, PLUGINS_DIR, wasmUrlPath } from '../src/contract/tree-format';
+import {
+  GZ_FILE,
+  INDEX_FILE,
+  METADATA_JSON,
+  METADATA_TXT,
+  PluginIndex,
+  PluginMetadata,
+  PLUGINS_DIR,
+  wasmUrlPath,
+} from '../src/contract/tree-format';
 import { publishVersion, writeIndex } from '../src/tree/publish';
 import { rawGet, request } from './support/http';
 import { RunningNginx, startNginx } from './support/nginx';
@@ -29,10 +38,32 @@ beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-serving-'));
   outside = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-outside-'));
   const small = await smallWasm();
-  await publishVersion(root, { name: 'add-header', version: '1.0.0', wasmPath: small, source: 'file:add-header.wasm@1.0.0', manifestDigest: null, created: CREATED });
+  await publishVersion(root, {
+    name: 'add-header',
+    version: '1.0.0',
+    wasmPath: small,
+    source: 'file:add-header.wasm@1.0.0',
+    manifestDigest: null,
+    created: CREATED,
+  });
   // A version alias, the way the pipeline writes it (a full copy, not a link).
-  await publishVersion(root, { name: 'add-header', version: '2.0.0', wasmPath: small, source: 'file:add-header.wasm@1.0.0', manifestDigest: null, created: CREATED, aliasOf: '1.0.0' });
-  await publishVersion(root, { name: 'esbuild', version: '0.25.12', wasmPath: largeWasm(), source: 'file:esbuild.wasm@0.25.12', manifestDigest: null, created: CREATED });
+  await publishVersion(root, {
+    name: 'add-header',
+    version: '2.0.0',
+    wasmPath: small,
+    source: 'file:add-header.wasm@1.0.0',
+    manifestDigest: null,
+    created: CREATED,
+    aliasOf: '1.0.0',
+  });
+  await publishVersion(root, {
+    name: 'esbuild',
+    version: '0.25.12',
+    wasmPath: largeWasm(),
+    source: 'file:esbuild.wasm@0.25.12',
+    manifestDigest: null,
+    created: CREATED,
+  });
   await writeIndex(root);
   index = JSON.parse(fs.readFileSync(path.join(root, PLUGINS_DIR, INDEX_FILE), 'utf8')) as PluginIndex;
 
@@ -55,7 +86,11 @@ afterAll(async () => {
 });
 
 test('the tree holds what the test expects (index lists all three versions)', () => {
-  expect(index.plugins.map((p) => `${p.name}@${p.version}`)).toEqual(['add-header@1.0.0', 'add-header@2.0.0', 'esbuild@0.25.12']);
+  expect(index.plugins.map((p) => `${p.name}@${p.version}`)).toEqual([
+    'add-header@1.0.0',
+    'add-header@2.0.0',
+    'esbuild@0.25.12',
+  ]);
 });
 
 describe.each([
@@ -125,14 +160,28 @@ test('validators work: If-None-Match and If-Modified-Since give 304', async () =
 test('a replaced version is served at once with a new validator (no-cache paths)', async () => {
   const url = `${nginx.url}${wasmUrlPath('replaced', '1.0.0')}`;
   const small = fs.readFileSync(await smallWasm());
-  await publishVersion(root, { name: 'replaced', version: '1.0.0', wasmPath: await smallWasm(), source: 'file:a', manifestDigest: null, created: CREATED });
+  await publishVersion(root, {
+    name: 'replaced',
+    version: '1.0.0',
+    wasmPath: await smallWasm(),
+    source: 'file:a',
+    manifestDigest: null,
+    created: CREATED,
+  });
   const before = await request(url);
   // Same module plus a custom section: still valid wasm, different bytes and mtime.
   const name = Buffer.from('replaced');
   const custom = Buffer.concat([Buffer.from([0x00, name.length + 1, name.length]), name]);
   const changed = path.join(outside, 'changed.wasm');
   fs.writeFileSync(changed, Buffer.concat([small, custom]));
-  await publishVersion(root, { name: 'replaced', version: '1.0.0', wasmPath: changed, source: 'file:b', manifestDigest: null, created: '2024-06-01T00:00:00Z' });
+  await publishVersion(root, {
+    name: 'replaced',
+    version: '1.0.0',
+    wasmPath: changed,
+    source: 'file:b',
+    manifestDigest: null,
+    created: '2024-06-01T00:00:00Z',
+  });
   const after = await request(url);
   expect(after.status).toBe(200);
   expect(sha256(after.body)).toBe(sha256(Buffer.concat([small, custom])));
@@ -142,7 +191,12 @@ test('a replaced version is served at once with a new validator (no-cache paths)
 });
 
 test('unknown plugins, versions and files are 404', async () => {
-  for (const p of [wasmUrlPath('no-such-plugin', '1.0.0'), wasmUrlPath('add-header', '9.9.9'), '/plugins/add-header/1.0.0/nope.wasm', '/plugins/nope/']) {
+  for (const p of [
+    wasmUrlPath('no-such-plugin', '1.0.0'),
+    wasmUrlPath('add-header', '9.9.9'),
+    '/plugins/add-header/1.0.0/nope.wasm',
+    '/plugins/nope/',
+  ]) {
     expect((await request(`${nginx.url}${p}`)).status).toBe(404);
   }
 });
@@ -167,7 +221,9 @@ test('/healthz is 200 "ok" and stays out of the JSON access log', async () => {
     if (entries.some((e) => e.uri.includes('marker=access-log'))) break;
     await new Promise((r) => setTimeout(r, delay));
   }
-  expect(entries.some((e) => e.uri === '/plugins/index.json?marker=access-log' && e.status === 200 && e.method === 'GET')).toBe(true);
+  expect(
+    entries.some((e) => e.uri === '/plugins/index.json?marker=access-log' && e.status === 200 && e.method === 'GET'),
+  ).toBe(true);
   // Probes (GET /healthz) are not logged; refused methods on /healthz (405) still are.
   expect(entries.some((e) => e.uri.startsWith('/healthz') && e.method === 'GET')).toBe(false);
 });
@@ -244,9 +300,13 @@ describe('listings and index.json list every plugin', () => {
     const dirs = entries.filter((e) => e.type === 'directory').map((e) => e.name);
     expect(dirs).toEqual(expect.arrayContaining(['add-header', 'esbuild']));
     expect(entries.some((e) => e.name.startsWith('.'))).toBe(false);
-    const versions = JSON.parse((await request(`${nginx.url}/${PLUGINS_DIR}/add-header/${query}`, { headers })).body.toString()) as Array<{ name: string }>;
+    const versions = JSON.parse(
+      (await request(`${nginx.url}/${PLUGINS_DIR}/add-header/${query}`, { headers })).body.toString(),
+    ) as Array<{ name: string }>;
     expect(versions.map((v) => v.name).sort()).toEqual(['1.0.0', '2.0.0']);
-    const files = JSON.parse((await request(`${nginx.url}/${PLUGINS_DIR}/esbuild/0.25.12/${query}`, { headers })).body.toString()) as Array<{ name: string; size: number }>;
+    const files = JSON.parse(
+      (await request(`${nginx.url}/${PLUGINS_DIR}/esbuild/0.25.12/${query}`, { headers })).body.toString(),
+    ) as Array<{ name: string; size: number }>;
     expect(files.find((f) => f.name === 'plugin.wasm')?.size).toBe(meta('esbuild', '0.25.12').size);
   });
 });

@@ -9,7 +9,11 @@ import * as path from 'path';
 
 const tiers = require('./tiers') as { unit: string[]; integration: string[] };
 const TEST_DIR = __dirname;
-const testNames = fs.readdirSync(TEST_DIR).filter((f) => f.endsWith('.test.ts')).map((f) => f.slice(0, -'.test.ts'.length)).sort();
+const testNames = fs
+  .readdirSync(TEST_DIR)
+  .filter((f) => f.endsWith('.test.ts'))
+  .map((f) => f.slice(0, -'.test.ts'.length))
+  .sort();
 
 /** Relative imports of a file in test/ (import ... from, import(), require), resolved to .ts/.js paths. */
 function localImports(file: string): string[] {
@@ -17,7 +21,10 @@ function localImports(file: string): string[] {
   const specs = [...text.matchAll(/(?:from\s+|import\(\s*|require\(\s*)'(\.{1,2}\/[^']+)'/g)].map((m) => m[1]);
   return specs.flatMap((spec) => {
     const base = path.resolve(path.dirname(file), spec);
-    return ['.ts', '.js', '/index.ts'].map((ext) => base + ext).filter((f) => fs.existsSync(f)).slice(0, 1);
+    return ['.ts', '.js', '/index.ts']
+      .map((ext) => base + ext)
+      .filter((f) => fs.existsSync(f))
+      .slice(0, 1);
   });
 }
 
@@ -25,7 +32,9 @@ function localImports(file: string): string[] {
 export function startsProgram(text: string): string | undefined {
   const viaTool = /(?<![\w.])tool\(\s*['"]([\w-]+)/.exec(text);
   if (viaTool) return `runs tool('${viaTool[1]}')`;
-  for (const m of text.matchAll(/(?<![\w.])(spawn|spawnSync|execFile|execFileSync|exec|execSync|fork)\)?\(\s*([^,)]+)/g)) {
+  for (const m of text.matchAll(
+    /(?<![\w.])(spawn|spawnSync|execFile|execFileSync|exec|execSync|fork)\)?\(\s*([^,)]+)/g,
+  )) {
     const program = m[2].trim();
     if (program !== 'process.execPath') return `${m[1]}(${program}, ...)`;
   }
@@ -48,20 +57,29 @@ function programReached(file: string, seen = new Set<string>()): string | undefi
 test('every test file is in exactly one project, and every listed file exists', () => {
   const listed = [...tiers.unit, ...tiers.integration];
   const problems = [
-    ...testNames.filter((n) => listed.filter((l) => l === n).length !== 1).map((n) => `${n}.test.ts is listed ${listed.filter((l) => l === n).length} times in test/tiers.js`),
-    ...listed.filter((n) => !testNames.includes(n)).map((n) => `test/tiers.js lists ${n}, which has no test/${n}.test.ts`),
+    ...testNames
+      .filter((n) => listed.filter((l) => l === n).length !== 1)
+      .map((n) => `${n}.test.ts is listed ${listed.filter((l) => l === n).length} times in test/tiers.js`),
+    ...listed
+      .filter((n) => !testNames.includes(n))
+      .map((n) => `test/tiers.js lists ${n}, which has no test/${n}.test.ts`),
   ];
   expect(problems).toEqual([]);
 });
 
 test('jest.config.js runs exactly the files of test/tiers.js, unit and integration', () => {
-  const config = require('../jest.config.js') as { projects: Array<{ displayName: string; testMatch: string[]; globalSetup?: string }> };
+  const config = require('../jest.config.js') as {
+    projects: Array<{ displayName: string; testMatch: string[]; globalSetup?: string }>;
+  };
   const names = (p: { testMatch: string[] }) => p.testMatch.map((m) => path.basename(m, '.test.ts'));
   expect(config.projects.map((p) => p.displayName)).toEqual(['unit', 'integration']);
   expect(names(config.projects[0])).toEqual(tiers.unit);
   expect(names(config.projects[1])).toEqual(tiers.integration);
   // Both tiers compile build/ once per run (the CPU pool runs the compiled worker in unit tests too).
-  expect(config.projects.map((p: { globalSetup?: string }) => p.globalSetup)).toEqual(['<rootDir>/test/global-setup.js', '<rootDir>/test/global-setup.js']);
+  expect(config.projects.map((p: { globalSetup?: string }) => p.globalSetup)).toEqual([
+    '<rootDir>/test/global-setup.js',
+    '<rootDir>/test/global-setup.js',
+  ]);
 });
 
 test('unit tests start no external program and do not run the CLI', () => {
@@ -69,11 +87,13 @@ test('unit tests start no external program and do not run the CLI', () => {
   for (const name of tiers.unit) {
     const file = path.join(TEST_DIR, `${name}.test.ts`);
     const text = fs.readFileSync(file, 'utf8');
-    if (/^import[^\n]*from 'child_process'|require\('child_process'\)/m.test(text)) problems.push(`${name}: imports child_process`);
+    if (/^import[^\n]*from 'child_process'|require\('child_process'\)/m.test(text))
+      problems.push(`${name}: imports child_process`);
     // The CLI's serve command starts nginx; tests that run the CLI are integration tests.
     // Importing src/cli to inspect the program (its --version, its options) runs nothing; the
     // cli-run helper and src/serve start processes.
-    if (/'\.\/support\/cli-run'|'\.\.\/src\/serve\/[^']*'/.test(text)) problems.push(`${name}: runs the CLI or the server`);
+    if (/'\.\/support\/cli-run'|'\.\.\/src\/serve\/[^']*'/.test(text))
+      problems.push(`${name}: runs the CLI or the server`);
     const program = programReached(file);
     if (program) problems.push(`${name}: ${program}`);
   }
@@ -90,8 +110,16 @@ test('the detector recognises the helpers that start tools, and lets node itself
   const call = (fn: string, args: string) => `${fn}(${args})`;
   expect(startsProgram(call('spawn' + 'Sync', "'bash', ['-c', x]"))).toBe(call('spawn' + 'Sync', "'bash', ..."));
   expect(startsProgram(`await promisify${call('(execFile)', 'process.execPath, [asc]')}`)).toBeUndefined();
-  expect(startsProgram(`const run = promisify${call('(execFile)', "'openssl', []")}`)).toBe(call('exec' + 'File', "'openssl', ..."));
+  expect(startsProgram(`const run = promisify${call('(execFile)', "'openssl', []")}`)).toBe(
+    call('exec' + 'File', "'openssl', ..."),
+  );
   expect(startsProgram(`/^HTTP/.${call('exec', 'text')}`)).toBeUndefined(); // RegExp#exec is not child_process.exec
   // Integration files really do reach tools: the split is not vacuous.
-  expect(tiers.integration.filter((n) => programReached(path.join(TEST_DIR, `${n}.test.ts`)) === undefined && !/cli-run|child_process/.test(fs.readFileSync(path.join(TEST_DIR, `${n}.test.ts`), 'utf8')))).toEqual([]);
+  expect(
+    tiers.integration.filter(
+      (n) =>
+        programReached(path.join(TEST_DIR, `${n}.test.ts`)) === undefined &&
+        !/cli-run|child_process/.test(fs.readFileSync(path.join(TEST_DIR, `${n}.test.ts`), 'utf8')),
+    ),
+  ).toEqual([]);
 });

@@ -19,8 +19,14 @@ const newRoot = () => {
   tmpRoots.push(d);
   return d;
 };
-const base = (wasmPath: string) => ({ name: 'demo', version: '1.0.0', wasmPath, source: 'file:demo.wasm', manifestDigest: null, created: '2024-05-01T12:00:00Z' });
-
+const base = (wasmPath: string) => ({
+  name: 'demo',
+  version: '1.0.0',
+  wasmPath,
+  source: 'file:demo.wasm',
+  manifestDigest: null,
+  created: '2024-05-01T12:00:00Z',
+});
 
 beforeAll(async () => {
   small = await smallWasm();
@@ -31,20 +37,44 @@ afterAll(() => {
 
 test('publishes plugin.wasm, .gz, metadata and index with the contract fields', async () => {
   const root = newRoot();
-  const m = await publishVersion(root, { ...base(small), specYaml: 'info:\n  version: 1.0.0\nspec:\n  phase: AUTHN\n  priority: 320\n' });
+  const m = await publishVersion(root, {
+    ...base(small),
+    specYaml: 'info:\n  version: 1.0.0\nspec:\n  phase: AUTHN\n  priority: 320\n',
+  });
   await writeIndex(root);
   const dir = path.join(root, 'plugins/demo/1.0.0');
   const bytes = fs.readFileSync(small);
   expect(fs.readFileSync(path.join(dir, 'plugin.wasm')).equals(bytes)).toBe(true);
   expect(zlib.gunzipSync(fs.readFileSync(path.join(dir, 'plugin.wasm.gz'))).equals(bytes)).toBe(true);
-  expect(m).toMatchObject({ schemaVersion: 1, name: 'demo', version: '1.0.0', size: bytes.length, phase: 'AUTHN', priority: 320, manifestDigest: null });
+  expect(m).toMatchObject({
+    schemaVersion: 1,
+    name: 'demo',
+    version: '1.0.0',
+    size: bytes.length,
+    phase: 'AUTHN',
+    priority: 320,
+    manifestDigest: null,
+  });
   expect(JSON.parse(fs.readFileSync(path.join(dir, 'metadata.json'), 'utf8'))).toEqual(m);
   const txt = fs.readFileSync(path.join(dir, 'metadata.txt'), 'utf8');
   expect(txt).toBe(renderMetadataTxt(m));
-  expect(txt).toMatch(/^Plugin Name: demo\n(.|\n)*Size: \d+ bytes\nLast Modified: 2024-05-01T12:00:00Z\nCreated: 2024-05-01T12:00:00Z\nMD5: [a-f0-9]{32}\nSHA256: [a-f0-9]{64}\n$/);
+  expect(txt).toMatch(
+    /^Plugin Name: demo\n(.|\n)*Size: \d+ bytes\nLast Modified: 2024-05-01T12:00:00Z\nCreated: 2024-05-01T12:00:00Z\nMD5: [a-f0-9]{32}\nSHA256: [a-f0-9]{64}\n$/,
+  );
   expect(fs.statSync(path.join(dir, 'plugin.wasm')).mtime.toISOString()).toBe('2024-05-01T12:00:00.000Z');
   const index = JSON.parse(fs.readFileSync(path.join(root, 'plugins/index.json'), 'utf8'));
-  expect(index).toEqual({ schemaVersion: 1, generated: '2024-05-01T12:00:00Z', plugins: [expect.objectContaining({ name: 'demo', version: '1.0.0', sha256: m.sha256, path: '/plugins/demo/1.0.0/plugin.wasm' })] });
+  expect(index).toEqual({
+    schemaVersion: 1,
+    generated: '2024-05-01T12:00:00Z',
+    plugins: [
+      expect.objectContaining({
+        name: 'demo',
+        version: '1.0.0',
+        sha256: m.sha256,
+        path: '/plugins/demo/1.0.0/plugin.wasm',
+      }),
+    ],
+  });
   expect(await verifyTree(root)).toEqual({ checked: 1, problems: [] });
 });
 
@@ -97,10 +127,15 @@ describe('atomicity', () => {
     expect(fs.readdirSync(path.join(root, 'plugins/demo'))).toEqual(['1.0.0']);
   });
 
-  test('leftover temp and old folders of this process\'s runs are cleaned; foreign .tmp-/.old- entries are kept', async () => {
+  test("leftover temp and old folders of this process's runs are cleaned; foreign .tmp-/.old- entries are kept", async () => {
     const root = newRoot();
     await publishVersion(root, base(small));
-    const ours = [`.tmp-${RUN_ID}-abc/x`, `plugins/.tmp-${RUN_ID}-1/y`, `plugins/demo/.tmp-${RUN_ID}-1.0.0-zz/plugin.wasm`, `plugins/demo/.old-${RUN_ID}-1.0.0-zz/plugin.wasm`];
+    const ours = [
+      `.tmp-${RUN_ID}-abc/x`,
+      `plugins/.tmp-${RUN_ID}-1/y`,
+      `plugins/demo/.tmp-${RUN_ID}-1.0.0-zz/plugin.wasm`,
+      `plugins/demo/.old-${RUN_ID}-1.0.0-zz/plugin.wasm`,
+    ];
     const foreign = ['.tmp-abc/x', 'plugins/.tmp-1/y', 'plugins/demo/.old-1.0.0-zz/plugin.wasm'];
     for (const p of [...ours, ...foreign]) {
       fs.mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
@@ -113,12 +148,15 @@ describe('atomicity', () => {
   });
 });
 
-test.each([['..'], ['a/b'], ['/abs'], ['a b'], ['a\0b']])('unsafe name %j is refused before any write', async (name) => {
-  const root = newRoot();
-  await expect(publishVersion(root, { ...base(small), name })).rejects.toThrow(InputError);
-  await expect(publishVersion(root, { ...base(small), version: name })).rejects.toThrow(InputError);
-  expect(fs.readdirSync(root)).toEqual([]);
-});
+test.each([['..'], ['a/b'], ['/abs'], ['a b'], ['a\0b']])(
+  'unsafe name %j is refused before any write',
+  async (name) => {
+    const root = newRoot();
+    await expect(publishVersion(root, { ...base(small), name })).rejects.toThrow(InputError);
+    await expect(publishVersion(root, { ...base(small), version: name })).rejects.toThrow(InputError);
+    expect(fs.readdirSync(root)).toEqual([]);
+  },
+);
 
 describe('verify and reindex', () => {
   test('verify reads a shared inode once: the second path is answered from the dev+ino cache', async () => {
@@ -138,7 +176,11 @@ describe('verify and reindex', () => {
   test('published plugin.wasm and plugin.wasm.gz are read-only (they may be shared hardlinks)', async () => {
     const root = newRoot();
     await publishVersion(root, base(small));
-    await publishVersion(root, { ...base(path.join(root, 'plugins/demo/1.0.0/plugin.wasm')), version: '0.9.0', aliasOf: '1.0.0' });
+    await publishVersion(root, {
+      ...base(path.join(root, 'plugins/demo/1.0.0/plugin.wasm')),
+      version: '0.9.0',
+      aliasOf: '1.0.0',
+    });
     for (const f of ['plugin.wasm', 'plugin.wasm.gz']) {
       const [x, y] = ['1.0.0', '0.9.0'].map((v) => fs.statSync(path.join(root, 'plugins/demo', v, f)));
       expect(x!.mode & 0o777).toBe(0o444);
@@ -169,11 +211,15 @@ describe('verify and reindex', () => {
     );
     const r = await reindexTree(root, { sourceDateEpoch: '2024-01-01T00:00:00Z' });
     // The appended NUL byte makes demo invalid wasm: reindex refuses to publish it.
-    expect(r.failed.map((e) => e.toLine())).toEqual([expect.stringMatching(/^demo@1\.0\.0: Wasm module does not validate/)]);
+    expect(r.failed.map((e) => e.toLine())).toEqual([
+      expect.stringMatching(/^demo@1\.0\.0: Wasm module does not validate/),
+    ]);
     expect(r.rebuilt).toEqual(['hand/2.0.0', 'other/1.0.0']);
     fs.copyFileSync(small, path.join(root, 'plugins/demo/1.0.0/plugin.wasm'));
     await reindexTree(root);
     expect(await verifyTree(root)).toEqual({ checked: 3, problems: [] });
-    expect(JSON.parse(fs.readFileSync(path.join(root, 'plugins/hand/2.0.0/metadata.json'), 'utf8')).created).toBe('2024-01-01T00:00:00Z');
+    expect(JSON.parse(fs.readFileSync(path.join(root, 'plugins/hand/2.0.0/metadata.json'), 'utf8')).created).toBe(
+      '2024-01-01T00:00:00Z',
+    );
   });
 });

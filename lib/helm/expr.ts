@@ -79,19 +79,39 @@ function kindOf(v: unknown): Kind {
 
 /** A Go literal: strings double-quoted, numbers and booleans as is. */
 export function lit<const T extends string | number | boolean>(value: T): Expr<T> {
-  return expr({ kind: kindOf(value), eval: () => value, tpl: typeof value === 'string' ? JSON.stringify(value) : String(value), simple: true });
+  return expr({
+    kind: kindOf(value),
+    eval: () => value,
+    tpl: typeof value === 'string' ? JSON.stringify(value) : String(value),
+    simple: true,
+  });
 }
 
 /** Typed `.Values.<path>` references for a values spec: `values(SPEC)('probes.readiness.periodSeconds')`. */
-export function valueRefs<S extends GroupSpec>(spec: S): <P extends PathOf<S>>(path: P) => Expr<ValuesOf<SpecAt<S, P>>> {
+export function valueRefs<S extends GroupSpec>(
+  spec: S,
+): <P extends PathOf<S>>(path: P) => Expr<ValuesOf<SpecAt<S, P>>> {
   return <P extends PathOf<S>>(path: P) => {
     const node = specAt(spec, path);
-    const kind: Kind = !node || node.kind === 'group' || node.kind === 'object' ? 'map' : node.kind === 'array' ? 'list' : node.kind === 'integer' ? 'number' : node.kind;
-    return expr<ValuesOf<SpecAt<S, P>>>({ kind, eval: (s) => valueAt(s.values, path) as ValuesOf<SpecAt<S, P>>, tpl: `.Values.${path}`, simple: true });
+    const kind: Kind =
+      !node || node.kind === 'group' || node.kind === 'object'
+        ? 'map'
+        : node.kind === 'array'
+          ? 'list'
+          : node.kind === 'integer'
+            ? 'number'
+            : node.kind;
+    return expr<ValuesOf<SpecAt<S, P>>>({
+      kind,
+      eval: (s) => valueAt(s.values, path) as ValuesOf<SpecAt<S, P>>,
+      tpl: `.Values.${path}`,
+      simple: true,
+    });
   };
 }
 
-const builtin = <T>(kind: Kind, tpl: string, get: (s: Scope) => T): Expr<T> => expr({ kind, eval: get, tpl, simple: true });
+const builtin = <T>(kind: Kind, tpl: string, get: (s: Scope) => T): Expr<T> =>
+  expr({ kind, eval: get, tpl, simple: true });
 export const releaseName = builtin('string', '.Release.Name', (s) => s.release.name);
 export const releaseNamespace = builtin('string', '.Release.Namespace', (s) => s.release.namespace);
 export const releaseService = builtin('string', '.Release.Service', (s) => s.release.service);
@@ -120,7 +140,11 @@ export function isSet(e: Expr<unknown>): Cond {
 
 /** `x | default y`: y when x is empty. */
 export function orElse<T>(x: Expr<T>, fallback: Expr<T>): Expr<T> {
-  return expr({ kind: x.kind, eval: (s) => (truthy(x.eval(s)) ? x.eval(s) : fallback.eval(s)), tpl: `${x.tpl()} | default ${fallback.arg()}` });
+  return expr({
+    kind: x.kind,
+    eval: (s) => (truthy(x.eval(s)) ? x.eval(s) : fallback.eval(s)),
+    tpl: `${x.tpl()} | default ${fallback.arg()}`,
+  });
 }
 
 /** `x | trunc 63 | trimSuffix "-"`: a valid DNS label length. */
@@ -137,7 +161,11 @@ export function dnsLabel(x: Expr<string>): Expr<string> {
 
 /** `x | replace "a" "b"`. */
 export function replace(x: Expr<string>, from: string, to: string): Expr<string> {
-  return expr({ kind: 'string', eval: (s) => String(x.eval(s)).split(from).join(to), tpl: `${x.tpl()} | replace ${JSON.stringify(from)} ${JSON.stringify(to)}` });
+  return expr({
+    kind: 'string',
+    eval: (s) => String(x.eval(s)).split(from).join(to),
+    tpl: `${x.tpl()} | replace ${JSON.stringify(from)} ${JSON.stringify(to)}`,
+  });
 }
 
 /** `printf "<format>" args...` with `%s` and `%d` verbs. */
@@ -146,7 +174,9 @@ export function printf(format: string, ...args: Array<Expr<unknown>>): Expr<stri
     kind: 'string',
     eval: (s) => {
       let i = 0;
-      return format.replace(/%[sd%]/g, (verb) => (verb === '%%' ? '%' : verb === '%d' ? String(Math.trunc(Number(args[i++].eval(s)))) : String(args[i++].eval(s))));
+      return format.replace(/%[sd%]/g, (verb) =>
+        verb === '%%' ? '%' : verb === '%d' ? String(Math.trunc(Number(args[i++].eval(s)))) : String(args[i++].eval(s)),
+      );
     },
     tpl: `printf ${JSON.stringify(format)} ${args.map((a) => a.arg()).join(' ')}`,
   });
@@ -196,7 +226,11 @@ export function and(...xs: Cond[]): Cond {
 
 /** `hasKey map "key"`. */
 export function hasKey(map: Expr<Record<string, unknown>>, key: string): Expr<boolean> {
-  return expr({ kind: 'boolean', eval: (s) => Object.prototype.hasOwnProperty.call(map.eval(s) ?? {}, key), tpl: `hasKey ${map.arg()} ${JSON.stringify(key)}` });
+  return expr({
+    kind: 'boolean',
+    eval: (s) => Object.prototype.hasOwnProperty.call(map.eval(s) ?? {}, key),
+    tpl: `hasKey ${map.arg()} ${JSON.stringify(key)}`,
+  });
 }
 
 /** `index map "key"`. */
@@ -243,7 +277,12 @@ export function withVar<T>(name: string, value: Expr<unknown>, body: Expr<T>): E
 
 /** `x` followed by fixed text: `printf "%s<text>" x` inline, `{{- x }}<text>` as a define body. */
 export function suffixed(x: Expr<string>, text: string): Expr<string> {
-  return expr({ kind: 'string', eval: (s) => `${x.eval(s)}${text}`, tpl: `printf ${JSON.stringify(`%s${text.replace(/%/g, '%%')}`)} ${x.arg()}`, body: `{{- ${x.tpl()} }}${text}` });
+  return expr({
+    kind: 'string',
+    eval: (s) => `${x.eval(s)}${text}`,
+    tpl: `printf ${JSON.stringify(`%s${text.replace(/%/g, '%%')}`)} ${x.arg()}`,
+    body: `{{- ${x.tpl()} }}${text}`,
+  });
 }
 
 /** What the eval back-end throws where helm's `fail` stops rendering; the message is the same text. */

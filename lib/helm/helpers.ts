@@ -32,7 +32,10 @@ export class HelperSet {
   define<T>(name: string, comment: string, e: Expr<T>): Helper<T> {
     const full = `${this.prefix}.${name}`;
     this.defs.push({ name: full, comment, body: e.body() });
-    return { ...expr<T>({ kind: e.kind, eval: (s) => e.eval(s), tpl: `include ${JSON.stringify(full)} .` }), name: full };
+    return {
+      ...expr<T>({ kind: e.kind, eval: (s) => e.eval(s), tpl: `include ${JSON.stringify(full)} .` }),
+      name: full,
+    };
   }
 
   /** A map helper: YAML lines, one per entry. */
@@ -50,7 +53,10 @@ export class HelperSet {
       }
       return out;
     };
-    return { ...expr({ kind: 'map', eval: evalMap, tpl: `include ${JSON.stringify(full)} .`, yamlText: true }), name: full };
+    return {
+      ...expr({ kind: 'map', eval: evalMap, tpl: `include ${JSON.stringify(full)} .`, yamlText: true }),
+      name: full,
+    };
   }
 
   /** `_helpers.tpl`. */

@@ -42,47 +42,75 @@ export type ValueSpec = LeafSpec<unknown> | BlockSpec<unknown> | GroupSpec;
 export type Children = { readonly [key: string]: ValueSpec };
 
 /** The TypeScript type of the values a spec describes. */
-export type ValuesOf<S> = S extends GroupSpec<infer C> ? { -readonly [K in keyof C]: ValuesOf<C[K]> } : S extends LeafSpec<infer T> ? T : S extends BlockSpec<infer T> ? T : never;
+export type ValuesOf<S> =
+  S extends GroupSpec<infer C>
+    ? { -readonly [K in keyof C]: ValuesOf<C[K]> }
+    : S extends LeafSpec<infer T>
+      ? T
+      : S extends BlockSpec<infer T>
+        ? T
+        : never;
 
 /** Every dotted path of a spec (groups, leaves and blocks): a typo is a compile error. */
-export type PathOf<S> = S extends GroupSpec<infer C>
-  ? { [K in keyof C & string]: K | (C[K] extends GroupSpec ? `${K}.${PathOf<C[K]>}` : never) }[keyof C & string]
-  : never;
+export type PathOf<S> =
+  S extends GroupSpec<infer C>
+    ? { [K in keyof C & string]: K | (C[K] extends GroupSpec ? `${K}.${PathOf<C[K]>}` : never) }[keyof C & string]
+    : never;
 
 /** The spec node at a dotted path. */
-export type SpecAt<S, P extends string> = S extends GroupSpec<infer C>
-  ? P extends `${infer H}.${infer R}`
-    ? H extends keyof C
-      ? SpecAt<C[H], R>
-      : never
-    : P extends keyof C
-      ? C[P]
-      : never
-  : never;
+export type SpecAt<S, P extends string> =
+  S extends GroupSpec<infer C>
+    ? P extends `${infer H}.${infer R}`
+      ? H extends keyof C
+        ? SpecAt<C[H], R>
+        : never
+      : P extends keyof C
+        ? C[P]
+        : never
+    : never;
 
 type Common<T> = { description: string; default: T };
 type LeafOptions<T> = Common<T> & Pick<LeafSpec<T>, 'alsoAccepts' | 'minimum' | 'maximum' | 'pattern'>;
 
 export const str = (o: LeafOptions<string>): LeafSpec<string> => ({ kind: 'string', ...o });
 /** A string restricted to `values`; the type is their union. */
-export const oneOf = <const E extends readonly string[]>(values: E, o: Common<E[number]>): LeafSpec<E[number]> => ({ kind: 'string', enum: values, ...o });
+export const oneOf = <const E extends readonly string[]>(values: E, o: Common<E[number]>): LeafSpec<E[number]> => ({
+  kind: 'string',
+  enum: values,
+  ...o,
+});
 export const integer = (o: LeafOptions<number>): LeafSpec<number> => ({ kind: 'integer', ...o });
 export const bool = (o: Common<boolean>): LeafSpec<boolean> => ({ kind: 'boolean', ...o });
 /** A scalar key whose TypeScript type is wider than its `kind` (a string tag that may be written as a number). */
 export const scalar = <T>(kind: LeafSpec<T>['kind'], o: LeafOptions<T>): LeafSpec<T> => ({ kind, ...o });
-export const obj = <T extends object>(o: Common<T> & { schema?: Record<string, unknown> }): BlockSpec<T> => ({ kind: 'object', ...o });
-export const list = <T>(o: Common<T[]> & { schema?: Record<string, unknown> }): BlockSpec<T[]> => ({ kind: 'array', ...o });
-export const group = <C extends Children>(description: string, children: C, opts: { open?: boolean } = {}): GroupSpec<C> => ({ kind: 'group', description, children, ...opts });
+export const obj = <T extends object>(o: Common<T> & { schema?: Record<string, unknown> }): BlockSpec<T> => ({
+  kind: 'object',
+  ...o,
+});
+export const list = <T>(o: Common<T[]> & { schema?: Record<string, unknown> }): BlockSpec<T[]> => ({
+  kind: 'array',
+  ...o,
+});
+export const group = <C extends Children>(
+  description: string,
+  children: C,
+  opts: { open?: boolean } = {},
+): GroupSpec<C> => ({ kind: 'group', description, children, ...opts });
 
 /** Defaults of a spec node (deep copies, so callers may mutate them). */
 export function defaultsOf<S extends ValueSpec>(spec: S): ValuesOf<S>;
 export function defaultsOf(spec: ValueSpec): unknown {
-  if (spec.kind === 'group') return Object.fromEntries(Object.entries(spec.children).map(([k, child]) => [k, defaultsOf(child)]));
+  if (spec.kind === 'group')
+    return Object.fromEntries(Object.entries(spec.children).map(([k, child]) => [k, defaultsOf(child)]));
   return structuredClone(spec.default);
 }
 
 /** Visits every leaf and block key with its dotted path, in declaration (values.yaml) order. */
-export function walkSpec(spec: GroupSpec, visit: (path: string, node: LeafSpec<unknown> | BlockSpec<unknown>) => void, prefix = ''): void {
+export function walkSpec(
+  spec: GroupSpec,
+  visit: (path: string, node: LeafSpec<unknown> | BlockSpec<unknown>) => void,
+  prefix = '',
+): void {
   for (const [key, child] of Object.entries(spec.children)) {
     const p = prefix ? `${prefix}.${key}` : key;
     if (child.kind === 'group') walkSpec(child, visit, p);

@@ -40,7 +40,12 @@ class OptionalScalar extends WhenNotEmpty {
 class UserBlock extends WhenNotEmpty {
   lines(key: string, indent: number) {
     const sp = ' '.repeat(indent);
-    return [`${sp}{{- with ${this.value.arg()} }}`, `${sp}${key}:`, `${sp}  {{- toYaml . | nindent ${indent + 2} }}`, `${sp}{{- end }}`];
+    return [
+      `${sp}{{- with ${this.value.arg()} }}`,
+      `${sp}${key}:`,
+      `${sp}  {{- toYaml . | nindent ${indent + 2} }}`,
+      `${sp}{{- end }}`,
+    ];
   }
 }
 
@@ -72,7 +77,8 @@ class Choice extends Block {
     super();
   }
   eval(s: Scope, evalNode: (n: unknown, s: Scope) => unknown) {
-    for (const [cond, value] of this.branches) if (truthy(cond.eval(s))) return isExpr(value) ? value.eval(s) : evalNode(value, s);
+    for (const [cond, value] of this.branches)
+      if (truthy(cond.eval(s))) return isExpr(value) ? value.eval(s) : evalNode(value, s);
     return undefined;
   }
   lines(key: string, indent: number, r: Renderer) {
@@ -88,12 +94,14 @@ class Choice extends Block {
   }
 }
 
-export type TreeNode = Block | Expr<unknown> | string | number | boolean | null | undefined | TreeNode[] | { [key: string]: TreeNode };
+export type TreeNode =
+  Block | Expr<unknown> | string | number | boolean | null | undefined | TreeNode[] | { [key: string]: TreeNode };
 export type Tree = TreeNode;
 
 export const optional = (value: Expr<unknown>): Block => new OptionalScalar(value);
 export const userBlock = (value: Expr<unknown>): Block => new UserBlock(value);
-export const merged = (...parts: Array<Readonly<Record<string, string>> | Expr<Record<string, string>>>): Block => new MergedMap(parts);
+export const merged = (...parts: Array<Readonly<Record<string, string>> | Expr<Record<string, string>>>): Block =>
+  new MergedMap(parts);
 export const choice = (...branches: Array<readonly [Cond, Expr<unknown> | Tree]>): Block => new Choice(branches);
 
 function isExpr(v: unknown): v is Expr<unknown> {
@@ -135,7 +143,8 @@ class Renderer {
       const block = m ? this.blocks.get(Number(m[4])) : undefined;
       if (m && block) {
         // `- {{- if }}` would put the list dash inside the condition: keep a plain key first in the item.
-        if (m[2]) throw new Error(`template block "${m[3]}" cannot be the first key of a list item: put a plain key before it`);
+        if (m[2])
+          throw new Error(`template block "${m[3]}" cannot be the first key of a list item: put a plain key before it`);
         out.push(...block.lines(m[3], m[1].length, this));
         continue;
       }

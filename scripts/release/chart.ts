@@ -15,7 +15,13 @@ import { helmBinary, runTool } from './run';
 /** Helm chart versions are SemVer 2; Higress versions (2.2.4, 2.2.5-rc.1) already are. */
 export function releaseVersion(version: string): string {
   const v = version.replace(/^v/, '');
-  if (!semver.valid(v)) throw new ReleaseError('E_RELEASE_VERSION', `"${version}" is not a SemVer version`, {}, 'pass the Higress version, e.g. 2.2.4');
+  if (!semver.valid(v))
+    throw new ReleaseError(
+      'E_RELEASE_VERSION',
+      `"${version}" is not a SemVer version`,
+      {},
+      'pass the Higress version, e.g. 2.2.4',
+    );
   return v;
 }
 
@@ -33,22 +39,38 @@ export function packageChart(version: string, outDir: string): string {
     fs.rmSync(work, { recursive: true, force: true });
   }
   const tgz = path.join(outDir, `${path.basename(CHART_DIR)}-${v}.tgz`);
-  if (!fs.existsSync(tgz)) throw new ReleaseError('E_RELEASE_TOOL', `helm package did not write ${tgz}`, {}, 'see the helm output above');
+  if (!fs.existsSync(tgz))
+    throw new ReleaseError('E_RELEASE_TOOL', `helm package did not write ${tgz}`, {}, 'see the helm output above');
   return tgz;
 }
 
 /** Loopback registries speak plain HTTP (the tests' docker-registry), like the CLI's own policy. */
 function isLoopback(repo: string): boolean {
-  const host = repo.replace(/^oci:\/\//, '').split('/')[0].replace(/:\d+$/, '');
+  const host = repo
+    .replace(/^oci:\/\//, '')
+    .split('/')[0]
+    .replace(/:\d+$/, '');
   return host === 'localhost' || host === '127.0.0.1' || host === '[::1]';
 }
 
 /** `helm push`; returns the pushed manifest digest (for the provenance attestation). */
 export function pushChart(tgz: string, repo: string): string {
-  if (!repo.startsWith('oci://')) throw new ReleaseError('E_RELEASE_INPUT', `chart repository "${repo}" is not oci://<registry>/<path>`, {}, 'pass e.g. oci://ghcr.io/<owner>/charts');
+  if (!repo.startsWith('oci://'))
+    throw new ReleaseError(
+      'E_RELEASE_INPUT',
+      `chart repository "${repo}" is not oci://<registry>/<path>`,
+      {},
+      'pass e.g. oci://ghcr.io/<owner>/charts',
+    );
   const plain = isLoopback(repo) ? ['--plain-http'] : [];
   const { output } = runTool('chart-push', helmBinary(), ['push', tgz, repo, ...plain], { capture: true });
   const digest = /Digest:\s*(sha256:[0-9a-f]{64})/.exec(output)?.[1];
-  if (!digest) throw new ReleaseError('E_RELEASE_TOOL', 'helm push printed no digest', {}, 'check the helm version (3.8 or newer pushes to OCI)');
+  if (!digest)
+    throw new ReleaseError(
+      'E_RELEASE_TOOL',
+      'helm push printed no digest',
+      {},
+      'check the helm version (3.8 or newer pushes to OCI)',
+    );
   return digest;
 }

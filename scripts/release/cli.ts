@@ -30,13 +30,20 @@ export function buildReleaseProgram(): Command {
     .command('snapshot-check <snapshot> <sha256>')
     .description('fail unless the snapshot file has this sha256 (and is the given release)')
     .option('--higress-version <version>', "the snapshot's gatewayVersion must be this")
-    .action(async (file: string, sha: string, o: { higressVersion?: string }) => say(await snapshot().checkSnapshot(file, sha, o.higressVersion)));
+    .action(async (file: string, sha: string, o: { higressVersion?: string }) =>
+      say(await snapshot().checkSnapshot(file, sha, o.higressVersion)),
+    );
   program
     .command('tree <snapshot>')
     .description('pull --snapshot --frozen, then verify')
     .requiredOption('--lock <file>', 'lock file of the snapshot (written by sync-plugins)')
     .requiredOption('--out <dir>', 'tree root')
-    .option('--insecure-registry <host>', 'plain HTTP to this registry (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '--insecure-registry <host>',
+      'plain HTTP to this registry (repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .action((file: string, o: { lock: string; out: string; insecureRegistry: string[] }) => {
       snapshot().buildTree({ snapshot: file, lock: o.lock, out: o.out, insecureRegistries: o.insecureRegistry });
       say(o.out);

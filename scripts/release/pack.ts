@@ -11,7 +11,18 @@ import { ReleaseError } from './errors';
 import { runTool } from './run';
 
 /** What `npm pack` needs: the package metadata, the compiler config and every source src/ imports. */
-export const PACK_INPUTS = ['package.json', 'tsconfig.json', 'tsconfig.pack.json', 'src', 'lib', 'imports', 'image/nginx.conf', 'README.md', 'LICENSE', 'CHANGELOG.md'];
+export const PACK_INPUTS = [
+  'package.json',
+  'tsconfig.json',
+  'tsconfig.pack.json',
+  'src',
+  'lib',
+  'imports',
+  'image/nginx.conf',
+  'README.md',
+  'LICENSE',
+  'CHANGELOG.md',
+];
 
 export function tarballName(root = REPO_ROOT): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { name: string; version: string };
@@ -21,7 +32,12 @@ export function tarballName(root = REPO_ROOT): string {
 /** Packs into `outDir` and returns the tarball path. Uses the repository's installed node_modules. */
 export function packCli(outDir: string, root = REPO_ROOT): string {
   if (!fs.existsSync(path.join(root, 'node_modules', '.bin', 'tsc'))) {
-    throw new ReleaseError('E_RELEASE_INPUT', 'node_modules has no TypeScript compiler', { file: path.join(root, 'node_modules') }, 'run npm ci first');
+    throw new ReleaseError(
+      'E_RELEASE_INPUT',
+      'node_modules has no TypeScript compiler',
+      { file: path.join(root, 'node_modules') },
+      'run npm ci first',
+    );
   }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-release-pack-'));
   try {
@@ -33,6 +49,7 @@ export function packCli(outDir: string, root = REPO_ROOT): string {
     fs.rmSync(work, { recursive: true, force: true });
   }
   const tgz = path.join(outDir, tarballName(root));
-  if (!fs.existsSync(tgz)) throw new ReleaseError('E_RELEASE_TOOL', `npm pack did not write ${tgz}`, {}, 'see the npm output above');
+  if (!fs.existsSync(tgz))
+    throw new ReleaseError('E_RELEASE_TOOL', `npm pack did not write ${tgz}`, {}, 'see the npm output above');
   return tgz;
 }

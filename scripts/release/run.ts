@@ -11,17 +11,36 @@ export interface Ran {
  * `capture` keeps the output (for a step that parses it, e.g. a pushed digest) and echoes it to
  * stderr; otherwise it goes straight to stderr so CI logs show the tool's progress as it happens.
  */
-export function runTool(step: string, cmd: string, args: string[], opts: { cwd?: string; capture?: boolean } = {}): Ran {
+export function runTool(
+  step: string,
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; capture?: boolean } = {},
+): Ran {
   // Tool output goes to stderr: stdout carries only the step's one-line result.
-  const r = spawnSync(cmd, args, { cwd: opts.cwd, stdio: ['ignore', opts.capture ? 'pipe' : 2, opts.capture ? 'pipe' : 2], encoding: 'utf8' });
+  const r = spawnSync(cmd, args, {
+    cwd: opts.cwd,
+    stdio: ['ignore', opts.capture ? 'pipe' : 2, opts.capture ? 'pipe' : 2],
+    encoding: 'utf8',
+  });
   const output = `${r.stdout ?? ''}${r.stderr ?? ''}`;
   if (opts.capture) process.stderr.write(output);
   if (r.error) {
-    throw new ReleaseError('E_RELEASE_TOOL', `${step}: cannot run ${cmd}: ${(r.error as NodeJS.ErrnoException).code ?? r.error.message}`, {}, `install ${cmd} or put it on PATH`);
+    throw new ReleaseError(
+      'E_RELEASE_TOOL',
+      `${step}: cannot run ${cmd}: ${(r.error as NodeJS.ErrnoException).code ?? r.error.message}`,
+      {},
+      `install ${cmd} or put it on PATH`,
+    );
   }
   if (r.status !== 0) {
     const tail = opts.capture ? ` (${output.trim().split('\n').pop()})` : '';
-    throw new ReleaseError('E_RELEASE_TOOL', `${step}: ${cmd} ${args[0] ?? ''} exited with ${r.status ?? r.signal}${tail}`, {}, 'see its output above');
+    throw new ReleaseError(
+      'E_RELEASE_TOOL',
+      `${step}: ${cmd} ${args[0] ?? ''} exited with ${r.status ?? r.signal}${tail}`,
+      {},
+      'see its output above',
+    );
   }
   return { output };
 }

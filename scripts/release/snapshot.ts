@@ -17,19 +17,43 @@ const SHA256_HEX = /^[0-9a-f]{64}$/;
  * wrong release's file must not publish under this version's tag.
  */
 export async function checkSnapshot(file: string, expected: string, higressVersion?: string): Promise<string> {
-  const want = expected.trim().toLowerCase().replace(/^sha256:/, '');
+  const want = expected
+    .trim()
+    .toLowerCase()
+    .replace(/^sha256:/, '');
   if (!SHA256_HEX.test(want)) {
-    throw new ReleaseError('E_RELEASE_INPUT', `expected sha256 "${expected}" is not 64 hex digits`, { file }, 'pass the snapshot sha256 published with the Higress release');
+    throw new ReleaseError(
+      'E_RELEASE_INPUT',
+      `expected sha256 "${expected}" is not 64 hex digits`,
+      { file },
+      'pass the snapshot sha256 published with the Higress release',
+    );
   }
-  if (!fs.existsSync(file)) throw new ReleaseError('E_RELEASE_INPUT', 'snapshot file does not exist', { file }, 'pass the path of plugins/release/snapshots/<version>.json');
+  if (!fs.existsSync(file))
+    throw new ReleaseError(
+      'E_RELEASE_INPUT',
+      'snapshot file does not exist',
+      { file },
+      'pass the path of plugins/release/snapshots/<version>.json',
+    );
   const got = await sha256OfFile(file);
   if (got !== want) {
-    throw new ReleaseError('E_RELEASE_SNAPSHOT', `sha256 is ${got}, the release says ${want}`, { file }, 'the snapshot is not the released one: fetch it again from the Higress tag, do not build from it');
+    throw new ReleaseError(
+      'E_RELEASE_SNAPSHOT',
+      `sha256 is ${got}, the release says ${want}`,
+      { file },
+      'the snapshot is not the released one: fetch it again from the Higress tag, do not build from it',
+    );
   }
   if (higressVersion !== undefined) {
     const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as { gatewayVersion?: unknown };
     if (doc.gatewayVersion !== higressVersion) {
-      throw new ReleaseError('E_RELEASE_SNAPSHOT', `snapshot is for Higress ${String(doc.gatewayVersion)}, not ${higressVersion}`, { file }, 'pass the snapshot of the release being published');
+      throw new ReleaseError(
+        'E_RELEASE_SNAPSHOT',
+        `snapshot is for Higress ${String(doc.gatewayVersion)}, not ${higressVersion}`,
+        { file },
+        'pass the snapshot of the release being published',
+      );
     }
   }
   return got;
@@ -50,9 +74,25 @@ export interface TreeOptions {
 /** `pull --snapshot --frozen` then `verify`: the tree the image serves, checked twice. */
 export function buildTree(o: TreeOptions): void {
   if (!fs.existsSync(o.lock)) {
-    throw new ReleaseError('E_RELEASE_INPUT', 'lock file does not exist', { file: o.lock }, 'run sync-plugins (pull --snapshot <file> --lock-file <lock>) and commit the lock first');
+    throw new ReleaseError(
+      'E_RELEASE_INPUT',
+      'lock file does not exist',
+      { file: o.lock },
+      'run sync-plugins (pull --snapshot <file> --lock-file <lock>) and commit the lock first',
+    );
   }
   const insecure = (o.insecureRegistries ?? []).flatMap((h) => ['--insecure-registry', h]);
-  runTool('tree', process.execPath, [projectCli(), 'pull', '--snapshot', o.snapshot, '--frozen', '--lock-file', o.lock, '--out', o.out, ...insecure]);
+  runTool('tree', process.execPath, [
+    projectCli(),
+    'pull',
+    '--snapshot',
+    o.snapshot,
+    '--frozen',
+    '--lock-file',
+    o.lock,
+    '--out',
+    o.out,
+    ...insecure,
+  ]);
   runTool('tree', process.execPath, [projectCli(), 'verify', o.out]);
 }

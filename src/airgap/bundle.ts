@@ -21,8 +21,24 @@ import { formatReference, OciReference } from '../oci/types';
 import { mapLimit } from '../content/pool';
 import { randomSuffix, syncDir } from '../content/fsutil';
 import { ContentSource, copyArtifact, layoutDirSink, walkArtifact } from '../oci/copy/copy';
-import { AirgapInputs, BUNDLE_ARTIFACT_TYPE, BUNDLE_LOCK_TITLE, BUNDLE_REF, CarriedFile, LOCK_MEDIA_TYPE } from './inputs';
-import { INDEX_FILE, LAYOUT_FILE, LAYOUT_MARKER, LayoutDescriptor, REF_NAME, refName, renderLayoutIndex, writeLayoutTar } from '../oci/layout/layout';
+import {
+  AirgapInputs,
+  BUNDLE_ARTIFACT_TYPE,
+  BUNDLE_LOCK_TITLE,
+  BUNDLE_REF,
+  CarriedFile,
+  LOCK_MEDIA_TYPE,
+} from './inputs';
+import {
+  INDEX_FILE,
+  LAYOUT_FILE,
+  LAYOUT_MARKER,
+  LayoutDescriptor,
+  REF_NAME,
+  refName,
+  renderLayoutIndex,
+  writeLayoutTar,
+} from '../oci/layout/layout';
 
 export const EMPTY_CONFIG = { mediaType: 'application/vnd.oci.empty.v1+json', bytes: Buffer.from('{}') };
 
@@ -54,7 +70,10 @@ export interface BundleResult {
 }
 
 /** Distinct references (one per source), each with the lock digest it must have. */
-function references(entries: PluginEntry[], lockDigest: (e: PluginEntry) => string | undefined): Array<{ ref: OciReference; entries: PluginEntry[]; want?: string }> {
+function references(
+  entries: PluginEntry[],
+  lockDigest: (e: PluginEntry) => string | undefined,
+): Array<{ ref: OciReference; entries: PluginEntry[]; want?: string }> {
   const groups = new Map<string, { ref: OciReference; entries: PluginEntry[]; want?: string }>();
   for (const e of entries) {
     if (e.source.kind !== 'oci') continue;
@@ -79,14 +98,31 @@ async function putBlob(dir: string, bytes: Buffer): Promise<string> {
 
 /** The artifact that carries the inputs: an empty config and one layer per file, titled. */
 async function carriedArtifact(dir: string, files: CarriedFile[]): Promise<LayoutDescriptor> {
-  const config = { mediaType: EMPTY_CONFIG.mediaType, digest: await putBlob(dir, EMPTY_CONFIG.bytes), size: EMPTY_CONFIG.bytes.length };
+  const config = {
+    mediaType: EMPTY_CONFIG.mediaType,
+    digest: await putBlob(dir, EMPTY_CONFIG.bytes),
+    size: EMPTY_CONFIG.bytes.length,
+  };
   const layers = [];
   for (const f of files) {
-    layers.push({ mediaType: f.mediaType, digest: await putBlob(dir, f.bytes), size: f.bytes.length, annotations: { 'org.opencontainers.image.title': f.title } });
+    layers.push({
+      mediaType: f.mediaType,
+      digest: await putBlob(dir, f.bytes),
+      size: f.bytes.length,
+      annotations: { 'org.opencontainers.image.title': f.title },
+    });
   }
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: BUNDLE_ARTIFACT_TYPE, config, layers }));
+  const manifest = Buffer.from(
+    JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, artifactType: BUNDLE_ARTIFACT_TYPE, config, layers }),
+  );
   const digest = await putBlob(dir, manifest);
-  return { mediaType: OCI_MANIFEST, digest, size: manifest.length, artifactType: BUNDLE_ARTIFACT_TYPE, annotations: { [REF_NAME]: BUNDLE_REF } };
+  return {
+    mediaType: OCI_MANIFEST,
+    digest,
+    size: manifest.length,
+    artifactType: BUNDLE_ARTIFACT_TYPE,
+    annotations: { [REF_NAME]: BUNDLE_REF },
+  };
 }
 
 export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
@@ -94,10 +130,20 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
   const emit = opts.onEvent ?? (() => undefined);
   const out = path.resolve(opts.out);
   if (!opts.force && fs.existsSync(out)) {
-    throw new InputError('E_OUTPUT_EXISTS', `${opts.out} already exists`, { file: opts.out }, 'choose another --out, remove it, or pass --force to replace it');
+    throw new InputError(
+      'E_OUTPUT_EXISTS',
+      `${opts.out} already exists`,
+      { file: opts.out },
+      'choose another --out, remove it, or pass --force to replace it',
+    );
   }
   if (!fs.statSync(path.dirname(out), { throwIfNoEntry: false })?.isDirectory()) {
-    throw new InputError('E_OUTPUT_DIR', `the folder of ${opts.out} does not exist`, { file: opts.out }, 'create it first, or choose another --out');
+    throw new InputError(
+      'E_OUTPUT_DIR',
+      `the folder of ${opts.out} does not exist`,
+      { file: opts.out },
+      'create it first, or choose another --out',
+    );
   }
   const { inputs } = opts;
   const lockDigests = new Map((inputs.lock?.plugins ?? []).map((l) => [`${l.name}@${l.version}`, l.digest]));
@@ -123,22 +169,46 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
         const graph = await walkArtifact(opts.source, r.ref);
         const top = graph.top;
         if (r.want && top.digest !== r.want) {
-          throw new IntegrityError('E_FROZEN_DIGEST', `${text} now resolves to ${top.digest}, ${inputs.lockName ?? 'the lock file'} has ${r.want}`, { url: text },
-            'the tag moved: run `pull --lock` to accept it, or pin the reference');
+          throw new IntegrityError(
+            'E_FROZEN_DIGEST',
+            `${text} now resolves to ${top.digest}, ${inputs.lockName ?? 'the lock file'} has ${r.want}`,
+            { url: text },
+            'the tag moved: run `pull --lock` to accept it, or pin the reference',
+          );
         }
         const name = refName(r.ref);
         const prev = index.get(name);
         if (prev && prev.digest !== top.digest) {
-          throw new InputError('E_BUNDLE_CONFLICT', `${name} is named with two digests (${prev.digest}, ${top.digest})`, { url: text }, 'keep one pinned digest per tag in the inputs');
+          throw new InputError(
+            'E_BUNDLE_CONFLICT',
+            `${name} is named with two digests (${prev.digest}, ${top.digest})`,
+            { url: text },
+            'keep one pinned digest per tag in the inputs',
+          );
         }
         const copied = await copyArtifact(opts.source, r.ref, sink, r.ref, tmp, graph);
-        index.set(name, { mediaType: top.mediaType, digest: top.digest, size: top.bytes.length, annotations: { [REF_NAME]: name } });
+        index.set(name, {
+          mediaType: top.mediaType,
+          digest: top.digest,
+          size: top.bytes.length,
+          annotations: { [REF_NAME]: name },
+        });
         for (const e of r.entries) digests.set(e, top.digest);
         blobs += copied.blobsCopied;
         bytes += copied.bytesCopied;
-        emit({ event: 'plugin', ref: text, digest: top.digest, blobs: copied.blobsCopied + copied.blobsPresent, bytes: copied.bytesCopied, ms: Date.now() - t0 });
+        emit({
+          event: 'plugin',
+          ref: text,
+          digest: top.digest,
+          blobs: copied.blobsCopied + copied.blobsPresent,
+          bytes: copied.bytesCopied,
+          ms: Date.now() - t0,
+        });
       } catch (err) {
-        const e = err instanceof PluginServerError ? err : new PluginServerError('E_COPY', (err as Error).message ?? String(err), { url: text });
+        const e =
+          err instanceof PluginServerError
+            ? err
+            : new PluginServerError('E_COPY', (err as Error).message ?? String(err), { url: text });
         failed.push(e);
         emit({ event: 'failed', ref: text, error: e });
       }
@@ -148,7 +218,13 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
     // The lock travels with the bundle: the one given, or one made from what was just copied.
     const files = [...inputs.files];
     if (!files.some((f) => f.mediaType === LOCK_MEDIA_TYPE)) {
-      const lock: LockEntry[] = inputs.entries.map((e) => ({ name: e.name, version: e.version, source: sourceText(e.source), digest: digests.get(e) as string, aliasOf: e.aliasOf }));
+      const lock: LockEntry[] = inputs.entries.map((e) => ({
+        name: e.name,
+        version: e.version,
+        source: sourceText(e.source),
+        digest: digests.get(e) as string,
+        aliasOf: e.aliasOf,
+      }));
       files.push({ title: BUNDLE_LOCK_TITLE, mediaType: LOCK_MEDIA_TYPE, bytes: Buffer.from(renderLock(lock)) });
     }
     const entries = [...index.values(), await carriedArtifact(layoutDir, files)];
@@ -158,7 +234,15 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
     const tar = await writeLayoutTar(layoutDir, partial);
     await fs.promises.rename(partial, out);
     await syncDir(path.dirname(out));
-    return { ok: true, failed, sources: refs.length, blobs, sha256: tar.sha256, bytes: tar.bytes, ms: Date.now() - started };
+    return {
+      ok: true,
+      failed,
+      sources: refs.length,
+      blobs,
+      sha256: tar.sha256,
+      bytes: tar.bytes,
+      ms: Date.now() - started,
+    };
   } finally {
     await fs.promises.rm(staging, { recursive: true, force: true });
   }

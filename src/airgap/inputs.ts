@@ -66,22 +66,45 @@ function read(file: string, what: string): Buffer {
 }
 
 /** A lock's entries as pinned references (spec.yaml aliases are derived again from the bytes). */
-export function entriesFromLock(lock: LockFile, file: string): { entries: PluginEntry[]; problems: PluginServerError[] } {
+export function entriesFromLock(
+  lock: LockFile,
+  file: string,
+): { entries: PluginEntry[]; problems: PluginServerError[] } {
   const entries: PluginEntry[] = [];
   const problems: PluginServerError[] = [];
   lock.plugins.forEach((p, i) => {
     if (p.fromSpec) return;
     const r = p.source.startsWith('oci://') ? parseOciReference(p.source.slice('oci://'.length)) : undefined;
     if (!r || !r.ok || !r.ref.tag) {
-      problems.push(new InputError('E_BUNDLE_SOURCE', `plugins[${i}] ${p.name}@${p.version} has source ${p.source}, not an oci:// reference with a tag`, { file, plugin: p.name, version: p.version },
-        'bundles and mirrors carry registry plugins; carry file: plugins beside them'));
+      problems.push(
+        new InputError(
+          'E_BUNDLE_SOURCE',
+          `plugins[${i}] ${p.name}@${p.version} has source ${p.source}, not an oci:// reference with a tag`,
+          { file, plugin: p.name, version: p.version },
+          'bundles and mirrors carry registry plugins; carry file: plugins beside them',
+        ),
+      );
       return;
     }
     if (r.ref.digest && r.ref.digest !== p.digest) {
-      problems.push(new InputError('E_LOCK', `plugins[${i}] pins ${r.ref.digest} in its source but locks ${p.digest}`, { file, plugin: p.name }, 'regenerate it with `pull --lock`'));
+      problems.push(
+        new InputError(
+          'E_LOCK',
+          `plugins[${i}] pins ${r.ref.digest} in its source but locks ${p.digest}`,
+          { file, plugin: p.name },
+          'regenerate it with `pull --lock`',
+        ),
+      );
       return;
     }
-    entries.push({ name: p.name, version: p.version, source: { kind: 'oci', ref: { ...r.ref, digest: p.digest } }, aliasOf: p.aliasOf, file, line: 0 });
+    entries.push({
+      name: p.name,
+      version: p.version,
+      source: { kind: 'oci', ref: { ...r.ref, digest: p.digest } },
+      aliasOf: p.aliasOf,
+      file,
+      line: 0,
+    });
   });
   return { entries, problems };
 }
@@ -90,15 +113,29 @@ export function entriesFromLock(lock: LockFile, file: string): { entries: Plugin
 export async function readCarriedFiles(layout: OciLayout): Promise<CarriedFile[]> {
   const desc = layout.find(BUNDLE_REF);
   if (!desc) {
-    throw new InputError('E_LAYOUT', `${layout.location} carries no plugin lists (no "${BUNDLE_REF}" entry in index.json)`, { file: layout.location },
-      'pass the plugin list as well, or write the bundle with `bundle`');
+    throw new InputError(
+      'E_LAYOUT',
+      `${layout.location} carries no plugin lists (no "${BUNDLE_REF}" entry in index.json)`,
+      { file: layout.location },
+      'pass the plugin list as well, or write the bundle with `bundle`',
+    );
   }
   const bytes = await layout.read(desc, MAX_MANIFEST_BYTES);
   const m = parseManifest(bytes, desc.mediaType, layout.label(desc.digest));
-  if (m.kind !== 'manifest') throw new InputError('E_LAYOUT', `${BUNDLE_REF} in ${layout.location} is not a manifest`, { file: layout.location }, 'write the bundle again');
+  if (m.kind !== 'manifest')
+    throw new InputError(
+      'E_LAYOUT',
+      `${BUNDLE_REF} in ${layout.location} is not a manifest`,
+      { file: layout.location },
+      'write the bundle again',
+    );
   const files: CarriedFile[] = [];
   for (const layer of m.layers) {
-    files.push({ title: layer.annotations?.[TITLE_ANNOTATION] ?? layer.digest, mediaType: layer.mediaType, bytes: await layout.read(layer, 64 * 1024 * 1024) });
+    files.push({
+      title: layer.annotations?.[TITLE_ANNOTATION] ?? layer.digest,
+      mediaType: layer.mediaType,
+      bytes: await layout.read(layer, 64 * 1024 * 1024),
+    });
   }
   return files;
 }
@@ -111,10 +148,22 @@ function titled(file: string, taken: Set<string>): string {
   return title;
 }
 
-export async function loadAirgapInputs(a: InputArgs): Promise<{ inputs?: AirgapInputs; problems: PluginServerError[] }> {
+export async function loadAirgapInputs(
+  a: InputArgs,
+): Promise<{ inputs?: AirgapInputs; problems: PluginServerError[] }> {
   const layouts = a.args.filter((x) => layoutPath(x) !== undefined);
   const lists = a.args.filter((x) => layoutPath(x) === undefined);
-  if (layouts.length > 1) return { problems: [new InputError('E_LAYOUT', `${layouts.length} bundles given (${layouts.join(', ')})`, {}, 'pass one oci-layout:<path> at a time')] };
+  if (layouts.length > 1)
+    return {
+      problems: [
+        new InputError(
+          'E_LAYOUT',
+          `${layouts.length} bundles given (${layouts.join(', ')})`,
+          {},
+          'pass one oci-layout:<path> at a time',
+        ),
+      ],
+    };
   const layout = layouts.length ? await OciLayout.open(layoutPath(layouts[0] as string) as string) : undefined;
   const map = a.registryMap ?? [];
   const problems: PluginServerError[] = [];
@@ -129,8 +178,14 @@ export async function loadAirgapInputs(a: InputArgs): Promise<{ inputs?: AirgapI
     const parsed = loadInputs({ lists, snapshot: a.snapshot });
     problems.push(...parsed.problems);
     entries = parsed.entries;
-    for (const l of lists) files.push({ title: titled(l, taken), mediaType: LIST_MEDIA_TYPE, bytes: read(l, 'plugin list') });
-    if (a.snapshot) files.push({ title: titled(a.snapshot, taken), mediaType: SNAPSHOT_MEDIA_TYPE, bytes: read(a.snapshot, 'snapshot') });
+    for (const l of lists)
+      files.push({ title: titled(l, taken), mediaType: LIST_MEDIA_TYPE, bytes: read(l, 'plugin list') });
+    if (a.snapshot)
+      files.push({
+        title: titled(a.snapshot, taken),
+        mediaType: SNAPSHOT_MEDIA_TYPE,
+        bytes: read(a.snapshot, 'snapshot'),
+      });
     names.push(...lists, ...(a.snapshot ? [a.snapshot] : []));
   } else if (layout && !a.lock) {
     for (const f of await readCarriedFiles(layout)) {
@@ -165,7 +220,12 @@ export async function loadAirgapInputs(a: InputArgs): Promise<{ inputs?: AirgapI
       lock = parsed.lock;
       lockName = a.lock;
       if (entries.length) {
-        const wanted = entries.map((e) => ({ name: e.name, version: e.version, source: sourceText(e.source), aliasOf: e.aliasOf }));
+        const wanted = entries.map((e) => ({
+          name: e.name,
+          version: e.version,
+          source: sourceText(e.source),
+          aliasOf: e.aliasOf,
+        }));
         problems.push(...diffLock(wanted, parsed.lock, a.lock));
       } else {
         const fromLock = entriesFromLock(parsed.lock, a.lock);
@@ -177,17 +237,37 @@ export async function loadAirgapInputs(a: InputArgs): Promise<{ inputs?: AirgapI
     }
   }
   if (!names.length) {
-    problems.push(new InputError('E_INPUT_MISSING', 'no plugin list, snapshot, lock file or bundle given', {}, 'pass plugin lists, --snapshot <file>, --lock <file> or oci-layout:<bundle>'));
+    problems.push(
+      new InputError(
+        'E_INPUT_MISSING',
+        'no plugin list, snapshot, lock file or bundle given',
+        {},
+        'pass plugin lists, --snapshot <file>, --lock <file> or oci-layout:<bundle>',
+      ),
+    );
   }
   for (const e of entries) {
     if (e.source.kind === 'file') {
-      problems.push(new InputError('E_BUNDLE_SOURCE', `${e.name}@${e.version} is a local file (${sourceText(e.source)})`, { file: e.file, line: e.line },
-        'bundles and mirrors carry registry plugins; carry file: plugins beside them in their own list'));
+      problems.push(
+        new InputError(
+          'E_BUNDLE_SOURCE',
+          `${e.name}@${e.version} is a local file (${sourceText(e.source)})`,
+          { file: e.file, line: e.line },
+          'bundles and mirrors carry registry plugins; carry file: plugins beside them in their own list',
+        ),
+      );
     }
   }
   if (problems.length) return { problems };
   return {
-    inputs: { entries: mapEntries(entries, map), files, lock: lock && mapLock(lock, map), lockName, layout, name: names.join(' + ') },
+    inputs: {
+      entries: mapEntries(entries, map),
+      files,
+      lock: lock && mapLock(lock, map),
+      lockName,
+      layout,
+      name: names.join(' + '),
+    },
     problems,
   };
 }

@@ -22,7 +22,17 @@ import { ContentSink, ContentSource, copyArtifact, walkArtifact } from '../oci/c
 
 export type MirrorEvent =
   | { event: 'start'; sources: number; target: string }
-  | { event: 'plugin'; source: string; target: string; digest: string; status: 'copied' | 'present' | 'updated'; blobs: number; blobsPresent: number; bytes: number; ms: number }
+  | {
+      event: 'plugin';
+      source: string;
+      target: string;
+      digest: string;
+      status: 'copied' | 'present' | 'updated';
+      blobs: number;
+      blobsPresent: number;
+      bytes: number;
+      ms: number;
+    }
   | { event: 'failed'; source: string; target: string; error: PluginServerError };
 
 export interface MirrorOptions {
@@ -53,7 +63,9 @@ export interface MirrorResult {
 
 /** One mapping per source host: `<host>=<target>` keeps the repository path under the target prefix. */
 export function mirrorMap(entries: PluginEntry[], target: string): RegistryMapping[] {
-  const hosts = [...new Set(entries.flatMap((e) => (e.source.kind === 'oci' ? [e.source.ref.registry.toLowerCase()] : [])))].sort();
+  const hosts = [
+    ...new Set(entries.flatMap((e) => (e.source.kind === 'oci' ? [e.source.ref.registry.toLowerCase()] : []))),
+  ].sort();
   return parseRegistryMap(hosts.map((h) => `${h}=${target}`));
 }
 
@@ -76,12 +88,30 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
     const t = formatReference({ ...g.to, digest: undefined });
     const other = byTarget.get(t);
     if (other && g.want && groups.get(other)?.want && groups.get(other)?.want !== g.want) {
-      failed.push(new IntegrityError('E_MIRROR_CONFLICT', `${key} and ${other} both map to ${t} with different digests`, { url: t }, 'mirror them under different prefixes'));
+      failed.push(
+        new IntegrityError(
+          'E_MIRROR_CONFLICT',
+          `${key} and ${other} both map to ${t} with different digests`,
+          { url: t },
+          'mirror them under different prefixes',
+        ),
+      );
     }
     byTarget.set(t, key);
   }
   emit({ event: 'start', sources: groups.size, target: opts.target });
-  if (failed.length) return { ok: false, failed, map, sources: groups.size, copied: 0, present: 0, blobs: 0, bytes: 0, ms: Date.now() - started };
+  if (failed.length)
+    return {
+      ok: false,
+      failed,
+      map,
+      sources: groups.size,
+      copied: 0,
+      present: 0,
+      blobs: 0,
+      bytes: 0,
+      ms: Date.now() - started,
+    };
 
   const tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'hps-mirror-'));
   let copied = 0;
@@ -100,21 +130,48 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
         const want = g.want ?? (there ? (await opts.source.manifest(g.from)).digest : undefined);
         if (there && there === want) {
           present++;
-          emit({ event: 'plugin', source: src, target: dst, digest: there, status: 'present', blobs: 0, blobsPresent: 0, bytes: 0, ms: Date.now() - t0 });
+          emit({
+            event: 'plugin',
+            source: src,
+            target: dst,
+            digest: there,
+            status: 'present',
+            blobs: 0,
+            blobsPresent: 0,
+            bytes: 0,
+            ms: Date.now() - t0,
+          });
           return;
         }
         const graph = await walkArtifact(opts.source, g.from);
         if (g.want && graph.top.digest !== g.want) {
-          throw new IntegrityError('E_FROZEN_DIGEST', `${src} is ${graph.top.digest}, the lock or pinned reference names ${g.want}`, { url: src },
-            'the source moved: run `pull --lock` to accept it, or mirror the locked bytes from a bundle');
+          throw new IntegrityError(
+            'E_FROZEN_DIGEST',
+            `${src} is ${graph.top.digest}, the lock or pinned reference names ${g.want}`,
+            { url: src },
+            'the source moved: run `pull --lock` to accept it, or mirror the locked bytes from a bundle',
+          );
         }
         const r = await copyArtifact(opts.source, g.from, opts.sink, { ...g.to, digest: undefined, tag }, tmp, graph);
         copied++;
         blobs += r.blobsCopied;
         bytes += r.bytesCopied;
-        emit({ event: 'plugin', source: src, target: dst, digest: r.digest, status: there ? 'updated' : 'copied', blobs: r.blobsCopied, blobsPresent: r.blobsPresent, bytes: r.bytesCopied, ms: Date.now() - t0 });
+        emit({
+          event: 'plugin',
+          source: src,
+          target: dst,
+          digest: r.digest,
+          status: there ? 'updated' : 'copied',
+          blobs: r.blobsCopied,
+          blobsPresent: r.blobsPresent,
+          bytes: r.bytesCopied,
+          ms: Date.now() - t0,
+        });
       } catch (err) {
-        const e = err instanceof PluginServerError ? err : new PluginServerError('E_COPY', (err as Error).message ?? String(err), { url: src });
+        const e =
+          err instanceof PluginServerError
+            ? err
+            : new PluginServerError('E_COPY', (err as Error).message ?? String(err), { url: src });
         failed.push(e);
         emit({ event: 'failed', source: src, target: dst, error: e });
       }
@@ -122,5 +179,15 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
   } finally {
     await fs.promises.rm(tmp, { recursive: true, force: true });
   }
-  return { ok: failed.length === 0, failed, map, sources: groups.size, copied, present, blobs, bytes, ms: Date.now() - started };
+  return {
+    ok: failed.length === 0,
+    failed,
+    map,
+    sources: groups.size,
+    copied,
+    present,
+    blobs,
+    bytes,
+    ms: Date.now() - started,
+  };
 }

@@ -27,5 +27,12 @@ export function isLayoutArg(arg: string): boolean {
 export async function bundlePullSource(args: string[], snapshot: string | undefined): Promise<BundlePullSource> {
   const { inputs, problems } = await loadAirgapInputs({ args, snapshot });
   if (!inputs || !inputs.layout) return { entries: [], problems, name: args.join(' + ') };
-  return { entries: inputs.entries, problems, name: inputs.name, lock: inputs.lock, lockName: inputs.lockName, client: createLayoutClient(inputs.layout) };
+  return {
+    entries: inputs.entries,
+    problems,
+    name: inputs.name,
+    lock: inputs.lock,
+    lockName: inputs.lockName,
+    client: createLayoutClient(inputs.layout),
+  };
 }

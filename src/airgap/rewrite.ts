@@ -12,12 +12,15 @@ import { formatReference } from '../oci/types';
 const LINE = /^(\s*[^#!\s][^=]*=\s*)oci:\/\/(\S+)(\s*)$/;
 
 export function rewriteListText(text: string, map: readonly RegistryMapping[]): string {
-  return text.split('\n').map((line) => {
-    const m = LINE.exec(line);
-    if (!m) return line;
-    const r = parseOciReference(m[2] as string);
-    return r.ok ? `${m[1]}${formatReference(mapReference(r.ref, map))}${m[3]}` : line;
-  }).join('\n');
+  return text
+    .split('\n')
+    .map((line) => {
+      const m = LINE.exec(line);
+      if (!m) return line;
+      const r = parseOciReference(m[2] as string);
+      return r.ok ? `${m[1]}${formatReference(mapReference(r.ref, map))}${m[3]}` : line;
+    })
+    .join('\n');
 }
 
 /** A plugin list for entries that came from a snapshot or lock: each reference pinned, aliases kept. */

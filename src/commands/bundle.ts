@@ -27,7 +27,16 @@ function report(o: CliOutput, e: BundleEvent): void {
     o.event({ event: 'start', command: 'bundle', plugins: e.plugins, sources: e.sources });
   } else if (e.event === 'plugin') {
     o.human(`bundled ${e.ref} ${e.digest} (${e.blobs} blobs, ${formatBytes(e.bytes)} new) ${e.ms} ms`);
-    o.event({ event: 'copy', command: 'bundle', source: e.ref, digest: e.digest, status: 'copied', blobs: e.blobs, bytes: e.bytes, ms: e.ms });
+    o.event({
+      event: 'copy',
+      command: 'bundle',
+      source: e.ref,
+      digest: e.digest,
+      status: 'copied',
+      blobs: e.blobs,
+      bytes: e.bytes,
+      ms: e.ms,
+    });
   } else if (e.event === 'failed') {
     o.human(`FAILED ${e.ref}: ${e.error.message}`);
     o.event({ ...problemFields(e.error), event: 'copy', command: 'bundle', source: e.ref, status: 'failed' });
@@ -36,7 +45,8 @@ function report(o: CliOutput, e: BundleEvent): void {
 
 export async function bundleCommand(args: string[], flags: BundleFlags): Promise<void> {
   const o = new CliOutput('bundle', Boolean(flags.json));
-  const refuse = (problems: unknown[], line: string): void => o.finish({ areas: o.problems(problems), line, counts: { problems: problems.length } });
+  const refuse = (problems: unknown[], line: string): void =>
+    o.finish({ areas: o.problems(problems), line, counts: { problems: problems.length } });
   const inputs = await loadCopyInputs(o, args, flags, 'bundled');
   if (!inputs) return;
   const client = createRegistryClient({ insecureHosts: flags.insecureRegistry });
@@ -50,12 +60,22 @@ export async function bundleCommand(args: string[], flags: BundleFlags): Promise
       onEvent: (e) => report(o, e),
     });
     if (!result.ok) {
-      return o.finish({ areas: result.failed.map((f) => f.area), line: `failed: ${result.failed.length} reference(s) could not be bundled; no bundle was written`, counts: { failed: result.failed.length }, ms: result.ms });
+      return o.finish({
+        areas: result.failed.map((f) => f.area),
+        line: `failed: ${result.failed.length} reference(s) could not be bundled; no bundle was written`,
+        counts: { failed: result.failed.length },
+        ms: result.ms,
+      });
     }
     o.finish({
       areas: [],
       line: `ok: ${flags.out} (${result.sources} references, ${formatBytes(result.bytes ?? 0)}, sha256:${result.sha256}) in ${(result.ms / 1000).toFixed(1)} s`,
-      counts: { sources: result.sources, plugins: inputs.entries.length, blobs: result.blobs, bytes: result.bytes ?? 0 },
+      counts: {
+        sources: result.sources,
+        plugins: inputs.entries.length,
+        blobs: result.blobs,
+        bytes: result.bytes ?? 0,
+      },
       ms: result.ms,
     });
   } catch (e) {
@@ -68,15 +88,25 @@ export async function bundleCommand(args: string[], flags: BundleFlags): Promise
 export function register(program: Command): void {
   program
     .command('bundle')
-    .description('write every plugin of the lists (or a snapshot or lock) into one OCI image layout tar, with the lists and a lock inside')
+    .description(
+      'write every plugin of the lists (or a snapshot or lock) into one OCI image layout tar, with the lists and a lock inside',
+    )
     .argument('[inputs...]', 'plugins.properties files (or one oci-layout:<path> to re-bundle)')
     .requiredOption('-o, --out <file>', 'the bundle to write (an OCI image layout tar)')
     .option('--snapshot <file>', 'Higress release snapshot JSON to bundle')
-    .option('--lock <file>', 'lock file: alone, bundle exactly its digests; with lists, the lists must agree with it (as pull --frozen)')
+    .option(
+      '--lock <file>',
+      'lock file: alone, bundle exactly its digests; with lists, the lists must agree with it (as pull --frozen)',
+    )
     .option('--force', 'replace an existing file at --out')
     .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json); human lines stay on stderr')
     .addOption(new Option('--concurrency <n>', 'references copied in parallel').argParser(concurrency).default(4))
-    .option('--insecure-registry <host>', 'allow plain HTTP to this host[:port] (repeatable)', repeatable, [] as string[])
+    .option(
+      '--insecure-registry <host>',
+      'allow plain HTTP to this host[:port] (repeatable)',
+      repeatable,
+      [] as string[],
+    )
     .addHelpText('after', `\n${exitCodesHelp()}`)
     .action((args: string[], flags: BundleFlags) => bundleCommand(args, flags));
 }

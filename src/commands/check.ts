@@ -27,7 +27,8 @@ function positive(value: string): number {
 /** `127.0.0.1:8080` or `localhost:8080/` (no scheme) is an http:// URL, not a file path. */
 export function serverLocation(value: string): string {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value) || value.startsWith('/') || value.startsWith('.')) return value;
-  if (/^[A-Za-z0-9.-]+:\d+(\/.*)?$/.test(value) || /^(localhost|\d{1,3}(\.\d{1,3}){3})(\/.*)?$/.test(value)) return `http://${value}`;
+  if (/^[A-Za-z0-9.-]+:\d+(\/.*)?$/.test(value) || /^(localhost|\d{1,3}(\.\d{1,3}){3})(\/.*)?$/.test(value))
+    return `http://${value}`;
   return value;
 }
 
@@ -39,23 +40,50 @@ export async function checkCommand(serverArg: string, opts: Options): Promise<vo
   try {
     if (opts.consoleList) {
       const list = loadInputs({ lists: [opts.consoleList] });
-      if (list.problems.length) return o.finish({ areas: o.problems(list.problems), line: `check: ${list.problems.length} problem(s) in ${opts.consoleList}`, counts: { problems: list.problems.length } });
+      if (list.problems.length)
+        return o.finish({
+          areas: o.problems(list.problems),
+          line: `check: ${list.problems.length} problem(s) in ${opts.consoleList}`,
+          counts: { problems: list.problems.length },
+        });
       consoleEntries = list.entries.filter((e) => !e.aliasOf);
     }
     index = await loadIndex(serverUrl);
   } catch (e) {
-    return o.finish({ areas: o.problems([e]), line: `check: nothing was checked at ${serverUrl}`, counts: { problems: 1 } });
+    return o.finish({
+      areas: o.problems([e]),
+      line: `check: nothing was checked at ${serverUrl}`,
+      counts: { problems: 1 },
+    });
   }
   if (index.plugins.length === 0 && !opts.allowEmpty) {
     // An image built from an empty or wrong list serves nothing: every gateway start-up would fail later.
-    const empty = new VerifyError({ code: 'E_CHECK_EMPTY', message: `the index at ${serverUrl} lists no plugin`, context: { url: serverUrl }, hint: 'rebuild the image with a plugin list, or pass --allow-empty if an empty server is intended' });
-    return o.finish({ areas: o.problems([empty]), line: `check: nothing to check at ${serverUrl}`, counts: { problems: 1 } });
+    const empty = new VerifyError({
+      code: 'E_CHECK_EMPTY',
+      message: `the index at ${serverUrl} lists no plugin`,
+      context: { url: serverUrl },
+      hint: 'rebuild the image with a plugin list, or pass --allow-empty if an empty server is intended',
+    });
+    return o.finish({
+      areas: o.problems([empty]),
+      line: `check: nothing to check at ${serverUrl}`,
+      counts: { problems: 1 },
+    });
   }
   if (opts.oci) return checkOciCommand(o, serverUrl, index, opts);
   const line = (r: CheckResult): void => {
     o.report(`${r.ok ? 'ok    ' : 'FAILED'} ${r.name}@${r.version} ${r.detail}${r.ok ? '' : ` [${r.url}]`}`);
     const fields = r.ok ? { message: r.detail } : { code: 'E_CHECK_FAILED' as const, message: r.detail };
-    o.event({ event: 'plugin', command: 'check', name: r.name, version: r.version, status: r.ok ? 'ok' : 'failed', url: r.url, size: r.bytes, ...fields });
+    o.event({
+      event: 'plugin',
+      command: 'check',
+      name: r.name,
+      version: r.version,
+      status: r.ok ? 'ok' : 'failed',
+      url: r.url,
+      size: r.bytes,
+      ...fields,
+    });
   };
   const { results, failed } = await checkServer(index, {
     baseUrl: serverUrl,
@@ -77,13 +105,29 @@ export async function checkCommand(serverArg: string, opts: Options): Promise<vo
 
 /** `check --oci`: the same plugins pulled through the server's OCI API (/v2/) the way the gateway's oci:// fetcher does. */
 async function checkOciCommand(o: CliOutput, serverUrl: string, index: PluginIndex, opts: Options): Promise<void> {
-  const entries = opts.sample === undefined ? index.plugins : [...index.plugins].sort(() => Math.random() - 0.5).slice(0, opts.sample);
+  const entries =
+    opts.sample === undefined
+      ? index.plugins
+      : [...index.plugins].sort(() => Math.random() - 0.5).slice(0, opts.sample);
   const line = (r: OciCheckResult): void => {
     o.report(`${r.ok ? 'ok    ' : 'FAILED'} ${r.name}:${r.version} ${r.detail}${r.ok ? '' : ` [${r.url}]`}`);
     const fields = r.ok ? { message: r.detail } : { code: 'E_CHECK_FAILED' as const, message: r.detail };
-    o.event({ event: 'plugin', command: 'check', name: r.name, version: r.version, status: r.ok ? 'ok' : 'failed', url: r.url, ...fields });
+    o.event({
+      event: 'plugin',
+      command: 'check',
+      name: r.name,
+      version: r.version,
+      status: r.ok ? 'ok' : 'failed',
+      url: r.url,
+      ...fields,
+    });
   };
-  const results = await checkOciServer(index, { baseUrl: serverUrl, entries, concurrency: opts.concurrency, onResult: line });
+  const results = await checkOciServer(index, {
+    baseUrl: serverUrl,
+    entries,
+    concurrency: opts.concurrency,
+    onResult: line,
+  });
   const failed = results.filter((r) => !r.ok);
   o.finish({
     areas: failed.length ? ['verify'] : [],
@@ -95,15 +139,29 @@ async function checkOciCommand(o: CliOutput, serverUrl: string, index: PluginInd
 export function register(program: Command): void {
   program
     .command('check')
-    .description('download every plugin (or a sample) from a running server and verify size and sha256 against its index.json')
-    .argument('<server-url>', 'plugin server base URL, e.g. http://127.0.0.1:8080 or 127.0.0.1:8080 (kubectl port-forward svc/higress-plugin-server 8080:80)')
+    .description(
+      'download every plugin (or a sample) from a running server and verify size and sha256 against its index.json',
+    )
+    .argument(
+      '<server-url>',
+      'plugin server base URL, e.g. http://127.0.0.1:8080 or 127.0.0.1:8080 (kubectl port-forward svc/higress-plugin-server 8080:80)',
+    )
     .option('--sample <n>', 'check only n plugins, picked at random', positive)
     .option('--no-gzip', 'ask for the raw file instead of the gzip encoding the gateway asks for')
     .option('--concurrency <n>', 'downloads in flight', positive, 4)
-    .option('--console-list <file>', 'also check the URL the Higress Console builds for each plugin of this plugins.properties')
-    .option('--console-pattern <pattern>', 'Console URL pattern (default <server-url>/plugins/${name}/${version}/plugin.wasm)')
-    .option('--oci', 'pull every plugin through the OCI API (/v2/plugins/<name>:<version>) instead, checking every digest')
-    .option('--allow-empty', 'pass when the server\'s index lists no plugin (by default an empty server fails)')
+    .option(
+      '--console-list <file>',
+      'also check the URL the Higress Console builds for each plugin of this plugins.properties',
+    )
+    .option(
+      '--console-pattern <pattern>',
+      'Console URL pattern (default <server-url>/plugins/${name}/${version}/plugin.wasm)',
+    )
+    .option(
+      '--oci',
+      'pull every plugin through the OCI API (/v2/plugins/<name>:<version>) instead, checking every digest',
+    )
+    .option('--allow-empty', "pass when the server's index lists no plugin (by default an empty server fails)")
     .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json) instead of the report lines')
     .addHelpText('after', `\n${exitCodesHelp()}`)
     .action((url: string, opts: Options) => checkCommand(url, opts));

@@ -5,7 +5,8 @@ import { CliOutput } from './output';
 
 export function concurrency(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new InvalidArgumentError(`--concurrency must be an integer from 1 to 64, got "${v}"`);
+  if (!Number.isInteger(n) || n < 1 || n > 64)
+    throw new InvalidArgumentError(`--concurrency must be an integer from 1 to 64, got "${v}"`);
   return n;
 }
 
@@ -23,7 +24,12 @@ export function formatBytes(bytes: number): string {
  * The inputs of `bundle` / `mirror` (lists, snapshot, lock or a bundle), or undefined after the
  * command has finished with one line per problem ("nothing was <verb>").
  */
-export async function loadCopyInputs(o: CliOutput, args: string[], flags: { snapshot?: string; lock?: string }, verb: string): Promise<AirgapInputs | undefined> {
+export async function loadCopyInputs(
+  o: CliOutput,
+  args: string[],
+  flags: { snapshot?: string; lock?: string },
+  verb: string,
+): Promise<AirgapInputs | undefined> {
   const refuse = (problems: unknown[], line: string): undefined => {
     o.finish({ areas: o.problems(problems), line, counts: { problems: problems.length } });
     return undefined;

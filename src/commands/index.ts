@@ -9,11 +9,19 @@ import { CliOutput, problemFields } from './output';
 
 export async function indexCommand(root: string, flags: { json?: boolean; wait?: boolean } = {}): Promise<void> {
   const o = new CliOutput('index', Boolean(flags.json));
-  const lock = { wait: flags.wait !== false, onWait: (h: LockHolder, file: string) => o.human(`waiting: ${root} is in use by pid ${h.pid} (since ${h.since}); the lock is ${file}`) };
+  const lock = {
+    wait: flags.wait !== false,
+    onWait: (h: LockHolder, file: string) =>
+      o.human(`waiting: ${root} is in use by pid ${h.pid} (since ${h.since}); the lock is ${file}`),
+  };
   await assertOciDirIsOurs(root);
   // The OCI view lists what the tree holds now (source manifests of the previous view are kept),
   // written under the same output lock as index.json.
-  const r = await reindexTree(root, { sourceDateEpoch: sourceDateEpoch(), lock, thenWhileLocked: async () => void (await writeOciView(root)) });
+  const r = await reindexTree(root, {
+    sourceDateEpoch: sourceDateEpoch(),
+    lock,
+    thenWhileLocked: async () => void (await writeOciView(root)),
+  });
   for (const id of r.rebuilt) {
     const [name, version] = id.split('/') as [string, string];
     o.human(`rebuilt ${name}@${version}`);
@@ -29,7 +37,14 @@ export async function indexCommand(root: string, flags: { json?: boolean; wait?:
   }
   for (const f of r.failed) {
     o.human(`error: ${f.toLine()}`);
-    o.event({ ...problemFields(f), event: 'plugin', command: 'index', name: f.context.plugin ?? '', version: f.context.version ?? '', status: 'failed' });
+    o.event({
+      ...problemFields(f),
+      event: 'plugin',
+      command: 'index',
+      name: f.context.plugin ?? '',
+      version: f.context.version ?? '',
+      status: 'failed',
+    });
   }
   o.finish({
     areas: r.failed.map((f) => f.area),
@@ -41,7 +56,9 @@ export async function indexCommand(root: string, flags: { json?: boolean; wait?:
 export function register(program: Command): void {
   program
     .command('index')
-    .description('rebuild metadata.txt, metadata.json and plugins/index.json of a tree (replaces generate_metadata.py), and its OCI view (oci/)')
+    .description(
+      'rebuild metadata.txt, metadata.json and plugins/index.json of a tree (replaces generate_metadata.py), and its OCI view (oci/)',
+    )
     .argument('<root>', 'tree root (contains plugins/)')
     .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json)')
     .option('--no-wait', 'fail at once (exit 7, E_TREE_LOCKED) if another run holds the folder, instead of waiting')

@@ -31,22 +31,52 @@ function report(o: CliOutput, e: MirrorEvent): void {
     o.human(`mirroring ${e.sources} reference(s) into ${e.target}`);
     o.event({ event: 'start', command: 'mirror', sources: e.sources });
   } else if (e.event === 'plugin') {
-    o.human(e.status === 'present'
-      ? `present ${e.target} ${e.digest}`
-      : `${e.status} ${e.source} -> ${e.target} ${e.digest} (${e.blobs} blobs, ${formatBytes(e.bytes)}; ${e.blobsPresent} blobs already there) ${e.ms} ms`);
-    o.event({ event: 'copy', command: 'mirror', source: e.source, target: e.target, digest: e.digest, status: e.status, blobs: e.blobs, blobsPresent: e.blobsPresent, bytes: e.bytes, ms: e.ms });
+    o.human(
+      e.status === 'present'
+        ? `present ${e.target} ${e.digest}`
+        : `${e.status} ${e.source} -> ${e.target} ${e.digest} (${e.blobs} blobs, ${formatBytes(e.bytes)}; ${e.blobsPresent} blobs already there) ${e.ms} ms`,
+    );
+    o.event({
+      event: 'copy',
+      command: 'mirror',
+      source: e.source,
+      target: e.target,
+      digest: e.digest,
+      status: e.status,
+      blobs: e.blobs,
+      blobsPresent: e.blobsPresent,
+      bytes: e.bytes,
+      ms: e.ms,
+    });
   } else {
     o.human(`FAILED ${e.source} -> ${e.target}: ${e.error.message}`);
-    o.event({ ...problemFields(e.error), event: 'copy', command: 'mirror', source: e.source, target: e.target, status: 'failed' });
+    o.event({
+      ...problemFields(e.error),
+      event: 'copy',
+      command: 'mirror',
+      source: e.source,
+      target: e.target,
+      status: 'failed',
+    });
   }
 }
 
 export async function mirrorCommand(args: string[], flags: MirrorFlags): Promise<void> {
   const o = new CliOutput('mirror', Boolean(flags.json));
-  const refuse = (problems: unknown[], line: string): void => o.finish({ areas: o.problems(problems), line, counts: { problems: problems.length } });
+  const refuse = (problems: unknown[], line: string): void =>
+    o.finish({ areas: o.problems(problems), line, counts: { problems: problems.length } });
   const target = flags.to.replace(/^oci:\/\//, '').replace(/\/+$/, '');
   if (!TARGET_RE.test(target)) {
-    return refuse([new InputError({ code: 'E_MIRROR_TARGET', message: `bad --to "${flags.to}"`, hint: 'write --to host[:port][/repository/prefix]' })], 'nothing was mirrored');
+    return refuse(
+      [
+        new InputError({
+          code: 'E_MIRROR_TARGET',
+          message: `bad --to "${flags.to}"`,
+          hint: 'write --to host[:port][/repository/prefix]',
+        }),
+      ],
+      'nothing was mirrored',
+    );
   }
   const inputs = await loadCopyInputs(o, args, flags, 'mirrored');
   if (!inputs) return;
@@ -63,16 +93,31 @@ export async function mirrorCommand(args: string[], flags: MirrorFlags): Promise
       concurrency: flags.concurrency,
       onEvent: (e) => report(o, e),
     });
-    const counts = { sources: result.sources, copied: result.copied, present: result.present, failed: result.failed.length, blobs: result.blobs, bytes: result.bytes };
+    const counts = {
+      sources: result.sources,
+      copied: result.copied,
+      present: result.present,
+      failed: result.failed.length,
+      blobs: result.blobs,
+      bytes: result.bytes,
+    };
     const parts = `${result.sources} reference(s), ${result.copied} copied, ${result.present} already present, ${result.failed.length} failed (${result.blobs} blobs, ${formatBytes(result.bytes)}) in ${(result.ms / 1000).toFixed(1)} s`;
-    if (!result.ok) return o.finish({ areas: result.failed.map((f) => f.area), line: `failed: ${parts}`, counts, ms: result.ms });
+    if (!result.ok)
+      return o.finish({ areas: result.failed.map((f) => f.area), line: `failed: ${parts}`, counts, ms: result.ms });
     const lists = inputs.files.filter((f) => f.mediaType === LIST_MEDIA_TYPE);
     const text = lists.length
-      ? lists.map((f) => `# ${f.title}, mirrored to ${target}\n${rewriteListText(f.bytes.toString('utf8'), result.map)}`).join('\n')
+      ? lists
+          .map((f) => `# ${f.title}, mirrored to ${target}\n${rewriteListText(f.bytes.toString('utf8'), result.map)}`)
+          .join('\n')
       : listFromEntries(inputs.entries, result.map, `${inputs.name}, mirrored to ${target}`);
     if (flags.writeList) await writeFileAtomic(flags.writeList, text, new Date());
     else if (!flags.json) process.stdout.write(text);
-    o.finish({ areas: [], line: `ok: ${parts}${flags.writeList ? `; list for the target written to ${flags.writeList}` : ''}`, counts, ms: result.ms });
+    o.finish({
+      areas: [],
+      line: `ok: ${parts}${flags.writeList ? `; list for the target written to ${flags.writeList}` : ''}`,
+      counts,
+      ms: result.ms,
+    });
   } catch (e) {
     return refuse([e], 'the mirror was not finished');
   } finally {
@@ -83,7 +128,9 @@ export async function mirrorCommand(args: string[], flags: MirrorFlags): Promise
 export function register(program: Command): void {
   program
     .command('mirror')
-    .description('copy every plugin of the lists / snapshot / lock / bundle into a registry, keeping every digest; prints the list for the target')
+    .description(
+      'copy every plugin of the lists / snapshot / lock / bundle into a registry, keeping every digest; prints the list for the target',
+    )
     .argument('[inputs...]', 'plugins.properties files, or one oci-layout:<bundle>')
     .requiredOption('--to <host[/prefix]>', 'target registry and repository prefix, e.g. harbor.internal/higress')
     .option('--snapshot <file>', 'Higress release snapshot JSON to mirror')
@@ -91,7 +138,12 @@ export function register(program: Command): void {
     .option('--write-list <file>', 'write the plugin list for the target to this file instead of stdout')
     .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json); write the list with --write-list')
     .addOption(new Option('--concurrency <n>', 'references copied in parallel').argParser(concurrency).default(4))
-    .option('--insecure-registry <host>', 'allow plain HTTP to this host[:port] (repeatable)', repeatable, [] as string[])
+    .option(
+      '--insecure-registry <host>',
+      'allow plain HTTP to this host[:port] (repeatable)',
+      repeatable,
+      [] as string[],
+    )
     .addHelpText('after', `\n${exitCodesHelp()}`)
     .action((args: string[], flags: MirrorFlags) => mirrorCommand(args, flags));
 }

@@ -5,7 +5,17 @@
  * A reader that closes stdout early (`| head -1`) stops the command quietly: `closed` aborts the work
  * so temp folders are removed by the normal cleanup, and no stack trace is printed.
  */
-import { EXIT, exitCodeFor, ErrorArea, ErrorCode, ErrorContext, errorLine, fromFsError, PluginServerError, safeText } from '../errors';
+import {
+  EXIT,
+  exitCodeFor,
+  ErrorArea,
+  ErrorCode,
+  ErrorContext,
+  errorLine,
+  fromFsError,
+  PluginServerError,
+  safeText,
+} from '../errors';
 
 export type CommandName = 'pull' | 'check' | 'verify' | 'index' | 'bundle' | 'mirror';
 
@@ -18,18 +28,56 @@ export interface ProblemFields extends ErrorContext {
 
 export type CliEvent =
   | { event: 'start'; command: CommandName; plugins?: number; sources?: number }
-  | ({ event: 'plugin'; command: CommandName; name: string; version: string; status: 'downloaded' | 'cached' | 'failed' | 'ok' | 'rebuilt' | 'kept' | 'pruned' | 'would-prune'; size?: number; ms?: number; aliasOf?: string; url?: string } & Partial<ProblemFields>)
+  | ({
+      event: 'plugin';
+      command: CommandName;
+      name: string;
+      version: string;
+      status: 'downloaded' | 'cached' | 'failed' | 'ok' | 'rebuilt' | 'kept' | 'pruned' | 'would-prune';
+      size?: number;
+      ms?: number;
+      aliasOf?: string;
+      url?: string;
+    } & Partial<ProblemFields>)
   | ({ event: 'problem'; command: CommandName } & ProblemFields)
   | { event: 'skipped'; command: CommandName; path: string; reason: string }
   /** `bundle` and `mirror`: one reference copied (or found already there, or failed) with every digest kept. */
-  | ({ event: 'copy'; command: CommandName; source: string; target?: string; digest?: string; status: 'copied' | 'present' | 'updated' | 'failed'; blobs?: number; blobsPresent?: number; bytes?: number; ms?: number } & Partial<ProblemFields>)
-  | { event: 'summary'; command: CommandName; ok: boolean; exitCode: number; counts: Record<string, number>; ms?: number };
+  | ({
+      event: 'copy';
+      command: CommandName;
+      source: string;
+      target?: string;
+      digest?: string;
+      status: 'copied' | 'present' | 'updated' | 'failed';
+      blobs?: number;
+      blobsPresent?: number;
+      bytes?: number;
+      ms?: number;
+    } & Partial<ProblemFields>)
+  | {
+      event: 'summary';
+      command: CommandName;
+      ok: boolean;
+      exitCode: number;
+      counts: Record<string, number>;
+      ms?: number;
+    };
 
 export function problemFields(err: unknown): ProblemFields {
   const e = fromFsError(err);
   if (e instanceof PluginServerError) {
     const c = e.context;
-    return { code: e.code, message: e.message, hint: e.hint, file: c.file, line: c.line, plugin: c.plugin, version: c.version, url: c.url, path: c.path };
+    return {
+      code: e.code,
+      message: e.message,
+      hint: e.hint,
+      file: c.file,
+      line: c.line,
+      plugin: c.plugin,
+      version: c.version,
+      url: c.url,
+      path: c.path,
+    };
   }
   return { code: 'E_PULL', message: errorLine(e) };
 }
@@ -81,11 +129,24 @@ export class CliOutput {
   }
 
   /** The closing summary line and event; sets the exit code. */
-  finish(opts: { areas: ErrorArea[]; partial?: boolean; line: string; counts: Record<string, number>; ms?: number }): void {
+  finish(opts: {
+    areas: ErrorArea[];
+    partial?: boolean;
+    line: string;
+    counts: Record<string, number>;
+    ms?: number;
+  }): void {
     let exitCode = exitCodeFor(opts.areas);
     if (exitCode !== EXIT.ok && opts.partial) exitCode = EXIT.partial;
     this.human(opts.line);
-    this.event({ event: 'summary', command: this.command, ok: exitCode === EXIT.ok, exitCode, counts: opts.counts, ms: opts.ms });
+    this.event({
+      event: 'summary',
+      command: this.command,
+      ok: exitCode === EXIT.ok,
+      exitCode,
+      counts: opts.counts,
+      ms: opts.ms,
+    });
     if (this.closed.signal.aborted) exitCode = exitCode || EXIT.ok;
     process.exitCode = exitCode;
   }

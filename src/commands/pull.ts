@@ -76,7 +76,12 @@ export function assertLockWritable(file: string): void {
   if (st) {
     const { problems } = parseLock(fs.readFileSync(file, 'utf8'), file);
     if (problems.length) {
-      throw new InputError({ code: 'E_OUTPUT_NOT_OURS', message: `${file} exists and is not a lock file written by this tool; it was left unchanged`, context: { path: file }, hint: 'give the lock file its own path with --lock-file <path>, or move the file away' });
+      throw new InputError({
+        code: 'E_OUTPUT_NOT_OURS',
+        message: `${file} exists and is not a lock file written by this tool; it was left unchanged`,
+        context: { path: file },
+        hint: 'give the lock file its own path with --lock-file <path>, or move the file away',
+      });
     }
   }
   try {
@@ -96,7 +101,8 @@ async function pruneCandidates(root: string, entries: PluginEntry[]): Promise<st
     const id = `${v.name}/${v.version}`;
     if (wanted.has(id)) continue;
     const m = await readMetadata(v.dir);
-    if (m?.aliasOf && wanted.has(`${v.name}/${m.aliasOf}`) && !entries.some((e) => e.name === v.name && e.aliasOf)) continue;
+    if (m?.aliasOf && wanted.has(`${v.name}/${m.aliasOf}`) && !entries.some((e) => e.name === v.name && e.aliasOf))
+      continue;
     out.push(id);
   }
   return out;
@@ -105,14 +111,25 @@ async function pruneCandidates(root: string, entries: PluginEntry[]): Promise<st
 function pluginEvent(o: CliOutput, e: PluginEvent): void {
   const status = e.status === 'copied' || e.status === 'aliased' ? 'downloaded' : e.status;
   // Problem fields first: the event's own name and version win over the error's (often empty) context.
-  o.event({ ...(e.error ? problemFields(e.error) : {}), event: 'plugin', command: 'pull', name: e.name, version: e.version, status, size: e.size, ms: e.ms, aliasOf: e.aliasOf });
+  o.event({
+    ...(e.error ? problemFields(e.error) : {}),
+    event: 'plugin',
+    command: 'pull',
+    name: e.name,
+    version: e.version,
+    status,
+    size: e.size,
+    ms: e.ms,
+    aliasOf: e.aliasOf,
+  });
 }
 
 export async function pullCommand(lists: string[], flags: PullFlags): Promise<void> {
   const o = new CliOutput('pull', Boolean(flags.json));
   const listFiles = lists.length || flags.snapshot ? lists : [DEFAULT_LIST];
   let inputName = [...listFiles, flags.snapshot].filter(Boolean).join(' + ');
-  const refuse = (problems: unknown[], line: string): void => o.finish({ areas: o.problems(problems), line, counts: { problems: problems.length } });
+  const refuse = (problems: unknown[], line: string): void =>
+    o.finish({ areas: o.problems(problems), line, counts: { problems: problems.length } });
   let inputs;
   let bundle: BundlePullSource | undefined;
   let registryMap: RegistryMapping[];
@@ -126,8 +143,19 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
   } catch (e) {
     return refuse([e], `${inputName}: nothing was pulled`);
   }
-  if (inputs.problems.length) return refuse(inputs.problems, `${inputs.problems.length} problem(s) in ${inputName}; nothing was pulled`);
-  if (!inputs.entries.length) return refuse([new InputError({ code: 'E_PROPERTIES_SYNTAX', message: `no plugins in ${inputName}`, hint: 'add a line name=oci://host/repository:tag' })], 'nothing was pulled');
+  if (inputs.problems.length)
+    return refuse(inputs.problems, `${inputs.problems.length} problem(s) in ${inputName}; nothing was pulled`);
+  if (!inputs.entries.length)
+    return refuse(
+      [
+        new InputError({
+          code: 'E_PROPERTIES_SYNTAX',
+          message: `no plugins in ${inputName}`,
+          hint: 'add a line name=oci://host/repository:tag',
+        }),
+      ],
+      'nothing was pulled',
+    );
 
   const base = listFiles.find((l) => !isLayoutArg(l)) ?? flags.snapshot ?? (bundle ? DEFAULT_LOCK : DEFAULT_LIST);
   // With a bundle, --frozen checks the lock inside it unless --lock-file names another.
@@ -137,7 +165,8 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
   let frozen: LockFile | undefined;
   try {
     if (writeLock) assertLockWritable(writeLock);
-    if (fs.existsSync(flags.out) && !fs.statSync(flags.out).isDirectory()) throw fromFsError(Object.assign(new Error('not a directory'), { code: 'ENOTDIR', path: flags.out }));
+    if (fs.existsSync(flags.out) && !fs.statSync(flags.out).isDirectory())
+      throw fromFsError(Object.assign(new Error('not a directory'), { code: 'ENOTDIR', path: flags.out }));
   } catch (e) {
     return refuse([e], 'nothing was pulled');
   }
@@ -145,7 +174,12 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
     const { lock: read, problems } = bundleLock ? { lock: bundleLock.lock, problems: [] } : loadLock(lockFile);
     // The lock names the hosts it was made against: --registry-map moves them like the list's.
     const lock = read && mapLock(read, registryMap);
-    const wanted = inputs.entries.map((e) => ({ name: e.name, version: e.version, source: sourceText(e.source), aliasOf: e.aliasOf }));
+    const wanted = inputs.entries.map((e) => ({
+      name: e.name,
+      version: e.version,
+      source: sourceText(e.source),
+      aliasOf: e.aliasOf,
+    }));
     const all = lock ? [...problems, ...diffLock(wanted, lock, lockFile)] : problems;
     if (all.length) return refuse(all, `${all.length} problem(s) with ${lockFile} (--frozen); nothing was pulled`);
     frozen = lock;
@@ -157,19 +191,41 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
       o.human(`would prune ${name}@${version}`);
       o.event({ event: 'plugin', command: 'pull', name, version, status: 'would-prune' });
     }
-    return o.finish({ areas: [], line: `dry run: ${inputs.entries.length} plugin version(s) listed, ${gone.length} version folder(s) would be pruned; nothing was changed`, counts: { listed: inputs.entries.length, wouldPrune: gone.length } });
+    return o.finish({
+      areas: [],
+      line: `dry run: ${inputs.entries.length} plugin version(s) listed, ${gone.length} version folder(s) would be pruned; nothing was changed`,
+      counts: { listed: inputs.entries.length, wouldPrune: gone.length },
+    });
   }
 
-  const { createOciClient } = require('../oci/client') as { createOciClient(o: OciClientOptions): OciClient & { close?(): Promise<void> } };
-  const client = bundle?.client ?? createOciClient({ insecureHosts: flags.insecureRegistry, timeoutMs: flags.timeout * 1000 });
+  const { createOciClient } = require('../oci/client') as {
+    createOciClient(o: OciClientOptions): OciClient & { close?(): Promise<void> };
+  };
+  const client =
+    bundle?.client ?? createOciClient({ insecureHosts: flags.insecureRegistry, timeoutMs: flags.timeout * 1000 });
   const stop = new AbortController();
   const onClosed = () => stop.abort(o.closed.signal.reason);
   o.closed.signal.addEventListener('abort', onClosed);
   const deadline = flags.deadline
-    ? setTimeout(() => stop.abort(new RegistryError({ code: 'E_DEADLINE', message: `pull did not finish within --deadline ${flags.deadline} s`, hint: 'raise --deadline or pull fewer plugins per run' })), flags.deadline * 1000)
+    ? setTimeout(
+        () =>
+          stop.abort(
+            new RegistryError({
+              code: 'E_DEADLINE',
+              message: `pull did not finish within --deadline ${flags.deadline} s`,
+              hint: 'raise --deadline or pull fewer plugins per run',
+            }),
+          ),
+        flags.deadline * 1000,
+      )
     : undefined;
   const text = textReporter();
-  o.event({ event: 'start', command: 'pull', plugins: inputs.entries.length, sources: new Set(inputs.entries.map((e) => sourceText(e.source))).size });
+  o.event({
+    event: 'start',
+    command: 'pull',
+    plugins: inputs.entries.length,
+    sources: new Set(inputs.entries.map((e) => sourceText(e.source))).size,
+  });
   try {
     const result = await runPull({
       root: flags.out,
@@ -189,7 +245,11 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
       },
       gzipLevel: flags.gzipLevel,
       signal: stop.signal,
-      lock: { wait: flags.wait !== false, onWait: (h, file) => o.human(`waiting: ${flags.out} is in use by pid ${h.pid} (since ${h.since}); the lock is ${file}`) },
+      lock: {
+        wait: flags.wait !== false,
+        onWait: (h, file) =>
+          o.human(`waiting: ${flags.out} is in use by pid ${h.pid} (since ${h.since}); the lock is ${file}`),
+      },
     });
     text.clear();
     const c = result.counts;
@@ -219,28 +279,68 @@ export function register(program: Command): void {
   program
     .command('pull')
     .description('pull the plugins of one or more lists (default image/plugins.properties) into <root>/plugins/')
-    .argument('[lists...]', 'plugins.properties files; several lists are merged (same name, other tag: another version); oci-layout:<bundle> pulls from a bundle, offline')
+    .argument(
+      '[lists...]',
+      'plugins.properties files; several lists are merged (same name, other tag: another version); oci-layout:<bundle> pulls from a bundle, offline',
+    )
     .requiredOption('-o, --out <root>', 'output root (contains plugins/)')
     .option('--snapshot <file>', 'Higress release snapshot JSON (digest-pinned) to pull')
-    .option('--lock', `write the resolved digests to a lock file (${DEFAULT_LOCK} next to the first list, or --lock-file)`)
-    .option('--lock-file <path>', `the lock file to write (implies --lock) or, with --frozen, to check against (default: ${DEFAULT_LOCK} next to the first list)`)
+    .option(
+      '--lock',
+      `write the resolved digests to a lock file (${DEFAULT_LOCK} next to the first list, or --lock-file)`,
+    )
+    .option(
+      '--lock-file <path>',
+      `the lock file to write (implies --lock) or, with --frozen, to check against (default: ${DEFAULT_LOCK} next to the first list)`,
+    )
     .option('--frozen', 'fail if the list differs from the lock file or a digest moved')
     .option('--keep-going', `publish what succeeded even when some plugins fail (exits 8 when some succeeded)`)
     .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json); human lines stay on stderr')
     .addOption(new Option('--concurrency <n>', 'parallel downloads').argParser(concurrency).default(8))
-    .option('--insecure-registry <host>', 'allow plain HTTP to this host[:port] (repeatable)', repeatable, [] as string[])
-    .option('--registry-map <src=dst>', 'read host[/prefix] src from host[/prefix] dst, in lists, lock and snapshot alike (repeatable)', repeatable, [] as string[])
+    .option(
+      '--insecure-registry <host>',
+      'allow plain HTTP to this host[:port] (repeatable)',
+      repeatable,
+      [] as string[],
+    )
+    .option(
+      '--registry-map <src=dst>',
+      'read host[/prefix] src from host[/prefix] dst, in lists, lock and snapshot alike (repeatable)',
+      repeatable,
+      [] as string[],
+    )
     .option('--prune', 'remove version folders that are not in the list (each removal is listed)')
     .option('--dry-run', 'change nothing: with --prune, list the folders that would be removed')
-    .addOption(new Option('--gzip-level <1-9>', 'gzip level of plugin.wasm.gz: 6 (default) compresses ~2.5x faster than 9 for ~0.8% more bytes').argParser(gzipLevel).default(DEFAULT_GZIP_LEVEL))
-    .addOption(new Option('--timeout <s>', 'seconds a registry may stay silent during one request before it is retried').argParser(seconds).default(30))
-    .option('--no-wait', 'fail at once (exit 7, E_TREE_LOCKED) if another run holds the output folder, instead of waiting')
-    .addOption(new Option('--deadline <s>', 'seconds the whole pull may take; plugins not staged by then fail').argParser(seconds))
+    .addOption(
+      new Option(
+        '--gzip-level <1-9>',
+        'gzip level of plugin.wasm.gz: 6 (default) compresses ~2.5x faster than 9 for ~0.8% more bytes',
+      )
+        .argParser(gzipLevel)
+        .default(DEFAULT_GZIP_LEVEL),
+    )
+    .addOption(
+      new Option('--timeout <s>', 'seconds a registry may stay silent during one request before it is retried')
+        .argParser(seconds)
+        .default(30),
+    )
+    .option(
+      '--no-wait',
+      'fail at once (exit 7, E_TREE_LOCKED) if another run holds the output folder, instead of waiting',
+    )
+    .addOption(
+      new Option('--deadline <s>', 'seconds the whole pull may take; plugins not staged by then fail').argParser(
+        seconds,
+      ),
+    )
     .addHelpText('after', `\n${exitCodesHelp()}`)
     .action((lists: string[], flags: PullFlags, cmd: Command) => {
       // A bundle holds its plugins under the names it was made with; a map would look for others there.
       if (flags.registryMap.length && lists.some(isLayoutArg)) {
-        cmd.error('error: --registry-map does not apply to an oci-layout: source (a bundle keeps the registry names it was made with); leave it out, or mirror the bundle and pull from the mirror with it', { code: 'commander.conflictingOption', exitCode: 2 });
+        cmd.error(
+          'error: --registry-map does not apply to an oci-layout: source (a bundle keeps the registry names it was made with); leave it out, or mirror the bundle and pull from the mirror with it',
+          { code: 'commander.conflictingOption', exitCode: 2 },
+        );
       }
       return pullCommand(lists, flags);
     });

@@ -6,7 +6,15 @@ import { Command, InvalidArgumentError } from 'commander';
 import * as fs from 'fs';
 import * as path from 'path';
 import { exitCodesHelp, InputError, UsageError } from '../errors';
-import { assertPortFree, checkNginx, findNginx, prepareNginx, spawnNginx, stopNginx, waitForHealthy } from '../serve/nginx-runtime';
+import {
+  assertPortFree,
+  checkNginx,
+  findNginx,
+  prepareNginx,
+  spawnNginx,
+  stopNginx,
+  waitForHealthy,
+} from '../serve/nginx-runtime';
 import { PLUGINS_DIR } from '../contract/tree-format';
 
 interface ServeOptions {
@@ -24,12 +32,17 @@ export function isLoopbackHost(host: string): boolean {
 /** `serve` is a development server: refuse to expose it unless the user says so. */
 export function assertServeHost(host: string, allowRemote: boolean | undefined): void {
   if (isLoopbackHost(host) || allowRemote) return;
-  throw new UsageError({ code: 'E_SERVE_REMOTE', message: `--host ${host} is not a loopback address; serve would expose the tree to the network`, hint: 'add --allow-remote if that is what you want, or use --host 127.0.0.1' });
+  throw new UsageError({
+    code: 'E_SERVE_REMOTE',
+    message: `--host ${host} is not a loopback address; serve would expose the tree to the network`,
+    hint: 'add --allow-remote if that is what you want, or use --host 127.0.0.1',
+  });
 }
 
 function parsePort(value: string): number {
   const port = Number(value);
-  if (!/^\d+$/.test(value) || port < 1 || port > 65535) throw new InvalidArgumentError('expected a TCP port between 1 and 65535');
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535)
+    throw new InvalidArgumentError('expected a TCP port between 1 and 65535');
   return port;
 }
 
@@ -37,11 +50,21 @@ function parsePort(value: string): number {
 export function resolveTreeRoot(arg: string): string {
   const abs = path.resolve(arg);
   if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) {
-    throw new InputError({ code: 'E_SERVE_ROOT', message: `${arg} is not a folder`, context: { file: arg }, hint: 'pass the folder `pull` wrote (the one that holds plugins/)' });
+    throw new InputError({
+      code: 'E_SERVE_ROOT',
+      message: `${arg} is not a folder`,
+      context: { file: arg },
+      hint: 'pass the folder `pull` wrote (the one that holds plugins/)',
+    });
   }
   if (fs.existsSync(path.join(abs, PLUGINS_DIR))) return abs;
   if (path.basename(abs) === PLUGINS_DIR) return path.dirname(abs);
-  throw new InputError({ code: 'E_SERVE_ROOT', message: `${arg} has no ${PLUGINS_DIR}/ folder`, context: { file: arg }, hint: 'run `higress-plugin-server pull` first, or pass the folder that holds plugins/' });
+  throw new InputError({
+    code: 'E_SERVE_ROOT',
+    message: `${arg} has no ${PLUGINS_DIR}/ folder`,
+    context: { file: arg },
+    hint: 'run `higress-plugin-server pull` first, or pass the folder that holds plugins/',
+  });
 }
 
 /**
@@ -107,7 +130,7 @@ async function serve(rootArg: string, opts: ServeOptions): Promise<void> {
 export function register(program: Command): void {
   program
     .command('serve')
-    .description('Serve a plugin tree with the image\'s Nginx config on 127.0.0.1 (needs nginx installed).')
+    .description("Serve a plugin tree with the image's Nginx config on 127.0.0.1 (needs nginx installed).")
     .argument('[root]', 'folder that holds plugins/ (what `pull` wrote)', '.')
     .option('-p, --port <port>', 'port to listen on', parsePort, 8080)
     .option('--host <address>', 'address to listen on (loopback unless --allow-remote)', '127.0.0.1')

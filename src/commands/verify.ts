@@ -12,7 +12,9 @@ export async function verifyCommand(root: string, flags: { json?: boolean } = {}
   const areas = o.problems(problems);
   o.finish({
     areas,
-    line: problems.length ? `verify: ${problems.length} problem(s) in ${checked} plugin version(s)` : `verify: ${checked} plugin version(s) ok`,
+    line: problems.length
+      ? `verify: ${problems.length} problem(s) in ${checked} plugin version(s)`
+      : `verify: ${checked} plugin version(s) ok`,
     counts: { checked, problems: problems.length },
   });
 }

@@ -64,11 +64,13 @@ export class CpuPool {
     const slots = this.slots;
     this.slots = [];
     for (const j of this.queue.splice(0)) j.reject(new Error('cpu pool closed'));
-    await Promise.all(slots.map(async (s) => {
-      clearTimeout(s.idleTimer);
-      s.job?.reject(new Error('cpu pool closed'));
-      await s.worker.terminate();
-    }));
+    await Promise.all(
+      slots.map(async (s) => {
+        clearTimeout(s.idleTimer);
+        s.job?.reject(new Error('cpu pool closed'));
+        await s.worker.terminate();
+      }),
+    );
   }
 
   private pump(): void {
@@ -104,7 +106,12 @@ export class CpuPool {
       if (job && job.id === reply.id) {
         if (reply.ok) job.resolve(reply.value);
         // The worker has no plugin context; the caller adds it (see asPluginError in pull.ts).
-        else job.reject(reply.error.code ? new IntegrityError({ code: reply.error.code, message: reply.error.message, hint: reply.error.hint }) : new Error(reply.error.message));
+        else
+          job.reject(
+            reply.error.code
+              ? new IntegrityError({ code: reply.error.code, message: reply.error.message, hint: reply.error.hint })
+              : new Error(reply.error.message),
+          );
       }
       this.pump();
     });

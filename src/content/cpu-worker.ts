@@ -101,7 +101,13 @@ function framedHashes(t: FramedHashTask): FramedHashes {
       fs.utimesSync(dest, when, when);
     }
   }
-  return { aFramed: sha256Of(t.aHead, a, t.aTail), aFile: sha256Of(a), bFramed, bFile: sha256Of(b), bFramedSize: t.bHead.length + b.length + t.bTail.length };
+  return {
+    aFramed: sha256Of(t.aHead, a, t.aTail),
+    aFile: sha256Of(a),
+    bFramed,
+    bFile: sha256Of(b),
+    bFramedSize: t.bHead.length + b.length + t.bTail.length,
+  };
 }
 
 /** Runs one task synchronously (we are off the main thread). Exported for tests. */
@@ -134,7 +140,10 @@ if (parentPort) {
     try {
       reply = { id, ok: true, value: runCpuTask(task) };
     } catch (err) {
-      const e = err instanceof PluginServerError ? { code: err.code, message: err.message, hint: err.hint } : { message: err instanceof Error ? err.message : String(err) };
+      const e =
+        err instanceof PluginServerError
+          ? { code: err.code, message: err.message, hint: err.hint }
+          : { message: err instanceof Error ? err.message : String(err) };
       reply = { id, ok: false, error: e };
     }
     port.postMessage(reply);

@@ -63,7 +63,6 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   await syncDir(path.dirname(file));
 }
 
-
 /** Hex sha256 of bytes in memory (a .gz just assembled: a third of the module, hashed in milliseconds). */
 export function sha256Hex(data: Uint8Array): string {
   return crypto.createHash('sha256').update(data).digest('hex');

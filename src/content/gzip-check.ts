@@ -18,7 +18,10 @@ export async function checkGzipOf(file: string, want: { sha256: string; size: nu
  * As checkGzipOf, and also the sha256 of the compressed file itself, from the same single read
  * (complete only when the whole file was read, i.e. when the result is not 'oversize').
  */
-export async function inspectGzipOf(file: string, want: { sha256: string; size: number }): Promise<{ result: GzipCheck; fileSha256: string }> {
+export async function inspectGzipOf(
+  file: string,
+  want: { sha256: string; size: number },
+): Promise<{ result: GzipCheck; fileSha256: string }> {
   const fh = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   const input = fh.createReadStream({ autoClose: false });
   const gunzip = zlib.createGunzip({ chunkSize: 64 * 1024 });

@@ -35,8 +35,15 @@ export async function analyzeWasm(file: string, opts: { fsync?: boolean; pool?: 
 }
 
 /** The deflate chunks of a `size`-byte file, compressed in parallel by the pool (needs no facts yet). */
-export function deflateFile(file: string, size: number, level = DEFAULT_GZIP_LEVEL, pool: CpuPool = cpuPool()): Promise<Uint8Array[]> {
-  return Promise.all(planChunks(size).map((plan) => pool.run({ kind: 'deflate', file, plan, level }) as Promise<Uint8Array>));
+export function deflateFile(
+  file: string,
+  size: number,
+  level = DEFAULT_GZIP_LEVEL,
+  pool: CpuPool = cpuPool(),
+): Promise<Uint8Array[]> {
+  return Promise.all(
+    planChunks(size).map((plan) => pool.run({ kind: 'deflate', file, plan, level }) as Promise<Uint8Array>),
+  );
 }
 
 export function assembleGzip(chunks: Uint8Array[], facts: WasmFacts, level: GzipLevel): Buffer {
@@ -44,6 +51,11 @@ export function assembleGzip(chunks: Uint8Array[], facts: WasmFacts, level: Gzip
 }
 
 /** The .gz bytes of `file` (whose facts are known), compressed chunk-parallel by the pool. */
-export async function gzipFile(file: string, facts: WasmFacts, level = DEFAULT_GZIP_LEVEL, pool: CpuPool = cpuPool()): Promise<Buffer> {
+export async function gzipFile(
+  file: string,
+  facts: WasmFacts,
+  level = DEFAULT_GZIP_LEVEL,
+  pool: CpuPool = cpuPool(),
+): Promise<Buffer> {
   return assembleGzip(await deflateFile(file, facts.size, level, pool), facts, level);
 }

@@ -16,7 +16,12 @@ export interface WasmWhere {
 /** Refuses bodies over the gateway's limit before they are read into memory. */
 export function checkWasmSize(size: number, where: WasmWhere = {}): void {
   if (size > MAX_WASM_BYTES) {
-    throw new IntegrityError({ code: 'E_WASM_TOO_LARGE', message: `wasm is ${size} bytes, over the gateway's ${MAX_WASM_BYTES}-byte limit`, context: { plugin: where.plugin, version: where.version }, hint: 'the gateway cannot load it; use a smaller build' });
+    throw new IntegrityError({
+      code: 'E_WASM_TOO_LARGE',
+      message: `wasm is ${size} bytes, over the gateway's ${MAX_WASM_BYTES}-byte limit`,
+      context: { plugin: where.plugin, version: where.version },
+      hint: 'the gateway cannot load it; use a smaller build',
+    });
   }
 }
 
@@ -26,13 +31,28 @@ export function checkWasm(bytes: Uint8Array, where: WasmWhere = {}): void {
   checkWasmSize(bytes.byteLength, where);
   const head = Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(8, bytes.byteLength));
   if (head.length < 8 || !head.subarray(0, 4).equals(MAGIC)) {
-    throw new IntegrityError({ code: 'E_NOT_WASM', message: 'payload is not a Wasm module (no \\0asm magic)', context: ctx, hint: 'check that the reference points at a Wasm plugin artifact' });
+    throw new IntegrityError({
+      code: 'E_NOT_WASM',
+      message: 'payload is not a Wasm module (no \\0asm magic)',
+      context: ctx,
+      hint: 'check that the reference points at a Wasm plugin artifact',
+    });
   }
   if (!head.subarray(4, 8).equals(VERSION_1)) {
-    throw new IntegrityError({ code: 'E_WASM_VERSION', message: `unsupported Wasm binary version ${head.readUInt32LE(4)}`, context: ctx, hint: 'the gateway loads Wasm version 1 modules only' });
+    throw new IntegrityError({
+      code: 'E_WASM_VERSION',
+      message: `unsupported Wasm binary version ${head.readUInt32LE(4)}`,
+      context: ctx,
+      hint: 'the gateway loads Wasm version 1 modules only',
+    });
   }
   if (!WebAssembly.validate(bytes as Uint8Array<ArrayBuffer>)) {
-    throw new IntegrityError({ code: 'E_WASM_INVALID', message: 'Wasm module does not validate (truncated or corrupt)', context: ctx, hint: 'pull it again or rebuild the plugin' });
+    throw new IntegrityError({
+      code: 'E_WASM_INVALID',
+      message: 'Wasm module does not validate (truncated or corrupt)',
+      context: ctx,
+      hint: 'pull it again or rebuild the plugin',
+    });
   }
 }
 
@@ -44,6 +64,9 @@ export function withWasmContext<E>(err: E, where: WasmWhere): E {
   if (!(err instanceof PluginServerError) || err.context.plugin || !where.plugin) return err;
   const copy = Object.create(Object.getPrototypeOf(err)) as PluginServerError;
   Object.defineProperties(copy, Object.getOwnPropertyDescriptors(err));
-  Object.defineProperty(copy, 'context', { value: { ...err.context, plugin: where.plugin, version: where.version }, enumerable: true });
+  Object.defineProperty(copy, 'context', {
+    value: { ...err.context, plugin: where.plugin, version: where.version },
+    enumerable: true,
+  });
   return copy as E;
 }

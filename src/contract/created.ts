@@ -13,7 +13,13 @@ export function rfc3339(d: Date): string {
 /** A created time from metadata or a list: RFC 3339, else a one-line InputError naming the plugin. */
 export function parseCreated(created: string, ctx: ErrorContext = {}): Date {
   const d = new Date(created);
-  if (Number.isNaN(d.getTime())) throw new InputError({ code: 'E_CREATED', message: `invalid created time ${JSON.stringify(created)}`, context: ctx, hint: 'use RFC 3339, e.g. 2024-05-01T00:00:00Z' });
+  if (Number.isNaN(d.getTime()))
+    throw new InputError({
+      code: 'E_CREATED',
+      message: `invalid created time ${JSON.stringify(created)}`,
+      context: ctx,
+      hint: 'use RFC 3339, e.g. 2024-05-01T00:00:00Z',
+    });
   return d;
 }
 
@@ -25,7 +31,12 @@ export function createdFromMtime(mtime: Date): string {
 export function sourceDateEpoch(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const v = env.SOURCE_DATE_EPOCH;
   if (v === undefined || v === '') return undefined;
-  if (!/^\d+$/.test(v)) throw new InputError({ code: 'E_SOURCE_DATE_EPOCH', message: `SOURCE_DATE_EPOCH=${v} is not a number of seconds`, hint: 'set it to an integer Unix time or unset it' });
+  if (!/^\d+$/.test(v))
+    throw new InputError({
+      code: 'E_SOURCE_DATE_EPOCH',
+      message: `SOURCE_DATE_EPOCH=${v} is not a number of seconds`,
+      hint: 'set it to an integer Unix time or unset it',
+    });
   return rfc3339(new Date(Number(v) * 1000));
 }
 

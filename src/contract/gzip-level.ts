@@ -16,7 +16,11 @@ export const DEFAULT_GZIP_LEVEL: GzipLevel = 6;
 export function parseGzipLevel(value: string | number): GzipLevel {
   const n = typeof value === 'number' ? value : Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 9) {
-    throw new InputError({ code: 'E_GZIP_LEVEL', message: `gzip level ${JSON.stringify(value)} is not an integer from 1 to 9`, hint: 'use --gzip-level 1..9 (6 is the default)' });
+    throw new InputError({
+      code: 'E_GZIP_LEVEL',
+      message: `gzip level ${JSON.stringify(value)} is not an integer from 1 to 9`,
+      hint: 'use --gzip-level 1..9 (6 is the default)',
+    });
   }
   return n as GzipLevel;
 }

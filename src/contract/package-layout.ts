@@ -16,7 +16,11 @@ export function packageRoot(): string {
   if (root) return root;
   for (let dir = __dirname; ; dir = path.dirname(dir)) {
     const manifest = path.join(dir, 'package.json');
-    if (fs.existsSync(manifest) && (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: string }).name === PACKAGE_NAME) return (root = dir);
+    if (
+      fs.existsSync(manifest) &&
+      (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { name?: string }).name === PACKAGE_NAME
+    )
+      return (root = dir);
     if (path.dirname(dir) === dir) throw new Error(`package.json of ${PACKAGE_NAME} not found above ${__dirname}`);
   }
 }
@@ -37,6 +41,7 @@ export function packageFile(...segments: string[]): string {
  */
 export function compiledModule(...segments: string[]): string {
   const rel = path.join('src', ...segments) + '.js';
-  for (const candidate of [path.join(packageRoot(), rel), path.join(packageRoot(), 'build', rel)]) if (fs.existsSync(candidate)) return candidate;
+  for (const candidate of [path.join(packageRoot(), rel), path.join(packageRoot(), 'build', rel)])
+    if (fs.existsSync(candidate)) return candidate;
   throw new Error(`${rel} is not built: run \`npm run build\` first`);
 }

@@ -22,7 +22,11 @@ export interface ServiceAddress {
   port: number;
 }
 
-export const DEFAULT_ADDRESS: ServiceAddress = { name: DEFAULT_SERVICE_NAME, namespace: DEFAULT_NAMESPACE, port: DEFAULT_SERVICE_PORT };
+export const DEFAULT_ADDRESS: ServiceAddress = {
+  name: DEFAULT_SERVICE_NAME,
+  namespace: DEFAULT_NAMESPACE,
+  port: DEFAULT_SERVICE_PORT,
+};
 
 /** `http://<name>.<namespace>.svc[:<port>]`, the port left out when it is 80. */
 export function serviceBaseUrl(addr: ServiceAddress): string {

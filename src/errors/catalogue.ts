@@ -13,122 +13,380 @@ export interface CodeDoc {
 
 export const ERROR_CATALOGUE = {
   usage: {
-    E_USAGE: { what: 'the command line is not valid: unknown option, missing argument, bad option value', fix: 'read `<command> --help`' },
-    E_SERVE_REMOTE: { what: '`serve --host` names an address other than loopback', fix: 'add `--allow-remote` if the tree may be served to the network' },
+    E_USAGE: {
+      what: 'the command line is not valid: unknown option, missing argument, bad option value',
+      fix: 'read `<command> --help`',
+    },
+    E_SERVE_REMOTE: {
+      what: '`serve --host` names an address other than loopback',
+      fix: 'add `--allow-remote` if the tree may be served to the network',
+    },
   },
   input: {
-    E_PROPERTIES_SYNTAX: { what: 'a plugin list line is not `name=reference`', fix: 'write `<name>=oci://host/repository:tag` or `<name>=file:<path>@<version>`' },
-    E_ALIAS_SYNTAX: { what: 'a `#@alias` directive is malformed', fix: 'write `#@alias <name> <alias-version>=<version>`' },
-    E_ALIAS_TARGET: { what: 'an alias points at a version no line declares', fix: 'add the target line or fix the alias' },
-    E_DUPLICATE: { what: 'two lines declare the same name and version with different sources', fix: 'keep one of them' },
-    E_REFERENCE: { what: 'a plugin reference or digest cannot be parsed', fix: 'use `oci://host/repository:tag[@sha256:<64 hex>]`' },
-    E_SCHEME: { what: 'a reference uses a scheme other than `oci://` or `file:`', fix: 'use `oci://host/repository:tag` or `file:<path>@<version>`' },
-    E_UNSAFE_SEGMENT: { what: 'a plugin name or version cannot be a folder name', fix: 'use letters, digits, `.`, `_` and `-` only, not starting with a dot' },
-    E_SNAPSHOT: { what: 'a Higress release snapshot entry is incomplete or inconsistent', fix: 'fix the snapshot entry' },
+    E_PROPERTIES_SYNTAX: {
+      what: 'a plugin list line is not `name=reference`',
+      fix: 'write `<name>=oci://host/repository:tag` or `<name>=file:<path>@<version>`',
+    },
+    E_ALIAS_SYNTAX: {
+      what: 'a `#@alias` directive is malformed',
+      fix: 'write `#@alias <name> <alias-version>=<version>`',
+    },
+    E_ALIAS_TARGET: {
+      what: 'an alias points at a version no line declares',
+      fix: 'add the target line or fix the alias',
+    },
+    E_DUPLICATE: {
+      what: 'two lines declare the same name and version with different sources',
+      fix: 'keep one of them',
+    },
+    E_REFERENCE: {
+      what: 'a plugin reference or digest cannot be parsed',
+      fix: 'use `oci://host/repository:tag[@sha256:<64 hex>]`',
+    },
+    E_SCHEME: {
+      what: 'a reference uses a scheme other than `oci://` or `file:`',
+      fix: 'use `oci://host/repository:tag` or `file:<path>@<version>`',
+    },
+    E_UNSAFE_SEGMENT: {
+      what: 'a plugin name or version cannot be a folder name',
+      fix: 'use letters, digits, `.`, `_` and `-` only, not starting with a dot',
+    },
+    E_SNAPSHOT: {
+      what: 'a Higress release snapshot entry is incomplete or inconsistent',
+      fix: 'fix the snapshot entry',
+    },
     E_INPUT_MISSING: { what: 'an input file (list, snapshot, lock) cannot be read', fix: 'check the path' },
-    E_INPUT_NOT_FILE: { what: 'an input path is a folder, FIFO, socket or device, not a regular file', fix: 'pass the path of the file itself' },
-    E_INPUT_TOO_LARGE: { what: 'an input file or a fetched index is larger than any real one (a limit against memory exhaustion)', fix: 'check the path or URL; split a huge list' },
-    E_REFERENCE_CREDENTIALS: { what: 'an `oci://` reference carries `user:password@`', fix: 'remove it; put credentials in `~/.docker/config.json` or `HIGRESS_REGISTRY_USERNAME` / `HIGRESS_REGISTRY_PASSWORD`' },
-    E_LABEL_VALUE: { what: 'a plugin name or version cannot be a Kubernetes label value, or two plugins map to one resource name', fix: 'rename the plugin or version in the plugin list (at most 63 letters, digits, `-`, `_`, `.`, alphanumeric at both ends; names unique ignoring case)' },
+    E_INPUT_NOT_FILE: {
+      what: 'an input path is a folder, FIFO, socket or device, not a regular file',
+      fix: 'pass the path of the file itself',
+    },
+    E_INPUT_TOO_LARGE: {
+      what: 'an input file or a fetched index is larger than any real one (a limit against memory exhaustion)',
+      fix: 'check the path or URL; split a huge list',
+    },
+    E_REFERENCE_CREDENTIALS: {
+      what: 'an `oci://` reference carries `user:password@`',
+      fix: 'remove it; put credentials in `~/.docker/config.json` or `HIGRESS_REGISTRY_USERNAME` / `HIGRESS_REGISTRY_PASSWORD`',
+    },
+    E_LABEL_VALUE: {
+      what: 'a plugin name or version cannot be a Kubernetes label value, or two plugins map to one resource name',
+      fix: 'rename the plugin or version in the plugin list (at most 63 letters, digits, `-`, `_`, `.`, alphanumeric at both ends; names unique ignoring case)',
+    },
     E_LOCK: { what: 'the lock file is not a lock file this tool wrote', fix: 'regenerate it with `pull --lock`' },
-    E_FROZEN: { what: '`--frozen`: the list and the lock file disagree', fix: 'run `pull --lock` and review the change' },
+    E_FROZEN: {
+      what: '`--frozen`: the list and the lock file disagree',
+      fix: 'run `pull --lock` and review the change',
+    },
     E_FILE_SOURCE: { what: 'a `file:` source does not exist', fix: 'fix the path; it is relative to the list file' },
     E_GZIP_LEVEL: { what: 'the gzip level is not an integer from 1 to 9', fix: 'use `--gzip-level 1..9`' },
-    E_SOURCE_DATE_EPOCH: { what: '`SOURCE_DATE_EPOCH` is not a number of seconds', fix: 'set it to an integer Unix time or unset it' },
+    E_SOURCE_DATE_EPOCH: {
+      what: '`SOURCE_DATE_EPOCH` is not a number of seconds',
+      fix: 'set it to an integer Unix time or unset it',
+    },
     E_CREATED: { what: 'a created time is not RFC 3339', fix: 'use e.g. `2024-05-01T00:00:00Z`' },
-    E_DOCKER_CONFIG: { what: 'the Docker config file with registry credentials cannot be read', fix: 'fix or remove the file named in the message' },
-    E_INDEX_INVALID: { what: 'an `index.json` does not follow the tree format', fix: 'point at a tree written by `pull` or `index`' },
-    E_INDEX_MISSING: { what: 'there is no `plugins/index.json` where one was expected', fix: 'run `pull` or `index` first, or fix the path' },
-    E_INDEX_UNREACHABLE: { what: 'a server\'s `index.json` could not be fetched', fix: 'check the URL and that the server runs (port-forward?)' },
-    E_SELECT: { what: '`wasmplugins -p` names a plugin that is not in the index', fix: 'use a name or name@version from the index' },
-    E_PHASE: { what: 'a plugin phase is not one the WasmPlugin CRD accepts', fix: 'use UNSPECIFIED_PHASE, AUTHN, AUTHZ or STATS' },
-    E_RESOURCE_NAME: { what: 'a plugin name cannot be a Kubernetes resource name', fix: 'use lowercase letters, digits and `-`' },
-    E_SERVE_ROOT: { what: '`serve` was given a folder without a plugin tree', fix: 'point it at the `--out` folder of `pull`' },
-    E_NGINX_CONFIG: { what: 'the Nginx configuration cannot be prepared or is rejected by `nginx -t`', fix: 'use the shipped `image/nginx.conf` or fix the named line' },
-    E_NGINX_PATH: { what: 'a path for the Nginx configuration contains characters Nginx cannot quote', fix: 'use a path without spaces, quotes or `;`' },
+    E_DOCKER_CONFIG: {
+      what: 'the Docker config file with registry credentials cannot be read',
+      fix: 'fix or remove the file named in the message',
+    },
+    E_INDEX_INVALID: {
+      what: 'an `index.json` does not follow the tree format',
+      fix: 'point at a tree written by `pull` or `index`',
+    },
+    E_INDEX_MISSING: {
+      what: 'there is no `plugins/index.json` where one was expected',
+      fix: 'run `pull` or `index` first, or fix the path',
+    },
+    E_INDEX_UNREACHABLE: {
+      what: "a server's `index.json` could not be fetched",
+      fix: 'check the URL and that the server runs (port-forward?)',
+    },
+    E_SELECT: {
+      what: '`wasmplugins -p` names a plugin that is not in the index',
+      fix: 'use a name or name@version from the index',
+    },
+    E_PHASE: {
+      what: 'a plugin phase is not one the WasmPlugin CRD accepts',
+      fix: 'use UNSPECIFIED_PHASE, AUTHN, AUTHZ or STATS',
+    },
+    E_RESOURCE_NAME: {
+      what: 'a plugin name cannot be a Kubernetes resource name',
+      fix: 'use lowercase letters, digits and `-`',
+    },
+    E_SERVE_ROOT: {
+      what: '`serve` was given a folder without a plugin tree',
+      fix: 'point it at the `--out` folder of `pull`',
+    },
+    E_NGINX_CONFIG: {
+      what: 'the Nginx configuration cannot be prepared or is rejected by `nginx -t`',
+      fix: 'use the shipped `image/nginx.conf` or fix the named line',
+    },
+    E_NGINX_PATH: {
+      what: 'a path for the Nginx configuration contains characters Nginx cannot quote',
+      fix: 'use a path without spaces, quotes or `;`',
+    },
     E_NGINX_PORT: { what: 'the port is not an integer from 1 to 65535', fix: 'pick another `--port`' },
-    E_RELEASE_INPUT: { what: 'a release step was given a missing file or a malformed argument', fix: 'read the message; the release workflow passes these from its inputs' },
+    E_RELEASE_INPUT: {
+      what: 'a release step was given a missing file or a malformed argument',
+      fix: 'read the message; the release workflow passes these from its inputs',
+    },
     E_RELEASE_VERSION: { what: 'the release version is not SemVer', fix: 'pass the Higress version, e.g. 2.2.4' },
-    E_RELEASE_SNAPSHOT: { what: 'the release snapshot is not the published one (sha256 or Higress version differ)', fix: 'fetch `plugins/release/snapshots/<version>.json` again from the Higress tag' },
-    E_RESERVED_NAME: { what: 'a plugin name is one the tree format uses itself (`index.json`, `index.json.gz`)', fix: 'rename the plugin' },
-    E_ALIAS_CONFLICT: { what: 'a spec.yaml `info.version` alias would replace a version folder another source published', fix: 'remove one of the two sources from the lists, or pull with `--prune` if the other one is gone' },
-    E_OCI_VIEW_MISSING: { what: '`wasmplugins --oci`: the tree has no OCI view (`oci/view.json`) or it lacks a selected version', fix: 'run `index <root>` to write the view, or `pull` again' },
-    E_OCI_DIGEST: { what: '`wasmplugins --oci`: the server answered a tag without a manifest digest (an image without the OCI view?)', fix: 'rebuild the server image with this version, or leave out `--oci`' },
-    E_OUTPUT_NOT_OURS: { what: 'a file the command would write exists and was not written by this tool', fix: 'choose another path (`--lock-file`) or move the file away' },
-    E_REGISTRY_MAP: { what: 'a `--registry-map` value is not `SRC=DST` with `host[:port][/path]` on both sides', fix: 'write e.g. `--registry-map registry.example.com=harbor.internal/higress`' },
-    E_LAYOUT: { what: 'an `oci-layout:` path is not an OCI image layout (folder or uncompressed tar) or carries no plugin lists', fix: 'pass the `.tar` written by `bundle` (gunzip it first) or an OCI layout folder' },
-    E_BUNDLE_SOURCE: { what: '`bundle` / `mirror` was given a `file:` plugin or a lock entry that is not an `oci://` reference', fix: 'carry `file:` plugins beside the bundle in their own list' },
-    E_BUNDLE_CONFLICT: { what: 'two inputs of one bundle name the same tag with different digests', fix: 'keep one pinned digest per tag' },
-    E_MIRROR_TARGET: { what: '`mirror --to` is not `host[:port][/repository/prefix]`', fix: 'write e.g. `--to harbor.internal/higress`' },
-    E_OUTPUT_EXISTS: { what: 'the file `bundle --out` names already exists', fix: 'choose another path, remove it, or pass `--force`' },
-    E_OUTPUT_DIR: { what: 'the folder of `bundle --out` does not exist', fix: 'create it first, or choose another `--out`' },
+    E_RELEASE_SNAPSHOT: {
+      what: 'the release snapshot is not the published one (sha256 or Higress version differ)',
+      fix: 'fetch `plugins/release/snapshots/<version>.json` again from the Higress tag',
+    },
+    E_RESERVED_NAME: {
+      what: 'a plugin name is one the tree format uses itself (`index.json`, `index.json.gz`)',
+      fix: 'rename the plugin',
+    },
+    E_ALIAS_CONFLICT: {
+      what: 'a spec.yaml `info.version` alias would replace a version folder another source published',
+      fix: 'remove one of the two sources from the lists, or pull with `--prune` if the other one is gone',
+    },
+    E_OCI_VIEW_MISSING: {
+      what: '`wasmplugins --oci`: the tree has no OCI view (`oci/view.json`) or it lacks a selected version',
+      fix: 'run `index <root>` to write the view, or `pull` again',
+    },
+    E_OCI_DIGEST: {
+      what: '`wasmplugins --oci`: the server answered a tag without a manifest digest (an image without the OCI view?)',
+      fix: 'rebuild the server image with this version, or leave out `--oci`',
+    },
+    E_OUTPUT_NOT_OURS: {
+      what: 'a file the command would write exists and was not written by this tool',
+      fix: 'choose another path (`--lock-file`) or move the file away',
+    },
+    E_REGISTRY_MAP: {
+      what: 'a `--registry-map` value is not `SRC=DST` with `host[:port][/path]` on both sides',
+      fix: 'write e.g. `--registry-map registry.example.com=harbor.internal/higress`',
+    },
+    E_LAYOUT: {
+      what: 'an `oci-layout:` path is not an OCI image layout (folder or uncompressed tar) or carries no plugin lists',
+      fix: 'pass the `.tar` written by `bundle` (gunzip it first) or an OCI layout folder',
+    },
+    E_BUNDLE_SOURCE: {
+      what: '`bundle` / `mirror` was given a `file:` plugin or a lock entry that is not an `oci://` reference',
+      fix: 'carry `file:` plugins beside the bundle in their own list',
+    },
+    E_BUNDLE_CONFLICT: {
+      what: 'two inputs of one bundle name the same tag with different digests',
+      fix: 'keep one pinned digest per tag',
+    },
+    E_MIRROR_TARGET: {
+      what: '`mirror --to` is not `host[:port][/repository/prefix]`',
+      fix: 'write e.g. `--to harbor.internal/higress`',
+    },
+    E_OUTPUT_EXISTS: {
+      what: 'the file `bundle --out` names already exists',
+      fix: 'choose another path, remove it, or pass `--force`',
+    },
+    E_OUTPUT_DIR: {
+      what: 'the folder of `bundle --out` does not exist',
+      fix: 'create it first, or choose another `--out`',
+    },
   },
   registry: {
-    E_REGISTRY_AUTH: { what: 'the registry refused the credentials or gave no token', fix: 'log in (the message names the docker config read and its credential helper) or set `HIGRESS_REGISTRY_USERNAME` / `HIGRESS_REGISTRY_PASSWORD`' },
-    E_REGISTRY_INSECURE: { what: 'the registry asked to send credentials over plain HTTP', fix: 'use HTTPS, or `--insecure-registry <host>` for a registry you trust' },
-    E_REGISTRY_NOT_FOUND: { what: 'the repository, tag or digest does not exist in the registry', fix: 'check the reference; a wrong `@sha256:` pin names a manifest that does not exist' },
-    E_REGISTRY_RATE_LIMIT: { what: 'the registry answered 429 after retries', fix: 'wait, log in for a higher limit, or use a mirror' },
-    E_REGISTRY_SERVER: { what: 'the registry answered 5xx after retries', fix: 'retry later or tell the registry\'s owner' },
-    E_REGISTRY_STATUS: { what: 'the registry answered an unexpected HTTP status', fix: 'read the registry\'s message in the line' },
-    E_REGISTRY_CONNECTION: { what: 'the registry could not be reached (DNS, refused, reset)', fix: 'check the host, the network and proxy settings' },
-    E_REGISTRY_TIMEOUT: { what: 'the registry stopped answering within the timeout', fix: 'raise `--timeout <s>` or retry' },
-    E_REGISTRY_TLS: { what: 'the TLS handshake or certificate check failed', fix: 'fix the certificate, set `NODE_EXTRA_CA_CERTS`, or `--insecure-registry` for plain HTTP' },
-    E_MANIFEST_FORMAT: { what: 'the manifest is not an OCI or Docker manifest this tool reads', fix: 'check that the reference is a Wasm plugin artifact' },
-    E_MANIFEST_PLATFORM: { what: 'an image index has no manifest this tool can use', fix: 'reference the platform manifest by digest' },
-    E_DEADLINE: { what: 'the whole pull took longer than `--deadline`', fix: 'raise `--deadline <s>` or pull fewer plugins per run' },
-    E_REGISTRY_PUSH: { what: '`mirror`: the target registry refused an upload (no upload session, 4xx)', fix: 'check the target repository and your push rights' },
+    E_REGISTRY_AUTH: {
+      what: 'the registry refused the credentials or gave no token',
+      fix: 'log in (the message names the docker config read and its credential helper) or set `HIGRESS_REGISTRY_USERNAME` / `HIGRESS_REGISTRY_PASSWORD`',
+    },
+    E_REGISTRY_INSECURE: {
+      what: 'the registry asked to send credentials over plain HTTP',
+      fix: 'use HTTPS, or `--insecure-registry <host>` for a registry you trust',
+    },
+    E_REGISTRY_NOT_FOUND: {
+      what: 'the repository, tag or digest does not exist in the registry',
+      fix: 'check the reference; a wrong `@sha256:` pin names a manifest that does not exist',
+    },
+    E_REGISTRY_RATE_LIMIT: {
+      what: 'the registry answered 429 after retries',
+      fix: 'wait, log in for a higher limit, or use a mirror',
+    },
+    E_REGISTRY_SERVER: {
+      what: 'the registry answered 5xx after retries',
+      fix: "retry later or tell the registry's owner",
+    },
+    E_REGISTRY_STATUS: {
+      what: 'the registry answered an unexpected HTTP status',
+      fix: "read the registry's message in the line",
+    },
+    E_REGISTRY_CONNECTION: {
+      what: 'the registry could not be reached (DNS, refused, reset)',
+      fix: 'check the host, the network and proxy settings',
+    },
+    E_REGISTRY_TIMEOUT: {
+      what: 'the registry stopped answering within the timeout',
+      fix: 'raise `--timeout <s>` or retry',
+    },
+    E_REGISTRY_TLS: {
+      what: 'the TLS handshake or certificate check failed',
+      fix: 'fix the certificate, set `NODE_EXTRA_CA_CERTS`, or `--insecure-registry` for plain HTTP',
+    },
+    E_MANIFEST_FORMAT: {
+      what: 'the manifest is not an OCI or Docker manifest this tool reads',
+      fix: 'check that the reference is a Wasm plugin artifact',
+    },
+    E_MANIFEST_PLATFORM: {
+      what: 'an image index has no manifest this tool can use',
+      fix: 'reference the platform manifest by digest',
+    },
+    E_DEADLINE: {
+      what: 'the whole pull took longer than `--deadline`',
+      fix: 'raise `--deadline <s>` or pull fewer plugins per run',
+    },
+    E_REGISTRY_PUSH: {
+      what: '`mirror`: the target registry refused an upload (no upload session, 4xx)',
+      fix: 'check the target repository and your push rights',
+    },
   },
   integrity: {
-    E_DIGEST_MISMATCH: { what: 'bytes do not hash to the digest they were announced with', fix: 'retry; if it persists tell the registry\'s owner' },
-    E_DIGEST_MOVED: { what: 'the manifest changed between resolve and fetch', fix: 'retry; pin the reference by digest to avoid it' },
-    E_FROZEN_DIGEST: { what: '`--frozen`: a tag now resolves to another digest than the lock file has', fix: 'run `pull --lock` to accept it, or pin the reference' },
-    E_SIZE_MISMATCH: { what: 'a blob is not the size its descriptor says', fix: 'retry; if it persists tell the registry\'s owner' },
+    E_DIGEST_MISMATCH: {
+      what: 'bytes do not hash to the digest they were announced with',
+      fix: "retry; if it persists tell the registry's owner",
+    },
+    E_DIGEST_MOVED: {
+      what: 'the manifest changed between resolve and fetch',
+      fix: 'retry; pin the reference by digest to avoid it',
+    },
+    E_FROZEN_DIGEST: {
+      what: '`--frozen`: a tag now resolves to another digest than the lock file has',
+      fix: 'run `pull --lock` to accept it, or pin the reference',
+    },
+    E_SIZE_MISMATCH: {
+      what: 'a blob is not the size its descriptor says',
+      fix: "retry; if it persists tell the registry's owner",
+    },
     E_TRUNCATED: { what: 'a download ended early', fix: 'retry' },
-    E_OVERSIZE: { what: 'a manifest or blob is larger than allowed', fix: 'check the reference; Wasm plugins are at most 256 MiB' },
+    E_OVERSIZE: {
+      what: 'a manifest or blob is larger than allowed',
+      fix: 'check the reference; Wasm plugins are at most 256 MiB',
+    },
     E_LAYER_FORMAT: { what: 'a layer is not a tar or gzip it claims to be', fix: 'rebuild the artifact' },
-    E_ARTIFACT_NO_WASM: { what: 'the artifact holds no Wasm layer or no `plugin.wasm`', fix: 'check that the reference points at a Wasm plugin artifact' },
-    E_MANIFEST_NESTED: { what: 'an image index points at another index', fix: 'reference the platform manifest by digest' },
-    E_NOT_WASM: { what: 'the payload is not a Wasm module', fix: 'check that the reference points at a Wasm plugin artifact' },
-    E_WASM_VERSION: { what: 'the module is not Wasm version 1', fix: 'the gateway loads Wasm version 1 modules only: rebuild' },
-    E_WASM_INVALID: { what: 'the module does not validate (truncated or corrupt)', fix: 'pull it again or rebuild the plugin' },
-    E_WASM_TOO_LARGE: { what: 'the module is over the gateway\'s 256 MiB limit', fix: 'use a smaller build' },
-    E_WASM_MISSING: { what: 'the staged `plugin.wasm` disappeared before publishing', fix: 'run pull again; do not touch the output folder while it runs' },
-    E_OCI_VIEW: { what: 'a blob of a kept source manifest is missing while the OCI view is written', fix: 'run pull again' },
-    E_WASM_CHANGED: { what: 'a file changed while it was being read or published', fix: 'run pull again; do not touch the files while it runs' },
-    E_LAYOUT_BLOB: { what: 'a blob a bundle\'s manifest names is missing from the bundle', fix: 'the bundle is incomplete: write it again with `bundle`' },
-    E_LAYOUT_MISSING: { what: 'a reference is not in the bundle (`oci-layout:`) it is read from', fix: 'write the bundle again from the list that names it' },
-    E_MIRROR_CONFLICT: { what: 'two sources of one mirror land on the same target tag with different digests', fix: 'mirror them under different `--to` prefixes' },
-    E_MIRROR_DIGEST: { what: 'the target registry stored a manifest under another digest (it rewrites manifests)', fix: 'use a registry that stores manifests unchanged (distribution, Harbor)' },
+    E_ARTIFACT_NO_WASM: {
+      what: 'the artifact holds no Wasm layer or no `plugin.wasm`',
+      fix: 'check that the reference points at a Wasm plugin artifact',
+    },
+    E_MANIFEST_NESTED: {
+      what: 'an image index points at another index',
+      fix: 'reference the platform manifest by digest',
+    },
+    E_NOT_WASM: {
+      what: 'the payload is not a Wasm module',
+      fix: 'check that the reference points at a Wasm plugin artifact',
+    },
+    E_WASM_VERSION: {
+      what: 'the module is not Wasm version 1',
+      fix: 'the gateway loads Wasm version 1 modules only: rebuild',
+    },
+    E_WASM_INVALID: {
+      what: 'the module does not validate (truncated or corrupt)',
+      fix: 'pull it again or rebuild the plugin',
+    },
+    E_WASM_TOO_LARGE: { what: "the module is over the gateway's 256 MiB limit", fix: 'use a smaller build' },
+    E_WASM_MISSING: {
+      what: 'the staged `plugin.wasm` disappeared before publishing',
+      fix: 'run pull again; do not touch the output folder while it runs',
+    },
+    E_OCI_VIEW: {
+      what: 'a blob of a kept source manifest is missing while the OCI view is written',
+      fix: 'run pull again',
+    },
+    E_WASM_CHANGED: {
+      what: 'a file changed while it was being read or published',
+      fix: 'run pull again; do not touch the files while it runs',
+    },
+    E_LAYOUT_BLOB: {
+      what: "a blob a bundle's manifest names is missing from the bundle",
+      fix: 'the bundle is incomplete: write it again with `bundle`',
+    },
+    E_LAYOUT_MISSING: {
+      what: 'a reference is not in the bundle (`oci-layout:`) it is read from',
+      fix: 'write the bundle again from the list that names it',
+    },
+    E_MIRROR_CONFLICT: {
+      what: 'two sources of one mirror land on the same target tag with different digests',
+      fix: 'mirror them under different `--to` prefixes',
+    },
+    E_MIRROR_DIGEST: {
+      what: 'the target registry stored a manifest under another digest (it rewrites manifests)',
+      fix: 'use a registry that stores manifests unchanged (distribution, Harbor)',
+    },
   },
   verify: {
-    E_VERIFY_INDEX: { what: '`index.json` does not list exactly the version folders of the tree', fix: 'run `index` to rebuild it' },
-    E_VERIFY_METADATA: { what: 'a version folder\'s metadata is missing, not canonical or names another folder', fix: 'run `index` or pull the plugin again' },
+    E_VERIFY_INDEX: {
+      what: '`index.json` does not list exactly the version folders of the tree',
+      fix: 'run `index` to rebuild it',
+    },
+    E_VERIFY_METADATA: {
+      what: "a version folder's metadata is missing, not canonical or names another folder",
+      fix: 'run `index` or pull the plugin again',
+    },
     E_VERIFY_MISSING: { what: 'a file of a version folder is missing', fix: 'pull the plugin again' },
     E_VERIFY_SIZE: { what: '`plugin.wasm` is not the size its metadata says', fix: 'pull the plugin again' },
-    E_VERIFY_SHA256: { what: '`plugin.wasm` does not hash to its metadata\'s sha256', fix: 'pull the plugin again' },
-    E_VERIFY_MD5: { what: '`plugin.wasm` does not hash to its metadata\'s md5', fix: 'pull the plugin again' },
-    E_VERIFY_GZIP: { what: '`plugin.wasm.gz` is missing, the wrong size or does not decode to `plugin.wasm`', fix: 'pull the plugin again' },
-    E_VERIFY_OCI: { what: 'the OCI view (`oci/`) does not match the tree: a manifest or blob does not hash to its name, a tag is missing, or a served listing differs from `view.json`', fix: 'run `index <root>` (or `pull` again) to rewrite the view' },
-    E_CHECK_EMPTY: { what: '`check`: the server\'s index lists no plugin', fix: 'rebuild the image with a plugin list; pass `--allow-empty` if an empty server is intended' },
-    E_VERIFY_SYMLINK: { what: 'a path in the tree is a symlink; Nginx refuses to serve it (403)', fix: 'replace the link with the real file or folder, then run `index`' },
-    E_CHECK_FAILED: { what: '`check`: the server does not serve what its index (or the Console) expects', fix: 'read the report lines; rebuild the image or add the alias they name' },
+    E_VERIFY_SHA256: { what: "`plugin.wasm` does not hash to its metadata's sha256", fix: 'pull the plugin again' },
+    E_VERIFY_MD5: { what: "`plugin.wasm` does not hash to its metadata's md5", fix: 'pull the plugin again' },
+    E_VERIFY_GZIP: {
+      what: '`plugin.wasm.gz` is missing, the wrong size or does not decode to `plugin.wasm`',
+      fix: 'pull the plugin again',
+    },
+    E_VERIFY_OCI: {
+      what: 'the OCI view (`oci/`) does not match the tree: a manifest or blob does not hash to its name, a tag is missing, or a served listing differs from `view.json`',
+      fix: 'run `index <root>` (or `pull` again) to rewrite the view',
+    },
+    E_CHECK_EMPTY: {
+      what: "`check`: the server's index lists no plugin",
+      fix: 'rebuild the image with a plugin list; pass `--allow-empty` if an empty server is intended',
+    },
+    E_VERIFY_SYMLINK: {
+      what: 'a path in the tree is a symlink; Nginx refuses to serve it (403)',
+      fix: 'replace the link with the real file or folder, then run `index`',
+    },
+    E_CHECK_FAILED: {
+      what: '`check`: the server does not serve what its index (or the Console) expects',
+      fix: 'read the report lines; rebuild the image or add the alias they name',
+    },
   },
   environment: {
-    E_FS_ACCESS: { what: 'permission denied on a path the command must read or write', fix: 'fix the permissions of the named path or choose another one' },
-    E_FS_NO_SPACE: { what: 'the disk is full', fix: 'free space on the named path\'s file system' },
-    E_FS_IS_DIRECTORY: { what: 'a path that must be a file is a directory (or the reverse)', fix: 'choose another path' },
+    E_FS_ACCESS: {
+      what: 'permission denied on a path the command must read or write',
+      fix: 'fix the permissions of the named path or choose another one',
+    },
+    E_FS_NO_SPACE: { what: 'the disk is full', fix: "free space on the named path's file system" },
+    E_FS_IS_DIRECTORY: {
+      what: 'a path that must be a file is a directory (or the reverse)',
+      fix: 'choose another path',
+    },
     E_NGINX_MISSING: { what: 'no `nginx` binary was found', fix: 'install nginx or set `NGINX_BIN`' },
-    E_NGINX_START: { what: 'Nginx did not start or did not become healthy', fix: 'read the Nginx error lines that follow' },
+    E_NGINX_START: {
+      what: 'Nginx did not start or did not become healthy',
+      fix: 'read the Nginx error lines that follow',
+    },
     E_PORT_IN_USE: { what: 'something already listens on the address', fix: 'stop it or pick another `--port`' },
-    E_CREDENTIAL_HELPER: { what: 'the credential helper the Docker config names (`credsStore` / `credHelpers`) is missing or failed', fix: 'install `docker-credential-<name>`, unlock its store, or fix the config file named in the message' },
-    E_RELEASE_TOOL: { what: 'a tool a release step runs (helm, npm) is missing or failed', fix: 'install it or read its output above the line' },
-    E_TREE_SYMLINK: { what: 'a path under the output folder is a symlink; the pipeline never follows one', fix: 'replace the link with a real folder (or remove it) and run again' },
-    E_TREE_LOCKED: { what: 'another run holds the output folder (with `--no-wait`)', fix: 'wait for it to finish, or run without `--no-wait` to wait' },
-    E_OUTPUT_CLOSED: { what: 'stdout was closed by the reader (e.g. `| head`)', fix: 'nothing: the command stops quietly' },
+    E_CREDENTIAL_HELPER: {
+      what: 'the credential helper the Docker config names (`credsStore` / `credHelpers`) is missing or failed',
+      fix: 'install `docker-credential-<name>`, unlock its store, or fix the config file named in the message',
+    },
+    E_RELEASE_TOOL: {
+      what: 'a tool a release step runs (helm, npm) is missing or failed',
+      fix: 'install it or read its output above the line',
+    },
+    E_TREE_SYMLINK: {
+      what: 'a path under the output folder is a symlink; the pipeline never follows one',
+      fix: 'replace the link with a real folder (or remove it) and run again',
+    },
+    E_TREE_LOCKED: {
+      what: 'another run holds the output folder (with `--no-wait`)',
+      fix: 'wait for it to finish, or run without `--no-wait` to wait',
+    },
+    E_OUTPUT_CLOSED: {
+      what: 'stdout was closed by the reader (e.g. `| head`)',
+      fix: 'nothing: the command stops quietly',
+    },
   },
   internal: {
     E_PULL: { what: 'an unexpected error while pulling a plugin (a bug)', fix: 'report it with the line printed' },
-    E_COPY: { what: 'an unexpected error while copying a plugin for `bundle` or `mirror` (a bug)', fix: 'report it with the line printed' },
+    E_COPY: {
+      what: 'an unexpected error while copying a plugin for `bundle` or `mirror` (a bug)',
+      fix: 'report it with the line printed',
+    },
   },
 } as const satisfies Record<string, Record<string, CodeDoc>>;
 
@@ -140,7 +398,9 @@ export type ErrorCode = { [A in ErrorArea]: keyof Catalogue[A] }[ErrorArea] & st
 export type CodeIn<A extends ErrorArea> = keyof Catalogue[A] & string;
 
 const AREA_BY_CODE = new Map<string, ErrorArea>(
-  (Object.keys(ERROR_CATALOGUE) as ErrorArea[]).flatMap((area) => Object.keys(ERROR_CATALOGUE[area]).map((code) => [code, area] as [string, ErrorArea])),
+  (Object.keys(ERROR_CATALOGUE) as ErrorArea[]).flatMap((area) =>
+    Object.keys(ERROR_CATALOGUE[area]).map((code) => [code, area] as [string, ErrorArea]),
+  ),
 );
 
 export function areaOf(code: string): ErrorArea {
@@ -159,6 +419,10 @@ export function describeCode(code: ErrorCode): CodeDoc {
 /** All codes with their area, in catalogue order (for docs and tests). */
 export function allCodes(): Array<{ code: ErrorCode; area: ErrorArea } & CodeDoc> {
   return (Object.keys(ERROR_CATALOGUE) as ErrorArea[]).flatMap((area) =>
-    Object.entries(ERROR_CATALOGUE[area] as Record<string, CodeDoc>).map(([code, doc]) => ({ code: code as ErrorCode, area, ...doc })),
+    Object.entries(ERROR_CATALOGUE[area] as Record<string, CodeDoc>).map(([code, doc]) => ({
+      code: code as ErrorCode,
+      area,
+      ...doc,
+    })),
   );
 }

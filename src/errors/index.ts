@@ -46,8 +46,17 @@ export class PluginServerError extends Error {
   constructor(options: ErrorOptions);
   /** @deprecated positional form, kept while src/oci/ moves to the options object (its codes are checked by test/errors-catalogue.test.ts). */
   constructor(code: string, message: string, context?: ErrorContext, hint?: string, options?: { cause?: unknown });
-  constructor(first: ErrorOptions | string, message?: string, context: ErrorContext = {}, hint?: string, options?: { cause?: unknown }) {
-    const o: ErrorOptions = typeof first === 'object' ? first : { code: first as ErrorCode, message: message ?? '', context, hint, cause: options?.cause };
+  constructor(
+    first: ErrorOptions | string,
+    message?: string,
+    context: ErrorContext = {},
+    hint?: string,
+    options?: { cause?: unknown },
+  ) {
+    const o: ErrorOptions =
+      typeof first === 'object'
+        ? first
+        : { code: first as ErrorCode, message: message ?? '', context, hint, cause: options?.cause };
     super(o.message, o.cause === undefined ? undefined : { cause: o.cause });
     this.name = new.target.name;
     this.code = o.code;
@@ -67,8 +76,10 @@ export class PluginServerError extends Error {
   /** One line: `<where>: <message> (<hint>)`, where `<where>` is `file:line` and/or `plugin@version`. */
   toLine(): string {
     const where: string[] = [];
-    if (this.context.file) where.push(this.context.line ? `${this.context.file}:${this.context.line}` : this.context.file);
-    if (this.context.plugin) where.push(this.context.version ? `${this.context.plugin}@${this.context.version}` : this.context.plugin);
+    if (this.context.file)
+      where.push(this.context.line ? `${this.context.file}:${this.context.line}` : this.context.file);
+    if (this.context.plugin)
+      where.push(this.context.version ? `${this.context.plugin}@${this.context.version}` : this.context.plugin);
     const prefix = where.length ? `${where.join(' ')}: ` : '';
     // Messages quote what registries, servers and files said: one escaped, bounded line whatever they held.
     return safeText(`${prefix}${this.detail()}`);
@@ -88,9 +99,26 @@ export class RegistryError extends PluginServerError {
   readonly transient: boolean;
   constructor(options: ErrorOptions & { transient?: boolean });
   /** @deprecated positional form, kept while src/oci/ moves to the options object. */
-  constructor(code: string, message: string, context?: ErrorContext, hint?: string, transient?: boolean, options?: { cause?: unknown });
-  constructor(first: (ErrorOptions & { transient?: boolean }) | string, message?: string, context: ErrorContext = {}, hint?: string, transient = false, options?: { cause?: unknown }) {
-    const o = typeof first === 'object' ? first : { code: first as ErrorCode, message: message ?? '', context, hint, transient, cause: options?.cause };
+  constructor(
+    code: string,
+    message: string,
+    context?: ErrorContext,
+    hint?: string,
+    transient?: boolean,
+    options?: { cause?: unknown },
+  );
+  constructor(
+    first: (ErrorOptions & { transient?: boolean }) | string,
+    message?: string,
+    context: ErrorContext = {},
+    hint?: string,
+    transient = false,
+    options?: { cause?: unknown },
+  ) {
+    const o =
+      typeof first === 'object'
+        ? first
+        : { code: first as ErrorCode, message: message ?? '', context, hint, transient, cause: options?.cause };
     super(o);
     this.transient = o.transient ?? false;
   }
@@ -105,12 +133,21 @@ export class UsageError extends PluginServerError {}
 export class EnvironmentError extends PluginServerError {}
 
 const FS_CODES: Record<string, { code: ErrorCode; hint: (p: string) => string }> = {
-  EACCES: { code: 'E_FS_ACCESS', hint: (p) => `permission denied: make ${p} writable for this user or choose another path` },
+  EACCES: {
+    code: 'E_FS_ACCESS',
+    hint: (p) => `permission denied: make ${p} writable for this user or choose another path`,
+  },
   EPERM: { code: 'E_FS_ACCESS', hint: (p) => `operation not permitted on ${p}: check its permissions and owner` },
   EROFS: { code: 'E_FS_ACCESS', hint: (p) => `${p} is on a read-only file system: choose another path` },
-  ENOSPC: { code: 'E_FS_NO_SPACE', hint: (p) => `no space left on the file system of ${p}: free space or choose another --out` },
+  ENOSPC: {
+    code: 'E_FS_NO_SPACE',
+    hint: (p) => `no space left on the file system of ${p}: free space or choose another --out`,
+  },
   EISDIR: { code: 'E_FS_IS_DIRECTORY', hint: (p) => `${p} is a directory: give a file path` },
-  ENOTDIR: { code: 'E_FS_IS_DIRECTORY', hint: (p) => `a parent of ${p} is a file, not a directory: choose another path` },
+  ENOTDIR: {
+    code: 'E_FS_IS_DIRECTORY',
+    hint: (p) => `a parent of ${p} is a file, not a directory: choose another path`,
+  },
 };
 
 /**
@@ -122,7 +159,13 @@ export function fromFsError(err: unknown, fallbackPath?: string): unknown {
   const known = e && typeof e === 'object' && typeof e.code === 'string' ? FS_CODES[e.code] : undefined;
   if (!known) return err;
   const p = e.path ?? fallbackPath ?? '(unknown path)';
-  return new EnvironmentError({ code: known.code, message: `${e.code} on ${p}`, context: { path: p }, hint: known.hint(p), cause: err });
+  return new EnvironmentError({
+    code: known.code,
+    message: `${e.code} on ${p}`,
+    context: { path: p },
+    hint: known.hint(p),
+    cause: err,
+  });
 }
 
 /** Formats any thrown value as one line for the CLI. */

@@ -92,7 +92,9 @@ async function checkPlugin(base: string, e: IndexEntry, opts: CheckOptions): Pro
 /** The version the Console will put in `${version}`: the served spec.yaml's, the known table's, or the tag. */
 async function consoleVersion(base: string, entry: PluginEntry, timeoutMs: number): Promise<string> {
   try {
-    const res = await fetch(`${base}/plugins/${entry.name}/${entry.version}/${SPEC_FILE}`, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(`${base}/plugins/${entry.name}/${entry.version}/${SPEC_FILE}`, {
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     if (res.ok) {
       const v = readSpecYaml((await readBodyLimited(res, MAX_SPEC_BYTES)).toString('utf8')).version;
       if (v) return v;
@@ -104,14 +106,22 @@ async function consoleVersion(base: string, entry: PluginEntry, timeoutMs: numbe
   return known && known.tag === entry.version ? known.specVersion : entry.version;
 }
 
-async function checkConsoleUrl(base: string, pattern: string, entry: PluginEntry, timeoutMs: number): Promise<CheckResult> {
+async function checkConsoleUrl(
+  base: string,
+  pattern: string,
+  entry: PluginEntry,
+  timeoutMs: number,
+): Promise<CheckResult> {
   const version = await consoleVersion(base, entry, timeoutMs);
   const url = expandConsolePattern(pattern, entry.name, version);
   const r = { kind: 'console' as const, name: entry.name, version, url };
   try {
     const res = await fetch(url, { method: 'HEAD', signal: AbortSignal.timeout(timeoutMs) });
     if (res.status === 200) return { ...r, ok: true, detail: 'console URL answers 200' };
-    const hint = version !== entry.version ? ` (the Console asks for spec.yaml version ${version}, tag is ${entry.version}: add "#@alias ${entry.name} ${version}=${entry.version}" to the plugin list)` : '';
+    const hint =
+      version !== entry.version
+        ? ` (the Console asks for spec.yaml version ${version}, tag is ${entry.version}: add "#@alias ${entry.name} ${version}=${entry.version}" to the plugin list)`
+        : '';
     return { ...r, ok: false, detail: `console URL answered HTTP ${res.status}${hint}` };
   } catch (err) {
     return { ...r, ok: false, detail: `console URL request failed: ${(err as Error).message}` };
@@ -126,9 +136,13 @@ export async function checkServer(index: PluginIndex, opts: CheckOptions): Promi
     opts.onResult?.(r);
     return r;
   };
-  const plugins = await mapLimit(pick(index.plugins, opts.sample), limit, async (e) => report(await checkPlugin(base, e, opts)));
+  const plugins = await mapLimit(pick(index.plugins, opts.sample), limit, async (e) =>
+    report(await checkPlugin(base, e, opts)),
+  );
   const pattern = opts.consolePattern ?? `${base}/plugins/\${name}/\${version}/plugin.wasm`;
-  const consoles = await mapLimit(opts.consoleEntries ?? [], limit, async (e) => report(await checkConsoleUrl(base, pattern, e, timeoutMs)));
+  const consoles = await mapLimit(opts.consoleEntries ?? [], limit, async (e) =>
+    report(await checkConsoleUrl(base, pattern, e, timeoutMs)),
+  );
   const results = [...plugins, ...consoles];
   return { results, failed: results.filter((r) => !r.ok) };
 }

@@ -20,9 +20,16 @@ interface IndexDoc {
 async function fromServer(base: string, e: { name: string; version: string }): Promise<string> {
   const url = `${base}/v2/${repositoryName(e.name)}/manifests/${e.version}`;
   const context = { url, plugin: e.name, version: e.version };
-  const res = await fetch(url, { headers: { accept: MANIFEST_ACCEPT }, signal: AbortSignal.timeout(30_000) }).catch((err: Error) => {
-    throw new InputError({ code: 'E_OCI_DIGEST', message: `cannot reach ${url}: ${err.message}`, context, hint: 'check the server URL and that the server runs (port-forward?)' });
-  });
+  const res = await fetch(url, { headers: { accept: MANIFEST_ACCEPT }, signal: AbortSignal.timeout(30_000) }).catch(
+    (err: Error) => {
+      throw new InputError({
+        code: 'E_OCI_DIGEST',
+        message: `cannot reach ${url}: ${err.message}`,
+        context,
+        hint: 'check the server URL and that the server runs (port-forward?)',
+      });
+    },
+  );
   const body = await readBodyLimited(res, MAX_MANIFEST_BYTES).catch(() => Buffer.alloc(0));
   let digest = res.headers.get('docker-content-digest') ?? '';
   let doc: IndexDoc = {};
@@ -36,13 +43,21 @@ async function fromServer(base: string, e: { name: string; version: string }): P
     digest = (amd64 ?? (doc.manifests.length === 1 ? doc.manifests[0] : undefined))?.digest ?? '';
   }
   if (res.status !== 200 || !DIGEST_PATTERN.test(digest)) {
-    throw new InputError({ code: 'E_OCI_DIGEST', message: `${url} answered HTTP ${res.status} without a manifest digest`, context, hint: 'the server image predates the OCI view: rebuild it, or leave out --oci' });
+    throw new InputError({
+      code: 'E_OCI_DIGEST',
+      message: `${url} answered HTTP ${res.status} without a manifest digest`,
+      context,
+      hint: 'the server image predates the OCI view: rebuild it, or leave out --oci',
+    });
   }
   return digest;
 }
 
 /** `name/version` -> image manifest digest for each entry; `source` is a tree root or a server URL. */
-export async function loadTagDigests(source: string, entries: ReadonlyArray<{ name: string; version: string }>): Promise<Map<string, string>> {
+export async function loadTagDigests(
+  source: string,
+  entries: ReadonlyArray<{ name: string; version: string }>,
+): Promise<Map<string, string>> {
   if (!/^https?:\/\//.test(source)) return tagDigestsFromTree(source, entries);
   const base = source.replace(/\/+$/, '');
   const out = new Map<string, string>();

@@ -59,7 +59,10 @@ function describe(e: ErrorObject, data: unknown): string {
   const m = /^\/plugins\/(\d+)/.exec(e.instancePath);
   const entry = m ? (data as { plugins?: Array<{ name?: unknown }> }).plugins?.[Number(m[1])] : undefined;
   const named = entry && typeof entry.name === 'string' ? ` (plugin ${entry.name.slice(0, 100)})` : '';
-  const missing = e.keyword === 'required' ? `: missing "${(e.params as { missingProperty: string }).missingProperty}"` : ` ${e.message}`;
+  const missing =
+    e.keyword === 'required'
+      ? `: missing "${(e.params as { missingProperty: string }).missingProperty}"`
+      : ` ${e.message}`;
   return `${where}${named}${missing}`;
 }
 
@@ -68,14 +71,24 @@ export function parseIndex(data: unknown, where: string): PluginIndex {
   if (!validate(data)) {
     const problems = (validate.errors ?? []).map((e) => describe(e, data));
     const listed = problems.slice(0, MAX_LISTED_PROBLEMS).join('; ');
-    const more = problems.length > MAX_LISTED_PROBLEMS ? `; and ${problems.length - MAX_LISTED_PROBLEMS} more problem(s)` : '';
-    throw new InputError({ code: 'E_INDEX_INVALID', message: `invalid plugin index: ${listed}${more}`, context: { file: where }, hint: 'rebuild it with `higress-plugin-server index <root>` or point --index at a plugin-server tree or URL' }
-    );
+    const more =
+      problems.length > MAX_LISTED_PROBLEMS ? `; and ${problems.length - MAX_LISTED_PROBLEMS} more problem(s)` : '';
+    throw new InputError({
+      code: 'E_INDEX_INVALID',
+      message: `invalid plugin index: ${listed}${more}`,
+      context: { file: where },
+      hint: 'rebuild it with `higress-plugin-server index <root>` or point --index at a plugin-server tree or URL',
+    });
   }
   const index = data as unknown as PluginIndex;
   for (const e of index.plugins) {
     if (e.path !== `/${PLUGINS_DIR}/${e.name}/${e.version}/plugin.wasm`) {
-      throw new InputError({ code: 'E_INDEX_INVALID', message: `invalid plugin index: entry ${e.name}@${e.version} has path ${e.path}`, context: { file: where }, hint: 'paths must be /plugins/<name>/<version>/plugin.wasm' });
+      throw new InputError({
+        code: 'E_INDEX_INVALID',
+        message: `invalid plugin index: entry ${e.name}@${e.version} has path ${e.path}`,
+        context: { file: where },
+        hint: 'paths must be /plugins/<name>/<version>/plugin.wasm',
+      });
     }
   }
   return index;
@@ -109,14 +122,30 @@ export async function loadIndex(location: string, opts: { timeoutMs?: number } =
     try {
       res = await fetch(where, { signal: AbortSignal.timeout(opts.timeoutMs ?? 30000) });
     } catch (err) {
-      throw new InputError({ code: 'E_INDEX_UNREACHABLE', message: `cannot fetch ${where}: ${(err as Error).message}`, context: { url: where }, hint: 'check the server URL and that the plugin server is running (kubectl port-forward svc/higress-plugin-server 8080:80)' });
+      throw new InputError({
+        code: 'E_INDEX_UNREACHABLE',
+        message: `cannot fetch ${where}: ${(err as Error).message}`,
+        context: { url: where },
+        hint: 'check the server URL and that the plugin server is running (kubectl port-forward svc/higress-plugin-server 8080:80)',
+      });
     }
-    if (!res.ok) throw new InputError({ code: 'E_INDEX_UNREACHABLE', message: `GET ${where} answered HTTP ${res.status}`, context: { url: where }, hint: 'is this a plugin server? its index lives at /plugins/index.json' });
+    if (!res.ok)
+      throw new InputError({
+        code: 'E_INDEX_UNREACHABLE',
+        message: `GET ${where} answered HTTP ${res.status}`,
+        context: { url: where },
+        hint: 'is this a plugin server? its index lives at /plugins/index.json',
+      });
     try {
       text = (await readBodyLimited(res, MAX_INDEX_BYTES)).toString('utf8');
     } catch (err) {
       if (err instanceof BodyTooLarge) throw tooLarge(where, { url: where });
-      throw new InputError({ code: 'E_INDEX_UNREACHABLE', message: `reading ${where} failed: ${(err as Error).message}`, context: { url: where }, hint: 'check the server and retry' });
+      throw new InputError({
+        code: 'E_INDEX_UNREACHABLE',
+        message: `reading ${where} failed: ${(err as Error).message}`,
+        context: { url: where },
+        hint: 'check the server and retry',
+      });
     }
   } else {
     where = indexFile(location);
@@ -124,7 +153,12 @@ export async function loadIndex(location: string, opts: { timeoutMs?: number } =
     try {
       size = fs.statSync(where).size;
     } catch {
-      throw new InputError({ code: 'E_INDEX_MISSING', message: `cannot read ${where}`, context: { file: where }, hint: 'pass the folder that holds plugins/ (the --out of pull), or run `higress-plugin-server index <root>`' });
+      throw new InputError({
+        code: 'E_INDEX_MISSING',
+        message: `cannot read ${where}`,
+        context: { file: where },
+        hint: 'pass the folder that holds plugins/ (the --out of pull), or run `higress-plugin-server index <root>`',
+      });
     }
     if (size > MAX_INDEX_BYTES) throw tooLarge(where, { file: where });
     text = fs.readFileSync(where, 'utf8');
@@ -133,13 +167,23 @@ export async function loadIndex(location: string, opts: { timeoutMs?: number } =
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new InputError({ code: 'E_INDEX_INVALID', message: `invalid plugin index: not JSON (${(err as Error).message})`, context: { file: where }, hint: 'rebuild it with `higress-plugin-server index <root>`' });
+    throw new InputError({
+      code: 'E_INDEX_INVALID',
+      message: `invalid plugin index: not JSON (${(err as Error).message})`,
+      context: { file: where },
+      hint: 'rebuild it with `higress-plugin-server index <root>`',
+    });
   }
   return parseIndex(data, where);
 }
 
 function tooLarge(where: string, context: { url?: string; file?: string }): InputError {
-  return new InputError({ code: 'E_INPUT_TOO_LARGE', message: `${where} is larger than ${MAX_INDEX_BYTES} bytes (after decoding), more than any plugin index`, context, hint: 'is this a plugin server? its index lives at /plugins/index.json' });
+  return new InputError({
+    code: 'E_INPUT_TOO_LARGE',
+    message: `${where} is larger than ${MAX_INDEX_BYTES} bytes (after decoding), more than any plugin index`,
+    context,
+    hint: 'is this a plugin server? its index lives at /plugins/index.json',
+  });
 }
 
 /** Index entries grouped by plugin name, in index order. */

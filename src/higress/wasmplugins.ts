@@ -44,14 +44,18 @@ export function labelKeyProblem(key: string): string | undefined {
   const slash = key.lastIndexOf('/');
   const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
   const name = slash >= 0 ? key.slice(slash + 1) : key;
-  if (prefix !== undefined && (prefix.length > MAX_SUBDOMAIN || !DNS_SUBDOMAIN.test(prefix))) return `label key ${JSON.stringify(key)}: prefix must be a lowercase DNS subdomain`;
-  if (name.length > MAX_LABEL_VALUE || !LABEL_KEY_NAME.test(name)) return `label key ${JSON.stringify(key)}: name must be 1-63 letters, digits, "-", "_", ".", alphanumeric at both ends`;
+  if (prefix !== undefined && (prefix.length > MAX_SUBDOMAIN || !DNS_SUBDOMAIN.test(prefix)))
+    return `label key ${JSON.stringify(key)}: prefix must be a lowercase DNS subdomain`;
+  if (name.length > MAX_LABEL_VALUE || !LABEL_KEY_NAME.test(name))
+    return `label key ${JSON.stringify(key)}: name must be 1-63 letters, digits, "-", "_", ".", alphanumeric at both ends`;
   return undefined;
 }
 
 export function labelValueProblem(value: string): string | undefined {
-  if (value.length > MAX_LABEL_VALUE) return `label value ${JSON.stringify(value)} is ${value.length} characters (at most ${MAX_LABEL_VALUE})`;
-  if (!LABEL_VALUE.test(value)) return `label value ${JSON.stringify(value)} must be letters, digits, "-", "_", ".", alphanumeric at both ends`;
+  if (value.length > MAX_LABEL_VALUE)
+    return `label value ${JSON.stringify(value)} is ${value.length} characters (at most ${MAX_LABEL_VALUE})`;
+  if (!LABEL_VALUE.test(value))
+    return `label value ${JSON.stringify(value)} must be letters, digits, "-", "_", ".", alphanumeric at both ends`;
   return undefined;
 }
 
@@ -83,17 +87,28 @@ export function selectEntries(index: PluginIndex, select: string[]): IndexEntry[
       continue;
     }
     const entry = version ? versions.find((e) => e.version === version) : newest(versions);
-    if (!entry) problems.push(`plugin "${name}" has no version "${version}" (has ${versions.map((e) => e.version).join(', ')})`);
+    if (!entry)
+      problems.push(`plugin "${name}" has no version "${version}" (has ${versions.map((e) => e.version).join(', ')})`);
     else if (!picked.includes(entry)) picked.push(entry);
   }
-  if (problems.length) throw new InputError({ code: 'E_SELECT', message: problems.join('; '), hint: 'list what the server has with `curl <server>/plugins/index.json`' });
+  if (problems.length)
+    throw new InputError({
+      code: 'E_SELECT',
+      message: problems.join('; '),
+      hint: 'list what the server has with `curl <server>/plugins/index.json`',
+    });
   return picked;
 }
 
 function resourceName(entry: IndexEntry, clash: boolean): string {
   const name = (clash ? `${entry.name}-${entry.version}` : entry.name).toLowerCase();
   if (name.length > MAX_SUBDOMAIN || !DNS_SUBDOMAIN.test(name)) {
-    throw new InputError({ code: 'E_RESOURCE_NAME', message: `"${name}" is not a valid Kubernetes resource name`, context: { plugin: entry.name, version: entry.version }, hint: 'rename the plugin in the plugin list (lower case letters, digits, "-" and ".")' });
+    throw new InputError({
+      code: 'E_RESOURCE_NAME',
+      message: `"${name}" is not a valid Kubernetes resource name`,
+      context: { plugin: entry.name, version: entry.version },
+      hint: 'rename the plugin in the plugin list (lower case letters, digits, "-" and ".")',
+    });
   }
   return name;
 }
@@ -101,14 +116,24 @@ function resourceName(entry: IndexEntry, clash: boolean): string {
 /** The hex manifest digest an oci:// WasmPlugin pins; the digests were loaded for exactly these entries. */
 function ociDigest(digests: ReadonlyMap<string, string>, e: IndexEntry): string {
   const d = digests.get(`${e.name}/${e.version}`);
-  if (!d) throw new InputError({ code: 'E_OCI_VIEW_MISSING', message: `no OCI manifest digest for ${e.name}@${e.version}`, context: { plugin: e.name, version: e.version }, hint: 'run `index <root>` on the tree, or rebuild the server image' });
+  if (!d)
+    throw new InputError({
+      code: 'E_OCI_VIEW_MISSING',
+      message: `no OCI manifest digest for ${e.name}@${e.version}`,
+      context: { plugin: e.name, version: e.version },
+      hint: 'run `index <root>` on the tree, or rebuild the server image',
+    });
   return d.replace(/^sha256:/, '');
 }
 
 /** One WasmPlugin manifest per selected entry, in a stable order. */
 export function buildWasmPlugins(index: PluginIndex, opts: WasmPluginOptions): Record<string, unknown>[] {
   if (opts.phase !== undefined && !PHASES.includes(opts.phase)) {
-    throw new InputError({ code: 'E_PHASE', message: `unknown phase "${opts.phase}"`, hint: `use one of ${PHASES.join(', ')}` });
+    throw new InputError({
+      code: 'E_PHASE',
+      message: `unknown phase "${opts.phase}"`,
+      hint: `use one of ${PHASES.join(', ')}`,
+    });
   }
   const base = opts.baseUrl.replace(/\/+$/, '');
   const entries = selectEntries(index, opts.select);
@@ -153,7 +178,8 @@ function checkForApiServer(manifests: Record<string, unknown>[], entries: IndexE
     const e = entries[i] as IndexEntry;
     const meta = m.metadata as { name: string; labels: Record<string, string> };
     const prev = byResource.get(meta.name);
-    if (prev) problems.push(`${prev.name}@${prev.version} and ${e.name}@${e.version} would both be WasmPlugin "${meta.name}"`);
+    if (prev)
+      problems.push(`${prev.name}@${prev.version} and ${e.name}@${e.version} would both be WasmPlugin "${meta.name}"`);
     else byResource.set(meta.name, e);
     for (const [k, v] of Object.entries(meta.labels)) {
       const bad = labelKeyProblem(k) ?? labelValueProblem(v);
@@ -161,8 +187,11 @@ function checkForApiServer(manifests: Record<string, unknown>[], entries: IndexE
     }
   });
   if (problems.length) {
-    throw new InputError({ code: 'E_LABEL_VALUE', message: `the API server would reject these WasmPlugins: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`,
-      hint: 'rename the plugins or versions in the plugin list (names unique ignoring case; label values at most 63 letters, digits, "-", "_", ".", alphanumeric at both ends), or select plugins with -p' });
+    throw new InputError({
+      code: 'E_LABEL_VALUE',
+      message: `the API server would reject these WasmPlugins: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''}`,
+      hint: 'rename the plugins or versions in the plugin list (names unique ignoring case; label values at most 63 letters, digits, "-", "_", ".", alphanumeric at both ends), or select plugins with -p',
+    });
   }
 }
 

@@ -22,19 +22,40 @@ function read(file: string, what: string): string {
     st = fs.statSync(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'not found' : code === 'EACCES' ? 'permission denied' : code ?? 'unreadable';
-    throw new InputError({ code: 'E_INPUT_MISSING', message: `cannot read ${what} ${file}: ${why}`, context: { file }, hint: 'check the path' });
+    const why = code === 'ENOENT' ? 'not found' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
+    throw new InputError({
+      code: 'E_INPUT_MISSING',
+      message: `cannot read ${what} ${file}: ${why}`,
+      context: { file },
+      hint: 'check the path',
+    });
   }
   // Checked before opening: opening a FIFO would block until a writer comes, a device may never end.
   const kind = kindOf(st);
-  if (kind) throw new InputError({ code: 'E_INPUT_NOT_FILE', message: `${what} ${file} is ${kind}, not a file`, context: { file }, hint: `pass the path of the ${what} file itself` });
+  if (kind)
+    throw new InputError({
+      code: 'E_INPUT_NOT_FILE',
+      message: `${what} ${file} is ${kind}, not a file`,
+      context: { file },
+      hint: `pass the path of the ${what} file itself`,
+    });
   if (st.size > MAX_INPUT_BYTES) {
-    throw new InputError({ code: 'E_INPUT_TOO_LARGE', message: `${what} ${file} is ${st.size} bytes, over the ${MAX_INPUT_BYTES}-byte limit`, context: { file }, hint: 'check the path; split a list this large' });
+    throw new InputError({
+      code: 'E_INPUT_TOO_LARGE',
+      message: `${what} ${file} is ${st.size} bytes, over the ${MAX_INPUT_BYTES}-byte limit`,
+      context: { file },
+      hint: 'check the path; split a list this large',
+    });
   }
   try {
     return fs.readFileSync(file, 'utf8');
   } catch {
-    throw new InputError({ code: 'E_INPUT_MISSING', message: `cannot read ${what} ${file}`, context: { file }, hint: 'check the path' });
+    throw new InputError({
+      code: 'E_INPUT_MISSING',
+      message: `cannot read ${what} ${file}`,
+      context: { file },
+      hint: 'check the path',
+    });
   }
 }
 
@@ -44,7 +65,10 @@ export function loadInputs(files: { lists?: string[]; snapshot?: string }): Pars
   for (const list of files.lists ?? []) parts.push(parsePluginList(read(list, 'plugin list'), list));
   if (files.snapshot) parts.push(parseSnapshot(read(files.snapshot, 'snapshot'), files.snapshot));
   const problems = parts.flatMap((p) => p.problems);
-  return dedupe(parts.flatMap((p) => p.entries), problems);
+  return dedupe(
+    parts.flatMap((p) => p.entries),
+    problems,
+  );
 }
 
 export function loadLock(file: string): { lock?: LockFile; problems: InputError[] } {

@@ -37,18 +37,37 @@ export function renderLock(entries: LockEntry[]): string {
 }
 
 export function parseLock(text: string, file: string): { lock?: LockFile; problems: InputError[] } {
-  const fail = (msg: string) => ({ problems: [new InputError({ code: 'E_LOCK', message: msg, context: { file }, hint: 'regenerate it with `pull --lock`' })] });
+  const fail = (msg: string) => ({
+    problems: [
+      new InputError({ code: 'E_LOCK', message: msg, context: { file }, hint: 'regenerate it with `pull --lock`' }),
+    ],
+  });
   let doc: LockFile;
   try {
     doc = JSON.parse(text) as LockFile;
   } catch (e) {
     return fail(`not valid JSON: ${(e as Error).message}`);
   }
-  if (!doc || doc.lockVersion !== 1 || !Array.isArray(doc.plugins)) return fail('not a plugin lock file (want lockVersion 1 and a plugins array)');
+  if (!doc || doc.lockVersion !== 1 || !Array.isArray(doc.plugins))
+    return fail('not a plugin lock file (want lockVersion 1 and a plugins array)');
   const problems: InputError[] = [];
   doc.plugins.forEach((p, i) => {
-    if (!p || typeof p.name !== 'string' || typeof p.version !== 'string' || typeof p.source !== 'string' || typeof p.digest !== 'string' || !isDigest(p.digest)) {
-      problems.push(new InputError({ code: 'E_LOCK', message: `plugins[${i}] is incomplete (name, version, source, sha256 digest)`, context: { file }, hint: 'regenerate it with `pull --lock`' }));
+    if (
+      !p ||
+      typeof p.name !== 'string' ||
+      typeof p.version !== 'string' ||
+      typeof p.source !== 'string' ||
+      typeof p.digest !== 'string' ||
+      !isDigest(p.digest)
+    ) {
+      problems.push(
+        new InputError({
+          code: 'E_LOCK',
+          message: `plugins[${i}] is incomplete (name, version, source, sha256 digest)`,
+          context: { file },
+          hint: 'regenerate it with `pull --lock`',
+        }),
+      );
     }
   });
   return { lock: problems.length ? undefined : doc, problems };
@@ -65,12 +84,36 @@ export function diffLock(wanted: Array<Omit<LockEntry, 'digest'>>, lock: LockFil
   const hint = 'run `pull --lock` to update the lock file, or revert the list';
   for (const w of [...wanted].sort(compareEntries)) {
     const l = locked.get(key(w));
-    if (!l) problems.push(new InputError({ code: 'E_FROZEN', message: `${key(w)} is in the list but not in the lock file`, context: { file, plugin: w.name, version: w.version }, hint }));
+    if (!l)
+      problems.push(
+        new InputError({
+          code: 'E_FROZEN',
+          message: `${key(w)} is in the list but not in the lock file`,
+          context: { file, plugin: w.name, version: w.version },
+          hint,
+        }),
+      );
     else if (l.source !== w.source || (l.aliasOf ?? null) !== (w.aliasOf ?? null)) {
-      problems.push(new InputError({ code: 'E_FROZEN', message: `${key(w)} source changed from ${l.source} to ${w.source}`, context: { file, plugin: w.name, version: w.version }, hint }));
+      problems.push(
+        new InputError({
+          code: 'E_FROZEN',
+          message: `${key(w)} source changed from ${l.source} to ${w.source}`,
+          context: { file, plugin: w.name, version: w.version },
+          hint,
+        }),
+      );
     }
     locked.delete(key(w));
   }
-  for (const l of locked.values()) if (!l.fromSpec) problems.push(new InputError({ code: 'E_FROZEN', message: `${key(l)} is locked but no longer in the list`, context: { file, plugin: l.name, version: l.version }, hint }));
+  for (const l of locked.values())
+    if (!l.fromSpec)
+      problems.push(
+        new InputError({
+          code: 'E_FROZEN',
+          message: `${key(l)} is locked but no longer in the list`,
+          context: { file, plugin: l.name, version: l.version },
+          hint,
+        }),
+      );
   return problems;
 }

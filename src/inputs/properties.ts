@@ -35,7 +35,8 @@ function segmentProblem(kind: string, value: string): string | undefined {
   if (SAFE_SEGMENT.test(value)) return undefined;
   return `unsafe plugin ${kind} ${JSON.stringify(value)}`;
 }
-const reservedMessage = (name: string) => `plugin name ${JSON.stringify(name)} is reserved: plugins/${name} is part of the tree format`;
+const reservedMessage = (name: string) =>
+  `plugin name ${JSON.stringify(name)} is reserved: plugins/${name} is part of the tree format`;
 const RESERVED_HINT = 'rename the plugin';
 const SEGMENT_HINT = 'use letters, digits, ".", "_" and "-" only, not starting with a dot (it becomes a folder name)';
 
@@ -57,9 +58,16 @@ export function parsePluginList(text: string, file: string): ParseResult {
     const alias = ALIAS.exec(line);
     if (alias) {
       const m = ALIAS_BODY.exec(alias[1] ?? '');
-      if (!m) return err(lineNo, 'E_ALIAS_SYNTAX', `bad alias directive "${line}"`, 'write #@alias <name> <alias-version>=<version>');
+      if (!m)
+        return err(
+          lineNo,
+          'E_ALIAS_SYNTAX',
+          `bad alias directive "${line}"`,
+          'write #@alias <name> <alias-version>=<version>',
+        );
       const [, name, aliasVersion, target] = m as unknown as [string, string, string, string];
-      const bad = segmentProblem('name', name) ?? segmentProblem('version', aliasVersion) ?? segmentProblem('version', target);
+      const bad =
+        segmentProblem('name', name) ?? segmentProblem('version', aliasVersion) ?? segmentProblem('version', target);
       if (bad) return err(lineNo, 'E_UNSAFE_SEGMENT', bad, SEGMENT_HINT);
       if (RESERVED_PLUGIN_NAMES.has(name)) return err(lineNo, 'E_RESERVED_NAME', reservedMessage(name), RESERVED_HINT);
       aliases.push({ name, alias: aliasVersion, target, line: lineNo });
@@ -67,14 +75,27 @@ export function parsePluginList(text: string, file: string): ParseResult {
     }
     if (line === '' || line.startsWith('#') || line.startsWith('!')) return;
     const eq = line.indexOf('=');
-    if (eq < 0) return err(lineNo, 'E_PROPERTIES_SYNTAX', `no "=" in "${line}"`, 'write <name>=oci://host/repository:tag');
+    if (eq < 0)
+      return err(lineNo, 'E_PROPERTIES_SYNTAX', `no "=" in "${line}"`, 'write <name>=oci://host/repository:tag');
     const name = line.slice(0, eq).trim();
     const value = line.slice(eq + 1).trim();
-    if (!name) return err(lineNo, 'E_PROPERTIES_SYNTAX', 'empty plugin name before "="', 'write <name>=oci://host/repository:tag');
+    if (!name)
+      return err(
+        lineNo,
+        'E_PROPERTIES_SYNTAX',
+        'empty plugin name before "="',
+        'write <name>=oci://host/repository:tag',
+      );
     const badName = segmentProblem('name', name);
     if (badName) return err(lineNo, 'E_UNSAFE_SEGMENT', badName, SEGMENT_HINT);
     if (RESERVED_PLUGIN_NAMES.has(name)) return err(lineNo, 'E_RESERVED_NAME', reservedMessage(name), RESERVED_HINT);
-    if (!value) return err(lineNo, 'E_REFERENCE', `plugin ${name} has an empty reference`, 'write <name>=oci://host/repository:tag');
+    if (!value)
+      return err(
+        lineNo,
+        'E_REFERENCE',
+        `plugin ${name} has an empty reference`,
+        'write <name>=oci://host/repository:tag',
+      );
     const parsed = parseSource(value, listDir);
     if (!parsed.ok) return err(lineNo, parsed.code, parsed.message, parsed.hint);
     entries.push({ name, version: parsed.version, source: parsed.source, file, line: lineNo });
@@ -86,7 +107,12 @@ export function parsePluginList(text: string, file: string): ParseResult {
   for (const a of aliases) {
     const target = declared.get(`${a.name}\0${a.target}`);
     if (!target) {
-      err(a.line, 'E_ALIAS_TARGET', `alias ${a.name}@${a.alias} points at ${a.name}@${a.target}, which no line declares`, `add a line ${a.name}=...:${a.target} or fix the alias`);
+      err(
+        a.line,
+        'E_ALIAS_TARGET',
+        `alias ${a.name}@${a.alias} points at ${a.name}@${a.target}, which no line declares`,
+        `add a line ${a.name}=...:${a.target} or fix the alias`,
+      );
       continue;
     }
     entries.push({ name: a.name, version: a.alias, source: target.source, aliasOf: a.target, file, line: a.line });
@@ -111,8 +137,12 @@ export function dedupe(entries: PluginEntry[], problems: InputError[] = []): Par
     }
     if (sourceKey(prev.source) === sourceKey(e.source) && prev.aliasOf === e.aliasOf) continue;
     problems.push(
-      new InputError({ code: 'E_DUPLICATE', message: `${e.name}@${e.version} is already declared at ${prev.file === e.file ? `line ${prev.line}` : `${prev.file}:${prev.line}`} with ${prev.aliasOf ? `alias of ${prev.aliasOf}` : sourceText(prev.source)}, here with ${e.aliasOf ? `alias of ${e.aliasOf}` : sourceText(e.source)}`, context: { file: e.file, line: e.line }, hint: 'keep one source per name and version' }
-      ),
+      new InputError({
+        code: 'E_DUPLICATE',
+        message: `${e.name}@${e.version} is already declared at ${prev.file === e.file ? `line ${prev.line}` : `${prev.file}:${prev.line}`} with ${prev.aliasOf ? `alias of ${prev.aliasOf}` : sourceText(prev.source)}, here with ${e.aliasOf ? `alias of ${e.aliasOf}` : sourceText(e.source)}`,
+        context: { file: e.file, line: e.line },
+        hint: 'keep one source per name and version',
+      }),
     );
   }
   problems.sort((a, b) => (a.context.line ?? 0) - (b.context.line ?? 0));

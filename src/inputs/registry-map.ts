@@ -28,17 +28,26 @@ export interface RegistryMapping {
   text: string;
 }
 
-const HINT = 'write --registry-map SRC=DST, each side host[:port][/path/prefix], e.g. registry.example.com=harbor.internal/higress';
+const HINT =
+  'write --registry-map SRC=DST, each side host[:port][/path/prefix], e.g. registry.example.com=harbor.internal/higress';
 
 function parseSide(side: string, text: string): { host: string; prefix: string } {
-  const bare = side.trim().replace(/^oci:\/\//, '').replace(/\/+$/, '');
+  const bare = side
+    .trim()
+    .replace(/^oci:\/\//, '')
+    .replace(/\/+$/, '');
   const slash = bare.indexOf('/');
   const host = slash < 0 ? bare : bare.slice(0, slash);
   const prefix = slash < 0 ? '' : bare.slice(slash + 1);
   // Reuse the reference grammar: a side is valid when `<side>/x` is a valid repository reference.
   const probe = parseOciReference(`${host}/${prefix ? `${prefix}/` : ''}x`);
   if (!host || !probe.ok || probe.ref.tag !== undefined) {
-    throw new InputError('E_REGISTRY_MAP', `bad --registry-map "${text}": "${side}" is not host[:port][/path]${probe.ok ? '' : ` (${probe.message})`}`, {}, HINT);
+    throw new InputError(
+      'E_REGISTRY_MAP',
+      `bad --registry-map "${text}": "${side}" is not host[:port][/path]${probe.ok ? '' : ` (${probe.message})`}`,
+      {},
+      HINT,
+    );
   }
   return { host: host.toLowerCase(), prefix };
 }
@@ -52,7 +61,13 @@ export function parseRegistryMap(values: readonly string[] = []): RegistryMappin
     const from = parseSide(text.slice(0, eq), text);
     const to = parseSide(text.slice(eq + 1), text);
     const dup = out.find((m) => m.fromHost === from.host && m.fromPrefix === from.prefix);
-    if (dup) throw new InputError('E_REGISTRY_MAP', `--registry-map "${text}" maps the same source as "${dup.text}"`, {}, 'give each source one destination');
+    if (dup)
+      throw new InputError(
+        'E_REGISTRY_MAP',
+        `--registry-map "${text}" maps the same source as "${dup.text}"`,
+        {},
+        'give each source one destination',
+      );
     out.push({ fromHost: from.host, fromPrefix: from.prefix, toHost: to.host, toPrefix: to.prefix, text });
   }
   return out.sort((a, b) => b.fromHost.length + b.fromPrefix.length - (a.fromHost.length + a.fromPrefix.length));
@@ -70,14 +85,21 @@ export function mapReference(ref: OciReference, map: readonly RegistryMapping[])
   const rest = ref.repository.slice(m.fromPrefix.length).replace(/^\//, '');
   const repository = [m.toPrefix, rest].filter(Boolean).join('/');
   if (!repository) {
-    throw new InputError('E_REGISTRY_MAP', `--registry-map "${m.text}" leaves ${formatReference(ref)} without a repository path`, {}, 'map a host or a shorter prefix, or give the destination a path');
+    throw new InputError(
+      'E_REGISTRY_MAP',
+      `--registry-map "${m.text}" leaves ${formatReference(ref)} without a repository path`,
+      {},
+      'map a host or a shorter prefix, or give the destination a path',
+    );
   }
   return { ...ref, registry: m.toHost, repository };
 }
 
 export function mapEntries(entries: PluginEntry[], map: readonly RegistryMapping[]): PluginEntry[] {
   if (!map.length) return entries;
-  return entries.map((e) => (e.source.kind === 'oci' ? { ...e, source: { kind: 'oci', ref: mapReference(e.source.ref, map) } } : e));
+  return entries.map((e) =>
+    e.source.kind === 'oci' ? { ...e, source: { kind: 'oci', ref: mapReference(e.source.ref, map) } } : e,
+  );
 }
 
 /** Rewrites the `oci://` source text of a lock entry; file: sources and unmatched hosts are kept. */

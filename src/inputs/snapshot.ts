@@ -42,10 +42,30 @@ export function parseSnapshot(text: string, file: string): ParseResult {
   try {
     doc = JSON.parse(text) as typeof doc;
   } catch (e) {
-    return { entries: [], problems: [new InputError({ code: 'E_SNAPSHOT', message: `not valid JSON: ${(e as Error).message}`, context: { file }, hint: 'pass a Higress release snapshot file' })] };
+    return {
+      entries: [],
+      problems: [
+        new InputError({
+          code: 'E_SNAPSHOT',
+          message: `not valid JSON: ${(e as Error).message}`,
+          context: { file },
+          hint: 'pass a Higress release snapshot file',
+        }),
+      ],
+    };
   }
   if (!doc || doc.schemaVersion !== 1 || !Array.isArray(doc.plugins)) {
-    return { entries: [], problems: [new InputError({ code: 'E_SNAPSHOT', message: 'not a Higress plugin snapshot (want schemaVersion 1 and a plugins array)', context: { file }, hint: 'pass a Higress release snapshot file' })] };
+    return {
+      entries: [],
+      problems: [
+        new InputError({
+          code: 'E_SNAPSHOT',
+          message: 'not a Higress plugin snapshot (want schemaVersion 1 and a plugins array)',
+          context: { file },
+          hint: 'pass a Higress release snapshot file',
+        }),
+      ],
+    };
   }
   const entries: PluginEntry[] = [];
   const idLines = logicalIdLines(text);
@@ -53,7 +73,14 @@ export function parseSnapshot(text: string, file: string): ParseResult {
     const line = idLines[i];
     // A null or non-object entry (hand-edited file) is a problem to report, not a crash.
     if (!entry || typeof entry !== 'object' || Array.isArray(entry)) {
-      problems.push(new InputError({ code: 'E_SNAPSHOT', message: `plugins[${i}] is not an object`, context: { file, line }, hint: 'fix the snapshot entry' }));
+      problems.push(
+        new InputError({
+          code: 'E_SNAPSHOT',
+          message: `plugins[${i}] is not an object`,
+          context: { file, line },
+          hint: 'fix the snapshot entry',
+        }),
+      );
       return;
     }
     const p = entry;
@@ -63,19 +90,45 @@ export function parseSnapshot(text: string, file: string): ParseResult {
     };
     const ps = p.consumers?.pluginServer;
     if (!ps) return; // not served by the plugin server in this release
-    if (typeof p.version !== 'string' || typeof p.ociRef !== 'string' || typeof p.digest !== 'string' || typeof ps.httpPath !== 'string') {
-      return err('E_SNAPSHOT', 'needs version, ociRef, digest and consumers.pluginServer.httpPath', 'fix the snapshot entry');
+    if (
+      typeof p.version !== 'string' ||
+      typeof p.ociRef !== 'string' ||
+      typeof p.digest !== 'string' ||
+      typeof ps.httpPath !== 'string'
+    ) {
+      return err(
+        'E_SNAPSHOT',
+        'needs version, ociRef, digest and consumers.pluginServer.httpPath',
+        'fix the snapshot entry',
+      );
     }
     const r = parseOciReference(p.ociRef);
-    if (!r.ok && r.code === 'E_REFERENCE_CREDENTIALS') return err(r.code, `ociRef: ${r.message}`, 'remove user:password@ from the ociRef');
+    if (!r.ok && r.code === 'E_REFERENCE_CREDENTIALS')
+      return err(r.code, `ociRef: ${r.message}`, 'remove user:password@ from the ociRef');
     if (!r.ok) return err('E_REFERENCE', `bad ociRef "${p.ociRef}": ${r.message}`, 'fix the snapshot entry');
     if (!isDigest(p.digest)) return err('E_REFERENCE', `bad digest "${p.digest}"`, DIGEST_HINT);
-    if (r.ref.tag !== p.version) return err('E_SNAPSHOT', `ociRef tag ${r.ref.tag ?? '(none)'} disagrees with version ${p.version}`, 'fix the snapshot entry');
+    if (r.ref.tag !== p.version)
+      return err(
+        'E_SNAPSHOT',
+        `ociRef tag ${r.ref.tag ?? '(none)'} disagrees with version ${p.version}`,
+        'fix the snapshot entry',
+      );
     const names = [ps.httpPath, ...(Array.isArray(ps.aliases) ? ps.aliases : [])];
     for (const n of [...names, p.version]) {
-      if (typeof n !== 'string' || !SAFE_SEGMENT.test(n)) return err('E_UNSAFE_SEGMENT', `unsafe name or version ${JSON.stringify(n)}`, 'use letters, digits, ".", "_", "-" only');
+      if (typeof n !== 'string' || !SAFE_SEGMENT.test(n))
+        return err(
+          'E_UNSAFE_SEGMENT',
+          `unsafe name or version ${JSON.stringify(n)}`,
+          'use letters, digits, ".", "_", "-" only',
+        );
     }
-    for (const n of names) if (RESERVED_PLUGIN_NAMES.has(n as string)) return err('E_RESERVED_NAME', `plugin name ${JSON.stringify(n)} is reserved: plugins/${String(n)} is part of the tree format`, 'rename the plugin');
+    for (const n of names)
+      if (RESERVED_PLUGIN_NAMES.has(n as string))
+        return err(
+          'E_RESERVED_NAME',
+          `plugin name ${JSON.stringify(n)} is reserved: plugins/${String(n)} is part of the tree format`,
+          'rename the plugin',
+        );
     const source = { kind: 'oci' as const, ref: { ...r.ref, digest: p.digest } };
     for (const name of names as string[]) entries.push({ name, version: p.version, source, file, line: line ?? 0 });
   });

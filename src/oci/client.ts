@@ -35,7 +35,10 @@ export function createOciClient(opts: OciClientOptions = {}): OciClient & { clos
  * The generic registry client alone (no Wasm logic), for copies (`bundle`, `mirror`): exact manifest
  * bytes, blobs to files, existence checks and pushes, through the same layered HTTP stack.
  */
-export function createRegistryClient(opts: OciClientOptions = {}): { registry: RegistryClient; close(): Promise<void> } {
+export function createRegistryClient(opts: OciClientOptions = {}): {
+  registry: RegistryClient;
+  close(): Promise<void>;
+} {
   const insecureHosts = opts.insecureHosts ?? [];
   const http = createRegistryHttp({
     insecureHosts,
@@ -54,7 +57,10 @@ export function createRegistryClient(opts: OciClientOptions = {}): { registry: R
  * `pull oci-layout:<bundle>` runs the same pipeline offline with the same checks. The tree records
  * the entries' own `oci://` sources, so it is byte-identical to one pulled from the registry.
  */
-export function createLayoutClient(layout: OciLayout, maxBytes = DEFAULT_MAX_BYTES): OciClient & { close(): Promise<void> } {
+export function createLayoutClient(
+  layout: OciLayout,
+  maxBytes = DEFAULT_MAX_BYTES,
+): OciClient & { close(): Promise<void> } {
   const store = new LayoutStore(layout);
   const wasm = new WasmArtifactFetcher(store, maxBytes);
   return {

@@ -24,7 +24,8 @@ const BLOCK = 512;
 export function tarHeader(name: string, size: number, mtimeSeconds: number): Buffer {
   const h = Buffer.alloc(BLOCK);
   const field = (offset: number, length: number, value: string) => h.write(value, offset, length, 'ascii');
-  const octal = (offset: number, length: number, value: number) => field(offset, length, `${value.toString(8).padStart(length - 1, '0')}\0`);
+  const octal = (offset: number, length: number, value: number) =>
+    field(offset, length, `${value.toString(8).padStart(length - 1, '0')}\0`);
   field(0, 100, name);
   octal(100, 8, 0o644);
   octal(108, 8, 0);
@@ -83,27 +84,56 @@ export interface BuildImageOptions {
  * Both files are read once each, in a worker of the CPU pool (hashes only; nothing is compressed), so
  * the images of several versions are made in parallel, off the main thread.
  */
-export async function buildImage(wasmPath: string, gzPath: string, wasmSize: number, created: string, opts: BuildImageOptions = {}): Promise<GeneratedImage> {
+export async function buildImage(
+  wasmPath: string,
+  gzPath: string,
+  wasmSize: number,
+  created: string,
+  opts: BuildImageOptions = {},
+): Promise<GeneratedImage> {
   const createdMs = new Date(created).getTime();
   const mtime = Math.floor(createdMs / 1000);
   const hashes = await (opts.pool ?? cpuPool()).framedHash({
-    a: wasmPath, aHead: tarHeader(WASM_FILE, wasmSize, mtime), aTail: tarTrailer(wasmSize),
-    b: gzPath, bHead: gzipChunkedSync(tarHeader(WASM_FILE, wasmSize, mtime)), bTail: gzipChunkedSync(tarTrailer(wasmSize)),
+    a: wasmPath,
+    aHead: tarHeader(WASM_FILE, wasmSize, mtime),
+    aTail: tarTrailer(wasmSize),
+    b: gzPath,
+    bHead: gzipChunkedSync(tarHeader(WASM_FILE, wasmSize, mtime)),
+    bTail: gzipChunkedSync(tarTrailer(wasmSize)),
     ...(opts.layerDir ? { writeB: { dir: opts.layerDir, mtimeMs: createdMs } } : {}),
   });
   const diffId = `sha256:${hashes.aFramed}`;
   const layer = { digest: `sha256:${hashes.bFramed}`, size: hashes.bFramedSize };
-  const config = json({ created, architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [diffId] } });
+  const config = json({
+    created,
+    architecture: 'amd64',
+    os: 'linux',
+    config: {},
+    rootfs: { type: 'layers', diff_ids: [diffId] },
+  });
   const configDigest = sha256(config);
   const manifest = json({
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
     config: { mediaType: OCI_CONFIG, digest: configDigest, size: config.length },
-    layers: [{ mediaType: OCI_TAR_GZIP, digest: layer.digest, size: layer.size, annotations: { 'org.opencontainers.image.title': 'plugin.tar.gz' } }],
+    layers: [
+      {
+        mediaType: OCI_TAR_GZIP,
+        digest: layer.digest,
+        size: layer.size,
+        annotations: { 'org.opencontainers.image.title': 'plugin.tar.gz' },
+      },
+    ],
     annotations: { 'module.wasm.image/variant': 'compat', 'org.opencontainers.image.created': created },
   });
   return {
-    manifest, manifestDigest: sha256(manifest), config, configDigest, layerDigest: layer.digest, layerSize: layer.size,
-    wasmSha256: hashes.aFile, gzSha256: hashes.bFile,
+    manifest,
+    manifestDigest: sha256(manifest),
+    config,
+    configDigest,
+    layerDigest: layer.digest,
+    layerSize: layer.size,
+    wasmSha256: hashes.aFile,
+    gzSha256: hashes.bFile,
   };
 }

@@ -12,7 +12,9 @@ export function renderView(view: ViewFile): string {
     form: t.form,
     manifests: t.manifests.map((m) => ({ digest: m.digest, mediaType: m.mediaType })),
     blobs: t.blobs.map((b) => ({ digest: b.digest, size: b.size })),
-    ...(t.from ? { from: { sha256: t.from.sha256, gzipSha256: t.from.gzipSha256, size: t.from.size, created: t.from.created } } : {}),
+    ...(t.from
+      ? { from: { sha256: t.from.sha256, gzipSha256: t.from.gzipSha256, size: t.from.size, created: t.from.created } }
+      : {}),
   }));
   return `${JSON.stringify({ schemaVersion: view.schemaVersion, tags }, null, 2)}\n`;
 }
@@ -27,7 +29,10 @@ export function renderCatalog(view: ViewFile): string {
 }
 
 function tagsOf(view: ViewFile, name: string): string[] {
-  return view.tags.filter((t) => t.name === name).map((t) => t.version).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return view.tags
+    .filter((t) => t.name === name)
+    .map((t) => t.version)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 function tagListBody(name: string, tags: string[]): string {
@@ -70,15 +75,31 @@ export function renderMaps(view: ViewFile): Map<string, string> {
     for (const m of t.manifests) manifests.set(`${base}/manifests/${m.digest}`, manifestFileName(m));
     for (const b of t.blobs) blobs.set(`${base}/blobs/${b.digest}`, hexOf(b.digest));
   }
-  const lines = (m: Map<string, string>) => [...m.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => mapLine(k, v)).join('');
+  const lines = (m: Map<string, string>) =>
+    [...m.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => mapLine(k, v))
+      .join('');
   return new Map([
     ['manifests.map', lines(manifests)],
     ['blobs.map', lines(blobs)],
-    ['repositories.map', pluginNames(view).map((n) => mapLine(repositoryName(n), n)).join('')],
-    ['tagpages.map', pluginNames(view).map((n) => [
-      mapLine(`${repositoryName(n)}|`, n),
-      ...tagsOf(view, n).map((tag) => mapLine(`${repositoryName(n)}|${tag}`, `${n}/after/${tag}`)),
-    ].join('')).join('')],
+    [
+      'repositories.map',
+      pluginNames(view)
+        .map((n) => mapLine(repositoryName(n), n))
+        .join(''),
+    ],
+    [
+      'tagpages.map',
+      pluginNames(view)
+        .map((n) =>
+          [
+            mapLine(`${repositoryName(n)}|`, n),
+            ...tagsOf(view, n).map((tag) => mapLine(`${repositoryName(n)}|${tag}`, `${n}/after/${tag}`)),
+          ].join(''),
+        )
+        .join(''),
+    ],
   ]);
 }
 

@@ -22,8 +22,20 @@ import { EPOCH } from '../tree/render';
 import { VerifiedFiles } from '../tree/verified-files';
 import { buildImage, GeneratedImage } from './image';
 import {
-  BLOBS_DIR, hexOf, MANIFEST_KINDS, manifestFileName, MANIFESTS_DIR, MAPS_DIR, OCI_DIR, TAGS_DIR, ViewBlob, ViewFile,
-  ViewManifest, ViewTag, VIEW_FILE, VIEW_SCHEMA_VERSION,
+  BLOBS_DIR,
+  hexOf,
+  MANIFEST_KINDS,
+  manifestFileName,
+  MANIFESTS_DIR,
+  MAPS_DIR,
+  OCI_DIR,
+  TAGS_DIR,
+  ViewBlob,
+  ViewFile,
+  ViewManifest,
+  ViewTag,
+  VIEW_FILE,
+  VIEW_SCHEMA_VERSION,
 } from './layout';
 import { renderTextFiles, renderView } from './render';
 
@@ -128,10 +140,15 @@ export async function assertOciDirIsOurs(root: string): Promise<void> {
   const dir = path.join(root, OCI_DIR);
   const st = await fs.promises.lstat(dir).catch(() => undefined);
   if (!st) return;
-  const ours = st.isDirectory() && (fs.existsSync(path.join(dir, VIEW_FILE)) || (await fs.promises.readdir(dir)).length === 0);
+  const ours =
+    st.isDirectory() && (fs.existsSync(path.join(dir, VIEW_FILE)) || (await fs.promises.readdir(dir)).length === 0);
   if (!ours) {
-    throw new InputError({ code: 'E_OUTPUT_NOT_OURS', message: `${dir} exists and is not an OCI view this tool wrote (no ${VIEW_FILE})`, context: { path: dir },
-      hint: `move it away: the tree's OCI view is written to ${OCI_DIR}/ next to plugins/` });
+    throw new InputError({
+      code: 'E_OUTPUT_NOT_OURS',
+      message: `${dir} exists and is not an OCI view this tool wrote (no ${VIEW_FILE})`,
+      context: { path: dir },
+      hint: `move it away: the tree's OCI view is written to ${OCI_DIR}/ next to plugins/`,
+    });
   }
 }
 
@@ -144,14 +161,23 @@ export async function writeOciView(root: string, opts: WriteViewOptions = {}): P
   const kept = await previousOriginals(oldDir, previous);
   const reusable = new Map(kept);
   for (const [digest, o] of opts.originals ?? []) {
-    reusable.set(digest, { manifests: o.manifests, blobs: new Map(o.blobs.map((b) => [b.digest, b.path])), wasmLayer: o.wasmLayer });
+    reusable.set(digest, {
+      manifests: o.manifests,
+      blobs: new Map(o.blobs.map((b) => [b.digest, b.path])),
+      wasmLayer: o.wasmLayer,
+    });
   }
   const metas = (await versionsOf(root)).sort(compareEntries);
-  const prior: Prior = { dir: oldDir, tags: new Map((previous?.tags ?? []).map((t) => [`${t.name}/${t.version}`, t])), verified };
+  const prior: Prior = {
+    dir: oldDir,
+    tags: new Map((previous?.tags ?? []).map((t) => [`${t.name}/${t.version}`, t])),
+    verified,
+  };
   if (previous && (await stillCurrent(root, previous, metas, kept, reusable, prior))) return previous;
   const tmp = path.join(root, `${TMP_PREFIX}oci-${randomSuffix()}`);
   try {
-    for (const d of [BLOBS_DIR, MANIFESTS_DIR, TAGS_DIR, MAPS_DIR]) await fs.promises.mkdir(path.join(tmp, d), { recursive: true });
+    for (const d of [BLOBS_DIR, MANIFESTS_DIR, TAGS_DIR, MAPS_DIR])
+      await fs.promises.mkdir(path.join(tmp, d), { recursive: true });
     const images: ImageCache = new Map();
     // Versions are independent until the blobs folder, whose content-addressed names tolerate either
     // writer first; a few at once overlap one version's hashing with another's disk writes.
@@ -166,7 +192,9 @@ export async function writeOciView(root: string, opts: WriteViewOptions = {}): P
     for (const d of [BLOBS_DIR, MANIFESTS_DIR, TAGS_DIR, MAPS_DIR, '.']) await syncDir(path.join(tmp, d));
     await swapView(tmp, oldDir);
     // Layers written now: the next run need not read them to reuse them.
-    for (const t of tags) if (t.from) await verified.vouchWritten(path.join(oldDir, BLOBS_DIR, hexOf(t.blobs[1]!.digest)), hexOf(t.blobs[1]!.digest));
+    for (const t of tags)
+      if (t.from)
+        await verified.vouchWritten(path.join(oldDir, BLOBS_DIR, hexOf(t.blobs[1]!.digest)), hexOf(t.blobs[1]!.digest));
     return view;
   } finally {
     await fs.promises.rm(tmp, { recursive: true, force: true });
@@ -190,9 +218,17 @@ async function placeBlob(src: string, dest: string, created: Date): Promise<void
 }
 
 /** The original of this version when it can be served unchanged: its wasm layer is plugin.wasm and the gateway loads its form. */
-function usableOriginal(m: PluginMetadata, reusable: Map<string, OriginalFiles>): { original: OriginalFiles; image: ImageManifest } | undefined {
+function usableOriginal(
+  m: PluginMetadata,
+  reusable: Map<string, OriginalFiles>,
+): { original: OriginalFiles; image: ImageManifest } | undefined {
   const original = m.manifestDigest ? reusable.get(m.manifestDigest) : undefined;
-  if (!original || original.wasmLayer !== `sha256:${m.sha256}` || !original.manifests.every((x) => MANIFEST_KINDS[x.mediaType])) return undefined;
+  if (
+    !original ||
+    original.wasmLayer !== `sha256:${m.sha256}` ||
+    !original.manifests.every((x) => MANIFEST_KINDS[x.mediaType])
+  )
+    return undefined;
   const image = imageOf(original);
   return image && gatewayLoads(image) ? { original, image } : undefined;
 }
@@ -201,7 +237,13 @@ function usableOriginal(m: PluginMetadata, reusable: Map<string, OriginalFiles>)
 type ImageCache = Map<string, Promise<GeneratedImage>>;
 
 /** The image of these files, made once; its layer is written into `layerDir` as it is made. */
-async function imageOnce(images: ImageCache, wasm: string, gz: string, m: PluginMetadata, layerDir: string): Promise<GeneratedImage> {
+async function imageOnce(
+  images: ImageCache,
+  wasm: string,
+  gz: string,
+  m: PluginMetadata,
+  layerDir: string,
+): Promise<GeneratedImage> {
   const id = (st: fs.Stats) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
   const key = `${id(await fs.promises.stat(wasm))}|${id(await fs.promises.stat(gz))}|${m.size}|${m.created}`;
   let image = images.get(key);
@@ -211,7 +253,14 @@ async function imageOnce(images: ImageCache, wasm: string, gz: string, m: Plugin
 
 /** The tag of a version served by its source's own manifests. */
 function originalTag(m: PluginMetadata, original: OriginalFiles, image: ImageManifest): ViewTag {
-  return { name: m.name, version: m.version, digest: original.manifests[0]!.digest, form: 'original', manifests: original.manifests.map(({ digest, mediaType }) => ({ digest, mediaType })), blobs: blobsOf(image) };
+  return {
+    name: m.name,
+    version: m.version,
+    digest: original.manifests[0]!.digest,
+    form: 'original',
+    manifests: original.manifests.map(({ digest, mediaType }) => ({ digest, mediaType })),
+    blobs: blobsOf(image),
+  };
 }
 
 /** Writes a small file of the view once; a concurrent writer of the same content-addressed name may win. */
@@ -220,19 +269,32 @@ async function writeOnce(dest: string, data: Buffer, created: Date): Promise<voi
   await writeFileDurable(dest, data, created);
 }
 
-async function writeVersion(root: string, tmp: string, m: PluginMetadata, reusable: Map<string, OriginalFiles>, images: ImageCache, prior: Prior): Promise<ViewTag> {
+async function writeVersion(
+  root: string,
+  tmp: string,
+  m: PluginMetadata,
+  reusable: Map<string, OriginalFiles>,
+  images: ImageCache,
+  prior: Prior,
+): Promise<ViewTag> {
   const dir = path.join(root, PLUGINS_DIR, m.name, m.version);
   const wasm = path.join(dir, WASM_FILE);
   const created = new Date(m.created);
   const kept = usableOriginal(m, reusable);
   if (kept) {
     const { original, image } = kept;
-    for (const x of original.manifests) await writeOnce(path.join(tmp, MANIFESTS_DIR, manifestFileName(x)), x.bytes, created);
+    for (const x of original.manifests)
+      await writeOnce(path.join(tmp, MANIFESTS_DIR, manifestFileName(x)), x.bytes, created);
     const blobs = blobsOf(image);
     for (const b of blobs) {
       const src = b.digest === original.wasmLayer ? wasm : original.blobs.get(b.digest);
       if (!src) {
-        throw new IntegrityError({ code: 'E_OCI_VIEW', message: `blob ${b.digest} of the source manifest ${m.manifestDigest} is missing`, context: { plugin: m.name, version: m.version }, hint: 'run pull again' });
+        throw new IntegrityError({
+          code: 'E_OCI_VIEW',
+          message: `blob ${b.digest} of the source manifest ${m.manifestDigest} is missing`,
+          context: { plugin: m.name, version: m.version },
+          hint: 'run pull again',
+        });
       }
       await placeBlob(src, path.join(tmp, BLOBS_DIR, hexOf(b.digest)), created);
     }
@@ -251,8 +313,15 @@ async function writeVersion(root: string, tmp: string, m: PluginMetadata, reusab
   await writeOnce(path.join(tmp, MANIFESTS_DIR, manifestFileName(manifest)), generated.manifest, created);
   await writeOnce(path.join(tmp, BLOBS_DIR, hexOf(generated.configDigest)), generated.config, created);
   return {
-    name: m.name, version: m.version, digest: generated.manifestDigest, form: 'generated', manifests: [manifest],
-    blobs: [{ digest: generated.configDigest, size: generated.config.length }, { digest: generated.layerDigest, size: generated.layerSize }],
+    name: m.name,
+    version: m.version,
+    digest: generated.manifestDigest,
+    form: 'generated',
+    manifests: [manifest],
+    blobs: [
+      { digest: generated.configDigest, size: generated.config.length },
+      { digest: generated.layerDigest, size: generated.layerSize },
+    ],
     from: { sha256: generated.wasmSha256, gzipSha256: generated.gzSha256, size: m.size, created: m.created },
   };
 }
@@ -276,12 +345,30 @@ async function lstatOrUndefined(file: string): Promise<fs.Stats | undefined> {
  * version has now (its `from`, and both files known unchanged since they were read) and its own files
  * are intact (manifest and config hashed; the layer known unchanged since written, or hashed).
  */
-async function previousImage(root: string, t: ViewTag | undefined, m: PluginMetadata, prior: Prior): Promise<{ tag: ViewTag; manifest: Buffer; config: Buffer; layerFile: string } | undefined> {
+async function previousImage(
+  root: string,
+  t: ViewTag | undefined,
+  m: PluginMetadata,
+  prior: Prior,
+): Promise<{ tag: ViewTag; manifest: Buffer; config: Buffer; layerFile: string } | undefined> {
   const f = t?.from;
-  if (!t || !f || t.form !== 'generated' || t.manifests.length !== 1 || t.manifests[0]!.mediaType !== OCI_MANIFEST || t.blobs.length !== 2) return undefined;
-  if (f.sha256 !== m.sha256 || f.gzipSha256 !== m.gzipSha256 || f.size !== m.size || f.created !== m.created) return undefined;
+  if (
+    !t ||
+    !f ||
+    t.form !== 'generated' ||
+    t.manifests.length !== 1 ||
+    t.manifests[0]!.mediaType !== OCI_MANIFEST ||
+    t.blobs.length !== 2
+  )
+    return undefined;
+  if (f.sha256 !== m.sha256 || f.gzipSha256 !== m.gzipSha256 || f.size !== m.size || f.created !== m.created)
+    return undefined;
   const dir = path.join(root, PLUGINS_DIR, m.name, m.version);
-  if (!(await prior.verified.known(path.join(dir, WASM_FILE), f.sha256)) || !(await prior.verified.known(path.join(dir, GZ_FILE), f.gzipSha256))) return undefined;
+  if (
+    !(await prior.verified.known(path.join(dir, WASM_FILE), f.sha256)) ||
+    !(await prior.verified.known(path.join(dir, GZ_FILE), f.gzipSha256))
+  )
+    return undefined;
   try {
     const manifest = await fs.promises.readFile(path.join(prior.dir, MANIFESTS_DIR, manifestFileName(t.manifests[0]!)));
     const configBlob = t.blobs[0]!;
@@ -291,7 +378,8 @@ async function previousImage(root: string, t: ViewTag | undefined, m: PluginMeta
     const layerFile = path.join(prior.dir, BLOBS_DIR, hexOf(layer.digest));
     if (!(await prior.verified.known(layerFile, hexOf(layer.digest)))) {
       const st = await fs.promises.lstat(layerFile, { bigint: true });
-      if (!st.isFile() || Number(st.size) !== layer.size || `sha256:${await sha256OfFile(layerFile)}` !== layer.digest) return undefined;
+      if (!st.isFile() || Number(st.size) !== layer.size || `sha256:${await sha256OfFile(layerFile)}` !== layer.digest)
+        return undefined;
       prior.verified.vouch(layerFile, hexOf(layer.digest), st);
     }
     return { tag: t, manifest, config, layerFile };
@@ -306,7 +394,14 @@ async function previousImage(root: string, t: ViewTag | undefined, m: PluginMeta
  * very file of its wasm blob, each generated image reusable (previousImage), and every text file as
  * view.json renders it. Then nothing is rewritten: a pull that changed nothing writes nothing here.
  */
-async function stillCurrent(root: string, view: ViewFile, metas: PluginMetadata[], kept: ReadonlyMap<string, OriginalFiles>, reusable: Map<string, OriginalFiles>, prior: Prior): Promise<boolean> {
+async function stillCurrent(
+  root: string,
+  view: ViewFile,
+  metas: PluginMetadata[],
+  kept: ReadonlyMap<string, OriginalFiles>,
+  reusable: Map<string, OriginalFiles>,
+  prior: Prior,
+): Promise<boolean> {
   if (view.tags.length !== metas.length) return false;
   const text = await fs.promises.readFile(path.join(prior.dir, VIEW_FILE), 'utf8').catch(() => undefined);
   if (text !== renderView(view)) return false;
@@ -317,14 +412,23 @@ async function stillCurrent(root: string, view: ViewFile, metas: PluginMetadata[
     const usable = usableOriginal(m, reusable);
     let want: ViewTag | undefined;
     if (usable) {
-      if (!kept.has(usable.original.manifests[0]!.digest) || !(await prior.verified.known(wasm, m.sha256))) return false;
-      const [a, b] = await Promise.all([lstatOrUndefined(wasm), lstatOrUndefined(path.join(prior.dir, BLOBS_DIR, m.sha256))]);
+      if (!kept.has(usable.original.manifests[0]!.digest) || !(await prior.verified.known(wasm, m.sha256)))
+        return false;
+      const [a, b] = await Promise.all([
+        lstatOrUndefined(wasm),
+        lstatOrUndefined(path.join(prior.dir, BLOBS_DIR, m.sha256)),
+      ]);
       if (!a || !b || a.dev !== b.dev || a.ino !== b.ino) return false; // the wasm blob is plugin.wasm itself
       want = originalTag(m, usable.original, usable.image);
     } else {
       want = (await previousImage(root, t, m, prior))?.tag;
     }
-    if (!want || renderView({ schemaVersion: VIEW_SCHEMA_VERSION, tags: [want] }) !== renderView({ schemaVersion: VIEW_SCHEMA_VERSION, tags: [t] })) return false;
+    if (
+      !want ||
+      renderView({ schemaVersion: VIEW_SCHEMA_VERSION, tags: [want] }) !==
+        renderView({ schemaVersion: VIEW_SCHEMA_VERSION, tags: [t] })
+    )
+      return false;
   }
   for (const [rel, body] of renderTextFiles(view)) {
     if ((await fs.promises.readFile(path.join(prior.dir, rel), 'utf8').catch(() => undefined)) !== body) return false;

@@ -111,7 +111,12 @@ export class ContentStore {
       }
     }
     const facts = await analysis;
-    if (facts.sha256 !== want) throw new IntegrityError({ code: 'E_DIGEST_MISMATCH', message: `${file} has sha256 ${facts.sha256}, expected ${want}`, hint: 'pull again; the staged file changed' });
+    if (facts.sha256 !== want)
+      throw new IntegrityError({
+        code: 'E_DIGEST_MISMATCH',
+        message: `${file} has sha256 ${facts.sha256}, expected ${want}`,
+        hint: 'pull again; the staged file changed',
+      });
     return chunks ? this.writeGz(file, facts, await chunks) : this.produceGz(file, facts);
   }
 
@@ -121,7 +126,15 @@ export class ContentStore {
     const gz = assembleGzip(chunks, facts, this.level);
     // The mtime is set later, when the publishing folder's time is known.
     await writeFileDurable(gzPath, gz);
-    return { ...facts, wasmPath: file, gzPath, gzipSize: gz.byteLength, gzipSha256: sha256Hex(gz), gzipLevel: this.level, gz: 'compressed' };
+    return {
+      ...facts,
+      wasmPath: file,
+      gzPath,
+      gzipSize: gz.byteLength,
+      gzipSha256: sha256Hex(gz),
+      gzipLevel: this.level,
+      gz: 'compressed',
+    };
   }
 
   private async produceGz(file: string, facts: WasmFacts): Promise<PreparedWasm> {
@@ -129,7 +142,15 @@ export class ContentStore {
     const fromTree = await this.copyFromTree(facts, gzPath);
     if (fromTree !== undefined) {
       this.stats.reusedTree++;
-      return { ...facts, wasmPath: file, gzPath, gzipSize: fromTree.size, gzipSha256: fromTree.sha256, gzipLevel: this.level, gz: 'reused-tree' };
+      return {
+        ...facts,
+        wasmPath: file,
+        gzPath,
+        gzipSize: fromTree.size,
+        gzipSha256: fromTree.sha256,
+        gzipLevel: this.level,
+        gz: 'reused-tree',
+      };
     }
     return this.writeGz(file, facts, await deflateFile(file, facts.size, this.level, this.pool));
   }
@@ -160,7 +181,8 @@ export class ContentStore {
     const want = gzipHeader(this.level);
     for (const dir of (await this.index()).get(facts.sha256) ?? []) {
       const meta = await readMetadata(dir);
-      if (!meta || meta.sha256 !== facts.sha256 || meta.size !== facts.size || !(await filesMatchBySize(dir, meta))) continue;
+      if (!meta || meta.sha256 !== facts.sha256 || meta.size !== facts.size || !(await filesMatchBySize(dir, meta)))
+        continue;
       // Made at this run's level (recorded), or, in a tree from before the level was recorded, level 9.
       if ((meta.gzipLevel ?? 9) !== this.level) continue;
       const src = path.join(dir, GZ_FILE);
@@ -177,7 +199,8 @@ export class ContentStore {
       const size = (await fs.promises.stat(dest)).size;
       if (head.equals(want) && size === meta.gzipSize) {
         const sha256 = await sha256OfFile(dest);
-        const sound = meta.gzipSha256 !== undefined ? sha256 === meta.gzipSha256 : (await checkGzipOf(dest, facts)) === 'ok';
+        const sound =
+          meta.gzipSha256 !== undefined ? sha256 === meta.gzipSha256 : (await checkGzipOf(dest, facts)) === 'ok';
         if (sound) return { size, sha256 };
       }
       await fs.promises.rm(dest, { force: true });

@@ -16,7 +16,8 @@ export interface PluginEvent {
   aliasOf?: string;
   error?: PluginServerError;
 }
-export type PullEvent = PluginEvent | { event: 'start'; plugins: number; sources: number } | { event: 'begin'; plugins: number };
+export type PullEvent =
+  PluginEvent | { event: 'start'; plugins: number; sources: number } | { event: 'begin'; plugins: number };
 
 export interface Reporter {
   emit(e: PullEvent): void;

@@ -110,7 +110,6 @@ function groupEntries(entries: PluginEntry[]): Group[] {
   return [...groups.values()];
 }
 
-
 /**
  * A plugin version that could not be pulled: a record of who failed, at which step, and the error as
  * it was thrown. One error can be shared by every plugin served from the same download; it is never
@@ -174,7 +173,15 @@ function recordFailure(run: Run, entries: PluginEntry[], err: unknown, step: Plu
   const error = asPluginServerError(err);
   for (const e of entries) {
     run.failures.push({ name: e.name, version: e.version, aliasOf: e.aliasOf, step, error });
-    run.reporter.emit({ event: 'plugin', name: e.name, version: e.version, status: 'failed', ms, aliasOf: e.aliasOf, error });
+    run.reporter.emit({
+      event: 'plugin',
+      name: e.name,
+      version: e.version,
+      status: 'failed',
+      ms,
+      aliasOf: e.aliasOf,
+      error,
+    });
   }
 }
 
@@ -208,7 +215,18 @@ async function checkSpecAliases(run: Run, staged: Staged[]): Promise<void> {
       const other = rival ? sourceText(rival.source) : m && !run.opts.prune && m.source !== here ? m.source : undefined;
       if (other !== undefined && other !== here) {
         const where = a.file ? ` (${a.file}${a.line ? `:${a.line}` : ''})` : '';
-        recordFailure(run, [a], new InputError({ code: 'E_ALIAS_CONFLICT', message: `spec.yaml of ${here}${where} declares info.version ${a.version}, but plugins/${a.name}/${a.version} belongs to ${other}${rival ? ' in this run' : ''}`, context: { plugin: a.name, version: a.version }, hint: 'remove one of the two sources from the lists, or pull with --prune if the other one is gone' }), 'stage', 0);
+        recordFailure(
+          run,
+          [a],
+          new InputError({
+            code: 'E_ALIAS_CONFLICT',
+            message: `spec.yaml of ${here}${where} declares info.version ${a.version}, but plugins/${a.name}/${a.version} belongs to ${other}${rival ? ' in this run' : ''}`,
+            context: { plugin: a.name, version: a.version },
+            hint: 'remove one of the two sources from the lists, or pull with --prune if the other one is gone',
+          }),
+          'stage',
+          0,
+        );
         continue;
       }
       claimed.set(key, a);
@@ -231,7 +249,12 @@ function specAlias(group: Group, specYaml: string | undefined, all: PluginEntry[
   return out;
 }
 
-async function fetchOnce(run: Run, ref: Parameters<OciClient['fetch']>[0], digest: string, dir: string): Promise<FetchedArtifact> {
+async function fetchOnce(
+  run: Run,
+  ref: Parameters<OciClient['fetch']>[0],
+  digest: string,
+  dir: string,
+): Promise<FetchedArtifact> {
   const shared = run.fetches.get(digest);
   if (shared) {
     try {
@@ -240,7 +263,9 @@ async function fetchOnce(run: Run, ref: Parameters<OciClient['fetch']>[0], diges
       /* that repository failed; this one may still serve the same manifest: fetch it here */
     }
   }
-  const own = fs.promises.mkdir(dir).then(() => run.opts.client.fetch(ref, dir, { expectDigest: digest, signal: run.opts.signal, keepOriginal: true }));
+  const own = fs.promises
+    .mkdir(dir)
+    .then(() => run.opts.client.fetch(ref, dir, { expectDigest: digest, signal: run.opts.signal, keepOriginal: true }));
   if (!shared) run.fetches.set(digest, own);
   return own;
 }
@@ -250,7 +275,13 @@ async function resolveDigest(run: Run, first: PluginEntry): Promise<string> {
   const src = first.source;
   if (src.kind === 'oci') return (await run.opts.client.resolve(src.ref, run.opts.signal)).digest;
   const st = await fs.promises.stat(src.path).catch(() => undefined);
-  if (!st?.isFile()) throw new InputError({ code: 'E_FILE_SOURCE', message: `file ${src.written} not found (resolved to ${src.path})`, context: { file: first.file, line: first.line }, hint: 'fix the path; it is relative to the list file' });
+  if (!st?.isFile())
+    throw new InputError({
+      code: 'E_FILE_SOURCE',
+      message: `file ${src.written} not found (resolved to ${src.path})`,
+      context: { file: first.file, line: first.line },
+      hint: 'fix the path; it is relative to the list file',
+    });
   checkWasmSize(st.size, first);
   return `sha256:${await sha256OfFile(src.path)}`;
 }
@@ -268,7 +299,12 @@ async function stageGroup(run: Run, g: Group, i: number): Promise<Staged> {
   for (const e of g.entries) {
     const want = run.lockDigests.get(`${e.name}@${e.version}`);
     if (want && want !== digest) {
-      throw new IntegrityError({ code: 'E_FROZEN_DIGEST', message: `${sourceText(e.source)} now resolves to ${digest}, the lock file has ${want}`, context: { plugin: e.name, version: e.version }, hint: 'the tag moved: run `pull --lock` to accept it, or pin the reference' });
+      throw new IntegrityError({
+        code: 'E_FROZEN_DIGEST',
+        message: `${sourceText(e.source)} now resolves to ${digest}, the lock file has ${want}`,
+        context: { plugin: e.name, version: e.version },
+        hint: 'the tag moved: run `pull --lock` to accept it, or pin the reference',
+      });
     }
   }
   const cached = new Set<PluginEntry>();
@@ -294,7 +330,13 @@ async function stageGroup(run: Run, g: Group, i: number): Promise<Staged> {
     await fs.promises.mkdir(dir);
     s.wasmPath = path.join(dir, WASM_FILE);
     await fs.promises.copyFile(src.path, s.wasmPath);
-    if (`sha256:${await sha256OfFile(s.wasmPath)}` !== digest) throw new IntegrityError({ code: 'E_WASM_CHANGED', message: `file ${src.written} changed while being read`, context: { plugin: first.name }, hint: 'run pull again' });
+    if (`sha256:${await sha256OfFile(s.wasmPath)}` !== digest)
+      throw new IntegrityError({
+        code: 'E_WASM_CHANGED',
+        message: `file ${src.written} changed while being read`,
+        context: { plugin: first.name },
+        hint: 'run pull again',
+      });
     s.created = chooseCreated({ sourceDateEpoch: opts.sourceDateEpoch, fileMtime: st.mtime });
     s.prepared = await store.prepare(s.wasmPath, { sha256: digest.replace(/^sha256:/, ''), owned: true });
   } else {
@@ -341,7 +383,15 @@ function announceStaged(run: Run, s: Staged): void {
   for (const e of [...s.group.entries, ...fromSpec]) {
     const cached = s.cached.has(e) || (!s.wasmPath && fromSpec.includes(e));
     const status = cached ? 'cached' : e.aliasOf ? 'aliased' : e.source.kind === 'file' ? 'copied' : 'downloaded';
-    run.reporter.emit({ event: 'plugin', name: e.name, version: e.version, status, size: s.prepared?.size, ms: cached ? 0 : s.ms, aliasOf: e.aliasOf });
+    run.reporter.emit({
+      event: 'plugin',
+      name: e.name,
+      version: e.version,
+      status,
+      size: s.prepared?.size,
+      ms: cached ? 0 : s.ms,
+      aliasOf: e.aliasOf,
+    });
   }
 }
 
@@ -375,7 +425,14 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
     const fromSpec = s.aliases ?? [];
     for (const e of [...s.group.entries, ...fromSpec]) {
       wanted.add(`${e.name}/${e.version}`);
-      out.lock.push({ name: e.name, version: e.version, source: sourceText(e.source), digest: s.digest, aliasOf: e.aliasOf, ...(fromSpec.includes(e) ? { fromSpec: true as const } : {}) });
+      out.lock.push({
+        name: e.name,
+        version: e.version,
+        source: sourceText(e.source),
+        digest: s.digest,
+        aliasOf: e.aliasOf,
+        ...(fromSpec.includes(e) ? { fromSpec: true as const } : {}),
+      });
       const t0 = Date.now();
       try {
         if (s.cached.has(e) || (!s.wasmPath && (await isCurrent(run, e, s.digest)))) {
@@ -457,16 +514,39 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
     const staged = await stage(run, groups);
     await checkSpecAliases(run, staged);
     const proceed = run.failures.length === 0 || opts.keepGoing;
-    const done: Committed = proceed ? await commit(run, staged) : { published: 0, downloaded: 0, copied: 0, aliased: 0, cached: 0, pruned: [], lock: [] };
+    const done: Committed = proceed
+      ? await commit(run, staged)
+      : { published: 0, downloaded: 0, copied: 0, aliased: 0, cached: 0, pruned: [], lock: [] };
     // The OCI view follows the tree like index.json: sources fetched now give their manifests, the
     // previous view those of cached versions.
-    if (proceed) await writeOciView(root, { originals: new Map(staged.flatMap((s) => (s.original ? [[s.digest, s.original] as const] : []))), verified: run.verified });
+    if (proceed)
+      await writeOciView(root, {
+        originals: new Map(staged.flatMap((s) => (s.original ? [[s.digest, s.original] as const] : []))),
+        verified: run.verified,
+      });
     committed = !!proceed;
     const failed = run.failures;
-    if (opts.writeLock && failed.length === 0) await writeFileAtomic(opts.writeLock, renderLock(done.lock), new Date(0));
+    if (opts.writeLock && failed.length === 0)
+      await writeFileAtomic(opts.writeLock, renderLock(done.lock), new Date(0));
     const ok = failed.length === 0;
-    const counts = { downloaded: done.downloaded, copied: done.copied, aliased: done.aliased, cached: done.cached, failed: failed.length, pruned: done.pruned.length };
-    return { ok, published: done.published, cached: done.cached, failed, pruned: done.pruned, counts, ms: Date.now() - started, content: { fetched: run.fetches.size, ...run.store.stats } };
+    const counts = {
+      downloaded: done.downloaded,
+      copied: done.copied,
+      aliased: done.aliased,
+      cached: done.cached,
+      failed: failed.length,
+      pruned: done.pruned.length,
+    };
+    return {
+      ok,
+      published: done.published,
+      cached: done.cached,
+      failed,
+      pruned: done.pruned,
+      counts,
+      ms: Date.now() - started,
+      content: { fetched: run.fetches.size, ...run.store.stats },
+    };
   } finally {
     await fs.promises.rm(runTmp, { recursive: true, force: true });
     try {

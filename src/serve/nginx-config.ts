@@ -26,17 +26,33 @@ export interface NginxRewrite {
 const IMAGE_ROOT = '/usr/share/nginx/html';
 
 /** Directives whose single argument is a path under /tmp in the image. */
-const RUNTIME_PATH_DIRECTIVES = ['pid', 'client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path'];
+const RUNTIME_PATH_DIRECTIVES = [
+  'pid',
+  'client_body_temp_path',
+  'proxy_temp_path',
+  'fastcgi_temp_path',
+  'uwsgi_temp_path',
+  'scgi_temp_path',
+];
 
 /** Quotes an argument for nginx so paths with spaces or `;` survive. */
 function quote(value: string): string {
   if (value.includes('$')) {
     // Nginx expands variables inside quoted strings too ("/srv/a$uri" would serve other folders) and
     // has no escape for "$": refuse rather than serve from a path the operator did not give.
-    throw new InputError({ code: 'E_NGINX_PATH', message: `path ${JSON.stringify(value)} contains "$", which Nginx reads as a variable`, context: { path: value }, hint: 'move or copy the tree to a folder whose path has no "$"' });
+    throw new InputError({
+      code: 'E_NGINX_PATH',
+      message: `path ${JSON.stringify(value)} contains "$", which Nginx reads as a variable`,
+      context: { path: value },
+      hint: 'move or copy the tree to a folder whose path has no "$"',
+    });
   }
   if (/["\\\n]/.test(value)) {
-    throw new InputError({ code: 'E_NGINX_PATH', message: `path ${JSON.stringify(value)} cannot be written into an nginx config`, hint: 'use a folder whose path has no quotes, backslashes or newlines' });
+    throw new InputError({
+      code: 'E_NGINX_PATH',
+      message: `path ${JSON.stringify(value)} cannot be written into an nginx config`,
+      hint: 'use a folder whose path has no quotes, backslashes or newlines',
+    });
   }
   return `"${value}"`;
 }
@@ -48,10 +64,19 @@ function quote(value: string): string {
  */
 export function rewriteNginxConfig(text: string, opts: NginxRewrite, file = 'image/nginx.conf'): string {
   if (!path.isAbsolute(opts.root) || !path.isAbsolute(opts.runtimeDir)) {
-    throw new InputError({ code: 'E_NGINX_PATH', message: 'root and runtime folders must be absolute paths', context: { file } });
+    throw new InputError({
+      code: 'E_NGINX_PATH',
+      message: 'root and runtime folders must be absolute paths',
+      context: { file },
+    });
   }
   if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) {
-    throw new InputError({ code: 'E_NGINX_PORT', message: `port ${opts.port} is not a TCP port`, context: { file }, hint: 'pass a port between 1 and 65535' });
+    throw new InputError({
+      code: 'E_NGINX_PORT',
+      message: `port ${opts.port} is not a TCP port`,
+      context: { file },
+      hint: 'pass a port between 1 and 65535',
+    });
   }
   const counts = { root: 0, listen: 0, pid: 0, access_log: 0, worker_processes: 0 };
   const lines = text.split('\n').map((line, i) => {
@@ -73,7 +98,11 @@ export function rewriteNginxConfig(text: string, opts: NginxRewrite, file = 'ima
     if (RUNTIME_PATH_DIRECTIVES.includes(directive)) {
       const target = args.trim();
       if (!target.startsWith('/tmp/')) {
-        throw new InputError({ code: 'E_NGINX_CONFIG', message: `${directive} must point under /tmp (the only writable folder in the image), found ${target}`, context: where });
+        throw new InputError({
+          code: 'E_NGINX_CONFIG',
+          message: `${directive} must point under /tmp (the only writable folder in the image), found ${target}`,
+          context: where,
+        });
       }
       if (directive === 'pid') counts.pid++;
       return emit(quote(path.join(opts.runtimeDir, target.slice('/tmp/'.length))));
@@ -94,7 +123,12 @@ export function rewriteNginxConfig(text: string, opts: NginxRewrite, file = 'ima
       return opts.workerProcesses === undefined ? line : emit(String(opts.workerProcesses));
     }
     if (directive === 'user') {
-      throw new InputError({ code: 'E_NGINX_CONFIG', message: 'the shipped config must not set `user`: the image runs unprivileged as UID 101', context: where, hint: 'remove the user directive' });
+      throw new InputError({
+        code: 'E_NGINX_CONFIG',
+        message: 'the shipped config must not set `user`: the image runs unprivileged as UID 101',
+        context: where,
+        hint: 'remove the user directive',
+      });
     }
     return line;
   });
@@ -102,7 +136,12 @@ export function rewriteNginxConfig(text: string, opts: NginxRewrite, file = 'ima
     if (directive === 'access_log' && opts.accessLog === undefined) continue;
     if (directive === 'worker_processes' && opts.workerProcesses === undefined) continue;
     if (n === 0 || (directive !== 'listen' && directive !== 'access_log' && n > 1)) {
-      throw new InputError({ code: 'E_NGINX_CONFIG', message: `expected ${directive === 'listen' || directive === 'access_log' ? 'at least one' : 'exactly one'} \`${directive}\` directive, found ${n}`, context: { file }, hint: 'keep image/nginx.conf in the shape src/serve/nginx-config.ts rewrites' });
+      throw new InputError({
+        code: 'E_NGINX_CONFIG',
+        message: `expected ${directive === 'listen' || directive === 'access_log' ? 'at least one' : 'exactly one'} \`${directive}\` directive, found ${n}`,
+        context: { file },
+        hint: 'keep image/nginx.conf in the shape src/serve/nginx-config.ts rewrites',
+      });
     }
   }
   const out = lines.join('\n');

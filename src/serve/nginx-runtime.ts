@@ -17,7 +17,11 @@ import { NginxRewrite, rewriteNginxConfig } from './nginx-config';
 export function shippedConfigPath(): string {
   const file = packageFile('image', 'nginx.conf');
   if (!fs.existsSync(file)) {
-    throw new PluginServerError({ code: 'E_NGINX_CONFIG', message: `image/nginx.conf not found at ${file}`, hint: 'run from a checkout or an installed package that includes image/' });
+    throw new PluginServerError({
+      code: 'E_NGINX_CONFIG',
+      message: `image/nginx.conf not found at ${file}`,
+      hint: 'run from a checkout or an installed package that includes image/',
+    });
   }
   return file;
 }
@@ -30,7 +34,11 @@ export function checkNginx(binary: string): string {
     fs.accessSync(binary, fs.constants.X_OK);
     return binary;
   } catch {
-    throw new PluginServerError({ code: 'E_NGINX_MISSING', message: `nginx binary ${binary} does not exist or is not executable`, hint: MISSING_HINT });
+    throw new PluginServerError({
+      code: 'E_NGINX_MISSING',
+      message: `nginx binary ${binary} does not exist or is not executable`,
+      hint: MISSING_HINT,
+    });
   }
 }
 
@@ -46,7 +54,11 @@ export function findNginx(env: NodeJS.ProcessEnv = process.env): string {
       /* keep looking */
     }
   }
-  throw new PluginServerError({ code: 'E_NGINX_MISSING', message: 'nginx is not installed (not on PATH nor in /usr/sbin)', hint: MISSING_HINT });
+  throw new PluginServerError({
+    code: 'E_NGINX_MISSING',
+    message: 'nginx is not installed (not on PATH nor in /usr/sbin)',
+    hint: MISSING_HINT,
+  });
 }
 
 /**
@@ -68,12 +80,18 @@ export interface PreparedNginx {
 }
 
 /** Writes the rewritten shipped config (or `sourceConfig`) into a new temp folder. */
-export function prepareNginx(opts: Omit<NginxRewrite, 'runtimeDir' | 'user'> & { sourceConfig?: string; user?: string }): PreparedNginx {
+export function prepareNginx(
+  opts: Omit<NginxRewrite, 'runtimeDir' | 'user'> & { sourceConfig?: string; user?: string },
+): PreparedNginx {
   const source = opts.sourceConfig ?? shippedConfigPath();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-nginx-'));
   const confPath = path.join(dir, 'nginx.conf');
   try {
-    const text = rewriteNginxConfig(fs.readFileSync(source, 'utf8'), { ...opts, runtimeDir: dir, user: opts.user ?? workerUserFor() }, source);
+    const text = rewriteNginxConfig(
+      fs.readFileSync(source, 'utf8'),
+      { ...opts, runtimeDir: dir, user: opts.user ?? workerUserFor() },
+      source,
+    );
     fs.writeFileSync(confPath, text);
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -106,7 +124,14 @@ export function assertPortFree(host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new PluginServerError({ code: 'E_PORT_IN_USE', message: `cannot listen on ${host}:${port}: ${err.code ?? err.message}`, context: { url: `http://${host}:${port}` }, hint: 'stop what uses that port or pass another --port' })),
+      reject(
+        new PluginServerError({
+          code: 'E_PORT_IN_USE',
+          message: `cannot listen on ${host}:${port}: ${err.code ?? err.message}`,
+          context: { url: `http://${host}:${port}` },
+          hint: 'stop what uses that port or pass another --port',
+        }),
+      ),
     );
     srv.listen(port, host, () => srv.close(() => resolve()));
   });
@@ -127,7 +152,12 @@ function getStatus(url: string): Promise<number> {
  * Resolves once `url` answers 200; rejects when the process exits first (a config or port error)
  * or after `timeoutMs`. Backs off between attempts instead of spinning.
  */
-export async function waitForHealthy(url: string, child: ChildProcess, timeoutMs = 15000, stderr: () => string = () => ''): Promise<void> {
+export async function waitForHealthy(
+  url: string,
+  child: ChildProcess,
+  timeoutMs = 15000,
+  stderr: () => string = () => '',
+): Promise<void> {
   let exited: string | undefined;
   const onExit = (code: number | null, signal: string | null) => {
     exited = `nginx exited (${signal ?? `code ${code}`}) before answering ${url}: ${lastLine(stderr())}`;
@@ -144,7 +174,12 @@ export async function waitForHealthy(url: string, child: ChildProcess, timeoutMs
         /* not listening yet */
       }
       if (exited) throw new PluginServerError({ code: 'E_NGINX_START', message: exited, context: { url } });
-      if (Date.now() > deadline) throw new PluginServerError({ code: 'E_NGINX_START', message: `nginx did not answer ${url} within ${timeoutMs} ms: ${lastLine(stderr())}`, context: { url } });
+      if (Date.now() > deadline)
+        throw new PluginServerError({
+          code: 'E_NGINX_START',
+          message: `nginx did not answer ${url} within ${timeoutMs} ms: ${lastLine(stderr())}`,
+          context: { url },
+        });
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 500);
     }

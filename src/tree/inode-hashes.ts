@@ -53,7 +53,8 @@ export class InodeHashes {
     const st = await fs.promises.lstat(file).catch(() => undefined);
     if (!st || st.nlink < 2) return '';
     const all = (this.holders.get(inodeKey(st)) ?? []).slice().sort();
-    if (all.length > 1) return `; it is one file (hardlink) with ${all.length} paths, all changed with it: ${all.join(', ')}`;
+    if (all.length > 1)
+      return `; it is one file (hardlink) with ${all.length} paths, all changed with it: ${all.join(', ')}`;
     return `; it is one file (hardlink) with ${st.nlink} links, all changed with it`;
   }
 
@@ -78,7 +79,10 @@ export class InodeHashes {
   }
 
   /** Bounded decode check of a .gz against the raw bytes it must decode to, once per inode and expectation. */
-  async inspectGz(file: string, want: { sha256: string; size: number }): Promise<{ result: GzipCheck; fileSha256: string }> {
+  async inspectGz(
+    file: string,
+    want: { sha256: string; size: number },
+  ): Promise<{ result: GzipCheck; fileSha256: string }> {
     const st = await fs.promises.lstat(file);
     if (!st.isFile()) throw notRegular(file);
     const key = `${inodeKey(st)}:${want.sha256}:${want.size}`;

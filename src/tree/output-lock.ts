@@ -74,7 +74,11 @@ function parseHolder(text: string): LockHolder | undefined {
 async function tryCreate(file: string, holder: LockHolder): Promise<boolean> {
   let fh: fs.promises.FileHandle;
   try {
-    fh = await fs.promises.open(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o644);
+    fh = await fs.promises.open(
+      file,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
+      0o644,
+    );
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw err;
@@ -110,7 +114,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Takes the output root's lock (the root must exist). */
 export async function lockOutputRoot(root: string, opts: LockOptions = {}): Promise<OutputLock> {
   const file = path.join(root, LOCK_FILE);
-  const me: LockHolder = { pid: process.pid, start: processStart(process.pid), host: os.hostname(), runId: RUN_ID, since: new Date().toISOString() };
+  const me: LockHolder = {
+    pid: process.pid,
+    start: processStart(process.pid),
+    host: os.hostname(),
+    runId: RUN_ID,
+    since: new Date().toISOString(),
+  };
   let told = false;
   let unreadableSince: number | undefined;
   for (;;) {
@@ -127,7 +137,12 @@ export async function lockOutputRoot(root: string, opts: LockOptions = {}): Prom
       await breakStale(file, text);
       continue;
     } else if (opts.wait === false) {
-      throw new EnvironmentError({ code: 'E_TREE_LOCKED', message: `${root} is in use by another run (pid ${holder.pid} on ${holder.host}, since ${holder.since})`, context: { file }, hint: 'wait for it to finish, or run without --no-wait to wait' });
+      throw new EnvironmentError({
+        code: 'E_TREE_LOCKED',
+        message: `${root} is in use by another run (pid ${holder.pid} on ${holder.host}, since ${holder.since})`,
+        context: { file },
+        hint: 'wait for it to finish, or run without --no-wait to wait',
+      });
     } else if (!told) {
       told = true;
       opts.onWait?.(holder, file);
@@ -138,7 +153,8 @@ export async function lockOutputRoot(root: string, opts: LockOptions = {}): Prom
     file,
     release: async () => {
       const text = await fs.promises.readFile(file, 'utf8').catch(() => undefined);
-      if (text !== undefined && parseHolder(text)?.runId === RUN_ID && parseHolder(text)?.pid === process.pid) await fs.promises.rm(file, { force: true });
+      if (text !== undefined && parseHolder(text)?.runId === RUN_ID && parseHolder(text)?.pid === process.pid)
+        await fs.promises.rm(file, { force: true });
     },
   };
 }

@@ -12,10 +12,29 @@ import { InputError, IntegrityError } from '../errors';
 // The CPU pool lives with the pipeline; publishing uses it so no caller blocks the event loop.
 import { analyzeWasm, gzipFile, PreparedWasm, WasmFacts } from '../content/prepare';
 import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
-import { GZ_FILE, INDEX_FILE, RESERVED_PLUGIN_NAMES, METADATA_JSON, METADATA_TXT, PLUGINS_DIR, PluginMetadata, SPEC_FILE, TREE_SCHEMA_VERSION, WASM_FILE } from '../contract/tree-format';
+import {
+  GZ_FILE,
+  INDEX_FILE,
+  RESERVED_PLUGIN_NAMES,
+  METADATA_JSON,
+  METADATA_TXT,
+  PLUGINS_DIR,
+  PluginMetadata,
+  SPEC_FILE,
+  TREE_SCHEMA_VERSION,
+  WASM_FILE,
+} from '../contract/tree-format';
 import { parseCreated, rfc3339 } from '../contract/created';
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
-import { RUN_ID, runTempName, sha256Hex, sha256OfFile, syncDir, writeFileAtomic, writeFileDurable } from '../content/fsutil';
+import {
+  RUN_ID,
+  runTempName,
+  sha256Hex,
+  sha256OfFile,
+  syncDir,
+  writeFileAtomic,
+  writeFileDurable,
+} from '../content/fsutil';
 import { buildIndex, normalizeMetadata, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
 import { readSpecYaml } from './spec';
 import { checkWasmSize, withWasmContext } from '../content/wasm';
@@ -47,18 +66,34 @@ export interface PublishInput {
 export const TMP_PREFIX = '.tmp-';
 export const OLD_PREFIX = '.old-';
 
-export function assertSafeSegment(kind: 'name' | 'version', value: string, ctx: { plugin?: string; version?: string } = {}): void {
+export function assertSafeSegment(
+  kind: 'name' | 'version',
+  value: string,
+  ctx: { plugin?: string; version?: string } = {},
+): void {
   if (!SAFE_SEGMENT.test(value)) {
-    throw new InputError({ code: 'E_UNSAFE_SEGMENT', message: `unsafe plugin ${kind} ${JSON.stringify(value)}`, context: ctx, hint: 'use letters, digits, ".", "_" and "-" only, not starting with a dot' });
+    throw new InputError({
+      code: 'E_UNSAFE_SEGMENT',
+      message: `unsafe plugin ${kind} ${JSON.stringify(value)}`,
+      context: ctx,
+      hint: 'use letters, digits, ".", "_" and "-" only, not starting with a dot',
+    });
   }
   if (kind === 'name' && RESERVED_PLUGIN_NAMES.has(value)) {
-    throw new InputError({ code: 'E_RESERVED_NAME', message: `plugin name ${JSON.stringify(value)} is reserved: plugins/${value} is part of the tree format`, context: ctx, hint: 'rename the plugin' });
+    throw new InputError({
+      code: 'E_RESERVED_NAME',
+      message: `plugin name ${JSON.stringify(value)} is reserved: plugins/${value} is part of the tree format`,
+      context: ctx,
+      hint: 'rename the plugin',
+    });
   }
 }
 
-
 /** Computes the metadata from the facts of the wasm (see src/content/prepare.ts) without touching the disk. */
-export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, facts: Pick<WasmFacts, 'size' | 'md5' | 'sha256'> & { gzipSize: number; gzipSha256?: string; gzipLevel?: GzipLevel }): PluginMetadata {
+export function describeWasm(
+  input: Omit<PublishInput, 'wasmPath'>,
+  facts: Pick<WasmFacts, 'size' | 'md5' | 'sha256'> & { gzipSize: number; gzipSha256?: string; gzipLevel?: GzipLevel },
+): PluginMetadata {
   const spec = input.specYaml ? readSpecYaml(input.specYaml) : {};
   return normalizeMetadata({
     schemaVersion: TREE_SCHEMA_VERSION,
@@ -78,7 +113,6 @@ export function describeWasm(input: Omit<PublishInput, 'wasmPath'>, facts: Pick<
     priority: spec.priority,
   });
 }
-
 
 /**
  * Mode of plugin.wasm and plugin.wasm.gz. Versions with the same bytes share these files (hardlinks:
@@ -128,13 +162,21 @@ export async function publishVersion(root: string, input: PublishInput): Promise
   assertSafeSegment('version', input.version, ctx);
   if (input.aliasOf !== undefined) assertSafeSegment('version', input.aliasOf, ctx);
   const stat = await fs.promises.stat(input.wasmPath).catch(() => undefined);
-  if (!stat?.isFile()) throw new IntegrityError({ code: 'E_WASM_MISSING', message: `wasm file ${input.wasmPath} not found`, context: ctx, hint: 'check the source path' });
+  if (!stat?.isFile())
+    throw new IntegrityError({
+      code: 'E_WASM_MISSING',
+      message: `wasm file ${input.wasmPath} not found`,
+      context: ctx,
+      hint: 'check the source path',
+    });
   const created = parseCreated(input.created, ctx);
   checkWasmSize(stat.size, ctx);
   // Validate before creating any folder, so a bad payload leaves nothing behind.
-  const checked = input.prepared ? undefined : await analyzeWasm(input.wasmPath).catch((err: unknown) => {
-    throw withWasmContext(err, ctx);
-  });
+  const checked = input.prepared
+    ? undefined
+    : await analyzeWasm(input.wasmPath).catch((err: unknown) => {
+        throw withWasmContext(err, ctx);
+      });
 
   const pluginDir = path.join(root, PLUGINS_DIR, input.name);
   const target = path.join(pluginDir, input.version);
@@ -155,7 +197,13 @@ export async function publishVersion(root: string, input: PublishInput): Promise
       const f = checked as WasmFacts;
       await copyDurable(input.wasmPath, wasmOut, created);
       // What was validated must be exactly what is published.
-      if ((await sha256OfFile(wasmOut)) !== f.sha256) throw new IntegrityError({ code: 'E_WASM_CHANGED', message: `wasm file ${input.wasmPath} changed while being published`, context: ctx, hint: 'run the command again' });
+      if ((await sha256OfFile(wasmOut)) !== f.sha256)
+        throw new IntegrityError({
+          code: 'E_WASM_CHANGED',
+          message: `wasm file ${input.wasmPath} changed while being published`,
+          context: ctx,
+          hint: 'run the command again',
+        });
       const level = input.gzipLevel ?? DEFAULT_GZIP_LEVEL;
       const gz = await gzipFile(wasmOut, f, level);
       await writeFileDurable(gzOut, gz, created);
@@ -188,7 +236,12 @@ async function swapInto(tmp: string, target: string): Promise<void> {
     await fs.promises.rename(tmp, target);
     return;
   }
-  if (!existing.isDirectory()) throw new IntegrityError({ code: 'E_WASM_CHANGED', message: `${target} is not a folder`, hint: 'move it away and run again' });
+  if (!existing.isDirectory())
+    throw new IntegrityError({
+      code: 'E_WASM_CHANGED',
+      message: `${target} is not a folder`,
+      hint: 'move it away and run again',
+    });
   const fresh = await fs.promises.readdir(tmp);
   // The .gz first: gzip_static serves it to gateways, and the raw file goes with it right after.
   const rank = (f: string) => (f === GZ_FILE ? 0 : f === WASM_FILE ? 1 : 2);

@@ -5,7 +5,17 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ErrorCode, VerifyError } from '../errors';
-import { GZ_FILE, INDEX_FILE, MAX_WASM_BYTES, METADATA_JSON, METADATA_TXT, PLUGINS_DIR, PluginIndex, PluginMetadata, WASM_FILE } from '../contract/tree-format';
+import {
+  GZ_FILE,
+  INDEX_FILE,
+  MAX_WASM_BYTES,
+  METADATA_JSON,
+  METADATA_TXT,
+  PLUGINS_DIR,
+  PluginIndex,
+  PluginMetadata,
+  WASM_FILE,
+} from '../contract/tree-format';
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
 import { sha256OfFile } from '../content/fsutil';
 import { checkGzipOf } from '../content/gzip-check';
@@ -45,7 +55,15 @@ export async function readMetadata(dir: string): Promise<PluginMetadata | undefi
   }
   try {
     const m = JSON.parse(text) as PluginMetadata;
-    if (m && m.schemaVersion === 1 && typeof m.name === 'string' && typeof m.version === 'string' && typeof m.sha256 === 'string' && typeof m.size === 'number') return m;
+    if (
+      m &&
+      m.schemaVersion === 1 &&
+      typeof m.name === 'string' &&
+      typeof m.version === 'string' &&
+      typeof m.sha256 === 'string' &&
+      typeof m.size === 'number'
+    )
+      return m;
   } catch {
     /* fall through */
   }
@@ -65,7 +83,10 @@ export async function readAllMetadata(root: string): Promise<PluginMetadata[]> {
 /** Cheap check used by incremental pulls: files exist with the sizes metadata records. */
 export async function filesMatchBySize(dir: string, m: PluginMetadata): Promise<boolean> {
   try {
-    const [w, g] = await Promise.all([fs.promises.stat(path.join(dir, WASM_FILE)), fs.promises.stat(path.join(dir, GZ_FILE))]);
+    const [w, g] = await Promise.all([
+      fs.promises.stat(path.join(dir, WASM_FILE)),
+      fs.promises.stat(path.join(dir, GZ_FILE)),
+    ]);
     await fs.promises.access(path.join(dir, METADATA_TXT));
     return w.size === m.size && g.size === m.gzipSize;
   } catch {
@@ -86,11 +107,16 @@ export async function filesMatchByContent(dir: string, m: PluginMetadata, verifi
   if (!(await filesMatchBySize(dir, m))) return false;
   const wasm = path.join(dir, WASM_FILE);
   const gzFile = path.join(dir, GZ_FILE);
-  const [w, g] = await Promise.all([fs.promises.lstat(wasm, { bigint: true }), fs.promises.lstat(gzFile, { bigint: true })]);
+  const [w, g] = await Promise.all([
+    fs.promises.lstat(wasm, { bigint: true }),
+    fs.promises.lstat(gzFile, { bigint: true }),
+  ]);
   if (!w.isFile() || !g.isFile()) return false;
-  const hashesTo = async (file: string, sha256: string) => (await verified.known(file, sha256)) || (await sha256OfFile(file)) === sha256;
+  const hashesTo = async (file: string, sha256: string) =>
+    (await verified.known(file, sha256)) || (await sha256OfFile(file)) === sha256;
   const wasmCheck = hashesTo(wasm, m.sha256);
-  const gzCheck = m.gzipSha256 === undefined ? checkGzipOf(gzFile, m).then((r) => r === 'ok') : hashesTo(gzFile, m.gzipSha256);
+  const gzCheck =
+    m.gzipSha256 === undefined ? checkGzipOf(gzFile, m).then((r) => r === 'ok') : hashesTo(gzFile, m.gzipSha256);
   const [wasmOk, gzOk] = await Promise.all([wasmCheck.catch(() => false), gzCheck.catch(() => false)]);
   if (wasmOk) verified.vouch(wasm, m.sha256, w);
   if (gzOk && m.gzipSha256 !== undefined) verified.vouch(gzFile, m.gzipSha256, g);
@@ -105,46 +131,59 @@ export async function filesMatchByContent(dir: string, m: PluginMetadata, verifi
 export async function verifyVersion(v: VersionDir, hashes: InodeHashes = new InodeHashes()): Promise<VerifyError[]> {
   const ctx = { plugin: v.name, version: v.version };
   const problems: VerifyError[] = [];
-  const fail = (code: ErrorCode, msg: string, hint: string = 'run `pull` again to republish it, or `index` to rebuild metadata for hand-placed files') =>
-    problems.push(new VerifyError({ code, message: msg, context: ctx, hint }));
+  const fail = (
+    code: ErrorCode,
+    msg: string,
+    hint: string = 'run `pull` again to republish it, or `index` to rebuild metadata for hand-placed files',
+  ) => problems.push(new VerifyError({ code, message: msg, context: ctx, hint }));
   const m = await readMetadata(v.dir);
   if (!m) {
     fail('E_VERIFY_METADATA', `${METADATA_JSON} missing or invalid`);
     return problems;
   }
-  if (m.name !== v.name || m.version !== v.version) fail('E_VERIFY_METADATA', `${METADATA_JSON} names ${m.name}@${m.version}, not its folder`);
+  if (m.name !== v.name || m.version !== v.version)
+    fail('E_VERIFY_METADATA', `${METADATA_JSON} names ${m.name}@${m.version}, not its folder`);
   const wasmFile = path.join(v.dir, WASM_FILE);
   let raw: WasmHashes;
   try {
     raw = await hashes.hashWasm(wasmFile);
   } catch (err) {
-    if (isSymlinkError(err)) fail('E_VERIFY_SYMLINK', `${WASM_FILE} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
+    if (isSymlinkError(err))
+      fail('E_VERIFY_SYMLINK', `${WASM_FILE} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
     else if (err instanceof RangeError) fail('E_VERIFY_SIZE', `${WASM_FILE} is larger than ${MAX_WASM_BYTES} bytes`);
     else fail('E_VERIFY_MISSING', `${WASM_FILE} missing`);
     return problems;
   }
-  const wasmShared = raw.size !== m.size || raw.sha256 !== m.sha256 || raw.md5 !== m.md5 ? await hashes.sharedNote(wasmFile) : '';
-  if (raw.size !== m.size) fail('E_VERIFY_SIZE', `${WASM_FILE} is ${raw.size} bytes, metadata says ${m.size}${wasmShared}`);
-  if (raw.sha256 !== m.sha256) fail('E_VERIFY_SHA256', `${WASM_FILE} sha256 ${raw.sha256} differs from metadata ${m.sha256}${wasmShared}`);
-  if (raw.md5 !== m.md5) fail('E_VERIFY_MD5', `${WASM_FILE} md5 ${raw.md5} differs from metadata ${m.md5}${wasmShared}`);
+  const wasmShared =
+    raw.size !== m.size || raw.sha256 !== m.sha256 || raw.md5 !== m.md5 ? await hashes.sharedNote(wasmFile) : '';
+  if (raw.size !== m.size)
+    fail('E_VERIFY_SIZE', `${WASM_FILE} is ${raw.size} bytes, metadata says ${m.size}${wasmShared}`);
+  if (raw.sha256 !== m.sha256)
+    fail('E_VERIFY_SHA256', `${WASM_FILE} sha256 ${raw.sha256} differs from metadata ${m.sha256}${wasmShared}`);
+  if (raw.md5 !== m.md5)
+    fail('E_VERIFY_MD5', `${WASM_FILE} md5 ${raw.md5} differs from metadata ${m.md5}${wasmShared}`);
   const gzFile = path.join(v.dir, GZ_FILE);
   const gzStat = await fs.promises.lstat(gzFile).catch(() => undefined);
   if (!gzStat) fail('E_VERIFY_MISSING', `${GZ_FILE} missing`);
-  else if (gzStat.isSymbolicLink()) fail('E_VERIFY_SYMLINK', `${GZ_FILE} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
+  else if (gzStat.isSymbolicLink())
+    fail('E_VERIFY_SYMLINK', `${GZ_FILE} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
   else {
     const gzProblems: string[] = [];
     if (gzStat.size !== m.gzipSize) gzProblems.push(`${GZ_FILE} is ${gzStat.size} bytes, metadata says ${m.gzipSize}`);
     // Decoded against the raw file's own sha256 and size, streaming: a gzip bomb stops at that size.
     const got = await hashes.inspectGz(gzFile, raw).catch(() => ({ result: 'corrupt' as const, fileSha256: '' }));
     if (got.result === 'corrupt') gzProblems.push(`${GZ_FILE} does not decode`);
-    else if (got.result === 'oversize') gzProblems.push(`${GZ_FILE} decodes to more than ${WASM_FILE}'s ${raw.size} bytes (decoding stopped there)`);
+    else if (got.result === 'oversize')
+      gzProblems.push(`${GZ_FILE} decodes to more than ${WASM_FILE}'s ${raw.size} bytes (decoding stopped there)`);
     else if (got.result === 'mismatch') gzProblems.push(`${GZ_FILE} does not decode to ${WASM_FILE}`);
-    else if (m.gzipSha256 !== undefined && got.fileSha256 !== m.gzipSha256) gzProblems.push(`${GZ_FILE} sha256 ${got.fileSha256} differs from metadata ${m.gzipSha256}`);
+    else if (m.gzipSha256 !== undefined && got.fileSha256 !== m.gzipSha256)
+      gzProblems.push(`${GZ_FILE} sha256 ${got.fileSha256} differs from metadata ${m.gzipSha256}`);
     const gzShared = gzProblems.length ? await hashes.sharedNote(gzFile) : '';
     for (const p of gzProblems) fail('E_VERIFY_GZIP', `${p}${gzShared}`);
   }
   for (const f of [METADATA_TXT, METADATA_JSON]) {
-    if ((await fs.promises.lstat(path.join(v.dir, f)).catch(() => undefined))?.isSymbolicLink()) fail('E_VERIFY_SYMLINK', `${f} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
+    if ((await fs.promises.lstat(path.join(v.dir, f)).catch(() => undefined))?.isSymbolicLink())
+      fail('E_VERIFY_SYMLINK', `${f} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
   }
   try {
     const txt = (await readNoFollow(path.join(v.dir, METADATA_TXT), MAX_METADATA_BYTES)).toString('utf8');
@@ -186,7 +225,8 @@ async function symlinksInTree(root: string): Promise<string[]> {
     for (const e of await fs.promises.readdir(dir, { withFileTypes: true }).catch(() => [])) {
       const r = `${rel}/${e.name}`;
       if (e.isSymbolicLink()) found.push(r);
-      else if (e.isDirectory() && depth < 2 && !e.name.startsWith('.')) await walk(path.join(dir, e.name), r, depth + 1);
+      else if (e.isDirectory() && depth < 2 && !e.name.startsWith('.'))
+        await walk(path.join(dir, e.name), r, depth + 1);
     }
   };
   const plugins = path.join(root, PLUGINS_DIR);
@@ -197,13 +237,16 @@ async function symlinksInTree(root: string): Promise<string[]> {
 
 /** What is wrong with the shape of a parsed index.json, or undefined when it is a tree index. */
 function indexShapeProblem(value: unknown): string | undefined {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return `index.json is ${value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`}, not an object`;
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    return `index.json is ${value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`}, not an object`;
   const index = value as Record<string, unknown>;
-  if (index.schemaVersion !== 1) return `index.json schemaVersion is ${JSON.stringify(index.schemaVersion) ?? 'missing'}, not 1`;
+  if (index.schemaVersion !== 1)
+    return `index.json schemaVersion is ${JSON.stringify(index.schemaVersion) ?? 'missing'}, not 1`;
   if (!Array.isArray(index.plugins)) return 'index.json has no plugins array';
   for (const [i, e] of index.plugins.entries()) {
     const p = e as Record<string, unknown> | null;
-    if (p === null || typeof p !== 'object' || typeof p.name !== 'string' || typeof p.version !== 'string') return `index.json plugins[${i}] is not an entry with a name and a version`;
+    if (p === null || typeof p !== 'object' || typeof p.name !== 'string' || typeof p.version !== 'string')
+      return `index.json plugins[${i}] is not an entry with a name and a version`;
   }
   return undefined;
 }
@@ -221,7 +264,14 @@ export async function verifyTree(root: string): Promise<{ checked: number; probl
     if (m) metas.push(m);
   }
   for (const link of await symlinksInTree(root)) {
-    problems.push(new VerifyError({ code: 'E_VERIFY_SYMLINK', message: `${link} is a symlink; Nginx refuses it (403)`, context: { file: path.join(root, link) }, hint: SYMLINK_HINT }));
+    problems.push(
+      new VerifyError({
+        code: 'E_VERIFY_SYMLINK',
+        message: `${link} is a symlink; Nginx refuses it (403)`,
+        context: { file: path.join(root, link) },
+        hint: SYMLINK_HINT,
+      }),
+    );
   }
   const indexFile = path.join(root, PLUGINS_DIR, INDEX_FILE);
   const where = { file: indexFile };
@@ -231,26 +281,77 @@ export async function verifyTree(root: string): Promise<{ checked: number; probl
   } catch (err) {
     if (isSymlinkError(err)) {
       // Already reported by symlinksInTree.
-    } else if (err instanceof RangeError) problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: `index.json is larger than ${MAX_INDEX_BYTES} bytes`, context: where, hint: 'run `index <root>`' }));
-    else problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: 'index.json missing', context: where, hint: 'run `index <root>`' }));
+    } else if (err instanceof RangeError)
+      problems.push(
+        new VerifyError({
+          code: 'E_VERIFY_INDEX',
+          message: `index.json is larger than ${MAX_INDEX_BYTES} bytes`,
+          context: where,
+          hint: 'run `index <root>`',
+        }),
+      );
+    else
+      problems.push(
+        new VerifyError({
+          code: 'E_VERIFY_INDEX',
+          message: 'index.json missing',
+          context: where,
+          hint: 'run `index <root>`',
+        }),
+      );
   }
   if (text !== undefined) {
     let index: PluginIndex | undefined;
     try {
       const parsed: unknown = JSON.parse(text);
       const shape = indexShapeProblem(parsed);
-      if (shape) problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: shape, context: where, hint: 'run `index <root>`' }));
+      if (shape)
+        problems.push(
+          new VerifyError({ code: 'E_VERIFY_INDEX', message: shape, context: where, hint: 'run `index <root>`' }),
+        );
       else index = parsed as PluginIndex;
     } catch {
-      problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: 'index.json is not valid JSON', context: where, hint: 'run `index <root>`' }));
+      problems.push(
+        new VerifyError({
+          code: 'E_VERIFY_INDEX',
+          message: 'index.json is not valid JSON',
+          context: where,
+          hint: 'run `index <root>`',
+        }),
+      );
     }
     if (index) {
       const listed = new Set(index.plugins.map((e) => `${e.name}/${e.version}`));
       const present = new Set(dirs.map((d) => `${d.name}/${d.version}`));
-      for (const k of listed) if (!present.has(k)) problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: `index.json lists ${k}, which has no folder`, context: where, hint: 'run `index <root>`' }));
-      for (const k of present) if (!listed.has(k)) problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: `folder ${k} is missing from index.json`, context: where, hint: 'run `index <root>`' }));
+      for (const k of listed)
+        if (!present.has(k))
+          problems.push(
+            new VerifyError({
+              code: 'E_VERIFY_INDEX',
+              message: `index.json lists ${k}, which has no folder`,
+              context: where,
+              hint: 'run `index <root>`',
+            }),
+          );
+      for (const k of present)
+        if (!listed.has(k))
+          problems.push(
+            new VerifyError({
+              code: 'E_VERIFY_INDEX',
+              message: `folder ${k} is missing from index.json`,
+              context: where,
+              hint: 'run `index <root>`',
+            }),
+          );
       if (problems.length === 0 && text !== renderIndex(buildIndex(metas))) {
-        problems.push(new VerifyError({ code: 'E_VERIFY_INDEX', message: 'index.json does not match the metadata of the tree', context: where, hint: 'run `index <root>`' }));
+        problems.push(
+          new VerifyError({
+            code: 'E_VERIFY_INDEX',
+            message: 'index.json does not match the metadata of the tree',
+            context: where,
+            hint: 'run `index <root>`',
+          }),
+        );
       }
     }
   }

@@ -34,12 +34,20 @@ async function strayEntries(root: string, versions: Set<string>): Promise<Array<
     const rel = `${PLUGINS_DIR}/${n.name}`;
     if (n.name === INDEX_FILE || n.name.startsWith('.')) continue;
     if (!n.isDirectory()) {
-      out.push({ path: rel, reason: 'a file directly under plugins/ is not served; plugins live in plugins/<name>/<version>/' });
+      out.push({
+        path: rel,
+        reason: 'a file directly under plugins/ is not served; plugins live in plugins/<name>/<version>/',
+      });
       continue;
     }
     for (const v of await fs.promises.readdir(path.join(plugins, n.name), { withFileTypes: true })) {
       const vrel = `${rel}/${v.name}`;
-      if (!v.isDirectory()) out.push({ path: vrel, reason: v.name === WASM_FILE ? `older layout: move it to ${rel}/<version>/${WASM_FILE}` : 'not a version folder' });
+      if (!v.isDirectory())
+        out.push({
+          path: vrel,
+          reason:
+            v.name === WASM_FILE ? `older layout: move it to ${rel}/<version>/${WASM_FILE}` : 'not a version folder',
+        });
       else if (!versions.has(`${n.name}/${v.name}`)) out.push({ path: vrel, reason: 'not a safe version folder name' });
     }
   }
@@ -50,7 +58,10 @@ async function strayEntries(root: string, versions: Set<string>): Promise<Array<
  * `thenWhileLocked` runs after the index is written and before the output lock is released: what a
  * higher layer derives from the tree (the OCI view) is written by the same run that owns it.
  */
-export async function reindexTree(root: string, opts: { sourceDateEpoch?: string; lock?: LockOptions; thenWhileLocked?: () => Promise<void> } = {}): Promise<ReindexResult> {
+export async function reindexTree(
+  root: string,
+  opts: { sourceDateEpoch?: string; lock?: LockOptions; thenWhileLocked?: () => Promise<void> } = {},
+): Promise<ReindexResult> {
   await assertNoSymlinkBelow(root, PLUGINS_DIR);
   const treeRun = await beginTreeRun(root, opts.lock);
   try {
@@ -71,7 +82,10 @@ async function reindexLocked(root: string, opts: { sourceDateEpoch?: string }): 
     const wasm = path.join(v.dir, WASM_FILE);
     const st = await fs.promises.lstat(wasm).catch(() => undefined);
     if (st?.isSymbolicLink()) {
-      out.skipped.push({ path: `${PLUGINS_DIR}/${id}/${WASM_FILE}`, reason: 'a symlink: never followed, and Nginx refuses it; put the real file there' });
+      out.skipped.push({
+        path: `${PLUGINS_DIR}/${id}/${WASM_FILE}`,
+        reason: 'a symlink: never followed, and Nginx refuses it; put the real file there',
+      });
       continue;
     }
     if (!st) {

@@ -22,10 +22,20 @@ export async function assertNoSymlinkBelow(root: string, ...segments: string[]):
     }
     const rel = path.relative(root, current);
     if (st.isSymbolicLink()) {
-      throw new EnvironmentError({ code: 'E_TREE_SYMLINK', message: `${rel} under ${root} is a symlink; it is never followed`, context: { file: current }, hint: 'replace the link with a real folder (or remove it) and run again' });
+      throw new EnvironmentError({
+        code: 'E_TREE_SYMLINK',
+        message: `${rel} under ${root} is a symlink; it is never followed`,
+        context: { file: current },
+        hint: 'replace the link with a real folder (or remove it) and run again',
+      });
     }
     if (i < segments.length - 1 && !st.isDirectory()) {
-      throw new EnvironmentError({ code: 'E_FS_IS_DIRECTORY', message: `${rel} under ${root} is not a folder`, context: { file: current }, hint: 'move the file away and run again' });
+      throw new EnvironmentError({
+        code: 'E_FS_IS_DIRECTORY',
+        message: `${rel} under ${root} is not a folder`,
+        context: { file: current },
+        hint: 'move the file away and run again',
+      });
     }
   }
 }

@@ -52,9 +52,13 @@ export class VerifiedFiles {
   static async load(root: string): Promise<VerifiedFiles> {
     const previous = new Map<string, string>();
     try {
-      const parsed = JSON.parse(await fs.promises.readFile(path.join(root, VERIFIED_FILE), 'utf8')) as { format?: unknown; files?: unknown };
+      const parsed = JSON.parse(await fs.promises.readFile(path.join(root, VERIFIED_FILE), 'utf8')) as {
+        format?: unknown;
+        files?: unknown;
+      };
       if (parsed.format === FORMAT && parsed.files && typeof parsed.files === 'object') {
-        for (const [rel, v] of Object.entries(parsed.files as Record<string, unknown>)) if (typeof v === 'string') previous.set(rel, v);
+        for (const [rel, v] of Object.entries(parsed.files as Record<string, unknown>))
+          if (typeof v === 'string') previous.set(rel, v);
       }
     } catch {
       /* no record: every file is read */

@@ -26,7 +26,10 @@ function hwmKiB(pid: number): number {
   }
 }
 
-export function runCliProcess(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<ProcessRun> {
+export function runCliProcess(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
+): Promise<ProcessRun> {
   const started = Date.now();
   const child = spawn(process.execPath, [path.join(REPO_ROOT, 'build', 'src', 'cli.js'), ...args], {
     cwd: opts.cwd ?? REPO_ROOT,
@@ -44,7 +47,9 @@ export function runCliProcess(args: string[], opts: { env?: NodeJS.ProcessEnv; t
     child.on('exit', (code) => {
       clearInterval(poll);
       clearTimeout(kill);
-      child.on('close', () => resolve({ code, stdout, stderr, peakRssMiB: Math.round(peak / 102.4) / 10, ms: Date.now() - started }));
+      child.on('close', () =>
+        resolve({ code, stdout, stderr, peakRssMiB: Math.round(peak / 102.4) / 10, ms: Date.now() - started }),
+      );
     });
   });
 }

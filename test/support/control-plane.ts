@@ -57,30 +57,87 @@ process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-function run(bin: string, args: string[], opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+function run(
+  bin: string,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = execFile(bin, args, { timeout: opts.timeoutMs ?? 60_000, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, env: opts.env }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
-      resolve({ code, stdout, stderr: err && code === -1 ? `${stderr}\n${err.message}` : stderr });
-    });
+    const child = execFile(
+      bin,
+      args,
+      { timeout: opts.timeoutMs ?? 60_000, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, env: opts.env },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : -1
+          : 0;
+        resolve({ code, stdout, stderr: err && code === -1 ? `${stderr}\n${err.message}` : stderr });
+      },
+    );
     if (opts.input !== undefined) child.stdin!.end(opts.input);
     else child.stdin!.end();
   });
 }
 
 async function openssl(dir: string, args: string[]): Promise<void> {
-  const r = await run(tool('openssl'), args, { timeoutMs: 30_000, env: { ...process.env, RANDFILE: path.join(dir, '.rnd') } });
+  const r = await run(tool('openssl'), args, {
+    timeoutMs: 30_000,
+    env: { ...process.env, RANDFILE: path.join(dir, '.rnd') },
+  });
   if (r.code !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr}`);
 }
 
 /** A CA, the API server's serving certificate, an admin client certificate and the service-account key pair. */
 async function makePki(dir: string): Promise<void> {
   const p = (f: string) => path.join(dir, f);
-  await openssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', p('ca.key'), '-out', p('ca.crt'), '-days', '2', '-subj', '/CN=hps-test-ca']);
+  await openssl(dir, [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    p('ca.key'),
+    '-out',
+    p('ca.crt'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=hps-test-ca',
+  ]);
   const sign = async (name: string, subject: string, ext: string) => {
     fs.writeFileSync(p(`${name}.ext`), ext);
-    await openssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', subject]);
-    await openssl(dir, ['x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p(`${name}.crt`), '-days', '2', '-extfile', p(`${name}.ext`)]);
+    await openssl(dir, [
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      p(`${name}.key`),
+      '-out',
+      p(`${name}.csr`),
+      '-subj',
+      subject,
+    ]);
+    await openssl(dir, [
+      'x509',
+      '-req',
+      '-in',
+      p(`${name}.csr`),
+      '-CA',
+      p('ca.crt'),
+      '-CAkey',
+      p('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      p(`${name}.crt`),
+      '-days',
+      '2',
+      '-extfile',
+      p(`${name}.ext`),
+    ]);
   };
   await sign(
     'apiserver',
@@ -139,7 +196,9 @@ export async function startControlPlane(): Promise<ControlPlane> {
   const logs = (lines = 20) =>
     children
       .map(({ name, log }) => {
-        const text = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '';
+        const text = fs.existsSync(log)
+          ? fs.readFileSync(log, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+          : '';
         return `--- ${name} ---\n${text}`;
       })
       .join('\n');
@@ -167,7 +226,8 @@ export async function startControlPlane(): Promise<ControlPlane> {
     let last: unknown;
     for (;;) {
       for (const { name, child } of children) {
-        if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}) while waiting for ${what}\n${logs()}`);
+        if (child.exitCode !== null)
+          throw new Error(`${name} exited (${child.exitCode}) while waiting for ${what}\n${logs()}`);
       }
       try {
         const value = await check();
@@ -175,14 +235,23 @@ export async function startControlPlane(): Promise<ControlPlane> {
       } catch (e) {
         last = e;
       }
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last})` : ''}\n${logs()}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last})` : ''}\n${logs()}`,
+        );
       await new Promise((r) => setTimeout(r, 250));
     }
   };
 
   try {
     await makePki(dir);
-    const [etcdClient, etcdPeer, apiPort, cmPort, schedPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const [etcdClient, etcdPeer, apiPort, cmPort, schedPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
     const p = (f: string) => path.join(dir, f);
 
     startComponent('etcd', tool('etcd'), [
@@ -218,10 +287,24 @@ export async function startControlPlane(): Promise<ControlPlane> {
       '--profiling=false',
     ]);
     const kubectl = (args: string[], opts: { input?: string; timeoutMs?: number } = {}) =>
-      run(tool('kubectl'), ['--kubeconfig', kubeconfig, ...args], { ...opts, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir } });
-    await waitFor('kube-apiserver /readyz', async () => ((await kubectl(['get', '--raw=/readyz'], { timeoutMs: 10_000 })).stdout.trim() === 'ok' ? true : undefined), 90_000);
+      run(tool('kubectl'), ['--kubeconfig', kubeconfig, ...args], {
+        ...opts,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir },
+      });
+    await waitFor(
+      'kube-apiserver /readyz',
+      async () =>
+        (await kubectl(['get', '--raw=/readyz'], { timeoutMs: 10_000 })).stdout.trim() === 'ok' ? true : undefined,
+      90_000,
+    );
 
-    const common = [`--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`, '--bind-address=127.0.0.1', '--leader-elect=false'];
+    const common = [
+      `--kubeconfig=${kubeconfig}`,
+      `--authentication-kubeconfig=${kubeconfig}`,
+      `--authorization-kubeconfig=${kubeconfig}`,
+      '--bind-address=127.0.0.1',
+      '--leader-elect=false',
+    ];
     startComponent('kube-controller-manager', tool('kube-controller-manager'), [
       ...common,
       `--secure-port=${cmPort}`,
@@ -242,7 +325,14 @@ export async function startControlPlane(): Promise<ControlPlane> {
     ]);
     // Pods need the namespace's default ServiceAccount (ServiceAccount admission), which the
     // controller-manager creates.
-    await waitFor('the default ServiceAccount', async () => ((await kubectl(['get', 'serviceaccount', 'default', '-n', 'default'], { timeoutMs: 10_000 })).code === 0 ? true : undefined), 60_000);
+    await waitFor(
+      'the default ServiceAccount',
+      async () =>
+        (await kubectl(['get', 'serviceaccount', 'default', '-n', 'default'], { timeoutMs: 10_000 })).code === 0
+          ? true
+          : undefined,
+      60_000,
+    );
 
     const cp: ControlPlane = {
       kubeconfig,
@@ -253,7 +343,11 @@ export async function startControlPlane(): Promise<ControlPlane> {
         if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
         return r.stdout;
       },
-      helm: (args, opts) => run(tool('helm'), [...args, '--kubeconfig', kubeconfig], { timeoutMs: opts?.timeoutMs ?? 180_000, env: helmEnv() }),
+      helm: (args, opts) =>
+        run(tool('helm'), [...args, '--kubeconfig', kubeconfig], {
+          timeoutMs: opts?.timeoutMs ?? 180_000,
+          env: helmEnv(),
+        }),
       async addNodes(nodes) {
         const docs = nodes.map((n) =>
           JSON.stringify({
@@ -262,16 +356,28 @@ export async function startControlPlane(): Promise<ControlPlane> {
             metadata: {
               name: n.name,
               annotations: { 'kwok.x-k8s.io/node': 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-              labels: { type: 'kwok', 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'topology.kubernetes.io/zone': n.zone, ...n.labels },
+              labels: {
+                type: 'kwok',
+                'kubernetes.io/hostname': n.name,
+                'kubernetes.io/os': 'linux',
+                'kubernetes.io/arch': 'amd64',
+                'topology.kubernetes.io/zone': n.zone,
+                ...n.labels,
+              },
             },
-            status: { allocatable: { cpu: '32', memory: '256Gi', pods: '110' }, capacity: { cpu: '32', memory: '256Gi', pods: '110' } },
+            status: {
+              allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
+              capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+            },
           }),
         );
         await cp.kubectlOk(['create', '-f', '-'], { input: docs.join('\n') });
         await waitFor(`nodes ${nodes.map((n) => n.name).join(', ')} Ready and untainted`, async () => {
           const out = JSON.parse(await cp.kubectlOk(['get', 'nodes', '-o', 'json']));
           const ready = out.items.filter(
-            (n: any) => n.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') && !(n.spec.taints ?? []).some((t: any) => t.effect === 'NoSchedule'),
+            (n: any) =>
+              n.status.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') &&
+              !(n.spec.taints ?? []).some((t: any) => t.effect === 'NoSchedule'),
           );
           return nodes.every((want) => ready.some((n: any) => n.metadata.name === want.name)) ? true : undefined;
         });

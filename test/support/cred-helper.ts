@@ -18,7 +18,8 @@ export interface PassStore {
 
 export function helperBinary(): string {
   const bin = path.join(REPO_ROOT, '.tools', 'bin', 'docker-credential-pass');
-  if (!fs.existsSync(bin)) throw new Error('docker-credential-pass not found in .tools/bin: run scripts/install-test-tools.sh');
+  if (!fs.existsSync(bin))
+    throw new Error('docker-credential-pass not found in .tools/bin: run scripts/install-test-tools.sh');
   return bin;
 }
 
@@ -31,17 +32,35 @@ export function startPassStore(dir: string): PassStore {
     PASSWORD_STORE_DIR: storeDir,
     PATH: `${path.dirname(helperBinary())}${path.delimiter}${process.env.PATH ?? ''}`,
   };
-  const run = (cmd: string, args: string[], input?: string) => execFileSync(cmd, args, { env: { ...process.env, ...env }, input, stdio: ['pipe', 'pipe', 'pipe'] }).toString();
+  const run = (cmd: string, args: string[], input?: string) =>
+    execFileSync(cmd, args, { env: { ...process.env, ...env }, input, stdio: ['pipe', 'pipe', 'pipe'] }).toString();
   const batch = path.join(dir, 'gpg-batch');
-  fs.writeFileSync(batch, ['%no-protection', 'Key-Type: EDDSA', 'Key-Curve: ed25519', 'Subkey-Type: ECDH', 'Subkey-Curve: cv25519',
-    'Name-Real: plugin-server test', 'Name-Email: test@example.invalid', 'Expire-Date: 0', '%commit', ''].join('\n'));
+  fs.writeFileSync(
+    batch,
+    [
+      '%no-protection',
+      'Key-Type: EDDSA',
+      'Key-Curve: ed25519',
+      'Subkey-Type: ECDH',
+      'Subkey-Curve: cv25519',
+      'Name-Real: plugin-server test',
+      'Name-Email: test@example.invalid',
+      'Expire-Date: 0',
+      '%commit',
+      '',
+    ].join('\n'),
+  );
   run('gpg', ['--batch', '--gen-key', batch]);
-  const fpr = run('gpg', ['--batch', '--list-keys', '--with-colons']).split('\n').find((l) => l.startsWith('fpr:'))?.split(':')[9];
+  const fpr = run('gpg', ['--batch', '--list-keys', '--with-colons'])
+    .split('\n')
+    .find((l) => l.startsWith('fpr:'))
+    ?.split(':')[9];
   if (!fpr) throw new Error('gpg made no key');
   run('pass', ['init', fpr]);
   return {
     env,
-    store: (host, username, secret) => void run(helperBinary(), ['store'], JSON.stringify({ ServerURL: host, Username: username, Secret: secret })),
+    store: (host, username, secret) =>
+      void run(helperBinary(), ['store'], JSON.stringify({ ServerURL: host, Username: username, Secret: secret })),
     stop: () => {
       try {
         run('gpgconf', ['--kill', 'gpg-agent']);

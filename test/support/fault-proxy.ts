@@ -45,7 +45,10 @@ export interface FaultProxy {
 }
 
 function describe(rule: FaultRule): string {
-  return Object.entries(rule).filter(([k]) => k !== 'path' && k !== 'method' && k !== 'times' && k !== 'body').map(([k, v]) => `${k}=${String(v)}`).join(',');
+  return Object.entries(rule)
+    .filter(([k]) => k !== 'path' && k !== 'method' && k !== 'times' && k !== 'body')
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(',');
 }
 
 export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
@@ -65,38 +68,43 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     }
     if (rule?.status) {
       req.resume();
-      res.writeHead(rule.status, { 'content-type': 'application/json', ...(rule.headers ?? {}) }).end(rule.body ?? '{"errors":[{"code":"FAULT"}]}');
+      res
+        .writeHead(rule.status, { 'content-type': 'application/json', ...(rule.headers ?? {}) })
+        .end(rule.body ?? '{"errors":[{"code":"FAULT"}]}');
       return;
     }
     const forward = () => {
-      const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent }, (upRes) => {
-        if (!rule || (rule.truncateTo === undefined && !rule.corrupt)) {
-          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-          upRes.pipe(res);
-          return;
-        }
-        const chunks: Buffer[] = [];
-        upRes.on('data', (c: Buffer) => chunks.push(c));
-        upRes.on('end', () => {
-          let body = Buffer.concat(chunks);
-          const headers = { ...upRes.headers };
-          if (rule.corrupt && body.length) {
-            body = Buffer.from(body);
-            body[body.length >> 1] ^= 0xff;
+      const up = http.request(
+        { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent },
+        (upRes) => {
+          if (!rule || (rule.truncateTo === undefined && !rule.corrupt)) {
+            res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+            upRes.pipe(res);
+            return;
           }
-          if (rule.truncateTo !== undefined && rule.truncateTo < body.length) {
-            const cut = body.subarray(0, rule.truncateTo);
-            if (rule.keepLength) {
-              res.writeHead(upRes.statusCode ?? 502, headers);
-              res.write(cut, () => res.socket?.destroy());
-              return;
+          const chunks: Buffer[] = [];
+          upRes.on('data', (c: Buffer) => chunks.push(c));
+          upRes.on('end', () => {
+            let body = Buffer.concat(chunks);
+            const headers = { ...upRes.headers };
+            if (rule.corrupt && body.length) {
+              body = Buffer.from(body);
+              body[body.length >> 1] ^= 0xff;
             }
-            headers['content-length'] = String(cut.length);
-            body = cut;
-          }
-          res.writeHead(upRes.statusCode ?? 502, headers).end(body);
-        });
-      });
+            if (rule.truncateTo !== undefined && rule.truncateTo < body.length) {
+              const cut = body.subarray(0, rule.truncateTo);
+              if (rule.keepLength) {
+                res.writeHead(upRes.statusCode ?? 502, headers);
+                res.write(cut, () => res.socket?.destroy());
+                return;
+              }
+              headers['content-length'] = String(cut.length);
+              body = cut;
+            }
+            res.writeHead(upRes.statusCode ?? 502, headers).end(body);
+          });
+        },
+      );
       up.on('error', () => res.socket?.destroy());
       req.pipe(up);
     };

@@ -18,7 +18,10 @@ export function recordFigures(name: string, figures: Record<string, unknown>): v
   } catch {
     /* first figures of this run */
   }
-  fs.writeFileSync(file, `${JSON.stringify({ ...current, ...figures, recordedAt: new Date().toISOString() }, null, 2)}\n`);
+  fs.writeFileSync(
+    file,
+    `${JSON.stringify({ ...current, ...figures, recordedAt: new Date().toISOString() }, null, 2)}\n`,
+  );
 }
 
 /** Starts a fresh figures file at the beginning of a suite, so stale keys of an older run do not linger. */

@@ -38,7 +38,10 @@ export interface GatewayFetchOptions {
 }
 
 /** Runs the fetcher once for all requests; resolves with its JSON lines and exit code, never rejects on a failed fetch. */
-export function gatewayFetch(requests: GatewayFetchRequest[], opts: GatewayFetchOptions = {}): Promise<{ code: number; results: GatewayFetchResult[]; stderr: string }> {
+export function gatewayFetch(
+  requests: GatewayFetchRequest[],
+  opts: GatewayFetchOptions = {},
+): Promise<{ code: number; results: GatewayFetchResult[]; stderr: string }> {
   const args = ['-from', '-'];
   if (opts.requestTimeout) args.push('-request-timeout', opts.requestTimeout);
   if (opts.retries !== undefined) args.push('-retries', String(opts.retries));
@@ -51,7 +54,8 @@ export function gatewayFetch(requests: GatewayFetchRequest[], opts: GatewayFetch
       { timeout: opts.killAfterMs ?? 120_000, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024 },
       (err, stdout, stderr) => {
         const code = err ? ((err as { code?: unknown }).code as number | undefined) : 0;
-        if (typeof code !== 'number') return reject(new Error(`gateway-client did not finish: ${err?.message}\n${stderr}`));
+        if (typeof code !== 'number')
+          return reject(new Error(`gateway-client did not finish: ${err?.message}\n${stderr}`));
         const results = stdout
           .split('\n')
           // Istio's own logger writes its `info wasm fetching image ...` lines (oci:// only) to stdout

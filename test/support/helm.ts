@@ -63,7 +63,15 @@ export interface TemplateOptions {
 }
 
 export function helmTemplate(opts: TemplateOptions = {}): HelmResult {
-  const args = ['template', opts.release ?? 'higress-plugin-server', opts.chart ?? CHART_PATH, '--namespace', opts.namespace ?? 'higress-system', '--kube-version', opts.kubeVersion ?? KUBE_VERSION];
+  const args = [
+    'template',
+    opts.release ?? 'higress-plugin-server',
+    opts.chart ?? CHART_PATH,
+    '--namespace',
+    opts.namespace ?? 'higress-system',
+    '--kube-version',
+    opts.kubeVersion ?? KUBE_VERSION,
+  ];
   for (const s of opts.set ?? []) args.push('--set', s);
   for (const s of opts.setJson ?? []) args.push('--set-json', s);
   for (const f of opts.values ?? []) args.push('-f', f);
@@ -103,8 +111,22 @@ export function renderNotes(set: string[], opts: { release?: string; namespace?:
   try {
     fs.cpSync(CHART_PATH, tmp, { recursive: true });
     fs.renameSync(path.join(tmp, 'templates', 'NOTES.txt'), path.join(tmp, 'NOTES.txt'));
-    fs.writeFileSync(path.join(tmp, 'templates', 'notes.yaml'), 'text: {{ tpl (.Files.Get "NOTES.txt") . | toJson }}\n');
-    const r = helm(['template', opts.release ?? 'ps', tmp, '--kube-version', KUBE_VERSION, '-n', opts.namespace ?? 'higress-system', '--show-only', 'templates/notes.yaml', ...set.flatMap((s) => ['--set', s])]);
+    fs.writeFileSync(
+      path.join(tmp, 'templates', 'notes.yaml'),
+      'text: {{ tpl (.Files.Get "NOTES.txt") . | toJson }}\n',
+    );
+    const r = helm([
+      'template',
+      opts.release ?? 'ps',
+      tmp,
+      '--kube-version',
+      KUBE_VERSION,
+      '-n',
+      opts.namespace ?? 'higress-system',
+      '--show-only',
+      'templates/notes.yaml',
+      ...set.flatMap((s) => ['--set', s]),
+    ]);
     if (r.status !== 0 || r.stderr) throw new Error(`rendering NOTES.txt failed: ${r.stderr}`);
     return (parseAllDocuments(r.stdout)[0].toJS() as { text: string }).text;
   } finally {

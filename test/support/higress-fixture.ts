@@ -22,7 +22,8 @@ export function helmOk(args: string[]): string {
 
 /** Copies the three fixture charts into `<dir>/{higress,higress-core,higress-console}`. */
 export function copyHigressFixtures(dir: string): { umbrella: string; core: string } {
-  for (const c of ['higress', 'higress-core', 'higress-console']) fs.cpSync(path.join(FIXTURES, c), path.join(dir, c), { recursive: true });
+  for (const c of ['higress', 'higress-core', 'higress-console'])
+    fs.cpSync(path.join(FIXTURES, c), path.join(dir, c), { recursive: true });
   return { umbrella: path.join(dir, 'higress'), core: path.join(dir, 'higress-core') };
 }
 
@@ -33,5 +34,14 @@ export function embedIntoCore(coreDir: string): void {
     path.join(coreDir, 'Chart.yaml'),
     `dependencies:\n  - name: higress-plugin-server\n    alias: pluginServer\n    version: ${HIGRESS_VERSION}\n    condition: global.enablePluginServer\n`,
   );
-  helmOk(['package', CHART_PATH, '--version', HIGRESS_VERSION, '--app-version', HIGRESS_VERSION, '-d', path.join(coreDir, 'charts')]);
+  helmOk([
+    'package',
+    CHART_PATH,
+    '--version',
+    HIGRESS_VERSION,
+    '--app-version',
+    HIGRESS_VERSION,
+    '-d',
+    path.join(coreDir, 'charts'),
+  ]);
 }

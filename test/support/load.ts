@@ -30,29 +30,38 @@ export interface BurstResult {
  * gateway does) on its own keep-alive connection. `expected` maps a path to the sha256 of the bytes
  * the server must send for it (the .gz file when gzip_static applies).
  */
-export async function rolloutBurst(baseUrl: string, paths: string[], expected: Map<string, string>, clients: number): Promise<BurstResult> {
+export async function rolloutBurst(
+  baseUrl: string,
+  paths: string[],
+  expected: Map<string, string>,
+  clients: number,
+): Promise<BurstResult> {
   const result: BurstResult = { requests: 0, statuses: {}, bytes: 0, wrongBodies: 0, notGzip: 0, errors: [] };
   const one = (agent: http.Agent, p: string) =>
     new Promise<void>((resolve) => {
       result.requests++;
-      const req = http.get(`${baseUrl}${p}`, { agent, headers: { 'accept-encoding': 'gzip', 'user-agent': 'reliability-burst' } }, (res) => {
-        const h = crypto.createHash('sha256');
-        res.on('data', (c: Buffer) => {
-          h.update(c);
-          result.bytes += c.length;
-        });
-        res.on('end', () => {
-          const status = String(res.statusCode ?? 0);
-          result.statuses[status] = (result.statuses[status] ?? 0) + 1;
-          if (res.headers['content-encoding'] !== 'gzip') result.notGzip++;
-          if (h.digest('hex') !== expected.get(p)) result.wrongBodies++;
-          resolve();
-        });
-        res.on('error', (e) => {
-          result.errors.push(`${p}: ${e.message}`);
-          resolve();
-        });
-      });
+      const req = http.get(
+        `${baseUrl}${p}`,
+        { agent, headers: { 'accept-encoding': 'gzip', 'user-agent': 'reliability-burst' } },
+        (res) => {
+          const h = crypto.createHash('sha256');
+          res.on('data', (c: Buffer) => {
+            h.update(c);
+            result.bytes += c.length;
+          });
+          res.on('end', () => {
+            const status = String(res.statusCode ?? 0);
+            result.statuses[status] = (result.statuses[status] ?? 0) + 1;
+            if (res.headers['content-encoding'] !== 'gzip') result.notGzip++;
+            if (h.digest('hex') !== expected.get(p)) result.wrongBodies++;
+            resolve();
+          });
+          res.on('error', (e) => {
+            result.errors.push(`${p}: ${e.message}`);
+            resolve();
+          });
+        },
+      );
       req.on('error', (e) => {
         result.statuses['0'] = (result.statuses['0'] ?? 0) + 1;
         result.errors.push(`${p}: ${e.message}`);
@@ -93,38 +102,68 @@ export function parseWrk(text: string): WrkResult {
     durationS: num(/requests in ([\d.]+)s/),
     requestsPerSec: num(/Requests\/sec:\s+([\d.]+)/),
     non2xx3xx: num(/Non-2xx or 3xx responses: (\d+)/),
-    socketErrors: { connect: Number(se?.[1] ?? 0), read: Number(se?.[2] ?? 0), write: Number(se?.[3] ?? 0), timeout: Number(se?.[4] ?? 0) },
+    socketErrors: {
+      connect: Number(se?.[1] ?? 0),
+      read: Number(se?.[2] ?? 0),
+      write: Number(se?.[3] ?? 0),
+      timeout: Number(se?.[4] ?? 0),
+    },
     latencyP99: /\s99%\s+(\S+)/.exec(text)?.[1] ?? 'n/a',
     raw: text,
   };
 }
 
 /** Runs wrk with a raised open-files limit (1000 connections need more than the usual 1024 fds). */
-export async function runWrk(url: string, opts: { connections: number; threads: number; seconds: number; headers?: string[] }): Promise<WrkResult> {
-  const args = ['-t', String(opts.threads), '-c', String(opts.connections), '-d', `${opts.seconds}s`, '--latency', '--timeout', '10s', ...(opts.headers ?? []).flatMap((h) => ['-H', h]), url];
+export async function runWrk(
+  url: string,
+  opts: { connections: number; threads: number; seconds: number; headers?: string[] },
+): Promise<WrkResult> {
+  const args = [
+    '-t',
+    String(opts.threads),
+    '-c',
+    String(opts.connections),
+    '-d',
+    `${opts.seconds}s`,
+    '--latency',
+    '--timeout',
+    '10s',
+    ...(opts.headers ?? []).flatMap((h) => ['-H', h]),
+    url,
+  ];
   const quoted = [tool('wrk'), ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const { stdout } = await promisify(execFile)('bash', ['-c', `ulimit -n ${opts.connections + 1024} && exec ${quoted}`], { maxBuffer: 4 * 1024 * 1024, timeout: (opts.seconds + 30) * 1000 });
+  const { stdout } = await promisify(execFile)(
+    'bash',
+    ['-c', `ulimit -n ${opts.connections + 1024} && exec ${quoted}`],
+    { maxBuffer: 4 * 1024 * 1024, timeout: (opts.seconds + 30) * 1000 },
+  );
   return parseWrk(stdout);
 }
 
 /** Opens `count` connections that each send a partial request line and headers, one header every `intervalMs`, never finishing. */
-export async function slowloris(port: number, count: number, intervalMs: number): Promise<{ sockets: net.Socket[]; closedByServer(): number; stop(): void }> {
+export async function slowloris(
+  port: number,
+  count: number,
+  intervalMs: number,
+): Promise<{ sockets: net.Socket[]; closedByServer(): number; stop(): void }> {
   const sockets: net.Socket[] = [];
   const timers: NodeJS.Timeout[] = [];
   let closed = 0;
   await Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<void>((resolve) => {
-        const s = net.connect(port, '127.0.0.1', () => {
-          s.write('GET /plugins/index.json HTTP/1.1\r\nHost: 127.0.0.1\r\n');
-          resolve();
-        });
-        s.on('error', () => resolve());
-        s.on('close', () => closed++);
-        sockets.push(s);
-        let n = 0;
-        timers.push(setInterval(() => !s.destroyed && s.write(`X-Slow-${n++}: a\r\n`), intervalMs));
-      }),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<void>((resolve) => {
+          const s = net.connect(port, '127.0.0.1', () => {
+            s.write('GET /plugins/index.json HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+            resolve();
+          });
+          s.on('error', () => resolve());
+          s.on('close', () => closed++);
+          sockets.push(s);
+          let n = 0;
+          timers.push(setInterval(() => !s.destroyed && s.write(`X-Slow-${n++}: a\r\n`), intervalMs));
+        }),
     ),
   );
   return {
@@ -141,21 +180,29 @@ export async function slowloris(port: number, count: number, intervalMs: number)
  * Starts `count` downloads of `target` that read only the first chunk and then stop reading, so the
  * server's send buffer fills and Nginx must hold the connection without buffering the file in memory.
  */
-export async function slowReaders(port: number, target: string, count: number): Promise<{ received(): number; stop(): void }> {
+export async function slowReaders(
+  port: number,
+  target: string,
+  count: number,
+): Promise<{ received(): number; stop(): void }> {
   const sockets: net.Socket[] = [];
   let received = 0;
   await Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<void>((resolve) => {
-        const s = net.connect(port, '127.0.0.1', () => s.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\n\r\n`));
-        s.once('data', (c: Buffer) => {
-          received += c.length;
-          s.pause();
-          resolve();
-        });
-        s.on('error', () => resolve());
-        sockets.push(s);
-      }),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<void>((resolve) => {
+          const s = net.connect(port, '127.0.0.1', () =>
+            s.write(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\n\r\n`),
+          );
+          s.once('data', (c: Buffer) => {
+            received += c.length;
+            s.pause();
+            resolve();
+          });
+          s.on('error', () => resolve());
+          sockets.push(s);
+        }),
     ),
   );
   return { received: () => received, stop: () => sockets.forEach((s) => s.destroy()) };

@@ -31,14 +31,18 @@ export async function startManifestProxy(upstream: string): Promise<ManifestProx
   const server = http.createServer((req, res) => {
     const lie = state.lies.find((l) => l.path.test(req.url ?? ''));
     let upstreamPath = req.url ?? '/';
-    if (lie?.swapRepository && req.method === 'GET') upstreamPath = upstreamPath.replace(lie.swapRepository.from, lie.swapRepository.to);
+    if (lie?.swapRepository && req.method === 'GET')
+      upstreamPath = upstreamPath.replace(lie.swapRepository.from, lie.swapRepository.to);
     if (lie) state.applied++;
-    const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: upstreamPath, headers: req.headers, agent }, (upRes) => {
-      const headers = { ...upRes.headers };
-      if (lie?.digestHeader && headers['docker-content-digest']) headers['docker-content-digest'] = lie.digestHeader;
-      res.writeHead(upRes.statusCode ?? 502, headers);
-      upRes.pipe(res);
-    });
+    const up = http.request(
+      { host: target.hostname, port: target.port, method: req.method, path: upstreamPath, headers: req.headers, agent },
+      (upRes) => {
+        const headers = { ...upRes.headers };
+        if (lie?.digestHeader && headers['docker-content-digest']) headers['docker-content-digest'] = lie.digestHeader;
+        res.writeHead(upRes.statusCode ?? 502, headers);
+        upRes.pipe(res);
+      },
+    );
     up.on('error', () => res.socket?.destroy());
     req.pipe(up);
   });

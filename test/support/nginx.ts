@@ -30,7 +30,6 @@ export interface StartNginxOptions {
   readyPath?: string;
 }
 
-
 export async function startNginx(root: string, opts: StartNginxOptions = {}): Promise<RunningNginx> {
   const binary = tool('nginx');
   const port = await freePort();

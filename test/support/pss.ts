@@ -33,7 +33,8 @@ interface Container {
 function containers(spec: Record<string, any>): Container[] {
   const out: Container[] = [];
   for (const kind of ['containers', 'initContainers', 'ephemeralContainers']) {
-    for (const c of (spec[kind] as Array<Record<string, any>> | undefined) ?? []) out.push({ kind, name: String(c.name), c });
+    for (const c of (spec[kind] as Array<Record<string, any>> | undefined) ?? [])
+      out.push({ kind, name: String(c.name), c });
   }
   return out;
 }
@@ -57,7 +58,16 @@ export const SAFE_SYSCTLS = new Set([
 ]);
 
 /** Volume sources the restricted profile allows. */
-export const RESTRICTED_VOLUME_TYPES = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']);
+export const RESTRICTED_VOLUME_TYPES = new Set([
+  'configMap',
+  'csi',
+  'downwardAPI',
+  'emptyDir',
+  'ephemeral',
+  'persistentVolumeClaim',
+  'projected',
+  'secret',
+]);
 
 const SELINUX_TYPES = new Set(['', 'container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t']);
 
@@ -67,43 +77,76 @@ export const PSS_CONTROLS: PssControl[] = [
     title: 'HostProcess',
     profile: 'baseline',
     check: (p) => [
-      ...(podSc(p).windowsOptions?.hostProcess === true ? ['pod securityContext.windowsOptions.hostProcess is true'] : []),
-      ...containers(p.spec).filter((k) => sc(k).windowsOptions?.hostProcess === true).map((k) => `${label(k)}: windowsOptions.hostProcess is true`),
+      ...(podSc(p).windowsOptions?.hostProcess === true
+        ? ['pod securityContext.windowsOptions.hostProcess is true']
+        : []),
+      ...containers(p.spec)
+        .filter((k) => sc(k).windowsOptions?.hostProcess === true)
+        .map((k) => `${label(k)}: windowsOptions.hostProcess is true`),
     ],
   },
   {
     id: 'host-namespaces',
     title: 'Host Namespaces',
     profile: 'baseline',
-    check: (p) => ['hostNetwork', 'hostPID', 'hostIPC'].filter((f) => p.spec[f] === true).map((f) => `spec.${f} is true`),
+    check: (p) =>
+      ['hostNetwork', 'hostPID', 'hostIPC'].filter((f) => p.spec[f] === true).map((f) => `spec.${f} is true`),
   },
   {
     id: 'privileged',
     title: 'Privileged Containers',
     profile: 'baseline',
-    check: (p) => containers(p.spec).filter((k) => sc(k).privileged === true).map((k) => `${label(k)}: privileged is true`),
+    check: (p) =>
+      containers(p.spec)
+        .filter((k) => sc(k).privileged === true)
+        .map((k) => `${label(k)}: privileged is true`),
   },
   {
     id: 'capabilities-baseline',
     title: 'Capabilities (baseline: only the default set may be added)',
     profile: 'baseline',
     check: (p) => {
-      const allowed = new Set(['AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'MKNOD', 'NET_BIND_SERVICE', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYS_CHROOT']);
-      return containers(p.spec).flatMap((k) => ((sc(k).capabilities?.add as string[] | undefined) ?? []).filter((c) => !allowed.has(c)).map((c) => `${label(k)}: adds capability ${c}`));
+      const allowed = new Set([
+        'AUDIT_WRITE',
+        'CHOWN',
+        'DAC_OVERRIDE',
+        'FOWNER',
+        'FSETID',
+        'KILL',
+        'MKNOD',
+        'NET_BIND_SERVICE',
+        'SETFCAP',
+        'SETGID',
+        'SETPCAP',
+        'SETUID',
+        'SYS_CHROOT',
+      ]);
+      return containers(p.spec).flatMap((k) =>
+        ((sc(k).capabilities?.add as string[] | undefined) ?? [])
+          .filter((c) => !allowed.has(c))
+          .map((c) => `${label(k)}: adds capability ${c}`),
+      );
     },
   },
   {
     id: 'host-path',
     title: 'HostPath Volumes',
     profile: 'baseline',
-    check: (p) => ((p.spec.volumes as Array<Record<string, any>> | undefined) ?? []).filter((v) => v.hostPath !== undefined).map((v) => `volume ${v.name} is a hostPath`),
+    check: (p) =>
+      ((p.spec.volumes as Array<Record<string, any>> | undefined) ?? [])
+        .filter((v) => v.hostPath !== undefined)
+        .map((v) => `volume ${v.name} is a hostPath`),
   },
   {
     id: 'host-ports',
     title: 'Host Ports',
     profile: 'baseline',
     check: (p) =>
-      containers(p.spec).flatMap((k) => ((k.c.ports as Array<Record<string, any>> | undefined) ?? []).filter((port) => port.hostPort !== undefined && port.hostPort !== 0).map((port) => `${label(k)}: hostPort ${port.hostPort}`)),
+      containers(p.spec).flatMap((k) =>
+        ((k.c.ports as Array<Record<string, any>> | undefined) ?? [])
+          .filter((port) => port.hostPort !== undefined && port.hostPort !== 0)
+          .map((port) => `${label(k)}: hostPort ${port.hostPort}`),
+      ),
   },
   {
     id: 'apparmor',
@@ -112,11 +155,19 @@ export const PSS_CONTROLS: PssControl[] = [
     check: (p) => {
       const out: string[] = [];
       for (const [key, value] of Object.entries(p.metadata?.annotations ?? {})) {
-        if (key.startsWith('container.apparmor.security.beta.kubernetes.io/') && value !== 'runtime/default' && !value.startsWith('localhost/')) out.push(`annotation ${key}=${value}`);
+        if (
+          key.startsWith('container.apparmor.security.beta.kubernetes.io/') &&
+          value !== 'runtime/default' &&
+          !value.startsWith('localhost/')
+        )
+          out.push(`annotation ${key}=${value}`);
       }
       const okType = (t: unknown) => t === undefined || t === 'RuntimeDefault' || t === 'Localhost';
-      if (!okType(podSc(p).appArmorProfile?.type)) out.push(`pod appArmorProfile.type ${podSc(p).appArmorProfile.type}`);
-      for (const k of containers(p.spec)) if (!okType(sc(k).appArmorProfile?.type)) out.push(`${label(k)}: appArmorProfile.type ${sc(k).appArmorProfile.type}`);
+      if (!okType(podSc(p).appArmorProfile?.type))
+        out.push(`pod appArmorProfile.type ${podSc(p).appArmorProfile.type}`);
+      for (const k of containers(p.spec))
+        if (!okType(sc(k).appArmorProfile?.type))
+          out.push(`${label(k)}: appArmorProfile.type ${sc(k).appArmorProfile.type}`);
       return out;
     },
   },
@@ -141,7 +192,10 @@ export const PSS_CONTROLS: PssControl[] = [
     id: 'proc-mount',
     title: '/proc Mount Type',
     profile: 'baseline',
-    check: (p) => containers(p.spec).filter((k) => sc(k).procMount !== undefined && sc(k).procMount !== 'Default').map((k) => `${label(k)}: procMount ${sc(k).procMount}`),
+    check: (p) =>
+      containers(p.spec)
+        .filter((k) => sc(k).procMount !== undefined && sc(k).procMount !== 'Default')
+        .map((k) => `${label(k)}: procMount ${sc(k).procMount}`),
   },
   {
     id: 'seccomp-baseline',
@@ -149,14 +203,19 @@ export const PSS_CONTROLS: PssControl[] = [
     profile: 'baseline',
     check: (p) => [
       ...(podSc(p).seccompProfile?.type === 'Unconfined' ? ['pod seccompProfile is Unconfined'] : []),
-      ...containers(p.spec).filter((k) => sc(k).seccompProfile?.type === 'Unconfined').map((k) => `${label(k)}: seccompProfile is Unconfined`),
+      ...containers(p.spec)
+        .filter((k) => sc(k).seccompProfile?.type === 'Unconfined')
+        .map((k) => `${label(k)}: seccompProfile is Unconfined`),
     ],
   },
   {
     id: 'sysctls',
     title: 'Sysctls',
     profile: 'baseline',
-    check: (p) => ((podSc(p).sysctls as Array<{ name: string }> | undefined) ?? []).filter((s) => !SAFE_SYSCTLS.has(s.name)).map((s) => `unsafe sysctl ${s.name}`),
+    check: (p) =>
+      ((podSc(p).sysctls as Array<{ name: string }> | undefined) ?? [])
+        .filter((s) => !SAFE_SYSCTLS.has(s.name))
+        .map((s) => `unsafe sysctl ${s.name}`),
   },
   {
     id: 'volume-types',
@@ -173,7 +232,12 @@ export const PSS_CONTROLS: PssControl[] = [
     title: 'Privilege Escalation',
     profile: 'restricted',
     // No pod-level field exists: every container must say false itself.
-    check: (p) => containers(p.spec).filter((k) => sc(k).allowPrivilegeEscalation !== false).map((k) => `${label(k)}: allowPrivilegeEscalation is ${String(sc(k).allowPrivilegeEscalation)}, must be false`),
+    check: (p) =>
+      containers(p.spec)
+        .filter((k) => sc(k).allowPrivilegeEscalation !== false)
+        .map(
+          (k) => `${label(k)}: allowPrivilegeEscalation is ${String(sc(k).allowPrivilegeEscalation)}, must be false`,
+        ),
   },
   {
     id: 'run-as-non-root',
@@ -196,7 +260,9 @@ export const PSS_CONTROLS: PssControl[] = [
     profile: 'restricted',
     check: (p) => [
       ...(podSc(p).runAsUser === 0 ? ['pod runAsUser is 0'] : []),
-      ...containers(p.spec).filter((k) => sc(k).runAsUser === 0).map((k) => `${label(k)}: runAsUser is 0`),
+      ...containers(p.spec)
+        .filter((k) => sc(k).runAsUser === 0)
+        .map((k) => `${label(k)}: runAsUser is 0`),
     ],
   },
   {
@@ -209,7 +275,10 @@ export const PSS_CONTROLS: PssControl[] = [
       const out = pod !== undefined && !ok(pod) ? [`pod seccompProfile.type ${pod}`] : [];
       for (const k of containers(p.spec)) {
         const own = sc(k).seccompProfile?.type;
-        if (own !== undefined ? !ok(own) : !ok(pod)) out.push(`${label(k)}: effective seccompProfile.type is ${String(own ?? pod)}, must be RuntimeDefault or Localhost`);
+        if (own !== undefined ? !ok(own) : !ok(pod))
+          out.push(
+            `${label(k)}: effective seccompProfile.type is ${String(own ?? pod)}, must be RuntimeDefault or Localhost`,
+          );
       }
       return out;
     },
@@ -222,8 +291,10 @@ export const PSS_CONTROLS: PssControl[] = [
       containers(p.spec).flatMap((k) => {
         const caps = sc(k).capabilities ?? {};
         const out: string[] = [];
-        if (!((caps.drop as string[] | undefined) ?? []).includes('ALL')) out.push(`${label(k)}: capabilities.drop does not include ALL`);
-        for (const c of (caps.add as string[] | undefined) ?? []) if (c !== 'NET_BIND_SERVICE') out.push(`${label(k)}: adds capability ${c}`);
+        if (!((caps.drop as string[] | undefined) ?? []).includes('ALL'))
+          out.push(`${label(k)}: capabilities.drop does not include ALL`);
+        for (const c of (caps.add as string[] | undefined) ?? [])
+          if (c !== 'NET_BIND_SERVICE') out.push(`${label(k)}: adds capability ${c}`);
         return out;
       }),
   },
@@ -235,7 +306,8 @@ export function podTemplates(objects: Array<Record<string, any>>): Array<{ id: s
   for (const o of objects) {
     const id = `${o.kind}/${o.metadata?.name}`;
     if (o.kind === 'Pod') out.push({ id, pod: { metadata: o.metadata, spec: o.spec } });
-    else if (['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'].includes(o.kind)) out.push({ id, pod: o.spec.template });
+    else if (['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'].includes(o.kind))
+      out.push({ id, pod: o.spec.template });
     else if (o.kind === 'CronJob') out.push({ id, pod: o.spec.jobTemplate.spec.template });
   }
   return out;

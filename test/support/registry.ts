@@ -103,7 +103,21 @@ interface Signer {
 async function makeSigner(dir: string): Promise<Signer> {
   const key = path.join(dir, 'token.key');
   const cert = path.join(dir, 'token.crt');
-  await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=test-token-issuer']);
+  await promisify(execFile)('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=test-token-issuer',
+  ]);
   const der = new crypto.X509Certificate(fs.readFileSync(cert)).raw;
   return { keyPem: fs.readFileSync(key, 'utf8'), certDerB64: der.toString('base64') };
 }
@@ -111,10 +125,23 @@ async function makeSigner(dir: string): Promise<Signer> {
 const ISSUER = 'test-token-issuer';
 const SERVICE = 'test-registry';
 
-function signToken(signer: Signer, user: string, access: Array<{ type: string; name: string; actions: string[] }>): string {
+function signToken(
+  signer: Signer,
+  user: string,
+  access: Array<{ type: string; name: string; actions: string[] }>,
+): string {
   const now = Math.floor(Date.now() / 1000);
   const header = { typ: 'JWT', alg: 'RS256', x5c: [signer.certDerB64] };
-  const claims = { iss: ISSUER, sub: user, aud: SERVICE, exp: now + 600, nbf: now - 60, iat: now, jti: crypto.randomBytes(8).toString('hex'), access };
+  const claims = {
+    iss: ISSUER,
+    sub: user,
+    aud: SERVICE,
+    exp: now + 600,
+    nbf: now - 60,
+    iat: now,
+    jti: crypto.randomBytes(8).toString('hex'),
+    access,
+  };
   const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
   const sig = crypto.sign('RSA-SHA256', Buffer.from(input), signer.keyPem);
   return `${input}.${b64url(sig)}`;
@@ -132,7 +159,12 @@ function parseScopes(scopes: string[], allowed: (name: string, action: string) =
   return access;
 }
 
-async function startTokenServer(signer: Signer, username: string, password: string, anonymousPull: boolean): Promise<TokenServer & { close(): Promise<void> }> {
+async function startTokenServer(
+  signer: Signer,
+  username: string,
+  password: string,
+  anonymousPull: boolean,
+): Promise<TokenServer & { close(): Promise<void> }> {
   const requests: TokenServer['requests'] = [];
   const server = http.createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
@@ -151,14 +183,20 @@ async function startTokenServer(signer: Signer, username: string, password: stri
     requests.push({ scope: scopes.join(' '), user });
     const access = parseScopes(scopes, (_name, action) => user !== 'anonymous' || (anonymousPull && action === 'pull'));
     const token = signToken(signer, user, access);
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: 600, issued_at: new Date().toISOString() }));
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ token, access_token: token, expires_in: 600, issued_at: new Date().toISOString() }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/token`,
     requests,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -173,7 +211,10 @@ async function waitUntilUp(url: string, proc: ChildProcess, stderr: () => string
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`docker-registry exited with ${proc.exitCode}: ${stderr()}`);
     const ok = await new Promise<boolean>((resolve) => {
-      const req = http.get(`${url}/v2/`, (res) => { res.resume(); resolve(res.statusCode === 200 || res.statusCode === 401); });
+      const req = http.get(`${url}/v2/`, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200 || res.statusCode === 401);
+      });
       req.on('error', () => resolve(false));
     });
     if (ok) return;
@@ -203,25 +244,30 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
     authYaml = `auth:\n  token:\n    realm: ${tokenServer.url}\n    service: ${SERVICE}\n    issuer: ${ISSUER}\n    rootcertbundle: ${path.join(dir, 'token.crt')}\n`;
   }
   const config = path.join(dir, 'config.yml');
-  fs.writeFileSync(config, [
-    'version: 0.1',
-    'log:',
-    '  level: error',
-    '  accesslog:',
-    '    disabled: true',
-    'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${storageDir}`,
-    '  delete:',
-    '    enabled: true',
-    'http:',
-    `  addr: ${host}`,
-    `  secret: ${crypto.randomBytes(12).toString('hex')}`,
-    authYaml,
-  ].join('\n'));
+  fs.writeFileSync(
+    config,
+    [
+      'version: 0.1',
+      'log:',
+      '  level: error',
+      '  accesslog:',
+      '    disabled: true',
+      'storage:',
+      '  filesystem:',
+      `    rootdirectory: ${storageDir}`,
+      '  delete:',
+      '    enabled: true',
+      'http:',
+      `  addr: ${host}`,
+      `  secret: ${crypto.randomBytes(12).toString('hex')}`,
+      authYaml,
+    ].join('\n'),
+  );
   const proc = spawn(tool('docker-registry'), ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let errText = '';
-  proc.stderr?.on('data', (d: Buffer) => { errText = (errText + d.toString()).slice(-4000); });
+  proc.stderr?.on('data', (d: Buffer) => {
+    errText = (errText + d.toString()).slice(-4000);
+  });
   const url = `http://${host}`;
   const stop = async () => {
     if (proc.exitCode === null && proc.signalCode === null) {
@@ -239,12 +285,23 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
     throw err;
   }
   return {
-    host, url, storageDir, auth, username, password,
+    host,
+    url,
+    storageDir,
+    auth,
+    username,
+    password,
     tokenServer: tokenServer ? { url: tokenServer.url, requests: tokenServer.requests } : undefined,
-    ref: (repository, tag, digest) => ({ registry: host, repository, ...(tag ? { tag } : {}), ...(digest ? { digest } : {}) }),
+    ref: (repository, tag, digest) => ({
+      registry: host,
+      repository,
+      ...(tag ? { tag } : {}),
+      ...(digest ? { digest } : {}),
+    }),
     pushAuth: (repository) => {
       if (auth === 'htpasswd') return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-      if (auth === 'token' && signer) return `Bearer ${signToken(signer, username, [{ type: 'repository', name: repository, actions: ['pull', 'push'] }])}`;
+      if (auth === 'token' && signer)
+        return `Bearer ${signToken(signer, username, [{ type: 'repository', name: repository, actions: ['pull', 'push'] }])}`;
       return undefined;
     },
     stop,
@@ -254,10 +311,21 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Registr
 // ---------------------------------------------------------------------------------------------
 // Pushing through the HTTP API
 
-async function api(reg: Registry, repository: string, method: string, pathAndQuery: string, body?: Buffer, headers: Record<string, string> = {}): Promise<Response> {
+async function api(
+  reg: Registry,
+  repository: string,
+  method: string,
+  pathAndQuery: string,
+  body?: Buffer,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   const authorization = reg.pushAuth(repository);
   const url = pathAndQuery.startsWith('http') ? pathAndQuery : `${reg.url}${pathAndQuery}`;
-  return fetch(url, { method, body: body ? new Uint8Array(body) : undefined, headers: { ...headers, ...(authorization ? { authorization } : {}) } });
+  return fetch(url, {
+    method,
+    body: body ? new Uint8Array(body) : undefined,
+    headers: { ...headers, ...(authorization ? { authorization } : {}) },
+  });
 }
 
 async function expectStatus(res: Response, ok: number[], what: string): Promise<void> {
@@ -269,7 +337,13 @@ async function expectStatus(res: Response, ok: number[], what: string): Promise<
 const knownBlobs = new WeakMap<Registry, Map<string, string>>();
 
 /** Uploads one blob (POST + PUT, or a cross-repository mount when the registry already has it). */
-export async function pushBlob(reg: Registry, repository: string, data: Buffer, mediaType: string, annotations?: Record<string, string>): Promise<Descriptor> {
+export async function pushBlob(
+  reg: Registry,
+  repository: string,
+  data: Buffer,
+  mediaType: string,
+  annotations?: Record<string, string>,
+): Promise<Descriptor> {
   const digest = sha256(data);
   const desc: Descriptor = { mediaType, digest, size: data.length, ...(annotations ? { annotations } : {}) };
   const known = knownBlobs.get(reg) ?? new Map<string, string>();
@@ -289,16 +363,26 @@ export async function pushBlob(reg: Registry, repository: string, data: Buffer, 
   await start.arrayBuffer();
   const location = new URL(start.headers.get('location') ?? '', reg.url);
   location.searchParams.set('digest', digest);
-  const put = await api(reg, repository, 'PUT', location.toString(), data, { 'content-type': 'application/octet-stream' });
+  const put = await api(reg, repository, 'PUT', location.toString(), data, {
+    'content-type': 'application/octet-stream',
+  });
   await expectStatus(put, [201], `upload ${digest} to ${repository}`);
   known.set(digest, repository);
   return desc;
 }
 
 /** PUTs a manifest (object or exact bytes) under a tag or digest; returns its digest. */
-export async function pushManifest(reg: Registry, repository: string, reference: string, manifest: object | Buffer, mediaType: string): Promise<string> {
+export async function pushManifest(
+  reg: Registry,
+  repository: string,
+  reference: string,
+  manifest: object | Buffer,
+  mediaType: string,
+): Promise<string> {
   const bytes = Buffer.isBuffer(manifest) ? manifest : Buffer.from(JSON.stringify(manifest));
-  const res = await api(reg, repository, 'PUT', `/v2/${repository}/manifests/${reference}`, bytes, { 'content-type': mediaType });
+  const res = await api(reg, repository, 'PUT', `/v2/${repository}/manifests/${reference}`, bytes, {
+    'content-type': mediaType,
+  });
   await expectStatus(res, [201], `put manifest ${repository}:${reference}`);
   return sha256(bytes);
 }
@@ -326,21 +410,54 @@ export interface ArtifactOptions {
 }
 
 /** OCI artifact as Higress and `oras push` make it: a raw wasm layer (+ optional spec.yaml layer). */
-export async function pushWasmArtifact(reg: Registry, repository: string, tag: string, wasm: Buffer, opts: ArtifactOptions = {}): Promise<Pushed> {
+export async function pushWasmArtifact(
+  reg: Registry,
+  repository: string,
+  tag: string,
+  wasm: Buffer,
+  opts: ArtifactOptions = {},
+): Promise<Pushed> {
   const config = await pushBlob(reg, repository, Buffer.from('{}'), MEDIA.wasmConfig);
   const layers: Descriptor[] = [];
   for (const extra of opts.extraLayers ?? []) {
-    layers.push(await pushBlob(reg, repository, extra.data, extra.mediaType, extra.title ? { 'org.opencontainers.image.title': extra.title } : undefined));
+    layers.push(
+      await pushBlob(
+        reg,
+        repository,
+        extra.data,
+        extra.mediaType,
+        extra.title ? { 'org.opencontainers.image.title': extra.title } : undefined,
+      ),
+    );
   }
-  const wasmLayer = await pushBlob(reg, repository, wasm, MEDIA.wasmLayer, { 'org.opencontainers.image.title': 'plugin.wasm' });
+  const wasmLayer = await pushBlob(reg, repository, wasm, MEDIA.wasmLayer, {
+    'org.opencontainers.image.title': 'plugin.wasm',
+  });
   layers.push(wasmLayer);
   if (opts.specYaml !== undefined) {
     const type = opts.specBy === 'title' ? 'application/yaml' : MEDIA.specLayer;
-    layers.push(await pushBlob(reg, repository, Buffer.from(opts.specYaml), type, { 'org.opencontainers.image.title': 'spec.yaml' }));
+    layers.push(
+      await pushBlob(reg, repository, Buffer.from(opts.specYaml), type, {
+        'org.opencontainers.image.title': 'spec.yaml',
+      }),
+    );
   }
-  const manifest = { schemaVersion: 2, mediaType: MEDIA.ociManifest, config, layers, ...(opts.annotations ? { annotations: opts.annotations } : {}) };
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MEDIA.ociManifest,
+    config,
+    layers,
+    ...(opts.annotations ? { annotations: opts.annotations } : {}),
+  };
   const manifestDigest = await pushManifest(reg, repository, tag, manifest, MEDIA.ociManifest);
-  return { ref: reg.ref(repository, tag), manifestDigest, manifest, wasmLayer, config, wasmSha256: sha256(wasm).slice(7) };
+  return {
+    ref: reg.ref(repository, tag),
+    manifestDigest,
+    manifest,
+    wasmLayer,
+    config,
+    wasmSha256: sha256(wasm).slice(7),
+  };
 }
 
 /** A gzip'd tar holding `files` (path → bytes), made with the tar package like an image layer. */
@@ -370,17 +487,47 @@ export interface ImageOptions {
   architecture?: string;
 }
 
-async function pushImage(reg: Registry, repository: string, tag: string, wasm: Buffer, kind: 'docker' | 'oci', opts: ImageOptions): Promise<Pushed> {
+async function pushImage(
+  reg: Registry,
+  repository: string,
+  tag: string,
+  wasm: Buffer,
+  kind: 'docker' | 'oci',
+  opts: ImageOptions,
+): Promise<Pushed> {
   const arch = opts.architecture ?? 'amd64';
   const layerBytes = opts.layerBytes ?? (await tarGz(opts.files ?? { 'plugin.wasm': wasm }));
-  const wasmLayer = await pushBlob(reg, repository, layerBytes, kind === 'docker' ? MEDIA.dockerTarGzip : MEDIA.ociTarGzip);
+  const wasmLayer = await pushBlob(
+    reg,
+    repository,
+    layerBytes,
+    kind === 'docker' ? MEDIA.dockerTarGzip : MEDIA.ociTarGzip,
+  );
   const diffId = sha256(await gunzipOrSelf(layerBytes));
-  const configDoc = { architecture: arch, os: 'linux', ...(opts.created ? { created: opts.created } : {}), rootfs: { type: 'layers', diff_ids: [diffId] }, config: {} };
-  const config = await pushBlob(reg, repository, Buffer.from(JSON.stringify(configDoc)), kind === 'docker' ? MEDIA.dockerConfig : MEDIA.ociConfig);
+  const configDoc = {
+    architecture: arch,
+    os: 'linux',
+    ...(opts.created ? { created: opts.created } : {}),
+    rootfs: { type: 'layers', diff_ids: [diffId] },
+    config: {},
+  };
+  const config = await pushBlob(
+    reg,
+    repository,
+    Buffer.from(JSON.stringify(configDoc)),
+    kind === 'docker' ? MEDIA.dockerConfig : MEDIA.ociConfig,
+  );
   const mediaType = kind === 'docker' ? MEDIA.dockerManifest : MEDIA.ociManifest;
   const manifest = { schemaVersion: 2, mediaType, config, layers: [wasmLayer] };
   const manifestDigest = await pushManifest(reg, repository, tag, manifest, mediaType);
-  return { ref: reg.ref(repository, tag), manifestDigest, manifest, wasmLayer, config, wasmSha256: sha256(wasm).slice(7) };
+  return {
+    ref: reg.ref(repository, tag),
+    manifestDigest,
+    manifest,
+    wasmLayer,
+    config,
+    wasmSha256: sha256(wasm).slice(7),
+  };
 }
 
 async function gunzipOrSelf(data: Buffer): Promise<Buffer> {
@@ -393,12 +540,24 @@ async function gunzipOrSelf(data: Buffer): Promise<Buffer> {
 }
 
 /** Docker v2 image whose tar+gzip layer holds plugin.wasm (the `docker build` + `docker push` way). */
-export function pushDockerImage(reg: Registry, repository: string, tag: string, wasm: Buffer, opts: ImageOptions = {}): Promise<Pushed> {
+export function pushDockerImage(
+  reg: Registry,
+  repository: string,
+  tag: string,
+  wasm: Buffer,
+  opts: ImageOptions = {},
+): Promise<Pushed> {
   return pushImage(reg, repository, tag, wasm, 'docker', opts);
 }
 
 /** OCI image whose tar+gzip layer holds plugin.wasm (buildah/podman). */
-export function pushOciImage(reg: Registry, repository: string, tag: string, wasm: Buffer, opts: ImageOptions = {}): Promise<Pushed> {
+export function pushOciImage(
+  reg: Registry,
+  repository: string,
+  tag: string,
+  wasm: Buffer,
+  opts: ImageOptions = {},
+): Promise<Pushed> {
   return pushImage(reg, repository, tag, wasm, 'oci', opts);
 }
 
@@ -413,16 +572,33 @@ export interface PushedIndex {
  * A multi-arch index (`oci`) or Docker manifest list (`docker`) with an arm64 entry first and, unless
  * `amd64` is null, an amd64 entry; each entry is an image of that kind holding the given wasm.
  */
-export async function pushIndex(reg: Registry, repository: string, tag: string, wasm: { amd64: Buffer | null; arm64: Buffer }, kind: 'oci' | 'docker'): Promise<PushedIndex> {
+export async function pushIndex(
+  reg: Registry,
+  repository: string,
+  tag: string,
+  wasm: { amd64: Buffer | null; arm64: Buffer },
+  kind: 'oci' | 'docker',
+): Promise<PushedIndex> {
   const push = kind === 'docker' ? pushDockerImage : pushOciImage;
   const arm64 = await push(reg, repository, `${tag}-arm64`, wasm.arm64, { architecture: 'arm64' });
-  const amd64 = wasm.amd64 ? await push(reg, repository, `${tag}-amd64`, wasm.amd64, { architecture: 'amd64' }) : undefined;
+  const amd64 = wasm.amd64
+    ? await push(reg, repository, `${tag}-amd64`, wasm.amd64, { architecture: 'amd64' })
+    : undefined;
   const entry = (p: Pushed, architecture: string): Descriptor => {
     const bytes = Buffer.from(JSON.stringify(p.manifest));
-    return { mediaType: p.manifest.mediaType as string, digest: p.manifestDigest, size: bytes.length, platform: { os: 'linux', architecture } };
+    return {
+      mediaType: p.manifest.mediaType as string,
+      digest: p.manifestDigest,
+      size: bytes.length,
+      platform: { os: 'linux', architecture },
+    };
   };
   const mediaType = kind === 'docker' ? MEDIA.dockerList : MEDIA.ociIndex;
-  const index = { schemaVersion: 2, mediaType, manifests: [entry(arm64, 'arm64'), ...(amd64 ? [entry(amd64, 'amd64')] : [])] };
+  const index = {
+    schemaVersion: 2,
+    mediaType,
+    manifests: [entry(arm64, 'arm64'), ...(amd64 ? [entry(amd64, 'amd64')] : [])],
+  };
   const indexDigest = await pushManifest(reg, repository, tag, index, mediaType);
   return { ref: reg.ref(repository, tag), indexDigest, amd64, arm64 };
 }

@@ -16,12 +16,25 @@ export interface RunResult {
   stderr: string;
 }
 
-export function run(bin: string, args: string[], opts: { timeoutMs?: number; input?: string; cwd?: string } = {}): Promise<RunResult> {
+export function run(
+  bin: string,
+  args: string[],
+  opts: { timeoutMs?: number; input?: string; cwd?: string } = {},
+): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = execFile(bin, args, { timeout: opts.timeoutMs ?? 120_000, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, cwd: opts.cwd }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      resolve({ code, stdout, stderr: err && code === -1 ? `${stderr}\n${err.message}` : stderr });
-    });
+    const child = execFile(
+      bin,
+      args,
+      { timeout: opts.timeoutMs ?? 120_000, killSignal: 'SIGKILL', maxBuffer: 64 * 1024 * 1024, cwd: opts.cwd },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : -1
+          : 0;
+        resolve({ code, stdout, stderr: err && code === -1 ? `${stderr}\n${err.message}` : stderr });
+      },
+    );
     // A program that exits without reading its stdin (`ip netns add`) makes this write fail with
     // EPIPE; its exit code and output are what count, so that error is not the test's.
     child.stdin!.on('error', () => undefined);
@@ -29,7 +42,11 @@ export function run(bin: string, args: string[], opts: { timeoutMs?: number; inp
   });
 }
 
-export async function ok(bin: string, args: string[], opts: { timeoutMs?: number; input?: string; cwd?: string } = {}): Promise<string> {
+export async function ok(
+  bin: string,
+  args: string[],
+  opts: { timeoutMs?: number; input?: string; cwd?: string } = {},
+): Promise<string> {
   const r = await run(bin, args, opts);
   if (r.code !== 0) throw new Error(`${path.basename(bin)} ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
   return r.stdout;
@@ -123,15 +140,36 @@ export async function runContainer(rootfs: string, config: Record<string, any>):
     hostname: 'plugin-server',
     mounts: [
       { destination: '/proc', type: 'proc', source: 'proc' },
-      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-      { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'] },
-      { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+      {
+        destination: '/dev',
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+      },
+      {
+        destination: '/dev/pts',
+        type: 'devpts',
+        source: 'devpts',
+        options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'],
+      },
+      {
+        destination: '/dev/shm',
+        type: 'tmpfs',
+        source: 'shm',
+        options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
+      },
       { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
       // The chart's emptyDir at /tmp (tmpVolume.sizeLimit 64Mi).
       { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777', 'size=64m'] },
     ],
     linux: {
-      namespaces: [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'network', path: `/var/run/netns/${netns}` }],
+      namespaces: [
+        { type: 'pid' },
+        { type: 'ipc' },
+        { type: 'uts' },
+        { type: 'mount' },
+        { type: 'network', path: `/var/run/netns/${netns}` },
+      ],
       maskedPaths: ['/proc/kcore', '/proc/keys', '/proc/timer_list', '/sys/firmware'],
       readonlyPaths: ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'],
     },
@@ -151,7 +189,9 @@ export async function runContainer(rootfs: string, config: Record<string, any>):
     const fd = fs.openSync(logFile, 'a');
     // -d: runc returns once the container runs; its stdout/stderr stay on the log file.
     await new Promise<void>((resolve, reject) => {
-      const child = require('child_process').spawn(runc, ['--root', stateRoot, 'run', '-d', '--bundle', bundle, id], { stdio: ['ignore', fd, fd] });
+      const child = require('child_process').spawn(runc, ['--root', stateRoot, 'run', '-d', '--bundle', bundle, id], {
+        stdio: ['ignore', fd, fd],
+      });
       const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
       child.on('exit', (code: number | null) => {
         clearTimeout(timer);
@@ -168,7 +208,8 @@ export async function runContainer(rootfs: string, config: Record<string, any>):
     id,
     netns,
     log: () => fs.readFileSync(logFile, 'utf8'),
-    exec: (args, timeoutMs = 30_000) => run(runc, ['--root', stateRoot, 'exec', '--user', `${uid}:${gid ?? uid}`, id, ...args], { timeoutMs }),
+    exec: (args, timeoutMs = 30_000) =>
+      run(runc, ['--root', stateRoot, 'exec', '--user', `${uid}:${gid ?? uid}`, id, ...args], { timeoutMs }),
     inNetns: (bin, args, opts = {}) => run(ip, ['netns', 'exec', netns, bin, ...args], opts),
     stop,
   };

@@ -25,16 +25,22 @@ export function smallWasm(): Promise<string> {
 async function buildSmall(): Promise<string> {
   const source = fs.readFileSync(SOURCE);
   // The cache key covers the source and the compiler version, so an edit or upgrade rebuilds.
-  const ascVersion = (require(path.join(REPO_ROOT, 'node_modules', 'assemblyscript', 'package.json')) as { version: string }).version;
+  const ascVersion = (
+    require(path.join(REPO_ROOT, 'node_modules', 'assemblyscript', 'package.json')) as { version: string }
+  ).version;
   const key = crypto.createHash('sha256').update(source).update(ascVersion).digest('hex').slice(0, 16);
   const out = path.join(CACHE_DIR, `add-header-${key}.wasm`);
   if (fs.existsSync(out)) return out;
   fs.mkdirSync(CACHE_DIR, { recursive: true });
   // Two jest workers may build at once: each writes its own temp file, the rename is atomic.
   const tmp = `${out}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
-  await promisify(execFile)(process.execPath, [ASC, SOURCE, '-b', tmp, '--use', 'abort=abort_proc_exit', '--optimize'], {
-    cwd: REPO_ROOT,
-  });
+  await promisify(execFile)(
+    process.execPath,
+    [ASC, SOURCE, '-b', tmp, '--use', 'abort=abort_proc_exit', '--optimize'],
+    {
+      cwd: REPO_ROOT,
+    },
+  );
   fs.renameSync(tmp, out);
   return out;
 }

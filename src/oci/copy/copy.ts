@@ -68,7 +68,12 @@ export function layoutSource(layout: OciLayout): ContentSource {
     manifest: (ref, expected) => store.rawManifest(ref, ref.digest ?? ref.tag ?? 'latest', undefined, expected),
     async blob(_ref, blob) {
       if (!layout.has(blob.digest)) {
-        throw new IntegrityError('E_LAYOUT_BLOB', `${layout.label(blob.digest)} is missing`, { file: layout.location }, 'the bundle is incomplete: write it again with `bundle`');
+        throw new IntegrityError(
+          'E_LAYOUT_BLOB',
+          `${layout.label(blob.digest)} is missing`,
+          { file: layout.location },
+          'the bundle is incomplete: write it again with `bundle`',
+        );
       }
       // Streamed straight from the bundle (no temp copy), checked on every read: a sink that sends
       // the bytes twice (an upload retried) reads them, and checks them, twice.
@@ -80,27 +85,41 @@ export function layoutSource(layout: OciLayout): ContentSource {
 /** The bytes of `source`, failing (before their end is passed on) unless size and sha256 match `blob`. */
 export function checkedStream(source: Readable, blob: BlobRef, label: string): Readable {
   const counter = new DigestCounter(blob, MAX_COPY_BLOB_BYTES, label);
-  return Readable.from((async function* () {
-    try {
-      for await (const chunk of source) {
-        counter.update(chunk as Buffer);
-        yield chunk as Buffer;
+  return Readable.from(
+    (async function* () {
+      try {
+        for await (const chunk of source) {
+          counter.update(chunk as Buffer);
+          yield chunk as Buffer;
+        }
+        counter.finish();
+      } finally {
+        source.destroy();
       }
-      counter.finish();
-    } finally {
-      source.destroy();
-    }
-  })(), { objectMode: false });
+    })(),
+    { objectMode: false },
+  );
 }
 
 /** Writes blobs and manifests into `<dir>/blobs/sha256/` (a layout being assembled). */
 export function layoutDirSink(dir: string): ContentSink {
   const blobFile = (digest: string) => path.join(dir, 'blobs', 'sha256', digest.replace(/^sha256:/, ''));
-  const exists = async (digest: string) => fs.promises.access(blobFile(digest)).then(() => true, () => false);
+  const exists = async (digest: string) =>
+    fs.promises.access(blobFile(digest)).then(
+      () => true,
+      () => false,
+    );
   const write = async (digest: string, open: () => Readable, file?: string) => {
     const dest = blobFile(digest);
     // A checked download on the same file system is moved into place, not written a second time.
-    if (file && (await fs.promises.rename(file, dest).then(() => true, () => false))) return;
+    if (
+      file &&
+      (await fs.promises.rename(file, dest).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return;
     const tmp = `${dest}.tmp-${randomSuffix()}`;
     try {
       await pipeline(open(), fs.createWriteStream(tmp, { mode: 0o644 }));
@@ -141,17 +160,32 @@ export interface ArtifactGraph {
 }
 
 /** Reads an artifact's manifests and lists its blobs; nothing is downloaded but manifests. */
-export async function walkArtifact(source: ContentSource, ref: OciReference, expected?: BlobRef): Promise<ArtifactGraph> {
+export async function walkArtifact(
+  source: ContentSource,
+  ref: OciReference,
+  expected?: BlobRef,
+): Promise<ArtifactGraph> {
   const top = await source.manifest(ref, expected);
   const children: RawManifest[] = [];
   const blobs = new Map<string, BlobRef>();
   const visit = async (m: RawManifest, depth: number): Promise<void> => {
-    const parsed = parseManifest(m.bytes, m.mediaType, `${source.label} ${formatReference({ ...ref, digest: m.digest })}`);
+    const parsed = parseManifest(
+      m.bytes,
+      m.mediaType,
+      `${source.label} ${formatReference({ ...ref, digest: m.digest })}`,
+    );
     if (parsed.kind === 'manifest') {
-      for (const d of [...(parsed.config ? [parsed.config] : []), ...parsed.layers]) blobs.set(d.digest, { digest: d.digest, size: d.size });
+      for (const d of [...(parsed.config ? [parsed.config] : []), ...parsed.layers])
+        blobs.set(d.digest, { digest: d.digest, size: d.size });
       return;
     }
-    if (depth >= 2) throw new IntegrityError('E_MANIFEST_NESTED', `index ${m.digest} of ${formatReference(ref)} nests deeper than two levels`, { url: formatReference(ref) }, 'copy a plugin image, not a tree of indexes');
+    if (depth >= 2)
+      throw new IntegrityError(
+        'E_MANIFEST_NESTED',
+        `index ${m.digest} of ${formatReference(ref)} nests deeper than two levels`,
+        { url: formatReference(ref) },
+        'copy a plugin image, not a tree of indexes',
+      );
     for (const d of parsed.manifests) {
       const child = await source.manifest({ ...ref, digest: d.digest }, d);
       await visit(child, depth + 1);
@@ -174,9 +208,22 @@ export interface CopyResult {
  * Copies the artifact `from` (in `source`) to `to` (in `sink`), skipping blobs and child manifests
  * the sink already has; the top manifest is stored under `to.tag` (or its digest when untagged).
  */
-export async function copyArtifact(source: ContentSource, from: OciReference, sink: ContentSink, to: OciReference, tmpDir: string, graph?: ArtifactGraph): Promise<CopyResult> {
+export async function copyArtifact(
+  source: ContentSource,
+  from: OciReference,
+  sink: ContentSink,
+  to: OciReference,
+  tmpDir: string,
+  graph?: ArtifactGraph,
+): Promise<CopyResult> {
   const g = graph ?? (await walkArtifact(source, from));
-  const result: CopyResult = { digest: g.top.digest, blobsCopied: 0, bytesCopied: 0, blobsPresent: 0, manifestsCopied: 0 };
+  const result: CopyResult = {
+    digest: g.top.digest,
+    blobsCopied: 0,
+    bytesCopied: 0,
+    blobsPresent: 0,
+    manifestsCopied: 0,
+  };
   for (const blob of g.blobs) {
     if (await sink.hasBlob(to, blob.digest)) {
       result.blobsPresent++;

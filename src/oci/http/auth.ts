@@ -33,10 +33,11 @@ const MAX_TOKEN_BODY_BYTES = 1024 * 1024;
 
 /** Token requests go straight to the transport: same pool, timeout and request hook, no auth or status layer. */
 export function tokenFetcher(transport: Exchange): TokenFetcher {
-  return (url, headers) => transport({ kind: 'token', method: 'GET', url, registry: new URL(url).host, scope: '', headers }, async (res) => ({
-    status: res.status,
-    body: (await readCapped(res.body, MAX_TOKEN_BODY_BYTES, url)).toString('utf8'),
-  }));
+  return (url, headers) =>
+    transport({ kind: 'token', method: 'GET', url, registry: new URL(url).host, scope: '', headers }, async (res) => ({
+      status: res.status,
+      body: (await readCapped(res.body, MAX_TOKEN_BODY_BYTES, url)).toString('utf8'),
+    }));
 }
 
 async function readCapped(body: Readable, limit: number, url: string): Promise<Buffer> {
@@ -44,7 +45,13 @@ async function readCapped(body: Readable, limit: number, url: string): Promise<B
   let n = 0;
   for await (const chunk of body) {
     n += (chunk as Buffer).length;
-    if (n > limit) throw new RegistryError('E_REGISTRY_AUTH', `token server sent over ${limit} bytes from ${url}`, { url }, 'check the registry');
+    if (n > limit)
+      throw new RegistryError(
+        'E_REGISTRY_AUTH',
+        `token server sent over ${limit} bytes from ${url}`,
+        { url },
+        'check the registry',
+      );
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
@@ -60,10 +67,20 @@ export function withAuth(next: Exchange, auth: AuthManager): Exchange {
       const headers = authorization ? { ...req.headers, authorization } : req.headers;
       const outcome = await next<AuthOutcome<T>>({ ...req, headers }, async (res) => {
         if (res.status !== 401 || round > 0) return { value: await read(res) };
-        return { challenge: res.headers.get('www-authenticate'), said: req.method === 'HEAD' ? undefined : await registrySays(res.body) };
+        return {
+          challenge: res.headers.get('www-authenticate'),
+          said: req.method === 'HEAD' ? undefined : await registrySays(res.body),
+        };
       });
       if ('value' in outcome) return outcome.value;
-      authorization = await auth.challenged(req.registry, req.scope, outcome.challenge, req.url, authorization, outcome.said);
+      authorization = await auth.challenged(
+        req.registry,
+        req.scope,
+        outcome.challenge,
+        req.url,
+        authorization,
+        outcome.said,
+      );
     }
   };
 }
@@ -99,7 +116,14 @@ export class AuthManager {
    * Handles a 401: records the challenge and returns the header to retry with, or throws an auth error
    * when there is nothing better to send.
    */
-  async challenged(registry: string, scope: string, wwwAuthenticate: string | null, url: string, sent: string | undefined, said?: string): Promise<string> {
+  async challenged(
+    registry: string,
+    scope: string,
+    wwwAuthenticate: string | null,
+    url: string,
+    sent: string | undefined,
+    said?: string,
+  ): Promise<string> {
     const ch = parseChallenge(wwwAuthenticate);
     if (ch?.scheme === 'bearer' && ch.params.realm) {
       const auth: HostAuth = { scheme: 'bearer', realm: ch.params.realm, service: ch.params.service };
@@ -113,8 +137,12 @@ export class AuthManager {
       // Negotiate, NTLM, Digest...: never answer them with Basic credentials (they would go to a
       // server that did not ask for them, and the error would then blame the credentials).
       const scheme = safeText(ch.name, 40);
-      throw new RegistryError('E_REGISTRY_AUTH', `unauthorized: the registry asks for "${scheme}" authentication, which this tool does not support (only Bearer tokens and Basic) for ${url}; no credentials were sent`,
-        { url }, 'use a registry or mirror that accepts Bearer or Basic authentication');
+      throw new RegistryError(
+        'E_REGISTRY_AUTH',
+        `unauthorized: the registry asks for "${scheme}" authentication, which this tool does not support (only Bearer tokens and Basic) for ${url}; no credentials were sent`,
+        { url },
+        'use a registry or mirror that accepts Bearer or Basic authentication',
+      );
     }
     // Basic, or a 401 with no challenge at all (some registries behind proxies): Basic is the only guess.
     this.hosts.set(registry, { scheme: 'basic' });
@@ -127,7 +155,12 @@ export class AuthManager {
 
   /** `registry` defaults to the URL's host; a token server's URL names the registry it speaks for. */
   denied(url: string, why: string, said?: string, registry?: string): RegistryError {
-    return new RegistryError('E_REGISTRY_AUTH', `unauthorized: ${why} for ${url}${said ? `: registry says ${said}` : ''}`, { url }, this.hint(registry ?? url));
+    return new RegistryError(
+      'E_REGISTRY_AUTH',
+      `unauthorized: ${why} for ${url}${said ? `: registry says ${said}` : ''}`,
+      { url },
+      this.hint(registry ?? url),
+    );
   }
 
   /**
@@ -142,7 +175,12 @@ export class AuthManager {
     }
   }
 
-  private async token(registry: string, auth: { realm: string; service?: string }, scope: string, refresh: boolean): Promise<string> {
+  private async token(
+    registry: string,
+    auth: { realm: string; service?: string },
+    scope: string,
+    refresh: boolean,
+  ): Promise<string> {
     const key = `${auth.realm}|${auth.service ?? ''}|${scope}`;
     const cached = this.tokens.get(key);
     if (!refresh && cached && cached.expiresAt > this.now()) return cached.token;
@@ -153,16 +191,30 @@ export class AuthManager {
     return p;
   }
 
-  private async requestToken(registry: string, auth: { realm: string; service?: string }, scope: string, key: string): Promise<string> {
+  private async requestToken(
+    registry: string,
+    auth: { realm: string; service?: string },
+    scope: string,
+    key: string,
+  ): Promise<string> {
     let realm: URL;
     try {
       realm = new URL(auth.realm);
     } catch {
-      throw new RegistryError('E_REGISTRY_AUTH', `registry ${registry} named an invalid token realm "${auth.realm}"`, { url: auth.realm }, 'check the registry configuration');
+      throw new RegistryError(
+        'E_REGISTRY_AUTH',
+        `registry ${registry} named an invalid token realm "${auth.realm}"`,
+        { url: auth.realm },
+        'check the registry configuration',
+      );
     }
     if (realm.protocol === 'http:' && !allowsPlainHttp(realm.host, this.insecureHosts)) {
-      throw new RegistryError('E_REGISTRY_INSECURE', `token realm ${auth.realm} is plain HTTP`, { url: auth.realm },
-        `list ${realm.host} in the insecure hosts only if you trust the network`);
+      throw new RegistryError(
+        'E_REGISTRY_INSECURE',
+        `token realm ${auth.realm} is plain HTTP`,
+        { url: auth.realm },
+        `list ${realm.host} in the insecure hosts only if you trust the network`,
+      );
     }
     if (auth.service) realm.searchParams.set('service', auth.service);
     realm.searchParams.set('scope', scope);
@@ -171,18 +223,41 @@ export class AuthManager {
     const url = realm.toString();
     const res = await this.fetchToken(url, headers);
     const said = res.status === 200 ? undefined : describeDiagnostics(parseErrorBody(Buffer.from(res.body)));
-    if (res.status === 401 || res.status === 403) throw this.denied(url, `token server answered ${res.status}`, said, registry);
+    if (res.status === 401 || res.status === 403)
+      throw this.denied(url, `token server answered ${res.status}`, said, registry);
     if (res.status !== 200) {
-      throw new RegistryError('E_REGISTRY_AUTH', `token server answered ${res.status} for ${url}${said ? `: registry says ${said}` : ''}`, { url }, 'retry later or check the registry', res.status >= 500);
+      throw new RegistryError(
+        'E_REGISTRY_AUTH',
+        `token server answered ${res.status} for ${url}${said ? `: registry says ${said}` : ''}`,
+        { url },
+        'retry later or check the registry',
+        res.status >= 500,
+      );
     }
     let doc: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       doc = JSON.parse(res.body) as typeof doc;
     } catch {
-      throw new RegistryError('E_REGISTRY_AUTH', `token server sent invalid JSON from ${url}`, { url }, 'check the registry');
+      throw new RegistryError(
+        'E_REGISTRY_AUTH',
+        `token server sent invalid JSON from ${url}`,
+        { url },
+        'check the registry',
+      );
     }
-    const token = typeof doc.token === 'string' && doc.token ? doc.token : typeof doc.access_token === 'string' ? doc.access_token : '';
-    if (!token) throw new RegistryError('E_REGISTRY_AUTH', `token server sent no token from ${url}`, { url }, 'check the registry');
+    const token =
+      typeof doc.token === 'string' && doc.token
+        ? doc.token
+        : typeof doc.access_token === 'string'
+          ? doc.access_token
+          : '';
+    if (!token)
+      throw new RegistryError(
+        'E_REGISTRY_AUTH',
+        `token server sent no token from ${url}`,
+        { url },
+        'check the registry',
+      );
     // The spec's default lifetime is 60 s; renew 10 s early so a long pull never sends a dead token.
     const lifetime = typeof doc.expires_in === 'number' && doc.expires_in > 0 ? doc.expires_in : 60;
     this.tokens.set(key, { token, expiresAt: this.now() + Math.max(lifetime - 10, 1) * 1000 });

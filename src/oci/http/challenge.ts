@@ -26,7 +26,8 @@ function splitChallenges(header: string): Challenge[] {
   const re = /(?:^|,)\s*([A-Za-z][\w!#$%&'*+.^`|~-]*)(?=\s+[^=\s,]|\s*$|\s*,)/g;
   const starts: Array<{ scheme: string; name: string; at: number; end: number }> = [];
   let m: RegExpExecArray | null;
-  while ((m = re.exec(header)) !== null) starts.push({ scheme: m[1].toLowerCase(), name: m[1], at: m.index, end: m.index + m[0].length });
+  while ((m = re.exec(header)) !== null)
+    starts.push({ scheme: m[1].toLowerCase(), name: m[1], at: m.index, end: m.index + m[0].length });
   starts.forEach((s, i) => {
     const body = header.slice(s.end, i + 1 < starts.length ? starts[i + 1].at : header.length);
     out.push({ scheme: s.scheme, name: s.name, params: parseParams(body) });
@@ -38,6 +39,7 @@ function parseParams(text: string): Record<string, string> {
   const params: Record<string, string> = {};
   const re = /([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))/g;
   let p: RegExpExecArray | null;
-  while ((p = re.exec(text)) !== null) params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
+  while ((p = re.exec(text)) !== null)
+    params[p[1].toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
   return params;
 }

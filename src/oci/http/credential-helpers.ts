@@ -17,11 +17,17 @@ const NOT_FOUND = /credentials not found/i;
 
 /** Normalises a docker config key (`https://host/v1/`, `host:5000`) to `host[:port]`. */
 function keyHost(key: string): string {
-  return key.toLowerCase().replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
+  return key
+    .toLowerCase()
+    .replace(/^[a-z]+:\/\//, '')
+    .replace(/\/.*$/, '');
 }
 
 /** Pure: which helper the docker config names for `registry` (credHelpers first, then credsStore). */
-export function helperFor(config: unknown, registry: string): { name: string; from: 'credHelpers' | 'credsStore' } | undefined {
+export function helperFor(
+  config: unknown,
+  registry: string,
+): { name: string; from: 'credHelpers' | 'credsStore' } | undefined {
   if (!config || typeof config !== 'object') return undefined;
   const c = config as { credHelpers?: unknown; credsStore?: unknown };
   const want = registry.toLowerCase();
@@ -42,40 +48,87 @@ function firstLine(text: string): string {
  * Runs `docker-credential-<name> get` for `registry`. Returns undefined when the helper has no
  * credentials for it; throws an InputError naming the helper and `configFile` on any other failure.
  */
-export function credentialsFromHelper(name: string, registry: string, configFile: string, from: string, env: NodeJS.ProcessEnv = process.env): { username: string; password: string } | undefined {
+export function credentialsFromHelper(
+  name: string,
+  registry: string,
+  configFile: string,
+  from: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { username: string; password: string } | undefined {
   const program = `docker-credential-${name}`;
   const where = `${from} "${name}" in ${configFile}`;
   if (!/^[A-Za-z0-9._-]+$/.test(name)) {
-    throw new InputError('E_CREDENTIAL_HELPER', `${where} is not a helper name`, { file: configFile }, 'name a helper such as "pass" or "secretservice"');
+    throw new InputError(
+      'E_CREDENTIAL_HELPER',
+      `${where} is not a helper name`,
+      { file: configFile },
+      'name a helper such as "pass" or "secretservice"',
+    );
   }
-  const run = spawnSync(program, ['get'], { input: registry, env, encoding: 'utf8', timeout: HELPER_TIMEOUT_MS, stdio: ['pipe', 'pipe', 'pipe'] });
+  const run = spawnSync(program, ['get'], {
+    input: registry,
+    env,
+    encoding: 'utf8',
+    timeout: HELPER_TIMEOUT_MS,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   if (run.error) {
     const code = (run.error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new InputError('E_CREDENTIAL_HELPER', `${program} (${where}) is not on PATH`, { file: configFile },
-        `install the helper, or remove ${from} from ${configFile}`);
+      throw new InputError(
+        'E_CREDENTIAL_HELPER',
+        `${program} (${where}) is not on PATH`,
+        { file: configFile },
+        `install the helper, or remove ${from} from ${configFile}`,
+      );
     }
-    const why = code === 'ETIMEDOUT' ? `gave no answer within ${HELPER_TIMEOUT_MS / 1000} s (is it waiting for a passphrase?)` : `could not run (${code ?? run.error.message})`;
-    throw new InputError('E_CREDENTIAL_HELPER', `${program} (${where}) ${why} for ${registry}`, { file: configFile }, 'unlock the credential store or check the helper');
+    const why =
+      code === 'ETIMEDOUT'
+        ? `gave no answer within ${HELPER_TIMEOUT_MS / 1000} s (is it waiting for a passphrase?)`
+        : `could not run (${code ?? run.error.message})`;
+    throw new InputError(
+      'E_CREDENTIAL_HELPER',
+      `${program} (${where}) ${why} for ${registry}`,
+      { file: configFile },
+      'unlock the credential store or check the helper',
+    );
   }
   if (run.status !== 0) {
     const said = firstLine(run.stdout) || firstLine(run.stderr);
     if (NOT_FOUND.test(said)) return undefined;
-    throw new InputError('E_CREDENTIAL_HELPER', `${program} (${where}) failed for ${registry} with exit code ${run.status ?? run.signal}: ${said || 'no message'}`,
-      { file: configFile }, `check the helper, e.g. echo ${registry} | ${program} get`);
+    throw new InputError(
+      'E_CREDENTIAL_HELPER',
+      `${program} (${where}) failed for ${registry} with exit code ${run.status ?? run.signal}: ${said || 'no message'}`,
+      { file: configFile },
+      `check the helper, e.g. echo ${registry} | ${program} get`,
+    );
   }
   let doc: { Username?: unknown; Secret?: unknown };
   try {
     doc = JSON.parse(run.stdout) as typeof doc;
   } catch {
-    throw new InputError('E_CREDENTIAL_HELPER', `${program} (${where}) answered something that is not JSON for ${registry}`, { file: configFile }, 'check the helper');
+    throw new InputError(
+      'E_CREDENTIAL_HELPER',
+      `${program} (${where}) answered something that is not JSON for ${registry}`,
+      { file: configFile },
+      'check the helper',
+    );
   }
   if (typeof doc.Username !== 'string' || typeof doc.Secret !== 'string') {
-    throw new InputError('E_CREDENTIAL_HELPER', `${program} (${where}) answered without Username and Secret for ${registry}`, { file: configFile }, 'log in again');
+    throw new InputError(
+      'E_CREDENTIAL_HELPER',
+      `${program} (${where}) answered without Username and Secret for ${registry}`,
+      { file: configFile },
+      'log in again',
+    );
   }
   if (doc.Username === '<token>') {
-    throw new InputError('E_CREDENTIAL_HELPER', `${program} (${where}) holds an identity token for ${registry}, which this client cannot exchange`, { file: configFile },
-      'log in with a user name and password (or a robot account) for this registry');
+    throw new InputError(
+      'E_CREDENTIAL_HELPER',
+      `${program} (${where}) holds an identity token for ${registry}, which this client cannot exchange`,
+      { file: configFile },
+      'log in with a user name and password (or a robot account) for this registry',
+    );
   }
   return { username: doc.Username, password: doc.Secret };
 }
@@ -88,5 +141,8 @@ export function envCredentialsAllowed(registry: string, env: NodeJS.ProcessEnv =
   const list = env.HIGRESS_REGISTRY_HOSTS;
   if (list === undefined || list.trim() === '') return true;
   const want = registry.toLowerCase();
-  return list.split(/[\s,]+/).filter(Boolean).some((h) => keyHost(h) === want);
+  return list
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .some((h) => keyHost(h) === want);
 }

@@ -21,12 +21,17 @@ export interface Credentials {
 }
 
 export function defaultDockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  return env.DOCKER_CONFIG ? path.join(env.DOCKER_CONFIG, 'config.json') : path.join(os.homedir(), '.docker', 'config.json');
+  return env.DOCKER_CONFIG
+    ? path.join(env.DOCKER_CONFIG, 'config.json')
+    : path.join(os.homedir(), '.docker', 'config.json');
 }
 
 /** Normalises a docker config `auths` key to `host[:port]`. */
 export function authKeyHost(key: string): string {
-  return key.toLowerCase().replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
+  return key
+    .toLowerCase()
+    .replace(/^[a-z]+:\/\//, '')
+    .replace(/\/.*$/, '');
 }
 
 /** Pure: finds credentials for `registry` in a parsed docker config. */
@@ -38,13 +43,18 @@ export function credentialsFromDockerConfig(config: unknown, registry: string, f
   for (const [key, entry] of Object.entries(auths as Record<string, unknown>)) {
     if (authKeyHost(key) !== want || !entry || typeof entry !== 'object') continue;
     const e = entry as { auth?: unknown; username?: unknown; password?: unknown };
-    if (typeof e.username === 'string' && typeof e.password === 'string') return { username: e.username, password: e.password };
+    if (typeof e.username === 'string' && typeof e.password === 'string')
+      return { username: e.username, password: e.password };
     if (typeof e.auth !== 'string' || !e.auth) continue;
     const decoded = Buffer.from(e.auth, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) {
-      throw new InputError('E_DOCKER_CONFIG', `auths["${key}"].auth in ${file} is not base64 of user:password`, { file },
-        'run docker login again or fix the entry');
+      throw new InputError(
+        'E_DOCKER_CONFIG',
+        `auths["${key}"].auth in ${file} is not base64 of user:password`,
+        { file },
+        'run docker login again or fix the entry',
+      );
     }
     return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
   }
@@ -57,7 +67,10 @@ export class CredentialStore {
   /** Per host: a helper runs once per run, not once per request. */
   private readonly found = new Map<string, Credentials | undefined>();
 
-  constructor(private readonly configPath: string, private readonly env: NodeJS.ProcessEnv = process.env) {}
+  constructor(
+    private readonly configPath: string,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
 
   get(registry: string): Credentials | undefined {
     if (this.found.has(registry)) return this.found.get(registry);
@@ -105,7 +118,12 @@ export class CredentialStore {
     try {
       this.config = JSON.parse(text);
     } catch {
-      throw new InputError('E_DOCKER_CONFIG', `${this.configPath} is not valid JSON`, { file: this.configPath }, 'fix or remove the docker config');
+      throw new InputError(
+        'E_DOCKER_CONFIG',
+        `${this.configPath} is not valid JSON`,
+        { file: this.configPath },
+        'fix or remove the docker config',
+      );
     }
     return this.config;
   }

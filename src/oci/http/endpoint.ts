@@ -10,7 +10,8 @@ export function hostName(registry: string): string {
   if (bracketed) return bracketed[1].toLowerCase();
   const colon = registry.lastIndexOf(':');
   // Only strip a trailing `:port`; a bare IPv6 address has several colons.
-  if (colon > 0 && registry.indexOf(':') === colon && /^\d+$/.test(registry.slice(colon + 1))) return registry.slice(0, colon).toLowerCase();
+  if (colon > 0 && registry.indexOf(':') === colon && /^\d+$/.test(registry.slice(colon + 1)))
+    return registry.slice(0, colon).toLowerCase();
   return registry.toLowerCase();
 }
 
@@ -24,7 +25,10 @@ export function allowsPlainHttp(registry: string, insecureHosts: readonly string
   if (isLoopback(registry)) return true;
   const lower = registry.toLowerCase();
   return insecureHosts.some((h) => {
-    const want = h.toLowerCase().replace(/^[a-z]+:\/\//, '').replace(/\/.*$/, '');
+    const want = h
+      .toLowerCase()
+      .replace(/^[a-z]+:\/\//, '')
+      .replace(/\/.*$/, '');
     return want === lower || want === hostName(registry);
   });
 }

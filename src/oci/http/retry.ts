@@ -49,7 +49,7 @@ export function withRetry(next: Exchange, policy: RetryPolicy): Exchange {
       } catch (err) {
         if (req.signal?.aborted) throw req.signal.reason ?? err;
         if (!(err instanceof RegistryError) || !err.transient || attempt >= attempts || req.retry === false) throw err;
-        const asked = err instanceof RegistryStatusError ? err.retryAfterMs ?? 0 : 0;
+        const asked = err instanceof RegistryStatusError ? (err.retryAfterMs ?? 0) : 0;
         await sleep(Math.min(Math.max(backoffMs(attempt, policy.baseMs), asked), MAX_DELAY_MS), req.signal);
       }
     }

@@ -39,6 +39,9 @@ export function createRegistryHttp(opts: RegistryHttpOptions): RegistryHttp {
   });
   const creds = new CredentialStore(opts.dockerConfigPath ?? defaultDockerConfigPath());
   const auth = new AuthManager(creds, opts.insecureHosts, tokenFetcher(transport.exchange));
-  const exchange = withRetry(withStatusCheck(withAuth(transport.exchange, auth), (url) => auth.hint(url)), { attempts: opts.attempts, baseMs: opts.retryBaseMs });
+  const exchange = withRetry(
+    withStatusCheck(withAuth(transport.exchange, auth), (url) => auth.hint(url)),
+    { attempts: opts.attempts, baseMs: opts.retryBaseMs },
+  );
   return { exchange, close: transport.close };
 }

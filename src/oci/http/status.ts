@@ -9,7 +9,15 @@ import { registrySays } from './errcode';
 import type { Exchange } from './exchange';
 
 export class RegistryStatusError extends RegistryError {
-  constructor(code: string, message: string, url: string, hint: string, transient: boolean, readonly status: number, readonly retryAfterMs?: number) {
+  constructor(
+    code: string,
+    message: string,
+    url: string,
+    hint: string,
+    transient: boolean,
+    readonly status: number,
+    readonly retryAfterMs?: number,
+  ) {
     super(code, message, { url }, hint, transient);
     this.name = 'RegistryError'; // callers and messages know the public class, not this detail
   }
@@ -28,8 +36,10 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
  * not exist (the tag is not involved), a blob is one the registry lost, a tag may simply be wrong.
  */
 export function notFoundHint(url: string): string {
-  if (/\/manifests\/sha256:[0-9a-f]{64}$/.test(url)) return 'the pinned @sha256: manifest digest does not exist in this repository: fix the pin, or remove it to follow the tag';
-  if (/\/blobs\/sha256:[0-9a-f]{64}$/.test(url)) return 'the registry does not have a blob its manifest names: tell the registry\'s owner';
+  if (/\/manifests\/sha256:[0-9a-f]{64}$/.test(url))
+    return 'the pinned @sha256: manifest digest does not exist in this repository: fix the pin, or remove it to follow the tag';
+  if (/\/blobs\/sha256:[0-9a-f]{64}$/.test(url))
+    return "the registry does not have a blob its manifest names: tell the registry's owner";
   return 'check the repository and tag';
 }
 
@@ -37,21 +47,65 @@ export function notFoundHint(url: string): string {
  * The error for an HTTP status. `said` is the registry's own (already made safe) error text, appended
  * so the user sees e.g. `MANIFEST_UNKNOWN: manifest unknown` or a quota message next to the status.
  */
-export function statusError(status: number, url: string, what: string, retryAfter: string | null, said?: string, authHint = AUTH_HINT): RegistryStatusError {
+export function statusError(
+  status: number,
+  url: string,
+  what: string,
+  retryAfter: string | null,
+  said?: string,
+  authHint = AUTH_HINT,
+): RegistryStatusError {
   const tail = said ? `: registry says ${said}` : '';
-  if (status === 404) return new RegistryStatusError('E_REGISTRY_NOT_FOUND', `${what} not found (404) at ${url}${tail}`, url, notFoundHint(url), false, status);
+  if (status === 404)
+    return new RegistryStatusError(
+      'E_REGISTRY_NOT_FOUND',
+      `${what} not found (404) at ${url}${tail}`,
+      url,
+      notFoundHint(url),
+      false,
+      status,
+    );
   if (status === 401 || status === 403) {
-    return new RegistryStatusError('E_REGISTRY_AUTH', `access denied (${status}) to ${url}${tail}`, url, authHint, false, status);
+    return new RegistryStatusError(
+      'E_REGISTRY_AUTH',
+      `access denied (${status}) to ${url}${tail}`,
+      url,
+      authHint,
+      false,
+      status,
+    );
   }
   if (status === 429) {
-    return new RegistryStatusError('E_REGISTRY_RATE_LIMIT', `rate limited (429) by ${url}${tail}`, url, 'wait and retry, or pull with lower concurrency', true, status, parseRetryAfter(retryAfter));
+    return new RegistryStatusError(
+      'E_REGISTRY_RATE_LIMIT',
+      `rate limited (429) by ${url}${tail}`,
+      url,
+      'wait and retry, or pull with lower concurrency',
+      true,
+      status,
+      parseRetryAfter(retryAfter),
+    );
   }
   if (status >= 500) {
     const transient = status !== 501 && status !== 505;
-    return new RegistryStatusError('E_REGISTRY_SERVER', `registry error ${status} for ${url}${tail}`, url,
-      transient ? 'the registry is failing: retry later' : 'the registry does not support this request', transient, status, parseRetryAfter(retryAfter));
+    return new RegistryStatusError(
+      'E_REGISTRY_SERVER',
+      `registry error ${status} for ${url}${tail}`,
+      url,
+      transient ? 'the registry is failing: retry later' : 'the registry does not support this request',
+      transient,
+      status,
+      parseRetryAfter(retryAfter),
+    );
   }
-  return new RegistryStatusError('E_REGISTRY_STATUS', `unexpected HTTP ${status} for ${url}${tail}`, url, 'check the reference and the registry', false, status);
+  return new RegistryStatusError(
+    'E_REGISTRY_STATUS',
+    `unexpected HTTP ${status} for ${url}${tail}`,
+    url,
+    'check the reference and the registry',
+    false,
+    status,
+  );
 }
 
 /**
@@ -59,10 +113,11 @@ export function statusError(status: number, url: string, what: string, retryAfte
  * `authHint` names, for a 401/403, where the credentials for that URL's host come from.
  */
 export function withStatusCheck(next: Exchange, authHint: (url: string) => string = () => AUTH_HINT): Exchange {
-  return (req, read) => next(req, async (res) => {
-    if (res.status >= 200 && res.status < 300) return read(res);
-    const said = req.method === 'HEAD' ? undefined : await registrySays(res.body);
-    const hint = res.status === 401 || res.status === 403 ? authHint(res.url) : undefined;
-    throw statusError(res.status, res.url, req.kind, res.headers.get('retry-after'), said, hint);
-  });
+  return (req, read) =>
+    next(req, async (res) => {
+      if (res.status >= 200 && res.status < 300) return read(res);
+      const said = req.method === 'HEAD' ? undefined : await registrySays(res.body);
+      const hint = res.status === 401 || res.status === 403 ? authHint(res.url) : undefined;
+      throw statusError(res.status, res.url, req.kind, res.headers.get('retry-after'), said, hint);
+    });
 }

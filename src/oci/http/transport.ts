@@ -27,7 +27,11 @@ export class IdleTimer {
    * `deadlineMs` bounds the whole request whatever arrives: a body trickled one byte a second resets
    * the idle timer forever, the deadline still ends it.
    */
-  constructor(private readonly ms: number, outer?: AbortSignal, deadlineMs?: number) {
+  constructor(
+    private readonly ms: number,
+    outer?: AbortSignal,
+    deadlineMs?: number,
+  ) {
     this.signal = outer ? AbortSignal.any([this.controller.signal, outer]) : this.controller.signal;
     this.touch();
     if (deadlineMs !== undefined) {
@@ -102,13 +106,33 @@ function ownCause(err: unknown): PluginServerError | undefined {
 }
 
 /** Turns a low-level failure into a RegistryError; our own errors and local file-system errors pass through. */
-export function classifyFailure(err: unknown, url: string, timer: IdleTimer, timeoutMs: number, signal: AbortSignal | undefined): unknown {
+export function classifyFailure(
+  err: unknown,
+  url: string,
+  timer: IdleTimer,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): unknown {
   if (signal?.aborted) return signal.reason ?? err; // the caller cancelled: not ours to retry
   if (timer.pastDeadline) {
-    return new RegistryError('E_REGISTRY_TIMEOUT', `${url} did not finish within the per-request deadline`, { url }, 'the registry answers too slowly: check the network or the registry', true, { cause: err });
+    return new RegistryError(
+      'E_REGISTRY_TIMEOUT',
+      `${url} did not finish within the per-request deadline`,
+      { url },
+      'the registry answers too slowly: check the network or the registry',
+      true,
+      { cause: err },
+    );
   }
   if (timer.timedOut) {
-    return new RegistryError('E_REGISTRY_TIMEOUT', `no response from ${url} within ${timeoutMs} ms`, { url }, 'check the network or raise the timeout', true, { cause: err });
+    return new RegistryError(
+      'E_REGISTRY_TIMEOUT',
+      `no response from ${url} within ${timeoutMs} ms`,
+      { url },
+      'check the network or raise the timeout',
+      true,
+      { cause: err },
+    );
   }
   if (err instanceof PluginServerError) return err;
   // An upload body that failed its own digest check surfaces inside fetch's "fetch failed": it is
@@ -118,31 +142,58 @@ export function classifyFailure(err: unknown, url: string, timer: IdleTimer, tim
   // Local file-system failures (disk full, permissions) are not the registry's fault: pass them on.
   if (err && typeof err === 'object' && 'syscall' in err && !(err instanceof TypeError)) return err;
   const code = causeCode(err);
-  if (url.startsWith('https:') && (code.startsWith('ERR_SSL') || code === 'EPROTO' || /wrong version number|packet length/i.test(String((err as Error)?.cause ?? '')))) {
-    return new RegistryError('E_REGISTRY_TLS', `TLS handshake failed for ${url} (${code || 'protocol error'})`, { url },
-      `if ${new URL(url).host} only speaks plain HTTP and you trust the network, list it as an insecure host`, false, { cause: err });
+  if (
+    url.startsWith('https:') &&
+    (code.startsWith('ERR_SSL') ||
+      code === 'EPROTO' ||
+      /wrong version number|packet length/i.test(String((err as Error)?.cause ?? '')))
+  ) {
+    return new RegistryError(
+      'E_REGISTRY_TLS',
+      `TLS handshake failed for ${url} (${code || 'protocol error'})`,
+      { url },
+      `if ${new URL(url).host} only speaks plain HTTP and you trust the network, list it as an insecure host`,
+      false,
+      { cause: err },
+    );
   }
   const detail = code || innermostMessage(err);
   if (detail === 'bad port') {
     // The fetch standard refuses some ports outright (e.g. 1, 9, 6000): no retry helps.
-    return new RegistryError('E_REGISTRY_CONNECTION', `connection to ${url} refused by the HTTP client: port ${new URL(url).port} is on the fetch standard's list of blocked ports`, { url },
-      'serve the registry on another port (5000, 443, ...)', false, { cause: err });
+    return new RegistryError(
+      'E_REGISTRY_CONNECTION',
+      `connection to ${url} refused by the HTTP client: port ${new URL(url).port} is on the fetch standard's list of blocked ports`,
+      { url },
+      'serve the registry on another port (5000, 443, ...)',
+      false,
+      { cause: err },
+    );
   }
-  return new RegistryError('E_REGISTRY_CONNECTION', `connection to ${url} failed (${detail})`, { url }, 'check the registry address and the network', true, { cause: err });
+  return new RegistryError(
+    'E_REGISTRY_CONNECTION',
+    `connection to ${url} failed (${detail})`,
+    { url },
+    'check the registry address and the network',
+    true,
+    { cause: err },
+  );
 }
 
 /** Wraps the raw body so every chunk resets the idle timer and a broken stream fails as a RegistryError. */
 function timedBody(source: Readable, onChunk: () => void, fail: (err: unknown) => unknown): Readable {
-  return Readable.from((async function* () {
-    try {
-      for await (const chunk of source) {
-        onChunk();
-        yield chunk as Buffer;
+  return Readable.from(
+    (async function* () {
+      try {
+        for await (const chunk of source) {
+          onChunk();
+          yield chunk as Buffer;
+        }
+      } catch (err) {
+        throw fail(err);
       }
-    } catch (err) {
-      throw fail(err);
-    }
-  })(), { objectMode: false });
+    })(),
+    { objectMode: false },
+  );
 }
 
 export function createTransport(opts: TransportOptions): HttpTransport {
@@ -162,13 +213,27 @@ export function createTransport(opts: TransportOptions): HttpTransport {
       if (req.accept) headers.accept = req.accept;
       opts.onRequest?.(req.kind, req.url);
       // An upload counts as activity too: a big blob going out slowly is not a stalled request.
-      const upload = req.body ? timedBody(req.body(), () => timer.touch(), (err) => err) : undefined;
-      const init = { method: req.method, headers, signal: timer.signal, dispatcher: dispatcherFor(req.url), ...(upload ? { body: upload, duplex: 'half' as const } : {}) };
+      const upload = req.body
+        ? timedBody(
+            req.body(),
+            () => timer.touch(),
+            (err) => err,
+          )
+        : undefined;
+      const init = {
+        method: req.method,
+        headers,
+        signal: timer.signal,
+        dispatcher: dispatcherFor(req.url),
+        ...(upload ? { body: upload, duplex: 'half' as const } : {}),
+      };
       const res = await fetch(req.url, init as Parameters<typeof fetch>[1]).catch((err: unknown) => {
         throw fail(err);
       });
       timer.touch();
-      source = res.body ? Readable.fromWeb(res.body as import('stream/web').ReadableStream<Uint8Array>) : Readable.from([]);
+      source = res.body
+        ? Readable.fromWeb(res.body as import('stream/web').ReadableStream<Uint8Array>)
+        : Readable.from([]);
       const body = timedBody(source, () => timer.touch(), fail);
       try {
         return await read({ url: req.url, status: res.status, headers: res.headers, body });

@@ -87,7 +87,13 @@ function paxPath(data: Buffer): string | undefined {
 async function indexTar(file: string): Promise<Map<string, Member>> {
   const fh = await fs.promises.open(file, 'r');
   const members = new Map<string, Member>();
-  const bad = (why: string) => new InputError('E_LAYOUT', `${file} is not a readable OCI layout tar: ${why}`, { file }, 'pass the .tar written by `bundle` (not gzip-compressed) or an OCI layout folder');
+  const bad = (why: string) =>
+    new InputError(
+      'E_LAYOUT',
+      `${file} is not a readable OCI layout tar: ${why}`,
+      { file },
+      'pass the .tar written by `bundle` (not gzip-compressed) or an OCI layout folder',
+    );
   try {
     const { size: total } = await fh.stat();
     const header = Buffer.alloc(BLOCK);
@@ -111,7 +117,14 @@ async function indexTar(file: string): Promise<Map<string, Member>> {
       } else {
         if (longName) name = longName;
         longName = undefined;
-        if (type === '0') members.set(path.posix.normalize(name).replace(/^(\.\/)+/, '').replace(/^\/+/, ''), { offset: dataStart, size });
+        if (type === '0')
+          members.set(
+            path.posix
+              .normalize(name)
+              .replace(/^(\.\/)+/, '')
+              .replace(/^\/+/, ''),
+            { offset: dataStart, size },
+          );
       }
       offset = dataStart + Math.ceil(size / BLOCK) * BLOCK;
     }
@@ -132,7 +145,13 @@ export class OciLayout {
   /** Opens a layout folder or a layout tar. */
   static async open(location: string): Promise<OciLayout> {
     const st = await fs.promises.stat(location).catch(() => undefined);
-    if (!st) throw new InputError('E_LAYOUT', `no OCI layout at ${location}`, { file: location }, 'pass oci-layout:<folder> or oci-layout:<bundle.tar>');
+    if (!st)
+      throw new InputError(
+        'E_LAYOUT',
+        `no OCI layout at ${location}`,
+        { file: location },
+        'pass oci-layout:<folder> or oci-layout:<bundle.tar>',
+      );
     const tar = st.isDirectory() ? undefined : { file: location, members: await indexTar(location) };
     const read = async (name: string): Promise<Buffer | undefined> => {
       if (!tar) return fs.promises.readFile(path.join(location, name)).catch(() => undefined);
@@ -147,7 +166,13 @@ export class OciLayout {
       }
       return buf;
     };
-    const bad = (why: string) => new InputError('E_LAYOUT', `${location} is not an OCI image layout: ${why}`, { file: location }, 'pass a folder or tar written by `bundle`, `oras copy --to-oci-layout` or `skopeo copy oci:`');
+    const bad = (why: string) =>
+      new InputError(
+        'E_LAYOUT',
+        `${location} is not an OCI image layout: ${why}`,
+        { file: location },
+        'pass a folder or tar written by `bundle`, `oras copy --to-oci-layout` or `skopeo copy oci:`',
+      );
     const marker = await read(LAYOUT_FILE);
     if (!marker) throw bad(`no ${LAYOUT_FILE} file`);
     try {
@@ -164,7 +189,13 @@ export class OciLayout {
     } catch {
       throw bad(`${INDEX_FILE} is not JSON`);
     }
-    if (!index || !Array.isArray(index.manifests) || !index.manifests.every((d) => d && typeof d.digest === 'string' && DIGEST_RE.test(d.digest) && Number.isSafeInteger(d.size))) {
+    if (
+      !index ||
+      !Array.isArray(index.manifests) ||
+      !index.manifests.every(
+        (d) => d && typeof d.digest === 'string' && DIGEST_RE.test(d.digest) && Number.isSafeInteger(d.size),
+      )
+    ) {
       throw bad(`${INDEX_FILE} has no valid manifests[]`);
     }
     return new OciLayout(location, index, tar);
@@ -185,7 +216,13 @@ export class OciLayout {
   }
 
   private blobName(digest: string): string {
-    if (!DIGEST_RE.test(digest)) throw new InputError('E_LAYOUT', `bad digest ${digest} in ${this.location}`, { file: this.location }, 'the layout is damaged');
+    if (!DIGEST_RE.test(digest))
+      throw new InputError(
+        'E_LAYOUT',
+        `bad digest ${digest} in ${this.location}`,
+        { file: this.location },
+        'the layout is damaged',
+      );
     return `blobs/sha256/${digest.slice('sha256:'.length)}`;
   }
 
@@ -195,7 +232,12 @@ export class OciLayout {
   }
 
   private missing(digest: string): IntegrityError {
-    return new IntegrityError('E_LAYOUT_BLOB', `${this.label(digest)} is missing`, { file: this.location }, 'the bundle is incomplete: write it again with `bundle`');
+    return new IntegrityError(
+      'E_LAYOUT_BLOB',
+      `${this.label(digest)} is missing`,
+      { file: this.location },
+      'the bundle is incomplete: write it again with `bundle`',
+    );
   }
 
   /** The blob's raw bytes as a stream (unchecked: wrap it, or use read()). */
@@ -256,7 +298,11 @@ export async function writeLayoutTar(dir: string, out: string): Promise<{ bytes:
   const members: Array<{ name: string; type: '0' | '5'; file?: string }> = [
     { name: 'blobs/', type: '5' },
     { name: 'blobs/sha256/', type: '5' },
-    ...blobs.map((b) => ({ name: `blobs/sha256/${b}`, type: '0' as const, file: path.join(dir, 'blobs', 'sha256', b) })),
+    ...blobs.map((b) => ({
+      name: `blobs/sha256/${b}`,
+      type: '0' as const,
+      file: path.join(dir, 'blobs', 'sha256', b),
+    })),
     { name: INDEX_FILE, type: '0', file: path.join(dir, INDEX_FILE) },
     { name: LAYOUT_FILE, type: '0', file: path.join(dir, LAYOUT_FILE) },
   ];

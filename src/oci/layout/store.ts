@@ -25,15 +25,24 @@ export class LayoutStore {
   }
 
   /** The exact manifest bytes `reference` (a tag or a digest of `ref`) names in the layout, checked against its digest. */
-  async rawManifest(ref: OciReference, reference: string, _signal?: AbortSignal, expected?: BlobRef): Promise<RawManifest> {
+  async rawManifest(
+    ref: OciReference,
+    reference: string,
+    _signal?: AbortSignal,
+    expected?: BlobRef,
+  ): Promise<RawManifest> {
     const pinned = DIGEST_RE.test(reference);
     let desc: (BlobRef & { mediaType?: string }) | undefined = expected;
     if (!desc) {
       const byName = pinned ? undefined : this.layout.find(refName({ ...ref, tag: reference }));
       const byTag = ref.tag ? this.layout.find(refName(ref)) : undefined;
       if (pinned && byTag && byTag.digest !== reference) {
-        throw new IntegrityError('E_DIGEST_MISMATCH', `${this.label} holds ${refName(ref)} as ${byTag.digest}, the reference pins ${reference}`, { file: this.layout.location },
-          'write the bundle again, or fix the pinned digest');
+        throw new IntegrityError(
+          'E_DIGEST_MISMATCH',
+          `${this.label} holds ${refName(ref)} as ${byTag.digest}, the reference pins ${reference}`,
+          { file: this.layout.location },
+          'write the bundle again, or fix the pinned digest',
+        );
       }
       desc = byName ?? (pinned ? this.layout.findDigest(reference) : undefined);
     }
@@ -45,16 +54,27 @@ export class LayoutStore {
       return { bytes, digest, mediaType: manifestMediaType(bytes, '') };
     }
     if (!desc) {
-      const text = formatReference(pinned ? { ...ref, digest: reference } : { ...ref, tag: reference, digest: undefined });
-      throw new IntegrityError('E_LAYOUT_MISSING', `${text} is not in ${this.label}`, { url: text, file: this.layout.location },
-        'write the bundle again from the list that names it');
+      const text = formatReference(
+        pinned ? { ...ref, digest: reference } : { ...ref, tag: reference, digest: undefined },
+      );
+      throw new IntegrityError(
+        'E_LAYOUT_MISSING',
+        `${text} is not in ${this.label}`,
+        { url: text, file: this.layout.location },
+        'write the bundle again from the list that names it',
+      );
     }
     const bytes = await this.layout.read(desc, MAX_MANIFEST_BYTES);
     return { bytes, digest: desc.digest, mediaType: manifestMediaType(bytes, desc.mediaType ?? '') };
   }
 
   /** As RegistryClient.manifest: the parsed manifest and where it came from. */
-  async manifest(ref: OciReference, reference: string, signal?: AbortSignal, descriptor?: Descriptor): Promise<FetchedManifest> {
+  async manifest(
+    ref: OciReference,
+    reference: string,
+    signal?: AbortSignal,
+    descriptor?: Descriptor,
+  ): Promise<FetchedManifest> {
     const raw = await this.rawManifest(ref, reference, signal, descriptor);
     const url = this.layout.label(raw.digest);
     return { digest: raw.digest, manifest: parseManifest(raw.bytes, raw.mediaType, url), url, bytes: raw.bytes };
@@ -70,18 +90,26 @@ export class LayoutStore {
   }
 
   /** As RegistryClient.streamBlob: `consume` gets a stream that fails unless size and sha256 match. */
-  async streamBlob<T>(_ref: OciReference, desc: BlobRef, limit: number, consume: (verified: Readable, url: string) => Promise<T>): Promise<T> {
+  async streamBlob<T>(
+    _ref: OciReference,
+    desc: BlobRef,
+    limit: number,
+    consume: (verified: Readable, url: string) => Promise<T>,
+  ): Promise<T> {
     const url = this.layout.label(desc.digest);
     if (desc.size > limit) throw oversize(url, desc.size, limit, 'descriptor says');
     const counter = new DigestCounter(desc, limit, url);
     const source = this.layout.open(desc.digest);
-    const stream = Readable.from((async function* () {
-      for await (const chunk of source) {
-        counter.update(chunk as Buffer);
-        yield chunk as Buffer;
-      }
-      counter.finish();
-    })(), { objectMode: false });
+    const stream = Readable.from(
+      (async function* () {
+        for await (const chunk of source) {
+          counter.update(chunk as Buffer);
+          yield chunk as Buffer;
+        }
+        counter.finish();
+      })(),
+      { objectMode: false },
+    );
     try {
       const out = await consume(stream, url);
       if (!counter.finished) throw new Error(`blob ${url} was not read to its end`); // a bug in consume

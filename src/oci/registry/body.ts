@@ -44,27 +44,34 @@ export async function readLimited(res: RegistryResponse, limit: number): Promise
  * (or `limit`) allows, and at its end when the size or sha256 is wrong. A consumer that reads it to
  * the end has seen only bytes that belong to the blob, and learns of any mismatch before finishing.
  */
-export function verifiedStream(res: RegistryResponse, expected: Expected, limit: number): { stream: Readable; counter: DigestCounter } {
+export function verifiedStream(
+  res: RegistryResponse,
+  expected: Expected,
+  limit: number,
+): { stream: Readable; counter: DigestCounter } {
   const counter = new DigestCounter(expected, limit, res.url);
   checkContentLength(res, limit);
-  const stream = Readable.from((async function* () {
-    let parts: Buffer[] = [];
-    let gathered = 0;
-    const take = (): Buffer => {
-      const batch = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, gathered);
-      parts = [];
-      gathered = 0;
-      counter.update(batch);
-      return batch;
-    };
-    for await (const chunk of res.body) {
-      parts.push(chunk as Buffer);
-      gathered += (chunk as Buffer).length;
-      if (gathered >= BATCH_BYTES) yield take();
-    }
-    if (gathered > 0) yield take();
-    counter.finish();
-  })(), { objectMode: false });
+  const stream = Readable.from(
+    (async function* () {
+      let parts: Buffer[] = [];
+      let gathered = 0;
+      const take = (): Buffer => {
+        const batch = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, gathered);
+        parts = [];
+        gathered = 0;
+        counter.update(batch);
+        return batch;
+      };
+      for await (const chunk of res.body) {
+        parts.push(chunk as Buffer);
+        gathered += (chunk as Buffer).length;
+        if (gathered >= BATCH_BYTES) yield take();
+      }
+      if (gathered > 0) yield take();
+      counter.finish();
+    })(),
+    { objectMode: false },
+  );
   return { stream, counter };
 }
 

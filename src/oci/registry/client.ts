@@ -14,7 +14,15 @@ import type { Exchange, RegistryResponse } from '../http/exchange';
 import { RegistryStatusError } from '../http/status';
 import type { OciReference, ResolvedManifest } from '../types';
 import { readLimited, readVerified, verifiedStream } from './body';
-import { Descriptor, DIGEST_RE, Manifest, MANIFEST_ACCEPT, manifestMediaType, MAX_MANIFEST_BYTES, parseManifest } from './media';
+import {
+  Descriptor,
+  DIGEST_RE,
+  Manifest,
+  MANIFEST_ACCEPT,
+  manifestMediaType,
+  MAX_MANIFEST_BYTES,
+  parseManifest,
+} from './media';
 import { digestMismatch, oversize } from './verify-stream';
 
 /** A manifest as the exact bytes the registry holds: their sha256 is the digest, so they are never re-serialised. */
@@ -62,7 +70,10 @@ function contentType(value: string | null): string {
 }
 
 export class RegistryClient {
-  constructor(private readonly exchange: Exchange, private readonly insecureHosts: readonly string[]) {}
+  constructor(
+    private readonly exchange: Exchange,
+    private readonly insecureHosts: readonly string[],
+  ) {}
 
   manifestUrl(ref: OciReference): string {
     return manifestUrl(ref, this.insecureHosts);
@@ -75,8 +86,21 @@ export class RegistryClient {
   /** Manifest request(s) only: HEAD, falling back to GET when the registry sends no Docker-Content-Digest. */
   async resolve(ref: OciReference, signal?: AbortSignal): Promise<ResolvedManifest> {
     const url = this.manifestUrl(ref);
-    const head = await this.exchange({ kind: 'manifest', method: 'HEAD', url, registry: ref.registry, scope: pullScope(ref), accept: MANIFEST_ACCEPT, signal },
-      async (res) => ({ digest: res.headers.get('docker-content-digest'), mediaType: contentType(res.headers.get('content-type')) }));
+    const head = await this.exchange(
+      {
+        kind: 'manifest',
+        method: 'HEAD',
+        url,
+        registry: ref.registry,
+        scope: pullScope(ref),
+        accept: MANIFEST_ACCEPT,
+        signal,
+      },
+      async (res) => ({
+        digest: res.headers.get('docker-content-digest'),
+        mediaType: contentType(res.headers.get('content-type')),
+      }),
+    );
     if (head.digest && DIGEST_RE.test(head.digest)) {
       if (ref.digest && head.digest !== ref.digest) throw digestMismatch(url, ref.digest, head.digest);
       return { digest: head.digest, mediaType: head.mediaType };
@@ -90,34 +114,62 @@ export class RegistryClient {
    * GETs a manifest (by tag or digest) and checks its sha256 against everything that names it: the
    * requested digest, the descriptor it was found through (size too), and Docker-Content-Digest.
    */
-  async manifest(ref: OciReference, reference: string, signal?: AbortSignal, descriptor?: Descriptor): Promise<FetchedManifest> {
+  async manifest(
+    ref: OciReference,
+    reference: string,
+    signal?: AbortSignal,
+    descriptor?: Descriptor,
+  ): Promise<FetchedManifest> {
     const { url, bytes, digest, contentType: type } = await this.manifestBytes(ref, reference, signal, descriptor);
     return { digest, manifest: parseManifest(bytes, type, url), url, bytes };
   }
 
   /** The manifest's exact bytes (for copies), checked like manifest(); the media type is the body's own when it names one. */
-  async rawManifest(ref: OciReference, reference: string, signal?: AbortSignal, descriptor?: BlobRef): Promise<RawManifest> {
+  async rawManifest(
+    ref: OciReference,
+    reference: string,
+    signal?: AbortSignal,
+    descriptor?: BlobRef,
+  ): Promise<RawManifest> {
     const { bytes, digest, contentType: type } = await this.manifestBytes(ref, reference, signal, descriptor);
     return { bytes, digest, mediaType: manifestMediaType(bytes, contentType(type)) };
   }
 
   private async manifestBytes(ref: OciReference, reference: string, signal?: AbortSignal, descriptor?: BlobRef) {
     const url = this.manifestUrl({ ...ref, digest: DIGEST_RE.test(reference) ? reference : undefined, tag: reference });
-    return this.exchange({ kind: 'manifest', method: 'GET', url, registry: ref.registry, scope: pullScope(ref), accept: MANIFEST_ACCEPT, signal }, async (res) => {
-      const bytes = descriptor ? await readVerified(res, descriptor, MAX_MANIFEST_BYTES) : await readLimited(res, MAX_MANIFEST_BYTES);
-      const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-      if (DIGEST_RE.test(reference) && digest !== reference) throw digestMismatch(url, reference, digest);
-      const header = res.headers.get('docker-content-digest');
-      if (header && DIGEST_RE.test(header) && header !== digest) throw digestMismatch(url, header, digest);
-      return { url, bytes, digest, contentType: res.headers.get('content-type') };
-    });
+    return this.exchange(
+      {
+        kind: 'manifest',
+        method: 'GET',
+        url,
+        registry: ref.registry,
+        scope: pullScope(ref),
+        accept: MANIFEST_ACCEPT,
+        signal,
+      },
+      async (res) => {
+        const bytes = descriptor
+          ? await readVerified(res, descriptor, MAX_MANIFEST_BYTES)
+          : await readLimited(res, MAX_MANIFEST_BYTES);
+        const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+        if (DIGEST_RE.test(reference) && digest !== reference) throw digestMismatch(url, reference, digest);
+        const header = res.headers.get('docker-content-digest');
+        if (header && DIGEST_RE.test(header) && header !== digest) throw digestMismatch(url, header, digest);
+        return { url, bytes, digest, contentType: res.headers.get('content-type') };
+      },
+    );
   }
 
   /** The digest the registry holds under a tag or digest (HEAD, else GET), or undefined when it has none (404). */
   async manifestDigest(ref: OciReference, reference: string, signal?: AbortSignal): Promise<string | undefined> {
     const pinned = DIGEST_RE.test(reference);
     try {
-      return (await this.resolve({ ...ref, tag: pinned ? undefined : reference, digest: pinned ? reference : undefined }, signal)).digest;
+      return (
+        await this.resolve(
+          { ...ref, tag: pinned ? undefined : reference, digest: pinned ? reference : undefined },
+          signal,
+        )
+      ).digest;
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -128,7 +180,10 @@ export class RegistryClient {
   async hasBlob(ref: OciReference, digest: string, signal?: AbortSignal): Promise<boolean> {
     const url = this.blobUrl(ref, digest);
     try {
-      await this.exchange({ kind: 'blob', method: 'HEAD', url, registry: ref.registry, scope: pullScope(ref), signal }, drain);
+      await this.exchange(
+        { kind: 'blob', method: 'HEAD', url, registry: ref.registry, scope: pullScope(ref), signal },
+        drain,
+      );
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -138,14 +193,20 @@ export class RegistryClient {
 
   /** Downloads a blob to `dest`, checked against its descriptor; a partial file is removed on failure. */
   async downloadBlob(ref: OciReference, blob: BlobRef, dest: string, signal?: AbortSignal): Promise<void> {
-    await this.streamBlob(ref, { ...blob, mediaType: '' }, MAX_COPY_BLOB_BYTES, async (verified) => {
-      try {
-        await pipeline(verified, fs.createWriteStream(dest, { mode: 0o644 }));
-      } catch (err) {
-        await fs.promises.rm(dest, { force: true });
-        throw err;
-      }
-    }, signal);
+    await this.streamBlob(
+      ref,
+      { ...blob, mediaType: '' },
+      MAX_COPY_BLOB_BYTES,
+      async (verified) => {
+        try {
+          await pipeline(verified, fs.createWriteStream(dest, { mode: 0o644 }));
+        } catch (err) {
+          await fs.promises.rm(dest, { force: true });
+          throw err;
+        }
+      },
+      signal,
+    );
   }
 
   /**
@@ -153,12 +214,21 @@ export class RegistryClient {
    * registry) when given and accepted, else one monolithic upload of the bytes `open()` streams
    * (POST a session, PUT the bytes with the digest). The registry must report the same digest back.
    */
-  async pushBlob(ref: OciReference, blob: BlobRef, open: () => Readable, mountFrom?: string, signal?: AbortSignal): Promise<'mounted' | 'uploaded'> {
+  async pushBlob(
+    ref: OciReference,
+    blob: BlobRef,
+    open: () => Readable,
+    mountFrom?: string,
+    signal?: AbortSignal,
+  ): Promise<'mounted' | 'uploaded'> {
     const uploads = this.blobUrl(ref, blob.digest).replace(/\/blobs\/sha256:[a-f0-9]+$/, '/blobs/uploads/');
     const base = { kind: 'blob' as const, registry: ref.registry, scope: pushScope(ref), signal };
     if (mountFrom && mountFrom !== ref.repository) {
       const url = `${uploads}?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(mountFrom)}`;
-      const status = await this.exchange({ ...base, method: 'POST', url }, async (res) => (await drain(res), res.status));
+      const status = await this.exchange(
+        { ...base, method: 'POST', url },
+        async (res) => (await drain(res), res.status),
+      );
       if (status === 201) return 'mounted';
       // 202: the registry opened an ordinary upload session instead; it expires unused, upload below.
     }
@@ -168,13 +238,26 @@ export class RegistryClient {
           await drain(res);
           return res.headers.get('location');
         });
-        if (!location) throw new RegistryError('E_REGISTRY_PUSH', `no upload location from ${uploads}`, { url: uploads }, 'check that the registry accepts pushes');
+        if (!location)
+          throw new RegistryError(
+            'E_REGISTRY_PUSH',
+            `no upload location from ${uploads}`,
+            { url: uploads },
+            'check that the registry accepts pushes',
+          );
         const put = new URL(location, uploads);
         put.searchParams.set('digest', blob.digest);
-        const stored = await this.exchange({
-          ...base, method: 'PUT', url: put.toString(), body: open, retry: false,
-          headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
-        }, async (res) => (await drain(res), res.headers.get('docker-content-digest')));
+        const stored = await this.exchange(
+          {
+            ...base,
+            method: 'PUT',
+            url: put.toString(),
+            body: open,
+            retry: false,
+            headers: { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) },
+          },
+          async (res) => (await drain(res), res.headers.get('docker-content-digest')),
+        );
         if (stored && stored !== blob.digest) throw digestMismatch(put.toString(), blob.digest, stored);
         return 'uploaded';
       } catch (err) {
@@ -186,22 +269,41 @@ export class RegistryClient {
   /** PUTs the exact manifest bytes under a tag or digest; the registry must store them under the same digest. */
   async putManifest(ref: OciReference, reference: string, manifest: RawManifest, signal?: AbortSignal): Promise<void> {
     const pinned = DIGEST_RE.test(reference);
-    const url = this.manifestUrl({ ...ref, tag: pinned ? undefined : reference, digest: pinned ? reference : undefined });
-    const stored = await this.exchange({
-      kind: 'manifest', method: 'PUT', url, registry: ref.registry, scope: pushScope(ref), signal,
-      body: () => Readable.from([manifest.bytes]),
-      headers: { 'content-type': manifest.mediaType, 'content-length': String(manifest.bytes.length) },
-    }, async (res) => (await drain(res), res.headers.get('docker-content-digest')));
+    const url = this.manifestUrl({
+      ...ref,
+      tag: pinned ? undefined : reference,
+      digest: pinned ? reference : undefined,
+    });
+    const stored = await this.exchange(
+      {
+        kind: 'manifest',
+        method: 'PUT',
+        url,
+        registry: ref.registry,
+        scope: pushScope(ref),
+        signal,
+        body: () => Readable.from([manifest.bytes]),
+        headers: { 'content-type': manifest.mediaType, 'content-length': String(manifest.bytes.length) },
+      },
+      async (res) => (await drain(res), res.headers.get('docker-content-digest')),
+    );
     if (stored && stored !== manifest.digest) {
-      throw new IntegrityError('E_MIRROR_DIGEST', `${url} stored the manifest as ${stored}, not ${manifest.digest}`, { url },
-        'the target registry rewrites manifests; use a registry that stores them unchanged (distribution, Harbor)');
+      throw new IntegrityError(
+        'E_MIRROR_DIGEST',
+        `${url} stored the manifest as ${stored}, not ${manifest.digest}`,
+        { url },
+        'the target registry rewrites manifests; use a registry that stores them unchanged (distribution, Harbor)',
+      );
     }
   }
 
   /** A small blob (config, spec.yaml) in memory, verified against its descriptor. */
   async readBlob(ref: OciReference, desc: Descriptor, limit: number, signal?: AbortSignal): Promise<Buffer> {
     const url = this.blobUrl(ref, desc.digest);
-    return this.exchange({ kind: 'blob', method: 'GET', url, registry: ref.registry, scope: pullScope(ref), signal }, (res) => readVerified(res, desc, limit));
+    return this.exchange(
+      { kind: 'blob', method: 'GET', url, registry: ref.registry, scope: pullScope(ref), signal },
+      (res) => readVerified(res, desc, limit),
+    );
   }
 
   /**
@@ -210,14 +312,23 @@ export class RegistryClient {
    * transient, so `consume` must also undo its own partial work (a half-written file) before throwing.
    * A descriptor over `limit` is refused before any request.
    */
-  async streamBlob<T>(ref: OciReference, desc: Descriptor, limit: number, consume: (verified: Readable, url: string) => Promise<T>, signal?: AbortSignal): Promise<T> {
+  async streamBlob<T>(
+    ref: OciReference,
+    desc: Descriptor,
+    limit: number,
+    consume: (verified: Readable, url: string) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     const url = this.blobUrl(ref, desc.digest);
     if (desc.size > limit) throw oversize(url, desc.size, limit, 'descriptor says');
-    return this.exchange({ kind: 'blob', method: 'GET', url, registry: ref.registry, scope: pullScope(ref), signal }, async (res) => {
-      const { stream, counter } = verifiedStream(res, desc, limit);
-      const out = await consume(stream, url);
-      if (!counter.finished) throw new Error(`blob ${url} was not read to its end`); // a bug in consume, not in the registry
-      return out;
-    });
+    return this.exchange(
+      { kind: 'blob', method: 'GET', url, registry: ref.registry, scope: pullScope(ref), signal },
+      async (res) => {
+        const { stream, counter } = verifiedStream(res, desc, limit);
+        const out = await consume(stream, url);
+        if (!counter.finished) throw new Error(`blob ${url} was not read to its end`); // a bug in consume, not in the registry
+        return out;
+      },
+    );
   }
 }

@@ -61,8 +61,14 @@ export function manifestMediaType(bytes: Buffer, fallback: string): string {
 function isDescriptor(v: unknown): v is Descriptor {
   if (!v || typeof v !== 'object') return false;
   const d = v as Record<string, unknown>;
-  return typeof d.mediaType === 'string' && typeof d.digest === 'string' && DIGEST_RE.test(d.digest) &&
-    typeof d.size === 'number' && Number.isSafeInteger(d.size) && d.size >= 0;
+  return (
+    typeof d.mediaType === 'string' &&
+    typeof d.digest === 'string' &&
+    DIGEST_RE.test(d.digest) &&
+    typeof d.size === 'number' &&
+    Number.isSafeInteger(d.size) &&
+    d.size >= 0
+  );
 }
 
 /**
@@ -71,7 +77,12 @@ function isDescriptor(v: unknown): v is Descriptor {
  */
 export function parseManifest(body: Buffer, contentType: string | null, url: string): Manifest {
   const bad = (why: string) =>
-    new RegistryError('E_MANIFEST_FORMAT', `unusable manifest at ${url}: ${why}`, { url }, 'check that the reference points at a Wasm plugin image or artifact');
+    new RegistryError(
+      'E_MANIFEST_FORMAT',
+      `unusable manifest at ${url}: ${why}`,
+      { url },
+      'check that the reference points at a Wasm plugin image or artifact',
+    );
   let doc: unknown;
   try {
     doc = JSON.parse(body.toString('utf8'));
@@ -84,7 +95,8 @@ export function parseManifest(body: Buffer, contentType: string | null, url: str
   if (m.schemaVersion !== 2) throw bad(`schemaVersion ${String(m.schemaVersion)} is not supported (need 2)`);
   for (const list of ['manifests', 'layers'] as const) {
     const items = m[list];
-    if (Array.isArray(items) && items.length > MAX_DESCRIPTORS) throw bad(`${items.length} ${list}, more than the ${MAX_DESCRIPTORS} this tool accepts`);
+    if (Array.isArray(items) && items.length > MAX_DESCRIPTORS)
+      throw bad(`${items.length} ${list}, more than the ${MAX_DESCRIPTORS} this tool accepts`);
   }
   if (Array.isArray(m.manifests) || mediaType === OCI_INDEX || mediaType === DOCKER_LIST) {
     if (!Array.isArray(m.manifests) || !m.manifests.every(isDescriptor)) throw bad('index without valid manifests[]');

@@ -17,7 +17,11 @@ export class DigestCounter {
   /** True once finish() has checked size and digest. */
   finished = false;
 
-  constructor(private readonly expected: Expected, private readonly maxBytes: number, private readonly url: string) {
+  constructor(
+    private readonly expected: Expected,
+    private readonly maxBytes: number,
+    private readonly url: string,
+  ) {
     if (expected.size > maxBytes) throw oversize(url, expected.size, maxBytes, 'descriptor says');
   }
 
@@ -25,8 +29,12 @@ export class DigestCounter {
     this.bytes += chunk.length;
     if (this.bytes > this.maxBytes) throw oversize(this.url, this.bytes, this.maxBytes, 'body has at least');
     if (this.bytes > this.expected.size) {
-      throw new IntegrityError('E_SIZE_MISMATCH', `body of ${this.url} is longer than the ${this.expected.size} bytes its descriptor declares`, { url: this.url },
-        'the registry content does not match its manifest: re-push the artifact');
+      throw new IntegrityError(
+        'E_SIZE_MISMATCH',
+        `body of ${this.url} is longer than the ${this.expected.size} bytes its descriptor declares`,
+        { url: this.url },
+        'the registry content does not match its manifest: re-push the artifact',
+      );
     }
     this.hash.update(chunk);
   }
@@ -34,8 +42,12 @@ export class DigestCounter {
   /** Hex sha256 of everything seen; throws when the body was short or the digest differs. */
   finish(): string {
     if (this.bytes < this.expected.size) {
-      throw new IntegrityError('E_TRUNCATED', `truncated body from ${this.url}: got ${this.bytes} of ${this.expected.size} bytes`, { url: this.url },
-        'retry; if it persists the registry storage is damaged');
+      throw new IntegrityError(
+        'E_TRUNCATED',
+        `truncated body from ${this.url}: got ${this.bytes} of ${this.expected.size} bytes`,
+        { url: this.url },
+        'retry; if it persists the registry storage is damaged',
+      );
     }
     const hex = this.hash.digest('hex');
     if (`sha256:${hex}` !== this.expected.digest) throw digestMismatch(this.url, this.expected.digest, `sha256:${hex}`);
@@ -45,11 +57,19 @@ export class DigestCounter {
 }
 
 export function oversize(url: string, size: number, max: number, what: string): IntegrityError {
-  return new IntegrityError('E_OVERSIZE', `${url}: ${what} ${size} bytes, over the ${max}-byte limit`, { url },
-    'the gateway refuses plugins over 256 MiB: use a smaller build');
+  return new IntegrityError(
+    'E_OVERSIZE',
+    `${url}: ${what} ${size} bytes, over the ${max}-byte limit`,
+    { url },
+    'the gateway refuses plugins over 256 MiB: use a smaller build',
+  );
 }
 
 export function digestMismatch(url: string, expected: string, actual: string): IntegrityError {
-  return new IntegrityError('E_DIGEST_MISMATCH', `digest mismatch for ${url}: expected ${expected}, got ${actual}`, { url },
-    'the content changed or was corrupted: check the reference or lock file, then pull again');
+  return new IntegrityError(
+    'E_DIGEST_MISMATCH',
+    `digest mismatch for ${url}: expected ${expected}, got ${actual}`,
+    { url },
+    'the content changed or was corrupted: check the reference or lock file, then pull again',
+  );
 }

@@ -29,15 +29,22 @@ export type ArtifactStore = Pick<RegistryClient, 'manifest' | 'readBlob' | 'stre
 
 export class WasmArtifactFetcher {
   /** `maxBytes`: the largest module (and layer) accepted; the caller owns that limit. */
-  constructor(private readonly registry: ArtifactStore, private readonly maxBytes: number) {}
+  constructor(
+    private readonly registry: ArtifactStore,
+    private readonly maxBytes: number,
+  ) {}
 
   /** Downloads the wasm of `ref` into `dir` (as plugin.wasm), with every manifest and blob verified. */
   async fetch(ref: OciReference, dir: string, opts: FetchOptions = {}): Promise<FetchedArtifact> {
     const { signal } = opts;
     const top = await this.registry.manifest(ref, ref.digest ?? ref.tag ?? 'latest', signal);
     if (opts.expectDigest && top.digest !== opts.expectDigest) {
-      throw new IntegrityError('E_DIGEST_MOVED', `${formatReference(ref)} now resolves to ${top.digest}, expected ${opts.expectDigest}`, { url: top.url },
-        'the tag moved: review the change, then pull again with --lock to update the lock file');
+      throw new IntegrityError(
+        'E_DIGEST_MOVED',
+        `${formatReference(ref)} now resolves to ${top.digest}, expected ${opts.expectDigest}`,
+        { url: top.url },
+        'the tag moved: review the change, then pull again with --lock to update the lock file',
+      );
     }
     const { image, url: imageUrl, child } = await this.image(ref, top.manifest, top.url, signal);
     const source = selectWasmLayers(image, imageUrl);
@@ -45,7 +52,9 @@ export class WasmArtifactFetcher {
     const annotated = normaliseCreated(image.annotations?.[CREATED_ANNOTATION]);
     // The small side blobs download while the wasm streams.
     const [wasm, specYaml, configCreated] = await Promise.all([
-      source.kind === 'raw' ? this.rawLayer(ref, source.layer, dest, signal) : this.tarLayers(ref, source.layers, dest, imageUrl, signal),
+      source.kind === 'raw'
+        ? this.rawLayer(ref, source.layer, dest, signal)
+        : this.tarLayers(ref, source.layers, dest, imageUrl, signal),
       this.specYaml(ref, image, signal),
       annotated ? Promise.resolve(undefined) : this.configCreated(ref, image.config, signal),
     ]);
@@ -56,35 +65,75 @@ export class WasmArtifactFetcher {
     if (opts.keepOriginal && source.kind === 'raw') {
       // The stored plugin.wasm is this layer unchanged: the source's manifest can be served as is.
       const known = specYaml === undefined ? [] : [Buffer.from(specYaml, 'utf8')];
-      const original = await keepOriginal(this.registry, ref, child ? [top, child] : [top], image, source.layer, dir, known, signal);
+      const original = await keepOriginal(
+        this.registry,
+        ref,
+        child ? [top, child] : [top],
+        image,
+        source.layer,
+        dir,
+        known,
+        signal,
+      );
       if (original) out.original = original;
     }
     return out;
   }
 
   /** The image manifest itself, or the linux/amd64 entry of an index. */
-  private async image(ref: OciReference, top: Manifest, url: string, signal?: AbortSignal): Promise<{ image: ImageManifest; url: string; child?: FetchedManifest }> {
+  private async image(
+    ref: OciReference,
+    top: Manifest,
+    url: string,
+    signal?: AbortSignal,
+  ): Promise<{ image: ImageManifest; url: string; child?: FetchedManifest }> {
     if (top.kind === 'manifest') return { image: top, url };
     const entry = selectPlatform(top, url);
     const child = await this.registry.manifest(ref, entry.digest, signal, entry);
     if (child.manifest.kind !== 'manifest') {
-      throw new IntegrityError('E_MANIFEST_NESTED', `index entry ${entry.digest} in ${url} is itself an index`, { url: child.url }, 'point the reference at a plugin image');
+      throw new IntegrityError(
+        'E_MANIFEST_NESTED',
+        `index entry ${entry.digest} in ${url} is itself an index`,
+        { url: child.url },
+        'point the reference at a plugin image',
+      );
     }
     return { image: child.manifest, url: child.url, child };
   }
 
-  private async rawLayer(ref: OciReference, layer: Descriptor, dest: string, signal?: AbortSignal): Promise<WrittenWasm> {
+  private async rawLayer(
+    ref: OciReference,
+    layer: Descriptor,
+    dest: string,
+    signal?: AbortSignal,
+  ): Promise<WrittenWasm> {
     await this.registry.streamBlob(ref, layer, this.maxBytes, (verified) => writeRawLayer(verified, dest), signal);
     return { size: layer.size, sha256: layer.digest.slice('sha256:'.length) };
   }
 
-  private async tarLayers(ref: OciReference, layers: Descriptor[], dest: string, manifestUrl: string, signal?: AbortSignal): Promise<WrittenWasm> {
+  private async tarLayers(
+    ref: OciReference,
+    layers: Descriptor[],
+    dest: string,
+    manifestUrl: string,
+    signal?: AbortSignal,
+  ): Promise<WrittenWasm> {
     for (const layer of layers) {
-      const found = await this.registry.streamBlob(ref, layer, this.maxBytes, (verified, url) => extractTarLayer(verified, this.maxBytes, url, dest), signal);
+      const found = await this.registry.streamBlob(
+        ref,
+        layer,
+        this.maxBytes,
+        (verified, url) => extractTarLayer(verified, this.maxBytes, url, dest),
+        signal,
+      );
       if (found) return found;
     }
-    throw new IntegrityError('E_ARTIFACT_NO_WASM', `no ${WASM_ENTRY} in the tar layers of ${manifestUrl}`, { url: manifestUrl },
-      `the image must contain a file named ${WASM_ENTRY}`);
+    throw new IntegrityError(
+      'E_ARTIFACT_NO_WASM',
+      `no ${WASM_ENTRY} in the tar layers of ${manifestUrl}`,
+      { url: manifestUrl },
+      `the image must contain a file named ${WASM_ENTRY}`,
+    );
   }
 
   private async specYaml(ref: OciReference, image: ImageManifest, signal?: AbortSignal): Promise<string | undefined> {
@@ -94,7 +143,11 @@ export class WasmArtifactFetcher {
   }
 
   /** `created` of an image config; a config that is not JSON simply has none. */
-  private async configCreated(ref: OciReference, config: Descriptor | undefined, signal?: AbortSignal): Promise<string | undefined> {
+  private async configCreated(
+    ref: OciReference,
+    config: Descriptor | undefined,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
     if (!config || !configMayHaveCreated(config)) return undefined;
     const bytes = await this.registry.readBlob(ref, config, MAX_CONFIG_BYTES, signal);
     try {

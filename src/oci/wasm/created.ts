@@ -21,7 +21,9 @@ export function normaliseCreated(value: unknown): string | undefined {
 /** Config media types whose JSON may carry a `created` field worth one small blob request. */
 export function configMayHaveCreated(config: Descriptor | undefined): boolean {
   if (!config || config.size <= 2 || config.size > MAX_CONFIG_BYTES) return false;
-  return config.mediaType === 'application/vnd.oci.image.config.v1+json' ||
+  return (
+    config.mediaType === 'application/vnd.oci.image.config.v1+json' ||
     config.mediaType === 'application/vnd.docker.container.image.v1+json' ||
-    config.mediaType === 'application/vnd.module.wasm.config.v1+json';
+    config.mediaType === 'application/vnd.module.wasm.config.v1+json'
+  );
 }

@@ -43,7 +43,12 @@ export async function writeRawLayer(verified: Readable, dest: string): Promise<v
  * Unpacks a tar(+gzip) layer stream, writing its plugin.wasm to `dest`. Returns undefined (and writes
  * nothing) when the layer holds no plugin.wasm, so the caller can try the next layer.
  */
-export async function extractTarLayer(verified: Readable, maxBytes: number, url: string, dest: string): Promise<WrittenWasm | undefined> {
+export async function extractTarLayer(
+  verified: Readable,
+  maxBytes: number,
+  url: string,
+  dest: string,
+): Promise<WrittenWasm | undefined> {
   const sink = new TarWasmSink(dest, maxBytes, url);
   try {
     await pipeline(verified, sink);
@@ -62,15 +67,23 @@ class TarWasmSink extends Writable {
   private failure: unknown;
   private out: fs.WriteStream | undefined;
 
-  constructor(private readonly dest: string, private readonly maxBytes: number, private readonly url: string) {
+  constructor(
+    private readonly dest: string,
+    private readonly maxBytes: number,
+    private readonly url: string,
+  ) {
     super();
     // Loaded on first use: most plugins are raw wasm layers, and a pull that meets no tar layer (a
     // warm one above all) need not load the tar package.
     const { Parser: TarParser } = require('tar') as typeof import('tar');
     this.parser = new TarParser({ strict: true, onReadEntry: (entry) => this.onEntry(entry) });
     this.parser.on('error', (err: unknown) => {
-      this.failure ??= new IntegrityError('E_LAYER_FORMAT', `layer ${url} is not a readable tar(+gzip): ${err instanceof Error ? err.message : String(err)}`, { url },
-        'push the plugin as a tar+gzip layer holding plugin.wasm or as a raw wasm layer');
+      this.failure ??= new IntegrityError(
+        'E_LAYER_FORMAT',
+        `layer ${url} is not a readable tar(+gzip): ${err instanceof Error ? err.message : String(err)}`,
+        { url },
+        'push the plugin as a tar+gzip layer holding plugin.wasm or as a raw wasm layer',
+      );
     });
   }
 

@@ -23,22 +23,37 @@ const EMPTY_JSON = Buffer.from('{}');
  * `chain`: the top-level manifest, then the index entry chosen (when the top is an index).
  * `known`: bytes already in hand (the spec.yaml read for the tree), used when they hash right.
  */
-export async function keepOriginal(registry: Pick<RegistryClient, 'readBlob'>, ref: OciReference, chain: FetchedManifest[], image: ImageManifest, wasm: Descriptor,
-  dir: string, known: Buffer[], signal?: AbortSignal): Promise<OriginalArtifact | undefined> {
+export async function keepOriginal(
+  registry: Pick<RegistryClient, 'readBlob'>,
+  ref: OciReference,
+  chain: FetchedManifest[],
+  image: ImageManifest,
+  wasm: Descriptor,
+  dir: string,
+  known: Buffer[],
+  signal?: AbortSignal,
+): Promise<OriginalArtifact | undefined> {
   if (!gatewayLoads(image)) return undefined;
   const side = [...(image.config ? [image.config] : []), ...image.layers.filter((l) => l.digest !== wasm.digest)];
   if (side.some((d) => d.size > MAX_SIDE_BLOB_BYTES)) return undefined;
   const inHand = new Map([EMPTY_JSON, ...known].map((b) => [sha256(b), b]));
   try {
     const distinct = [...new Map(side.map((d) => [d.digest, d])).values()];
-    const blobs = await Promise.all(distinct.map(async (d) => {
-      const file = path.join(dir, `side-${d.digest.slice('sha256:'.length)}`);
-      const have = inHand.get(d.digest);
-      const bytes = have && have.length === d.size ? have : await registry.readBlob(ref, d, MAX_SIDE_BLOB_BYTES, signal);
-      await fs.promises.writeFile(file, bytes);
-      return { digest: d.digest, size: d.size, path: file };
-    }));
-    return { manifests: chain.map((m) => ({ digest: m.digest, mediaType: m.manifest.mediaType, bytes: m.bytes })), blobs, wasmLayer: wasm.digest };
+    const blobs = await Promise.all(
+      distinct.map(async (d) => {
+        const file = path.join(dir, `side-${d.digest.slice('sha256:'.length)}`);
+        const have = inHand.get(d.digest);
+        const bytes =
+          have && have.length === d.size ? have : await registry.readBlob(ref, d, MAX_SIDE_BLOB_BYTES, signal);
+        await fs.promises.writeFile(file, bytes);
+        return { digest: d.digest, size: d.size, path: file };
+      }),
+    );
+    return {
+      manifests: chain.map((m) => ({ digest: m.digest, mediaType: m.manifest.mediaType, bytes: m.bytes })),
+      blobs,
+      wasmLayer: wasm.digest,
+    };
   } catch {
     return undefined;
   }
