@@ -32,8 +32,7 @@ function readList(file: string): Entry[] {
   const out: Entry[] = [];
   for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
     const m = line.trim().match(/^([A-Za-z0-9][\w.-]*)\s*=\s*oci:\/\/[^/]+\/([^:@\s]+):([\w.-]+)$/);
-    if (m && !out.some((e) => e.name === m[1]))
-      out.push({ name: m[1] as string, repository: m[2] as string, tag: m[3] as string });
+    if (m && !out.some((e) => e.name === m[1])) out.push({ name: m[1], repository: m[2], tag: m[3] });
   }
   return out;
 }

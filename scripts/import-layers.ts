@@ -34,8 +34,8 @@ export interface Edge {
 /** The room of a file under src/: its first folder, or the file name for top-level files. */
 export function roomOf(rel: string): string {
   const parts = rel.split('/');
-  if (parts[0] !== 'src') return parts[0] as string;
-  return parts.length > 2 ? (parts[1] as string) : (parts[1] as string).replace(/\.ts$/, '');
+  if (parts[0] !== 'src') return parts[0];
+  return parts.length > 2 ? parts[1] : parts[1].replace(/\.ts$/, '');
 }
 
 export function layerOf(room: string): number {

@@ -50,7 +50,7 @@ class K8sValidator {
       this.compiled.set(def, validate);
     }
     const kind = String(obj.kind);
-    return validate(obj as unknown)
+    return validate(obj)
       ? []
       : (validate.errors ?? []).map((e) => `${kind} ${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
   }

@@ -21,7 +21,7 @@ function block(name: string): string {
     `<!-- airgap:${name}:start -->\\s*\`\`\`bash\\n([\\s\\S]*?)\`\`\`\\s*<!-- airgap:${name}:end -->`,
   ).exec(GUIDE);
   if (!m) throw new Error(`docs/air-gapped.md has no ${name} block`);
-  return m[1] as string;
+  return m[1];
 }
 
 function substitute(script: string, vars: Record<string, string>): string {

@@ -19,7 +19,7 @@ function usedCodes(): Map<string, string> {
   for (const file of [...sources(path.join(ROOT, 'src')), ...sources(path.join(ROOT, 'scripts'))]) {
     if (file.endsWith(path.join('errors', 'catalogue.ts'))) continue;
     for (const m of fs.readFileSync(file, 'utf8').matchAll(/['"`](E_[A-Z0-9_]+)['"`]/g))
-      used.set(m[1] as string, path.relative(ROOT, file));
+      used.set(m[1], path.relative(ROOT, file));
   }
   return used;
 }

@@ -157,7 +157,7 @@ describe('the same tree as a read-only OCI registry (only the registry host of o
     return view.tags.map((t) => ({
       name: t.name,
       version: t.version,
-      digest: t.manifests[t.manifests.length - 1]!.digest,
+      digest: t.manifests[t.manifests.length - 1].digest,
     }));
   }
 

@@ -11,7 +11,7 @@ const parse = (text: string) => parsePluginList(text, '/lists/plugins.properties
 const only = (text: string) => {
   const r = parse(text);
   expect(r.problems).toHaveLength(1);
-  return r.problems[0]!;
+  return r.problems[0];
 };
 
 describe('reference lists', () => {
@@ -89,7 +89,7 @@ describe('syntax', () => {
   test('@sha256 pins a reference', () => {
     const d = 'sha256:' + 'ab'.repeat(32);
     const r = parse(`a=oci://r.example/a:1.0.0@${d}\n`);
-    expect(r.entries[0]!.source).toMatchObject({ kind: 'oci', ref: { tag: '1.0.0', digest: d } });
+    expect(r.entries[0].source).toMatchObject({ kind: 'oci', ref: { tag: '1.0.0', digest: d } });
   });
 
   test('file: source resolves relative to the list file and carries its version', () => {
@@ -106,7 +106,7 @@ describe('syntax', () => {
     const r = parse('a=oci://r.example/a:2.0.0\n#@alias a 1.0.0=2.0.0\n');
     expect(r.problems).toEqual([]);
     expect(r.entries[1]).toMatchObject({ name: 'a', version: '1.0.0', aliasOf: '2.0.0', line: 2 });
-    expect(r.entries[1]!.source).toBe(r.entries[0]!.source);
+    expect(r.entries[1].source).toBe(r.entries[0].source);
   });
 
   test('collects every problem of a file, in line order', () => {

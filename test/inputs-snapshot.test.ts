@@ -17,7 +17,7 @@ describe('Higress release snapshot', () => {
       expect(e.source).toMatchObject({ kind: 'oci', ref: { digest: expect.stringMatching(/^sha256:[a-f0-9]{64}$/) } });
     const jc = r.entries.filter((e) => sourceText(e.source).includes('/plugins/jsonrpc-converter:'));
     expect(jc.map((e) => e.name).sort()).toEqual(['json-converter', 'jsonrpc-converter']);
-    expect(r.entries[0]!.line).toBeGreaterThan(1);
+    expect(r.entries[0].line).toBeGreaterThan(1);
   });
 
   const one = (plugin: object) =>
@@ -33,21 +33,20 @@ describe('Higress release snapshot', () => {
   test('entries without a pluginServer mapping are not served', () => {
     expect(one({ ...good, consumers: {} }).entries).toEqual([]);
   });
-  test('not JSON', () =>
-    expect(parseSnapshot('{', 's.json').problems[0]!.toLine()).toMatch(/^s\.json: not valid JSON/));
+  test('not JSON', () => expect(parseSnapshot('{', 's.json').problems[0].toLine()).toMatch(/^s\.json: not valid JSON/));
   test('wrong schema', () =>
-    expect(parseSnapshot('{"schemaVersion":2}', 's.json').problems[0]!.code).toBe('E_SNAPSHOT'));
+    expect(parseSnapshot('{"schemaVersion":2}', 's.json').problems[0].code).toBe('E_SNAPSHOT'));
   test('tag disagrees with version', () =>
-    expect(one({ ...good, version: '2.0.0' }).problems[0]!.toLine()).toMatch(
+    expect(one({ ...good, version: '2.0.0' }).problems[0].toLine()).toMatch(
       /^s\.json:\d+: a: ociRef tag 1\.0\.0 disagrees/,
     ));
-  test('bad digest', () => expect(one({ ...good, digest: 'sha256:00' }).problems[0]!.code).toBe('E_REFERENCE'));
+  test('bad digest', () => expect(one({ ...good, digest: 'sha256:00' }).problems[0].code).toBe('E_REFERENCE'));
   test('hostile httpPath', () =>
-    expect(one({ ...good, consumers: { pluginServer: { httpPath: '../etc' } } }).problems[0]!.code).toBe(
+    expect(one({ ...good, consumers: { pluginServer: { httpPath: '../etc' } } }).problems[0].code).toBe(
       'E_UNSAFE_SEGMENT',
     ));
   test('hostile alias', () =>
-    expect(one({ ...good, consumers: { pluginServer: { httpPath: 'a', aliases: ['x/y'] } } }).problems[0]!.code).toBe(
+    expect(one({ ...good, consumers: { pluginServer: { httpPath: 'a', aliases: ['x/y'] } } }).problems[0].code).toBe(
       'E_UNSAFE_SEGMENT',
     ));
 });
@@ -74,8 +73,8 @@ describe('lock file', () => {
     expect(r.lock!.plugins).toHaveLength(3);
   });
   test('rejects garbage and incomplete entries', () => {
-    expect(parseLock('nope', 'l.json').problems[0]!.toLine()).toMatch(/^l\.json: not valid JSON/);
-    expect(parseLock('{"lockVersion":1,"plugins":[{"name":"a"}]}', 'l.json').problems[0]!.code).toBe('E_LOCK');
+    expect(parseLock('nope', 'l.json').problems[0].toLine()).toMatch(/^l\.json: not valid JSON/);
+    expect(parseLock('{"lockVersion":1,"plugins":[{"name":"a"}]}', 'l.json').problems[0].code).toBe('E_LOCK');
   });
   test('diff reports added, removed and re-sourced entries', () => {
     const lock = parseLock(renderLock(entries), 'l.json').lock!;

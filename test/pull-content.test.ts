@@ -169,7 +169,7 @@ test('plugins sharing one bad download each fail under their own name', async ()
     ['E_NOT_WASM', 'x', '1.0.0'],
     ['E_NOT_WASM', 'y', '1.0.0'],
   ]);
-  expect(failureLine(r.failed[0]!)).toMatch(/^[xy]@1\.0\.0: payload is not a Wasm module/);
+  expect(failureLine(r.failed[0])).toMatch(/^[xy]@1\.0\.0: payload is not a Wasm module/);
   expect(fs.readdirSync(path.join(root, 'plugins'))).toEqual([]);
 });
 

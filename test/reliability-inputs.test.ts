@@ -28,7 +28,7 @@ describe('item 13: parsers are linear', () => {
       digest: DIGEST,
       consumers: { pluginServer: { httpPath: `p${i}` } },
     }));
-    plugins[9_999]!.version = '2.0.0'; // one problem at the end: its line number must be right
+    plugins[9_999].version = '2.0.0'; // one problem at the end: its line number must be right
     const text = JSON.stringify({ schemaVersion: 1, plugins }, null, 2);
     const started = Date.now();
     const r = parseSnapshot(text, 'snap.json');
@@ -36,7 +36,7 @@ describe('item 13: parsers are linear', () => {
     expect(r.entries).toHaveLength(9_999);
     expect(r.problems).toHaveLength(1);
     const line = text.split('\n').findIndex((l) => l.includes('"logicalId": "p9999"')) + 1;
-    expect(r.problems[0]!.context.line).toBe(line);
+    expect(r.problems[0].context.line).toBe(line);
   });
 
   test('80,000 lines plus 80,000 aliases: 8x the input costs about 8x the time, not 64x', () => {
@@ -70,7 +70,7 @@ describe('item 14: credentials in a reference', () => {
   test('oci://user:pass@host is refused with its own code and never echoes the password', () => {
     const r = parsePluginList('x=oci://alice:hunter2-secret@registry.example/plugins/x:1.0.0\n', 'l.properties');
     expect(r.problems).toHaveLength(1);
-    const p = r.problems[0]!;
+    const p = r.problems[0];
     expect(p.code).toBe('E_REFERENCE_CREDENTIALS');
     expect(errorLine(p)).not.toContain('hunter2');
     expect(errorLine(p)).not.toContain('alice');

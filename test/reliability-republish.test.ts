@@ -95,7 +95,7 @@ test('republishing a version under wrk load: 0 non-200 responses, 0 wrong or mix
   const entries = parsePluginList(fs.readFileSync(list, 'utf8'), list).entries;
   const client = createOciClient();
   const publish = async (i: number) => {
-    fs.writeFileSync(source, versions[i % 2] as Buffer);
+    fs.writeFileSync(source, versions[i % 2]);
     // Each run gets its own mtime, so validators change with every republish as they would in a rebuild.
     const t = new Date(Date.UTC(2025, 0, 1) + i * 1000);
     fs.utimesSync(source, t, t);

@@ -368,7 +368,7 @@ test('memory of the Nginx processes stays bounded', () => {
       .slice(0, 5),
   });
   for (const m of Object.values(memory)) expect(m.rssKiB).toBeLessThan(MEMORY_LIMIT_KIB);
-  expect(Math.max(...Object.values(memory).map((m) => m.rssKiB)) - memory.baseline!.rssKiB).toBeLessThan(
+  expect(Math.max(...Object.values(memory).map((m) => m.rssKiB)) - memory.baseline.rssKiB).toBeLessThan(
     MEMORY_GROWTH_KIB,
   );
   expect(nginx.stderr()).not.toMatch(/\[(alert|crit|emerg)\]/);

@@ -415,8 +415,8 @@ describe('concurrent runs (item 9)', () => {
     const waited: number[] = [];
     try {
       const [ra, rb] = await Promise.all([
-        runPull({ root, entries: a, client: clients[0]!, lock: { onWait: (h) => waited.push(h.pid) } }),
-        runPull({ root, entries: b, client: clients[1]!, lock: { onWait: (h) => waited.push(h.pid) } }),
+        runPull({ root, entries: a, client: clients[0], lock: { onWait: (h) => waited.push(h.pid) } }),
+        runPull({ root, entries: b, client: clients[1], lock: { onWait: (h) => waited.push(h.pid) } }),
       ]);
       expect([ra.ok, rb.ok]).toEqual([true, true]);
     } finally {

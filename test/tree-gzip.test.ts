@@ -41,7 +41,7 @@ test('chunks cover the input contiguously, each primed with up to one window of 
       expect(plan[0]?.start).toBe(0);
       expect(plan.at(-1)).toMatchObject({ end: size, last: true });
       plan.forEach((p, i) => {
-        if (i > 0) expect(p.start).toBe(plan[i - 1]!.end);
+        if (i > 0) expect(p.start).toBe(plan[i - 1].end);
         expect(p.start - p.dictStart).toBe(Math.min(GZIP_DICT, p.start));
         expect(p.last).toBe(i === plan.length - 1);
       });
@@ -55,7 +55,7 @@ function sample(size: number, seed: number, alphabet: number): Buffer {
   let x = seed >>> 0 || 1;
   for (let i = 0; i < size; i++) {
     x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    out[i] = i > 64 && x % 3 === 0 ? out[i - 1 - (x % 64)]! : x % alphabet;
+    out[i] = i > 64 && x % 3 === 0 ? out[i - 1 - (x % 64)] : x % alphabet;
   }
   return out;
 }

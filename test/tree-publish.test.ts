@@ -183,8 +183,8 @@ describe('verify and reindex', () => {
     });
     for (const f of ['plugin.wasm', 'plugin.wasm.gz']) {
       const [x, y] = ['1.0.0', '0.9.0'].map((v) => fs.statSync(path.join(root, 'plugins/demo', v, f)));
-      expect(x!.mode & 0o777).toBe(0o444);
-      expect(y!.mode & 0o777).toBe(0o444);
+      expect(x.mode & 0o777).toBe(0o444);
+      expect(y.mode & 0o777).toBe(0o444);
     }
   });
 

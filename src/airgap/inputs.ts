@@ -164,7 +164,7 @@ export async function loadAirgapInputs(
         ),
       ],
     };
-  const layout = layouts.length ? await OciLayout.open(layoutPath(layouts[0] as string) as string) : undefined;
+  const layout = layouts.length ? await OciLayout.open(layoutPath(layouts[0]) as string) : undefined;
   const map = a.registryMap ?? [];
   const problems: PluginServerError[] = [];
   const files: CarriedFile[] = [];

@@ -17,7 +17,7 @@ export function rewriteListText(text: string, map: readonly RegistryMapping[]): 
     .map((line) => {
       const m = LINE.exec(line);
       if (!m) return line;
-      const r = parseOciReference(m[2] as string);
+      const r = parseOciReference(m[2]);
       return r.ok ? `${m[1]}${formatReference(mapReference(r.ref, map))}${m[3]}` : line;
     })
     .join('\n');

@@ -413,7 +413,7 @@ export function isErrorCode(code: string): code is ErrorCode {
 
 export function describeCode(code: ErrorCode): CodeDoc {
   const area = areaOf(code);
-  return (ERROR_CATALOGUE[area] as Record<string, CodeDoc>)[code] as CodeDoc;
+  return (ERROR_CATALOGUE[area] as Record<string, CodeDoc>)[code];
 }
 
 /** All codes with their area, in catalogue order (for docs and tests). */

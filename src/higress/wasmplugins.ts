@@ -175,7 +175,7 @@ function checkForApiServer(manifests: Record<string, unknown>[], entries: IndexE
   const problems: string[] = [];
   const byResource = new Map<string, IndexEntry>();
   manifests.forEach((m, i) => {
-    const e = entries[i] as IndexEntry;
+    const e = entries[i];
     const meta = m.metadata as { name: string; labels: Record<string, string> };
     const prev = byResource.get(meta.name);
     if (prev)

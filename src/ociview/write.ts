@@ -194,7 +194,7 @@ export async function writeOciView(root: string, opts: WriteViewOptions = {}): P
     // Layers written now: the next run need not read them to reuse them.
     for (const t of tags)
       if (t.from)
-        await verified.vouchWritten(path.join(oldDir, BLOBS_DIR, hexOf(t.blobs[1]!.digest)), hexOf(t.blobs[1]!.digest));
+        await verified.vouchWritten(path.join(oldDir, BLOBS_DIR, hexOf(t.blobs[1].digest)), hexOf(t.blobs[1].digest));
     return view;
   } finally {
     await fs.promises.rm(tmp, { recursive: true, force: true });
@@ -256,7 +256,7 @@ function originalTag(m: PluginMetadata, original: OriginalFiles, image: ImageMan
   return {
     name: m.name,
     version: m.version,
-    digest: original.manifests[0]!.digest,
+    digest: original.manifests[0].digest,
     form: 'original',
     manifests: original.manifests.map(({ digest, mediaType }) => ({ digest, mediaType })),
     blobs: blobsOf(image),
@@ -303,9 +303,9 @@ async function writeVersion(
   const gz = path.join(dir, GZ_FILE);
   const again = await previousImage(root, prior.tags.get(`${m.name}/${m.version}`), m, prior);
   if (again) {
-    await writeOnce(path.join(tmp, MANIFESTS_DIR, manifestFileName(again.tag.manifests[0]!)), again.manifest, created);
-    await writeOnce(path.join(tmp, BLOBS_DIR, hexOf(again.tag.blobs[0]!.digest)), again.config, created);
-    await placeBlob(again.layerFile, path.join(tmp, BLOBS_DIR, hexOf(again.tag.blobs[1]!.digest)), created);
+    await writeOnce(path.join(tmp, MANIFESTS_DIR, manifestFileName(again.tag.manifests[0])), again.manifest, created);
+    await writeOnce(path.join(tmp, BLOBS_DIR, hexOf(again.tag.blobs[0].digest)), again.config, created);
+    await placeBlob(again.layerFile, path.join(tmp, BLOBS_DIR, hexOf(again.tag.blobs[1].digest)), created);
     return again.tag;
   }
   const generated = await imageOnce(images, wasm, gz, m, path.join(tmp, BLOBS_DIR));
@@ -357,7 +357,7 @@ async function previousImage(
     !f ||
     t.form !== 'generated' ||
     t.manifests.length !== 1 ||
-    t.manifests[0]!.mediaType !== OCI_MANIFEST ||
+    t.manifests[0].mediaType !== OCI_MANIFEST ||
     t.blobs.length !== 2
   )
     return undefined;
@@ -370,11 +370,11 @@ async function previousImage(
   )
     return undefined;
   try {
-    const manifest = await fs.promises.readFile(path.join(prior.dir, MANIFESTS_DIR, manifestFileName(t.manifests[0]!)));
-    const configBlob = t.blobs[0]!;
+    const manifest = await fs.promises.readFile(path.join(prior.dir, MANIFESTS_DIR, manifestFileName(t.manifests[0])));
+    const configBlob = t.blobs[0];
     const config = await fs.promises.readFile(path.join(prior.dir, BLOBS_DIR, hexOf(configBlob.digest)));
     if (sha256(manifest) !== t.digest || sha256(config) !== configBlob.digest) return undefined;
-    const layer = t.blobs[1]!;
+    const layer = t.blobs[1];
     const layerFile = path.join(prior.dir, BLOBS_DIR, hexOf(layer.digest));
     if (!(await prior.verified.known(layerFile, hexOf(layer.digest)))) {
       const st = await fs.promises.lstat(layerFile, { bigint: true });
@@ -406,14 +406,13 @@ async function stillCurrent(
   const text = await fs.promises.readFile(path.join(prior.dir, VIEW_FILE), 'utf8').catch(() => undefined);
   if (text !== renderView(view)) return false;
   for (const [i, m] of metas.entries()) {
-    const t = view.tags[i]!;
+    const t = view.tags[i];
     if (t.name !== m.name || t.version !== m.version) return false;
     const wasm = path.join(root, PLUGINS_DIR, m.name, m.version, WASM_FILE);
     const usable = usableOriginal(m, reusable);
     let want: ViewTag | undefined;
     if (usable) {
-      if (!kept.has(usable.original.manifests[0]!.digest) || !(await prior.verified.known(wasm, m.sha256)))
-        return false;
+      if (!kept.has(usable.original.manifests[0].digest) || !(await prior.verified.known(wasm, m.sha256))) return false;
       const [a, b] = await Promise.all([
         lstatOrUndefined(wasm),
         lstatOrUndefined(path.join(prior.dir, BLOBS_DIR, m.sha256)),

@@ -163,7 +163,7 @@ const RESOLVE_CONCURRENCY = 16;
 function resolveAhead(run: Run, groups: Group[]): void {
   const limited = limiter(RESOLVE_CONCURRENCY);
   for (const g of groups) {
-    const digest = limited(() => resolveDigest(run, g.entries[0] as PluginEntry));
+    const digest = limited(() => resolveDigest(run, g.entries[0]));
     digest.catch(() => undefined); // awaited by stageGroup, which records the failure
     run.digests.set(g.key, digest);
   }
@@ -290,7 +290,7 @@ async function resolveDigest(run: Run, first: PluginEntry): Promise<string> {
 async function stageGroup(run: Run, g: Group, i: number): Promise<Staged> {
   const t0 = Date.now();
   const { root, opts, store } = run;
-  const first = g.entries[0] as PluginEntry;
+  const first = g.entries[0];
   const src = first.source;
   run.opts.signal?.throwIfAborted();
   for (const e of g.entries) await assertNoSymlinkBelow(root, PLUGINS_DIR, e.name, e.version);

@@ -56,7 +56,7 @@ export function verifiedStream(
       let parts: Buffer[] = [];
       let gathered = 0;
       const take = (): Buffer => {
-        const batch = parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, gathered);
+        const batch = parts.length === 1 ? parts[0] : Buffer.concat(parts, gathered);
         parts = [];
         gathered = 0;
         counter.update(batch);

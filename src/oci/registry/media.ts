@@ -107,7 +107,7 @@ export function parseManifest(body: Buffer, contentType: string | null, url: str
   return {
     kind: 'manifest',
     mediaType: mediaType || OCI_MANIFEST,
-    config: m.config as Descriptor | undefined,
+    config: m.config,
     layers: m.layers,
     annotations: stringRecord(m.annotations),
   };
