@@ -91,7 +91,7 @@ async function viewWriteRow(tmp: string): Promise<string> {
 export async function run(): Promise<BenchSection> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-oci-forms-'));
   const rows: string[] = [];
-  let viewRow = '';
+  let viewRow: string;
   try {
     for (const [label, file] of MODULES) {
       const wasm = fs.readFileSync(file);

@@ -133,7 +133,7 @@ export async function run(): Promise<BenchSection> {
   const loadBefore = os.loadavg();
   const results = new Map<string, Sample[]>();
   const ratios: Record<string, number> = {};
-  let orasVersion = '?';
+  let orasVersion: string;
   try {
     const storage = path.join(work, 'registry');
     await pushToStorage(modules, storage);

@@ -1,4 +1,6 @@
 /** Pure parts of the OCI client: scheme rules, challenges, credentials, manifest rules, retry maths. */
+import * as fs from 'fs';
+import * as path from 'path';
 import { parseChallenge } from '../src/oci/http/challenge';
 import { credentialsFromDockerConfig } from '../src/oci/http/credentials';
 import { allowsPlainHttp, baseUrl, hostName, isLoopback } from '../src/oci/http/endpoint';
@@ -186,8 +188,6 @@ describe('layering of src/oci', () => {
   // tree or the pipeline: each folder imports only from folders below it (types.ts and errors are the
   // floor). layout/ reads an OCI layout the way registry/ reads a registry; copy/ moves artifacts
   // between the two.
-  const fs = require('fs') as typeof import('fs');
-  const path = require('path') as typeof import('path');
   const OCI = path.join(__dirname, '..', 'src', 'oci');
   const RANK: Record<string, number> = {
     'types.ts': 0,

@@ -106,6 +106,7 @@ describe('item 15: untrusted text is escaped and bounded', () => {
         url: 'http://r',
       }),
     );
+    // eslint-disable-next-line no-control-regex -- the escape character is what the test looks for
     expect(line).not.toMatch(/[\n\r\u001b]/);
     expect(line).toContain('\\n\\u001b[32mok');
   });

@@ -4,7 +4,9 @@
  * every COPY source must exist in the build context or be produced by an earlier stage.
  */
 import { DockerfileParser, From, Instruction } from 'dockerfile-ast';
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { REPO_ROOT } from './support/tools';
 
@@ -230,8 +232,6 @@ test('the air-gapped path fetches nothing: no syntax directive, prebuilt tree st
 });
 
 test('the build stage packs and installs the CLI from exactly the files it COPYs (its RUN steps, run natively)', () => {
-  const { execFileSync } = require('child_process') as typeof import('child_process');
-  const os = require('os') as typeof import('os');
   const build = stages[0];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-docker-build-'));
   try {

@@ -160,7 +160,6 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
   const index = new Map<string, LayoutDescriptor>();
   const digests = new Map<PluginEntry, string>();
   let blobs = 0;
-  let bytes = 0;
   try {
     await mapLimit(refs, opts.concurrency ?? 4, async (r) => {
       const t0 = Date.now();
@@ -195,7 +194,6 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
         });
         for (const e of r.entries) digests.set(e, top.digest);
         blobs += copied.blobsCopied;
-        bytes += copied.bytesCopied;
         emit({
           event: 'plugin',
           ref: text,

@@ -17,7 +17,7 @@ import { diffLock, LockFile, parseLock } from '../inputs/lock';
 import { loadInputs, loadLock } from '../inputs/load';
 import { mapEntries, mapLock, parseRegistryMap, RegistryMapping } from '../inputs/registry-map';
 import { PluginEntry, sourceText } from '../inputs/types';
-import { OciClient, OciClientOptions } from '../oci/types';
+import type * as OciClientModule from '../oci/client';
 import { PluginEvent, textReporter } from '../pipeline/progress';
 import { runPull } from '../pipeline/pull';
 import { listVersionDirs, readMetadata } from '../tree/read';
@@ -198,9 +198,9 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
     });
   }
 
-  const { createOciClient } = require('../oci/client') as {
-    createOciClient(o: OciClientOptions): OciClient & { close?(): Promise<void> };
-  };
+  // Loaded here, not imported: a dry run or a bad list never loads the HTTP stack.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy, see above
+  const { createOciClient } = require('../oci/client') as typeof OciClientModule;
   const client =
     bundle?.client ?? createOciClient({ insecureHosts: flags.insecureRegistry, timeoutMs: flags.timeout * 1000 });
   const stop = new AbortController();

@@ -4,7 +4,7 @@
  * read-only root, tmpfs /tmp, no capabilities) inside a network namespace this module creates.
  * Everything is private to one test file and removed by cleanup(), also after a failure.
  */
-import { execFile } from 'child_process';
+import { execFile, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -189,14 +189,15 @@ export async function runContainer(rootfs: string, config: Record<string, any>):
     const fd = fs.openSync(logFile, 'a');
     // -d: runc returns once the container runs; its stdout/stderr stay on the log file.
     await new Promise<void>((resolve, reject) => {
-      const child = require('child_process').spawn(runc, ['--root', stateRoot, 'run', '-d', '--bundle', bundle, id], {
+      const child = spawn(runc, ['--root', stateRoot, 'run', '-d', '--bundle', bundle, id], {
         stdio: ['ignore', fd, fd],
       });
       const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
       child.on('exit', (code: number | null) => {
         clearTimeout(timer);
         fs.closeSync(fd);
-        code === 0 ? resolve() : reject(new Error(`runc run exited ${code}: ${fs.readFileSync(logFile, 'utf8')}`));
+        if (code === 0) resolve();
+        else reject(new Error(`runc run exited ${code}: ${fs.readFileSync(logFile, 'utf8')}`));
       });
     });
     started = true;

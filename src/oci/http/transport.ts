@@ -144,9 +144,7 @@ export function classifyFailure(
   const code = causeCode(err);
   if (
     url.startsWith('https:') &&
-    (code.startsWith('ERR_SSL') ||
-      code === 'EPROTO' ||
-      /wrong version number|packet length/i.test(String((err as Error)?.cause ?? '')))
+    (code.startsWith('ERR_SSL') || code === 'EPROTO' || /wrong version number|packet length/i.test(causeText(err)))
   ) {
     return new RegistryError(
       'E_REGISTRY_TLS',
@@ -256,4 +254,10 @@ export function createTransport(opts: TransportOptions): HttpTransport {
       await Promise.all([direct.close(), proxied?.close()]);
     },
   };
+}
+
+/** The text of an error's cause, for matching TLS failures that Node reports only there. */
+function causeText(err: unknown): string {
+  const cause = (err as Error | undefined)?.cause;
+  return cause instanceof Error ? `${cause.name}: ${cause.message}` : typeof cause === 'string' ? cause : '';
 }

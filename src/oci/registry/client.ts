@@ -52,6 +52,7 @@ function isNotFound(err: unknown): boolean {
 
 /** Reads a (small) body to its end, so the connection goes back to the pool instead of being cut. */
 async function drain(res: RegistryResponse): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- each chunk is read and discarded
   for await (const _ of res.body) {
     /* discarded */
   }
@@ -96,10 +97,11 @@ export class RegistryClient {
         accept: MANIFEST_ACCEPT,
         signal,
       },
-      async (res) => ({
-        digest: res.headers.get('docker-content-digest'),
-        mediaType: contentType(res.headers.get('content-type')),
-      }),
+      (res) =>
+        Promise.resolve({
+          digest: res.headers.get('docker-content-digest'),
+          mediaType: contentType(res.headers.get('content-type')),
+        }),
     );
     if (head.digest && DIGEST_RE.test(head.digest)) {
       if (ref.digest && head.digest !== ref.digest) throw digestMismatch(url, ref.digest, head.digest);
