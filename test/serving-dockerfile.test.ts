@@ -194,6 +194,9 @@ test('.dockerignore keeps dependencies, tools and outputs out of the context', (
     'test/fixtures',
     '.git',
     'BENCHMARKS.md',
+    // The chart generator: the CLI never imports it (test/architecture-layers.test.ts).
+    'main.ts',
+    'lib/values.ts',
   ]) {
     expect(ignored(p, dockerignore) ? p : `${p} reaches the build context`).toBe(p);
   }

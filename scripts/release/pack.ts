@@ -10,13 +10,15 @@ import { REPO_ROOT } from '../../main';
 import { ReleaseError } from './errors';
 import { runTool } from './run';
 
-/** What `npm pack` needs: the package metadata, the compiler config and every source src/ imports. */
+/**
+ * What `npm pack` needs: the package metadata, the compiler config and every source src/ imports
+ * (src/ and the WasmPlugin types in imports/; the CLI never imports lib/, the layer test keeps it so).
+ */
 export const PACK_INPUTS = [
   'package.json',
   'tsconfig.json',
   'tsconfig.pack.json',
   'src',
-  'lib',
   'imports',
   'image/nginx.conf',
   'README.md',
