@@ -37,12 +37,12 @@ export class LayoutStore {
       const byName = pinned ? undefined : this.layout.find(refName({ ...ref, tag: reference }));
       const byTag = ref.tag ? this.layout.find(refName(ref)) : undefined;
       if (pinned && byTag && byTag.digest !== reference) {
-        throw new IntegrityError(
-          'E_DIGEST_MISMATCH',
-          `${this.label} holds ${refName(ref)} as ${byTag.digest}, the reference pins ${reference}`,
-          { file: this.layout.location },
-          'write the bundle again, or fix the pinned digest',
-        );
+        throw new IntegrityError({
+          code: 'E_DIGEST_MISMATCH',
+          message: `${this.label} holds ${refName(ref)} as ${byTag.digest}, the reference pins ${reference}`,
+          context: { file: this.layout.location },
+          hint: 'write the bundle again, or fix the pinned digest',
+        });
       }
       desc = byName ?? (pinned ? this.layout.findDigest(reference) : undefined);
     }
@@ -57,12 +57,12 @@ export class LayoutStore {
       const text = formatReference(
         pinned ? { ...ref, digest: reference } : { ...ref, tag: reference, digest: undefined },
       );
-      throw new IntegrityError(
-        'E_LAYOUT_MISSING',
-        `${text} is not in ${this.label}`,
-        { url: text, file: this.layout.location },
-        'write the bundle again from the list that names it',
-      );
+      throw new IntegrityError({
+        code: 'E_LAYOUT_MISSING',
+        message: `${text} is not in ${this.label}`,
+        context: { url: text, file: this.layout.location },
+        hint: 'write the bundle again from the list that names it',
+      });
     }
     const bytes = await this.layout.read(desc, MAX_MANIFEST_BYTES);
     return { bytes, digest: desc.digest, mediaType: manifestMediaType(bytes, desc.mediaType ?? '') };

@@ -239,12 +239,12 @@ export class RegistryClient {
           return res.headers.get('location');
         });
         if (!location)
-          throw new RegistryError(
-            'E_REGISTRY_PUSH',
-            `no upload location from ${uploads}`,
-            { url: uploads },
-            'check that the registry accepts pushes',
-          );
+          throw new RegistryError({
+            code: 'E_REGISTRY_PUSH',
+            message: `no upload location from ${uploads}`,
+            context: { url: uploads },
+            hint: 'check that the registry accepts pushes',
+          });
         const put = new URL(location, uploads);
         put.searchParams.set('digest', blob.digest);
         const stored = await this.exchange(
@@ -288,12 +288,12 @@ export class RegistryClient {
       async (res) => (await drain(res), res.headers.get('docker-content-digest')),
     );
     if (stored && stored !== manifest.digest) {
-      throw new IntegrityError(
-        'E_MIRROR_DIGEST',
-        `${url} stored the manifest as ${stored}, not ${manifest.digest}`,
-        { url },
-        'the target registry rewrites manifests; use a registry that stores them unchanged (distribution, Harbor)',
-      );
+      throw new IntegrityError({
+        code: 'E_MIRROR_DIGEST',
+        message: `${url} stored the manifest as ${stored}, not ${manifest.digest}`,
+        context: { url },
+        hint: 'the target registry rewrites manifests; use a registry that stores them unchanged (distribution, Harbor)',
+      });
     }
   }
 

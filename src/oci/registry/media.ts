@@ -77,12 +77,12 @@ function isDescriptor(v: unknown): v is Descriptor {
  */
 export function parseManifest(body: Buffer, contentType: string | null, url: string): Manifest {
   const bad = (why: string) =>
-    new RegistryError(
-      'E_MANIFEST_FORMAT',
-      `unusable manifest at ${url}: ${why}`,
-      { url },
-      'check that the reference points at a Wasm plugin image or artifact',
-    );
+    new RegistryError({
+      code: 'E_MANIFEST_FORMAT',
+      message: `unusable manifest at ${url}: ${why}`,
+      context: { url },
+      hint: 'check that the reference points at a Wasm plugin image or artifact',
+    });
   let doc: unknown;
   try {
     doc = JSON.parse(body.toString('utf8'));
