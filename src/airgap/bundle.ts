@@ -212,6 +212,7 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
                 code: 'E_COPY',
                 message: (err as Error).message ?? String(err),
                 context: { url: text },
+                cause: err,
               });
         failed.push(e);
         emit({ event: 'failed', ref: text, error: e });

@@ -175,6 +175,7 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
                 code: 'E_COPY',
                 message: (err as Error).message ?? String(err),
                 context: { url: src },
+                cause: err,
               });
         failed.push(e);
         emit({ event: 'failed', source: src, target: dst, error: e });

@@ -131,7 +131,7 @@ export function failureLine(f: PluginFailure): string {
 function asPluginServerError(err: unknown): PluginServerError {
   const known = fromFsError(err);
   if (known instanceof PluginServerError) return known;
-  return new IntegrityError({ code: 'E_PULL', message: errorLine(err) });
+  return new IntegrityError({ code: 'E_PULL', message: errorLine(err), cause: err });
 }
 
 /** What both steps of one run share. */
