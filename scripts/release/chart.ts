@@ -3,6 +3,7 @@
  * version (so the image annotation and default tag name the image pushed with that tag), packaged
  * with the same versions forced by `helm package`, pushed to an OCI chart repository.
  */
+import { isDigest } from '../../src/contract/digest';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -66,8 +67,8 @@ export function pushChart(tgz: string, repo: string): string {
     });
   const plain = isLoopback(repo) ? ['--plain-http'] : [];
   const { output } = runTool('chart-push', helmBinary(), ['push', tgz, repo, ...plain], { capture: true });
-  const digest = /Digest:\s*(sha256:[0-9a-f]{64})/.exec(output)?.[1];
-  if (!digest)
+  const digest = /Digest:\s*(\S+)/.exec(output)?.[1];
+  if (!isDigest(digest))
     throw new ReleaseError({
       code: 'E_RELEASE_TOOL',
       message: 'helm push printed no digest',

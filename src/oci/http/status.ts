@@ -3,6 +3,7 @@
  * whether it is worth retrying, and what the registry itself said in its error body (errcode.ts).
  * 401 challenges never reach here unanswered: auth.ts sits below and handles them.
  */
+import { isDigest } from '../../contract/digest';
 import { ErrorOptions, RegistryError } from '../../errors';
 import { AUTH_HINT } from './auth';
 import { registrySays } from './errcode';
@@ -35,9 +36,10 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
  * not exist (the tag is not involved), a blob is one the registry lost, a tag may simply be wrong.
  */
 export function notFoundHint(url: string): string {
-  if (/\/manifests\/sha256:[0-9a-f]{64}$/.test(url))
+  const [kind, last] = url.split('/').slice(-2);
+  if (kind === 'manifests' && isDigest(last))
     return 'the pinned @sha256: manifest digest does not exist in this repository: fix the pin, or remove it to follow the tag';
-  if (/\/blobs\/sha256:[0-9a-f]{64}$/.test(url))
+  if (kind === 'blobs' && isDigest(last))
     return "the registry does not have a blob its manifest names: tell the registry's owner";
   return 'check the repository and tag';
 }

@@ -10,13 +10,14 @@
  * Writing: a deterministic tar (sorted members, mtime 0, uid/gid 0, no user names, fixed modes), so
  * the same content always gives the same bytes.
  */
+import { isDigest } from '../../contract/digest';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Readable } from 'stream';
 import { InputError, IntegrityError } from '../../errors';
 import type { BlobRef } from '../registry/client';
-import { DIGEST_RE, OCI_INDEX } from '../registry/media';
+import { OCI_INDEX } from '../registry/media';
 import { DigestCounter } from '../registry/verify-stream';
 
 export const LAYOUT_PREFIX = 'oci-layout:';
@@ -193,7 +194,7 @@ export class OciLayout {
       !index ||
       !Array.isArray(index.manifests) ||
       !index.manifests.every(
-        (d) => d && typeof d.digest === 'string' && DIGEST_RE.test(d.digest) && Number.isSafeInteger(d.size),
+        (d) => d && typeof d.digest === 'string' && isDigest(d.digest) && Number.isSafeInteger(d.size),
       )
     ) {
       throw bad(`${INDEX_FILE} has no valid manifests[]`);
@@ -216,7 +217,7 @@ export class OciLayout {
   }
 
   private blobName(digest: string): string {
-    if (!DIGEST_RE.test(digest))
+    if (!isDigest(digest))
       throw new InputError({
         code: 'E_LAYOUT',
         message: `bad digest ${digest} in ${this.location}`,

@@ -7,11 +7,12 @@
  * References are found by their ref.name (`host[:port]/repository:tag`, see layout.ts), or by the
  * digest they pin. A pinned reference whose ref.name names other bytes is refused.
  */
+import { isDigest } from '../../contract/digest';
 import { createHash } from 'crypto';
 import { Readable } from 'stream';
 import { IntegrityError } from '../../errors';
 import type { BlobRef, FetchedManifest, RawManifest } from '../registry/client';
-import { Descriptor, DIGEST_RE, manifestMediaType, MAX_MANIFEST_BYTES, parseManifest } from '../registry/media';
+import { Descriptor, manifestMediaType, MAX_MANIFEST_BYTES, parseManifest } from '../registry/media';
 import { DigestCounter, digestMismatch, oversize } from '../registry/verify-stream';
 import { formatReference, OciReference } from '../types';
 import { OciLayout, refName } from './layout';
@@ -31,7 +32,7 @@ export class LayoutStore {
     _signal?: AbortSignal,
     expected?: BlobRef,
   ): Promise<RawManifest> {
-    const pinned = DIGEST_RE.test(reference);
+    const pinned = isDigest(reference);
     let desc: (BlobRef & { mediaType?: string }) | undefined = expected;
     if (!desc) {
       const byName = pinned ? undefined : this.layout.find(refName({ ...ref, tag: reference }));
