@@ -39,6 +39,7 @@ import {
   renderLayoutIndex,
   writeLayoutTar,
 } from '../oci/layout/layout';
+import { DEFAULT_COPY_CONCURRENCY } from '../contract/concurrency';
 
 export const EMPTY_CONFIG = { mediaType: 'application/vnd.oci.empty.v1+json', bytes: Buffer.from('{}') };
 
@@ -162,7 +163,7 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
   let blobs = 0;
   let bytes = 0;
   try {
-    await mapLimit(refs, opts.concurrency ?? 4, async (r) => {
+    await mapLimit(refs, opts.concurrency ?? DEFAULT_COPY_CONCURRENCY, async (r) => {
       const t0 = Date.now();
       const text = formatReference(r.ref);
       try {

@@ -19,6 +19,7 @@ import type { RegistryClient } from '../oci/registry/client';
 import { formatReference, OciReference } from '../oci/types';
 import { mapLimit } from '../content/pool';
 import { ContentSink, ContentSource, copyArtifact, walkArtifact } from '../oci/copy/copy';
+import { DEFAULT_COPY_CONCURRENCY } from '../contract/concurrency';
 
 export type MirrorEvent =
   | { event: 'start'; sources: number; target: string }
@@ -119,7 +120,7 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
   let blobs = 0;
   let bytes = 0;
   try {
-    await mapLimit([...groups.values()], opts.concurrency ?? 4, async (g) => {
+    await mapLimit([...groups.values()], opts.concurrency ?? DEFAULT_COPY_CONCURRENCY, async (g) => {
       const t0 = Date.now();
       const src = formatReference(g.from);
       const dst = formatReference({ ...g.to, digest: undefined });
