@@ -21,7 +21,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { DEFAULT_PULL_CONCURRENCY } from '../src/contract/concurrency';
 import { barChart, ChartRow } from './charts';
-import type { BenchSection } from './run';
+import type { BenchSection } from './section';
 import { pluginSet, PluginModule } from './plugin-set';
 import { pushToStorage, runIn, runInWithCpu, startRegistryIn, writeList } from './servers';
 import { median } from './stats';

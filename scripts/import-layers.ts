@@ -69,10 +69,16 @@ function listTs(dir: string): string[] {
   });
 }
 
-/** Every relative import of every .ts file under `<root>/src` and of the chart (`lib/`, `main.ts`), as repository-relative paths. */
-export function importGraph(root: string): Edge[] {
+/**
+ * Every relative import of every .ts file under `parts` (folders or files of `<root>`; by default
+ * src/ and the chart, lib/ and main.ts), as repository-relative paths.
+ */
+export function importGraph(root: string, parts: readonly string[] = ['src', 'lib', 'main.ts']): Edge[] {
   const edges: Edge[] = [];
-  const files = [...listTs(path.join(root, 'src')), ...listTs(path.join(root, 'lib')), path.join(root, 'main.ts')];
+  const files = parts.flatMap((p) => {
+    const abs = path.join(root, p);
+    return fs.statSync(abs).isDirectory() ? listTs(abs) : [abs];
+  });
   for (const file of files) {
     const info = ts.preProcessFile(fs.readFileSync(file, 'utf8'), true, true);
     const from = path.relative(root, file).split(path.sep).join('/');
