@@ -8,7 +8,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { BenchSection } from './run';
+import type { BenchSection } from './section';
 import { median } from './stats';
 import { publishVersion } from '../src/tree/publish';
 import { filesMatchByContent, readMetadata } from '../src/tree/read';

@@ -8,7 +8,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { BenchSection } from './run';
+import type { BenchSection } from './section';
 import { median } from './stats';
 
 const ROOT = path.resolve(__dirname, '..', '..');

@@ -11,6 +11,7 @@ module.exports = {
     'chart-constructs',
     'errors-catalogue',
     'chart-synth',
+    'commands-options',
     'inputs-properties',
     'inputs-shipped',
     'inputs-snapshot',

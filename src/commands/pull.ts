@@ -23,6 +23,7 @@ import { runPull } from '../pipeline/pull';
 import { listVersionDirs, readMetadata } from '../tree/read';
 import { concurrency, repeatable } from './copy-options';
 import { CliOutput, problemFields } from './output';
+import { DEFAULT_PULL_CONCURRENCY } from '../contract/concurrency';
 
 interface PullFlags {
   out: string;
@@ -296,7 +297,9 @@ export function register(program: Command): void {
     .option('--frozen', 'fail if the list differs from the lock file or a digest moved')
     .option('--keep-going', `publish what succeeded even when some plugins fail (exits 8 when some succeeded)`)
     .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json); human lines stay on stderr')
-    .addOption(new Option('--concurrency <n>', 'parallel downloads').argParser(concurrency).default(8))
+    .addOption(
+      new Option('--concurrency <n>', 'parallel downloads').argParser(concurrency).default(DEFAULT_PULL_CONCURRENCY),
+    )
     .option(
       '--insecure-registry <host>',
       'allow plain HTTP to this host[:port] (repeatable)',

@@ -79,12 +79,12 @@ class TarWasmSink extends Writable {
     const { Parser: TarParser } = require('tar') as typeof import('tar');
     this.parser = new TarParser({ strict: true, onReadEntry: (entry) => this.onEntry(entry) });
     this.parser.on('error', (err: unknown) => {
-      this.failure ??= new IntegrityError(
-        'E_LAYER_FORMAT',
-        `layer ${url} is not a readable tar(+gzip): ${err instanceof Error ? err.message : String(err)}`,
-        { url },
-        'push the plugin as a tar+gzip layer holding plugin.wasm or as a raw wasm layer',
-      );
+      this.failure ??= new IntegrityError({
+        code: 'E_LAYER_FORMAT',
+        message: `layer ${url} is not a readable tar(+gzip): ${err instanceof Error ? err.message : String(err)}`,
+        context: { url },
+        hint: 'push the plugin as a tar+gzip layer holding plugin.wasm or as a raw wasm layer',
+      });
     });
   }
 
