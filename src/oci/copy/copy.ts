@@ -66,18 +66,21 @@ export function layoutSource(layout: OciLayout): ContentSource {
   return {
     label: store.label,
     manifest: (ref, expected) => store.rawManifest(ref, ref.digest ?? ref.tag ?? 'latest', undefined, expected),
-    async blob(_ref, blob) {
+    blob(_ref, blob) {
       if (!layout.has(blob.digest)) {
-        throw new IntegrityError({
+        const missing = new IntegrityError({
           code: 'E_LAYOUT_BLOB',
           message: `${layout.label(blob.digest)} is missing`,
           context: { file: layout.location },
           hint: 'the bundle is incomplete: write it again with `bundle`',
         });
+        return Promise.reject(missing);
       }
       // Streamed straight from the bundle (no temp copy), checked on every read: a sink that sends
       // the bytes twice (an upload retried) reads them, and checks them, twice.
-      return { open: () => checkedStream(layout.open(blob.digest), blob, layout.label(blob.digest)) };
+      return Promise.resolve({
+        open: () => checkedStream(layout.open(blob.digest), blob, layout.label(blob.digest)),
+      });
     },
   };
 }
