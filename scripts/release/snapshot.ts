@@ -71,14 +71,14 @@ export interface TreeOptions {
   insecureRegistries?: string[];
 }
 
-/** `pull --snapshot --frozen` then `verify`: the tree the image serves, checked twice. */
+/** `pull --snapshot --frozen --lock <lock>` then `verify`: the tree the image serves, checked twice. */
 export function buildTree(o: TreeOptions): void {
   if (!fs.existsSync(o.lock)) {
     throw new ReleaseError(
       'E_RELEASE_INPUT',
       'lock file does not exist',
       { file: o.lock },
-      'run sync-plugins (pull --snapshot <file> --lock-file <lock>) and commit the lock first',
+      'run sync-plugins (pull --snapshot <file> --write-lock <lock>) and commit the lock first',
     );
   }
   const insecure = (o.insecureRegistries ?? []).flatMap((h) => ['--insecure-registry', h]);
@@ -88,7 +88,7 @@ export function buildTree(o: TreeOptions): void {
     '--snapshot',
     o.snapshot,
     '--frozen',
-    '--lock-file',
+    '--lock',
     o.lock,
     '--out',
     o.out,

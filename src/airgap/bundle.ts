@@ -22,13 +22,13 @@ import { mapLimit } from '../content/pool';
 import { randomSuffix, syncDir } from '../content/fsutil';
 import { ContentSource, copyArtifact, layoutDirSink, walkArtifact } from '../oci/copy/copy';
 import {
-  AirgapInputs,
   BUNDLE_ARTIFACT_TYPE,
   BUNDLE_LOCK_TITLE,
   BUNDLE_REF,
   CarriedFile,
   LOCK_MEDIA_TYPE,
-} from './inputs';
+} from '../inputs/bundle-format';
+import type { ResolvedInputs } from '../inputs/resolve';
 import {
   INDEX_FILE,
   LAYOUT_FILE,
@@ -48,7 +48,7 @@ export type BundleEvent =
   | { event: 'failed'; ref: string; error: PluginServerError };
 
 export interface BundleOptions {
-  inputs: AirgapInputs;
+  inputs: ResolvedInputs;
   source: ContentSource;
   out: string;
   concurrency?: number;
