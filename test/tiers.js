@@ -12,6 +12,7 @@ module.exports = {
     'errors-catalogue',
     'chart-synth',
     'inputs-properties',
+    'inputs-resolve',
     'inputs-shipped',
     'inputs-snapshot',
     'oci-errcode',
