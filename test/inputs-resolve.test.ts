@@ -9,6 +9,7 @@ import { errorLine } from '../src/errors';
 import { renderLock } from '../src/inputs/lock';
 import { resolveInputs } from '../src/inputs/resolve';
 import { sourceText } from '../src/inputs/types';
+import { planLockFlags } from '../src/commands/pull';
 import { pruneCandidates } from '../src/pipeline/prune';
 
 const D1 = `sha256:${'1'.repeat(64)}`;
@@ -173,5 +174,35 @@ describe('pruneCandidates: one rule for the dry run and the commit', () => {
     folder('a', '0.7.0', '1.0.0');
     const listed = [entry('a', '1.0.0'), entry('a', '0.7.0', '1.0.0')];
     expect(ids(await pruneCandidates(dir, listed))).toEqual(['a@0.8.0']);
+  });
+});
+
+describe('planLockFlags: the lock flags of pull, old spellings mapped with one warning each', () => {
+  test('new spellings: --lock <lock> reads, --write-lock writes, no warning', () => {
+    const lock = file('plugins.lock.json', renderLock([]));
+    expect(planLockFlags(['l.properties'], { lock, writeLock: true })).toEqual({
+      lists: ['l.properties'],
+      read: lock,
+      write: true,
+      notices: [],
+    });
+  });
+  test('old spellings keep their meaning', () => {
+    const list = file('l.properties', 'a=oci://reg.example/plugins/a:1.0.0\n');
+    const bare = planLockFlags([list], { lock: true });
+    expect(bare).toMatchObject({ lists: [list], write: true });
+    expect(bare.read).toBeUndefined();
+    expect(bare.notices).toEqual([expect.stringMatching(/^warning: .*use --write-lock/)]);
+    expect(planLockFlags([], { lock: list })).toMatchObject({ lists: [list], write: true });
+    expect(planLockFlags([], { lock: 'oci-layout:b.tar' })).toMatchObject({ lists: ['oci-layout:b.tar'] });
+    const fresh = path.join(dir, 'new.lock.json');
+    expect(planLockFlags([list], { lock: fresh })).toMatchObject({ write: fresh });
+    const frozenMissing = planLockFlags([list], { lock: fresh, frozen: true });
+    expect(frozenMissing).toMatchObject({ read: fresh, notices: [] });
+    expect(frozenMissing.write).toBeUndefined();
+    expect(planLockFlags([], { lockFile: fresh })).toMatchObject({ lists: [], write: fresh });
+    const frozen = planLockFlags([], { lockFile: fresh, frozen: true });
+    expect(frozen).toMatchObject({ lists: [path.join('image', 'plugins.properties')], read: fresh });
+    expect(frozen.notices).toEqual([expect.stringMatching(/--lock-file is deprecated: use --lock /)]);
   });
 });

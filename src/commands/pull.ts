@@ -3,6 +3,9 @@
  * and/or a Higress release snapshot into `<root>/plugins/`. Plugins removed from the list stay in
  * the tree unless `--prune` is given (a shared tree may hold versions another list put there).
  *
+ * The inputs come from the one input path (src/inputs/resolve.ts): `--lock <file>` reads a lock (as in
+ * `bundle` and `mirror`), `--write-lock [file]` writes one; planLockFlags maps the older spellings.
+ *
  * Files this command writes besides the tree (the lock file) are checked before anything is
  * downloaded: an existing file must be a lock file this tool wrote, and its folder must be writable.
  */
@@ -126,21 +129,26 @@ export interface LockPlan {
  * `--lock <file>` reads a lock and `--write-lock [file]` writes one, as in `bundle` and `mirror`. The
  * spellings of before keep their meaning, each with one line saying what to use instead:
  *   --lock (no value)          wrote plugins.lock.json next to the first list: --write-lock
- *   --lock <list>              the old flag followed by a list (a file that is not JSON): the list is
- *                              read and a lock written next to it: <list> --write-lock
+ *   --lock <list>              the old flag followed by a list (`oci-layout:`, `.properties`, or a file
+ *                              that is not JSON): the list is read and a lock written next to it:
+ *                              <list> --write-lock
  *   --lock <file> (no file there yet, without --frozen)  a lock is written there: --write-lock <file>
- *   --lock-file <file>         with --frozen read, otherwise written: --lock <file> / --write-lock <file>
+ *   --lock-file <file>         with --frozen read (against the lists, default image/plugins.properties),
+ *                              otherwise written: --lock <file> / --write-lock <file>
  * Under --frozen the old spellings never wrote a lock, and still do not.
  */
 export function planLockFlags(
   lists: string[],
-  flags: Pick<PullFlags, 'lock' | 'writeLock' | 'lockFile' | 'frozen'>,
+  flags: Pick<PullFlags, 'lock' | 'writeLock' | 'lockFile' | 'frozen' | 'snapshot'>,
 ): LockPlan {
   const plan: LockPlan = { lists, notices: [], write: flags.writeLock };
   const frozen = Boolean(flags.frozen);
   if (flags.lockFile !== undefined) {
-    if (frozen) plan.read = flags.lockFile;
-    else plan.write ??= flags.lockFile;
+    if (frozen) {
+      plan.read = flags.lockFile;
+      // As before: the default list is checked against it (a --lock given alone is the input itself).
+      if (!lists.length && !flags.snapshot) plan.lists = [DEFAULT_LIST];
+    } else plan.write ??= flags.lockFile;
     plan.notices.push(
       `warning: --lock-file is deprecated: use ${frozen ? `--lock ${flags.lockFile} (reads a lock)` : `--write-lock ${flags.lockFile} (writes a lock)`}`,
     );
@@ -169,8 +177,12 @@ export function planLockFlags(
   return plan;
 }
 
-/** What `--lock <value>` names: nothing yet, a plugin list (not JSON: the old flag followed by a list), or a lock. */
+/**
+ * What `--lock <value>` names: a plugin list or a bundle (the old flag followed by a list: an
+ * `oci-layout:` argument, a `.properties` path, or a file that is not JSON), nothing yet, or a lock.
+ */
 function lockArgKind(file: string): 'missing' | 'list' | 'lock' {
+  if (layoutPath(file) !== undefined || file.endsWith('.properties')) return 'list';
   let text: string;
   try {
     const st = fs.statSync(file);
