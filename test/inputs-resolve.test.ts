@@ -57,6 +57,18 @@ describe('resolveInputs', () => {
     expect(lines.some((l) => /missing\.json: not found/.test(l))).toBe(true);
   });
 
+  test('a bundle that cannot be opened, a bad --registry-map and a bad list: all three reported', async () => {
+    const bad = file('bad.properties', 'x\n');
+    const { problems } = await resolveInputs({
+      command: 'pull',
+      args: [`oci-layout:${path.join(dir, 'nope.oci.tar')}`, bad],
+      registryMap: ['no-equals'],
+    });
+    expect(problems).toHaveLength(3);
+    expect(problems.map((p) => p.code)).toEqual(expect.arrayContaining(['E_PROPERTIES_SYNTAX', 'E_REGISTRY_MAP']));
+    expect(problems.map((p) => errorLine(p)).some((l) => l.includes('nope.oci.tar'))).toBe(true);
+  });
+
   test('--lock with lists: the lists must agree with it, every difference reported', async () => {
     const list = file('plugins.properties', LIST);
     const lock = file(

@@ -261,7 +261,6 @@ export async function resolveInputs(req: InputRequest): Promise<{ inputs?: Resol
   } catch (e) {
     problems.push(asProblem(e));
   }
-  if (problems.length) return { problems };
 
   const pull = req.command === 'pull';
   const lists = pull && !given.length && !req.snapshot && !req.lock && !layouts.length ? [DEFAULT_LIST] : given;
@@ -270,9 +269,9 @@ export async function resolveInputs(req: InputRequest): Promise<{ inputs?: Resol
 
   let layout: OciLayout | undefined;
   try {
-    layout = layouts.length ? await OciLayout.open(layoutPath(layouts[0]) as string) : undefined;
+    if (layouts.length === 1) layout = await OciLayout.open(layoutPath(layouts[0]) as string);
   } catch (e) {
-    return { problems: [asProblem(e)] };
+    problems.push(asProblem(e));
   }
 
   const g: Gathered = { parts: [], files: [], names: [], problems };
@@ -280,10 +279,10 @@ export async function resolveInputs(req: InputRequest): Promise<{ inputs?: Resol
   for (const l of lists) gatherFile(g, taken, l, 'plugin list', LIST_MEDIA_TYPE, parsePluginList);
   if (req.snapshot) gatherFile(g, taken, req.snapshot, 'snapshot', SNAPSHOT_MEDIA_TYPE, parseSnapshot);
   // The bundle's own inputs when nothing else names the plugins.
-  const fromBundle = layout !== undefined && !lists.length && !req.snapshot && !req.lock;
-  if (fromBundle) {
+  const fromBundle = layouts.length > 0 && !lists.length && !req.snapshot && !req.lock;
+  if (fromBundle && layout) {
     try {
-      await gatherBundle(g, taken, layout as OciLayout);
+      await gatherBundle(g, taken, layout);
     } catch (e) {
       problems.push(asProblem(e));
     }
