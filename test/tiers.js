@@ -13,6 +13,7 @@ module.exports = {
     'chart-synth',
     'commands-options',
     'inputs-properties',
+    'inputs-resolve',
     'inputs-shipped',
     'inputs-snapshot',
     'oci-errcode',
