@@ -121,3 +121,48 @@ describe('class 6: a failing credential helper never echoes its stdout', () => {
     expect(r.stderr).not.toContain('E_CREDENTIAL_HELPER');
   }, 60_000);
 });
+
+/** True while `pid` is a live process (a zombie waiting to be reaped counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+async function waitGone(pids: number[], ms: number): Promise<number[]> {
+  const until = Date.now() + ms;
+  while (pids.some(alive) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  return pids.filter(alive);
+}
+
+describe('class 7: credential helpers run under the pull deadline and are killed with their children', () => {
+  test('pull --deadline 3 with a helper that ignores SIGTERM and sleeps: exits with E_DEADLINE, helper and its child gone', async () => {
+    const s = await basicRegistry();
+    const pidFile = path.join(dir, 'helper-pids');
+    const env = fakeHelper(
+      'stuck',
+      [`trap '' TERM`, `echo $$ > '${pidFile}'`, 'sleep 60 &', `echo $! >> '${pidFile}'`, 'wait', 'wait'].join('\n'),
+    );
+    // The bound is generous (the fix exits after ~3 s + 1 s grace); the old code ran the helper
+    // synchronously and waited for it (60 s), so it was still running when the test gave up.
+    const r = await runCliProcess(['pull', list(s.host), '--out', out('stuck'), '--deadline', '3', '--json'], {
+      env,
+      timeoutMs: 20_000,
+    });
+    const pids = fs
+      .readFileSync(pidFile, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((p) => Number(p));
+    const left = await waitGone(pids, 2_000);
+    for (const pid of left) process.kill(pid, 'SIGKILL');
+    expect(pids).toHaveLength(2);
+    expect(left).toEqual([]);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('did not finish within --deadline 3 s');
+    expect(r.stdout).toContain('"code":"E_DEADLINE"');
+  }, 60_000);
+});
