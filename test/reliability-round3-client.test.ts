@@ -8,8 +8,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { createOciClient } from '../src/oci/client';
 import { runCliProcess } from './support/cli-process';
-import { HostileServer, startHostileServer } from './support/hostile-server';
+import { HostileServer, Route, startHostileServer, trickle } from './support/hostile-server';
 
 let dir: string;
 const servers: HostileServer[] = [];
@@ -165,4 +166,61 @@ describe('class 7: credential helpers run under the pull deadline and are killed
     expect(r.stderr).toContain('did not finish within --deadline 3 s');
     expect(r.stdout).toContain('"code":"E_DEADLINE"');
   }, 60_000);
+});
+
+const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
+
+/** A valid (empty) manifest padded with spaces to `size` bytes. */
+function paddedManifest(size: number): Buffer {
+  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MANIFEST_TYPE, layers: [] }).padEnd(size, ' '));
+}
+
+/** Sends `body` in `chunk`-byte pieces every `intervalMs`: a slow but steady registry. */
+function drip(body: Buffer, chunk: number, intervalMs: number): Route {
+  return (req, res) => {
+    res.writeHead(200, { 'content-length': body.length, 'content-type': MANIFEST_TYPE });
+    if (req.method === 'HEAD') return void res.end();
+    let i = 0;
+    const timer = setInterval(() => {
+      if (i >= body.length || res.destroyed) {
+        clearInterval(timer);
+        res.end();
+        return;
+      }
+      res.write(body.subarray(i, i + chunk));
+      i += chunk;
+    }, intervalMs);
+    req.socket.on('close', () => clearInterval(timer));
+  };
+}
+
+describe('class 12: a trickling registry fails under the default flags', () => {
+  test('a manifest sent one byte per second: pull with no flags fails E_REGISTRY_TOO_SLOW after one window, not retried', async () => {
+    const s = await server({ '/v2/*': trickle(paddedManifest(4000), 1000, { 'content-type': MANIFEST_TYPE }) });
+    // 4000 bytes at 1 B/s would take 67 minutes. The fix stops it after the 30 s window; the old code
+    // let the idle timeout be reset by every byte and stopped each attempt at its 60 s deadline, four
+    // times, so it was still running when this bound killed it.
+    const r = await runCliProcess(['pull', list(s.host), '--out', out('trickle'), '--json'], { timeoutMs: 50_000 });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('E_REGISTRY_TOO_SLOW');
+    expect(r.stderr).toMatch(/sent less than 1024 bytes\/s on average over 30 s/);
+    expect(r.stdout).toContain('"code":"E_REGISTRY_TOO_SLOW"');
+    expect(s.requests.filter((q) => q.method === 'GET' && q.url.includes('/manifests/'))).toHaveLength(1);
+  }, 70_000);
+
+  test('a slow but steady registry passes the rate; a trickle below it fails (1 s window, library)', async () => {
+    const steady = await server({ '/v2/*': drip(paddedManifest(12_000), 600, 100) }); // 6 KB/s for 2 s
+    const slow = await server({ '/v2/*': drip(paddedManifest(12_000), 1, 50) }); // 20 B/s
+    const client = createOciClient({ minRate: { bytesPerSecond: 1024, windowMs: 1000 }, retries: 1 });
+    try {
+      const ok = await client.resolve({ registry: steady.host, repository: 'plugins/x', tag: '1.0.0' });
+      expect(ok.digest).toMatch(/^sha256:/);
+      const err = await client
+        .resolve({ registry: slow.host, repository: 'plugins/x', tag: '1.0.0' })
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'E_REGISTRY_TOO_SLOW', transient: false });
+    } finally {
+      await client.close();
+    }
+  }, 30_000);
 });

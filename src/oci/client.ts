@@ -46,6 +46,7 @@ export function createRegistryClient(opts: OciClientOptions = {}): {
     requestDeadlineMs: opts.requestDeadlineMs ?? Math.max(60_000, opts.timeoutMs ?? 0),
     attempts: Math.max(1, opts.retries ?? 4),
     retryBaseMs: opts.retryBaseMs ?? 250,
+    minRate: opts.minRate,
     dockerConfigPath: opts.dockerConfigPath,
     onRequest: opts.onRequest,
   });
