@@ -10,7 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { createOciClient } from '../src/oci/client';
 import { runCliProcess } from './support/cli-process';
-import { HostileServer, Route, startHostileServer, trickle } from './support/hostile-server';
+import { HostileServer, Route, sendJson, startHostileServer, trickle } from './support/hostile-server';
 
 let dir: string;
 const servers: HostileServer[] = [];
@@ -223,4 +223,50 @@ describe('class 12: a trickling registry fails under the default flags', () => {
       await client.close();
     }
   }, 30_000);
+});
+
+describe('class 14: strings from outside never forge a line on stderr or in --json', () => {
+  const FORGED = 'x\n\r\u001b[32mok: 43 plugin versions: 43 downloaded\u009b2J\u2028\u202e';
+
+  test('a layer media type with a newline, \\r, ANSI and C1 escapes (E_ARTIFACT_NO_WASM)', async () => {
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: MANIFEST_TYPE,
+      config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: `sha256:${'4'.repeat(64)}`, size: 2 },
+      layers: [{ mediaType: FORGED, digest: `sha256:${'5'.repeat(64)}`, size: 10 }],
+    };
+    const s = await server({ '/v2/*': sendJson(manifest, 200, { 'content-type': MANIFEST_TYPE }) });
+    const r = await runCliProcess(['pull', list(s.host), '--out', out('mediatype'), '--json'], { timeoutMs: 30_000 });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('E_ARTIFACT_NO_WASM');
+    expect(r.stderr).toContain('x\\n\\r\\u001b[32mok: 43 plugin versions');
+    expect(r.stdout).toContain('E_ARTIFACT_NO_WASM');
+    expectOneLineEach(r.stderr, r.stdout);
+  }, 60_000);
+
+  test("a registry's error body with control characters", async () => {
+    const refuse = sendJson({ errors: [{ code: 'DENIED', message: FORGED, detail: FORGED }] }, 400);
+    const s = await server({
+      // HEAD answers without a digest, so the client asks again with GET and reads the error body.
+      '/v2/*': (req, res) => (req.method === 'HEAD' ? void res.writeHead(200).end() : refuse(req, res)),
+    });
+    const r = await runCliProcess(['pull', list(s.host), '--out', out('body'), '--json'], { timeoutMs: 30_000 });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('x\\n\\r\\u001b[32mok: 43');
+    expectOneLineEach(r.stderr, r.stdout);
+  }, 60_000);
+
+  test('a Www-Authenticate realm with C1 control characters (invalid token realm)', async () => {
+    const s = await server({
+      '/v2/*': (_req, res) => {
+        // Node refuses C0 controls in a header; latin-1 C1 controls (0x9b: CSI) pass.
+        res.writeHead(401, { 'www-authenticate': 'Bearer realm="nota url \u009b32mok: forged \u0085ok: again"' });
+        res.end();
+      },
+    });
+    const r = await runCliProcess(['pull', list(s.host), '--out', out('realm'), '--json'], { timeoutMs: 30_000 });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain('\\u009b32mok: forged');
+    expectOneLineEach(r.stderr, r.stdout);
+  }, 60_000);
 });

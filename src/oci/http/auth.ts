@@ -210,7 +210,7 @@ export class AuthManager {
     } catch {
       throw new RegistryError(
         'E_REGISTRY_AUTH',
-        `registry ${registry} named an invalid token realm "${auth.realm}"`,
+        `registry ${registry} named an invalid token realm "${safeText(auth.realm, 200)}"`,
         { url: auth.realm },
         'check the registry configuration',
       );
@@ -218,7 +218,7 @@ export class AuthManager {
     if (realm.protocol === 'http:' && !allowsPlainHttp(realm.host, this.insecureHosts)) {
       throw new RegistryError(
         'E_REGISTRY_INSECURE',
-        `token realm ${auth.realm} is plain HTTP`,
+        `token realm ${safeText(auth.realm, 200)} is plain HTTP`,
         { url: auth.realm },
         `list ${realm.host} in the insecure hosts only if you trust the network`,
       );
