@@ -139,33 +139,61 @@ async function waitGone(pids: number[], ms: number): Promise<number[]> {
   return pids.filter(alive);
 }
 
+/** A helper that ignores SIGTERM and waits on a child that ignores it too; both pids go to `pidFile`. */
+function stuckHelper(name: string, pidFile: string): NodeJS.ProcessEnv {
+  return fakeHelper(
+    name,
+    [`trap '' TERM`, `echo $$ > '${pidFile}'`, 'sleep 60 &', `echo $! >> '${pidFile}'`, 'wait', 'wait'].join('\n'),
+  );
+}
+
+/** The helper's pids, once both are written; those still alive 2 s later are killed and returned. */
+async function survivors(pidFile: string): Promise<{ pids: number[]; left: number[] }> {
+  const pids = fs
+    .readFileSync(pidFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((p) => Number(p));
+  const left = await waitGone(pids, 2_000);
+  for (const pid of left) process.kill(pid, 'SIGKILL');
+  return { pids, left };
+}
+
 describe('class 7: credential helpers run under the pull deadline and are killed with their children', () => {
   test('pull --deadline 3 with a helper that ignores SIGTERM and sleeps: exits with E_DEADLINE, helper and its child gone', async () => {
     const s = await basicRegistry();
     const pidFile = path.join(dir, 'helper-pids');
-    const env = fakeHelper(
-      'stuck',
-      [`trap '' TERM`, `echo $$ > '${pidFile}'`, 'sleep 60 &', `echo $! >> '${pidFile}'`, 'wait', 'wait'].join('\n'),
-    );
+    const env = stuckHelper('stuck', pidFile);
     // The bound is generous (the fix exits after ~3 s + 1 s grace); the old code ran the helper
     // synchronously and waited for it (60 s), so it was still running when the test gave up.
     const r = await runCliProcess(['pull', list(s.host), '--out', out('stuck'), '--deadline', '3', '--json'], {
       env,
       timeoutMs: 20_000,
     });
-    const pids = fs
-      .readFileSync(pidFile, 'utf8')
-      .split('\n')
-      .filter(Boolean)
-      .map((p) => Number(p));
-    const left = await waitGone(pids, 2_000);
-    for (const pid of left) process.kill(pid, 'SIGKILL');
+    const { pids, left } = await survivors(pidFile);
     expect(pids).toHaveLength(2);
     expect(left).toEqual([]);
     expect(r.code).toBe(4);
     expect(r.stderr).toContain('did not finish within --deadline 3 s');
     expect(r.stdout).toContain('"code":"E_DEADLINE"');
   }, 60_000);
+
+  test('without --deadline, the same helper is stopped at its 30 s timeout with SIGKILL: E_CREDENTIAL_HELPER, both gone', async () => {
+    const s = await basicRegistry();
+    const pidFile = path.join(dir, 'helper-pids-timeout');
+    const env = stuckHelper('stuck2', pidFile);
+    // The old code sent SIGTERM at 30 s, which the helper ignores, and waited for it (60 s): past this bound.
+    const r = await runCliProcess(['pull', list(s.host), '--out', out('stuck2'), '--json'], {
+      env,
+      timeoutMs: 50_000,
+    });
+    const { pids, left } = await survivors(pidFile);
+    expect(pids).toHaveLength(2);
+    expect(left).toEqual([]);
+    expect(r.code).toBe(7); // environment: the machine's credential store
+    expect(r.stderr).toContain('gave no answer within 30 s');
+    expect(r.stdout).toContain('"code":"E_CREDENTIAL_HELPER"');
+  }, 70_000);
 });
 
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';
