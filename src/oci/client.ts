@@ -1,7 +1,7 @@
 /**
  * The OCI client the pull orchestration uses (OciClient in types.ts), assembled from its parts:
  *
- *   http/       the layered Exchange: transport → auth → status → retry (http/stack.ts)
+ *   http/       the layered Exchange: transport → min-rate → auth → status → retry (http/stack.ts)
  *   registry/   a generic Distribution client: resolve, verified manifests, verified blob streams
  *   wasm/       the Higress Wasm artifact on top: platform, layer choice, tar extraction, spec.yaml
  *   layout/     OCI image layouts (a bundle) read like a registry, and written as deterministic tars
