@@ -2,8 +2,9 @@
  * Issue 27, third round, the OCI client's classes: a failing credential helper's stdout never reaches
  * the output (6); helpers run under the pull's deadline and are killed with their process group (7);
  * a trickling registry fails under the default flags (12); strings from outside never forge a line on
- * stderr or in `--json` (14). Each case runs the compiled CLI against test/support/hostile-server.ts on
- * 127.0.0.1 and fake credential helpers this file writes as small shell scripts.
+ * stderr or in `--json` (14). Each case runs the compiled CLI (a child_process of the test, through
+ * support/cli-process.ts) against test/support/hostile-server.ts on 127.0.0.1, and the CLI runs the
+ * fake credential helpers this file writes as small /bin/sh scripts: integration tier.
  */
 import * as fs from 'fs';
 import * as os from 'os';
