@@ -6,12 +6,14 @@
  * support/cli-process.ts) against test/support/hostile-server.ts on 127.0.0.1, and the CLI runs the
  * fake credential helpers this file writes as small /bin/sh scripts: integration tier.
  */
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { createOciClient } from '../src/oci/client';
 import { runCliProcess } from './support/cli-process';
 import { HostileServer, Route, sendJson, startHostileServer, trickle } from './support/hostile-server';
+import { REPO_ROOT } from './support/tools';
 
 let dir: string;
 const servers: HostileServer[] = [];
@@ -195,6 +197,36 @@ describe('class 7: credential helpers run under the pull deadline and are killed
     expect(r.stderr).toContain('gave no answer within 30 s');
     expect(r.stdout).toContain('"code":"E_CREDENTIAL_HELPER"');
   }, 70_000);
+
+  test('Ctrl-C (SIGINT to the CLI) while the helper runs: the CLI ends by SIGINT as before, helper and child gone', async () => {
+    const s = await basicRegistry();
+    const pidFile = path.join(dir, 'helper-pids-sigint');
+    const env = stuckHelper('stuck3', pidFile);
+    const cli = spawn(
+      process.execPath,
+      [path.join(REPO_ROOT, 'build', 'src', 'cli.js'), 'pull', list(s.host), '--out', out('stuck3')],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...env },
+        stdio: 'ignore',
+      },
+    );
+    const ended = new Promise<NodeJS.Signals | number | null>((resolve) =>
+      cli.on('exit', (code, sig) => resolve(sig ?? code)),
+    );
+    const until = Date.now() + 20_000;
+    const written = () =>
+      fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').split('\n').filter(Boolean).length === 2;
+    while (!written() && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    cli.kill('SIGINT');
+    const how = await ended;
+    // The helper runs in a session of its own (no terminal to prompt on), so the terminal's SIGINT
+    // does not reach it: the CLI must kill it. The old code left both processes running.
+    const { pids, left } = await survivors(pidFile);
+    expect(pids).toHaveLength(2);
+    expect(left).toEqual([]);
+    expect(how).toBe('SIGINT');
+  }, 60_000);
 });
 
 const MANIFEST_TYPE = 'application/vnd.oci.image.manifest.v1+json';

@@ -66,6 +66,38 @@ function stopReason(signal: AbortSignal | undefined): Error {
   return reason instanceof Error ? reason : new Error('the run was stopped');
 }
 
+/**
+ * Process groups of the helpers running now. A helper runs in a session of its own, so the terminal's
+ * Ctrl-C does not reach it: while one runs, a fatal signal to this process (SIGINT, SIGTERM, SIGHUP)
+ * first SIGKILLs every running helper's group, then, unless someone else listens for that signal, is
+ * raised again so the process ends as it would have (exit 130 for Ctrl-C).
+ */
+const running = new Set<number>();
+const FATAL: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+function killRunning(sig: NodeJS.Signals): void {
+  for (const group of running) {
+    try {
+      process.kill(-group, 'SIGKILL');
+    } catch {
+      /* gone already */
+    }
+  }
+  running.clear();
+  for (const s of FATAL) process.off(s, killRunning);
+  if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+}
+
+function track(pid: number): void {
+  if (running.size === 0) for (const s of FATAL) process.on(s, killRunning);
+  running.add(pid);
+}
+
+function untrack(pid: number): void {
+  if (!running.delete(pid) || running.size > 0) return;
+  for (const s of FATAL) process.off(s, killRunning);
+}
+
 /** A helper's answer is a small JSON document: more than this of either stream is dropped. */
 const MAX_HELPER_OUTPUT = 64 * 1024;
 
@@ -88,6 +120,7 @@ function runHelper(
       return;
     }
     const child = spawn(program, ['get'], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    if (child.pid !== undefined) track(child.pid);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const collect = (into: Buffer[]) => (chunk: Buffer) => {
@@ -123,6 +156,7 @@ function runHelper(
       clearTimeout(timer);
       if (grace) clearTimeout(grace);
       signal?.removeEventListener('abort', onAbort);
+      if (child.pid !== undefined) untrack(child.pid);
       fn();
     };
     child.on('error', (e) => settle(() => reject(e)));
