@@ -317,6 +317,36 @@ describe('class 14: strings from outside never forge a line on stderr or in --js
     expectOneLineEach(r.stderr, r.stdout);
   }, 60_000);
 
+  test('a served spec.yaml info.version with control characters (check --console-list, --json)', async () => {
+    const spec = 'info:\n  version: "2.0.0\\n\\e[32mok     forged@1.0.0\\u2028\\x9b2J"\n';
+    const consoleList = path.join(dir, 'console.properties');
+    fs.writeFileSync(consoleList, 'a=oci://registry.invalid/plugins/a:1.0.0\n');
+    const s = await server({
+      '/plugins/index.json': sendJson({
+        schemaVersion: 1,
+        plugins: [
+          { name: 'a', version: '1.0.0', sha256: 'a'.repeat(64), size: 10, path: '/plugins/a/1.0.0/plugin.wasm' },
+        ],
+      }),
+      '/plugins/a/1.0.0/spec.yaml': (_req, res) => void res.writeHead(200, { 'content-type': 'text/yaml' }).end(spec),
+    });
+    for (const json of [true, false]) {
+      const r = await runCliProcess(['check', s.url, '--console-list', consoleList, ...(json ? ['--json'] : [])], {
+        timeoutMs: 30_000,
+      });
+      expect(r.code).toBe(6);
+      const escaped = '2.0.0\\n\\u001b[32mok     forged@1.0.0\\u2028\\u009b2J';
+      if (json) {
+        const events = r.stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { version?: string });
+        expect(events.map((e) => e.version)).toContain(escaped);
+      } else expect(r.stdout).toContain(`a@${escaped}`);
+      expectOneLineEach(json ? r.stderr : r.stdout + r.stderr, json ? r.stdout : '');
+    }
+  }, 60_000);
+
   test('a Www-Authenticate realm with C1 control characters (invalid token realm)', async () => {
     const s = await server({
       '/v2/*': (_req, res) => {
