@@ -6,7 +6,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { packageVersion } from './contract/package-layout';
-import { EXIT, errorLine, exitCodesHelp, fromFsError, PluginServerError } from './errors';
+import { EXIT, errorLine, exitCodesHelp, fromFsError, PluginServerError, safeJsonLine } from './errors';
 
 /**
  * Each command module is loaded lazily: a run of one command loads only that command's code (a warm
@@ -72,7 +72,7 @@ export function exitCodeForError(
     if (command && args.includes('--json')) {
       const message = err.message.replace(/^error: /, '');
       stdout.write(
-        `${JSON.stringify({ event: 'problem', command, code: 'E_USAGE', message, hint: `run \`higress-plugin-server ${command} --help\`` })}\n`,
+        `${safeJsonLine({ event: 'problem', command, code: 'E_USAGE', message, hint: `run \`higress-plugin-server ${command} --help\`` })}\n`,
       );
     }
     return EXIT.usage;

@@ -52,6 +52,7 @@ module.exports = {
     'pull-content',
     'pull-registry',
     'reliability-hostile',
+    'reliability-round3-client',
     'reliability-manifests',
     'reliability-registry',
     'reliability-republish',

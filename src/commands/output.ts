@@ -14,6 +14,7 @@ import {
   errorLine,
   fromFsError,
   PluginServerError,
+  safeJsonLine,
   safeText,
 } from '../errors';
 
@@ -104,9 +105,9 @@ export class CliOutput {
     });
   }
 
-  /** A JSON line on stdout (with --json only). */
+  /** A JSON line on stdout (with --json only); every string escaped (safeJsonLine). */
   event(e: CliEvent): void {
-    if (this.json && !this.closed.signal.aborted) this.out.write(`${JSON.stringify(e)}\n`);
+    if (this.json && !this.closed.signal.aborted) this.out.write(`${safeJsonLine(e)}\n`);
   }
 
   /** A line for people, on stderr. */

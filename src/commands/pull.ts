@@ -45,6 +45,7 @@ interface PullFlags {
   dryRun?: boolean;
   gzipLevel: GzipLevel;
   timeout: number;
+  minRate: number;
   deadline?: number;
   /** commander's negation of --no-wait. */
   wait: boolean;
@@ -59,6 +60,13 @@ function gzipLevel(v: string): GzipLevel {
   } catch {
     throw new InvalidArgumentError(`--gzip-level must be an integer from 1 to 9, got "${v}"`);
   }
+}
+
+function bytesPerSecond(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError(`expected bytes per second (0 or more), got "${v}"`);
+  return n;
 }
 
 function seconds(v: string): number {
@@ -241,7 +249,11 @@ export async function pullCommand(args: string[], flags: PullFlags): Promise<voi
     });
   }
 
-  const client = pullClient(inputs, { insecureHosts: flags.insecureRegistry, timeoutMs: flags.timeout * 1000 });
+  const client = pullClient(inputs, {
+    insecureHosts: flags.insecureRegistry,
+    timeoutMs: flags.timeout * 1000,
+    minRate: { bytesPerSecond: flags.minRate },
+  });
   const stop = new AbortController();
   const onClosed = () => stop.abort(o.closed.signal.reason);
   o.closed.signal.addEventListener('abort', onClosed);
@@ -370,9 +382,20 @@ export function register(program: Command): void {
         .default(DEFAULT_GZIP_LEVEL),
     )
     .addOption(
-      new Option('--timeout <s>', 'seconds a registry may stay silent during one request before it is retried')
+      new Option(
+        '--timeout <s>',
+        'seconds a registry may stay silent during one request before it is retried (silence only: see --min-rate)',
+      )
         .argParser(seconds)
         .default(30),
+    )
+    .addOption(
+      new Option(
+        '--min-rate <bytes/s>',
+        'least average rate of every response body over any 30 s (a trickling registry fails E_REGISTRY_TOO_SLOW, not retried); 0 turns it off',
+      )
+        .argParser(bytesPerSecond)
+        .default(1024),
     )
     .option(
       '--no-wait',

@@ -216,6 +216,10 @@ export const ERROR_CATALOGUE = {
       what: 'the registry stopped answering within the timeout',
       fix: 'raise `--timeout <s>` or retry',
     },
+    E_REGISTRY_TOO_SLOW: {
+      what: 'a response body came in below the minimum rate (default 1024 bytes/s averaged over 30 s): a trickling registry',
+      fix: 'check the network or the registry; `--min-rate <bytes/s>` lowers the bound, 0 turns it off',
+    },
     E_REGISTRY_TLS: {
       what: 'the TLS handshake or certificate check failed',
       fix: 'fix the certificate, set `NODE_EXTRA_CA_CERTS`, or `--insecure-registry` for plain HTTP',

@@ -10,7 +10,7 @@ import { safeText } from './safe-text';
 export { allCodes, areaOf, describeCode, ERROR_CATALOGUE, isErrorCode } from './catalogue';
 export type { CodeDoc, CodeIn, ErrorArea, ErrorCode } from './catalogue';
 export { EXIT, EXIT_MEANINGS, exitCodeFor, exitCodesHelp } from './exit-codes';
-export { escapeControl, MAX_LINE_CHARS, safeText } from './safe-text';
+export { escapeControl, MAX_LINE_CHARS, safeJsonLine, safeText } from './safe-text';
 
 export interface ErrorContext {
   /** Input file the problem was found in. */

@@ -20,6 +20,16 @@ export function escapeControl(text: string): string {
   });
 }
 
+/**
+ * One JSON document on one line for `--json`, every string in it escaped and cut like a human line:
+ * a value from outside (a media type, a registry's message, a helper's stderr) can neither end the
+ * line for a reader that splits on U+2028 or NEL, nor hand control characters to a script that prints
+ * the field. The one escaping function for JSON output, as safeText is for human lines.
+ */
+export function safeJsonLine(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? safeText(v) : v));
+}
+
 /** Escaped and cut to at most `max` characters (code points). */
 export function safeText(text: string, max = MAX_LINE_CHARS): string {
   // Cut before escaping too, so a multi-megabyte string is never copied whole.

@@ -1,7 +1,7 @@
 /**
  * The OCI client the pull orchestration uses (OciClient in types.ts), assembled from its parts:
  *
- *   http/       the layered Exchange: transport → auth → status → retry (http/stack.ts)
+ *   http/       the layered Exchange: transport → min-rate → auth → status → retry (http/stack.ts)
  *   registry/   a generic Distribution client: resolve, verified manifests, verified blob streams
  *   wasm/       the Higress Wasm artifact on top: platform, layer choice, tar extraction, spec.yaml
  *   layout/     OCI image layouts (a bundle) read like a registry, and written as deterministic tars
@@ -46,6 +46,7 @@ export function createRegistryClient(opts: OciClientOptions = {}): {
     requestDeadlineMs: opts.requestDeadlineMs ?? Math.max(60_000, opts.timeoutMs ?? 0),
     attempts: Math.max(1, opts.retries ?? 4),
     retryBaseMs: opts.retryBaseMs ?? 250,
+    minRate: opts.minRate,
     dockerConfigPath: opts.dockerConfigPath,
     onRequest: opts.onRequest,
   });

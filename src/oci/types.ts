@@ -71,6 +71,12 @@ export interface OciClientOptions {
    * and the run's deadline.
    */
   requestDeadlineMs?: number;
+  /**
+   * Least average rate of a response body over a sliding window (default 1024 bytes/s over 30 s; a
+   * bytesPerSecond of 0 turns it off): a registry trickling bytes fails E_REGISTRY_TOO_SLOW instead of
+   * holding a request for as long as it likes (see http/min-rate.ts).
+   */
+  minRate?: { bytesPerSecond: number; windowMs?: number };
   /** Attempts for transient faults (default 4) with exponential backoff from `retryBaseMs` (default 250). */
   retries?: number;
   retryBaseMs?: number;

@@ -3,7 +3,7 @@
  * moment a version is published, found cached, pruned or failed. The command turns them into lines
  * (one per plugin, a live counter on a TTY) or JSON events.
  */
-import type { PluginServerError } from '../errors';
+import { safeText, type PluginServerError } from '../errors';
 
 export interface PluginEvent {
   event: 'plugin';
@@ -65,7 +65,8 @@ export function textReporter(err: NodeJS.WriteStream = process.stderr): Reporter
           if (e.status !== 'aliased' && !e.aliasOf) inFlight = Math.max(0, inFlight - 1);
         }
         if (e.status !== 'cached') bytes += e.size ?? 0;
-        err.write(`${formatPluginEvent(e)}\n`);
+        // Names, versions and error details came from lists and registries: one escaped line each.
+        err.write(`${safeText(formatPluginEvent(e))}\n`);
       }
       live();
     },

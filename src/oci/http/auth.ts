@@ -25,7 +25,7 @@ interface CachedToken {
 }
 
 export interface TokenFetcher {
-  (url: string, headers: Record<string, string>): Promise<{ status: number; body: string }>;
+  (url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<{ status: number; body: string }>;
 }
 
 /** A token answer is a small JSON document; refuse to buffer anything bigger. */
@@ -33,11 +33,14 @@ const MAX_TOKEN_BODY_BYTES = 1024 * 1024;
 
 /** Token requests go straight to the transport: same pool, timeout and request hook, no auth or status layer. */
 export function tokenFetcher(transport: Exchange): TokenFetcher {
-  return (url, headers) =>
-    transport({ kind: 'token', method: 'GET', url, registry: new URL(url).host, scope: '', headers }, async (res) => ({
-      status: res.status,
-      body: (await readCapped(res.body, MAX_TOKEN_BODY_BYTES, url)).toString('utf8'),
-    }));
+  return (url, headers, signal) =>
+    transport(
+      { kind: 'token', method: 'GET', url, registry: new URL(url).host, scope: '', headers, signal },
+      async (res) => ({
+        status: res.status,
+        body: (await readCapped(res.body, MAX_TOKEN_BODY_BYTES, url)).toString('utf8'),
+      }),
+    );
 }
 
 async function readCapped(body: Readable, limit: number, url: string): Promise<Buffer> {
@@ -62,7 +65,7 @@ type AuthOutcome<T> = { value: T } | { challenge: string | null; said?: string }
 /** Decorator: authenticates requests (see the file comment). */
 export function withAuth(next: Exchange, auth: AuthManager): Exchange {
   return async <T>(req: RegistryRequest, read: ResponseReader<T>): Promise<T> => {
-    let authorization = await auth.header(req.registry, req.scope);
+    let authorization = await auth.header(req.registry, req.scope, req.signal);
     for (let round = 0; ; round++) {
       const headers = authorization ? { ...req.headers, authorization } : req.headers;
       const outcome = await next<AuthOutcome<T>>({ ...req, headers }, async (res) => {
@@ -80,6 +83,7 @@ export function withAuth(next: Exchange, auth: AuthManager): Exchange {
         req.url,
         authorization,
         outcome.said,
+        req.signal,
       );
     }
   };
@@ -102,14 +106,14 @@ export class AuthManager {
   ) {}
 
   /** Authorization header to send up front, when the host's challenge is already known. */
-  async header(registry: string, scope: string): Promise<string | undefined> {
+  async header(registry: string, scope: string, signal?: AbortSignal): Promise<string | undefined> {
     const auth = this.hosts.get(registry);
     if (!auth) return undefined;
     if (auth.scheme === 'basic') {
-      const c = this.creds.get(registry);
+      const c = await this.creds.get(registry, signal);
       return c ? basicHeader(c) : undefined;
     }
-    return `Bearer ${await this.token(registry, auth, scope, false)}`;
+    return `Bearer ${await this.token(registry, auth, scope, false, signal)}`;
   }
 
   /**
@@ -123,12 +127,13 @@ export class AuthManager {
     url: string,
     sent: string | undefined,
     said?: string,
+    signal?: AbortSignal,
   ): Promise<string> {
     const ch = parseChallenge(wwwAuthenticate);
     if (ch?.scheme === 'bearer' && ch.params.realm) {
       const auth: HostAuth = { scheme: 'bearer', realm: ch.params.realm, service: ch.params.service };
       this.hosts.set(registry, auth);
-      const header = `Bearer ${await this.token(registry, auth, scope, true)}`;
+      const header = `Bearer ${await this.token(registry, auth, scope, true, signal)}`;
       if (header === sent) throw this.denied(url, 'the registry refused a fresh token', said);
       return header;
     }
@@ -146,7 +151,7 @@ export class AuthManager {
     }
     // Basic, or a 401 with no challenge at all (some registries behind proxies): Basic is the only guess.
     this.hosts.set(registry, { scheme: 'basic' });
-    const c = this.creds.get(registry);
+    const c = await this.creds.get(registry, signal);
     if (!c) throw this.denied(url, 'authentication required and no credentials found', said);
     const header = basicHeader(c);
     if (header === sent) throw this.denied(url, 'credentials rejected', said);
@@ -180,13 +185,14 @@ export class AuthManager {
     auth: { realm: string; service?: string },
     scope: string,
     refresh: boolean,
+    signal?: AbortSignal,
   ): Promise<string> {
     const key = `${auth.realm}|${auth.service ?? ''}|${scope}`;
     const cached = this.tokens.get(key);
     if (!refresh && cached && cached.expiresAt > this.now()) return cached.token;
     const inflight = this.pending.get(key);
     if (inflight) return inflight;
-    const p = this.requestToken(registry, auth, scope, key).finally(() => this.pending.delete(key));
+    const p = this.requestToken(registry, auth, scope, key, signal).finally(() => this.pending.delete(key));
     this.pending.set(key, p);
     return p;
   }
@@ -196,6 +202,7 @@ export class AuthManager {
     auth: { realm: string; service?: string },
     scope: string,
     key: string,
+    signal?: AbortSignal,
   ): Promise<string> {
     let realm: URL;
     try {
@@ -203,7 +210,7 @@ export class AuthManager {
     } catch {
       throw new RegistryError({
         code: 'E_REGISTRY_AUTH',
-        message: `registry ${registry} named an invalid token realm "${auth.realm}"`,
+        message: `registry ${registry} named an invalid token realm "${safeText(auth.realm, 200)}"`,
         context: { url: auth.realm },
         hint: 'check the registry configuration',
       });
@@ -211,17 +218,17 @@ export class AuthManager {
     if (realm.protocol === 'http:' && !allowsPlainHttp(realm.host, this.insecureHosts)) {
       throw new RegistryError({
         code: 'E_REGISTRY_INSECURE',
-        message: `token realm ${auth.realm} is plain HTTP`,
+        message: `token realm ${safeText(auth.realm, 200)} is plain HTTP`,
         context: { url: auth.realm },
         hint: `list ${realm.host} in the insecure hosts only if you trust the network`,
       });
     }
     if (auth.service) realm.searchParams.set('service', auth.service);
     realm.searchParams.set('scope', scope);
-    const c = this.creds.get(registry);
+    const c = await this.creds.get(registry, signal);
     const headers: Record<string, string> = c ? { authorization: basicHeader(c) } : {};
     const url = realm.toString();
-    const res = await this.fetchToken(url, headers);
+    const res = await this.fetchToken(url, headers, signal);
     const said = res.status === 200 ? undefined : describeDiagnostics(parseErrorBody(Buffer.from(res.body)));
     if (res.status === 401 || res.status === 403)
       throw this.denied(url, `token server answered ${res.status}`, said, registry);

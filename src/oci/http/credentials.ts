@@ -64,18 +64,27 @@ export function credentialsFromDockerConfig(config: unknown, registry: string, f
 export class CredentialStore {
   private config: unknown;
   private loaded = false;
-  /** Per host: a helper runs once per run, not once per request. */
-  private readonly found = new Map<string, Credentials | undefined>();
+  /** Per host: a helper runs once per run, not once per request (concurrent requests share the run). */
+  private readonly found = new Map<string, Promise<Credentials | undefined>>();
 
   constructor(
     private readonly configPath: string,
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {}
 
-  get(registry: string): Credentials | undefined {
-    if (this.found.has(registry)) return this.found.get(registry);
-    const creds = this.lookup(registry);
+  /**
+   * The credentials for `registry`; a credential helper runs under `signal` (the request's: the run's
+   * deadline and cancellation). A lookup stopped by its signal is forgotten, so it is not the answer for
+   * a later caller.
+   */
+  get(registry: string, signal?: AbortSignal): Promise<Credentials | undefined> {
+    const known = this.found.get(registry);
+    if (known) return known;
+    const creds = this.lookup(registry, signal);
     this.found.set(registry, creds);
+    creds.catch(() => {
+      if (signal?.aborted) this.found.delete(registry);
+    });
     return creds;
   }
 
@@ -93,14 +102,14 @@ export class CredentialStore {
     return `check the credentials for ${registry} in ${file}${via} or HIGRESS_REGISTRY_USERNAME/PASSWORD`;
   }
 
-  private lookup(registry: string): Credentials | undefined {
+  private async lookup(registry: string, signal?: AbortSignal): Promise<Credentials | undefined> {
     const username = this.env.HIGRESS_REGISTRY_USERNAME;
     const password = this.env.HIGRESS_REGISTRY_PASSWORD;
     if (username && password !== undefined && envCredentialsAllowed(registry, this.env)) return { username, password };
     const config = this.load();
     const helper = helperFor(config, registry);
     if (helper) {
-      const creds = credentialsFromHelper(helper.name, registry, this.configPath, helper.from, this.env);
+      const creds = await credentialsFromHelper(helper.name, registry, this.configPath, helper.from, this.env, signal);
       if (creds) return creds;
     }
     return credentialsFromDockerConfig(config, registry, this.configPath);

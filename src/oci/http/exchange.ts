@@ -6,9 +6,10 @@
  * Layers wrap an Exchange and return one (decorators, as go-containerregistry's transports wrap
  * http.RoundTripper), composed in stack.ts:
  *
- *   retry( status( auth( transport ) ) )
+ *   retry( status( auth( minRate( transport ) ) ) )
  *
  * transport.ts  HTTP itself: connection pool or proxy, idle timeout, network failures → RegistryError
+ * min-rate.ts   a response body below the minimum average rate (a trickle) → E_REGISTRY_TOO_SLOW
  * auth.ts       sends known credentials up front, answers a 401 challenge once
  * status.ts     any other non-2xx → RegistryError carrying the registry's error body
  * retry.ts      transient RegistryErrors are tried again with backoff

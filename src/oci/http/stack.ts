@@ -1,7 +1,7 @@
 /**
  * Builds the HTTP stack of one OCI client from its layers (see exchange.ts):
  *
- *   retry( status( auth( transport ) ) )      token requests: transport only
+ *   retry( status( auth( minRate( transport ) ) ) )      token requests: minRate( transport )
  *
  * Each layer only knows the Exchange it wraps; the auth manager gets the bare transport for its token
  * requests, so nothing is assigned back after construction.
@@ -9,6 +9,7 @@
 import { AuthManager, tokenFetcher, withAuth } from './auth';
 import { CredentialStore, defaultDockerConfigPath } from './credentials';
 import type { Exchange, RequestKind } from './exchange';
+import { DEFAULT_MIN_RATE, withMinRate } from './min-rate';
 import { withRetry } from './retry';
 import { withStatusCheck } from './status';
 import { createTransport } from './transport';
@@ -22,6 +23,8 @@ export interface RegistryHttpOptions {
   /** Attempts in all for transient faults. */
   attempts: number;
   retryBaseMs: number;
+  /** Least average rate of a response body (default 1024 bytes/s over 30 s; 0 bytes/s: off). */
+  minRate?: { bytesPerSecond: number; windowMs?: number };
   dockerConfigPath?: string;
   onRequest?: (kind: RequestKind, url: string) => void;
 }
@@ -37,10 +40,11 @@ export function createRegistryHttp(opts: RegistryHttpOptions): RegistryHttp {
     deadlineMs: { manifest: opts.requestDeadlineMs ?? 60_000, token: opts.requestDeadlineMs ?? 60_000 },
     onRequest: opts.onRequest,
   });
+  const rated = withMinRate(transport.exchange, { ...DEFAULT_MIN_RATE, ...opts.minRate });
   const creds = new CredentialStore(opts.dockerConfigPath ?? defaultDockerConfigPath());
-  const auth = new AuthManager(creds, opts.insecureHosts, tokenFetcher(transport.exchange));
+  const auth = new AuthManager(creds, opts.insecureHosts, tokenFetcher(rated));
   const exchange = withRetry(
-    withStatusCheck(withAuth(transport.exchange, auth), (url) => auth.hint(url)),
+    withStatusCheck(withAuth(rated, auth), (url) => auth.hint(url)),
     { attempts: opts.attempts, baseMs: opts.retryBaseMs },
   );
   return { exchange, close: () => transport.close() };

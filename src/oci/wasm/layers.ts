@@ -2,7 +2,7 @@
  * What a Higress Wasm plugin looks like inside an OCI image, as the gateway (and Istio's pkg/wasm)
  * reads it: which platform of an index, which layer holds the module, where spec.yaml is. Pure.
  */
-import { IntegrityError, RegistryError } from '../../errors';
+import { IntegrityError, RegistryError, safeText } from '../../errors';
 import { DOCKER_MANIFEST } from '../registry/media';
 import type { Descriptor, ImageManifest, IndexManifest } from '../registry/media';
 
@@ -41,7 +41,8 @@ export function selectWasmLayers(manifest: ImageManifest, url: string): WasmSour
   if (raw) return { kind: 'raw', layer: raw };
   const tars = manifest.layers.filter((l) => l.mediaType === DOCKER_TAR_GZIP || l.mediaType === OCI_TAR_GZIP).reverse();
   if (tars.length) return { kind: 'tar', layers: tars };
-  const types = [...new Set(manifest.layers.map((l) => l.mediaType))].join(', ');
+  // Media types are the registry's strings: escaped and cut, whatever they hold.
+  const types = [...new Set(manifest.layers.map((l) => safeText(String(l.mediaType), 120)))].join(', ');
   throw new IntegrityError({
     code: 'E_ARTIFACT_NO_WASM',
     message: `no Wasm layer in ${url} (layer types: ${types || 'none'})`,
