@@ -16,6 +16,7 @@ module.exports = {
     'inputs-snapshot',
     'oci-errcode',
     'oci-units',
+    'pipeline',
     'reliability-inputs',
     'reliability-parsers',
     'release-versioning',
