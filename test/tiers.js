@@ -16,6 +16,7 @@ module.exports = {
     'inputs-snapshot',
     'oci-errcode',
     'oci-units',
+    'ociview',
     'pipeline',
     'reliability-inputs',
     'reliability-parsers',
