@@ -9,6 +9,7 @@ module.exports = {
     'architecture-layers',
     'bench-model',
     'chart-constructs',
+    'content',
     'errors-catalogue',
     'chart-synth',
     'inputs-properties',
