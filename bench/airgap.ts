@@ -16,7 +16,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { BenchSection } from './run';
+import type { BenchSection } from './section';
 import { median } from './stats';
 import { wasmVariant } from './wasm-variant';
 

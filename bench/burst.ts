@@ -20,7 +20,7 @@ import { shippedConfigPath } from '../src/serve/nginx-runtime';
 import { barChart, ChartRow } from './charts';
 import { clusterTime, ClusterShape, gzipBreakEvenBps, ModelInput } from './model';
 import { pluginSet, PluginModule } from './plugin-set';
-import type { BenchSection } from './run';
+import type { BenchSection } from './section';
 import { NginxInBed, pushToStorage, runIn, runInWithCpu, startNginxIn, startRegistryIn, writeList } from './servers';
 import { median } from './stats';
 import { LinkProfile, machineCpuTicks, PROFILES, Testbed, treeCpuSeconds } from './testbed';

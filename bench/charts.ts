@@ -13,7 +13,20 @@ export const CHART_DIR = path.join(ROOT, 'bench', 'charts');
  * project compiles to CommonJS, where TypeScript would turn `import()` into require(). A real
  * dynamic import has to be built at run time.
  */
-const importEsm = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-implied-eval -- the one way to a real import() from CommonJS (above)
+const importEsm = new Function('specifier', 'return import(specifier)') as <T>(specifier: string) => Promise<T>;
+
+/** The part of vega's API used here. */
+interface Vega {
+  None: number;
+  logger(level: number): unknown;
+  parse(spec: unknown): unknown;
+  View: new (runtime: unknown, options: { renderer: 'none' }) => { toSVG(): Promise<string>; finalize(): void };
+}
+/** The part of vega-lite's API used here. */
+interface VegaLite {
+  compile(spec: object, options: { logger: unknown }): { spec: unknown };
+}
 
 export interface ChartRow {
   /** One panel per group (e.g. the link, or the number of gateways). */
@@ -78,7 +91,7 @@ export function barChartSpec(title: string, unit: string, rows: ChartRow[]): obj
 
 /** Renders a vega-lite spec to SVG text. */
 export async function renderSvg(spec: object): Promise<string> {
-  const [vega, vegaLite] = await Promise.all([importEsm('vega'), importEsm('vega-lite')]);
+  const [vega, vegaLite] = await Promise.all([importEsm<Vega>('vega'), importEsm<VegaLite>('vega-lite')]);
   // Quiet: vega-lite warns about merging the independent scales of the layers, which is what is wanted.
   const compiled = vegaLite.compile(spec, { logger: vega.logger(vega.None) }).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });

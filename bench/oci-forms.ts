@@ -13,7 +13,7 @@ import { buildImage } from '../src/ociview/image';
 import { writeOciView } from '../src/ociview/write';
 import { publishVersion } from '../src/tree/publish';
 import { wasmVariant } from './wasm-variant';
-import type { BenchSection } from './run';
+import type { BenchSection } from './section';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CREATED = '2025-01-02T03:04:05Z';
@@ -91,7 +91,7 @@ async function viewWriteRow(tmp: string): Promise<string> {
 export async function run(): Promise<BenchSection> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-oci-forms-'));
   const rows: string[] = [];
-  let viewRow = '';
+  let viewRow: string;
   try {
     for (const [label, file] of MODULES) {
       const wasm = fs.readFileSync(file);

@@ -19,8 +19,9 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { DEFAULT_PULL_CONCURRENCY } from '../src/contract/concurrency';
 import { barChart, ChartRow } from './charts';
-import type { BenchSection } from './run';
+import type { BenchSection } from './section';
 import { pluginSet, PluginModule } from './plugin-set';
 import { pushToStorage, runIn, runInWithCpu, startRegistryIn, writeList } from './servers';
 import { median } from './stats';
@@ -133,7 +134,7 @@ export async function run(): Promise<BenchSection> {
   const loadBefore = os.loadavg();
   const results = new Map<string, Sample[]>();
   const ratios: Record<string, number> = {};
-  let orasVersion = '?';
+  let orasVersion: string;
   try {
     const storage = path.join(work, 'registry');
     await pushToStorage(modules, storage);
@@ -219,7 +220,7 @@ export async function run(): Promise<BenchSection> {
           const w0 = await wire();
           const r = await runInWithCpu(bed, where.side, 'bash', [
             '-c',
-            `xargs -P 8 -n 1 curl -sf -o /dev/null < '${urls}'`,
+            `xargs -P ${DEFAULT_PULL_CONCURRENCY} -n 1 curl -sf -o /dev/null < '${urls}'`,
           ]);
           record('raw', { seconds: r.seconds, cpuSeconds: r.cpuSeconds, wireBytes: (await wire()) - w0 });
         };
@@ -316,7 +317,7 @@ export async function run(): Promise<BenchSection> {
     `reaches it over the TUN link (tbf 200 Mbit/s each way, 20 ms added each way by \`bench/delayline\`); loopback: the client runs in`,
     `the registry's namespace on 127.0.0.1. ${rounds} ABBA round(s) per link (upstream, ours, other level, ours, upstream);`,
     `CPU = user + system seconds of the pulling processes (bash \`times\`); wire = bytes the registry sent on the link.`,
-    `Ours = \`node build/src/cli.js pull <list> --out <dir> --gzip-level <n> --insecure-registry <host>\` (default concurrency 8).`,
+    `Ours = \`node build/src/cli.js pull <list> --out <dir> --gzip-level <n> --insecure-registry <host>\` (default concurrency ${DEFAULT_PULL_CONCURRENCY}).`,
     `Load average (1/5/15 min) before: ${loadBefore.map((x) => x.toFixed(2)).join(' / ')}, after: ${loadAfter.map((x) => x.toFixed(2)).join(' / ')}.`,
     '',
     '| link | approach | median | runs (s) | CPU (median) | wire |',

@@ -1,19 +1,13 @@
 /**
  * `npm run bench`: runs every benchmark section side by side in one process run and writes
  * BENCHMARKS.md with the machine, the command and the numbers. Sections live in bench/<name>.ts and
- * export `run(): Promise<BenchSection>`. `npm run bench -- <name> ...` runs only the named sections and
- * keeps the other sections of BENCHMARKS.md as they were.
+ * export `run(): Promise<BenchSection>` (bench/section.ts). `npm run bench -- <name> ...` runs only
+ * the named sections and keeps the other sections of BENCHMARKS.md as they were.
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-
-export interface BenchSection {
-  /** Heading, e.g. `Synth`. */
-  title: string;
-  /** Markdown body: what was measured, the command, a table of numbers, ratios against targets. */
-  body: string;
-}
+import type { BenchSection } from './section';
 
 const SECTIONS: Record<string, () => Promise<{ run(): Promise<BenchSection> }>> = {
   // BENCH-LIST (keep one line per section)

@@ -22,7 +22,7 @@ import {
 import { publishVersion, writeIndex } from '../src/tree/publish';
 import { wasmUrlPath } from '../src/contract/tree-format';
 import { freePort } from '../test/support/ports';
-import type { BenchSection } from './run';
+import type { BenchSection } from './section';
 
 const exec = promisify(execFile);
 const ROOT = path.resolve(__dirname, '..', '..');

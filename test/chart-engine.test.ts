@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { stringify } from 'yaml';
+import { parse as parseYaml, stringify } from 'yaml';
 import {
   and,
   chartAppVersion,
@@ -131,7 +131,7 @@ test.each(CASES)('%s: eval equals helm', (_name, c) => {
   for (const s of c.set ?? []) args.push('--set', s);
   const r = helm(args);
   expect(r.stderr).toBe('');
-  const cm = require('yaml').parse(r.stdout) as { data: Record<string, string> };
+  const cm = parseYaml(r.stdout) as { data: Record<string, string> };
   const scope: Scope = { values: mergeValues(defaultsOf(SPEC), c.equiv), release: RELEASE, chart: CHART };
   const fromHelm = INLINE.map((_, i) => JSON.parse(cm.data[`e${i}`]));
   const fromEval = INLINE.map((e) => {

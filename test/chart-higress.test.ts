@@ -17,13 +17,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { stringify } from 'yaml';
 import { CHART_PATH, helm, parseDocs, renderNotes } from './support/helm';
-import {
-  copyHigressFixtures,
-  embedIntoCore,
-  HIGRESS_VERSION,
-  helmOk as run,
-  OLD_TEMPLATES,
-} from './support/higress-fixture';
+import { copyHigressFixtures, embedIntoCore, HIGRESS_VERSION, helmOk as run } from './support/higress-fixture';
 
 type Obj = Record<string, any>;
 const NS = 'higress-system';

@@ -88,10 +88,9 @@ describe('values model', () => {
     const text = valuesYaml();
     expect(parse(text)).toEqual(DEFAULT_VALUES);
     const comments = text.split('\n').filter((l) => l.trim().startsWith('# -- ')).length;
-    let keys = 0;
     const countGroups = (g: GroupSpec): number =>
       Object.values(g.children).reduce((n, c) => n + 1 + (c.kind === 'group' ? countGroups(c) : 0), 0);
-    keys = countGroups(VALUES_SPEC);
+    const keys = countGroups(VALUES_SPEC);
     expect(comments).toBe(keys);
   });
 

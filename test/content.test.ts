@@ -26,7 +26,7 @@ import { checkGzipOf, inspectGzipOf } from '../src/content/gzip-check';
 import { gzipChunkedSync, planChunks } from '../src/content/gzip-format';
 import { limiter, mapLimit } from '../src/content/pool';
 import { analyzeWasm, gzipFile } from '../src/content/prepare';
-import { checkWasm, checkWasmSize, withWasmContext } from '../src/content/wasm';
+import { checkWasm, checkWasmSize } from '../src/content/wasm';
 import { MAX_WASM_BYTES } from '../src/contract/tree-format';
 import { wasmVariant } from './support/tree-state';
 
@@ -143,20 +143,6 @@ describe('wasm checks', () => {
       expect.objectContaining({ code: 'E_WASM_TOO_LARGE', context: expect.objectContaining({ plugin: 'big' }) }),
     );
   });
-
-  test('withWasmContext names the plugin on an error that has none, and leaves the others alone', () => {
-    const shared = new IntegrityError({ code: 'E_NOT_WASM', message: 'not a module', hint: 'h' });
-    const named = withWasmContext(shared, { plugin: 'a', version: '1' });
-    expect(named).not.toBe(shared);
-    expect(named).toBeInstanceOf(IntegrityError);
-    expect(named.context).toMatchObject({ plugin: 'a', version: '1' });
-    expect(named.message).toBe('not a module');
-    expect(shared.context.plugin).toBeUndefined();
-    expect(withWasmContext(named, { plugin: 'b' })).toBe(named);
-    const plain = new Error('x');
-    expect(withWasmContext(plain, { plugin: 'a' })).toBe(plain);
-    expect(withWasmContext(shared, {})).toBe(shared);
-  });
 });
 
 describe('gzip check', () => {
@@ -266,6 +252,10 @@ describe('CPU pool (real worker threads, loading the worker from the sources)', 
       const typed = pool.analyze(file('bad.wasm', 'not a module'), false);
       await expect(typed).rejects.toBeInstanceOf(IntegrityError);
       await expect(typed).rejects.toMatchObject({ code: 'E_NOT_WASM', hint: expect.any(String) });
+      // The plugin the task names crosses the thread with the error.
+      await expect(
+        pool.analyze(file('bad2.wasm', 'not a module'), false, { plugin: 'p', version: '1' }),
+      ).rejects.toMatchObject({ code: 'E_NOT_WASM', context: { plugin: 'p', version: '1' } });
       await expect(pool.analyze(path.join(dir, 'missing.wasm'), false)).rejects.toThrow(/ENOENT/);
       expect(await pool.analyze(file('fine.wasm', WASM), false)).toMatchObject({ sha256: sha(WASM) });
     } finally {

@@ -34,7 +34,6 @@ const CONTEXT_FILES = [
   'LICENSE',
   'CHANGELOG.md',
   'src',
-  'lib',
   'imports',
   'image',
 ];

@@ -20,6 +20,9 @@ import { FaultProxy, startFaultProxy } from './support/fault-proxy';
 import { pushWasmArtifact, Pushed, Registry, sha256, startRegistry } from './support/registry';
 import { smallWasm } from './support/wasm';
 
+// eslint-disable-next-line no-control-regex -- what the test looks for
+const CONTROL_CHARS = /[\u0000-\u001f]/;
+
 let reg: Registry;
 let basicReg: Registry;
 let proxy: FaultProxy;
@@ -139,14 +142,14 @@ describe('status layer', () => {
       withStatusCheck(transport())(get(manifestUrl(viaProxy(plain)), proxy.host, 'plugins/layers'), text),
     );
     const line = err.toLine();
-    expect(line).not.toMatch(/[\u0000-\u001f]/);
+    expect(line).not.toMatch(CONTROL_CHARS);
     expect(line).toContain('registry says UNKNOWN: \\u001b[2J\\u001b[31mpwned\\nerror: everything is fine!!!');
     expect(line).toMatch(/!… \(the registry is failing: retry later\)$/);
     expect(line.length).toBeLessThan(500);
   });
 
   test('only 2xx reaches the reader', async () => {
-    const read = jest.fn(async () => 'read');
+    const read = jest.fn(() => Promise.resolve('read'));
     await failure(
       withStatusCheck(transport())(
         get(manifestUrl(reg.ref('plugins/layers', 'gone')), reg.host, 'plugins/layers'),
@@ -180,9 +183,9 @@ describe('auth layer', () => {
 
   test('answers the first 401 with credentials, then sends them up front', async () => {
     const exchange = authed(basicReg.password);
-    expect(await exchange(req(), async (res) => res.status)).toBe(200);
+    expect(await exchange(req(), (res) => Promise.resolve(res.status))).toBe(200);
     expect(requests).toHaveLength(2); // challenge + retry with credentials
-    expect(await exchange(req(), async (res) => res.status)).toBe(200);
+    expect(await exchange(req(), (res) => Promise.resolve(res.status))).toBe(200);
     expect(requests).toHaveLength(3); // the host's scheme is known now: one request
   });
 
@@ -212,7 +215,9 @@ describe('retry layer', () => {
   test('transient statuses are retried up to the attempt count', async () => {
     proxy.add({ path: /\/manifests\//, status: 503, times: 2 });
     expect(
-      await retrying(3)(get(manifestUrl(viaProxy(plain)), proxy.host, 'plugins/layers'), async (res) => res.status),
+      await retrying(3)(get(manifestUrl(viaProxy(plain)), proxy.host, 'plugins/layers'), (res) =>
+        Promise.resolve(res.status),
+      ),
     ).toBe(200);
     expect(requests).toHaveLength(3);
     proxy.add({ path: /\/manifests\//, status: 503 });
@@ -244,9 +249,9 @@ describe('retry layer', () => {
   test("an error of the reader's own (not the registry's) passes through unretried", async () => {
     let calls = 0;
     const err = await failure(
-      retrying(3)(get(manifestUrl(plain.ref), reg.host, 'plugins/layers'), async () => {
+      retrying(3)(get(manifestUrl(plain.ref), reg.host, 'plugins/layers'), () => {
         calls++;
-        throw new Error('reader bug');
+        return Promise.reject(new Error('reader bug'));
       }),
     );
     expect(err.message).toBe('reader bug');

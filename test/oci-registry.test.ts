@@ -18,7 +18,6 @@ import { request, rawGet } from './support/http';
 import { startNginx, RunningNginx } from './support/nginx';
 import {
   MEDIA,
-  pushBlob,
   pushDockerImage,
   pushManifest,
   pushWasmArtifact,

@@ -102,10 +102,15 @@ describe('item 14: credentials in a reference', () => {
 describe('item 15: untrusted text is escaped and bounded', () => {
   test('a newline and ANSI escapes in a message cannot start a forged line', () => {
     const line = errorLine(
-      new RegistryError('E_REGISTRY_STATUS', 'registry says \n\u001b[32mok: x@1.0.0 published\u001b[0m\r', {
-        url: 'http://r',
+      new RegistryError({
+        code: 'E_REGISTRY_STATUS',
+        message: 'registry says \n\u001b[32mok: x@1.0.0 published\u001b[0m\r',
+        context: {
+          url: 'http://r',
+        },
       }),
     );
+    // eslint-disable-next-line no-control-regex -- the escape character is what the test looks for
     expect(line).not.toMatch(/[\n\r\u001b]/);
     expect(line).toContain('\\n\\u001b[32mok');
   });

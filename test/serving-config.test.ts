@@ -4,6 +4,7 @@
  */
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { InputError } from '../src/errors';
 import { NginxRewrite, rewriteNginxConfig } from '../src/serve/nginx-config';
@@ -122,7 +123,7 @@ describe('rewriteNginxConfig', () => {
   });
 
   test('the result passes nginx -t', () => {
-    const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'hps-conf-'));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-conf-'));
     try {
       fs.mkdirSync(path.join(dir, 'tree'));
       const conf = path.join(dir, 'nginx.conf');

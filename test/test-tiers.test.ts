@@ -7,6 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the CommonJS list jest.config.js reads
 const tiers = require('./tiers') as { unit: string[]; integration: string[] };
 const TEST_DIR = __dirname;
 const testNames = fs
@@ -68,6 +69,7 @@ test('every test file is in exactly one project, and every listed file exists', 
 });
 
 test('jest.config.js runs exactly the files of test/tiers.js, unit and integration', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- jest's own CommonJS config
   const config = require('../jest.config.js') as {
     projects: Array<{ displayName: string; testMatch: string[]; globalSetup?: string }>;
   };

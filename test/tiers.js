@@ -12,6 +12,7 @@ module.exports = {
     'content',
     'errors-catalogue',
     'chart-synth',
+    'commands-options',
     'inputs-properties',
     'inputs-shipped',
     'inputs-snapshot',

@@ -123,6 +123,12 @@ test('a payload that is not wasm, or a truncated module, is refused by the worke
   const err = await analyzeWasm(cut, { pool: p }).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(IntegrityError);
   expect(err).toMatchObject({ code: 'E_WASM_INVALID' });
+  expect((err as IntegrityError).context.plugin).toBeUndefined(); // shared content: the pipeline records who failed
+  // Named by the caller when the bytes belong to one plugin: the worker's error carries it across.
+  await expect(analyzeWasm(cut, { pool: p, where: { plugin: 'demo', version: '1.0.0' } })).rejects.toMatchObject({
+    code: 'E_WASM_INVALID',
+    context: { plugin: 'demo', version: '1.0.0' },
+  });
   // The pool survives a failed task.
   expect((await analyzeWasm(largeWasm(), { pool: p })).size).toBe(large.length);
 });

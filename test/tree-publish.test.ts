@@ -112,6 +112,15 @@ describe('atomicity', () => {
     expect(fs.readdirSync(root)).toEqual([]);
   });
 
+  test('a refused payload names its plugin in the error it was built with (no copy)', async () => {
+    const bogus = path.join(newRoot(), 'x.wasm');
+    fs.writeFileSync(bogus, 'this is not wasm at all');
+    const err = (await publishVersion(newRoot(), base(bogus)).catch((e: unknown) => e)) as IntegrityError;
+    expect(err).toBeInstanceOf(IntegrityError);
+    expect(err).toMatchObject({ code: 'E_NOT_WASM', context: { plugin: 'demo', version: '1.0.0' } });
+    expect(err.toLine()).toMatch(/^demo@1\.0\.0: payload is not a Wasm module/);
+  });
+
   test('a wrong wasm version is refused', async () => {
     const v2 = path.join(newRoot(), 'v2.wasm');
     fs.writeFileSync(v2, Buffer.from([0, 0x61, 0x73, 0x6d, 2, 0, 0, 0]));

@@ -3,6 +3,7 @@
  * version (so the image annotation and default tag name the image pushed with that tag), packaged
  * with the same versions forced by `helm package`, pushed to an OCI chart repository.
  */
+import { isDigest } from '../../src/contract/digest';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -16,12 +17,11 @@ import { helmBinary, runTool } from './run';
 export function releaseVersion(version: string): string {
   const v = version.replace(/^v/, '');
   if (!semver.valid(v))
-    throw new ReleaseError(
-      'E_RELEASE_VERSION',
-      `"${version}" is not a SemVer version`,
-      {},
-      'pass the Higress version, e.g. 2.2.4',
-    );
+    throw new ReleaseError({
+      code: 'E_RELEASE_VERSION',
+      message: `"${version}" is not a SemVer version`,
+      hint: 'pass the Higress version, e.g. 2.2.4',
+    });
   return v;
 }
 
@@ -40,7 +40,11 @@ export function packageChart(version: string, outDir: string): string {
   }
   const tgz = path.join(outDir, `${path.basename(CHART_DIR)}-${v}.tgz`);
   if (!fs.existsSync(tgz))
-    throw new ReleaseError('E_RELEASE_TOOL', `helm package did not write ${tgz}`, {}, 'see the helm output above');
+    throw new ReleaseError({
+      code: 'E_RELEASE_TOOL',
+      message: `helm package did not write ${tgz}`,
+      hint: 'see the helm output above',
+    });
   return tgz;
 }
 
@@ -56,21 +60,19 @@ function isLoopback(repo: string): boolean {
 /** `helm push`; returns the pushed manifest digest (for the provenance attestation). */
 export function pushChart(tgz: string, repo: string): string {
   if (!repo.startsWith('oci://'))
-    throw new ReleaseError(
-      'E_RELEASE_INPUT',
-      `chart repository "${repo}" is not oci://<registry>/<path>`,
-      {},
-      'pass e.g. oci://ghcr.io/<owner>/charts',
-    );
+    throw new ReleaseError({
+      code: 'E_RELEASE_INPUT',
+      message: `chart repository "${repo}" is not oci://<registry>/<path>`,
+      hint: 'pass e.g. oci://ghcr.io/<owner>/charts',
+    });
   const plain = isLoopback(repo) ? ['--plain-http'] : [];
   const { output } = runTool('chart-push', helmBinary(), ['push', tgz, repo, ...plain], { capture: true });
-  const digest = /Digest:\s*(sha256:[0-9a-f]{64})/.exec(output)?.[1];
-  if (!digest)
-    throw new ReleaseError(
-      'E_RELEASE_TOOL',
-      'helm push printed no digest',
-      {},
-      'check the helm version (3.8 or newer pushes to OCI)',
-    );
+  const digest = /Digest:\s*(\S+)/.exec(output)?.[1];
+  if (!isDigest(digest))
+    throw new ReleaseError({
+      code: 'E_RELEASE_TOOL',
+      message: 'helm push printed no digest',
+      hint: 'check the helm version (3.8 or newer pushes to OCI)',
+    });
   return digest;
 }

@@ -18,9 +18,11 @@ import { EXIT, ReleaseError } from './errors';
 
 // Each step loads its module when it runs: the chart steps pull in the cdk8s app, which the
 // snapshot and tree steps do not need.
+/* eslint-disable @typescript-eslint/no-require-imports -- lazy loading, see above */
 const chart = () => require('./chart') as typeof import('./chart');
 const pack = () => require('./pack') as typeof import('./pack');
 const snapshot = () => require('./snapshot') as typeof import('./snapshot');
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 

@@ -10,13 +10,15 @@ import { REPO_ROOT } from '../../main';
 import { ReleaseError } from './errors';
 import { runTool } from './run';
 
-/** What `npm pack` needs: the package metadata, the compiler config and every source src/ imports. */
+/**
+ * What `npm pack` needs: the package metadata, the compiler config and every source src/ imports
+ * (src/ and the WasmPlugin types in imports/; the CLI never imports lib/, the layer test keeps it so).
+ */
 export const PACK_INPUTS = [
   'package.json',
   'tsconfig.json',
   'tsconfig.pack.json',
   'src',
-  'lib',
   'imports',
   'image/nginx.conf',
   'README.md',
@@ -32,12 +34,12 @@ export function tarballName(root = REPO_ROOT): string {
 /** Packs into `outDir` and returns the tarball path. Uses the repository's installed node_modules. */
 export function packCli(outDir: string, root = REPO_ROOT): string {
   if (!fs.existsSync(path.join(root, 'node_modules', '.bin', 'tsc'))) {
-    throw new ReleaseError(
-      'E_RELEASE_INPUT',
-      'node_modules has no TypeScript compiler',
-      { file: path.join(root, 'node_modules') },
-      'run npm ci first',
-    );
+    throw new ReleaseError({
+      code: 'E_RELEASE_INPUT',
+      message: 'node_modules has no TypeScript compiler',
+      context: { file: path.join(root, 'node_modules') },
+      hint: 'run npm ci first',
+    });
   }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-release-pack-'));
   try {
@@ -50,6 +52,10 @@ export function packCli(outDir: string, root = REPO_ROOT): string {
   }
   const tgz = path.join(outDir, tarballName(root));
   if (!fs.existsSync(tgz))
-    throw new ReleaseError('E_RELEASE_TOOL', `npm pack did not write ${tgz}`, {}, 'see the npm output above');
+    throw new ReleaseError({
+      code: 'E_RELEASE_TOOL',
+      message: `npm pack did not write ${tgz}`,
+      hint: 'see the npm output above',
+    });
   return tgz;
 }

@@ -26,21 +26,19 @@ export function runTool(
   const output = `${r.stdout ?? ''}${r.stderr ?? ''}`;
   if (opts.capture) process.stderr.write(output);
   if (r.error) {
-    throw new ReleaseError(
-      'E_RELEASE_TOOL',
-      `${step}: cannot run ${cmd}: ${(r.error as NodeJS.ErrnoException).code ?? r.error.message}`,
-      {},
-      `install ${cmd} or put it on PATH`,
-    );
+    throw new ReleaseError({
+      code: 'E_RELEASE_TOOL',
+      message: `${step}: cannot run ${cmd}: ${(r.error as NodeJS.ErrnoException).code ?? r.error.message}`,
+      hint: `install ${cmd} or put it on PATH`,
+    });
   }
   if (r.status !== 0) {
     const tail = opts.capture ? ` (${output.trim().split('\n').pop()})` : '';
-    throw new ReleaseError(
-      'E_RELEASE_TOOL',
-      `${step}: ${cmd} ${args[0] ?? ''} exited with ${r.status ?? r.signal}${tail}`,
-      {},
-      'see its output above',
-    );
+    throw new ReleaseError({
+      code: 'E_RELEASE_TOOL',
+      message: `${step}: ${cmd} ${args[0] ?? ''} exited with ${r.status ?? r.signal}${tail}`,
+      hint: 'see its output above',
+    });
   }
   return { output };
 }

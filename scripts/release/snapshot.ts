@@ -22,38 +22,38 @@ export async function checkSnapshot(file: string, expected: string, higressVersi
     .toLowerCase()
     .replace(/^sha256:/, '');
   if (!SHA256_HEX.test(want)) {
-    throw new ReleaseError(
-      'E_RELEASE_INPUT',
-      `expected sha256 "${expected}" is not 64 hex digits`,
-      { file },
-      'pass the snapshot sha256 published with the Higress release',
-    );
+    throw new ReleaseError({
+      code: 'E_RELEASE_INPUT',
+      message: `expected sha256 "${expected}" is not 64 hex digits`,
+      context: { file },
+      hint: 'pass the snapshot sha256 published with the Higress release',
+    });
   }
   if (!fs.existsSync(file))
-    throw new ReleaseError(
-      'E_RELEASE_INPUT',
-      'snapshot file does not exist',
-      { file },
-      'pass the path of plugins/release/snapshots/<version>.json',
-    );
+    throw new ReleaseError({
+      code: 'E_RELEASE_INPUT',
+      message: 'snapshot file does not exist',
+      context: { file },
+      hint: 'pass the path of plugins/release/snapshots/<version>.json',
+    });
   const got = await sha256OfFile(file);
   if (got !== want) {
-    throw new ReleaseError(
-      'E_RELEASE_SNAPSHOT',
-      `sha256 is ${got}, the release says ${want}`,
-      { file },
-      'the snapshot is not the released one: fetch it again from the Higress tag, do not build from it',
-    );
+    throw new ReleaseError({
+      code: 'E_RELEASE_SNAPSHOT',
+      message: `sha256 is ${got}, the release says ${want}`,
+      context: { file },
+      hint: 'the snapshot is not the released one: fetch it again from the Higress tag, do not build from it',
+    });
   }
   if (higressVersion !== undefined) {
     const doc = JSON.parse(fs.readFileSync(file, 'utf8')) as { gatewayVersion?: unknown };
     if (doc.gatewayVersion !== higressVersion) {
-      throw new ReleaseError(
-        'E_RELEASE_SNAPSHOT',
-        `snapshot is for Higress ${String(doc.gatewayVersion)}, not ${higressVersion}`,
-        { file },
-        'pass the snapshot of the release being published',
-      );
+      throw new ReleaseError({
+        code: 'E_RELEASE_SNAPSHOT',
+        message: `snapshot is for Higress ${String(doc.gatewayVersion)}, not ${higressVersion}`,
+        context: { file },
+        hint: 'pass the snapshot of the release being published',
+      });
     }
   }
   return got;
@@ -74,12 +74,12 @@ export interface TreeOptions {
 /** `pull --snapshot --frozen` then `verify`: the tree the image serves, checked twice. */
 export function buildTree(o: TreeOptions): void {
   if (!fs.existsSync(o.lock)) {
-    throw new ReleaseError(
-      'E_RELEASE_INPUT',
-      'lock file does not exist',
-      { file: o.lock },
-      'run sync-plugins (pull --snapshot <file> --lock-file <lock>) and commit the lock first',
-    );
+    throw new ReleaseError({
+      code: 'E_RELEASE_INPUT',
+      message: 'lock file does not exist',
+      context: { file: o.lock },
+      hint: 'run sync-plugins (pull --snapshot <file> --lock-file <lock>) and commit the lock first',
+    });
   }
   const insecure = (o.insecureRegistries ?? []).flatMap((h) => ['--insecure-registry', h]);
   runTool('tree', process.execPath, [

@@ -39,6 +39,7 @@ import {
   renderLayoutIndex,
   writeLayoutTar,
 } from '../oci/layout/layout';
+import { DEFAULT_COPY_CONCURRENCY } from '../contract/concurrency';
 
 export const EMPTY_CONFIG = { mediaType: 'application/vnd.oci.empty.v1+json', bytes: Buffer.from('{}') };
 
@@ -130,20 +131,20 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
   const emit = opts.onEvent ?? (() => undefined);
   const out = path.resolve(opts.out);
   if (!opts.force && fs.existsSync(out)) {
-    throw new InputError(
-      'E_OUTPUT_EXISTS',
-      `${opts.out} already exists`,
-      { file: opts.out },
-      'choose another --out, remove it, or pass --force to replace it',
-    );
+    throw new InputError({
+      code: 'E_OUTPUT_EXISTS',
+      message: `${opts.out} already exists`,
+      context: { file: opts.out },
+      hint: 'choose another --out, remove it, or pass --force to replace it',
+    });
   }
   if (!fs.statSync(path.dirname(out), { throwIfNoEntry: false })?.isDirectory()) {
-    throw new InputError(
-      'E_OUTPUT_DIR',
-      `the folder of ${opts.out} does not exist`,
-      { file: opts.out },
-      'create it first, or choose another --out',
-    );
+    throw new InputError({
+      code: 'E_OUTPUT_DIR',
+      message: `the folder of ${opts.out} does not exist`,
+      context: { file: opts.out },
+      hint: 'create it first, or choose another --out',
+    });
   }
   const { inputs } = opts;
   const lockDigests = new Map((inputs.lock?.plugins ?? []).map((l) => [`${l.name}@${l.version}`, l.digest]));
@@ -160,31 +161,30 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
   const index = new Map<string, LayoutDescriptor>();
   const digests = new Map<PluginEntry, string>();
   let blobs = 0;
-  let bytes = 0;
   try {
-    await mapLimit(refs, opts.concurrency ?? 4, async (r) => {
+    await mapLimit(refs, opts.concurrency ?? DEFAULT_COPY_CONCURRENCY, async (r) => {
       const t0 = Date.now();
       const text = formatReference(r.ref);
       try {
         const graph = await walkArtifact(opts.source, r.ref);
         const top = graph.top;
         if (r.want && top.digest !== r.want) {
-          throw new IntegrityError(
-            'E_FROZEN_DIGEST',
-            `${text} now resolves to ${top.digest}, ${inputs.lockName ?? 'the lock file'} has ${r.want}`,
-            { url: text },
-            'the tag moved: run `pull --lock` to accept it, or pin the reference',
-          );
+          throw new IntegrityError({
+            code: 'E_FROZEN_DIGEST',
+            message: `${text} now resolves to ${top.digest}, ${inputs.lockName ?? 'the lock file'} has ${r.want}`,
+            context: { url: text },
+            hint: 'the tag moved: run `pull --lock` to accept it, or pin the reference',
+          });
         }
         const name = refName(r.ref);
         const prev = index.get(name);
         if (prev && prev.digest !== top.digest) {
-          throw new InputError(
-            'E_BUNDLE_CONFLICT',
-            `${name} is named with two digests (${prev.digest}, ${top.digest})`,
-            { url: text },
-            'keep one pinned digest per tag in the inputs',
-          );
+          throw new InputError({
+            code: 'E_BUNDLE_CONFLICT',
+            message: `${name} is named with two digests (${prev.digest}, ${top.digest})`,
+            context: { url: text },
+            hint: 'keep one pinned digest per tag in the inputs',
+          });
         }
         const copied = await copyArtifact(opts.source, r.ref, sink, r.ref, tmp, graph);
         index.set(name, {
@@ -195,7 +195,6 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
         });
         for (const e of r.entries) digests.set(e, top.digest);
         blobs += copied.blobsCopied;
-        bytes += copied.bytesCopied;
         emit({
           event: 'plugin',
           ref: text,
@@ -208,7 +207,12 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
         const e =
           err instanceof PluginServerError
             ? err
-            : new PluginServerError('E_COPY', (err as Error).message ?? String(err), { url: text });
+            : new PluginServerError({
+                code: 'E_COPY',
+                message: (err as Error).message ?? String(err),
+                context: { url: text },
+                cause: err,
+              });
         failed.push(e);
         emit({ event: 'failed', ref: text, error: e });
       }

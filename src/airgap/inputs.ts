@@ -61,7 +61,12 @@ function read(file: string, what: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch {
-    throw new InputError('E_INPUT_MISSING', `cannot read ${what} ${file}`, { file }, 'check the path');
+    throw new InputError({
+      code: 'E_INPUT_MISSING',
+      message: `cannot read ${what} ${file}`,
+      context: { file },
+      hint: 'check the path',
+    });
   }
 }
 
@@ -77,23 +82,23 @@ export function entriesFromLock(
     const r = p.source.startsWith('oci://') ? parseOciReference(p.source.slice('oci://'.length)) : undefined;
     if (!r || !r.ok || !r.ref.tag) {
       problems.push(
-        new InputError(
-          'E_BUNDLE_SOURCE',
-          `plugins[${i}] ${p.name}@${p.version} has source ${p.source}, not an oci:// reference with a tag`,
-          { file, plugin: p.name, version: p.version },
-          'bundles and mirrors carry registry plugins; carry file: plugins beside them',
-        ),
+        new InputError({
+          code: 'E_BUNDLE_SOURCE',
+          message: `plugins[${i}] ${p.name}@${p.version} has source ${p.source}, not an oci:// reference with a tag`,
+          context: { file, plugin: p.name, version: p.version },
+          hint: 'bundles and mirrors carry registry plugins; carry file: plugins beside them',
+        }),
       );
       return;
     }
     if (r.ref.digest && r.ref.digest !== p.digest) {
       problems.push(
-        new InputError(
-          'E_LOCK',
-          `plugins[${i}] pins ${r.ref.digest} in its source but locks ${p.digest}`,
-          { file, plugin: p.name },
-          'regenerate it with `pull --lock`',
-        ),
+        new InputError({
+          code: 'E_LOCK',
+          message: `plugins[${i}] pins ${r.ref.digest} in its source but locks ${p.digest}`,
+          context: { file, plugin: p.name },
+          hint: 'regenerate it with `pull --lock`',
+        }),
       );
       return;
     }
@@ -113,22 +118,22 @@ export function entriesFromLock(
 export async function readCarriedFiles(layout: OciLayout): Promise<CarriedFile[]> {
   const desc = layout.find(BUNDLE_REF);
   if (!desc) {
-    throw new InputError(
-      'E_LAYOUT',
-      `${layout.location} carries no plugin lists (no "${BUNDLE_REF}" entry in index.json)`,
-      { file: layout.location },
-      'pass the plugin list as well, or write the bundle with `bundle`',
-    );
+    throw new InputError({
+      code: 'E_LAYOUT',
+      message: `${layout.location} carries no plugin lists (no "${BUNDLE_REF}" entry in index.json)`,
+      context: { file: layout.location },
+      hint: 'pass the plugin list as well, or write the bundle with `bundle`',
+    });
   }
   const bytes = await layout.read(desc, MAX_MANIFEST_BYTES);
   const m = parseManifest(bytes, desc.mediaType, layout.label(desc.digest));
   if (m.kind !== 'manifest')
-    throw new InputError(
-      'E_LAYOUT',
-      `${BUNDLE_REF} in ${layout.location} is not a manifest`,
-      { file: layout.location },
-      'write the bundle again',
-    );
+    throw new InputError({
+      code: 'E_LAYOUT',
+      message: `${BUNDLE_REF} in ${layout.location} is not a manifest`,
+      context: { file: layout.location },
+      hint: 'write the bundle again',
+    });
   const files: CarriedFile[] = [];
   for (const layer of m.layers) {
     files.push({
@@ -156,12 +161,11 @@ export async function loadAirgapInputs(
   if (layouts.length > 1)
     return {
       problems: [
-        new InputError(
-          'E_LAYOUT',
-          `${layouts.length} bundles given (${layouts.join(', ')})`,
-          {},
-          'pass one oci-layout:<path> at a time',
-        ),
+        new InputError({
+          code: 'E_LAYOUT',
+          message: `${layouts.length} bundles given (${layouts.join(', ')})`,
+          hint: 'pass one oci-layout:<path> at a time',
+        }),
       ],
     };
   const layout = layouts.length ? await OciLayout.open(layoutPath(layouts[0]) as string) : undefined;
@@ -238,23 +242,22 @@ export async function loadAirgapInputs(
   }
   if (!names.length) {
     problems.push(
-      new InputError(
-        'E_INPUT_MISSING',
-        'no plugin list, snapshot, lock file or bundle given',
-        {},
-        'pass plugin lists, --snapshot <file>, --lock <file> or oci-layout:<bundle>',
-      ),
+      new InputError({
+        code: 'E_INPUT_MISSING',
+        message: 'no plugin list, snapshot, lock file or bundle given',
+        hint: 'pass plugin lists, --snapshot <file>, --lock <file> or oci-layout:<bundle>',
+      }),
     );
   }
   for (const e of entries) {
     if (e.source.kind === 'file') {
       problems.push(
-        new InputError(
-          'E_BUNDLE_SOURCE',
-          `${e.name}@${e.version} is a local file (${sourceText(e.source)})`,
-          { file: e.file, line: e.line },
-          'bundles and mirrors carry registry plugins; carry file: plugins beside them in their own list',
-        ),
+        new InputError({
+          code: 'E_BUNDLE_SOURCE',
+          message: `${e.name}@${e.version} is a local file (${sourceText(e.source)})`,
+          context: { file: e.file, line: e.line },
+          hint: 'bundles and mirrors carry registry plugins; carry file: plugins beside them in their own list',
+        }),
       );
     }
   }

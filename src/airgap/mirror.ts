@@ -19,6 +19,7 @@ import type { RegistryClient } from '../oci/registry/client';
 import { formatReference, OciReference } from '../oci/types';
 import { mapLimit } from '../content/pool';
 import { ContentSink, ContentSource, copyArtifact, walkArtifact } from '../oci/copy/copy';
+import { DEFAULT_COPY_CONCURRENCY } from '../contract/concurrency';
 
 export type MirrorEvent =
   | { event: 'start'; sources: number; target: string }
@@ -89,12 +90,12 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
     const other = byTarget.get(t);
     if (other && g.want && groups.get(other)?.want && groups.get(other)?.want !== g.want) {
       failed.push(
-        new IntegrityError(
-          'E_MIRROR_CONFLICT',
-          `${key} and ${other} both map to ${t} with different digests`,
-          { url: t },
-          'mirror them under different prefixes',
-        ),
+        new IntegrityError({
+          code: 'E_MIRROR_CONFLICT',
+          message: `${key} and ${other} both map to ${t} with different digests`,
+          context: { url: t },
+          hint: 'mirror them under different prefixes',
+        }),
       );
     }
     byTarget.set(t, key);
@@ -119,7 +120,7 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
   let blobs = 0;
   let bytes = 0;
   try {
-    await mapLimit([...groups.values()], opts.concurrency ?? 4, async (g) => {
+    await mapLimit([...groups.values()], opts.concurrency ?? DEFAULT_COPY_CONCURRENCY, async (g) => {
       const t0 = Date.now();
       const src = formatReference(g.from);
       const dst = formatReference({ ...g.to, digest: undefined });
@@ -145,12 +146,12 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
         }
         const graph = await walkArtifact(opts.source, g.from);
         if (g.want && graph.top.digest !== g.want) {
-          throw new IntegrityError(
-            'E_FROZEN_DIGEST',
-            `${src} is ${graph.top.digest}, the lock or pinned reference names ${g.want}`,
-            { url: src },
-            'the source moved: run `pull --lock` to accept it, or mirror the locked bytes from a bundle',
-          );
+          throw new IntegrityError({
+            code: 'E_FROZEN_DIGEST',
+            message: `${src} is ${graph.top.digest}, the lock or pinned reference names ${g.want}`,
+            context: { url: src },
+            hint: 'the source moved: run `pull --lock` to accept it, or mirror the locked bytes from a bundle',
+          });
         }
         const r = await copyArtifact(opts.source, g.from, opts.sink, { ...g.to, digest: undefined, tag }, tmp, graph);
         copied++;
@@ -171,7 +172,12 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
         const e =
           err instanceof PluginServerError
             ? err
-            : new PluginServerError('E_COPY', (err as Error).message ?? String(err), { url: src });
+            : new PluginServerError({
+                code: 'E_COPY',
+                message: (err as Error).message ?? String(err),
+                context: { url: src },
+                cause: err,
+              });
         failed.push(e);
         emit({ event: 'failed', source: src, target: dst, error: e });
       }

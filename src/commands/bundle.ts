@@ -10,6 +10,7 @@ import { createRegistryClient } from '../oci/client';
 import { layoutSource, registrySource } from '../oci/copy/copy';
 import { concurrency, formatBytes, loadCopyInputs, repeatable } from './copy-options';
 import { CliOutput, problemFields } from './output';
+import { DEFAULT_COPY_CONCURRENCY } from '../contract/concurrency';
 
 interface BundleFlags {
   out: string;
@@ -100,7 +101,11 @@ export function register(program: Command): void {
     )
     .option('--force', 'replace an existing file at --out')
     .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json); human lines stay on stderr')
-    .addOption(new Option('--concurrency <n>', 'references copied in parallel').argParser(concurrency).default(4))
+    .addOption(
+      new Option('--concurrency <n>', 'references copied in parallel')
+        .argParser(concurrency)
+        .default(DEFAULT_COPY_CONCURRENCY),
+    )
     .option(
       '--insecure-registry <host>',
       'allow plain HTTP to this host[:port] (repeatable)',

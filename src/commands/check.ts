@@ -7,6 +7,7 @@ import { loadIndex } from '../higress/server-index';
 import { exitCodesHelp, VerifyError } from '../errors';
 import type { PluginIndex } from '../contract/tree-format';
 import { CliOutput } from './output';
+import { DEFAULT_CHECK_CONCURRENCY } from '../contract/concurrency';
 
 interface Options {
   sample?: number;
@@ -148,7 +149,7 @@ export function register(program: Command): void {
     )
     .option('--sample <n>', 'check only n plugins, picked at random', positive)
     .option('--no-gzip', 'ask for the raw file instead of the gzip encoding the gateway asks for')
-    .option('--concurrency <n>', 'downloads in flight', positive, 4)
+    .option('--concurrency <n>', 'downloads in flight', positive, DEFAULT_CHECK_CONCURRENCY)
     .option(
       '--console-list <file>',
       'also check the URL the Higress Console builds for each plugin of this plugins.properties',

@@ -2,11 +2,12 @@
 import { InvalidArgumentError } from 'commander';
 import { AirgapInputs, loadAirgapInputs } from '../airgap/inputs';
 import { CliOutput } from './output';
+import { MAX_CONCURRENCY } from '../contract/concurrency';
 
 export function concurrency(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 64)
-    throw new InvalidArgumentError(`--concurrency must be an integer from 1 to 64, got "${v}"`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_CONCURRENCY)
+    throw new InvalidArgumentError(`--concurrency must be an integer from 1 to ${MAX_CONCURRENCY}, got "${v}"`);
   return n;
 }
 

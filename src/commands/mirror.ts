@@ -13,6 +13,7 @@ import { createRegistryClient } from '../oci/client';
 import { layoutSource, registrySink, registrySource } from '../oci/copy/copy';
 import { concurrency, formatBytes, loadCopyInputs, repeatable } from './copy-options';
 import { CliOutput, problemFields } from './output';
+import { DEFAULT_COPY_CONCURRENCY } from '../contract/concurrency';
 
 interface MirrorFlags {
   to: string;
@@ -137,7 +138,11 @@ export function register(program: Command): void {
     .option('--lock <file>', 'lock file: alone, mirror exactly its digests; with lists, the lists must agree with it')
     .option('--write-list <file>', 'write the plugin list for the target to this file instead of stdout')
     .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json); write the list with --write-list')
-    .addOption(new Option('--concurrency <n>', 'references copied in parallel').argParser(concurrency).default(4))
+    .addOption(
+      new Option('--concurrency <n>', 'references copied in parallel')
+        .argParser(concurrency)
+        .default(DEFAULT_COPY_CONCURRENCY),
+    )
     .option(
       '--insecure-registry <host>',
       'allow plain HTTP to this host[:port] (repeatable)',

@@ -17,12 +17,13 @@ import { diffLock, LockFile, parseLock } from '../inputs/lock';
 import { loadInputs, loadLock } from '../inputs/load';
 import { mapEntries, mapLock, parseRegistryMap, RegistryMapping } from '../inputs/registry-map';
 import { PluginEntry, sourceText } from '../inputs/types';
-import { OciClient, OciClientOptions } from '../oci/types';
+import type * as OciClientModule from '../oci/client';
 import { PluginEvent, textReporter } from '../pipeline/progress';
 import { runPull } from '../pipeline/pull';
 import { listVersionDirs, readMetadata } from '../tree/read';
 import { concurrency, repeatable } from './copy-options';
 import { CliOutput, problemFields } from './output';
+import { DEFAULT_PULL_CONCURRENCY } from '../contract/concurrency';
 
 interface PullFlags {
   out: string;
@@ -198,9 +199,9 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
     });
   }
 
-  const { createOciClient } = require('../oci/client') as {
-    createOciClient(o: OciClientOptions): OciClient & { close?(): Promise<void> };
-  };
+  // Loaded here, not imported: a dry run or a bad list never loads the HTTP stack.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy, see above
+  const { createOciClient } = require('../oci/client') as typeof OciClientModule;
   const client =
     bundle?.client ?? createOciClient({ insecureHosts: flags.insecureRegistry, timeoutMs: flags.timeout * 1000 });
   const stop = new AbortController();
@@ -296,7 +297,9 @@ export function register(program: Command): void {
     .option('--frozen', 'fail if the list differs from the lock file or a digest moved')
     .option('--keep-going', `publish what succeeded even when some plugins fail (exits 8 when some succeeded)`)
     .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json); human lines stay on stderr')
-    .addOption(new Option('--concurrency <n>', 'parallel downloads').argParser(concurrency).default(8))
+    .addOption(
+      new Option('--concurrency <n>', 'parallel downloads').argParser(concurrency).default(DEFAULT_PULL_CONCURRENCY),
+    )
     .option(
       '--insecure-registry <host>',
       'allow plain HTTP to this host[:port] (repeatable)',

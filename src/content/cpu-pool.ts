@@ -15,6 +15,7 @@ import { Worker } from 'worker_threads';
 import { compiledModule, packageFile } from '../contract/package-layout';
 import { IntegrityError } from '../errors';
 import type { CpuReply, CpuResult, CpuTask, FramedHashes, FramedHashTask, WasmFacts } from './cpu-worker';
+import type { WasmWhere } from './wasm';
 
 interface Job {
   id: number;
@@ -64,8 +65,9 @@ export class CpuPool {
     });
   }
 
-  analyze(file: string, fsync: boolean): Promise<WasmFacts> {
-    return this.run({ kind: 'analyze', file, fsync }) as Promise<WasmFacts>;
+  /** Validates and hashes a wasm file; a failed check names `where` (the plugin) when given. */
+  analyze(file: string, fsync: boolean, where?: WasmWhere): Promise<WasmFacts> {
+    return this.run({ kind: 'analyze', file, fsync, where }) as Promise<WasmFacts>;
   }
 
   framedHash(task: Omit<FramedHashTask, 'kind'>): Promise<FramedHashes> {
@@ -118,11 +120,18 @@ export class CpuPool {
       this.retireWhenIdle(slot);
       if (job && job.id === reply.id) {
         if (reply.ok) job.resolve(reply.value);
-        // The worker has no plugin context; the caller adds it (see asPluginError in pull.ts).
+        // An error cannot cross threads: the worker sends its fields and it is built again here, once.
+        // Its context is what the task named (`where`); checks shared by several plugins name none,
+        // and the pipeline records which plugins failed (PluginFailure in src/pipeline/pull.ts).
         else
           job.reject(
             reply.error.code
-              ? new IntegrityError({ code: reply.error.code, message: reply.error.message, hint: reply.error.hint })
+              ? new IntegrityError({
+                  code: reply.error.code,
+                  message: reply.error.message,
+                  context: reply.error.context,
+                  hint: reply.error.hint,
+                })
               : new Error(reply.error.message),
           );
       }

@@ -8,12 +8,12 @@ import * as fs from 'fs';
 import { parentPort } from 'worker_threads';
 import * as zlib from 'zlib';
 import type { GzipLevel } from '../contract/gzip-level';
-import { ErrorCode, PluginServerError } from '../errors';
-import { checkWasm } from './wasm';
+import { ErrorCode, ErrorContext, PluginServerError } from '../errors';
+import { checkWasm, WasmWhere } from './wasm';
 import { ChunkPlan, deflateChunk } from './gzip-format';
 
 export type CpuTask =
-  | { kind: 'analyze'; file: string; fsync: boolean }
+  | { kind: 'analyze'; file: string; fsync: boolean; where?: WasmWhere }
   | { kind: 'deflate'; file: string; plan: ChunkPlan; level: GzipLevel }
   | FramedHashTask;
 
@@ -54,7 +54,7 @@ export type CpuResult = WasmFacts | Uint8Array | FramedHashes;
 
 export type CpuReply =
   | { id: number; ok: true; value: CpuResult }
-  | { id: number; ok: false; error: { code?: ErrorCode; message: string; hint?: string } };
+  | { id: number; ok: false; error: { code?: ErrorCode; message: string; context?: ErrorContext; hint?: string } };
 
 function readRange(file: string, start: number, end: number): Buffer {
   const fd = fs.openSync(file, 'r');
@@ -121,7 +121,7 @@ export function runCpuTask(task: CpuTask): CpuResult {
     // Durability of the staged download is settled here, once, instead of per published folder.
     if (task.fsync) fs.fsyncSync(fd);
     const bytes = fs.readFileSync(fd);
-    checkWasm(bytes);
+    checkWasm(bytes, task.where);
     return {
       size: bytes.byteLength,
       md5: crypto.createHash('md5').update(bytes).digest('hex'),
@@ -142,7 +142,7 @@ if (parentPort) {
     } catch (err) {
       const e =
         err instanceof PluginServerError
-          ? { code: err.code, message: err.message, hint: err.hint }
+          ? { code: err.code, message: err.message, context: err.context, hint: err.hint }
           : { message: err instanceof Error ? err.message : String(err) };
       reply = { id, ok: false, error: e };
     }

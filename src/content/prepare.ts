@@ -11,7 +11,7 @@ import { CpuPool, cpuPool } from './cpu-pool';
 import type { WasmFacts } from './cpu-worker';
 import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
 import { gzipHeader, gzipTrailer, planChunks } from './gzip-format';
-import { checkWasmSize } from './wasm';
+import { checkWasmSize, WasmWhere } from './wasm';
 
 export type { WasmFacts };
 
@@ -28,10 +28,17 @@ export interface PreparedWasm extends WasmFacts {
   gz: 'compressed' | 'reused-tree' | 'reused-run';
 }
 
-export async function analyzeWasm(file: string, opts: { fsync?: boolean; pool?: CpuPool } = {}): Promise<WasmFacts> {
+/**
+ * Validation and hashes of the wasm at `file`. `where` names the plugin a failed check belongs to;
+ * content shared by several plugins is analysed without it (the caller records who failed).
+ */
+export async function analyzeWasm(
+  file: string,
+  opts: { fsync?: boolean; pool?: CpuPool; where?: WasmWhere } = {},
+): Promise<WasmFacts> {
   const st = await fs.promises.stat(file);
-  checkWasmSize(st.size);
-  return (opts.pool ?? cpuPool()).analyze(file, opts.fsync ?? false);
+  checkWasmSize(st.size, opts.where);
+  return (opts.pool ?? cpuPool()).analyze(file, opts.fsync ?? false, opts.where);
 }
 
 /** The deflate chunks of a `size`-byte file, compressed in parallel by the pool (needs no facts yet). */

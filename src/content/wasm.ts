@@ -2,7 +2,7 @@
  * Wasm payload checks, run before anything is published: the gateway would otherwise fail to load
  * the plugin at runtime, far from the build that produced the bad file.
  */
-import { IntegrityError, PluginServerError } from '../errors';
+import { IntegrityError } from '../errors';
 import { MAX_WASM_BYTES } from '../contract/tree-format';
 
 const MAGIC = Buffer.from([0x00, 0x61, 0x73, 0x6d]);
@@ -54,19 +54,4 @@ export function checkWasm(bytes: Uint8Array, where: WasmWhere = {}): void {
       hint: 'pull it again or rebuild the plugin',
     });
   }
-}
-
-/**
- * The same error with the plugin (and version) filled in when it has none. A copy, because checks
- * that run once per distinct content (see src/pipeline/content-store.ts) share one error between plugins.
- */
-export function withWasmContext<E>(err: E, where: WasmWhere): E {
-  if (!(err instanceof PluginServerError) || err.context.plugin || !where.plugin) return err;
-  const copy = Object.create(Object.getPrototypeOf(err)) as PluginServerError;
-  Object.defineProperties(copy, Object.getOwnPropertyDescriptors(err));
-  Object.defineProperty(copy, 'context', {
-    value: { ...err.context, plugin: where.plugin, version: where.version },
-    enumerable: true,
-  });
-  return copy as E;
 }

@@ -393,7 +393,7 @@ export const ERROR_CATALOGUE = {
 type Catalogue = typeof ERROR_CATALOGUE;
 export type ErrorArea = keyof Catalogue;
 /** Every catalogued code: a code not listed above does not compile. */
-export type ErrorCode = { [A in ErrorArea]: keyof Catalogue[A] }[ErrorArea] & string;
+export type ErrorCode = Extract<{ [A in ErrorArea]: keyof Catalogue[A] }[ErrorArea], string>;
 /** The codes of one area. */
 export type CodeIn<A extends ErrorArea> = keyof Catalogue[A] & string;
 

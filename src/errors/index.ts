@@ -43,20 +43,7 @@ export class PluginServerError extends Error {
   /** What the operator should do about it. */
   readonly hint?: string;
 
-  constructor(options: ErrorOptions);
-  /** @deprecated positional form, kept while src/oci/ moves to the options object (its codes are checked by test/errors-catalogue.test.ts). */
-  constructor(code: string, message: string, context?: ErrorContext, hint?: string, options?: { cause?: unknown });
-  constructor(
-    first: ErrorOptions | string,
-    message?: string,
-    context: ErrorContext = {},
-    hint?: string,
-    options?: { cause?: unknown },
-  ) {
-    const o: ErrorOptions =
-      typeof first === 'object'
-        ? first
-        : { code: first as ErrorCode, message: message ?? '', context, hint, cause: options?.cause };
+  constructor(o: ErrorOptions) {
     super(o.message, o.cause === undefined ? undefined : { cause: o.cause });
     this.name = new.target.name;
     this.code = o.code;
@@ -97,28 +84,7 @@ export class InputError extends PluginServerError {}
 export class RegistryError extends PluginServerError {
   /** True for faults worth retrying (connection errors, 5xx other than 501/505). */
   readonly transient: boolean;
-  constructor(options: ErrorOptions & { transient?: boolean });
-  /** @deprecated positional form, kept while src/oci/ moves to the options object. */
-  constructor(
-    code: string,
-    message: string,
-    context?: ErrorContext,
-    hint?: string,
-    transient?: boolean,
-    options?: { cause?: unknown },
-  );
-  constructor(
-    first: (ErrorOptions & { transient?: boolean }) | string,
-    message?: string,
-    context: ErrorContext = {},
-    hint?: string,
-    transient = false,
-    options?: { cause?: unknown },
-  ) {
-    const o =
-      typeof first === 'object'
-        ? first
-        : { code: first as ErrorCode, message: message ?? '', context, hint, transient, cause: options?.cause };
+  constructor(o: ErrorOptions & { transient?: boolean }) {
     super(o);
     this.transient = o.transient ?? false;
   }

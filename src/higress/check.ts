@@ -11,6 +11,7 @@ import { readSpecYaml } from '../tree/spec';
 import { IndexEntry, PluginIndex, SPEC_FILE } from '../contract/tree-format';
 import { readBodyLimited } from './bounded-body';
 import { CONSOLE_SPEC_VERSIONS, expandConsolePattern } from './console-versions';
+import { DEFAULT_CHECK_CONCURRENCY } from '../contract/concurrency';
 
 /** A served spec.yaml is a few KB; read at most this much of one. */
 const MAX_SPEC_BYTES = 1024 * 1024;
@@ -131,7 +132,7 @@ async function checkConsoleUrl(
 export async function checkServer(index: PluginIndex, opts: CheckOptions): Promise<CheckSummary> {
   const base = opts.baseUrl.replace(/\/+$/, '');
   const timeoutMs = opts.timeoutMs ?? 60000;
-  const limit = opts.concurrency ?? 4;
+  const limit = opts.concurrency ?? DEFAULT_CHECK_CONCURRENCY;
   const report = (r: CheckResult): CheckResult => {
     opts.onResult?.(r);
     return r;

@@ -12,6 +12,7 @@ import { MANIFEST_ACCEPT as ACCEPT } from '../oci/registry/media';
 import { DOCKER_TAR_GZIP, OCI_TAR_GZIP, WASM_LAYER } from '../oci/wasm/layers';
 import { repositoryName } from '../ociview/layout';
 import { readBodyLimited } from './bounded-body';
+import { DEFAULT_CHECK_CONCURRENCY } from '../contract/concurrency';
 
 /** Manifests are at most 4 MiB (distribution's own limit); a module at most 256 MiB plus its tar. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -200,12 +201,12 @@ export async function checkOciServer(
   const names = [...new Set(opts.entries.map((e) => e.name))].sort();
   const versions = (n: string) => index.plugins.filter((e) => e.name === n).map((e) => e.version);
   out.push(
-    ...(await mapLimit(names, opts.concurrency ?? 4, async (n) =>
+    ...(await mapLimit(names, opts.concurrency ?? DEFAULT_CHECK_CONCURRENCY, async (n) =>
       report(await checkRepository(base, n, versions(n), timeoutMs)),
     )),
   );
   out.push(
-    ...(await mapLimit(opts.entries, opts.concurrency ?? 4, async (e) =>
+    ...(await mapLimit(opts.entries, opts.concurrency ?? DEFAULT_CHECK_CONCURRENCY, async (e) =>
       report(await checkVersion(base, e, timeoutMs)),
     )),
   );

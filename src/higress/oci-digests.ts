@@ -5,7 +5,7 @@
  * first).
  */
 import { InputError } from '../errors';
-import { DIGEST_PATTERN } from '../contract/digest';
+import { isDigest } from '../contract/digest';
 import { MANIFEST_ACCEPT } from '../oci/registry/media';
 import { repositoryName } from '../ociview/layout';
 import { tagDigestsFromTree } from '../ociview/tag-digests';
@@ -42,7 +42,7 @@ async function fromServer(base: string, e: { name: string; version: string }): P
     const amd64 = doc.manifests.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64');
     digest = (amd64 ?? (doc.manifests.length === 1 ? doc.manifests[0] : undefined))?.digest ?? '';
   }
-  if (res.status !== 200 || !DIGEST_PATTERN.test(digest)) {
+  if (res.status !== 200 || !isDigest(digest)) {
     throw new InputError({
       code: 'E_OCI_DIGEST',
       message: `${url} answered HTTP ${res.status} without a manifest digest`,

@@ -4,7 +4,7 @@
  *   file:<path>@<version>       (path relative to the list file's folder)
  * Pure: no I/O. Returns either the parsed source (+ the version it names) or a problem message.
  */
-import { DIGEST_PATTERN } from '../contract/digest';
+import { DIGEST_HINT, isDigest } from '../contract/digest';
 import type { ErrorCode } from '../errors';
 import * as path from 'path';
 import { OciReference } from '../oci/types';
@@ -43,8 +43,7 @@ export function parseOciReference(
   if (at >= 0) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST_PATTERN.test(digest))
-      return { ok: false, message: `bad digest "${digest}" (want sha256:<64 lowercase hex>)` };
+    if (!isDigest(digest)) return { ok: false, message: `bad digest "${digest}" (${DIGEST_HINT})` };
   }
   const slash = rest.indexOf('/');
   if (slash <= 0) return { ok: false, message: 'missing registry host or repository' };

@@ -42,12 +42,11 @@ function parseSide(side: string, text: string): { host: string; prefix: string }
   // Reuse the reference grammar: a side is valid when `<side>/x` is a valid repository reference.
   const probe = parseOciReference(`${host}/${prefix ? `${prefix}/` : ''}x`);
   if (!host || !probe.ok || probe.ref.tag !== undefined) {
-    throw new InputError(
-      'E_REGISTRY_MAP',
-      `bad --registry-map "${text}": "${side}" is not host[:port][/path]${probe.ok ? '' : ` (${probe.message})`}`,
-      {},
-      HINT,
-    );
+    throw new InputError({
+      code: 'E_REGISTRY_MAP',
+      message: `bad --registry-map "${text}": "${side}" is not host[:port][/path]${probe.ok ? '' : ` (${probe.message})`}`,
+      hint: HINT,
+    });
   }
   return { host: host.toLowerCase(), prefix };
 }
@@ -57,17 +56,17 @@ export function parseRegistryMap(values: readonly string[] = []): RegistryMappin
   const out: RegistryMapping[] = [];
   for (const text of values) {
     const eq = text.indexOf('=');
-    if (eq < 0) throw new InputError('E_REGISTRY_MAP', `bad --registry-map "${text}": no "="`, {}, HINT);
+    if (eq < 0)
+      throw new InputError({ code: 'E_REGISTRY_MAP', message: `bad --registry-map "${text}": no "="`, hint: HINT });
     const from = parseSide(text.slice(0, eq), text);
     const to = parseSide(text.slice(eq + 1), text);
     const dup = out.find((m) => m.fromHost === from.host && m.fromPrefix === from.prefix);
     if (dup)
-      throw new InputError(
-        'E_REGISTRY_MAP',
-        `--registry-map "${text}" maps the same source as "${dup.text}"`,
-        {},
-        'give each source one destination',
-      );
+      throw new InputError({
+        code: 'E_REGISTRY_MAP',
+        message: `--registry-map "${text}" maps the same source as "${dup.text}"`,
+        hint: 'give each source one destination',
+      });
     out.push({ fromHost: from.host, fromPrefix: from.prefix, toHost: to.host, toPrefix: to.prefix, text });
   }
   return out.sort((a, b) => b.fromHost.length + b.fromPrefix.length - (a.fromHost.length + a.fromPrefix.length));
@@ -85,12 +84,11 @@ export function mapReference(ref: OciReference, map: readonly RegistryMapping[])
   const rest = ref.repository.slice(m.fromPrefix.length).replace(/^\//, '');
   const repository = [m.toPrefix, rest].filter(Boolean).join('/');
   if (!repository) {
-    throw new InputError(
-      'E_REGISTRY_MAP',
-      `--registry-map "${m.text}" leaves ${formatReference(ref)} without a repository path`,
-      {},
-      'map a host or a shorter prefix, or give the destination a path',
-    );
+    throw new InputError({
+      code: 'E_REGISTRY_MAP',
+      message: `--registry-map "${m.text}" leaves ${formatReference(ref)} without a repository path`,
+      hint: 'map a host or a shorter prefix, or give the destination a path',
+    });
   }
   return { ...ref, registry: m.toHost, repository };
 }

@@ -113,7 +113,7 @@ export function parseSnapshot(text: string, file: string): ParseResult {
         `ociRef tag ${r.ref.tag ?? '(none)'} disagrees with version ${p.version}`,
         'fix the snapshot entry',
       );
-    const names = [ps.httpPath, ...(Array.isArray(ps.aliases) ? ps.aliases : [])];
+    const names: unknown[] = [ps.httpPath, ...(Array.isArray(ps.aliases) ? (ps.aliases as unknown[]) : [])];
     for (const n of [...names, p.version]) {
       if (typeof n !== 'string' || !SAFE_SEGMENT.test(n))
         return err(

@@ -37,7 +37,7 @@ export function createOciClient(opts: OciClientOptions = {}): OciClient & { clos
  */
 export function createRegistryClient(opts: OciClientOptions = {}): {
   registry: RegistryClient;
-  close(): Promise<void>;
+  close: () => Promise<void>;
 } {
   const insecureHosts = opts.insecureHosts ?? [];
   const http = createRegistryHttp({
@@ -66,6 +66,6 @@ export function createLayoutClient(
   return {
     resolve: (ref) => store.resolve(ref),
     fetch: (ref, tmpDir, fetchOpts) => wasm.fetch(ref, tmpDir, fetchOpts),
-    close: async () => undefined, // reads open and close their own file handles
+    close: () => Promise.resolve(), // reads open and close their own file handles
   };
 }

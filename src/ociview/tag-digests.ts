@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { InputError } from '../errors';
-import { DIGEST_PATTERN } from '../contract/digest';
+import { isDigest } from '../contract/digest';
 import { OCI_DIR, ViewFile, VIEW_FILE } from './layout';
 
 /** `name/version` -> image manifest digest, for every entry asked; a missing view or tag is an InputError. */
@@ -29,7 +29,7 @@ export function tagDigestsFromTree(
   const out = new Map<string, string>();
   for (const t of Array.isArray(view.tags) ? view.tags : []) {
     const image = t.manifests?.[t.manifests.length - 1]?.digest ?? '';
-    if (DIGEST_PATTERN.test(image)) out.set(`${t.name}/${t.version}`, image);
+    if (isDigest(image)) out.set(`${t.name}/${t.version}`, image);
   }
   for (const e of entries) {
     if (!out.has(`${e.name}/${e.version}`)) {

@@ -31,11 +31,13 @@ import { limiter, mapLimit } from '../content/pool';
 import { PreparedWasm } from '../content/prepare';
 import { ContentStore } from './content-store';
 import { Reporter, silentReporter } from './progress';
+import { DEFAULT_PULL_CONCURRENCY } from '../contract/concurrency';
 
 export interface PullOptions {
   root: string;
   entries: PluginEntry[];
   client: OciClient;
+  /** Sources staged at once (default DEFAULT_PULL_CONCURRENCY). */
   concurrency?: number;
   keepGoing?: boolean;
   prune?: boolean;
@@ -131,7 +133,7 @@ export function failureLine(f: PluginFailure): string {
 function asPluginServerError(err: unknown): PluginServerError {
   const known = fromFsError(err);
   if (known instanceof PluginServerError) return known;
-  return new IntegrityError({ code: 'E_PULL', message: errorLine(err) });
+  return new IntegrityError({ code: 'E_PULL', message: errorLine(err), cause: err });
 }
 
 /** What both steps of one run share. */
@@ -158,6 +160,11 @@ interface Run {
  * once instead of one per download slot halves them (43 plugins 40 ms away: 3 rounds, not 6).
  */
 const RESOLVE_CONCURRENCY = 16;
+/**
+ * Folders published at once in the commit step, whatever --concurrency is: each is a few renames and
+ * fsyncs on one disk, where more parallel writers only wait for each other.
+ */
+const MAX_COMMIT_CONCURRENCY = 4;
 
 /** Starts resolving every group's source, at most RESOLVE_CONCURRENCY at once; failures surface in stageGroup. */
 function resolveAhead(run: Run, groups: Group[]): void {
@@ -359,17 +366,21 @@ async function stageGroup(run: Run, g: Group, i: number): Promise<Staged> {
  * becomes a record in `run.failures` for each of its plugins.
  */
 async function stage(run: Run, groups: Group[]): Promise<Staged[]> {
-  const staged = await mapLimit(groups, run.opts.concurrency ?? 8, async (g, i): Promise<Staged | undefined> => {
-    const t0 = Date.now();
-    try {
-      const s = await stageGroup(run, g, i);
-      announceStaged(run, s);
-      return s;
-    } catch (err) {
-      recordFailure(run, g.entries, err, 'stage', Date.now() - t0);
-      return undefined;
-    }
-  });
+  const staged = await mapLimit(
+    groups,
+    run.opts.concurrency ?? DEFAULT_PULL_CONCURRENCY,
+    async (g, i): Promise<Staged | undefined> => {
+      const t0 = Date.now();
+      try {
+        const s = await stageGroup(run, g, i);
+        announceStaged(run, s);
+        return s;
+      } catch (err) {
+        recordFailure(run, g.entries, err, 'stage', Date.now() - t0);
+        return undefined;
+      }
+    },
+  );
   return staged.filter((s): s is Staged => s !== undefined);
 }
 
@@ -421,45 +432,49 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
   const { root, opts, reporter } = run;
   const out: Committed = { published: 0, downloaded: 0, copied: 0, aliased: 0, cached: 0, pruned: [], lock: [] };
   const wanted = new Set<string>();
-  await mapLimit(staged, Math.max(1, Math.min(opts.concurrency ?? 8, 4)), async (s) => {
-    const fromSpec = s.aliases ?? [];
-    for (const e of [...s.group.entries, ...fromSpec]) {
-      wanted.add(`${e.name}/${e.version}`);
-      out.lock.push({
-        name: e.name,
-        version: e.version,
-        source: sourceText(e.source),
-        digest: s.digest,
-        aliasOf: e.aliasOf,
-        ...(fromSpec.includes(e) ? { fromSpec: true as const } : {}),
-      });
-      const t0 = Date.now();
-      try {
-        if (s.cached.has(e) || (!s.wasmPath && (await isCurrent(run, e, s.digest)))) {
-          out.cached++;
-          continue;
-        }
-        if (!s.wasmPath || !s.created) continue;
-        await publishVersion(root, {
+  await mapLimit(
+    staged,
+    Math.max(1, Math.min(opts.concurrency ?? DEFAULT_PULL_CONCURRENCY, MAX_COMMIT_CONCURRENCY)),
+    async (s) => {
+      const fromSpec = s.aliases ?? [];
+      for (const e of [...s.group.entries, ...fromSpec]) {
+        wanted.add(`${e.name}/${e.version}`);
+        out.lock.push({
           name: e.name,
           version: e.version,
-          wasmPath: s.wasmPath,
           source: sourceText(e.source),
-          manifestDigest: e.source.kind === 'oci' ? s.digest : null,
-          created: s.created,
+          digest: s.digest,
           aliasOf: e.aliasOf,
-          specYaml: s.specYaml,
-          prepared: s.prepared,
+          ...(fromSpec.includes(e) ? { fromSpec: true as const } : {}),
         });
-        if (s.prepared) await vouchPublished(run, e, s.prepared);
-        out.published++;
-        const status = e.aliasOf ? 'aliased' : e.source.kind === 'file' ? 'copied' : 'downloaded';
-        out[status]++;
-      } catch (err) {
-        recordFailure(run, [e], err, 'commit', Date.now() - t0);
+        const t0 = Date.now();
+        try {
+          if (s.cached.has(e) || (!s.wasmPath && (await isCurrent(run, e, s.digest)))) {
+            out.cached++;
+            continue;
+          }
+          if (!s.wasmPath || !s.created) continue;
+          await publishVersion(root, {
+            name: e.name,
+            version: e.version,
+            wasmPath: s.wasmPath,
+            source: sourceText(e.source),
+            manifestDigest: e.source.kind === 'oci' ? s.digest : null,
+            created: s.created,
+            aliasOf: e.aliasOf,
+            specYaml: s.specYaml,
+            prepared: s.prepared,
+          });
+          if (s.prepared) await vouchPublished(run, e, s.prepared);
+          out.published++;
+          const status = e.aliasOf ? 'aliased' : e.source.kind === 'file' ? 'copied' : 'downloaded';
+          out[status]++;
+        } catch (err) {
+          recordFailure(run, [e], err, 'commit', Date.now() - t0);
+        }
       }
-    }
-  });
+    },
+  );
   if (opts.prune && run.failures.length === 0) {
     for (const v of await listVersionDirs(root)) {
       if (wanted.has(`${v.name}/${v.version}`)) continue;

@@ -37,7 +37,7 @@ import {
 } from '../content/fsutil';
 import { buildIndex, normalizeMetadata, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
 import { readSpecYaml } from './spec';
-import { checkWasmSize, withWasmContext } from '../content/wasm';
+import { checkWasmSize } from '../content/wasm';
 import { readAllMetadata } from './read';
 import { assertNoSymlinkBelow } from './safe-path';
 import { removeRunLeftovers } from './run-journal';
@@ -172,11 +172,7 @@ export async function publishVersion(root: string, input: PublishInput): Promise
   const created = parseCreated(input.created, ctx);
   checkWasmSize(stat.size, ctx);
   // Validate before creating any folder, so a bad payload leaves nothing behind.
-  const checked = input.prepared
-    ? undefined
-    : await analyzeWasm(input.wasmPath).catch((err: unknown) => {
-        throw withWasmContext(err, ctx);
-      });
+  const checked = input.prepared ? undefined : await analyzeWasm(input.wasmPath, { where: ctx });
 
   const pluginDir = path.join(root, PLUGINS_DIR, input.name);
   const target = path.join(pluginDir, input.version);

@@ -237,7 +237,7 @@ export async function startControlPlane(): Promise<ControlPlane> {
       }
       if (Date.now() > deadline)
         throw new Error(
-          `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last})` : ''}\n${logs()}`,
+          `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last instanceof Error ? last.message : JSON.stringify(last)})` : ''}\n${logs()}`,
         );
       await new Promise((r) => setTimeout(r, 250));
     }
@@ -390,6 +390,6 @@ export async function startControlPlane(): Promise<ControlPlane> {
   } catch (e) {
     const detail = logs();
     await stop();
-    throw new Error(`control plane did not start: ${(e as Error).message}\n${detail}`);
+    throw new Error(`control plane did not start: ${(e as Error).message}\n${detail}`, { cause: e });
   }
 }

@@ -27,7 +27,7 @@ export interface ManifestProxy {
 export async function startManifestProxy(upstream: string): Promise<ManifestProxy> {
   const target = new URL(upstream);
   const agent = new http.Agent({ keepAlive: true });
-  const state: ManifestProxy = { host: '', lies: [], applied: 0, stop: async () => undefined };
+  const state: ManifestProxy = { host: '', lies: [], applied: 0, stop: () => Promise.resolve() };
   const server = http.createServer((req, res) => {
     const lie = state.lies.find((l) => l.path.test(req.url ?? ''));
     let upstreamPath = req.url ?? '/';

@@ -26,7 +26,9 @@ async function buildSmall(): Promise<string> {
   const source = fs.readFileSync(SOURCE);
   // The cache key covers the source and the compiler version, so an edit or upgrade rebuilds.
   const ascVersion = (
-    require(path.join(REPO_ROOT, 'node_modules', 'assemblyscript', 'package.json')) as { version: string }
+    JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'node_modules', 'assemblyscript', 'package.json'), 'utf8')) as {
+      version: string;
+    }
   ).version;
   const key = crypto.createHash('sha256').update(source).update(ascVersion).digest('hex').slice(0, 16);
   const out = path.join(CACHE_DIR, `add-header-${key}.wasm`);

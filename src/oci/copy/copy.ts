@@ -66,18 +66,21 @@ export function layoutSource(layout: OciLayout): ContentSource {
   return {
     label: store.label,
     manifest: (ref, expected) => store.rawManifest(ref, ref.digest ?? ref.tag ?? 'latest', undefined, expected),
-    async blob(_ref, blob) {
+    blob(_ref, blob) {
       if (!layout.has(blob.digest)) {
-        throw new IntegrityError(
-          'E_LAYOUT_BLOB',
-          `${layout.label(blob.digest)} is missing`,
-          { file: layout.location },
-          'the bundle is incomplete: write it again with `bundle`',
-        );
+        const missing = new IntegrityError({
+          code: 'E_LAYOUT_BLOB',
+          message: `${layout.label(blob.digest)} is missing`,
+          context: { file: layout.location },
+          hint: 'the bundle is incomplete: write it again with `bundle`',
+        });
+        return Promise.reject(missing);
       }
       // Streamed straight from the bundle (no temp copy), checked on every read: a sink that sends
       // the bytes twice (an upload retried) reads them, and checks them, twice.
-      return { open: () => checkedStream(layout.open(blob.digest), blob, layout.label(blob.digest)) };
+      return Promise.resolve({
+        open: () => checkedStream(layout.open(blob.digest), blob, layout.label(blob.digest)),
+      });
     },
   };
 }
@@ -180,12 +183,12 @@ export async function walkArtifact(
       return;
     }
     if (depth >= 2)
-      throw new IntegrityError(
-        'E_MANIFEST_NESTED',
-        `index ${m.digest} of ${formatReference(ref)} nests deeper than two levels`,
-        { url: formatReference(ref) },
-        'copy a plugin image, not a tree of indexes',
-      );
+      throw new IntegrityError({
+        code: 'E_MANIFEST_NESTED',
+        message: `index ${m.digest} of ${formatReference(ref)} nests deeper than two levels`,
+        context: { url: formatReference(ref) },
+        hint: 'copy a plugin image, not a tree of indexes',
+      });
     for (const d of parsed.manifests) {
       const child = await source.manifest({ ...ref, digest: d.digest }, d);
       await visit(child, depth + 1);

@@ -46,12 +46,12 @@ async function readCapped(body: Readable, limit: number, url: string): Promise<B
   for await (const chunk of body) {
     n += (chunk as Buffer).length;
     if (n > limit)
-      throw new RegistryError(
-        'E_REGISTRY_AUTH',
-        `token server sent over ${limit} bytes from ${url}`,
-        { url },
-        'check the registry',
-      );
+      throw new RegistryError({
+        code: 'E_REGISTRY_AUTH',
+        message: `token server sent over ${limit} bytes from ${url}`,
+        context: { url },
+        hint: 'check the registry',
+      });
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
@@ -137,12 +137,12 @@ export class AuthManager {
       // Negotiate, NTLM, Digest...: never answer them with Basic credentials (they would go to a
       // server that did not ask for them, and the error would then blame the credentials).
       const scheme = safeText(ch.name, 40);
-      throw new RegistryError(
-        'E_REGISTRY_AUTH',
-        `unauthorized: the registry asks for "${scheme}" authentication, which this tool does not support (only Bearer tokens and Basic) for ${url}; no credentials were sent`,
-        { url },
-        'use a registry or mirror that accepts Bearer or Basic authentication',
-      );
+      throw new RegistryError({
+        code: 'E_REGISTRY_AUTH',
+        message: `unauthorized: the registry asks for "${scheme}" authentication, which this tool does not support (only Bearer tokens and Basic) for ${url}; no credentials were sent`,
+        context: { url },
+        hint: 'use a registry or mirror that accepts Bearer or Basic authentication',
+      });
     }
     // Basic, or a 401 with no challenge at all (some registries behind proxies): Basic is the only guess.
     this.hosts.set(registry, { scheme: 'basic' });
@@ -155,12 +155,12 @@ export class AuthManager {
 
   /** `registry` defaults to the URL's host; a token server's URL names the registry it speaks for. */
   denied(url: string, why: string, said?: string, registry?: string): RegistryError {
-    return new RegistryError(
-      'E_REGISTRY_AUTH',
-      `unauthorized: ${why} for ${url}${said ? `: registry says ${said}` : ''}`,
-      { url },
-      this.hint(registry ?? url),
-    );
+    return new RegistryError({
+      code: 'E_REGISTRY_AUTH',
+      message: `unauthorized: ${why} for ${url}${said ? `: registry says ${said}` : ''}`,
+      context: { url },
+      hint: this.hint(registry ?? url),
+    });
   }
 
   /**
@@ -201,20 +201,20 @@ export class AuthManager {
     try {
       realm = new URL(auth.realm);
     } catch {
-      throw new RegistryError(
-        'E_REGISTRY_AUTH',
-        `registry ${registry} named an invalid token realm "${auth.realm}"`,
-        { url: auth.realm },
-        'check the registry configuration',
-      );
+      throw new RegistryError({
+        code: 'E_REGISTRY_AUTH',
+        message: `registry ${registry} named an invalid token realm "${auth.realm}"`,
+        context: { url: auth.realm },
+        hint: 'check the registry configuration',
+      });
     }
     if (realm.protocol === 'http:' && !allowsPlainHttp(realm.host, this.insecureHosts)) {
-      throw new RegistryError(
-        'E_REGISTRY_INSECURE',
-        `token realm ${auth.realm} is plain HTTP`,
-        { url: auth.realm },
-        `list ${realm.host} in the insecure hosts only if you trust the network`,
-      );
+      throw new RegistryError({
+        code: 'E_REGISTRY_INSECURE',
+        message: `token realm ${auth.realm} is plain HTTP`,
+        context: { url: auth.realm },
+        hint: `list ${realm.host} in the insecure hosts only if you trust the network`,
+      });
     }
     if (auth.service) realm.searchParams.set('service', auth.service);
     realm.searchParams.set('scope', scope);
@@ -226,24 +226,24 @@ export class AuthManager {
     if (res.status === 401 || res.status === 403)
       throw this.denied(url, `token server answered ${res.status}`, said, registry);
     if (res.status !== 200) {
-      throw new RegistryError(
-        'E_REGISTRY_AUTH',
-        `token server answered ${res.status} for ${url}${said ? `: registry says ${said}` : ''}`,
-        { url },
-        'retry later or check the registry',
-        res.status >= 500,
-      );
+      throw new RegistryError({
+        code: 'E_REGISTRY_AUTH',
+        message: `token server answered ${res.status} for ${url}${said ? `: registry says ${said}` : ''}`,
+        context: { url },
+        hint: 'retry later or check the registry',
+        transient: res.status >= 500,
+      });
     }
     let doc: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       doc = JSON.parse(res.body) as typeof doc;
     } catch {
-      throw new RegistryError(
-        'E_REGISTRY_AUTH',
-        `token server sent invalid JSON from ${url}`,
-        { url },
-        'check the registry',
-      );
+      throw new RegistryError({
+        code: 'E_REGISTRY_AUTH',
+        message: `token server sent invalid JSON from ${url}`,
+        context: { url },
+        hint: 'check the registry',
+      });
     }
     const token =
       typeof doc.token === 'string' && doc.token
@@ -252,12 +252,12 @@ export class AuthManager {
           ? doc.access_token
           : '';
     if (!token)
-      throw new RegistryError(
-        'E_REGISTRY_AUTH',
-        `token server sent no token from ${url}`,
-        { url },
-        'check the registry',
-      );
+      throw new RegistryError({
+        code: 'E_REGISTRY_AUTH',
+        message: `token server sent no token from ${url}`,
+        context: { url },
+        hint: 'check the registry',
+      });
     // The spec's default lifetime is 60 s; renew 10 s early so a long pull never sends a dead token.
     const lifetime = typeof doc.expires_in === 'number' && doc.expires_in > 0 ? doc.expires_in : 60;
     this.tokens.set(key, { token, expiresAt: this.now() + Math.max(lifetime - 10, 1) * 1000 });

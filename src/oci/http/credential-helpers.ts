@@ -58,12 +58,12 @@ export function credentialsFromHelper(
   const program = `docker-credential-${name}`;
   const where = `${from} "${name}" in ${configFile}`;
   if (!/^[A-Za-z0-9._-]+$/.test(name)) {
-    throw new InputError(
-      'E_CREDENTIAL_HELPER',
-      `${where} is not a helper name`,
-      { file: configFile },
-      'name a helper such as "pass" or "secretservice"',
-    );
+    throw new InputError({
+      code: 'E_CREDENTIAL_HELPER',
+      message: `${where} is not a helper name`,
+      context: { file: configFile },
+      hint: 'name a helper such as "pass" or "secretservice"',
+    });
   }
   const run = spawnSync(program, ['get'], {
     input: registry,
@@ -75,60 +75,60 @@ export function credentialsFromHelper(
   if (run.error) {
     const code = (run.error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
-      throw new InputError(
-        'E_CREDENTIAL_HELPER',
-        `${program} (${where}) is not on PATH`,
-        { file: configFile },
-        `install the helper, or remove ${from} from ${configFile}`,
-      );
+      throw new InputError({
+        code: 'E_CREDENTIAL_HELPER',
+        message: `${program} (${where}) is not on PATH`,
+        context: { file: configFile },
+        hint: `install the helper, or remove ${from} from ${configFile}`,
+      });
     }
     const why =
       code === 'ETIMEDOUT'
         ? `gave no answer within ${HELPER_TIMEOUT_MS / 1000} s (is it waiting for a passphrase?)`
         : `could not run (${code ?? run.error.message})`;
-    throw new InputError(
-      'E_CREDENTIAL_HELPER',
-      `${program} (${where}) ${why} for ${registry}`,
-      { file: configFile },
-      'unlock the credential store or check the helper',
-    );
+    throw new InputError({
+      code: 'E_CREDENTIAL_HELPER',
+      message: `${program} (${where}) ${why} for ${registry}`,
+      context: { file: configFile },
+      hint: 'unlock the credential store or check the helper',
+    });
   }
   if (run.status !== 0) {
     const said = firstLine(run.stdout) || firstLine(run.stderr);
     if (NOT_FOUND.test(said)) return undefined;
-    throw new InputError(
-      'E_CREDENTIAL_HELPER',
-      `${program} (${where}) failed for ${registry} with exit code ${run.status ?? run.signal}: ${said || 'no message'}`,
-      { file: configFile },
-      `check the helper, e.g. echo ${registry} | ${program} get`,
-    );
+    throw new InputError({
+      code: 'E_CREDENTIAL_HELPER',
+      message: `${program} (${where}) failed for ${registry} with exit code ${run.status ?? run.signal}: ${said || 'no message'}`,
+      context: { file: configFile },
+      hint: `check the helper, e.g. echo ${registry} | ${program} get`,
+    });
   }
   let doc: { Username?: unknown; Secret?: unknown };
   try {
     doc = JSON.parse(run.stdout) as typeof doc;
   } catch {
-    throw new InputError(
-      'E_CREDENTIAL_HELPER',
-      `${program} (${where}) answered something that is not JSON for ${registry}`,
-      { file: configFile },
-      'check the helper',
-    );
+    throw new InputError({
+      code: 'E_CREDENTIAL_HELPER',
+      message: `${program} (${where}) answered something that is not JSON for ${registry}`,
+      context: { file: configFile },
+      hint: 'check the helper',
+    });
   }
   if (typeof doc.Username !== 'string' || typeof doc.Secret !== 'string') {
-    throw new InputError(
-      'E_CREDENTIAL_HELPER',
-      `${program} (${where}) answered without Username and Secret for ${registry}`,
-      { file: configFile },
-      'log in again',
-    );
+    throw new InputError({
+      code: 'E_CREDENTIAL_HELPER',
+      message: `${program} (${where}) answered without Username and Secret for ${registry}`,
+      context: { file: configFile },
+      hint: 'log in again',
+    });
   }
   if (doc.Username === '<token>') {
-    throw new InputError(
-      'E_CREDENTIAL_HELPER',
-      `${program} (${where}) holds an identity token for ${registry}, which this client cannot exchange`,
-      { file: configFile },
-      'log in with a user name and password (or a robot account) for this registry',
-    );
+    throw new InputError({
+      code: 'E_CREDENTIAL_HELPER',
+      message: `${program} (${where}) holds an identity token for ${registry}, which this client cannot exchange`,
+      context: { file: configFile },
+      hint: 'log in with a user name and password (or a robot account) for this registry',
+    });
   }
   return { username: doc.Username, password: doc.Secret };
 }

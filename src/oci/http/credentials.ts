@@ -49,12 +49,12 @@ export function credentialsFromDockerConfig(config: unknown, registry: string, f
     const decoded = Buffer.from(e.auth, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) {
-      throw new InputError(
-        'E_DOCKER_CONFIG',
-        `auths["${key}"].auth in ${file} is not base64 of user:password`,
-        { file },
-        'run docker login again or fix the entry',
-      );
+      throw new InputError({
+        code: 'E_DOCKER_CONFIG',
+        message: `auths["${key}"].auth in ${file} is not base64 of user:password`,
+        context: { file },
+        hint: 'run docker login again or fix the entry',
+      });
     }
     return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
   }
@@ -118,12 +118,12 @@ export class CredentialStore {
     try {
       this.config = JSON.parse(text);
     } catch {
-      throw new InputError(
-        'E_DOCKER_CONFIG',
-        `${this.configPath} is not valid JSON`,
-        { file: this.configPath },
-        'fix or remove the docker config',
-      );
+      throw new InputError({
+        code: 'E_DOCKER_CONFIG',
+        message: `${this.configPath} is not valid JSON`,
+        context: { file: this.configPath },
+        hint: 'fix or remove the docker config',
+      });
     }
     return this.config;
   }

@@ -43,5 +43,5 @@ export function createRegistryHttp(opts: RegistryHttpOptions): RegistryHttp {
     withStatusCheck(withAuth(transport.exchange, auth), (url) => auth.hint(url)),
     { attempts: opts.attempts, baseMs: opts.retryBaseMs },
   );
-  return { exchange, close: transport.close };
+  return { exchange, close: () => transport.close() };
 }

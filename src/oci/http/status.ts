@@ -3,23 +3,23 @@
  * whether it is worth retrying, and what the registry itself said in its error body (errcode.ts).
  * 401 challenges never reach here unanswered: auth.ts sits below and handles them.
  */
-import { RegistryError } from '../../errors';
+import { isDigest } from '../../contract/digest';
+import { ErrorOptions, RegistryError } from '../../errors';
 import { AUTH_HINT } from './auth';
 import { registrySays } from './errcode';
 import type { Exchange } from './exchange';
 
 export class RegistryStatusError extends RegistryError {
-  constructor(
-    code: string,
-    message: string,
-    url: string,
-    hint: string,
-    transient: boolean,
-    readonly status: number,
-    readonly retryAfterMs?: number,
-  ) {
-    super(code, message, { url }, hint, transient);
+  /** The HTTP status the registry answered. */
+  readonly status: number;
+  /** What the registry's Retry-After asked for, in milliseconds. */
+  readonly retryAfterMs?: number;
+
+  constructor(o: ErrorOptions & { transient?: boolean; status: number; retryAfterMs?: number }) {
+    super(o);
     this.name = 'RegistryError'; // callers and messages know the public class, not this detail
+    this.status = o.status;
+    this.retryAfterMs = o.retryAfterMs;
   }
 }
 
@@ -36,9 +36,10 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
  * not exist (the tag is not involved), a blob is one the registry lost, a tag may simply be wrong.
  */
 export function notFoundHint(url: string): string {
-  if (/\/manifests\/sha256:[0-9a-f]{64}$/.test(url))
+  const [kind, last] = url.split('/').slice(-2);
+  if (kind === 'manifests' && isDigest(last))
     return 'the pinned @sha256: manifest digest does not exist in this repository: fix the pin, or remove it to follow the tag';
-  if (/\/blobs\/sha256:[0-9a-f]{64}$/.test(url))
+  if (kind === 'blobs' && isDigest(last))
     return "the registry does not have a blob its manifest names: tell the registry's owner";
   return 'check the repository and tag';
 }
@@ -57,55 +58,52 @@ export function statusError(
 ): RegistryStatusError {
   const tail = said ? `: registry says ${said}` : '';
   if (status === 404)
-    return new RegistryStatusError(
-      'E_REGISTRY_NOT_FOUND',
-      `${what} not found (404) at ${url}${tail}`,
-      url,
-      notFoundHint(url),
-      false,
+    return new RegistryStatusError({
+      code: 'E_REGISTRY_NOT_FOUND',
+      message: `${what} not found (404) at ${url}${tail}`,
+      context: { url },
+      hint: notFoundHint(url),
       status,
-    );
+    });
   if (status === 401 || status === 403) {
-    return new RegistryStatusError(
-      'E_REGISTRY_AUTH',
-      `access denied (${status}) to ${url}${tail}`,
-      url,
-      authHint,
-      false,
+    return new RegistryStatusError({
+      code: 'E_REGISTRY_AUTH',
+      message: `access denied (${status}) to ${url}${tail}`,
+      context: { url },
+      hint: authHint,
       status,
-    );
+    });
   }
   if (status === 429) {
-    return new RegistryStatusError(
-      'E_REGISTRY_RATE_LIMIT',
-      `rate limited (429) by ${url}${tail}`,
-      url,
-      'wait and retry, or pull with lower concurrency',
-      true,
+    return new RegistryStatusError({
+      code: 'E_REGISTRY_RATE_LIMIT',
+      message: `rate limited (429) by ${url}${tail}`,
+      context: { url },
+      hint: 'wait and retry, or pull with lower concurrency',
+      transient: true,
       status,
-      parseRetryAfter(retryAfter),
-    );
+      retryAfterMs: parseRetryAfter(retryAfter),
+    });
   }
   if (status >= 500) {
     const transient = status !== 501 && status !== 505;
-    return new RegistryStatusError(
-      'E_REGISTRY_SERVER',
-      `registry error ${status} for ${url}${tail}`,
-      url,
-      transient ? 'the registry is failing: retry later' : 'the registry does not support this request',
+    return new RegistryStatusError({
+      code: 'E_REGISTRY_SERVER',
+      message: `registry error ${status} for ${url}${tail}`,
+      context: { url },
+      hint: transient ? 'the registry is failing: retry later' : 'the registry does not support this request',
       transient,
       status,
-      parseRetryAfter(retryAfter),
-    );
+      retryAfterMs: parseRetryAfter(retryAfter),
+    });
   }
-  return new RegistryStatusError(
-    'E_REGISTRY_STATUS',
-    `unexpected HTTP ${status} for ${url}${tail}`,
-    url,
-    'check the reference and the registry',
-    false,
+  return new RegistryStatusError({
+    code: 'E_REGISTRY_STATUS',
+    message: `unexpected HTTP ${status} for ${url}${tail}`,
+    context: { url },
+    hint: 'check the reference and the registry',
     status,
-  );
+  });
 }
 
 /**

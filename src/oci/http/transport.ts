@@ -115,24 +115,24 @@ export function classifyFailure(
 ): unknown {
   if (signal?.aborted) return signal.reason ?? err; // the caller cancelled: not ours to retry
   if (timer.pastDeadline) {
-    return new RegistryError(
-      'E_REGISTRY_TIMEOUT',
-      `${url} did not finish within the per-request deadline`,
-      { url },
-      'the registry answers too slowly: check the network or the registry',
-      true,
-      { cause: err },
-    );
+    return new RegistryError({
+      code: 'E_REGISTRY_TIMEOUT',
+      message: `${url} did not finish within the per-request deadline`,
+      context: { url },
+      hint: 'the registry answers too slowly: check the network or the registry',
+      transient: true,
+      cause: err,
+    });
   }
   if (timer.timedOut) {
-    return new RegistryError(
-      'E_REGISTRY_TIMEOUT',
-      `no response from ${url} within ${timeoutMs} ms`,
-      { url },
-      'check the network or raise the timeout',
-      true,
-      { cause: err },
-    );
+    return new RegistryError({
+      code: 'E_REGISTRY_TIMEOUT',
+      message: `no response from ${url} within ${timeoutMs} ms`,
+      context: { url },
+      hint: 'check the network or raise the timeout',
+      transient: true,
+      cause: err,
+    });
   }
   if (err instanceof PluginServerError) return err;
   // An upload body that failed its own digest check surfaces inside fetch's "fetch failed": it is
@@ -144,39 +144,35 @@ export function classifyFailure(
   const code = causeCode(err);
   if (
     url.startsWith('https:') &&
-    (code.startsWith('ERR_SSL') ||
-      code === 'EPROTO' ||
-      /wrong version number|packet length/i.test(String((err as Error)?.cause ?? '')))
+    (code.startsWith('ERR_SSL') || code === 'EPROTO' || /wrong version number|packet length/i.test(causeText(err)))
   ) {
-    return new RegistryError(
-      'E_REGISTRY_TLS',
-      `TLS handshake failed for ${url} (${code || 'protocol error'})`,
-      { url },
-      `if ${new URL(url).host} only speaks plain HTTP and you trust the network, list it as an insecure host`,
-      false,
-      { cause: err },
-    );
+    return new RegistryError({
+      code: 'E_REGISTRY_TLS',
+      message: `TLS handshake failed for ${url} (${code || 'protocol error'})`,
+      context: { url },
+      hint: `if ${new URL(url).host} only speaks plain HTTP and you trust the network, list it as an insecure host`,
+      cause: err,
+    });
   }
   const detail = code || innermostMessage(err);
   if (detail === 'bad port') {
     // The fetch standard refuses some ports outright (e.g. 1, 9, 6000): no retry helps.
-    return new RegistryError(
-      'E_REGISTRY_CONNECTION',
-      `connection to ${url} refused by the HTTP client: port ${new URL(url).port} is on the fetch standard's list of blocked ports`,
-      { url },
-      'serve the registry on another port (5000, 443, ...)',
-      false,
-      { cause: err },
-    );
+    return new RegistryError({
+      code: 'E_REGISTRY_CONNECTION',
+      message: `connection to ${url} refused by the HTTP client: port ${new URL(url).port} is on the fetch standard's list of blocked ports`,
+      context: { url },
+      hint: 'serve the registry on another port (5000, 443, ...)',
+      cause: err,
+    });
   }
-  return new RegistryError(
-    'E_REGISTRY_CONNECTION',
-    `connection to ${url} failed (${detail})`,
-    { url },
-    'check the registry address and the network',
-    true,
-    { cause: err },
-  );
+  return new RegistryError({
+    code: 'E_REGISTRY_CONNECTION',
+    message: `connection to ${url} failed (${detail})`,
+    context: { url },
+    hint: 'check the registry address and the network',
+    transient: true,
+    cause: err,
+  });
 }
 
 /** Wraps the raw body so every chunk resets the idle timer and a broken stream fails as a RegistryError. */
@@ -256,4 +252,10 @@ export function createTransport(opts: TransportOptions): HttpTransport {
       await Promise.all([direct.close(), proxied?.close()]);
     },
   };
+}
+
+/** The text of an error's cause, for matching TLS failures that Node reports only there. */
+function causeText(err: unknown): string {
+  const cause = (err as Error | undefined)?.cause;
+  return cause instanceof Error ? `${cause.name}: ${cause.message}` : typeof cause === 'string' ? cause : '';
 }

@@ -10,13 +10,14 @@
  * Writing: a deterministic tar (sorted members, mtime 0, uid/gid 0, no user names, fixed modes), so
  * the same content always gives the same bytes.
  */
+import { isDigest } from '../../contract/digest';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Readable } from 'stream';
 import { InputError, IntegrityError } from '../../errors';
 import type { BlobRef } from '../registry/client';
-import { DIGEST_RE, OCI_INDEX } from '../registry/media';
+import { OCI_INDEX } from '../registry/media';
 import { DigestCounter } from '../registry/verify-stream';
 
 export const LAYOUT_PREFIX = 'oci-layout:';
@@ -88,12 +89,12 @@ async function indexTar(file: string): Promise<Map<string, Member>> {
   const fh = await fs.promises.open(file, 'r');
   const members = new Map<string, Member>();
   const bad = (why: string) =>
-    new InputError(
-      'E_LAYOUT',
-      `${file} is not a readable OCI layout tar: ${why}`,
-      { file },
-      'pass the .tar written by `bundle` (not gzip-compressed) or an OCI layout folder',
-    );
+    new InputError({
+      code: 'E_LAYOUT',
+      message: `${file} is not a readable OCI layout tar: ${why}`,
+      context: { file },
+      hint: 'pass the .tar written by `bundle` (not gzip-compressed) or an OCI layout folder',
+    });
   try {
     const { size: total } = await fh.stat();
     const header = Buffer.alloc(BLOCK);
@@ -146,12 +147,12 @@ export class OciLayout {
   static async open(location: string): Promise<OciLayout> {
     const st = await fs.promises.stat(location).catch(() => undefined);
     if (!st)
-      throw new InputError(
-        'E_LAYOUT',
-        `no OCI layout at ${location}`,
-        { file: location },
-        'pass oci-layout:<folder> or oci-layout:<bundle.tar>',
-      );
+      throw new InputError({
+        code: 'E_LAYOUT',
+        message: `no OCI layout at ${location}`,
+        context: { file: location },
+        hint: 'pass oci-layout:<folder> or oci-layout:<bundle.tar>',
+      });
     const tar = st.isDirectory() ? undefined : { file: location, members: await indexTar(location) };
     const read = async (name: string): Promise<Buffer | undefined> => {
       if (!tar) return fs.promises.readFile(path.join(location, name)).catch(() => undefined);
@@ -167,12 +168,12 @@ export class OciLayout {
       return buf;
     };
     const bad = (why: string) =>
-      new InputError(
-        'E_LAYOUT',
-        `${location} is not an OCI image layout: ${why}`,
-        { file: location },
-        'pass a folder or tar written by `bundle`, `oras copy --to-oci-layout` or `skopeo copy oci:`',
-      );
+      new InputError({
+        code: 'E_LAYOUT',
+        message: `${location} is not an OCI image layout: ${why}`,
+        context: { file: location },
+        hint: 'pass a folder or tar written by `bundle`, `oras copy --to-oci-layout` or `skopeo copy oci:`',
+      });
     const marker = await read(LAYOUT_FILE);
     if (!marker) throw bad(`no ${LAYOUT_FILE} file`);
     try {
@@ -193,7 +194,7 @@ export class OciLayout {
       !index ||
       !Array.isArray(index.manifests) ||
       !index.manifests.every(
-        (d) => d && typeof d.digest === 'string' && DIGEST_RE.test(d.digest) && Number.isSafeInteger(d.size),
+        (d) => d && typeof d.digest === 'string' && isDigest(d.digest) && Number.isSafeInteger(d.size),
       )
     ) {
       throw bad(`${INDEX_FILE} has no valid manifests[]`);
@@ -216,13 +217,13 @@ export class OciLayout {
   }
 
   private blobName(digest: string): string {
-    if (!DIGEST_RE.test(digest))
-      throw new InputError(
-        'E_LAYOUT',
-        `bad digest ${digest} in ${this.location}`,
-        { file: this.location },
-        'the layout is damaged',
-      );
+    if (!isDigest(digest))
+      throw new InputError({
+        code: 'E_LAYOUT',
+        message: `bad digest ${digest} in ${this.location}`,
+        context: { file: this.location },
+        hint: 'the layout is damaged',
+      });
     return `blobs/sha256/${digest.slice('sha256:'.length)}`;
   }
 
@@ -232,12 +233,12 @@ export class OciLayout {
   }
 
   private missing(digest: string): IntegrityError {
-    return new IntegrityError(
-      'E_LAYOUT_BLOB',
-      `${this.label(digest)} is missing`,
-      { file: this.location },
-      'the bundle is incomplete: write it again with `bundle`',
-    );
+    return new IntegrityError({
+      code: 'E_LAYOUT_BLOB',
+      message: `${this.label(digest)} is missing`,
+      context: { file: this.location },
+      hint: 'the bundle is incomplete: write it again with `bundle`',
+    });
   }
 
   /** The blob's raw bytes as a stream (unchecked: wrap it, or use read()). */

@@ -7,11 +7,12 @@
  * References are found by their ref.name (`host[:port]/repository:tag`, see layout.ts), or by the
  * digest they pin. A pinned reference whose ref.name names other bytes is refused.
  */
+import { isDigest } from '../../contract/digest';
 import { createHash } from 'crypto';
 import { Readable } from 'stream';
 import { IntegrityError } from '../../errors';
 import type { BlobRef, FetchedManifest, RawManifest } from '../registry/client';
-import { Descriptor, DIGEST_RE, manifestMediaType, MAX_MANIFEST_BYTES, parseManifest } from '../registry/media';
+import { Descriptor, manifestMediaType, MAX_MANIFEST_BYTES, parseManifest } from '../registry/media';
 import { DigestCounter, digestMismatch, oversize } from '../registry/verify-stream';
 import { formatReference, OciReference } from '../types';
 import { OciLayout, refName } from './layout';
@@ -31,18 +32,18 @@ export class LayoutStore {
     _signal?: AbortSignal,
     expected?: BlobRef,
   ): Promise<RawManifest> {
-    const pinned = DIGEST_RE.test(reference);
+    const pinned = isDigest(reference);
     let desc: (BlobRef & { mediaType?: string }) | undefined = expected;
     if (!desc) {
       const byName = pinned ? undefined : this.layout.find(refName({ ...ref, tag: reference }));
       const byTag = ref.tag ? this.layout.find(refName(ref)) : undefined;
       if (pinned && byTag && byTag.digest !== reference) {
-        throw new IntegrityError(
-          'E_DIGEST_MISMATCH',
-          `${this.label} holds ${refName(ref)} as ${byTag.digest}, the reference pins ${reference}`,
-          { file: this.layout.location },
-          'write the bundle again, or fix the pinned digest',
-        );
+        throw new IntegrityError({
+          code: 'E_DIGEST_MISMATCH',
+          message: `${this.label} holds ${refName(ref)} as ${byTag.digest}, the reference pins ${reference}`,
+          context: { file: this.layout.location },
+          hint: 'write the bundle again, or fix the pinned digest',
+        });
       }
       desc = byName ?? (pinned ? this.layout.findDigest(reference) : undefined);
     }
@@ -57,12 +58,12 @@ export class LayoutStore {
       const text = formatReference(
         pinned ? { ...ref, digest: reference } : { ...ref, tag: reference, digest: undefined },
       );
-      throw new IntegrityError(
-        'E_LAYOUT_MISSING',
-        `${text} is not in ${this.label}`,
-        { url: text, file: this.layout.location },
-        'write the bundle again from the list that names it',
-      );
+      throw new IntegrityError({
+        code: 'E_LAYOUT_MISSING',
+        message: `${text} is not in ${this.label}`,
+        context: { url: text, file: this.layout.location },
+        hint: 'write the bundle again from the list that names it',
+      });
     }
     const bytes = await this.layout.read(desc, MAX_MANIFEST_BYTES);
     return { bytes, digest: desc.digest, mediaType: manifestMediaType(bytes, desc.mediaType ?? '') };

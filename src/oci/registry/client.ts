@@ -4,6 +4,7 @@
  * read a blob in memory or as a stream that verifies itself against its descriptor. Requests go through
  * the layered Exchange (http/stack.ts). The Wasm artifact logic sits on top, in wasm/.
  */
+import { isDigest } from '../../contract/digest';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import { Readable } from 'stream';
@@ -14,15 +15,7 @@ import type { Exchange, RegistryResponse } from '../http/exchange';
 import { RegistryStatusError } from '../http/status';
 import type { OciReference, ResolvedManifest } from '../types';
 import { readLimited, readVerified, verifiedStream } from './body';
-import {
-  Descriptor,
-  DIGEST_RE,
-  Manifest,
-  MANIFEST_ACCEPT,
-  manifestMediaType,
-  MAX_MANIFEST_BYTES,
-  parseManifest,
-} from './media';
+import { Descriptor, Manifest, MANIFEST_ACCEPT, manifestMediaType, MAX_MANIFEST_BYTES, parseManifest } from './media';
 import { digestMismatch, oversize } from './verify-stream';
 
 /** A manifest as the exact bytes the registry holds: their sha256 is the digest, so they are never re-serialised. */
@@ -52,6 +45,7 @@ function isNotFound(err: unknown): boolean {
 
 /** Reads a (small) body to its end, so the connection goes back to the pool instead of being cut. */
 async function drain(res: RegistryResponse): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- each chunk is read and discarded
   for await (const _ of res.body) {
     /* discarded */
   }
@@ -96,12 +90,13 @@ export class RegistryClient {
         accept: MANIFEST_ACCEPT,
         signal,
       },
-      async (res) => ({
-        digest: res.headers.get('docker-content-digest'),
-        mediaType: contentType(res.headers.get('content-type')),
-      }),
+      (res) =>
+        Promise.resolve({
+          digest: res.headers.get('docker-content-digest'),
+          mediaType: contentType(res.headers.get('content-type')),
+        }),
     );
-    if (head.digest && DIGEST_RE.test(head.digest)) {
+    if (head.digest && isDigest(head.digest)) {
       if (ref.digest && head.digest !== ref.digest) throw digestMismatch(url, ref.digest, head.digest);
       return { digest: head.digest, mediaType: head.mediaType };
     }
@@ -136,7 +131,7 @@ export class RegistryClient {
   }
 
   private async manifestBytes(ref: OciReference, reference: string, signal?: AbortSignal, descriptor?: BlobRef) {
-    const url = this.manifestUrl({ ...ref, digest: DIGEST_RE.test(reference) ? reference : undefined, tag: reference });
+    const url = this.manifestUrl({ ...ref, digest: isDigest(reference) ? reference : undefined, tag: reference });
     return this.exchange(
       {
         kind: 'manifest',
@@ -152,9 +147,9 @@ export class RegistryClient {
           ? await readVerified(res, descriptor, MAX_MANIFEST_BYTES)
           : await readLimited(res, MAX_MANIFEST_BYTES);
         const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-        if (DIGEST_RE.test(reference) && digest !== reference) throw digestMismatch(url, reference, digest);
+        if (isDigest(reference) && digest !== reference) throw digestMismatch(url, reference, digest);
         const header = res.headers.get('docker-content-digest');
-        if (header && DIGEST_RE.test(header) && header !== digest) throw digestMismatch(url, header, digest);
+        if (header && isDigest(header) && header !== digest) throw digestMismatch(url, header, digest);
         return { url, bytes, digest, contentType: res.headers.get('content-type') };
       },
     );
@@ -162,7 +157,7 @@ export class RegistryClient {
 
   /** The digest the registry holds under a tag or digest (HEAD, else GET), or undefined when it has none (404). */
   async manifestDigest(ref: OciReference, reference: string, signal?: AbortSignal): Promise<string | undefined> {
-    const pinned = DIGEST_RE.test(reference);
+    const pinned = isDigest(reference);
     try {
       return (
         await this.resolve(
@@ -239,12 +234,12 @@ export class RegistryClient {
           return res.headers.get('location');
         });
         if (!location)
-          throw new RegistryError(
-            'E_REGISTRY_PUSH',
-            `no upload location from ${uploads}`,
-            { url: uploads },
-            'check that the registry accepts pushes',
-          );
+          throw new RegistryError({
+            code: 'E_REGISTRY_PUSH',
+            message: `no upload location from ${uploads}`,
+            context: { url: uploads },
+            hint: 'check that the registry accepts pushes',
+          });
         const put = new URL(location, uploads);
         put.searchParams.set('digest', blob.digest);
         const stored = await this.exchange(
@@ -268,7 +263,7 @@ export class RegistryClient {
 
   /** PUTs the exact manifest bytes under a tag or digest; the registry must store them under the same digest. */
   async putManifest(ref: OciReference, reference: string, manifest: RawManifest, signal?: AbortSignal): Promise<void> {
-    const pinned = DIGEST_RE.test(reference);
+    const pinned = isDigest(reference);
     const url = this.manifestUrl({
       ...ref,
       tag: pinned ? undefined : reference,
@@ -288,12 +283,12 @@ export class RegistryClient {
       async (res) => (await drain(res), res.headers.get('docker-content-digest')),
     );
     if (stored && stored !== manifest.digest) {
-      throw new IntegrityError(
-        'E_MIRROR_DIGEST',
-        `${url} stored the manifest as ${stored}, not ${manifest.digest}`,
-        { url },
-        'the target registry rewrites manifests; use a registry that stores them unchanged (distribution, Harbor)',
-      );
+      throw new IntegrityError({
+        code: 'E_MIRROR_DIGEST',
+        message: `${url} stored the manifest as ${stored}, not ${manifest.digest}`,
+        context: { url },
+        hint: 'the target registry rewrites manifests; use a registry that stores them unchanged (distribution, Harbor)',
+      });
     }
   }
 

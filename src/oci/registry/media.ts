@@ -2,6 +2,7 @@
  * Pure knowledge about OCI / Docker manifests, whatever they carry: media types, the Accept list,
  * descriptors and parsing. What a Wasm plugin looks like inside one is wasm/layers.ts's business.
  */
+import { isDigest } from '../../contract/digest';
 import { RegistryError } from '../../errors';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -20,8 +21,6 @@ export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
  * turn), so it is refused before anything is downloaded.
  */
 export const MAX_DESCRIPTORS = 256;
-
-export const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
 
 export interface Descriptor {
   mediaType: string;
@@ -64,7 +63,7 @@ function isDescriptor(v: unknown): v is Descriptor {
   return (
     typeof d.mediaType === 'string' &&
     typeof d.digest === 'string' &&
-    DIGEST_RE.test(d.digest) &&
+    isDigest(d.digest) &&
     typeof d.size === 'number' &&
     Number.isSafeInteger(d.size) &&
     d.size >= 0
@@ -77,12 +76,12 @@ function isDescriptor(v: unknown): v is Descriptor {
  */
 export function parseManifest(body: Buffer, contentType: string | null, url: string): Manifest {
   const bad = (why: string) =>
-    new RegistryError(
-      'E_MANIFEST_FORMAT',
-      `unusable manifest at ${url}: ${why}`,
-      { url },
-      'check that the reference points at a Wasm plugin image or artifact',
-    );
+    new RegistryError({
+      code: 'E_MANIFEST_FORMAT',
+      message: `unusable manifest at ${url}: ${why}`,
+      context: { url },
+      hint: 'check that the reference points at a Wasm plugin image or artifact',
+    });
   let doc: unknown;
   try {
     doc = JSON.parse(body.toString('utf8'));

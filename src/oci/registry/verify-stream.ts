@@ -29,12 +29,12 @@ export class DigestCounter {
     this.bytes += chunk.length;
     if (this.bytes > this.maxBytes) throw oversize(this.url, this.bytes, this.maxBytes, 'body has at least');
     if (this.bytes > this.expected.size) {
-      throw new IntegrityError(
-        'E_SIZE_MISMATCH',
-        `body of ${this.url} is longer than the ${this.expected.size} bytes its descriptor declares`,
-        { url: this.url },
-        'the registry content does not match its manifest: re-push the artifact',
-      );
+      throw new IntegrityError({
+        code: 'E_SIZE_MISMATCH',
+        message: `body of ${this.url} is longer than the ${this.expected.size} bytes its descriptor declares`,
+        context: { url: this.url },
+        hint: 'the registry content does not match its manifest: re-push the artifact',
+      });
     }
     this.hash.update(chunk);
   }
@@ -42,12 +42,12 @@ export class DigestCounter {
   /** Hex sha256 of everything seen; throws when the body was short or the digest differs. */
   finish(): string {
     if (this.bytes < this.expected.size) {
-      throw new IntegrityError(
-        'E_TRUNCATED',
-        `truncated body from ${this.url}: got ${this.bytes} of ${this.expected.size} bytes`,
-        { url: this.url },
-        'retry; if it persists the registry storage is damaged',
-      );
+      throw new IntegrityError({
+        code: 'E_TRUNCATED',
+        message: `truncated body from ${this.url}: got ${this.bytes} of ${this.expected.size} bytes`,
+        context: { url: this.url },
+        hint: 'retry; if it persists the registry storage is damaged',
+      });
     }
     const hex = this.hash.digest('hex');
     if (`sha256:${hex}` !== this.expected.digest) throw digestMismatch(this.url, this.expected.digest, `sha256:${hex}`);
@@ -57,19 +57,19 @@ export class DigestCounter {
 }
 
 export function oversize(url: string, size: number, max: number, what: string): IntegrityError {
-  return new IntegrityError(
-    'E_OVERSIZE',
-    `${url}: ${what} ${size} bytes, over the ${max}-byte limit`,
-    { url },
-    'the gateway refuses plugins over 256 MiB: use a smaller build',
-  );
+  return new IntegrityError({
+    code: 'E_OVERSIZE',
+    message: `${url}: ${what} ${size} bytes, over the ${max}-byte limit`,
+    context: { url },
+    hint: 'the gateway refuses plugins over 256 MiB: use a smaller build',
+  });
 }
 
 export function digestMismatch(url: string, expected: string, actual: string): IntegrityError {
-  return new IntegrityError(
-    'E_DIGEST_MISMATCH',
-    `digest mismatch for ${url}: expected ${expected}, got ${actual}`,
-    { url },
-    'the content changed or was corrupted: check the reference or lock file, then pull again',
-  );
+  return new IntegrityError({
+    code: 'E_DIGEST_MISMATCH',
+    message: `digest mismatch for ${url}: expected ${expected}, got ${actual}`,
+    context: { url },
+    hint: 'the content changed or was corrupted: check the reference or lock file, then pull again',
+  });
 }

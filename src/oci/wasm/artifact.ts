@@ -39,12 +39,12 @@ export class WasmArtifactFetcher {
     const { signal } = opts;
     const top = await this.registry.manifest(ref, ref.digest ?? ref.tag ?? 'latest', signal);
     if (opts.expectDigest && top.digest !== opts.expectDigest) {
-      throw new IntegrityError(
-        'E_DIGEST_MOVED',
-        `${formatReference(ref)} now resolves to ${top.digest}, expected ${opts.expectDigest}`,
-        { url: top.url },
-        'the tag moved: review the change, then pull again with --lock to update the lock file',
-      );
+      throw new IntegrityError({
+        code: 'E_DIGEST_MOVED',
+        message: `${formatReference(ref)} now resolves to ${top.digest}, expected ${opts.expectDigest}`,
+        context: { url: top.url },
+        hint: 'the tag moved: review the change, then pull again with --lock to update the lock file',
+      });
     }
     const { image, url: imageUrl, child } = await this.image(ref, top.manifest, top.url, signal);
     const source = selectWasmLayers(image, imageUrl);
@@ -91,12 +91,12 @@ export class WasmArtifactFetcher {
     const entry = selectPlatform(top, url);
     const child = await this.registry.manifest(ref, entry.digest, signal, entry);
     if (child.manifest.kind !== 'manifest') {
-      throw new IntegrityError(
-        'E_MANIFEST_NESTED',
-        `index entry ${entry.digest} in ${url} is itself an index`,
-        { url: child.url },
-        'point the reference at a plugin image',
-      );
+      throw new IntegrityError({
+        code: 'E_MANIFEST_NESTED',
+        message: `index entry ${entry.digest} in ${url} is itself an index`,
+        context: { url: child.url },
+        hint: 'point the reference at a plugin image',
+      });
     }
     return { image: child.manifest, url: child.url, child };
   }
@@ -128,12 +128,12 @@ export class WasmArtifactFetcher {
       );
       if (found) return found;
     }
-    throw new IntegrityError(
-      'E_ARTIFACT_NO_WASM',
-      `no ${WASM_ENTRY} in the tar layers of ${manifestUrl}`,
-      { url: manifestUrl },
-      `the image must contain a file named ${WASM_ENTRY}`,
-    );
+    throw new IntegrityError({
+      code: 'E_ARTIFACT_NO_WASM',
+      message: `no ${WASM_ENTRY} in the tar layers of ${manifestUrl}`,
+      context: { url: manifestUrl },
+      hint: `the image must contain a file named ${WASM_ENTRY}`,
+    });
   }
 
   private async specYaml(ref: OciReference, image: ImageManifest, signal?: AbortSignal): Promise<string | undefined> {

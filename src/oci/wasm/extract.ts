@@ -64,7 +64,7 @@ export async function extractTarLayer(
 class TarWasmSink extends Writable {
   private readonly parser: Parser;
   private written: Promise<WrittenWasm> | undefined;
-  private failure: unknown;
+  private failure: Error | undefined;
   private out: fs.WriteStream | undefined;
 
   constructor(
@@ -75,15 +75,16 @@ class TarWasmSink extends Writable {
     super();
     // Loaded on first use: most plugins are raw wasm layers, and a pull that meets no tar layer (a
     // warm one above all) need not load the tar package.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy, see above
     const { Parser: TarParser } = require('tar') as typeof import('tar');
     this.parser = new TarParser({ strict: true, onReadEntry: (entry) => this.onEntry(entry) });
     this.parser.on('error', (err: unknown) => {
-      this.failure ??= new IntegrityError(
-        'E_LAYER_FORMAT',
-        `layer ${url} is not a readable tar(+gzip): ${err instanceof Error ? err.message : String(err)}`,
-        { url },
-        'push the plugin as a tar+gzip layer holding plugin.wasm or as a raw wasm layer',
-      );
+      this.failure ??= new IntegrityError({
+        code: 'E_LAYER_FORMAT',
+        message: `layer ${url} is not a readable tar(+gzip): ${err instanceof Error ? err.message : String(err)}`,
+        context: { url },
+        hint: 'push the plugin as a tar+gzip layer holding plugin.wasm or as a raw wasm layer',
+      });
     });
   }
 
@@ -125,13 +126,13 @@ class TarWasmSink extends Writable {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.failure) return cb(this.failure as Error);
+    if (this.failure) return cb(this.failure);
     if (this.parser.write(chunk)) cb();
-    else this.parser.once('drain', () => cb(this.failure as Error | undefined));
+    else this.parser.once('drain', () => cb(this.failure));
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    this.parser.end(() => cb(this.failure as Error | undefined));
+    this.parser.end(() => cb(this.failure));
   }
 
   async result(): Promise<WrittenWasm | undefined> {

@@ -22,12 +22,12 @@ export function selectPlatform(index: IndexManifest, url: string): Descriptor {
   if (amd64) return amd64;
   if (entries.length === 1) return entries[0];
   const seen = entries.map((d) => `${d.platform?.os ?? '?'}/${d.platform?.architecture ?? '?'}`).join(', ');
-  throw new RegistryError(
-    'E_MANIFEST_PLATFORM',
-    `index at ${url} has no linux/amd64 entry (has ${seen || 'nothing'})`,
-    { url },
-    'pin the reference to one manifest digest or push a linux/amd64 entry',
-  );
+  throw new RegistryError({
+    code: 'E_MANIFEST_PLATFORM',
+    message: `index at ${url} has no linux/amd64 entry (has ${seen || 'nothing'})`,
+    context: { url },
+    hint: 'pin the reference to one manifest digest or push a linux/amd64 entry',
+  });
 }
 
 export type WasmSource = { kind: 'raw'; layer: Descriptor } | { kind: 'tar'; layers: Descriptor[] };
@@ -42,12 +42,12 @@ export function selectWasmLayers(manifest: ImageManifest, url: string): WasmSour
   const tars = manifest.layers.filter((l) => l.mediaType === DOCKER_TAR_GZIP || l.mediaType === OCI_TAR_GZIP).reverse();
   if (tars.length) return { kind: 'tar', layers: tars };
   const types = [...new Set(manifest.layers.map((l) => l.mediaType))].join(', ');
-  throw new IntegrityError(
-    'E_ARTIFACT_NO_WASM',
-    `no Wasm layer in ${url} (layer types: ${types || 'none'})`,
-    { url },
-    `push the plugin with a ${WASM_LAYER} layer or a tar+gzip layer holding plugin.wasm`,
-  );
+  throw new IntegrityError({
+    code: 'E_ARTIFACT_NO_WASM',
+    message: `no Wasm layer in ${url} (layer types: ${types || 'none'})`,
+    context: { url },
+    hint: `push the plugin with a ${WASM_LAYER} layer or a tar+gzip layer holding plugin.wasm`,
+  });
 }
 
 /** A Higress release's spec.yaml layer, by media type or by its file-name annotation. */
