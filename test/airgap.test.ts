@@ -447,7 +447,7 @@ describe('--frozen --registry-map against the mirror', () => {
   beforeAll(async () => {
     lock = path.join(tmp, 'made-outside.lock.json');
     map = `${A.host}=${B.host}/mirror`;
-    expect((await runCli('pull', list, '--out', path.join(tmp, 'tree-lock'), '--lock-file', lock)).code).toBe(0);
+    expect((await runCli('pull', list, '--out', path.join(tmp, 'tree-lock'), '--write-lock', lock)).code).toBe(0);
   });
 
   test('without the map the lock names another host, with it the lock holds', async () => {
@@ -456,23 +456,12 @@ describe('--frozen --registry-map against the mirror', () => {
       path.join(tmp, 'mirror.properties'),
       '--out',
       path.join(tmp, 'tree-nomap'),
-      '--frozen',
-      '--lock-file',
+      '--lock',
       lock,
     );
     expect(without.code).toBe(3);
     expect(without.stderr).toContain('source changed from');
-    const r = await runCli(
-      'pull',
-      list,
-      '--out',
-      path.join(tmp, 'tree-mirror'),
-      '--frozen',
-      '--lock-file',
-      lock,
-      '--registry-map',
-      map,
-    );
+    const r = await runCli('pull', list, '--out', path.join(tmp, 'tree-mirror'), '--lock', lock, '--registry-map', map);
     expect(r.stderr).toMatch(/ok: 6 plugin version\(s\): 4 downloaded, 0 copied from files, 2 aliases/);
     expect(r.code).toBe(0);
     const meta = JSON.parse(
@@ -493,8 +482,7 @@ describe('--frozen --registry-map against the mirror', () => {
         list,
         '--out',
         path.join(tmp, 'tree-moved'),
-        '--frozen',
-        '--lock-file',
+        '--lock',
         lock,
         '--registry-map',
         map,
@@ -517,8 +505,7 @@ describe('--frozen --registry-map against the mirror', () => {
       list,
       '--out',
       path.join(tmp, 'tree-corrupt'),
-      '--frozen',
-      '--lock-file',
+      '--lock',
       lock,
       '--registry-map',
       map,

@@ -107,7 +107,7 @@ describe('one exit code per outcome (README table, --help)', () => {
     expect((await runCli('verify', t)).code).toBe(EXIT.verify);
   });
   test('7 environment: the lock path is a directory', async () => {
-    const r = await runCli('pull', list, '--out', tree, '--lock-file', path.join(dir, 'wasm'));
+    const r = await runCli('pull', list, '--out', tree, '--write-lock', path.join(dir, 'wasm'));
     expect(r.code).toBe(EXIT.environment);
     expect(r.stderr).toMatch(/is a directory: give a file path/);
   });
@@ -198,20 +198,22 @@ describe('--json: only schema-valid JSON lines on stdout, human lines on stderr'
 });
 
 describe('no command overwrites a file it did not write', () => {
-  test('`pull --lock mylist.properties` reads the list; the list stays byte-identical', async () => {
+  test('`pull --lock mylist.properties` (old spelling) reads the list; the list stays byte-identical', async () => {
     const before = sha(list);
+    // The old `--lock` flag followed by a list: a file that is not JSON is the list, as before.
     const r = await runCli('pull', '--lock', list, '--out', path.join(dir, 'lock-out'));
     expect(r.code).toBe(EXIT.ok);
+    expect(r.stderr).toMatch(/^warning: .* is not a lock file, so it is read as a plugin list .*--write-lock/m);
     expect(sha(list)).toBe(before);
     expect(JSON.parse(fs.readFileSync(path.join(dir, 'plugins.lock.json'), 'utf8')).plugins).toHaveLength(3);
   });
-  test('`--lock-file image/plugins.properties` is refused before any download', async () => {
+  test('`--write-lock image/plugins.properties` is refused before any download', async () => {
     fs.mkdirSync(path.join(dir, 'image'), { recursive: true });
     const shipped = path.join(dir, 'image', 'plugins.properties');
     fs.copyFileSync(list, shipped);
     const before = sha(shipped);
     const out = path.join(dir, 'refused-out');
-    const r = await runCli('pull', list, '--out', out, '--lock-file', shipped);
+    const r = await runCli('pull', list, '--out', out, '--write-lock', shipped);
     expect(r.code).toBe(EXIT.input);
     expect(r.stderr).toMatch(/exists and is not a lock file written by this tool/);
     expect(sha(shipped)).toBe(before);
@@ -232,7 +234,7 @@ describe('no command overwrites a file it did not write', () => {
     const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
     const r = await promisify(execFile)(
       process.execPath,
-      [CLI, 'pull', list, '--out', out, '--lock-file', path.join(ro, 'plugins.lock.json')],
+      [CLI, 'pull', list, '--out', out, '--write-lock', path.join(ro, 'plugins.lock.json')],
       { ...asUser, cwd: dir },
     ).catch((e: { code: number; stderr: string }) => e);
     expect(r).toMatchObject({ code: EXIT.environment, stderr: expect.stringMatching(/E?ACCES.*plugins\.lock\.json/) });

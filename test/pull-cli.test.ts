@@ -36,7 +36,7 @@ beforeAll(async () => {
   );
   root = path.join(dir, 'out');
   process.env.SOURCE_DATE_EPOCH = '1714564800';
-  const first = await runCli('pull', list, '--out', root, '--lock');
+  const first = await runCli('pull', list, '--out', root, '--write-lock');
   if (first.code !== 0) throw new Error(`first pull failed: ${first.stderr}`);
 });
 afterAll(() => {
@@ -159,12 +159,89 @@ test('--frozen passes when nothing moved and fails when a file changed', async (
     moved,
     fs.readFileSync(list, 'utf8').replace('other=file:wasm/small.wasm', 'other=file:wasm/small2.wasm'),
   );
-  const r = await runCli('pull', moved, '--out', root, '--frozen', '--lock-file', path.join(dir, 'plugins.lock.json'));
+  const r = await runCli('pull', moved, '--out', root, '--lock', path.join(dir, 'plugins.lock.json'));
   expect(r.code).toBe(3);
   expect(r.stderr).toMatch(
     /other@3\.1\.0: other@3\.1\.0 source changed from file:wasm\/small\.wasm to file:wasm\/small2\.wasm/,
   );
   expect(treeState(root, { mtimes: true })).toEqual(before);
+});
+
+describe('one lock vocabulary: --lock <file> reads, --write-lock [file] writes, old spellings still work', () => {
+  const warnings = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('warning:'));
+  const lock = () => path.join(dir, 'plugins.lock.json');
+
+  test('--lock <file> alone pulls exactly the locked plugins (file: sources next to the lock)', async () => {
+    const out = path.join(dir, 'from-lock');
+    const r = await runCli('pull', '--lock', lock(), '--out', out);
+    expect(r.code).toBe(0);
+    expect(warnings(r.stderr)).toEqual([]);
+    const index = JSON.parse(fs.readFileSync(path.join(out, 'plugins/index.json'), 'utf8'));
+    expect(index.plugins.map((p: { name: string; version: string }) => `${p.name}@${p.version}`)).toEqual([
+      'custom@0.9.0',
+      'custom@1.0.0',
+      'custom@2.0.0',
+      'other@3.1.0',
+    ]);
+  });
+
+  test('--lock <file> with lists checks them against it, every problem on its own line', async () => {
+    const two = path.join(dir, 'two-changes.properties');
+    fs.writeFileSync(two, 'custom=file:wasm/large.wasm@1.0.0\nnew=file:wasm/small.wasm@1.0.0\n');
+    const r = await runCli('pull', two, '--lock', lock(), '--out', path.join(dir, 'two-out'));
+    expect(r.code).toBe(3);
+    const errors = r.stderr.split('\n').filter((l) => l.startsWith('error:'));
+    expect(errors.length).toBeGreaterThanOrEqual(3);
+    expect(r.stderr).toMatch(/custom@1\.0\.0 source changed/);
+    expect(r.stderr).toMatch(/new@1\.0\.0 is in the list but not in the lock file/);
+    expect(r.stderr).toMatch(/other@3\.1\.0 is locked but no longer in the list/);
+    expect(fs.existsSync(path.join(dir, 'two-out'))).toBe(false);
+  });
+
+  test('--write-lock <file> writes the lock there; --write-lock alone next to the first list', async () => {
+    const sub = path.join(dir, 'sub');
+    fs.mkdirSync(sub, { recursive: true });
+    const subList = path.join(sub, 'plugins.properties');
+    fs.writeFileSync(subList, 'x=file:../wasm/small.wasm@1.0.0\n');
+    const r = await runCli('pull', subList, '--out', path.join(dir, 'wl-out'), '--write-lock');
+    expect(r.code).toBe(0);
+    expect(warnings(r.stderr)).toEqual([]);
+    expect(JSON.parse(fs.readFileSync(path.join(sub, 'plugins.lock.json'), 'utf8')).plugins).toHaveLength(1);
+    const named = path.join(dir, 'named.lock.json');
+    const r2 = await runCli('pull', subList, '--out', path.join(dir, 'wl-out'), '--write-lock', named);
+    expect(r2.code).toBe(0);
+    expect(r2.stderr).toContain(`lock written to ${named}`);
+  });
+
+  test('the old spellings keep their meaning and say, in one line each, what to use instead', async () => {
+    const sub = path.join(dir, 'old');
+    fs.mkdirSync(sub, { recursive: true });
+    const oldList = path.join(sub, 'plugins.properties');
+    fs.writeFileSync(oldList, 'x=file:../wasm/small.wasm@1.0.0\n');
+    const out = path.join(dir, 'old-out');
+    // --lock with no value: writes plugins.lock.json next to the first list.
+    const bare = await runCli('pull', oldList, '--out', out, '--lock');
+    expect(bare.code).toBe(0);
+    expect(warnings(bare.stderr)).toEqual([
+      expect.stringMatching(/--lock without a file is deprecated: use --write-lock/),
+    ]);
+    expect(fs.existsSync(path.join(sub, 'plugins.lock.json'))).toBe(true);
+    // --lock <path with no file yet>: the lock is written there.
+    const fresh = path.join(sub, 'fresh.lock.json');
+    const missing = await runCli('pull', oldList, '--out', out, '--lock', fresh);
+    expect(missing.code).toBe(0);
+    expect(warnings(missing.stderr)).toEqual([expect.stringMatching(/does not exist.*use --write-lock /)]);
+    expect(fs.existsSync(fresh)).toBe(true);
+    // --lock-file <path>: written without --frozen, read with it.
+    const lf = path.join(sub, 'lf.lock.json');
+    const write = await runCli('pull', oldList, '--out', out, '--lock-file', lf);
+    expect(write.code).toBe(0);
+    expect(warnings(write.stderr)).toEqual([expect.stringMatching(/--lock-file is deprecated: use --write-lock /)]);
+    const read = await runCli('pull', oldList, '--out', out, '--frozen', '--lock-file', lf);
+    expect(read.code).toBe(0);
+    expect(warnings(read.stderr)).toEqual([expect.stringMatching(/--lock-file is deprecated: use --lock /)]);
+    expect(read.stderr).not.toContain('lock written');
+  });
 });
 
 describe('bad inputs exit non-zero, name file:line, leave the tree untouched', () => {

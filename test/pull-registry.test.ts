@@ -75,7 +75,7 @@ beforeAll(async () => {
     if (e.aliasOf) expected.set(`${e.name}@${e.version}`, expected.get(`${e.name}@${e.aliasOf}`)!);
   expected.set('cors@1.0.1', hex(small)); // from cors's spec.yaml
   root = path.join(dir, 'out');
-  const cold = await runCli('pull', list, '--out', root, '--lock', '--concurrency', '8');
+  const cold = await runCli('pull', list, '--out', root, '--write-lock', '--concurrency', '8');
   if (cold.code !== 0) throw new Error(`cold pull failed:\n${cold.stderr}`);
 }, 180_000);
 

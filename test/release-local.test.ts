@@ -92,7 +92,7 @@ beforeAll(async () => {
   lock = path.join(dir, `${HIGRESS_VERSION}.lock.json`);
   const seed = spawnSync(
     process.execPath,
-    [PROJECT_CLI, 'pull', '--snapshot', snapshot, '--lock-file', lock, '--out', path.join(dir, 'seed')],
+    [PROJECT_CLI, 'pull', '--snapshot', snapshot, '--write-lock', lock, '--out', path.join(dir, 'seed')],
     { encoding: 'utf8' },
   );
   expect(seed.stderr).not.toMatch(/error/i);

@@ -70,7 +70,7 @@ describe('integrity (items 1-4)', () => {
     const d = fresh('replaced');
     const root = path.join(d, 'out');
     const list = writeList(d, `alpha=oci://${reg.host}/plugins/alpha:1.0.0\n`);
-    expect((await runCli('pull', list, '--out', root, '--lock')).code).toBe(0);
+    expect((await runCli('pull', list, '--out', root, '--write-lock')).code).toBe(0);
     const good = fs.readFileSync(wasmOf(root, 'alpha', '1.0.0'));
     // Same size, other bytes: a size check alone cannot see it.
     const evil = variant('alpha');

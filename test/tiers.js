@@ -14,6 +14,7 @@ module.exports = {
     'chart-synth',
     'commands-options',
     'inputs-properties',
+    'inputs-resolve',
     'inputs-shipped',
     'inputs-snapshot',
     'oci-errcode',

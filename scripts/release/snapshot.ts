@@ -71,14 +71,14 @@ export interface TreeOptions {
   insecureRegistries?: string[];
 }
 
-/** `pull --snapshot --frozen` then `verify`: the tree the image serves, checked twice. */
+/** `pull --snapshot --frozen --lock <lock>` then `verify`: the tree the image serves, checked twice. */
 export function buildTree(o: TreeOptions): void {
   if (!fs.existsSync(o.lock)) {
     throw new ReleaseError({
       code: 'E_RELEASE_INPUT',
       message: 'lock file does not exist',
       context: { file: o.lock },
-      hint: 'run sync-plugins (pull --snapshot <file> --lock-file <lock>) and commit the lock first',
+      hint: 'run sync-plugins (pull --snapshot <file> --write-lock <lock>) and commit the lock first',
     });
   }
   const insecure = (o.insecureRegistries ?? []).flatMap((h) => ['--insecure-registry', h]);
@@ -88,7 +88,7 @@ export function buildTree(o: TreeOptions): void {
     '--snapshot',
     o.snapshot,
     '--frozen',
-    '--lock-file',
+    '--lock',
     o.lock,
     '--out',
     o.out,

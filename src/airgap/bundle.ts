@@ -22,13 +22,13 @@ import { mapLimit } from '../content/pool';
 import { randomSuffix, syncDir } from '../content/fsutil';
 import { ContentSource, copyArtifact, layoutDirSink, walkArtifact } from '../oci/copy/copy';
 import {
-  AirgapInputs,
   BUNDLE_ARTIFACT_TYPE,
   BUNDLE_LOCK_TITLE,
   BUNDLE_REF,
   CarriedFile,
   LOCK_MEDIA_TYPE,
-} from './inputs';
+} from '../inputs/bundle-format';
+import type { ResolvedInputs } from '../inputs/resolve';
 import {
   INDEX_FILE,
   LAYOUT_FILE,
@@ -49,7 +49,7 @@ export type BundleEvent =
   | { event: 'failed'; ref: string; error: PluginServerError };
 
 export interface BundleOptions {
-  inputs: AirgapInputs;
+  inputs: ResolvedInputs;
   source: ContentSource;
   out: string;
   concurrency?: number;
@@ -173,7 +173,7 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
             code: 'E_FROZEN_DIGEST',
             message: `${text} now resolves to ${top.digest}, ${inputs.lockName ?? 'the lock file'} has ${r.want}`,
             context: { url: text },
-            hint: 'the tag moved: run `pull --lock` to accept it, or pin the reference',
+            hint: 'the tag moved: run `pull --write-lock` to accept it, or pin the reference',
           });
         }
         const name = refName(r.ref);

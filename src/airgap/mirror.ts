@@ -150,7 +150,7 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
             code: 'E_FROZEN_DIGEST',
             message: `${src} is ${graph.top.digest}, the lock or pinned reference names ${g.want}`,
             context: { url: src },
-            hint: 'the source moved: run `pull --lock` to accept it, or mirror the locked bytes from a bundle',
+            hint: 'the source moved: run `pull --write-lock` to accept it, or mirror the locked bytes from a bundle',
           });
         }
         const r = await copyArtifact(opts.source, g.from, opts.sink, { ...g.to, digest: undefined, tag }, tmp, graph);

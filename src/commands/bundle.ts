@@ -6,8 +6,8 @@
 import { Command, Option } from 'commander';
 import { BundleEvent, writeBundle } from '../airgap/bundle';
 import { exitCodesHelp } from '../errors';
+import { copySource } from '../inputs/resolve';
 import { createRegistryClient } from '../oci/client';
-import { layoutSource, registrySource } from '../oci/copy/copy';
 import { concurrency, formatBytes, loadCopyInputs, repeatable } from './copy-options';
 import { CliOutput, problemFields } from './output';
 import { DEFAULT_COPY_CONCURRENCY } from '../contract/concurrency';
@@ -48,13 +48,13 @@ export async function bundleCommand(args: string[], flags: BundleFlags): Promise
   const o = new CliOutput('bundle', Boolean(flags.json));
   const refuse = (problems: unknown[], line: string): void =>
     o.finish({ areas: o.problems(problems), line, counts: { problems: problems.length } });
-  const inputs = await loadCopyInputs(o, args, flags, 'bundled');
+  const inputs = await loadCopyInputs(o, 'bundle', args, flags, 'bundled');
   if (!inputs) return;
   const client = createRegistryClient({ insecureHosts: flags.insecureRegistry });
   try {
     const result = await writeBundle({
       inputs,
-      source: inputs.layout ? layoutSource(inputs.layout) : registrySource(client.registry),
+      source: copySource(inputs, client.registry),
       out: flags.out,
       force: flags.force,
       concurrency: flags.concurrency,

@@ -1,6 +1,6 @@
 /** Option parsers shared by the commands that fetch plugins (`pull`, `bundle`, `mirror`), and how `bundle` and `mirror` load their inputs. */
 import { InvalidArgumentError } from 'commander';
-import { AirgapInputs, loadAirgapInputs } from '../airgap/inputs';
+import { resolveInputs, ResolvedInputs } from '../inputs/resolve';
 import { CliOutput } from './output';
 import { MAX_CONCURRENCY } from '../contract/concurrency';
 
@@ -22,22 +22,24 @@ export function formatBytes(bytes: number): string {
 }
 
 /**
- * The inputs of `bundle` / `mirror` (lists, snapshot, lock or a bundle), or undefined after the
- * command has finished with one line per problem ("nothing was <verb>").
+ * The inputs of `bundle` / `mirror` (lists, snapshot, lock or a bundle) through the one input path
+ * (src/inputs/resolve.ts), or undefined after the command has finished with one line per problem
+ * ("nothing was <verb>").
  */
 export async function loadCopyInputs(
   o: CliOutput,
+  command: 'bundle' | 'mirror',
   args: string[],
   flags: { snapshot?: string; lock?: string },
   verb: string,
-): Promise<AirgapInputs | undefined> {
+): Promise<ResolvedInputs | undefined> {
   const refuse = (problems: unknown[], line: string): undefined => {
     o.finish({ areas: o.problems(problems), line, counts: { problems: problems.length } });
     return undefined;
   };
   let loaded;
   try {
-    loaded = await loadAirgapInputs({ args, snapshot: flags.snapshot, lock: flags.lock });
+    loaded = await resolveInputs({ command, args, snapshot: flags.snapshot, lock: flags.lock });
   } catch (e) {
     return refuse([e], `nothing was ${verb}`);
   }

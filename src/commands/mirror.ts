@@ -4,13 +4,14 @@
  * plugin list that names the target.
  */
 import { Command, Option } from 'commander';
-import { LIST_MEDIA_TYPE } from '../airgap/inputs';
 import { MirrorEvent, runMirror } from '../airgap/mirror';
 import { listFromEntries, rewriteListText } from '../airgap/rewrite';
 import { writeFileAtomic } from '../content/fsutil';
 import { exitCodesHelp, InputError } from '../errors';
+import { LIST_MEDIA_TYPE } from '../inputs/bundle-format';
+import { copySource } from '../inputs/resolve';
 import { createRegistryClient } from '../oci/client';
-import { layoutSource, registrySink, registrySource } from '../oci/copy/copy';
+import { registrySink } from '../oci/copy/copy';
 import { concurrency, formatBytes, loadCopyInputs, repeatable } from './copy-options';
 import { CliOutput, problemFields } from './output';
 import { DEFAULT_COPY_CONCURRENCY } from '../contract/concurrency';
@@ -79,7 +80,7 @@ export async function mirrorCommand(args: string[], flags: MirrorFlags): Promise
       'nothing was mirrored',
     );
   }
-  const inputs = await loadCopyInputs(o, args, flags, 'mirrored');
+  const inputs = await loadCopyInputs(o, 'mirror', args, flags, 'mirrored');
   if (!inputs) return;
   const client = createRegistryClient({ insecureHosts: flags.insecureRegistry });
   try {
@@ -87,7 +88,7 @@ export async function mirrorCommand(args: string[], flags: MirrorFlags): Promise
     const result = await runMirror({
       entries: inputs.entries,
       lockDigests,
-      source: inputs.layout ? layoutSource(inputs.layout) : registrySource(client.registry),
+      source: copySource(inputs, client.registry),
       target,
       registry: client.registry,
       sink: registrySink(client.registry),

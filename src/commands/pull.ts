@@ -3,24 +3,26 @@
  * and/or a Higress release snapshot into `<root>/plugins/`. Plugins removed from the list stay in
  * the tree unless `--prune` is given (a shared tree may hold versions another list put there).
  *
+ * The inputs come from the one input path (src/inputs/resolve.ts): `--lock <file>` reads a lock (as in
+ * `bundle` and `mirror`), `--write-lock [file]` writes one; planLockFlags maps the older spellings.
+ *
  * Files this command writes besides the tree (the lock file) are checked before anything is
  * downloaded: an existing file must be a lock file this tool wrote, and its folder must be writable.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BundlePullSource, bundlePullSource, isLayoutArg } from '../airgap/pull-source';
 import { sourceDateEpoch } from '../contract/created';
 import { DEFAULT_GZIP_LEVEL, GzipLevel, parseGzipLevel } from '../contract/gzip-level';
 import { ErrorArea, exitCodesHelp, fromFsError, InputError, PluginServerError, RegistryError } from '../errors';
-import { diffLock, LockFile, parseLock } from '../inputs/lock';
-import { loadInputs, loadLock } from '../inputs/load';
-import { mapEntries, mapLock, parseRegistryMap, RegistryMapping } from '../inputs/registry-map';
-import { PluginEntry, sourceText } from '../inputs/types';
-import type * as OciClientModule from '../oci/client';
+import { MAX_INPUT_BYTES } from '../inputs/load';
+import { parseLock } from '../inputs/lock';
+import { DEFAULT_LIST, DEFAULT_LOCK, pullClient, resolveInputs } from '../inputs/resolve';
+import { sourceText } from '../inputs/types';
+import { layoutPath } from '../oci/layout/layout';
 import { PluginEvent, textReporter } from '../pipeline/progress';
+import { pruneCandidates } from '../pipeline/prune';
 import { runPull } from '../pipeline/pull';
-import { listVersionDirs, readMetadata } from '../tree/read';
 import { concurrency, repeatable } from './copy-options';
 import { CliOutput, problemFields } from './output';
 import { DEFAULT_PULL_CONCURRENCY } from '../contract/concurrency';
@@ -28,7 +30,11 @@ import { DEFAULT_PULL_CONCURRENCY } from '../contract/concurrency';
 interface PullFlags {
   out: string;
   snapshot?: string;
-  lock?: boolean;
+  /** `--lock [file]`: a file reads a lock; no value is the deprecated "write a lock". */
+  lock?: string | true;
+  /** `--write-lock [file]`: true writes plugins.lock.json next to the first list. */
+  writeLock?: string | true;
+  /** Deprecated: `--lock` (with --frozen) or `--write-lock`. */
   lockFile?: string;
   frozen?: boolean;
   keepGoing?: boolean;
@@ -45,8 +51,7 @@ interface PullFlags {
   registryMap: string[];
 }
 
-export const DEFAULT_LIST = path.join('image', 'plugins.properties');
-export const DEFAULT_LOCK = 'plugins.lock.json';
+export { DEFAULT_LIST, DEFAULT_LOCK };
 
 function gzipLevel(v: string): GzipLevel {
   try {
@@ -81,7 +86,7 @@ export function assertLockWritable(file: string): void {
         code: 'E_OUTPUT_NOT_OURS',
         message: `${file} exists and is not a lock file written by this tool; it was left unchanged`,
         context: { path: file },
-        hint: 'give the lock file its own path with --lock-file <path>, or move the file away',
+        hint: 'give the lock file its own path with --write-lock <path>, or move the file away',
       });
     }
   }
@@ -92,21 +97,6 @@ export function assertLockWritable(file: string): void {
     // Name the lock file, not only its folder: that is the path the user gave.
     throw fromFsError(Object.assign(e as NodeJS.ErrnoException, { path: file }), file);
   }
-}
-
-/** Version folders `--prune` would remove: not in the lists, and not a spec.yaml alias of a listed version. */
-async function pruneCandidates(root: string, entries: PluginEntry[]): Promise<string[]> {
-  const wanted = new Set(entries.map((e) => `${e.name}/${e.version}`));
-  const out: string[] = [];
-  for (const v of await listVersionDirs(root)) {
-    const id = `${v.name}/${v.version}`;
-    if (wanted.has(id)) continue;
-    const m = await readMetadata(v.dir);
-    if (m?.aliasOf && wanted.has(`${v.name}/${m.aliasOf}`) && !entries.some((e) => e.name === v.name && e.aliasOf))
-      continue;
-    out.push(id);
-  }
-  return out;
 }
 
 function pluginEvent(o: CliOutput, e: PluginEvent): void {
@@ -125,45 +115,112 @@ function pluginEvent(o: CliOutput, e: PluginEvent): void {
   });
 }
 
-export async function pullCommand(lists: string[], flags: PullFlags): Promise<void> {
+/** The lock flags after the deprecated spellings were read: what to read, what to write, what to say. */
+export interface LockPlan {
+  lists: string[];
+  /** A lock to read: the lists must agree with it and every digest must match. */
+  read?: string;
+  /** A lock to write after a successful run; true: plugins.lock.json next to the first list. */
+  write?: string | true;
+  /** One line per deprecated spelling used, saying what to write instead. */
+  notices: string[];
+}
+
+/**
+ * `--lock <file>` reads a lock and `--write-lock [file]` writes one, as in `bundle` and `mirror`. The
+ * spellings of before keep their meaning, each with one line saying what to use instead:
+ *   --lock (no value)          wrote plugins.lock.json next to the first list: --write-lock
+ *   --lock <list>              the old flag followed by a list (`oci-layout:`, `.properties`, or a file
+ *                              that is not JSON): the list is read and a lock written next to it:
+ *                              <list> --write-lock
+ *   --lock <file> (no file there yet, without --frozen)  a lock is written there: --write-lock <file>
+ *   --lock-file <file>         with --frozen read (against the lists, default image/plugins.properties),
+ *                              otherwise written: --lock <file> / --write-lock <file>
+ * Under --frozen the old spellings never wrote a lock, and still do not.
+ */
+export function planLockFlags(
+  lists: string[],
+  flags: Pick<PullFlags, 'lock' | 'writeLock' | 'lockFile' | 'frozen' | 'snapshot'>,
+): LockPlan {
+  const plan: LockPlan = { lists, notices: [], write: flags.writeLock };
+  const frozen = Boolean(flags.frozen);
+  if (flags.lockFile !== undefined) {
+    if (frozen) {
+      plan.read = flags.lockFile;
+      // As before: the default list is checked against it (a --lock given alone is the input itself).
+      if (!lists.length && !flags.snapshot) plan.lists = [DEFAULT_LIST];
+    } else plan.write ??= flags.lockFile;
+    plan.notices.push(
+      `warning: --lock-file is deprecated: use ${frozen ? `--lock ${flags.lockFile} (reads a lock)` : `--write-lock ${flags.lockFile} (writes a lock)`}`,
+    );
+  }
+  if (flags.lock === true) {
+    if (!frozen) plan.write ??= true;
+    plan.notices.push(
+      `warning: --lock without a file is deprecated: use --write-lock to write ${DEFAULT_LOCK} next to the first list (--lock <file> reads a lock)`,
+    );
+  } else if (typeof flags.lock === 'string') {
+    const file = flags.lock;
+    const kind = lockArgKind(file);
+    if (kind === 'missing' && !frozen) {
+      plan.write ??= file;
+      plan.notices.push(
+        `warning: --lock <file> reads a lock now; ${file} does not exist, so the lock is written there as before: use --write-lock ${file}`,
+      );
+    } else if (kind === 'list') {
+      plan.lists = [file, ...lists];
+      if (!frozen) plan.write ??= true;
+      plan.notices.push(
+        `warning: ${file} is not a lock file, so it is read as a plugin list${frozen ? '' : ` and ${DEFAULT_LOCK} is written next to it`}, as before: write \`pull ${file}${frozen ? '' : ' --write-lock'}\` (--lock <file> reads a lock)`,
+      );
+    } else plan.read = file;
+  }
+  return plan;
+}
+
+/**
+ * What `--lock <value>` names: a plugin list or a bundle (the old flag followed by a list: an
+ * `oci-layout:` argument, a `.properties` path, or a file that is not JSON), nothing yet, or a lock.
+ */
+function lockArgKind(file: string): 'missing' | 'list' | 'lock' {
+  if (layoutPath(file) !== undefined || file.endsWith('.properties')) return 'list';
+  let text: string;
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile() || st.size > MAX_INPUT_BYTES) return 'lock'; // the resolver names the problem
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'lock';
+  }
+  try {
+    JSON.parse(text);
+    return 'lock';
+  } catch {
+    return 'list';
+  }
+}
+
+export async function pullCommand(args: string[], flags: PullFlags): Promise<void> {
   const o = new CliOutput('pull', Boolean(flags.json));
-  const listFiles = lists.length || flags.snapshot ? lists : [DEFAULT_LIST];
-  let inputName = [...listFiles, flags.snapshot].filter(Boolean).join(' + ');
+  const plan = planLockFlags(args, flags);
+  for (const line of plan.notices) o.human(line);
+  const frozen = Boolean(flags.frozen || plan.read);
   const refuse = (problems: unknown[], line: string): void =>
     o.finish({ areas: o.problems(problems), line, counts: { problems: problems.length } });
-  let inputs;
-  let bundle: BundlePullSource | undefined;
-  let registryMap: RegistryMapping[];
-  try {
-    registryMap = parseRegistryMap(flags.registryMap);
-    // oci-layout:<bundle>: the bundle's own lists (or the lists given) are pulled from the bundle, offline.
-    bundle = lists.some(isLayoutArg) ? await bundlePullSource(lists, flags.snapshot) : undefined;
-    inputs = bundle ?? loadInputs({ lists: listFiles, snapshot: flags.snapshot });
-    inputName = bundle?.name ?? inputName;
-    inputs.entries = mapEntries(inputs.entries, registryMap);
-  } catch (e) {
-    return refuse([e], `${inputName}: nothing was pulled`);
+  const { inputs, problems } = await resolveInputs({
+    command: 'pull',
+    args: plan.lists,
+    snapshot: flags.snapshot,
+    lock: plan.read,
+    frozen,
+    registryMap: flags.registryMap,
+  });
+  if (!inputs) {
+    const name = [...plan.lists, flags.snapshot, plan.read].filter(Boolean).join(' + ') || DEFAULT_LIST;
+    const against = frozen ? ` (--frozen against ${plan.read ?? 'the lock'})` : '';
+    return refuse(problems, `${problems.length} problem(s) in ${name}${against}; nothing was pulled`);
   }
-  if (inputs.problems.length)
-    return refuse(inputs.problems, `${inputs.problems.length} problem(s) in ${inputName}; nothing was pulled`);
-  if (!inputs.entries.length)
-    return refuse(
-      [
-        new InputError({
-          code: 'E_PROPERTIES_SYNTAX',
-          message: `no plugins in ${inputName}`,
-          hint: 'add a line name=oci://host/repository:tag',
-        }),
-      ],
-      'nothing was pulled',
-    );
-
-  const base = listFiles.find((l) => !isLayoutArg(l)) ?? flags.snapshot ?? (bundle ? DEFAULT_LOCK : DEFAULT_LIST);
-  // With a bundle, --frozen checks the lock inside it unless --lock-file names another.
-  const bundleLock = flags.frozen && bundle?.lock && flags.lockFile === undefined ? bundle : undefined;
-  const lockFile = flags.lockFile ?? bundleLock?.lockName ?? path.join(path.dirname(base), DEFAULT_LOCK);
-  const writeLock = (flags.lock || flags.lockFile !== undefined) && !flags.frozen ? lockFile : undefined;
-  let frozen: LockFile | undefined;
+  const writeLock = plan.write === true ? inputs.defaultLockPath : plan.write;
   try {
     if (writeLock) assertLockWritable(writeLock);
     if (fs.existsSync(flags.out) && !fs.statSync(flags.out).isDirectory())
@@ -171,24 +228,9 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
   } catch (e) {
     return refuse([e], 'nothing was pulled');
   }
-  if (flags.frozen) {
-    const { lock: read, problems } = bundleLock ? { lock: bundleLock.lock, problems: [] } : loadLock(lockFile);
-    // The lock names the hosts it was made against: --registry-map moves them like the list's.
-    const lock = read && mapLock(read, registryMap);
-    const wanted = inputs.entries.map((e) => ({
-      name: e.name,
-      version: e.version,
-      source: sourceText(e.source),
-      aliasOf: e.aliasOf,
-    }));
-    const all = lock ? [...problems, ...diffLock(wanted, lock, lockFile)] : problems;
-    if (all.length) return refuse(all, `${all.length} problem(s) with ${lockFile} (--frozen); nothing was pulled`);
-    frozen = lock;
-  }
   if (flags.dryRun) {
     const gone = flags.prune ? await pruneCandidates(path.resolve(flags.out), inputs.entries) : [];
-    for (const id of gone) {
-      const [name, version] = id.split('/') as [string, string];
+    for (const { name, version } of gone) {
       o.human(`would prune ${name}@${version}`);
       o.event({ event: 'plugin', command: 'pull', name, version, status: 'would-prune' });
     }
@@ -199,11 +241,7 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
     });
   }
 
-  // Loaded here, not imported: a dry run or a bad list never loads the HTTP stack.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy, see above
-  const { createOciClient } = require('../oci/client') as typeof OciClientModule;
-  const client =
-    bundle?.client ?? createOciClient({ insecureHosts: flags.insecureRegistry, timeoutMs: flags.timeout * 1000 });
+  const client = pullClient(inputs, { insecureHosts: flags.insecureRegistry, timeoutMs: flags.timeout * 1000 });
   const stop = new AbortController();
   const onClosed = () => stop.abort(o.closed.signal.reason);
   o.closed.signal.addEventListener('abort', onClosed);
@@ -236,7 +274,7 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
       keepGoing: flags.keepGoing,
       prune: flags.prune,
       sourceDateEpoch: sourceDateEpoch(),
-      frozen,
+      frozen: inputs.lock,
       writeLock,
       reporter: {
         emit: (e) => {
@@ -287,14 +325,23 @@ export function register(program: Command): void {
     .requiredOption('-o, --out <root>', 'output root (contains plugins/)')
     .option('--snapshot <file>', 'Higress release snapshot JSON (digest-pinned) to pull')
     .option(
-      '--lock',
-      `write the resolved digests to a lock file (${DEFAULT_LOCK} next to the first list, or --lock-file)`,
+      '--lock [file]',
+      `read this lock file: the lists must agree with it and every digest must match (as --frozen); alone, pull exactly its digests. Without a file: deprecated spelling of --write-lock`,
     )
     .option(
-      '--lock-file <path>',
-      `the lock file to write (implies --lock) or, with --frozen, to check against (default: ${DEFAULT_LOCK} next to the first list)`,
+      '--write-lock [file]',
+      `write the resolved digests to a lock file after a successful run (default: ${DEFAULT_LOCK} next to the first list)`,
     )
-    .option('--frozen', 'fail if the list differs from the lock file or a digest moved')
+    .addOption(
+      new Option(
+        '--lock-file <path>',
+        'deprecated: --lock <path> with --frozen, --write-lock <path> without',
+      ).hideHelp(),
+    )
+    .option(
+      '--frozen',
+      `fail if the list differs from the lock file or a digest moved (the lock: --lock <file>, the bundle's own, or ${DEFAULT_LOCK} next to the first list)`,
+    )
     .option('--keep-going', `publish what succeeded even when some plugins fail (exits 8 when some succeeded)`)
     .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json); human lines stay on stderr')
     .addOption(
@@ -339,7 +386,7 @@ export function register(program: Command): void {
     .addHelpText('after', `\n${exitCodesHelp()}`)
     .action((lists: string[], flags: PullFlags, cmd: Command) => {
       // A bundle holds its plugins under the names it was made with; a map would look for others there.
-      if (flags.registryMap.length && lists.some(isLayoutArg)) {
+      if (flags.registryMap.length && lists.some((a) => layoutPath(a) !== undefined)) {
         cmd.error(
           'error: --registry-map does not apply to an oci-layout: source (a bundle keeps the registry names it was made with); leave it out, or mirror the bundle and pull from the mirror with it',
           { code: 'commander.conflictingOption', exitCode: 2 },

@@ -72,10 +72,10 @@ export const ERROR_CATALOGUE = {
       what: 'a plugin name or version cannot be a Kubernetes label value, or two plugins map to one resource name',
       fix: 'rename the plugin or version in the plugin list (at most 63 letters, digits, `-`, `_`, `.`, alphanumeric at both ends; names unique ignoring case)',
     },
-    E_LOCK: { what: 'the lock file is not a lock file this tool wrote', fix: 'regenerate it with `pull --lock`' },
+    E_LOCK: { what: 'the lock file is not a lock file this tool wrote', fix: 'regenerate it with `pull --write-lock`' },
     E_FROZEN: {
       what: '`--frozen`: the list and the lock file disagree',
-      fix: 'run `pull --lock` and review the change',
+      fix: 'run `pull --write-lock` and review the change',
     },
     E_FILE_SOURCE: { what: 'a `file:` source does not exist', fix: 'fix the path; it is relative to the list file' },
     E_GZIP_LEVEL: { what: 'the gzip level is not an integer from 1 to 9', fix: 'use `--gzip-level 1..9`' },
@@ -152,7 +152,7 @@ export const ERROR_CATALOGUE = {
     },
     E_OUTPUT_NOT_OURS: {
       what: 'a file the command would write exists and was not written by this tool',
-      fix: 'choose another path (`--lock-file`) or move the file away',
+      fix: 'choose another path (`--write-lock <file>`) or move the file away',
     },
     E_REGISTRY_MAP: {
       what: 'a `--registry-map` value is not `SRC=DST` with `host[:port][/path]` on both sides',
@@ -248,7 +248,7 @@ export const ERROR_CATALOGUE = {
     },
     E_FROZEN_DIGEST: {
       what: '`--frozen`: a tag now resolves to another digest than the lock file has',
-      fix: 'run `pull --lock` to accept it, or pin the reference',
+      fix: 'run `pull --write-lock` to accept it, or pin the reference',
     },
     E_SIZE_MISMATCH: {
       what: 'a blob is not the size its descriptor says',

@@ -16,7 +16,11 @@ function kindOf(st: fs.Stats): string | undefined {
   return st.isFile() ? undefined : 'not a regular file';
 }
 
-function read(file: string, what: string): string {
+/**
+ * The bytes of one input file (list, snapshot, lock), or an InputError naming it: missing, not a
+ * regular file (checked before opening), or over MAX_INPUT_BYTES. Every input is read through here.
+ */
+export function readInputFile(file: string, what: string): Buffer {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
@@ -48,7 +52,7 @@ function read(file: string, what: string): string {
     });
   }
   try {
-    return fs.readFileSync(file, 'utf8');
+    return fs.readFileSync(file);
   } catch {
     throw new InputError({
       code: 'E_INPUT_MISSING',
@@ -57,6 +61,10 @@ function read(file: string, what: string): string {
       hint: 'check the path',
     });
   }
+}
+
+function read(file: string, what: string): string {
+  return readInputFile(file, what).toString('utf8');
 }
 
 /** Parses the lists and/or snapshot; merged entries with every problem of every file. */

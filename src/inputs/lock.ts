@@ -1,5 +1,5 @@
 /**
- * The lock file written by `pull --lock` and enforced by `pull --frozen`: every entry of the list
+ * The lock file written by `pull --write-lock` and enforced by `pull --frozen` (or read with `--lock <file>`): every entry of the list
  * with the manifest digest it resolved to (file: sources: the sha256 of the file). Deterministic:
  * sorted by name then version, fixed key order, trailing newline.
  *
@@ -39,7 +39,12 @@ export function renderLock(entries: LockEntry[]): string {
 export function parseLock(text: string, file: string): { lock?: LockFile; problems: InputError[] } {
   const fail = (msg: string) => ({
     problems: [
-      new InputError({ code: 'E_LOCK', message: msg, context: { file }, hint: 'regenerate it with `pull --lock`' }),
+      new InputError({
+        code: 'E_LOCK',
+        message: msg,
+        context: { file },
+        hint: 'regenerate it with `pull --write-lock`',
+      }),
     ],
   });
   let doc: LockFile;
@@ -65,7 +70,7 @@ export function parseLock(text: string, file: string): { lock?: LockFile; proble
           code: 'E_LOCK',
           message: `plugins[${i}] is incomplete (name, version, source, sha256 digest)`,
           context: { file },
-          hint: 'regenerate it with `pull --lock`',
+          hint: 'regenerate it with `pull --write-lock`',
         }),
       );
     }
@@ -81,7 +86,7 @@ export function diffLock(wanted: Array<Omit<LockEntry, 'digest'>>, lock: LockFil
   const key = (e: { name: string; version: string }) => `${e.name}@${e.version}`;
   const locked = new Map(lock.plugins.map((e) => [key(e), e]));
   const problems: InputError[] = [];
-  const hint = 'run `pull --lock` to update the lock file, or revert the list';
+  const hint = 'run `pull --write-lock` to update the lock file, or revert the list';
   for (const w of [...wanted].sort(compareEntries)) {
     const l = locked.get(key(w));
     if (!l)

@@ -21,7 +21,7 @@ import { publishVersion, removeVersion, writeIndex } from '../tree/publish';
 import { beginTreeRun } from '../tree/run-journal';
 import { LockOptions } from '../tree/output-lock';
 import { assertNoSymlinkBelow } from '../tree/safe-path';
-import { filesMatchByContent, listVersionDirs, readMetadata } from '../tree/read';
+import { filesMatchByContent, readMetadata } from '../tree/read';
 import { VerifiedFiles } from '../tree/verified-files';
 import { readSpecYaml } from '../tree/spec';
 import { checkWasmSize } from '../content/wasm';
@@ -30,6 +30,7 @@ import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
 import { limiter, mapLimit } from '../content/pool';
 import { PreparedWasm } from '../content/prepare';
 import { ContentStore } from './content-store';
+import { pruneCandidates } from './prune';
 import { Reporter, silentReporter } from './progress';
 import { DEFAULT_PULL_CONCURRENCY } from '../contract/concurrency';
 
@@ -310,7 +311,7 @@ async function stageGroup(run: Run, g: Group, i: number): Promise<Staged> {
         code: 'E_FROZEN_DIGEST',
         message: `${sourceText(e.source)} now resolves to ${digest}, the lock file has ${want}`,
         context: { plugin: e.name, version: e.version },
-        hint: 'the tag moved: run `pull --lock` to accept it, or pin the reference',
+        hint: 'the tag moved: run `pull --write-lock` to accept it, or pin the reference',
       });
     }
   }
@@ -431,14 +432,12 @@ async function vouchPublished(run: Run, e: PluginEntry, p: PreparedWasm): Promis
 async function commit(run: Run, staged: Staged[]): Promise<Committed> {
   const { root, opts, reporter } = run;
   const out: Committed = { published: 0, downloaded: 0, copied: 0, aliased: 0, cached: 0, pruned: [], lock: [] };
-  const wanted = new Set<string>();
   await mapLimit(
     staged,
     Math.max(1, Math.min(opts.concurrency ?? DEFAULT_PULL_CONCURRENCY, MAX_COMMIT_CONCURRENCY)),
     async (s) => {
       const fromSpec = s.aliases ?? [];
       for (const e of [...s.group.entries, ...fromSpec]) {
-        wanted.add(`${e.name}/${e.version}`);
         out.lock.push({
           name: e.name,
           version: e.version,
@@ -476,8 +475,8 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
     },
   );
   if (opts.prune && run.failures.length === 0) {
-    for (const v of await listVersionDirs(root)) {
-      if (wanted.has(`${v.name}/${v.version}`)) continue;
+    const aliases = staged.flatMap((s) => s.aliases ?? []);
+    for (const v of await pruneCandidates(root, opts.entries, aliases)) {
       await removeVersion(root, v.name, v.version);
       out.pruned.push(`${v.name}/${v.version}`);
       reporter.emit({ event: 'plugin', name: v.name, version: v.version, status: 'pruned', ms: 0 });
