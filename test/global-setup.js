@@ -1,11 +1,12 @@
-// Compiles the project once before the suites run: tests that start the CLI as a separate process
-// (the README quick start, kill-and-resume) run the same build/ that `npm run build` makes.
+// Compiles the project once before the integration suites run: tests that start the CLI as a separate
+// process (the README quick start, kill-and-resume) run the same build/ that `npm run build` makes.
+// The unit project has no global setup: it needs no build/ (see jest.config.js).
 const { execFileSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 
 module.exports = async function globalSetup() {
-  // Both tiers use it (the CPU pool runs the compiled worker, even in unit tests); one build per run.
+  // One build per run.
   if (process.env.HPS_TEST_BUILT === '1') return;
   const root = path.resolve(__dirname, '..');
   // A clean build: a module that became a folder (src/errors.ts -> src/errors/) would otherwise leave

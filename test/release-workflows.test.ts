@@ -28,7 +28,7 @@ const workflow = (f: string) => parse(text(f)) as Workflow;
 
 /** What each job may do: widening any of these should be a reviewed change to this table. */
 const JOB_PERMISSIONS: Record<string, Record<string, Record<string, string> | undefined>> = {
-  'ci.yml': { test: undefined },
+  'ci.yml': { unit: undefined, test: undefined },
   // build: read the repository, sign attestations (OIDC token) and store them; publish: the release.
   'release.yml': {
     build: { contents: 'read', 'id-token': 'write', attestations: 'write' },
@@ -107,11 +107,14 @@ describe.each(FILES)('%s', (file) => {
   });
 });
 
-test('ci.yml runs .ci/run on pull requests and on main', () => {
+test('ci.yml runs the unit tier as its own job, and .ci/run, on pull requests and on main', () => {
   const w = workflow('ci.yml');
   expect(Object.keys(w.on).sort()).toEqual(['pull_request', 'push']);
   expect((w.on.push as { branches: string[] }).branches).toEqual(['main']);
-  expect(Object.values(w.jobs).flatMap((j) => j.steps.map((s) => s.run).filter(Boolean))).toEqual(['.ci/run']);
+  const runs = (job: string) => w.jobs[job].steps.map((s) => s.run).filter(Boolean);
+  expect(Object.keys(w.jobs)).toEqual(['unit', 'test']);
+  expect(runs('unit')).toEqual(['npm ci && npm run test:unit']);
+  expect(runs('test')).toEqual(['.ci/run']);
 });
 
 describe('release.yml', () => {

@@ -20,7 +20,7 @@ import { SAFE_SEGMENT } from '../src/contract/plugin-identity';
 import { assertSafeSegment, publishVersion } from '../src/tree/publish';
 import { recordFigures, resetFigures } from './support/figures';
 import { treeState } from './support/tree-state';
-import { smallWasm } from './support/wasm';
+import { shippedSmallWasm } from './support/wasm';
 
 const FIGURES = 'parsers';
 const RUNS = 2000;
@@ -284,7 +284,7 @@ test('publishVersion with hostile names and versions writes nothing, inside or o
   try {
     const out = path.join(sandbox, 'nested', 'out');
     fs.mkdirSync(out, { recursive: true });
-    const wasm = await smallWasm();
+    const wasm = shippedSmallWasm();
     const before = treeState(sandbox);
     const unsafe = fc
       .oneof(

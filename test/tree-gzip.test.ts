@@ -14,7 +14,7 @@ import { CpuPool } from '../src/content/cpu-pool';
 import { GZIP_CHUNK, GZIP_DICT, gzipChunkedSync, planChunks } from '../src/content/gzip-format';
 import { parseGzipLevel } from '../src/contract/gzip-level';
 import { analyzeWasm, gzipFile } from '../src/content/prepare';
-import { largeWasm, smallWasm } from './support/wasm';
+import { largeWasm, shippedSmallWasm } from './support/wasm';
 
 let dir: string;
 let large: Buffer;
@@ -102,7 +102,7 @@ test('the pooled gzip of the large real module is byte-identical whatever the po
 }, 60_000);
 
 test('the worker reports the facts the metadata needs, computed from the file', async () => {
-  const small = await smallWasm();
+  const small = shippedSmallWasm();
   const bytes = fs.readFileSync(small);
   const facts = await analyzeWasm(small, { pool: pool(1) });
   expect(facts).toEqual({

@@ -9,7 +9,7 @@ import { verifyTree } from '../src/tree/read';
 import { InodeHashes } from '../src/tree/inode-hashes';
 import { reindexTree } from '../src/tree/reindex';
 import { renderMetadataTxt } from '../src/tree/render';
-import { largeWasm, smallWasm } from './support/wasm';
+import { largeWasm, shippedSmallWasm } from './support/wasm';
 import { editInPlace, treeState } from './support/tree-state';
 
 let small: string;
@@ -28,8 +28,8 @@ const base = (wasmPath: string) => ({
   created: '2024-05-01T12:00:00Z',
 });
 
-beforeAll(async () => {
-  small = await smallWasm();
+beforeAll(() => {
+  small = shippedSmallWasm();
 });
 afterAll(() => {
   for (const d of tmpRoots) fs.rmSync(d, { recursive: true, force: true });

@@ -5,12 +5,14 @@
  *
  * Workers are started lazily, `unref()`ed while idle (a finished CLI run exits without an explicit
  * shutdown) and stopped after `idleMs` without work, so a long-lived process (a test runner, a
- * server) does not keep threads around between pulls. Workers always run the compiled cpu-worker.js
- * (found by src/contract/package-layout.ts); no TypeScript loader is ever started.
+ * server) does not keep threads around between pulls. Compiled code (the CLI, the package, build/)
+ * runs the compiled cpu-worker.js (found by src/contract/package-layout.ts) and never starts a
+ * TypeScript loader; see startWorker for the one case that does, the sources under jest.
  */
 import * as os from 'os';
+import * as path from 'path';
 import { Worker } from 'worker_threads';
-import { compiledModule } from '../contract/package-layout';
+import { compiledModule, packageFile } from '../contract/package-layout';
 import { IntegrityError } from '../errors';
 import type { CpuReply, CpuResult, CpuTask, FramedHashes, FramedHashTask, WasmFacts } from './cpu-worker';
 import type { WasmWhere } from './wasm';
@@ -28,8 +30,19 @@ interface Slot {
   idleTimer?: NodeJS.Timeout;
 }
 
+/**
+ * This module runs as TypeScript only when jest (ts-jest) loads the sources. jest's transform does
+ * not reach worker threads, so the worker then registers sucrase's require hook (a dev dependency,
+ * as `npm run synth` uses it) and loads cpu-worker.ts itself: the tests run the worker of the sources
+ * they test, and the unit tier needs no `tsc` build of build/ first (a build/ left by an earlier run,
+ * possibly stale, is never used by in-process tests). The hook is resolved from the package root
+ * inside the worker's own code, so no bundler (scripts/package-cli.js) sees it.
+ */
 function startWorker(): Worker {
-  return new Worker(compiledModule('content', 'cpu-worker'));
+  if (path.extname(__filename) !== '.ts') return new Worker(compiledModule('content', 'cpu-worker'));
+  const load = (request: string) =>
+    `require('module').createRequire(${JSON.stringify(packageFile('package.json'))})(${JSON.stringify(request)});`;
+  return new Worker(load('sucrase/register/ts') + load(path.join(__dirname, 'cpu-worker.ts')), { eval: true });
 }
 
 export class CpuPool {

@@ -36,8 +36,9 @@ export function packageFile(...segments: string[]): string {
 
 /**
  * The compiled JavaScript of a module under src/, e.g. `compiledModule('content', 'cpu-worker')`:
- * next to the caller when it runs compiled, else from build/ (what `npm run build` and jest's global
- * setup write). Worker threads need plain JavaScript; production code never starts a TypeScript loader.
+ * next to the caller when it runs compiled, else from build/ (what `npm run build` writes). Worker
+ * threads need plain JavaScript; production code never starts a TypeScript loader (only the sources
+ * under jest do: see startWorker in src/content/cpu-pool.ts).
  */
 export function compiledModule(...segments: string[]): string {
   const rel = path.join('src', ...segments) + '.js';

@@ -16,6 +16,16 @@ const ASC = path.join(REPO_ROOT, 'node_modules', 'assemblyscript', 'bin', 'asc')
 
 let pending: Promise<string> | undefined;
 
+/**
+ * The small filter as shipped, examples/add-header/plugin.wasm, read without compiling: for unit
+ * tests, so `npm run test:unit` on a fresh clone (CI's unit job) does not spend ~6 s of CPU per jest
+ * worker on the AssemblyScript compiler. test/docs.test.ts keeps the shipped file equal to smallWasm().
+ * Tests only read it (publishing copies it): it is a tracked file.
+ */
+export function shippedSmallWasm(): string {
+  return path.join(REPO_ROOT, 'examples', 'add-header', 'plugin.wasm');
+}
+
 /** Path of the compiled small filter (~17 KB). Built once per source text, cached across runs and workers. */
 export function smallWasm(): Promise<string> {
   pending ??= buildSmall();

@@ -1,0 +1,293 @@
+/**
+ * src/content/: the byte work of a pull. Durable and atomic writes (fsutil.ts), bounded concurrency
+ * (pool.ts), the Wasm checks (wasm.ts), the bounded .gz check (gzip-check.ts), the CPU pool
+ * (cpu-pool.ts) with real worker threads, and the worker's tasks run in-process (cpu-worker.ts), since
+ * coverage is not collected inside worker threads. The pooled gzip itself: test/tree-gzip.test.ts.
+ */
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as zlib from 'zlib';
+import { IntegrityError } from '../src/errors';
+import { CpuPool } from '../src/content/cpu-pool';
+import { CpuTask, FramedHashes, runCpuTask, WasmFacts } from '../src/content/cpu-worker';
+import {
+  RUN_ID,
+  runIdOf,
+  runTempName,
+  sha256Hex,
+  sha256OfFile,
+  syncDir,
+  writeFileAtomic,
+  writeFileDurable,
+} from '../src/content/fsutil';
+import { checkGzipOf, inspectGzipOf } from '../src/content/gzip-check';
+import { gzipChunkedSync, planChunks } from '../src/content/gzip-format';
+import { limiter, mapLimit } from '../src/content/pool';
+import { analyzeWasm, gzipFile } from '../src/content/prepare';
+import { checkWasm, checkWasmSize } from '../src/content/wasm';
+import { MAX_WASM_BYTES } from '../src/contract/tree-format';
+import { wasmVariant } from './support/tree-state';
+
+const WASM = fs.readFileSync(path.join(__dirname, '..', 'examples', 'add-header', 'plugin.wasm'));
+const sha = (b: Uint8Array) => crypto.createHash('sha256').update(b).digest('hex');
+let dir: string;
+const file = (name: string, data: string | Uint8Array) => {
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, data);
+  return p;
+};
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'content-'));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('fsutil', () => {
+  test('temp names carry this run id, which runIdOf reads back; other names have none', () => {
+    const name = runTempName('tmp', 'pull');
+    expect(name).toMatch(new RegExp(`^\\.tmp-${RUN_ID}-pull-[0-9a-f]{12}$`));
+    expect(runTempName('old', '')).toMatch(new RegExp(`^\\.old-${RUN_ID}-[0-9a-f]{12}$`));
+    expect(runIdOf(name)).toBe(RUN_ID);
+    expect(runIdOf('.tmp-oci-abc')).toBeUndefined();
+    expect(runIdOf('plugin.wasm')).toBeUndefined();
+  });
+
+  test('a durable write sets the mtime asked for; an atomic one replaces the file and leaves no temp file', async () => {
+    const target = path.join(dir, 'atomic', 'index.json');
+    fs.mkdirSync(path.dirname(target));
+    const when = new Date('2024-05-01T12:00:00Z');
+    await writeFileDurable(target, 'one', when);
+    expect(fs.statSync(target).mtime.toISOString()).toBe(when.toISOString());
+    const ino = fs.statSync(target).ino;
+    await writeFileAtomic(target, Buffer.from('two'), new Date(0));
+    expect(fs.readFileSync(target, 'utf8')).toBe('two');
+    expect(fs.statSync(target).mtimeMs).toBe(0);
+    expect(fs.statSync(target).ino).not.toBe(ino);
+    expect(fs.readdirSync(path.dirname(target))).toEqual(['index.json']);
+  });
+
+  test('an atomic write that cannot rename removes its temp file and throws', async () => {
+    const parent = path.join(dir, 'rename-fails');
+    fs.mkdirSync(path.join(parent, 'taken'), { recursive: true });
+    fs.writeFileSync(path.join(parent, 'taken', 'x'), 'a folder with content cannot be renamed over');
+    await expect(writeFileAtomic(path.join(parent, 'taken'), 'data', new Date(0))).rejects.toMatchObject({
+      code: expect.stringMatching(/EISDIR|ENOTEMPTY|EEXIST/),
+    });
+    expect(fs.readdirSync(parent)).toEqual(['taken']);
+  });
+
+  test('hashes of a file and of bytes agree; syncDir tolerates what cannot be synced', async () => {
+    const p = file('hash.bin', WASM);
+    expect(await sha256OfFile(p)).toBe(sha(WASM));
+    expect(sha256Hex(WASM)).toBe(sha(WASM));
+    await expect(syncDir(path.join(dir, 'no-such-folder'))).resolves.toBeUndefined();
+  });
+});
+
+describe('pool', () => {
+  test('mapLimit keeps the input order and never runs more than the limit at once', async () => {
+    let active = 0;
+    let peak = 0;
+    const out = await mapLimit([50, 10, 30, 0, 20], 2, async (ms, i) => {
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise((r) => setTimeout(r, ms));
+      active--;
+      return `${i}:${ms}`;
+    });
+    expect(out).toEqual(['0:50', '1:10', '2:30', '3:0', '4:20']);
+    expect(peak).toBe(2);
+    expect(await mapLimit([], 4, () => Promise.resolve(1))).toEqual([]);
+  });
+
+  test('a limiter shared by callers admits at most `limit`, in order, and frees its slot on failure', async () => {
+    const gate = limiter(1);
+    const order: string[] = [];
+    const job = (name: string, fail = false) =>
+      gate(async () => {
+        order.push(`start ${name}`);
+        await new Promise((r) => setTimeout(r, 5));
+        order.push(`end ${name}`);
+        if (fail) throw new Error(name);
+        return name;
+      });
+    const results = await Promise.allSettled([job('a'), job('b', true), job('c')]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(order).toEqual(['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
+  });
+});
+
+describe('wasm checks', () => {
+  test('a real module passes; each kind of bad payload gets its own code', () => {
+    expect(() => checkWasm(WASM)).not.toThrow();
+    const code = (bytes: Uint8Array) => {
+      try {
+        checkWasm(bytes, { plugin: 'p', version: '1' });
+        return 'ok';
+      } catch (e) {
+        expect(e).toBeInstanceOf(IntegrityError);
+        expect((e as IntegrityError).context).toMatchObject({ plugin: 'p', version: '1' });
+        return (e as IntegrityError).code;
+      }
+    };
+    expect(code(Buffer.from('text, not a module'))).toBe('E_NOT_WASM');
+    expect(code(WASM.subarray(0, 4))).toBe('E_NOT_WASM');
+    expect(code(Buffer.concat([WASM.subarray(0, 4), Buffer.from([2, 0, 0, 0]), WASM.subarray(8)]))).toBe(
+      'E_WASM_VERSION',
+    );
+    expect(code(WASM.subarray(0, WASM.length - 7))).toBe('E_WASM_INVALID');
+    expect(() => checkWasmSize(MAX_WASM_BYTES)).not.toThrow();
+    expect(() => checkWasmSize(MAX_WASM_BYTES + 1, { plugin: 'big' })).toThrow(
+      expect.objectContaining({ code: 'E_WASM_TOO_LARGE', context: expect.objectContaining({ plugin: 'big' }) }),
+    );
+  });
+});
+
+describe('gzip check', () => {
+  const want = { sha256: sha(WASM), size: WASM.length };
+
+  test('ok, mismatch, corrupt and oversize, with the sha256 of the file read once', async () => {
+    const gz = gzipChunkedSync(WASM, 6);
+    const good = file('good.gz', gz);
+    expect(await inspectGzipOf(good, want)).toEqual({ result: 'ok', fileSha256: sha(gz) });
+    expect(await checkGzipOf(file('other.gz', zlib.gzipSync(wasmVariant(WASM, 'x'))), want)).toBe('oversize');
+    expect(await checkGzipOf(file('short.gz', zlib.gzipSync(WASM.subarray(1))), want)).toBe('mismatch');
+    expect(await checkGzipOf(file('broken.gz', gz.subarray(0, gz.length / 2)), want)).toBe('corrupt');
+    expect(await checkGzipOf(file('plain.gz', WASM), want)).toBe('corrupt');
+    // A gzip bomb stops at the expected size: 64 MiB of zeros is never decoded in full.
+    const bomb = file('bomb.gz', zlib.gzipSync(Buffer.alloc(64 * 1024 * 1024)));
+    expect(await checkGzipOf(bomb, { sha256: sha(Buffer.alloc(10)), size: 10 })).toBe('oversize');
+  });
+
+  test('a symlink is not followed', async () => {
+    const link = path.join(dir, 'link.gz');
+    fs.symlinkSync(file('target.gz', gzipChunkedSync(WASM, 6)), link);
+    await expect(checkGzipOf(link, want)).rejects.toMatchObject({ code: 'ELOOP' });
+  });
+});
+
+describe('CPU worker tasks, run in-process', () => {
+  test('analyze: size, md5, sha256 and CRC-32 of the file; a bad payload is refused', () => {
+    const p = file('task.wasm', WASM);
+    const facts = runCpuTask({ kind: 'analyze', file: p, fsync: true }) as WasmFacts;
+    expect(facts).toEqual({
+      size: WASM.length,
+      md5: crypto.createHash('md5').update(WASM).digest('hex'),
+      sha256: sha(WASM),
+      crc32: zlib.crc32(WASM),
+    });
+    expect(() => runCpuTask({ kind: 'analyze', file: file('task.txt', 'text'), fsync: false })).toThrow(
+      expect.objectContaining({ code: 'E_NOT_WASM' }),
+    );
+  });
+
+  test('deflate: the chunks, framed, are the one-call gzip', () => {
+    const big = Buffer.concat(Array.from({ length: 80 }, (_, i) => wasmVariant(WASM, String(i))));
+    const p = file('big.bin', big);
+    const plans = planChunks(big.length);
+    expect(plans.length).toBeGreaterThan(1);
+    const chunks = plans.map((plan) => runCpuTask({ kind: 'deflate', file: p, plan, level: 6 }) as Uint8Array);
+    const whole = gzipChunkedSync(big, 6);
+    expect(Buffer.concat(chunks).equals(whole.subarray(10, whole.length - 8))).toBe(true);
+    // A file shorter than its plan (changed while being read) is an error, not a short chunk.
+    const short = file('short.bin', big.subarray(0, 100));
+    expect(() => runCpuTask({ kind: 'deflate', file: short, plan: plans[0], level: 6 })).toThrow(
+      /shorter than expected/,
+    );
+  });
+
+  test('framed-hash: hashes of both framed files and of each alone; the second one written once', () => {
+    const a = file('a.bin', 'AAAA');
+    const b = file('b.bin', 'BBBB');
+    const out = path.join(dir, 'framed');
+    fs.mkdirSync(out);
+    const task: CpuTask = {
+      kind: 'framed-hash',
+      a,
+      aHead: Buffer.from('<'),
+      aTail: Buffer.from('>'),
+      b,
+      bHead: Buffer.from('['),
+      bTail: Buffer.from(']'),
+      writeB: { dir: out, mtimeMs: Date.parse('2024-05-01T12:00:00Z') },
+    };
+    const h = runCpuTask(task) as FramedHashes;
+    expect(h).toEqual({
+      aFramed: sha(Buffer.from('<AAAA>')),
+      aFile: sha(Buffer.from('AAAA')),
+      bFramed: sha(Buffer.from('[BBBB]')),
+      bFile: sha(Buffer.from('BBBB')),
+      bFramedSize: 6,
+    });
+    const written = path.join(out, h.bFramed);
+    expect(fs.readFileSync(written, 'utf8')).toBe('[BBBB]');
+    expect(fs.statSync(written).mtime.toISOString()).toBe('2024-05-01T12:00:00.000Z');
+    // Content-addressed: an existing file of that name is left as it is.
+    fs.utimesSync(written, new Date(0), new Date(0));
+    expect(runCpuTask(task)).toEqual(h);
+    expect(fs.statSync(written).mtimeMs).toBe(0);
+  });
+});
+
+describe('CPU pool (real worker threads, loading the worker from the sources)', () => {
+  test('runs more jobs than workers, in order of submission, with the same results as in-process', async () => {
+    const pool = new CpuPool(1, 50);
+    try {
+      const files = ['p0', 'p1', 'p2'].map((n, i) => file(`${n}.wasm`, wasmVariant(WASM, n + i)));
+      const facts = await Promise.all(files.map((f) => pool.analyze(f, false)));
+      expect(facts).toEqual(files.map((f) => runCpuTask({ kind: 'analyze', file: f, fsync: false })));
+      expect(await analyzeWasm(files[0], { pool })).toEqual(facts[0]);
+      const gz = await gzipFile(files[0], facts[0], 9, pool);
+      expect(gz.equals(gzipChunkedSync(fs.readFileSync(files[0]), 9))).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('errors come back typed when the worker knows the code, plain otherwise; the pool keeps working', async () => {
+    const pool = new CpuPool(2);
+    try {
+      const typed = pool.analyze(file('bad.wasm', 'not a module'), false);
+      await expect(typed).rejects.toBeInstanceOf(IntegrityError);
+      await expect(typed).rejects.toMatchObject({ code: 'E_NOT_WASM', hint: expect.any(String) });
+      // The plugin the task names crosses the thread with the error.
+      await expect(
+        pool.analyze(file('bad2.wasm', 'not a module'), false, { plugin: 'p', version: '1' }),
+      ).rejects.toMatchObject({ code: 'E_NOT_WASM', context: { plugin: 'p', version: '1' } });
+      await expect(pool.analyze(path.join(dir, 'missing.wasm'), false)).rejects.toThrow(/ENOENT/);
+      expect(await pool.analyze(file('fine.wasm', WASM), false)).toMatchObject({ sha256: sha(WASM) });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('close rejects queued work and stops the workers; the pool starts again when used', async () => {
+    const pool = new CpuPool(1);
+    const p = file('close.wasm', WASM);
+    const jobs = Promise.allSettled([pool.analyze(p, false), pool.analyze(p, false)]); // running, queued
+    await pool.close();
+    expect((await jobs).map((r) => (r.status === 'rejected' ? (r.reason as Error).message : r.status))).toEqual([
+      'cpu pool closed',
+      'cpu pool closed',
+    ]);
+    expect(await pool.analyze(p, false)).toMatchObject({ size: WASM.length });
+    await pool.close();
+  });
+
+  test('idle workers are stopped after idleMs, and started again for the next job', async () => {
+    const pool = new CpuPool(1, 20);
+    try {
+      const p = file('idle.wasm', WASM);
+      await pool.analyze(p, false);
+      const slots = () => (pool as any).slots.length as number;
+      expect(slots()).toBe(1);
+      for (let i = 0; i < 100 && slots() > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(slots()).toBe(0);
+      expect(await pool.analyze(p, false)).toMatchObject({ size: WASM.length });
+    } finally {
+      await pool.close();
+    }
+  });
+});
