@@ -125,6 +125,10 @@ export const ERROR_CATALOGUE = {
       fix: 'use a path without spaces, quotes or `;`',
     },
     E_NGINX_PORT: { what: 'the port is not an integer from 1 to 65535', fix: 'pick another `--port`' },
+    E_SERVE_HOST: {
+      what: '`serve --host` is neither an IPv4 address, an IPv6 address (`::1` or `[::1]`) nor a host name',
+      fix: 'pass e.g. `--host 127.0.0.1` or `--host ::1`',
+    },
     E_RELEASE_INPUT: {
       what: 'a release step was given a missing file or a malformed argument',
       fix: 'read the message; the release workflow passes these from its inputs',
