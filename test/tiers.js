@@ -50,6 +50,7 @@ module.exports = {
     'pull-content',
     'pull-registry',
     'reliability-hostile',
+    'reliability-identity',
     'reliability-manifests',
     'reliability-registry',
     'reliability-republish',

@@ -138,6 +138,10 @@ export const ERROR_CATALOGUE = {
       what: 'the release snapshot is not the published one (sha256 or Higress version differ)',
       fix: 'fetch `plugins/release/snapshots/<version>.json` again from the Higress tag',
     },
+    E_IDENTITY_CLASH: {
+      what: 'two plugin names or versions cannot both be served: they differ only in letter case, or `foo` and `foo.json` (a file and a folder of the OCI view)',
+      fix: 'keep one of the two: remove the other from the list or delete its folder under `plugins/`',
+    },
     E_RESERVED_NAME: {
       what: 'a plugin name is one the tree format uses itself (`index.json`, `index.json.gz`)',
       fix: 'rename the plugin',
@@ -315,6 +319,10 @@ export const ERROR_CATALOGUE = {
     },
   },
   verify: {
+    E_VERIFY_IDENTITY: {
+      what: 'two version folders of the tree cannot both be served: their names or versions differ only in letter case, or they are `foo` and `foo.json`',
+      fix: 'delete one of the two folders under `plugins/`, then run `index`',
+    },
     E_VERIFY_INDEX: {
       what: '`index.json` does not list exactly the version folders of the tree',
       fix: 'run `index` to rebuild it',

@@ -10,7 +10,7 @@ import * as path from 'path';
 import { InputError, IntegrityError } from '../errors';
 import { randomSuffix, sha256OfFile, syncDir, writeFileDurable } from '../content/fsutil';
 import { mapLimit } from '../content/pool';
-import { compareEntries } from '../contract/plugin-identity';
+import { assertNoIdentityClash, compareEntries } from '../contract/plugin-identity';
 import { GZ_FILE, PLUGINS_DIR, PluginMetadata, WASM_FILE } from '../contract/tree-format';
 import { OCI_MANIFEST, parseManifest } from '../oci/registry/media';
 import type { ImageManifest } from '../oci/registry/media';
@@ -168,6 +168,8 @@ export async function writeOciView(root: string, opts: WriteViewOptions = {}): P
     });
   }
   const metas = (await versionsOf(root)).sort(compareEntries);
+  // Before anything is written: a set Nginx or the view's files cannot hold is refused whole.
+  assertNoIdentityClash(metas);
   const prior: Prior = {
     dir: oldDir,
     tags: new Map((previous?.tags ?? []).map((t) => [`${t.name}/${t.version}`, t])),

@@ -15,7 +15,7 @@ import { PluginEntry, sourceKey, sourceText } from '../inputs/types';
 import { FetchedArtifact, OciClient, OriginalArtifact } from '../oci/types';
 import { assertOciDirIsOurs, writeOciView } from '../ociview/write';
 import { GZ_FILE, PLUGINS_DIR, SPEC_FILE, WASM_FILE } from '../contract/tree-format';
-import { SAFE_SEGMENT } from '../contract/plugin-identity';
+import { assertNoIdentityClash, PluginId, SAFE_SEGMENT } from '../contract/plugin-identity';
 import { runTempName, sha256OfFile, writeFileAtomic } from '../content/fsutil';
 import { publishVersion, removeVersion, writeIndex } from '../tree/publish';
 import { beginTreeRun } from '../tree/run-journal';
@@ -472,6 +472,13 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
   return out;
 }
 
+/** Every version the tree holds once `commit` has run: what it publishes, and what it keeps. */
+async function versionsAfterCommit(run: Run, staged: Staged[]): Promise<PluginId[]> {
+  const publishing = staged.flatMap((s) => [...s.group.entries, ...(s.aliases ?? [])]);
+  const prunes = run.opts.prune && run.failures.length === 0;
+  return [...publishing, ...(prunes ? [] : await listVersionDirs(run.root))];
+}
+
 /**
  * Two steps so a failed run changes nothing: `stage` everything, then `commit` only when staging had
  * no failure (or, with --keep-going, commit what staged). Temp folders are removed at the end and on
@@ -510,10 +517,16 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
   reporter.emit({ event: 'start', plugins: opts.entries.length, sources: groups.length });
   let committed = false;
   try {
+    // Fails fast, before any download, on a list that cannot be served with the folders it keeps.
+    assertNoIdentityClash([...opts.entries, ...(opts.prune ? [] : await listVersionDirs(root))]);
     resolveAhead(run, groups);
     const staged = await stage(run, groups);
     await checkSpecAliases(run, staged);
     const proceed = run.failures.length === 0 || opts.keepGoing;
+    // The tree and its OCI view are published as one unit: the whole set the commit would leave
+    // (spec.yaml aliases included) is checked before the first folder is written, so the view
+    // written after it cannot be refused for it (issue 27, class 8).
+    if (proceed) assertNoIdentityClash(await versionsAfterCommit(run, staged));
     const done: Committed = proceed
       ? await commit(run, staged)
       : { published: 0, downloaded: 0, copied: 0, aliased: 0, cached: 0, pruned: [], lock: [] };

@@ -11,6 +11,7 @@ import * as path from 'path';
 import { PluginServerError } from '../errors';
 import { INDEX_FILE, PLUGINS_DIR, SPEC_FILE, WASM_FILE } from '../contract/tree-format';
 import { createdFromMtime } from '../contract/created';
+import { assertNoIdentityClash } from '../contract/plugin-identity';
 import { runTempName, sha256OfFile } from '../content/fsutil';
 import { publishVersion, writeIndex } from './publish';
 import { LockOptions } from './output-lock';
@@ -76,6 +77,8 @@ export async function reindexTree(
 async function reindexLocked(root: string, opts: { sourceDateEpoch?: string }): Promise<ReindexResult> {
   const out: ReindexResult = { kept: [], rebuilt: [], failed: [], skipped: [] };
   const dirs = await listVersionDirs(root);
+  // Refused before anything is rewritten: the OCI view written after it could not hold this set.
+  assertNoIdentityClash(dirs, 'delete one of the two folders under plugins/, then run index again');
   out.skipped = await strayEntries(root, new Set(dirs.map((v) => `${v.name}/${v.version}`)));
   for (const v of dirs) {
     const id = `${v.name}/${v.version}`;
