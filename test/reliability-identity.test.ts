@@ -6,6 +6,10 @@
  * the view failed. Each case runs the real CLI (in-process) and `nginx -t` on image/nginx.conf as
  * `serve` rewrites it; the property test checks that the tree, `verify`, `nginx -t` and the OCI view
  * agree for generated sets of names and versions.
+ *
+ * Class 9, with the real Distribution registry: the source manifest digest is the OCI view's identity
+ * of a version, so a lost or replaced kept side blob (the config) is fetched from the source again,
+ * never papered over by a generated image with another digest.
  */
 import { spawnSync } from 'child_process';
 import fc from 'fast-check';
@@ -16,6 +20,7 @@ import { identityClashes, PluginId, SAFE_SEGMENT } from '../src/contract/plugin-
 import { readView } from '../src/ociview/write';
 import { prepareNginx } from '../src/serve/nginx-runtime';
 import { runCli } from './support/cli-run';
+import { blobPath, flipMiddleByte, pushWasmArtifact, Pushed, Registry, startRegistry } from './support/registry';
 import { treeState, wasmVariant } from './support/tree-state';
 import { tool } from './support/tools';
 import { smallWasm } from './support/wasm';
@@ -233,5 +238,87 @@ describe('property: the tree, verify, nginx -t and the OCI view agree', () => {
       }),
       { numRuns: 2000, seed: 27 },
     );
+  });
+});
+
+describe('class 9: the source manifest digest is the OCI view identity', () => {
+  let reg: Registry;
+  const pushed: Record<string, Pushed> = {};
+  beforeAll(async () => {
+    reg = await startRegistry();
+    for (const name of ['keep', 'gone'])
+      // wasm + spec.yaml: the form the gateway loads, so the view keeps the source's own manifest.
+      pushed[name] = await pushWasmArtifact(reg, `plugins/${name}`, '1.0.0', wasmVariant(small, `class9-${name}`), {
+        specYaml: 'info:\n  version: 1.0.0\n',
+        annotations: { 'org.opencontainers.image.created': '2025-01-02T03:04:05Z' },
+      });
+  }, 60_000);
+  afterAll(async () => {
+    await reg?.stop();
+  });
+
+  const listFor = (where: string, names: string[]) => {
+    const list = path.join(where, `list-${n++}.properties`);
+    fs.writeFileSync(list, names.map((x) => `${x}=oci://${reg.host}/plugins/${x}:1.0.0\n`).join(''));
+    return list;
+  };
+  const tagOf = async (tree: string, name: string) =>
+    (await readView(path.join(tree, 'oci')))?.tags.find((t) => t.name === name);
+  const configFile = (tree: string, name: string) =>
+    path.join(tree, 'oci', 'blobs', pushed[name].config.digest.slice('sha256:'.length));
+
+  test.each([
+    ['lost', (f: string) => fs.rmSync(f)],
+    [
+      'replaced',
+      (f: string) => {
+        fs.chmodSync(f, 0o644);
+        fs.writeFileSync(f, '{"other":true}');
+      },
+    ],
+  ])(
+    'a %s config blob: verify fails, pull restores it from the source and the tag keeps its digest',
+    async (_l, harm) => {
+      const w = fresh('digest');
+      const tree = path.join(w, 'tree');
+      const list = listFor(w, ['keep']);
+      expect((await runCli('pull', list, '--out', tree)).code).toBe(0);
+      expect(await tagOf(tree, 'keep')).toMatchObject({ form: 'original', digest: pushed.keep.manifestDigest });
+      harm(configFile(tree, 'keep'));
+      const v = await runCli('verify', tree);
+      expect(v.code).toBe(6);
+      expect(v.stderr).toContain(`blob ${pushed.keep.config.digest} is missing or does not hash to its name`);
+      const again = await runCli('pull', list, '--out', tree);
+      expect(again.stderr).not.toMatch(/^error/m);
+      expect(again.code).toBe(0);
+      // Not a generated image with a new digest: the source's manifest, its config fetched again.
+      expect(await tagOf(tree, 'keep')).toMatchObject({ form: 'original', digest: pushed.keep.manifestDigest });
+      expect(fs.readFileSync(configFile(tree, 'keep'), 'utf8')).toBe('{}');
+      expect((await runCli('verify', tree)).code).toBe(0);
+    },
+  );
+
+  test('when the source cannot give it back: pull --keep-going and index fail naming the digest, the tag never moves', async () => {
+    const w = fresh('digest-gone');
+    const tree = path.join(w, 'tree');
+    const list = listFor(w, ['gone']);
+    expect((await runCli('pull', list, '--out', tree)).code).toBe(0);
+    fs.rmSync(configFile(tree, 'gone'));
+    // The registry now serves other bytes for the module: the fetch fails its digest check.
+    const layer = blobPath(reg, pushed.gone.wasmLayer.digest);
+    fs.writeFileSync(layer, flipMiddleByte(fs.readFileSync(layer)));
+    const before = treeState(tree);
+    const r = await runCli('pull', list, '--out', tree, '--keep-going');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`but its config blob ${pushed.gone.config.digest} is missing`);
+    expect(r.stderr).toContain(pushed.gone.manifestDigest);
+    const ix = await runCli('index', tree);
+    expect(ix.code).not.toBe(0);
+    expect(ix.stderr).toContain(`serves gone:1.0.0 as its source manifest ${pushed.gone.manifestDigest}`);
+    expect(await tagOf(tree, 'gone')).toMatchObject({ form: 'original', digest: pushed.gone.manifestDigest });
+    // index rewrote nothing of the view; verify still reports the lost blob.
+    const after = treeState(tree);
+    for (const k of Object.keys(before)) if (k.startsWith('oci/')) expect([k, after[k]]).toEqual([k, before[k]]);
+    expect((await runCli('verify', tree)).code).toBe(6);
   });
 });

@@ -297,6 +297,10 @@ export const ERROR_CATALOGUE = {
       what: 'a blob of a kept source manifest is missing while the OCI view is written',
       fix: 'run pull again',
     },
+    E_OCI_VIEW_IDENTITY: {
+      what: "the OCI view serves a version as its source's manifest, but a kept file of it (the config blob) is missing or replaced, and a generated image would change the tag's digest",
+      fix: '`pull` fetches it from the source again; if the source is gone, restore `oci/` from a backup',
+    },
     E_WASM_CHANGED: {
       what: 'a file changed while it was being read or published',
       fix: 'run pull again; do not touch the files while it runs',
