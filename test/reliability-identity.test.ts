@@ -10,6 +10,9 @@
  * Class 9, with the real Distribution registry: the source manifest digest is the OCI view's identity
  * of a version, so a lost or replaced kept side blob (the config) is fetched from the source again,
  * never papered over by a generated image with another digest.
+ *
+ * Class 13: `index` over a module hand-placed through a hardlink that several folders share refuses,
+ * naming every path, instead of re-blessing the new bytes for all of them.
  */
 import { spawnSync } from 'child_process';
 import fc from 'fast-check';
@@ -320,5 +323,68 @@ describe('class 9: the source manifest digest is the OCI view identity', () => {
     const after = treeState(tree);
     for (const k of Object.keys(before)) if (k.startsWith('oci/')) expect([k, after[k]]).toEqual([k, before[k]]);
     expect((await runCli('verify', tree)).code).toBe(6);
+  });
+});
+
+describe('class 13: a hand-placed module written through a shared hardlink', () => {
+  test('index refuses naming every path and changes nothing; pull restores; rm then cp is the safe way', async () => {
+    const w = fresh('hardlink');
+    const tree = path.join(w, 'tree');
+    const mod = path.join(w, 'shared.wasm');
+    fs.writeFileSync(mod, wasmVariant(small, 'class13-shared'));
+    const list = path.join(w, 'list.properties');
+    fs.writeFileSync(list, `a=file:${mod}@1.0.0\nb=file:${mod}@1.0.0\n#@alias a latest=1.0.0\n`);
+    expect((await runCli('pull', list, '--out', tree)).code).toBe(0);
+    const wasm = (name: string, version: string) => path.join(tree, 'plugins', name, version, 'plugin.wasm');
+    const shared = fs.statSync(wasm('a', '1.0.0')).ino;
+    expect([fs.statSync(wasm('b', '1.0.0')).ino, fs.statSync(wasm('a', 'latest')).ino]).toEqual([shared, shared]);
+    const original = fs.readFileSync(mod);
+
+    // What the index workflow used to invite: cp over the path (as root, past the 0444 mode).
+    const fresher = path.join(w, 'new.wasm');
+    fs.writeFileSync(fresher, wasmVariant(small, 'class13-new'));
+    fs.chmodSync(wasm('a', '1.0.0'), 0o644); // as root needs no chmod; a non-root test does
+    fs.copyFileSync(fresher, wasm('a', '1.0.0'));
+    expect(fs.readFileSync(wasm('b', '1.0.0'))).toEqual(fs.readFileSync(fresher)); // written through
+    const before = treeState(tree);
+    const ix = await runCli('index', tree);
+    expect(ix.code).toBe(3);
+    expect(errorLines(ix.stderr)).toHaveLength(1);
+    expect(ix.stderr).toContain(
+      'it is one file (hardlink) with 3 paths, all changed with it: plugins/a/1.0.0/plugin.wasm, plugins/a/latest/plugin.wasm, plugins/b/1.0.0/plugin.wasm',
+    );
+    expect(ix.stderr).toContain('`rm <path>` then `cp new.wasm <path>`');
+    expect(treeState(tree)).toEqual(before);
+    // b keeps its recorded source and sha256: nothing was re-blessed.
+    const metaB = JSON.parse(fs.readFileSync(path.join(tree, 'plugins', 'b', '1.0.0', 'metadata.json'), 'utf8'));
+    expect(metaB.source).toBe(`file:${mod}`);
+
+    // Recovery: pull fetches every sharer again; then the module is placed with rm + cp.
+    expect((await runCli('pull', list, '--out', tree)).code).toBe(0);
+    for (const [n2, v] of [
+      ['a', '1.0.0'],
+      ['b', '1.0.0'],
+      ['a', 'latest'],
+    ])
+      expect(fs.readFileSync(wasm(n2, v))).toEqual(original);
+    fs.rmSync(wasm('a', '1.0.0'));
+    fs.copyFileSync(fresher, wasm('a', '1.0.0'));
+    const ok = await runCli('index', tree);
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toMatch(/1 rebuilt/);
+    expect(fs.readFileSync(wasm('b', '1.0.0'))).toEqual(original);
+    expect(fs.readFileSync(wasm('a', 'latest'))).toEqual(original);
+    expect((await runCli('verify', tree)).code).toBe(0);
+    // The other way docs/custom-plugins.md shows: install unlinks the path before it writes.
+    const third = path.join(w, 'third.wasm');
+    fs.writeFileSync(third, wasmVariant(small, 'class13-third'));
+    const inst = spawnSync('install', ['-m', '0444', third, wasm('b', '1.0.0')], { encoding: 'utf8' });
+    expect(inst.status).toBe(0);
+    expect(fs.readFileSync(wasm('a', 'latest'))).toEqual(original);
+    expect((await runCli('index', tree)).stderr).toMatch(/1 rebuilt/);
+    expect((await runCli('verify', tree)).code).toBe(0);
+    const docs = fs.readFileSync(path.join(__dirname, '..', 'docs', 'custom-plugins.md'), 'utf8');
+    expect(docs).toContain('rm tree/plugins/my-filter/1.2.0/plugin.wasm\ncp ');
+    expect(docs).toContain('install -m 0444 ');
   });
 });

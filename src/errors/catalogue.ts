@@ -138,6 +138,10 @@ export const ERROR_CATALOGUE = {
       what: 'the release snapshot is not the published one (sha256 or Higress version differ)',
       fix: 'fetch `plugins/release/snapshots/<version>.json` again from the Higress tag',
     },
+    E_INDEX_SHARED_CHANGED: {
+      what: '`index`: a changed `plugin.wasm` is one file (hardlink) shared by several version folders, so a write through one path changed them all',
+      fix: 'place the module with `rm` then `cp` (or `install -m 0444`), and `pull` to fetch the other plugins again',
+    },
     E_IDENTITY_CLASH: {
       what: 'two plugin names or versions cannot both be served: they differ only in letter case, or `foo` and `foo.json` (a file and a folder of the OCI view)',
       fix: 'keep one of the two: remove the other from the list or delete its folder under `plugins/`',
