@@ -120,6 +120,44 @@ describe('serve', () => {
     expect(refused).toBe(true);
   });
 
+  test.each(['::1', '[::1]'])(
+    'issue 27 class 10: --host %s serves on the IPv6 loopback and stops cleanly',
+    async (host) => {
+      const port = await freePort();
+      const c = spawn(process.execPath, [CLI, 'serve', tree, '--port', String(port), '--host', host], {
+        cwd: work,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      try {
+        const out = await waitForLine(c, /serving .* at http:\/\/\S+\/plugins\//);
+        expect(out).toContain(`http://[::1]:${port}/plugins/`);
+        expect((await request(`http://[::1]:${port}/healthz`)).body.toString()).toBe('ok');
+        expect((await request(`http://[::1]:${port}/plugins/add-header/2.0.0/metadata.txt`)).status).toBe(200);
+      } finally {
+        const exited = new Promise<number | null>((resolve) => c.once('exit', (code) => resolve(code)));
+        if (c.exitCode === null) c.kill('SIGINT');
+        expect(await exited).toBe(0);
+      }
+    },
+  );
+
+  test('issue 27 class 10: a host that is no address is refused up front; a busy IPv6 port says EADDRINUSE', async () => {
+    const bad = await cli(['serve', tree, '--host', '[127.0.0.1]']);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr.trim()).toMatch(/E_SERVE_HOST|is not an IPv4 address, an IPv6 address/);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+    const busy = net.createServer();
+    const port = await new Promise<number>((resolve) =>
+      busy.listen(0, '::1', () => resolve((busy.address() as net.AddressInfo).port)),
+    );
+    try {
+      const r = await cli(['serve', tree, '--port', String(port), '--host', '[::1]']);
+      expect(r.stderr.trim()).toMatch(new RegExp(`cannot listen on \\[::1\\]:${port}: EADDRINUSE`));
+    } finally {
+      busy.close();
+    }
+  });
+
   test('bad input: a missing folder, a busy port, a missing nginx (one line, non-zero exit)', async () => {
     const missing = await cli(['serve', path.join(work, 'nope')]);
     expect(missing.code).not.toBe(0);

@@ -159,6 +159,37 @@ describe('rewriteNginxConfig', () => {
     expect((err as InputError).toLine()).toMatch(message);
   });
 
+  test('issue 27 class 10: an IPv6 host is written [::1]:port (with or without brackets) and passes nginx -t', () => {
+    for (const host of ['::1', '[::1]']) {
+      expect(directives(rewriteNginxConfig(text, { ...opts, host }))).toContain(
+        'listen [::1]:18080 default_server backlog=4096;',
+      );
+    }
+    // The old code wrote `listen ::1:18080`, which Nginx refuses ("invalid port").
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-conf6-'));
+    try {
+      fs.mkdirSync(path.join(dir, 'tree'));
+      const conf = path.join(dir, 'nginx.conf');
+      fs.writeFileSync(
+        conf,
+        rewriteNginxConfig(text, {
+          ...opts,
+          host: '::1',
+          accessLog: 'off',
+          root: path.join(dir, 'tree'),
+          runtimeDir: dir,
+        }),
+      );
+      const r = spawnSync(tool('nginx'), ['-t', '-q', '-p', dir, '-e', 'stderr', '-c', conf], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    for (const bad of ['[127.0.0.1]', '[::1', '::1]', '1:2', 'a b', '[]'])
+      expect(() => rewriteNginxConfig(text, { ...opts, host: bad })).toThrow(/E_SERVE_HOST|is not an IPv4 address/);
+  });
+
   test('rejects relative folders, bad ports and unquotable paths', () => {
     expect(() => rewriteNginxConfig(text, { ...opts, root: 'tree' })).toThrow(InputError);
     expect(() => rewriteNginxConfig(text, { ...opts, port: 70000 })).toThrow(/not a TCP port/);

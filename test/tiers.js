@@ -56,6 +56,7 @@ module.exports = {
     'pull-registry',
     'reliability-hostile',
     'reliability-round3-client',
+    'reliability-identity',
     'reliability-manifests',
     'reliability-registry',
     'reliability-republish',

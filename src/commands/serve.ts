@@ -16,6 +16,7 @@ import {
   waitForHealthy,
 } from '../serve/nginx-runtime';
 import { PLUGINS_DIR } from '../contract/tree-format';
+import { isLoopback, ListenHost, parseListenHost } from '../serve/nginx-config';
 
 interface ServeOptions {
   port: number;
@@ -24,14 +25,13 @@ interface ServeOptions {
   allowRemote?: boolean;
 }
 
-/** Loopback addresses: the only ones `serve` binds without --allow-remote. */
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
-}
-
-/** `serve` is a development server: refuse to expose it unless the user says so. */
-export function assertServeHost(host: string, allowRemote: boolean | undefined): void {
-  if (isLoopbackHost(host) || allowRemote) return;
+/**
+ * `serve` is a development server: refuse to expose it unless the user says so. The address is
+ * parsed once here (an IPv6 address with or without brackets; anything else refused up front).
+ */
+export function assertServeHost(host: string, allowRemote: boolean | undefined): ListenHost {
+  const parsed = parseListenHost(host);
+  if (isLoopback(parsed) || allowRemote) return parsed;
   throw new UsageError({
     code: 'E_SERVE_REMOTE',
     message: `--host ${host} is not a loopback address; serve would expose the tree to the network`,
@@ -80,7 +80,7 @@ function accessLogTarget(): string | undefined {
 }
 
 async function serve(rootArg: string, opts: ServeOptions): Promise<void> {
-  assertServeHost(opts.host, opts.allowRemote);
+  const host = assertServeHost(opts.host, opts.allowRemote);
   const root = resolveTreeRoot(rootArg);
   const binary = opts.nginx ? checkNginx(opts.nginx) : findNginx();
   await assertPortFree(opts.host, opts.port);
@@ -112,7 +112,7 @@ async function serve(rootArg: string, opts: ServeOptions): Promise<void> {
   }, 250);
   orphanWatch.unref();
   try {
-    const url = `http://${opts.host}:${opts.port}`;
+    const url = `http://${host.bracketed}:${opts.port}`;
     await waitForHealthy(`${url}/healthz`, child, 15000, () => stderr);
     process.stdout.write(`serving ${root} at ${url}/${PLUGINS_DIR}/ (Ctrl-C to stop)\n`);
     const code = await new Promise<number | null>((resolve) => {

@@ -125,6 +125,10 @@ export const ERROR_CATALOGUE = {
       fix: 'use a path without spaces, quotes or `;`',
     },
     E_NGINX_PORT: { what: 'the port is not an integer from 1 to 65535', fix: 'pick another `--port`' },
+    E_SERVE_HOST: {
+      what: '`serve --host` is neither an IPv4 address, an IPv6 address (`::1` or `[::1]`) nor a host name',
+      fix: 'pass e.g. `--host 127.0.0.1` or `--host ::1`',
+    },
     E_RELEASE_INPUT: {
       what: 'a release step was given a missing file or a malformed argument',
       fix: 'read the message; the release workflow passes these from its inputs',
@@ -133,6 +137,14 @@ export const ERROR_CATALOGUE = {
     E_RELEASE_SNAPSHOT: {
       what: 'the release snapshot is not the published one (sha256 or Higress version differ)',
       fix: 'fetch `plugins/release/snapshots/<version>.json` again from the Higress tag',
+    },
+    E_INDEX_SHARED_CHANGED: {
+      what: '`index`: a changed `plugin.wasm` is one file (hardlink) shared by several version folders, so a write through one path changed them all',
+      fix: 'place the module with `rm` then `cp` (or `install -m 0444`), and `pull` to fetch the other plugins again',
+    },
+    E_IDENTITY_CLASH: {
+      what: 'two plugin names or versions cannot both be served: they differ only in letter case, or `foo` and `foo.json` (a file and a folder of the OCI view)',
+      fix: 'keep one of the two: remove the other from the list or delete its folder under `plugins/`',
     },
     E_RESERVED_NAME: {
       what: 'a plugin name is one the tree format uses itself (`index.json`, `index.json.gz`)',
@@ -293,6 +305,10 @@ export const ERROR_CATALOGUE = {
       what: 'a blob of a kept source manifest is missing while the OCI view is written',
       fix: 'run pull again',
     },
+    E_OCI_VIEW_IDENTITY: {
+      what: "the OCI view serves a version as its source's manifest, but a kept file of it (the config blob) is missing or replaced, and a generated image would change the tag's digest",
+      fix: '`pull` fetches it from the source again; if the source is gone, restore `oci/` from a backup',
+    },
     E_WASM_CHANGED: {
       what: 'a file changed while it was being read or published',
       fix: 'run pull again; do not touch the files while it runs',
@@ -315,6 +331,10 @@ export const ERROR_CATALOGUE = {
     },
   },
   verify: {
+    E_VERIFY_IDENTITY: {
+      what: 'two version folders of the tree cannot both be served: their names or versions differ only in letter case, or they are `foo` and `foo.json`',
+      fix: 'delete one of the two folders under `plugins/`, then run `index`',
+    },
     E_VERIFY_INDEX: {
       what: '`index.json` does not list exactly the version folders of the tree',
       fix: 'run `index` to rebuild it',

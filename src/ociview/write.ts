@@ -10,7 +10,7 @@ import * as path from 'path';
 import { InputError, IntegrityError } from '../errors';
 import { randomSuffix, sha256OfFile, syncDir, writeFileDurable } from '../content/fsutil';
 import { mapLimit } from '../content/pool';
-import { compareEntries } from '../contract/plugin-identity';
+import { assertNoIdentityClash, compareEntries } from '../contract/plugin-identity';
 import { GZ_FILE, PLUGINS_DIR, PluginMetadata, WASM_FILE } from '../contract/tree-format';
 import { OCI_MANIFEST, parseManifest } from '../oci/registry/media';
 import type { ImageManifest } from '../oci/registry/media';
@@ -88,34 +88,77 @@ export async function readView(dir: string): Promise<ViewFile | undefined> {
   }
 }
 
-/** Originals of the previous view, every manifest and side blob re-checked by sha256 before reuse. */
-async function previousOriginals(oldDir: string, view: ViewFile | undefined): Promise<Map<string, OriginalFiles>> {
-  const out = new Map<string, OriginalFiles>();
+/** What is wrong with a file of the view: missing, or other bytes than its digest. */
+async function damage(file: string, digest: string, what: string): Promise<string | undefined> {
+  const bytes = await fs.promises.readFile(file).catch(() => undefined);
+  if (!bytes) return `${what} ${digest} is missing`;
+  return sha256(bytes) === digest ? undefined : `${what} ${digest} was replaced (its file hashes to ${sha256(bytes)})`;
+}
+
+/**
+ * Originals of the previous view, every manifest and side blob re-checked by sha256 before reuse;
+ * `damaged` says, by manifest digest, why an original the view served cannot be served again.
+ */
+async function previousOriginals(
+  oldDir: string,
+  view: ViewFile | undefined,
+): Promise<Map<string, OriginalFiles> & { damaged: Map<string, string> }> {
+  const out = Object.assign(new Map<string, OriginalFiles>(), { damaged: new Map<string, string>() });
   for (const t of view?.tags ?? []) {
-    if (t.form !== 'original' || out.has(t.digest) || !t.manifests.every((m) => MANIFEST_KINDS[m.mediaType])) continue;
-    try {
-      const manifests = [];
-      for (const m of t.manifests) {
-        const bytes = await fs.promises.readFile(path.join(oldDir, MANIFESTS_DIR, manifestFileName(m)));
-        if (sha256(bytes) !== m.digest) throw new Error('changed');
-        manifests.push({ ...m, bytes });
-      }
-      const image = imageOf({ manifests });
-      const wasmLayer = image?.layers.find((l) => l.mediaType === WASM_LAYER)?.digest;
-      if (!image || !wasmLayer) continue;
-      const blobs = new Map<string, string>();
-      for (const b of blobsOf(image)) {
-        if (b.digest === wasmLayer) continue; // plugin.wasm, checked against metadata by the caller
-        const file = path.join(oldDir, BLOBS_DIR, hexOf(b.digest));
-        if (sha256(await fs.promises.readFile(file)) !== b.digest) throw new Error('changed');
-        blobs.set(b.digest, file);
-      }
-      out.set(t.digest, { manifests, blobs, wasmLayer });
-    } catch {
-      /* missing or changed: that version gets a generated manifest */
+    if (t.form !== 'original' || out.has(t.digest) || out.damaged.has(t.digest)) continue;
+    if (!t.manifests.every((m) => MANIFEST_KINDS[m.mediaType])) continue;
+    const manifests = [];
+    let why: string | undefined;
+    for (const m of t.manifests) {
+      const file = path.join(oldDir, MANIFESTS_DIR, manifestFileName(m));
+      why ??= await damage(file, m.digest, 'manifest');
+      if (!why) manifests.push({ ...m, bytes: await fs.promises.readFile(file) });
     }
+    const image = why ? undefined : imageOf({ manifests });
+    const wasmLayer = image?.layers.find((l) => l.mediaType === WASM_LAYER)?.digest;
+    const blobs = new Map<string, string>();
+    for (const b of image ? blobsOf(image) : []) {
+      if (b.digest === wasmLayer) continue; // plugin.wasm, checked against metadata by the caller
+      const file = path.join(oldDir, BLOBS_DIR, hexOf(b.digest));
+      why ??= await damage(file, b.digest, image?.config?.digest === b.digest ? 'config blob' : 'blob');
+      blobs.set(b.digest, file);
+    }
+    if (why) out.damaged.set(t.digest, why);
+    else if (image && wasmLayer) out.set(t.digest, { manifests, blobs, wasmLayer });
   }
   return out;
+}
+
+/**
+ * The source manifest digest is the OCI view's identity of a version (RELIABILITY.md): what a
+ * WasmPlugin, a lock or an `oci://…@sha256:` reference was made against. Versions whose tag in the
+ * current view is their source's own manifest (the digest their metadata records) but whose kept
+ * files are missing or replaced, by `<name>/<version>`, with the reason: a generated image would
+ * change the tag's digest, so `pull` fetches them from the source again and `index` refuses.
+ */
+export async function originalsToRestore(root: string): Promise<Map<string, { digest: string; why: string }>> {
+  const dir = path.join(root, OCI_DIR);
+  const view = await readView(dir);
+  const out = new Map<string, { digest: string; why: string }>();
+  if (!view?.tags.some((t) => t.form === 'original')) return out;
+  const { damaged } = await previousOriginals(dir, view);
+  for (const t of view.tags) {
+    const why = t.form === 'original' ? damaged.get(t.digest) : undefined;
+    if (!why) continue;
+    const m = await readMetadata(path.join(root, PLUGINS_DIR, t.name, t.version));
+    if (m?.manifestDigest === t.digest) out.set(`${t.name}/${t.version}`, { digest: t.digest, why });
+  }
+  return out;
+}
+
+/** The error for a version whose source manifest cannot be served again (see originalsToRestore). */
+export function identityLost(id: { name: string; version: string }, digest: string, why: string): IntegrityError {
+  return new IntegrityError({
+    code: 'E_OCI_VIEW_IDENTITY',
+    message: `the OCI view serves ${id.name}:${id.version} as its source manifest ${digest}, but its ${why}; a generated image would silently give the tag another digest`,
+    context: { plugin: id.name, version: id.version },
+    hint: '`pull` fetches it from the source again; if the source is gone, restore oci/ from a backup',
+  });
 }
 
 /**
@@ -168,11 +211,21 @@ export async function writeOciView(root: string, opts: WriteViewOptions = {}): P
     });
   }
   const metas = (await versionsOf(root)).sort(compareEntries);
+  // Before anything is written: a set Nginx or the view's files cannot hold is refused whole.
+  assertNoIdentityClash(metas);
   const prior: Prior = {
     dir: oldDir,
     tags: new Map((previous?.tags ?? []).map((t) => [`${t.name}/${t.version}`, t])),
     verified,
   };
+  // ... and so is a version that would lose its source digest (a kept side blob lost or replaced).
+  for (const m of metas) {
+    const t = prior.tags.get(`${m.name}/${m.version}`);
+    if (t?.form === 'original' && t.digest === m.manifestDigest && !usableOriginal(m, reusable)) {
+      const why = kept.damaged.get(t.digest);
+      if (why) throw identityLost(m, t.digest, why);
+    }
+  }
   if (previous && (await stillCurrent(root, previous, metas, kept, reusable, prior))) return previous;
   const tmp = path.join(root, `${TMP_PREFIX}oci-${randomSuffix()}`);
   try {

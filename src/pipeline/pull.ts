@@ -13,9 +13,9 @@ import { errorLine, fromFsError, InputError, IntegrityError, PluginServerError }
 import { LockEntry, LockFile, renderLock } from '../inputs/lock';
 import { PluginEntry, sourceKey, sourceText } from '../inputs/types';
 import { FetchedArtifact, OciClient, OriginalArtifact } from '../oci/types';
-import { assertOciDirIsOurs, writeOciView } from '../ociview/write';
+import { assertOciDirIsOurs, identityLost, originalsToRestore, writeOciView } from '../ociview/write';
 import { GZ_FILE, PLUGINS_DIR, SPEC_FILE, WASM_FILE } from '../contract/tree-format';
-import { SAFE_SEGMENT } from '../contract/plugin-identity';
+import { assertNoIdentityClash, PluginId, SAFE_SEGMENT } from '../contract/plugin-identity';
 import { runTempName, sha256OfFile, writeFileAtomic } from '../content/fsutil';
 import { publishVersion, removeVersion, writeIndex } from '../tree/publish';
 import { beginTreeRun } from '../tree/run-journal';
@@ -153,6 +153,11 @@ interface Run {
   verified: VerifiedFiles;
   /** Each source's digest, resolved ahead of staging (see resolveAhead). */
   digests: Map<string, Promise<string>>;
+  /**
+   * Versions the OCI view serves as their source's manifest whose kept side blobs are lost or
+   * replaced (originalsToRestore): never cached, so the source's files are fetched again.
+   */
+  restore: Map<string, { digest: string; why: string }>;
 }
 
 /**
@@ -199,6 +204,7 @@ function recordFailure(run: Run, entries: PluginEntry[], err: unknown, step: Plu
  */
 async function isCurrent(run: Run, e: PluginEntry, digest: string): Promise<boolean> {
   const dir = path.join(run.root, PLUGINS_DIR, e.name, e.version);
+  if (e.source.kind === 'oci' && run.restore.has(`${e.name}/${e.version}`)) return false;
   const m = await readMetadata(dir);
   if (!m || m.source !== sourceText(e.source) || (m.aliasOf ?? null) !== (e.aliasOf ?? null)) return false;
   const same = e.source.kind === 'oci' ? m.manifestDigest === digest : `sha256:${m.sha256}` === digest;
@@ -486,6 +492,31 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
   return out;
 }
 
+/** Every version the tree holds once `commit` has run: what it publishes, and what it keeps. */
+async function versionsAfterCommit(run: Run, staged: Staged[]): Promise<PluginId[]> {
+  const publishing = staged.flatMap((s) => [...s.group.entries, ...(s.aliases ?? [])]);
+  const prunes = run.opts.prune && run.failures.length === 0;
+  return [...publishing, ...(prunes ? [] : await listVersionDirs(run.root))];
+}
+
+/**
+ * A version whose source manifest the view could not serve again (run.restore) must be published by
+ * this run from a fresh fetch of its source, or the run stops before the commit: the view written
+ * after it would otherwise switch the tag to a generated image with another digest (issue 27, class 9).
+ */
+function assertDigestsKept(run: Run, staged: Staged[], after: PluginId[]): void {
+  if (run.restore.size === 0) return;
+  const fetched = new Set(
+    staged.filter((s) => s.original).flatMap((s) => [...s.group.entries, ...(s.aliases ?? [])].map(idKey)),
+  );
+  for (const id of after) {
+    const lost = run.restore.get(idKey(id));
+    if (lost && !fetched.has(idKey(id))) throw identityLost(id, lost.digest, lost.why);
+  }
+}
+
+const idKey = (id: PluginId) => `${id.name}/${id.version}`;
+
 /**
  * Two steps so a failed run changes nothing: `stage` everything, then `commit` only when staging had
  * no failure (or, with --keep-going, commit what staged). Temp folders are removed at the end and on
@@ -520,14 +551,26 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
     failures: [],
     verified: await VerifiedFiles.load(root),
     digests: new Map(),
+    restore: new Map(),
   };
   reporter.emit({ event: 'start', plugins: opts.entries.length, sources: groups.length });
   let committed = false;
   try {
+    // Fails fast, before any download, on a list that cannot be served with the folders it keeps.
+    assertNoIdentityClash([...opts.entries, ...(opts.prune ? [] : await listVersionDirs(root))]);
+    run.restore = await originalsToRestore(root);
     resolveAhead(run, groups);
     const staged = await stage(run, groups);
     await checkSpecAliases(run, staged);
     const proceed = run.failures.length === 0 || opts.keepGoing;
+    // The tree and its OCI view are published as one unit: the whole set the commit would leave
+    // (spec.yaml aliases included) is checked before the first folder is written, so the view
+    // written after it cannot be refused for it (issue 27, class 8).
+    if (proceed) {
+      const after = await versionsAfterCommit(run, staged);
+      assertNoIdentityClash(after);
+      assertDigestsKept(run, staged, after);
+    }
     const done: Committed = proceed
       ? await commit(run, staged)
       : { published: 0, downloaded: 0, copied: 0, aliased: 0, cached: 0, pruned: [], lock: [] };

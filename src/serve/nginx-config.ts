@@ -3,13 +3,56 @@
  * listen address change, so `serve`, the tests and the benchmark all run the config the image ships.
  * Pure: text in, text out; the caller does the file and process work.
  */
+import * as net from 'net';
 import * as path from 'path';
 import { InputError } from '../errors';
+
+/**
+ * A listen address as the user wrote it, in the two forms it is needed in: `bare` for the socket
+ * calls (Node's `listen`, `connect`) and `bracketed` for Nginx's `listen` and URLs, where an IPv6
+ * address must be written `[::1]` (Nginx reads `::1:8080` as host `:` and port `:1:8080`).
+ */
+export interface ListenHost {
+  bare: string;
+  bracketed: string;
+  family: 'ipv4' | 'ipv6' | 'name';
+}
+
+/** Parses `127.0.0.1`, `localhost`, `::1` or `[::1]` once, at the edge; anything else is refused here. */
+export function parseListenHost(value: string): ListenHost {
+  const inner = /^\[(.*)\]$/.exec(value)?.[1];
+  const bare = inner ?? value;
+  if (net.isIPv6(bare)) return { bare, bracketed: `[${bare}]`, family: 'ipv6' };
+  if (inner === undefined && net.isIPv4(bare)) return { bare, bracketed: bare, family: 'ipv4' };
+  if (
+    inner === undefined &&
+    /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(
+      bare,
+    )
+  )
+    return { bare, bracketed: bare, family: 'name' };
+  throw new InputError({
+    code: 'E_SERVE_HOST',
+    message: `--host ${JSON.stringify(value)} is not an IPv4 address, an IPv6 address (::1 or [::1]) or a host name`,
+    hint: 'pass e.g. --host 127.0.0.1 or --host ::1',
+  });
+}
+
+const LOOPBACK = new net.BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+/** Loopback addresses (127.0.0.0/8, ::1 in any spelling) and `localhost`. */
+export function isLoopback(host: ListenHost): boolean {
+  if (host.family === 'name') return host.bare.toLowerCase() === 'localhost';
+  return LOOPBACK.check(host.bare, host.family);
+}
 
 export interface NginxRewrite {
   /** Folder that holds `plugins/` (the tree root); replaces the `root` directive. */
   root: string;
-  /** Loopback address and port to listen on; replaces every `listen` directive. */
+  /** Loopback address (`127.0.0.1`, `::1`, `[::1]`) and port to listen on; replaces every `listen` directive. */
   host: string;
   port: number;
   /** Writable folder for the pid file and temp paths (what /tmp is in the container). */
@@ -78,6 +121,7 @@ export function rewriteNginxConfig(text: string, opts: NginxRewrite, file = 'ima
       hint: 'pass a port between 1 and 65535',
     });
   }
+  const listen = `${parseListenHost(opts.host).bracketed}:${opts.port}`;
   const counts = { root: 0, listen: 0, pid: 0, access_log: 0, worker_processes: 0 };
   const lines = text.split('\n').map((line, i) => {
     const m = /^(\s*)([a-z_]+)\s+([^;]*);(.*)$/.exec(line);
@@ -93,7 +137,7 @@ export function rewriteNginxConfig(text: string, opts: NginxRewrite, file = 'ima
       counts.listen++;
       // Keep the flags (default_server, ...): only the address changes.
       const flags = args.trim().split(/\s+/).slice(1);
-      return emit([`${opts.host}:${opts.port}`, ...flags].join(' '));
+      return emit([listen, ...flags].join(' '));
     }
     if (RUNTIME_PATH_DIRECTIVES.includes(directive)) {
       const target = args.trim();

@@ -11,7 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { packageFile } from '../contract/package-layout';
 import { PluginServerError } from '../errors';
-import { NginxRewrite, rewriteNginxConfig } from './nginx-config';
+import { NginxRewrite, parseListenHost, rewriteNginxConfig } from './nginx-config';
 
 /** The shipped image/nginx.conf (the same file the container image uses). */
 export function shippedConfigPath(): string {
@@ -121,19 +121,20 @@ function lastLine(text: string): string {
  * answered by that other server while our nginx is still retrying its bind.
  */
 export function assertPortFree(host: string, port: number): Promise<void> {
+  const { bare, bracketed } = parseListenHost(host);
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', (err: NodeJS.ErrnoException) =>
       reject(
         new PluginServerError({
           code: 'E_PORT_IN_USE',
-          message: `cannot listen on ${host}:${port}: ${err.code ?? err.message}`,
-          context: { url: `http://${host}:${port}` },
+          message: `cannot listen on ${bracketed}:${port}: ${err.code ?? err.message}`,
+          context: { url: `http://${bracketed}:${port}` },
           hint: 'stop what uses that port or pass another --port',
         }),
       ),
     );
-    srv.listen(port, host, () => srv.close(() => resolve()));
+    srv.listen(port, bare, () => srv.close(() => resolve()));
   });
 }
 

@@ -16,7 +16,7 @@ import {
   PluginMetadata,
   WASM_FILE,
 } from '../contract/tree-format';
-import { SAFE_SEGMENT } from '../contract/plugin-identity';
+import { clashLine, identityClashes, SAFE_SEGMENT } from '../contract/plugin-identity';
 import { sha256OfFile } from '../content/fsutil';
 import { checkGzipOf } from '../content/gzip-check';
 import { InodeHashes, WasmHashes } from './inode-hashes';
@@ -263,6 +263,17 @@ export async function verifyTree(root: string): Promise<{ checked: number; probl
     const m = await readMetadata(v.dir);
     if (m) metas.push(m);
   }
+  // The set of versions must be servable as one (contract/plugin-identity.ts): Nginx would refuse
+  // the OCI view's maps of two versions that differ only in case.
+  for (const c of identityClashes(dirs))
+    problems.push(
+      new VerifyError({
+        code: 'E_VERIFY_IDENTITY',
+        message: clashLine(c),
+        context: { file: path.join(root, c.b) },
+        hint: 'delete one of the two folders, then run `index <root>`',
+      }),
+    );
   for (const link of await symlinksInTree(root)) {
     problems.push(
       new VerifyError({

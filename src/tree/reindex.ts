@@ -8,15 +8,17 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { PluginServerError } from '../errors';
+import { InputError, PluginServerError } from '../errors';
 import { INDEX_FILE, PLUGINS_DIR, SPEC_FILE, WASM_FILE } from '../contract/tree-format';
 import { createdFromMtime } from '../contract/created';
+import { assertNoIdentityClash } from '../contract/plugin-identity';
 import { runTempName, sha256OfFile } from '../content/fsutil';
 import { publishVersion, writeIndex } from './publish';
 import { LockOptions } from './output-lock';
 import { beginTreeRun } from './run-journal';
 import { assertNoSymlinkBelow } from './safe-path';
-import { listVersionDirs, readMetadata, verifyVersion } from './read';
+import { listVersionDirs, readMetadata, verifyVersion, VersionDir } from './read';
+import { InodeHashes } from './inode-hashes';
 
 export interface ReindexResult {
   kept: string[];
@@ -55,6 +57,38 @@ async function strayEntries(root: string, versions: Set<string>): Promise<Array<
 }
 
 /**
+ * Refuses (naming every path) a changed plugin.wasm that several version folders share: versions
+ * with the same bytes are one file (hardlinks, publish.ts), so `cp new.wasm plugins/a/1.0.0/plugin.wasm`
+ * as root writes through it into every other folder too, and rebuilding them all would bless the new
+ * bytes for plugins that never asked for them (issue 27, class 13). Nothing is changed; the operator
+ * places the module so that it gets a file of its own (`rm` then `cp`, or `install`), and `pull`
+ * fetches the others again.
+ */
+async function assertNoSharedChange(dirs: VersionDir[]): Promise<void> {
+  const byInode = new Map<string, VersionDir[]>();
+  for (const v of dirs) {
+    const st = await fs.promises.lstat(path.join(v.dir, WASM_FILE)).catch(() => undefined);
+    if (!st?.isFile()) continue;
+    const key = `${st.dev}:${st.ino}`;
+    byInode.set(key, [...(byInode.get(key) ?? []), v]);
+  }
+  const hashes = new InodeHashes();
+  for (const holders of byInode.values()) {
+    if (holders.length < 2) continue;
+    const now = await hashes.hashWasm(path.join(holders[0].dir, WASM_FILE)).catch(() => undefined);
+    const changed: string[] = [];
+    for (const v of holders) if ((await readMetadata(v.dir))?.sha256 !== now?.sha256) changed.push(v.version);
+    if (changed.length === 0) continue;
+    const paths = holders.map((v) => `${PLUGINS_DIR}/${v.name}/${v.version}/${WASM_FILE}`).sort();
+    throw new InputError({
+      code: 'E_INDEX_SHARED_CHANGED',
+      message: `${paths[0]} changed, and it is one file (hardlink) with ${paths.length} paths, all changed with it: ${paths.join(', ')}; index cannot tell which plugin the new bytes are for`,
+      hint: 'place a module so it gets a file of its own: `rm <path>` then `cp new.wasm <path>` (or `install -m 0444 new.wasm <path>`); `pull` fetches the other plugins again',
+    });
+  }
+}
+
+/**
  * `thenWhileLocked` runs after the index is written and before the output lock is released: what a
  * higher layer derives from the tree (the OCI view) is written by the same run that owns it.
  */
@@ -76,6 +110,9 @@ export async function reindexTree(
 async function reindexLocked(root: string, opts: { sourceDateEpoch?: string }): Promise<ReindexResult> {
   const out: ReindexResult = { kept: [], rebuilt: [], failed: [], skipped: [] };
   const dirs = await listVersionDirs(root);
+  // Refused before anything is rewritten: the OCI view written after it could not hold this set.
+  assertNoIdentityClash(dirs, 'delete one of the two folders under plugins/, then run index again');
+  await assertNoSharedChange(dirs);
   out.skipped = await strayEntries(root, new Set(dirs.map((v) => `${v.name}/${v.version}`)));
   for (const v of dirs) {
     const id = `${v.name}/${v.version}`;
