@@ -21,7 +21,7 @@ import { publishVersion, removeVersion, writeIndex } from '../tree/publish';
 import { beginTreeRun } from '../tree/run-journal';
 import { LockOptions } from '../tree/output-lock';
 import { assertNoSymlinkBelow } from '../tree/safe-path';
-import { filesMatchByContent, readMetadata } from '../tree/read';
+import { filesMatchByContent, listVersionDirs, readMetadata } from '../tree/read';
 import { VerifiedFiles } from '../tree/verified-files';
 import { readSpecYaml } from '../tree/spec';
 import { checkWasmSize } from '../content/wasm';
