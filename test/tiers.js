@@ -26,6 +26,7 @@ module.exports = {
   integration: [
     'cluster-chart',
     'airgap',
+    'reliability-airgap-copy',
     'docs-airgap',
     'chart-engine',
     'cli-contract',

@@ -82,24 +82,52 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
     g.want ??= e.source.ref.digest ?? opts.lockDigests?.get(`${e.name}@${e.version}`);
     groups.set(key, g);
   }
-  // Two sources landing on one target tag with different bytes would overwrite each other.
+  // One target reference holds one artifact: every source mapped onto it must be the same source
+  // (registry, repository and tag; pinned digests, when given, equal). Two registries with the same
+  // repository path and tag are two plugins, pinned or not: refused before anything is copied, or the
+  // second would overwrite the first and the rewritten list would give both the same bytes.
   const byTarget = new Map<string, string>();
+  const conflicts: Array<{ source: string; target: string; error: PluginServerError }> = [];
   for (const [key, g] of groups) {
     const t = formatReference({ ...g.to, digest: undefined });
     const other = byTarget.get(t);
-    if (other && g.want && groups.get(other)?.want && groups.get(other)?.want !== g.want) {
-      failed.push(
-        new IntegrityError(
-          'E_MIRROR_CONFLICT',
-          `${key} and ${other} both map to ${t} with different digests`,
-          { url: t },
-          'mirror them under different prefixes',
-        ),
-      );
+    const o = other === undefined ? undefined : groups.get(other);
+    if (other === undefined || !o) {
+      byTarget.set(t, key);
+      continue;
     }
-    byTarget.set(t, key);
+    const same =
+      g.from.registry.toLowerCase() === o.from.registry.toLowerCase() &&
+      g.from.repository === o.from.repository &&
+      (g.from.tag ?? 'latest') === (o.from.tag ?? 'latest');
+    const [first, second] = [other, key].sort();
+    let error: PluginServerError | undefined;
+    if (!same) {
+      error = new IntegrityError({
+        code: 'E_MIRROR_CONFLICT',
+        message: `${first} and ${second} are two sources that both map to ${t}; nothing was copied`,
+        context: { url: t },
+        hint: 'mirror them under different --to prefixes, or keep one of them in the inputs',
+      });
+    } else if (g.want && o.want && g.want !== o.want) {
+      error = new IntegrityError({
+        code: 'E_MIRROR_CONFLICT',
+        message: `${first} and ${second} both map to ${t} with different digests (${o.want}, ${g.want}); nothing was copied`,
+        context: { url: t },
+        hint: 'keep one pinned digest per tag in the inputs',
+      });
+    }
+    if (!error) {
+      // One source twice (pinned once): both copies are held to the pinned digest.
+      g.want ??= o.want;
+      o.want ??= g.want;
+    } else {
+      failed.push(error);
+      conflicts.push({ source: `${first} + ${second}`, target: t, error });
+    }
   }
   emit({ event: 'start', sources: groups.size, target: opts.target });
+  for (const c of conflicts) emit({ event: 'failed', ...c });
   if (failed.length)
     return {
       ok: false,

@@ -302,8 +302,8 @@ export const ERROR_CATALOGUE = {
       fix: 'write the bundle again from the list that names it',
     },
     E_MIRROR_CONFLICT: {
-      what: 'two sources of one mirror land on the same target tag with different digests',
-      fix: 'mirror them under different `--to` prefixes',
+      what: 'two different sources of one mirror map to the same target reference (two registries with the same repository path and tag, pinned or not, or one tag pinned to two digests); nothing is copied',
+      fix: 'mirror them under different `--to` prefixes, or keep one of them in the inputs',
     },
     E_MIRROR_DIGEST: {
       what: 'the target registry stored a manifest under another digest (it rewrites manifests)',
