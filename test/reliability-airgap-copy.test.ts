@@ -10,10 +10,13 @@
  *   11  SIGINT during `bundle` / `mirror`: exit 130, a `--json` summary, staging gone or swept next run
  */
 import * as fs from 'fs';
+import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import { EXIT } from '../src/errors';
+import { nextHop, onRegistryOrigin } from '../src/oci/http/endpoint';
 import { runCliProcess } from './support/cli-process';
+import { HostileServer, startHostileServer } from './support/hostile-server';
 import { Pushed, pushWasmArtifact, Registry, startRegistry } from './support/registry';
 import { wasmVariant } from './support/tree-state';
 import { smallWasm } from './support/wasm';
@@ -114,4 +117,160 @@ describe('class 2: two sources mapped to one target reference', () => {
     });
     expect(res.headers.get('docker-content-digest')).toBe(fromA.manifestDigest);
   }, 60_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Class 3
+
+/** A registry that wants Basic credentials and sends every upload session to `uploads`. */
+function hostileTarget(
+  uploadsAt: () => string,
+): Record<string, (req: http.IncomingMessage, res: http.ServerResponse) => void> {
+  return {
+    '/v2/*': (req, res) => {
+      if (!req.headers.authorization) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="hostile"', 'content-length': 0 }).end();
+        return;
+      }
+      const url = req.url ?? '';
+      if (req.method === 'POST' && url.includes('/blobs/uploads/')) {
+        req.resume();
+        res.writeHead(202, { location: `${uploadsAt()}/upload/session-1`, 'content-length': 0 }).end();
+        return;
+      }
+      if (req.method === 'PUT' && url.includes('/manifests/')) {
+        req.resume();
+        req.on('end', () => res.writeHead(201, { 'content-length': 0 }).end());
+        return;
+      }
+      res.writeHead(404, { 'content-length': 0 }).end();
+    },
+  };
+}
+
+describe('class 3: credentials stay on the origin they were configured for', () => {
+  let target: HostileServer;
+  let other: HostileServer;
+  let otherStatus = 201;
+  beforeAll(async () => {
+    other = await startHostileServer({
+      '/upload/*': (req, res) => {
+        req.resume();
+        req.on('end', () => {
+          if (otherStatus === 401)
+            res.writeHead(401, { 'www-authenticate': 'Basic realm="other"', 'content-length': 0 }).end();
+          else res.writeHead(otherStatus, { 'content-length': 0 }).end();
+        });
+      },
+    });
+    target = await startHostileServer(hostileTarget(() => other.url));
+  });
+  afterAll(async () => {
+    await Promise.all([target?.close(), other?.close()]);
+  });
+
+  const creds = () => ({
+    HIGRESS_REGISTRY_USERNAME: 'mirror-user',
+    HIGRESS_REGISTRY_PASSWORD: 'target-secret',
+    HIGRESS_REGISTRY_HOSTS: target.host,
+  });
+
+  test('an upload Location on another port gets the PUT without the target credentials', async () => {
+    otherStatus = 201;
+    other.requests.length = 0;
+    const r = await cli(['mirror', `oci-layout:${bundle}`, '--to', `${target.host}/m`], creds());
+    // The target itself was sent its credentials (it asked for them).
+    expect(target.requests.some((q) => q.headers.authorization?.startsWith('Basic '))).toBe(true);
+    const puts = other.requests.filter((q) => q.method === 'PUT');
+    expect(puts.length).toBeGreaterThan(0);
+    for (const q of other.requests) expect(q.headers.authorization).toBeUndefined();
+    expect(r.stderr).not.toContain('target-secret');
+    expect(r.code).toBe(EXIT.ok);
+  }, 60_000);
+
+  test('a 401 from the other origin is not answered with the target credentials', async () => {
+    otherStatus = 401;
+    other.requests.length = 0;
+    const r = await cli(['mirror', `oci-layout:${bundle}`, '--to', `${target.host}/m2`], creds());
+    expect(r.code).toBe(EXIT.registry);
+    expect(r.stderr).toMatch(/E_REGISTRY_AUTH|is not http:\/\/127\.0\.0\.1:\d+, the registry they are configured for/);
+    expect(r.stderr).toContain('they were not sent');
+    expect(other.requests.length).toBeGreaterThan(0);
+    for (const q of other.requests) expect(q.headers.authorization).toBeUndefined();
+  }, 60_000);
+
+  test('a blob download redirected to another port is followed, without the credentials', async () => {
+    const manifest = await fetch(`${A.url}/v2/plugins/foo/manifests/1.0.0`, {
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
+    const manifestBytes = Buffer.from(await manifest.arrayBuffer());
+    const storage = await startHostileServer({
+      '/blob/*': (req, res) => {
+        const digest = (req.url ?? '').split('/').pop() ?? '';
+        void fetch(`${A.url}/v2/plugins/foo/blobs/${digest}`).then(async (r) => {
+          const bytes = Buffer.from(await r.arrayBuffer());
+          res.writeHead(200, { 'content-length': bytes.length }).end(bytes);
+        });
+      },
+    });
+    const registry = await startHostileServer({
+      '/v2/*': (req, res) => {
+        if (!req.headers.authorization) {
+          res.writeHead(401, { 'www-authenticate': 'Basic realm="hostile"', 'content-length': 0 }).end();
+          return;
+        }
+        const url = req.url ?? '';
+        if (url.includes('/manifests/')) {
+          res.writeHead(200, {
+            'content-type': 'application/vnd.oci.image.manifest.v1+json',
+            'docker-content-digest': fromA.manifestDigest,
+            'content-length': manifestBytes.length,
+          });
+          res.end(req.method === 'HEAD' ? undefined : manifestBytes);
+          return;
+        }
+        const blob = /\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url);
+        if (blob) {
+          res.writeHead(307, { location: `${storage.url}/blob/${blob[1]}`, 'content-length': 0 }).end();
+          return;
+        }
+        res.writeHead(404, { 'content-length': 0 }).end();
+      },
+    });
+    try {
+      const list = path.join(tmp, 'redirect.properties');
+      fs.writeFileSync(list, `foo=oci://${registry.host}/plugins/foo:1.0.0\n`);
+      const r = await cli(['pull', list, '--out', path.join(tmp, 'redirect-out')], {
+        HIGRESS_REGISTRY_USERNAME: 'reader',
+        HIGRESS_REGISTRY_PASSWORD: 'registry-secret',
+        HIGRESS_REGISTRY_HOSTS: registry.host,
+      });
+      expect(r.stderr).toContain('ok: ');
+      expect(r.code).toBe(EXIT.ok);
+      expect(registry.requests.some((q) => q.headers.authorization?.startsWith('Basic '))).toBe(true);
+      expect(storage.requests.length).toBeGreaterThan(0);
+      for (const q of storage.requests) expect(q.headers.authorization).toBeUndefined();
+    } finally {
+      await Promise.all([registry.close(), storage.close()]);
+    }
+  }, 60_000);
+
+  test('origins compare scheme, host and port; HTTPS is never left for plain HTTP', () => {
+    expect(onRegistryOrigin('http://127.0.0.1:5000/v2/x', '127.0.0.1:5000')).toBe(true);
+    expect(onRegistryOrigin('http://127.0.0.1:5001/v2/x', '127.0.0.1:5000')).toBe(false);
+    expect(onRegistryOrigin('https://reg.example:443/v2/x', 'reg.example')).toBe(true);
+    expect(onRegistryOrigin('http://reg.example/v2/x', 'reg.example')).toBe(false);
+    expect(onRegistryOrigin('https://reg.example:8443/v2/x', 'reg.example')).toBe(false);
+    expect(onRegistryOrigin('https://evil.example/v2/x', 'reg.example')).toBe(false);
+    expect(nextHop('https://reg.example/v2/x/blobs/uploads/', '/upload/1').toString()).toBe(
+      'https://reg.example/upload/1',
+    );
+    expect(() => nextHop('https://reg.example/v2/x/blobs/uploads/', 'http://reg.example/upload/1')).toThrow(
+      /never downgraded/,
+    );
+    expect(() => nextHop('https://reg.example/v2/x/blobs/sha256:1', 'http://cdn.example/b')).toThrow(
+      expect.objectContaining({ code: 'E_REGISTRY_INSECURE' }),
+    );
+    expect(() => nextHop('https://reg.example/v2/', 'file:///etc/passwd')).toThrow(/not HTTP/);
+  });
 });
