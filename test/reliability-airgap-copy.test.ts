@@ -35,6 +35,7 @@ let env: NodeJS.ProcessEnv;
 const cli = (args: string[], extra: NodeJS.ProcessEnv = {}, timeoutMs = 60_000) =>
   runCliProcess(args, { env: { ...env, ...extra }, timeoutMs });
 
+const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('error: '));
 const failedLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('FAILED '));
 
 beforeAll(async () => {
@@ -273,4 +274,70 @@ describe('class 3: credentials stay on the origin they were configured for', () 
     );
     expect(() => nextHop('https://reg.example/v2/', 'file:///etc/passwd')).toThrow(/not HTTP/);
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Class 4
+
+function tarHeader(name: string, size: string | number): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name, 0, 100, 'utf8');
+  h.write('0000644\0', 100, 8, 'ascii');
+  h.write('0000000\0', 108, 8, 'ascii');
+  h.write('0000000\0', 116, 8, 'ascii');
+  const field = typeof size === 'number' ? `${size.toString(8).padStart(11, '0')}\0` : size;
+  h.write(field, 124, 12, 'ascii');
+  h.write('00000000000\0', 136, 12, 'ascii');
+  h.write('        ', 148, 8, 'ascii');
+  h.write('0', 156, 1, 'ascii');
+  h.write('ustar\0', 257, 6, 'ascii');
+  h.write('00', 263, 2, 'ascii');
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
+  return h;
+}
+
+/** A few-KiB tar: a valid `oci-layout`, then `index.json` whose header claims `claimed` bytes. */
+function lyingTar(file: string, claimed: string | number): void {
+  const marker = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
+  const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
+  fs.writeFileSync(
+    file,
+    Buffer.concat([
+      tarHeader('oci-layout', marker.length),
+      pad(marker),
+      tarHeader('index.json', claimed),
+      pad(Buffer.from('{"schemaVersion":2,"manifests":[]}')),
+      Buffer.alloc(1024),
+    ]),
+  );
+}
+
+describe("class 4: a tar header's size is a claim, checked against the bytes the file holds", () => {
+  test.each([
+    ['3.5 GiB', 3.5 * 1024 ** 3],
+    ['8 GiB (12 octal digits)', '100000000000'],
+    ['a base-256 size field', `\x80${'\0'.repeat(7)}\x01\0\0\0`],
+  ])(
+    'index.json claiming %s: one line, exit 3, no crash',
+    async (_label, claimed) => {
+      const file = path.join(tmp, `lying-${String(claimed).length}.tar`);
+      lyingTar(file, claimed);
+      expect(fs.statSync(file).size).toBeLessThan(8192);
+      for (const args of [
+        ['pull', `oci-layout:${file}`, '--out', path.join(tmp, 'lying-out')],
+        ['mirror', `oci-layout:${file}`, '--to', `${T.host}/lying`],
+      ]) {
+        const r = await cli(args);
+        expect(r.code).toBe(EXIT.input);
+        const lines = errorLines(r.stderr);
+        expect(lines.length).toBeGreaterThanOrEqual(1);
+        expect(r.stderr).toMatch(/is not a readable OCI layout tar: .*(claims \d+ bytes|unreadable size field)/);
+        expect(r.stderr).not.toMatch(/RangeError|\n\s+at |FATAL|Aborted/);
+        expect(r.peakRssMiB).toBeLessThan(200);
+      }
+    },
+    60_000,
+  );
 });
