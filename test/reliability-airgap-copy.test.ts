@@ -13,6 +13,7 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
+import { execFileSync } from 'child_process';
 import { EXIT } from '../src/errors';
 import { nextHop, onRegistryOrigin } from '../src/oci/http/endpoint';
 import { runCliProcess } from './support/cli-process';
@@ -340,4 +341,54 @@ describe("class 4: a tar header's size is a claim, checked against the bytes the
     },
     60_000,
   );
+});
+
+// ---------------------------------------------------------------------------------------------
+// Class 5
+
+describe('class 5: special files in an oci-layout: folder are refused, never opened to block', () => {
+  let folder: string;
+  beforeAll(() => {
+    folder = path.join(tmp, 'layout-folder');
+    fs.mkdirSync(folder);
+    execFileSync('tar', ['-xf', bundle, '-C', folder]);
+  });
+
+  test('a FIFO as the wasm blob: a clear error within the deadline, and the output lock released', async () => {
+    const dir = path.join(tmp, 'fifo-blob');
+    fs.cpSync(folder, dir, { recursive: true });
+    const blob = path.join(dir, 'blobs', 'sha256', fromA.wasmLayer.digest.slice(7));
+    fs.rmSync(blob);
+    execFileSync('mkfifo', [blob]);
+    const out = path.join(tmp, 'fifo-out');
+    const r = await cli(['pull', `oci-layout:${dir}`, '--out', out, '--deadline', '10'], {}, 30_000);
+    expect(r.code).toBe(EXIT.integrity);
+    expect(r.stderr).toContain('is a FIFO (named pipe), not a file');
+    expect(fs.existsSync(path.join(out, '.higress-plugin-server.lock'))).toBe(false);
+    // The next pull into the same root is not kept waiting.
+    const again = await cli(['pull', `oci-layout:${dir}`, '--out', out, '--no-wait'], {}, 30_000);
+    expect(again.stderr).not.toContain('E_TREE_LOCKED');
+    expect(again.stderr).toContain('is a FIFO (named pipe), not a file');
+  }, 90_000);
+
+  test('a FIFO as index.json, and a bundle tar that is a FIFO: refused at once', async () => {
+    const dir = path.join(tmp, 'fifo-index');
+    fs.cpSync(folder, dir, { recursive: true });
+    fs.rmSync(path.join(dir, 'index.json'));
+    execFileSync('mkfifo', [path.join(dir, 'index.json')]);
+    const r = await cli(['pull', `oci-layout:${dir}`, '--out', path.join(tmp, 'fifo-index-out')], {}, 30_000);
+    expect(r.code).toBe(EXIT.input);
+    expect(r.stderr).toContain('index.json is a FIFO (named pipe), not a file');
+    const fifoTar = path.join(tmp, 'fifo.tar');
+    execFileSync('mkfifo', [fifoTar]);
+    const m = await cli(['mirror', `oci-layout:${fifoTar}`, '--to', `${T.host}/fifo`], {}, 30_000);
+    expect(m.code).toBe(EXIT.input);
+    expect(m.stderr).toContain('is a FIFO (named pipe), not a file');
+  }, 90_000);
+
+  test('control: the same folder with regular files pulls', async () => {
+    const r = await cli(['pull', `oci-layout:${folder}`, '--out', path.join(tmp, 'folder-out')], {}, 30_000);
+    expect(r.stderr).toContain('ok: ');
+    expect(r.code).toBe(EXIT.ok);
+  }, 60_000);
 });

@@ -368,18 +368,40 @@ export class OciLayout {
     );
   }
 
-  /** The blob's raw bytes as a stream (unchecked: wrap it, or use read()). */
+  /**
+   * The blob's raw bytes as a stream (unchecked: wrap it, or use read()). The file is opened when the
+   * stream is first read, never blocking: a blob that is a FIFO, socket or device fails the stream
+   * with E_LAYOUT_BLOB instead of hanging the run past its deadline.
+   */
   open(digest: string): Readable {
     const name = this.blobName(digest);
-    if (!this.tar) {
-      const file = path.join(this.location, name);
-      if (!fs.existsSync(file)) throw this.missing(digest);
-      return fs.createReadStream(file);
-    }
-    const m = this.tar.members.get(name);
-    if (!m) throw this.missing(digest);
-    if (m.size === 0) return Readable.from([]);
-    return fs.createReadStream(this.tar.file, { start: m.offset, end: m.offset + m.size - 1 });
+    const file = this.tar ? this.tar.file : path.join(this.location, name);
+    let range: { start: number; end: number } | undefined;
+    if (this.tar) {
+      const m = this.tar.members.get(name);
+      if (!m) throw this.missing(digest);
+      if (m.size === 0) return Readable.from([]);
+      range = { start: m.offset, end: m.offset + m.size - 1 };
+    } else if (!fs.existsSync(file)) throw this.missing(digest);
+    const refuse = (kind: string) =>
+      new IntegrityError({
+        code: 'E_LAYOUT_BLOB',
+        message: `${this.label(digest)} is ${kind}, not a file`,
+        context: { file: this.location },
+        hint: 'a layout holds regular files only: write it again with `bundle`',
+      });
+    return Readable.from(
+      (async function* () {
+        const { fh } = await openRegularFile(file, refuse);
+        const stream = fh.createReadStream({ ...range, autoClose: true });
+        try {
+          for await (const chunk of stream) yield chunk as Buffer;
+        } finally {
+          stream.destroy();
+        }
+      })(),
+      { objectMode: false },
+    );
   }
 
   /** Reads a small blob into memory, checked against its descriptor. */
