@@ -13,12 +13,13 @@ import * as fs from 'fs';
 import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
-import { execFileSync } from 'child_process';
+import { ChildProcess, execFileSync, spawn } from 'child_process';
 import { EXIT } from '../src/errors';
 import { nextHop, onRegistryOrigin } from '../src/oci/http/endpoint';
 import { runCliProcess } from './support/cli-process';
 import { HostileServer, startHostileServer } from './support/hostile-server';
 import { Pushed, pushWasmArtifact, Registry, startRegistry } from './support/registry';
+import { REPO_ROOT } from './support/tools';
 import { wasmVariant } from './support/tree-state';
 import { smallWasm } from './support/wasm';
 
@@ -391,4 +392,150 @@ describe('class 5: special files in an oci-layout: folder are refused, never ope
     expect(r.stderr).toContain('ok: ');
     expect(r.code).toBe(EXIT.ok);
   }, 60_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Class 11
+
+interface Running {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function start(args: string[]): Running {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'build', 'src', 'cli.js'), ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
+  return { child, stdout: () => out, stderr: () => err, exit };
+}
+
+async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const entries = (dir: string, re: RegExp) => fs.readdirSync(dir).filter((n) => re.test(n));
+
+describe('class 11: interrupted bundle and mirror', () => {
+  let stall: HostileServer;
+  let list: string;
+  const held: http.ServerResponse[] = [];
+  beforeAll(async () => {
+    const manifest = await fetch(`${A.url}/v2/plugins/foo/manifests/1.0.0`, {
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
+    const bytes = Buffer.from(await manifest.arrayBuffer());
+    // The manifest at once, then every blob download stalls: the run is caught mid-copy.
+    stall = await startHostileServer({
+      '/v2/plugins/foo/manifests/*': (req, res) => {
+        res.writeHead(200, {
+          'content-type': 'application/vnd.oci.image.manifest.v1+json',
+          'docker-content-digest': fromA.manifestDigest,
+          'content-length': bytes.length,
+        });
+        res.end(req.method === 'HEAD' ? undefined : bytes);
+      },
+      '/v2/plugins/foo/blobs/*': (_req, res) => {
+        res.writeHead(200, { 'content-length': 1 << 20 });
+        res.write(Buffer.alloc(1024));
+        held.push(res);
+      },
+    });
+    list = path.join(tmp, 'stall.properties');
+    fs.writeFileSync(list, `foo=oci://${stall.host}/plugins/foo:1.0.0\n`);
+  });
+  afterAll(async () => {
+    for (const r of held) r.destroy();
+    await stall?.close();
+  });
+
+  const blobAsked = () => stall.requests.some((q) => q.url.includes('/blobs/'));
+
+  test('SIGINT during bundle: exit 130, a --json summary, no staging and no bundle left', async () => {
+    const dir = path.join(tmp, 'int-bundle');
+    fs.mkdirSync(dir);
+    const out = path.join(dir, 'b.tar');
+    stall.requests.length = 0;
+    const run = start(['bundle', list, '--out', out, '--json']);
+    await until('the blob download', () => blobAsked() && entries(dir, /\.partial-/).length > 0);
+    expect(entries(path.join(tmp, 'tmpdir'), /^hps-staging-/)).toHaveLength(1);
+    run.child.kill('SIGINT');
+    const { code } = await run.exit;
+    expect(code).toBe(EXIT.interrupted);
+    const events = run
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events.find((e) => e.event === 'problem')).toMatchObject({ code: 'E_INTERRUPTED' });
+    expect(events.at(-1)).toMatchObject({ event: 'summary', command: 'bundle', ok: false, exitCode: 130 });
+    expect(run.stderr()).toContain('interrupted: no bundle was written');
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(entries(path.join(tmp, 'tmpdir'), /^hps-staging-/)).toHaveLength(0);
+  }, 60_000);
+
+  test('SIGINT during mirror: exit 130, a --json summary, no $TMPDIR/hps-mirror-* left', async () => {
+    stall.requests.length = 0;
+    const tmpdir = path.join(tmp, 'tmpdir');
+    const run = start(['mirror', list, '--to', `${T.host}/interrupted`, '--json']);
+    await until('the blob download', () => blobAsked() && entries(tmpdir, /^hps-mirror-/).length > 0);
+    run.child.kill('SIGINT');
+    const { code } = await run.exit;
+    expect(code).toBe(EXIT.interrupted);
+    const last = JSON.parse(run.stdout().trim().split('\n').at(-1) as string) as Record<string, unknown>;
+    expect(last).toMatchObject({ event: 'summary', command: 'mirror', ok: false, exitCode: 130 });
+    expect(entries(tmpdir, /^hps-mirror-/)).toEqual([]);
+  }, 60_000);
+
+  test('staging of killed runs is removed by the next run of any command; live and foreign entries are kept', async () => {
+    const dir = path.join(tmp, 'killed-bundle');
+    fs.mkdirSync(dir);
+    const tmpdir = path.join(tmp, 'tmpdir');
+    stall.requests.length = 0;
+    // Both at once: every run starts with a sweep, so one started after the other was killed would
+    // already remove the other's leftovers (which is the point, below).
+    const b = start(['bundle', list, '--out', path.join(dir, 'b.tar')]);
+    const m = start(['mirror', list, '--to', `${T.host}/killed`]);
+    const asked = () => stall.requests.filter((q) => q.url.includes('/blobs/')).length;
+    await until(
+      'both blob downloads',
+      () => asked() >= 2 && entries(dir, /\.partial-/).length > 0 && entries(tmpdir, /^hps-mirror-/).length > 0,
+    );
+    b.child.kill('SIGKILL');
+    m.child.kill('SIGKILL');
+    await Promise.all([b.exit, m.exit]);
+    expect(entries(dir, /\.partial-/)).toHaveLength(1);
+    expect(entries(tmpdir, /^hps-mirror-/)).toHaveLength(1);
+    // Entries that must survive: a live process's staging (this test's own pid) and look-alikes.
+    const liveStart = fs.readFileSync(`/proc/${process.pid}/stat`, 'utf8');
+    const startTicks = liveStart.slice(liveStart.lastIndexOf(')') + 2).split(' ')[19];
+    const keep = [
+      path.join(tmpdir, `hps-mirror-${process.pid}-${startTicks}-0123456789ab`),
+      path.join(tmpdir, 'hps-mirror-notes'),
+      path.join(dir, 'b.tar.partial-mine'),
+    ];
+    for (const k of keep) fs.mkdirSync(k);
+    // Any command: here `verify` of a folder that does not exist.
+    const next = await cli(['verify', path.join(tmp, 'no-such-tree')]);
+    expect(next.code).not.toBe(EXIT.ok);
+    expect(entries(dir, /\.partial-\d+-/)).toEqual([]);
+    expect(entries(tmpdir, /^hps-mirror-\d+-/).map((n) => path.join(tmpdir, n))).toEqual([keep[0]]);
+    expect(entries(tmpdir, /^hps-staging-/)).toEqual([]);
+    for (const k of keep) expect(fs.existsSync(k)).toBe(true);
+    for (const k of keep) fs.rmSync(k, { recursive: true });
+  }, 90_000);
 });

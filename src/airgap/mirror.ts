@@ -9,9 +9,6 @@
  * is asked; otherwise each blob and child manifest is checked with a HEAD first, and blobs pushed to
  * another repository in the same run are mounted instead of uploaded again.
  */
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import { IntegrityError, PluginServerError } from '../errors';
 import { mapReference, parseRegistryMap, RegistryMapping } from '../inputs/registry-map';
 import { PluginEntry, sourceKey } from '../inputs/types';
@@ -19,6 +16,7 @@ import type { RegistryClient } from '../oci/registry/client';
 import { formatReference, OciReference } from '../oci/types';
 import { mapLimit } from '../content/pool';
 import { ContentSink, ContentSource, copyArtifact, walkArtifact } from '../oci/copy/copy';
+import { mirrorStaging, stopOn } from './staging';
 
 export type MirrorEvent =
   | { event: 'start'; sources: number; target: string }
@@ -46,6 +44,8 @@ export interface MirrorOptions {
   sink: ContentSink;
   concurrency?: number;
   onEvent?: (e: MirrorEvent) => void;
+  /** Stops the run (SIGINT/SIGTERM): it rejects with the signal's reason once its staging is removed. */
+  signal?: AbortSignal;
 }
 
 export interface MirrorResult {
@@ -141,13 +141,17 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
       ms: Date.now() - started,
     };
 
-  const tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'hps-mirror-'));
+  // `$TMPDIR/hps-mirror-<pid>-<start>-<random>`: a killed run's folder is removed by the next run.
+  const staging = await mirrorStaging();
+  const tmp = staging.dir;
+  const { signal } = opts;
   let copied = 0;
   let present = 0;
   let blobs = 0;
   let bytes = 0;
   try {
-    await mapLimit([...groups.values()], opts.concurrency ?? 4, async (g) => {
+    const work = mapLimit([...groups.values()], opts.concurrency ?? 4, async (g) => {
+      signal?.throwIfAborted();
       const t0 = Date.now();
       const src = formatReference(g.from);
       const dst = formatReference({ ...g.to, digest: undefined });
@@ -196,6 +200,7 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
           ms: Date.now() - t0,
         });
       } catch (err) {
+        if (signal?.aborted) return; // stopped by the interruption, not a failure of its own
         const e =
           err instanceof PluginServerError
             ? err
@@ -204,8 +209,9 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
         emit({ event: 'failed', source: src, target: dst, error: e });
       }
     });
+    await stopOn(signal, work);
   } finally {
-    await fs.promises.rm(tmp, { recursive: true, force: true });
+    await staging.remove();
   }
   return {
     ok: failed.length === 0,

@@ -381,6 +381,12 @@ export const ERROR_CATALOGUE = {
       fix: 'nothing: the command stops quietly',
     },
   },
+  interrupted: {
+    E_INTERRUPTED: {
+      what: 'the command was interrupted (Ctrl-C / SIGINT, or SIGTERM): it stopped, removed its staging and printed its summary; a second signal stops it at once',
+      fix: 'run it again; staging a stopped or killed run left behind is removed by the next run of any command',
+    },
+  },
   internal: {
     E_PULL: { what: 'an unexpected error while pulling a plugin (a bug)', fix: 'report it with the line printed' },
     E_COPY: {
