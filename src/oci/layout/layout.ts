@@ -264,7 +264,8 @@ export class OciLayout {
     const read = async (name: string): Promise<Buffer | undefined> => {
       if (!tar) {
         const file = path.join(location, name);
-        if (!(await fs.promises.lstat(file).catch(() => undefined))) return undefined;
+        // stat, not lstat: a dangling link is a missing file (stat never opens, so a FIFO cannot block it).
+        if (!(await fs.promises.stat(file).catch(() => undefined))) return undefined;
         const { fh, size } = await openRegularFile(file, notFile(file));
         try {
           if (size > MAX_LAYOUT_INDEX_BYTES) throw tooBig(name, size);
