@@ -7,7 +7,7 @@
  *   3   an upload `Location` on another host:port never receives the target's credentials; no downgrade
  *   4   a layout tar whose header claims more bytes than the file holds
  *   5   a FIFO as a blob or as index.json of an `oci-layout:` folder, under --deadline
- *   11  SIGINT during `bundle` / `mirror`: exit 130, a `--json` summary, staging gone or swept next run
+ *   11  SIGINT during `bundle` / `mirror` / `pull`: exit 130, a `--json` summary, staging gone or swept next run
  */
 import * as fs from 'fs';
 import * as http from 'http';
@@ -499,6 +499,21 @@ describe('class 11: interrupted bundle and mirror', () => {
     const last = JSON.parse(run.stdout().trim().split('\n').at(-1) as string) as Record<string, unknown>;
     expect(last).toMatchObject({ event: 'summary', command: 'mirror', ok: false, exitCode: 130 });
     expect(entries(tmpdir, /^hps-mirror-/)).toEqual([]);
+  }, 60_000);
+
+  test('SIGINT during pull: exit 130, a --json summary, the tree as it was and the lock released', async () => {
+    const out = path.join(tmp, 'int-pull');
+    stall.requests.length = 0;
+    const run = start(['pull', list, '--out', out, '--json']);
+    await until('the blob download', () => blobAsked());
+    run.child.kill('SIGINT');
+    const { code } = await run.exit;
+    expect(code).toBe(EXIT.interrupted);
+    const last = JSON.parse(run.stdout().trim().split('\n').at(-1) as string) as Record<string, unknown>;
+    expect(last).toMatchObject({ event: 'summary', command: 'pull', ok: false, exitCode: 130 });
+    expect(run.stdout()).toContain('"code":"E_INTERRUPTED"');
+    const left = fs.existsSync(out) ? fs.readdirSync(out, { recursive: true }).map(String) : [];
+    expect(left.filter((n) => /\.tmp-|\.old-|\.lock$|foo/.test(n))).toEqual([]);
   }, 60_000);
 
   test('staging of killed runs is removed by the next run of any command; live and foreign entries are kept', async () => {

@@ -1,5 +1,5 @@
 /**
- * Interruptions of `bundle` and `mirror`. The first SIGINT (Ctrl-C) or SIGTERM aborts the command's
+ * Interruptions of `bundle`, `mirror` and `pull`. The first SIGINT (Ctrl-C) or SIGTERM aborts the command's
  * signal with E_INTERRUPTED: the work stops, its staging is removed, and the command prints its
  * summary (with `--json`, a `summary` event) and exits 130 (EXIT.interrupted). A second signal
  * exits 130 at once; whatever staging that leaves is removed by the next run (src/airgap/staging.ts).
@@ -9,7 +9,11 @@ import type { CliOutput } from './output';
 
 export interface Interrupts {
   signal: AbortSignal;
-  /** Stops listening; when the run was interrupted, exits 130 once stdout and stderr are flushed. */
+  /**
+   * Stops listening; when the run was interrupted, exits once stdout and stderr are flushed, with the
+   * code its summary set (130 when the interruption stopped it; a pull that had already published
+   * keeps its 0).
+   */
   done(): Promise<void>;
 }
 
@@ -42,7 +46,7 @@ export function watchInterrupts(o: CliOutput): Interrupts {
       if (!controller.signal.aborted) return;
       // Copies still in flight (a blob upload) would keep the process alive: the run is over.
       await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
-      process.exit(EXIT.interrupted);
+      process.exit(typeof process.exitCode === 'number' ? process.exitCode : EXIT.interrupted);
     },
   };
 }

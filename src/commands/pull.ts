@@ -22,6 +22,7 @@ import { PluginEvent, textReporter } from '../pipeline/progress';
 import { runPull } from '../pipeline/pull';
 import { listVersionDirs, readMetadata } from '../tree/read';
 import { concurrency, repeatable } from './copy-options';
+import { watchInterrupts } from './interrupt';
 import { CliOutput, problemFields } from './output';
 
 interface PullFlags {
@@ -206,6 +207,10 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
   const stop = new AbortController();
   const onClosed = () => stop.abort(o.closed.signal.reason);
   o.closed.signal.addEventListener('abort', onClosed);
+  // Ctrl-C / SIGTERM stop staging like --deadline: the tree is left as it was, exit 130.
+  const interrupts = watchInterrupts(o);
+  const onInterrupt = () => stop.abort(interrupts.signal.reason);
+  interrupts.signal.addEventListener('abort', onInterrupt);
   const deadline = flags.deadline
     ? setTimeout(
         () =>
@@ -271,6 +276,8 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
   } finally {
     if (deadline) clearTimeout(deadline);
     o.closed.signal.removeEventListener('abort', onClosed);
+    interrupts.signal.removeEventListener('abort', onInterrupt);
+    await interrupts.done();
     await client.close?.();
   }
 }

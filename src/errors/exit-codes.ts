@@ -33,7 +33,7 @@ export const EXIT_MEANINGS: ReadonlyArray<[ExitName, string]> = [
   ['verify', 'a tree or server does not match its index (verify, check)'],
   ['environment', 'the machine: permissions, disk full, nginx missing, port in use'],
   ['partial', '--keep-going: some plugin versions were published, others failed'],
-  ['interrupted', 'interrupted (Ctrl-C / SIGINT or SIGTERM): staging removed, summary printed (bundle, mirror)'],
+  ['interrupted', 'interrupted (Ctrl-C / SIGINT or SIGTERM): staging removed, summary printed (bundle, mirror, pull)'],
 ];
 
 /**
