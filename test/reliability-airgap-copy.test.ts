@@ -544,6 +544,12 @@ describe('class 11: interrupted bundle and mirror', () => {
       path.join(dir, 'b.tar.partial-mine'),
     ];
     for (const k of keep) fs.mkdirSync(k);
+    // A dead owner's name that is a symlink to someone's folder: never followed, never removed.
+    const precious = path.join(tmp, 'precious');
+    fs.mkdirSync(precious);
+    fs.writeFileSync(path.join(precious, 'keep.txt'), 'x');
+    const linked = path.join(tmpdir, `hps-mirror-${b.child.pid}-x-abcdefabcdef`);
+    fs.symlinkSync(precious, linked);
     // Any command: here `verify` of a folder that does not exist.
     const next = await cli(['verify', path.join(tmp, 'no-such-tree')]);
     expect(next.code).not.toBe(EXIT.ok);
@@ -553,7 +559,9 @@ describe('class 11: interrupted bundle and mirror', () => {
       entries(tmpdir, /^hps-mirror-/)
         .map((n) => path.join(tmpdir, n))
         .sort(),
-    ).toEqual([keep[0], keep[1]].sort());
+    ).toEqual([keep[0], keep[1], linked].sort());
+    expect(fs.readFileSync(path.join(precious, 'keep.txt'), 'utf8')).toBe('x');
+    fs.rmSync(linked);
     expect(entries(tmpdir, /^hps-staging-/)).toEqual([]);
     for (const k of keep) expect(fs.existsSync(k)).toBe(true);
     for (const k of keep) fs.rmSync(k, { recursive: true });

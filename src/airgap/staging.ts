@@ -11,7 +11,8 @@
  * folder: the next run of any command sweeps `$TMPDIR` (sweepStaleStaging, called by src/cli.ts) and
  * removes stale mirror folders and the bundle folders their markers name. `bundle` also sweeps the
  * folder of its `--out` (for a marker lost with another `$TMPDIR`). Nothing else is ever touched:
- * names must match exactly, and a marker's folder must carry the marker's own owner in its name.
+ * names must match exactly, entries must belong to this user (no symlinks), and a marker's folder
+ * must carry the marker's own owner in its name.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -77,13 +78,28 @@ function staleOwner(m: RegExpExecArray | null): boolean {
   return Boolean(m && !ownerAlive(Number(m[1]), m[2]));
 }
 
+/** Only entries this user made are swept (a shared `$TMPDIR` holds other users' names too). */
+async function ours(p: string, kind: 'file' | 'dir'): Promise<boolean> {
+  const st = await fs.promises.lstat(p).catch(() => undefined);
+  if (!st || (kind === 'file' ? !st.isFile() : !st.isDirectory())) return false;
+  return typeof process.getuid !== 'function' || st.uid === process.getuid();
+}
+
 /** A marker's folder: an absolute path whose name ends in `.partial-<the marker's owner>`. */
 async function markedFolder(marker: string, owner: string): Promise<string | undefined> {
-  const st = await fs.promises.lstat(marker).catch(() => undefined);
-  if (!st?.isFile() || st.size > 4096) return undefined;
-  const text = (await fs.promises.readFile(marker, 'utf8').catch(() => '')).trim();
+  if (!(await ours(marker, 'file'))) return undefined;
+  const fh = await fs.promises.open(marker, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW).catch(() => undefined);
+  if (!fh) return undefined;
+  let text: string;
+  try {
+    const buf = Buffer.alloc(4096);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    text = buf.subarray(0, bytesRead).toString('utf8').trim();
+  } finally {
+    await fh.close();
+  }
   if (!path.isAbsolute(text) || !text.endsWith(`.partial-${owner}`)) return undefined;
-  return text;
+  return (await ours(text, 'dir')) ? text : undefined;
 }
 
 /**
@@ -97,13 +113,13 @@ export async function sweepStaleStaging(bundleDir?: string): Promise<string[]> {
   try {
     for (const name of await fs.promises.readdir(tmp)) {
       const mirror = MIRROR_RE.exec(name);
-      if (staleOwner(mirror)) {
+      if (staleOwner(mirror) && (await ours(path.join(tmp, name), 'dir'))) {
         await rmTree(path.join(tmp, name));
         removed.push(path.join(tmp, name));
         continue;
       }
       const marker = MARKER_RE.exec(name);
-      if (marker && staleOwner(marker)) {
+      if (marker && staleOwner(marker) && (await ours(path.join(tmp, name), 'file'))) {
         const folder = await markedFolder(path.join(tmp, name), `${marker[1]}-${marker[2]}-${marker[3]}`);
         if (folder) {
           await rmTree(folder);
@@ -116,8 +132,7 @@ export async function sweepStaleStaging(bundleDir?: string): Promise<string[]> {
       for (const name of await fs.promises.readdir(bundleDir)) {
         if (!staleOwner(PARTIAL_RE.exec(name))) continue;
         const folder = path.join(bundleDir, name);
-        const st = await fs.promises.lstat(folder).catch(() => undefined);
-        if (!st?.isDirectory()) continue;
+        if (!(await ours(folder, 'dir'))) continue;
         await rmTree(folder);
         removed.push(folder);
       }
