@@ -5,6 +5,7 @@
  * (src/errors/exit-codes.ts, listed by `--help`).
  */
 import { Command, CommanderError } from 'commander';
+import { sweepStaleStaging } from './airgap/staging';
 import { packageVersion } from './contract/package-layout';
 import { EXIT, errorLine, exitCodesHelp, fromFsError, PluginServerError, safeJsonLine } from './errors';
 
@@ -88,6 +89,9 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code !== 'EPIPE') throw e;
   });
+  // Staging that killed `bundle` / `mirror` runs left in $TMPDIR (their pid is gone) is removed by
+  // the next run of any command (src/airgap/staging.ts).
+  await sweepStaleStaging();
   try {
     await buildProgram(argv).parseAsync(argv);
   } catch (err) {

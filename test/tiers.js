@@ -31,6 +31,7 @@ module.exports = {
   integration: [
     'cluster-chart',
     'airgap',
+    'reliability-airgap-copy',
     'docs-airgap',
     'chart-engine',
     'cli-contract',

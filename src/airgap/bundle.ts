@@ -7,8 +7,9 @@
  *   blobs/       every manifest (index children too), config and layer, under its own digest
  *
  * The same inputs and registry content give the same tar bytes (see layout.ts). The tar is assembled
- * in `<out>.partial-<random>/` beside the output and renamed into place, so a failed run leaves no
- * half-written bundle and no staging folder.
+ * in `<out>.partial-<pid>-<start>-<random>/` beside the output and renamed into place, so a failed or
+ * interrupted run leaves no half-written bundle and no staging folder, and the staging of a killed
+ * run is removed by the next run (staging.ts).
  */
 import { createHash } from 'crypto';
 import * as fs from 'fs';
@@ -19,7 +20,7 @@ import { PluginEntry, sourceKey, sourceText } from '../inputs/types';
 import { OCI_MANIFEST } from '../oci/registry/media';
 import { formatReference, OciReference } from '../oci/types';
 import { mapLimit } from '../content/pool';
-import { randomSuffix, syncDir } from '../content/fsutil';
+import { syncDir } from '../content/fsutil';
 import { ContentSource, copyArtifact, layoutDirSink, walkArtifact } from '../oci/copy/copy';
 import {
   BUNDLE_ARTIFACT_TYPE,
@@ -29,6 +30,7 @@ import {
   LOCK_MEDIA_TYPE,
 } from '../inputs/bundle-format';
 import type { ResolvedInputs } from '../inputs/resolve';
+import { bundleStaging, stopOn, sweepStaleStaging } from './staging';
 import {
   INDEX_FILE,
   LAYOUT_FILE,
@@ -56,6 +58,11 @@ export interface BundleOptions {
   /** Replace an existing file at `out`. */
   force?: boolean;
   onEvent?: (e: BundleEvent) => void;
+  /**
+   * Stops the run (SIGINT/SIGTERM): it rejects with the signal's reason once its staging is removed;
+   * no bundle is written.
+   */
+  signal?: AbortSignal;
 }
 
 export interface BundleResult {
@@ -151,7 +158,10 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
   const refs = references(inputs.entries, (e) => lockDigests.get(`${e.name}@${e.version}`));
   emit({ event: 'start', sources: refs.length, plugins: inputs.entries.length });
 
-  const staging = `${out}.partial-${randomSuffix()}`;
+  // Staging of runs that were killed (their pid is gone) is removed before this run adds its own.
+  await sweepStaleStaging(path.dirname(out));
+  const stage = await bundleStaging(out);
+  const staging = stage.dir;
   const tmp = path.join(staging, 'download');
   await fs.promises.mkdir(path.join(staging, 'layout', 'blobs', 'sha256'), { recursive: true });
   await fs.promises.mkdir(tmp);
@@ -162,7 +172,9 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
   const digests = new Map<PluginEntry, string>();
   let blobs = 0;
   try {
-    await mapLimit(refs, opts.concurrency ?? DEFAULT_COPY_CONCURRENCY, async (r) => {
+    const { signal } = opts;
+    const work = mapLimit(refs, opts.concurrency ?? DEFAULT_COPY_CONCURRENCY, async (r) => {
+      signal?.throwIfAborted();
       const t0 = Date.now();
       const text = formatReference(r.ref);
       try {
@@ -204,6 +216,7 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
           ms: Date.now() - t0,
         });
       } catch (err) {
+        if (signal?.aborted) return; // the copy broke because its staging went: not a failure of its own
         const e =
           err instanceof PluginServerError
             ? err
@@ -217,6 +230,7 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
         emit({ event: 'failed', ref: text, error: e });
       }
     });
+    await stopOn(signal, work);
     if (failed.length) return { ok: false, failed, sources: refs.length, blobs, ms: Date.now() - started };
 
     // The lock travels with the bundle: the one given, or one made from what was just copied.
@@ -235,7 +249,8 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
     await fs.promises.writeFile(path.join(layoutDir, INDEX_FILE), renderLayoutIndex(entries));
     await fs.promises.writeFile(path.join(layoutDir, LAYOUT_FILE), LAYOUT_MARKER);
     const partial = path.join(staging, 'bundle.tar');
-    const tar = await writeLayoutTar(layoutDir, partial);
+    const tar = await stopOn(signal, writeLayoutTar(layoutDir, partial));
+    signal?.throwIfAborted();
     await fs.promises.rename(partial, out);
     await syncDir(path.dirname(out));
     return {
@@ -248,6 +263,6 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
       ms: Date.now() - started,
     };
   } finally {
-    await fs.promises.rm(staging, { recursive: true, force: true });
+    await stage.remove();
   }
 }

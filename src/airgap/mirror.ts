@@ -9,9 +9,6 @@
  * is asked; otherwise each blob and child manifest is checked with a HEAD first, and blobs pushed to
  * another repository in the same run are mounted instead of uploaded again.
  */
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 import { IntegrityError, PluginServerError } from '../errors';
 import { mapReference, parseRegistryMap, RegistryMapping } from '../inputs/registry-map';
 import { PluginEntry, sourceKey } from '../inputs/types';
@@ -20,6 +17,7 @@ import { formatReference, OciReference } from '../oci/types';
 import { mapLimit } from '../content/pool';
 import { ContentSink, ContentSource, copyArtifact, walkArtifact } from '../oci/copy/copy';
 import { DEFAULT_COPY_CONCURRENCY } from '../contract/concurrency';
+import { mirrorStaging, stopOn } from './staging';
 
 export type MirrorEvent =
   | { event: 'start'; sources: number; target: string }
@@ -47,6 +45,8 @@ export interface MirrorOptions {
   sink: ContentSink;
   concurrency?: number;
   onEvent?: (e: MirrorEvent) => void;
+  /** Stops the run (SIGINT/SIGTERM): it rejects with the signal's reason once its staging is removed. */
+  signal?: AbortSignal;
 }
 
 export interface MirrorResult {
@@ -83,24 +83,52 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
     g.want ??= e.source.ref.digest ?? opts.lockDigests?.get(`${e.name}@${e.version}`);
     groups.set(key, g);
   }
-  // Two sources landing on one target tag with different bytes would overwrite each other.
+  // One target reference holds one artifact: every source mapped onto it must be the same source
+  // (registry, repository and tag; pinned digests, when given, equal). Two registries with the same
+  // repository path and tag are two plugins, pinned or not: refused before anything is copied, or the
+  // second would overwrite the first and the rewritten list would give both the same bytes.
   const byTarget = new Map<string, string>();
+  const conflicts: Array<{ source: string; target: string; error: PluginServerError }> = [];
   for (const [key, g] of groups) {
     const t = formatReference({ ...g.to, digest: undefined });
     const other = byTarget.get(t);
-    if (other && g.want && groups.get(other)?.want && groups.get(other)?.want !== g.want) {
-      failed.push(
-        new IntegrityError({
-          code: 'E_MIRROR_CONFLICT',
-          message: `${key} and ${other} both map to ${t} with different digests`,
-          context: { url: t },
-          hint: 'mirror them under different prefixes',
-        }),
-      );
+    const o = other === undefined ? undefined : groups.get(other);
+    if (other === undefined || !o) {
+      byTarget.set(t, key);
+      continue;
     }
-    byTarget.set(t, key);
+    const same =
+      g.from.registry.toLowerCase() === o.from.registry.toLowerCase() &&
+      g.from.repository === o.from.repository &&
+      (g.from.tag ?? 'latest') === (o.from.tag ?? 'latest');
+    const [first, second] = [other, key].sort();
+    let error: PluginServerError | undefined;
+    if (!same) {
+      error = new IntegrityError({
+        code: 'E_MIRROR_CONFLICT',
+        message: `${first} and ${second} are two sources that both map to ${t}; nothing was copied`,
+        context: { url: t },
+        hint: 'mirror them under different --to prefixes, or keep one of them in the inputs',
+      });
+    } else if (g.want && o.want && g.want !== o.want) {
+      error = new IntegrityError({
+        code: 'E_MIRROR_CONFLICT',
+        message: `${first} and ${second} both map to ${t} with different digests (${o.want}, ${g.want}); nothing was copied`,
+        context: { url: t },
+        hint: 'keep one pinned digest per tag in the inputs',
+      });
+    }
+    if (!error) {
+      // One source twice (pinned once): both copies are held to the pinned digest.
+      g.want ??= o.want;
+      o.want ??= g.want;
+    } else {
+      failed.push(error);
+      conflicts.push({ source: `${first} + ${second}`, target: t, error });
+    }
   }
   emit({ event: 'start', sources: groups.size, target: opts.target });
+  for (const c of conflicts) emit({ event: 'failed', ...c });
   if (failed.length)
     return {
       ok: false,
@@ -114,13 +142,17 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
       ms: Date.now() - started,
     };
 
-  const tmp = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'hps-mirror-'));
+  // `$TMPDIR/hps-mirror-<pid>-<start>-<random>`: a killed run's folder is removed by the next run.
+  const staging = await mirrorStaging();
+  const tmp = staging.dir;
+  const { signal } = opts;
   let copied = 0;
   let present = 0;
   let blobs = 0;
   let bytes = 0;
   try {
-    await mapLimit([...groups.values()], opts.concurrency ?? DEFAULT_COPY_CONCURRENCY, async (g) => {
+    const work = mapLimit([...groups.values()], opts.concurrency ?? DEFAULT_COPY_CONCURRENCY, async (g) => {
+      signal?.throwIfAborted();
       const t0 = Date.now();
       const src = formatReference(g.from);
       const dst = formatReference({ ...g.to, digest: undefined });
@@ -169,6 +201,7 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
           ms: Date.now() - t0,
         });
       } catch (err) {
+        if (signal?.aborted) return; // stopped by the interruption, not a failure of its own
         const e =
           err instanceof PluginServerError
             ? err
@@ -182,8 +215,9 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
         emit({ event: 'failed', source: src, target: dst, error: e });
       }
     });
+    await stopOn(signal, work);
   } finally {
-    await fs.promises.rm(tmp, { recursive: true, force: true });
+    await staging.remove();
   }
   return {
     ok: failed.length === 0,

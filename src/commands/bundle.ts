@@ -9,6 +9,7 @@ import { exitCodesHelp } from '../errors';
 import { copySource } from '../inputs/resolve';
 import { createRegistryClient } from '../oci/client';
 import { concurrency, formatBytes, loadCopyInputs, repeatable } from './copy-options';
+import { isInterruption, watchInterrupts } from './interrupt';
 import { CliOutput, problemFields } from './output';
 import { DEFAULT_COPY_CONCURRENCY } from '../contract/concurrency';
 
@@ -48,11 +49,16 @@ export async function bundleCommand(args: string[], flags: BundleFlags): Promise
   const o = new CliOutput('bundle', Boolean(flags.json));
   const refuse = (problems: unknown[], line: string): void =>
     o.finish({ areas: o.problems(problems), line, counts: { problems: problems.length } });
+  const interrupts = watchInterrupts(o);
   const inputs = await loadCopyInputs(o, 'bundle', args, flags, 'bundled');
-  if (!inputs) return;
+  if (!inputs || interrupts.signal.aborted) {
+    if (inputs) refuse([interrupts.signal.reason], 'interrupted: no bundle was written');
+    return interrupts.done();
+  }
   const client = createRegistryClient({ insecureHosts: flags.insecureRegistry });
   try {
     const result = await writeBundle({
+      signal: interrupts.signal,
       inputs,
       source: copySource(inputs, client.registry),
       out: flags.out,
@@ -80,8 +86,13 @@ export async function bundleCommand(args: string[], flags: BundleFlags): Promise
       ms: result.ms,
     });
   } catch (e) {
-    return refuse([e], 'no bundle was written');
+    return refuse(
+      [e],
+      isInterruption(e) ? 'interrupted: no bundle was written, its staging was removed' : 'no bundle was written',
+    );
   } finally {
+    // An interrupted run exits here (130) without waiting for copies still in flight.
+    await interrupts.done();
     await client.close();
   }
 }

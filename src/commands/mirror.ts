@@ -13,6 +13,7 @@ import { copySource } from '../inputs/resolve';
 import { createRegistryClient } from '../oci/client';
 import { registrySink } from '../oci/copy/copy';
 import { concurrency, formatBytes, loadCopyInputs, repeatable } from './copy-options';
+import { isInterruption, watchInterrupts } from './interrupt';
 import { CliOutput, problemFields } from './output';
 import { DEFAULT_COPY_CONCURRENCY } from '../contract/concurrency';
 
@@ -80,8 +81,12 @@ export async function mirrorCommand(args: string[], flags: MirrorFlags): Promise
       'nothing was mirrored',
     );
   }
+  const interrupts = watchInterrupts(o);
   const inputs = await loadCopyInputs(o, 'mirror', args, flags, 'mirrored');
-  if (!inputs) return;
+  if (!inputs || interrupts.signal.aborted) {
+    if (inputs) refuse([interrupts.signal.reason], 'interrupted: nothing was mirrored');
+    return interrupts.done();
+  }
   const client = createRegistryClient({ insecureHosts: flags.insecureRegistry });
   try {
     const lockDigests = new Map((inputs.lock?.plugins ?? []).map((l) => [`${l.name}@${l.version}`, l.digest]));
@@ -94,6 +99,7 @@ export async function mirrorCommand(args: string[], flags: MirrorFlags): Promise
       sink: registrySink(client.registry),
       concurrency: flags.concurrency,
       onEvent: (e) => report(o, e),
+      signal: interrupts.signal,
     });
     const counts = {
       sources: result.sources,
@@ -121,8 +127,15 @@ export async function mirrorCommand(args: string[], flags: MirrorFlags): Promise
       ms: result.ms,
     });
   } catch (e) {
-    return refuse([e], 'the mirror was not finished');
+    return refuse(
+      [e],
+      isInterruption(e)
+        ? 'interrupted: the mirror was not finished (references already copied stay in the target), its staging was removed'
+        : 'the mirror was not finished',
+    );
   } finally {
+    // An interrupted run exits here (130) without waiting for copies still in flight.
+    await interrupts.done();
     await client.close();
   }
 }

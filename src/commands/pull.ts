@@ -24,6 +24,7 @@ import { PluginEvent, textReporter } from '../pipeline/progress';
 import { pruneCandidates } from '../pipeline/prune';
 import { runPull } from '../pipeline/pull';
 import { concurrency, repeatable } from './copy-options';
+import { watchInterrupts } from './interrupt';
 import { CliOutput, problemFields } from './output';
 import { DEFAULT_PULL_CONCURRENCY } from '../contract/concurrency';
 
@@ -257,6 +258,10 @@ export async function pullCommand(args: string[], flags: PullFlags): Promise<voi
   const stop = new AbortController();
   const onClosed = () => stop.abort(o.closed.signal.reason);
   o.closed.signal.addEventListener('abort', onClosed);
+  // Ctrl-C / SIGTERM stop staging like --deadline: the tree is left as it was, exit 130.
+  const interrupts = watchInterrupts(o);
+  const onInterrupt = () => stop.abort(interrupts.signal.reason);
+  interrupts.signal.addEventListener('abort', onInterrupt);
   const deadline = flags.deadline
     ? setTimeout(
         () =>
@@ -322,6 +327,8 @@ export async function pullCommand(args: string[], flags: PullFlags): Promise<voi
   } finally {
     if (deadline) clearTimeout(deadline);
     o.closed.signal.removeEventListener('abort', onClosed);
+    interrupts.signal.removeEventListener('abort', onInterrupt);
+    await interrupts.done();
     await client.close?.();
   }
 }

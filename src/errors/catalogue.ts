@@ -322,8 +322,8 @@ export const ERROR_CATALOGUE = {
       fix: 'write the bundle again from the list that names it',
     },
     E_MIRROR_CONFLICT: {
-      what: 'two sources of one mirror land on the same target tag with different digests',
-      fix: 'mirror them under different `--to` prefixes',
+      what: 'two different sources of one mirror map to the same target reference (two registries with the same repository path and tag, pinned or not, or one tag pinned to two digests); nothing is copied',
+      fix: 'mirror them under different `--to` prefixes, or keep one of them in the inputs',
     },
     E_MIRROR_DIGEST: {
       what: 'the target registry stored a manifest under another digest (it rewrites manifests)',
@@ -403,6 +403,12 @@ export const ERROR_CATALOGUE = {
     E_OUTPUT_CLOSED: {
       what: 'stdout was closed by the reader (e.g. `| head`)',
       fix: 'nothing: the command stops quietly',
+    },
+  },
+  interrupted: {
+    E_INTERRUPTED: {
+      what: 'the command was interrupted (Ctrl-C / SIGINT, or SIGTERM): it stopped, removed its staging and printed its summary; a second signal stops it at once',
+      fix: 'run it again; staging a stopped or killed run left behind is removed by the next run of any command',
     },
   },
   internal: {

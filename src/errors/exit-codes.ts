@@ -16,6 +16,8 @@ export const EXIT = {
   environment: 7,
   /** --keep-going published what it could, but some plugin versions failed. */
   partial: 8,
+  /** SIGINT or SIGTERM stopped the command (128 + SIGINT, as a shell reports a Ctrl-C). */
+  interrupted: 130,
 } as const satisfies Record<ErrorArea | 'ok' | 'partial', number>;
 
 export type ExitName = keyof typeof EXIT;
@@ -31,13 +33,24 @@ export const EXIT_MEANINGS: ReadonlyArray<[ExitName, string]> = [
   ['verify', 'a tree or server does not match its index (verify, check)'],
   ['environment', 'the machine: permissions, disk full, nginx missing, port in use'],
   ['partial', '--keep-going: some plugin versions were published, others failed'],
+  ['interrupted', 'interrupted (Ctrl-C / SIGINT or SIGTERM): staging removed, summary printed (bundle, mirror, pull)'],
 ];
 
 /**
  * The exit code for a set of failures. Areas are ranked so the most actionable one wins: input first
- * (fix the list), then the machine, then integrity, registry and verify.
+ * (fix the list), then the machine, then integrity, registry and verify. An interruption outranks them
+ * all: what failed before it may be a consequence of it.
  */
-const PRECEDENCE: ErrorArea[] = ['usage', 'input', 'environment', 'integrity', 'registry', 'verify', 'internal'];
+const PRECEDENCE: ErrorArea[] = [
+  'interrupted',
+  'usage',
+  'input',
+  'environment',
+  'integrity',
+  'registry',
+  'verify',
+  'internal',
+];
 
 export function exitCodeFor(areas: Iterable<ErrorArea>): number {
   const seen = new Set(areas);

@@ -11,7 +11,7 @@ import type { Readable } from 'stream';
 import { RegistryError } from '../../errors';
 import { parseChallenge } from './challenge';
 import type { Credentials, CredentialStore } from './credentials';
-import { allowsPlainHttp } from './endpoint';
+import { allowsPlainHttp, onRegistryOrigin, registryOrigin } from './endpoint';
 import { describeDiagnostics, parseErrorBody, registrySays, safeText } from './errcode';
 import type { Exchange, RegistryRequest, ResponseReader } from './exchange';
 
@@ -62,13 +62,20 @@ async function readCapped(body: Readable, limit: number, url: string): Promise<B
 
 type AuthOutcome<T> = { value: T } | { challenge: string | null; said?: string };
 
-/** Decorator: authenticates requests (see the file comment). */
+/**
+ * Decorator: authenticates requests (see the file comment). Credentials are bound to the origin of
+ * the registry they were configured for (scheme, host and port): a request whose URL is elsewhere (an
+ * upload `Location` on another host:port, say) is sent without them, and its 401 is never answered
+ * with them. Redirects are the transport's (it drops them across origins and refuses downgrades).
+ */
 export function withAuth(next: Exchange, auth: AuthManager): Exchange {
   return async <T>(req: RegistryRequest, read: ResponseReader<T>): Promise<T> => {
-    let authorization = await auth.header(req.registry, req.scope, req.signal);
+    const own = auth.owns(req.url, req.registry);
+    let authorization = own ? await auth.header(req.registry, req.scope, req.signal) : undefined;
     for (let round = 0; ; round++) {
       const headers = authorization ? { ...req.headers, authorization } : req.headers;
       const outcome = await next<AuthOutcome<T>>({ ...req, headers }, async (res) => {
+        if (res.status === 401 && !own) throw auth.foreign(req.url, req.registry);
         if (res.status !== 401 || round > 0) return { value: await read(res) };
         return {
           challenge: res.headers.get('www-authenticate'),
@@ -104,6 +111,27 @@ export class AuthManager {
     private readonly fetchToken: TokenFetcher,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** Whether `url` is on the origin `registry`'s credentials belong to. */
+  owns(url: string, registry: string): boolean {
+    return onRegistryOrigin(url, registry, this.insecureHosts);
+  }
+
+  /** A 401 from a URL outside the registry's origin: its credentials are not offered there. */
+  foreign(url: string, registry: string): RegistryError {
+    let origin = url;
+    try {
+      origin = new URL(url).origin;
+    } catch {
+      // keep the URL as it is
+    }
+    return new RegistryError({
+      code: 'E_REGISTRY_AUTH',
+      message: `unauthorized: ${origin} asked for credentials for ${url}, but it is not ${registryOrigin(registry, this.insecureHosts)}, the registry they are configured for; they were not sent`,
+      context: { url },
+      hint: 'the registry sends uploads to another host: configure it to keep them on its own address',
+    });
+  }
 
   /** Authorization header to send up front, when the host's challenge is already known. */
   async header(registry: string, scope: string, signal?: AbortSignal): Promise<string | undefined> {

@@ -7,7 +7,10 @@
 import { Readable } from 'stream';
 import { Agent, Dispatcher, EnvHttpProxyAgent, fetch } from 'undici';
 import { PluginServerError, RegistryError } from '../../errors';
-import { isLoopback } from './endpoint';
+import { isLoopback, nextHop } from './endpoint';
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 10;
 import type { Exchange, RegistryRequest, RequestKind } from './exchange';
 
 /**
@@ -216,16 +219,41 @@ export function createTransport(opts: TransportOptions): HttpTransport {
             (err) => err,
           )
         : undefined;
-      const init = {
-        method: req.method,
-        headers,
-        signal: timer.signal,
-        dispatcher: dispatcherFor(req.url),
-        ...(upload ? { body: upload, duplex: 'half' as const } : {}),
-      };
-      const res = await fetch(req.url, init as Parameters<typeof fetch>[1]).catch((err: unknown) => {
-        throw fail(err);
-      });
+      // Redirects are followed here, not by fetch: fetch would follow HTTPS to plain HTTP. Only reads
+      // are followed (registries redirect blob downloads to storage); credentials never leave the
+      // origin they were sent to, and a downgrade is refused before anything is sent (nextHop).
+      let url = req.url;
+      let res: Awaited<ReturnType<typeof fetch>>;
+      for (let hop = 0; ; hop++) {
+        const init = {
+          method: req.method,
+          headers,
+          signal: timer.signal,
+          redirect: 'manual' as const,
+          dispatcher: dispatcherFor(url),
+          ...(upload ? { body: upload, duplex: 'half' as const } : {}),
+        };
+        res = await fetch(url, init as Parameters<typeof fetch>[1]).catch((err: unknown) => {
+          throw fail(err);
+        });
+        const location = REDIRECTS.has(res.status) ? res.headers.get('location') : null;
+        if (!location || (req.method !== 'GET' && req.method !== 'HEAD')) break;
+        await res.body?.cancel().catch(() => undefined);
+        if (hop >= MAX_REDIRECTS)
+          throw new RegistryError({
+            code: 'E_REGISTRY_STATUS',
+            message: `${req.url} redirected more than ${MAX_REDIRECTS} times`,
+            context: { url: req.url },
+            hint: 'check the registry',
+          });
+        const next = nextHop(url, location);
+        if (next.origin !== new URL(url).origin) {
+          delete headers.authorization;
+          delete headers.cookie;
+        }
+        url = next.toString();
+        opts.onRequest?.(req.kind, url);
+      }
       timer.touch();
       source = res.body
         ? Readable.fromWeb(res.body as import('stream/web').ReadableStream<Uint8Array>)

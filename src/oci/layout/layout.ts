@@ -10,7 +10,6 @@
  * Writing: a deterministic tar (sorted members, mtime 0, uid/gid 0, no user names, fixed modes), so
  * the same content always gives the same bytes.
  */
-import { isDigest } from '../../contract/digest';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -18,6 +17,7 @@ import { Readable } from 'stream';
 import { InputError, IntegrityError } from '../../errors';
 import type { BlobRef } from '../registry/client';
 import { OCI_INDEX } from '../registry/media';
+import { isDigest } from '../../contract/digest';
 import { DigestCounter } from '../registry/verify-stream';
 
 export const LAYOUT_PREFIX = 'oci-layout:';
@@ -63,9 +63,76 @@ function cString(buf: Buffer, start: number, len: number): string {
   return slice.subarray(0, nul < 0 ? len : nul).toString('utf8');
 }
 
+/** An octal header field; NaN for anything else (GNU base-256 sizes included: no real layout needs one). */
 function octal(buf: Buffer, start: number, len: number): number {
   const text = cString(buf, start, len).trim();
-  return text ? parseInt(text, 8) : 0;
+  if (!text) return 0;
+  return /^[0-7]+$/.test(text) ? parseInt(text, 8) : NaN;
+}
+
+/** The biggest `index.json` or `oci-layout` read into memory: a bundle of 20,000 plugins is ~6 MiB. */
+export const MAX_LAYOUT_INDEX_BYTES = 16 * 1024 * 1024;
+/** The biggest PAX or GNU long-name record read into memory. */
+const MAX_TAR_EXTENSION_BYTES = 1024 * 1024;
+
+/** What a path is when it is not a regular file (a FIFO would block the reader forever). */
+export function specialKind(st: fs.Stats): string | undefined {
+  if (st.isFile()) return undefined;
+  if (st.isDirectory()) return 'a folder';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  return 'not a regular file';
+}
+
+/**
+ * Opens a file for reading without ever blocking on it or reading a special file: `lstat` first (a
+ * FIFO, socket or device is refused before it is opened; a symlink is judged by what it names), then
+ * `open(O_NONBLOCK)` and `fstat` on the descriptor, so a path swapped for a FIFO in between is refused
+ * too instead of hanging the run (and its output lock) forever. `refuse` builds the error.
+ */
+export async function openRegularFile(
+  file: string,
+  refuse: (kind: string) => Error,
+): Promise<{ fh: fs.promises.FileHandle; size: number }> {
+  const lst = await fs.promises.lstat(file);
+  const st = lst.isSymbolicLink() ? await fs.promises.stat(file) : lst;
+  const before = specialKind(st);
+  if (before) throw refuse(before);
+  const fh = await fs.promises.open(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const now = await fh.stat();
+    const kind = specialKind(now);
+    if (kind) throw refuse(kind);
+    return { fh, size: now.size };
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+/**
+ * Reads `length` bytes at `position` into a buffer of what was actually read: the buffer grows with
+ * the bytes that arrive, never with what a header or `stat` claimed, so a lying size cannot make it
+ * allocate more than the file holds. Fewer bytes than `length` is `short` (the file changed or lied).
+ */
+async function readRange(
+  fh: fs.promises.FileHandle,
+  position: number,
+  length: number,
+  short: (got: number) => Error,
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let got = 0;
+  while (got < length) {
+    const chunk = Buffer.allocUnsafe(Math.min(length - got, 1024 * 1024));
+    const { bytesRead } = await fh.read(chunk, 0, chunk.length, position + got);
+    if (bytesRead === 0) throw short(got);
+    chunks.push(chunk.subarray(0, bytesRead));
+    got += bytesRead;
+  }
+  return Buffer.concat(chunks, got);
 }
 
 /** PAX extended header records: `<len> key=value\n`. */
@@ -85,23 +152,22 @@ function paxPath(data: Buffer): string | undefined {
 }
 
 /** Indexes the regular files of an uncompressed tar (ustar, PAX and GNU long names). */
-async function indexTar(file: string): Promise<Map<string, Member>> {
-  const fh = await fs.promises.open(file, 'r');
+async function indexTar(fh: fs.promises.FileHandle, total: number, file: string): Promise<Map<string, Member>> {
   const members = new Map<string, Member>();
   const bad = (why: string) =>
     new InputError({
       code: 'E_LAYOUT',
       message: `${file} is not a readable OCI layout tar: ${why}`,
       context: { file },
-      hint: 'pass the .tar written by `bundle` (not gzip-compressed) or an OCI layout folder',
+      hint: 'pass the .tar written by `bundle` (not gzip-compressed) or an OCI layout folder; if it is one, it is damaged: copy it again',
     });
-  try {
-    const { size: total } = await fh.stat();
+  {
     const header = Buffer.alloc(BLOCK);
     let offset = 0;
     let longName: string | undefined;
     while (offset + BLOCK <= total) {
-      await fh.read(header, 0, BLOCK, offset);
+      const { bytesRead } = await fh.read(header, 0, BLOCK, offset);
+      if (bytesRead !== BLOCK) throw bad(`the file ended inside the tar header at byte ${offset}`);
       if (header.every((b) => b === 0)) break;
       if (offset === 0 && header[0] === 0x1f && header[1] === 0x8b) throw bad('it is gzip-compressed; gunzip it first');
       const magic = cString(header, 257, 6);
@@ -111,9 +177,20 @@ async function indexTar(file: string): Promise<Map<string, Member>> {
       const dataStart = offset + BLOCK;
       const prefix = magic === 'ustar' ? cString(header, 345, 155) : '';
       let name = prefix ? `${prefix}/${cString(header, 0, 100)}` : cString(header, 0, 100);
+      // The header's size is a claim: it is checked against the bytes the file really holds before
+      // anything is allocated or read for it (a 3.5 GiB claim in a few-KiB tar is a damaged tar).
+      if (!Number.isSafeInteger(size) || size < 0)
+        throw bad(`the tar header at byte ${offset} has an unreadable size field`);
+      if (size > total - dataStart)
+        throw bad(
+          `member "${name}" claims ${size} bytes at byte ${dataStart}, but the file holds only ${Math.max(total - dataStart, 0)} bytes after its header`,
+        );
       if (type === 'x' || type === 'L') {
-        const data = Buffer.alloc(size);
-        await fh.read(data, 0, size, dataStart);
+        if (size > MAX_TAR_EXTENSION_BYTES)
+          throw bad(`the extended header at byte ${offset} is ${size} bytes (at most ${MAX_TAR_EXTENSION_BYTES})`);
+        const data = await readRange(fh, dataStart, size, (got) =>
+          bad(`the file ended ${got} bytes into the extended header at byte ${offset}`),
+        );
         longName = type === 'x' ? paxPath(data) : cString(data, 0, size);
       } else {
         if (longName) name = longName;
@@ -130,8 +207,6 @@ async function indexTar(file: string): Promise<Map<string, Member>> {
       offset = dataStart + Math.ceil(size / BLOCK) * BLOCK;
     }
     return members;
-  } finally {
-    await fh.close();
   }
 }
 
@@ -143,7 +218,11 @@ export class OciLayout {
     private readonly tar: { file: string; members: Map<string, Member> } | undefined,
   ) {}
 
-  /** Opens a layout folder or a layout tar. */
+  /**
+   * Opens a layout folder or a layout tar. Nothing special is opened (a FIFO, socket or device as the
+   * tar, `index.json` or `oci-layout` is refused, never read), and `index.json` and `oci-layout` are
+   * read only up to MAX_LAYOUT_INDEX_BYTES of bytes that are really there.
+   */
   static async open(location: string): Promise<OciLayout> {
     const st = await fs.promises.stat(location).catch(() => undefined);
     if (!st)
@@ -153,19 +232,69 @@ export class OciLayout {
         context: { file: location },
         hint: 'pass oci-layout:<folder> or oci-layout:<bundle.tar>',
       });
-    const tar = st.isDirectory() ? undefined : { file: location, members: await indexTar(location) };
-    const read = async (name: string): Promise<Buffer | undefined> => {
-      if (!tar) return fs.promises.readFile(path.join(location, name)).catch(() => undefined);
-      const m = tar.members.get(name);
-      if (!m) return undefined;
-      const buf = Buffer.alloc(m.size);
-      const fh = await fs.promises.open(location, 'r');
+    const notFile = (what: string) => (kind: string) =>
+      new InputError({
+        code: 'E_LAYOUT',
+        message: `${what} is ${kind}, not a file`,
+        context: { file: location },
+        hint: 'pass a folder or tar written by `bundle`, `oras copy --to-oci-layout` or `skopeo copy oci:`',
+      });
+    const tooBig = (name: string, size: number) =>
+      new InputError({
+        code: 'E_LAYOUT',
+        message: `${location}: ${name} is ${size} bytes, over the ${MAX_LAYOUT_INDEX_BYTES}-byte limit for it`,
+        context: { file: location },
+        hint: 'this is not a layout written by `bundle`, or it is damaged: write it again',
+      });
+    const short = (name: string) => (got: number) =>
+      new InputError({
+        code: 'E_LAYOUT',
+        message: `${location}: ${name} ended after ${got} bytes, before the size its header or file system gave`,
+        context: { file: location },
+        hint: 'the layout changed while it was read, or it is damaged: copy it again',
+      });
+    let tar: { file: string; members: Map<string, Member> } | undefined;
+    if (!st.isDirectory()) {
+      const { fh, size } = await openRegularFile(location, notFile(location));
       try {
-        await fh.read(buf, 0, m.size, m.offset);
+        tar = { file: location, members: await indexTar(fh, size, location) };
       } finally {
         await fh.close();
       }
-      return buf;
+    }
+    const read = async (name: string): Promise<Buffer | undefined> => {
+      if (!tar) {
+        const file = path.join(location, name);
+        // stat, not lstat: a dangling link is a missing file (stat never opens, so a FIFO cannot block it).
+        if (!(await fs.promises.stat(file).catch(() => undefined))) return undefined;
+        const { fh, size } = await openRegularFile(file, notFile(file));
+        try {
+          if (size > MAX_LAYOUT_INDEX_BYTES) throw tooBig(name, size);
+          // Read to the end (at most one byte past the limit), whatever stat said.
+          const chunks: Buffer[] = [];
+          let got = 0;
+          for (;;) {
+            const chunk = Buffer.allocUnsafe(64 * 1024);
+            const { bytesRead } = await fh.read(chunk, 0, chunk.length, got);
+            if (bytesRead === 0) break;
+            chunks.push(chunk.subarray(0, bytesRead));
+            got += bytesRead;
+            if (got > MAX_LAYOUT_INDEX_BYTES) throw tooBig(name, got);
+          }
+          return Buffer.concat(chunks, got);
+        } finally {
+          await fh.close();
+        }
+      }
+      const m = tar.members.get(name);
+      if (!m) return undefined;
+      if (m.size > MAX_LAYOUT_INDEX_BYTES) throw tooBig(name, m.size);
+      const { fh } = await openRegularFile(location, notFile(location));
+      try {
+        return await readRange(fh, m.offset, m.size, short(name));
+      } finally {
+        await fh.close();
+      }
     };
     const bad = (why: string) =>
       new InputError({
@@ -241,18 +370,40 @@ export class OciLayout {
     });
   }
 
-  /** The blob's raw bytes as a stream (unchecked: wrap it, or use read()). */
+  /**
+   * The blob's raw bytes as a stream (unchecked: wrap it, or use read()). The file is opened when the
+   * stream is first read, never blocking: a blob that is a FIFO, socket or device fails the stream
+   * with E_LAYOUT_BLOB instead of hanging the run past its deadline.
+   */
   open(digest: string): Readable {
     const name = this.blobName(digest);
-    if (!this.tar) {
-      const file = path.join(this.location, name);
-      if (!fs.existsSync(file)) throw this.missing(digest);
-      return fs.createReadStream(file);
-    }
-    const m = this.tar.members.get(name);
-    if (!m) throw this.missing(digest);
-    if (m.size === 0) return Readable.from([]);
-    return fs.createReadStream(this.tar.file, { start: m.offset, end: m.offset + m.size - 1 });
+    const file = this.tar ? this.tar.file : path.join(this.location, name);
+    let range: { start: number; end: number } | undefined;
+    if (this.tar) {
+      const m = this.tar.members.get(name);
+      if (!m) throw this.missing(digest);
+      if (m.size === 0) return Readable.from([]);
+      range = { start: m.offset, end: m.offset + m.size - 1 };
+    } else if (!fs.existsSync(file)) throw this.missing(digest);
+    const refuse = (kind: string) =>
+      new IntegrityError({
+        code: 'E_LAYOUT_BLOB',
+        message: `${this.label(digest)} is ${kind}, not a file`,
+        context: { file: this.location },
+        hint: 'a layout holds regular files only: write it again with `bundle`',
+      });
+    return Readable.from(
+      (async function* () {
+        const { fh } = await openRegularFile(file, refuse);
+        const stream = fh.createReadStream({ ...range, autoClose: true });
+        try {
+          for await (const chunk of stream) yield chunk as Buffer;
+        } finally {
+          stream.destroy();
+        }
+      })(),
+      { objectMode: false },
+    );
   }
 
   /** Reads a small blob into memory, checked against its descriptor. */

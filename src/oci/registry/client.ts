@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
 import { IntegrityError, RegistryError } from '../../errors';
-import { blobUrl, manifestUrl, pullScope } from '../http/endpoint';
+import { blobUrl, manifestUrl, nextHop, pullScope } from '../http/endpoint';
 import type { Exchange, RegistryResponse } from '../http/exchange';
 import { RegistryStatusError } from '../http/status';
 import type { OciReference, ResolvedManifest } from '../types';
@@ -240,7 +240,9 @@ export class RegistryClient {
             context: { url: uploads },
             hint: 'check that the registry accepts pushes',
           });
-        const put = new URL(location, uploads);
+        // The session may live on another host:port (a storage front end): the auth layer sends the
+        // target's credentials only to the target's own origin, and HTTPS is never left for HTTP.
+        const put = nextHop(uploads, location);
         put.searchParams.set('digest', blob.digest);
         const stored = await this.exchange(
           {
