@@ -30,6 +30,7 @@ import {
   LOCK_MEDIA_TYPE,
 } from '../inputs/bundle-format';
 import type { ResolvedInputs } from '../inputs/resolve';
+import { copyFailure } from './copy-failure';
 import { bundleStaging, stopOn, sweepStaleStaging } from './staging';
 import {
   INDEX_FILE,
@@ -217,15 +218,7 @@ export async function writeBundle(opts: BundleOptions): Promise<BundleResult> {
         });
       } catch (err) {
         if (signal?.aborted) return; // the copy broke because its staging went: not a failure of its own
-        const e =
-          err instanceof PluginServerError
-            ? err
-            : new PluginServerError({
-                code: 'E_COPY',
-                message: (err as Error).message ?? String(err),
-                context: { url: text },
-                cause: err,
-              });
+        const e = copyFailure(err, text);
         failed.push(e);
         emit({ event: 'failed', ref: text, error: e });
       }

@@ -17,6 +17,7 @@ import { formatReference, OciReference } from '../oci/types';
 import { mapLimit } from '../content/pool';
 import { ContentSink, ContentSource, copyArtifact, walkArtifact } from '../oci/copy/copy';
 import { DEFAULT_COPY_CONCURRENCY } from '../contract/concurrency';
+import { copyFailure } from './copy-failure';
 import { mirrorStaging, stopOn } from './staging';
 
 export type MirrorEvent =
@@ -202,15 +203,7 @@ export async function runMirror(opts: MirrorOptions): Promise<MirrorResult> {
         });
       } catch (err) {
         if (signal?.aborted) return; // stopped by the interruption, not a failure of its own
-        const e =
-          err instanceof PluginServerError
-            ? err
-            : new PluginServerError({
-                code: 'E_COPY',
-                message: (err as Error).message ?? String(err),
-                context: { url: src },
-                cause: err,
-              });
+        const e = copyFailure(err, src);
         failed.push(e);
         emit({ event: 'failed', source: src, target: dst, error: e });
       }

@@ -3,15 +3,13 @@
  * given alone with `--lock`) in one OCI image layout tar, with the lists and a lock inside; carry it
  * into the private network and `pull oci-layout:plugins.oci.tar` or `mirror oci-layout:...` there.
  */
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { BundleEvent, writeBundle } from '../airgap/bundle';
-import { exitCodesHelp } from '../errors';
 import { copySource } from '../inputs/resolve';
 import { createRegistryClient } from '../oci/client';
-import { concurrency, formatBytes, loadCopyInputs, repeatable } from './copy-options';
+import { formatBytes, loadCopyInputs, withCopyOptions } from './copy-options';
 import { isInterruption, watchInterrupts } from './interrupt';
 import { CliOutput, problemFields } from './output';
-import { DEFAULT_COPY_CONCURRENCY } from '../contract/concurrency';
 
 interface BundleFlags {
   out: string;
@@ -98,31 +96,20 @@ export async function bundleCommand(args: string[], flags: BundleFlags): Promise
 }
 
 export function register(program: Command): void {
-  program
-    .command('bundle')
-    .description(
-      'write every plugin of the lists (or a snapshot or lock) into one OCI image layout tar, with the lists and a lock inside',
-    )
-    .argument('[inputs...]', 'plugins.properties files (or one oci-layout:<path> to re-bundle)')
-    .requiredOption('-o, --out <file>', 'the bundle to write (an OCI image layout tar)')
-    .option('--snapshot <file>', 'Higress release snapshot JSON to bundle')
-    .option(
-      '--lock <file>',
-      'lock file: alone, bundle exactly its digests; with lists, the lists must agree with it (as pull --frozen)',
-    )
-    .option('--force', 'replace an existing file at --out')
-    .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json); human lines stay on stderr')
-    .addOption(
-      new Option('--concurrency <n>', 'references copied in parallel')
-        .argParser(concurrency)
-        .default(DEFAULT_COPY_CONCURRENCY),
-    )
-    .option(
-      '--insecure-registry <host>',
-      'allow plain HTTP to this host[:port] (repeatable)',
-      repeatable,
-      [] as string[],
-    )
-    .addHelpText('after', `\n${exitCodesHelp()}`)
-    .action((args: string[], flags: BundleFlags) => bundleCommand(args, flags));
+  withCopyOptions(
+    program
+      .command('bundle')
+      .description(
+        'write every plugin of the lists (or a snapshot or lock) into one OCI image layout tar, with the lists and a lock inside',
+      )
+      .argument('[inputs...]', 'plugins.properties files (or one oci-layout:<path> to re-bundle)')
+      .requiredOption('-o, --out <file>', 'the bundle to write (an OCI image layout tar)')
+      .option('--snapshot <file>', 'Higress release snapshot JSON to bundle')
+      .option(
+        '--lock <file>',
+        'lock file: alone, bundle exactly its digests; with lists, the lists must agree with it (as pull --frozen)',
+      )
+      .option('--force', 'replace an existing file at --out')
+      .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json); human lines stay on stderr'),
+  ).action((args: string[], flags: BundleFlags) => bundleCommand(args, flags));
 }

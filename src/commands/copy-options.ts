@@ -1,8 +1,9 @@
 /** Option parsers shared by the commands that fetch plugins (`pull`, `bundle`, `mirror`), and how `bundle` and `mirror` load their inputs. */
-import { InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolveInputs, ResolvedInputs } from '../inputs/resolve';
 import { CliOutput } from './output';
-import { MAX_CONCURRENCY } from '../contract/concurrency';
+import { DEFAULT_COPY_CONCURRENCY, MAX_CONCURRENCY } from '../contract/concurrency';
+import { exitCodesHelp } from '../errors';
 
 export function concurrency(v: string): number {
   const n = Number(v);
@@ -45,4 +46,21 @@ export async function loadCopyInputs(
   }
   const { inputs, problems } = loaded;
   return inputs ?? refuse(problems, `${problems.length} problem(s) in the inputs; nothing was ${verb}`);
+}
+
+/** The options `bundle` and `mirror` share, after their own: copy concurrency, plain-HTTP hosts, exit codes. */
+export function withCopyOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--concurrency <n>', 'references copied in parallel')
+        .argParser(concurrency)
+        .default(DEFAULT_COPY_CONCURRENCY),
+    )
+    .option(
+      '--insecure-registry <host>',
+      'allow plain HTTP to this host[:port] (repeatable)',
+      repeatable,
+      [] as string[],
+    )
+    .addHelpText('after', `\n${exitCodesHelp()}`);
 }

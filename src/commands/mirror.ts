@@ -3,19 +3,18 @@
  * bundle into a private registry with the same digests, then print (or write with --write-list) the
  * plugin list that names the target.
  */
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { MirrorEvent, runMirror } from '../airgap/mirror';
 import { listFromEntries, rewriteListText } from '../airgap/rewrite';
 import { writeFileAtomic } from '../content/fsutil';
-import { exitCodesHelp, InputError } from '../errors';
+import { InputError } from '../errors';
 import { LIST_MEDIA_TYPE } from '../inputs/bundle-format';
 import { copySource } from '../inputs/resolve';
 import { createRegistryClient } from '../oci/client';
 import { registrySink } from '../oci/copy/copy';
-import { concurrency, formatBytes, loadCopyInputs, repeatable } from './copy-options';
+import { formatBytes, loadCopyInputs, withCopyOptions } from './copy-options';
 import { isInterruption, watchInterrupts } from './interrupt';
 import { CliOutput, problemFields } from './output';
-import { DEFAULT_COPY_CONCURRENCY } from '../contract/concurrency';
 
 interface MirrorFlags {
   to: string;
@@ -141,28 +140,20 @@ export async function mirrorCommand(args: string[], flags: MirrorFlags): Promise
 }
 
 export function register(program: Command): void {
-  program
-    .command('mirror')
-    .description(
-      'copy every plugin of the lists / snapshot / lock / bundle into a registry, keeping every digest; prints the list for the target',
-    )
-    .argument('[inputs...]', 'plugins.properties files, or one oci-layout:<bundle>')
-    .requiredOption('--to <host[/prefix]>', 'target registry and repository prefix, e.g. harbor.internal/higress')
-    .option('--snapshot <file>', 'Higress release snapshot JSON to mirror')
-    .option('--lock <file>', 'lock file: alone, mirror exactly its digests; with lists, the lists must agree with it')
-    .option('--write-list <file>', 'write the plugin list for the target to this file instead of stdout')
-    .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json); write the list with --write-list')
-    .addOption(
-      new Option('--concurrency <n>', 'references copied in parallel')
-        .argParser(concurrency)
-        .default(DEFAULT_COPY_CONCURRENCY),
-    )
-    .option(
-      '--insecure-registry <host>',
-      'allow plain HTTP to this host[:port] (repeatable)',
-      repeatable,
-      [] as string[],
-    )
-    .addHelpText('after', `\n${exitCodesHelp()}`)
-    .action((args: string[], flags: MirrorFlags) => mirrorCommand(args, flags));
+  withCopyOptions(
+    program
+      .command('mirror')
+      .description(
+        'copy every plugin of the lists / snapshot / lock / bundle into a registry, keeping every digest; prints the list for the target',
+      )
+      .argument('[inputs...]', 'plugins.properties files, or one oci-layout:<bundle>')
+      .requiredOption('--to <host[/prefix]>', 'target registry and repository prefix, e.g. harbor.internal/higress')
+      .option('--snapshot <file>', 'Higress release snapshot JSON to mirror')
+      .option('--lock <file>', 'lock file: alone, mirror exactly its digests; with lists, the lists must agree with it')
+      .option('--write-list <file>', 'write the plugin list for the target to this file instead of stdout')
+      .option(
+        '--json',
+        'stdout: one JSON event per line (docs/cli-events.schema.json); write the list with --write-list',
+      ),
+  ).action((args: string[], flags: MirrorFlags) => mirrorCommand(args, flags));
 }
