@@ -40,8 +40,9 @@ for svc in nginx docker-registry; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then systemctl stop "$svc" || true; fi
 done
 
-mkdir -p .tools/bin
-mkdir -p .tools/images
+mkdir -p .tools/bin .tools/images
+tools_bin="$PWD/.tools/bin"
+export GOBIN="$PWD/.tools/bin" GOFLAGS=-mod=mod GOTOOLCHAIN=local
 # The image tests' base images, made while Go builds (debootstrap waits on Debian's mirror, Go on
 # the CPU): started in the background here, waited for at the end.
 build_base_images() {
@@ -90,8 +91,49 @@ build_base_images() {
 build_base_images >.tools/images/build.log 2>&1 &
 base_images_pid=$!
 
-tools_bin="$PWD/.tools/bin"
-export GOBIN="$PWD/.tools/bin" GOFLAGS=-mod=mod GOTOOLCHAIN=local
+# A real Kubernetes control plane for the chart tests (test/support/control-plane.ts): etcd,
+# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, and kwok for nodes. No kubelet.
+ETCD_VERSION=v3.6.16
+KUBERNETES_VERSION=v1.34.4
+KWOK_VERSION=v0.7.0
+# The Kubernetes binaries are the longest Go build (about 12 min cold on 2 cores): started in the
+# background beside the other Go builds, so their module downloads and links overlap its compiles.
+build_kubernetes() {
+  # k8s.io/kubernetes requires its staging modules at v0.0.0 with `replace => ./staging/...`: a throwaway
+  # module replaces each with the published k8s.io/<name> at the matching v0.x. The version is set with
+  # -ldflags -X (as Kubernetes' own build does) so the server reports v1.34.x and the chart's kubeVersion
+  # constraint passes.
+  kube_stamp=".tools/bin/.kubernetes.version"
+  kube_bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  kube_ok=1
+  for b in "${kube_bins[@]}"; do [ -x ".tools/bin/$b" ] || kube_ok=0; done
+  if [ $kube_ok = 0 ] || [ "$(cat "$kube_stamp" 2>/dev/null)" != "$KUBERNETES_VERSION" ]; then
+    work=$(mktemp -d)
+    staging_version="v0.${KUBERNETES_VERSION#v1.}"
+    kube_mod=$(cd "$work" && go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
+    staging=$(awk '$2 == "=>" && $3 ~ /^\.\/staging/ {print $1}' "$kube_mod")
+    {
+      printf 'module kubebuild\n\ngo 1.24\n\nrequire k8s.io/kubernetes %s\n\n' "$KUBERNETES_VERSION"
+      for m in $staging; do printf 'replace %s => %s %s\n' "$m" "$m" "$staging_version"; done
+    } >"$work/go.mod"
+    printf '//go:build tools\n\npackage tools\n\nimport (\n' >"$work/tools.go"
+    for b in "${kube_bins[@]}"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$b" >>"$work/tools.go"; done
+    printf ')\n' >>"$work/tools.go"
+    minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+    kube_ldflags=""
+    for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+      kube_ldflags+=" -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
+    done
+    (cd "$work" && go mod tidy >/dev/null && for b in "${kube_bins[@]}"; do
+      go build -trimpath -ldflags "$kube_ldflags" -o "$tools_bin/$b" "k8s.io/kubernetes/cmd/$b" || exit 1
+    done)
+    rm -rf "$work"
+    echo "$KUBERNETES_VERSION" >"$kube_stamp"
+  fi
+}
+build_kubernetes >.tools/bin/kubernetes-build.log 2>&1 &
+kubernetes_pid=$!
+
 
 # go_tool NAME MODULE PACKAGE VERSION [LDFLAGS]: builds PACKAGE from MODULE@VERSION inside a throwaway
 # module (plain `go install pkg@version` also asks the proxy for the module's version list, which some
@@ -137,11 +179,7 @@ if [ ! -x .tools/bin/gateway-client ] || [ "$(cat .tools/bin/.gateway-client.ver
   echo "$gateway_client_stamp" >.tools/bin/.gateway-client.version
 fi
 
-# A real Kubernetes control plane for the chart tests (test/support/control-plane.ts): etcd,
-# kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, and kwok for nodes. No kubelet.
-ETCD_VERSION=v3.6.16
-KUBERNETES_VERSION=v1.34.4
-KWOK_VERSION=v0.7.0
+# etcd (with the Kubernetes binaries above) and kwok for nodes of the control plane the chart tests start.
 # etcd's server module carries `replace` lines, so `go install` refuses it: a ten-line main calling its
 # own entry point (etcdmain.Main, what etcd's binary runs) in a throwaway module builds it.
 etcd_stamp=".tools/bin/.etcd.version"
@@ -163,39 +201,13 @@ GO
   rm -rf "$work"
   echo "$ETCD_VERSION" >"$etcd_stamp"
 fi
-# k8s.io/kubernetes requires its staging modules at v0.0.0 with `replace => ./staging/...`: a throwaway
-# module replaces each with the published k8s.io/<name> at the matching v0.x. The version is set with
-# -ldflags -X (as Kubernetes' own build does) so the server reports v1.34.x and the chart's kubeVersion
-# constraint passes.
-kube_stamp=".tools/bin/.kubernetes.version"
-kube_bins=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
-kube_ok=1
-for b in "${kube_bins[@]}"; do [ -x ".tools/bin/$b" ] || kube_ok=0; done
-if [ $kube_ok = 0 ] || [ "$(cat "$kube_stamp" 2>/dev/null)" != "$KUBERNETES_VERSION" ]; then
-  work=$(mktemp -d)
-  staging_version="v0.${KUBERNETES_VERSION#v1.}"
-  kube_mod=$(cd "$work" && go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')
-  staging=$(awk '$2 == "=>" && $3 ~ /^\.\/staging/ {print $1}' "$kube_mod")
-  {
-    printf 'module kubebuild\n\ngo 1.24\n\nrequire k8s.io/kubernetes %s\n\n' "$KUBERNETES_VERSION"
-    for m in $staging; do printf 'replace %s => %s %s\n' "$m" "$m" "$staging_version"; done
-  } >"$work/go.mod"
-  printf '//go:build tools\n\npackage tools\n\nimport (\n' >"$work/tools.go"
-  for b in "${kube_bins[@]}"; do printf '\t_ "k8s.io/kubernetes/cmd/%s"\n' "$b" >>"$work/tools.go"; done
-  printf ')\n' >>"$work/tools.go"
-  minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
-  kube_ldflags=""
-  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-    kube_ldflags+=" -X $p.gitVersion=$KUBERNETES_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
-  done
-  (cd "$work" && go mod tidy >/dev/null && for b in "${kube_bins[@]}"; do
-    go build -trimpath -ldflags "$kube_ldflags" -o "$tools_bin/$b" "k8s.io/kubernetes/cmd/$b" || exit 1
-  done)
-  rm -rf "$work"
-  echo "$KUBERNETES_VERSION" >"$kube_stamp"
-fi
 go_tool kwok sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok "$KWOK_VERSION"
 
+if ! wait "$kubernetes_pid"; then
+  cat .tools/bin/kubernetes-build.log >&2
+  echo "install-test-tools: building the Kubernetes binaries failed (log above)" >&2
+  exit 1
+fi
 if ! wait "$base_images_pid"; then
   cat .tools/images/build.log >&2
   echo "install-test-tools: building the base images failed (log above)" >&2
