@@ -15,6 +15,7 @@ module.exports = {
     'inputs-properties',
     'inputs-shipped',
     'inputs-snapshot',
+    'inputs-unmanaged-lock',
     'oci-errcode',
     'oci-units',
     'reliability-inputs',
@@ -23,6 +24,7 @@ module.exports = {
     'test-tiers',
     'tree-gzip',
     'tree-publish',
+    'tree-inventory',
   ],
   integration: [
     'cluster-chart',

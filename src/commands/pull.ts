@@ -15,6 +15,8 @@ import { DEFAULT_GZIP_LEVEL, GzipLevel, parseGzipLevel } from '../contract/gzip-
 import { ErrorArea, exitCodesHelp, fromFsError, InputError, PluginServerError, RegistryError } from '../errors';
 import { diffLock, LockFile, parseLock } from '../inputs/lock';
 import { loadInputs, loadLock } from '../inputs/load';
+import { loadSnapshotBuild } from '../inputs/load-snapshot-build';
+import { SnapshotBuildPlan } from '../inputs/unmanaged-lock';
 import { mapEntries, mapLock, parseRegistryMap, RegistryMapping } from '../inputs/registry-map';
 import { PluginEntry, sourceText } from '../inputs/types';
 import type * as OciClientModule from '../oci/client';
@@ -28,6 +30,7 @@ import { DEFAULT_PULL_CONCURRENCY } from '../contract/concurrency';
 interface PullFlags {
   out: string;
   snapshot?: string;
+  unmanagedLock?: string;
   lock?: boolean;
   lockFile?: string;
   frozen?: boolean;
@@ -133,12 +136,18 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
     o.finish({ areas: o.problems(problems), line, counts: { problems: problems.length } });
   let inputs;
   let bundle: BundlePullSource | undefined;
+  let plan: SnapshotBuildPlan | undefined;
   let registryMap: RegistryMapping[];
   try {
     registryMap = parseRegistryMap(flags.registryMap);
     // oci-layout:<bundle>: the bundle's own lists (or the lists given) are pulled from the bundle, offline.
     bundle = lists.some(isLayoutArg) ? await bundlePullSource(lists, flags.snapshot) : undefined;
-    inputs = bundle ?? loadInputs({ lists: listFiles, snapshot: flags.snapshot });
+    // A snapshot build (upstream's rules, the unmanaged lock, the inventory) unless from a bundle.
+    plan =
+      !bundle && flags.snapshot
+        ? loadSnapshotBuild({ lists: listFiles, snapshot: flags.snapshot, unmanagedLock: flags.unmanagedLock })
+        : undefined;
+    inputs = bundle ?? plan ?? loadInputs({ lists: listFiles, snapshot: flags.snapshot });
     inputName = bundle?.name ?? inputName;
     inputs.entries = mapEntries(inputs.entries, registryMap);
   } catch (e) {
@@ -238,6 +247,8 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
       sourceDateEpoch: sourceDateEpoch(),
       frozen,
       writeLock,
+      wasmPins: plan?.wasmPins,
+      inventory: plan?.inventory,
       reporter: {
         emit: (e) => {
           text.emit(e);
@@ -285,7 +296,14 @@ export function register(program: Command): void {
       'plugins.properties files; several lists are merged (same name, other tag: another version); oci-layout:<bundle> pulls from a bundle, offline',
     )
     .requiredOption('-o, --out <root>', 'output root (contains plugins/)')
-    .option('--snapshot <file>', 'Higress release snapshot JSON (digest-pinned) to pull')
+    .option(
+      '--snapshot <file>',
+      'Higress release snapshot JSON (digest-pinned) to pull; writes plugins/snapshot-inventory.json',
+    )
+    .option(
+      '--unmanaged-lock <file>',
+      "with --snapshot: upstream's unmanaged-plugins.lock.json, pinning the first list's entries the snapshot does not manage (digest and wasmSha256)",
+    )
     .option(
       '--lock',
       `write the resolved digests to a lock file (${DEFAULT_LOCK} next to the first list, or --lock-file)`,
@@ -342,6 +360,12 @@ export function register(program: Command): void {
       if (flags.registryMap.length && lists.some(isLayoutArg)) {
         cmd.error(
           'error: --registry-map does not apply to an oci-layout: source (a bundle keeps the registry names it was made with); leave it out, or mirror the bundle and pull from the mirror with it',
+          { code: 'commander.conflictingOption', exitCode: 2 },
+        );
+      }
+      if (flags.unmanagedLock !== undefined && (!flags.snapshot || lists.some(isLayoutArg))) {
+        cmd.error(
+          'error: --unmanaged-lock applies to a snapshot build: give --snapshot <file> with plugin lists (not an oci-layout: source)',
           { code: 'commander.conflictingOption', exitCode: 2 },
         );
       }

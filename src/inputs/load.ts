@@ -16,7 +16,8 @@ function kindOf(st: fs.Stats): string | undefined {
   return st.isFile() ? undefined : 'not a regular file';
 }
 
-function read(file: string, what: string): string {
+/** Reads one input file (list, snapshot, lock) with the checks above; a problem is an InputError. */
+export function readInputFile(file: string, what: string): string {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);
@@ -62,8 +63,8 @@ function read(file: string, what: string): string {
 /** Parses the lists and/or snapshot; merged entries with every problem of every file. */
 export function loadInputs(files: { lists?: string[]; snapshot?: string }): ParseResult {
   const parts: ParseResult[] = [];
-  for (const list of files.lists ?? []) parts.push(parsePluginList(read(list, 'plugin list'), list));
-  if (files.snapshot) parts.push(parseSnapshot(read(files.snapshot, 'snapshot'), files.snapshot));
+  for (const list of files.lists ?? []) parts.push(parsePluginList(readInputFile(list, 'plugin list'), list));
+  if (files.snapshot) parts.push(parseSnapshot(readInputFile(files.snapshot, 'snapshot'), files.snapshot));
   const problems = parts.flatMap((p) => p.problems);
   return dedupe(
     parts.flatMap((p) => p.entries),
@@ -72,5 +73,5 @@ export function loadInputs(files: { lists?: string[]; snapshot?: string }): Pars
 }
 
 export function loadLock(file: string): { lock?: LockFile; problems: InputError[] } {
-  return parseLock(read(file, 'lock file'), file);
+  return parseLock(readInputFile(file, 'lock file'), file);
 }
