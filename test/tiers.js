@@ -52,6 +52,7 @@ module.exports = {
     'pull-cli',
     'pull-content',
     'pull-registry',
+    'pull-snapshot-build',
     'reliability-hostile',
     'reliability-manifests',
     'reliability-registry',
