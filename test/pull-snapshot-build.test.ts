@@ -2,7 +2,7 @@
  * `pull --snapshot <snapshot> --unmanaged-lock <lock> <list>` against a real registry (distribution on
  * 127.0.0.1) holding a module at every reference of the real 2.2.4 snapshot, list and lock (host
  * re-pointed at it, digests and wasmSha256 rewritten): the tree upstream 2.2.4 serves, its
- * snapshot-inventory.json, and each of upstream's refusals with its exit code, its one line and the
+ * snapshot-inventory.json served by the real Nginx with image/nginx.conf, and each of upstream's refusals with its exit code, its one line and the
  * tree left byte-identical.
  */
 import * as crypto from 'crypto';
@@ -10,6 +10,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { runCli } from './support/cli-run';
+import { request } from './support/http';
+import { startNginx } from './support/nginx';
 import { pushWasmArtifact, Registry, startRegistry } from './support/registry';
 import { smallWasm } from './support/wasm';
 import { treeState, wasmVariant } from './support/tree-state';
@@ -129,6 +131,31 @@ test('the 2.2.4 inputs give the tree upstream 2.2.4 serves, with its snapshot-in
   expect(treeState(root)).toEqual(before);
 }, 120_000);
 
+test('image/nginx.conf serves the inventory as JSON, the alias at the snapshot version and the unmanaged at servedVersion', async () => {
+  const nginx = await startNginx(root);
+  try {
+    const r = await request(`${nginx.url}/plugins/snapshot-inventory.json`);
+    expect(r.status).toBe(200);
+    expect(r.headers['content-type']).toBe('application/json');
+    expect(r.headers['cache-control']).toBe('no-cache');
+    expect(r.body.equals(fs.readFileSync(path.join(root, 'plugins', 'snapshot-inventory.json')))).toBe(true);
+    const inventory = JSON.parse(r.body.toString()) as Record<string, { version: string; wasmSha256: string }>;
+    const jc = inventory['json-converter'];
+    const alias = await request(`${nginx.url}/plugins/jsonrpc-converter/${jc.version}/plugin.wasm`);
+    expect(alias.status).toBe(200);
+    expect(hex(alias.body)).toBe(jc.wasmSha256);
+    const lock = JSON.parse(lockText) as LockDoc;
+    const basic = await request(
+      `${nginx.url}/plugins/basic-auth/${lock.plugins['basic-auth'].servedVersion}/plugin.wasm`,
+    );
+    expect(basic.status).toBe(200);
+    expect(basic.body.subarray(0, 4).toString('latin1')).toBe('\0asm');
+    expect(hex(basic.body)).toBe(lock.plugins['basic-auth'].wasmSha256);
+  } finally {
+    await nginx.stop();
+  }
+});
+
 describe('refusals: exit code, one line, the tree left byte-identical', () => {
   const refuse = async (
     files: { snapshot?: string; lock?: string; list?: string },
@@ -220,6 +247,21 @@ describe('refusals: exit code, one line, the tree left byte-identical', () => {
       5,
       /basic-auth@2\.0\.0: Wasm hash does not match the unmanaged lock/,
     );
+  });
+
+  test("a snapshot that is not the published one: --snapshot-sha256 (the Dockerfile's SNAPSHOT_SHA256, exit 3)", async () => {
+    const snapshot = write('s.json', snapshotText);
+    const good = hex(Buffer.from(snapshotText));
+    expect(
+      (await pull(snapshot, write('l.json', lockText), write('p', listText), '--snapshot-sha256', good)).code,
+    ).toBe(0);
+    const before = treeState(root, { mtimes: true });
+    const r = await pull(snapshot, path.join(dir, 'l.json'), path.join(dir, 'p'), '--snapshot-sha256', '0'.repeat(64));
+    expect(r.code).toBe(3);
+    expect(r.stderr.split('\n')).toContainEqual(
+      `error: ${snapshot}: sha256 is ${good}, --snapshot-sha256 says ${'0'.repeat(64)} (the snapshot is not the released one: fetch plugins/release/snapshots/<version>.json again from the Higress tag)`,
+    );
+    expect(treeState(root, { mtimes: true })).toEqual(before);
   });
 
   test('--unmanaged-lock without --snapshot is a usage error (exit 2)', async () => {

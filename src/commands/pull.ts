@@ -31,6 +31,7 @@ interface PullFlags {
   out: string;
   snapshot?: string;
   unmanagedLock?: string;
+  snapshotSha256?: string;
   lock?: boolean;
   lockFile?: string;
   frozen?: boolean;
@@ -145,7 +146,12 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
     // A snapshot build (upstream's rules, the unmanaged lock, the inventory) unless from a bundle.
     plan =
       !bundle && flags.snapshot
-        ? loadSnapshotBuild({ lists: listFiles, snapshot: flags.snapshot, unmanagedLock: flags.unmanagedLock })
+        ? loadSnapshotBuild({
+            lists: listFiles,
+            snapshot: flags.snapshot,
+            unmanagedLock: flags.unmanagedLock,
+            snapshotSha256: flags.snapshotSha256,
+          })
         : undefined;
     inputs = bundle ?? plan ?? loadInputs({ lists: listFiles, snapshot: flags.snapshot });
     inputName = bundle?.name ?? inputName;
@@ -305,6 +311,10 @@ export function register(program: Command): void {
       "with --snapshot: upstream's unmanaged-plugins.lock.json, pinning the first list's entries the snapshot does not manage (digest and wasmSha256)",
     )
     .option(
+      '--snapshot-sha256 <hex>',
+      "with --snapshot: the snapshot's published sha256; any other file is refused before anything is read from it",
+    )
+    .option(
       '--lock',
       `write the resolved digests to a lock file (${DEFAULT_LOCK} next to the first list, or --lock-file)`,
     )
@@ -363,9 +373,12 @@ export function register(program: Command): void {
           { code: 'commander.conflictingOption', exitCode: 2 },
         );
       }
-      if (flags.unmanagedLock !== undefined && (!flags.snapshot || lists.some(isLayoutArg))) {
+      if (
+        (flags.unmanagedLock !== undefined || flags.snapshotSha256 !== undefined) &&
+        (!flags.snapshot || lists.some(isLayoutArg))
+      ) {
         cmd.error(
-          'error: --unmanaged-lock applies to a snapshot build: give --snapshot <file> with plugin lists (not an oci-layout: source)',
+          `error: ${flags.unmanagedLock !== undefined ? '--unmanaged-lock' : '--snapshot-sha256'} applies to a snapshot build: give --snapshot <file> with plugin lists (not an oci-layout: source)`,
           { code: 'commander.conflictingOption', exitCode: 2 },
         );
       }
