@@ -8,7 +8,9 @@ import { parsePluginList } from '../src/inputs/properties';
 import { parseSnapshot } from '../src/inputs/snapshot';
 import { sourceText } from '../src/inputs/types';
 import {
+  foldPinnedDuplicates,
   parseUnmanagedLock,
+  sameBytesProblem,
   planSnapshotBuild,
   servedSnapshotEntries,
   wasmPinProblem,
@@ -82,10 +84,56 @@ describe('the real 2.2.4 inputs', () => {
         [read(CONSOLE), 'console.plugins.properties'],
       ],
     });
-    // The console list names plugins the snapshot does not serve and the lock does not hold: no "missing".
-    expect(p.problems.filter((e) => e.code.startsWith('E_UNMANAGED'))).toEqual([]);
+    // The console list names plugins the snapshot does not serve and the lock does not hold: no "missing";
+    // its tags at a version the snapshot or the lock pins fold into that pin (checked when resolved).
+    expect(lines(p)).toEqual([]);
     expect(p.entries.some((e) => e.name === 'simple-jwt-auth')).toBe(true);
     expect(p.wasmPins.size).toBe(9);
+    const folded = p.sameBytes.map((c) => `${c.entry.name}@${c.entry.version}`);
+    expect(folded).toEqual(expect.arrayContaining(['ai-proxy@2.0.1', 'json-converter@2.0.1', 'basic-auth@2.0.0']));
+    const ai = p.sameBytes.find((c) => c.entry.name === 'ai-proxy')!;
+    expect(ai.entry.file).toBe('console.plugins.properties');
+    expect(ai.pinnedBy.file).toBe('snapshot.json');
+    expect(p.entries.filter((e) => e.name === 'ai-proxy').map((e) => sourceText(e.source))).toEqual([
+      `oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/ai-proxy:2.0.1@${ai.digest}`,
+    ]);
+  });
+});
+
+describe('one name and version from two sources', () => {
+  const list = (text: string, file: string) => parsePluginList(text, file).entries;
+  test('a tag folds into the pin of the same name and version, whichever comes first', () => {
+    const pinned = list(`a=oci://r.example/p/a:1@${D('a')}\n`, 'pinned');
+    const tag = list('a=oci://mirror.example/p/a:1\nb=oci://r.example/p/b:1\n', 'tags');
+    for (const order of [
+      [...pinned, ...tag],
+      [...tag, ...pinned],
+    ]) {
+      const r = foldPinnedDuplicates(order);
+      expect(r.entries.map((e) => sourceText(e.source)).sort()).toEqual([
+        `oci://r.example/p/a:1@${D('a')}`,
+        'oci://r.example/p/b:1',
+      ]);
+      expect(r.sameBytes.map((c) => [c.entry.file, c.digest, c.pinnedBy.file])).toEqual([['tags', D('a'), 'pinned']]);
+    }
+  });
+
+  test('two pins or two tags stay a duplicate for dedupe', () => {
+    const two = [...list(`a=oci://r/p/a:1@${D('a')}\n`, 'x'), ...list(`a=oci://r/p/a:1@${D('b')}\n`, 'y')];
+    expect(foldPinnedDuplicates(two).sameBytes).toEqual([]);
+    expect(foldPinnedDuplicates(two).entries).toHaveLength(2);
+  });
+
+  test('a tag that resolves elsewhere: one integrity line naming both sources', () => {
+    const [pin] = list(`a=oci://r.example/p/a:1@${D('a')}\n`, 'snapshot.json');
+    const [tag] = list('a=oci://r.example/p/a:1\n', 'console.properties');
+    const check = { entry: tag, digest: D('a'), pinnedBy: pin };
+    expect(sameBytesProblem(check, D('a'))).toBeUndefined();
+    const e = sameBytesProblem(check, D('b'))!;
+    expect(e.exitCode).toBe(5);
+    expect(e.message).toBe(
+      `a@1 is served by two sources with different bytes: oci://r.example/p/a:1 (console.properties:1) resolves to ${D('b')}, oci://r.example/p/a:1@${D('a')} (snapshot.json:1) pins ${D('a')}`,
+    );
   });
 });
 

@@ -43,6 +43,8 @@ let snapshotText: string;
 let lockText: string;
 let listText: string;
 let base: Buffer;
+/** `repository:tag` of every artifact pushed in beforeAll. */
+const pushed = new Set<string>();
 const hex = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
 const write = (name: string, text: string) => {
@@ -64,8 +66,9 @@ beforeAll(async () => {
   for (const p of snapshot.plugins) {
     if (!p.consumers.pluginServer) continue;
     const repository = p.ociRef.slice(reg.host.length + 1).split(':')[0];
-    const pushed = await pushWasmArtifact(reg, repository, p.version, wasmVariant(base, p.logicalId));
-    p.digest = pushed.manifestDigest;
+    const artifact = await pushWasmArtifact(reg, repository, p.version, wasmVariant(base, p.logicalId));
+    p.digest = artifact.manifestDigest;
+    pushed.add(`${repository}:${p.version}`);
   }
   snapshotText = `${JSON.stringify(snapshot, null, 2)}\n`;
   const lock = JSON.parse(
@@ -73,8 +76,9 @@ beforeAll(async () => {
   ) as LockDoc;
   for (const [name, l] of Object.entries(lock.plugins)) {
     const wasm = wasmVariant(base, `unmanaged-${name}`);
-    const pushed = await pushWasmArtifact(reg, l.repository.slice(reg.host.length + 1), l.tag, wasm);
-    l.digest = pushed.manifestDigest;
+    const artifact = await pushWasmArtifact(reg, l.repository.slice(reg.host.length + 1), l.tag, wasm);
+    l.digest = artifact.manifestDigest;
+    pushed.add(`${l.repository.slice(reg.host.length + 1)}:${l.tag}`);
     l.wasmSha256 = hex(wasm);
   }
   lockText = `${JSON.stringify(lock, null, 2)}\n`;
@@ -155,6 +159,60 @@ test('image/nginx.conf serves the inventory as JSON, the alias at the snapshot v
     await nginx.stop();
   }
 });
+
+test('a later list (the Console list) adds its entries; its tags at a pinned name and version must resolve to the pin', async () => {
+  const consoleText = fs
+    .readFileSync(path.join(REF, 'console.plugins.properties'), 'utf8')
+    .split(UPSTREAM)
+    .join(reg.host);
+  for (const m of consoleText.matchAll(/^[^#=\s]+=oci:\/\/[^/]+\/(\S+):(\S+)$/gm)) {
+    if (pushed.has(`${m[1]}:${m[2]}`)) continue;
+    await pushWasmArtifact(reg, m[1], m[2], wasmVariant(base, `console-${m[1]}:${m[2]}`));
+    pushed.add(`${m[1]}:${m[2]}`);
+  }
+  const consoleList = write('console.properties', consoleText);
+  const args = [
+    path.join(dir, 'snapshot.json'),
+    path.join(dir, 'lock.json'),
+    path.join(dir, 'list'),
+    consoleList,
+  ] as const;
+  const r = await pull(...args);
+  expect(r.stderr).toMatch(/^ok: /m);
+  expect(r.code).toBe(0);
+  const served = (
+    JSON.parse(fs.readFileSync(path.join(root, 'plugins', 'index.json'), 'utf8')) as {
+      plugins: Array<{ name: string; version: string; sha256: string }>;
+    }
+  ).plugins;
+  // The Console's own plugins the 2.2.4 image does not serve are served now; ai-proxy@2.0.1 is the snapshot's bytes.
+  expect(served.map((p) => `${p.name}@${p.version}`)).toEqual(
+    expect.arrayContaining(['simple-jwt-auth@1.0.1', 'mcp-router@2.0.1', 'ai-proxy@2.0.1', 'basic-auth@2.0.0']),
+  );
+  expect(served.find((p) => p.name === 'ai-proxy' && p.version === '2.0.1')?.sha256).toBe(
+    hex(wasmVariant(base, 'ai-proxy')),
+  );
+  expect(await runCli('verify', root)).toMatchObject({ code: 0 });
+
+  // The tag moves away from the snapshot's pin: exit 5, one line naming both sources, nothing changed.
+  const original = await pushWasmArtifact(reg, 'plugins/ai-proxy', '2.0.1', wasmVariant(base, 'ai-proxy'));
+  await pushWasmArtifact(reg, 'plugins/ai-proxy', '2.0.1', wasmVariant(base, 'moved'));
+  try {
+    const before = treeState(root, { mtimes: true });
+    const moved = await pull(...args);
+    expect(moved.stderr.split('\n')).toContainEqual(
+      expect.stringMatching(
+        new RegExp(
+          `^FAILED +ai-proxy@2\\.0\\.1: ai-proxy@2\\.0\\.1 is served by two sources with different bytes: oci://${reg.host}/plugins/ai-proxy:2\\.0\\.1 \\(.*console\\.properties:\\d+\\) resolves to sha256:[0-9a-f]{64}, oci://${reg.host}/plugins/ai-proxy:2\\.0\\.1@${original.manifestDigest} \\(.*snapshot\\.json:\\d+\\) pins ${original.manifestDigest}`,
+        ),
+      ),
+    );
+    expect(moved.code).toBe(5);
+    expect(treeState(root, { mtimes: true })).toEqual(before);
+  } finally {
+    await pushWasmArtifact(reg, 'plugins/ai-proxy', '2.0.1', wasmVariant(base, 'ai-proxy'));
+  }
+}, 120_000);
 
 describe('refusals: exit code, one line, the tree left byte-identical', () => {
   const refuse = async (

@@ -156,6 +156,12 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
     inputs = bundle ?? plan ?? loadInputs({ lists: listFiles, snapshot: flags.snapshot });
     inputName = bundle?.name ?? inputName;
     inputs.entries = mapEntries(inputs.entries, registryMap);
+    if (plan)
+      plan.sameBytes = plan.sameBytes.map((c) => ({
+        ...c,
+        entry: mapEntries([c.entry], registryMap)[0] ?? c.entry,
+        pinnedBy: mapEntries([c.pinnedBy], registryMap)[0] ?? c.pinnedBy,
+      }));
   } catch (e) {
     return refuse([e], `${inputName}: nothing was pulled`);
   }
@@ -255,6 +261,7 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
       writeLock,
       wasmPins: plan?.wasmPins,
       inventory: plan?.inventory,
+      sameBytes: plan?.sameBytes,
       reporter: {
         emit: (e) => {
           text.emit(e);

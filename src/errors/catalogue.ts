@@ -321,6 +321,10 @@ export const ERROR_CATALOGUE = {
       what: 'a reference is not in the bundle (`oci-layout:`) it is read from',
       fix: 'write the bundle again from the list that names it',
     },
+    E_SOURCE_CONFLICT: {
+      what: 'two sources serve one plugin name and version (a list tag and a snapshot or lock pin) and resolve to different manifests',
+      fix: 'serve one of them under another version, or pin the list entry to the same digest',
+    },
     E_UNMANAGED_WASM_HASH: {
       what: "an unmanaged plugin's module does not hash to the unmanaged lock's `wasmSha256` (Wasm hash does not match)",
       fix: 'the artifact behind the digest is not the one locked: check the registry, or update the lock',

@@ -24,7 +24,7 @@ import { InputError, IntegrityError } from '../errors';
 import { DIGEST_HINT, isDigest } from '../contract/digest';
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
 import { dedupe, ParseResult } from './properties';
-import { PluginEntry } from './types';
+import { PluginEntry, sourceText } from './types';
 
 export interface UnmanagedLockEntry {
   /** The list name (the key of `plugins`). */
@@ -316,6 +316,52 @@ export interface SnapshotBuildInputs {
 export interface SnapshotBuildPlan extends ParseResult {
   wasmPins: Map<string, string>;
   inventory: InventoryWant[];
+  /** Entries another source pins at the same name and version: each must resolve to that digest. */
+  sameBytes: SameBytesCheck[];
+}
+
+/**
+ * One name and version two sources serve: `entry` (a tag) is left out of the pull, and must resolve
+ * to the digest `pinnedBy` pins (the bytes served), or the run fails naming both.
+ */
+export interface SameBytesCheck {
+  entry: PluginEntry;
+  digest: string;
+  pinnedBy: PluginEntry;
+}
+
+/**
+ * Folds an unpinned oci:// entry into a pinned one of the same name and version (the snapshot's or the
+ * lock's pin serves the bytes; the tag must resolve to the same digest, checked when the registry
+ * answers). Two pins, two tags, file: sources and aliases are left to `dedupe`.
+ */
+export function foldPinnedDuplicates(entries: PluginEntry[]): { entries: PluginEntry[]; sameBytes: SameBytesCheck[] } {
+  const out: Array<PluginEntry | undefined> = [];
+  const at = new Map<string, number>();
+  const sameBytes: SameBytesCheck[] = [];
+  const pin = (e: PluginEntry) => (e.source.kind === 'oci' && !e.aliasOf ? e.source.ref.digest : undefined);
+  const unpinned = (e: PluginEntry) => e.source.kind === 'oci' && !e.aliasOf && !e.source.ref.digest;
+  for (const e of entries) {
+    const key = `${e.name}\0${e.version}`;
+    const i = at.get(key);
+    const prev = i === undefined ? undefined : out[i];
+    if (i !== undefined && prev) {
+      const prevPin = pin(prev);
+      const ePin = pin(e);
+      if (prevPin && unpinned(e)) {
+        sameBytes.push({ entry: e, digest: prevPin, pinnedBy: prev });
+        continue;
+      }
+      if (ePin && unpinned(prev)) {
+        sameBytes.push({ entry: prev, digest: ePin, pinnedBy: e });
+        out[i] = e;
+        continue;
+      }
+    }
+    if (i === undefined) at.set(key, out.length);
+    out.push(e);
+  }
+  return { entries: out.filter((e): e is PluginEntry => e !== undefined), sameBytes };
 }
 
 /** All of upstream's input rules at once, before any download; `entries` is what to pull. */
@@ -335,17 +381,34 @@ export function planSnapshotBuild(inputs: SnapshotBuildInputs): SnapshotBuildPla
       wasmPins = applied.wasmPins;
     }
   }
-  const merged = dedupe([
+  const folded = foldPinnedDuplicates([
     ...inputs.snapshot.parsed.entries,
     ...first,
     ...inputs.lists.slice(1).flatMap((l) => l.entries),
   ]);
+  const merged = dedupe(folded.entries);
   return {
     entries: merged.entries,
     problems: [...problems, ...merged.problems],
     wasmPins,
     inventory: inventoryWants(served),
+    sameBytes: folded.sameBytes,
   };
+}
+
+/** Where an entry was declared, for messages: `file:line`. */
+const where = (e: PluginEntry) => `${e.file}${e.line ? `:${e.line}` : ''}`;
+
+/** Two sources of one name and version resolve to different manifests: the run fails naming both. */
+export function sameBytesProblem(check: SameBytesCheck, resolved: string): IntegrityError | undefined {
+  if (resolved === check.digest) return undefined;
+  const { entry, pinnedBy } = check;
+  return new IntegrityError({
+    code: 'E_SOURCE_CONFLICT',
+    message: `${entry.name}@${entry.version} is served by two sources with different bytes: ${sourceText(entry.source)} (${where(entry)}) resolves to ${resolved}, ${sourceText(pinnedBy.source)} (${where(pinnedBy)}) pins ${check.digest}`,
+    context: { plugin: entry.name, version: entry.version },
+    hint: 'serve one of them under another version, or pin the list entry to the same digest',
+  });
 }
 
 /** "Wasm hash does not match": the module of a pinned entry hashes to another sha256 than the lock's. */

@@ -12,7 +12,7 @@ import * as path from 'path';
 import { errorLine, fromFsError, InputError, IntegrityError, PluginServerError } from '../errors';
 import { LockEntry, LockFile, renderLock } from '../inputs/lock';
 import { PluginEntry, sourceKey, sourceText } from '../inputs/types';
-import { wasmPinProblem } from '../inputs/unmanaged-lock';
+import { SameBytesCheck, sameBytesProblem, wasmPinProblem } from '../inputs/unmanaged-lock';
 import { FetchedArtifact, OciClient, OriginalArtifact } from '../oci/types';
 import { assertOciDirIsOurs, writeOciView } from '../ociview/write';
 import { GZ_FILE, PLUGINS_DIR, SPEC_FILE, WASM_FILE } from '../contract/tree-format';
@@ -60,6 +60,8 @@ export interface PullOptions {
   wasmPins?: ReadonlyMap<string, string>;
   /** With a Higress release snapshot: the names `plugins/snapshot-inventory.json` lists, written in the commit step. */
   inventory?: InventoryWant[];
+  /** Tags left out because another source pins the same name and version: each must resolve to that pin. */
+  sameBytes?: SameBytesCheck[];
 }
 
 /** How much work content reuse saved (see src/pipeline/content-store.ts). */
@@ -383,6 +385,25 @@ async function checkWasmPins(run: Run, g: Group, primary: PluginEntry, s: Staged
 }
 
 /**
+ * Tags another source pins at the same name and version: resolved (no download) while the others
+ * stage; one that resolves elsewhere fails its plugin version, so nothing is committed.
+ */
+async function checkSameBytes(run: Run): Promise<void> {
+  const checks = run.opts.sameBytes ?? [];
+  await mapLimit(checks, RESOLVE_CONCURRENCY, async (c) => {
+    const t0 = Date.now();
+    try {
+      if (c.entry.source.kind !== 'oci') return;
+      const { digest } = await run.opts.client.resolve(c.entry.source.ref, run.opts.signal);
+      const problem = sameBytesProblem(c, digest);
+      if (problem) throw problem;
+    } catch (err) {
+      recordFailure(run, [c.entry], err, 'stage', Date.now() - t0);
+    }
+  });
+}
+
+/**
  * Step 1, stage (bounded concurrency): every distinct source resolved, compared with the tree and
  * downloaded into the run's temp folder. Changes nothing outside that folder; a failing source
  * becomes a record in `run.failures` for each of its plugins.
@@ -550,7 +571,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
   let committed = false;
   try {
     resolveAhead(run, groups);
-    const staged = await stage(run, groups);
+    const [staged] = await Promise.all([stage(run, groups), checkSameBytes(run)]);
     await checkSpecAliases(run, staged);
     const proceed = run.failures.length === 0 || opts.keepGoing;
     const done: Committed = proceed
