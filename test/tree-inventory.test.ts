@@ -18,6 +18,7 @@ import {
 import { sha256Hex } from '../src/content/fsutil';
 import { parseIndex } from '../src/higress/server-index';
 import { smallWasm } from './support/wasm';
+import { parsePluginList } from '../src/inputs/properties';
 
 const D = (c: string) => `sha256:${c.repeat(64)}`;
 const H = (c: string) => c.repeat(64);
@@ -187,4 +188,11 @@ describe('in a tree', () => {
       expect(await codes()).toEqual([['E_VERIFY_INVENTORY', 'snapshot-inventory.json is not a JSON object']]);
     });
   });
+});
+
+test('a plugin named like the inventory is refused: its folder would shadow the file', () => {
+  for (const name of ['snapshot-inventory.json', 'snapshot-inventory.json.gz'])
+    expect(parsePluginList(`${name}=oci://r.example/p/a:1\n`, 'l').problems.map((p) => p.code)).toEqual([
+      'E_RESERVED_NAME',
+    ]);
 });
