@@ -9,10 +9,21 @@ import {
   GATEWAY_INSECURE_REGISTRIES_ENV,
   HIGRESS_CONSOLE_DEFAULT_BASE,
   HIGRESS_CONSOLE_DEFAULT_PATTERN,
+  MCP_SERVER_WASM_URL_ENV,
   OCI_REPOSITORY_NAMESPACE,
 } from '../src/contract/service';
 import { ConsoleEnvPatch } from './console-env-patch';
-import { ChartInfo, consoleNamespace, consoleUrlPattern, name, registryHost, selectorApp, tag } from './helpers';
+import { McpEnvPatch } from './mcp-env-patch';
+import {
+  ChartInfo,
+  consoleNamespace,
+  consoleUrlPattern,
+  mcpServerWasmUrl,
+  name,
+  registryHost,
+  selectorApp,
+  tag,
+} from './helpers';
 import { V } from './values';
 import { valuesTable } from './values-files';
 
@@ -51,7 +62,7 @@ export function chartYaml(chart: ChartInfo): string {
  * NOTES.txt: how to check the server, and how to point the Higress Console at it, whether the Console
  * comes from the Higress chart or was installed on its own.
  */
-export function notesTxt(patch: ConsoleEnvPatch): string {
+export function notesTxt(patch: ConsoleEnvPatch, mcp: McpEnvPatch): string {
   const ns = '{{ .Release.Namespace }}';
   const svc = `{{ ${name.tpl()} }}`;
   const pattern = `{{ ${consoleUrlPattern.tpl()} }}`;
@@ -108,6 +119,19 @@ cat > console-patch.yaml <<'EOF'
 ${patch.template().replace(/\n$/, '')}
 EOF
 ${patch.command('console-patch.yaml')}
+
+MCP server plugin (Nacos MCP servers): the Higress controller fetches it from the public registry
+unless ${MCP_SERVER_WASM_URL_ENV} points here (global.enablePluginServer does not change it):
+  ${MCP_SERVER_WASM_URL_ENV}={{ ${mcpServerWasmUrl.tpl()} }}
+  In the Higress chart it is one value of higress-core (the controller's env map):
+  helm upgrade ${higressRelease} higress.io/higress -n {{ ${consoleNamespace.tpl()} }} --reuse-values \\
+    --set 'higress-core.controller.env.${MCP_SERVER_WASM_URL_ENV}={{ ${mcpServerWasmUrl.tpl()} }}'
+  Or patch the controller Deployment (only that variable changes):
+
+cat > controller-mcp-patch.yaml <<'PATCH'
+${mcp.template().replace(/\n$/, '')}
+PATCH
+${mcp.command('controller-mcp-patch.yaml')}
 
 The same plugins as a read-only OCI registry (docs/oci-registry.md): oci://${host}/${OCI_REPOSITORY_NAMESPACE}/<name>:<version>
 WasmPlugins that say oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/${OCI_REPOSITORY_NAMESPACE}/<name>:<tag> only change the host.

@@ -3,7 +3,7 @@
  * policy, the Console URL. `_helpers.tpl` is generated from them (in this order) and dist/ evaluates
  * the same expressions, so the two cannot drift apart.
  */
-import { CONSOLE_PLUGIN_PATH } from '../src/contract/service';
+import { CONSOLE_PLUGIN_PATH, MCP_SERVER_PLUGIN_PATH } from '../src/contract/service';
 import {
   ChartMeta,
   chartAppVersion,
@@ -137,6 +137,12 @@ export const consoleUrlPattern = H.define(
   'consoleUrlPattern',
   "Value of the Console's HIGRESS_ADMIN_WASM_PLUGIN_CUSTOM_IMAGE_URL_PATTERN for this server.",
   suffixed(baseUrl, CONSOLE_PLUGIN_PATH),
+);
+
+export const mcpServerWasmUrl = H.define(
+  'mcpServerWasmUrl',
+  "Value of the Higress controller's MCP_SERVER_WASM_IMAGE_URL: this server's mcp-server at the snapshot version.",
+  suffixed(baseUrl, MCP_SERVER_PLUGIN_PATH),
 );
 
 export const consoleNamespace = H.define(

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { DIST_CONSOLE_PATCH, DIST_MANIFESTS } from '../lib/synth';
+import { DIST_CONSOLE_PATCH, DIST_MANIFESTS, DIST_MCP_PATCH } from '../lib/synth';
 import { walkSpec } from '../lib/helm';
 import { VALUES_SPEC } from '../lib/values';
 import { byKind, CHART_PATH, helm, helmTemplate, parseDocs, renderNotes, renderObjects } from './support/helm';
@@ -469,6 +469,25 @@ describe('NOTES.txt', () => {
       'kubectl set env deployment/my-console -n ops \\\n    HIGRESS_ADMIN_WASM_PLUGIN_IMAGE_REGISTRY=ps.higress-system.svc:8080 HIGRESS_ADMIN_WASM_PLUGIN_IMAGE_NAMESPACE=plugins',
     );
     expect(moved).toContain('WASM_INSECURE_REGISTRIES=ps.higress-system.svc:8080\n');
+  });
+
+  test("points the controller's MCP_SERVER_WASM_IMAGE_URL at mcp-server at the snapshot version; the patch matches dist/", () => {
+    const url = 'http://higress-plugin-server.higress-system.svc/plugins/mcp-server/2.0.1/plugin.wasm';
+    const out = notes([ON]);
+    expect(out).toContain(`  MCP_SERVER_WASM_IMAGE_URL=${url}\n`);
+    expect(out).toContain(`--set 'higress-core.controller.env.MCP_SERVER_WASM_IMAGE_URL=${url}'`);
+    const body = out.slice(out.indexOf("<<'PATCH'\n") + 10, out.indexOf('\nPATCH\n'));
+    expect(parse(body)).toEqual(parse(fs.readFileSync(path.join(REPO_ROOT, DIST_MCP_PATCH), 'utf8')));
+    expect(out).toContain(
+      'kubectl patch deployment higress-controller -n higress-system --patch-file controller-mcp-patch.yaml',
+    );
+    const moved = notes([ON, 'name=ps', 'service.port=8080', 'console.namespace=ops']);
+    expect(moved).toContain(
+      'MCP_SERVER_WASM_IMAGE_URL=http://ps.higress-system.svc:8080/plugins/mcp-server/2.0.1/plugin.wasm\n',
+    );
+    expect(moved).toContain(
+      'kubectl patch deployment higress-controller -n ops --patch-file controller-mcp-patch.yaml',
+    );
   });
 
   test('with defaults the patch matches dist/console-patch.yaml', () => {

@@ -9,9 +9,19 @@ import Ajv from 'ajv';
 import { parse } from 'yaml';
 import { chartInfo, writeSynth } from '../main';
 import { App } from 'cdk8s';
-import { consoleUrlPattern, serviceBaseUrl } from '../src/contract/service';
+import {
+  consoleUrlPattern,
+  MCP_SERVER_PLUGIN,
+  MCP_SERVER_WASM_URL_ENV,
+  mcpServerWasmUrl,
+  serviceBaseUrl,
+} from '../src/contract/service';
 import { GroupSpec, lit, optional, templateYaml, walkSpec } from '../lib/helm';
-import { baseUrl, consoleUrlPattern as consoleUrlPatternExpr } from '../lib/helpers';
+import {
+  baseUrl,
+  consoleUrlPattern as consoleUrlPatternExpr,
+  mcpServerWasmUrl as mcpServerWasmUrlExpr,
+} from '../lib/helpers';
 import { CHART_DIR, plainObjects, PluginServerChart, scopeFor, synthesize } from '../lib/synth';
 import { DEFAULT_VALUES, VALUES_SPEC } from '../lib/values';
 import { valuesSchema, valuesYaml } from '../lib/values-files';
@@ -145,6 +155,50 @@ describe('console URL', () => {
       name: 'HIGRESS_ADMIN_WASM_PLUGIN_CUSTOM_IMAGE_URL_PATTERN',
       value: 'http://higress-plugin-server.higress-system.svc/plugins/${name}/${version}/plugin.wasm',
     });
+  });
+});
+
+describe('MCP server URL (the controller patch)', () => {
+  test('mcp-server at the version the 2.2.4 snapshot serves it', () => {
+    const snapshot = JSON.parse(
+      fs.readFileSync(
+        path.join(REPO_ROOT, 'test', 'fixtures', 'reference', 'higress-plugin-snapshot-2.2.4.json'),
+        'utf8',
+      ),
+    ) as { plugins: Array<{ version: string; consumers: { pluginServer?: { inventoryKey: string } } }> };
+    const mcp = snapshot.plugins.filter((p) => p.consumers.pluginServer?.inventoryKey === MCP_SERVER_PLUGIN.name);
+    expect(mcp.map((p) => p.version)).toEqual([MCP_SERVER_PLUGIN.version]);
+  });
+
+  test.each([
+    [{ name: 'higress-plugin-server', namespace: 'higress-system', port: 80 }],
+    [{ name: 'ps', namespace: 'ns', port: 8080 }],
+  ])('%j: the contract and the chart expression agree', (addr) => {
+    expect(mcpServerWasmUrl(addr)).toBe(`${serviceBaseUrl(addr)}/plugins/mcp-server/2.0.1/plugin.wasm`);
+    const scope = scopeFor(
+      chart,
+      { name: addr.name, service: { port: addr.port } },
+      { name: 'r', namespace: addr.namespace, service: 'Helm' },
+    );
+    expect(mcpServerWasmUrlExpr.eval(scope)).toBe(mcpServerWasmUrl(addr));
+  });
+
+  test('the default patch sets only MCP_SERVER_WASM_IMAGE_URL of the higress-core container', () => {
+    const patch = root.mcpPatch.evaluate(scopeFor(chart)) as any;
+    expect(patch.spec.template.spec.containers).toEqual([
+      {
+        name: 'higress-core',
+        env: [
+          {
+            name: MCP_SERVER_WASM_URL_ENV,
+            value: 'http://higress-plugin-server.higress-system.svc/plugins/mcp-server/2.0.1/plugin.wasm',
+          },
+        ],
+      },
+    ]);
+    expect(root.mcpPatch.command('p.yaml', scopeFor(chart))).toBe(
+      'kubectl patch deployment higress-controller -n higress-system --patch-file p.yaml',
+    );
   });
 });
 

@@ -4,7 +4,8 @@
  * every COPY source must exist in the build context or be produced by an earlier stage.
  */
 import { DockerfileParser, From, Instruction } from 'dockerfile-ast';
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -106,7 +107,7 @@ test('every RUN is a project command', () => {
     /^npm ci( --no-audit| --no-fund)*$/,
     /^npm pack$/,
     /^npm install -g --prefer-offline --no-audit --no-fund \.\/higress-plugin-server-\*\.tgz && rm -rf build && ln -s "\$\(npm root -g\)\/higress-plugin-server\/build" build$/,
-    /^node build\/src\/cli\.js pull \$\{PLUGINS_LIST\} --out \/tree \$\{PULL_FLAGS\}$/,
+    /^node build\/src\/cli\.js pull \$\{PLUGINS_LIST\} --out \/tree \$\{SNAPSHOT:\+--snapshot "\$SNAPSHOT"\} \$\{UNMANAGED_LOCK:\+--unmanaged-lock "\$UNMANAGED_LOCK"\} \$\{SNAPSHOT_SHA256:\+--snapshot-sha256 "\$SNAPSHOT_SHA256"\} \$\{PULL_FLAGS\}$/,
     /^node build\/src\/cli\.js verify \/tree$/,
   ];
   const runs = stages
@@ -268,4 +269,112 @@ test('the build stage packs and installs the CLI from exactly the files it COPYs
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe('provenance: the build arguments and labels the Higress release workflow requires', () => {
+  const PROVENANCE = ['SNAPSHOT_SHA256', 'HIGRESS_SOURCE_COMMIT', 'PLUGIN_SERVER_SOURCE_COMMIT', 'GATEWAY_VERSION'];
+  const labels = () =>
+    Object.fromEntries(
+      keyword(runtime(), 'LABEL').flatMap((i) =>
+        (i as unknown as { getProperties(): Array<{ getName(): string; getValue(): string | null }> })
+          .getProperties()
+          .map((p) => [p.getName(), p.getValue() ?? '']),
+      ),
+    );
+
+  test('the runtime stage declares the four ARGs and sets the four labels from them', () => {
+    for (const a of PROVENANCE) expect(runtime().args).toHaveProperty(a, '');
+    expect(labels()).toMatchObject({
+      'org.opencontainers.image.revision': '${PLUGIN_SERVER_SOURCE_COMMIT}',
+      'io.higress.higress-source-commit': '${HIGRESS_SOURCE_COMMIT}',
+      'io.higress.plugin-snapshot-sha256': '${SNAPSHOT_SHA256}',
+      'io.higress.gateway-version': '${GATEWAY_VERSION}',
+    });
+    // Each label names its ARG, so a build with the arguments gets the values.
+    const values = {
+      SNAPSHOT_SHA256: 'a'.repeat(64),
+      HIGRESS_SOURCE_COMMIT: 'h',
+      PLUGIN_SERVER_SOURCE_COMMIT: 'p',
+      GATEWAY_VERSION: '2.2.4',
+    };
+    expect(expand(labels()['io.higress.gateway-version'], values)).toBe('2.2.4');
+    expect(expand(labels()['org.opencontainers.image.revision'], values)).toBe('p');
+  });
+
+  test('the tree-pull stage passes SNAPSHOT, UNMANAGED_LOCK and SNAPSHOT_SHA256 to pull only when set', () => {
+    const pull = stages[1];
+    for (const a of ['SNAPSHOT', 'UNMANAGED_LOCK', 'SNAPSHOT_SHA256']) expect(pull.args).toHaveProperty(a, '');
+    const run = keyword(pull, 'RUN')[0]
+      .getArgumentsContent()!
+      .replace(/^--mount=\S+\s+/, '');
+    // The shell the RUN line runs under, with `node` standing in for echo: the argument list pull gets.
+    const argv = (env: Record<string, string>) =>
+      execFileSync('sh', ['-c', `node() { shift; printf '%s\\n' "$@"; }; ${run.replace(/\\\n/g, ' ')}`], {
+        env: { PATH: process.env.PATH, PLUGINS_LIST: 'image/plugins.properties', PULL_FLAGS: '', ...env },
+      })
+        .toString()
+        .trim()
+        .split('\n');
+    expect(argv({})).toEqual(['pull', 'image/plugins.properties', '--out', '/tree']);
+    expect(
+      argv({
+        SNAPSHOT: 'image/snapshot.json',
+        UNMANAGED_LOCK: 'image/unmanaged-plugins.lock.json',
+        SNAPSHOT_SHA256: 'abc',
+      }),
+    ).toEqual([
+      'pull',
+      'image/plugins.properties',
+      '--out',
+      '/tree',
+      '--snapshot',
+      'image/snapshot.json',
+      '--unmanaged-lock',
+      'image/unmanaged-plugins.lock.json',
+      '--snapshot-sha256',
+      'abc',
+    ]);
+  });
+
+  test("the build fails when the snapshot's sha256 is not SNAPSHOT_SHA256, and passes when it is (the RUN line, run natively)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-docker-snapshot-'));
+    try {
+      // build/ as the build stage leaves it (the global setup compiled it); a snapshot serving nothing
+      // and a list with one file: plugin, so the successful case needs no registry.
+      fs.symlinkSync(path.join(REPO_ROOT, 'build'), path.join(dir, 'build'));
+      fs.copyFileSync(path.join(REPO_ROOT, 'examples', 'add-header', 'plugin.wasm'), path.join(dir, 'plugin.wasm'));
+      fs.writeFileSync(path.join(dir, 'list.properties'), 'add-header=file:plugin.wasm@1.0.0\n');
+      const snapshot = '{"schemaVersion": 1, "gatewayVersion": "2.2.4", "plugins": []}\n';
+      fs.writeFileSync(path.join(dir, 'snapshot.json'), snapshot);
+      const sha = crypto.createHash('sha256').update(snapshot).digest('hex');
+      const run = keyword(stages[1], 'RUN')[0]
+        .getArgumentsContent()!
+        .replace(/^--mount=\S+\s+/, '')
+        .replace(/\\\n/g, ' ')
+        .replace('/tree', `${dir}/tree`);
+      const build = (SNAPSHOT_SHA256: string) =>
+        spawnSync('sh', ['-c', run], {
+          cwd: dir,
+          env: {
+            PATH: process.env.PATH,
+            PLUGINS_LIST: 'list.properties',
+            PULL_FLAGS: '',
+            SNAPSHOT: 'snapshot.json',
+            SNAPSHOT_SHA256,
+          },
+        });
+      const wrong = build('0'.repeat(64));
+      expect(wrong.stderr.toString()).toContain(
+        `snapshot.json: sha256 is ${sha}, --snapshot-sha256 says ${'0'.repeat(64)}`,
+      );
+      expect(wrong.status).toBe(3);
+      expect(fs.existsSync(path.join(dir, 'tree'))).toBe(false);
+      const right = build(sha);
+      expect(right.stderr.toString()).toMatch(/^ok: 1 plugin version/m);
+      expect(right.status).toBe(0);
+      expect(fs.readFileSync(path.join(dir, 'tree', 'plugins', 'snapshot-inventory.json'), 'utf8')).toBe('{}\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -17,6 +17,7 @@ module.exports = {
     'inputs-resolve',
     'inputs-shipped',
     'inputs-snapshot',
+    'inputs-unmanaged-lock',
     'oci-errcode',
     'oci-units',
     'ociview',
@@ -27,6 +28,7 @@ module.exports = {
     'test-tiers',
     'tree-gzip',
     'tree-publish',
+    'tree-inventory',
   ],
   integration: [
     'cluster-chart',
@@ -55,6 +57,7 @@ module.exports = {
     'pull-cli',
     'pull-content',
     'pull-registry',
+    'pull-snapshot-build',
     'reliability-hostile',
     'reliability-round3-client',
     'reliability-identity',

@@ -31,6 +31,8 @@ import { DEFAULT_PULL_CONCURRENCY } from '../contract/concurrency';
 interface PullFlags {
   out: string;
   snapshot?: string;
+  unmanagedLock?: string;
+  snapshotSha256?: string;
   /** `--lock [file]`: a file reads a lock; no value is the deprecated "write a lock". */
   lock?: string | true;
   /** `--write-lock [file]`: true writes plugins.lock.json next to the first list. */
@@ -223,6 +225,8 @@ export async function pullCommand(args: string[], flags: PullFlags): Promise<voi
     lock: plan.read,
     frozen,
     registryMap: flags.registryMap,
+    unmanagedLock: flags.unmanagedLock,
+    snapshotSha256: flags.snapshotSha256,
   });
   if (!inputs) {
     const name = [...plan.lists, flags.snapshot, plan.read].filter(Boolean).join(' + ') || DEFAULT_LIST;
@@ -293,6 +297,9 @@ export async function pullCommand(args: string[], flags: PullFlags): Promise<voi
       sourceDateEpoch: sourceDateEpoch(),
       frozen: inputs.lock,
       writeLock,
+      wasmPins: inputs.snapshotBuild?.wasmPins,
+      inventory: inputs.snapshotBuild?.inventory,
+      sameBytes: inputs.snapshotBuild?.sameBytes,
       reporter: {
         emit: (e) => {
           text.emit(e);
@@ -342,7 +349,18 @@ export function register(program: Command): void {
       'plugins.properties files; several lists are merged (same name, other tag: another version); oci-layout:<bundle> pulls from a bundle, offline',
     )
     .requiredOption('-o, --out <root>', 'output root (contains plugins/)')
-    .option('--snapshot <file>', 'Higress release snapshot JSON (digest-pinned) to pull')
+    .option(
+      '--snapshot <file>',
+      'Higress release snapshot JSON (digest-pinned) to pull; writes plugins/snapshot-inventory.json',
+    )
+    .option(
+      '--unmanaged-lock <file>',
+      "with --snapshot: upstream's unmanaged-plugins.lock.json, pinning the first list's entries the snapshot does not manage (digest and wasmSha256)",
+    )
+    .option(
+      '--snapshot-sha256 <hex>',
+      "with --snapshot: the snapshot's published sha256; any other file is refused before anything is read from it",
+    )
     .option(
       '--lock [file]',
       `read this lock file: the lists must agree with it and every digest must match (as --frozen); alone, pull exactly its digests. Without a file: deprecated spelling of --write-lock`,
@@ -419,6 +437,15 @@ export function register(program: Command): void {
       if (flags.registryMap.length && lists.some((a) => layoutPath(a) !== undefined)) {
         cmd.error(
           'error: --registry-map does not apply to an oci-layout: source (a bundle keeps the registry names it was made with); leave it out, or mirror the bundle and pull from the mirror with it',
+          { code: 'commander.conflictingOption', exitCode: 2 },
+        );
+      }
+      if (
+        (flags.unmanagedLock !== undefined || flags.snapshotSha256 !== undefined) &&
+        (!flags.snapshot || lists.some((a) => layoutPath(a) !== undefined))
+      ) {
+        cmd.error(
+          `error: ${flags.unmanagedLock !== undefined ? '--unmanaged-lock' : '--snapshot-sha256'} applies to a snapshot build: give --snapshot <file> with plugin lists (not an oci-layout: source)`,
           { code: 'commander.conflictingOption', exitCode: 2 },
         );
       }

@@ -59,3 +59,24 @@ export const CONSOLE_IMAGE_REGISTRY_ENV = 'HIGRESS_ADMIN_WASM_PLUGIN_IMAGE_REGIS
 export const CONSOLE_IMAGE_NAMESPACE_ENV = 'HIGRESS_ADMIN_WASM_PLUGIN_IMAGE_NAMESPACE';
 /** pilot-agent (the gateway) fetches oci:// over plain HTTP only from the hosts listed here (comma-separated). */
 export const GATEWAY_INSECURE_REGISTRIES_ENV = 'WASM_INSECURE_REGISTRIES';
+
+/**
+ * The Higress controller loads the MCP server plugin (Nacos MCP servers) from this variable; its
+ * default is the public `oci://…/mcp-server/all-in-one` image, which a private network cannot reach,
+ * and `global.enablePluginServer` does not change it (higress#2852).
+ */
+export const MCP_SERVER_WASM_URL_ENV = 'MCP_SERVER_WASM_IMAGE_URL';
+/**
+ * `mcp-server` at the version the Higress release snapshot serves it (2.2.4: inventory key
+ * `mcp-server`, version 2.0.1; test/chart-synth.test.ts checks it against the snapshot).
+ */
+export const MCP_SERVER_PLUGIN = { name: 'mcp-server', version: '2.0.1' } as const;
+export const MCP_SERVER_PLUGIN_PATH = `/plugins/${MCP_SERVER_PLUGIN.name}/${MCP_SERVER_PLUGIN.version}/plugin.wasm`;
+/** The Higress controller Deployment and its container (helm/core names the container after the chart). */
+export const HIGRESS_CONTROLLER_DEPLOYMENT = 'higress-controller';
+export const HIGRESS_CONTROLLER_CONTAINER = 'higress-core';
+
+/** Value of the controller's MCP_SERVER_WASM_IMAGE_URL for a server. */
+export function mcpServerWasmUrl(addr: ServiceAddress): string {
+  return `${serviceBaseUrl(addr)}${MCP_SERVER_PLUGIN_PATH}`;
+}

@@ -3,6 +3,7 @@
  * `wasmplugins` and the chart's helm test. Changing a field here is a breaking change.
  *
  *   <root>/plugins/index.json
+ *   <root>/plugins/snapshot-inventory.json            only from a Higress release snapshot (upstream's format)
  *   <root>/plugins/<name>/<version>/plugin.wasm       raw module, the bytes the gateway's sha256 is of
  *   <root>/plugins/<name>/<version>/plugin.wasm.gz    gzip (level 6 by default) of plugin.wasm, served with gzip_static
  *   <root>/plugins/<name>/<version>/metadata.txt      upstream text format (+ SHA256 line)
@@ -18,10 +19,20 @@ export const METADATA_TXT = 'metadata.txt';
 export const METADATA_JSON = 'metadata.json';
 export const SPEC_FILE = 'spec.yaml';
 /**
+ * Upstream's inventory of a snapshot build (plugin-server e56a555): an object sorted by key, one
+ * `{digest, version, wasmSha256}` per managed inventoryKey and alias. Written by `pull --snapshot`.
+ */
+export const INVENTORY_FILE = 'snapshot-inventory.json';
+/**
  * Names the tree itself uses directly under plugins/: a plugin of that name would turn the file into a
  * folder (index.json) or shadow it through gzip_static (index.json.gz).
  */
-export const RESERVED_PLUGIN_NAMES: ReadonlySet<string> = new Set([INDEX_FILE, `${INDEX_FILE}.gz`]);
+export const RESERVED_PLUGIN_NAMES: ReadonlySet<string> = new Set([
+  INDEX_FILE,
+  `${INDEX_FILE}.gz`,
+  INVENTORY_FILE,
+  `${INVENTORY_FILE}.gz`,
+]);
 /** Hidden files the pipeline keeps at the output root while it runs (Nginx never serves dot-files). */
 export const LOCK_FILE = '.higress-plugin-server.lock';
 export const RUN_JOURNAL = '.higress-plugin-server.runs';
@@ -81,10 +92,21 @@ export interface IndexEntry {
   priority?: number;
 }
 
+/** index.json's record of `plugins/snapshot-inventory.json`, when the tree has one. */
+export interface PluginIndexInventory {
+  /** URL path on the server: `/plugins/snapshot-inventory.json`. */
+  path: string;
+  /** Hex sha256 of the file. */
+  sha256: string;
+  size: number;
+}
+
 export interface PluginIndex {
   schemaVersion: 1;
   /** Newest `created` of all entries (deterministic: never the wall clock). */
   generated: string;
+  /** Only in a tree built from a Higress release snapshot. */
+  inventory?: PluginIndexInventory;
   /** Sorted by name, then version. */
   plugins: IndexEntry[];
 }

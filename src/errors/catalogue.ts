@@ -147,7 +147,7 @@ export const ERROR_CATALOGUE = {
       fix: 'keep one of the two: remove the other from the list or delete its folder under `plugins/`',
     },
     E_RESERVED_NAME: {
-      what: 'a plugin name is one the tree format uses itself (`index.json`, `index.json.gz`)',
+      what: 'a plugin name is one the tree format uses itself (`index.json`, `snapshot-inventory.json`, their `.gz`)',
       fix: 'rename the plugin',
     },
     E_ALIAS_CONFLICT: {
@@ -161,6 +161,26 @@ export const ERROR_CATALOGUE = {
     E_OCI_DIGEST: {
       what: '`wasmplugins --oci`: the server answered a tag without a manifest digest (an image without the OCI view?)',
       fix: 'rebuild the server image with this version, or leave out `--oci`',
+    },
+    E_SNAPSHOT_AMBIGUOUS: {
+      what: 'two served entries of a Higress release snapshot claim the same `inventoryKey` or alias',
+      fix: 'keep one snapshot entry per served name (the snapshot is ambiguous)',
+    },
+    E_UNMANAGED_LOCK: {
+      what: 'the unmanaged lock (`--unmanaged-lock`) is not an upstream `unmanaged-plugins.lock.json` (schemaVersion 1)',
+      fix: 'pass the lock that belongs to the snapshot and list, or fix the named entry',
+    },
+    E_UNMANAGED_COVERAGE: {
+      what: 'the unmanaged lock misses or adds an entry against the list entries the snapshot does not manage',
+      fix: 'add the missing entries to the lock (or the snapshot), remove the extra ones',
+    },
+    E_UNMANAGED_DRIFT: {
+      what: "an unmanaged lock entry's repository, tag or digest drifts from the list's reference",
+      fix: 'update the lock to the list (new digest and wasmSha256), or revert the list',
+    },
+    E_UNMANAGED_IDENTITY: {
+      what: 'an unmanaged lock entry changes its served identity (`logicalKey`, `servedPath` or `servedVersion`)',
+      fix: '`logicalKey` and `servedPath` must equal the list name and `servedVersion` the list tag',
     },
     E_OUTPUT_NOT_OURS: {
       what: 'a file the command would write exists and was not written by this tool',
@@ -321,6 +341,14 @@ export const ERROR_CATALOGUE = {
       what: 'a reference is not in the bundle (`oci-layout:`) it is read from',
       fix: 'write the bundle again from the list that names it',
     },
+    E_SOURCE_CONFLICT: {
+      what: 'two sources serve one plugin name and version (a list tag and a snapshot or lock pin) and resolve to different manifests',
+      fix: 'serve one of them under another version, or pin the list entry to the same digest',
+    },
+    E_UNMANAGED_WASM_HASH: {
+      what: "an unmanaged plugin's module does not hash to the unmanaged lock's `wasmSha256` (Wasm hash does not match)",
+      fix: 'the artifact behind the digest is not the one locked: check the registry, or update the lock',
+    },
     E_MIRROR_CONFLICT: {
       what: 'two different sources of one mirror map to the same target reference (two registries with the same repository path and tag, pinned or not, or one tag pinned to two digests); nothing is copied',
       fix: 'mirror them under different `--to` prefixes, or keep one of them in the inputs',
@@ -350,6 +378,10 @@ export const ERROR_CATALOGUE = {
     E_VERIFY_GZIP: {
       what: '`plugin.wasm.gz` is missing, the wrong size or does not decode to `plugin.wasm`',
       fix: 'pull the plugin again',
+    },
+    E_VERIFY_INVENTORY: {
+      what: '`plugins/snapshot-inventory.json` is not canonical, or names a folder that is missing or holds other bytes',
+      fix: 'pull the snapshot again',
     },
     E_VERIFY_OCI: {
       what: 'the OCI view (`oci/`) does not match the tree: a manifest or blob does not hash to its name, a tag is missing, or a served listing differs from `view.json`',

@@ -28,6 +28,15 @@ export const INDEX_SCHEMA = {
   properties: {
     schemaVersion: { const: TREE_SCHEMA_VERSION },
     generated: { type: 'string' },
+    inventory: {
+      type: 'object',
+      required: ['path', 'sha256', 'size'],
+      properties: {
+        path: { const: '/plugins/snapshot-inventory.json' },
+        sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+        size: { type: 'integer', minimum: 1 },
+      },
+    },
     plugins: {
       type: 'array',
       items: {

@@ -31,11 +31,13 @@ import {
   SNAPSHOT_MEDIA_TYPE,
 } from './bundle-format';
 import { readInputFile } from './load';
+import { loadSnapshotBuild } from './load-snapshot-build';
 import { diffLock, LockFile, parseLock } from './lock';
 import { dedupe, parsePluginList, ParseResult } from './properties';
 import { parseOciReference } from './reference';
 import { mapEntries, mapLock, parseRegistryMap } from './registry-map';
 import { parseSnapshot } from './snapshot';
+import type { SnapshotBuildPlan } from './unmanaged-lock';
 import { PluginEntry, sourceText } from './types';
 
 /** The list `pull` reads when it is given no list, snapshot, lock or bundle. */
@@ -56,6 +58,10 @@ export interface InputRequest {
   frozen?: boolean;
   /** `--registry-map` values, as given. */
   registryMap?: readonly string[];
+  /** `pull --unmanaged-lock`: upstream's lock of the first list's entries the snapshot does not manage. */
+  unmanagedLock?: string;
+  /** `pull --snapshot-sha256`: the snapshot file must hash to this, or nothing is read from it. */
+  snapshotSha256?: string;
 }
 
 export interface ResolvedInputs {
@@ -73,6 +79,11 @@ export interface ResolvedInputs {
   name: string;
   /** Where a lock is written unless a path is given: plugins.lock.json next to the first list or snapshot. */
   defaultLockPath: string;
+  /**
+   * `pull --snapshot` from lists (not a bundle): upstream's snapshot build (src/inputs/unmanaged-lock.ts):
+   * the modules' pinned sha256, the inventory to write, the pins that must give the same bytes.
+   */
+  snapshotBuild?: Pick<SnapshotBuildPlan, 'wasmPins' | 'inventory' | 'sameBytes'>;
 }
 
 type Problems = PluginServerError[];
@@ -287,12 +298,28 @@ export async function resolveInputs(req: InputRequest): Promise<{ inputs?: Resol
       problems.push(asProblem(e));
     }
   }
+  // pull --snapshot from lists is upstream's snapshot build: its rules decide the entries (and say
+  // every problem of the same files, so the plain merge's are not repeated).
+  let build: SnapshotBuildPlan | undefined;
+  if (pull && req.snapshot && !layouts.length) {
+    try {
+      build = loadSnapshotBuild({
+        lists,
+        snapshot: req.snapshot,
+        unmanagedLock: req.unmanagedLock,
+        snapshotSha256: req.snapshotSha256,
+      });
+    } catch (e) {
+      problems.push(asProblem(e));
+    }
+  }
   const fromFiles = dedupe(
     g.parts.flatMap((p) => p.entries),
     g.parts.flatMap((p) => p.problems),
   );
-  problems.push(...fromFiles.problems);
-  let entries = fromFiles.entries;
+  if (build) problems.push(...build.problems.filter((p) => !problems.some((q) => q.toLine() === p.toLine())));
+  else problems.push(...fromFiles.problems);
+  let entries = build ? build.entries : fromFiles.entries;
 
   // Without --lock, pull --frozen checks the bundle's own lock, or the lock next to the first list.
   const lockFile = req.lock ?? (pull && req.frozen && !fromBundle ? defaultLockPath : undefined);
@@ -367,6 +394,15 @@ export async function resolveInputs(req: InputRequest): Promise<{ inputs?: Resol
       layout,
       name,
       defaultLockPath,
+      snapshotBuild: build && {
+        wasmPins: build.wasmPins,
+        inventory: build.inventory,
+        sameBytes: build.sameBytes.map((c) => ({
+          ...c,
+          entry: mapEntries([c.entry], map)[0] ?? c.entry,
+          pinnedBy: mapEntries([c.pinnedBy], map)[0] ?? c.pinnedBy,
+        })),
+      },
     },
     problems,
   };

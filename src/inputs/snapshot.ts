@@ -2,7 +2,7 @@
  * The Higress release snapshot (e.g. higress-plugin-snapshot-2.2.4.json): every plugin pinned by
  * manifest digest. Only entries with a `consumers.pluginServer` mapping are served; its `httpPath`
  * is the served name, `version` the version folder, `ociRef` + `digest` the pinned source, and
- * `aliases` extra names served from the same bytes. Pure: text in, entries + all problems out.
+ * `inventoryKey` and `aliases` extra names served from the same bytes. Pure: text in, entries + all problems out.
  */
 import { ErrorCode, InputError } from '../errors';
 import { DIGEST_HINT, isDigest } from '../contract/digest';
@@ -113,7 +113,14 @@ export function parseSnapshot(text: string, file: string): ParseResult {
         `ociRef tag ${r.ref.tag ?? '(none)'} disagrees with version ${p.version}`,
         'fix the snapshot entry',
       );
-    const names: unknown[] = [ps.httpPath, ...(Array.isArray(ps.aliases) ? (ps.aliases as unknown[]) : [])];
+    // Upstream writes the bytes at httpPath and under the inventoryKey and every alias.
+    const names: unknown[] = [
+      ...new Set([
+        ps.httpPath,
+        ...(ps.inventoryKey !== undefined ? [ps.inventoryKey] : []),
+        ...(Array.isArray(ps.aliases) ? (ps.aliases as unknown[]) : []),
+      ]),
+    ];
     for (const n of [...names, p.version]) {
       if (typeof n !== 'string' || !SAFE_SEGMENT.test(n))
         return err(

@@ -12,12 +12,14 @@ import * as path from 'path';
 import { errorLine, fromFsError, InputError, IntegrityError, PluginServerError } from '../errors';
 import { LockEntry, LockFile, renderLock } from '../inputs/lock';
 import { PluginEntry, sourceKey, sourceText } from '../inputs/types';
+import { SameBytesCheck, sameBytesProblem, wasmPinProblem } from '../inputs/unmanaged-lock';
 import { FetchedArtifact, OciClient, OriginalArtifact } from '../oci/types';
 import { assertOciDirIsOurs, identityLost, originalsToRestore, writeOciView } from '../ociview/write';
 import { GZ_FILE, PLUGINS_DIR, SPEC_FILE, WASM_FILE } from '../contract/tree-format';
 import { assertNoIdentityClash, PluginId, SAFE_SEGMENT } from '../contract/plugin-identity';
 import { runTempName, sha256OfFile, writeFileAtomic } from '../content/fsutil';
 import { publishVersion, removeVersion, writeIndex } from '../tree/publish';
+import { InventoryWant, writeInventory } from '../tree/inventory';
 import { beginTreeRun } from '../tree/run-journal';
 import { LockOptions } from '../tree/output-lock';
 import { assertNoSymlinkBelow } from '../tree/safe-path';
@@ -55,6 +57,12 @@ export interface PullOptions {
   gzipLevel?: GzipLevel;
   /** The output lock: wait for another run (default) or fail at once; see src/tree/output-lock.ts. */
   lock?: LockOptions;
+  /** `name@version` → hex sha256 the module must hash to (an unmanaged lock's wasmSha256). */
+  wasmPins?: ReadonlyMap<string, string>;
+  /** With a Higress release snapshot: the names `plugins/snapshot-inventory.json` lists, written in the commit step. */
+  inventory?: InventoryWant[];
+  /** Tags left out because another source pins the same name and version: each must resolve to that pin. */
+  sameBytes?: SameBytesCheck[];
 }
 
 /** How much work content reuse saved (see src/pipeline/content-store.ts). */
@@ -361,10 +369,45 @@ async function stageGroup(run: Run, g: Group, i: number): Promise<Staged> {
     s.created = chooseCreated({ annotation: art.created, sourceDateEpoch: opts.sourceDateEpoch });
     s.prepared = await store.prepare(s.wasmPath, { sha256: art.sha256, owned: true });
   }
+  await checkWasmPins(run, g, primary, s);
   // Staged files take the time of the first folder that publishes them, so it can hardlink them.
   if (s.prepared && s.created) await store.claim(s.prepared, new Date(s.created));
   s.ms = Date.now() - t0;
   return s;
+}
+
+/**
+ * An unmanaged lock's wasmSha256: the module staged (or, when every folder is current, the one on
+ * disk, as its metadata records it) must hash to it, or the source fails and nothing is published.
+ */
+async function checkWasmPins(run: Run, g: Group, primary: PluginEntry, s: Staged): Promise<void> {
+  const pins = run.opts.wasmPins;
+  if (!pins?.size || !g.entries.some((e) => pins.has(`${e.name}@${e.version}`))) return;
+  const sha256 =
+    s.prepared?.sha256 ?? (await readMetadata(path.join(run.root, PLUGINS_DIR, primary.name, primary.version)))?.sha256;
+  for (const e of g.entries) {
+    const problem = wasmPinProblem(pins, e, sha256 ?? '(unknown)');
+    if (problem) throw problem;
+  }
+}
+
+/**
+ * Tags another source pins at the same name and version: resolved (no download) while the others
+ * stage; one that resolves elsewhere fails its plugin version, so nothing is committed.
+ */
+async function checkSameBytes(run: Run): Promise<void> {
+  const checks = run.opts.sameBytes ?? [];
+  await mapLimit(checks, RESOLVE_CONCURRENCY, async (c) => {
+    const t0 = Date.now();
+    try {
+      if (c.entry.source.kind !== 'oci') return;
+      const { digest } = await run.opts.client.resolve(c.entry.source.ref, run.opts.signal);
+      const problem = sameBytesProblem(c, digest);
+      if (problem) throw problem;
+    } catch (err) {
+      recordFailure(run, [c.entry], err, 'stage', Date.now() - t0);
+    }
+  });
 }
 
 /**
@@ -488,6 +531,8 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
       reporter.emit({ event: 'plugin', name: v.name, version: v.version, status: 'pruned', ms: 0 });
     }
   }
+  // Before index.json, which records the inventory's hash.
+  if (opts.inventory) await writeInventory(root, opts.inventory);
   await writeIndex(root);
   return out;
 }
@@ -560,7 +605,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
     assertNoIdentityClash([...opts.entries, ...(opts.prune ? [] : await listVersionDirs(root))]);
     run.restore = await originalsToRestore(root);
     resolveAhead(run, groups);
-    const staged = await stage(run, groups);
+    const [staged] = await Promise.all([stage(run, groups), checkSameBytes(run)]);
     await checkSpecAliases(run, staged);
     const proceed = run.failures.length === 0 || opts.keepGoing;
     // The tree and its OCI view are published as one unit: the whole set the commit would leave

@@ -39,6 +39,7 @@ import { buildIndex, normalizeMetadata, renderIndex, renderMetadataJson, renderM
 import { readSpecYaml } from './spec';
 import { checkWasmSize } from '../content/wasm';
 import { readAllMetadata } from './read';
+import { inventoryFacts } from './inventory';
 import { assertNoSymlinkBelow } from './safe-path';
 import { removeRunLeftovers } from './run-journal';
 
@@ -255,7 +256,7 @@ async function swapInto(tmp: string, target: string): Promise<void> {
 /** Rewrites `<root>/plugins/index.json` from every metadata.json in the tree (atomic). */
 export async function writeIndex(root: string): Promise<void> {
   const metas = await readAllMetadata(root);
-  const index = buildIndex(metas);
+  const index = buildIndex(metas, await inventoryFacts(root));
   const dir = path.join(root, PLUGINS_DIR);
   await assertNoSymlinkBelow(root, PLUGINS_DIR, INDEX_FILE);
   await fs.promises.mkdir(dir, { recursive: true });

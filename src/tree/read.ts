@@ -22,6 +22,7 @@ import { checkGzipOf } from '../content/gzip-check';
 import { InodeHashes, WasmHashes } from './inode-hashes';
 import { VerifiedFiles } from './verified-files';
 import { buildIndex, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
+import { inventoryFacts, verifyInventory } from './inventory';
 
 export interface VersionDir {
   name: string;
@@ -354,7 +355,10 @@ export async function verifyTree(root: string): Promise<{ checked: number; probl
               hint: 'run `index <root>`',
             }),
           );
-      if (problems.length === 0 && text !== renderIndex(buildIndex(metas))) {
+      if (
+        problems.length === 0 &&
+        text !== renderIndex(buildIndex(metas, await inventoryFacts(root).catch(() => undefined)))
+      ) {
         problems.push(
           new VerifyError({
             code: 'E_VERIFY_INDEX',
@@ -366,5 +370,6 @@ export async function verifyTree(root: string): Promise<{ checked: number; probl
       }
     }
   }
+  problems.push(...(await verifyInventory(root)));
   return { checked: dirs.length, problems };
 }

@@ -2,7 +2,14 @@
  * Pure rendering of the tree's text files. Same input, same bytes: key order is fixed here,
  * never taken from object insertion order of whatever produced the values.
  */
-import { IndexEntry, PluginIndex, PluginMetadata, TREE_SCHEMA_VERSION, wasmUrlPath } from '../contract/tree-format';
+import {
+  IndexEntry,
+  PluginIndex,
+  PluginIndexInventory,
+  PluginMetadata,
+  TREE_SCHEMA_VERSION,
+  wasmUrlPath,
+} from '../contract/tree-format';
 import { compareEntries } from '../contract/plugin-identity';
 
 /** Epoch used for `generated` of an empty index, so even that file is deterministic. */
@@ -74,12 +81,17 @@ export function indexEntry(m: PluginMetadata): IndexEntry {
   return e;
 }
 
-export function buildIndex(metas: PluginMetadata[]): PluginIndex {
+export function buildIndex(metas: PluginMetadata[], inventory?: PluginIndexInventory): PluginIndex {
   const plugins = metas.map(indexEntry).sort(compareEntries);
   const generated = metas.reduce((max, m) => (m.created > max ? m.created : max), EPOCH);
-  return { schemaVersion: TREE_SCHEMA_VERSION, generated, plugins };
+  return { schemaVersion: TREE_SCHEMA_VERSION, generated, ...(inventory && { inventory }), plugins };
 }
 
 export function renderIndex(index: PluginIndex): string {
-  return `${JSON.stringify({ schemaVersion: TREE_SCHEMA_VERSION, generated: index.generated, plugins: index.plugins }, null, 2)}\n`;
+  const inventory = index.inventory && {
+    path: index.inventory.path,
+    sha256: index.inventory.sha256,
+    size: index.inventory.size,
+  };
+  return `${JSON.stringify({ schemaVersion: TREE_SCHEMA_VERSION, generated: index.generated, ...(inventory && { inventory }), plugins: index.plugins }, null, 2)}\n`;
 }

@@ -78,6 +78,11 @@ app.kubernetes.io/component: plugin-server
 {{- include "higress-plugin-server.baseUrl" . }}/plugins/${name}/${version}/plugin.wasm
 {{- end }}
 
+{{/* Value of the Higress controller's MCP_SERVER_WASM_IMAGE_URL: this server's mcp-server at the snapshot version. */}}
+{{- define "higress-plugin-server.mcpServerWasmUrl" -}}
+{{- include "higress-plugin-server.baseUrl" . }}/plugins/mcp-server/2.0.1/plugin.wasm
+{{- end }}
+
 {{/* Namespace of the Higress Console: console.namespace, else the release's namespace. */}}
 {{- define "higress-plugin-server.consoleNamespace" -}}
 {{- .Values.console.namespace | default .Release.Namespace -}}
