@@ -6,6 +6,7 @@
 import { App } from 'cdk8s';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
+import { adoptRbacYaml, DIST_ADOPT_RBAC } from './adopt-rbac';
 import { chartReadme, chartYaml, CI_VALUES, notesTxt } from './chart-files';
 import { ConsoleEnvPatch } from './console-env-patch';
 import { mergeValues, Scope, templatesOf, toDocuments } from './helm';
@@ -87,5 +88,6 @@ export function synthesize(chart: ChartInfo): Map<string, string> {
       `#   ${root.consolePatch.command(DIST_CONSOLE_PATCH, scope)}\n` +
       stringify(root.consolePatch.evaluate(scope), { lineWidth: 0 }),
   );
+  files.set(DIST_ADOPT_RBAC, adoptRbacYaml(PLAIN_RELEASE.namespace));
   return files;
 }

@@ -25,6 +25,7 @@ module.exports = {
     'tree-publish',
   ],
   integration: [
+    'cluster-adopt',
     'cluster-chart',
     'airgap',
     'docs-airgap',

@@ -1,0 +1,528 @@
+/**
+ * `audit`, `adopt` and `adopt --revert` against a real control plane (etcd, kube-apiserver with RBAC,
+ * kubectl) holding the Higress WasmPlugin CRD (imports/crds), WasmPlugins in three namespaces (oci://
+ * sources the server holds and one it does not, a local URL pinned right, one pinned wrong, a broken
+ * one), and Console and controller Deployments with other env entries; the plugin server is the real
+ * Nginx (image/nginx.conf) serving a tree. `adopt` runs as the ServiceAccount of dist/adopt-rbac.yaml,
+ * so the RBAC it ships is proven sufficient; a user without it gets an error naming the permission.
+ * The scenarios run in order on one cluster: audit, refused plan, dry-run, a concurrent edit, adopt,
+ * audit --require-local, a second adopt, revert.
+ */
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as http from 'http';
+import * as os from 'os';
+import * as path from 'path';
+import Ajv from 'ajv';
+import { ControlPlane, startControlPlane } from './support/control-plane';
+import { runCliProcess } from './support/cli-process';
+import { startNginx, RunningNginx } from './support/nginx';
+import { freePort } from './support/ports';
+import { smallWasm } from './support/wasm';
+import { REPO_ROOT, tool } from './support/tools';
+import { publishVersion, writeIndex } from '../src/tree/publish';
+import { spawn, ChildProcess } from 'child_process';
+
+jest.setTimeout(240_000);
+
+const SERVICE = 'http://higress-plugin-server.higress-system.svc';
+const REG = 'registry.example.com';
+const PATTERN_ENV = 'HIGRESS_ADMIN_WASM_PLUGIN_CUSTOM_IMAGE_URL_PATTERN';
+const MCP_ENV = 'MCP_SERVER_WASM_IMAGE_URL';
+const CREATED = '2026-01-02T03:04:05Z';
+const REQUEST_BLOCK_DIGEST = `sha256:${'b'.repeat(64)}`;
+const schema = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'docs', 'cli-events.schema.json'), 'utf8'));
+const validateEvent = new Ajv({ strict: false, allErrors: true }).compile(schema);
+
+let cp: ControlPlane;
+let nginx: RunningNginx | undefined;
+let root: string;
+/** Kubeconfig of the ServiceAccount bound by dist/adopt-rbac.yaml. */
+let adoptKubeconfig: string;
+const sha = new Map<string, string>();
+/** The objects as created (before any adopt). */
+let before: Map<string, any>;
+
+/** A valid Wasm module of its own bytes (an empty module with one custom section). */
+function wasmFile(dir: string, name: string): string {
+  const label = Buffer.from(name);
+  const section = Buffer.concat([Buffer.from([label.length]), label]);
+  const bytes = Buffer.concat([
+    Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x00, section.length]),
+    section,
+  ]);
+  const file = path.join(dir, `${name}.wasm`);
+  fs.writeFileSync(file, bytes);
+  return file;
+}
+
+function wasmPlugin(ns: string, name: string, spec: Record<string, unknown>): Record<string, unknown> {
+  return {
+    apiVersion: 'extensions.higress.io/v1alpha1',
+    kind: 'WasmPlugin',
+    metadata: { name, namespace: ns, labels: { team: ns }, annotations: { note: `kept ${name}` } },
+    spec,
+  };
+}
+
+function deployment(name: string, containers: Array<{ name: string; env?: unknown[] }>): Record<string, unknown> {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: 'higress-system' },
+    spec: {
+      replicas: 0,
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name } },
+        spec: { containers: containers.map((c) => ({ image: `example/${c.name}:1`, ...c })) },
+      },
+    },
+  };
+}
+
+async function getJson(args: string[]): Promise<any> {
+  return JSON.parse(await cp.kubectlOk(['get', ...args, '-o', 'json']));
+}
+
+/** Every object the scenarios touch, as the API server holds it. */
+async function snapshot(): Promise<Map<string, any>> {
+  const out = new Map<string, any>();
+  for (const w of (await getJson(['wasmplugins.extensions.higress.io', '-A'])).items)
+    out.set(`WasmPlugin ${w.metadata.namespace}/${w.metadata.name}`, w);
+  for (const d of (await getJson(['deployments', '-n', 'higress-system'])).items)
+    out.set(`Deployment ${d.metadata.namespace}/${d.metadata.name}`, d);
+  return out;
+}
+
+function resourceVersions(s: Map<string, any>): Record<string, string> {
+  return Object.fromEntries([...s].map(([k, v]) => [k, v.metadata.resourceVersion]));
+}
+
+/**
+ * What adopt may change and revert must restore: the spec (Deployments: the pod template), labels and
+ * annotations (less the revision counter the Deployment controller keeps).
+ */
+function content(o: any): unknown {
+  const annotations = { ...o.metadata.annotations };
+  delete annotations['deployment.kubernetes.io/revision'];
+  return {
+    spec: o.kind === 'Deployment' ? o.spec.template : o.spec,
+    labels: o.metadata.labels,
+    annotations,
+  };
+}
+
+function events(stdout: string): any[] {
+  const list = stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+  for (const e of list) {
+    if (!validateEvent(e))
+      throw new Error(`event ${JSON.stringify(e)} breaks the schema: ${JSON.stringify(validateEvent.errors)}`);
+  }
+  return list;
+}
+
+function cli(command: 'audit' | 'adopt', args: string[], kubeconfig = adoptKubeconfig) {
+  return runCliProcess([command, '--server', nginx!.url, '--kubeconfig', kubeconfig, ...args], {
+    env: { KUBECONFIG: '', HOME: root },
+    timeoutMs: 60_000,
+  });
+}
+
+/** A kubeconfig for a ServiceAccount's token (TokenRequest), against the same API server. */
+async function tokenKubeconfig(ns: string, sa: string, file: string): Promise<string> {
+  const token = (await cp.kubectlOk(['create', 'token', sa, '-n', ns, '--duration', '2h'])).trim();
+  const admin = fs.readFileSync(cp.kubeconfig, 'utf8');
+  const server = /server: (\S+)/.exec(admin)![1];
+  const ca = /certificate-authority: (\S+)/.exec(admin)![1];
+  const out = path.join(root, file);
+  fs.writeFileSync(
+    out,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      `clusters: [{name: c, cluster: {server: "${server}", certificate-authority: "${ca}"}}]`,
+      `users: [{name: ${sa}, user: {token: "${token}"}}]`,
+      `contexts: [{name: ${sa}, context: {cluster: c, user: ${sa}}}]`,
+      `current-context: ${sa}`,
+      '',
+    ].join('\n'),
+  );
+  return out;
+}
+
+beforeAll(async () => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-cluster-adopt-'));
+  cp = await startControlPlane();
+  // The plugin server: a tree whose index records where each plugin was pulled from.
+  const tree = path.join(root, 'tree');
+  const keyAuth = await smallWasm();
+  const requestBlock = wasmFile(root, 'request-block');
+  const mcp = wasmFile(root, 'mcp-server');
+  const publish = (name: string, version: string, wasmPath: string, source: string, digest: string, aliasOf?: string) =>
+    publishVersion(tree, { name, version, wasmPath, source, manifestDigest: digest, created: CREATED, aliasOf });
+  await publish('key-auth', '2.0.0', keyAuth, `oci://${REG}/plugins/key-auth:2.0.0`, `sha256:${'a'.repeat(64)}`);
+  await publish(
+    'key-auth',
+    '1.0.0',
+    keyAuth,
+    `oci://${REG}/plugins/key-auth:2.0.0`,
+    `sha256:${'a'.repeat(64)}`,
+    '2.0.0',
+  );
+  await publish(
+    'request-block',
+    '1.0.0',
+    requestBlock,
+    `oci://${REG}/plugins/request-block:1.0.0`,
+    REQUEST_BLOCK_DIGEST,
+  );
+  await publish('mcp-server', '1.0.0', mcp, `oci://${REG}/mcp-server/all-in-one:1.0.0`, `sha256:${'c'.repeat(64)}`);
+  await writeIndex(tree);
+  for (const [name, file] of [
+    ['key-auth', keyAuth],
+    ['request-block', requestBlock],
+    ['mcp-server', mcp],
+  ])
+    sha.set(name, createHash('sha256').update(fs.readFileSync(file)).digest('hex'));
+  nginx = await startNginx(tree);
+
+  await cp.kubectlOk(['apply', '-f', path.join(REPO_ROOT, 'imports', 'crds', 'wasmplugin.yaml')]);
+  await cp.kubectlOk(['wait', '--for=condition=Established', 'crd/wasmplugins.extensions.higress.io', '--timeout=60s']);
+  for (const ns of ['higress-system', 'team-a', 'team-b']) await cp.kubectlOk(['create', 'namespace', ns]);
+  const objects = [
+    wasmPlugin('team-a', 'key-auth', {
+      url: `oci://${REG}/plugins/key-auth:2.0.0`,
+      phase: 'AUTHN',
+      priority: 310,
+      imagePullPolicy: 'IfNotPresent',
+      defaultConfig: { consumers: [{ name: 'c1', credential: 'k1' }] },
+      defaultConfigDisable: false,
+    }),
+    // Pinned by manifest digest only: matched through index.json's manifestDigest.
+    wasmPlugin('team-b', 'request-block', {
+      url: `oci://${REG}/plugins/request-block@${REQUEST_BLOCK_DIGEST}`,
+      priority: 5,
+    }),
+    wasmPlugin('team-b', 'not-on-server', { url: `oci://${REG}/plugins/not-here:1.0.0` }),
+    wasmPlugin('higress-system', 'local-ok', {
+      url: `${SERVICE}/plugins/key-auth/2.0.0/plugin.wasm`,
+      sha256: sha.get('key-auth'),
+    }),
+    wasmPlugin('higress-system', 'local-wrong-sha', {
+      url: `${SERVICE}/plugins/request-block/1.0.0/plugin.wasm`,
+      sha256: 'f'.repeat(64),
+    }),
+    wasmPlugin('higress-system', 'broken', { url: `${SERVICE}/plugins/nope/9.9.9/plugin.wasm` }),
+    deployment('higress-console', [
+      {
+        name: 'higress-console',
+        env: [
+          { name: 'JAVA_OPTS', value: '-Xmx512m' },
+          { name: 'HIGRESS_CONSOLE_NS', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+        ],
+      },
+    ]),
+    deployment('higress-controller', [
+      {
+        name: 'higress-core',
+        env: [
+          { name: 'PILOT_ENABLE_GATEWAY_API', value: 'true' },
+          { name: MCP_ENV, value: `oci://${REG}/mcp-server/all-in-one:1.0.0` },
+          { name: 'LAST', value: 'x' },
+        ],
+      },
+      { name: 'discovery', env: [{ name: 'A', value: 'b' }] },
+    ]),
+  ];
+  await cp.kubectlOk(['create', '-f', '-'], { input: objects.map((o) => JSON.stringify(o)).join('\n') });
+  await cp.kubectlOk(['apply', '-f', path.join(REPO_ROOT, 'dist', 'adopt-rbac.yaml')]);
+  adoptKubeconfig = await tokenKubeconfig('higress-system', 'higress-plugin-server-adopt', 'adopt.kubeconfig');
+  before = await snapshot();
+}, 240_000);
+
+afterAll(async () => {
+  await nginx?.stop();
+  await cp?.stop();
+  if (root) fs.rmSync(root, { recursive: true, force: true });
+});
+
+describe('audit', () => {
+  test('exit 6, one line per failing URL naming object, URL, why and what to do; oci:// listed as external', async () => {
+    const r = await cli('audit', []);
+    expect(r.code).toBe(6);
+    const lines = r.stdout.trim().split('\n');
+    const line = (object: string) => lines.filter((l) => l.includes(`${object} `));
+    expect(line('WasmPlugin higress-system/broken')).toEqual([
+      expect.stringMatching(
+        /^FAILED +WasmPlugin higress-system\/broken http:\/\/.*\/plugins\/nope\/9\.9\.9\/plugin\.wasm: the server answers HTTP 404 .*\(pull the plugin/,
+      ),
+    ]);
+    expect(line('WasmPlugin higress-system/local-wrong-sha')).toEqual([
+      expect.stringMatching(new RegExp(`^FAILED .*serves sha256 ${sha.get('request-block')}, the object pins f{64}`)),
+    ]);
+    expect(line('WasmPlugin team-a/key-auth')).toEqual([
+      expect.stringMatching(
+        /^external WasmPlugin team-a\/key-auth oci:\/\/registry\.example\.com\/plugins\/key-auth:2\.0\.0: .*adopt/,
+      ),
+    ]);
+    expect(line('Console higress-system/higress-console')).toEqual([
+      expect.stringMatching(new RegExp(`^external .*${PATTERN_ENV} is not set`)),
+    ]);
+    expect(line('Controller higress-system/higress-controller')).toEqual([
+      expect.stringMatching(/^external .*mcp-server/),
+    ]);
+    // The local URL pinned right passes silently.
+    expect(line('WasmPlugin higress-system/local-ok')).toEqual([]);
+    expect(r.stderr).toMatch(
+      /audit: 8 URL\(s\): 1 ok, 5 external, 2 failed \(6 WasmPlugin\(s\), the Console, the controller\)/,
+    );
+    // Reading changes nothing.
+    expect(resourceVersions(await snapshot())).toEqual(resourceVersions(before));
+  });
+
+  test('--json: one url event per URL, valid against the event schema, and a summary', async () => {
+    const r = await cli('audit', ['--json']);
+    expect(r.code).toBe(6);
+    const list = events(r.stdout);
+    const urls = list.filter((e) => e.event === 'url');
+    expect(urls).toHaveLength(8);
+    expect(urls.find((e) => e.object === 'WasmPlugin higress-system/local-ok')).toMatchObject({
+      status: 'ok',
+      sha256: sha.get('key-auth'),
+    });
+    expect(urls.find((e) => e.object === 'WasmPlugin higress-system/broken')).toMatchObject({
+      status: 'failed',
+      code: 'E_AUDIT_FAILED',
+    });
+    expect(list.at(-1)).toMatchObject({ event: 'summary', command: 'audit', ok: false, exitCode: 6 });
+  });
+
+  test('--require-local: external URLs fail too, with their own code', async () => {
+    const r = await cli('audit', ['--require-local', '--json']);
+    expect(r.code).toBe(6);
+    const ext = events(r.stdout).find((e) => e.object === 'WasmPlugin team-a/key-auth');
+    expect(ext).toMatchObject({ status: 'failed', code: 'E_AUDIT_EXTERNAL' });
+  });
+});
+
+describe('adopt', () => {
+  test('a plan with a source the server lacks changes nothing and names each missing one', async () => {
+    const r = await cli('adopt', []);
+    expect(r.code).toBe(6);
+    expect(r.stdout).toContain(`missing WasmPlugin team-b/not-on-server oci://${REG}/plugins/not-here:1.0.0`);
+    expect(r.stdout).toContain('missing WasmPlugin higress-system/broken');
+    expect(r.stderr).toMatch(/E_ADOPT_MISSING|not on the server, nothing was changed/);
+    expect(resourceVersions(await snapshot())).toEqual(resourceVersions(before));
+    expect(
+      (await cp.kubectl(['get', 'configmap', 'higress-plugin-server-adopt', '-n', 'higress-system'])).code,
+    ).not.toBe(0);
+  });
+
+  test('--dry-run prints the plan as a diff and changes no resourceVersion', async () => {
+    const r = await cli('adopt', ['--dry-run', '--skip-missing']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      [
+        '--- WasmPlugin team-a/key-auth (resourceVersion ' +
+          before.get('WasmPlugin team-a/key-auth').metadata.resourceVersion +
+          ')',
+        `-spec.url: oci://${REG}/plugins/key-auth:2.0.0`,
+        `+spec.url: ${SERVICE}/plugins/key-auth/2.0.0/plugin.wasm`,
+        '-spec.sha256: (unset)',
+        `+spec.sha256: ${sha.get('key-auth')}`,
+      ].join('\n'),
+    );
+    expect(r.stdout).toContain(
+      `+env higress-console/${PATTERN_ENV}: ${SERVICE}/plugins/\${name}/\${version}/plugin.wasm`,
+    );
+    expect(r.stderr).toContain('nothing was written');
+    expect(resourceVersions(await snapshot())).toEqual(resourceVersions(before));
+  });
+
+  test('a concurrent edit between plan and write stops adopt with a clear error; nothing is overwritten', async () => {
+    // kubectl proxy gives plain HTTP to the API server; a proxy in front of it edits the WasmPlugin
+    // (through kubectl, a real concurrent writer) just before it forwards adopt's first PATCH.
+    const proxyPort = await freePort();
+    const kproxy: ChildProcess = spawn(
+      tool('kubectl'),
+      ['--kubeconfig', adoptKubeconfig, 'proxy', `--port=${proxyPort}`, '--address=127.0.0.1'],
+      { stdio: 'ignore' },
+    );
+    const port = await freePort();
+    let edited = false;
+    const server = http.createServer((req, res) => {
+      const forward = () => {
+        const up = http.request(
+          { host: '127.0.0.1', port: proxyPort, path: req.url, method: req.method, headers: req.headers },
+          (upRes) => {
+            res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+            upRes.pipe(res);
+          },
+        );
+        req.pipe(up);
+      };
+      if (req.method === 'PATCH' && req.url?.includes('/wasmplugins/') && !edited) {
+        edited = true;
+        void cp
+          .kubectlOk(['annotate', 'wasmplugin', 'key-auth', '-n', 'team-a', 'edited-by=someone-else'])
+          .then(forward, forward);
+      } else forward();
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    try {
+      await cp.waitFor('kubectl proxy', async () => {
+        const ok = await fetch(`http://127.0.0.1:${proxyPort}/version`).then(
+          (x) => x.ok,
+          () => false,
+        );
+        return ok ? true : undefined;
+      });
+      const kc = path.join(root, 'proxy.kubeconfig');
+      fs.writeFileSync(
+        kc,
+        `apiVersion: v1\nkind: Config\nclusters: [{name: p, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: p, context: {cluster: p, user: u}}]\ncurrent-context: p\n`,
+      );
+      const r = await cli('adopt', ['--skip-missing'], kc);
+      expect(edited ? '' : r.stderr).toBe('');
+      expect(r.code).toBe(7);
+      expect(r.stderr).toContain(
+        'patch wasmplugins.extensions.higress.io team-a/key-auth: the object changed since it was read',
+      );
+      expect(r.stderr).toContain('it was not overwritten');
+      // What was written before the conflict is named, and recorded for --revert (checked below).
+      expect(r.stderr).toContain('already adopted: WasmPlugin higress-system/local-wrong-sha');
+      const w = await getJson(['wasmplugin', 'key-auth', '-n', 'team-a']);
+      expect(w.spec.url).toBe(`oci://${REG}/plugins/key-auth:2.0.0`);
+      expect(w.metadata.annotations['edited-by']).toBe('someone-else');
+    } finally {
+      server.close();
+      kproxy.kill();
+    }
+    // Put the object back as it was for the scenarios that follow (the annotation is not adopt's).
+    await cp.kubectlOk(['annotate', 'wasmplugin', 'key-auth', '-n', 'team-a', 'edited-by-']);
+  });
+
+  test('--skip-missing: rewrites url and sha256 (= the served bytes), every other field equal; env entries set, others untouched', async () => {
+    // A record may exist from the stopped run above: the originals in it are the same objects' originals.
+    const r = await cli('adopt', ['--skip-missing', '--json']);
+    expect(r.code).toBe(0);
+    const list = events(r.stdout);
+    // key-auth and request-block: url and sha256; the Console's and the controller's env (local-wrong-sha's
+    // sha256 was written before the conflict above, and is now as wanted).
+    expect(list.filter((e) => e.status === 'applied')).toHaveLength(6);
+    const after = await snapshot();
+    for (const [key, name] of [
+      ['WasmPlugin team-a/key-auth', 'key-auth'],
+      ['WasmPlugin team-b/request-block', 'request-block'],
+      ['WasmPlugin higress-system/local-wrong-sha', 'request-block'],
+    ]) {
+      const was = before.get(key);
+      const now = after.get(key);
+      const url = `${SERVICE}/plugins/${name}/${name === 'key-auth' ? '2.0.0' : '1.0.0'}/plugin.wasm`;
+      expect(now.spec).toEqual({ ...was.spec, url, sha256: sha.get(name) });
+      expect(now.metadata.labels).toEqual(was.metadata.labels);
+      expect(now.metadata.annotations).toEqual(was.metadata.annotations);
+      // The pinned sha256 is that of the bytes the server serves at that URL.
+      const served = Buffer.from(await (await fetch(`${nginx!.url}${url.slice(SERVICE.length)}`)).arrayBuffer());
+      expect(createHash('sha256').update(served).digest('hex')).toBe(now.spec.sha256);
+    }
+    for (const key of [
+      'WasmPlugin team-b/not-on-server',
+      'WasmPlugin higress-system/broken',
+      'WasmPlugin higress-system/local-ok',
+    ])
+      expect(after.get(key).metadata.resourceVersion).toBe(before.get(key).metadata.resourceVersion);
+    const consoleEnv = after.get('Deployment higress-system/higress-console').spec.template.spec.containers[0].env;
+    expect(consoleEnv).toEqual([
+      ...before.get('Deployment higress-system/higress-console').spec.template.spec.containers[0].env,
+      { name: PATTERN_ENV, value: `${SERVICE}/plugins/\${name}/\${version}/plugin.wasm` },
+    ]);
+    const ctrl = after.get('Deployment higress-system/higress-controller').spec.template.spec.containers;
+    expect(ctrl[0].env).toEqual([
+      { name: 'PILOT_ENABLE_GATEWAY_API', value: 'true' },
+      { name: MCP_ENV, value: `${SERVICE}/plugins/mcp-server/1.0.0/plugin.wasm` },
+      { name: 'LAST', value: 'x' },
+    ]);
+    expect(ctrl[1]).toEqual(
+      before.get('Deployment higress-system/higress-controller').spec.template.spec.containers[1],
+    );
+    const record = await getJson(['configmap', 'higress-plugin-server-adopt', '-n', 'higress-system']);
+    expect(JSON.parse(record.data['record.json']).entries).toHaveLength(7);
+  });
+
+  test('audit --require-local passes once the unadoptable objects are gone (nothing leaves the cluster)', async () => {
+    const failing = await cli('audit', ['--require-local']);
+    expect(failing.code).toBe(6);
+    expect(failing.stdout.trim().split('\n').sort()).toEqual([
+      expect.stringMatching(/^FAILED +WasmPlugin higress-system\/broken /),
+      expect.stringMatching(/^FAILED +WasmPlugin team-b\/not-on-server /),
+    ]);
+    await cp.kubectlOk(['delete', 'wasmplugin', 'broken', '-n', 'higress-system']);
+    await cp.kubectlOk(['delete', 'wasmplugin', 'not-on-server', '-n', 'team-b']);
+    const r = await cli('audit', ['--require-local']);
+    expect(r.stdout).toBe('');
+    expect(r.code).toBe(0);
+    // Every Console URL (key-auth as its spec.yaml version 1.0.0 from the known table, request-block, mcp-server).
+    expect(r.stderr).toMatch(/audit: 8 URL\(s\): 8 ok, 0 external, 0 failed/);
+  });
+
+  test('a second adopt is a no-op: no resourceVersion moves', async () => {
+    const s = await snapshot();
+    const r = await cli('adopt', []);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('adopt: nothing to change');
+    expect(resourceVersions(await snapshot())).toEqual(resourceVersions(s));
+  });
+
+  test('--revert restores every changed field byte for byte and removes the record', async () => {
+    const r = await cli('adopt', ['--revert']);
+    expect(r.code).toBe(0);
+    const now = await snapshot();
+    for (const [key, was] of before) {
+      if (!now.has(key)) continue; // deleted above
+      expect({ key, ...(content(now.get(key)) as object) }).toEqual({ key, ...(content(was) as object) });
+    }
+    expect(
+      (await cp.kubectl(['get', 'configmap', 'higress-plugin-server-adopt', '-n', 'higress-system'])).code,
+    ).not.toBe(0);
+    const again = await cli('adopt', ['--revert']);
+    expect(again.code).toBe(3);
+    expect(again.stderr).toContain('there is no adopt record');
+  });
+});
+
+describe('RBAC', () => {
+  test('a user without the roles of dist/adopt-rbac.yaml gets an error naming the missing permission', async () => {
+    await cp.kubectlOk(['create', 'serviceaccount', 'limited', '-n', 'default']);
+    // May read WasmPlugins, nothing else.
+    await cp.kubectlOk([
+      'create',
+      'clusterrole',
+      'wasmplugin-reader',
+      '--verb=get,list',
+      '--resource=wasmplugins.extensions.higress.io',
+    ]);
+    await cp.kubectlOk([
+      'create',
+      'clusterrolebinding',
+      'limited',
+      '--clusterrole=wasmplugin-reader',
+      '--serviceaccount=default:limited',
+    ]);
+    const kc = await tokenKubeconfig('default', 'limited', 'limited.kubeconfig');
+    const r = await cli('audit', [], kc);
+    expect(r.code).toBe(7);
+    expect(r.stderr).toMatch(
+      /get deployment higress-system\/higress-(console|controller): forbidden: .*cannot get resource "deployments" in API group "apps"/,
+    );
+    expect(r.stderr).toContain('dist/adopt-rbac.yaml');
+    const j = await cli('adopt', ['--json'], kc);
+    expect(j.code).toBe(7);
+    expect(events(j.stdout)).toContainEqual(expect.objectContaining({ event: 'problem', code: 'E_KUBE_FORBIDDEN' }));
+  });
+});
