@@ -18,6 +18,7 @@ import { ControlPlane, startControlPlane } from './support/control-plane';
 import { runCliProcess } from './support/cli-process';
 import { startNginx, RunningNginx } from './support/nginx';
 import { freePort } from './support/ports';
+import { gatewayFetch } from './support/gateway-client';
 import { smallWasm } from './support/wasm';
 import { REPO_ROOT, tool } from './support/tools';
 import { publishVersion, writeIndex } from '../src/tree/publish';
@@ -431,6 +432,20 @@ describe('adopt', () => {
       const served = Buffer.from(await (await fetch(`${nginx!.url}${url.slice(SERVICE.length)}`)).arrayBuffer());
       expect(createHash('sha256').update(served).digest('hex')).toBe(now.spec.sha256);
     }
+    // The gateway's own fetcher (Istio pkg/wasm) loads every rewritten URL with the sha256 adopt pinned
+    // (the Service URL is the port-forwarded Nginx here); the pin adopt replaced is refused by it.
+    const rewritten = [
+      'WasmPlugin team-a/key-auth',
+      'WasmPlugin team-b/request-block',
+      'WasmPlugin higress-system/local-wrong-sha',
+    ];
+    const local = (url: string) => `${nginx!.url}${url.slice(SERVICE.length)}`;
+    const run = await gatewayFetch([
+      ...rewritten.map((k) => ({ url: local(after.get(k).spec.url), sha256: after.get(k).spec.sha256 })),
+      { url: local(before.get('WasmPlugin higress-system/local-wrong-sha').spec.url), sha256: 'f'.repeat(64) },
+    ]);
+    expect(run.results.map((x) => x.ok)).toEqual([true, true, true, false]);
+    expect(run.results[3].error).toMatch(/checksum/);
     for (const key of [
       'WasmPlugin team-b/not-on-server',
       'WasmPlugin higress-system/broken',
