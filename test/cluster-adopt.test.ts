@@ -3,7 +3,7 @@
  * kubectl) holding the Higress WasmPlugin CRD (imports/crds), WasmPlugins in three namespaces (oci://
  * sources the server holds and one it does not, a local URL pinned right, one pinned wrong, a broken
  * one), and Console and controller Deployments with other env entries; the plugin server is the real
- * Nginx (image/nginx.conf) serving a tree. `adopt` runs as the ServiceAccount of dist/adopt-rbac.yaml,
+ * Nginx (image/nginx.conf) serving a tree `pull` read from a docker-registry (through --registry-map). `adopt` runs as the ServiceAccount of dist/adopt-rbac.yaml,
  * so the RBAC it ships is proven sufficient; a user without it gets an error naming the permission.
  * The scenarios run in order on one cluster: audit, refused plan, dry-run, a concurrent edit, adopt,
  * audit --require-local, a second adopt, revert.
@@ -21,7 +21,7 @@ import { freePort } from './support/ports';
 import { gatewayFetch } from './support/gateway-client';
 import { smallWasm } from './support/wasm';
 import { REPO_ROOT, tool } from './support/tools';
-import { publishVersion, writeIndex } from '../src/tree/publish';
+import { pushWasmArtifact, Registry, startRegistry } from './support/registry';
 import { spawn, ChildProcess } from 'child_process';
 
 jest.setTimeout(240_000);
@@ -30,13 +30,14 @@ const SERVICE = 'http://higress-plugin-server.higress-system.svc';
 const REG = 'registry.example.com';
 const PATTERN_ENV = 'HIGRESS_ADMIN_WASM_PLUGIN_CUSTOM_IMAGE_URL_PATTERN';
 const MCP_ENV = 'MCP_SERVER_WASM_IMAGE_URL';
-const CREATED = '2026-01-02T03:04:05Z';
-const REQUEST_BLOCK_DIGEST = `sha256:${'b'.repeat(64)}`;
 const schema = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'docs', 'cli-events.schema.json'), 'utf8'));
 const validateEvent = new Ajv({ strict: false, allErrors: true }).compile(schema);
 
 let cp: ControlPlane;
 let nginx: RunningNginx | undefined;
+let reg: Registry | undefined;
+/** The manifest digest request-block was pushed (and pulled) with. */
+let requestBlockDigest: string;
 let root: string;
 /** Kubeconfig of the ServiceAccount bound by dist/adopt-rbac.yaml. */
 let adoptKubeconfig: string;
@@ -127,8 +128,10 @@ function events(stdout: string): any[] {
   return list;
 }
 
-function cli(command: 'audit' | 'adopt', args: string[], kubeconfig = adoptKubeconfig) {
-  return runCliProcess([command, '--server', nginx!.url, '--kubeconfig', kubeconfig, ...args], {
+/** The CLI as its own process; adopt gets the --registry-map the tree was pulled with unless `map` is false. */
+function cli(command: 'audit' | 'adopt', args: string[], kubeconfig = adoptKubeconfig, map = true) {
+  const mapArgs = command === 'adopt' && map ? ['--registry-map', `${REG}=${reg!.host}`] : [];
+  return runCliProcess([command, '--server', nginx!.url, '--kubeconfig', kubeconfig, ...mapArgs, ...args], {
     env: { KUBECONFIG: '', HOME: root },
     timeoutMs: 60_000,
   });
@@ -159,37 +162,37 @@ async function tokenKubeconfig(ns: string, sa: string, file: string): Promise<st
 beforeAll(async () => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-cluster-adopt-'));
   cp = await startControlPlane();
-  // The plugin server: a tree whose index records where each plugin was pulled from.
+  // The plugin server: a tree pulled from a real docker-registry standing in for the public one (the
+  // list names registry.example.com, --registry-map reads it from the local mirror, as in an air gap).
+  reg = await startRegistry();
   const tree = path.join(root, 'tree');
-  const keyAuth = await smallWasm();
-  const requestBlock = wasmFile(root, 'request-block');
-  const mcp = wasmFile(root, 'mcp-server');
-  const publish = (name: string, version: string, wasmPath: string, source: string, digest: string, aliasOf?: string) =>
-    publishVersion(tree, { name, version, wasmPath, source, manifestDigest: digest, created: CREATED, aliasOf });
-  await publish('key-auth', '2.0.0', keyAuth, `oci://${REG}/plugins/key-auth:2.0.0`, `sha256:${'a'.repeat(64)}`);
-  await publish(
-    'key-auth',
-    '1.0.0',
-    keyAuth,
-    `oci://${REG}/plugins/key-auth:2.0.0`,
-    `sha256:${'a'.repeat(64)}`,
-    '2.0.0',
+  const keyAuth = fs.readFileSync(await smallWasm());
+  const requestBlock = fs.readFileSync(wasmFile(root, 'request-block'));
+  const mcp = fs.readFileSync(wasmFile(root, 'mcp-server'));
+  await pushWasmArtifact(reg, 'plugins/key-auth', '2.0.0', keyAuth);
+  requestBlockDigest = (await pushWasmArtifact(reg, 'plugins/request-block', '1.0.0', requestBlock)).manifestDigest;
+  await pushWasmArtifact(reg, 'mcp-server/all-in-one', '1.0.0', mcp);
+  const list = path.join(root, 'plugins.properties');
+  fs.writeFileSync(
+    list,
+    [
+      `key-auth=oci://${REG}/plugins/key-auth:2.0.0`,
+      '#@alias key-auth 1.0.0=2.0.0',
+      `request-block=oci://${REG}/plugins/request-block:1.0.0`,
+      `mcp-server=oci://${REG}/mcp-server/all-in-one:1.0.0`,
+      '',
+    ].join('\n'),
   );
-  await publish(
-    'request-block',
-    '1.0.0',
-    requestBlock,
-    `oci://${REG}/plugins/request-block:1.0.0`,
-    REQUEST_BLOCK_DIGEST,
-  );
-  await publish('mcp-server', '1.0.0', mcp, `oci://${REG}/mcp-server/all-in-one:1.0.0`, `sha256:${'c'.repeat(64)}`);
-  await writeIndex(tree);
-  for (const [name, file] of [
+  const pull = await runCliProcess(['pull', list, '--out', tree, '--registry-map', `${REG}=${reg.host}`], {
+    timeoutMs: 120_000,
+  });
+  if (pull.code !== 0) throw new Error(`pull failed: ${pull.stderr}`);
+  for (const [name, bytes] of [
     ['key-auth', keyAuth],
     ['request-block', requestBlock],
     ['mcp-server', mcp],
-  ])
-    sha.set(name, createHash('sha256').update(fs.readFileSync(file)).digest('hex'));
+  ] as const)
+    sha.set(name, createHash('sha256').update(bytes).digest('hex'));
   nginx = await startNginx(tree);
 
   await cp.kubectlOk(['apply', '-f', path.join(REPO_ROOT, 'imports', 'crds', 'wasmplugin.yaml')]);
@@ -206,7 +209,7 @@ beforeAll(async () => {
     }),
     // Pinned by manifest digest only: matched through index.json's manifestDigest.
     wasmPlugin('team-b', 'request-block', {
-      url: `oci://${REG}/plugins/request-block@${REQUEST_BLOCK_DIGEST}`,
+      url: `oci://${REG}/plugins/request-block@${requestBlockDigest}`,
       priority: 5,
     }),
     wasmPlugin('team-b', 'not-on-server', { url: `oci://${REG}/plugins/not-here:1.0.0` }),
@@ -248,6 +251,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await nginx?.stop();
+  await reg?.stop();
   await cp?.stop();
   if (root) fs.rmSync(root, { recursive: true, force: true });
 });
@@ -312,6 +316,14 @@ describe('audit', () => {
 });
 
 describe('adopt', () => {
+  test('without the --registry-map the tree was pulled with, its sources do not match: named missing', async () => {
+    const r = await cli('adopt', ['--dry-run'], adoptKubeconfig, false);
+    expect(r.code).toBe(6);
+    expect(r.stdout).toContain(`missing WasmPlugin team-a/key-auth oci://${REG}/plugins/key-auth:2.0.0`);
+    // Pinned by manifest digest: matched whatever the host.
+    expect(r.stdout).not.toContain('missing WasmPlugin team-b/request-block');
+  });
+
   test('a plan with a source the server lacks changes nothing and names each missing one', async () => {
     const r = await cli('adopt', []);
     expect(r.code).toBe(6);
