@@ -3,10 +3,11 @@
  * kubectl) holding the Higress WasmPlugin CRD (imports/crds), WasmPlugins in three namespaces (oci://
  * sources the server holds and one it does not, a local URL pinned right, one pinned wrong, a broken
  * one), and Console and controller Deployments with other env entries; the plugin server is the real
- * Nginx (image/nginx.conf) serving a tree `pull` read from a docker-registry (through --registry-map). `adopt` runs as the ServiceAccount of dist/adopt-rbac.yaml,
- * so the RBAC it ships is proven sufficient; a user without it gets an error naming the permission.
- * The scenarios run in order on one cluster: audit, refused plan, dry-run, a concurrent edit, adopt,
- * audit --require-local, a second adopt, revert.
+ * Nginx (image/nginx.conf) serving a tree `pull` read from a docker-registry (through --registry-map).
+ * `adopt` runs as the ServiceAccount of dist/adopt-rbac.yaml, so the RBAC it ships is proven
+ * sufficient; a user without it gets an error naming the permission. The scenarios run in order on
+ * one cluster: audit, refused plan, dry-run, a concurrent edit, adopt, audit --require-local, a second
+ * adopt, revert, then the same through the server's OCI view (--oci).
  */
 import { createHash } from 'crypto';
 import * as fs from 'fs';
@@ -520,6 +521,72 @@ describe('adopt', () => {
     const again = await cli('adopt', ['--revert']);
     expect(again.code).toBe(3);
     expect(again.stderr).toContain('there is no adopt record');
+  });
+});
+
+describe('adopt --oci', () => {
+  test("points at the server's OCI view pinned by manifest digest; the gateway pulls it; revert restores", async () => {
+    const r = await cli('adopt', ['--oci']);
+    expect(r.code).toBe(0);
+    const host = 'higress-plugin-server.higress-system.svc';
+    const w = await getJson(['wasmplugin', 'key-auth', '-n', 'team-a']);
+    expect(w.spec).toEqual({
+      ...before.get('WasmPlugin team-a/key-auth').spec,
+      url: `oci://${host}/plugins/key-auth:2.0.0`,
+      sha256: w.spec.sha256,
+    });
+    const served = await fetch(`${nginx!.url}/v2/plugins/key-auth/manifests/2.0.0`, {
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
+    expect(`sha256:${w.spec.sha256}`).toBe(served.headers.get('docker-content-digest'));
+    const consoleEnv = (await getJson(['deployment', 'higress-console', '-n', 'higress-system'])).spec.template.spec
+      .containers[0].env;
+    expect(consoleEnv).toContainEqual({ name: PATTERN_ENV, value: `oci://${host}/plugins/\${name}:\${version}` });
+    // audit checks oci:// URLs on the service's host through the server's /v2/.
+    const audit = await cli('audit', ['--require-local']);
+    expect(audit.stdout).toBe('');
+    expect(audit.code).toBe(0);
+    // The gateway's fetcher pulls it through /v2/ (plain HTTP allowed for the server's host).
+    const local = `127.0.0.1:${nginx!.port}`;
+    const run = await gatewayFetch([{ url: `oci://${local}/plugins/key-auth:2.0.0`, sha256: w.spec.sha256 }], {
+      insecureRegistries: [local],
+    });
+    expect(run.results.map((x) => x.ok)).toEqual([true]);
+    const back = await cli('adopt', ['--revert']);
+    expect(back.code).toBe(0);
+    expect(content(await getJson(['wasmplugin', 'key-auth', '-n', 'team-a']))).toEqual(
+      content(before.get('WasmPlugin team-a/key-auth')),
+    );
+  });
+});
+
+describe('kubeconfig', () => {
+  test('KUBECONFIG and --context are read as kubectl reads them; an unknown context is an input error', async () => {
+    const two = path.join(root, 'two-contexts.kubeconfig');
+    const text = fs.readFileSync(adoptKubeconfig, 'utf8');
+    // A second context, current, whose cluster does not answer; --context picks the working one.
+    fs.writeFileSync(
+      two,
+      text
+        .replace('clusters: [', 'clusters: [{name: dead, cluster: {server: "https://127.0.0.1:1"}}, ')
+        .replace(
+          'contexts: [',
+          'contexts: [{name: dead, context: {cluster: dead, user: higress-plugin-server-adopt}}, ',
+        )
+        .replace(/current-context: .*/, 'current-context: dead'),
+    );
+    const run = (args: string[]) =>
+      runCliProcess(['audit', '--server', nginx!.url, ...args], { env: { KUBECONFIG: two, HOME: root } });
+    const dead = await run([]);
+    expect(dead.code).toBe(7);
+    expect(dead.stderr).toContain('https://127.0.0.1:1');
+    const picked = await run(['--context', 'higress-plugin-server-adopt']);
+    // It reached the cluster and audited it (reverted above: external URLs and the wrong pin again).
+    expect(picked.stderr).toMatch(/audit: \d+ URL\(s\): \d+ ok, \d+ external, 1 failed/);
+    expect(picked.code).toBe(6);
+    const unknown = await run(['--context', 'nope']);
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr).toContain('the kubeconfig has no context "nope"');
   });
 });
 
