@@ -9,6 +9,7 @@ module.exports = {
     'architecture-layers',
     'bench-model',
     'chart-constructs',
+    'cluster-units',
     'errors-catalogue',
     'chart-synth',
     'commands-options',

@@ -75,6 +75,8 @@ export interface PlannedObject {
 
 export interface Missing {
   object: string;
+  /** The field that asks for it: `spec.url`, or `env <container>/<NAME>`. */
+  field: string;
   url: string;
   why: string;
 }
@@ -178,12 +180,12 @@ async function planWasmPlugin(w: WasmPluginObject, opts: PlanOptions, plan: Plan
     return;
   }
   if (!entry) {
-    plan.missing.push({ object, url, why: 'the server holds no plugin pulled from this source' });
+    plan.missing.push({ object, field: 'spec.url', url, why: 'the server holds no plugin pulled from this source' });
     return;
   }
   const t = await target(entry, opts);
   if ('problem' in t) {
-    plan.missing.push({ object, url, why: t.problem });
+    plan.missing.push({ object, field: 'spec.url', url, why: t.problem });
     return;
   }
   const changes: FieldChange[] = [];
@@ -298,12 +300,14 @@ export async function planAdopt(asks: ClusterAsks, opts: PlanOptions): Promise<P
     else if (!entry)
       plan.missing.push({
         object,
+        field: `env ${c.container}/${c.name}`,
         url: current ?? '(unset: the public registry)',
         why: 'the server holds no mcp-server plugin for it',
       });
     else {
       const t = await target(entry, opts);
-      if ('problem' in t) plan.missing.push({ object, url: current ?? '(unset)', why: t.problem });
+      if ('problem' in t)
+        plan.missing.push({ object, field: `env ${c.container}/${c.name}`, url: current ?? '(unset)', why: t.problem });
       else planEnv('Controller', c, t.url, plan);
     }
   }

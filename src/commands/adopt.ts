@@ -89,7 +89,7 @@ export async function adoptCommand(opts: Options): Promise<void> {
       event: 'change',
       command: 'adopt',
       object: m.object,
-      field: 'spec.url',
+      field: m.field,
       from: m.url,
       status: 'missing',
       code: 'E_ADOPT_MISSING',
