@@ -138,7 +138,16 @@ function isNotFound(err: unknown): boolean {
 }
 
 async function loadClient(): Promise<typeof K8s> {
-  return import('@kubernetes/client-node');
+  try {
+    return await import('@kubernetes/client-node');
+  } catch (err) {
+    // An ES module: Node loads it through require() from 20.19 on (ERR_REQUIRE_ESM before).
+    throw new EnvironmentError({
+      code: 'E_KUBE_API',
+      message: `cannot load the Kubernetes client (@kubernetes/client-node) on Node ${process.version}: ${(err as Error).message}`,
+      hint: 'audit and adopt need Node 20.19 or newer',
+    });
+  }
 }
 
 /** Loads the kubeconfig the way kubectl does and returns the client the commands use. */
