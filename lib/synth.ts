@@ -6,6 +6,7 @@
 import { App } from 'cdk8s';
 import { Construct } from 'constructs';
 import { stringify } from 'yaml';
+import { adoptRbacYaml, DIST_ADOPT_RBAC } from './adopt-rbac';
 import { chartReadme, chartYaml, CI_VALUES, notesTxt } from './chart-files';
 import { ConsoleEnvPatch } from './console-env-patch';
 import { McpEnvPatch } from './mcp-env-patch';
@@ -99,5 +100,6 @@ export function synthesize(chart: ChartInfo): Map<string, string> {
       `#   ${root.mcpPatch.command(DIST_MCP_PATCH, scope)}\n` +
       stringify(root.mcpPatch.evaluate(scope), { lineWidth: 0 }),
   );
+  files.set(DIST_ADOPT_RBAC, adoptRbacYaml(PLAIN_RELEASE.namespace));
   return files;
 }

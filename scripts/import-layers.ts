@@ -13,6 +13,7 @@ import * as ts from 'typescript';
 export const LAYERS: readonly (readonly string[])[] = [
   ['cli'],
   ['commands'],
+  ['cluster'],
   ['higress', 'pipeline', 'airgap'],
   ['ociview'],
   ['inputs', 'tree'],

@@ -10,6 +10,7 @@ module.exports = {
     'bench-model',
     'chart-constructs',
     'content',
+    'cluster-units',
     'errors-catalogue',
     'chart-synth',
     'commands-options',
@@ -31,6 +32,7 @@ module.exports = {
     'tree-inventory',
   ],
   integration: [
+    'cluster-adopt',
     'cluster-chart',
     'airgap',
     'reliability-airgap-copy',

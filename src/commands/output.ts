@@ -18,7 +18,7 @@ import {
   safeText,
 } from '../errors';
 
-export type CommandName = 'pull' | 'check' | 'verify' | 'index' | 'bundle' | 'mirror';
+export type CommandName = 'pull' | 'check' | 'verify' | 'index' | 'bundle' | 'mirror' | 'audit' | 'adopt';
 
 /** A problem as the JSON stream carries it: every failure has its catalogued code, and its context. */
 export interface ProblemFields extends ErrorContext {
@@ -54,6 +54,25 @@ export type CliEvent =
       blobsPresent?: number;
       bytes?: number;
       ms?: number;
+    } & Partial<ProblemFields>)
+  /** `audit`: one URL the cluster asks for (a WasmPlugin's, the Console's for one plugin, the controller's). */
+  | ({
+      event: 'url';
+      command: CommandName;
+      object: string;
+      url: string;
+      status: 'ok' | 'external' | 'failed';
+      sha256?: string;
+    } & Partial<ProblemFields>)
+  /** `adopt`: one field of one object, planned, written, already as wanted, or whose plugin the server lacks. */
+  | ({
+      event: 'change';
+      command: CommandName;
+      object: string;
+      field: string;
+      from?: string;
+      to?: string;
+      status: 'planned' | 'applied' | 'unchanged' | 'missing' | 'reverted';
     } & Partial<ProblemFields>)
   | {
       event: 'summary';

@@ -100,6 +100,14 @@ export const ERROR_CATALOGUE = {
       what: "a server's `index.json` could not be fetched",
       fix: 'check the URL and that the server runs (port-forward?)',
     },
+    E_KUBECONFIG: {
+      what: '`audit` / `adopt`: no usable kubeconfig or context (KUBECONFIG, `--kubeconfig`, `--context`, in-cluster service account)',
+      fix: 'point `--kubeconfig` at a readable file and `--context` at one of its contexts',
+    },
+    E_ADOPT_RECORD: {
+      what: '`adopt --revert`: there is no adopt record (ConfigMap `higress-plugin-server-adopt`) or it is not one this tool wrote',
+      fix: 'pass the `--record-namespace` adopt used; nothing was adopted if there is no record',
+    },
     E_SELECT: {
       what: '`wasmplugins -p` names a plugin that is not in the index',
       fix: 'use a name or name@version from the index',
@@ -399,6 +407,18 @@ export const ERROR_CATALOGUE = {
       what: '`check`: the server does not serve what its index (or the Console) expects',
       fix: 'read the report lines; rebuild the image or add the alias they name',
     },
+    E_AUDIT_FAILED: {
+      what: '`audit`: a URL the cluster asks for (WasmPlugin, Console pattern, controller) does not answer on the server, or answers other bytes than its sha256',
+      fix: 'read the line of each URL: pull the plugin into the server, run `adopt`, or fix the sha256',
+    },
+    E_AUDIT_EXTERNAL: {
+      what: '`audit --require-local`: a URL the cluster asks for is outside the plugin server (`oci://` or another host)',
+      fix: 'run `adopt` to move it onto the server (pull the plugin first if adopt names it missing)',
+    },
+    E_ADOPT_MISSING: {
+      what: '`adopt`: a plugin the cluster asks for is not on the server, so nothing was changed',
+      fix: 'pull the named sources into the server (or add `--registry-map`), or pass `--skip-missing` to adopt the rest',
+    },
   },
   environment: {
     E_FS_ACCESS: {
@@ -435,6 +455,18 @@ export const ERROR_CATALOGUE = {
     E_OUTPUT_CLOSED: {
       what: 'stdout was closed by the reader (e.g. `| head`)',
       fix: 'nothing: the command stops quietly',
+    },
+    E_KUBE_FORBIDDEN: {
+      what: '`audit` / `adopt`: the Kubernetes API refused a request for lack of permission (the message names the verb and resource)',
+      fix: 'bind the roles of `dist/adopt-rbac.yaml` (docs/adopting.md#rbac) to the user or service account',
+    },
+    E_KUBE_CONFLICT: {
+      what: '`adopt`: an object changed between the plan and the write (its resourceVersion moved); it was not overwritten',
+      fix: 'run `adopt` again: it plans from the new state (and `--dry-run` shows it first)',
+    },
+    E_KUBE_API: {
+      what: '`audit` / `adopt`: the Kubernetes API could not be reached or answered an error',
+      fix: 'check the kubeconfig context and that the API server answers (`kubectl get --raw /readyz`)',
     },
   },
   interrupted: {
