@@ -38,19 +38,27 @@ function namedCommand(argv: readonly string[]): string | undefined {
   return first !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, first) ? first : undefined;
 }
 
+/** The line printed under a usage error. */
+function helpPointer(command?: string): string {
+  return `(run \`higress-plugin-server${command ? ` ${command}` : ''} --help\` for usage)`;
+}
+
 export function buildProgram(argv: readonly string[] = []): Command {
   const program = new Command('higress-plugin-server')
     .description(
       'Pull Higress Wasm plugins from OCI registries into a verified folder, serve it, and check what a server serves.',
     )
     .version(packageVersion())
-    .showHelpAfterError()
+    .showHelpAfterError(helpPointer())
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str) })
     .addHelpText('after', `\n${exitCodesHelp()}`);
   const only = namedCommand(argv);
   for (const [name, load] of Object.entries(COMMANDS))
     if (only === undefined || name === only) load().register(program);
+  // A usage error is one line plus where to read more, never the whole help (which buried the error
+  // and, written into a closed pipe, turned exit 2 into a crash).
+  for (const command of program.commands) command.showHelpAfterError(helpPointer(command.name()));
   return program;
 }
 
@@ -86,6 +94,10 @@ export function exitCodeForError(
 export async function main(argv: string[] = process.argv): Promise<void> {
   // A reader that closes stdout (`| head -1`) must not turn into an uncaught EPIPE with a stack trace.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
+  // The same for stderr (`2>&1 | head -1`): the exit code stays the command's own (2 for usage).
+  process.stderr.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code !== 'EPIPE') throw e;
   });
   try {
