@@ -4,7 +4,7 @@
  * Pure: text in, text out; the caller does the file and process work.
  */
 import * as path from 'path';
-import { InputError } from '../errors';
+import { InputError, UsageError } from '../errors';
 
 export interface NginxRewrite {
   /** Folder that holds `plugins/` (the tree root); replaces the `root` directive. */
@@ -71,7 +71,7 @@ export function rewriteNginxConfig(text: string, opts: NginxRewrite, file = 'ima
     });
   }
   if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) {
-    throw new InputError({
+    throw new UsageError({
       code: 'E_NGINX_PORT',
       message: `port ${opts.port} is not a TCP port`,
       context: { file },
