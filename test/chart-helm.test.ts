@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
+import { TARGET_HIGRESS_VERSION } from '../lib/chart-files';
 import { DIST_CONSOLE_PATCH, DIST_MANIFESTS } from '../lib/synth';
 import { walkSpec } from '../lib/helm';
 import { VALUES_SPEC } from '../lib/values';
@@ -142,7 +143,7 @@ const ROWS: Row[] = [
   {
     keys: ['global.hub'],
     set: ['global.hub=mirror.local'],
-    check: (o) => expect(container(o).image).toBe('mirror.local/higress/plugin-server:0.1.0'),
+    check: (o) => expect(container(o).image).toBe(`mirror.local/higress/plugin-server:${TARGET_HIGRESS_VERSION}`),
   },
   {
     keys: ['imagePullPolicy'],
@@ -441,6 +442,22 @@ describe('NOTES.txt', () => {
   test('says how to find a duplicate server, with the selector label in use', () => {
     expect(notes([ON])).toContain('kubectl get deploy -A -l app=higress-plugin-server');
     expect(notes([ON, 'labels.app=plugins'])).toContain('kubectl get deploy -A -l app=plugins');
+  });
+
+  test('says which image runs and why: the Higress release the chart targets, or the tag set', () => {
+    const out = notes([ON]);
+    expect(out).toContain(
+      `Image: higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:${TARGET_HIGRESS_VERSION}\n`,
+    );
+    expect(out).toContain(
+      `no tag set: the chart's appVersion ${TARGET_HIGRESS_VERSION}, the Higress release this chart targets`,
+    );
+    const own = notes([ON, 'hub=registry.example.internal', 'tag=0.3.0']);
+    expect(own).toContain('Image: registry.example.internal/higress/plugin-server:0.3.0\n  (the tag value you set)');
+  });
+
+  test('without the flag: nothing renders and the notes say how to enable it', () => {
+    expect(notes([]).trim()).toBe('The plugin server is disabled: set global.enablePluginServer=true to render it.');
   });
 
   test('states what the image needs, and warns for the old upstream tag', () => {
