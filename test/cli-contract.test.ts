@@ -86,6 +86,18 @@ describe('one exit code per outcome (README table, --help)', () => {
       expect(lines[1]).toMatch(/^\(run `higress-plugin-server( [a-z]+)? --help` for usage\)$/);
     }
   });
+  test('every command: its help has one style (lowercase description, no final period) and ends with the exit codes', () => {
+    const overview = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    const commands = [...overview.stdout.matchAll(/^ {2}([a-z]+) .*$/gm)].map((m) => m[1]).filter((c) => c !== 'help');
+    expect(commands.length).toBeGreaterThanOrEqual(8);
+    for (const command of commands) {
+      const help = spawnSync(process.execPath, [CLI, command, '--help'], { encoding: 'utf8' });
+      expect(help.status).toBe(0);
+      const description = help.stdout.split('\n\n')[1].trim();
+      expect(`${command}: ${description}`).toMatch(new RegExp(`^${command}: [a-z].*[^.]$`, 's'));
+      expect(`${command}: ${help.stdout.trimEnd().split('\n').pop()}`).toMatch(new RegExp(`^${command}: +8 `));
+    }
+  });
   test('2 usage: --registry-map with an oci-layout: source is refused before anything is read or written', async () => {
     const out = path.join(dir, 'never-written');
     const r = await runCli(

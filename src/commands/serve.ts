@@ -134,7 +134,9 @@ async function serve(rootArg: string, opts: ServeOptions): Promise<void> {
 export function register(program: Command): void {
   program
     .command('serve')
-    .description("Serve a plugin tree with the image's Nginx config on 127.0.0.1 (needs nginx installed).")
+    .description(
+      "serve a plugin tree with the image's Nginx config on 127.0.0.1 (needs nginx installed; Ctrl-C stops it)",
+    )
     .argument('[root]', 'folder that holds plugins/ (what `pull` wrote)', '.')
     .option('-p, --port <port>', 'port to listen on', parsePort, 8080)
     .option('--host <address>', 'address to listen on (loopback unless --allow-remote)', '127.0.0.1')
