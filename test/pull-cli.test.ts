@@ -225,6 +225,20 @@ describe('bad inputs exit non-zero, name file:line, leave the tree untouched', (
   });
 });
 
+test('a failed run counts in its summary what its lines said (three "cached" lines are "3 cached")', async () => {
+  const mixed = path.join(dir, 'mixed.properties');
+  fs.copyFileSync(list, mixed);
+  fs.appendFileSync(mixed, 'ghost=file:wasm/ghost.wasm@1.0.0\n');
+  const r = await runCli('pull', mixed, '--out', root);
+  expect(r.code).toBe(3);
+  const lines = r.stderr.split('\n');
+  const cachedLines = lines.filter((l) => /^cached\s/.test(l)).length;
+  expect(cachedLines).toBeGreaterThan(0);
+  expect(r.stderr).toMatch(
+    new RegExp(`^failed: .* ${cachedLines} cached, 1 failed.*; the tree was left as it was`, 'm'),
+  );
+});
+
 test('--keep-going publishes the good plugins and still exits non-zero; --prune removes unlisted versions', async () => {
   const r2 = path.join(dir, 'out2');
   fs.cpSync(root, r2, { recursive: true });
