@@ -219,7 +219,7 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
         flags.deadline * 1000,
       )
     : undefined;
-  const text = textReporter();
+  const text = textReporter(process.stderr, bundle ? 'unbundled' : 'downloaded');
   o.event({
     event: 'start',
     command: 'pull',
@@ -254,7 +254,7 @@ export async function pullCommand(lists: string[], flags: PullFlags): Promise<vo
     text.clear();
     const c = result.counts;
     const total = c.downloaded + c.copied + c.aliased + c.cached + c.failed;
-    const parts = `${total} plugin version(s): ${c.downloaded} downloaded, ${c.copied} copied from files, ${c.aliased} aliases, ${c.cached} cached, ${c.failed} failed${c.pruned ? `, ${c.pruned} pruned` : ''} in ${(result.ms / 1000).toFixed(1)} s`;
+    const parts = `${total} plugin version(s): ${c.downloaded} ${bundle ? 'read from the bundle' : 'downloaded'}, ${c.copied} copied from files, ${c.aliased} aliases, ${c.cached} cached, ${c.failed} failed${c.pruned ? `, ${c.pruned} pruned` : ''} in ${(result.ms / 1000).toFixed(1)} s`;
     const areas: ErrorArea[] = result.failed.map((f) => f.error.area);
     const succeeded = result.published + result.cached > 0;
     const tail = result.ok ? '' : flags.keepGoing ? '; the rest was published' : '; the tree was left as it was';
