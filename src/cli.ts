@@ -87,7 +87,7 @@ export function exitCodeForError(
   }
   const known = fromFsError(err);
   if ((known as NodeJS.ErrnoException)?.code === 'EPIPE') return EXIT.ok; // the reader went away: stop quietly
-  stderr.write(`error: ${errorLine(known)}\n`);
+  stderr.write(`error: ${errorLine(known)}${known instanceof PluginServerError ? ` [${known.code}]` : ''}\n`);
   return known instanceof PluginServerError ? known.exitCode : EXIT.internal;
 }
 
