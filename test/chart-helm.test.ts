@@ -235,6 +235,26 @@ const ROWS: Row[] = [
     check: (o) => expect(container(o).resources.limits.cpu).toBe('1'),
   },
   {
+    keys: ['extraEnv'],
+    json: ['extraEnv=[{"name":"HTTPS_PROXY","value":"http://proxy:3128"}]'],
+    check: (o) => expect(container(o).env).toEqual([{ name: 'HTTPS_PROXY', value: 'http://proxy:3128' }]),
+  },
+  {
+    keys: ['extraVolumes', 'extraVolumeMounts'],
+    json: [
+      'extraVolumes=[{"name":"conf","configMap":{"name":"extra-conf"}}]',
+      'extraVolumeMounts=[{"name":"conf","mountPath":"/etc/nginx/extra","readOnly":true}]',
+    ],
+    check: (o) => {
+      // After the chart's own /tmp emptyDir, which stays.
+      expect(pod(o).volumes.map((v: { name: string }) => v.name)).toEqual(['tmp', 'conf']);
+      expect(container(o).volumeMounts).toEqual([
+        { name: 'tmp', mountPath: '/tmp' },
+        { name: 'conf', mountPath: '/etc/nginx/extra', readOnly: true },
+      ]);
+    },
+  },
+  {
     keys: ['nodeSelector'],
     set: ['nodeSelector.disk=ssd'],
     check: (o) => expect(pod(o).nodeSelector).toEqual({ disk: 'ssd' }),
