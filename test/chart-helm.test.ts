@@ -2,6 +2,7 @@
  * The generated chart through the real helm: lint, defaults equal dist/, the gate, every value key
  * landing where it should, and bad values rejected with the key named.
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -10,8 +11,9 @@ import { TARGET_HIGRESS_VERSION } from '../lib/chart-files';
 import { DIST_CONSOLE_PATCH, DIST_MANIFESTS } from '../lib/synth';
 import { walkSpec } from '../lib/helm';
 import { VALUES_SPEC } from '../lib/values';
-import { byKind, CHART_PATH, helm, helmTemplate, parseDocs, renderNotes, renderObjects } from './support/helm';
-import { REPO_ROOT } from './support/tools';
+import { byKind, CHART_PATH, helm, helmEnv, helmTemplate, parseDocs, renderNotes, renderObjects } from './support/helm';
+import { FakeKube, startFakeKube } from './support/fake-kube';
+import { REPO_ROOT, tool } from './support/tools';
 
 type Obj = Record<string, any>;
 const CI_DIR = path.join(CHART_PATH, 'ci');
@@ -437,6 +439,47 @@ describe('bad values', () => {
       expect(r.status).not.toBe(0);
       expect(r.stderr).toContain(key);
     }
+  });
+});
+
+describe('helm install --dry-run (what a user runs first)', () => {
+  let kube: FakeKube;
+  beforeAll(async () => {
+    kube = await startFakeKube();
+  });
+  afterAll(() => kube?.stop());
+  const dryRun = (set: string[]) => {
+    const r = spawnSync(
+      tool('helm'),
+      [
+        'install',
+        'plugin-server',
+        CHART_PATH,
+        '--dry-run',
+        '--disable-openapi-validation',
+        '-n',
+        'higress-system',
+      ].concat(set.flatMap((s) => ['--set', s])),
+      { encoding: 'utf8', env: { ...helmEnv(), KUBECONFIG: kube.kubeconfig } },
+    );
+    return { status: r.status, notes: r.stdout.slice(r.stdout.indexOf('NOTES:')), stdout: r.stdout, stderr: r.stderr };
+  };
+
+  test('without the flag: nothing to install, and the notes say how to turn it on', () => {
+    const r = dryRun([]);
+    expect(r).toMatchObject({ status: 0 });
+    expect(r.stdout).not.toContain('kind: Deployment');
+    expect(r.notes).toContain('The plugin server is disabled: set global.enablePluginServer=true to render it.');
+  });
+
+  test('with the flag: one Deployment, and the notes name the image and why', () => {
+    const r = dryRun([ON]);
+    expect(r).toMatchObject({ status: 0 });
+    expect(r.stdout.match(/^kind: Deployment$/gm)).toHaveLength(1);
+    expect(r.notes).toContain(
+      `Image: higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:${TARGET_HIGRESS_VERSION}\n`,
+    );
+    expect(r.notes).toContain('the Higress release this chart targets');
   });
 });
 
