@@ -164,6 +164,10 @@ test('--frozen passes when nothing moved and fails when a file changed', async (
   expect(r.stderr).toMatch(
     /other@3\.1\.0: other@3\.1\.0 source changed from file:wasm\/small\.wasm to file:wasm\/small2\.wasm/,
   );
+  // Each error line carries its code, as the FAILED lines do (docs/troubleshooting.md is keyed by it).
+  expect(r.stderr).toMatch(/^error: .*source changed.* \[E_FROZEN\]$/m);
+  const missing = await runCli('pull', list, '--out', root, '--frozen', '--lock-file', path.join(dir, 'no.lock.json'));
+  expect(missing.stderr).toMatch(/^error: .*cannot read lock file .* \[E_INPUT_MISSING\]$/m);
   expect(treeState(root, { mtimes: true })).toEqual(before);
 });
 
