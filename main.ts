@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { changesFor } from './lib/changelog';
+import { TARGET_HIGRESS_VERSION } from './lib/chart-files';
 import { ChartInfo, CHART_NAME } from './lib/helpers';
 import { CHART_DIR, synthesize } from './lib/synth';
 
@@ -18,7 +19,8 @@ export function chartInfo(root = REPO_ROOT): ChartInfo {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
   // The chart lists the changes of the project version it was generated from (CHANGELOG.md).
   const changes = changesFor(fs.readFileSync(path.join(root, 'CHANGELOG.md'), 'utf8'), pkg.version);
-  return { name: CHART_NAME, version: pkg.version, appVersion: pkg.version, changes };
+  // appVersion is the Higress release the chart targets: the default image tag must be one Higress publishes.
+  return { name: CHART_NAME, version: pkg.version, appVersion: TARGET_HIGRESS_VERSION, changes };
 }
 
 /** Writes every generated file under `outRoot`, replacing the generated folders wholesale. */

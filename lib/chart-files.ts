@@ -18,6 +18,7 @@ import {
   ChartInfo,
   consoleNamespace,
   consoleUrlPattern,
+  image,
   mcpServerWasmUrl,
   name,
   registryHost,
@@ -30,6 +31,13 @@ import { valuesTable } from './values-files';
 /** This project's repository: the chart's source link and the home of its releases. */
 export const PROJECT_SOURCE = 'https://github.com/higress-group/plugin-server';
 export const KUBE_VERSION = '>=1.28.0-0';
+/**
+ * The Higress release this chart targets: the chart's appVersion, so an empty `tag` pulls
+ * `higress/plugin-server:<this>`, a tag Higress publishes (it tags the plugin-server image with each
+ * release version). The project's own version (package.json, the chart version) is not an image tag
+ * anywhere. A release packages the chart with the Higress version it ships with (`--app-version`).
+ */
+export const TARGET_HIGRESS_VERSION = '2.2.4';
 export const DESCRIPTION =
   'In-cluster server for Higress Wasm plugins (hardened Nginx), for clusters that cannot reach a public OCI registry.';
 
@@ -74,8 +82,17 @@ export function notesTxt(patch: ConsoleEnvPatch, mcp: McpEnvPatch): string {
 {{- if ${V('global.enablePluginServer').tpl()} -}}
 Higress plugin server "${svc}" ({{ ${V('replicas').tpl()} }} {{ ternary "replica" "replicas" (eq (int ${V('replicas').arg()}) 1) }}) is installed in namespace ${ns}.
 
+Image: {{ ${image.tpl()} }}
+{{- if ${V('tag').tpl()} }}
+  (the tag value you set)
+{{- else }}
+  (no tag set: the chart's appVersion {{ .Chart.AppVersion }}, the Higress release this chart targets;
+  Higress publishes its plugin-server image under each release version. Set tag, and hub or
+  global.hub, to run an image from your own registry.)
+{{- end }}
+
 Check it:
-  kubectl -n ${ns} rollout status deployment/${svc}
+  kubectl -n ${ns} rollout status deployment/${svc} --timeout=5m
   helm test {{ .Release.Name }} -n ${ns}
   kubectl -n ${ns} port-forward service/${svc} 8080:{{ ${V('service.port').tpl()} }}
   curl -s http://127.0.0.1:8080/healthz

@@ -28,6 +28,7 @@ import {
   Tpl,
   Tree,
   userBlock,
+  appended,
 } from './helm';
 import { image, LABEL_KEYS, labels, name, selectorLabels } from './helpers';
 import {
@@ -165,12 +166,13 @@ export class PluginServer extends Construct {
                 startupProbe: probe('startup'),
                 readinessProbe: probe('readiness'),
                 livenessProbe: probe('liveness'),
+                env: userBlock(V('extraEnv')),
                 resources: userBlock(V('resources')),
                 securityContext: containerSecurityContext,
-                volumeMounts: [tmpMount],
+                volumeMounts: appended([tmpMount], V('extraVolumeMounts')),
               },
             ],
-            volumes: [tmpVolume],
+            volumes: appended([tmpVolume], V('extraVolumes')),
             ...placementTail,
             affinity,
             topologySpreadConstraints,

@@ -171,6 +171,30 @@ export const VALUES_SPEC = group('higress-plugin-server values', {
     },
     description: "Resources of the Nginx container (the Higress chart's defaults).",
   }),
+  extraEnv: list<Record<string, unknown>>({
+    default: [],
+    schema: { items: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } } },
+    description:
+      'Environment variables of the Nginx container, as Kubernetes `env` entries (`name` with `value` or `valueFrom`), e.g. for a proxy or an Nginx module that reads one.',
+  }),
+  extraVolumes: list<Record<string, unknown>>({
+    default: [],
+    schema: { items: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } } },
+    description:
+      "Volumes added to the server pods after the chart's own `tmp` emptyDir (Kubernetes `volumes` entries), mounted with `extraVolumeMounts`.",
+  }),
+  extraVolumeMounts: list<Record<string, unknown>>({
+    default: [],
+    schema: {
+      items: {
+        type: 'object',
+        required: ['name', 'mountPath'],
+        properties: { name: { type: 'string', minLength: 1 }, mountPath: { type: 'string', minLength: 1 } },
+      },
+    },
+    description:
+      'Mounts added to the Nginx container after `/tmp` (Kubernetes `volumeMounts` entries); the root filesystem stays read-only, so a mount is the way to add files.',
+  }),
   nodeSelector: obj<Record<string, string>>({
     default: {},
     schema: STRING_MAP,

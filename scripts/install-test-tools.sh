@@ -5,8 +5,17 @@
 # tests) and Go-built tools (helm, oras, kube-score, actionlint, docker-credential-pass, the OCI
 # conformance suite, the gateway fetcher, etcd, the Kubernetes control plane, kwok) into .tools/bin
 # (git-ignored, reused when already built at the pinned version); warm (Go build cache) well under a minute.
+#
+# `--quickstart`: only what the README's quick start needs, in a minute or two: Debian's nginx and curl
+# when missing, and helm into .tools/bin only when none is on PATH (Go needed for that one build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+QUICKSTART=0
+case "${1:-}" in
+  --quickstart) QUICKSTART=1 ;;
+  "") ;;
+  *) echo "usage: bash scripts/install-test-tools.sh [--quickstart]" >&2; exit 2 ;;
+esac
 
 HELM_VERSION=v3.22.0
 ORAS_VERSION=v1.2.3
@@ -25,8 +34,10 @@ need_apt=()
 # openssl: test certificates; buildah, runc, debootstrap, ip (iproute2): the image built and
 # run without Docker (chroot isolation, vfs storage, a network namespace); pass, gpg: the store
 # behind docker-credential-pass.
-for pair in nginx:nginx docker-registry:docker-registry skopeo:skopeo wrk:wrk curl:curl busybox:busybox \
-  openssl:openssl buildah:buildah runc:runc debootstrap:debootstrap ip:iproute2 pass:pass gpg:gnupg; do
+apt_pairs="nginx:nginx docker-registry:docker-registry skopeo:skopeo wrk:wrk curl:curl busybox:busybox
+  openssl:openssl buildah:buildah runc:runc debootstrap:debootstrap ip:iproute2 pass:pass gpg:gnupg"
+[ "$QUICKSTART" = 1 ] && apt_pairs="nginx:nginx curl:curl"
+for pair in $apt_pairs; do
   bin=${pair%%:*}; pkg=${pair##*:}
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need_apt+=("$pkg")
 done
@@ -88,8 +99,6 @@ build_base_images() {
     echo "$node_want" >"$node_stamp"
   fi
 }
-build_base_images >.tools/images/build.log 2>&1 &
-base_images_pid=$!
 
 # A real Kubernetes control plane for the chart tests (test/support/control-plane.ts): etcd,
 # kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, and kwok for nodes. No kubelet.
@@ -131,8 +140,6 @@ build_kubernetes() {
     echo "$KUBERNETES_VERSION" >"$kube_stamp"
   fi
 }
-build_kubernetes >.tools/bin/kubernetes-build.log 2>&1 &
-kubernetes_pid=$!
 
 
 # go_tool NAME MODULE PACKAGE VERSION [LDFLAGS]: builds PACKAGE from MODULE@VERSION inside a throwaway
@@ -155,6 +162,18 @@ HELM_LDFLAGS="-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
 for p in pkg/chartutil pkg/lint/rules; do
   HELM_LDFLAGS+=" -X helm.sh/helm/v3/$p.k8sVersionMajor=1 -X helm.sh/helm/v3/$p.k8sVersionMinor=$HELM_K8S_MINOR"
 done
+# The two long builds start here, beside the Go builds below (never for the quick start).
+if [ "$QUICKSTART" = 0 ]; then
+  build_base_images >.tools/images/build.log 2>&1 &
+  base_images_pid=$!
+  build_kubernetes >.tools/bin/kubernetes-build.log 2>&1 &
+  kubernetes_pid=$!
+fi
+if [ "$QUICKSTART" = 1 ]; then
+  command -v helm >/dev/null 2>&1 || go_tool helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$HELM_LDFLAGS"
+  echo "quick start tools ready: $(command -v nginx || echo /usr/sbin/nginx), $(PATH="$PATH:$tools_bin" command -v helm)" >&2
+  exit 0
+fi
 go_tool helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$HELM_LDFLAGS"
 go_tool oras oras.land/oras oras.land/oras/cmd/oras "$ORAS_VERSION"
 go_tool kube-score github.com/zegl/kube-score github.com/zegl/kube-score/cmd/kube-score "$KUBE_SCORE_VERSION"

@@ -41,19 +41,27 @@ function namedCommand(argv: readonly string[]): string | undefined {
   return first !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, first) ? first : undefined;
 }
 
+/** The line printed under a usage error. */
+function helpPointer(command?: string): string {
+  return `(run \`higress-plugin-server${command ? ` ${command}` : ''} --help\` for usage)`;
+}
+
 export function buildProgram(argv: readonly string[] = []): Command {
   const program = new Command('higress-plugin-server')
     .description(
       'Pull Higress Wasm plugins from OCI registries into a verified folder, serve it, and check what a server serves.',
     )
     .version(packageVersion())
-    .showHelpAfterError()
+    .showHelpAfterError(helpPointer())
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(str) })
     .addHelpText('after', `\n${exitCodesHelp()}`);
   const only = namedCommand(argv);
   for (const [name, load] of Object.entries(COMMANDS))
     if (only === undefined || name === only) load().register(program);
+  // A usage error is one line plus where to read more, never the whole help (which buried the error
+  // and, written into a closed pipe, turned exit 2 into a crash).
+  for (const command of program.commands) command.showHelpAfterError(helpPointer(command.name()));
   return program;
 }
 
@@ -82,7 +90,7 @@ export function exitCodeForError(
   }
   const known = fromFsError(err);
   if ((known as NodeJS.ErrnoException)?.code === 'EPIPE') return EXIT.ok; // the reader went away: stop quietly
-  stderr.write(`error: ${errorLine(known)}\n`);
+  stderr.write(`error: ${errorLine(known)}${known instanceof PluginServerError ? ` [${known.code}]` : ''}\n`);
   return known instanceof PluginServerError ? known.exitCode : EXIT.internal;
 }
 
@@ -94,6 +102,10 @@ export async function main(argv: string[] = process.argv): Promise<void> {
   // Staging that killed `bundle` / `mirror` runs left in $TMPDIR (their pid is gone) is removed by
   // the next run of any command (src/airgap/staging.ts).
   await sweepStaleStaging();
+  // The same for stderr (`2>&1 | head -1`): the exit code stays the command's own (2 for usage).
+  process.stderr.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+  });
   try {
     await buildProgram(argv).parseAsync(argv);
   } catch (err) {

@@ -213,7 +213,10 @@ describe('bundle', () => {
     expect((await runCli('pull', list, '--out', direct)).code).toBe(0);
     // A is stopped for nothing: the bundle is read alone (its references name A, which the client never asks).
     const r = await runCli('pull', `oci-layout:${bundle}`, '--out', offline, '--frozen');
-    expect(r.stderr).toMatch(/ok: 6 plugin version\(s\): 4 downloaded, 0 copied from files, 2 aliases/);
+    // Read from the bundle, not downloaded: the lines and the summary say so.
+    expect(r.stderr).toMatch(/ok: 6 plugin version\(s\): 4 read from the bundle, 0 copied from files, 2 aliases/);
+    expect(r.stderr).toMatch(/^unbundled {2}multi@/m);
+    expect(r.stderr).not.toMatch(/^downloaded /m);
     expect(r.code).toBe(0);
     expect(treeState(offline)).toEqual(treeState(direct));
     expect((await runCli('pull', `oci-layout:${path.join(tmp, 'unpacked')}`, '--out', fromDir)).code).toBe(0);

@@ -2,15 +2,18 @@
  * The generated chart through the real helm: lint, defaults equal dist/, the gate, every value key
  * landing where it should, and bad values rejected with the key named.
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
+import { TARGET_HIGRESS_VERSION } from '../lib/chart-files';
 import { DIST_CONSOLE_PATCH, DIST_MANIFESTS, DIST_MCP_PATCH } from '../lib/synth';
 import { walkSpec } from '../lib/helm';
 import { VALUES_SPEC } from '../lib/values';
-import { byKind, CHART_PATH, helm, helmTemplate, parseDocs, renderNotes, renderObjects } from './support/helm';
-import { REPO_ROOT } from './support/tools';
+import { byKind, CHART_PATH, helm, helmEnv, helmTemplate, parseDocs, renderNotes, renderObjects } from './support/helm';
+import { FakeKube, startFakeKube } from './support/fake-kube';
+import { REPO_ROOT, tool } from './support/tools';
 
 type Obj = Record<string, any>;
 const CI_DIR = path.join(CHART_PATH, 'ci');
@@ -142,7 +145,7 @@ const ROWS: Row[] = [
   {
     keys: ['global.hub'],
     set: ['global.hub=mirror.local'],
-    check: (o) => expect(container(o).image).toBe('mirror.local/higress/plugin-server:0.1.0'),
+    check: (o) => expect(container(o).image).toBe(`mirror.local/higress/plugin-server:${TARGET_HIGRESS_VERSION}`),
   },
   {
     keys: ['imagePullPolicy'],
@@ -232,6 +235,26 @@ const ROWS: Row[] = [
     keys: ['resources'],
     json: ['resources={"limits":{"cpu":"1"}}'],
     check: (o) => expect(container(o).resources.limits.cpu).toBe('1'),
+  },
+  {
+    keys: ['extraEnv'],
+    json: ['extraEnv=[{"name":"HTTPS_PROXY","value":"http://proxy:3128"}]'],
+    check: (o) => expect(container(o).env).toEqual([{ name: 'HTTPS_PROXY', value: 'http://proxy:3128' }]),
+  },
+  {
+    keys: ['extraVolumes', 'extraVolumeMounts'],
+    json: [
+      'extraVolumes=[{"name":"conf","configMap":{"name":"extra-conf"}}]',
+      'extraVolumeMounts=[{"name":"conf","mountPath":"/etc/nginx/extra","readOnly":true}]',
+    ],
+    check: (o) => {
+      // After the chart's own /tmp emptyDir, which stays.
+      expect(pod(o).volumes.map((v: { name: string }) => v.name)).toEqual(['tmp', 'conf']);
+      expect(container(o).volumeMounts).toEqual([
+        { name: 'tmp', mountPath: '/tmp' },
+        { name: 'conf', mountPath: '/etc/nginx/extra', readOnly: true },
+      ]);
+    },
   },
   {
     keys: ['nodeSelector'],
@@ -419,6 +442,47 @@ describe('bad values', () => {
   });
 });
 
+describe('helm install --dry-run (what a user runs first)', () => {
+  let kube: FakeKube;
+  beforeAll(async () => {
+    kube = await startFakeKube();
+  });
+  afterAll(() => kube?.stop());
+  const dryRun = (set: string[]) => {
+    const r = spawnSync(
+      tool('helm'),
+      [
+        'install',
+        'plugin-server',
+        CHART_PATH,
+        '--dry-run',
+        '--disable-openapi-validation',
+        '-n',
+        'higress-system',
+      ].concat(set.flatMap((s) => ['--set', s])),
+      { encoding: 'utf8', env: { ...helmEnv(), KUBECONFIG: kube.kubeconfig } },
+    );
+    return { status: r.status, notes: r.stdout.slice(r.stdout.indexOf('NOTES:')), stdout: r.stdout, stderr: r.stderr };
+  };
+
+  test('without the flag: nothing to install, and the notes say how to turn it on', () => {
+    const r = dryRun([]);
+    expect(r).toMatchObject({ status: 0 });
+    expect(r.stdout).not.toContain('kind: Deployment');
+    expect(r.notes).toContain('The plugin server is disabled: set global.enablePluginServer=true to render it.');
+  });
+
+  test('with the flag: one Deployment, and the notes name the image and why', () => {
+    const r = dryRun([ON]);
+    expect(r).toMatchObject({ status: 0 });
+    expect(r.stdout.match(/^kind: Deployment$/gm)).toHaveLength(1);
+    expect(r.notes).toContain(
+      `Image: higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:${TARGET_HIGRESS_VERSION}\n`,
+    );
+    expect(r.notes).toContain('the Higress release this chart targets');
+  });
+});
+
 describe('NOTES.txt', () => {
   const notes = (set: string[]) => renderNotes(set);
 
@@ -441,6 +505,22 @@ describe('NOTES.txt', () => {
   test('says how to find a duplicate server, with the selector label in use', () => {
     expect(notes([ON])).toContain('kubectl get deploy -A -l app=higress-plugin-server');
     expect(notes([ON, 'labels.app=plugins'])).toContain('kubectl get deploy -A -l app=plugins');
+  });
+
+  test('says which image runs and why: the Higress release the chart targets, or the tag set', () => {
+    const out = notes([ON]);
+    expect(out).toContain(
+      `Image: higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:${TARGET_HIGRESS_VERSION}\n`,
+    );
+    expect(out).toContain(
+      `no tag set: the chart's appVersion ${TARGET_HIGRESS_VERSION}, the Higress release this chart targets`,
+    );
+    const own = notes([ON, 'hub=registry.example.internal', 'tag=0.3.0']);
+    expect(own).toContain('Image: registry.example.internal/higress/plugin-server:0.3.0\n  (the tag value you set)');
+  });
+
+  test('without the flag: nothing renders and the notes say how to enable it', () => {
+    expect(notes([]).trim()).toBe('The plugin server is disabled: set global.enablePluginServer=true to render it.');
   });
 
   test('states what the image needs, and warns for the old upstream tag', () => {

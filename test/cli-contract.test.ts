@@ -66,6 +66,38 @@ describe('one exit code per outcome (README table, --help)', () => {
     expect((await runCli('pull', list, '--out', tree, '--no-such-flag')).code).toBe(EXIT.usage);
     expect((await runCli('serve', tree, '--host', '0.0.0.0')).code).toBe(EXIT.usage);
   });
+  test('2 usage: one line and a pointer to --help, whatever stderr is connected to (piped into head)', () => {
+    for (const args of [
+      ['pull', list, '--out', tree, '--no-such-flag'],
+      ['serve', tree, '--port', 'x'],
+      ['no-such-command'],
+    ]) {
+      const quoted = args.map((a) => `'${a}'`).join(' ');
+      // As a user's shell would: stderr into a closed pipe, and into a terminal-less file.
+      const piped = spawnSync('bash', ['-c', `node '${CLI}' ${quoted} 2>&1 | head -1; echo "rc=\${PIPESTATUS[0]}"`], {
+        encoding: 'utf8',
+      });
+      expect(piped.stdout).toMatch(/^error: .*\nrc=2\n$/);
+      const plain = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+      expect(plain.status).toBe(EXIT.usage);
+      const lines = plain.stderr.trim().split('\n');
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toMatch(/^error: /);
+      expect(lines[1]).toMatch(/^\(run `higress-plugin-server( [a-z]+)? --help` for usage\)$/);
+    }
+  });
+  test('every command: its help has one style (lowercase description, no final period) and ends with the exit codes', () => {
+    const overview = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
+    const commands = [...overview.stdout.matchAll(/^ {2}([a-z]+) .*$/gm)].map((m) => m[1]).filter((c) => c !== 'help');
+    expect(commands.length).toBeGreaterThanOrEqual(8);
+    for (const command of commands) {
+      const help = spawnSync(process.execPath, [CLI, command, '--help'], { encoding: 'utf8' });
+      expect(help.status).toBe(0);
+      const description = help.stdout.split('\n\n')[1].trim();
+      expect(`${command}: ${description}`).toMatch(new RegExp(`^${command}: [a-z].*[^.]$`, 's'));
+      expect(`${command}: ${help.stdout.trimEnd().split('\n').pop()}`).toMatch(new RegExp(`^${command}: +8 `));
+    }
+  });
   test('2 usage: --registry-map with an oci-layout: source is refused before anything is read or written', async () => {
     const out = path.join(dir, 'never-written');
     const r = await runCli(

@@ -101,7 +101,10 @@ test('the air-gapped guide: bundle outside, then offline tree, mirror and pinned
     return `${r.stdout}\n${r.stderr}`;
   };
 
-  run(substitute(block('outside'), { LIST: list }), clone);
+  const carry = path.join(tmp, 'carry');
+  run(substitute(block('outside'), { LIST: list, CARRY: carry }), clone);
+  // The repository stays clean: nothing new in the clone but build/ (git-ignored).
+  expect(fs.readdirSync(clone).filter((e) => !fs.existsSync(path.join(REPO_ROOT, e)) && e !== 'build')).toEqual([]);
   // Only the carried files cross the gap: no clone, no node_modules, and registry A is gone.
   const inside = path.join(tmp, 'inside');
   fs.mkdirSync(inside);
@@ -112,14 +115,14 @@ test('the air-gapped guide: bundle outside, then offline tree, mirror and pinned
     'plugins.lock.json',
     'carry.sha256',
   ]) {
-    fs.copyFileSync(path.join(clone, f), path.join(inside, f));
+    fs.copyFileSync(path.join(carry, f), path.join(inside, f));
   }
   await A.stop();
   const out = run(substitute(block('inside'), { MIRROR: `${B.host}/higress`, SOURCE: A.host }), inside);
 
   expect(out).toMatch(/higress-plugins\.oci\.tar: OK/);
   // a. the offline tree is the tree pulled outside, byte for byte
-  expect(treeState(path.join(inside, 'tree'))).toEqual(treeState(path.join(clone, 'tree')));
+  expect(treeState(path.join(inside, 'tree'))).toEqual(treeState(path.join(carry, 'tree')));
   // b. the mirror holds everything; the second run copied nothing
   expect(fs.readFileSync(path.join(inside, 'mirror.properties'), 'utf8')).toContain(
     `key-auth=oci://${B.host}/higress/plugins/key-auth:1.0.0`,
@@ -137,5 +140,5 @@ test('the air-gapped guide: bundle outside, then offline tree, mirror and pinned
   });
   // c. the pinned pull from the mirror serves the same bytes
   const wasm = (root: string) => Object.entries(treeState(root)).filter(([f]) => f.endsWith('plugin.wasm'));
-  expect(wasm(path.join(inside, 'tree-from-mirror'))).toEqual(wasm(path.join(clone, 'tree')));
+  expect(wasm(path.join(inside, 'tree-from-mirror'))).toEqual(wasm(path.join(carry, 'tree')));
 }, 600_000);

@@ -1,9 +1,10 @@
 /**
  * The docs keep working: the README's quick start runs as written (only the port is changed to a
- * free one) with the real helm and nginx in a scratch clone, and every plugin list example in the
- * README and docs/ parses.
+ * free one) with the real helm and nginx in a scratch clone, as a user's shell runs it (no `set -e`),
+ * and ends with a message when its port is taken; the bin works before a build; every plugin list
+ * example in the README and docs/ parses.
  */
-import { spawnSync } from 'child_process';
+import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -12,6 +13,8 @@ import { freePort } from './support/nginx';
 import { REPO_ROOT, tool } from './support/tools';
 
 const README = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+const PKG_VERSION = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string })
+  .version;
 
 function quickstart(): string {
   const m = /<!-- quickstart:start -->\s*```bash\n([\s\S]*?)```\s*<!-- quickstart:end -->/.exec(README);
@@ -29,8 +32,8 @@ function ordinaryPath(): string {
   return dirs.join(path.delimiter);
 }
 
-test('the quick start puts .tools/bin on PATH itself (helm is not on an ordinary PATH)', () => {
-  expect(quickstart().split('\n')[0]).toBe('export PATH="$PWD/.tools/bin:$PATH"');
+test('the quick start adds .tools/bin after the PATH (a system helm wins; helm is not on an ordinary PATH here)', () => {
+  expect(quickstart().split('\n')[0]).toBe('export PATH="$PATH:$PWD/.tools/bin"');
   const which = spawnSync('bash', ['-c', 'command -v helm || true'], {
     encoding: 'utf8',
     env: { ...process.env, PATH: ordinaryPath() },
@@ -40,32 +43,48 @@ test('the quick start puts .tools/bin on PATH itself (helm is not on an ordinary
   expect(which.stdout.trim()).not.toContain('.tools');
 });
 
-test('the README quick start renders, builds, serves and checks', async () => {
-  const block = quickstart();
-  expect(block).toMatch(/^PORT=8080$/m);
-  // Fail with the install hint, not a confusing shell error, when the tools are missing.
-  expect(tool('helm')).toContain(`${path.sep}.tools${path.sep}`);
-  tool('nginx');
-  const port = await freePort();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-quickstart-'));
-  try {
-    // A clone after the main job: every top-level entry, linked rather than copied, but build/ (the
-    // quick start compiles its own), .git and what the quick start itself writes.
-    for (const entry of fs.readdirSync(REPO_ROOT)) {
-      if (['build', '.git', 'rendered.yaml', 'quickstart-tree'].includes(entry)) continue;
-      fs.symlinkSync(path.join(REPO_ROOT, entry), path.join(dir, entry));
-    }
-    const script = `set -euo pipefail\n${block.replace(/^PORT=8080$/m, `PORT=${port}`)}`;
-    const run = spawnSync('bash', ['-c', script], {
-      cwd: dir,
-      encoding: 'utf8',
-      timeout: 240000,
-      // A user's ordinary PATH: whatever the test runner added for .tools/bin is taken out, so the
-      // block's own `export PATH=...` line is what makes helm found.
-      env: { ...process.env, PATH: ordinaryPath() },
-    });
-    const output = `${run.stdout}\n${run.stderr}`;
-    if (run.status !== 0) throw new Error(`quick start failed (exit ${run.status}):\n${output}`);
+/** A clone after the main job: every top-level entry linked, but what the quick start writes, .git and build/. */
+function scratchClone(prefix: string, skip: string[] = []): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  for (const entry of fs.readdirSync(REPO_ROOT)) {
+    if (['build', '.git', 'rendered.yaml', 'quickstart-tree', 'bin', ...skip].includes(entry)) continue;
+    fs.symlinkSync(path.join(REPO_ROOT, entry), path.join(dir, entry));
+  }
+  // Copied, not linked: Node resolves a linked bin to this repository, whose build/ exists.
+  fs.cpSync(path.join(REPO_ROOT, 'bin'), path.join(dir, 'bin'), { recursive: true });
+  return dir;
+}
+
+/**
+ * Runs the block as a user's shell would: plain bash, no `set -e`, an ordinary PATH (whatever the test
+ * runner added for .tools/bin is taken out, so the block's own `export PATH=...` line finds helm).
+ * The timeout is a backstop far above the block's own bounds: the test fails if it is ever reached.
+ */
+function runQuickstart(dir: string, port: number) {
+  const run = spawnSync('bash', ['-c', quickstart().replace(/^PORT=8080$/m, `PORT=${port}`)], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 240000,
+    env: { ...process.env, PATH: ordinaryPath() },
+  });
+  expect(run.signal).toBeNull();
+  return { status: run.status, output: `${run.stdout}\n${run.stderr}` };
+}
+
+describe('the README quick start', () => {
+  let dir: string;
+  beforeAll(() => {
+    // Fail with the install hint, not a confusing shell error, when the tools are missing.
+    expect(tool('helm')).toContain(`${path.sep}.tools${path.sep}`);
+    tool('nginx');
+    dir = scratchClone('hps-quickstart-');
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('renders, builds, serves and checks', async () => {
+    expect(quickstart()).toMatch(/^PORT=8080$/m);
+    const { output } = runQuickstart(dir, await freePort());
+    expect(output).not.toMatch(/^error: /m);
     // 1. rendered manifests
     const kinds = parseAllDocuments(fs.readFileSync(path.join(dir, 'rendered.yaml'), 'utf8'))
       .map((d) => d.toJS()?.kind)
@@ -77,14 +96,76 @@ test('the README quick start renders, builds, serves and checks', async () => {
       'add-header@1.0',
       'add-header@1.0.0',
     ]);
-    // 3 and 4. served and checked
+    // 3 and 4. served and checked, without Nginx's access log in the terminal
     expect(output).toMatch(/check: 2 ok, 0 failed/);
     expect(output).toMatch(/Plugin Name: add-header/);
     expect(output).toMatch(/kind: WasmPlugin/);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}, 300000);
+    expect(output).not.toMatch(/"status"/);
+  }, 300000);
+
+  test('with its port taken, says so and ends instead of waiting', async () => {
+    const port = await freePort();
+    // Another program on the port, in its own process (spawnSync blocks this one's event loop).
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('http').createServer((q, r) => { r.statusCode = 404; r.end(); }).listen(${port}, '127.0.0.1', () => console.log('up'))`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await new Promise((resolve) => holder.stdout.once('data', resolve));
+      const { output } = runQuickstart(dir, port);
+      expect(output).toMatch(/EADDRINUSE/);
+      expect(output).toContain(`error: the server did not come up on port ${port}`);
+    } finally {
+      holder.kill();
+    }
+  }, 300000);
+});
+
+describe('the bin before a build', () => {
+  test('without the compiler it says what to run (exit 7, one line)', () => {
+    const dir = scratchClone('hps-nobuild-', ['node_modules']);
+    try {
+      const r = spawnSync(process.execPath, [path.join(dir, 'bin', 'higress-plugin-server.js'), '--help'], {
+        cwd: dir,
+        encoding: 'utf8',
+      });
+      expect(r.status).toBe(7);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain('run `npm ci && npm run build`');
+      expect(r.stderr).toContain('E_NOT_BUILT');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("npx right after `npm ci && npm run synth` compiles once, and npm's npx cache keeps a working bin", () => {
+    const dir = scratchClone('hps-npx-');
+    const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-npx-cache-'));
+    try {
+      const npx = (...args: string[]) =>
+        spawnSync('npx', ['--offline', 'higress-plugin-server', ...args], {
+          cwd: dir,
+          encoding: 'utf8',
+          timeout: 180000,
+          env: { ...process.env, PATH: ordinaryPath(), npm_config_cache: cache, npm_config_update_notifier: 'false' },
+        });
+      const first = npx('--version');
+      expect(first.stderr).toContain('compiling the CLI into build/ first');
+      expect(first).toMatchObject({ status: 0, stdout: `${PKG_VERSION}\n` });
+      const second = npx('--help');
+      expect(second.status).toBe(0);
+      expect(second.stderr).not.toContain('compiling');
+      expect(second.stdout).toContain('Usage: higress-plugin-server');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(cache, { recursive: true, force: true });
+    }
+  }, 240000);
+});
 
 test('the example plugin the quick start serves is the build of its source', async () => {
   const { smallWasm } = await import('./support/wasm');

@@ -13,10 +13,11 @@ function sources(dir: string): string[] {
   });
 }
 
-/** Code literals in src/ and scripts/ (the release steps) outside the catalogue itself. */
+/** Code literals in src/, scripts/ (the release steps) and bin/ (the package's launcher) outside the catalogue itself. */
 function usedCodes(): Map<string, string> {
   const used = new Map<string, string>();
-  for (const file of [...sources(path.join(ROOT, 'src')), ...sources(path.join(ROOT, 'scripts'))]) {
+  const bin = fs.readdirSync(path.join(ROOT, 'bin')).map((f) => path.join(ROOT, 'bin', f));
+  for (const file of [...sources(path.join(ROOT, 'src')), ...sources(path.join(ROOT, 'scripts')), ...bin]) {
     if (file.endsWith(path.join('errors', 'catalogue.ts'))) continue;
     for (const m of fs.readFileSync(file, 'utf8').matchAll(/['"`](E_[A-Z0-9_]+)['"`]/g))
       used.set(m[1], path.relative(ROOT, file));

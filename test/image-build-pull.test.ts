@@ -33,6 +33,7 @@ const CONTEXT_FILES = [
   'README.md',
   'LICENSE',
   'CHANGELOG.md',
+  'bin',
   'src',
   'imports',
   'image',

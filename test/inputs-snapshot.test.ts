@@ -93,4 +93,18 @@ describe('lock file', () => {
       'b@1 is locked but no longer in the list',
     ]);
   });
+  test('a list read from a mirror points at --registry-map, not at `pull --lock` (which drops the lock made outside)', () => {
+    const lock = parseLock(
+      renderLock([
+        { name: 'k', version: '1', source: 'oci://public.example/plugins/k:1', digest: `sha256:${'a'.repeat(64)}` },
+      ]),
+      'l.json',
+    ).lock!;
+    const hint = (source: string) => diffLock([{ name: 'k', version: '1', source }], lock, 'l.json')[0].hint;
+    expect(hint('oci://harbor.internal/higress/plugins/k:1')).toContain(
+      '--registry-map public.example=harbor.internal/higress',
+    );
+    expect(hint('oci://harbor.internal/plugins/k:1')).toContain('--registry-map public.example=harbor.internal ');
+    expect(hint('oci://public.example/plugins/other:1')).toContain('run `pull --lock`');
+  });
 });

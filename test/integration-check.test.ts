@@ -1,7 +1,7 @@
 /**
  * `check` against the real Nginx serving a tree the pipeline wrote: a good tree passes; a tree with a
  * corrupted file, a missing file and a wrong index entry fails naming all three; the Console's URLs
- * (spec.yaml versions) are checked too.
+ * (spec.yaml versions) are checked too; under gzip both served files (.gz and plain) are proven.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -9,7 +9,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { publishVersion, writeIndex } from '../src/tree/publish';
 import { runCli } from './support/cli-run';
-import { startNginx, RunningNginx } from './support/nginx';
+import { freePort, startNginx, RunningNginx } from './support/nginx';
 import { editInPlace } from './support/tree-state';
 import { smallWasm } from './support/wasm';
 
@@ -135,4 +135,25 @@ test('an unreachable server is one clear error', async () => {
   const run = await runCli('check', '127.0.0.1:9');
   expect(run.code).toBe(3);
   expect(run.stderr).toMatch(/error: cannot fetch http:\/\/127\.0\.0\.1:9\/plugins\/index\.json/);
+  // A closed port: the reason, as pull names it, not only "fetch failed".
+  const closed = await runCli('check', `http://127.0.0.1:${await freePort()}`);
+  expect(closed.code).toBe(3);
+  expect(closed.stderr).toMatch(/fetch failed: .*ECONNREFUSED/);
+});
+
+test('under gzip, as the gateway asks, a plugin.wasm changed after pull fails: the plain file is checked too', async () => {
+  const root = await tree();
+  const wasm = path.join(root, 'plugins', 'delta', '2.0.0', 'plugin.wasm');
+  const changed = Buffer.from(fs.readFileSync(wasm));
+  changed[changed.length - 1] ^= 0xff;
+  // Only plugin.wasm: its .gz, which gzip clients get, still holds the indexed bytes.
+  editInPlace(wasm, changed);
+  const n = await serve(root);
+  const run = await runCli('check', n.url);
+  expect(run.code).toBe(6);
+  expect(run.stdout).toMatch(
+    /FAILED delta@2\.0\.0 plain download \(plugin\.wasm, served to clients without gzip\): sha256 [0-9a-f]{64} != index .*run `verify`/,
+  );
+  expect(run.stdout).toMatch(/^ok\s+alpha@2\.0\.0 .*encoding gzip and identity/m);
+  expect(run.stderr).toMatch(/check: 4 ok, 1 failed/);
 });

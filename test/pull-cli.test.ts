@@ -164,6 +164,10 @@ test('--frozen passes when nothing moved and fails when a file changed', async (
   expect(r.stderr).toMatch(
     /other@3\.1\.0: other@3\.1\.0 source changed from file:wasm\/small\.wasm to file:wasm\/small2\.wasm/,
   );
+  // Each error line carries its code, as the FAILED lines do (docs/troubleshooting.md is keyed by it).
+  expect(r.stderr).toMatch(/^error: .*source changed.* \[E_FROZEN\]$/m);
+  const missing = await runCli('pull', list, '--out', root, '--frozen', '--lock-file', path.join(dir, 'no.lock.json'));
+  expect(missing.stderr).toMatch(/^error: .*cannot read lock file .* \[E_INPUT_MISSING\]$/m);
   expect(treeState(root, { mtimes: true })).toEqual(before);
 });
 
@@ -300,6 +304,20 @@ describe('bad inputs exit non-zero, name file:line, leave the tree untouched', (
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/FAILED ghost@1\.0\.0: .*bad\.properties:2: file wasm\/ghost\.wasm not found/);
   });
+});
+
+test('a failed run counts in its summary what its lines said (three "cached" lines are "3 cached")', async () => {
+  const mixed = path.join(dir, 'mixed.properties');
+  fs.copyFileSync(list, mixed);
+  fs.appendFileSync(mixed, 'ghost=file:wasm/ghost.wasm@1.0.0\n');
+  const r = await runCli('pull', mixed, '--out', root);
+  expect(r.code).toBe(3);
+  const lines = r.stderr.split('\n');
+  const cachedLines = lines.filter((l) => /^cached\s/.test(l)).length;
+  expect(cachedLines).toBeGreaterThan(0);
+  expect(r.stderr).toMatch(
+    new RegExp(`^failed: .* ${cachedLines} cached, 1 failed.*; the tree was left as it was`, 'm'),
+  );
 });
 
 test('--keep-going publishes the good plugins and still exits non-zero; --prune removes unlisted versions', async () => {

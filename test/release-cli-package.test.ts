@@ -59,7 +59,9 @@ describe('the tarball', () => {
     expect(path.basename(tgz)).toBe(`${PKG.name}-${PKG.version}.tgz`);
     for (const f of files)
       expect(
-        /^(build\/.+\.js|image\/nginx\.conf|package\.json|README\.md|LICENSE|CHANGELOG\.md)$/.test(f)
+        /^(bin\/higress-plugin-server\.js|build\/.+\.js|image\/nginx\.conf|package\.json|README\.md|LICENSE|CHANGELOG\.md)$/.test(
+          f,
+        )
           ? f
           : `not a runtime file: ${f}`,
       ).toBe(f);

@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parse } from 'yaml';
 import { ChangelogError, changesFor } from '../lib/changelog';
+import { TARGET_HIGRESS_VERSION } from '../lib/chart-files';
 import { buildProgram } from '../src/cli';
 import { REPO_ROOT } from './support/tools';
 
@@ -23,9 +24,10 @@ test('the CLI reports the package.json version', () => {
   expect(buildProgram().version()).toBe(pkg.version);
 });
 
-test('the generated chart carries the package.json version as version and appVersion', () => {
+test('the generated chart carries the package.json version as version, and the Higress version it targets as appVersion (the default image tag: one Higress publishes)', () => {
   expect(chart.version).toBe(pkg.version);
-  expect(chart.appVersion).toBe(pkg.version);
+  expect(chart.appVersion).toBe(TARGET_HIGRESS_VERSION);
+  expect(TARGET_HIGRESS_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
 });
 
 test('CHANGELOG.md has a section for the package.json version, and Chart.yaml lists exactly its entries', () => {
@@ -34,14 +36,14 @@ test('CHANGELOG.md has a section for the package.json version, and Chart.yaml li
   expect(parse(chart.annotations['artifacthub.io/changes'])).toEqual(changes);
 });
 
-test('Artifact Hub annotations: license, links, and the image tagged with the chart version', () => {
+test('Artifact Hub annotations: license, links, and the image tagged with the appVersion', () => {
   expect(chart.annotations['artifacthub.io/license']).toBe('Apache-2.0');
   expect((parse(chart.annotations['artifacthub.io/links']) as Array<{ name: string }>).map((l) => l.name)).toEqual([
     'Higress',
     'Source',
   ]);
   expect((parse(chart.annotations['artifacthub.io/images']) as Array<{ image: string }>)[0].image).toMatch(
-    new RegExp(`/higress/plugin-server:${pkg.version.replace(/\./g, '\\.')}$`),
+    new RegExp(`/higress/plugin-server:${TARGET_HIGRESS_VERSION.replace(/\./g, '\\.')}$`),
   );
 });
 

@@ -94,6 +94,29 @@ class Choice extends Block {
   }
 }
 
+/** Fixed list items followed by a user list (`with` + `toYaml`): e.g. the chart's volumes, then `extraVolumes`. */
+class AppendedList extends Block {
+  constructor(
+    readonly fixed: TreeNode[],
+    readonly extra: Expr<unknown>,
+  ) {
+    super();
+  }
+  eval(s: Scope, evalNode: (n: unknown, s: Scope) => unknown) {
+    const extra = this.extra.eval(s);
+    return [...(evalNode(this.fixed, s) as unknown[]), ...(Array.isArray(extra) ? (extra as unknown[]) : [])];
+  }
+  lines(key: string, indent: number, r: Renderer) {
+    const sp = ' '.repeat(indent + 2);
+    return [
+      ...r.yamlLines({ [key]: this.fixed }, indent),
+      `${sp}{{- with ${this.extra.arg()} }}`,
+      `${sp}{{- toYaml . | nindent ${indent + 2} }}`,
+      `${sp}{{- end }}`,
+    ];
+  }
+}
+
 export type TreeNode =
   Block | Expr<unknown> | string | number | boolean | null | undefined | TreeNode[] | { [key: string]: TreeNode };
 export type Tree = TreeNode;
@@ -102,6 +125,7 @@ export const optional = (value: Expr<unknown>): Block => new OptionalScalar(valu
 export const userBlock = (value: Expr<unknown>): Block => new UserBlock(value);
 export const merged = (...parts: Array<Readonly<Record<string, string>> | Expr<Record<string, string>>>): Block =>
   new MergedMap(parts);
+export const appended = (fixed: TreeNode[], extra: Expr<unknown>): Block => new AppendedList(fixed, extra);
 export const choice = (...branches: Array<readonly [Cond, Expr<unknown> | Tree]>): Block => new Choice(branches);
 
 function isExpr(v: unknown): v is Expr<unknown> {

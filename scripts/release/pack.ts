@@ -16,6 +16,7 @@ import { runTool } from './run';
  */
 export const PACK_INPUTS = [
   'package.json',
+  'bin',
   'tsconfig.json',
   'tsconfig.pack.json',
   'src',

@@ -141,14 +141,17 @@ export function register(program: Command): void {
   program
     .command('check')
     .description(
-      'download every plugin (or a sample) from a running server and verify size and sha256 against its index.json',
+      'download every plugin (or a sample) from a running server, gzip-encoded as the gateway asks and plain, and verify size and sha256 of both against its index.json',
     )
     .argument(
       '<server-url>',
       'plugin server base URL, e.g. http://127.0.0.1:8080 or 127.0.0.1:8080 (kubectl port-forward svc/higress-plugin-server 8080:80)',
     )
     .option('--sample <n>', 'check only n plugins, picked at random', positive)
-    .option('--no-gzip', 'ask for the raw file instead of the gzip encoding the gateway asks for')
+    .option(
+      '--no-gzip',
+      'download the plain file only (by default both the gzip encoding the gateway asks for and the plain file)',
+    )
     .option('--concurrency <n>', 'downloads in flight', positive, DEFAULT_CHECK_CONCURRENCY)
     .option(
       '--console-list <file>',

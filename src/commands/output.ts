@@ -142,7 +142,9 @@ export class CliOutput {
   /** One line and one event per problem (input errors included). Returns the problems' areas. */
   problems(list: unknown[]): ErrorArea[] {
     for (const p of list) {
-      this.human(`error: ${errorLine(p)}`);
+      // The code too, as on pull's FAILED lines: it is what docs/troubleshooting.md's table is keyed by.
+      const known = fromFsError(p);
+      this.human(`error: ${errorLine(p)}${known instanceof PluginServerError ? ` [${known.code}]` : ''}`);
       this.event({ event: 'problem', command: this.command, ...problemFields(p) });
     }
     return list.map(areaOfProblem);

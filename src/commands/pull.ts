@@ -279,7 +279,7 @@ export async function pullCommand(args: string[], flags: PullFlags): Promise<voi
         flags.deadline * 1000,
       )
     : undefined;
-  const text = textReporter();
+  const text = textReporter(process.stderr, inputs.layout ? 'unbundled' : 'downloaded');
   o.event({
     event: 'start',
     command: 'pull',
@@ -317,7 +317,7 @@ export async function pullCommand(args: string[], flags: PullFlags): Promise<voi
     text.clear();
     const c = result.counts;
     const total = c.downloaded + c.copied + c.aliased + c.cached + c.failed;
-    const parts = `${total} plugin version(s): ${c.downloaded} downloaded, ${c.copied} copied from files, ${c.aliased} aliases, ${c.cached} cached, ${c.failed} failed${c.pruned ? `, ${c.pruned} pruned` : ''} in ${(result.ms / 1000).toFixed(1)} s`;
+    const parts = `${total} plugin version(s): ${c.downloaded} ${inputs.layout ? 'read from the bundle' : 'downloaded'}, ${c.copied} copied from files, ${c.aliased} aliases, ${c.cached} cached, ${c.failed} failed${c.pruned ? `, ${c.pruned} pruned` : ''} in ${(result.ms / 1000).toFixed(1)} s`;
     const areas: ErrorArea[] = result.failed.map((f) => f.error.area);
     const succeeded = result.published + result.cached > 0;
     const tail = result.ok ? '' : flags.keepGoing ? '; the rest was published' : '; the tree was left as it was';

@@ -23,6 +23,8 @@ interface ServeOptions {
   host: string;
   nginx?: string;
   allowRemote?: boolean;
+  /** `-` (stdout, as in the image), `off`, or a file. */
+  accessLog: string;
 }
 
 /**
@@ -71,7 +73,9 @@ export function resolveTreeRoot(arg: string): string {
  * The shipped config logs to /dev/stdout, which nginx cannot open when our stdout is a socket (as
  * when a Node process spawned us). Then the log goes to access.log in the temp folder instead.
  */
-function accessLogTarget(): string | undefined {
+function accessLogTarget(option = '-'): string | undefined {
+  if (option === 'off') return 'off';
+  if (option !== '-') return path.resolve(option);
   try {
     return fs.fstatSync(1).isSocket() ? 'access.log' : undefined;
   } catch {
@@ -84,7 +88,7 @@ async function serve(rootArg: string, opts: ServeOptions): Promise<void> {
   const root = resolveTreeRoot(rootArg);
   const binary = opts.nginx ? checkNginx(opts.nginx) : findNginx();
   await assertPortFree(opts.host, opts.port);
-  const prepared = prepareNginx({ root, host: opts.host, port: opts.port, accessLog: accessLogTarget() });
+  const prepared = prepareNginx({ root, host: opts.host, port: opts.port, accessLog: accessLogTarget(opts.accessLog) });
   const child = spawnNginx(prepared, ['ignore', 'inherit', 'pipe'], binary);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
@@ -130,11 +134,18 @@ async function serve(rootArg: string, opts: ServeOptions): Promise<void> {
 export function register(program: Command): void {
   program
     .command('serve')
-    .description("Serve a plugin tree with the image's Nginx config on 127.0.0.1 (needs nginx installed).")
+    .description(
+      "serve a plugin tree with the image's Nginx config on 127.0.0.1 (needs nginx installed; Ctrl-C stops it)",
+    )
     .argument('[root]', 'folder that holds plugins/ (what `pull` wrote)', '.')
     .option('-p, --port <port>', 'port to listen on', parsePort, 8080)
     .option('--host <address>', 'address to listen on (loopback unless --allow-remote)', '127.0.0.1')
     .option('--allow-remote', 'allow a --host that is not loopback (exposes the tree to the network)')
+    .option(
+      '--access-log <file>',
+      "where Nginx writes its JSON access log: `-` is stdout (as in the image), `off` writes none (the quick start's choice, so the terminal stays readable), else a file",
+      '-',
+    )
     .option('--nginx <path>', 'nginx binary (default: from PATH, else /usr/sbin/nginx)')
     .addHelpText('after', `\n${exitCodesHelp()}`)
     .action((root: string, opts: ServeOptions) => serve(root, opts));

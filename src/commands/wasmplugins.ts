@@ -2,6 +2,7 @@
 import * as fs from 'fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_SERVICE_NAME, DEFAULT_SERVICE_PORT, serviceBaseUrl } from '../contract/service';
+import { exitCodesHelp } from '../errors';
 import { loadIndex } from '../higress/server-index';
 import { loadTagDigests } from '../higress/oci-digests';
 
@@ -80,5 +81,6 @@ export function register(program: Command): void {
       "load through the server's OCI API: url oci://<host>/plugins/<name>:<version>, sha256 = manifest digest (the gateway needs WASM_INSECURE_REGISTRIES=<host>)",
     )
     .option('-o, --output <file>', 'write to a file instead of stdout')
+    .addHelpText('after', `\n${exitCodesHelp()}`)
     .action((opts: Options) => wasmpluginsCommand(opts));
 }

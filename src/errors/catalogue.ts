@@ -21,6 +21,9 @@ export const ERROR_CATALOGUE = {
       what: '`serve --host` names an address other than loopback',
       fix: 'add `--allow-remote` if the tree may be served to the network',
     },
+    // Both are option values (`--gzip-level`, `--port`): a bad one is a bad command line, exit 2.
+    E_GZIP_LEVEL: { what: 'the gzip level is not an integer from 1 to 9', fix: 'use `--gzip-level 1..9`' },
+    E_NGINX_PORT: { what: 'the port is not an integer from 1 to 65535', fix: 'pick another `--port`' },
   },
   input: {
     E_PROPERTIES_SYNTAX: {
@@ -78,7 +81,6 @@ export const ERROR_CATALOGUE = {
       fix: 'run `pull --write-lock` and review the change',
     },
     E_FILE_SOURCE: { what: 'a `file:` source does not exist', fix: 'fix the path; it is relative to the list file' },
-    E_GZIP_LEVEL: { what: 'the gzip level is not an integer from 1 to 9', fix: 'use `--gzip-level 1..9`' },
     E_SOURCE_DATE_EPOCH: {
       what: '`SOURCE_DATE_EPOCH` is not a number of seconds',
       fix: 'set it to an integer Unix time or unset it',
@@ -132,7 +134,6 @@ export const ERROR_CATALOGUE = {
       what: 'a path for the Nginx configuration contains characters Nginx cannot quote',
       fix: 'use a path without spaces, quotes or `;`',
     },
-    E_NGINX_PORT: { what: 'the port is not an integer from 1 to 65535', fix: 'pick another `--port`' },
     E_SERVE_HOST: {
       what: '`serve --host` is neither an IPv4 address, an IPv6 address (`::1` or `[::1]`) nor a host name',
       fix: 'pass e.g. `--host 127.0.0.1` or `--host ::1`',
@@ -431,6 +432,10 @@ export const ERROR_CATALOGUE = {
       fix: 'choose another path',
     },
     E_NGINX_MISSING: { what: 'no `nginx` binary was found', fix: 'install nginx or set `NGINX_BIN`' },
+    E_NOT_BUILT: {
+      what: 'the CLI of a clone is not compiled (`build/src/cli.js` is missing) and cannot be compiled there',
+      fix: 'run `npm ci && npm run build` in the clone (`bin/higress-plugin-server.js` prints this)',
+    },
     E_NGINX_START: {
       what: 'Nginx did not start or did not become healthy',
       fix: 'read the Nginx error lines that follow',

@@ -1,6 +1,6 @@
 /**
  * `check`: proves a running plugin server serves the bytes its index promises, the way the gateway
- * downloads them (gzip accepted, sha256 of the decoded bytes), and that the URLs the Higress Console
+ * downloads them (gzip accepted, sha256 of the decoded bytes) and the way other clients do (plain), and that the URLs the Higress Console
  * builds answer. I/O lives here; the decisions (what to fetch, what counts as a failure) are small and
  * explicit so every failure becomes one line.
  */
@@ -10,6 +10,7 @@ import { mapLimit } from '../content/pool';
 import { readSpecYaml } from '../tree/spec';
 import { IndexEntry, PluginIndex, SPEC_FILE } from '../contract/tree-format';
 import { readBodyLimited } from './bounded-body';
+import { fetchFailure } from './fetch-error';
 import { CONSOLE_SPEC_VERSIONS, expandConsolePattern } from './console-versions';
 import { DEFAULT_CHECK_CONCURRENCY } from '../contract/concurrency';
 
@@ -59,34 +60,67 @@ function pick<T>(items: T[], n: number | undefined): T[] {
   return copy.slice(0, n);
 }
 
+/** One download of a plugin's URL in one encoding: its decoded size and sha256, or why it failed. */
+async function fetchHash(
+  url: string,
+  encoding: 'gzip' | 'identity',
+  timeoutMs: number,
+): Promise<{ size: number; sha256: string; served: string } | { error: string }> {
+  const res = await fetch(url, {
+    headers: { 'accept-encoding': encoding },
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  if (res.status !== 200 || !res.body) {
+    await res.body?.cancel();
+    return { error: `HTTP ${res.status} (missing file or wrong path in the index)` };
+  }
+  // fetch decodes gzip transparently: the hash is of the decoded bytes, as in the gateway.
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    hash.update(chunk);
+    size += chunk.length;
+  }
+  return { size, sha256: hash.digest('hex'), served: res.headers.get('content-encoding') ?? 'identity' };
+}
+
+/**
+ * Downloads a plugin as the gateway does (gzip accepted), and, when the server answered with its
+ * precompressed `.gz`, once more without gzip: Nginx's gzip_static serves `plugin.wasm.gz` to gzip
+ * clients and `plugin.wasm` to the others, two files that must both hold the indexed bytes (a
+ * `plugin.wasm` changed after `pull` passes a gzip-only check). `--no-gzip` downloads the plain file only.
+ */
 async function checkPlugin(base: string, e: IndexEntry, opts: CheckOptions): Promise<CheckResult> {
   const url = `${base}${e.path}`;
   const r = { kind: 'plugin' as const, name: e.name, version: e.version, url };
+  const timeoutMs = opts.timeoutMs ?? 60000;
   try {
-    const res = await fetch(url, {
-      headers: { 'accept-encoding': opts.gzip === false ? 'identity' : 'gzip' },
-      signal: AbortSignal.timeout(opts.timeoutMs ?? 60000),
-    });
-    if (res.status !== 200 || !res.body) {
-      await res.body?.cancel();
-      return { ...r, ok: false, detail: `HTTP ${res.status} (missing file or wrong path in the index)` };
-    }
-    // fetch decodes gzip transparently: the hash is of the decoded bytes, as in the gateway.
-    const hash = createHash('sha256');
+    const encodings: Array<'gzip' | 'identity'> = opts.gzip === false ? ['identity'] : ['gzip', 'identity'];
+    const served: string[] = [];
     let size = 0;
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      hash.update(chunk);
-      size += chunk.length;
+    for (const encoding of encodings) {
+      const got = await fetchHash(url, encoding, timeoutMs);
+      // The second, plain download is named: the gzip one already matched, so only plugin.wasm differs.
+      const second = served.length > 0;
+      const label = second ? 'plain download (plugin.wasm, served to clients without gzip): ' : '';
+      if ('error' in got) return { ...r, ok: false, detail: `${label}${got.error}` };
+      const problems: string[] = [];
+      if (got.size !== e.size) problems.push(`size ${got.size} != index ${e.size}`);
+      if (got.sha256 !== e.sha256) problems.push(`sha256 ${got.sha256} != index ${e.sha256}`);
+      if (problems.length) {
+        const why = second
+          ? ' (plugin.wasm.gz is intact: plugin.wasm was changed after pull; run `verify` on the tree)'
+          : '';
+        return { ...r, ok: false, detail: `${label}${problems.join(', ')}${why}`, bytes: got.size };
+      }
+      size = got.size;
+      served.push(got.served);
+      // A server that does not compress sent the plain file already: nothing else to download.
+      if (got.served !== 'gzip') break;
     }
-    const sha256 = hash.digest('hex');
-    const problems: string[] = [];
-    if (size !== e.size) problems.push(`size ${size} != index ${e.size}`);
-    if (sha256 !== e.sha256) problems.push(`sha256 ${sha256} != index ${e.sha256}`);
-    const enc = res.headers.get('content-encoding') ?? 'identity';
-    if (problems.length) return { ...r, ok: false, detail: problems.join(', '), bytes: size };
-    return { ...r, ok: true, detail: `${size} bytes, sha256 ok, encoding ${enc}`, bytes: size };
+    return { ...r, ok: true, detail: `${size} bytes, sha256 ok, encoding ${served.join(' and ')}`, bytes: size };
   } catch (err) {
-    return { ...r, ok: false, detail: `request failed: ${(err as Error).message}` };
+    return { ...r, ok: false, detail: `request failed: ${fetchFailure(err)}` };
   }
 }
 
@@ -125,7 +159,7 @@ async function checkConsoleUrl(
         : '';
     return { ...r, ok: false, detail: `console URL answered HTTP ${res.status}${hint}` };
   } catch (err) {
-    return { ...r, ok: false, detail: `console URL request failed: ${(err as Error).message}` };
+    return { ...r, ok: false, detail: `console URL request failed: ${fetchFailure(err)}` };
   }
 }
 

@@ -13,6 +13,7 @@ import { DOCKER_TAR_GZIP, OCI_TAR_GZIP, WASM_LAYER } from '../oci/wasm/layers';
 import { repositoryName } from '../ociview/layout';
 import { readBodyLimited } from './bounded-body';
 import { DEFAULT_CHECK_CONCURRENCY } from '../contract/concurrency';
+import { fetchFailure } from './fetch-error';
 
 /** Manifests are at most 4 MiB (distribution's own limit); a module at most 256 MiB plus its tar. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -138,7 +139,7 @@ async function checkVersion(base: string, e: IndexEntry, timeoutMs: number): Pro
     return {
       ...r,
       ok: false,
-      detail: err instanceof CheckFailure ? err.message : `request failed: ${(err as Error).message}`,
+      detail: err instanceof CheckFailure ? err.message : `request failed: ${fetchFailure(err)}`,
     };
   }
 }
@@ -162,7 +163,7 @@ async function checkRepository(
     return {
       ...r,
       ok: false,
-      detail: err instanceof CheckFailure ? err.message : `request failed: ${(err as Error).message}`,
+      detail: err instanceof CheckFailure ? err.message : `request failed: ${fetchFailure(err)}`,
     };
   }
 }
@@ -194,7 +195,7 @@ export async function checkOciServer(
           },
     );
   } catch (err) {
-    root.detail = `request failed: ${(err as Error).message}`;
+    root.detail = `request failed: ${fetchFailure(err)}`;
   }
   const out = [report(root)];
   if (!root.ok) return out;

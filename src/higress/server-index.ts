@@ -10,6 +10,7 @@ import { InputError } from '../errors';
 import { INDEX_FILE, IndexEntry, PLUGINS_DIR, PluginIndex, TREE_SCHEMA_VERSION } from '../contract/tree-format';
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
 import { BodyTooLarge, readBodyLimited } from './bounded-body';
+import { fetchFailure } from './fetch-error';
 
 /**
  * index.json of the 43-plugin list is ~20 KB and a 10,000-version tree ~4 MB: 16 MiB is generous for
@@ -133,7 +134,7 @@ export async function loadIndex(location: string, opts: { timeoutMs?: number } =
     } catch (err) {
       throw new InputError({
         code: 'E_INDEX_UNREACHABLE',
-        message: `cannot fetch ${where}: ${(err as Error).message}`,
+        message: `cannot fetch ${where}: ${fetchFailure(err)}`,
         context: { url: where },
         hint: 'check the server URL and that the plugin server is running (kubectl port-forward svc/higress-plugin-server 8080:80)',
       });

@@ -79,6 +79,23 @@ export function parseLock(text: string, file: string): { lock?: LockFile; proble
 }
 
 /**
+ * When the list names the same repository and tag on another host (a mirror), the fix is to map the
+ * lock's host, not to rewrite the lock: `pull --lock` would discard a lock made outside.
+ */
+function mirrorHint(locked: string, listed: string): string | undefined {
+  const ref = /^oci:\/\/([^/]+)\/(.+?)(?:@sha256:[0-9a-f]{64})?$/;
+  const a = ref.exec(locked);
+  const b = ref.exec(listed);
+  if (!a || !b || a[1] === b[1]) return undefined;
+  // `mirror --to <host>/<prefix>` keeps the repository path under the prefix.
+  let target: string;
+  if (b[2] === a[2]) target = b[1];
+  else if (b[2].endsWith(`/${a[2]}`)) target = `${b[1]}/${b[2].slice(0, -a[2].length - 1)}`;
+  else return undefined;
+  return `the lock was made against ${a[1]}, the list reads the same plugin from ${target}: add --registry-map ${a[1]}=${target} to check the lock against the mirror (\`pull --lock\` would replace the lock made outside)`;
+}
+
+/**
  * Compares the list (as lock entries without digests) with the lock: any added, removed or
  * re-sourced entry is a problem under --frozen. Digest drift is checked after resolving.
  */
@@ -104,7 +121,7 @@ export function diffLock(wanted: Array<Omit<LockEntry, 'digest'>>, lock: LockFil
           code: 'E_FROZEN',
           message: `${key(w)} source changed from ${l.source} to ${w.source}`,
           context: { file, plugin: w.name, version: w.version },
-          hint,
+          hint: mirrorHint(l.source, w.source) ?? hint,
         }),
       );
     }

@@ -30,8 +30,14 @@ export function humanSize(bytes: number | undefined): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+/**
+ * How the human line names a `downloaded` version: from a registry, or read from a bundle
+ * (`pull oci-layout:<bundle>`: nothing is downloaded; `--json` keeps the status `downloaded`).
+ */
+export type FetchWord = 'downloaded' | 'unbundled';
+
 /** The one line a plugin event gets (failures included: they are not repeated at the end). */
-export function formatPluginEvent(e: PluginEvent): string {
+export function formatPluginEvent(e: PluginEvent, fetched: FetchWord = 'downloaded'): string {
   const alias = e.aliasOf ? ` (alias of ${e.aliasOf})` : '';
   if (e.status === 'failed') {
     const c = e.error?.context;
@@ -39,13 +45,17 @@ export function formatPluginEvent(e: PluginEvent): string {
     return `FAILED ${e.name}@${e.version}${alias}: ${where}${e.error ? `${e.error.detail()} [${e.error.code}]` : 'unknown error'}`;
   }
   if (e.status === 'pruned') return `pruned     ${e.name}@${e.version}`;
-  return `${e.status.padEnd(10)} ${e.name}@${e.version}${alias} ${humanSize(e.size)} ${e.ms} ms`;
+  const status = e.status === 'downloaded' ? fetched : e.status;
+  return `${status.padEnd(10)} ${e.name}@${e.version}${alias} ${humanSize(e.size)} ${e.ms} ms`;
 }
 
 /**
  * Lines on `err`; on a TTY a live line (done/total, in flight, bytes) is redrawn below them.
  */
-export function textReporter(err: NodeJS.WriteStream = process.stderr): Reporter & { clear(): void } {
+export function textReporter(
+  err: NodeJS.WriteStream = process.stderr,
+  fetched: FetchWord = 'downloaded',
+): Reporter & { clear(): void } {
   const tty = Boolean(err.isTTY);
   let total = 0;
   let done = 0;
@@ -66,7 +76,7 @@ export function textReporter(err: NodeJS.WriteStream = process.stderr): Reporter
         }
         if (e.status !== 'cached') bytes += e.size ?? 0;
         // Names, versions and error details came from lists and registries: one escaped line each.
-        err.write(`${safeText(formatPluginEvent(e))}\n`);
+        err.write(`${safeText(formatPluginEvent(e, fetched))}\n`);
       }
       live();
     },

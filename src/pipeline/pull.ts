@@ -440,10 +440,7 @@ async function stage(run: Run, groups: Group[]): Promise<Staged[]> {
  * Publishing them is the commit step; a failure there gets its own line.
  */
 function announceStaged(run: Run, s: Staged): void {
-  const fromSpec = specAlias(s.group, s.specYaml, run.opts.entries);
-  for (const e of [...s.group.entries, ...fromSpec]) {
-    const cached = s.cached.has(e) || (!s.wasmPath && fromSpec.includes(e));
-    const status = cached ? 'cached' : e.aliasOf ? 'aliased' : e.source.kind === 'file' ? 'copied' : 'downloaded';
+  for (const { e, status, cached } of stagedStatuses(run, s)) {
     run.reporter.emit({
       event: 'plugin',
       name: e.name,
@@ -454,6 +451,30 @@ function announceStaged(run: Run, s: Staged): void {
       aliasOf: e.aliasOf,
     });
   }
+}
+
+/** What the progress line of each version of a staged source says (the summary counts the same). */
+function stagedStatuses(
+  run: Run,
+  s: Staged,
+): Array<{ e: PluginEntry; status: 'cached' | 'aliased' | 'copied' | 'downloaded'; cached: boolean }> {
+  const fromSpec = specAlias(s.group, s.specYaml, run.opts.entries);
+  return [...s.group.entries, ...fromSpec].map((e) => {
+    const cached = s.cached.has(e) || (!s.wasmPath && fromSpec.includes(e));
+    const status = cached ? 'cached' : e.aliasOf ? 'aliased' : e.source.kind === 'file' ? 'copied' : 'downloaded';
+    return { e, status, cached };
+  });
+}
+
+/**
+ * The counts of a run that stopped before publishing (a failure without --keep-going): what the
+ * progress lines said for the staged sources (the tree keeps the cached ones; nothing was published),
+ * so the summary never reads "0 cached" under three "cached" lines.
+ */
+function stagedCounts(run: Run, staged: Staged[]): Committed {
+  const out: Committed = { published: 0, downloaded: 0, copied: 0, aliased: 0, cached: 0, pruned: [], lock: [] };
+  for (const s of staged) for (const { status } of stagedStatuses(run, s)) out[status]++;
+  return out;
 }
 
 interface Committed {
@@ -616,9 +637,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
       assertNoIdentityClash(after);
       assertDigestsKept(run, staged, after);
     }
-    const done: Committed = proceed
-      ? await commit(run, staged)
-      : { published: 0, downloaded: 0, copied: 0, aliased: 0, cached: 0, pruned: [], lock: [] };
+    const done: Committed = proceed ? await commit(run, staged) : stagedCounts(run, staged);
     // The OCI view follows the tree like index.json: sources fetched now give their manifests, the
     // previous view those of cached versions.
     if (proceed)

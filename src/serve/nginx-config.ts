@@ -5,7 +5,7 @@
  */
 import * as net from 'net';
 import * as path from 'path';
-import { InputError } from '../errors';
+import { InputError, UsageError } from '../errors';
 
 /**
  * A listen address as the user wrote it, in the two forms it is needed in: `bare` for the socket
@@ -114,7 +114,7 @@ export function rewriteNginxConfig(text: string, opts: NginxRewrite, file = 'ima
     });
   }
   if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) {
-    throw new InputError({
+    throw new UsageError({
       code: 'E_NGINX_PORT',
       message: `port ${opts.port} is not a TCP port`,
       context: { file },

@@ -29,6 +29,7 @@ export class InodeHashes {
   private readonly gz = new Map<string, Promise<{ result: GzipCheck; fileSha256: string }>>();
   /** dev:ino -> tree paths (relative to the root) of the files that are that inode. */
   private readonly holders = new Map<string, string[]>();
+  private readonly reported = new Set<string>();
 
   /** Records which plugin.wasm / plugin.wasm.gz of these version folders share an inode (lstat only). */
   async learnTree(root: string, dirs: ReadonlyArray<{ dir: string }>): Promise<void> {
@@ -57,6 +58,22 @@ export class InodeHashes {
       return `; it is one file (hardlink) with ${all.length} paths, all changed with it: ${all.join(', ')}`;
     return `; it is one file (hardlink) with ${st.nlink} links, all changed with it`;
   }
+
+  /**
+   * True the first time a problem with this file's inode is reported: a file shared by several
+   * folders is reported once (its line names every path), not once per folder.
+   */
+  async firstReport(file: string, code: string): Promise<boolean> {
+    const st = await fs.promises.lstat(file).catch(() => undefined);
+    if (!st || st.nlink < 2) return true;
+    const key = `${inodeKey(st)}:${code}`;
+    if (this.reported.has(key)) return false;
+    this.reported.add(key);
+    return true;
+  }
+
+  /** `name@version` of every folder whose plugin.wasm or .gz differs from its metadata (reported or not). */
+  readonly changed = new Set<string>();
 
   /** size, sha256 and md5 of a regular file, read once per inode; never through a symlink. */
   async hashWasm(file: string): Promise<WasmHashes> {

@@ -155,14 +155,24 @@ export async function verifyVersion(v: VersionDir, hashes: InodeHashes = new Ino
     else fail('E_VERIFY_MISSING', `${WASM_FILE} missing`);
     return problems;
   }
-  const wasmShared =
-    raw.size !== m.size || raw.sha256 !== m.sha256 || raw.md5 !== m.md5 ? await hashes.sharedNote(wasmFile) : '';
-  if (raw.size !== m.size)
-    fail('E_VERIFY_SIZE', `${WASM_FILE} is ${raw.size} bytes, metadata says ${m.size}${wasmShared}`);
-  if (raw.sha256 !== m.sha256)
-    fail('E_VERIFY_SHA256', `${WASM_FILE} sha256 ${raw.sha256} differs from metadata ${m.sha256}${wasmShared}`);
-  if (raw.md5 !== m.md5)
-    fail('E_VERIFY_MD5', `${WASM_FILE} md5 ${raw.md5} differs from metadata ${m.md5}${wasmShared}`);
+  // One line for a changed plugin.wasm (its sha256, with what else differs), and one for a file shared
+  // by several folders, not one per folder and per checksum.
+  const wasmChanged = raw.size !== m.size || raw.sha256 !== m.sha256 || raw.md5 !== m.md5;
+  if (wasmChanged) {
+    hashes.changed.add(`${v.name}@${v.version}`);
+    const code: ErrorCode =
+      raw.sha256 !== m.sha256 ? 'E_VERIFY_SHA256' : raw.size !== m.size ? 'E_VERIFY_SIZE' : 'E_VERIFY_MD5';
+    if (await hashes.firstReport(wasmFile, code)) {
+      const also = [raw.size !== m.size ? 'size' : '', raw.md5 !== m.md5 ? 'md5' : ''].filter(Boolean);
+      const what =
+        raw.sha256 !== m.sha256
+          ? `${WASM_FILE} sha256 ${raw.sha256} differs from metadata ${m.sha256}${also.length ? ` (${also.join(' and ')} too)` : ''}`
+          : raw.size !== m.size
+            ? `${WASM_FILE} is ${raw.size} bytes, metadata says ${m.size}`
+            : `${WASM_FILE} md5 ${raw.md5} differs from metadata ${m.md5}`;
+      fail(code, `${what}${await hashes.sharedNote(wasmFile)}`);
+    }
+  }
   const gzFile = path.join(v.dir, GZ_FILE);
   const gzStat = await fs.promises.lstat(gzFile).catch(() => undefined);
   if (!gzStat) fail('E_VERIFY_MISSING', `${GZ_FILE} missing`);
@@ -171,16 +181,22 @@ export async function verifyVersion(v: VersionDir, hashes: InodeHashes = new Ino
   else {
     const gzProblems: string[] = [];
     if (gzStat.size !== m.gzipSize) gzProblems.push(`${GZ_FILE} is ${gzStat.size} bytes, metadata says ${m.gzipSize}`);
-    // Decoded against the raw file's own sha256 and size, streaming: a gzip bomb stops at that size.
-    const got = await hashes.inspectGz(gzFile, raw).catch(() => ({ result: 'corrupt' as const, fileSha256: '' }));
+    // Decoded against the recorded sha256 and size (the raw file's own when it is intact), streaming: a
+    // gzip bomb stops at that size. A changed plugin.wasm does not make its intact .gz a problem.
+    const want = wasmChanged ? { sha256: m.sha256, size: m.size } : raw;
+    const got = await hashes.inspectGz(gzFile, want).catch(() => ({ result: 'corrupt' as const, fileSha256: '' }));
     if (got.result === 'corrupt') gzProblems.push(`${GZ_FILE} does not decode`);
     else if (got.result === 'oversize')
-      gzProblems.push(`${GZ_FILE} decodes to more than ${WASM_FILE}'s ${raw.size} bytes (decoding stopped there)`);
-    else if (got.result === 'mismatch') gzProblems.push(`${GZ_FILE} does not decode to ${WASM_FILE}`);
+      gzProblems.push(`${GZ_FILE} decodes to more than ${want.size} bytes (decoding stopped there)`);
+    else if (got.result === 'mismatch')
+      gzProblems.push(`${GZ_FILE} does not decode to ${wasmChanged ? `the recorded bytes` : WASM_FILE}`);
     else if (m.gzipSha256 !== undefined && got.fileSha256 !== m.gzipSha256)
       gzProblems.push(`${GZ_FILE} sha256 ${got.fileSha256} differs from metadata ${m.gzipSha256}`);
-    const gzShared = gzProblems.length ? await hashes.sharedNote(gzFile) : '';
-    for (const p of gzProblems) fail('E_VERIFY_GZIP', `${p}${gzShared}`);
+    if (gzProblems.length) hashes.changed.add(`${v.name}@${v.version}`);
+    if (gzProblems.length && (await hashes.firstReport(gzFile, 'E_VERIFY_GZIP'))) {
+      const gzShared = await hashes.sharedNote(gzFile);
+      for (const p of gzProblems) fail('E_VERIFY_GZIP', `${p}${gzShared}`);
+    }
   }
   for (const f of [METADATA_TXT, METADATA_JSON]) {
     if ((await fs.promises.lstat(path.join(v.dir, f)).catch(() => undefined))?.isSymbolicLink())
@@ -253,7 +269,13 @@ function indexShapeProblem(value: unknown): string | undefined {
 }
 
 /** Verifies every version folder and index.json; an empty array means the tree is sound. */
-export async function verifyTree(root: string): Promise<{ checked: number; problems: VerifyError[] }> {
+/**
+ * `changed`: the `name@version` folders whose plugin.wasm or .gz differ from their metadata, so a
+ * caller can leave out what follows from them (the OCI view's manifests of those versions).
+ */
+export async function verifyTree(
+  root: string,
+): Promise<{ checked: number; problems: VerifyError[]; changed: ReadonlySet<string> }> {
   const dirs = await listVersionDirs(root);
   const problems: VerifyError[] = [];
   const metas: PluginMetadata[] = [];
@@ -371,5 +393,5 @@ export async function verifyTree(root: string): Promise<{ checked: number; probl
     }
   }
   problems.push(...(await verifyInventory(root)));
-  return { checked: dirs.length, problems };
+  return { checked: dirs.length, problems, changed: hashes.changed };
 }
