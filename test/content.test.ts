@@ -2,7 +2,7 @@
  * src/content/: the byte work of a pull. Durable and atomic writes (fsutil.ts), bounded concurrency
  * (pool.ts), the Wasm checks (wasm.ts), the bounded .gz check (gzip-check.ts), the CPU pool
  * (cpu-pool.ts) with real worker threads, and the worker's tasks run in-process (cpu-worker.ts), since
- * coverage is not collected inside worker threads. The pooled gzip itself: test/tree-gzip.test.ts.
+ * coverage is not collected inside worker threads. The pooled gzip itself: test/content-gzip.test.ts.
  */
 import * as crypto from 'crypto';
 import * as fs from 'fs';

@@ -45,7 +45,7 @@ const REFERENCE_SUITES = [
   'test/inputs-properties.test.ts',
   'test/inputs-snapshot.test.ts',
   'test/inputs-shipped.test.ts',
-  'test/integration-wasmplugins.test.ts',
+  'test/higress-wasmplugins.test.ts',
 ];
 
 test('a copy of the tracked files with nothing beside it passes the suites that read reference data', () => {

@@ -126,3 +126,41 @@ test('the detector recognises the helpers that start tools, and lets node itself
     ),
   ).toEqual([]);
 });
+
+/**
+ * A test file is named after the room it covers: `<room>[-<topic>]`, the room being a folder of src/
+ * (`src/tree` → `tree-…`), `lib` (the chart generator), `image`, `release` (scripts/release),
+ * `scripts`, `bench`; or one of the suites that span rooms on purpose (`reliability-…`, `docs…`,
+ * `airgap`, `repository`, `test-tiers`). CONTRIBUTING.md lists them.
+ */
+const SPANNING = ['reliability', 'docs', 'airgap', 'repository', 'test-tiers'];
+export function roomOf(testName: string, srcRooms: readonly string[]): string | undefined {
+  const rooms = [...srcRooms, 'lib', 'image', 'release', 'scripts', 'bench', ...SPANNING].sort(
+    (a, b) => b.length - a.length,
+  );
+  return rooms.find((r) => testName === r || testName.startsWith(`${r}-`));
+}
+
+describe('test files are named after the rooms they cover', () => {
+  const srcRooms = fs
+    .readdirSync(path.join(TEST_DIR, '..', 'src'), { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name);
+
+  test('every test file starts with its room', () => {
+    expect(testNames.filter((n) => roomOf(n, srcRooms) === undefined)).toEqual([]);
+  });
+
+  test('the rule can fail: an area name that is no room is refused', () => {
+    expect(roomOf('serving-nginx', srcRooms)).toBeUndefined();
+    expect(roomOf('integration-check', srcRooms)).toBeUndefined();
+    expect(roomOf('treehouse', srcRooms)).toBeUndefined();
+    expect(roomOf('tree-publish', srcRooms)).toBe('tree');
+    expect(roomOf('ociview', srcRooms)).toBe('ociview');
+  });
+
+  test("CONTRIBUTING.md's table lists every test file", () => {
+    const contributing = fs.readFileSync(path.join(TEST_DIR, '..', 'CONTRIBUTING.md'), 'utf8');
+    expect(testNames.filter((n) => !contributing.includes(`\`${n}\``))).toEqual([]);
+  });
+});

@@ -68,7 +68,7 @@ export const GATEWAY_INSECURE_REGISTRIES_ENV = 'WASM_INSECURE_REGISTRIES';
 export const MCP_SERVER_WASM_URL_ENV = 'MCP_SERVER_WASM_IMAGE_URL';
 /**
  * `mcp-server` at the version the Higress release snapshot serves it (2.2.4: inventory key
- * `mcp-server`, version 2.0.1; test/chart-synth.test.ts checks it against the snapshot).
+ * `mcp-server`, version 2.0.1; test/lib-synth.test.ts checks it against the snapshot).
  */
 export const MCP_SERVER_PLUGIN = { name: 'mcp-server', version: '2.0.1' } as const;
 export const MCP_SERVER_PLUGIN_PATH = `/plugins/${MCP_SERVER_PLUGIN.name}/${MCP_SERVER_PLUGIN.version}/plugin.wasm`;

@@ -1,6 +1,6 @@
 /**
  * Static checks of image/Dockerfile and .dockerignore (no Docker engine here): parsed with
- * dockerfile-ast; every RUN must be a project command (serving-cli.test.ts runs them natively) and
+ * dockerfile-ast; every RUN must be a project command (serve-cli.test.ts runs them natively) and
  * every COPY source must exist in the build context or be produced by an earlier stage.
  */
 import { DockerfileParser, From, Instruction } from 'dockerfile-ast';
@@ -195,7 +195,7 @@ test('.dockerignore keeps dependencies, tools and outputs out of the context', (
     'test/fixtures',
     '.git',
     'BENCHMARKS.md',
-    // The chart generator: the CLI never imports it (test/architecture-layers.test.ts).
+    // The chart generator: the CLI never imports it (test/scripts-import-layers.test.ts).
     'main.ts',
     'lib/values.ts',
   ]) {

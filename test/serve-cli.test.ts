@@ -34,7 +34,7 @@ async function cli(args: string[]): Promise<{ code: number; stdout: string; stde
 
 beforeAll(async () => {
   // build/ is the Dockerfile's build stage output: jest's global setup runs the same compile once
-  // (serving-dockerfile.test.ts replays that stage from exactly the files it COPYs).
+  // (image-dockerfile.test.ts replays that stage from exactly the files it COPYs).
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-cli-'));
   fs.copyFileSync(await smallWasm(), path.join(work, 'add-header.wasm'));
   fs.writeFileSync(
