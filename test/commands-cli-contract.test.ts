@@ -95,7 +95,7 @@ describe('one exit code per outcome (README table, --help)', () => {
       expect(help.status).toBe(0);
       const description = help.stdout.split('\n\n')[1].trim();
       expect(`${command}: ${description}`).toMatch(new RegExp(`^${command}: [a-z].*[^.]$`, 's'));
-      expect(`${command}: ${help.stdout.trimEnd().split('\n').pop()}`).toMatch(new RegExp(`^${command}: +8 `));
+      expect(`${command}: ${help.stdout.trimEnd().split('\n').pop()}`).toMatch(new RegExp(`^${command}: +130 `));
     }
   });
   test('2 usage: --registry-map with an oci-layout: source is refused before anything is read or written', async () => {

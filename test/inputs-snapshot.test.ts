@@ -93,7 +93,7 @@ describe('lock file', () => {
       'b@1 is locked but no longer in the list',
     ]);
   });
-  test('a list read from a mirror points at --registry-map, not at `pull --lock` (which drops the lock made outside)', () => {
+  test('a list read from a mirror points at --registry-map, not at `pull --write-lock` (which drops the lock made outside)', () => {
     const lock = parseLock(
       renderLock([
         { name: 'k', version: '1', source: 'oci://public.example/plugins/k:1', digest: `sha256:${'a'.repeat(64)}` },
@@ -105,6 +105,6 @@ describe('lock file', () => {
       '--registry-map public.example=harbor.internal/higress',
     );
     expect(hint('oci://harbor.internal/plugins/k:1')).toContain('--registry-map public.example=harbor.internal ');
-    expect(hint('oci://public.example/plugins/other:1')).toContain('run `pull --lock`');
+    expect(hint('oci://public.example/plugins/other:1')).toContain('run `pull --write-lock`');
   });
 });

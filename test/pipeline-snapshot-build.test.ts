@@ -317,7 +317,7 @@ describe('refusals: exit code, one line, the tree left byte-identical', () => {
     const r = await pull(snapshot, path.join(dir, 'l.json'), path.join(dir, 'p'), '--snapshot-sha256', '0'.repeat(64));
     expect(r.code).toBe(3);
     expect(r.stderr.split('\n')).toContainEqual(
-      `error: ${snapshot}: sha256 is ${good}, --snapshot-sha256 says ${'0'.repeat(64)} (the snapshot is not the released one: fetch plugins/release/snapshots/<version>.json again from the Higress tag)`,
+      `error: ${snapshot}: sha256 is ${good}, --snapshot-sha256 says ${'0'.repeat(64)} (the snapshot is not the released one: fetch plugins/release/snapshots/<version>.json again from the Higress tag) [E_RELEASE_SNAPSHOT]`,
     );
     expect(treeState(root, { mtimes: true })).toEqual(before);
   });

@@ -80,7 +80,7 @@ export function parseLock(text: string, file: string): { lock?: LockFile; proble
 
 /**
  * When the list names the same repository and tag on another host (a mirror), the fix is to map the
- * lock's host, not to rewrite the lock: `pull --lock` would discard a lock made outside.
+ * lock's host, not to rewrite the lock: `pull --write-lock` would discard a lock made outside.
  */
 function mirrorHint(locked: string, listed: string): string | undefined {
   const ref = /^oci:\/\/([^/]+)\/(.+?)(?:@sha256:[0-9a-f]{64})?$/;
@@ -92,7 +92,7 @@ function mirrorHint(locked: string, listed: string): string | undefined {
   if (b[2] === a[2]) target = b[1];
   else if (b[2].endsWith(`/${a[2]}`)) target = `${b[1]}/${b[2].slice(0, -a[2].length - 1)}`;
   else return undefined;
-  return `the lock was made against ${a[1]}, the list reads the same plugin from ${target}: add --registry-map ${a[1]}=${target} to check the lock against the mirror (\`pull --lock\` would replace the lock made outside)`;
+  return `the lock was made against ${a[1]}, the list reads the same plugin from ${target}: add --registry-map ${a[1]}=${target} to check the lock against the mirror (\`pull --write-lock\` would replace the lock made outside)`;
 }
 
 /**
