@@ -1,8 +1,8 @@
 /** `audit`: does a running Higress get every plugin it asks for from the plugin server? */
 import { Command } from 'commander';
 import { exitCodesHelp, VerifyError } from '../errors';
-import { loadInputs } from '../inputs/load';
 import { loadIndex } from '../higress/server-index';
+import { readConsoleList } from './console-list';
 import { readAsks } from '../cluster/asks';
 import { audit, consolePluginsOf, ConsolePlugin, UrlResult } from '../cluster/audit';
 import { connect } from '../cluster/kube';
@@ -25,14 +25,9 @@ export async function auditCommand(opts: Options): Promise<void> {
   let consolePlugins: ConsolePlugin[];
   try {
     if (opts.consoleList) {
-      const list = loadInputs({ lists: [opts.consoleList] });
-      if (list.problems.length)
-        return o.finish({
-          areas: o.problems(list.problems),
-          line: `audit: ${list.problems.length} problem(s) in ${opts.consoleList}`,
-          counts: { problems: list.problems.length },
-        });
-      consolePlugins = consolePluginsOf(list.entries);
+      const entries = readConsoleList(o, opts.consoleList);
+      if (!entries) return;
+      consolePlugins = consolePluginsOf(entries);
     } else consolePlugins = consolePluginsOf((await loadIndex(opts.server)).plugins);
     const kube = await connect(opts);
     asks = await readAsks(kube, opts.namespace);

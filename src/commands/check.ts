@@ -1,9 +1,9 @@
 /** `check <server-url>`: download and verify what a running plugin server serves. */
 import { Command, InvalidArgumentError } from 'commander';
-import { loadInputs } from '../inputs/load';
 import { checkServer, CheckResult } from '../higress/check';
 import { checkOciServer, OciCheckResult } from '../higress/oci-check';
 import { loadIndex } from '../higress/server-index';
+import { readConsoleList } from './console-list';
 import { exitCodesHelp, VerifyError } from '../errors';
 import type { PluginIndex } from '../contract/tree-format';
 import { CliOutput } from './output';
@@ -40,14 +40,9 @@ export async function checkCommand(serverArg: string, opts: Options): Promise<vo
   let index;
   try {
     if (opts.consoleList) {
-      const list = loadInputs({ lists: [opts.consoleList] });
-      if (list.problems.length)
-        return o.finish({
-          areas: o.problems(list.problems),
-          line: `check: ${list.problems.length} problem(s) in ${opts.consoleList}`,
-          counts: { problems: list.problems.length },
-        });
-      consoleEntries = list.entries.filter((e) => !e.aliasOf);
+      const entries = readConsoleList(o, opts.consoleList);
+      if (!entries) return;
+      consoleEntries = entries.filter((e) => !e.aliasOf);
     }
     index = await loadIndex(serverUrl);
   } catch (e) {
