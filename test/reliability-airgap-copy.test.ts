@@ -18,6 +18,7 @@ import { EXIT } from '../src/errors';
 import { nextHop, onRegistryOrigin } from '../src/oci/http/endpoint';
 import { runCliProcess } from './support/cli-process';
 import { HostileServer, startHostileServer } from './support/hostile-server';
+import { ustarHeader } from './support/oci-layout';
 import { Pushed, pushWasmArtifact, Registry, startRegistry } from './support/registry';
 import { REPO_ROOT } from './support/tools';
 import { wasmVariant } from './support/tree-state';
@@ -281,25 +282,6 @@ describe('class 3: credentials stay on the origin they were configured for', () 
 // ---------------------------------------------------------------------------------------------
 // Class 4
 
-function tarHeader(name: string, size: string | number): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name, 0, 100, 'utf8');
-  h.write('0000644\0', 100, 8, 'ascii');
-  h.write('0000000\0', 108, 8, 'ascii');
-  h.write('0000000\0', 116, 8, 'ascii');
-  const field = typeof size === 'number' ? `${size.toString(8).padStart(11, '0')}\0` : size;
-  h.write(field, 124, 12, 'ascii');
-  h.write('00000000000\0', 136, 12, 'ascii');
-  h.write('        ', 148, 8, 'ascii');
-  h.write('0', 156, 1, 'ascii');
-  h.write('ustar\0', 257, 6, 'ascii');
-  h.write('00', 263, 2, 'ascii');
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
-  return h;
-}
-
 /** A few-KiB tar: a valid `oci-layout`, then `index.json` whose header claims `claimed` bytes. */
 function lyingTar(file: string, claimed: string | number): void {
   const marker = Buffer.from('{"imageLayoutVersion":"1.0.0"}');
@@ -307,9 +289,9 @@ function lyingTar(file: string, claimed: string | number): void {
   fs.writeFileSync(
     file,
     Buffer.concat([
-      tarHeader('oci-layout', marker.length),
+      ustarHeader('oci-layout', marker.length),
       pad(marker),
-      tarHeader('index.json', claimed),
+      ustarHeader('index.json', claimed),
       pad(Buffer.from('{"schemaVersion":2,"manifests":[]}')),
       Buffer.alloc(1024),
     ]),

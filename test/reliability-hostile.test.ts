@@ -12,34 +12,34 @@ import { createOciClient } from '../src/oci/client';
 import { rewriteNginxConfig } from '../src/serve/nginx-config';
 import { runCliProcess } from './support/cli-process';
 import { recordFigures } from './support/figures';
-import { gzipBomb, HostileServer, sendGzip, sendJson, startHostileServer, trickle } from './support/hostile-server';
+import {
+  gzipBomb,
+  HostileServer,
+  HostileServers,
+  hostileList,
+  Route,
+  sendGzip,
+  sendJson,
+  trickle,
+} from './support/hostile-server';
 
 /** The CLI at rest is ~60 MiB; every hostile case must stay under this (the old code reached 1.3-2.1 GB). */
 const RSS_BOUND_MIB = 200;
 const figures: Record<string, unknown> = {};
 let dir: string;
-const servers: HostileServer[] = [];
+const hostile = new HostileServers();
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-hostile-'));
 });
 afterAll(async () => {
-  await Promise.all(servers.map((s) => s.close()));
+  await hostile.close();
   fs.rmSync(dir, { recursive: true, force: true });
   recordFigures('hostile', figures);
 });
 
-async function server(routes: Parameters<typeof startHostileServer>[0]): Promise<HostileServer> {
-  const s = await startHostileServer(routes);
-  servers.push(s);
-  return s;
-}
-
-function list(host: string, name = 'x'): string {
-  const file = path.join(dir, `${name}-${Math.random().toString(36).slice(2)}.properties`);
-  fs.writeFileSync(file, `${name}=oci://${host}/plugins/${name}:1.0.0\n`);
-  return file;
-}
+const server = (routes: Record<string, Route>): Promise<HostileServer> => hostile.start(routes);
+const list = (host: string, name?: string): string => hostileList(dir, host, name);
 
 function entry(name: string, i = 0): Record<string, unknown> {
   return { name, version: '1.0.0', sha256: 'a'.repeat(64), size: 10 + i, path: `/plugins/${name}/1.0.0/plugin.wasm` };

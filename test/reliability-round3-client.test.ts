@@ -12,31 +12,22 @@ import * as os from 'os';
 import * as path from 'path';
 import { createOciClient } from '../src/oci/client';
 import { runCliProcess } from './support/cli-process';
-import { HostileServer, Route, sendJson, startHostileServer, trickle } from './support/hostile-server';
+import { HostileServer, HostileServers, hostileList, Route, sendJson, trickle } from './support/hostile-server';
 import { REPO_ROOT } from './support/tools';
 
 let dir: string;
-const servers: HostileServer[] = [];
+const hostile = new HostileServers();
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-round3-'));
 });
 afterAll(async () => {
-  await Promise.all(servers.map((s) => s.close()));
+  await hostile.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function server(routes: Parameters<typeof startHostileServer>[0]): Promise<HostileServer> {
-  const s = await startHostileServer(routes);
-  servers.push(s);
-  return s;
-}
-
-function list(host: string, name = 'x'): string {
-  const file = path.join(dir, `${name}-${Math.random().toString(36).slice(2)}.properties`);
-  fs.writeFileSync(file, `${name}=oci://${host}/plugins/${name}:1.0.0\n`);
-  return file;
-}
+const server = (routes: Record<string, Route>): Promise<HostileServer> => hostile.start(routes);
+const list = (host: string, name?: string): string => hostileList(dir, host, name);
 
 function out(name: string): string {
   return path.join(dir, `${name}-out-${Math.random().toString(36).slice(2)}`);
@@ -237,25 +228,6 @@ function paddedManifest(size: number): Buffer {
   return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MANIFEST_TYPE, layers: [] }).padEnd(size, ' '));
 }
 
-/** Sends `body` in `chunk`-byte pieces every `intervalMs`: a slow but steady registry. */
-function drip(body: Buffer, chunk: number, intervalMs: number): Route {
-  return (req, res) => {
-    res.writeHead(200, { 'content-length': body.length, 'content-type': MANIFEST_TYPE });
-    if (req.method === 'HEAD') return void res.end();
-    let i = 0;
-    const timer = setInterval(() => {
-      if (i >= body.length || res.destroyed) {
-        clearInterval(timer);
-        res.end();
-        return;
-      }
-      res.write(body.subarray(i, i + chunk));
-      i += chunk;
-    }, intervalMs);
-    req.socket.on('close', () => clearInterval(timer));
-  };
-}
-
 describe('class 12: a trickling registry fails under the default flags', () => {
   test('a manifest sent one byte per second: pull with no flags fails E_REGISTRY_TOO_SLOW after one window, not retried', async () => {
     const s = await server({ '/v2/*': trickle(paddedManifest(4000), 1000, { 'content-type': MANIFEST_TYPE }) });
@@ -271,8 +243,10 @@ describe('class 12: a trickling registry fails under the default flags', () => {
   }, 70_000);
 
   test('a slow but steady registry passes the rate; a trickle below it fails (1 s window, library)', async () => {
-    const steady = await server({ '/v2/*': drip(paddedManifest(12_000), 600, 100) }); // 6 KB/s for 2 s
-    const slow = await server({ '/v2/*': drip(paddedManifest(12_000), 1, 50) }); // 20 B/s
+    const steady = await server({
+      '/v2/*': trickle(paddedManifest(12_000), 100, { 'content-type': MANIFEST_TYPE }, 600),
+    }); // 6 KB/s for 2 s
+    const slow = await server({ '/v2/*': trickle(paddedManifest(12_000), 50, { 'content-type': MANIFEST_TYPE }) }); // 20 B/s
     const client = createOciClient({ minRate: { bytesPerSecond: 1024, windowMs: 1000 }, retries: 1 });
     try {
       const ok = await client.resolve({ registry: steady.host, repository: 'plugins/x', tag: '1.0.0' });

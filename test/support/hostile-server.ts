@@ -3,8 +3,10 @@
  * or malicious registry or plugin server would (gzip bombs, trickled bodies, odd auth challenges,
  * forged text). It records every request so a test can assert what the client sent.
  */
+import * as fs from 'fs';
 import * as http from 'http';
 import type { AddressInfo } from 'net';
+import * as path from 'path';
 import * as zlib from 'zlib';
 
 export type Route = (req: http.IncomingMessage, res: http.ServerResponse) => void;
@@ -74,8 +76,11 @@ export function sendJson(doc: unknown, status = 200, headers: http.OutgoingHttpH
   };
 }
 
-/** Sends `body` one byte every `intervalMs` (a slow-drip attack on per-chunk idle timeouts). */
-export function trickle(body: Buffer, intervalMs: number, headers: http.OutgoingHttpHeaders = {}): Route {
+/**
+ * Sends `body` `chunk` bytes (default one) every `intervalMs`: one byte is a slow-drip attack on
+ * per-chunk idle timeouts, larger chunks a slow but steady registry.
+ */
+export function trickle(body: Buffer, intervalMs: number, headers: http.OutgoingHttpHeaders = {}, chunk = 1): Route {
   return (req, res) => {
     res.writeHead(200, { 'content-length': body.length, ...headers });
     if (req.method === 'HEAD') {
@@ -90,9 +95,31 @@ export function trickle(body: Buffer, intervalMs: number, headers: http.Outgoing
         res.end();
         return;
       }
-      res.write(body.subarray(i, i + 1));
-      i++;
+      res.write(body.subarray(i, i + chunk));
+      i += chunk;
     }, intervalMs);
     req.socket.on('close', () => clearInterval(timer));
   };
+}
+
+/** The hostile servers one test file starts; `close()` (in afterAll) stops them all. */
+export class HostileServers {
+  private readonly started: HostileServer[] = [];
+
+  async start(routes: Record<string, Route>): Promise<HostileServer> {
+    const s = await startHostileServer(routes);
+    this.started.push(s);
+    return s;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.started.map((s) => s.close()));
+  }
+}
+
+/** A one-line plugin list in `dir` that asks `host` for `plugins/<name>:1.0.0`. */
+export function hostileList(dir: string, host: string, name = 'x'): string {
+  const file = path.join(dir, `${name}-${Math.random().toString(36).slice(2)}.properties`);
+  fs.writeFileSync(file, `${name}=oci://${host}/plugins/${name}:1.0.0\n`);
+  return file;
 }

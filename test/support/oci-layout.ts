@@ -44,14 +44,17 @@ function digestOf(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-/** One ustar member `name` holding `data`, then the end-of-archive blocks. */
-function tarOf(name: string, data: Buffer): Buffer {
+/**
+ * A ustar header of a regular file. `size` is the member's size, or the raw 12-byte size field as a
+ * string, so a test can write a header that lies (a claim the bytes do not back, base-256, garbage).
+ */
+export function ustarHeader(name: string, size: number | string): Buffer {
   const h = Buffer.alloc(512);
-  h.write(name, 0, 100, 'ascii');
+  h.write(name, 0, 100, 'utf8');
   h.write('0000644\0', 100, 8, 'ascii');
   h.write('0000000\0', 108, 8, 'ascii');
   h.write('0000000\0', 116, 8, 'ascii');
-  h.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124, 12, 'ascii');
+  h.write(typeof size === 'number' ? `${size.toString(8).padStart(11, '0')}\0` : size, 124, 12, 'ascii');
   h.write('00000000000\0', 136, 12, 'ascii');
   h.write('        ', 148, 8, 'ascii');
   h.write('0', 156, 1, 'ascii');
@@ -60,7 +63,13 @@ function tarOf(name: string, data: Buffer): Buffer {
   let sum = 0;
   for (const b of h) sum += b;
   h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'ascii');
-  return Buffer.concat([h, data, Buffer.alloc((512 - (data.length % 512)) % 512), Buffer.alloc(1024)]);
+  return h;
+}
+
+/** One ustar member `name` holding `data`, then the end-of-archive blocks. */
+function tarOf(name: string, data: Buffer): Buffer {
+  const pad = Buffer.alloc((512 - (data.length % 512)) % 512);
+  return Buffer.concat([ustarHeader(name, data.length), data, pad, Buffer.alloc(1024)]);
 }
 
 /** Writes `images` as a layout at `dir` (created); returns each image's digests by `repository:tag`. */
