@@ -67,20 +67,7 @@ export async function checkCommand(serverArg: string, opts: Options): Promise<vo
     });
   }
   if (opts.oci) return checkOciCommand(o, serverUrl, index, opts);
-  const line = (r: CheckResult): void => {
-    o.report(`${r.ok ? 'ok    ' : 'FAILED'} ${r.name}@${r.version} ${r.detail}${r.ok ? '' : ` [${r.url}]`}`);
-    const fields = r.ok ? { message: r.detail } : { code: 'E_CHECK_FAILED' as const, message: r.detail };
-    o.event({
-      event: 'plugin',
-      command: 'check',
-      name: r.name,
-      version: r.version,
-      status: r.ok ? 'ok' : 'failed',
-      url: r.url,
-      size: r.bytes,
-      ...fields,
-    });
-  };
+  const line = (r: CheckResult): void => reportResult(o, r, `${r.name}@${r.version}`, r.bytes);
   const { results, failed } = await checkServer(index, {
     baseUrl: serverUrl,
     sample: opts.sample,
@@ -105,19 +92,7 @@ async function checkOciCommand(o: CliOutput, serverUrl: string, index: PluginInd
     opts.sample === undefined
       ? index.plugins
       : [...index.plugins].sort(() => Math.random() - 0.5).slice(0, opts.sample);
-  const line = (r: OciCheckResult): void => {
-    o.report(`${r.ok ? 'ok    ' : 'FAILED'} ${r.name}:${r.version} ${r.detail}${r.ok ? '' : ` [${r.url}]`}`);
-    const fields = r.ok ? { message: r.detail } : { code: 'E_CHECK_FAILED' as const, message: r.detail };
-    o.event({
-      event: 'plugin',
-      command: 'check',
-      name: r.name,
-      version: r.version,
-      status: r.ok ? 'ok' : 'failed',
-      url: r.url,
-      ...fields,
-    });
-  };
+  const line = (r: OciCheckResult): void => reportResult(o, r, `${r.name}:${r.version}`);
   const results = await checkOciServer(index, {
     baseUrl: serverUrl,
     entries,
@@ -164,4 +139,25 @@ export function register(program: Command): void {
     .option('--json', 'stdout: one JSON event per line (docs/cli-events.schema.json) instead of the report lines')
     .addHelpText('after', `\n${exitCodesHelp()}`)
     .action((url: string, opts: Options) => checkCommand(url, opts));
+}
+
+/** One checked URL: the human line (`ok` or `FAILED`, with the URL when it failed) and its --json event. */
+function reportResult(
+  o: CliOutput,
+  r: { ok: boolean; name: string; version: string; detail: string; url: string },
+  id: string,
+  size?: number,
+): void {
+  o.report(`${r.ok ? 'ok    ' : 'FAILED'} ${id} ${r.detail}${r.ok ? '' : ` [${r.url}]`}`);
+  const fields = r.ok ? { message: r.detail } : { code: 'E_CHECK_FAILED' as const, message: r.detail };
+  o.event({
+    event: 'plugin',
+    command: 'check',
+    name: r.name,
+    version: r.version,
+    status: r.ok ? 'ok' : 'failed',
+    url: r.url,
+    ...(size === undefined ? {} : { size }),
+    ...fields,
+  });
 }

@@ -1,31 +1,30 @@
 /**
- * Reads the inputs of `pull --snapshot <snapshot> [--unmanaged-lock <lock>] [lists...]` and applies
- * upstream's rules (src/inputs/unmanaged-lock.ts) to them: every problem, before any download.
+ * The snapshot build of `pull --snapshot <snapshot> [--unmanaged-lock <lock>] [lists...]`: upstream's
+ * rules (src/inputs/unmanaged-lock.ts) over the lists and snapshot resolveInputs has already read and
+ * parsed; only the unmanaged lock is read here. Every problem, before any download.
  */
-import * as fs from 'fs';
 import { InputError } from '../errors';
 import { sha256Hex } from '../content/fsutil';
 import { readInputFile } from './load';
-import { parsePluginList } from './properties';
-import { parseSnapshot } from './snapshot';
+import { ParseResult } from './properties';
 import { planSnapshotBuild, SnapshotBuildPlan } from './unmanaged-lock';
 
-export function loadSnapshotBuild(files: {
-  lists: string[];
-  snapshot: string;
+export function snapshotBuild(read: {
+  /** Each list parsed, in command-line order. */
+  lists: ParseResult[];
+  snapshot: { parsed: ParseResult; bytes: Buffer; file: string };
   unmanagedLock?: string;
   /** The snapshot's published sha256 (hex, optionally `sha256:`): any other file is refused first. */
   snapshotSha256?: string;
 }): SnapshotBuildPlan {
-  const text = readInputFile(files.snapshot, 'snapshot').toString('utf8');
-  if (files.snapshotSha256 !== undefined) checkSnapshotSha256(files.snapshot, files.snapshotSha256);
-  const lists = files.lists.map((list) => parsePluginList(readInputFile(list, 'plugin list').toString('utf8'), list));
-  const lock = files.unmanagedLock
-    ? { text: readInputFile(files.unmanagedLock, 'unmanaged lock').toString('utf8'), file: files.unmanagedLock }
+  if (read.snapshotSha256 !== undefined)
+    checkSnapshotSha256(read.snapshot.bytes, read.snapshot.file, read.snapshotSha256);
+  const lock = read.unmanagedLock
+    ? { text: readInputFile(read.unmanagedLock, 'unmanaged lock').toString('utf8'), file: read.unmanagedLock }
     : undefined;
   return planSnapshotBuild({
-    lists,
-    snapshot: { parsed: parseSnapshot(text, files.snapshot), text, file: files.snapshot },
+    lists: read.lists,
+    snapshot: { parsed: read.snapshot.parsed, text: read.snapshot.bytes.toString('utf8'), file: read.snapshot.file },
     lock,
   });
 }
@@ -34,12 +33,12 @@ export function loadSnapshotBuild(files: {
  * Upstream's first check of a snapshot build (the Dockerfile's SNAPSHOT_SHA256): the file is the
  * published one, byte for byte, or nothing is pulled.
  */
-export function checkSnapshotSha256(file: string, expected: string): void {
+export function checkSnapshotSha256(bytes: Buffer, file: string, expected: string): void {
   const want = expected
     .trim()
     .toLowerCase()
     .replace(/^sha256:/, '');
-  const got = sha256Hex(fs.readFileSync(file));
+  const got = sha256Hex(bytes);
   if (!/^[0-9a-f]{64}$/.test(want) || got !== want)
     throw new InputError({
       code: 'E_RELEASE_SNAPSHOT',

@@ -31,7 +31,7 @@ import {
   SNAPSHOT_MEDIA_TYPE,
 } from './bundle-format';
 import { readInputFile } from './load';
-import { loadSnapshotBuild } from './load-snapshot-build';
+import { snapshotBuild } from './load-snapshot-build';
 import { diffLock, LockFile, parseLock } from './lock';
 import { dedupe, parsePluginList, ParseResult } from './properties';
 import { parseOciReference } from './reference';
@@ -298,14 +298,17 @@ export async function resolveInputs(req: InputRequest): Promise<{ inputs?: Resol
       problems.push(asProblem(e));
     }
   }
-  // pull --snapshot from lists is upstream's snapshot build: its rules decide the entries (and say
-  // every problem of the same files, so the plain merge's are not repeated).
+  // pull --snapshot from lists is upstream's snapshot build: its rules decide the entries and say
+  // every problem of the files read above (so the plain merge's are not repeated). A file that could
+  // not be read is already a problem, and then only the plain merge reports the rest.
   let build: SnapshotBuildPlan | undefined;
-  if (pull && req.snapshot && !layouts.length) {
+  const snapshotFile = pull && !layouts.length ? req.snapshot : undefined;
+  const snapshotBuildRun = snapshotFile !== undefined && g.parts.length === lists.length + 1;
+  if (snapshotBuildRun) {
     try {
-      build = loadSnapshotBuild({
-        lists,
-        snapshot: req.snapshot,
+      build = snapshotBuild({
+        lists: g.parts.slice(0, lists.length),
+        snapshot: { parsed: g.parts[lists.length], bytes: g.files[lists.length].bytes, file: snapshotFile },
         unmanagedLock: req.unmanagedLock,
         snapshotSha256: req.snapshotSha256,
       });
@@ -317,7 +320,9 @@ export async function resolveInputs(req: InputRequest): Promise<{ inputs?: Resol
     g.parts.flatMap((p) => p.entries),
     g.parts.flatMap((p) => p.problems),
   );
-  if (build) problems.push(...build.problems.filter((p) => !problems.some((q) => q.toLine() === p.toLine())));
+  // In a snapshot build its rules say every problem of the files (a refused --snapshot-sha256 or an
+  // unreadable lock stops it first); otherwise the plain merge does.
+  if (snapshotBuildRun) problems.push(...(build?.problems ?? []));
   else problems.push(...fromFiles.problems);
   let entries = build ? build.entries : fromFiles.entries;
 
