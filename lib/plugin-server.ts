@@ -8,29 +8,28 @@
  */
 import { Construct } from 'constructs';
 import { DeploymentSpec, PodDisruptionBudgetSpec, Probe, ServiceSpec } from '../imports/k8s';
+import { METRICS_PATH } from '../src/contract/metrics';
 import { CONTAINER_PORT } from '../src/contract/service';
 import {
-  and,
   choice,
   eq,
-  failIf,
-  gt,
   ifElse,
   int,
   intOrString,
   isSet,
   lit,
   merged,
+  not,
   omit,
-  printf,
   releaseNamespace,
   TemplateObject,
   Tpl,
   Tree,
   userBlock,
   appended,
+  when,
 } from './helm';
-import { image, LABEL_KEYS, labels, name, selectorLabels } from './helpers';
+import { H, image, LABEL_KEYS, labels, name, selectorLabels } from './helpers';
 import {
   containerSecurityContext,
   imagePullPolicy,
@@ -40,7 +39,15 @@ import {
   tmpMount,
   tmpVolume,
 } from './pod-common';
+import { AUTOSCALING, PDB_ABOVE_REPLICAS, PDB_AT_AUTOSCALING_FLOOR, PDB_CONDITION, refusing } from './scaling';
 import { V } from './values';
+
+/** The annotation keys an annotation-driven Prometheus reads. */
+export const SCRAPE_ANNOTATIONS = {
+  scrape: 'prometheus.io/scrape',
+  port: 'prometheus.io/port',
+  path: 'prometheus.io/path',
+} as const;
 
 const SOURCE = 'lib/plugin-server.ts';
 const HOSTNAME = 'kubernetes.io/hostname';
@@ -98,21 +105,33 @@ const topologySpreadConstraints = choice(
  */
 const oneAtATime = eq<string>(V('antiAffinity'), lit('required'));
 
-/** One replica plus minAvailable 1 would block every node drain, so the PDB needs replicas > 1. */
-export const PDB_CONDITION = and(V('podDisruptionBudget.enabled'), gt(int(V('replicas')), lit(1)));
+/** The PDB's minAvailable, refused where it could never allow an eviction (lib/scaling.ts). */
+export const PDB_MIN_AVAILABLE = refusing(
+  [PDB_ABOVE_REPLICAS, PDB_AT_AUTOSCALING_FLOOR],
+  V('podDisruptionBudget.minAvailable'),
+);
 
 /**
- * minAvailable above replicas renders a PDB no eviction can ever satisfy: every node drain would hang.
- * The cluster accepts it, so the chart refuses it, naming the key.
+ * The `prometheus.io/*` annotations of the pods. On the pods, not the Service: the `kubernetes-pods`
+ * job of Prometheus's example configuration (and of the prometheus-community chart) reads them from
+ * each pod and scrapes every pod, which is what per-pod counters need; the Service-annotation job
+ * scrapes the same endpoints, so annotating both would count every pod twice. The Prometheus Operator
+ * reads neither: it gets the ServiceMonitor (lib/monitoring.ts).
  */
-export const PDB_MIN_AVAILABLE = failIf(
-  gt(int(V('podDisruptionBudget.minAvailable')), int(V('replicas'))),
-  printf(
-    'podDisruptionBudget.minAvailable (%d) is above replicas (%d): no pod could ever be evicted and node drains would hang; set podDisruptionBudget.minAvailable to at most replicas',
-    int(V('podDisruptionBudget.minAvailable')),
-    int(V('replicas')),
-  ),
-  V('podDisruptionBudget.minAvailable'),
+export const scrapeAnnotations = H.defineMap(
+  'scrapeAnnotations',
+  'Annotations that let an annotation-driven Prometheus scrape each server pod at GET /metrics on the http port.',
+  [
+    { key: SCRAPE_ANNOTATIONS.scrape, value: lit('true'), quote: true },
+    { key: SCRAPE_ANNOTATIONS.port, value: lit(String(CONTAINER_PORT)), quote: true },
+    { key: SCRAPE_ANNOTATIONS.path, value: lit(METRICS_PATH), quote: true },
+  ],
+);
+
+/** With metrics on: the scrape annotations, then the user's (which may not replace them); else only the user's. */
+const podAnnotations = choice(
+  [V('metrics.enabled'), merged(scrapeAnnotations, omit(V('podAnnotations'), ...Object.values(SCRAPE_ANNOTATIONS)))],
+  [isSet(V('podAnnotations')), V('podAnnotations')],
 );
 
 export class PluginServer extends Construct {
@@ -140,7 +159,8 @@ export class PluginServer extends Construct {
       kind: 'Deployment',
       metadata,
       spec: {
-        replicas: int(V('replicas')),
+        // Left to the autoscaler when it is on: a value here would reset its count on every upgrade.
+        replicas: when(not(AUTOSCALING), int(V('replicas'))),
         selector: { matchLabels: merged(selectorLabels) },
         strategy: {
           type: 'RollingUpdate',
@@ -152,7 +172,7 @@ export class PluginServer extends Construct {
         template: {
           metadata: {
             labels: merged(labels, omit(V('podLabels'), ...LABEL_KEYS)),
-            annotations: userBlock(V('podAnnotations')),
+            annotations: podAnnotations,
           },
           spec: {
             automountServiceAccountToken: false,
@@ -202,7 +222,8 @@ export class PluginServer extends Construct {
       metadata,
       spec: { minAvailable: PDB_MIN_AVAILABLE, selector: { matchLabels: merged(selectorLabels) } },
       condition: PDB_CONDITION,
-      conditionNote: 'With one replica, minAvailable 1 would block every node drain: no PodDisruptionBudget then.',
+      conditionNote:
+        'With one replica (or autoscaling.minReplicas 1), minAvailable 1 would block every node drain: no PodDisruptionBudget then.',
     });
   }
 }

@@ -8,8 +8,11 @@ import { Construct } from 'constructs';
 import { stringify } from 'yaml';
 import { adoptRbacYaml, DIST_ADOPT_RBAC } from './adopt-rbac';
 import { chartReadme, chartYaml, CI_VALUES, notesTxt } from './chart-files';
+import { Autoscaler } from './autoscaler';
 import { ConsoleEnvPatch } from './console-env-patch';
+import { DASHBOARD_FILE, dashboardJson } from './dashboard';
 import { McpEnvPatch } from './mcp-env-patch';
+import { Monitoring } from './monitoring';
 import { mergeValues, Scope, templatesOf, toDocuments } from './helm';
 import { CHART_NAME, ChartInfo, H } from './helpers';
 import { PluginServer } from './plugin-server';
@@ -24,14 +27,24 @@ export const PLAIN_RELEASE = { name: DEFAULT_SERVICE_NAME, namespace: DEFAULT_NA
 export const DIST_MANIFESTS = 'dist/higress-plugin-server.yaml';
 export const DIST_CONSOLE_PATCH = 'dist/console-patch.yaml';
 export const DIST_MCP_PATCH = 'dist/controller-mcp-patch.yaml';
-/** Helm's install order, so dist/ applies in the same order and reads like `helm template`. */
-const INSTALL_ORDER = ['PodDisruptionBudget', 'Service', 'Deployment', 'Pod'];
+/** Helm's install order, so dist/ applies in the same order and reads like `helm template` (kinds Helm does not know last). */
+const INSTALL_ORDER = [
+  'PodDisruptionBudget',
+  'ConfigMap',
+  'Service',
+  'Deployment',
+  'HorizontalPodAutoscaler',
+  'ServiceMonitor',
+  'Pod',
+];
 /** Every template is gated, so the chart can sit in the Higress chart under `condition: global.enablePluginServer`. */
 const GATE = V('global.enablePluginServer');
 
 /** The chart's constructs. */
 export class PluginServerChart extends Construct {
   readonly server: PluginServer;
+  readonly autoscaler: Autoscaler;
+  readonly monitoring: Monitoring;
   readonly test: ServerTest;
   readonly consolePatch: ConsoleEnvPatch;
   readonly mcpPatch: McpEnvPatch;
@@ -39,6 +52,8 @@ export class PluginServerChart extends Construct {
   constructor(scope: Construct, id: string) {
     super(scope, id);
     this.server = new PluginServer(this, 'server');
+    this.autoscaler = new Autoscaler(this, 'autoscaler');
+    this.monitoring = new Monitoring(this, 'monitoring');
     this.test = new ServerTest(this, 'test');
     this.consolePatch = new ConsoleEnvPatch(this, 'console');
     this.mcpPatch = new McpEnvPatch(this, 'mcp');
@@ -67,6 +82,7 @@ export function synthesize(chart: ChartInfo): Map<string, string> {
   for (const t of templatesOf(root)) files.set(`${CHART_DIR}/templates/${t.props.file}`, t.template(GATE));
   files.set(`${CHART_DIR}/templates/_helpers.tpl`, H.file('lib/helpers.ts'));
   files.set(`${CHART_DIR}/templates/NOTES.txt`, notesTxt(root.consolePatch, root.mcpPatch));
+  files.set(`${CHART_DIR}/${DASHBOARD_FILE}`, dashboardJson());
   files.set(`${CHART_DIR}/Chart.yaml`, chartYaml(chart));
   files.set(`${CHART_DIR}/values.yaml`, valuesYaml());
   files.set(`${CHART_DIR}/values.schema.json`, JSON.stringify(valuesSchema(), null, 2) + '\n');

@@ -59,6 +59,14 @@ const PROBE = (
     }),
   });
 
+/**
+ * A Prometheus duration (`30s`, `1m30s`), the ServiceMonitor CRD's own pattern for `interval` and
+ * `scrapeTimeout`; empty leaves it to Prometheus.
+ */
+const PROM_DURATION = '^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$';
+/** A namespace name (DNS label), or empty for the release's namespace. */
+const NAMESPACE = '^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)?$';
+
 /** Every key the chart accepts, in values.yaml order. */
 export const VALUES_SPEC = group('higress-plugin-server values', {
   global: group(
@@ -236,6 +244,32 @@ export const VALUES_SPEC = group('higress-plugin-server values', {
       description: 'Pods that must stay available during voluntary disruptions.',
     }),
   }),
+  autoscaling: group(
+    'HorizontalPodAutoscaler (autoscaling/v2) on CPU. When enabled it owns the replica count: the Deployment leaves `replicas` out (a `helm upgrade` never resets what the autoscaler chose), the PodDisruptionBudget counts from `minReplicas`, and the container needs `resources.requests.cpu` (utilization is measured against it).',
+    {
+      enabled: bool({ default: false, description: 'Render the HorizontalPodAutoscaler.' }),
+      minReplicas: integer({
+        default: 2,
+        minimum: 1,
+        maximum: 100,
+        description:
+          'Fewest replicas; above `podDisruptionBudget.minAvailable`, or no eviction could ever be allowed at the floor.',
+      }),
+      maxReplicas: integer({
+        default: 5,
+        minimum: 1,
+        maximum: 100,
+        description:
+          'Most replicas, at least `minReplicas`. With `antiAffinity: required` each replica needs its own node: replicas past the node count stay Pending.',
+      }),
+      targetCPUUtilizationPercentage: integer({
+        default: 80,
+        minimum: 1,
+        maximum: 1000,
+        description: 'Average CPU use the autoscaler aims at, in percent of `resources.requests.cpu`.',
+      }),
+    },
+  ),
   podSecurityContext: obj<Record<string, unknown>>({
     default: {
       runAsNonRoot: true,
@@ -304,6 +338,69 @@ export const VALUES_SPEC = group('higress-plugin-server values', {
       failureThreshold: 3,
     }),
   }),
+  metrics: group(
+    'Prometheus metrics the server answers itself at `GET /metrics` on its http port (8080, the container and Service port named `http`): requests and bytes sent per plugin and version, the top missing paths, the build facts (docs/monitoring.md).',
+    {
+      enabled: bool({
+        default: true,
+        description:
+          'Scrape annotations `prometheus.io/scrape`, `prometheus.io/port` and `prometheus.io/path` on the server pods, for Prometheus configs with the usual `kubernetes-pods` job (each pod counts its own requests, so each pod is scraped; the same annotations on the Service as well would scrape every pod twice). The ServiceMonitor and the dashboard need it. Set false for an image without `/metrics` (the older upstream image, see ci/legacy-image-values.yaml).',
+      }),
+      serviceMonitor: group(
+        "A `monitoring.coreos.com/v1` ServiceMonitor for the Prometheus Operator (kube-prometheus-stack), which ignores the annotations. Needs the operator's CRDs in the cluster.",
+        {
+          enabled: bool({ default: false, description: 'Render the ServiceMonitor.' }),
+          namespace: str({
+            default: '',
+            pattern: NAMESPACE,
+            description:
+              "Namespace of the ServiceMonitor, e.g. the one your Prometheus watches; empty means the release's namespace. It always selects the Service in the release's namespace.",
+          }),
+          labels: obj<Record<string, string>>({
+            default: {},
+            schema: LABEL_MAP,
+            description:
+              "Extra labels on the ServiceMonitor: the ones your Prometheus's `serviceMonitorSelector` asks for (kube-prometheus-stack: `release: <its release name>`).",
+          }),
+          interval: str({
+            default: '30s',
+            pattern: PROM_DURATION,
+            description: 'Scrape interval, a Prometheus duration; empty uses the Prometheus global interval.',
+          }),
+          scrapeTimeout: str({
+            default: '',
+            pattern: PROM_DURATION,
+            description:
+              'Scrape timeout, at most `interval` (the operator rejects a longer one); empty uses the Prometheus default.',
+          }),
+        },
+      ),
+      dashboard: group(
+        "A ConfigMap holding the Grafana dashboard (the chart's `dashboards/higress-plugin-server.json`), for the Grafana sidecar that loads dashboards from labelled ConfigMaps (kube-prometheus-stack, the Grafana chart's `sidecar.dashboards`).",
+        {
+          enabled: bool({ default: false, description: 'Render the dashboard ConfigMap.' }),
+          namespace: str({
+            default: '',
+            pattern: NAMESPACE,
+            description:
+              "Namespace of the ConfigMap, e.g. Grafana's when its sidecar watches only that one; empty means the release's namespace.",
+          }),
+          labels: obj<Record<string, string>>({
+            default: { grafana_dashboard: '1' },
+            schema: LABEL_MAP,
+            description:
+              'Labels on the ConfigMap; the sidecar loads ConfigMaps carrying its label (`sidecar.dashboards.label`, `grafana_dashboard` with value "1" by default).',
+          }),
+          annotations: obj<Record<string, string>>({
+            default: {},
+            schema: STRING_MAP,
+            description:
+              'Annotations on the ConfigMap, e.g. the folder for a sidecar with `folderAnnotation` set (`grafana_folder: Higress`).',
+          }),
+        },
+      ),
+    },
+  ),
   console: group(
     'The Higress Console Deployment whose plugin URL pattern points at this server (NOTES.txt and dist/console-patch.yaml).',
     {

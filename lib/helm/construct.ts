@@ -35,7 +35,10 @@ export interface TemplateObjectProps<Spec> {
   readonly apiVersion: string;
   readonly kind: string;
   readonly metadata: Tpl<ObjectMeta>;
-  readonly spec: Tpl<Spec>;
+  /** The object's `spec`; left out for kinds that have none (a ConfigMap). */
+  readonly spec?: Tpl<Spec>;
+  /** A ConfigMap's `data`, written after `metadata`. */
+  readonly data?: Tpl<Record<string, string>> | Record<string, Expr<string>>;
   /**
    * Renders the object only when this holds (`{{- if }}` in the template, skipped in dist/).
    * @default always rendered
@@ -65,8 +68,14 @@ export class TemplateObject<Spec = unknown> extends Construct {
 
   /** The manifest tree, keys in the order they are written out. */
   tree(): unknown {
-    const { apiVersion, kind, metadata, spec } = this.props;
-    return { apiVersion, kind, metadata, spec };
+    const { apiVersion, kind, metadata, spec, data } = this.props;
+    return {
+      apiVersion,
+      kind,
+      metadata,
+      ...(spec === undefined ? {} : { spec }),
+      ...(data === undefined ? {} : { data }),
+    };
   }
 
   /** The object for these values, or undefined when its condition does not hold. */

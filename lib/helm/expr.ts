@@ -334,3 +334,39 @@ export function failIf<T>(cond: Cond, message: Expr<string>, x: Expr<T>): Expr<T
     tpl: `or (and ${cond.arg()} ${fail(message).arg()}) ${x.arg()}`,
   });
 }
+
+/** `not x`: true when x is empty (Go template truthiness). */
+export function not(x: Cond): Expr<boolean> {
+  return expr({ kind: 'boolean', eval: (s) => !truthy(x.eval(s)), tpl: `not ${x.arg()}` });
+}
+
+/** `ge a b`: a >= b. */
+export function ge(a: Expr<number>, b: Expr<number>): Expr<boolean> {
+  return expr({ kind: 'boolean', eval: (s) => a.eval(s) >= b.eval(s), tpl: `ge ${a.arg()} ${b.arg()}` });
+}
+
+/**
+ * `dig "k1" "k2" "" map`: the value at a key path of a user map, or "" when any key on the way is
+ * missing (`index` would fail on a missing intermediate map, dig does not) or the map itself is unset.
+ */
+export function dig(map: Expr<Record<string, unknown>>, ...keys: string[]): Expr<unknown> {
+  return expr<unknown>({
+    kind: 'string',
+    eval: (s) => {
+      let v: unknown = map.eval(s);
+      for (const k of keys) v = isPlainObject(v) && k in v ? v[k] : undefined;
+      return v ?? '';
+    },
+    // `default dict`: a map the user set to null (helm then drops the key) is an empty map, not a type error.
+    tpl: `dig ${keys.map((k) => JSON.stringify(k)).join(' ')} "" (${map.tpl()} | default dict)`,
+  });
+}
+
+/**
+ * `.Files.Get "<path>"`: a file shipped inside the chart (the Grafana dashboard), so its text, which may
+ * hold `{{` of its own, never goes through the template engine. `content` is the same file's text for
+ * the eval back-end: the synthesiser writes that text to `<path>` in the chart.
+ */
+export function chartFile(file: string, content: () => string): Expr<string> {
+  return expr({ kind: 'string', eval: () => content(), tpl: `.Files.Get ${JSON.stringify(file)}` });
+}

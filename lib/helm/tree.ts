@@ -117,6 +117,23 @@ class AppendedList extends Block {
   }
 }
 
+/** `key: <value>` only while `cond` holds (the Deployment's `replicas`, left to the autoscaler when it is on). */
+class WhenCond extends Block {
+  constructor(
+    readonly cond: Cond,
+    readonly value: Expr<unknown>,
+  ) {
+    super();
+  }
+  eval(s: Scope) {
+    return truthy(this.cond.eval(s)) ? this.value.eval(s) : undefined;
+  }
+  lines(key: string, indent: number) {
+    const sp = ' '.repeat(indent);
+    return [`${sp}{{- if ${this.cond.tpl()} }}`, `${sp}${key}: ${inline(this.value)}`, `${sp}{{- end }}`];
+  }
+}
+
 export type TreeNode =
   Block | Expr<unknown> | string | number | boolean | null | undefined | TreeNode[] | { [key: string]: TreeNode };
 export type Tree = TreeNode;
@@ -126,6 +143,7 @@ export const userBlock = (value: Expr<unknown>): Block => new UserBlock(value);
 export const merged = (...parts: Array<Readonly<Record<string, string>> | Expr<Record<string, string>>>): Block =>
   new MergedMap(parts);
 export const appended = (fixed: TreeNode[], extra: Expr<unknown>): Block => new AppendedList(fixed, extra);
+export const when = (cond: Cond, value: Expr<unknown>): Block => new WhenCond(cond, value);
 export const choice = (...branches: Array<readonly [Cond, Expr<unknown> | Tree]>): Block => new Choice(branches);
 
 function isExpr(v: unknown): v is Expr<unknown> {

@@ -87,3 +87,10 @@ app.kubernetes.io/component: plugin-server
 {{- define "higress-plugin-server.consoleNamespace" -}}
 {{- .Values.console.namespace | default .Release.Namespace -}}
 {{- end }}
+
+{{/* Annotations that let an annotation-driven Prometheus scrape each server pod at GET /metrics on the http port. */}}
+{{- define "higress-plugin-server.scrapeAnnotations" -}}
+prometheus.io/scrape: {{ "true" | quote }}
+prometheus.io/port: {{ "8080" | quote }}
+prometheus.io/path: {{ "/metrics" | quote }}
+{{- end }}
