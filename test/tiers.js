@@ -9,6 +9,7 @@ module.exports = {
     'scripts-import-layers',
     'bench-model',
     'lib-constructs',
+    'lib-dashboard',
     'content',
     'cluster-units',
     'errors-catalogue',
