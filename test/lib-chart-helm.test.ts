@@ -8,6 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { TARGET_HIGRESS_VERSION } from '../lib/chart-files';
+import { DASHBOARD_FILE } from '../lib/dashboard';
 import { DIST_CONSOLE_PATCH, DIST_MANIFESTS, DIST_MCP_PATCH } from '../lib/synth';
 import { walkSpec } from '../lib/helm';
 import { VALUES_SPEC } from '../lib/values';
@@ -216,7 +217,7 @@ const ROWS: Row[] = [
   {
     keys: ['podAnnotations'],
     set: ['podAnnotations.note=x'],
-    check: (o) => expect(byKind(o, 'Deployment').spec.template.metadata.annotations).toEqual({ note: 'x' }),
+    check: (o) => expect(byKind(o, 'Deployment').spec.template.metadata.annotations).toMatchObject({ note: 'x' }),
   },
   {
     keys: ['service.port'],
@@ -355,6 +356,142 @@ const ROWS: Row[] = [
       }),
   })),
   {
+    keys: ['autoscaling.enabled', 'autoscaling.minReplicas', 'autoscaling.maxReplicas'],
+    set: ['autoscaling.enabled=true', 'autoscaling.minReplicas=3', 'autoscaling.maxReplicas=9', 'replicas=7'],
+    check: (o) => {
+      expect(byKind(o, 'HorizontalPodAutoscaler').spec).toEqual({
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'higress-plugin-server' },
+        minReplicas: 3,
+        maxReplicas: 9,
+        metrics: [
+          { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } },
+        ],
+      });
+      // The autoscaler owns the count: no replicas in the Deployment, so an upgrade never resets it.
+      expect(byKind(o, 'Deployment').spec.replicas).toBeUndefined();
+      expect(byKind(o, 'PodDisruptionBudget').spec.minAvailable).toBe(1);
+    },
+  },
+  {
+    keys: ['autoscaling.targetCPUUtilizationPercentage'],
+    set: ['autoscaling.enabled=true', 'autoscaling.targetCPUUtilizationPercentage=150'],
+    check: (o) =>
+      expect(byKind(o, 'HorizontalPodAutoscaler').spec.metrics[0].resource.target.averageUtilization).toBe(150),
+  },
+  {
+    keys: [],
+    set: ['autoscaling.enabled=true', 'autoscaling.minReplicas=1'],
+    check: (o) => expect(o.map((x) => x.kind)).not.toContain('PodDisruptionBudget'),
+  },
+  {
+    keys: [],
+    check: (o) => {
+      expect(o.map((x) => x.kind)).not.toContain('HorizontalPodAutoscaler');
+      expect(o.map((x) => x.kind)).not.toContain('ServiceMonitor');
+      expect(o.map((x) => x.kind)).not.toContain('ConfigMap');
+      expect(byKind(o, 'Deployment').spec.template.metadata.annotations).toEqual({
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': '8080',
+        'prometheus.io/path': '/metrics',
+      });
+    },
+  },
+  {
+    keys: ['metrics.enabled'],
+    set: ['metrics.enabled=false'],
+    check: (o) => expect(byKind(o, 'Deployment').spec.template.metadata.annotations).toBeUndefined(),
+  },
+  {
+    keys: [],
+    set: ['metrics.enabled=false', 'podAnnotations.note=x'],
+    check: (o) => expect(byKind(o, 'Deployment').spec.template.metadata.annotations).toEqual({ note: 'x' }),
+  },
+  {
+    keys: [],
+    json: ['podAnnotations={"note":"x","prometheus.io/scrape":"false"}'],
+    check: (o) =>
+      // The chart's scrape annotations stay (metrics.enabled=false is the way to drop them), written once.
+      expect(byKind(o, 'Deployment').spec.template.metadata.annotations).toEqual({
+        'prometheus.io/scrape': 'true',
+        'prometheus.io/port': '8080',
+        'prometheus.io/path': '/metrics',
+        note: 'x',
+      }),
+  },
+  {
+    keys: ['metrics.serviceMonitor.enabled'],
+    set: ['metrics.serviceMonitor.enabled=true'],
+    check: (o) => {
+      const sm = byKind(o, 'ServiceMonitor');
+      expect(sm.apiVersion).toBe('monitoring.coreos.com/v1');
+      expect(sm.metadata.namespace).toBe('higress-system');
+      expect(sm.spec).toEqual({
+        selector: { matchLabels: byKind(o, 'Service').spec.selector },
+        namespaceSelector: { matchNames: ['higress-system'] },
+        endpoints: [{ port: 'http', path: '/metrics', interval: '30s' }],
+      });
+      // It selects the Service by labels the Service carries, on a port the Service has.
+      expect(byKind(o, 'Service').metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
+      expect(byKind(o, 'Service').spec.ports.map((p: Obj) => p.name)).toContain(sm.spec.endpoints[0].port);
+    },
+  },
+  {
+    keys: [
+      'metrics.serviceMonitor.namespace',
+      'metrics.serviceMonitor.labels',
+      'metrics.serviceMonitor.interval',
+      'metrics.serviceMonitor.scrapeTimeout',
+    ],
+    set: [
+      'metrics.serviceMonitor.enabled=true',
+      'metrics.serviceMonitor.namespace=monitoring',
+      'metrics.serviceMonitor.labels.release=kube-prometheus-stack',
+      'metrics.serviceMonitor.interval=1m',
+      'metrics.serviceMonitor.scrapeTimeout=15s',
+    ],
+    check: (o) => {
+      const sm = byKind(o, 'ServiceMonitor');
+      expect(sm.metadata.namespace).toBe('monitoring');
+      expect(sm.metadata.labels.release).toBe('kube-prometheus-stack');
+      expect(sm.spec.namespaceSelector).toEqual({ matchNames: ['higress-system'] });
+      expect(sm.spec.endpoints).toEqual([{ port: 'http', path: '/metrics', interval: '1m', scrapeTimeout: '15s' }]);
+    },
+  },
+  {
+    keys: [],
+    set: ['metrics.serviceMonitor.enabled=true', 'metrics.serviceMonitor.interval='],
+    check: (o) => expect(byKind(o, 'ServiceMonitor').spec.endpoints).toEqual([{ port: 'http', path: '/metrics' }]),
+  },
+  {
+    keys: ['metrics.dashboard.enabled'],
+    set: ['metrics.dashboard.enabled=true'],
+    check: (o) => {
+      const cm = byKind(o, 'ConfigMap');
+      expect(cm.metadata.name).toBe('higress-plugin-server-dashboard');
+      expect(cm.metadata.namespace).toBe('higress-system');
+      expect(cm.metadata.labels.grafana_dashboard).toBe('1');
+      // The file the chart ships, byte for byte (its {{plugin}} legends untouched by the template engine).
+      expect(cm.data).toEqual({
+        'higress-plugin-server.json': fs.readFileSync(path.join(CHART_PATH, DASHBOARD_FILE), 'utf8'),
+      });
+    },
+  },
+  {
+    keys: ['metrics.dashboard.namespace', 'metrics.dashboard.labels', 'metrics.dashboard.annotations'],
+    set: [
+      'metrics.dashboard.enabled=true',
+      'metrics.dashboard.namespace=grafana',
+      'metrics.dashboard.labels.grafana_dashboard=yes',
+      'metrics.dashboard.annotations.grafana_folder=Higress',
+    ],
+    check: (o) => {
+      const cm = byKind(o, 'ConfigMap');
+      expect(cm.metadata.namespace).toBe('grafana');
+      expect(cm.metadata.labels.grafana_dashboard).toBe('yes');
+      expect(cm.metadata.annotations).toEqual({ grafana_folder: 'Higress' });
+    },
+  },
+  {
     keys: ['test.enabled'],
     set: ['test.enabled=false'],
     check: (o) => expect(o.map((x) => x.kind)).not.toContain('Pod'),
@@ -432,6 +569,15 @@ describe('bad values', () => {
     ['tmpVolume.sizeLimit=lots', '/tmpVolume/sizeLimit'],
     ['tmpVolume.sizeLimit=-1Mi', '/tmpVolume/sizeLimit'],
     ['tmpVolume.sizeLimit=64MB', '/tmpVolume/sizeLimit'],
+    ['metrics.serviceMonitor.interval=30x', '/metrics/serviceMonitor/interval'],
+    ['metrics.serviceMonitor.scrapeTimeout=10', '/metrics/serviceMonitor/scrapeTimeout'],
+    ['metrics.serviceMonitor.namespace=Bad_NS', '/metrics/serviceMonitor/namespace'],
+    ['metrics.dashboard.namespace=a.b', '/metrics/dashboard/namespace'],
+    ['metrics.dashboard.labels.grafana_dashboard=-', '/metrics/dashboard/labels'],
+    ['metrics.serviceMonitor.port=http', "'port'"],
+    ['autoscaling.minReplicas=0', '/autoscaling/minReplicas'],
+    ['autoscaling.maxReplicas=101', '/autoscaling/maxReplicas'],
+    ['autoscaling.targetCPUUtilizationPercentage=0', '/autoscaling/targetCPUUtilizationPercentage'],
   ])('%s fails naming %s', (set, key) => {
     // Checked with the gate on and off: validation must not depend on the gate.
     for (const extra of [[ON], []]) {
