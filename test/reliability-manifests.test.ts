@@ -93,6 +93,8 @@ function kubeScore(manifest: string, ignore: string[]): ScoreFinding[] {
 
 let tmp: string;
 let rendered: string;
+/** The chart with its optional objects on: the HorizontalPodAutoscaler, the ServiceMonitor, the dashboard ConfigMap. */
+let renderedAll: string;
 let renderedObjects: Array<Record<string, any>>;
 let distObjects: Array<Record<string, any>>;
 let exceptions: Exception[];
@@ -105,6 +107,17 @@ beforeAll(() => {
   rendered = path.join(tmp, 'chart.yaml');
   fs.writeFileSync(rendered, r.stdout);
   renderedObjects = parseDocs(r.stdout);
+  const all = helmTemplate({
+    set: [
+      'global.enablePluginServer=true',
+      'autoscaling.enabled=true',
+      'metrics.serviceMonitor.enabled=true',
+      'metrics.dashboard.enabled=true',
+    ],
+  });
+  if (all.status !== 0) throw new Error(`helm template failed: ${all.stderr}`);
+  renderedAll = path.join(tmp, 'chart-all.yaml');
+  fs.writeFileSync(renderedAll, all.stdout);
   distObjects = parseDocs(fs.readFileSync(DIST, 'utf8'));
   exceptions = readExceptions(fs.readFileSync(IGNORE_FILE, 'utf8'));
 });
@@ -155,6 +168,8 @@ describe('kube-score', () => {
   test.each([
     ['the rendered chart (helm template, global.enablePluginServer=true)', () => rendered],
     ['the plain manifests (dist/higress-plugin-server.yaml)', () => DIST],
+    // kube-score's deployment-targeted-by-hpa-does-not-have-replicas-configured and hpa checks run here.
+    ['the rendered chart with autoscaling, ServiceMonitor and dashboard on', () => renderedAll],
   ])('%s: no WARNING or CRITICAL finding outside the written exceptions', (what, file) => {
     const all = kubeScore(file(), []);
     const left = kubeScore(
@@ -170,6 +185,20 @@ describe('kube-score', () => {
     });
     expect(left).toEqual([]);
   });
+});
+
+test('negative control: the same run flags a Deployment that keeps replicas under the HPA', () => {
+  const text = fs.readFileSync(renderedAll, 'utf8');
+  const dep = text.indexOf('kind: Deployment');
+  const spec = text.indexOf('\nspec:\n', dep);
+  expect(dep).toBeGreaterThan(-1);
+  const pinned = path.join(tmp, 'chart-all-replicas.yaml');
+  fs.writeFileSync(pinned, `${text.slice(0, spec)}\nspec:\n  replicas: 2\n${text.slice(spec + 7)}`);
+  const checks = kubeScore(
+    pinned,
+    exceptions.map((e) => e.id),
+  ).map((f) => f.check);
+  expect(checks).toContain('deployment-targeted-by-hpa-does-not-have-replicas-configured');
 });
 
 describe('Pod Security Standards: restricted', () => {
