@@ -599,3 +599,132 @@ describe('the Higress umbrella fixture with the plugin server embedded in higres
     expect(await pods('umbrella-off')).toEqual([]);
   });
 });
+
+describe('autoscaling, ServiceMonitor and dashboard against the real API server', () => {
+  const CRD = path.join(REPO_ROOT, 'imports', 'crds', 'servicemonitor.yaml');
+  const ALL_ON = [
+    'autoscaling.enabled=true',
+    'autoscaling.minReplicas=3',
+    'autoscaling.maxReplicas=5',
+    // What the Deployment would hold without the autoscaler: the 3 pods below come from the HPA.
+    'replicas=1',
+    'metrics.serviceMonitor.enabled=true',
+    'metrics.serviceMonitor.labels.release=kps',
+    'metrics.dashboard.enabled=true',
+  ];
+
+  test('negative control: without the Prometheus Operator CRD the ServiceMonitor cannot be installed', async () => {
+    await restrictedNamespace('nocrd');
+    const r = await cp.helm([
+      'install',
+      'plugin-server',
+      CHART_PATH,
+      '-n',
+      'nocrd',
+      ...chartArgs(['metrics.serviceMonitor.enabled=true']),
+    ]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/no matches for kind "ServiceMonitor" in version "monitoring.coreos.com\/v1"/);
+  });
+
+  test('with the CRD applied, helm install --wait creates the HPA, the ServiceMonitor and the dashboard ConfigMap', async () => {
+    await cp.kubectlOk(['apply', '--server-side', '-f', CRD]);
+    await cp.kubectlOk([
+      'wait',
+      '--for=condition=Established',
+      'crd/servicemonitors.monitoring.coreos.com',
+      '--timeout=60s',
+    ]);
+    await restrictedNamespace('observed');
+    await install('observed', ALL_ON);
+    const names = (await cp.kubectlOk(['get', 'hpa,servicemonitor,configmap,pdb', '-n', 'observed', '-o', 'name']))
+      .split('\n')
+      .filter(Boolean)
+      .sort();
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'configmap/higress-plugin-server-dashboard',
+        'horizontalpodautoscaler.autoscaling/higress-plugin-server',
+        'poddisruptionbudget.policy/higress-plugin-server',
+        'servicemonitor.monitoring.coreos.com/higress-plugin-server',
+      ]),
+    );
+    // The ServiceMonitor's selector finds exactly the chart's Service, and names one of its ports.
+    const sm = JSON.parse(
+      await cp.kubectlOk(['get', 'servicemonitor', 'higress-plugin-server', '-n', 'observed', '-o', 'json']),
+    );
+    expect(sm.metadata.labels.release).toBe('kps');
+    const selector = Object.entries(sm.spec.selector.matchLabels as Record<string, string>)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const svcs = JSON.parse(await cp.kubectlOk(['get', 'svc', '-n', 'observed', '-l', selector, '-o', 'json'])).items;
+    expect(svcs.map((s: any) => s.metadata.name)).toEqual(['higress-plugin-server']);
+    expect(svcs[0].spec.ports.map((p: any) => p.name)).toContain(sm.spec.endpoints[0].port);
+    // The dashboard arrives as the chart ships it.
+    const json = await cp.kubectlOk([
+      'get',
+      'configmap',
+      'higress-plugin-server-dashboard',
+      '-n',
+      'observed',
+      '-o',
+      'jsonpath={.data.higress-plugin-server\\.json}',
+    ]);
+    expect(json).toBe(fs.readFileSync(path.join(CHART_PATH, 'dashboards', 'higress-plugin-server.json'), 'utf8'));
+  });
+
+  test('the HPA controller finds its Deployment and raises it to minReplicas', async () => {
+    // No metrics API here: the controller reports it cannot read CPU, but it resolves the target and
+    // enforces minReplicas before it looks at metrics.
+    const list = await settled('observed', 3);
+    expect(new Set(list.map((p) => p.node)).size).toBe(3);
+    const conditions = await cp.waitFor('the HPA conditions', async () => {
+      const hpa = JSON.parse(
+        await cp.kubectlOk(['get', 'hpa', 'higress-plugin-server', '-n', 'observed', '-o', 'json']),
+      );
+      const c = (hpa.status?.conditions ?? []) as Array<{ type: string; status: string; reason: string }>;
+      return c.some((x) => x.type === 'AbleToScale') ? c : undefined;
+    });
+    expect(conditions.find((c) => c.type === 'AbleToScale')).toMatchObject({ status: 'True' });
+  });
+
+  test('helm upgrade leaves the count to the HPA (the Deployment carries no replicas)', async () => {
+    await helmOk([
+      'upgrade',
+      'plugin-server',
+      CHART_PATH,
+      '-n',
+      'observed',
+      '--wait',
+      '--timeout',
+      '90s',
+      ...chartArgs([...ALL_ON, 'tag=1.0.1']),
+    ]);
+    const list = await settled('observed', 3);
+    expect(list.map((p) => p.image)).toEqual(
+      Array(3).fill('higress-registry.cn-hangzhou.cr.aliyuncs.com/higress/plugin-server:1.0.1'),
+    );
+  });
+
+  test('negative control: the same values without autoscaling run the 1 replica the Deployment says', async () => {
+    await restrictedNamespace('unscaled');
+    await install('unscaled', [
+      ...ALL_ON.filter((s) => !s.startsWith('autoscaling.')),
+      'podDisruptionBudget.enabled=false',
+    ]);
+    expect(await settled('unscaled', 1)).toHaveLength(1);
+    expect((await cp.kubectlOk(['get', 'hpa', '-n', 'unscaled', '-o', 'name'])).trim()).toBe('');
+  });
+
+  test('negative control: the CRD rejects a ServiceMonitor the chart would never render', async () => {
+    const bad = {
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'ServiceMonitor',
+      metadata: { name: 'bad', namespace: 'observed' },
+      spec: { selector: { matchLabels: { app: 'x' } }, endpoints: [{ port: 'http', interval: '30 seconds' }] },
+    };
+    const r = await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(bad) });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('spec.endpoints[0].interval');
+  });
+});

@@ -16,6 +16,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { stringify } from 'yaml';
+import { DASHBOARD_FILE } from '../lib/dashboard';
 import { CHART_PATH, helm, parseDocs, renderNotes } from './support/helm';
 import { copyHigressFixtures, embedIntoCore, HIGRESS_VERSION, helmOk as run } from './support/higress-fixture';
 
@@ -288,4 +289,87 @@ describe('the Console and the plugin server agree (embedded layout)', () => {
       expect(facts(objs).consoleUrlReachesService).toBe(true);
     },
   );
+});
+
+describe('metrics, ServiceMonitor, dashboard and autoscaling as higress-core.pluginServer.* values', () => {
+  const dashboardFile = () => fs.readFileSync(path.join(CHART_PATH, DASHBOARD_FILE), 'utf8');
+
+  test('by default: scrape annotations on the pods, no HPA, ServiceMonitor or dashboard', () => {
+    const objs = render(layout('embedded'), {});
+    const dep = pluginServers(objs, 'Deployment')[0];
+    expect(dep.spec.template.metadata.annotations).toEqual({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': '8080',
+      'prometheus.io/path': '/metrics',
+    });
+    expect(objs.map((o) => o.kind)).not.toEqual(expect.arrayContaining(['HorizontalPodAutoscaler']));
+    expect(objs.map((o) => o.kind)).not.toEqual(expect.arrayContaining(['ServiceMonitor']));
+  });
+
+  test('all on through the umbrella: the HPA targets the server, the ServiceMonitor its Service, the dashboard ships whole', () => {
+    const objs = render(layout('embedded'), {
+      set: [
+        `${P}.autoscaling.enabled=true`,
+        `${P}.autoscaling.minReplicas=3`,
+        `${P}.metrics.serviceMonitor.enabled=true`,
+        `${P}.metrics.serviceMonitor.labels.release=kps`,
+        `${P}.metrics.dashboard.enabled=true`,
+        `${P}.metrics.dashboard.namespace=monitoring`,
+      ],
+    });
+    const dep = pluginServers(objs, 'Deployment')[0];
+    const svc = pluginServers(objs, 'Service')[0];
+    const hpa = objs.find((o) => o.kind === 'HorizontalPodAutoscaler')!;
+    expect(hpa.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: dep.metadata.name });
+    expect(hpa.spec.minReplicas).toBe(3);
+    expect(dep.spec.replicas).toBeUndefined();
+    const sm = objs.find((o) => o.kind === 'ServiceMonitor')!;
+    expect(svc.metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
+    expect(sm.spec.namespaceSelector).toEqual({ matchNames: [NS] });
+    expect(sm.metadata.labels.release).toBe('kps');
+    const cm = objs.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'higress-plugin-server-dashboard')!;
+    expect(cm.metadata.namespace).toBe('monitoring');
+    // .Files.Get reads the subchart's own file inside the packaged dependency.
+    expect(cm.data['higress-plugin-server.json']).toBe(dashboardFile());
+  });
+
+  test.each([
+    [
+      [`${P}.autoscaling.enabled=true`, `${P}.autoscaling.minReplicas=2`, `${P}.podDisruptionBudget.minAvailable=2`],
+      'podDisruptionBudget.minAvailable (2) is not below autoscaling.minReplicas (2)',
+    ],
+    [
+      [`${P}.autoscaling.enabled=true`, `${P}.autoscaling.minReplicas=7`],
+      'autoscaling.minReplicas (7) is above autoscaling.maxReplicas (5)',
+    ],
+    [
+      [`${P}.metrics.enabled=false`, `${P}.metrics.serviceMonitor.enabled=true`],
+      'metrics.serviceMonitor.enabled=true needs metrics.enabled=true',
+    ],
+  ])('refused through the umbrella too: %j', (set, message) => {
+    const r = helm([
+      'template',
+      'higress',
+      layout('embedded'),
+      '--set',
+      'global.enablePluginServer=true',
+      ...set.flatMap((s) => ['--set', s]),
+    ]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(message);
+  });
+
+  test('a bad scrape interval fails naming the key under the alias', () => {
+    const r = helm([
+      'template',
+      'higress',
+      layout('embedded'),
+      '--set',
+      'global.enablePluginServer=true',
+      '--set',
+      `${P}.metrics.serviceMonitor.interval=soon`,
+    ]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('metrics/serviceMonitor/interval');
+  });
 });
