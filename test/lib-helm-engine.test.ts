@@ -10,6 +10,10 @@ import { parse as parseYaml, stringify } from 'yaml';
 import {
   and,
   chartAppVersion,
+  chartFile,
+  dig,
+  ge,
+  not,
   defaultsOf,
   dnsLabel,
   ChartValueError,
@@ -56,6 +60,9 @@ const V = valueRefs(SPEC);
 const CHART = { name: 'demo', version: '1.2.3+x', appVersion: '4.5.6' };
 const RELEASE = { name: 'rel', namespace: 'ns', service: 'Helm' };
 
+/** A file shipped in the chart whose text holds template delimiters: .Files.Get must not expand them. */
+const SHIPPED = { file: 'files/dashboard.json', text: '{"legend": "{{plugin}} {{version}}"}\n' };
+
 const H = new HelperSet('demo');
 const port = variable<string>('p', 'string');
 const DEFINED: Array<Expr<unknown>> = [
@@ -83,6 +90,12 @@ const INLINE: Array<Expr<unknown>> = [
   // Passes x through (even 0) unless the condition holds; the failing side is the test below.
   failIf(gt(int(V('replicas')), lit(10)), printf('replicas (%d) is above 10', int(V('replicas'))), V('name')),
   failIf(eq<string>(V('name'), lit('boom')), printf('name is %s', V('name')), lit(0)),
+  not(isSet(V('tag'))),
+  not(hasKey(V('labels'), 'app')),
+  ge(int(V('replicas')), lit(3)),
+  dig(V('labels'), 'app'),
+  dig(V('labels'), 'missing', 'deeper'),
+  chartFile(SHIPPED.file, () => SHIPPED.text),
   ...DEFINED,
 ];
 
@@ -93,6 +106,8 @@ beforeAll(() => {
   fs.writeFileSync(path.join(dir, 'Chart.yaml'), stringify({ apiVersion: 'v2', ...CHART }));
   fs.writeFileSync(path.join(dir, 'values.yaml'), stringify(defaultsOf(SPEC)));
   fs.writeFileSync(path.join(dir, 'templates', '_helpers.tpl'), H.file('test'));
+  fs.mkdirSync(path.join(dir, 'files'));
+  fs.writeFileSync(path.join(dir, SHIPPED.file), SHIPPED.text);
   const data = INLINE.map((e, i) => `  e${i}: {{ toJson ${e.arg()} | quote }}`).join('\n');
   fs.writeFileSync(
     path.join(dir, 'templates', 'out.yaml'),
