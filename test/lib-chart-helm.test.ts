@@ -716,6 +716,25 @@ describe('NOTES.txt', () => {
     );
   });
 
+  test('says how the server is scraped and scaled', () => {
+    const out = notes([ON]);
+    expect(out).toContain('(2 replicas) is installed');
+    expect(out).toContain('GET /metrics on the http port (8080)');
+    expect(out).toContain('Pods carry prometheus.io/scrape');
+    expect(out).not.toContain('ServiceMonitor');
+    const on = notes([
+      ON,
+      'autoscaling.enabled=true',
+      'metrics.serviceMonitor.enabled=true',
+      'metrics.serviceMonitor.namespace=monitoring',
+      'metrics.dashboard.enabled=true',
+    ]);
+    expect(on).toContain('(autoscaled from 2 to 5 replicas at 80% CPU) is installed');
+    expect(on).toContain('ServiceMonitor higress-plugin-server in namespace monitoring');
+    expect(on).toContain('ConfigMap higress-plugin-server-dashboard, namespace higress-system');
+    expect(notes([ON, 'metrics.enabled=false'])).toContain('metrics.enabled=false: no scrape annotations');
+  });
+
   test('with defaults the patch matches dist/console-patch.yaml', () => {
     const out = notes([ON]);
     const body = out.slice(out.indexOf("<<'EOF'\n") + 8, out.indexOf('\nEOF\n'));
