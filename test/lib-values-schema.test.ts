@@ -58,12 +58,12 @@ class K8sValidator {
 
   errors(obj: Obj): string[] {
     const crd = this.crds.get(`${obj.apiVersion}/${obj.kind}`);
-    if (crd)
+    if (crd) {
+      const crdKind = String(obj.kind);
       return crd(obj)
         ? []
-        : (crd.errors ?? []).map(
-            (e) => `${String(obj.kind)} ${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`,
-          );
+        : (crd.errors ?? []).map((e) => `${crdKind} ${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
+    }
     const def = this.byGvk.get(`${obj.apiVersion}/${obj.kind}`);
     if (!def) return [`no definition for ${obj.apiVersion} ${obj.kind}`];
     let validate = this.compiled.get(def);
