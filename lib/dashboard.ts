@@ -122,15 +122,10 @@ export const PANELS: readonly Panel[] = [
   {
     title: 'Top missing paths',
     description:
-      'The paths asked for most often that the server does not have, over the time range shown: what to add to the image (or which client asks for a wrong URL).',
+      "The paths asked for most often that the servers do not have, counted since each pod started (each pod keeps a bounded record of its most asked ones): what to add to the image, or which client asks for a wrong URL. `check <server>` prints one server's list.",
     type: 'table',
     unit: 'short',
-    targets: [
-      {
-        expr: `topk(20, sum by (path) (increase(${selector(METRICS.missingPaths.name)}[$__range])))`,
-        instant: true,
-      },
-    ],
+    targets: [{ expr: `topk(20, sum by (path) (${selector(METRICS.missingPaths.name)}))`, instant: true }],
     w: 12,
     h: 10,
   },
@@ -142,7 +137,7 @@ export const PANELS: readonly Panel[] = [
     unit: 'none',
     targets: [
       {
-        expr: `max by (namespace, pod, version, snapshot_sha256, plugins) (${selector(METRICS.buildInfo.name)})`,
+        expr: `max by (namespace, pod, version, snapshot_sha256, plugins, plugin_versions) (${selector(METRICS.buildInfo.name)})`,
         instant: true,
       },
     ],

@@ -66,7 +66,7 @@ test('panels asked for by the chart: requests and 404s per plugin/version, bytes
   expect(byTitle['404s per plugin and version']).toContain('status="404"');
   expect(byTitle['Bytes sent per plugin and version']).toContain(METRICS.sentBytes.name);
   expect(byTitle['Top missing paths']).toMatch(
-    /^topk\(20, sum by \(path\) \(increase\(higress_plugin_server_missing_requests_total/,
+    /^topk\(20, sum by \(path\) \(higress_plugin_server_missing_path_requests\{/,
   );
   // Legends use Grafana's {{label}}: the chart ships the file through .Files.Get, never through tpl.
   expect(JSON.stringify(shipped)).toContain('{{plugin}} {{version}}');
@@ -76,7 +76,7 @@ describe('the query reader (negative controls: the checks above can fail)', () =
   test.each([
     ['sum(rate(higress_plugin_server_request_total[5m]))', 'higress_plugin_server_request_total is not a metric'],
     ['up{job="x"}', 'up is not a metric'],
-    ['sum by (plugin) (higress_plugin_server_missing_requests_total)', 'label plugin is on none of its metrics'],
+    ['sum by (plugin) (higress_plugin_server_missing_path_requests)', 'label plugin is on none of its metrics'],
     ['higress_plugin_server_sent_bytes_total{status="404"}', 'label status is on none of its metrics'],
     [
       'sum(rate(higress_plugin_server_requests_total[5m])) / on(pod) group_left kube_pod_info',

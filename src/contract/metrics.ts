@@ -44,19 +44,23 @@ export const METRICS = {
     labels: ['plugin', 'version'],
     help: 'Bytes of response bodies sent for plugin files, by plugin and version.',
   },
-  /** Requests that found nothing (404), by path: the bounded top-missing-paths record. */
+  /**
+   * The bounded top-missing-paths record: requests answered 404 for the most asked missing paths,
+   * counted since the server started (a Space-Saving estimate: a path that enters the record may carry
+   * the count of the one it replaced), so a gauge, not a counter.
+   */
   missingPaths: {
-    name: `${METRIC_PREFIX}missing_requests_total`,
-    type: 'counter',
+    name: `${METRIC_PREFIX}missing_path_requests`,
+    type: 'gauge',
     labels: ['path'],
-    help: 'Requests answered 404, by request path (past a fixed number of distinct paths: path="_other").',
+    help: 'Requests answered 404 for the most asked missing paths, since the server started.',
   },
   /** Always 1: the facts of the tree the server was built with. */
   buildInfo: {
     name: `${METRIC_PREFIX}build_info`,
     type: 'gauge',
-    labels: ['version', 'snapshot_sha256', 'plugins'],
-    help: 'Always 1; labels: the image version, the sha256 of the Higress release snapshot, the number of plugins.',
+    labels: ['version', 'snapshot_sha256', 'plugins', 'plugin_versions'],
+    help: 'Always 1; labels: the plugin server version, the release snapshot sha256, the plugin and plugin version counts.',
   },
 } as const satisfies Record<string, MetricSpec>;
 
