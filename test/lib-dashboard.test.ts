@@ -99,3 +99,18 @@ describe('the query reader (negative controls: the checks above can fail)', () =
     });
   });
 });
+
+test('the layout: unique panel ids, every panel inside the 24-column grid, none overlapping', () => {
+  const panels = shipped.panels as Array<{ id: number; gridPos: { x: number; y: number; w: number; h: number } }>;
+  expect(new Set(panels.map((p) => p.id)).size).toBe(panels.length);
+  for (const { gridPos: g } of panels) expect(g.x + g.w).toBeLessThanOrEqual(24);
+  const overlap = (a: (typeof panels)[0]['gridPos'], b: (typeof panels)[0]['gridPos']) =>
+    a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+  const pairs = panels.flatMap((a, i) =>
+    panels
+      .slice(i + 1)
+      .filter((b) => overlap(a.gridPos, b.gridPos))
+      .map((b) => [a.id, b.id]),
+  );
+  expect(pairs).toEqual([]);
+});
