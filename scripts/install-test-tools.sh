@@ -2,8 +2,9 @@
 # Installs everything the test suite and benchmarks run for real, on a fresh Debian machine:
 # Debian packages (nginx, the distribution registry, skopeo, wrk, curl, busybox for the helm-test
 # script, openssl, buildah, runc, debootstrap, iproute2, pass and gnupg for the credential-helper
-# tests) and Go-built tools (helm, oras, kube-score, actionlint, docker-credential-pass, the OCI
-# conformance suite, the gateway fetcher, etcd, the Kubernetes control plane, kwok) into .tools/bin
+# tests, qemu-user-static for the arm64 image) and Go-built tools (helm, oras, kube-score, actionlint,
+# docker-credential-pass, the OCI conformance suite, the gateway fetcher, etcd, the Kubernetes control
+# plane, kwok) into .tools/bin
 # (git-ignored, reused when already built at the pinned version); warm (Go build cache) well under a minute.
 #
 # `--quickstart`: only what the README's quick start needs, in a minute or two: Debian's nginx and curl
@@ -106,14 +107,15 @@ build_base_images() {
   fi
 }
 
-# arm64 emulation for the two-architecture image (test/image-multiarch.test.ts): the kernel runs arm64
+# arm64 emulation for the two-architecture image (test/image-release.test.ts): the kernel runs arm64
 # binaries through Debian's qemu-aarch64-static. binfmt_misc is mounted when it is not (containers and
 # minimal machines), and qemu's own registration line (/usr/lib/binfmt.d, flag F: the interpreter is
 # opened now, so it also works inside a chroot or a runc container) is written when the entry is missing.
 register_arm64_emulation() {
   [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
   [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || cat /usr/lib/binfmt.d/qemu-aarch64.conf >/proc/sys/fs/binfmt_misc/register
-  grep -qx enabled /proc/sys/fs/binfmt_misc/qemu-aarch64
+  grep -qx enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 ||
+    { echo "install-test-tools: arm64 emulation (binfmt_misc qemu-aarch64) is not enabled" >&2; return 1; }
 }
 # The arm64 base of the image (the amd64 one's twin: same suite, same packages, Nginx and wget for
 # arm64): debootstrap's first stage unpacks the arm64 packages, its second stage runs their maintainer
