@@ -2,8 +2,9 @@
 # Installs everything the test suite and benchmarks run for real, on a fresh Debian machine:
 # Debian packages (nginx, the distribution registry, skopeo, wrk, curl, busybox for the helm-test
 # script, openssl, buildah, runc, debootstrap, iproute2, pass and gnupg for the credential-helper
-# tests) and Go-built tools (helm, oras, kube-score, actionlint, docker-credential-pass, the OCI
-# conformance suite, the gateway fetcher, etcd, the Kubernetes control plane, kwok) into .tools/bin
+# tests, qemu-user-static for the arm64 image) and Go-built tools (helm, oras, kube-score, actionlint,
+# docker-credential-pass, the OCI conformance suite, the gateway fetcher, etcd, the Kubernetes control
+# plane, kwok) into .tools/bin
 # (git-ignored, reused when already built at the pinned version); warm (Go build cache) well under a minute.
 #
 # `--quickstart`: only what the README's quick start needs, in a minute or two: Debian's nginx and curl
@@ -34,8 +35,10 @@ need_apt=()
 # openssl: test certificates; buildah, runc, debootstrap, ip (iproute2): the image built and
 # run without Docker (chroot isolation, vfs storage, a network namespace); pass, gpg: the store
 # behind docker-credential-pass.
+# qemu-aarch64-static (qemu-user-static): the arm64 image built and run under emulation.
 apt_pairs="nginx:nginx docker-registry:docker-registry skopeo:skopeo wrk:wrk curl:curl busybox:busybox
-  openssl:openssl buildah:buildah runc:runc debootstrap:debootstrap ip:iproute2 pass:pass gpg:gnupg"
+  openssl:openssl buildah:buildah runc:runc debootstrap:debootstrap ip:iproute2 pass:pass gpg:gnupg
+  qemu-aarch64-static:qemu-user-static"
 [ "$QUICKSTART" = 1 ] && apt_pairs="nginx:nginx curl:curl"
 for pair in $apt_pairs; do
   bin=${pair%%:*}; pkg=${pair##*:}
@@ -54,21 +57,25 @@ done
 mkdir -p .tools/bin .tools/images
 tools_bin="$PWD/.tools/bin"
 export GOBIN="$PWD/.tools/bin" GOFLAGS=-mod=mod GOTOOLCHAIN=local
+# The Debian suite of every debootstrap base image below (amd64 and arm64 alike: one place to switch).
+DEBIAN_SUITE=bookworm
+# The Debian mirror this machine's apt already uses (sources.list or deb822 .sources).
+# (Some of these files do not exist: cat's failure must not end the script under pipefail.)
+debian_mirror() {
+  { cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null || true; } |
+    sed -nE 's#^(deb[[:space:]]+(\[[^]]*\][[:space:]]+)?|URIs:[[:space:]]+)(https?://[^[:space:]]+/debian)/?([[:space:]].*)?$#\3#p' | head -1
+}
 # The image tests' base images, made while Go builds (debootstrap waits on Debian's mirror, Go on
 # the CPU): started in the background here, waited for at the end.
 build_base_images() {
   # The base image the runc test builds the server image on: Debian's nginx (and wget, which the
   # HEALTHCHECK runs) made with debootstrap from Debian's mirror, kept as a rootfs tar (no Docker Hub).
-  DEBIAN_SUITE=bookworm
   base_stamp=".tools/images/.debian-nginx.version"
   base_want="$DEBIAN_SUITE minbase nginx,wget"
   if [ ! -f .tools/images/debian-nginx-rootfs.tar ] || [ "$(cat "$base_stamp" 2>/dev/null)" != "$base_want" ]; then
     mkdir -p .tools/images
     rootfs=$(mktemp -d)
-    # The Debian mirror this machine's apt already uses (sources.list or deb822 .sources).
-    # (Some of these files do not exist: cat's failure must not end the script under pipefail.)
-    mirror=$({ cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null || true; } |
-      sed -nE 's#^(deb[[:space:]]+(\[[^]]*\][[:space:]]+)?|URIs:[[:space:]]+)(https?://[^[:space:]]+/debian)/?([[:space:]].*)?$#\3#p' | head -1)
+    mirror=$(debian_mirror)
     debootstrap --variant=minbase --include=nginx,wget "$DEBIAN_SUITE" "$rootfs" "${mirror:?no Debian mirror in /etc/apt/sources.list*}" >/dev/null
     tar --numeric-owner -C "$rootfs" -cf .tools/images/debian-nginx-rootfs.tar.tmp .
     mv .tools/images/debian-nginx-rootfs.tar.tmp .tools/images/debian-nginx-rootfs.tar
@@ -97,6 +104,37 @@ build_base_images() {
     mv .tools/images/debian-node-rootfs.tar.tmp .tools/images/debian-node-rootfs.tar
     rm -rf "$work"
     echo "$node_want" >"$node_stamp"
+  fi
+}
+
+# arm64 emulation for the two-architecture image (test/image-release.test.ts): the kernel runs arm64
+# binaries through Debian's qemu-aarch64-static. binfmt_misc is mounted when it is not (containers and
+# minimal machines), and qemu's own registration line (/usr/lib/binfmt.d, flag F: the interpreter is
+# opened now, so it also works inside a chroot or a runc container) is written when the entry is missing.
+register_arm64_emulation() {
+  [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || cat /usr/lib/binfmt.d/qemu-aarch64.conf >/proc/sys/fs/binfmt_misc/register
+  grep -qx enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 ||
+    { echo "install-test-tools: arm64 emulation (binfmt_misc qemu-aarch64) is not enabled" >&2; return 1; }
+}
+# The arm64 base of the image (the amd64 one's twin: same suite, same packages, Nginx and wget for
+# arm64): debootstrap's first stage unpacks the arm64 packages, its second stage runs their maintainer
+# scripts inside the rootfs under emulation. Slower than the amd64 base (every script is emulated), so it
+# runs in the background beside the Go builds too, with its own log.
+build_arm64_base_image() {
+  arm64_stamp=".tools/images/.debian-nginx-arm64.version"
+  arm64_want="$DEBIAN_SUITE minbase nginx,wget arm64"
+  if [ ! -f .tools/images/debian-nginx-rootfs-arm64.tar ] || [ "$(cat "$arm64_stamp" 2>/dev/null)" != "$arm64_want" ]; then
+    mkdir -p .tools/images
+    rootfs=$(mktemp -d)
+    mirror=$(debian_mirror)
+    debootstrap --arch=arm64 --foreign --variant=minbase --include=nginx,wget "$DEBIAN_SUITE" "$rootfs" \
+      "${mirror:?no Debian mirror in /etc/apt/sources.list*}" >/dev/null
+    chroot "$rootfs" /debootstrap/debootstrap --second-stage >/dev/null
+    tar --numeric-owner -C "$rootfs" -cf .tools/images/debian-nginx-rootfs-arm64.tar.tmp .
+    mv .tools/images/debian-nginx-rootfs-arm64.tar.tmp .tools/images/debian-nginx-rootfs-arm64.tar
+    rm -rf "$rootfs"
+    echo "$arm64_want" >"$arm64_stamp"
   fi
 }
 
@@ -166,6 +204,9 @@ done
 if [ "$QUICKSTART" = 0 ]; then
   build_base_images >.tools/images/build.log 2>&1 &
   base_images_pid=$!
+  register_arm64_emulation
+  build_arm64_base_image >.tools/images/build-arm64.log 2>&1 &
+  arm64_base_pid=$!
   build_kubernetes >.tools/bin/kubernetes-build.log 2>&1 &
   kubernetes_pid=$!
 fi
@@ -230,6 +271,11 @@ fi
 if ! wait "$base_images_pid"; then
   cat .tools/images/build.log >&2
   echo "install-test-tools: building the base images failed (log above)" >&2
+  exit 1
+fi
+if ! wait "$arm64_base_pid"; then
+  cat .tools/images/build-arm64.log >&2
+  echo "install-test-tools: building the arm64 base image failed (log above)" >&2
   exit 1
 fi
 

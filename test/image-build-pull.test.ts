@@ -9,7 +9,7 @@
  * one-line error, so no image is made from an unverified tree.
  *
  * Only NODE_IMAGE and NGINX_IMAGE (no Docker Hub here), PLUGINS_LIST and PULL_FLAGS (a list for the
- * local registry, plain HTTP) are given. The build stage needs the npm registry, as it does in CI.
+ * local registry, plain HTTP) and empty SNAPSHOT and UNMANAGED_LOCK (no snapshot build) are given. The build stage needs the npm registry, as it does in CI.
  */
 import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
@@ -65,6 +65,12 @@ function build(list: string, tag: string) {
       '--tls-verify=false',
       ...npmTrust,
       ...baseArgs,
+      // A list of this test's own registry instead of the default inputs (the 2.2.4 snapshot build,
+      // whose digests only the public registry holds; test/image-release.test.ts builds from those).
+      '--build-arg',
+      'SNAPSHOT=',
+      '--build-arg',
+      'UNMANAGED_LOCK=',
       '--build-arg',
       `PLUGINS_LIST=${list}`,
       '--build-arg',

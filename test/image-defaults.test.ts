@@ -1,11 +1,18 @@
 /**
- * The image built with its default arguments answers a superset of the upstream image's URLs and
- * every URL the Higress Console builds, with the right bytes. The upstream image stores each plugin
- * of its list under both /1.0.0/ and /2.0.0/; the Console asks for `<name>/<spec.yaml version>`.
+ * The image built with its default inputs answers every URL a Higress consumer asks for, with the
+ * right bytes and never a 404: every URL upstream 2.2.4 serves (the snapshot's plugins at their
+ * versions under every name, the unmanaged ones at servedVersion, plugins/snapshot-inventory.json),
+ * every URL the Higress Console builds (its spec.yaml version of each built-in plugin, among them the
+ * 8 plugins 2.2.4 does not serve), and 1.0.0 and 2.0.0 of every plugin of the upstream list (older
+ * Consoles, existing WasmPlugins and the controller's MCP_SERVER_WASM_IMAGE_URL, all served by every
+ * image before 2.2.4). The URL sets come from the reference files in test/fixtures/reference, not
+ * from the image's inputs.
  *
- * The tree is built the way the Dockerfile's tree stage builds it: `pull` of the default PLUGINS_LIST,
- * here from a real registry on 127.0.0.1 holding a distinct module for every source (the lists are
- * copied with the public registry host replaced), then served by the real Nginx with image/nginx.conf.
+ * The tree is built the way the Dockerfile's tree stage builds it: `pull` of its default SNAPSHOT,
+ * UNMANAGED_LOCK and PLUGINS_LIST (`pull --snapshot image/snapshot.json --unmanaged-lock
+ * image/unmanaged-plugins.lock.json image/plugins.properties image/console.plugins.properties`), here
+ * from a real registry on 127.0.0.1 holding a distinct module at every reference of those inputs
+ * (test/support/reference-registry.ts), then served by the real Nginx with image/nginx.conf.
  * The same Nginx is also the read-only OCI registry of the tree (/v2/): the gateway's own fetcher,
  * oras and skopeo load every plugin of the default image through it.
  */
@@ -15,69 +22,82 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { CONSOLE_SPEC_VERSIONS } from '../src/higress/console-versions';
-import { PLUGINS_DIR, WASM_FILE } from '../src/contract/tree-format';
+import { IndexEntry, INVENTORY_FILE, PLUGINS_DIR, WASM_FILE } from '../src/contract/tree-format';
 import { parsePluginList } from '../src/inputs/properties';
 import { OCI_DIR, repositoryName, ViewFile, VIEW_FILE } from '../src/ociview/layout';
 import { promisify } from 'util';
 import { gatewayFetch } from './support/gateway-client';
 import { runCli } from './support/cli-run';
 import { RunningNginx, startNginx } from './support/nginx';
-import { pushWasmArtifact, Registry, startRegistry } from './support/registry';
+import {
+  pushReferenceInputs,
+  ReferenceInputs,
+  LockDoc,
+  SnapshotDoc,
+  UPSTREAM_HOST,
+} from './support/reference-registry';
+import { Registry, startRegistry } from './support/registry';
 import { REPO_ROOT, tool } from './support/tools';
 import { smallWasm } from './support/wasm';
-import { wasmVariant } from './support/tree-state';
 
 const run = promisify(execFile);
-const UPSTREAM_HOST = 'higress-registry.cn-hangzhou.cr.aliyuncs.com';
-const UPSTREAM_LIST = path.join(REPO_ROOT, 'test', 'fixtures', 'reference', 'plugin-server.plugins.properties');
+const REFERENCE = path.join(REPO_ROOT, 'test', 'fixtures', 'reference');
+const readRef = (f: string) => fs.readFileSync(path.join(REFERENCE, f), 'utf8');
 const hex = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
-/** The Dockerfile's default PLUGINS_LIST, as written there. */
-function defaultLists(): string[] {
-  const m = /^ARG PLUGINS_LIST="?([^"\n]+)"?$/m.exec(
+/** The Dockerfile's default value of a build argument, as written there. */
+function dockerfileDefault(name: string): string {
+  const m = new RegExp(`^ARG ${name}="?([^"\n]*)"?$`, 'm').exec(
     fs.readFileSync(path.join(REPO_ROOT, 'image', 'Dockerfile'), 'utf8'),
   );
-  if (!m) throw new Error('image/Dockerfile has no PLUGINS_LIST default');
-  return m[1].trim().split(/\s+/);
+  if (!m) throw new Error(`image/Dockerfile has no ${name} default`);
+  return m[1].trim();
 }
+const defaultLists = () => dockerfileDefault('PLUGINS_LIST').split(/\s+/);
 
 let reg: Registry;
 let dir: string;
 let root: string;
 let nginx: RunningNginx;
-/** `<name>/<version>` -> sha256 of the bytes its source holds. */
-const expected = new Map<string, string>();
+let ref: ReferenceInputs;
+let index: { plugins: IndexEntry[] };
+
+/** `host/repository:tag` of an input, as `[repository, tag]` at the upstream host. */
+function repoTag(reference: string): [string, string] {
+  const m = /^[^/]+\/(.+):([^:/@]+)(?:@.*)?$/.exec(reference.replace(/^oci:\/\//, ''));
+  if (!m) throw new Error(`not a reference: ${reference}`);
+  return [m[1], m[2]];
+}
 
 beforeAll(async () => {
   reg = await startRegistry();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'image-defaults-'));
-  const base = fs.readFileSync(await smallWasm());
-  const lists: string[] = [];
-  const pushed = new Map<string, string>();
-  for (const list of defaultLists()) {
-    const copy = path.join(dir, path.basename(list));
-    fs.writeFileSync(copy, fs.readFileSync(path.join(REPO_ROOT, list), 'utf8').split(UPSTREAM_HOST).join(reg.host));
-    lists.push(copy);
-    const parsed = parsePluginList(fs.readFileSync(copy, 'utf8'), copy);
-    expect(parsed.problems).toEqual([]);
-    for (const e of parsed.entries) {
-      if (e.aliasOf || e.source.kind !== 'oci') continue;
-      const { repository, tag } = e.source.ref;
-      const key = `${repository}:${tag}`;
-      if (!pushed.has(key)) {
-        // A valid module of its own per source: a custom section naming it.
-        const bytes = wasmVariant(base, key);
-        await pushWasmArtifact(reg, repository, tag!, bytes);
-        pushed.set(key, hex(bytes));
-      }
-      expected.set(`${e.name}/${e.version}`, pushed.get(key)!);
-    }
-    for (const e of parsed.entries)
-      if (e.aliasOf) expected.set(`${e.name}/${e.version}`, expected.get(`${e.name}/${e.aliasOf}`)!);
-  }
+  const read = (f: string) => fs.readFileSync(path.join(REPO_ROOT, f), 'utf8');
+  ref = await pushReferenceInputs(reg, fs.readFileSync(await smallWasm()), {
+    snapshot: read(dockerfileDefault('SNAPSHOT')),
+    lock: read(dockerfileDefault('UNMANAGED_LOCK')),
+    lists: defaultLists().map(read),
+  });
+  const write = (f: string, text: string) => {
+    fs.writeFileSync(path.join(dir, path.basename(f)), text);
+    return path.join(dir, path.basename(f));
+  };
+  const lists = defaultLists().map((f, i) => write(f, ref.lists[i]));
   root = path.join(dir, 'tree');
-  const pull = await runCli('pull', ...lists, '--out', root, '--concurrency', '8');
-  if (pull.code !== 0) throw new Error(`pull of the default lists failed:\n${pull.stderr}`);
+  const pull = await runCli(
+    'pull',
+    '--snapshot',
+    write(dockerfileDefault('SNAPSHOT'), ref.snapshot),
+    '--unmanaged-lock',
+    write(dockerfileDefault('UNMANAGED_LOCK'), ref.lock),
+    ...lists,
+    '--out',
+    root,
+    '--concurrency',
+    '8',
+  );
+  if (pull.code !== 0) throw new Error(`pull of the default inputs failed:\n${pull.stderr}`);
+  index = JSON.parse(fs.readFileSync(path.join(root, PLUGINS_DIR, 'index.json'), 'utf8')) as typeof index;
   nginx = await startNginx(root, { accessLog: 'off' });
 }, 300_000);
 
@@ -87,43 +107,117 @@ afterAll(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** The sha256 of what the server answers at a plugin URL, or `HTTP <status>`. */
 async function served(name: string, version: string): Promise<string> {
   const res = await fetch(`${nginx.url}/${PLUGINS_DIR}/${name}/${version}/${WASM_FILE}`);
   if (res.status !== 200) return `HTTP ${res.status}`;
   return hex(Buffer.from(await res.arrayBuffer()));
 }
 
-test('the default lists are both shipped lists', () => {
+/** Asks every URL; returns the ones answered otherwise than with `want` (so a 404 names its URL). */
+async function wrongAnswers(urls: Array<{ name: string; version: string; want: string }>): Promise<string[]> {
+  const wrong: string[] = [];
+  for (const u of urls) {
+    const got = await served(u.name, u.version);
+    if (got !== u.want) wrong.push(`/plugins/${u.name}/${u.version}/: ${got}, want ${u.want}`);
+  }
+  return wrong;
+}
+
+/** The module the registry holds at an upstream reference (the bytes that URL must serve). */
+const bytesOf = (reference: string) => hex(ref.moduleAt(...repoTag(reference)));
+
+test('the default inputs are the 2.2.4 snapshot build over both shipped lists', () => {
+  expect(dockerfileDefault('SNAPSHOT')).toBe('image/snapshot.json');
+  expect(dockerfileDefault('UNMANAGED_LOCK')).toBe('image/unmanaged-plugins.lock.json');
   expect(defaultLists()).toEqual(['image/plugins.properties', 'image/console.plugins.properties']);
 });
 
-test('every URL the upstream image answers (each plugin under /1.0.0/ and /2.0.0/) is answered with the bytes of its source', async () => {
-  const upstream = parsePluginList(fs.readFileSync(UPSTREAM_LIST, 'utf8'), UPSTREAM_LIST).entries;
-  expect(upstream).toHaveLength(43);
-  const wrong: string[] = [];
-  for (const e of upstream) {
-    const want = expected.get(`${e.name}/2.0.0`);
-    for (const version of ['1.0.0', '2.0.0']) {
-      const got = await served(e.name, version);
-      if (got !== want) wrong.push(`${e.name}/${version}: ${got}`);
-    }
+test('every URL upstream 2.2.4 serves is answered with the bytes 2.2.4 serves there, and its inventory', async () => {
+  const snapshot = JSON.parse(readRef('higress-plugin-snapshot-2.2.4.json')) as SnapshotDoc;
+  const lock = JSON.parse(readRef('unmanaged-plugins.lock.json')) as LockDoc;
+  const urls: Array<{ name: string; version: string; want: string }> = [];
+  const inventoryKeys: string[] = [];
+  for (const p of snapshot.plugins) {
+    const ps = p.consumers.pluginServer;
+    if (!ps) continue;
+    const names = [...new Set([ps.httpPath, ps.inventoryKey ?? ps.httpPath, ...(ps.aliases ?? [])])];
+    inventoryKeys.push(ps.inventoryKey ?? ps.httpPath, ...(ps.aliases ?? []));
+    for (const name of names) urls.push({ name, version: p.version, want: bytesOf(p.ociRef) });
   }
-  expect(wrong).toEqual([]);
-  // The controller's MCP server URL (MCP_SERVER_WASM_IMAGE_URL) is one of them.
-  expect(await served('mcp-server', '1.0.0')).toBe(expected.get('mcp-server/2.0.0'));
+  for (const [name, l] of Object.entries(lock.plugins))
+    urls.push({ name, version: l.servedVersion, want: bytesOf(`${l.repository}:${l.tag}`) });
+  // 35 managed plugins (34 at 2.0.1, cors at 2.0.2) plus the jsonrpc-converter alias, and the 9 unmanaged.
+  expect(urls).toHaveLength(45);
+  expect(await wrongAnswers(urls)).toEqual([]);
+
+  const res = await fetch(`${nginx.url}/${PLUGINS_DIR}/${INVENTORY_FILE}`);
+  expect(res.status).toBe(200);
+  const inventory = (await res.json()) as Record<string, { version: string; wasmSha256: string }>;
+  expect(Object.keys(inventory).sort()).toEqual([...new Set(inventoryKeys)].sort());
+  for (const u of urls.filter((x) => x.name in inventory))
+    expect([u.name, inventory[u.name].version, inventory[u.name].wasmSha256]).toEqual([u.name, u.version, u.want]);
 });
 
-test('every URL the Higress Console builds (the spec.yaml version of each built-in plugin) is answered with the bytes of its source', async () => {
-  const consoleList = path.join(REPO_ROOT, 'image', 'console.plugins.properties');
-  const entries = parsePluginList(fs.readFileSync(consoleList, 'utf8'), consoleList).entries;
+test('every URL the Higress Console builds (its spec.yaml version of each built-in plugin) is answered with the bytes of its source', async () => {
+  const entries = parsePluginList(readRef('console.plugins.properties'), 'console.plugins.properties').entries;
   expect(entries).toHaveLength(52);
-  const wrong: string[] = [];
-  for (const e of entries) {
+  const urls = entries.map((e) => {
     const known = CONSOLE_SPEC_VERSIONS[e.name];
     const version = known && known.tag === e.version ? known.specVersion : e.version;
-    const got = await served(e.name, version);
-    // The Console's own source for that plugin, at its tag.
-    if (got !== expected.get(`${e.name}/${e.version}`)) wrong.push(`${e.name}/${version}: ${got}`);
+    return {
+      name: e.name,
+      version,
+      want: e.source.kind === 'oci' ? bytesOf(`${e.source.ref.registry}/${e.source.ref.repository}:${e.version}`) : '',
+    };
+  });
+  expect(await wrongAnswers(urls)).toEqual([]);
+  // Among them the 8 plugins the 2.2.4 image does not serve.
+  const notIn224 = [
+    'ai-context-limit',
+    'gw-error-format',
+    'hmac-auth-apisix',
+    'log-request-response',
+    'mcp-router',
+    'nginx-rewrite-compatible',
+    'response-cache',
+    'simple-jwt-auth',
+  ];
+  expect(urls.map((u) => u.name)).toEqual(expect.arrayContaining(notIn224));
+});
+
+test('1.0.0 and 2.0.0 of every plugin of the upstream list (every image before 2.2.4) are answered with the bytes of its :2.0.0 reference', async () => {
+  const upstream = parsePluginList(readRef('plugin-server.plugins.properties'), 'plugins.properties').entries;
+  expect(upstream).toHaveLength(43);
+  const urls = upstream.flatMap((e) => {
+    const want = e.source.kind === 'oci' ? bytesOf(`${e.source.ref.registry}/${e.source.ref.repository}:2.0.0`) : '';
+    return ['1.0.0', '2.0.0'].map((version) => ({ name: e.name, version, want }));
+  });
+  expect(urls).toHaveLength(86);
+  expect(await wrongAnswers(urls)).toEqual([]);
+  // The controller's MCP server URL (MCP_SERVER_WASM_IMAGE_URL of older charts) is one of them.
+  expect(await served('mcp-server', '1.0.0')).toBe(bytesOf(`${UPSTREAM_HOST}/mcp-server/all-in-one:2.0.0`));
+});
+
+test('index.json says of every folder whether it holds its own bytes (and from which input) or is an alias (and of what)', async () => {
+  const holds = (name: string, version: string) =>
+    index.plugins.find((p) => p.name === name && p.version === version)?.holds;
+  expect(index.plugins.filter((p) => !p.holds).map((p) => `${p.name}@${p.version}`)).toEqual([]);
+  expect(holds('ai-proxy', '2.0.1')).toEqual({ kind: 'own', from: 'snapshot' });
+  expect(holds('ai-proxy', '2.0.0')).toEqual({ kind: 'own', from: 'list' });
+  expect(holds('ai-proxy', '1.0.0')).toEqual({ kind: 'alias', name: 'ai-proxy', version: '2.0.0' });
+  expect(holds('basic-auth', '2.0.0')).toEqual({ kind: 'own', from: 'unmanaged-lock' });
+  expect(holds('basic-auth', '1.0.0')).toEqual({ kind: 'alias', name: 'basic-auth', version: '2.0.0' });
+  expect(holds('jsonrpc-converter', '2.0.1')).toEqual({ kind: 'alias', name: 'json-converter', version: '2.0.1' });
+  expect(holds('simple-jwt-auth', '1.0.1')).toEqual({ kind: 'own', from: 'list' });
+  // An alias serves exactly the bytes of the folder it names.
+  const aliases = index.plugins.filter((p) => p.holds?.kind === 'alias');
+  expect(aliases.length).toBeGreaterThan(43);
+  const wrong: string[] = [];
+  for (const a of aliases) {
+    if (a.holds?.kind !== 'alias') continue;
+    const [mine, theirs] = [await served(a.name, a.version), await served(a.holds.name, a.holds.version)];
+    if (mine !== theirs || mine.startsWith('HTTP')) wrong.push(`${a.name}@${a.version}: ${mine} vs ${theirs}`);
   }
   expect(wrong).toEqual([]);
 });
@@ -166,7 +260,7 @@ describe('the same tree as a read-only OCI registry (only the registry host of o
       tags()
         .map((t) => `${t.name}/${t.version}`)
         .sort(),
-    ).toEqual([...expected.keys()].sort());
+    ).toEqual(index.plugins.map((p) => `${p.name}/${p.version}`).sort());
   });
 
   test("the gateway's own fetcher (Istio pkg/wasm) loads every plugin through oci:// with the insecure-host option, checking the manifest digest", async () => {

@@ -184,6 +184,19 @@ test('the default plugin lists are both shipped lists, inside the context', () =
   }
 });
 
+test("the default snapshot and unmanaged lock are Higress 2.2.4's, byte for byte, inside the context", () => {
+  const args = stages[1].args;
+  const reference = path.join(REPO_ROOT, 'test', 'fixtures', 'reference');
+  expect([args.SNAPSHOT, args.UNMANAGED_LOCK]).toEqual(['image/snapshot.json', 'image/unmanaged-plugins.lock.json']);
+  expect(fs.readFileSync(path.join(REPO_ROOT, args.SNAPSHOT))).toEqual(
+    fs.readFileSync(path.join(reference, 'higress-plugin-snapshot-2.2.4.json')),
+  );
+  expect(fs.readFileSync(path.join(REPO_ROOT, args.UNMANAGED_LOCK))).toEqual(
+    fs.readFileSync(path.join(reference, 'unmanaged-plugins.lock.json')),
+  );
+  for (const f of [args.SNAPSHOT, args.UNMANAGED_LOCK]) expect(ignored(f, dockerignore)).toBe(false);
+});
+
 test('.dockerignore keeps dependencies, tools and outputs out of the context', () => {
   for (const p of [
     'node_modules',
@@ -303,7 +316,10 @@ describe('provenance: the build arguments and labels the Higress release workflo
 
   test('the tree-pull stage passes SNAPSHOT, UNMANAGED_LOCK and SNAPSHOT_SHA256 to pull only when set', () => {
     const pull = stages[1];
-    for (const a of ['SNAPSHOT', 'UNMANAGED_LOCK', 'SNAPSHOT_SHA256']) expect(pull.args).toHaveProperty(a, '');
+    // The defaults are the image's inputs (the 2.2.4 snapshot build); an empty value drops the flag.
+    expect(pull.args).toHaveProperty('SNAPSHOT', 'image/snapshot.json');
+    expect(pull.args).toHaveProperty('UNMANAGED_LOCK', 'image/unmanaged-plugins.lock.json');
+    expect(pull.args).toHaveProperty('SNAPSHOT_SHA256', '');
     const run = keyword(pull, 'RUN')[0]
       .getArgumentsContent()!
       .replace(/^--mount=\S+\s+/, '');

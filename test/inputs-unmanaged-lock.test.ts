@@ -55,11 +55,48 @@ describe('the real 2.2.4 inputs', () => {
       expect(sourceText(e.source)).toBe(`oci://${lock[e.name].repository}:2.0.0@${lock[e.name].digest}`);
       expect(p.wasmPins.get(`${e.name}@2.0.0`)).toBe(lock[e.name].wasmSha256);
     }
-    // The list's managed entries (all :2.0.0) are left to the snapshot, at its versions.
-    expect(p.entries.filter((e) => e.name === 'ai-proxy').map((e) => e.version)).toEqual(['2.0.1']);
-    expect(p.entries.filter((e) => e.name === 'cors').map((e) => e.version)).toEqual(['2.0.2']);
-    expect(p.entries).toHaveLength(36 + 9);
+    // The snapshot serves its versions by digest; the list's managed entries (all :2.0.0) stay as
+    // compatibility entries at their own tag (what every image before 2.2.4 served there).
+    expect(p.entries.filter((e) => e.name === 'ai-proxy').map((e) => `${e.version} ${e.from ?? 'list'}`)).toEqual([
+      '2.0.1 snapshot',
+      '2.0.0 list',
+    ]);
+    expect(p.entries.filter((e) => e.name === 'cors').map((e) => e.version)).toEqual(['2.0.2', '2.0.0']);
+    expect(sourceText(p.entries.find((e) => e.name === 'ai-proxy' && e.version === '2.0.0')!.source)).toBe(
+      'oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/ai-proxy:2.0.0',
+    );
+    const listed = parsePluginList(read(LIST), 'plugins.properties').entries;
+    const compat = listed.filter((e) => !(e.name in lock));
+    expect(compat).toHaveLength(43 - 9);
+    expect(p.entries).toHaveLength(36 + 9 + compat.length);
+    expect(p.entries.filter((e) => e.name in lock).every((e) => e.from === 'unmanaged-lock')).toBe(true);
     expect(p.wasmPins.size).toBe(9);
+  });
+
+  test("the shipped list's #@alias 1.0.0=2.0.0 lines resolve for managed and unmanaged plugins alike", () => {
+    const shipped = path.join(__dirname, '..', 'image', 'plugins.properties');
+    const p = plan({ lists: [[read(shipped), 'plugins.properties']] });
+    expect(lines(p)).toEqual([]);
+    const names = parsePluginList(read(LIST), 'upstream').entries.map((e) => e.name);
+    for (const name of names) {
+      const at = (v: string) => p.entries.find((e) => e.name === name && e.version === v);
+      expect([name, at('2.0.0')?.aliasOf, at('1.0.0')?.aliasOf]).toEqual([name, undefined, '2.0.0']);
+      expect(sourceText(at('1.0.0')!.source)).toBe(sourceText(at('2.0.0')!.source));
+    }
+    // basic-auth is unmanaged: its alias serves the lock's pinned bytes.
+    const basic = p.entries.find((e) => e.name === 'basic-auth' && e.version === '1.0.0')!;
+    expect(sourceText(basic.source)).toMatch(/basic-auth:2\.0\.0@sha256:/);
+  });
+
+  test('a list alias of the snapshot version serves the snapshot pin (the tag folds into it)', () => {
+    const snapshotText = read(SNAPSHOT);
+    const cors = parseSnapshot(snapshotText, 's').entries.find((e) => e.name === 'cors')!;
+    const text = `${read(LIST)}\ncors=oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/cors:2.0.2\n#@alias cors 0.9.0=2.0.2\n`;
+    const p = plan({ lists: [[text, 'plugins.properties']] });
+    expect(lines(p)).toEqual([]);
+    expect(p.sameBytes.map((c) => `${c.entry.name}@${c.entry.version}`)).toEqual(['cors@2.0.2']);
+    const alias = p.entries.find((e) => e.name === 'cors' && e.version === '0.9.0')!;
+    expect([alias.aliasOf, sourceText(alias.source)]).toEqual(['2.0.2', sourceText(cors.source)]);
   });
 
   test('the inventory lists every inventoryKey and alias, sorted, and no unmanaged plugin', () => {
@@ -96,6 +133,7 @@ describe('the real 2.2.4 inputs', () => {
     expect(ai.pinnedBy.file).toBe('snapshot.json');
     expect(p.entries.filter((e) => e.name === 'ai-proxy').map((e) => sourceText(e.source))).toEqual([
       `oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/ai-proxy:2.0.1@${ai.digest}`,
+      'oci://higress-registry.cn-hangzhou.cr.aliyuncs.com/plugins/ai-proxy:2.0.0',
     ]);
   });
 });

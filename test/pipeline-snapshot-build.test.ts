@@ -12,29 +12,18 @@ import * as path from 'path';
 import { runCli } from './support/cli-run';
 import { request } from './support/http';
 import { startNginx } from './support/nginx';
+import {
+  pushReferenceInputs,
+  ReferenceInputs,
+  referenceModule,
+  LockDoc,
+  SnapshotDoc,
+} from './support/reference-registry';
 import { pushWasmArtifact, Registry, startRegistry } from './support/registry';
 import { smallWasm } from './support/wasm';
 import { treeState, wasmVariant } from './support/tree-state';
 
-const UPSTREAM = 'higress-registry.cn-hangzhou.cr.aliyuncs.com';
 const REF = path.join(__dirname, 'fixtures', 'reference');
-
-interface SnapshotDoc {
-  plugins: Array<{
-    logicalId: string;
-    version: string;
-    ociRef: string;
-    digest: string;
-    consumers: { pluginServer?: { inventoryKey: string; httpPath: string; aliases?: string[] } };
-  }>;
-}
-interface LockDoc {
-  schemaVersion: 1;
-  plugins: Record<
-    string,
-    { repository: string; tag: string; digest: string; wasmSha256: string; servedVersion: string }
-  >;
-}
 
 let reg: Registry;
 let dir: string;
@@ -42,9 +31,9 @@ let root: string;
 let snapshotText: string;
 let lockText: string;
 let listText: string;
+let consoleText: string;
 let base: Buffer;
-/** `repository:tag` of every artifact pushed in beforeAll. */
-const pushed = new Set<string>();
+let ref: ReferenceInputs;
 const hex = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 
 const write = (name: string, text: string) => {
@@ -60,29 +49,16 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pull-snapshot-build-'));
   root = path.join(dir, 'out');
   base = fs.readFileSync(await smallWasm());
-  const snapshot = JSON.parse(
-    fs.readFileSync(path.join(REF, 'higress-plugin-snapshot-2.2.4.json'), 'utf8').split(UPSTREAM).join(reg.host),
-  ) as SnapshotDoc;
-  for (const p of snapshot.plugins) {
-    if (!p.consumers.pluginServer) continue;
-    const repository = p.ociRef.slice(reg.host.length + 1).split(':')[0];
-    const artifact = await pushWasmArtifact(reg, repository, p.version, wasmVariant(base, p.logicalId));
-    p.digest = artifact.manifestDigest;
-    pushed.add(`${repository}:${p.version}`);
-  }
-  snapshotText = `${JSON.stringify(snapshot, null, 2)}\n`;
-  const lock = JSON.parse(
-    fs.readFileSync(path.join(REF, 'unmanaged-plugins.lock.json'), 'utf8').split(UPSTREAM).join(reg.host),
-  ) as LockDoc;
-  for (const [name, l] of Object.entries(lock.plugins)) {
-    const wasm = wasmVariant(base, `unmanaged-${name}`);
-    const artifact = await pushWasmArtifact(reg, l.repository.slice(reg.host.length + 1), l.tag, wasm);
-    l.digest = artifact.manifestDigest;
-    pushed.add(`${l.repository.slice(reg.host.length + 1)}:${l.tag}`);
-    l.wasmSha256 = hex(wasm);
-  }
-  lockText = `${JSON.stringify(lock, null, 2)}\n`;
-  listText = fs.readFileSync(path.join(REF, 'plugin-server.plugins.properties'), 'utf8').split(UPSTREAM).join(reg.host);
+  const read = (f: string) => fs.readFileSync(path.join(REF, f), 'utf8');
+  // A module at every reference of the snapshot, the lock, upstream's list and the Console's list.
+  ref = await pushReferenceInputs(reg, base, {
+    snapshot: read('higress-plugin-snapshot-2.2.4.json'),
+    lock: read('unmanaged-plugins.lock.json'),
+    lists: [read('plugin-server.plugins.properties'), read('console.plugins.properties')],
+  });
+  snapshotText = ref.snapshot;
+  lockText = ref.lock;
+  [listText, consoleText] = ref.lists;
   process.env.SOURCE_DATE_EPOCH = '1714564800';
 }, 120_000);
 afterAll(async () => {
@@ -93,17 +69,28 @@ afterAll(async () => {
 
 test('the 2.2.4 inputs give the tree upstream 2.2.4 serves, with its snapshot-inventory.json', async () => {
   const r = await pull(write('snapshot.json', snapshotText), write('lock.json', lockText), write('list', listText));
-  expect(r.stderr).toMatch(/ok: 45 plugin version\(s\)/);
+  expect(r.stderr).toMatch(/ok: 79 plugin version\(s\)/);
   expect(r.code).toBe(0);
   const index = JSON.parse(fs.readFileSync(path.join(root, 'plugins', 'index.json'), 'utf8')) as {
     inventory: { path: string; sha256: string };
-    plugins: Array<{ name: string; version: string; sha256: string }>;
+    plugins: Array<{ name: string; version: string; sha256: string; holds: Record<string, string> }>;
   };
   const served = index.plugins.map((p) => `${p.name}@${p.version}`);
-  // 35 managed at their snapshot versions, the jsonrpc-converter alias, the 9 unmanaged at 2.0.0; no 1.0.0.
-  expect(served).toHaveLength(45);
+  // 35 managed at their snapshot versions, the jsonrpc-converter alias, the 9 unmanaged at 2.0.0 (all
+  // upstream 2.2.4 serves), and the list's 34 managed entries at their own tag, 2.0.0 (what every image
+  // before 2.2.4 served there); upstream's list has no #@alias lines, so no 1.0.0 here.
+  expect(served).toHaveLength(45 + 34);
   expect(served).toEqual(expect.arrayContaining(['mcp-server@2.0.1', 'cors@2.0.2', 'jsonrpc-converter@2.0.1']));
-  expect(served.filter((s) => s.endsWith('@2.0.0'))).toHaveLength(9);
+  expect(served.filter((s) => s.endsWith('@2.0.0'))).toHaveLength(9 + 34);
+  expect(served.filter((s) => s.endsWith('@1.0.0'))).toEqual([]);
+  const from = (name: string, version: string) =>
+    index.plugins.find((p) => p.name === name && p.version === version)?.holds;
+  expect(from('cors', '2.0.2')).toEqual({ kind: 'own', from: 'snapshot' });
+  expect(from('cors', '2.0.0')).toEqual({ kind: 'own', from: 'list' });
+  expect(from('basic-auth', '2.0.0')).toEqual({ kind: 'own', from: 'unmanaged-lock' });
+  expect(index.plugins.find((p) => p.name === 'cors' && p.version === '2.0.0')?.sha256).toBe(
+    hex(ref.moduleAt('plugins/cors', '2.0.0')),
+  );
   const lock = JSON.parse(lockText) as LockDoc;
   expect(index.plugins.find((p) => p.name === 'basic-auth')?.sha256).toBe(lock.plugins['basic-auth'].wasmSha256);
   const inventoryText = fs.readFileSync(path.join(root, 'plugins', 'snapshot-inventory.json'), 'utf8');
@@ -118,7 +105,7 @@ test('the 2.2.4 inputs give the tree upstream 2.2.4 serves, with its snapshot-in
   expect(inventory['mcp-server']).toEqual({
     digest: mcp?.digest,
     version: '2.0.1',
-    wasmSha256: hex(wasmVariant(base, 'mcp-server')),
+    wasmSha256: hex(ref.moduleAt('plugins/mcp-server', '2.0.1')),
   });
   expect(inventory['jsonrpc-converter']).toEqual(inventory['json-converter']);
   expect(index.inventory).toEqual({
@@ -161,15 +148,6 @@ test('image/nginx.conf serves the inventory as JSON, the alias at the snapshot v
 });
 
 test('a later list (the Console list) adds its entries; its tags at a pinned name and version must resolve to the pin', async () => {
-  const consoleText = fs
-    .readFileSync(path.join(REF, 'console.plugins.properties'), 'utf8')
-    .split(UPSTREAM)
-    .join(reg.host);
-  for (const m of consoleText.matchAll(/^[^#=\s]+=oci:\/\/[^/]+\/(\S+):(\S+)$/gm)) {
-    if (pushed.has(`${m[1]}:${m[2]}`)) continue;
-    await pushWasmArtifact(reg, m[1], m[2], wasmVariant(base, `console-${m[1]}:${m[2]}`));
-    pushed.add(`${m[1]}:${m[2]}`);
-  }
   const consoleList = write('console.properties', consoleText);
   const args = [
     path.join(dir, 'snapshot.json'),
@@ -190,12 +168,12 @@ test('a later list (the Console list) adds its entries; its tags at a pinned nam
     expect.arrayContaining(['simple-jwt-auth@1.0.1', 'mcp-router@2.0.1', 'ai-proxy@2.0.1', 'basic-auth@2.0.0']),
   );
   expect(served.find((p) => p.name === 'ai-proxy' && p.version === '2.0.1')?.sha256).toBe(
-    hex(wasmVariant(base, 'ai-proxy')),
+    hex(ref.moduleAt('plugins/ai-proxy', '2.0.1')),
   );
   expect(await runCli('verify', root)).toMatchObject({ code: 0 });
 
   // The tag moves away from the snapshot's pin: exit 5, one line naming both sources, nothing changed.
-  const original = await pushWasmArtifact(reg, 'plugins/ai-proxy', '2.0.1', wasmVariant(base, 'ai-proxy'));
+  const original = ref.pushedAt('plugins/ai-proxy', '2.0.1');
   await pushWasmArtifact(reg, 'plugins/ai-proxy', '2.0.1', wasmVariant(base, 'moved'));
   try {
     const before = treeState(root, { mtimes: true });
@@ -210,9 +188,53 @@ test('a later list (the Console list) adds its entries; its tags at a pinned nam
     expect(moved.code).toBe(5);
     expect(treeState(root, { mtimes: true })).toEqual(before);
   } finally {
-    await pushWasmArtifact(reg, 'plugins/ai-proxy', '2.0.1', wasmVariant(base, 'ai-proxy'));
+    await pushWasmArtifact(reg, 'plugins/ai-proxy', '2.0.1', referenceModule(base, 'plugins/ai-proxy', '2.0.1'));
   }
 }, 120_000);
+
+test('compatibility entries are pinned by --write-lock and held by --frozen like any list entry; at the snapshot version the first list must give the same bytes', async () => {
+  const snapshot = write('snapshot.json', snapshotText);
+  const lock = write('lock.json', lockText);
+  const list = write('compat.properties', listText);
+  const pinFile = path.join(dir, 'compat.lock.json');
+  const written = await pull(snapshot, lock, list, '--write-lock', pinFile);
+  expect(written.code).toBe(0);
+  const pins = (JSON.parse(fs.readFileSync(pinFile, 'utf8')) as { plugins: Array<Record<string, string>> }).plugins;
+  const cors = ref.pushedAt('plugins/cors', '2.0.0');
+  expect(pins.find((p) => p.name === 'cors' && p.version === '2.0.0')).toMatchObject({
+    source: `oci://${reg.host}/plugins/cors:2.0.0`,
+    digest: cors.manifestDigest,
+  });
+  expect(pins.find((p) => p.name === 'cors' && p.version === '2.0.2')?.source).toMatch(/plugins\/cors:2\.0\.2@sha256:/);
+
+  // The compatibility tag moves: --frozen refuses, the tree stays as it was.
+  await pushWasmArtifact(reg, 'plugins/cors', '2.0.0', wasmVariant(base, 'cors moved'));
+  try {
+    const before = treeState(root, { mtimes: true });
+    const frozen = await pull(snapshot, lock, list, '--frozen', '--lock', pinFile);
+    expect(frozen.stderr).toMatch(/cors@2\.0\.0.*\[E_FROZEN_DIGEST\]/);
+    expect(frozen.code).not.toBe(0);
+    expect(treeState(root, { mtimes: true })).toEqual(before);
+  } finally {
+    await pushWasmArtifact(reg, 'plugins/cors', '2.0.0', referenceModule(base, 'plugins/cors', '2.0.0'));
+  }
+
+  // A first-list tag at the snapshot's own version is served from the snapshot's pin and must resolve to it.
+  const same = write('same.properties', `${listText}\ncors=oci://${reg.host}/plugins/cors:2.0.2\n`);
+  expect((await pull(snapshot, lock, same)).code).toBe(0);
+  await pushWasmArtifact(reg, 'plugins/cors', '2.0.2', wasmVariant(base, 'cors 2.0.2 moved'));
+  try {
+    const before = treeState(root, { mtimes: true });
+    const moved = await pull(snapshot, lock, same);
+    expect(moved.stderr).toMatch(
+      /cors@2\.0\.2 is served by two sources with different bytes: .*same\.properties:\d+\) resolves to sha256:[0-9a-f]{64}, .*snapshot\.json:\d+\) pins sha256:/,
+    );
+    expect(moved.code).toBe(5);
+    expect(treeState(root, { mtimes: true })).toEqual(before);
+  } finally {
+    await pushWasmArtifact(reg, 'plugins/cors', '2.0.2', referenceModule(base, 'plugins/cors', '2.0.2'));
+  }
+}, 180_000);
 
 describe('refusals: exit code, one line, the tree left byte-identical', () => {
   const refuse = async (

@@ -161,6 +161,48 @@ describe('runPull from an OCI layout', () => {
     expect((await verifyTree(root)).problems).toEqual([]);
   });
 
+  test('index.json and metadata.json say what each folder holds: its own bytes (from which input) or an alias (of what)', () => {
+    const holds = new Map(
+      json(root, 'plugins/index.json').plugins.map((p: any) => [`${p.name}/${p.version}`, p.holds]),
+    );
+    expect(Object.fromEntries(holds)).toEqual({
+      'add-header/1.0.0': { kind: 'own', from: 'list' },
+      'add-header/1.0.1': { kind: 'alias', name: 'add-header', version: '1.0.0' },
+      'add-header-copy/1.0.0': { kind: 'own', from: 'list' },
+      'key-auth/2.0.0': { kind: 'own', from: 'list' },
+      'local/0.1.0': { kind: 'own', from: 'list' },
+      'raw-only/1.0.0': { kind: 'own', from: 'list' },
+    });
+    expect(json(root, 'plugins/add-header/1.0.1/metadata.json').holds).toEqual(holds.get('add-header/1.0.1'));
+  });
+
+  test('entries from a snapshot, the unmanaged lock or a lock say so; a folder whose input changed is rewritten', async () => {
+    const other = newRoot();
+    const [a, b, c] = ENTRIES();
+    const entries: PluginEntry[] = [
+      { ...a, from: 'snapshot' },
+      { ...a, name: 'add-header-alias', from: 'snapshot', aliasName: 'add-header' },
+      { ...b, from: 'unmanaged-lock' },
+      { ...c, from: 'lock' },
+    ];
+    expect((await pull(other, entries)).ok).toBe(true);
+    const holds = () =>
+      Object.fromEntries(
+        json(other, 'plugins/index.json').plugins.map((p: any) => [`${p.name}/${p.version}`, p.holds]),
+      );
+    expect(holds()).toMatchObject({
+      'add-header/1.0.0': { kind: 'own', from: 'snapshot' },
+      'add-header-alias/1.0.0': { kind: 'alias', name: 'add-header', version: '1.0.0' },
+      'key-auth/2.0.0': { kind: 'own', from: 'unmanaged-lock' },
+      'raw-only/1.0.0': { kind: 'own', from: 'lock' },
+    });
+    // The same bytes now come from a list: the folder is not current any more, and says so after the run.
+    const again = await pull(other, [{ ...a, from: 'list' }, ...entries.slice(1)]);
+    expect(again.ok).toBe(true);
+    expect(holds()['add-header/1.0.0']).toEqual({ kind: 'own', from: 'list' });
+    expect((await verifyTree(other)).problems).toEqual([]);
+  });
+
   test('the lock names each resolved digest; the spec alias is marked fromSpec', () => {
     const { lock, problems } = parseLock(fs.readFileSync(lockFile, 'utf8'), lockFile);
     expect(problems).toEqual([]);

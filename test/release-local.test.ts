@@ -131,7 +131,7 @@ describe('snapshot check', () => {
     const r = release('snapshot-check', snapshot, sha, '--higress-version', '2.2.5');
     expect(r.code).toBe(2);
     expect(r.stderr.trim()).toBe(
-      `error: ${snapshot}: snapshot is for Higress ${HIGRESS_VERSION}, not 2.2.5 (pass the snapshot of the release being published)`,
+      `error: ${snapshot}: snapshot is for Higress ${HIGRESS_VERSION}, not 2.2.5 (pass the snapshot of the release being published) [E_RELEASE_SNAPSHOT]`,
     );
   });
 
@@ -268,7 +268,9 @@ describe('chart: packaged with the Higress version, pushed to and pulled from an
   test('a version helm cannot use is refused before anything is generated (exit 2)', () => {
     const r = release('chart', 'v2.2', '--out', path.join(dir, 'bad'));
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe('error: "v2.2" is not a SemVer version (pass the Higress version, e.g. 2.2.4)');
+    expect(r.stderr.trim()).toBe(
+      'error: "v2.2" is not a SemVer version (pass the Higress version, e.g. 2.2.4) [E_RELEASE_VERSION]',
+    );
     expect(fs.existsSync(path.join(dir, 'bad'))).toBe(false);
   });
 

@@ -144,16 +144,25 @@ describe('release.yml', () => {
     expect(args).toMatch(/^PLUGINS_FROM=prebuilt$/m);
     // The tree step writes where the build takes it from.
     const prebuilt = /^PREBUILT_TREE=(\S+)$/m.exec(args)![1];
-    expect(runs).toContain(`tree "$SNAPSHOT" --lock "$LOCK" --out ${prebuilt}`);
+    // ... from the image's default inputs (image/Dockerfile): the snapshot, upstream's unmanaged lock, both lists.
+    expect(runs.replace(/\s+/g, ' ')).toContain(
+      `tree "$SNAPSHOT" image/plugins.properties image/console.plugins.properties --unmanaged-lock image/unmanaged-plugins.lock.json --lock "$LOCK" --out ${prebuilt}`,
+    );
     expect(fs.readFileSync(path.join(REPO_ROOT, 'image', 'Dockerfile'), 'utf8')).toMatch(
       /^FROM scratch AS tree-prebuilt\nARG PREBUILT_TREE=/m,
     );
+    // Pushed by digest; the version tag comes after tag-check (published tags are immutable).
     expect(build.with).toMatchObject({
       sbom: true,
       provenance: 'mode=max',
-      push: true,
-      tags: '${{ env.IMAGE }}:${{ steps.inputs.outputs.version }}',
+      outputs: 'type=image,name=${{ env.IMAGE }},push-by-digest=true,name-canonical=true,push=true',
     });
+    expect(build.with).not.toHaveProperty('tags');
+    const at = (re: RegExp) => steps.findIndex((s) => re.test(s.run ?? ''));
+    const check = at(/release\/cli\.js tag-check "\$IMAGE:\$VERSION" "\$IMAGE_DIGEST"/);
+    const tag = at(/imagetools create --tag "\$IMAGE:\$VERSION" "\$IMAGE@\$IMAGE_DIGEST"/);
+    expect(check).toBeGreaterThan(steps.indexOf(build));
+    expect(tag).toBeGreaterThan(check);
     expect(steps.filter((s) => s.uses?.startsWith('actions/attest-build-provenance@'))).toHaveLength(3);
   });
 

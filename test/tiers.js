@@ -47,6 +47,7 @@ module.exports = {
     'lib-test-pod',
     'docs',
     'image-defaults',
+    'image-release',
     'image-runc',
     'image-build-pull',
     'higress-check',

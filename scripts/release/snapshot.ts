@@ -66,12 +66,19 @@ export function projectCli(): string {
 
 export interface TreeOptions {
   snapshot: string;
+  /** Plugin lists pulled with the snapshot (the image's: image/plugins.properties, image/console.plugins.properties). */
+  lists?: string[];
+  /** Upstream's unmanaged lock of the first list (`pull --unmanaged-lock`). */
+  unmanagedLock?: string;
   lock: string;
   out: string;
   insecureRegistries?: string[];
 }
 
-/** `pull --snapshot --frozen --lock <lock>` then `verify`: the tree the image serves, checked twice. */
+/**
+ * `pull --snapshot [--unmanaged-lock] [lists...] --frozen --lock <lock>` then `verify`: the tree the
+ * image serves (the image's default inputs, see image/Dockerfile), checked twice.
+ */
 export function buildTree(o: TreeOptions): void {
   if (!fs.existsSync(o.lock)) {
     throw new ReleaseError({
@@ -87,6 +94,8 @@ export function buildTree(o: TreeOptions): void {
     'pull',
     '--snapshot',
     o.snapshot,
+    ...(o.unmanagedLock ? ['--unmanaged-lock', o.unmanagedLock] : []),
+    ...(o.lists ?? []),
     '--frozen',
     '--lock',
     o.lock,

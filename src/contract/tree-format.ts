@@ -41,6 +41,31 @@ export const VERIFIED_FILE = '.higress-plugin-server.verified';
 /** The gateway refuses bodies over 256 MiB; so do we. */
 export const MAX_WASM_BYTES = 256 * 1024 * 1024;
 
+/** Which input pinned the bytes of a folder that holds its own: see `FolderHolds`. */
+export type BytesFrom = 'snapshot' | 'unmanaged-lock' | 'list' | 'lock';
+export const BYTES_FROM: readonly BytesFrom[] = ['snapshot', 'unmanaged-lock', 'list', 'lock'];
+
+/**
+ * What a version folder holds, for operators and audits (`holds` in metadata.json and index.json):
+ *   {"kind": "own", "from": "snapshot" | "unmanaged-lock" | "list" | "lock"}   its own bytes, pinned by
+ *       the release snapshot, upstream's unmanaged lock, a plugin list (a tag or file: line, or its
+ *       `@sha256:` pin) or a lock file given alone;
+ *   {"kind": "alias", "name": "<name>", "version": "<version>"}   a compatibility alias: the same bytes as
+ *       plugins/<name>/<version>/ (a list's `#@alias`, a spec.yaml info.version, a snapshot alias name).
+ * Absent in folders written before it existed.
+ */
+export type FolderHolds = { kind: 'own'; from: BytesFrom } | { kind: 'alias'; name: string; version: string };
+
+/** The contract's key order, so the same facts always render to the same bytes. */
+export function normalizeHolds(h: FolderHolds): FolderHolds {
+  return h.kind === 'own' ? { kind: 'own', from: h.from } : { kind: 'alias', name: h.name, version: h.version };
+}
+
+/** Same facts (a missing `holds` equals only another missing one). */
+export function sameHolds(a: FolderHolds | undefined, b: FolderHolds | undefined): boolean {
+  return JSON.stringify(a && normalizeHolds(a)) === JSON.stringify(b && normalizeHolds(b));
+}
+
 export interface PluginMetadata {
   schemaVersion: 1;
   name: string;
@@ -72,6 +97,8 @@ export interface PluginMetadata {
   created: string;
   /** When this folder is a version alias, the version folder whose bytes it serves. */
   aliasOf?: string;
+  /** Own bytes (from which input) or a compatibility alias (of which folder): see FolderHolds. */
+  holds?: FolderHolds;
   /** From spec.yaml when the artifact carried one. */
   phase?: string;
   priority?: number;
@@ -88,6 +115,7 @@ export interface IndexEntry {
   source: string;
   manifestDigest: string | null;
   aliasOf?: string;
+  holds?: FolderHolds;
   phase?: string;
   priority?: number;
 }

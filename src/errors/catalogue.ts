@@ -147,6 +147,10 @@ export const ERROR_CATALOGUE = {
       what: 'the release snapshot is not the published one (sha256 or Higress version differ)',
       fix: 'fetch `plugins/release/snapshots/<version>.json` again from the Higress tag',
     },
+    E_RELEASE_TAG_EXISTS: {
+      what: 'the image tag a release would publish already exists in the registry with another digest (published tags are immutable)',
+      fix: 'publish under a new version; never move a tag Higress users already pulled',
+    },
     E_INDEX_SHARED_CHANGED: {
       what: '`index`: a changed `plugin.wasm` is one file (hardlink) shared by several version folders, so a write through one path changed them all',
       fix: 'place the module with `rm` then `cp` (or `install -m 0444`), and `pull` to fetch the other plugins again',

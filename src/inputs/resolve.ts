@@ -109,7 +109,7 @@ export function entriesFromLock(
     if (allowFiles && p.source.startsWith('file:')) {
       const written = p.source.slice('file:'.length);
       const source = { kind: 'file' as const, path: path.resolve(path.dirname(file), written), written };
-      entries.push({ name: p.name, version: p.version, source, aliasOf: p.aliasOf, file, line: 0 });
+      entries.push({ name: p.name, version: p.version, source, aliasOf: p.aliasOf, from: 'lock', file, line: 0 });
       return;
     }
     const r = p.source.startsWith('oci://') ? parseOciReference(p.source.slice('oci://'.length)) : undefined;
@@ -140,6 +140,7 @@ export function entriesFromLock(
       version: p.version,
       source: { kind: 'oci', ref: { ...r.ref, digest: p.digest } },
       aliasOf: p.aliasOf,
+      from: 'lock',
       file,
       line: 0,
     });

@@ -137,7 +137,11 @@ export function parseSnapshot(text: string, file: string): ParseResult {
           'rename the plugin',
         );
     const source = { kind: 'oci' as const, ref: { ...r.ref, digest: p.digest } };
-    for (const name of names as string[]) entries.push({ name, version: p.version, source, file, line: line ?? 0 });
+    // The httpPath folder holds the bytes; the inventoryKey and aliases are compatibility names of it.
+    const [own, ...aliasNames] = names as string[];
+    entries.push({ name: own, version: p.version, source, from: 'snapshot', file, line: line ?? 0 });
+    for (const name of aliasNames)
+      entries.push({ name, version: p.version, source, from: 'snapshot', aliasName: own, file, line: line ?? 0 });
   });
   return dedupe(entries, problems);
 }

@@ -1,4 +1,5 @@
 /** What every input format (plugin list, snapshot, lock) parses into. */
+import type { BytesFrom, FolderHolds } from '../contract/tree-format';
 import { formatReference, OciReference } from '../oci/types';
 
 export type Source =
@@ -14,6 +15,13 @@ export interface PluginEntry {
   source: Source;
   /** When set, this version folder serves the bytes of `<name>/<aliasOf>` (same source). */
   aliasOf?: string;
+  /** Which input pins the bytes (absent: a plugin list). */
+  from?: BytesFrom;
+  /**
+   * A snapshot alias name (`jsonrpc-converter` of `json-converter`): the folder serves the bytes of
+   * `<aliasName>/<version>` (same source); the index says so.
+   */
+  aliasName?: string;
   /** Where the entry was declared, for error messages. */
   file: string;
   line: number;
@@ -27,4 +35,11 @@ export function sourceText(s: Source): string {
 /** Key that groups entries served from the same bytes (one fetch per distinct key). */
 export function sourceKey(s: Source): string {
   return s.kind === 'file' ? `file:${s.path}` : sourceText(s);
+}
+
+/** What the entry's folder holds: a compatibility alias of another folder, or its own bytes and their input. */
+export function holdsOf(e: PluginEntry): FolderHolds {
+  if (e.aliasOf !== undefined) return { kind: 'alias', name: e.name, version: e.aliasOf };
+  if (e.aliasName !== undefined) return { kind: 'alias', name: e.aliasName, version: e.version };
+  return { kind: 'own', from: e.from ?? 'list' };
 }

@@ -205,7 +205,11 @@ export function managedNames(served: ServedSnapshotEntry[]): Set<string> {
 }
 
 export interface UnmanagedResult {
-  /** The first list's entries with the managed ones left out and the unmanaged ones pinned by the lock. */
+  /**
+   * The first list's entries: the unmanaged ones pinned by the lock, the managed ones kept as they are
+   * (compatibility entries at their own tags; at the snapshot's version the snapshot's pin wins, see
+   * foldPinnedDuplicates).
+   */
   entries: PluginEntry[];
   problems: InputError[];
   /** `name@version` → hex sha256 the module must hash to. */
@@ -213,9 +217,16 @@ export interface UnmanagedResult {
 }
 
 /**
- * Applies the lock to the first list: the entries the snapshot manages are left to the snapshot, the
- * others must be exactly the lock's entries, same identity, same reference, and are pinned by the
- * lock's digest and wasmSha256.
+ * Applies the lock to the first list: the entries the snapshot does not manage must be exactly the
+ * lock's entries, same identity, same reference, and are pinned by the lock's digest and wasmSha256.
+ *
+ * The entries of plugins the snapshot manages are not dropped (upstream drops them, and with them the
+ * `/<name>/2.0.0/` and `#@alias <name> 1.0.0=2.0.0` folders every image before 2.2.4 served, which is
+ * how 2.2.4 broke older Consoles and WasmPlugins): they stay as compatibility entries served at their
+ * own tags, pinned by `--lock` like any list entry, while the snapshot version comes from the snapshot by
+ * digest. At the snapshot's own version the two must be the same bytes (foldPinnedDuplicates). The
+ * lock's coverage rule ("missing=… extra=…") still concerns only the entries the snapshot does not
+ * manage, so upstream's rules and errors are unchanged.
  */
 export function applyUnmanagedLock(
   list: PluginEntry[],
@@ -294,10 +305,14 @@ export function applyUnmanagedLock(
     });
   }
   const entries: PluginEntry[] = [];
-  for (const e of unmanaged) {
+  for (const e of list) {
+    if (managed.has(e.name)) {
+      entries.push(e);
+      continue;
+    }
     const p = pinned.get(e.name);
     if (!p) continue;
-    const out = e.aliasOf ? { ...e, source: p.source } : p;
+    const out: PluginEntry = e.aliasOf ? { ...e, source: p.source } : { ...p, from: 'unmanaged-lock' };
     entries.push(out);
     wasmPins.set(`${out.name}@${out.version}`, byName.get(e.name)?.wasmSha256 ?? '');
   }
@@ -361,7 +376,15 @@ export function foldPinnedDuplicates(entries: PluginEntry[]): { entries: PluginE
     if (i === undefined) at.set(key, out.length);
     out.push(e);
   }
-  return { entries: out.filter((e): e is PluginEntry => e !== undefined), sameBytes };
+  // A version alias of a folder whose tag was folded into a pin serves the pinned bytes too.
+  const folded = new Map(sameBytes.map((c) => [`${c.entry.name}\0${c.entry.version}`, c.pinnedBy]));
+  const kept = out
+    .filter((e): e is PluginEntry => e !== undefined)
+    .map((e) => {
+      const pinnedBy = e.aliasOf !== undefined ? folded.get(`${e.name}\0${e.aliasOf}`) : undefined;
+      return pinnedBy ? { ...e, source: pinnedBy.source } : e;
+    });
+  return { entries: kept, sameBytes };
 }
 
 /** All of upstream's input rules at once, before any download; `entries` is what to pull. */

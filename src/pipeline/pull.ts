@@ -11,11 +11,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { errorLine, fromFsError, InputError, IntegrityError, PluginServerError } from '../errors';
 import { LockEntry, LockFile, renderLock } from '../inputs/lock';
-import { PluginEntry, sourceKey, sourceText } from '../inputs/types';
+import { holdsOf, PluginEntry, sourceKey, sourceText } from '../inputs/types';
 import { SameBytesCheck, sameBytesProblem, wasmPinProblem } from '../inputs/unmanaged-lock';
 import { FetchedArtifact, OciClient, OriginalArtifact } from '../oci/types';
 import { assertOciDirIsOurs, identityLost, originalsToRestore, writeOciView } from '../ociview/write';
-import { GZ_FILE, PLUGINS_DIR, SPEC_FILE, WASM_FILE } from '../contract/tree-format';
+import { GZ_FILE, PLUGINS_DIR, sameHolds, SPEC_FILE, WASM_FILE } from '../contract/tree-format';
 import { assertNoIdentityClash, PluginId, SAFE_SEGMENT } from '../contract/plugin-identity';
 import { runTempName, sha256OfFile, writeFileAtomic } from '../content/fsutil';
 import { publishVersion, removeVersion, writeIndex } from '../tree/publish';
@@ -215,6 +215,8 @@ async function isCurrent(run: Run, e: PluginEntry, digest: string): Promise<bool
   if (e.source.kind === 'oci' && run.restore.has(`${e.name}/${e.version}`)) return false;
   const m = await readMetadata(dir);
   if (!m || m.source !== sourceText(e.source) || (m.aliasOf ?? null) !== (e.aliasOf ?? null)) return false;
+  // What the index says of the folder (own bytes from which input, or an alias of which) is part of it.
+  if (!sameHolds(m.holds, holdsOf(e))) return false;
   const same = e.source.kind === 'oci' ? m.manifestDigest === digest : `sha256:${m.sha256}` === digest;
   return same && (await filesMatchByContent(dir, m, run.verified));
 }
@@ -531,6 +533,7 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
             manifestDigest: e.source.kind === 'oci' ? s.digest : null,
             created: s.created,
             aliasOf: e.aliasOf,
+            holds: holdsOf(e),
             specYaml: s.specYaml,
             prepared: s.prepared,
           });

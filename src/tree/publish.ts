@@ -23,6 +23,7 @@ import {
   SPEC_FILE,
   TREE_SCHEMA_VERSION,
   WASM_FILE,
+  FolderHolds,
 } from '../contract/tree-format';
 import { parseCreated, rfc3339 } from '../contract/created';
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
@@ -53,6 +54,8 @@ export interface PublishInput {
   /** RFC 3339; becomes metadata `created` and the mtime of every file written. */
   created: string;
   aliasOf?: string;
+  /** Own bytes (from which input) or a compatibility alias: metadata.json and index.json `holds`. */
+  holds?: FolderHolds;
   specYaml?: string;
   /**
    * Facts and .gz already produced for `wasmPath` (the pull pipeline prepares each distinct content
@@ -110,6 +113,7 @@ export function describeWasm(
     manifestDigest: input.manifestDigest,
     created: rfc3339(parseCreated(input.created, { plugin: input.name, version: input.version })),
     aliasOf: input.aliasOf,
+    holds: input.holds,
     phase: spec.phase,
     priority: spec.priority,
   });

@@ -152,6 +152,7 @@ async function reindexLocked(root: string, opts: { sourceDateEpoch?: string }): 
         manifestDigest: keepOld ? old.manifestDigest : null,
         created: keepOld ? old.created : (opts.sourceDateEpoch ?? createdFromMtime(st.mtime)),
         aliasOf: keepOld ? old.aliasOf : undefined,
+        holds: keepOld ? old.holds : undefined,
         specYaml,
       });
       out.rebuilt.push(id);

@@ -4,6 +4,7 @@
  */
 import {
   IndexEntry,
+  normalizeHolds,
   PluginIndex,
   PluginIndexInventory,
   PluginMetadata,
@@ -53,10 +54,11 @@ export function normalizeMetadata(m: PluginMetadata): PluginMetadata {
   return out;
 }
 
-/** aliasOf, phase and priority, in that order, each only when set (metadata.json and index.json). */
-function optionalFields(m: PluginMetadata): Pick<PluginMetadata, 'aliasOf' | 'phase' | 'priority'> {
+/** aliasOf, holds, phase and priority, in that order, each only when set (metadata.json and index.json). */
+function optionalFields(m: PluginMetadata): Pick<PluginMetadata, 'aliasOf' | 'holds' | 'phase' | 'priority'> {
   return {
     ...(m.aliasOf !== undefined && { aliasOf: m.aliasOf }),
+    ...(m.holds !== undefined && { holds: normalizeHolds(m.holds) }),
     ...(m.phase !== undefined && { phase: m.phase }),
     ...(m.priority !== undefined && { priority: m.priority }),
   };

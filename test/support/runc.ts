@@ -99,15 +99,20 @@ export class Buildah {
     return r.stdout;
   }
 
-  /** A base image from a rootfs tar, pushed to `ref` (a registry on 127.0.0.1, plain HTTP). */
-  async pushRootfs(tar: string, ref: string): Promise<void> {
+  /**
+   * A base image from a rootfs tar, pushed to `ref` (a registry on 127.0.0.1, plain HTTP). `arch`
+   * (default: this machine's) is the architecture its config declares: an arm64 rootfs says arm64.
+   */
+  async pushRootfs(tar: string, ref: string, arch?: 'amd64' | 'arm64'): Promise<void> {
     const ctr = (await this.ok(['from', 'scratch'])).trim();
     const mnt = (await this.ok(['mount', ctr])).trim();
     await ok('tar', ['--numeric-owner', '-C', mnt, '-xf', tar], { timeoutMs: 600_000 });
     await this.ok(['umount', ctr]);
-    await this.ok(['commit', '--format', 'docker', ctr, `hps-base-${process.pid}`]);
+    if (arch) await this.ok(['config', '--os', 'linux', '--arch', arch, ctr]);
+    const image = `hps-base-${process.pid}-${arch ?? 'host'}`;
+    await this.ok(['commit', '--format', 'docker', ctr, image]);
     await this.ok(['rm', ctr]);
-    await this.ok(['push', '--tls-verify=false', `hps-base-${process.pid}`, `docker://${ref}`]);
+    await this.ok(['push', '--tls-verify=false', image, `docker://${ref}`]);
   }
 
   /** Copies an image's filesystem to `dest` and returns its Docker-format config. */
