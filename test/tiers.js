@@ -30,6 +30,7 @@ module.exports = {
     'content-gzip',
     'tree-publish',
     'tree-inventory',
+    'upstream-units',
   ],
   integration: [
     'cluster-adopt',
@@ -77,5 +78,6 @@ module.exports = {
     'serve-nginx-config',
     'image-dockerfile',
     'image-nginx-conf',
+    'upstream-outdated',
   ],
 };
