@@ -7,7 +7,7 @@
  * failing on it with the words `outdated` quotes, and every loadable one by the same fetcher loading it.
  */
 import Ajv from 'ajv';
-import { execFileSync } from 'child_process';
+import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -16,6 +16,7 @@ import { runCli } from './support/cli-run';
 import { runCliProcess } from './support/cli-process';
 import { gatewayFetch } from './support/gateway-client';
 import { MEDIA, pushIndex, Registry, startRegistry } from './support/registry';
+import { parse } from 'yaml';
 import { REPO_ROOT, tool } from './support/tools';
 
 let reg: Registry;
@@ -330,4 +331,119 @@ describe('after the world moved', () => {
     const t = events(r.stdout).find((e) => e.event === 'tag')!;
     expect(t).toMatchObject({ status: 'failed', code: 'E_REGISTRY_CONNECTION', name: 'down' });
   }, 60_000);
+
+  describe("sync-plugins.yml's watch job, its steps run as written", () => {
+    type Step = { id?: string; name?: string; run?: string; if?: string };
+    const workflow = parse(
+      fs.readFileSync(path.join(REPO_ROOT, '.github', 'workflows', 'sync-plugins.yml'), 'utf8'),
+    ) as {
+      jobs: { watch: { steps: Step[] } };
+    };
+    const steps = workflow.jobs.watch.steps.filter((x) => x.run && x.run.includes('outdated'));
+    const watchStep = steps.find((x) => x.id === 'watch')!;
+    const updateStep = steps.find((x) => x.id !== 'watch')!;
+
+    /** A checkout of the repository as the job sees it: image/ lists and lock, the built CLI. */
+    function workspace(name: string, lists: Record<string, string[]>, lockOf: string[]): string {
+      const ws = path.join(dir, name);
+      fs.mkdirSync(path.join(ws, 'image'), { recursive: true });
+      fs.symlinkSync(path.join(REPO_ROOT, 'build'), path.join(ws, 'build'));
+      for (const [file, names] of Object.entries(lists))
+        fs.writeFileSync(
+          path.join(ws, 'image', file),
+          names.map((n) => `${n}=oci://${reg.host}/plugins/${n}:1.0.0\n`).join(''),
+        );
+      // The lock written before the world moved: the suite's own, for these plugins.
+      const locked = JSON.parse(fs.readFileSync(lock, 'utf8')) as {
+        lockVersion: 1;
+        plugins: Array<{ name: string; version: string }>;
+      };
+      const kept = {
+        lockVersion: 1,
+        plugins: locked.plugins.filter((p) => lockOf.includes(p.name) && p.version === '1.0.0'),
+      };
+      fs.writeFileSync(path.join(ws, 'image', 'plugins.lock.json'), `${JSON.stringify(kept, null, 2)}\n`);
+      return ws;
+    }
+
+    function runStep(ws: string, step: Step) {
+      const temp = path.join(ws, '.runner-temp');
+      fs.mkdirSync(temp, { recursive: true });
+      const env = {
+        ...process.env,
+        RUNNER_TEMP: temp,
+        GITHUB_OUTPUT: path.join(temp, 'output'),
+        GITHUB_STEP_SUMMARY: path.join(temp, 'summary.md'),
+      };
+      // GitHub's default shell for run steps: bash -e.
+      const r = spawnSync('bash', ['-e', '-c', step.run!], { cwd: ws, env, encoding: 'utf8', timeout: 120_000 });
+      const read = (f: string) =>
+        fs.existsSync(path.join(temp, f)) ? fs.readFileSync(path.join(temp, f), 'utf8') : '';
+      return {
+        code: r.status,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        output: read('output'),
+        summary: read('summary.md'),
+        temp,
+      };
+    }
+
+    test('a moved tag and a newer one: the newer tag is added beside the served one, everything locked again, a PR body written', () => {
+      const ws = workspace(
+        'ws-drift',
+        { 'plugins.properties': ['steady', 'moving', 'growing'], 'console.plugins.properties': ['steady'] },
+        ['steady', 'moving', 'growing'],
+      );
+      const watch = runStep(ws, watchStep);
+      expect(watch.stderr).toMatch(
+        /^drift: 3 plugin\(s\): 1 unchanged, 1 newer, 1 moved, 0 unloadable, 0 gone, 0 failed\n$/,
+      );
+      expect(watch.code).toBe(0);
+      expect(watch.output).toBe('drift=true\n');
+      expect(watch.summary).toMatch(/^\| moved \| moving@1\.0\.0 \| `oci:\/\/\S+\/plugins\/moving:1\.0\.0` \|/m);
+      expect(watch.summary).toMatch(/^\| newer \| growing@1\.0\.0 \| .* \| 1\.1\.0 \| {2}\|$/m);
+      expect(watch.summary).not.toMatch(/steady/);
+      const update = runStep(ws, updateStep);
+      expect(update.code).toBe(0);
+      expect(fs.readFileSync(path.join(ws, 'image', 'plugins.properties'), 'utf8')).toBe(
+        ['steady', 'moving', 'growing'].map((n) => `${n}=oci://${reg.host}/plugins/${n}:1.0.0\n`).join('') +
+          `\n# newer tags found by \`outdated\` (sync-plugins workflow)\ngrowing=oci://${reg.host}/plugins/growing:1.1.0\n`,
+      );
+      const relocked = JSON.parse(fs.readFileSync(path.join(ws, 'image', 'plugins.lock.json'), 'utf8')) as {
+        plugins: Array<{ name: string; version: string; digest: string }>;
+      };
+      expect(relocked.plugins.map((p) => `${p.name}@${p.version}`)).toEqual([
+        'growing@1.0.0',
+        'growing@1.1.0',
+        'moving@1.0.0',
+        'steady@1.0.0',
+      ]);
+      expect(relocked.plugins.find((p) => p.name === 'moving')!.digest).toBe(movedTo);
+      expect(fs.readFileSync(path.join(update.temp, 'pr-body.md'), 'utf8')).toContain('| moved | moving@1.0.0 |');
+      // After the pull request is merged, the watch sees nothing to do but the still newer-free world.
+      fs.rmSync(path.join(ws, '.runner-temp'), { recursive: true });
+      const again = runStep(ws, watchStep);
+      expect(again.code).toBe(0);
+      expect(again.output).toBe('');
+    }, 180_000);
+
+    test('a tag that is gone fails the job with its report, and nothing is changed', () => {
+      const ws = workspace(
+        'ws-gone',
+        { 'plugins.properties': ['steady', 'vanishing'], 'console.plugins.properties': [] },
+        ['steady', 'vanishing'],
+      );
+      const before = fs.readFileSync(path.join(ws, 'image', 'plugins.lock.json'), 'utf8');
+      const watch = runStep(ws, watchStep);
+      expect(watch.code).toBe(9);
+      expect(watch.stderr).toMatch(
+        /^drift: 2 plugin\(s\): 1 unchanged, 0 newer, 0 moved, 0 unloadable, 1 gone, 0 failed\n$/,
+      );
+      expect(watch.stdout).toMatch(/^::error::a tag is gone upstream/m);
+      expect(watch.summary).toMatch(/^\| gone \| vanishing@1\.0\.0 \|/m);
+      expect(watch.output).toBe('');
+      expect(fs.readFileSync(path.join(ws, 'image', 'plugins.lock.json'), 'utf8')).toBe(before);
+    }, 60_000);
+  });
 });

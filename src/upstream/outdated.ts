@@ -8,7 +8,8 @@
  *   gone        the tag, or its whole repository, is no longer in the registry
  *   unloadable  the tag's manifest is in a form the gateway's fetcher (Istio pkg/wasm) refuses
  *   moved       the tag resolves to another manifest digest than the pinned one
- *   newer       a higher SemVer tag exists in the repository (the tag list)
+ *   newer       a higher SemVer tag exists in the repository (the tag list) that the inputs do not
+ *               already list
  *   unchanged   none of these
  *   failed      the registry could not answer (auth, network, 5xx): nothing can be said
  *
@@ -251,8 +252,18 @@ export async function watchTags(req: WatchRequest): Promise<DriftResult[]> {
   await mapLimit([...distinct], req.concurrency, async ([text, ref]) => {
     states.set(text, await tagState(req.registry, ref, req.signal));
   });
+  // A newer tag the inputs already list (the same repository at that tag or above) is no news.
+  const listedTags = new Map<string, string[]>();
+  for (const w of plan.watched) {
+    const repo = `${w.entry.source.ref.registry}/${w.entry.source.ref.repository}`;
+    listedTags.set(repo, [...(listedTags.get(repo) ?? []), w.entry.source.ref.tag as string]);
+  }
   return plan.watched.map((w) => {
     const source = formatReference({ ...w.entry.source.ref, digest: undefined });
-    return resultOf(w.entry, source, w.pinned, states.get(source) as TagState);
+    const state = states.get(source) as TagState;
+    const listed = listedTags.get(`${w.entry.source.ref.registry}/${w.entry.source.ref.repository}`) ?? [];
+    const news =
+      state.newer && !newerTag(state.newer, listed) && !listed.includes(state.newer) ? state.newer : undefined;
+    return resultOf(w.entry, source, w.pinned, { ...state, newer: news });
   });
 }
