@@ -15,7 +15,8 @@ import { EXIT } from '../src/errors';
 import { runCli } from './support/cli-run';
 import { runCliProcess } from './support/cli-process';
 import { gatewayFetch } from './support/gateway-client';
-import { MEDIA, pushIndex, Registry, startRegistry } from './support/registry';
+import { freePort } from './support/ports';
+import { MEDIA, pushIndex, pushWasmArtifact, Registry, startRegistry } from './support/registry';
 import { parse } from 'yaml';
 import { REPO_ROOT, tool } from './support/tools';
 
@@ -115,7 +116,30 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+let bundleFile: string;
+
 describe('before anything moved', () => {
+  test('a bundle made now carries the lists and the lock outdated compares with later', async () => {
+    const sub = path.join(dir, 'bundled');
+    fs.mkdirSync(sub);
+    const l = path.join(sub, 'plugins.properties');
+    fs.writeFileSync(l, ['steady', 'moving'].map((p) => `${p}=oci://${reg.host}/plugins/${p}:1.0.0\n`).join(''));
+    bundleFile = path.join(dir, 'plugins.oci.tar');
+    const b = await runCli('bundle', l, '--out', bundleFile);
+    expect(b.code).toBe(EXIT.ok);
+    const r = await runCli('outdated', `oci-layout:${bundleFile}`);
+    expect(r.code).toBe(EXIT.ok);
+    expect(
+      r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((x) => x.split(/\s+/).slice(0, 2)),
+    ).toEqual([
+      ['unchanged', 'steady@1.0.0'],
+      ['unchanged', 'moving@1.0.0'],
+    ]);
+  }, 60_000);
+
   test('every plugin is unchanged, one aligned line each, exit 0; file: plugins are not watched', async () => {
     const r = await runCli('outdated', list, '--lock', lock);
     expect(r.code).toBe(EXIT.ok);
@@ -294,6 +318,20 @@ describe('after the world moved', () => {
     expect(run.code).toBe(1);
   }, 120_000);
 
+  test('a bundle made before: its own lock is the pin ("did upstream move since this bundle?")', async () => {
+    const r = await runCli('outdated', `oci-layout:${bundleFile}`);
+    expect(r.code).toBe(EXIT.drift);
+    expect(
+      r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((x) => x.split(/\s+/).slice(0, 2)),
+    ).toEqual([
+      ['unchanged', 'steady@1.0.0'],
+      ['moved', 'moving@1.0.0'],
+    ]);
+  }, 60_000);
+
   test('the compiled CLI exits 9 and prints the same lines; a snapshot pins like a lock', async () => {
     const p = await runCliProcess(['outdated', list, '--lock', lock]);
     expect(p.code).toBe(EXIT.drift);
@@ -321,7 +359,6 @@ describe('after the world moved', () => {
   }, 60_000);
 
   test('a registry that does not answer: failed with its code, exit 4, nothing else said about it', async () => {
-    const { freePort } = await import('./support/ports');
     const host = `127.0.0.1:${await freePort()}`;
     fs.mkdirSync(path.join(dir, 'down'));
     const l = path.join(dir, 'down', 'plugins.properties');
@@ -446,4 +483,30 @@ describe('after the world moved', () => {
       expect(fs.readFileSync(path.join(ws, 'image', 'plugins.lock.json'), 'utf8')).toBe(before);
     }, 60_000);
   });
+});
+
+describe('a registry with token auth (anonymous pull tokens, as public registries give them)', () => {
+  let tokenReg: Registry;
+  afterAll(async () => tokenReg?.stop());
+
+  test('manifests and the tag list go through the token flow with a pull scope; a newer tag is seen', async () => {
+    tokenReg = await startRegistry({ auth: 'token', anonymousPull: true });
+    const spec = { specYaml: 'info:\n  title: t\n' };
+    const a = await pushWasmArtifact(tokenReg, 'plugins/t', '1.0.0', tinyWasm('t-1'), spec);
+    await pushWasmArtifact(tokenReg, 'plugins/t', '1.2.0', tinyWasm('t-2'), spec);
+    const sub = path.join(dir, 'token');
+    fs.mkdirSync(sub);
+    const l = path.join(sub, 'plugins.properties');
+    fs.writeFileSync(l, `t=oci://${tokenReg.host}/plugins/t:1.0.0@${a.manifestDigest}\n`);
+    const r = await runCli('outdated', l, '--json');
+    expect(r.code).toBe(EXIT.ok);
+    expect(events(r.stdout).find((e) => e.event === 'tag')).toMatchObject({
+      status: 'newer',
+      pinned: a.manifestDigest,
+      digest: a.manifestDigest,
+      newer: '1.2.0',
+    });
+    const asked = tokenReg.tokenServer!.requests.filter((q) => q.scope.includes('plugins/t') && q.user === 'anonymous');
+    expect(asked.map((q) => q.scope)).toContain('repository:plugins/t:pull');
+  }, 60_000);
 });

@@ -1,7 +1,7 @@
 /**
- * The one input path of `pull`, `bundle`, `mirror` and `outdated`: which plugins a run works on, which lock pins
- * their digests, and where their bytes come from. Every problem of every input is collected (one line
- * each), never only the first.
+ * The one input path of `pull`, `bundle`, `mirror` and `outdated`: which plugins a run works on,
+ * which lock pins their digests, and where their bytes come from. Every problem of every input is
+ * collected (one line each), never only the first.
  *
  *   lists and/or --snapshot    the entries (pull: image/plugins.properties when nothing is given)
  *   --lock <file>              read: with lists, the lists must agree with it and every digest must
