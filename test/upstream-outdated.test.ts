@@ -465,6 +465,21 @@ describe('after the world moved', () => {
       expect(again.output).toBe('');
     }, 180_000);
 
+    test('no lock yet: the first one is written by a real pull and proposed', () => {
+      const ws = workspace('ws-first', { 'plugins.properties': ['steady'], 'console.plugins.properties': [] }, []);
+      fs.rmSync(path.join(ws, 'image', 'plugins.lock.json'));
+      const watch = runStep(ws, watchStep);
+      expect(watch.code).toBe(0);
+      expect(watch.output).toBe('drift=true\n');
+      const update = runStep(ws, updateStep);
+      expect(update.code).toBe(0);
+      const written = JSON.parse(fs.readFileSync(path.join(ws, 'image', 'plugins.lock.json'), 'utf8')) as {
+        plugins: Array<{ name: string; digest: string }>;
+      };
+      expect(written.plugins.map((p) => [p.name, p.digest])).toEqual([['steady', digestOf('plugins/steady', '1.0.0')]]);
+      expect(fs.readFileSync(path.join(update.temp, 'pr-body.md'), 'utf8')).toContain('(first lock: no report)');
+    }, 60_000);
+
     test('a tag that is gone fails the job with its report, and nothing is changed', () => {
       const ws = workspace(
         'ws-gone',
