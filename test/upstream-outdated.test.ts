@@ -367,6 +367,12 @@ describe('after the world moved', () => {
     expect(r.code).toBe(EXIT.registry);
     const t = events(r.stdout).find((e) => e.event === 'tag')!;
     expect(t).toMatchObject({ status: 'failed', code: 'E_REGISTRY_CONNECTION', name: 'down' });
+    const human = await runCli('outdated', l);
+    expect(human.code).toBe(EXIT.registry);
+    expect(human.stderr).toMatch(
+      new RegExp(`^error: ${l}:1 down@1\\.0\\.0: .*${host}.*\\[E_REGISTRY_CONNECTION\\]$`, 'm'),
+    );
+    expect(human.stderr).toMatch(/^failed: 1 plugin\(s\): .* 1 failed$/m);
   }, 60_000);
 
   describe("sync-plugins.yml's watch job, its steps run as written", () => {

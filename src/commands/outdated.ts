@@ -150,8 +150,12 @@ export async function outdatedCommand(args: string[], flags: OutdatedFlags): Pro
         ? [r.problem.area]
         : [],
   );
-  for (const r of results.filter((x) => x.status === 'failed' && x.problem))
-    o.human(`error: ${errorLine(r.problem)} [${(r.problem as PluginServerError).code}]`);
+  // A registry's error names its URL only: the line names the list line and the plugin too.
+  for (const r of results.filter((x) => x.status === 'failed' && x.problem)) {
+    const e = r.entry;
+    const where = `${e.file}${e.line ? `:${e.line}` : ''} ${e.name}@${e.version}`;
+    o.human(`error: ${where}: ${(r.problem as PluginServerError).detail()} [${(r.problem as PluginServerError).code}]`);
+  }
   const local = plan.local.length ? `; ${plan.local.length} file: plugin(s) not watched` : '';
   const parts = `${results.length} plugin(s): ${DRIFT_STATUSES.map((s) => `${counts[s]} ${s}`).join(', ')}${local}`;
   const drifted = results.some((r) => DRIFTED.has(r.status));
