@@ -14,7 +14,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['cli'],
   ['commands'],
   ['cluster'],
-  ['higress', 'pipeline', 'airgap'],
+  ['higress', 'pipeline', 'airgap', 'upstream'],
   ['ociview'],
   ['inputs', 'tree'],
   ['oci', 'content', 'serve'],

@@ -29,11 +29,12 @@ const COMMANDS: Record<string, () => CommandModule> = {
   mirror: () => require('./commands/mirror') as CommandModule,
   audit: () => require('./commands/audit') as CommandModule,
   adopt: () => require('./commands/adopt') as CommandModule,
+  outdated: () => require('./commands/outdated') as CommandModule,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /** Commands whose --json output follows docs/cli-events.schema.json. */
-const JSON_COMMANDS = new Set(['pull', 'check', 'verify', 'index', 'bundle', 'mirror', 'audit', 'adopt']);
+const JSON_COMMANDS = new Set(['pull', 'check', 'verify', 'index', 'bundle', 'mirror', 'audit', 'adopt', 'outdated']);
 
 /** The command a run names (its first argument that is not an option), when it is one of ours. */
 function namedCommand(argv: readonly string[]): string | undefined {

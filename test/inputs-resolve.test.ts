@@ -1,5 +1,5 @@
 /**
- * src/inputs/resolve.ts, the one input path of pull, bundle and mirror (pure code and files only), and
+ * src/inputs/resolve.ts, the one input path of pull, bundle, mirror and outdated (pure code and files only), and
  * src/pipeline/prune.ts, the one answer to "what does --prune remove" for the dry run and the commit.
  */
 import * as fs from 'fs';
@@ -133,6 +133,34 @@ describe('resolveInputs', () => {
     expect(inputs?.lock?.plugins[0].source).toBe('oci://mirror.example/m/plugins/a:1.0.0');
     const bad = await resolveInputs({ command: 'pull', args: [list], registryMap: ['no-equals'] });
     expect(bad.problems.map((p) => p.code)).toEqual(['E_REGISTRY_MAP']);
+  });
+
+  test('outdated: the lock next to the first list when it exists, none otherwise; file: entries kept', async () => {
+    const list = file('w/plugins.properties', `${LIST}l=file:l.wasm@1.0.0\n`);
+    const bare = await resolveInputs({ command: 'outdated', args: [list] });
+    expect(bare.problems).toEqual([]);
+    expect(bare.inputs?.lock).toBeUndefined();
+    expect(bare.inputs?.entries.map((e) => `${e.name}@${e.version}`)).toEqual(['a@1.0.0', 'b@2.0.0', 'l@1.0.0']);
+    file(
+      'w/plugins.lock.json',
+      lockOf([
+        ['a', '1.0.0', 'oci://reg.example/plugins/a:1.0.0', D1],
+        ['b', '2.0.0', 'oci://reg.example/plugins/b:2.0.0', D2],
+        ['l', '1.0.0', 'file:l.wasm', D1],
+      ]),
+    );
+    const locked = await resolveInputs({ command: 'outdated', args: [list] });
+    expect(locked.problems).toEqual([]);
+    expect(locked.inputs?.lockName).toBe(path.join(dir, 'w', 'plugins.lock.json'));
+    expect(locked.inputs?.lock?.plugins.map((p) => p.digest)).toEqual([D1, D2, D1]);
+    // A lock given alone: its file: entries are kept (outdated skips them) instead of refused as in bundle.
+    const alone = await resolveInputs({
+      command: 'outdated',
+      args: [],
+      lock: path.join(dir, 'w', 'plugins.lock.json'),
+    });
+    expect(alone.problems).toEqual([]);
+    expect(alone.inputs?.entries.map((e) => e.source.kind)).toEqual(['oci', 'oci', 'file']);
   });
 
   test('no input at all: pull reads image/plugins.properties, bundle says what to pass', async () => {

@@ -18,7 +18,7 @@ const FILES = fs
   .sort();
 const text = (f: string) => fs.readFileSync(path.join(DIR, f), 'utf8');
 type Step = { uses?: string; run?: string; with?: Record<string, unknown> };
-type Job = { permissions?: Record<string, string> | string; steps: Step[] };
+type Job = { if?: string; permissions?: Record<string, string> | string; steps: Step[] };
 type Workflow = {
   on: Record<string, unknown>;
   permissions?: Record<string, string> | string;
@@ -34,8 +34,11 @@ const JOB_PERMISSIONS: Record<string, Record<string, Record<string, string> | un
     build: { contents: 'read', 'id-token': 'write', attestations: 'write' },
     publish: { contents: 'write' },
   },
-  // sync: push the branch and open the pull request.
-  'sync-plugins.yml': { sync: { contents: 'write', 'pull-requests': 'write' } },
+  // sync and watch: push the branch and open the pull request.
+  'sync-plugins.yml': {
+    sync: { contents: 'write', 'pull-requests': 'write' },
+    watch: { contents: 'write', 'pull-requests': 'write' },
+  },
 };
 
 function actionlint(cwd: string, files: string[]) {
@@ -172,5 +175,31 @@ describe('release.yml', () => {
       fs.readFileSync(path.join(REPO_ROOT, 'scripts', 'install-test-tools.sh'), 'utf8'),
     )![1];
     expect(helmStep.with!.version).toBe(pinned);
+  });
+});
+
+describe('sync-plugins.yml', () => {
+  const w = workflow('sync-plugins.yml');
+
+  test('a release sync by hand, a drift watch on a schedule: each job runs on its own trigger only', () => {
+    expect(Object.keys(w.on).sort()).toEqual(['schedule', 'workflow_dispatch']);
+    expect(w.on.schedule).toEqual([{ cron: expect.stringMatching(/^\d+ \d+ \* \* \*$/) }]);
+    expect(w.jobs.sync.if).toBe("github.event_name == 'workflow_dispatch'");
+    expect(w.jobs.watch.if).toBe("github.event_name == 'schedule'");
+  });
+
+  test('the watch runs `outdated` on both lists against their lock, relocks with a real pull, and opens a pull request', () => {
+    const runs = w.jobs.watch.steps.map((s) => s.run ?? '').join('\n');
+    expect(runs).toMatch(
+      /outdated image\/plugins\.properties image\/console\.plugins\.properties \\\n\s+--lock image\/plugins\.lock\.json --json/,
+    );
+    expect(runs).toContain('--write-lock image/plugins.lock.json');
+    // exit 9 is drift, not a failure of the step; every other non-zero code is
+    expect(runs).toContain('if [ "$status" -ne 0 ] && [ "$status" -ne 9 ]; then exit "$status"; fi');
+    const pr = w.jobs.watch.steps.find((s) => s.uses?.startsWith('peter-evans/create-pull-request@'))!;
+    expect(String(pr.with!['add-paths']).trim().split('\n')).toEqual([
+      'image/plugins.properties',
+      'image/plugins.lock.json',
+    ]);
   });
 });

@@ -31,6 +31,7 @@ module.exports = {
     'content-gzip',
     'tree-publish',
     'tree-inventory',
+    'upstream-units',
   ],
   integration: [
     'cluster-adopt',
@@ -79,5 +80,6 @@ module.exports = {
     'serve-nginx-config',
     'image-dockerfile',
     'image-nginx-conf',
+    'upstream-outdated',
   ],
 };

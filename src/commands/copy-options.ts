@@ -1,4 +1,4 @@
-/** Option parsers shared by the commands that fetch plugins (`pull`, `bundle`, `mirror`), and how `bundle` and `mirror` load their inputs. */
+/** Option parsers shared by the commands that fetch plugins (`pull`, `bundle`, `mirror`, `outdated`), and how `bundle` and `mirror` load their inputs. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { resolveInputs, ResolvedInputs } from '../inputs/resolve';
 import { CliOutput } from './output';
@@ -9,6 +9,12 @@ export function concurrency(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > MAX_CONCURRENCY)
     throw new InvalidArgumentError(`--concurrency must be an integer from 1 to ${MAX_CONCURRENCY}, got "${v}"`);
+  return n;
+}
+
+export function seconds(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a number of seconds above 0, got "${v}"`);
   return n;
 }
 

@@ -18,7 +18,7 @@ import {
   safeText,
 } from '../errors';
 
-export type CommandName = 'pull' | 'check' | 'verify' | 'index' | 'bundle' | 'mirror' | 'audit' | 'adopt';
+export type CommandName = 'pull' | 'check' | 'verify' | 'index' | 'bundle' | 'mirror' | 'audit' | 'adopt' | 'outdated';
 
 /** A problem as the JSON stream carries it: every failure has its catalogued code, and its context. */
 export interface ProblemFields extends ErrorContext {
@@ -73,6 +73,19 @@ export type CliEvent =
       from?: string;
       to?: string;
       status: 'planned' | 'applied' | 'unchanged' | 'missing' | 'reverted';
+    } & Partial<ProblemFields>)
+  /** `outdated`: one plugin's tag resolved now against the digest its lock, snapshot or pin holds. */
+  | ({
+      event: 'tag';
+      command: CommandName;
+      name: string;
+      version: string;
+      source: string;
+      status: 'unchanged' | 'moved' | 'gone' | 'unloadable' | 'newer' | 'failed';
+      pinned: string;
+      digest?: string;
+      newer?: string;
+      reason?: string;
     } & Partial<ProblemFields>)
   | {
       event: 'summary';

@@ -23,7 +23,7 @@ import { layoutPath } from '../oci/layout/layout';
 import { PluginEvent, textReporter } from '../pipeline/progress';
 import { pruneCandidates } from '../pipeline/prune';
 import { runPull } from '../pipeline/pull';
-import { concurrency, repeatable } from './copy-options';
+import { concurrency, repeatable, seconds } from './copy-options';
 import { watchInterrupts } from './interrupt';
 import { CliOutput, problemFields } from './output';
 import { DEFAULT_PULL_CONCURRENCY } from '../contract/concurrency';
@@ -69,12 +69,6 @@ function bytesPerSecond(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0)
     throw new InvalidArgumentError(`expected bytes per second (0 or more), got "${v}"`);
-  return n;
-}
-
-function seconds(v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a number of seconds above 0, got "${v}"`);
   return n;
 }
 

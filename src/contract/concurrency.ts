@@ -10,5 +10,7 @@ export const DEFAULT_PULL_CONCURRENCY = 8;
 export const DEFAULT_COPY_CONCURRENCY = 4;
 /** `check` and `check --oci`: downloads from the server in flight. */
 export const DEFAULT_CHECK_CONCURRENCY = 4;
+/** `outdated`: tags resolved (manifest and tag list requests, no blob) at once. */
+export const DEFAULT_OUTDATED_CONCURRENCY = 8;
 /** The most `--concurrency` accepts. */
 export const MAX_CONCURRENCY = 64;

@@ -227,6 +227,10 @@ export const ERROR_CATALOGUE = {
       what: 'the folder of `bundle --out` does not exist',
       fix: 'create it first, or choose another `--out`',
     },
+    E_OUTDATED_BASELINE: {
+      what: '`outdated`: a plugin has no digest to compare its tag with (no lock entry, snapshot digest or `@sha256:` pin)',
+      fix: 'write a lock with `pull --write-lock` (or pass `--lock <file>`), then run `outdated` again',
+    },
   },
   registry: {
     E_REGISTRY_AUTH: {
@@ -423,6 +427,20 @@ export const ERROR_CATALOGUE = {
     E_ADOPT_MISSING: {
       what: '`adopt`: a plugin the cluster asks for is not on the server, so nothing was changed',
       fix: 'pull the named sources into the server (or add `--registry-map`), or pass `--skip-missing` to adopt the rest',
+    },
+  },
+  drift: {
+    E_TAG_MOVED: {
+      what: '`outdated`: a tag now resolves to another manifest digest than the lock (or snapshot) pins: it was re-pushed',
+      fix: 'review the new bytes, then `pull --write-lock` to accept them, or keep pulling the pinned digest',
+    },
+    E_TAG_GONE: {
+      what: '`outdated`: a tag or its whole repository is no longer in the registry',
+      fix: 'pull from a mirror or bundle that still has the pinned digest, or remove the plugin from the list',
+    },
+    E_TAG_UNLOADABLE: {
+      what: "`outdated`: a tag now resolves to a manifest form the gateway's fetcher (Istio `pkg/wasm`) cannot load from `oci://` (a layer count or media type it rejects, an index without linux/amd64)",
+      fix: 'keep serving the pinned digest through the plugin server (`http://` URLs); tell the publisher',
     },
   },
   environment: {

@@ -16,6 +16,8 @@ export const EXIT = {
   environment: 7,
   /** --keep-going published what it could, but some plugin versions failed. */
   partial: 8,
+  /** `outdated`: an upstream tag moved, vanished or became unloadable since the lock. */
+  drift: 9,
   /** SIGINT or SIGTERM stopped the command (128 + SIGINT, as a shell reports a Ctrl-C). */
   interrupted: 130,
 } as const satisfies Record<ErrorArea | 'ok' | 'partial', number>;
@@ -33,6 +35,7 @@ export const EXIT_MEANINGS: ReadonlyArray<[ExitName, string]> = [
   ['verify', 'a tree or server does not match its index (verify, check)'],
   ['environment', 'the machine: permissions, disk full, nginx missing, port in use'],
   ['partial', '--keep-going: some plugin versions were published, others failed'],
+  ['drift', 'outdated: a tag moved, is gone, or is in a form the gateway cannot load since the lock or snapshot'],
   ['interrupted', 'interrupted (Ctrl-C / SIGINT or SIGTERM): staging removed, summary printed (bundle, mirror, pull)'],
 ];
 
@@ -49,6 +52,7 @@ const PRECEDENCE: ErrorArea[] = [
   'integrity',
   'registry',
   'verify',
+  'drift',
   'internal',
 ];
 

@@ -1,7 +1,7 @@
 /**
- * The one input path of `pull`, `bundle` and `mirror`: which plugins a run works on, which lock pins
- * their digests, and where their bytes come from. Every problem of every input is collected (one line
- * each), never only the first.
+ * The one input path of `pull`, `bundle`, `mirror` and `outdated`: which plugins a run works on,
+ * which lock pins their digests, and where their bytes come from. Every problem of every input is
+ * collected (one line each), never only the first.
  *
  *   lists and/or --snapshot    the entries (pull: image/plugins.properties when nothing is given)
  *   --lock <file>              read: with lists, the lists must agree with it and every digest must
@@ -11,8 +11,10 @@
  *   --registry-map src=dst     applied to the entries and the lock alike, after they were compared
  *
  * Which lock pins the digests when `--lock` is not given: none (`pull`), the lock inside the bundle
- * (`bundle`, `mirror`, `pull --frozen oci-layout:`), or the lock next to the first list (`pull --frozen`).
+ * (`bundle`, `mirror`, `pull --frozen oci-layout:`), or the lock next to the first list (`pull --frozen`;
+ * `outdated` when that file exists). `outdated` keeps `file:` entries (it watches only `oci://` ones).
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import { InputError, PluginServerError } from '../errors';
 import { createLayoutClient, createOciClient } from '../oci/client';
@@ -45,7 +47,7 @@ export const DEFAULT_LIST = path.join('image', 'plugins.properties');
 /** The lock file's name: where `pull --write-lock` writes and `pull --frozen` reads by default. */
 export const DEFAULT_LOCK = 'plugins.lock.json';
 
-export type InputCommand = 'pull' | 'bundle' | 'mirror';
+export type InputCommand = 'pull' | 'bundle' | 'mirror' | 'outdated';
 
 export interface InputRequest {
   command: InputCommand;
@@ -54,7 +56,10 @@ export interface InputRequest {
   snapshot?: string;
   /** `--lock <file>`: a lock to read. */
   lock?: string;
-  /** `pull --frozen`: without --lock, check against the bundle's lock or the lock next to the first list. */
+  /**
+   * `pull --frozen`: without --lock, check against the bundle's lock or the lock next to the first list.
+   * `outdated` takes the lock next to the first list whenever that file exists.
+   */
   frozen?: boolean;
   /** `--registry-map` values, as given. */
   registryMap?: readonly string[];
@@ -275,6 +280,7 @@ export async function resolveInputs(req: InputRequest): Promise<{ inputs?: Resol
   }
 
   const pull = req.command === 'pull';
+  const outdated = req.command === 'outdated';
   const lists = pull && !given.length && !req.snapshot && !req.lock && !layouts.length ? [DEFAULT_LIST] : given;
   const base = lists[0] ?? req.snapshot ?? req.lock;
   const defaultLockPath = base ? path.join(path.dirname(base), DEFAULT_LOCK) : DEFAULT_LOCK;
@@ -327,8 +333,11 @@ export async function resolveInputs(req: InputRequest): Promise<{ inputs?: Resol
   else problems.push(...fromFiles.problems);
   let entries = build ? build.entries : fromFiles.entries;
 
-  // Without --lock, pull --frozen checks the bundle's own lock, or the lock next to the first list.
-  const lockFile = req.lock ?? (pull && req.frozen && !fromBundle ? defaultLockPath : undefined);
+  // Without --lock, pull --frozen checks the bundle's own lock, or the lock next to the first list;
+  // outdated compares with the lock next to the first list when there is one.
+  const besideLists = given.length > 0 && fs.existsSync(defaultLockPath) ? defaultLockPath : undefined;
+  const lockFile =
+    req.lock ?? (pull && req.frozen && !fromBundle ? defaultLockPath : outdated ? besideLists : undefined);
   if (lockFile) gatherLock(g, lockFile);
   else if (pull && req.frozen && layout && !g.lock && !problems.length)
     problems.push(
@@ -351,7 +360,7 @@ export async function resolveInputs(req: InputRequest): Promise<{ inputs?: Resol
       }));
       problems.push(...diffLock(wanted, g.lock, g.lockName));
     } else {
-      const fromLock = entriesFromLock(g.lock, g.lockName, pull);
+      const fromLock = entriesFromLock(g.lock, g.lockName, pull || outdated);
       entries = fromLock.entries;
       problems.push(...fromLock.problems);
     }
@@ -366,7 +375,7 @@ export async function resolveInputs(req: InputRequest): Promise<{ inputs?: Resol
       }),
     );
   const name = g.names.join(' + ') || lists.join(' + ');
-  if (!pull) {
+  if (!pull && !outdated) {
     for (const e of entries) {
       if (e.source.kind === 'file') {
         problems.push(

@@ -99,6 +99,11 @@ export function blobUrl(ref: OciReference, digest: string, insecureHosts?: reado
   return `${baseUrl(ref.registry, insecureHosts)}/v2/${ref.repository}/blobs/${digest}`;
 }
 
+/** The first page of a repository's tag list (`GET /v2/<name>/tags/list`); later pages follow its `Link` header. */
+export function tagsUrl(ref: OciReference, insecureHosts?: readonly string[]): string {
+  return `${baseUrl(ref.registry, insecureHosts)}/v2/${ref.repository}/tags/list`;
+}
+
 /** Token scope for pulling one repository. */
 export function pullScope(ref: OciReference): string {
   return `repository:${ref.repository}:pull`;

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import { Readable } from 'stream';
 import { pipeline } from 'stream/promises';
 import { IntegrityError, RegistryError } from '../../errors';
-import { blobUrl, manifestUrl, nextHop, pullScope } from '../http/endpoint';
+import { blobUrl, manifestUrl, nextHop, onRegistryOrigin, pullScope, tagsUrl } from '../http/endpoint';
 import type { Exchange, RegistryResponse } from '../http/exchange';
 import { RegistryStatusError } from '../http/status';
 import type { OciReference, ResolvedManifest } from '../types';
@@ -28,6 +28,21 @@ export interface RawManifest {
 export interface BlobRef {
   digest: string;
   size: number;
+}
+
+/** One page of a tag list is JSON of short strings; a repository with more tags than this is not a plugin's. */
+const MAX_TAG_PAGE_BYTES = 4 * 1024 * 1024;
+/** Pages followed through `Link: <...>; rel="next"` before giving up (a registry sending links forever). */
+const MAX_TAG_PAGES = 50;
+
+/** The `next` target of a `Link` header (RFC 8288, as the distribution spec paginates tag lists). */
+export function nextLink(header: string | null): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(',')) {
+    const m = /^\s*<([^>]*)>\s*;(.*)$/.exec(part);
+    if (m && /(^|;)\s*rel="?next"?\s*(;|$)/i.test(m[2])) return m[1];
+  }
+  return undefined;
 }
 
 /** Copies (`bundle`, `mirror`) carry whole images; a blob bigger than this is not part of a plugin. */
@@ -169,6 +184,65 @@ export class RegistryClient {
       if (isNotFound(err)) return undefined;
       throw err;
     }
+  }
+
+  /**
+   * Every tag of `ref`'s repository (the distribution tag list, following `Link` pages on the same
+   * registry), or undefined when the repository does not exist (404).
+   */
+  async tags(ref: OciReference, signal?: AbortSignal): Promise<string[] | undefined> {
+    const tags: string[] = [];
+    let url: string | undefined = tagsUrl(ref, this.insecureHosts);
+    for (let page = 0; url; page++) {
+      if (page >= MAX_TAG_PAGES)
+        throw new RegistryError({
+          code: 'E_REGISTRY_STATUS',
+          message: `${tagsUrl(ref, this.insecureHosts)} sent more than ${MAX_TAG_PAGES} pages of tags`,
+          context: { url },
+          hint: "check the registry; a plugin's repository holds a handful of tags",
+        });
+      const current: string = url;
+      let next: string | undefined;
+      try {
+        next = await this.exchange(
+          {
+            kind: 'manifest',
+            method: 'GET',
+            url: current,
+            registry: ref.registry,
+            scope: pullScope(ref),
+            accept: 'application/json',
+            signal,
+          },
+          async (res) => {
+            const body = await readLimited(res, MAX_TAG_PAGE_BYTES);
+            let doc: { tags?: unknown };
+            try {
+              doc = JSON.parse(body.toString('utf8')) as { tags?: unknown };
+            } catch {
+              throw new RegistryError({
+                code: 'E_REGISTRY_STATUS',
+                message: `${current} answered a tag list that is not JSON`,
+                context: { url: current },
+                hint: 'check the registry',
+              });
+            }
+            // A repository with no tag left answers `"tags": null`.
+            if (Array.isArray(doc.tags)) for (const t of doc.tags) if (typeof t === 'string') tags.push(t);
+            const link = nextLink(res.headers.get('link'));
+            if (!link) return undefined;
+            const hop = nextHop(current, link).toString();
+            // Credentials go to the registry's own origin only: a page elsewhere is not followed.
+            return onRegistryOrigin(hop, ref.registry, this.insecureHosts) ? hop : undefined;
+          },
+        );
+      } catch (err) {
+        if (page === 0 && isNotFound(err)) return undefined;
+        throw err;
+      }
+      url = next;
+    }
+    return tags;
   }
 
   /** Whether the repository has the blob (HEAD). */

@@ -60,15 +60,42 @@ export function selectSpecLayer(manifest: ImageManifest): Descriptor | undefined
 }
 
 /**
- * Whether Istio's pkg/wasm (the gateway's fetcher, pkg/wasm/imagefetcher.go) loads an image manifest
- * in this form: a Docker manifest whose last layer is a Docker tar.gzip, an OCI one whose last layer
- * is an OCI tar+gzip, or the Wasm artifact form with exactly two layers, one of them the raw wasm.
- * One raw layer (what `oras push plugin.wasm` makes) or wasm + spec.yaml + README fail there with
- * "number of layers must be 2", from any registry.
+ * Why Istio's pkg/wasm (the gateway's fetcher, pkg/wasm/imagefetcher.go) refuses an image manifest
+ * in this form, in its own words, or undefined when it loads it: a Docker manifest whose last layer
+ * is a Docker tar.gzip, an OCI one whose last layer is an OCI tar+gzip (the "compat" variant), or the
+ * Wasm artifact form with exactly two layers, one of them the raw wasm (the "oci" variant). One raw
+ * layer (what `oras push plugin.wasm` makes) or wasm + spec.yaml + README fail there with "number of
+ * layers must be 2", from any registry.
  */
+export function gatewayRejects(manifest: ImageManifest): string | undefined {
+  const layers = manifest.layers;
+  const last = layers[layers.length - 1]?.mediaType;
+  const shown = (t: string | undefined) => safeText(String(t), 120);
+  if (!layers.length) return 'number of layers must be greater than zero';
+  if (manifest.mediaType === DOCKER_MANIFEST)
+    return last === DOCKER_TAR_GZIP ? undefined : `invalid media type ${shown(last)} (expect ${DOCKER_TAR_GZIP})`;
+  if (last === OCI_TAR_GZIP) return undefined;
+  const compat = `invalid media type ${shown(last)} (expect ${OCI_TAR_GZIP})`;
+  if (layers.length !== 2) return `${compat}; number of layers must be 2 but got ${layers.length}`;
+  if (!layers.some((l) => l.mediaType === WASM_LAYER))
+    return `${compat}; could not find the layer of type ${WASM_LAYER}`;
+  return undefined;
+}
+
+/** Whether the gateway's fetcher loads an image manifest in this form (see gatewayRejects). */
 export function gatewayLoads(manifest: ImageManifest): boolean {
-  const last = manifest.layers[manifest.layers.length - 1]?.mediaType;
-  if (manifest.mediaType === DOCKER_MANIFEST) return last === DOCKER_TAR_GZIP;
-  if (last === OCI_TAR_GZIP) return true;
-  return manifest.layers.length === 2 && manifest.layers.some((l) => l.mediaType === WASM_LAYER);
+  return gatewayRejects(manifest) === undefined;
+}
+
+/**
+ * The entry of an index the gateway's fetcher takes (go-containerregistry's image-by-platform under
+ * Istio): the first whose platform is linux/amd64, an entry without a platform counting as
+ * linux/amd64; undefined when there is none ("no child with platform linux/amd64"). Unlike
+ * selectPlatform, a single entry of another platform is not taken.
+ */
+export function gatewayIndexEntry(index: IndexManifest): Descriptor | undefined {
+  return index.manifests.find((d) => {
+    const p = d.platform ?? { os: 'linux', architecture: 'amd64' };
+    return p.os === 'linux' && p.architecture === 'amd64';
+  });
 }
