@@ -61,7 +61,9 @@ test('unprivileged and stock: no user, no modules, only /tmp is written', () => 
   expect(d.some((l) => /^(load_module|lua_|perl|js_)/.test(l))).toBe(false);
   // The only includes are the OCI view's map files, data the pipeline writes into the tree (no mime.types).
   expect(d.filter((l) => /^include\s/.test(l))).toEqual(
-    ['manifests', 'blobs', 'repositories', 'tagpages'].map((m) => `include /usr/share/nginx/html/oci/nginx/${m}.map*;`),
+    ['manifests', 'blobs', 'repositories', 'pagestarts', 'pagelinks'].map(
+      (m) => `include /usr/share/nginx/html/oci/nginx/${m}.map*;`,
+    ),
   );
   expect(d).toContain('listen 8080 default_server backlog=4096;');
   expect(d).toContain('server_tokens off;');
@@ -97,6 +99,7 @@ describe('rewriteNginxConfig', () => {
     expect(changed.sort()).toEqual([
       'client_body_temp_path',
       'fastcgi_temp_path',
+      'include',
       'include',
       'include',
       'include',
