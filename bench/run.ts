@@ -18,6 +18,7 @@ const SECTIONS: Record<string, () => Promise<{ run(): Promise<BenchSection> }>> 
   reuse: () => import('./reuse'),
   airgap: () => import('./airgap'),
   'oci-forms': () => import('./oci-forms'),
+  'gzip-decode': () => import('./gzip-decode'),
 };
 
 const ROOT = path.resolve(__dirname, '..', '..');

@@ -8,6 +8,7 @@
  */
 import { Construct } from 'constructs';
 import { DeploymentSpec, PodDisruptionBudgetSpec, Probe, ServiceSpec } from '../imports/k8s';
+import { NGINX_CONF, NGINX_CONF_GZIP_STATIC_OFF } from '../src/contract/gzip-static';
 import { METRICS_PATH } from '../src/contract/metrics';
 import { CONTAINER_PORT } from '../src/contract/service';
 import {
@@ -182,6 +183,8 @@ export class PluginServer extends Construct {
                 name: containerName,
                 image,
                 imagePullPolicy,
+                // The image's entrypoint is nginx; -c picks the config with or without gzip_static.
+                args: ['-c', ifElse(V('gzip.enabled'), lit(NGINX_CONF), lit(NGINX_CONF_GZIP_STATIC_OFF))],
                 ports: [{ name: PORT_NAME, containerPort, protocol: 'TCP' }],
                 startupProbe: probe('startup'),
                 readinessProbe: probe('readiness'),

@@ -179,6 +179,13 @@ export const VALUES_SPEC = group('higress-plugin-server values', {
     },
     description: "Resources of the Nginx container (the Higress chart's defaults).",
   }),
+  gzip: group('Precompressed downloads (`plugin.wasm.gz`), see docs/gzip.md.', {
+    enabled: bool({
+      default: true,
+      description:
+        "Send `plugin.wasm.gz` to gateways that accept gzip (a quarter of the bytes; each gateway decodes it). Set false where the network is fast and the gateways few, so their CPU, not the link, bounds a rollout: docs/gzip.md has the table by link speed and gateway count. `false` runs the image's `/etc/nginx/gzip-static-off/nginx.conf`.",
+    }),
+  }),
   extraEnv: list<Record<string, unknown>>({
     default: [],
     schema: { items: { type: 'object', required: ['name'], properties: { name: { type: 'string', minLength: 1 } } } },

@@ -1,6 +1,9 @@
 // The pure logic of the benchmarks (bench/): the cluster model of a rollout, the gzip break-even
 // link speed, the ABBA order and the plugin-set sizes. The benches themselves never run in tests.
-import { clusterTime, gzipBreakEvenBps } from '../bench/model';
+import * as fs from 'fs';
+import { GATEWAYS, LINKS, renderGzipTable } from '../bench/gzip-table';
+import { clusterTime, FetchCost, gzipBreakEvenBps, gzipVerdict } from '../bench/model';
+import { GZIP_DOC, readMeasurement, withGzipTable } from '../scripts/gzip-docs';
 import { goModuleSize } from '../bench/plugin-set';
 import { abbaOrder, median, spread } from '../bench/stats';
 
@@ -40,6 +43,63 @@ describe('cluster model', () => {
     expect(() =>
       clusterTime({ bytesPerGateway: 1, serverCpuPerGateway: 0, clientCpuPerGateway: 0 }, { ...shape, replicas: 0 }),
     ).toThrow(/at least one/);
+  });
+});
+
+describe("the gateway's own CPU", () => {
+  it('divides the client CPU by the cores the fetch gets (default one)', () => {
+    const input = { bytesPerGateway: 100e6, serverCpuPerGateway: 0, clientCpuPerGateway: 2 };
+    const one = { ...shape, gateways: 1 };
+    expect(clusterTime(input, one).terms.gateway).toBeCloseTo(2.8, 6);
+    expect(clusterTime(input, { ...one, gatewayCores: 0.25 }).terms.gateway).toBeCloseTo(8.8, 6);
+    expect(clusterTime(input, { ...one, gatewayCores: 2 }).terms.gateway).toBeCloseTo(1.8, 6);
+  });
+
+  // Per MB of wasm: 4 ms of gateway CPU plain, 9 ms with the decode; gzip sends a quarter of the bytes.
+  const cost: FetchCost = {
+    plainClientCpuPerMB: 0.004,
+    gzipClientCpuPerMB: 0.009,
+    plainServerCpuPerMB: 0,
+    gzipServerCpuPerMB: 0,
+  };
+  const set = { plainBytes: 420e6, gzipBytes: 105e6 };
+  const cluster = (gateways: number, linkBps: number, gatewayCores: number) => ({
+    gateways,
+    replicas: 2,
+    serverEgressBps: linkBps,
+    serverCoresPerReplica: 0.5,
+    gatewayLinkBps: linkBps,
+    gatewayCores,
+  });
+
+  it('gzip wins on a slow link whatever the gateways have to spare', () => {
+    for (const cores of [1, 0.25]) expect(gzipVerdict(set, cost, cluster(1, 100e6, cores)).winner).toBe('gzip');
+  });
+
+  it('plain wins with few gateways on a fast link, gzip again once many share the egress', () => {
+    expect(gzipVerdict(set, cost, cluster(1, 10e9, 1)).winner).toBe('plain');
+    expect(gzipVerdict(set, cost, cluster(128, 10e9, 1)).winner).toBe('gzip');
+  });
+
+  it('busy gateways at 1 Gbit/s (the held-out run: 8 fetchers on 2 shared cores) are bound by their decode: plain wins', () => {
+    const v = gzipVerdict(set, cost, cluster(8, 1e9, 0.25));
+    expect(v.winner).toBe('plain');
+    expect(v.gzip.bound).toBe('gateway');
+    expect(gzipVerdict(set, cost, cluster(8, 100e6, 0.25)).winner).toBe('gzip');
+  });
+
+  it('docs/gzip.md holds the tables the model gives for the measured costs (run `npm run docs`)', () => {
+    const m = readMeasurement();
+    const doc = fs.readFileSync(GZIP_DOC, 'utf8');
+    expect(withGzipTable(doc, m)).toBe(doc);
+    const table = renderGzipTable(m, 1);
+    expect(table.split('\n')).toHaveLength(2 + LINKS.length);
+    expect(
+      table
+        .split('\n')[2]
+        .split('|')
+        .filter((c) => c.includes('s)')),
+    ).toHaveLength(GATEWAYS.length);
   });
 });
 

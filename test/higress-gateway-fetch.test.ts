@@ -97,6 +97,29 @@ test('every plugin of index.json, fetched by Istio with the index sha256, passes
   }
 });
 
+test("with gzip_static off (the chart's gzip.enabled=false) the same fetches pass on plain bytes", async () => {
+  const plain = await startNginx(root, { gzipStatic: false });
+  try {
+    const run = await gatewayFetch(index.plugins.map((p) => ({ url: `${plain.url}${p.path}`, sha256: p.sha256 })));
+    expect(run.results.map((r) => ({ ok: r.ok, error: r.error, bytes: r.bytes }))).toEqual(
+      index.plugins.map((p) => ({ ok: true, error: undefined, bytes: p.size })),
+    );
+    expect(run.code).toBe(0);
+    // The gateway asked for gzip as always; Nginx sent plugin.wasm itself, the module's exact size.
+    const log = fs
+      .readFileSync(path.join(plain.dir, 'access.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as { uri: string; status: number; content_encoding: string; body_bytes_sent: number })
+      .filter((l) => l.uri.endsWith('/plugin.wasm'));
+    expect(log.map((l) => [l.uri, l.status, l.content_encoding, l.body_bytes_sent])).toEqual(
+      index.plugins.map((p) => [p.path, 200, '', p.size]),
+    );
+  } finally {
+    await plain.stop();
+  }
+});
+
 test("a wrong sha256 fails with Istio's checksum error naming both sums", async () => {
   const entry = index.plugins.find((p) => p.name === 'big')!;
   const wrong = crypto.createHash('sha256').update('not the module').digest('hex');

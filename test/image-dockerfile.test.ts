@@ -3,6 +3,7 @@
  * dockerfile-ast; every RUN must be a project command (serve-cli.test.ts runs them natively) and
  * every COPY source must exist in the build context or be produced by an earlier stage.
  */
+import { GZIP_STATIC_SNIPPET, NGINX_CONF, NGINX_CONF_GZIP_STATIC_OFF } from '../src/contract/gzip-static';
 import { DockerfileParser, From, Instruction } from 'dockerfile-ast';
 import { execFileSync, spawnSync } from 'child_process';
 import * as crypto from 'crypto';
@@ -100,6 +101,20 @@ test('the runtime copies the tree to the root image/nginx.conf serves from', () 
   expect(copies).toContainEqual(['image/nginx.conf', '/etc/nginx/nginx.conf']);
   // plugins/ and oci/ in one COPY, so the hardlinks between them stay links in the layer
   expect(copies).toContainEqual(['/tree/', `${root}/`]);
+});
+
+test("nginx.conf twice, beside gzip_static on and off: the configs the chart's gzip.enabled picks", () => {
+  const copies = keyword(runtime(), 'COPY').map((i) => i.getArguments().map((a) => a.getValue()));
+  const dirOf = (conf: string) => path.posix.dirname(conf);
+  const snippetDir = path.posix.dirname(GZIP_STATIC_SNIPPET);
+  expect(copies).toContainEqual(['image/nginx.conf', NGINX_CONF]);
+  expect(copies).toContainEqual([`image/${snippetDir}/`, `${dirOf(NGINX_CONF)}/${snippetDir}/`]);
+  expect(copies).toContainEqual(['image/nginx.conf', NGINX_CONF_GZIP_STATIC_OFF]);
+  expect(copies).toContainEqual([
+    `image/gzip-static-off/${snippetDir}/`,
+    `${dirOf(NGINX_CONF_GZIP_STATIC_OFF)}/${snippetDir}/`,
+  ]);
+  expect(fs.readdirSync(path.join(REPO_ROOT, 'image', snippetDir))).toEqual([path.posix.basename(GZIP_STATIC_SNIPPET)]);
 });
 
 test('every RUN is a project command', () => {

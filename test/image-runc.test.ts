@@ -11,6 +11,7 @@ import * as path from 'path';
 import { publishVersion, writeIndex } from '../src/tree/publish';
 import { writeOciView } from '../src/ociview/write';
 import type { PluginIndex } from '../src/contract/tree-format';
+import { NGINX_CONF_GZIP_STATIC_OFF } from '../src/contract/gzip-static';
 import { startRegistry, Registry } from './support/registry';
 import { Buildah, RunningContainer, runContainer } from './support/runc';
 import { REPO_ROOT, tool } from './support/tools';
@@ -38,6 +39,9 @@ beforeAll(async () => {
   fs.mkdirSync(path.join(context, 'image'), { recursive: true });
   for (const f of ['Dockerfile', 'nginx.conf'])
     fs.copyFileSync(path.join(REPO_ROOT, 'image', f), path.join(context, 'image', f));
+  // The gzip_static snippets beside each of the image's two configs (src/contract/gzip-static.ts).
+  for (const d of ['plugin-server', 'gzip-static-off'])
+    fs.cpSync(path.join(REPO_ROOT, 'image', d), path.join(context, 'image', d), { recursive: true });
   const tree = path.join(context, 'image', 'prebuilt');
   await publishVersion(tree, {
     name: 'add-header',
@@ -188,7 +192,47 @@ test('the log has no alert or emergency line (worker_rlimit_nofile would log one
   // Negative control: the same Nginx with worker_rlimit_nofile (on another port) logs the alert.
   const script =
     "sed -e 's#^pid /tmp/nginx.pid;#pid /tmp/n.pid; worker_rlimit_nofile 16384;#' -e 's#listen 8080#listen 8081#' /etc/nginx/nginx.conf > /tmp/n.conf" +
+    ' && cp -r /etc/nginx/plugin-server /tmp/plugin-server' +
     " && timeout 3 nginx -c /tmp/n.conf -e stderr -g 'daemon off;' 2>&1; true";
   const r = await container!.exec(['/bin/sh', '-c', script]);
   expect(r.stdout).toMatch(/\[alert\].*setrlimit\(RLIMIT_NOFILE, 16384\) failed/);
+});
+
+test("gzip.enabled=false (the chart's `-c` argument): the same image sends plugin.wasm as is, and the fetcher verifies it", async () => {
+  // The image's own wget (its HEALTHCHECK's), asking for gzip as the gateway does; -S prints the headers.
+  const headers = async () =>
+    (
+      await container!.exec([
+        '/bin/sh',
+        '-c',
+        `wget -S -O /dev/null --header 'Accept-Encoding: gzip' http://127.0.0.1:8080${index.plugins[0].path} 2>&1`,
+      ])
+    ).stdout.toLowerCase();
+  await healthy();
+  expect(await headers()).toContain('content-encoding: gzip');
+  // The pod the chart renders with gzip.enabled=false: the image's entrypoint with its args.
+  await container!.stop();
+  container = undefined;
+  const started = await runContainer(path.join(work, 'bundle', 'rootfs'), {
+    ...config,
+    Cmd: ['-c', NGINX_CONF_GZIP_STATIC_OFF],
+  });
+  if (finished) return started.stop();
+  container = started;
+  await healthy();
+  const h = await headers();
+  expect(h).toMatch(/http\/1\.1 200/);
+  expect(h).not.toContain('content-encoding');
+  expect(h).toContain(`content-length: ${index.plugins[0].size}`);
+  const lines = index.plugins.map((p) => `http://127.0.0.1:8080${p.path} ${p.sha256}`);
+  const r = await container.inNetns(tool('gateway-client'), ['-from', '-'], {
+    input: lines.join('\n') + '\n',
+    timeoutMs: 120_000,
+  });
+  const results = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { ok: boolean; bytes: number });
+  expect(results.map((x) => [x.ok, x.bytes])).toEqual(index.plugins.map((p) => [true, p.size]));
+  expect(container.log()).not.toMatch(/\[(alert|emerg|crit)\]/);
 });

@@ -94,6 +94,12 @@ const ROWS: Row[] = [
   },
   { keys: ['replicas'], set: ['replicas=3'], check: (o) => expect(byKind(o, 'Deployment').spec.replicas).toBe(3) },
   {
+    keys: ['gzip.enabled'],
+    set: ['gzip.enabled=false'],
+    check: (o) => expect(container(o).args).toEqual(['-c', '/etc/nginx/gzip-static-off/nginx.conf']),
+  },
+  { keys: [], check: (o) => expect(container(o).args).toEqual(['-c', '/etc/nginx/nginx.conf']) },
+  {
     keys: [],
     values: { replicas: '3' },
     check: (o) => {

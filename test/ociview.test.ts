@@ -106,9 +106,12 @@ test('the text files Nginx serves: catalog, tag lists with their pages, and the 
   });
   const pages = renderTagList(view);
   expect(JSON.parse(pages.get('key-auth.json')!)).toEqual({ name: 'plugins/key-auth', tags: ['2.0.0', '2.1.0'] });
-  expect(JSON.parse(pages.get('key-auth/after/2.0.0.json')!).tags).toEqual(['2.1.0']);
   expect(JSON.parse(pages.get('key-auth/empty.json')!).tags).toEqual([]);
-  expect(oci('tags/key-auth/after/2.0.0.json')).toBe(pages.get('key-auth/after/2.0.0.json'));
+  expect(oci('tags/key-auth/empty.json')).toBe(pages.get('key-auth/empty.json'));
+  // ?n=1: the first page of one tag, and the page after it
+  expect(JSON.parse(oci('pages/tags/key-auth/1-0.json')).tags).toEqual(['2.0.0']);
+  expect(JSON.parse(oci('pages/tags/key-auth/1-1.json')).tags).toEqual(['2.1.0']);
+  expect(JSON.parse(oci('pages/catalog/2-0.json')).repositories).toEqual(['plugins/add-header', 'plugins/key-auth']);
   const maps = renderMaps(view);
   const t = tagOf(pristine, 'key-auth', '2.0.0');
   expect(maps.get('manifests.map')).toContain(
@@ -118,8 +121,12 @@ test('the text files Nginx serves: catalog, tag lists with their pages, and the 
     `"/v2/plugins/key-auth/blobs/${t.blobs[1].digest}" "${hexOf(t.blobs[1].digest)}";`,
   );
   expect(maps.get('repositories.map')).toContain('"plugins/local" "local";');
-  expect(maps.get('tagpages.map')).toContain('"plugins/key-auth|2.0.0" "key-auth/after/2.0.0";');
-  expect(oci('nginx/tagpages.map')).toBe(maps.get('tagpages.map'));
+  expect(maps.get('pagestarts.map')).toContain('"plugins/key-auth|2.0.0" "1/1";');
+  expect(maps.get('pagestarts.map')).toContain('"plugins/key-auth|2.1.0" "end";');
+  expect(maps.get('pagestarts.map')).toContain('"_catalog|plugins%2Fkey-auth" "1/2";');
+  expect(maps.get('pagelinks.map')).toContain('"plugins/key-auth|1|0" "2.0.0";');
+  expect(oci('nginx/pagestarts.map')).toBe(maps.get('pagestarts.map'));
+  expect(oci('nginx/pagelinks.map')).toBe(maps.get('pagelinks.map'));
 });
 
 test('a generated image is one tar+gzip layer holding plugin.wasm, the same on every build', async () => {

@@ -17,6 +17,8 @@ describe('item 19: values the cluster would reject fail in helm, naming the key'
     ['global.hub with a space', '--set', 'global.hub=my registry', /global.*hub|hub/],
     ['tag with a space', '--set', 'tag=1.0 beta', /tag/],
     ['junk resource quantity', '--set', 'resources.limits.memory=lots', /resources/],
+    ['gzip.enabled not a boolean', '--set-string', 'gzip.enabled=maybe', /gzip/],
+    ['an unknown key under gzip', '--set', 'gzip.level=9', /gzip|level/],
   ])('%s', (_what, flag, value, key) => {
     const r = helm(['template', 'hps', CHART_PATH, '--set', 'global.enablePluginServer=true', flag, value]);
     expect(r.status).not.toBe(0);

@@ -120,6 +120,29 @@ describe('serve', () => {
     expect(refused).toBe(true);
   });
 
+  test("--no-gzip-static serves plugin.wasm as is to a gzip client, as the chart's gzip.enabled=false", async () => {
+    const port = await freePort();
+    const c = spawn(process.execPath, [CLI, 'serve', tree, '--port', String(port), '--no-gzip-static'], {
+      cwd: work,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      await waitForLine(c, /serving .* at http:\/\/127\.0\.0\.1:\d+\/plugins\//);
+      const meta = JSON.parse(
+        (await request(`http://127.0.0.1:${port}/plugins/add-header/2.0.0/metadata.json`)).body.toString(),
+      ) as PluginMetadata;
+      const r = await request(`http://127.0.0.1:${port}/plugins/add-header/2.0.0/plugin.wasm`, {
+        headers: { 'accept-encoding': 'gzip' },
+      });
+      expect([r.status, r.headers['content-encoding'], r.body.length]).toEqual([200, undefined, meta.size]);
+      expect(crypto.createHash('sha256').update(r.body).digest('hex')).toBe(meta.sha256);
+    } finally {
+      const exited = new Promise<number | null>((resolve) => c.once('exit', (code) => resolve(code)));
+      if (c.exitCode === null) c.kill('SIGINT');
+      expect(await exited).toBe(0);
+    }
+  });
+
   test.each(['::1', '[::1]'])(
     'issue 27 class 10: --host %s serves on the IPv6 loopback and stops cleanly',
     async (host) => {

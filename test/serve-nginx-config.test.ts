@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { GZIP_STATIC_SNIPPET, gzipStaticSnippet } from '../src/contract/gzip-static';
 import { InputError } from '../src/errors';
 import { NginxRewrite, rewriteNginxConfig } from '../src/serve/nginx-config';
 import { shippedConfigPath } from '../src/serve/nginx-runtime';
@@ -59,17 +60,26 @@ test('unprivileged and stock: no user, no modules, only /tmp is written', () => 
   const d = directives(text);
   expect(d.some((l) => /^user\s/.test(l))).toBe(false);
   expect(d.some((l) => /^(load_module|lua_|perl|js_)/.test(l))).toBe(false);
-  // The only includes are the OCI view's map files, data the pipeline writes into the tree (no mime.types).
-  expect(d.filter((l) => /^include\s/.test(l))).toEqual(
-    ['manifests', 'blobs', 'repositories', 'tagpages'].map((m) => `include /usr/share/nginx/html/oci/nginx/${m}.map*;`),
-  );
+  // The only includes are the OCI view's map files, data the pipeline writes into the tree (no
+  // mime.types), and the gzip_static switch beside the config (src/contract/gzip-static.ts).
+  expect(d.filter((l) => /^include\s/.test(l))).toEqual([
+    ...['manifests', 'blobs', 'repositories', 'pagestarts', 'pagelinks'].map(
+      (m) => `include /usr/share/nginx/html/oci/nginx/${m}.map*;`,
+    ),
+    `include ${GZIP_STATIC_SNIPPET};`,
+  ]);
   expect(d).toContain('listen 8080 default_server backlog=4096;');
   expect(d).toContain('server_tokens off;');
   expect(d).toContain('pid /tmp/nginx.pid;');
   for (const l of d.filter((x) => /_temp_path\s/.test(x))) expect(l).toMatch(/ \/tmp\//);
   // Dynamic gzip is never on; the precompressed files are used instead.
   expect(d.filter((l) => /^gzip\s/.test(l))).toEqual(['gzip off;']);
-  expect(d).toContain('gzip_static on;');
+  // gzip_static comes from the snippet: on beside image/nginx.conf, off in the image's other copy.
+  expect(d.some((l) => /^gzip_static\s/.test(l))).toBe(false);
+  expect(fs.readFileSync(path.join(REPO_ROOT, 'image', GZIP_STATIC_SNIPPET), 'utf8')).toBe(gzipStaticSnippet(true));
+  expect(fs.readFileSync(path.join(REPO_ROOT, 'image', 'gzip-static-off', GZIP_STATIC_SNIPPET), 'utf8')).toBe(
+    gzipStaticSnippet(false),
+  );
   expect(d).toContain('access_log /dev/stdout json;');
   expect(d).toContain('error_log stderr warn;');
 });
@@ -101,6 +111,7 @@ describe('rewriteNginxConfig', () => {
       'include',
       'include',
       'include',
+      'include',
       'listen',
       'pid',
       'proxy_temp_path',
@@ -128,6 +139,7 @@ describe('rewriteNginxConfig', () => {
       fs.mkdirSync(path.join(dir, 'tree'));
       const conf = path.join(dir, 'nginx.conf');
       fs.writeFileSync(conf, rewriteNginxConfig(text, { ...opts, root: path.join(dir, 'tree'), runtimeDir: dir }));
+      fs.cpSync(path.join(REPO_ROOT, 'image', 'plugin-server'), path.join(dir, 'plugin-server'), { recursive: true });
       execFileSync(tool('nginx'), ['-t', '-q', '-p', dir, '-e', 'stderr', '-c', conf], {
         stdio: ['ignore', 'ignore', 'pipe'],
       });
@@ -180,6 +192,7 @@ describe('rewriteNginxConfig', () => {
           runtimeDir: dir,
         }),
       );
+      fs.cpSync(path.join(REPO_ROOT, 'image', 'plugin-server'), path.join(dir, 'plugin-server'), { recursive: true });
       const r = spawnSync(tool('nginx'), ['-t', '-q', '-p', dir, '-e', 'stderr', '-c', conf], { encoding: 'utf8' });
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);

@@ -25,6 +25,8 @@ interface ServeOptions {
   allowRemote?: boolean;
   /** `-` (stdout, as in the image), `off`, or a file. */
   accessLog: string;
+  /** false (`--no-gzip-static`): the image's gzip-static-off config, as the chart's gzip.enabled=false. */
+  gzipStatic: boolean;
 }
 
 /**
@@ -88,7 +90,13 @@ async function serve(rootArg: string, opts: ServeOptions): Promise<void> {
   const root = resolveTreeRoot(rootArg);
   const binary = opts.nginx ? checkNginx(opts.nginx) : findNginx();
   await assertPortFree(opts.host, opts.port);
-  const prepared = prepareNginx({ root, host: opts.host, port: opts.port, accessLog: accessLogTarget(opts.accessLog) });
+  const prepared = prepareNginx({
+    root,
+    host: opts.host,
+    port: opts.port,
+    accessLog: accessLogTarget(opts.accessLog),
+    gzipStatic: opts.gzipStatic,
+  });
   const child = spawnNginx(prepared, ['ignore', 'inherit', 'pipe'], binary);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
@@ -145,6 +153,10 @@ export function register(program: Command): void {
       '--access-log <file>',
       "where Nginx writes its JSON access log: `-` is stdout (as in the image), `off` writes none (the quick start's choice, so the terminal stays readable), else a file",
       '-',
+    )
+    .option(
+      '--no-gzip-static',
+      "send plugin.wasm as is, never plugin.wasm.gz: the image as the chart's gzip.enabled=false runs it (docs/gzip.md)",
     )
     .option('--nginx <path>', 'nginx binary (default: from PATH, else /usr/sbin/nginx)')
     .addHelpText('after', `\n${exitCodesHelp()}`)

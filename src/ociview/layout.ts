@@ -9,8 +9,12 @@
  *   <root>/oci/manifests/<hex>.<kind>          every manifest, exact bytes; <kind> gives Nginx the
  *                                              Content-Type (MANIFEST_KINDS)
  *   <root>/oci/tags/<name>.json                the body of GET /v2/plugins/<name>/tags/list
+ *   <root>/oci/tags/<name>/empty.json          an empty tag list (`n=0`, `last` at or past the end)
  *   <root>/oci/catalog.json                    the body of GET /v2/_catalog
- *   <root>/oci/nginx/{manifests,blobs,repositories,tagpages}.map
+ *   <root>/oci/pages/catalog/<size>-<start>.json
+ *   <root>/oci/pages/tags/<name>/<size>-<start>.json
+ *                                              pages of `?n=&last=` (pages.ts), and catalog/empty.json
+ *   <root>/oci/nginx/{manifests,blobs,repositories,pagestarts,pagelinks}.map
  *                                              `map` entries Nginx includes: request path -> file.
  *                                              Only paths listed here are ever opened, so no request
  *                                              path reaches the filesystem.
@@ -24,6 +28,10 @@ export const BLOBS_DIR = 'blobs';
 export const MANIFESTS_DIR = 'manifests';
 export const TAGS_DIR = 'tags';
 export const CATALOG_FILE = 'catalog.json';
+export const PAGES_DIR = 'pages';
+/** Under PAGES_DIR. */
+export const CATALOG_PAGES = 'catalog';
+export const TAG_PAGES = 'tags';
 export const MAPS_DIR = 'nginx';
 export const VIEW_SCHEMA_VERSION = 1;
 /** Repository names mirror the upstream registry (`<registry>/plugins/<name>`), so only the host changes. */

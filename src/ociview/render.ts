@@ -2,7 +2,19 @@
  * Pure rendering of the OCI view's text files from view.json's model. Same model, same bytes; `verify`
  * renders them again and compares.
  */
-import { CATALOG_FILE, hexOf, manifestFileName, MAPS_DIR, repositoryName, TAGS_DIR, ViewFile } from './layout';
+import {
+  CATALOG_FILE,
+  CATALOG_PAGES,
+  hexOf,
+  manifestFileName,
+  MAPS_DIR,
+  PAGES_DIR,
+  repositoryName,
+  TAG_PAGES,
+  TAGS_DIR,
+  ViewFile,
+} from './layout';
+import { renderPages } from './pages';
 
 export function renderView(view: ViewFile): string {
   const tags = view.tags.map((t) => ({
@@ -25,7 +37,11 @@ function pluginNames(view: ViewFile): string[] {
 
 /** GET /v2/_catalog: every repository, sorted (the spec's lexical order). */
 export function renderCatalog(view: ViewFile): string {
-  return `${JSON.stringify({ repositories: pluginNames(view).map(repositoryName) })}\n`;
+  return catalogBody(pluginNames(view).map(repositoryName));
+}
+
+function catalogBody(repositories: string[]): string {
+  return `${JSON.stringify({ repositories })}\n`;
 }
 
 function tagsOf(view: ViewFile, name: string): string[] {
@@ -40,19 +56,40 @@ function tagListBody(name: string, tags: string[]): string {
 }
 
 /**
- * Bodies of GET /v2/plugins/<name>/tags/list, by path under tags/: `<name>.json` (every tag), and for
- * the spec's `?last=<tag>` pagination `<name>/after/<tag>.json` (the tags after it) and
- * `<name>/empty.json` (a `last` that is no tag). `n` is not honoured: a plugin has a handful of tags.
+ * Bodies of GET /v2/plugins/<name>/tags/list, by path under tags/: `<name>.json` (every tag, the answer
+ * without `n` and `last`) and `<name>/empty.json` (`n=0`, a `last` that is no tag or the final one).
  */
 export function renderTagList(view: ViewFile): Map<string, string> {
   const out = new Map<string, string>();
   for (const name of pluginNames(view)) {
-    const tags = tagsOf(view, name);
-    out.set(`${name}.json`, tagListBody(name, tags));
+    out.set(`${name}.json`, tagListBody(name, tagsOf(view, name)));
     out.set(`${name}/empty.json`, tagListBody(name, []));
-    tags.forEach((tag, i) => out.set(`${name}/after/${tag}.json`, tagListBody(name, tags.slice(i + 1))));
   }
   return out;
+}
+
+/** The scope of the catalog's keys in pagestarts.map and pagelinks.map (a repository name never starts with `_`). */
+export const CATALOG_SCOPE = '_catalog';
+
+/**
+ * The paginated lists (pages.ts): page bodies by path under pages/ (`catalog/<size>-<start>.json`,
+ * `catalog/empty.json`, `tags/<name>/<size>-<start>.json`) and the two maps that find them.
+ */
+export function renderPaginated(view: ViewFile): { files: Map<string, string>; starts: string; links: string } {
+  const files = new Map<string, string>();
+  const names = pluginNames(view);
+  const catalog = renderPages(CATALOG_SCOPE, names.map(repositoryName), (repositories) => catalogBody(repositories));
+  for (const [rel, text] of catalog.files) files.set(`${CATALOG_PAGES}/${rel}`, text);
+  files.set(`${CATALOG_PAGES}/empty.json`, catalogBody([]));
+  let starts = catalog.starts;
+  let links = catalog.links;
+  for (const name of names) {
+    const tags = renderPages(repositoryName(name), tagsOf(view, name), (page) => tagListBody(name, page));
+    for (const [rel, text] of tags.files) files.set(`${TAG_PAGES}/${name}/${rel}`, text);
+    starts += tags.starts;
+    links += tags.links;
+  }
+  return { files, starts, links };
 }
 
 function mapLine(key: string, value: string): string {
@@ -64,9 +101,11 @@ function mapLine(key: string, value: string): string {
  *   manifests.map     /v2/plugins/<name>/manifests/<tag or digest>  ->  <hex>.<kind>
  *   blobs.map         /v2/plugins/<name>/blobs/<digest>             ->  <hex>
  *   repositories.map  plugins/<name>                                ->  <name> (tags/<name>.json)
- *   tagpages.map      plugins/<name>|<last>                         ->  page under tags/ (`?last=`)
+ *   pagestarts.map    <scope>|<last>                                ->  <align>/<start> of the next page (pages.ts)
+ *   pagelinks.map     <scope>|<size>|<start>                        ->  the page's last entry, when more follow
+ * (<scope>: `_catalog`, or `plugins/<name>` for its tags)
  */
-export function renderMaps(view: ViewFile): Map<string, string> {
+export function renderMaps(view: ViewFile, paginated = renderPaginated(view)): Map<string, string> {
   const manifests = new Map<string, string>();
   const blobs = new Map<string, string>();
   for (const t of view.tags) {
@@ -89,27 +128,20 @@ export function renderMaps(view: ViewFile): Map<string, string> {
         .map((n) => mapLine(repositoryName(n), n))
         .join(''),
     ],
-    [
-      'tagpages.map',
-      pluginNames(view)
-        .map((n) =>
-          [
-            mapLine(`${repositoryName(n)}|`, n),
-            ...tagsOf(view, n).map((tag) => mapLine(`${repositoryName(n)}|${tag}`, `${n}/after/${tag}`)),
-          ].join(''),
-        )
-        .join(''),
-    ],
+    ['pagestarts.map', paginated.starts],
+    ['pagelinks.map', paginated.links],
   ]);
 }
 
 /**
  * Every text file of the view besides view.json, by path under oci/ (`/`-separated): the catalog, the
- * tag lists and the Nginx maps. `pull` writes them, `verify` and an unchanged-view check compare them.
+ * tag lists, their pages and the Nginx maps. `pull` writes them, `verify` and an unchanged-view check compare them.
  */
 export function renderTextFiles(view: ViewFile): Map<string, string> {
   const out = new Map<string, string>([[CATALOG_FILE, renderCatalog(view)]]);
   for (const [rel, text] of renderTagList(view)) out.set(`${TAGS_DIR}/${rel}`, text);
-  for (const [file, text] of renderMaps(view)) out.set(`${MAPS_DIR}/${file}`, text);
+  const paginated = renderPaginated(view);
+  for (const [rel, text] of paginated.files) out.set(`${PAGES_DIR}/${rel}`, text);
+  for (const [file, text] of renderMaps(view, paginated)) out.set(`${MAPS_DIR}/${file}`, text);
   return out;
 }

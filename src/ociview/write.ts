@@ -238,11 +238,14 @@ export async function writeOciView(root: string, opts: WriteViewOptions = {}): P
     const view: ViewFile = { schemaVersion: VIEW_SCHEMA_VERSION, tags };
     const newest = new Date(metas.reduce((max, m) => (m.created > max ? m.created : max), EPOCH));
     await writeFileDurable(path.join(tmp, VIEW_FILE), renderView(view), newest);
-    for (const [rel, text] of renderTextFiles(view)) {
-      await fs.promises.mkdir(path.dirname(path.join(tmp, rel)), { recursive: true });
-      await writeFileDurable(path.join(tmp, rel), text, newest);
-    }
-    for (const d of [BLOBS_DIR, MANIFESTS_DIR, TAGS_DIR, MAPS_DIR, '.']) await syncDir(path.join(tmp, d));
+    const texts = [...renderTextFiles(view)];
+    const dirs = [...new Set(texts.map(([rel]) => path.dirname(path.join(tmp, rel))))];
+    for (const d of dirs) await fs.promises.mkdir(d, { recursive: true });
+    // Thousands of small files at a few thousand repositories (the list pages): their fsyncs overlap.
+    await mapLimit(texts, TEXT_WRITE_CONCURRENCY, ([rel, text]) => writeFileDurable(path.join(tmp, rel), text, newest));
+    const synced = new Set([...dirs, ...[BLOBS_DIR, MANIFESTS_DIR, TAGS_DIR, MAPS_DIR].map((d) => path.join(tmp, d))]);
+    await mapLimit([...synced], TEXT_WRITE_CONCURRENCY, (d) => syncDir(d));
+    await syncDir(tmp);
     await swapView(tmp, oldDir);
     // Layers written now: the next run need not read them to reuse them.
     for (const t of tags)
@@ -381,6 +384,8 @@ async function writeVersion(
 
 /** How many versions the view writes at once. */
 const VIEW_CONCURRENCY = 4;
+/** How many of the view's text files are written (and fsynced) at once. */
+const TEXT_WRITE_CONCURRENCY = 16;
 
 /** The view being replaced, and what this run and the last one read (verified-files.ts). */
 interface Prior {

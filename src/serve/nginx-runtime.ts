@@ -10,6 +10,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { packageFile } from '../contract/package-layout';
+import { GZIP_STATIC_SNIPPET, gzipStaticSnippet } from '../contract/gzip-static';
 import { PluginServerError } from '../errors';
 import { NginxRewrite, parseListenHost, rewriteNginxConfig } from './nginx-config';
 
@@ -81,7 +82,12 @@ export interface PreparedNginx {
 
 /** Writes the rewritten shipped config (or `sourceConfig`) into a new temp folder. */
 export function prepareNginx(
-  opts: Omit<NginxRewrite, 'runtimeDir' | 'user'> & { sourceConfig?: string; user?: string },
+  opts: Omit<NginxRewrite, 'runtimeDir' | 'user'> & {
+    sourceConfig?: string;
+    user?: string;
+    /** Send plugin.wasm.gz to gzip clients (the image's default config); false: the gzip-static-off one. */
+    gzipStatic?: boolean;
+  },
 ): PreparedNginx {
   const source = opts.sourceConfig ?? shippedConfigPath();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-nginx-'));
@@ -93,6 +99,10 @@ export function prepareNginx(
       source,
     );
     fs.writeFileSync(confPath, text);
+    // The include image/nginx.conf makes beside itself, as the image ships it (src/contract/gzip-static.ts).
+    const snippet = path.join(dir, GZIP_STATIC_SNIPPET);
+    fs.mkdirSync(path.dirname(snippet));
+    fs.writeFileSync(snippet, gzipStaticSnippet(opts.gzipStatic ?? true));
   } catch (err) {
     fs.rmSync(dir, { recursive: true, force: true });
     throw err;

@@ -28,6 +28,8 @@ export interface StartNginxOptions {
   accessLog?: string;
   /** Path polled until it answers 200 (the upstream config has no /healthz). */
   readyPath?: string;
+  /** false: run as the image's gzip-static-off config (the chart's gzip.enabled=false). */
+  gzipStatic?: boolean;
 }
 
 export async function startNginx(root: string, opts: StartNginxOptions = {}): Promise<RunningNginx> {
@@ -40,6 +42,7 @@ export async function startNginx(root: string, opts: StartNginxOptions = {}): Pr
     sourceConfig: opts.sourceConfig,
     workerProcesses: opts.workerProcesses,
     accessLog: opts.accessLog ?? 'access.log',
+    gzipStatic: opts.gzipStatic,
   });
   // The access log path is relative to the -p prefix (the private folder).
   const child = spawnNginx(prepared, ['ignore', 'ignore', 'pipe'], binary);
