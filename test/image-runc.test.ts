@@ -12,13 +12,13 @@ import { publishVersion, writeIndex } from '../src/tree/publish';
 import { writeOciView } from '../src/ociview/write';
 import type { PluginIndex } from '../src/contract/tree-format';
 import { startRegistry, Registry } from './support/registry';
-import { Buildah, RunningContainer, runContainer } from './support/runc';
+import { BASE_SUITE, baseRootfs, Buildah, RunningContainer, runContainer } from './support/runc';
 import { REPO_ROOT, tool } from './support/tools';
 import { largeWasm, smallWasm } from './support/wasm';
 
 jest.setTimeout(300_000);
 
-const BASE_ROOTFS = path.join(REPO_ROOT, '.tools', 'images', 'debian-nginx-rootfs.tar');
+const BASE_ROOTFS = baseRootfs('nginx');
 const CREATED = '2026-01-02T03:04:05Z';
 
 let work: string;
@@ -33,11 +33,11 @@ let finished = false;
 
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-image-'));
-  // The build context: the Dockerfile and nginx.conf as shipped, a prebuilt tree next to them.
+  // The build context: the Dockerfile, nginx.conf and its njs module as shipped, a prebuilt tree next to them.
   const context = path.join(work, 'context');
   fs.mkdirSync(path.join(context, 'image'), { recursive: true });
-  for (const f of ['Dockerfile', 'nginx.conf'])
-    fs.copyFileSync(path.join(REPO_ROOT, 'image', f), path.join(context, 'image', f));
+  for (const f of ['Dockerfile', 'nginx.conf', 'njs'])
+    fs.cpSync(path.join(REPO_ROOT, 'image', f), path.join(context, 'image', f), { recursive: true });
   const tree = path.join(context, 'image', 'prebuilt');
   await publishVersion(tree, {
     name: 'add-header',
@@ -62,7 +62,7 @@ beforeAll(async () => {
 
   registry = await startRegistry();
   buildah = new Buildah();
-  const base = `${registry.host}/debian/nginx:bookworm`;
+  const base = `${registry.host}/debian/nginx:${BASE_SUITE}`;
   await buildah.pushRootfs(BASE_ROOTFS, base);
   // Only the base image and PLUGINS_FROM are given: the stage selection runs on its default path
   // except for the tree source, and the Node image is never needed (buildah skips unused stages).

@@ -77,5 +77,6 @@ module.exports = {
     'serve-nginx-config',
     'image-dockerfile',
     'image-nginx-conf',
+    'image-metrics',
   ],
 };

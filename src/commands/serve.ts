@@ -88,7 +88,13 @@ async function serve(rootArg: string, opts: ServeOptions): Promise<void> {
   const root = resolveTreeRoot(rootArg);
   const binary = opts.nginx ? checkNginx(opts.nginx) : findNginx();
   await assertPortFree(opts.host, opts.port);
-  const prepared = prepareNginx({ root, host: opts.host, port: opts.port, accessLog: accessLogTarget(opts.accessLog) });
+  const prepared = prepareNginx({
+    root,
+    host: opts.host,
+    port: opts.port,
+    accessLog: accessLogTarget(opts.accessLog),
+    binary,
+  });
   const child = spawnNginx(prepared, ['ignore', 'inherit', 'pipe'], binary);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {

@@ -40,6 +40,7 @@ export async function startNginx(root: string, opts: StartNginxOptions = {}): Pr
     sourceConfig: opts.sourceConfig,
     workerProcesses: opts.workerProcesses,
     accessLog: opts.accessLog ?? 'access.log',
+    binary,
   });
   // The access log path is relative to the -p prefix (the private folder).
   const child = spawnNginx(prepared, ['ignore', 'ignore', 'pipe'], binary);

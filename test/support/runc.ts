@@ -8,7 +8,18 @@ import { execFile, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tool } from './tools';
+import { REPO_ROOT, tool } from './tools';
+
+/**
+ * The Debian suite of the base images scripts/install-test-tools.sh makes (its BASE_SUITE): trixie,
+ * whose nginx has njs >= 0.8.0 for image/nginx.conf's /metrics.
+ */
+export const BASE_SUITE = 'trixie';
+
+/** The rootfs tar of a base image install-test-tools.sh made: Debian's nginx (+ njs), or that plus Node. */
+export function baseRootfs(kind: 'nginx' | 'node'): string {
+  return path.join(REPO_ROOT, '.tools', 'images', `debian-${BASE_SUITE}-${kind}-rootfs.tar`);
+}
 
 export interface RunResult {
   code: number;

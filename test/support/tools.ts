@@ -44,7 +44,8 @@ export type ToolName =
   | 'buildah'
   | 'runc'
   | 'debootstrap'
-  | 'ip';
+  | 'ip'
+  | 'promlint';
 
 export function tool(name: ToolName): string {
   const found = onPath(name);
