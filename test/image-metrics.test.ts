@@ -10,6 +10,7 @@ import * as http from 'http';
 import * as os from 'os';
 import * as path from 'path';
 import { SAFE_SEGMENT } from '../src/contract/plugin-identity';
+import { METRICS_PATH } from '../src/contract/service';
 import { PLUGINS_DIR, PluginMetadata, METADATA_JSON, wasmUrlPath } from '../src/contract/tree-format';
 import { parseExposition, Sample } from '../src/higress/server-metrics';
 import { writeOciView } from '../src/ociview/write';
@@ -34,7 +35,7 @@ let root: string;
 let digests: Map<string, string>;
 
 async function scrape(n: RunningNginx): Promise<{ text: string; samples: Sample[] }> {
-  const r = await request(`${n.url}/metrics`);
+  const r = await request(`${n.url}${METRICS_PATH}`);
   expect(r.status).toBe(200);
   expect(r.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
   const text = r.body.toString('utf8');
@@ -90,6 +91,10 @@ test('the njs name rule is the tree name rule (SAFE_SEGMENT of src/contract/plug
   const caps = fs.readFileSync(NJS, 'utf8');
   expect(caps).toMatch(new RegExp(`^const MAX_SERIES = ${MAX_SERIES};$`, 'm'));
   expect(caps).toMatch(new RegExp(`^const MAX_MISSING = ${MAX_MISSING};$`, 'm'));
+  // The path the chart scrapes (src/contract/service.ts) is the one image/nginx.conf answers.
+  expect(fs.readFileSync(path.join(REPO_ROOT, 'image', 'nginx.conf'), 'utf8')).toContain(
+    `location = ${METRICS_PATH} {`,
+  );
 });
 
 describe('a known mix of requests', () => {

@@ -13,6 +13,10 @@ export const DEFAULT_NAMESPACE = 'higress-system';
 export const DEFAULT_SERVICE_PORT = 80;
 /** The port Nginx listens on in the image (the Service targets it by the name `http`). */
 export const CONTAINER_PORT = 8080;
+/** The container port's name: the Service targets it, and Prometheus scrapes /metrics on it. */
+export const HTTP_PORT_NAME = 'http';
+/** Where image/nginx.conf answers the Prometheus exposition (docs/metrics.md), on the http port. */
+export const METRICS_PATH = '/metrics';
 
 export interface ServiceAddress {
   /** Service name. */

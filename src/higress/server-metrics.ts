@@ -7,6 +7,7 @@
  * label values escaped with \\, \" and \n), comments skipped. The one npm parser made for the format
  * (parse-prometheus-text-format) has not been released since 2019 and has no types.
  */
+import { METRICS_PATH } from '../contract/service';
 import { BodyTooLarge, readBodyLimited } from './bounded-body';
 import { fetchFailure } from './fetch-error';
 
@@ -80,7 +81,7 @@ export type MissingReport = { ok: true; paths: MissingPath[] } | { ok: false; wh
 
 /** GET <server>/metrics and its missing paths; never throws (the report is advice, not a check). */
 export async function readMissingPaths(baseUrl: string, timeoutMs = 10000): Promise<MissingReport> {
-  const url = `${baseUrl.replace(/\/+$/, '')}/metrics`;
+  const url = `${baseUrl.replace(/\/+$/, '')}${METRICS_PATH}`;
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     if (res.status !== 200) {
