@@ -12,6 +12,7 @@ module.exports = {
     'content',
     'cluster-units',
     'errors-catalogue',
+    'higress-server-metrics',
     'lib-synth',
     'commands-options',
     'inputs-properties',
