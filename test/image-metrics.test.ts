@@ -4,6 +4,7 @@
  * view), the exposition accepted by promtool's linter (.tools/bin/promlint, scripts/promlint), a flood of distinct missing paths that
  * leaves the series bounded, and `check`'s missing-path report read from it.
  */
+import Ajv from 'ajv';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
@@ -30,6 +31,10 @@ const SNAPSHOT_SHA = 'ab'.repeat(32);
 /** MAX_SERIES and MAX_MISSING of image/njs/metrics.js, as docs/metrics.md states them. */
 const MAX_SERIES = 1000;
 const MAX_MISSING = 100;
+
+const validateEvent = new Ajv({ allErrors: true, strict: false }).compile(
+  JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'docs', 'cli-events.schema.json'), 'utf8')),
+);
 
 let root: string;
 let digests: Map<string, string>;
@@ -199,6 +204,7 @@ describe('a known mix of requests', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { event: string; path?: string; requests?: number });
+    for (const e of events) expect(validateEvent(e) ? e : validateEvent.errors).toBe(e);
     expect(events.filter((e) => e.event === 'missing')).toEqual([
       { event: 'missing', command: 'check', path: '/plugins/key-auth/1.0.0/plugin.wasm', requests: 3 },
       { event: 'missing', command: 'check', path: '/v2/plugins/add-header/manifests/9.9.9', requests: 1 },
