@@ -5,11 +5,14 @@
  * /tmp, its own network namespace. Its HEALTHCHECK, `check` (also `--oci`) and the gateway's own
  * fetcher (http:// and oci://) pass against it, and its log has no alert.
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { publishVersion, writeIndex } from '../src/tree/publish';
 import { writeOciView } from '../src/ociview/write';
+import { writeBuildInfo } from '../src/tree/build-info';
+import { parseExposition } from '../src/higress/server-metrics';
 import type { PluginIndex } from '../src/contract/tree-format';
 import { startRegistry, Registry } from './support/registry';
 import { BASE_SUITE, baseRootfs, Buildah, RunningContainer, runContainer } from './support/runc';
@@ -56,6 +59,7 @@ beforeAll(async () => {
     created: CREATED,
   });
   await writeIndex(tree);
+  await writeBuildInfo(tree, { snapshotSha256: 'cd'.repeat(32) });
   const view = await writeOciView(tree);
   ociDigests = new Map(view.tags.map((t) => [`${t.name}:${t.version}`, t.digest]));
   index = JSON.parse(fs.readFileSync(path.join(tree, 'plugins', 'index.json'), 'utf8'));
@@ -179,6 +183,34 @@ test("the OCI view copied into the image answers: check --oci, and the gateway's
     .map((l) => JSON.parse(l));
   expect(results.map((r) => [r.ok, r.bytes, r.error])).toEqual(index.plugins.map((p) => [true, p.size, undefined]));
   expect(fetched.code).toBe(0);
+});
+
+test('/metrics answers from inside the image (njs of the base image, /etc/nginx/njs): the downloads above counted, the build facts, a clean exposition', async () => {
+  await healthy();
+  const r = await container!.exec(['wget', '-q', '-O', '-', 'http://127.0.0.1:8080/metrics']);
+  expect(r.code).toBe(0);
+  const samples = parseExposition(r.stdout);
+  for (const p of index.plugins) {
+    const served = samples.find(
+      (s) =>
+        s.name === 'higress_plugin_server_requests_total' &&
+        s.labels.plugin === p.name &&
+        s.labels.version === p.version &&
+        s.labels.status === '200',
+    );
+    expect(served?.value ?? 0).toBeGreaterThan(0);
+  }
+  const version = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string })
+    .version;
+  expect(samples.filter((s) => s.name === 'higress_plugin_server_build_info')).toEqual([
+    {
+      name: 'higress_plugin_server_build_info',
+      labels: { version, snapshot_sha256: 'cd'.repeat(32), plugins: '2', plugin_versions: '2' },
+      value: 1,
+    },
+  ]);
+  const lint = spawnSync(tool('promlint'), ['check', 'metrics'], { input: r.stdout, encoding: 'utf8' });
+  expect({ status: lint.status, out: `${lint.stdout}${lint.stderr}` }).toEqual({ status: 0, out: '' });
 });
 
 test('the log has no alert or emergency line (worker_rlimit_nofile would log one at this limit)', async () => {
