@@ -13,6 +13,7 @@ const SECTIONS: Record<string, () => Promise<{ run(): Promise<BenchSection> }>> 
   // BENCH-LIST (keep one line per section)
   synth: () => import('./synth'),
   serve: () => import('./serve'),
+  metrics: () => import('./metrics'),
   burst: () => import('./burst'),
   pull: () => import('./pull'),
   reuse: () => import('./reuse'),

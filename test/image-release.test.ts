@@ -26,16 +26,15 @@ import * as path from 'path';
 import { runCli } from './support/cli-run';
 import { LockDoc, pushReferenceInputs, ReferenceInputs, SnapshotDoc } from './support/reference-registry';
 import { Registry, startRegistry } from './support/registry';
-import { Buildah, ok, run, RunningContainer, runContainer } from './support/runc';
+import { baseRootfs, Buildah, imageBuildContext, ok, run, RunningContainer, runContainer } from './support/runc';
 import { REPO_ROOT, tool } from './support/tools';
 import { smallWasm } from './support/wasm';
 
 jest.setTimeout(600_000);
 
-const IMAGES = path.join(REPO_ROOT, '.tools', 'images');
 const BASES = {
-  amd64: path.join(IMAGES, 'debian-nginx-rootfs.tar'),
-  arm64: path.join(IMAGES, 'debian-nginx-rootfs-arm64.tar'),
+  amd64: baseRootfs('nginx', 'amd64'),
+  arm64: baseRootfs('nginx', 'arm64'),
 };
 type Arch = keyof typeof BASES;
 const ARCHES: Arch[] = ['amd64', 'arm64'];
@@ -88,11 +87,9 @@ beforeAll(async () => {
   const sync = await runCli('pull', ...args, '--write-lock', pinned, '--out', path.join(work, 'sync'));
   if (sync.code !== 0) throw new Error(`pull --write-lock failed:\n${sync.stderr}`);
 
-  // The release's tree step, then the build context: the Dockerfile and nginx.conf as shipped.
+  // The release's tree step, then the build context: the image files as shipped.
   const context = path.join(work, 'context');
-  fs.mkdirSync(path.join(context, 'image'), { recursive: true });
-  for (const f of ['Dockerfile', 'nginx.conf'])
-    fs.copyFileSync(path.join(REPO_ROOT, 'image', f), path.join(context, 'image', f));
+  imageBuildContext(context);
   await ok(
     process.execPath,
     [

@@ -5,21 +5,24 @@
  * /tmp, its own network namespace. Its HEALTHCHECK, `check` (also `--oci`) and the gateway's own
  * fetcher (http:// and oci://) pass against it, and its log has no alert.
  */
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { publishVersion, writeIndex } from '../src/tree/publish';
 import { writeOciView } from '../src/ociview/write';
+import { writeBuildInfo } from '../src/tree/build-info';
+import { parseExposition } from '../src/higress/server-metrics';
 import type { PluginIndex } from '../src/contract/tree-format';
 import { NGINX_CONF_GZIP_STATIC_OFF } from '../src/contract/gzip-static';
 import { startRegistry, Registry } from './support/registry';
-import { Buildah, RunningContainer, runContainer } from './support/runc';
+import { BASE_SUITE, baseRootfs, Buildah, imageBuildContext, RunningContainer, runContainer } from './support/runc';
 import { REPO_ROOT, tool } from './support/tools';
 import { largeWasm, smallWasm } from './support/wasm';
 
 jest.setTimeout(300_000);
 
-const BASE_ROOTFS = path.join(REPO_ROOT, '.tools', 'images', 'debian-nginx-rootfs.tar');
+const BASE_ROOTFS = baseRootfs('nginx');
 const CREATED = '2026-01-02T03:04:05Z';
 
 let work: string;
@@ -34,14 +37,9 @@ let finished = false;
 
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-image-'));
-  // The build context: the Dockerfile and nginx.conf as shipped, a prebuilt tree next to them.
+  // The build context: the Dockerfile, nginx.conf and its njs module as shipped, a prebuilt tree next to them.
   const context = path.join(work, 'context');
-  fs.mkdirSync(path.join(context, 'image'), { recursive: true });
-  for (const f of ['Dockerfile', 'nginx.conf'])
-    fs.copyFileSync(path.join(REPO_ROOT, 'image', f), path.join(context, 'image', f));
-  // The gzip_static snippets beside each of the image's two configs (src/contract/gzip-static.ts).
-  for (const d of ['plugin-server', 'gzip-static-off'])
-    fs.cpSync(path.join(REPO_ROOT, 'image', d), path.join(context, 'image', d), { recursive: true });
+  imageBuildContext(context);
   const tree = path.join(context, 'image', 'prebuilt');
   await publishVersion(tree, {
     name: 'add-header',
@@ -60,13 +58,14 @@ beforeAll(async () => {
     created: CREATED,
   });
   await writeIndex(tree);
+  await writeBuildInfo(tree, { snapshotSha256: 'cd'.repeat(32) });
   const view = await writeOciView(tree);
   ociDigests = new Map(view.tags.map((t) => [`${t.name}:${t.version}`, t.digest]));
   index = JSON.parse(fs.readFileSync(path.join(tree, 'plugins', 'index.json'), 'utf8'));
 
   registry = await startRegistry();
   buildah = new Buildah();
-  const base = `${registry.host}/debian/nginx:bookworm`;
+  const base = `${registry.host}/debian/nginx:${BASE_SUITE}`;
   await buildah.pushRootfs(BASE_ROOTFS, base);
   // Only the base image and PLUGINS_FROM are given: the stage selection runs on its default path
   // except for the tree source, and the Node image is never needed (buildah skips unused stages).
@@ -183,6 +182,34 @@ test("the OCI view copied into the image answers: check --oci, and the gateway's
     .map((l) => JSON.parse(l));
   expect(results.map((r) => [r.ok, r.bytes, r.error])).toEqual(index.plugins.map((p) => [true, p.size, undefined]));
   expect(fetched.code).toBe(0);
+});
+
+test('/metrics answers from inside the image (njs of the base image, /etc/nginx/njs): the downloads above counted, the build facts, a clean exposition', async () => {
+  await healthy();
+  const r = await container!.exec(['wget', '-q', '-O', '-', 'http://127.0.0.1:8080/metrics']);
+  expect(r.code).toBe(0);
+  const samples = parseExposition(r.stdout);
+  for (const p of index.plugins) {
+    const served = samples.find(
+      (s) =>
+        s.name === 'higress_plugin_server_requests_total' &&
+        s.labels.plugin === p.name &&
+        s.labels.version === p.version &&
+        s.labels.status === '200',
+    );
+    expect(served?.value ?? 0).toBeGreaterThan(0);
+  }
+  const version = (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string })
+    .version;
+  expect(samples.filter((s) => s.name === 'higress_plugin_server_build_info')).toEqual([
+    {
+      name: 'higress_plugin_server_build_info',
+      labels: { version, snapshot_sha256: 'cd'.repeat(32), plugins: '2', plugin_versions: '2' },
+      value: 1,
+    },
+  ]);
+  const lint = spawnSync(tool('promlint'), ['check', 'metrics'], { input: r.stdout, encoding: 'utf8' });
+  expect({ status: lint.status, out: `${lint.stdout}${lint.stderr}` }).toEqual({ status: 0, out: '' });
 });
 
 test('the log has no alert or emergency line (worker_rlimit_nofile would log one at this limit)', async () => {

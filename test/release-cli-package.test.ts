@@ -11,7 +11,7 @@ import * as path from 'path';
 import * as tar from 'tar';
 import { waitForHealthy } from '../src/serve/nginx-runtime';
 import { freePort } from './support/ports';
-import { REPO_ROOT } from './support/tools';
+import { envWithTools, REPO_ROOT } from './support/tools';
 
 const PKG = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
   name: string;
@@ -59,14 +59,20 @@ describe('the tarball', () => {
     expect(path.basename(tgz)).toBe(`${PKG.name}-${PKG.version}.tgz`);
     for (const f of files)
       expect(
-        /^(bin\/higress-plugin-server\.js|build\/.+\.js|image\/nginx\.conf|package\.json|README\.md|LICENSE|CHANGELOG\.md)$/.test(
+        /^(bin\/higress-plugin-server\.js|build\/.+\.js|image\/nginx\.conf|image\/njs\/metrics\.js|package\.json|README\.md|LICENSE|CHANGELOG\.md)$/.test(
           f,
         )
           ? f
           : `not a runtime file: ${f}`,
       ).toBe(f);
     expect(files).toEqual(
-      expect.arrayContaining(['package.json', 'LICENSE', 'image/nginx.conf', PKG.bin['higress-plugin-server']]),
+      expect.arrayContaining([
+        'package.json',
+        'LICENSE',
+        'image/nginx.conf',
+        'image/njs/metrics.js',
+        PKG.bin['higress-plugin-server'],
+      ]),
     );
     // The chart generator (lib/, main.ts), benchmarks and tests stay out: the CLI imports none of them.
     expect(files.filter((f) => /^build\/(bench|test|main\.js|lib\/|imports\/k8s\.js)/.test(f))).toEqual([]);
@@ -148,6 +154,7 @@ describe('npm install -g <tarball>', () => {
       let stderr = '';
       server = spawn(bin, ['serve', 'tree', '--port', String(port)], {
         cwd: work,
+        env: envWithTools(),
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       server.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));

@@ -13,7 +13,7 @@ import { promisify } from 'util';
 import { PluginMetadata } from '../src/contract/tree-format';
 import { request } from './support/http';
 import { freePort } from './support/nginx';
-import { REPO_ROOT } from './support/tools';
+import { envWithTools, REPO_ROOT } from './support/tools';
 import { smallWasm } from './support/wasm';
 
 const run = promisify(execFile);
@@ -22,9 +22,9 @@ let work: string;
 let tree: string;
 
 /** Runs the built CLI; resolves with the exit code and output instead of throwing. */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(args: string[], env = envWithTools()): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, [CLI, ...args], { cwd: work });
+    const r = await run(process.execPath, [CLI, ...args], { cwd: work, env });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
@@ -79,6 +79,7 @@ describe('serve', () => {
     const port = await freePort();
     child = spawn(process.execPath, [CLI, 'serve', tree, '--port', String(port)], {
       cwd: work,
+      env: envWithTools(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const out = await waitForLine(child, /serving .* at http:\/\/127\.0\.0\.1:\d+\/plugins\//);
@@ -149,6 +150,7 @@ describe('serve', () => {
       const port = await freePort();
       const c = spawn(process.execPath, [CLI, 'serve', tree, '--port', String(port), '--host', host], {
         cwd: work,
+        env: envWithTools(),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       try {
@@ -209,5 +211,18 @@ describe('serve', () => {
     const noNginx = await cli(['serve', tree, '--nginx', path.join(work, 'no-nginx')]);
     expect(noNginx.code).not.toBe(0);
     expect(noNginx.stderr.trim()).toMatch(/nginx binary .*no-nginx does not exist or is not executable \(install it/);
+
+    // Debian bookworm's nginx (the Debian package install-test-tools.sh installs) has no njs module:
+    // one line naming what to install, given explicitly or as the only nginx on PATH.
+    const njsHint =
+      /njs\) >= 0\.8\.0: .*\(install njs >= 0\.8\.0 for it \(Debian trixie: `apt-get install nginx libnginx-mod-http-js`.*\[E_NGINX_NJS\]$/;
+    const noNjs = await cli(['serve', tree, '--nginx', '/usr/sbin/nginx']);
+    expect(noNjs.code).not.toBe(0);
+    expect(noNjs.stderr.trim().split('\n')).toHaveLength(1);
+    expect(noNjs.stderr.trim()).toMatch(/^error: nginx \/usr\/sbin\/nginx cannot run image\/nginx\.conf/);
+    expect(noNjs.stderr.trim()).toMatch(njsHint);
+    const onPath = await cli(['serve', tree], { ...process.env, PATH: '/usr/bin:/bin' });
+    expect(onPath.code).not.toBe(0);
+    expect(onPath.stderr.trim()).toMatch(njsHint);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * image/nginx.conf as shipped: `nginx -t` with its real paths, the rewrite used by serve/tests/bench,
- * and the properties the image relies on that a request cannot show (no `user`, no modules).
+ * and the properties the image relies on that a request cannot show (no `user`, only the njs module).
  */
 import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -9,12 +9,17 @@ import * as path from 'path';
 import { GZIP_STATIC_SNIPPET, gzipStaticSnippet } from '../src/contract/gzip-static';
 import { InputError } from '../src/errors';
 import { NginxRewrite, rewriteNginxConfig } from '../src/serve/nginx-config';
-import { shippedConfigPath } from '../src/serve/nginx-runtime';
+import { nginxModulesDir, shippedConfigPath, shippedNjsDir } from '../src/serve/nginx-runtime';
 import { REPO_ROOT, tool } from './support/tools';
 
 const CONF = path.join(REPO_ROOT, 'image', 'nginx.conf');
 const text = fs.readFileSync(CONF, 'utf8');
 const opts: NginxRewrite = { root: '/srv/tree', host: '127.0.0.1', port: 18080, runtimeDir: '/run/hps x' };
+/** What serve and the tests add for the nginx they run: its modules folder and the repository's image/njs. */
+const modules = (): Pick<NginxRewrite, 'modulesDir' | 'njsDir'> => ({
+  modulesDir: nginxModulesDir(tool('nginx')),
+  njsDir: shippedNjsDir(),
+});
 /** Directives outside comments, one per `;`-terminated line. */
 const afterCleanup: Array<() => void> = [];
 afterAll(() => afterCleanup.forEach((f) => f()));
@@ -38,8 +43,16 @@ test('nginx -t passes on the config as shipped (tolerating only missing runtime 
       }
     }),
   );
+  // The prefix as in the image: a modules folder next to the config (there /etc/nginx/modules).
+  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-prefix-'));
+  afterCleanup.push(() => fs.rmSync(prefix, { recursive: true, force: true }));
+  fs.symlinkSync(nginxModulesDir(tool('nginx'))!, path.join(prefix, 'modules'));
+  // The one line changed: js_path names the folder the Dockerfile copies image/njs to (/etc/nginx/njs).
+  const conf = path.join(prefix, 'nginx.conf');
+  expect(text).toContain('js_path /etc/nginx/njs;');
+  fs.writeFileSync(conf, text.replace('js_path /etc/nginx/njs;', `js_path "${shippedNjsDir()}";`));
   // stdout is /dev/null, not a socket: nginx cannot open /dev/stdout when it is a socket (libuv pipes).
-  const r = spawnSync(tool('nginx'), ['-t', '-c', CONF, '-e', 'stderr'], {
+  const r = spawnSync(tool('nginx'), ['-t', '-p', prefix, '-c', conf, '-e', 'stderr'], {
     encoding: 'utf8',
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -56,10 +69,12 @@ test('the shipped config is the one serve finds', () => {
   expect(shippedConfigPath()).toBe(CONF);
 });
 
-test('unprivileged and stock: no user, no modules, only /tmp is written', () => {
+test('unprivileged and stock: no user, one module (njs, for /metrics), only /tmp is written', () => {
   const d = directives(text);
   expect(d.some((l) => /^user\s/.test(l))).toBe(false);
-  expect(d.some((l) => /^(load_module|lua_|perl|js_)/.test(l))).toBe(false);
+  expect(d.filter((l) => /^load_module\s/.test(l))).toEqual(['load_module modules/ngx_http_js_module.so;']);
+  expect(d.some((l) => /^(lua_|perl)/.test(l))).toBe(false);
+  expect(d).toContain('js_path /etc/nginx/njs;');
   // The only includes are the OCI view's map files, data the pipeline writes into the tree (no
   // mime.types), and the gzip_static switch beside the config (src/contract/gzip-static.ts).
   expect(d.filter((l) => /^include\s/.test(l))).toEqual([
@@ -123,10 +138,21 @@ describe('rewriteNginxConfig', () => {
     expect(d).toContain('include "/srv/tree/oci/nginx/manifests.map*";');
   });
 
+  test('the njs module and its folder follow the nginx that runs the config', () => {
+    const o = directives(rewriteNginxConfig(text, { ...opts, modulesDir: '/opt/ng/modules', njsDir: '/r/image/njs' }));
+    expect(o).toContain('load_module "/opt/ng/modules/ngx_http_js_module.so";');
+    expect(o).toContain('js_path "/r/image/njs";');
+    // njs compiled into the nginx: no load_module at all
+    const builtIn = directives(rewriteNginxConfig(text, { ...opts, modulesDir: null }));
+    expect(builtIn.filter((l) => l.startsWith('load_module'))).toEqual([]);
+  });
+
   test('options: access log, worker count and a user for root-run masters', () => {
     const o = rewriteNginxConfig(text, { ...opts, accessLog: 'off', workerProcesses: 2, user: 'root' });
     expect(o.split('\n')[0]).toBe('user root;');
-    expect(directives(o)).toContain('access_log off;');
+    // `access_log off` would switch the metrics log off too: the JSON log is left out instead.
+    expect(directives(o)).not.toContain('access_log /dev/stdout json;');
+    expect(directives(o)).toContain('access_log /dev/null hps_metrics if=$hps_metrics_record;');
     expect(directives(o)).toContain('worker_processes 2;');
     expect(directives(rewriteNginxConfig(text, { ...opts, accessLog: '/x/a.log' }))).toContain(
       'access_log "/x/a.log" json;',
@@ -138,7 +164,10 @@ describe('rewriteNginxConfig', () => {
     try {
       fs.mkdirSync(path.join(dir, 'tree'));
       const conf = path.join(dir, 'nginx.conf');
-      fs.writeFileSync(conf, rewriteNginxConfig(text, { ...opts, root: path.join(dir, 'tree'), runtimeDir: dir }));
+      fs.writeFileSync(
+        conf,
+        rewriteNginxConfig(text, { ...opts, ...modules(), root: path.join(dir, 'tree'), runtimeDir: dir }),
+      );
       fs.cpSync(path.join(REPO_ROOT, 'image', 'plugin-server'), path.join(dir, 'plugin-server'), { recursive: true });
       execFileSync(tool('nginx'), ['-t', '-q', '-p', dir, '-e', 'stderr', '-c', conf], {
         stdio: ['ignore', 'ignore', 'pipe'],
@@ -186,6 +215,7 @@ describe('rewriteNginxConfig', () => {
         conf,
         rewriteNginxConfig(text, {
           ...opts,
+          ...modules(),
           host: '::1',
           accessLog: 'off',
           root: path.join(dir, 'tree'),
@@ -194,7 +224,8 @@ describe('rewriteNginxConfig', () => {
       );
       fs.cpSync(path.join(REPO_ROOT, 'image', 'plugin-server'), path.join(dir, 'plugin-server'), { recursive: true });
       const r = spawnSync(tool('nginx'), ['-t', '-q', '-p', dir, '-e', 'stderr', '-c', conf], { encoding: 'utf8' });
-      expect(r.stderr).toBe('');
+      // njs logs its VM start at notice level while the config is read (before error_log applies).
+      expect(r.stderr.split('\n').filter((l) => l && !/\[notice\] \d+#\d+: js vm init/.test(l))).toEqual([]);
       expect(r.status).toBe(0);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -13,6 +13,7 @@ module.exports = {
     'content',
     'cluster-units',
     'errors-catalogue',
+    'higress-server-metrics',
     'lib-synth',
     'commands-options',
     'inputs-properties',
@@ -83,5 +84,6 @@ module.exports = {
     'image-dockerfile',
     'image-nginx-conf',
     'upstream-outdated',
+    'image-metrics',
   ],
 };

@@ -22,6 +22,7 @@ export const PACK_INPUTS = [
   'src',
   'imports',
   'image/nginx.conf',
+  'image/njs',
   'README.md',
   'LICENSE',
   'CHANGELOG.md',

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { checkServer, CheckResult } from '../higress/check';
 import { checkOciServer, OciCheckResult } from '../higress/oci-check';
 import { loadIndex } from '../higress/server-index';
+import { MissingReport, readMissingPaths } from '../higress/server-metrics';
 import { readConsoleList } from './console-list';
 import { exitCodesHelp, VerifyError } from '../errors';
 import type { PluginIndex } from '../contract/tree-format';
@@ -66,7 +67,9 @@ export async function checkCommand(serverArg: string, opts: Options): Promise<vo
       counts: { problems: 1 },
     });
   }
-  if (opts.oci) return checkOciCommand(o, serverUrl, index, opts);
+  // Read before this run's own downloads: the record is what the gateways and the Console asked for.
+  const missing = /^https?:\/\//i.test(serverUrl) ? await readMissingPaths(serverUrl) : undefined;
+  if (opts.oci) return checkOciCommand(o, serverUrl, index, opts, missing);
   const line = (r: CheckResult): void => reportResult(o, r, `${r.name}@${r.version}`, r.bytes);
   const { results, failed } = await checkServer(index, {
     baseUrl: serverUrl,
@@ -77,6 +80,7 @@ export async function checkCommand(serverArg: string, opts: Options): Promise<vo
     consolePattern: opts.consolePattern,
     onResult: line,
   });
+  reportMissing(o, missing);
   const plugins = results.filter((r) => r.kind === 'plugin').length;
   const consoleUrls = results.filter((r) => r.kind === 'console').length;
   o.finish({
@@ -87,7 +91,13 @@ export async function checkCommand(serverArg: string, opts: Options): Promise<vo
 }
 
 /** `check --oci`: the same plugins pulled through the server's OCI API (/v2/) the way the gateway's oci:// fetcher does. */
-async function checkOciCommand(o: CliOutput, serverUrl: string, index: PluginIndex, opts: Options): Promise<void> {
+async function checkOciCommand(
+  o: CliOutput,
+  serverUrl: string,
+  index: PluginIndex,
+  opts: Options,
+  missing: MissingReport | undefined,
+): Promise<void> {
   const entries =
     opts.sample === undefined
       ? index.plugins
@@ -99,6 +109,7 @@ async function checkOciCommand(o: CliOutput, serverUrl: string, index: PluginInd
     concurrency: opts.concurrency,
     onResult: line,
   });
+  reportMissing(o, missing);
   const failed = results.filter((r) => !r.ok);
   o.finish({
     areas: failed.length ? ['verify'] : [],
@@ -160,4 +171,27 @@ function reportResult(
     ...(size === undefined ? {} : { size }),
     ...fields,
   });
+}
+
+/** Missing paths listed; the rest are counted (the server keeps up to 100). */
+const MAX_MISSING_LINES = 20;
+
+/**
+ * What the server answered 404 since it started, most asked first (its /metrics, docs/metrics.md):
+ * the versions the Console or a gateway wants and the tree does not hold. Advice: never fails check.
+ */
+function reportMissing(o: CliOutput, missing: MissingReport | undefined): void {
+  if (!missing) return;
+  if (!missing.ok) {
+    o.report(`note   no missing-path report: ${missing.why}`);
+    return;
+  }
+  for (const m of missing.paths.slice(0, MAX_MISSING_LINES)) {
+    const id = /^\/(?:v2\/)?plugins\/([^/]+)\/(?:manifests\/)?([^/]+)/.exec(m.path);
+    const what = id ? `${id[1]}/${id[2]}` : m.path;
+    o.report(`missing ${what} asked ${m.requests} time(s), answered 404 [${m.path}]`);
+    o.event({ event: 'missing', command: 'check', path: m.path, requests: m.requests });
+  }
+  if (missing.paths.length > MAX_MISSING_LINES)
+    o.report(`missing ... and ${missing.paths.length - MAX_MISSING_LINES} more path(s) (GET /metrics lists them)`);
 }

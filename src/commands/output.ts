@@ -42,6 +42,8 @@ export type CliEvent =
     } & Partial<ProblemFields>)
   | ({ event: 'problem'; command: CommandName } & ProblemFields)
   | { event: 'skipped'; command: CommandName; path: string; reason: string }
+  /** `check`: a path the server answered 404, and how often (its /metrics, docs/metrics.md). */
+  | { event: 'missing'; command: CommandName; path: string; requests: number }
   /** `bundle` and `mirror`: one reference copied (or found already there, or failed) with every digest kept. */
   | ({
       event: 'copy';

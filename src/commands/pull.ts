@@ -9,12 +9,14 @@
  * Files this command writes besides the tree (the lock file) are checked before anything is
  * downloaded: an existing file must be a lock file this tool wrote, and its folder must be writable.
  */
+import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { sourceDateEpoch } from '../contract/created';
 import { DEFAULT_GZIP_LEVEL, GzipLevel, parseGzipLevel } from '../contract/gzip-level';
 import { ErrorArea, exitCodesHelp, fromFsError, InputError, PluginServerError, RegistryError } from '../errors';
+import { SNAPSHOT_MEDIA_TYPE } from '../inputs/bundle-format';
 import { MAX_INPUT_BYTES } from '../inputs/load';
 import { parseLock } from '../inputs/lock';
 import { DEFAULT_LIST, DEFAULT_LOCK, pullClient, resolveInputs } from '../inputs/resolve';
@@ -294,6 +296,7 @@ export async function pullCommand(args: string[], flags: PullFlags): Promise<voi
       wasmPins: inputs.snapshotBuild?.wasmPins,
       inventory: inputs.snapshotBuild?.inventory,
       sameBytes: inputs.snapshotBuild?.sameBytes,
+      snapshotSha256: snapshotSha256(inputs.files),
       reporter: {
         emit: (e) => {
           text.emit(e);
@@ -332,6 +335,12 @@ export async function pullCommand(args: string[], flags: PullFlags): Promise<voi
     await interrupts.done();
     await client.close?.();
   }
+}
+
+/** The sha256 of the release snapshot read (a --snapshot file or a bundle's), for build-info.json. */
+function snapshotSha256(files: { mediaType: string; bytes: Buffer }[]): string | null {
+  const snapshot = files.find((f) => f.mediaType === SNAPSHOT_MEDIA_TYPE);
+  return snapshot ? crypto.createHash('sha256').update(snapshot.bytes).digest('hex') : null;
 }
 
 export function register(program: Command): void {

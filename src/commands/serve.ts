@@ -96,6 +96,7 @@ async function serve(rootArg: string, opts: ServeOptions): Promise<void> {
     port: opts.port,
     accessLog: accessLogTarget(opts.accessLog),
     gzipStatic: opts.gzipStatic,
+    binary,
   });
   const child = spawnNginx(prepared, ['ignore', 'inherit', 'pipe'], binary);
   let stderr = '';

@@ -9,6 +9,7 @@
  *   <root>/plugins/<name>/<version>/metadata.txt      upstream text format (+ SHA256 line)
  *   <root>/plugins/<name>/<version>/metadata.json     PluginMetadata below
  *   <root>/plugins/<name>/<version>/spec.yaml         only when the OCI artifact carried one
+ *   <root>/build-info.json                            BuildInfo below: the build facts /metrics reports (not served)
  */
 export const TREE_SCHEMA_VERSION = 1;
 export const PLUGINS_DIR = 'plugins';
@@ -137,6 +138,19 @@ export interface PluginIndex {
   inventory?: PluginIndexInventory;
   /** Sorted by name, then version. */
   plugins: IndexEntry[];
+}
+
+/**
+ * The build facts `pull` writes next to plugins/ (not served: Nginx answers only /plugins/ and /v2/);
+ * image/njs/metrics.js reports them as higress_plugin_server_build_info (docs/metrics.md).
+ */
+export const BUILD_INFO_FILE = 'build-info.json';
+export interface BuildInfo {
+  schemaVersion: 1;
+  /** The plugin server version that wrote the tree (the image is built from the same commit). */
+  version: string;
+  /** Hex sha256 of the Higress release snapshot the tree was pulled from (`pull --snapshot`), else null. */
+  snapshotSha256: string | null;
 }
 
 export function wasmUrlPath(name: string, version: string): string {

@@ -454,6 +454,10 @@ export const ERROR_CATALOGUE = {
       fix: 'choose another path',
     },
     E_NGINX_MISSING: { what: 'no `nginx` binary was found', fix: 'install nginx or set `NGINX_BIN`' },
+    E_NGINX_NJS: {
+      what: 'the nginx found has no JavaScript module (njs) >= 0.8.0, which image/nginx.conf loads for /metrics',
+      fix: 'install njs for that nginx (Debian trixie: `libnginx-mod-http-js`; nginx.org: `nginx-module-njs`) or pass `--nginx`',
+    },
     E_NOT_BUILT: {
       what: 'the CLI of a clone is not compiled (`build/src/cli.js` is missing) and cannot be compiled there',
       fix: 'run `npm ci && npm run build` in the clone (`bin/higress-plugin-server.js` prints this)',

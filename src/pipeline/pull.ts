@@ -19,6 +19,7 @@ import { GZ_FILE, PLUGINS_DIR, sameHolds, SPEC_FILE, WASM_FILE } from '../contra
 import { assertNoIdentityClash, PluginId, SAFE_SEGMENT } from '../contract/plugin-identity';
 import { runTempName, sha256OfFile, writeFileAtomic } from '../content/fsutil';
 import { publishVersion, removeVersion, writeIndex } from '../tree/publish';
+import { writeBuildInfo } from '../tree/build-info';
 import { InventoryWant, writeInventory } from '../tree/inventory';
 import { beginTreeRun } from '../tree/run-journal';
 import { LockOptions } from '../tree/output-lock';
@@ -63,6 +64,8 @@ export interface PullOptions {
   inventory?: InventoryWant[];
   /** Tags left out because another source pins the same name and version: each must resolve to that pin. */
   sameBytes?: SameBytesCheck[];
+  /** The release snapshot's sha256 (`pull --snapshot`), recorded in build-info.json for /metrics. */
+  snapshotSha256?: string | null;
 }
 
 /** How much work content reuse saved (see src/pipeline/content-store.ts). */
@@ -558,6 +561,7 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
   // Before index.json, which records the inventory's hash.
   if (opts.inventory) await writeInventory(root, opts.inventory);
   await writeIndex(root);
+  await writeBuildInfo(root, { snapshotSha256: opts.snapshotSha256 ?? null });
   return out;
 }
 

@@ -63,6 +63,14 @@ export interface NginxRewrite {
   user?: string;
   /** Overrides `worker_processes` (the benchmark pins it so both servers get the same count). */
   workerProcesses?: number;
+  /**
+   * The dynamic modules folder of the nginx that will run the config (its `--modules-path`): a relative
+   * `load_module modules/<file>.so` becomes `<modulesDir>/<file>.so`, since `-p` moves the prefix.
+   * `null`: the modules are built into that nginx, so `load_module` lines are dropped.
+   */
+  modulesDir?: string | null;
+  /** Folder holding the njs modules (image/njs); replaces `js_path`, which names /etc/nginx/njs in the image. */
+  njsDir?: string;
 }
 
 /** The image's tree root (the `root` directive); `include`s of files under it follow `root`. */
@@ -123,6 +131,7 @@ export function rewriteNginxConfig(text: string, opts: NginxRewrite, file = 'ima
   }
   const listen = `${parseListenHost(opts.host).bracketed}:${opts.port}`;
   const counts = { root: 0, listen: 0, pid: 0, access_log: 0, worker_processes: 0 };
+  const metricsLog = /^\s*access_log\s+\/dev\/null\s/m.test(text);
   const lines = text.split('\n').map((line, i) => {
     const m = /^(\s*)([a-z_]+)\s+([^;]*);(.*)$/.exec(line);
     if (!m) return line;
@@ -151,10 +160,22 @@ export function rewriteNginxConfig(text: string, opts: NginxRewrite, file = 'ima
       if (directive === 'pid') counts.pid++;
       return emit(quote(path.join(opts.runtimeDir, target.slice('/tmp/'.length))));
     }
+    if (directive === 'load_module' && opts.modulesDir !== undefined) {
+      const file = args.trim();
+      if (path.isAbsolute(file)) return line;
+      if (opts.modulesDir === null) return `${indent}# ${directive} ${args}; (built into this nginx)`;
+      return emit(quote(path.join(opts.modulesDir, file.replace(/^modules\//, ''))));
+    }
+    if (directive === 'js_path' && opts.njsDir !== undefined) return emit(quote(opts.njsDir));
+    // The metrics log (image/nginx.conf) writes nothing: its target stays /dev/null.
+    if (directive === 'access_log' && args.trim().startsWith('/dev/null ')) return line;
     if (directive === 'access_log' && args.trim() !== 'off') {
       counts.access_log++;
       if (opts.accessLog === undefined) return line;
-      if (opts.accessLog === 'off') return emit('off');
+      // `access_log off` would switch off every log of its level, the metrics log included: leave the
+      // JSON log out instead where the metrics log (to /dev/null) keeps Nginx from opening its default.
+      if (opts.accessLog === 'off')
+        return metricsLog ? `${indent}# access_log ${args.trim()}; (off: --access-log off)${rest}` : emit('off');
       const format = args.trim().split(/\s+/).slice(1);
       return emit([quote(opts.accessLog), ...format].join(' '));
     }

@@ -3,7 +3,7 @@
  * rewritten config into a private temp folder and waits for /healthz. Used by `serve`, the tests and
  * the benchmark so all three start Nginx the same way.
  */
-import { ChildProcess, spawn, StdioOptions } from 'child_process';
+import { ChildProcess, spawn, spawnSync, StdioOptions } from 'child_process';
 import * as fs from 'fs';
 import * as http from 'http';
 import * as net from 'net';
@@ -27,7 +27,86 @@ export function shippedConfigPath(): string {
   return file;
 }
 
+/** The njs modules of the shipped config (image/njs; /etc/nginx/njs in the image). */
+export function shippedNjsDir(): string {
+  return packageFile('image', 'njs');
+}
+
+/** The dynamic module image/nginx.conf loads for /metrics (njs >= 0.8.0: js_shared_dict_zone). */
+export const NJS_MODULE_FILE = 'ngx_http_js_module.so';
+const NJS_HINT =
+  'install njs >= 0.8.0 for it (Debian trixie: `apt-get install nginx libnginx-mod-http-js`; nginx.org packages: nginx-module-njs; in a checkout, scripts/install-test-tools.sh puts one in .tools/bin), or pass --nginx <binary> of one that has it';
 const MISSING_HINT = 'install it (e.g. `apt-get install nginx`) or serve the folder from the container image';
+
+/** What the nginx at a path offers image/nginx.conf: its modules folder (null: njs built in), or why not. */
+type NjsProbe = { ok: true; modulesDir: string | null } | { ok: false; error: PluginServerError };
+const probes = new Map<string, NjsProbe>();
+
+/**
+ * Where the nginx at `binary` keeps its dynamic modules (`nginx -V`: --modules-path, else
+ * <prefix>/modules), checked by `nginx -t` on a two-line config that loads the njs module and declares a
+ * js_shared_dict_zone (njs >= 0.8.0). Cached per binary.
+ */
+export function probeNjs(binary: string): NjsProbe {
+  const known = probes.get(binary);
+  if (known) return known;
+  const r = spawnSync(binary, ['-V'], { encoding: 'utf8' });
+  const text = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  let probe: NjsProbe;
+  if (r.error || !/nginx version:/.test(text)) {
+    probe = {
+      ok: false,
+      error: new PluginServerError({
+        code: 'E_NGINX_MISSING',
+        message: `${binary} -V did not print an nginx version${r.error ? ` (${r.error.message})` : ''}`,
+        hint: MISSING_HINT,
+      }),
+    };
+  } else {
+    const builtIn = /--add-module=\S*njs/.test(text);
+    const prefix = /--prefix=(\S+)/.exec(text)?.[1] ?? '/usr/local/nginx';
+    const modulesDir = builtIn ? null : (/--modules-path=(\S+)/.exec(text)?.[1] ?? path.join(prefix, 'modules'));
+    const module = modulesDir === null ? undefined : path.join(modulesDir, NJS_MODULE_FILE);
+    const why = module && !fs.existsSync(module) ? `${module} does not exist` : njsTestFails(binary, module);
+    probe = why
+      ? {
+          ok: false,
+          error: new PluginServerError({
+            code: 'E_NGINX_NJS',
+            message: `nginx ${binary} cannot run image/nginx.conf, whose /metrics needs the JavaScript module (njs) >= 0.8.0: ${why}`,
+            hint: NJS_HINT,
+          }),
+        }
+      : { ok: true, modulesDir };
+  }
+  probes.set(binary, probe);
+  return probe;
+}
+
+/** `nginx -t` on the smallest config using njs 0.8: undefined when it passes, else why not (one line). */
+function njsTestFails(binary: string, module: string | undefined): string | undefined {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-njs-probe-'));
+  try {
+    const conf = path.join(dir, 'nginx.conf');
+    fs.writeFileSync(
+      conf,
+      `${module ? `load_module "${module}";\n` : ''}pid "${dir}/nginx.pid";\nevents {}\nhttp { js_shared_dict_zone zone=probe:64k type=number; }\n`,
+    );
+    const r = spawnSync(binary, ['-t', '-q', '-p', dir, '-e', 'stderr', '-c', conf], { encoding: 'utf8' });
+    if (r.status === 0) return undefined;
+    if (/unknown directive "js_shared_dict_zone"/.test(r.stderr ?? '')) return 'its njs is older than 0.8.0';
+    return lastLine(r.stderr ?? '').replace(/^.*\[emerg\] [0-9#]+: /, '');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The modules folder image/nginx.conf's `load_module` needs with the nginx at `binary`; one line when it has no njs 0.8. */
+export function nginxModulesDir(binary: string): string | null {
+  const probe = probeNjs(binary);
+  if (!probe.ok) throw probe.error;
+  return probe.modulesDir;
+}
 
 /** Checks an explicitly given nginx binary. */
 export function checkNginx(binary: string): string {
@@ -43,23 +122,32 @@ export function checkNginx(binary: string): string {
   }
 }
 
-/** The nginx binary from PATH, else Debian's /usr/sbin/nginx; a clear error when neither exists. */
+/**
+ * The first nginx on PATH (then /usr/sbin, /usr/local/sbin) that can run image/nginx.conf (njs >= 0.8.0);
+ * when nginx binaries exist but none can, the first one's reason; when none exists, that.
+ */
 export function findNginx(env: NodeJS.ProcessEnv = process.env): string {
   const dirs = [...(env.PATH ?? '').split(path.delimiter).filter(Boolean), '/usr/sbin', '/usr/local/sbin'];
+  let firstError: PluginServerError | undefined;
   for (const dir of dirs) {
     const candidate = path.join(dir, 'nginx');
     try {
       fs.accessSync(candidate, fs.constants.X_OK);
-      return candidate;
     } catch {
-      /* keep looking */
+      continue;
     }
+    const probe = probeNjs(candidate);
+    if (probe.ok) return candidate;
+    firstError ??= probe.error;
   }
-  throw new PluginServerError({
-    code: 'E_NGINX_MISSING',
-    message: 'nginx is not installed (not on PATH nor in /usr/sbin)',
-    hint: MISSING_HINT,
-  });
+  throw (
+    firstError ??
+    new PluginServerError({
+      code: 'E_NGINX_MISSING',
+      message: 'nginx is not installed (not on PATH nor in /usr/sbin)',
+      hint: MISSING_HINT,
+    })
+  );
 }
 
 /**
@@ -80,22 +168,29 @@ export interface PreparedNginx {
   cleanup(): void;
 }
 
-/** Writes the rewritten shipped config (or `sourceConfig`) into a new temp folder. */
+/**
+ * Writes the rewritten shipped config (or `sourceConfig`) into a new temp folder, for the nginx at
+ * `binary` (default: findNginx()): its modules folder replaces the image's relative `load_module`.
+ */
 export function prepareNginx(
-  opts: Omit<NginxRewrite, 'runtimeDir' | 'user'> & {
+  opts: Omit<NginxRewrite, 'runtimeDir' | 'user' | 'modulesDir' | 'njsDir'> & {
     sourceConfig?: string;
     user?: string;
+    binary?: string;
     /** Send plugin.wasm.gz to gzip clients (the image's default config); false: the gzip-static-off one. */
     gzipStatic?: boolean;
   },
 ): PreparedNginx {
   const source = opts.sourceConfig ?? shippedConfigPath();
+  const sourceText = fs.readFileSync(source, 'utf8');
+  const loadsModules = /^\s*load_module\s/m.test(sourceText);
+  const modulesDir = loadsModules ? nginxModulesDir(opts.binary ?? findNginx()) : undefined;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-nginx-'));
   const confPath = path.join(dir, 'nginx.conf');
   try {
     const text = rewriteNginxConfig(
-      fs.readFileSync(source, 'utf8'),
-      { ...opts, runtimeDir: dir, user: opts.user ?? workerUserFor() },
+      sourceText,
+      { ...opts, runtimeDir: dir, user: opts.user ?? workerUserFor(), modulesDir, njsDir: shippedNjsDir() },
       source,
     );
     fs.writeFileSync(confPath, text);
@@ -173,18 +268,19 @@ export async function waitForHealthy(
   const onExit = (code: number | null, signal: string | null) => {
     exited = `nginx exited (${signal ?? `code ${code}`}) before answering ${url}: ${lastLine(stderr())}`;
   };
+  const failed = (message: string) => new PluginServerError({ code: 'E_NGINX_START', message, context: { url } });
   child.once('exit', onExit);
   try {
     const deadline = Date.now() + timeoutMs;
     let delay = 20;
     for (;;) {
-      if (exited) throw new PluginServerError({ code: 'E_NGINX_START', message: exited, context: { url } });
+      if (exited) throw failed(exited);
       try {
         if ((await getStatus(url)) === 200) return;
       } catch {
         /* not listening yet */
       }
-      if (exited) throw new PluginServerError({ code: 'E_NGINX_START', message: exited, context: { url } });
+      if (exited) throw failed(exited);
       if (Date.now() > deadline)
         throw new PluginServerError({
           code: 'E_NGINX_START',

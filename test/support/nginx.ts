@@ -43,6 +43,7 @@ export async function startNginx(root: string, opts: StartNginxOptions = {}): Pr
     workerProcesses: opts.workerProcesses,
     accessLog: opts.accessLog ?? 'access.log',
     gzipStatic: opts.gzipStatic,
+    binary,
   });
   // The access log path is relative to the -p prefix (the private folder).
   const child = spawnNginx(prepared, ['ignore', 'ignore', 'pipe'], binary);

@@ -8,7 +8,32 @@ import { execFile, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { tool } from './tools';
+import { REPO_ROOT, tool } from './tools';
+
+/**
+ * The Debian suite of the base images scripts/install-test-tools.sh makes (its BASE_SUITE): trixie,
+ * whose nginx has njs >= 0.8.0 for image/nginx.conf's /metrics.
+ */
+export const BASE_SUITE = 'trixie';
+
+/**
+ * The rootfs tar of a base image install-test-tools.sh made: Debian's nginx (+ njs), or that plus Node;
+ * the nginx one also for arm64 (the two-architecture release image).
+ */
+export function baseRootfs(kind: 'nginx' | 'node', arch: 'amd64' | 'arm64' = 'amd64'): string {
+  const suffix = arch === 'amd64' ? '' : `-${arch}`;
+  return path.join(REPO_ROOT, '.tools', 'images', `debian-${BASE_SUITE}-${kind}-rootfs${suffix}.tar`);
+}
+
+/**
+ * A build context for image/Dockerfile's final stage from a prebuilt tree: the files of image/ it
+ * COPYs (nginx.conf, its njs module, the gzip_static snippets beside each of the two configs) as shipped.
+ */
+export function imageBuildContext(context: string): void {
+  fs.mkdirSync(path.join(context, 'image'), { recursive: true });
+  for (const f of ['Dockerfile', 'nginx.conf', 'njs', 'plugin-server', 'gzip-static-off'])
+    fs.cpSync(path.join(REPO_ROOT, 'image', f), path.join(context, 'image', f), { recursive: true });
+}
 
 export interface RunResult {
   code: number;

@@ -21,6 +21,14 @@ function onPath(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The environment with .tools/bin first on PATH, for CLI runs that find a tool themselves (`serve`
+ * takes the first nginx on PATH with njs >= 0.8.0, which Debian bookworm's /usr/sbin/nginx lacks).
+ */
+export function envWithTools(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { ...env, PATH: [TOOLS_BIN, env.PATH].filter(Boolean).join(path.delimiter) };
+}
+
 /** Absolute path of a tool, or a clear failure that says how to install it. */
 export type ToolName =
   | 'helm'
@@ -44,7 +52,8 @@ export type ToolName =
   | 'buildah'
   | 'runc'
   | 'debootstrap'
-  | 'ip';
+  | 'ip'
+  | 'promlint';
 
 export function tool(name: ToolName): string {
   const found = onPath(name);
