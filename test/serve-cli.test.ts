@@ -125,6 +125,7 @@ describe('serve', () => {
     const port = await freePort();
     const c = spawn(process.execPath, [CLI, 'serve', tree, '--port', String(port), '--no-gzip-static'], {
       cwd: work,
+      env: envWithTools(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     try {
