@@ -24,6 +24,7 @@ import { smallWasm } from './support/wasm';
 import { REPO_ROOT, tool } from './support/tools';
 import { pushWasmArtifact, Registry, startRegistry } from './support/registry';
 import { spawn, ChildProcess } from 'child_process';
+import { connect } from '../src/cluster/kube';
 
 jest.setTimeout(240_000);
 
@@ -255,6 +256,63 @@ afterAll(async () => {
   await reg?.stop();
   await cp?.stop();
   if (root) fs.rmSync(root, { recursive: true, force: true });
+});
+
+describe('request pattern', () => {
+  test('WasmPlugins are listed in pages (limit and continue): one list call per page, every object once', async () => {
+    // A counting proxy in front of `kubectl proxy` (plain HTTP to the API server) records each request.
+    const proxyPort = await freePort();
+    const kproxy: ChildProcess = spawn(
+      tool('kubectl'),
+      ['--kubeconfig', cp.kubeconfig, 'proxy', `--port=${proxyPort}`, '--address=127.0.0.1'],
+      { stdio: 'ignore' },
+    );
+    const seen: string[] = [];
+    const port = await freePort();
+    const server = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      const up = http.request(
+        { host: '127.0.0.1', port: proxyPort, path: req.url, method: req.method, headers: req.headers },
+        (upRes) => {
+          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+          upRes.pipe(res);
+        },
+      );
+      req.pipe(up);
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    try {
+      await cp.waitFor('kubectl proxy', async () =>
+        (await fetch(`http://127.0.0.1:${proxyPort}/version`).then(
+          (x) => x.ok,
+          () => false,
+        ))
+          ? true
+          : undefined,
+      );
+      const kc = path.join(root, 'count.kubeconfig');
+      fs.writeFileSync(
+        kc,
+        `apiVersion: v1\nkind: Config\nclusters: [{name: p, cluster: {server: "http://127.0.0.1:${port}"}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: p, context: {cluster: p, user: u}}]\ncurrent-context: p\n`,
+      );
+      const all = (await getJson(['wasmplugins.extensions.higress.io', '-A'])).items.map(
+        (w: any) => `${w.metadata.namespace}/${w.metadata.name}`,
+      );
+      expect(all.length).toBeGreaterThan(4);
+      const kube = await connect({ kubeconfig: kc, listPageSize: 2 });
+      const listed = (await kube.listWasmPlugins()).map((w) => `${w.metadata.namespace}/${w.metadata.name}`);
+      expect(listed.sort()).toEqual([...all].sort());
+      const lists = seen.filter((r) => r.startsWith('GET /apis/extensions.higress.io/v1alpha1/wasmplugins'));
+      expect(lists).toHaveLength(Math.ceil(all.length / 2));
+      expect(lists.every((r) => r.includes('limit=2'))).toBe(true);
+      expect(lists.slice(1).every((r) => r.includes('continue='))).toBe(true);
+      // Nothing else is asked per object: the pages are the only WasmPlugin requests.
+      expect(seen.filter((r) => r.includes('wasmplugins'))).toEqual(lists);
+    } finally {
+      server.close();
+      kproxy.kill();
+    }
+  });
 });
 
 describe('audit', () => {
