@@ -18,6 +18,8 @@ const SECTIONS: Record<string, () => Promise<{ run(): Promise<BenchSection> }>> 
   reuse: () => import('./reuse'),
   airgap: () => import('./airgap'),
   'oci-forms': () => import('./oci-forms'),
+  scale: () => import('./scale'),
+  'cluster-scale': () => import('./cluster-scale'),
 };
 
 const ROOT = path.resolve(__dirname, '..', '..');
