@@ -20,6 +20,8 @@ const SECTIONS: Record<string, () => Promise<{ run(): Promise<BenchSection> }>> 
   airgap: () => import('./airgap'),
   'oci-forms': () => import('./oci-forms'),
   'gzip-decode': () => import('./gzip-decode'),
+  scale: () => import('./scale'),
+  'cluster-scale': () => import('./cluster-scale'),
 };
 
 const ROOT = path.resolve(__dirname, '..', '..');

@@ -23,9 +23,11 @@ import { gatewayFetch } from './support/gateway-client';
 import { smallWasm } from './support/wasm';
 import { REPO_ROOT, tool } from './support/tools';
 import { pushWasmArtifact, Registry, startRegistry } from './support/registry';
-import { spawn, ChildProcess } from 'child_process';
+import { execFile, spawn, ChildProcess } from 'child_process';
+import { promisify } from 'util';
 
 jest.setTimeout(240_000);
+const execFileP = promisify(execFile);
 
 const SERVICE = 'http://higress-plugin-server.higress-system.svc';
 const REG = 'registry.example.com';
@@ -257,6 +259,70 @@ afterAll(async () => {
   if (root) fs.rmSync(root, { recursive: true, force: true });
 });
 
+describe('request pattern', () => {
+  test('WasmPlugins are listed in pages (limit and continue): one list call per page, every object once', async () => {
+    // A counting proxy in front of `kubectl proxy` (plain HTTP to the API server) records each request.
+    const proxyPort = await freePort();
+    const kproxy: ChildProcess = spawn(
+      tool('kubectl'),
+      ['--kubeconfig', cp.kubeconfig, 'proxy', `--port=${proxyPort}`, '--address=127.0.0.1'],
+      { stdio: 'ignore' },
+    );
+    const seen: string[] = [];
+    const port = await freePort();
+    const server = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      const up = http.request(
+        { host: '127.0.0.1', port: proxyPort, path: req.url, method: req.method, headers: req.headers },
+        (upRes) => {
+          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+          upRes.pipe(res);
+        },
+      );
+      req.pipe(up);
+    });
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    try {
+      await cp.waitFor('kubectl proxy', async () =>
+        (await fetch(`http://127.0.0.1:${proxyPort}/version`).then(
+          (x) => x.ok,
+          () => false,
+        ))
+          ? true
+          : undefined,
+      );
+      const kc = path.join(root, 'count.kubeconfig');
+      fs.writeFileSync(
+        kc,
+        `apiVersion: v1\nkind: Config\nclusters: [{name: p, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: p, context: {cluster: p, user: u}}]\ncurrent-context: p\n`,
+      );
+      const all = (await getJson(['wasmplugins.extensions.higress.io', '-A'])).items.map(
+        (w: any) => `${w.metadata.namespace}/${w.metadata.name}`,
+      );
+      expect(all.length).toBeGreaterThan(4);
+      // The client is an ES module jest's CommonJS cannot load: it runs in a Node process, compiled (build/).
+      const script = `require(${JSON.stringify(path.join(REPO_ROOT, 'build', 'src', 'cluster', 'kube.js'))})
+        .connect({ kubeconfig: ${JSON.stringify(kc)}, listPageSize: 2 })
+        .then((k) => k.listWasmPlugins())
+        .then((items) => console.log(JSON.stringify(items.map((w) => w.metadata.namespace + '/' + w.metadata.name))));`;
+      // Asynchronously: the counting proxy answers from this process's event loop.
+      const listed = JSON.parse(
+        (await execFileP(process.execPath, ['-e', script], { encoding: 'utf8' })).stdout,
+      ) as string[];
+      expect(listed.sort()).toEqual([...all].sort());
+      const lists = seen.filter((r) => r.startsWith('GET /apis/extensions.higress.io/v1alpha1/wasmplugins'));
+      expect(lists).toHaveLength(Math.ceil(all.length / 2));
+      expect(lists.every((r) => r.includes('limit=2'))).toBe(true);
+      expect(lists.slice(1).every((r) => r.includes('continue='))).toBe(true);
+      // Nothing else is asked per object: the pages are the only WasmPlugin requests.
+      expect(seen.filter((r) => r.includes('wasmplugins'))).toEqual(lists);
+    } finally {
+      server.close();
+      kproxy.kill();
+    }
+  });
+});
+
 describe('audit', () => {
   test('exit 6, one line per failing URL naming object, URL, why and what to do; oci:// listed as external', async () => {
     const r = await cli('audit', []);
@@ -369,6 +435,7 @@ describe('adopt', () => {
     );
     const port = await freePort();
     let edited = false;
+    let editing: Promise<void> | undefined;
     const server = http.createServer((req, res) => {
       const forward = () => {
         const up = http.request(
@@ -380,11 +447,13 @@ describe('adopt', () => {
         );
         req.pipe(up);
       };
-      if (req.method === 'PATCH' && req.url?.includes('/wasmplugins/') && !edited) {
+      // adopt sends its patches several at once: every PATCH waits for the edit, which starts with the first.
+      if (req.method === 'PATCH') {
         edited = true;
-        void cp
+        editing ??= cp
           .kubectlOk(['annotate', 'wasmplugin', 'key-auth', '-n', 'team-a', 'edited-by=someone-else'])
-          .then(forward, forward);
+          .then(() => undefined);
+        void editing.then(forward, forward);
       } else forward();
     });
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
@@ -408,8 +477,10 @@ describe('adopt', () => {
         'patch wasmplugins.extensions.higress.io team-a/key-auth: the object changed since it was read',
       );
       expect(r.stderr).toContain('it was not overwritten');
-      // What was written before the conflict is named, and recorded for --revert (checked below).
-      expect(r.stderr).toContain('already adopted: WasmPlugin higress-system/local-wrong-sha');
+      // What was written besides the conflict is named in plan order, and recorded for --revert (checked below).
+      expect(r.stderr).toContain(
+        'already adopted: WasmPlugin higress-system/local-wrong-sha, WasmPlugin team-b/request-block, Console higress-system/higress-console, Controller higress-system/higress-controller;',
+      );
       const w = await getJson(['wasmplugin', 'key-auth', '-n', 'team-a']);
       expect(w.spec.url).toBe(`oci://${REG}/plugins/key-auth:2.0.0`);
       expect(w.metadata.annotations['edited-by']).toBe('someone-else');
@@ -426,9 +497,8 @@ describe('adopt', () => {
     const r = await cli('adopt', ['--skip-missing', '--json']);
     expect(r.code).toBe(0);
     const list = events(r.stdout);
-    // key-auth and request-block: url and sha256; the Console's and the controller's env (local-wrong-sha's
-    // sha256 was written before the conflict above, and is now as wanted).
-    expect(list.filter((e) => e.status === 'applied')).toHaveLength(6);
+    // key-auth: url and sha256 (every other object was written beside the conflict above, and is now as wanted).
+    expect(list.filter((e) => e.status === 'applied')).toHaveLength(2);
     const after = await snapshot();
     for (const [key, name] of [
       ['WasmPlugin team-a/key-auth', 'key-auth'],

@@ -11,7 +11,8 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { IntegrityError } from '../src/errors';
 import { CpuPool } from '../src/content/cpu-pool';
-import { CpuTask, FramedHashes, runCpuTask, WasmFacts } from '../src/content/cpu-worker';
+import { CpuTask, FileId, FolderFacts, FramedHashes, runCpuTask, WasmFacts } from '../src/content/cpu-worker';
+import { imageFrames } from '../src/content/tar-frame';
 import {
   RUN_ID,
   runIdOf,
@@ -228,6 +229,89 @@ describe('CPU worker tasks, run in-process', () => {
     fs.utimesSync(written, new Date(0), new Date(0));
     expect(runCpuTask(task)).toEqual(h);
     expect(fs.statSync(written).mtimeMs).toBe(0);
+  });
+
+  /** A version folder as publish writes it, with `gz` as its plugin.wasm.gz. */
+  const folder = (name: string, wasm: Buffer, gz: Buffer, created = '2024-05-01T12:00:00Z') => {
+    const d = path.join(dir, 'folders', name);
+    fs.mkdirSync(d, { recursive: true });
+    fs.writeFileSync(path.join(d, 'plugin.wasm'), wasm);
+    fs.writeFileSync(path.join(d, 'plugin.wasm.gz'), gz);
+    fs.writeFileSync(path.join(d, 'metadata.json'), JSON.stringify({ size: wasm.length, created }));
+    fs.writeFileSync(path.join(d, 'metadata.txt'), `txt of ${name}`);
+    return d;
+  };
+
+  test('folder-facts: every hash of both files from one read, framed as the OCI image frames them', () => {
+    const gz = gzipChunkedSync(WASM, 6);
+    const d = folder('ok', WASM, gz);
+    const [f] = runCpuTask({ kind: 'folder-facts', dirs: [d] }) as FolderFacts[];
+    const frames = imageFrames(WASM.length, '2024-05-01T12:00:00Z');
+    expect(f).toMatchObject({
+      metadataJsonIsLink: false,
+      metadataTxt: { text: 'txt of ok' },
+      wasm: {
+        size: WASM.length,
+        file: true,
+        sha256: sha(WASM),
+        md5: crypto.createHash('md5').update(WASM).digest('hex'),
+        framedSha256: sha(Buffer.concat([frames.aHead, WASM, frames.aTail])),
+      },
+      gz: {
+        size: gz.length,
+        sha256: sha(gz),
+        framedSha256: sha(Buffer.concat([frames.bHead, gz, frames.bTail])),
+        framedSize: frames.bHead.length + gz.length + frames.bTail.length,
+        decoded: { size: WASM.length, sha256: sha(WASM) },
+      },
+    });
+    expect(JSON.parse(f.metadataJson as string)).toEqual({ size: WASM.length, created: '2024-05-01T12:00:00Z' });
+  });
+
+  test('folder-facts: a gzip bomb stops at the recorded size, a corrupt .gz and symlinks are named, nothing followed', () => {
+    const bomb = folder('bomb', WASM, zlib.gzipSync(Buffer.alloc(50 * WASM.length)));
+    const corrupt = folder('corrupt', WASM, Buffer.from('not gzip'));
+    const linked = folder('linked', WASM, gzipChunkedSync(WASM, 6));
+    for (const f of ['plugin.wasm', 'plugin.wasm.gz', 'metadata.txt']) {
+      fs.rmSync(path.join(linked, f));
+      fs.symlinkSync(path.join(bomb, f), path.join(linked, f));
+    }
+    const invalid = folder('invalid', WASM, gzipChunkedSync(WASM, 6));
+    fs.writeFileSync(path.join(invalid, 'metadata.json'), '{');
+    const [b, c, l, i] = runCpuTask({ kind: 'folder-facts', dirs: [bomb, corrupt, linked, invalid] }) as FolderFacts[];
+    expect(b.gz).toMatchObject({ decoded: 'oversize' });
+    expect(c.gz).toMatchObject({ decoded: 'corrupt', sha256: sha(Buffer.from('not gzip')) });
+    expect(l).toMatchObject({ wasm: 'symlink', gz: 'symlink', metadataTxt: 'symlink' });
+    // An unreadable metadata.json: nothing else of the folder is read.
+    expect(i).toMatchObject({ metadataJson: '{', wasm: 'missing', gz: 'missing', metadataTxt: 'missing' });
+  });
+
+  test('folder-facts: folders sharing an inode in one task get the same facts (the inode is read once)', () => {
+    const a = folder('shared-a', WASM, gzipChunkedSync(WASM, 6));
+    const b = path.join(dir, 'folders', 'shared-b');
+    fs.mkdirSync(b);
+    for (const f of ['plugin.wasm', 'plugin.wasm.gz', 'metadata.json', 'metadata.txt'])
+      fs.linkSync(path.join(a, f), path.join(b, f));
+    const [fa, fb] = runCpuTask({ kind: 'folder-facts', dirs: [a, b] }) as FolderFacts[];
+    expect(fb.wasm).toBe(fa.wasm);
+    expect(fb.gz).toBe(fa.gz);
+  });
+
+  test('file-digests and lstat: size, sha256 and small texts; null or empty for what cannot be read', () => {
+    const small = file('digest-small.txt', 'hello');
+    const big = file('digest-big.bin', Buffer.alloc(100, 1));
+    const missing = path.join(dir, 'digest-missing');
+    expect(runCpuTask({ kind: 'file-digests', files: [small, big, missing], textUpTo: 10 })).toEqual([
+      { size: 5, sha256: sha(Buffer.from('hello')), text: 'hello' },
+      { size: 100, sha256: sha(Buffer.alloc(100, 1)) },
+      {},
+    ]);
+    const link = path.join(dir, 'digest-link');
+    fs.symlinkSync(small, link);
+    const [s, l, m] = runCpuTask({ kind: 'lstat', files: [small, link, missing] }) as Array<FileId | null>;
+    expect(s).toMatchObject({ size: 5, file: true, symlink: false, nlink: 1 });
+    expect(l).toMatchObject({ file: false, symlink: true });
+    expect(m).toBeNull();
   });
 });
 

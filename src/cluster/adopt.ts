@@ -30,6 +30,7 @@ import {
   wasmPluginLabel,
 } from './asks';
 import { fetchSha256 } from './audit';
+import { mapLimit } from '../content/pool';
 import type { EnvVar, Kube, PatchOp, WasmPluginObject } from './kube';
 
 export interface FieldChange {
@@ -94,7 +95,16 @@ export interface PlanOptions extends ServerAddress {
   /** Point at the server's OCI view (`oci://<service host>/plugins/<name>:<version>`) instead of HTTP. */
   oci: boolean;
   timeoutMs?: number;
+  /** The target of each `name/version`, asked of the server once per plan (filled by planAdopt). */
+  targets?: Map<string, Promise<Target>>;
 }
+
+/**
+ * WasmPlugins planned (each may fetch its module from the server) and objects patched at once. The
+ * API server and the plugin server serve requests in parallel; one at a time, 1,000 WasmPlugins take
+ * 1,000 round trips each way (BENCHMARKS.md, section `cluster-scale`).
+ */
+export const ADOPT_CONCURRENCY = 8;
 
 function recordKey(e: RecordEntry): string {
   return e.kind === 'WasmPlugin'
@@ -135,11 +145,18 @@ export function matchSource(
   return entries.find((e) => e.manifestDigest && digests.includes(e.manifestDigest));
 }
 
+type Target = { url: string; sha256: string } | { problem: string };
+
 /** The served module for an entry: URL as the cluster uses it, and sha256 (HTTP: of the served bytes; OCI: manifest digest). */
-async function target(
-  e: IndexEntry,
-  opts: PlanOptions,
-): Promise<{ url: string; sha256: string } | { problem: string }> {
+function target(e: IndexEntry, opts: PlanOptions): Promise<Target> {
+  if (!opts.targets) return fetchTarget(e, opts);
+  const key = `${e.name}/${e.version}`;
+  let t = opts.targets.get(key);
+  if (!t) opts.targets.set(key, (t = fetchTarget(e, opts)));
+  return t;
+}
+
+async function fetchTarget(e: IndexEntry, opts: PlanOptions): Promise<Target> {
   if (opts.oci) {
     try {
       const d = await loadTagDigests(trimBase(opts.serverUrl), [{ name: e.name, version: e.version }]);
@@ -277,7 +294,20 @@ function planEnv(kind: 'Console' | 'Controller', a: EnvAsk, value: string, plan:
 
 export async function planAdopt(asks: ClusterAsks, opts: PlanOptions): Promise<Plan> {
   const plan: Plan = { objects: [], unchanged: [], missing: [] };
-  for (const w of asks.wasmPlugins) await planWasmPlugin(w, opts, plan);
+  // Each WasmPlugin is planned into a plan of its own, ADOPT_CONCURRENCY at once (each may ask the
+  // server for its module), then merged in list order so the plan never depends on timing. Objects
+  // served by the same version ask for it once (`targets`).
+  const o = { ...opts, targets: opts.targets ?? new Map() };
+  const parts = await mapLimit(asks.wasmPlugins, ADOPT_CONCURRENCY, async (w) => {
+    const part: Plan = { objects: [], unchanged: [], missing: [] };
+    await planWasmPlugin(w, o, part);
+    return part;
+  });
+  for (const part of parts) {
+    plan.objects.push(...part.objects);
+    plan.unchanged.push(...part.unchanged);
+    plan.missing.push(...part.missing);
+  }
   if (asks.console) {
     const pattern = opts.oci
       ? `oci://${serviceHost(opts.serviceUrl)}/${repositoryName('${name}')}:\${version}`
@@ -388,18 +418,29 @@ export async function applyPlan(
 ): Promise<void> {
   if (!plan.objects.length) return;
   await writeRecord(kube, recordNamespace, plan, serviceUrl);
-  const done: string[] = [];
-  for (const o of plan.objects) {
+  // ADOPT_CONCURRENCY patches at once, each still conditional on the resourceVersion the plan read.
+  // After a failure no new patch starts; those in flight finish, and the error names every object
+  // written (in plan order), all of them in the record for --revert. Progress is reported in plan order.
+  const applied = new Array<boolean>(plan.objects.length).fill(false);
+  let reported = 0;
+  let failure: Error | undefined;
+  await mapLimit(plan.objects, ADOPT_CONCURRENCY, async (o, i) => {
+    if (failure !== undefined) return;
     try {
       if (o.kind === 'WasmPlugin') await kube.patchWasmPlugin(o.namespace, o.name, o.resourceVersion, o.ops);
       else await kube.patchDeployment(o.namespace, o.name, o.resourceVersion, o.ops);
     } catch (err) {
-      if (err instanceof PluginServerError && done.length)
-        err.message += ` (already adopted: ${done.join(', ')}; \`adopt --revert\` restores them)`;
-      throw err;
+      failure ??= err instanceof Error ? err : new Error(String(err));
+      return;
     }
-    done.push(o.object);
-    onApplied(o);
+    applied[i] = true;
+    while (failure === undefined && reported < applied.length && applied[reported]) onApplied(plan.objects[reported++]);
+  });
+  if (failure !== undefined) {
+    const done = plan.objects.filter((_, i) => applied[i]).map((o) => o.object);
+    if (failure instanceof PluginServerError && done.length)
+      failure.message += ` (already adopted: ${done.join(', ')}; \`adopt --revert\` restores them)`;
+    throw failure;
   }
 }
 

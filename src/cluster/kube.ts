@@ -9,6 +9,8 @@
  * The client is an ES module; it is loaded when a command first talks to a cluster (Node 20 loads it
  * through require), so every other command starts without it.
  */
+import * as http from 'http';
+import * as https from 'https';
 import type * as K8s from '@kubernetes/client-node';
 import { EnvironmentError, InputError, PluginServerError } from '../errors';
 import { ADOPT_CLUSTER_RULES, ADOPT_NAMESPACE_RULES, WASMPLUGIN_API } from '../contract/adopt-rbac';
@@ -16,6 +18,8 @@ import { ADOPT_CLUSTER_RULES, ADOPT_NAMESPACE_RULES, WASMPLUGIN_API } from '../c
 export interface KubeOptions {
   kubeconfig?: string;
   context?: string;
+  /** WasmPlugins per list call (default LIST_PAGE_SIZE). */
+  listPageSize?: number;
 }
 
 /** A WasmPlugin as the API server returned it (JSON, untouched). */
@@ -44,6 +48,9 @@ export interface ConfigMapView {
   resourceVersion: string;
   data: Record<string, string>;
 }
+
+/** WasmPlugins per list call (`limit`); kubectl's default page size. */
+export const LIST_PAGE_SIZE = 500;
 
 /** One JSON patch operation (RFC 6902). */
 export type PatchOp = { op: 'add' | 'replace' | 'test'; path: string; value: unknown } | { op: 'remove'; path: string };
@@ -150,6 +157,34 @@ async function loadClient(): Promise<typeof K8s> {
   }
 }
 
+/**
+ * One connection pool for every request of this client. client-node builds a new Agent for each
+ * request (KubeConfig.applySecurityAuthentication), so each request opened its own TLS connection:
+ * 1,000 patches meant 1,000 TLS handshakes on the API server. The first request's agent, rebuilt with
+ * keep-alive when it is a plain http(s) Agent (a proxy agent is kept as it is), serves them all; its
+ * options (CA, client certificate) are the same for every request of one kubeconfig context. Idle
+ * sockets do not hold the CLI open (Node's Agent unrefs them: keepSocketAlive).
+ */
+function keepConnections(kc: K8s.KubeConfig): void {
+  const authenticate = kc.applySecurityAuthentication.bind(kc);
+  let shared: http.Agent | undefined;
+  kc.applySecurityAuthentication = async (context) => {
+    await authenticate(context);
+    if (!shared) {
+      const made = context.getAgent();
+      if (!made) return;
+      const options = (made as http.Agent & { options?: https.AgentOptions }).options ?? {};
+      shared =
+        made.constructor === https.Agent
+          ? new https.Agent({ ...options, keepAlive: true })
+          : made.constructor === http.Agent
+            ? new http.Agent({ ...options, keepAlive: true })
+            : made;
+    }
+    context.setAgent(shared);
+  };
+}
+
 /** Loads the kubeconfig the way kubectl does and returns the client the commands use. */
 export async function connect(opts: KubeOptions): Promise<Kube> {
   const k8s = await loadClient();
@@ -185,6 +220,7 @@ export async function connect(opts: KubeOptions): Promise<Kube> {
       hint: 'set a current-context, or pass --context',
     });
   const where = cluster.server;
+  keepConnections(kc);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const apps = kc.makeApiClient(k8s.AppsV1Api);
   const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -201,12 +237,27 @@ export async function connect(opts: KubeOptions): Promise<Kube> {
   return {
     where,
     async listWasmPlugins() {
-      const list = await call(
-        `list ${plural}.${group} in every namespace`,
-        async () =>
-          (await custom.listClusterCustomObject({ group, version, plural })) as { items?: WasmPluginObject[] },
-      );
-      return (list.items ?? []).sort(
+      // Pages of LIST_PAGE_SIZE (limit/continue): a cluster with thousands of WasmPlugins is read in a
+      // few calls of bounded size, each page from the same consistent snapshot (the API server's
+      // guarantee for continue tokens).
+      const items: WasmPluginObject[] = [];
+      let next: string | undefined;
+      do {
+        const page = await call(
+          `list ${plural}.${group} in every namespace`,
+          async () =>
+            (await custom.listClusterCustomObject({
+              group,
+              version,
+              plural,
+              limit: opts.listPageSize ?? LIST_PAGE_SIZE,
+              _continue: next,
+            })) as { items?: WasmPluginObject[]; metadata?: { continue?: string } },
+        );
+        items.push(...(page.items ?? []));
+        next = page.metadata?.continue || undefined;
+      } while (next);
+      return items.sort(
         (a, b) =>
           a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name),
       );

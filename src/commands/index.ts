@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { sourceDateEpoch } from '../contract/created';
 import { exitCodesHelp } from '../errors';
 import { reindexTree } from '../tree/reindex';
+import { VerifiedFiles } from '../tree/verified-files';
 import type { LockHolder } from '../tree/output-lock';
 import { assertOciDirIsOurs, writeOciView } from '../ociview/write';
 import { CliOutput, problemFields } from './output';
@@ -16,11 +17,17 @@ export async function indexCommand(root: string, flags: { json?: boolean; wait?:
   };
   await assertOciDirIsOurs(root);
   // The OCI view lists what the tree holds now (source manifests of the previous view are kept),
-  // written under the same output lock as index.json.
+  // written under the same output lock as index.json. Files the last pull read and that are unchanged
+  // since (the record of src/tree/verified-files.ts, as `pull` uses it) keep their generated images:
+  // on an unchanged tree the view is left as it is instead of every file being read and rewritten.
   const r = await reindexTree(root, {
     sourceDateEpoch: sourceDateEpoch(),
     lock,
-    thenWhileLocked: async () => void (await writeOciView(root)),
+    thenWhileLocked: async () => {
+      const verified = await VerifiedFiles.load(root);
+      await writeOciView(root, { verified });
+      await verified.save();
+    },
   });
   for (const id of r.rebuilt) {
     const [name, version] = id.split('/') as [string, string];

@@ -7,12 +7,12 @@ import { CliOutput } from './output';
 
 export async function verifyCommand(root: string, flags: { json?: boolean } = {}): Promise<void> {
   const o = new CliOutput('verify', Boolean(flags.json));
-  const { checked, problems, changed } = await verifyTree(root);
+  const { checked, problems, changed, framed, metas } = await verifyTree(root);
   // The OCI view's manifest of a version whose files changed differs as a consequence: the line about
   // the changed file says it all (and `pull` again rewrites both).
   const follows = (p: { code: string; context: { plugin?: string; version?: string } }) =>
     p.code === 'E_VERIFY_OCI' && changed.has(`${p.context.plugin}@${p.context.version}`);
-  problems.push(...(await verifyOciView(root)).filter((p) => !follows(p)));
+  problems.push(...(await verifyOciView(root, { framed, metas })).filter((p) => !follows(p)));
   const areas = o.problems(problems);
   o.finish({
     areas,

@@ -11,11 +11,16 @@ import type { GzipLevel } from '../contract/gzip-level';
 import { ErrorCode, ErrorContext, PluginServerError } from '../errors';
 import { checkWasm, WasmWhere } from './wasm';
 import { ChunkPlan, deflateChunk } from './gzip-format';
+import { ImageFrames, imageFrames } from './tar-frame';
+import { GZ_FILE, MAX_WASM_BYTES, METADATA_JSON, METADATA_TXT, WASM_FILE } from '../contract/tree-format';
 
 export type CpuTask =
   | { kind: 'analyze'; file: string; fsync: boolean; where?: WasmWhere }
   | { kind: 'deflate'; file: string; plan: ChunkPlan; level: GzipLevel }
-  | FramedHashTask;
+  | FramedHashTask
+  | { kind: 'lstat'; files: string[] }
+  | { kind: 'folder-facts'; dirs: string[] }
+  | { kind: 'file-digests'; files: string[]; textUpTo: number };
 
 /**
  * The hashes of an OCI image made of two files with bytes around each (src/ociview/image.ts):
@@ -50,7 +55,51 @@ export interface WasmFacts {
   crc32: number;
 }
 
-export type CpuResult = WasmFacts | Uint8Array | FramedHashes;
+export type CpuResult = WasmFacts | Uint8Array | FramedHashes | Array<FileId | null> | FolderFacts[] | FileDigest[];
+
+/** A file's identity from lstat (or fstat of a handle opened without following a symlink). */
+export interface FileId {
+  dev: number;
+  ino: number;
+  nlink: number;
+  size: number;
+  /** A regular file (not a folder or a device); symlinks are never followed. */
+  file: boolean;
+  symlink: boolean;
+}
+
+/** Why a file of a version folder could not be read: absent, a symlink, not a regular file, over the size limit. */
+export type Unreadable = 'missing' | 'symlink' | 'not-file' | 'too-big';
+
+/**
+ * A version folder as `verify` needs it (src/tree/read.ts), read in one pass: the metadata texts, and
+ * plugin.wasm and plugin.wasm.gz each opened without following a symlink and read once for every
+ * hash taken of them: sha256 and md5 of the wasm, sha256 of the .gz, both framed as the OCI view's
+ * generated image frames them (tar-frame.ts, from the metadata's size and time), and the .gz decoded,
+ * bounded by the metadata's size (a gzip bomb stops there).
+ */
+export interface FolderFacts {
+  /** metadata.json as read (through a symlink, as readMetadata does; undefined when unreadable) and whether it is one. */
+  metadataJson?: string;
+  metadataJsonIsLink: boolean;
+  metadataTxt: { text: string } | Unreadable;
+  wasm: (FileId & { sha256: string; md5: string; framedSha256?: string }) | Unreadable;
+  gz:
+    | (FileId & {
+        sha256?: string;
+        framedSha256?: string;
+        framedSize?: number;
+        decoded?: { size: number; sha256: string } | 'corrupt' | 'oversize';
+      })
+    | Exclude<Unreadable, 'not-file' | 'too-big'>;
+}
+
+/** A file's size and sha256 (hex), and its text when it is at most `textUpTo` bytes; undefined fields when unreadable. */
+export interface FileDigest {
+  size?: number;
+  sha256?: string;
+  text?: string;
+}
 
 export type CpuReply =
   | { id: number; ok: true; value: CpuResult }
@@ -110,9 +159,190 @@ function framedHashes(t: FramedHashTask): FramedHashes {
   };
 }
 
+const MAX_METADATA_BYTES = 1024 * 1024;
+
+function fileId(st: fs.Stats): FileId {
+  return { dev: st.dev, ino: st.ino, nlink: st.nlink, size: st.size, file: st.isFile(), symlink: st.isSymbolicLink() };
+}
+
+function unreadable(err: unknown): 'missing' | 'symlink' {
+  return (err as NodeJS.ErrnoException).code === 'ELOOP' ? 'symlink' : 'missing';
+}
+
+/** Opens without following a symlink; the handle, its fstat, or why not. */
+function openNoFollow(file: string): { fd: number; st: fs.Stats } | 'missing' | 'symlink' {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch (err) {
+    return unreadable(err);
+  }
+  try {
+    return { fd, st: fs.fstatSync(fd) };
+  } catch (err) {
+    fs.closeSync(fd);
+    return unreadable(err);
+  }
+}
+
+function readFd(fd: number, size: number): Buffer {
+  const buf = Buffer.allocUnsafe(size);
+  let off = 0;
+  while (off < size) {
+    const n = fs.readSync(fd, buf, off, size - off, off);
+    if (n === 0) break;
+    off += n;
+  }
+  return off === size ? buf : buf.subarray(0, off);
+}
+
+/** The size and time a metadata.json gives the image frames, when it has them. */
+function framingOf(json: string): { size: number; created: string } | undefined {
+  try {
+    const m = JSON.parse(json) as { size?: unknown; created?: unknown };
+    if (typeof m.size === 'number' && typeof m.created === 'string' && !Number.isNaN(new Date(m.created).getTime()))
+      return { size: m.size, created: m.created };
+  } catch {
+    /* an invalid metadata.json: verify reports it and reads nothing else */
+  }
+  return undefined;
+}
+
+/**
+ * Each folder of the task (folders that share a plugin.wasm or .gz inode come in one task: each inode
+ * is read once, its facts shared by every folder that holds it).
+ */
+function folderFacts(dirs: string[]): FolderFacts[] {
+  const wasmByInode = new Map<string, FolderFacts['wasm']>();
+  const gzByInode = new Map<string, FolderFacts['gz']>();
+  const frames = new Map<string, ImageFrames>();
+  return dirs.map((dir) => {
+    let metadataJson: string | undefined;
+    try {
+      metadataJson = fs.readFileSync(`${dir}/${METADATA_JSON}`, 'utf8');
+    } catch {
+      metadataJson = undefined;
+    }
+    const metadataJsonIsLink = !!fs.lstatSync(`${dir}/${METADATA_JSON}`, { throwIfNoEntry: false })?.isSymbolicLink();
+    const framing = metadataJson === undefined ? undefined : framingOf(metadataJson);
+    if (!framing) {
+      // verify stops at an invalid metadata.json; nothing else of the folder is read.
+      return { metadataJson, metadataJsonIsLink, metadataTxt: 'missing', wasm: 'missing', gz: 'missing' };
+    }
+    const frameKey = `${framing.size}:${framing.created}`;
+    let frame = frames.get(frameKey);
+    if (!frame) frames.set(frameKey, (frame = imageFrames(framing.size, framing.created)));
+    const f = frame;
+    return {
+      metadataJson,
+      metadataJsonIsLink,
+      metadataTxt: readText(`${dir}/${METADATA_TXT}`),
+      wasm: onceByInode(wasmByInode, `${dir}/${WASM_FILE}`, frameKey, (fd, st) => {
+        if (!st.isFile()) return 'not-file';
+        if (st.size > MAX_WASM_BYTES) return 'too-big';
+        const bytes = readFd(fd, st.size);
+        return {
+          ...fileId(st),
+          size: bytes.byteLength,
+          sha256: sha256Of(bytes),
+          md5: crypto.createHash('md5').update(bytes).digest('hex'),
+          framedSha256: sha256Of(f.aHead, bytes, f.aTail),
+        };
+      }),
+      gz: onceByInode(gzByInode, `${dir}/${GZ_FILE}`, frameKey, (fd, st) => {
+        if (!st.isFile() || st.size > MAX_WASM_BYTES) return fileId(st);
+        const bytes = readFd(fd, st.size);
+        let decoded: { size: number; sha256: string } | 'corrupt' | 'oversize';
+        try {
+          const raw = zlib.gunzipSync(bytes, { maxOutputLength: Math.max(1, framing.size) });
+          decoded = { size: raw.byteLength, sha256: sha256Of(raw) };
+        } catch (err) {
+          decoded = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? 'oversize' : 'corrupt';
+        }
+        return {
+          ...fileId(st),
+          size: bytes.byteLength,
+          sha256: sha256Of(bytes),
+          framedSha256: sha256Of(f.bHead, bytes, f.bTail),
+          framedSize: f.bHead.length + bytes.byteLength + f.bTail.length,
+          decoded,
+        };
+      }),
+    };
+  });
+}
+
+/** Reads `file` (no symlink followed) through `read` once per inode and frame. */
+function onceByInode<T>(
+  seen: Map<string, T | 'missing' | 'symlink'>,
+  file: string,
+  frameKey: string,
+  read: (fd: number, st: fs.Stats) => T,
+): T | 'missing' | 'symlink' {
+  const opened = openNoFollow(file);
+  if (typeof opened === 'string') return opened;
+  try {
+    const key = `${opened.st.dev}:${opened.st.ino}:${frameKey}`;
+    const known = seen.get(key);
+    if (known !== undefined) return known;
+    let got: T | 'missing' | 'symlink';
+    try {
+      got = read(opened.fd, opened.st);
+    } catch (err) {
+      got = unreadable(err);
+    }
+    seen.set(key, got);
+    return got;
+  } finally {
+    fs.closeSync(opened.fd);
+  }
+}
+
+/** A small text file read without following a symlink; over MAX_METADATA_BYTES counts as missing. */
+function readText(file: string): { text: string } | Unreadable {
+  const opened = openNoFollow(file);
+  if (typeof opened === 'string') return opened;
+  try {
+    if (!opened.st.isFile()) return 'not-file';
+    if (opened.st.size > MAX_METADATA_BYTES) return 'too-big';
+    return { text: readFd(opened.fd, opened.st.size).toString('utf8') };
+  } catch (err) {
+    return unreadable(err);
+  } finally {
+    fs.closeSync(opened.fd);
+  }
+}
+
+function fileDigests(files: string[], textUpTo: number): FileDigest[] {
+  return files.map((file) => {
+    const opened = openNoFollow(file);
+    if (typeof opened === 'string') return {};
+    try {
+      if (!opened.st.isFile()) return {};
+      const bytes = readFd(opened.fd, opened.st.size);
+      return {
+        size: bytes.byteLength,
+        sha256: sha256Of(bytes),
+        ...(bytes.byteLength <= textUpTo ? { text: bytes.toString('utf8') } : {}),
+      };
+    } catch {
+      return {};
+    } finally {
+      fs.closeSync(opened.fd);
+    }
+  });
+}
+
 /** Runs one task synchronously (we are off the main thread). Exported for tests. */
 export function runCpuTask(task: CpuTask): CpuResult {
   if (task.kind === 'framed-hash') return framedHashes(task);
+  if (task.kind === 'folder-facts') return folderFacts(task.dirs);
+  if (task.kind === 'file-digests') return fileDigests(task.files, task.textUpTo);
+  if (task.kind === 'lstat')
+    return task.files.map((f) => {
+      const st = fs.lstatSync(f, { throwIfNoEntry: false });
+      return st ? fileId(st) : null;
+    });
   if (task.kind === 'deflate') {
     return deflateChunk(readRange(task.file, task.plan.dictStart, task.plan.end), task.plan, task.level);
   }

@@ -1,3 +1,19 @@
+/**
+ * How many small tree reads (a folder listing, a metadata.json, an lstat) are in flight at once. One
+ * at a time, a tree of thousands of versions waits for each round trip to libuv's threads in turn
+ * (5,000 versions: seconds of idle main thread, BENCHMARKS.md section `scale`); a few dozen keep
+ * those threads and the disk busy.
+ */
+export const TREE_READ_CONCURRENCY = 32;
+
+/**
+ * How many durable writes (a file written and fsynced, a folder published) are in flight at once.
+ * ext4 commits concurrent fsyncs in one journal transaction: 2 KB files written and fsynced one at a
+ * time took 2.6 ms each on this project's machine, 16 at once 0.24 ms each (64 at once no better), so
+ * a tree of thousands of versions is written in seconds rather than minutes (BENCHMARKS.md, `scale`).
+ */
+export const DURABLE_WRITE_CONCURRENCY = 16;
+
 /** Runs `fn` over `items` with at most `limit` in flight; results keep the input order. */
 export async function mapLimit<T, R>(
   items: readonly T[],

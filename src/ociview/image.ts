@@ -12,40 +12,13 @@
  */
 import { createHash } from 'crypto';
 import { CpuPool, cpuPool } from '../content/cpu-pool';
-import { gzipChunkedSync } from '../content/gzip-format';
-import { WASM_FILE } from '../contract/tree-format';
+import { imageFrames } from '../content/tar-frame';
+import type { FramedHashes } from '../content/cpu-worker';
 import { OCI_MANIFEST } from '../oci/registry/media';
 import { OCI_TAR_GZIP } from '../oci/wasm/layers';
 import { OCI_CONFIG } from './layout';
 
-const BLOCK = 512;
-
-/** A POSIX ustar header for one regular file, root-owned, mode 0644. */
-export function tarHeader(name: string, size: number, mtimeSeconds: number): Buffer {
-  const h = Buffer.alloc(BLOCK);
-  const field = (offset: number, length: number, value: string) => h.write(value, offset, length, 'ascii');
-  const octal = (offset: number, length: number, value: number) =>
-    field(offset, length, `${value.toString(8).padStart(length - 1, '0')}\0`);
-  field(0, 100, name);
-  octal(100, 8, 0o644);
-  octal(108, 8, 0);
-  octal(116, 8, 0);
-  octal(124, 12, size);
-  octal(136, 12, mtimeSeconds);
-  field(148, 8, '        '); // checksum is computed with its own field as spaces
-  field(156, 1, '0');
-  field(257, 6, 'ustar\0');
-  field(263, 2, '00');
-  let sum = 0;
-  for (const b of h) sum += b;
-  field(148, 8, `${sum.toString(8).padStart(6, '0')}\0 `);
-  return h;
-}
-
-/** What follows the file's data: padding to a 512-byte block, then two zero blocks. */
-export function tarTrailer(size: number): Buffer {
-  return Buffer.alloc(((BLOCK - (size % BLOCK)) % BLOCK) + 2 * BLOCK);
-}
+export { tarHeader, tarTrailer } from '../content/tar-frame';
 
 export interface GeneratedImage {
   manifest: Buffer;
@@ -92,16 +65,23 @@ export async function buildImage(
   opts: BuildImageOptions = {},
 ): Promise<GeneratedImage> {
   const createdMs = new Date(created).getTime();
-  const mtime = Math.floor(createdMs / 1000);
   const hashes = await (opts.pool ?? cpuPool()).framedHash({
     a: wasmPath,
-    aHead: tarHeader(WASM_FILE, wasmSize, mtime),
-    aTail: tarTrailer(wasmSize),
     b: gzPath,
-    bHead: gzipChunkedSync(tarHeader(WASM_FILE, wasmSize, mtime)),
-    bTail: gzipChunkedSync(tarTrailer(wasmSize)),
+    ...imageFrames(wasmSize, created),
     ...(opts.layerDir ? { writeB: { dir: opts.layerDir, mtimeMs: createdMs } } : {}),
   });
+  return imageOf(hashes, created);
+}
+
+/**
+ * The image made from the framed hashes of a version's two files (see buildImage): `verify` takes
+ * them from its own single read of each file instead of reading both again.
+ */
+export function imageOf(
+  hashes: Pick<FramedHashes, 'aFramed' | 'aFile' | 'bFramed' | 'bFile' | 'bFramedSize'>,
+  created: string,
+): GeneratedImage {
   const diffId = `sha256:${hashes.aFramed}`;
   const layer = { digest: `sha256:${hashes.bFramed}`, size: hashes.bFramedSize };
   const config = json({

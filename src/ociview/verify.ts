@@ -3,14 +3,14 @@
  * tree's versions, kept source manifests carry the digest metadata recorded, generated images are what
  * the tree's bytes give today, and the files Nginx serves or includes match view.json.
  */
-import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { VerifyError } from '../errors';
-import { sha256OfFile } from '../content/fsutil';
-import { GZ_FILE, PLUGINS_DIR, WASM_FILE } from '../contract/tree-format';
+import { cpuPool } from '../content/cpu-pool';
+import type { FileDigest, FramedHashes } from '../content/cpu-worker';
+import { GZ_FILE, PLUGINS_DIR, PluginMetadata, WASM_FILE } from '../contract/tree-format';
 import { readAllMetadata } from '../tree/read';
-import { buildImage } from './image';
+import { buildImage, imageOf } from './image';
 import {
   BLOBS_DIR,
   hexOf,
@@ -26,7 +26,36 @@ import { renderTextFiles, renderView } from './render';
 
 const HINT = 'run `index <root>` (or `pull` again) to rewrite the OCI view';
 
-export async function verifyOciView(root: string): Promise<VerifyError[]> {
+/** Files read per worker task (content/cpu-worker.ts `file-digests`). */
+const FILES_PER_TASK = 256;
+/** The view's text files are compared whole; none this tool writes comes near this size. */
+const MAX_TEXT_BYTES = 64 * 1024 * 1024;
+
+/** Size, sha256 and (up to `textUpTo` bytes) text of every file, read on the CPU pool's threads. */
+async function digestsOf(files: readonly string[], textUpTo = 0): Promise<Map<string, FileDigest>> {
+  const parts: string[][] = [];
+  for (let i = 0; i < files.length; i += FILES_PER_TASK) parts.push(files.slice(i, i + FILES_PER_TASK));
+  const out = new Map<string, FileDigest>();
+  await Promise.all(
+    parts.map(async (part) => {
+      const got = (await cpuPool().run({ kind: 'file-digests', files: part, textUpTo })) as FileDigest[];
+      part.forEach((f, i) => out.set(f, got[i]));
+    }),
+  );
+  return out;
+}
+
+export interface VerifyViewOptions {
+  /**
+   * By `name/version`: the framed hashes of the version's plugin.wasm and .gz as `verifyTree` read
+   * them; a generated image is derived from these instead of reading both files again.
+   */
+  framed?: ReadonlyMap<string, FramedHashes | undefined>;
+  /** The tree's metadata as `verifyTree` read it (read again when not given). */
+  metas?: readonly PluginMetadata[];
+}
+
+export async function verifyOciView(root: string, opts: VerifyViewOptions = {}): Promise<VerifyError[]> {
   const dir = path.join(root, OCI_DIR);
   const problems: VerifyError[] = [];
   const fail = (message: string, context: { plugin?: string; version?: string; file?: string } = {}) =>
@@ -42,10 +71,21 @@ export async function verifyOciView(root: string): Promise<VerifyError[]> {
     fail(`${OCI_DIR}/${VIEW_FILE} missing or invalid`, { file: viewFile });
     return problems;
   }
-  const metas = new Map((await readAllMetadata(root)).map((m) => [`${m.name}/${m.version}`, m]));
+  const metas = new Map((opts.metas ?? (await readAllMetadata(root))).map((m) => [`${m.name}/${m.version}`, m]));
   const tagged = new Set(view.tags.map((t) => `${t.name}/${t.version}`));
   for (const [k, m] of metas)
     if (!tagged.has(k)) fail(`plugin version ${k} has no tag in the OCI view`, { plugin: m.name, version: m.version });
+  // Every manifest and blob file is read once, on the CPU pool, before the tags are checked.
+  const manifestFile = (x: { digest: string; mediaType: string }) => path.join(dir, MANIFESTS_DIR, manifestFileName(x));
+  const blobFile = (digest: string) => path.join(dir, BLOBS_DIR, hexOf(digest));
+  const read = await digestsOf([
+    ...new Set(
+      view.tags.flatMap((t) => [
+        ...t.manifests.filter((x) => MANIFEST_KINDS[x.mediaType]).map(manifestFile),
+        ...t.blobs.map((b) => blobFile(b.digest)),
+      ]),
+    ),
+  ]);
   const checkedBlobs = new Map<string, boolean>();
   for (const t of view.tags) {
     const ctx = { plugin: t.name, version: t.version };
@@ -61,19 +101,15 @@ export async function verifyOciView(root: string): Promise<VerifyError[]> {
         fail(`manifest ${x.digest} has unsupported media type ${x.mediaType}`, ctx);
         continue;
       }
-      const file = path.join(dir, MANIFESTS_DIR, manifestFileName(x));
-      const got = await fs.promises.readFile(file).then(
-        (b) => `sha256:${createHash('sha256').update(b).digest('hex')}`,
-        () => 'missing',
-      );
+      const sha = read.get(manifestFile(x))?.sha256;
+      const got = sha === undefined ? 'missing' : `sha256:${sha}`;
       if (got !== x.digest)
         fail(`manifest ${x.digest} is ${got === 'missing' ? 'missing' : `corrupt (sha256 ${got})`}`, ctx);
     }
     for (const b of t.blobs) {
       if (!checkedBlobs.has(b.digest)) {
-        const file = path.join(dir, BLOBS_DIR, hexOf(b.digest));
-        const st = await fs.promises.stat(file).catch(() => undefined);
-        checkedBlobs.set(b.digest, !!st && st.size === b.size && `sha256:${await sha256OfFile(file)}` === b.digest);
+        const got = read.get(blobFile(b.digest));
+        checkedBlobs.set(b.digest, got?.size === b.size && `sha256:${got.sha256}` === b.digest);
       }
       if (!checkedBlobs.get(b.digest)) fail(`blob ${b.digest} is missing or does not hash to its name`, ctx);
     }
@@ -84,9 +120,12 @@ export async function verifyOciView(root: string): Promise<VerifyError[]> {
         fail(`kept source manifest ${t.digest} does not name ${WASM_FILE} (sha256:${m.sha256})`, ctx);
     } else {
       const vdir = path.join(root, PLUGINS_DIR, t.name, t.version);
-      const image = await buildImage(path.join(vdir, WASM_FILE), path.join(vdir, GZ_FILE), m.size, m.created).catch(
-        () => undefined,
-      );
+      const framed = opts.framed?.get(`${t.name}/${t.version}`);
+      const image = framed
+        ? imageOf(framed, m.created)
+        : await buildImage(path.join(vdir, WASM_FILE), path.join(vdir, GZ_FILE), m.size, m.created).catch(
+            () => undefined,
+          );
       if (image?.manifestDigest !== t.digest)
         fail(
           `generated manifest ${t.digest} is not the one the tree's bytes give (${image?.manifestDigest ?? 'unreadable'})`,
@@ -94,8 +133,13 @@ export async function verifyOciView(root: string): Promise<VerifyError[]> {
         );
     }
   }
-  for (const [rel, text] of renderTextFiles(view)) {
-    const got = await fs.promises.readFile(path.join(dir, rel), 'utf8').catch(() => undefined);
+  const texts = [...renderTextFiles(view)];
+  const onDisk = await digestsOf(
+    texts.map(([rel]) => path.join(dir, rel)),
+    MAX_TEXT_BYTES,
+  );
+  for (const [rel, text] of texts) {
+    const got = onDisk.get(path.join(dir, rel))?.text;
     if (got !== text)
       fail(`${OCI_DIR}/${rel} ${got === undefined ? 'is missing' : 'does not match view.json'}`, {
         file: path.join(dir, rel),

@@ -7,9 +7,10 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import * as fastFs from '../content/fs-fast';
 import { InputError, IntegrityError } from '../errors';
 import { randomSuffix, sha256OfFile, syncDir, writeFileDurable } from '../content/fsutil';
-import { mapLimit } from '../content/pool';
+import { DURABLE_WRITE_CONCURRENCY, mapLimit, TREE_READ_CONCURRENCY } from '../content/pool';
 import { assertNoIdentityClash, compareEntries } from '../contract/plugin-identity';
 import { GZ_FILE, PLUGINS_DIR, PluginMetadata, WASM_FILE } from '../contract/tree-format';
 import { OCI_MANIFEST, parseManifest } from '../oci/registry/media';
@@ -17,7 +18,7 @@ import type { ImageManifest } from '../oci/registry/media';
 import { gatewayLoads, WASM_LAYER } from '../oci/wasm/layers';
 import type { OriginalArtifact } from '../oci/types';
 import { OLD_PREFIX, TMP_PREFIX } from '../tree/publish';
-import { listVersionDirs, readMetadata } from '../tree/read';
+import { listVersionDirs, readMetadata, readVersionMetadata } from '../tree/read';
 import { EPOCH } from '../tree/render';
 import { VerifiedFiles } from '../tree/verified-files';
 import { buildImage, GeneratedImage } from './image';
@@ -90,7 +91,7 @@ export async function readView(dir: string): Promise<ViewFile | undefined> {
 
 /** What is wrong with a file of the view: missing, or other bytes than its digest. */
 async function damage(file: string, digest: string, what: string): Promise<string | undefined> {
-  const bytes = await fs.promises.readFile(file).catch(() => undefined);
+  const bytes = await fastFs.readFile(file).catch(() => undefined);
   if (!bytes) return `${what} ${digest} is missing`;
   return sha256(bytes) === digest ? undefined : `${what} ${digest} was replaced (its file hashes to ${sha256(bytes)})`;
 }
@@ -166,12 +167,9 @@ export function identityLost(id: { name: string; version: string }, digest: stri
  * map keys and file names of the view, so only folder names that passed SAFE_SEGMENT get there.
  */
 async function versionsOf(root: string): Promise<PluginMetadata[]> {
-  const out: PluginMetadata[] = [];
-  for (const v of await listVersionDirs(root)) {
-    const m = await readMetadata(v.dir);
-    if (m && m.name === v.name && m.version === v.version) out.push(m);
-  }
-  return out;
+  return (await readVersionMetadata(await listVersionDirs(root)))
+    .map(({ dir: v, meta: m }) => (m && m.name === v.name && m.version === v.version ? m : undefined))
+    .filter((m): m is PluginMetadata => m !== undefined);
 }
 
 /**
@@ -242,9 +240,11 @@ export async function writeOciView(root: string, opts: WriteViewOptions = {}): P
     const dirs = [...new Set(texts.map(([rel]) => path.dirname(path.join(tmp, rel))))];
     for (const d of dirs) await fs.promises.mkdir(d, { recursive: true });
     // Thousands of small files at a few thousand repositories (the list pages): their fsyncs overlap.
-    await mapLimit(texts, TEXT_WRITE_CONCURRENCY, ([rel, text]) => writeFileDurable(path.join(tmp, rel), text, newest));
+    await mapLimit(texts, DURABLE_WRITE_CONCURRENCY, ([rel, text]) =>
+      writeFileDurable(path.join(tmp, rel), text, newest),
+    );
     const synced = new Set([...dirs, ...[BLOBS_DIR, MANIFESTS_DIR, TAGS_DIR, MAPS_DIR].map((d) => path.join(tmp, d))]);
-    await mapLimit([...synced], TEXT_WRITE_CONCURRENCY, (d) => syncDir(d));
+    await mapLimit([...synced], DURABLE_WRITE_CONCURRENCY, (d) => syncDir(d));
     await syncDir(tmp);
     await swapView(tmp, oldDir);
     // Layers written now: the next run need not read them to reuse them.
@@ -301,7 +301,7 @@ async function imageOnce(
   layerDir: string,
 ): Promise<GeneratedImage> {
   const id = (st: fs.Stats) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
-  const key = `${id(await fs.promises.stat(wasm))}|${id(await fs.promises.stat(gz))}|${m.size}|${m.created}`;
+  const key = `${id(await fastFs.stat(wasm))}|${id(await fastFs.stat(gz))}|${m.size}|${m.created}`;
   let image = images.get(key);
   if (!image) images.set(key, (image = buildImage(wasm, gz, m.size, m.created, { layerDir })));
   return image;
@@ -382,10 +382,8 @@ async function writeVersion(
   };
 }
 
-/** How many versions the view writes at once. */
-const VIEW_CONCURRENCY = 4;
-/** How many of the view's text files are written (and fsynced) at once. */
-const TEXT_WRITE_CONCURRENCY = 16;
+/** How many versions the view writes at once: each a few small durable writes (DURABLE_WRITE_CONCURRENCY). */
+const VIEW_CONCURRENCY = DURABLE_WRITE_CONCURRENCY;
 
 /** The view being replaced, and what this run and the last one read (verified-files.ts). */
 interface Prior {
@@ -395,7 +393,7 @@ interface Prior {
 }
 
 async function lstatOrUndefined(file: string): Promise<fs.Stats | undefined> {
-  return fs.promises.lstat(file).catch(() => undefined);
+  return fastFs.lstat(file).catch(() => undefined);
 }
 
 /**
@@ -428,14 +426,14 @@ async function previousImage(
   )
     return undefined;
   try {
-    const manifest = await fs.promises.readFile(path.join(prior.dir, MANIFESTS_DIR, manifestFileName(t.manifests[0])));
+    const manifest = await fastFs.readFile(path.join(prior.dir, MANIFESTS_DIR, manifestFileName(t.manifests[0])));
     const configBlob = t.blobs[0];
-    const config = await fs.promises.readFile(path.join(prior.dir, BLOBS_DIR, hexOf(configBlob.digest)));
+    const config = await fastFs.readFile(path.join(prior.dir, BLOBS_DIR, hexOf(configBlob.digest)));
     if (sha256(manifest) !== t.digest || sha256(config) !== configBlob.digest) return undefined;
     const layer = t.blobs[1];
     const layerFile = path.join(prior.dir, BLOBS_DIR, hexOf(layer.digest));
     if (!(await prior.verified.known(layerFile, hexOf(layer.digest)))) {
-      const st = await fs.promises.lstat(layerFile, { bigint: true });
+      const st = await fastFs.lstat(layerFile, { bigint: true });
       if (!st.isFile() || Number(st.size) !== layer.size || `sha256:${await sha256OfFile(layerFile)}` !== layer.digest)
         return undefined;
       prior.verified.vouch(layerFile, hexOf(layer.digest), st);
@@ -463,34 +461,48 @@ async function stillCurrent(
   if (view.tags.length !== metas.length) return false;
   const text = await fs.promises.readFile(path.join(prior.dir, VIEW_FILE), 'utf8').catch(() => undefined);
   if (text !== renderView(view)) return false;
-  for (const [i, m] of metas.entries()) {
-    const t = view.tags[i];
-    if (t.name !== m.name || t.version !== m.version) return false;
-    const wasm = path.join(root, PLUGINS_DIR, m.name, m.version, WASM_FILE);
-    const usable = usableOriginal(m, reusable);
-    let want: ViewTag | undefined;
-    if (usable) {
-      if (!kept.has(usable.original.manifests[0].digest) || !(await prior.verified.known(wasm, m.sha256))) return false;
-      const [a, b] = await Promise.all([
-        lstatOrUndefined(wasm),
-        lstatOrUndefined(path.join(prior.dir, BLOBS_DIR, m.sha256)),
-      ]);
-      if (!a || !b || a.dev !== b.dev || a.ino !== b.ino) return false; // the wasm blob is plugin.wasm itself
-      want = originalTag(m, usable.original, usable.image);
-    } else {
-      want = (await previousImage(root, t, m, prior))?.tag;
-    }
-    if (
-      !want ||
-      renderView({ schemaVersion: VIEW_SCHEMA_VERSION, tags: [want] }) !==
-        renderView({ schemaVersion: VIEW_SCHEMA_VERSION, tags: [t] })
-    )
-      return false;
+  // Versions are checked concurrently (each a few small reads); the first one that differs stops the rest.
+  let current = true;
+  await mapLimit(metas, TREE_READ_CONCURRENCY, async (m, i) => {
+    if (current && !(await tagStillCurrent(root, view.tags[i], m, kept, reusable, prior))) current = false;
+  });
+  if (!current) return false;
+  await mapLimit([...renderTextFiles(view)], TREE_READ_CONCURRENCY, async ([rel, body]) => {
+    if (current && (await fastFs.readFile(path.join(prior.dir, rel), 'utf8').catch(() => undefined)) !== body)
+      current = false;
+  });
+  return current;
+}
+
+/** One version of stillCurrent: its tag in the previous view is the one this run would write. */
+async function tagStillCurrent(
+  root: string,
+  t: ViewTag,
+  m: PluginMetadata,
+  kept: ReadonlyMap<string, OriginalFiles>,
+  reusable: Map<string, OriginalFiles>,
+  prior: Prior,
+): Promise<boolean> {
+  if (t.name !== m.name || t.version !== m.version) return false;
+  const wasm = path.join(root, PLUGINS_DIR, m.name, m.version, WASM_FILE);
+  const usable = usableOriginal(m, reusable);
+  let want: ViewTag | undefined;
+  if (usable) {
+    if (!kept.has(usable.original.manifests[0].digest) || !(await prior.verified.known(wasm, m.sha256))) return false;
+    const [a, b] = await Promise.all([
+      lstatOrUndefined(wasm),
+      lstatOrUndefined(path.join(prior.dir, BLOBS_DIR, m.sha256)),
+    ]);
+    if (!a || !b || a.dev !== b.dev || a.ino !== b.ino) return false; // the wasm blob is plugin.wasm itself
+    want = originalTag(m, usable.original, usable.image);
+  } else {
+    want = (await previousImage(root, t, m, prior))?.tag;
   }
-  for (const [rel, body] of renderTextFiles(view)) {
-    if ((await fs.promises.readFile(path.join(prior.dir, rel), 'utf8').catch(() => undefined)) !== body) return false;
-  }
-  return true;
+  return (
+    !!want &&
+    renderView({ schemaVersion: VIEW_SCHEMA_VERSION, tags: [want] }) ===
+      renderView({ schemaVersion: VIEW_SCHEMA_VERSION, tags: [t] })
+  );
 }
 
 /** Replaces `<root>/oci` with `tmp`: the old view is renamed away first and removed after. */

@@ -9,6 +9,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import * as fastFs from '../content/fs-fast';
 import { errorLine, fromFsError, InputError, IntegrityError, PluginServerError } from '../errors';
 import { LockEntry, LockFile, renderLock } from '../inputs/lock';
 import { holdsOf, PluginEntry, sourceKey, sourceText } from '../inputs/types';
@@ -30,7 +31,7 @@ import { readSpecYaml } from '../tree/spec';
 import { checkWasmSize } from '../content/wasm';
 import { chooseCreated } from '../contract/created';
 import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
-import { limiter, mapLimit } from '../content/pool';
+import { DURABLE_WRITE_CONCURRENCY, limiter, mapLimit } from '../content/pool';
 import { PreparedWasm } from '../content/prepare';
 import { ContentStore } from './content-store';
 import { pruneCandidates } from './prune';
@@ -177,11 +178,6 @@ interface Run {
  * once instead of one per download slot halves them (43 plugins 40 ms away: 3 rounds, not 6).
  */
 const RESOLVE_CONCURRENCY = 16;
-/**
- * Folders published at once in the commit step, whatever --concurrency is: each is a few renames and
- * fsyncs on one disk, where more parallel writers only wait for each other.
- */
-const MAX_COMMIT_CONCURRENCY = 4;
 
 /** Starts resolving every group's source, at most RESOLVE_CONCURRENCY at once; failures surface in stageGroup. */
 function resolveAhead(run: Run, groups: Group[]): void {
@@ -301,7 +297,7 @@ async function fetchOnce(
 async function resolveDigest(run: Run, first: PluginEntry): Promise<string> {
   const src = first.source;
   if (src.kind === 'oci') return (await run.opts.client.resolve(src.ref, run.opts.signal)).digest;
-  const st = await fs.promises.stat(src.path).catch(() => undefined);
+  const st = await fastFs.stat(src.path).catch(() => undefined);
   if (!st?.isFile())
     throw new InputError({
       code: 'E_FILE_SOURCE',
@@ -341,7 +337,7 @@ async function stageGroup(run: Run, g: Group, i: number): Promise<Staged> {
   if (cached.size === g.entries.length) {
     // Everything current: keep the spec.yaml alias (if any) current too, from the bytes on disk.
     const dir = path.join(root, PLUGINS_DIR, primary.name, primary.version);
-    s.specYaml = await fs.promises.readFile(path.join(dir, SPEC_FILE), 'utf8').catch(() => undefined);
+    s.specYaml = await fastFs.readFile(path.join(dir, SPEC_FILE), 'utf8').catch(() => undefined);
     const extra = specAlias(g, s.specYaml, opts.entries);
     const stale: PluginEntry[] = [];
     for (const a of extra) if (!(await isCurrent(run, a, digest))) stale.push(a);
@@ -509,7 +505,9 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
   const out: Committed = { published: 0, downloaded: 0, copied: 0, aliased: 0, cached: 0, pruned: [], lock: [] };
   await mapLimit(
     staged,
-    Math.max(1, Math.min(opts.concurrency ?? DEFAULT_PULL_CONCURRENCY, MAX_COMMIT_CONCURRENCY)),
+    // Folders published at once, whatever --concurrency (a network setting) is: each is a few renames
+    // and fsyncs, which the file system commits together (DURABLE_WRITE_CONCURRENCY).
+    DURABLE_WRITE_CONCURRENCY,
     async (s) => {
       const fromSpec = s.aliases ?? [];
       for (const e of [...s.group.entries, ...fromSpec]) {

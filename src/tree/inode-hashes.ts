@@ -10,6 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { GZ_FILE, MAX_WASM_BYTES, WASM_FILE } from '../contract/tree-format';
 import { GzipCheck, inspectGzipOf } from '../content/gzip-check';
+import type { FolderFacts, FramedHashes } from '../content/cpu-worker';
 
 export interface WasmHashes {
   size: number;
@@ -25,6 +26,33 @@ function notRegular(file: string): Error {
 const inodeKey = (st: fs.Stats): string => `${st.dev}:${st.ino}`;
 
 export class InodeHashes {
+  /** `root`: the tree whose paths problems name (a folder verified on its own needs none). */
+  constructor(private readonly root?: string) {}
+
+  /**
+   * By `name/version`: the framed hashes of the folder's plugin.wasm and .gz as verify read them, so the
+   * OCI view's check (src/ociview/verify.ts) derives each generated image without reading them again.
+   */
+  readonly framed = new Map<string, FramedHashes | undefined>();
+
+  /** Records which files of a folder read by readFolderFacts share an inode (its facts carry dev:ino). */
+  learnFacts(dir: string, facts: FolderFacts): void {
+    if (this.root === undefined) return;
+    for (const [f, id] of [
+      [WASM_FILE, facts.wasm],
+      [GZ_FILE, facts.gz],
+    ] as const) {
+      if (typeof id === 'string' || !id.file) continue;
+      this.hold(path.relative(this.root, path.join(dir, f)).split(path.sep).join('/'), `${id.dev}:${id.ino}`);
+    }
+  }
+
+  private hold(rel: string, key: string): void {
+    const list = this.holders.get(key) ?? [];
+    if (!list.includes(rel)) list.push(rel);
+    this.holders.set(key, list);
+  }
+
   private readonly wasm = new Map<string, Promise<WasmHashes>>();
   private readonly gz = new Map<string, Promise<{ result: GzipCheck; fileSha256: string }>>();
   /** dev:ino -> tree paths (relative to the root) of the files that are that inode. */
@@ -38,10 +66,7 @@ export class InodeHashes {
         const file = path.join(dir, f);
         const st = await fs.promises.lstat(file).catch(() => undefined);
         if (!st?.isFile()) continue;
-        const rel = path.relative(root, file).split(path.sep).join('/');
-        const list = this.holders.get(inodeKey(st)) ?? [];
-        if (!list.includes(rel)) list.push(rel);
-        this.holders.set(inodeKey(st), list);
+        this.hold(path.relative(root, file).split(path.sep).join('/'), inodeKey(st));
       }
     }
   }

@@ -4,6 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import * as fastFs from '../content/fs-fast';
 import { ErrorCode, VerifyError } from '../errors';
 import {
   GZ_FILE,
@@ -18,8 +19,11 @@ import {
 } from '../contract/tree-format';
 import { clashLine, identityClashes, SAFE_SEGMENT } from '../contract/plugin-identity';
 import { sha256OfFile } from '../content/fsutil';
+import { mapLimit, TREE_READ_CONCURRENCY } from '../content/pool';
 import { checkGzipOf } from '../content/gzip-check';
-import { InodeHashes, WasmHashes } from './inode-hashes';
+import { InodeHashes } from './inode-hashes';
+import { readFolderFacts } from './folder-facts';
+import type { FolderFacts, FramedHashes } from '../content/cpu-worker';
 import { VerifiedFiles } from './verified-files';
 import { buildIndex, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
 import { inventoryFacts, verifyInventory } from './inventory';
@@ -33,27 +37,32 @@ export interface VersionDir {
 /** Every `<root>/plugins/<name>/<version>/` folder with safe names, sorted; dot-folders (temp) skipped. */
 export async function listVersionDirs(root: string): Promise<VersionDir[]> {
   const base = path.join(root, PLUGINS_DIR);
-  const out: VersionDir[] = [];
-  const names = await fs.promises.readdir(base, { withFileTypes: true }).catch(() => []);
-  for (const n of names) {
-    if (!n.isDirectory() || !SAFE_SEGMENT.test(n.name)) continue;
-    const versions = await fs.promises.readdir(path.join(base, n.name), { withFileTypes: true });
-    for (const v of versions) {
-      if (!v.isDirectory() || !SAFE_SEGMENT.test(v.name)) continue;
-      out.push({ name: n.name, version: v.name, dir: path.join(base, n.name, v.name) });
-    }
-  }
-  return out.sort((a, b) => (a.name === b.name ? (a.version < b.version ? -1 : 1) : a.name < b.name ? -1 : 1));
+  const names = (await fs.promises.readdir(base, { withFileTypes: true }).catch(() => [])).filter(
+    (n) => n.isDirectory() && SAFE_SEGMENT.test(n.name),
+  );
+  const perName = await mapLimit(names, TREE_READ_CONCURRENCY, async (n) =>
+    (await fs.promises.readdir(path.join(base, n.name), { withFileTypes: true }))
+      .filter((v) => v.isDirectory() && SAFE_SEGMENT.test(v.name))
+      .map((v) => ({ name: n.name, version: v.name, dir: path.join(base, n.name, v.name) })),
+  );
+  return perName
+    .flat()
+    .sort((a, b) => (a.name === b.name ? (a.version < b.version ? -1 : 1) : a.name < b.name ? -1 : 1));
 }
 
 /** Parses a metadata.json; undefined when missing or not the contract's shape. */
 export async function readMetadata(dir: string): Promise<PluginMetadata | undefined> {
   let text: string;
   try {
-    text = await fs.promises.readFile(path.join(dir, METADATA_JSON), 'utf8');
+    text = await fastFs.readFile(path.join(dir, METADATA_JSON), 'utf8');
   } catch {
     return undefined;
   }
+  return parseMetadata(text);
+}
+
+/** A metadata.json's text parsed; undefined when it is not the contract's shape. */
+export function parseMetadata(text: string): PluginMetadata | undefined {
   try {
     const m = JSON.parse(text) as PluginMetadata;
     if (
@@ -73,22 +82,23 @@ export async function readMetadata(dir: string): Promise<PluginMetadata | undefi
 
 /** Metadata of every version folder that has a readable metadata.json. */
 export async function readAllMetadata(root: string): Promise<PluginMetadata[]> {
-  const metas: PluginMetadata[] = [];
-  for (const v of await listVersionDirs(root)) {
-    const m = await readMetadata(v.dir);
-    if (m) metas.push(m);
-  }
-  return metas;
+  return (await readVersionMetadata(await listVersionDirs(root)))
+    .map((x) => x.meta)
+    .filter((m): m is PluginMetadata => m !== undefined);
+}
+
+/** Each folder's metadata.json (undefined when missing or invalid), in the folders' order, read concurrently. */
+export async function readVersionMetadata<V extends { dir: string }>(
+  dirs: readonly V[],
+): Promise<Array<{ dir: V; meta: PluginMetadata | undefined }>> {
+  return mapLimit(dirs, TREE_READ_CONCURRENCY, async (dir) => ({ dir, meta: await readMetadata(dir.dir) }));
 }
 
 /** Cheap check used by incremental pulls: files exist with the sizes metadata records. */
 export async function filesMatchBySize(dir: string, m: PluginMetadata): Promise<boolean> {
   try {
-    const [w, g] = await Promise.all([
-      fs.promises.stat(path.join(dir, WASM_FILE)),
-      fs.promises.stat(path.join(dir, GZ_FILE)),
-    ]);
-    await fs.promises.access(path.join(dir, METADATA_TXT));
+    const [w, g] = await Promise.all([fastFs.stat(path.join(dir, WASM_FILE)), fastFs.stat(path.join(dir, GZ_FILE))]);
+    await fastFs.access(path.join(dir, METADATA_TXT));
     return w.size === m.size && g.size === m.gzipSize;
   } catch {
     return false;
@@ -105,19 +115,23 @@ export async function filesMatchBySize(dir: string, m: PluginMetadata): Promise<
  * file read here is vouched for.
  */
 export async function filesMatchByContent(dir: string, m: PluginMetadata, verified: VerifiedFiles): Promise<boolean> {
-  if (!(await filesMatchBySize(dir, m))) return false;
   const wasm = path.join(dir, WASM_FILE);
   const gzFile = path.join(dir, GZ_FILE);
-  const [w, g] = await Promise.all([
-    fs.promises.lstat(wasm, { bigint: true }),
-    fs.promises.lstat(gzFile, { bigint: true }),
+  // One lstat per file serves the size check and the record's identity check (verified-files.ts).
+  const [w, g, txt] = await Promise.all([
+    fastFs.lstat(wasm, { bigint: true }).catch(() => undefined),
+    fastFs.lstat(gzFile, { bigint: true }).catch(() => undefined),
+    fastFs.access(path.join(dir, METADATA_TXT)).then(
+      () => true,
+      () => false,
+    ),
   ]);
-  if (!w.isFile() || !g.isFile()) return false;
-  const hashesTo = async (file: string, sha256: string) =>
-    (await verified.known(file, sha256)) || (await sha256OfFile(file)) === sha256;
-  const wasmCheck = hashesTo(wasm, m.sha256);
+  if (!w?.isFile() || !g?.isFile() || !txt || w.size !== BigInt(m.size) || g.size !== BigInt(m.gzipSize)) return false;
+  const hashesTo = async (file: string, sha256: string, st: fs.BigIntStats) =>
+    verified.knownAs(file, sha256, st) || (await sha256OfFile(file)) === sha256;
+  const wasmCheck = hashesTo(wasm, m.sha256, w);
   const gzCheck =
-    m.gzipSha256 === undefined ? checkGzipOf(gzFile, m).then((r) => r === 'ok') : hashesTo(gzFile, m.gzipSha256);
+    m.gzipSha256 === undefined ? checkGzipOf(gzFile, m).then((r) => r === 'ok') : hashesTo(gzFile, m.gzipSha256, g);
   const [wasmOk, gzOk] = await Promise.all([wasmCheck.catch(() => false), gzCheck.catch(() => false)]);
   if (wasmOk) verified.vouch(wasm, m.sha256, w);
   if (gzOk && m.gzipSha256 !== undefined) verified.vouch(gzFile, m.gzipSha256, g);
@@ -130,6 +144,37 @@ export async function filesMatchByContent(dir: string, m: PluginMetadata, verifi
  * every path that shares it (see inode-hashes.ts).
  */
 export async function verifyVersion(v: VersionDir, hashes: InodeHashes = new InodeHashes()): Promise<VerifyError[]> {
+  return (await verifyVersions([v], hashes))[0];
+}
+
+/** verifyVersion of many folders, read together on the CPU pool (folder-facts.ts); problems in the folders' order. */
+export async function verifyVersions(
+  dirs: readonly VersionDir[],
+  hashes: InodeHashes = new InodeHashes(),
+): Promise<VerifyError[][]> {
+  const facts = await readFolderFacts(dirs);
+  dirs.forEach((v, i) => hashes.learnFacts(v.dir, facts[i]));
+  const out: VerifyError[][] = [];
+  for (const [i, v] of dirs.entries()) out.push(await problemsOf(v, facts[i], hashes));
+  return out;
+}
+
+/** The framed hashes of a folder's two files as read (image.ts `imageOf`), when both were read whole. */
+function framedOf(facts: FolderFacts): FramedHashes | undefined {
+  const { wasm, gz } = facts;
+  if (typeof wasm === 'string' || typeof gz === 'string' || !wasm.framedSha256) return undefined;
+  if (!gz.sha256 || !gz.framedSha256 || gz.framedSize === undefined) return undefined;
+  return {
+    aFramed: wasm.framedSha256,
+    aFile: wasm.sha256,
+    bFramed: gz.framedSha256,
+    bFile: gz.sha256,
+    bFramedSize: gz.framedSize,
+  };
+}
+
+/** The problems of one folder from what was read of it (its FolderFacts). */
+async function problemsOf(v: VersionDir, facts: FolderFacts, hashes: InodeHashes): Promise<VerifyError[]> {
   const ctx = { plugin: v.name, version: v.version };
   const problems: VerifyError[] = [];
   const fail = (
@@ -137,7 +182,7 @@ export async function verifyVersion(v: VersionDir, hashes: InodeHashes = new Ino
     msg: string,
     hint: string = 'run `pull` again to republish it, or `index` to rebuild metadata for hand-placed files',
   ) => problems.push(new VerifyError({ code, message: msg, context: ctx, hint }));
-  const m = await readMetadata(v.dir);
+  const m = facts.metadataJson === undefined ? undefined : parseMetadata(facts.metadataJson);
   if (!m) {
     fail('E_VERIFY_METADATA', `${METADATA_JSON} missing or invalid`);
     return problems;
@@ -145,13 +190,10 @@ export async function verifyVersion(v: VersionDir, hashes: InodeHashes = new Ino
   if (m.name !== v.name || m.version !== v.version)
     fail('E_VERIFY_METADATA', `${METADATA_JSON} names ${m.name}@${m.version}, not its folder`);
   const wasmFile = path.join(v.dir, WASM_FILE);
-  let raw: WasmHashes;
-  try {
-    raw = await hashes.hashWasm(wasmFile);
-  } catch (err) {
-    if (isSymlinkError(err))
-      fail('E_VERIFY_SYMLINK', `${WASM_FILE} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
-    else if (err instanceof RangeError) fail('E_VERIFY_SIZE', `${WASM_FILE} is larger than ${MAX_WASM_BYTES} bytes`);
+  const raw = facts.wasm;
+  if (typeof raw === 'string') {
+    if (raw === 'symlink') fail('E_VERIFY_SYMLINK', `${WASM_FILE} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
+    else if (raw === 'too-big') fail('E_VERIFY_SIZE', `${WASM_FILE} is larger than ${MAX_WASM_BYTES} bytes`);
     else fail('E_VERIFY_MISSING', `${WASM_FILE} missing`);
     return problems;
   }
@@ -174,47 +216,45 @@ export async function verifyVersion(v: VersionDir, hashes: InodeHashes = new Ino
     }
   }
   const gzFile = path.join(v.dir, GZ_FILE);
-  const gzStat = await fs.promises.lstat(gzFile).catch(() => undefined);
-  if (!gzStat) fail('E_VERIFY_MISSING', `${GZ_FILE} missing`);
-  else if (gzStat.isSymbolicLink())
-    fail('E_VERIFY_SYMLINK', `${GZ_FILE} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
+  const gz = facts.gz;
+  if (gz === 'missing') fail('E_VERIFY_MISSING', `${GZ_FILE} missing`);
+  else if (gz === 'symlink') fail('E_VERIFY_SYMLINK', `${GZ_FILE} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
   else {
     const gzProblems: string[] = [];
-    if (gzStat.size !== m.gzipSize) gzProblems.push(`${GZ_FILE} is ${gzStat.size} bytes, metadata says ${m.gzipSize}`);
-    // Decoded against the recorded sha256 and size (the raw file's own when it is intact), streaming: a
-    // gzip bomb stops at that size. A changed plugin.wasm does not make its intact .gz a problem.
+    if (gz.size !== m.gzipSize) gzProblems.push(`${GZ_FILE} is ${gz.size} bytes, metadata says ${m.gzipSize}`);
+    // Decoded bounded by the recorded size (a gzip bomb stops there) and compared with the recorded
+    // sha256 (the raw file's own when it is intact). A changed plugin.wasm does not make its intact .gz a problem.
     const want = wasmChanged ? { sha256: m.sha256, size: m.size } : raw;
-    const got = await hashes.inspectGz(gzFile, want).catch(() => ({ result: 'corrupt' as const, fileSha256: '' }));
-    if (got.result === 'corrupt') gzProblems.push(`${GZ_FILE} does not decode`);
-    else if (got.result === 'oversize')
+    const got = gz.decoded ?? 'corrupt';
+    if (got === 'corrupt') gzProblems.push(`${GZ_FILE} does not decode`);
+    else if (got === 'oversize')
       gzProblems.push(`${GZ_FILE} decodes to more than ${want.size} bytes (decoding stopped there)`);
-    else if (got.result === 'mismatch')
+    else if (got.size !== want.size || got.sha256 !== want.sha256)
       gzProblems.push(`${GZ_FILE} does not decode to ${wasmChanged ? `the recorded bytes` : WASM_FILE}`);
-    else if (m.gzipSha256 !== undefined && got.fileSha256 !== m.gzipSha256)
-      gzProblems.push(`${GZ_FILE} sha256 ${got.fileSha256} differs from metadata ${m.gzipSha256}`);
+    else if (m.gzipSha256 !== undefined && gz.sha256 !== m.gzipSha256)
+      gzProblems.push(`${GZ_FILE} sha256 ${gz.sha256} differs from metadata ${m.gzipSha256}`);
     if (gzProblems.length) hashes.changed.add(`${v.name}@${v.version}`);
     if (gzProblems.length && (await hashes.firstReport(gzFile, 'E_VERIFY_GZIP'))) {
       const gzShared = await hashes.sharedNote(gzFile);
       for (const p of gzProblems) fail('E_VERIFY_GZIP', `${p}${gzShared}`);
     }
   }
-  for (const f of [METADATA_TXT, METADATA_JSON]) {
-    if ((await fs.promises.lstat(path.join(v.dir, f)).catch(() => undefined))?.isSymbolicLink())
-      fail('E_VERIFY_SYMLINK', `${f} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
+  if (facts.metadataTxt === 'symlink')
+    fail('E_VERIFY_SYMLINK', `${METADATA_TXT} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
+  if (facts.metadataJsonIsLink)
+    fail('E_VERIFY_SYMLINK', `${METADATA_JSON} is a symlink; Nginx refuses it (403)`, SYMLINK_HINT);
+  const txt = facts.metadataTxt;
+  if (txt !== 'symlink') {
+    if (typeof txt === 'string') fail('E_VERIFY_MISSING', `${METADATA_TXT} missing`);
+    else if (txt.text !== renderMetadataTxt(m))
+      fail('E_VERIFY_METADATA', `${METADATA_TXT} does not match ${METADATA_JSON}`);
   }
-  try {
-    const txt = (await readNoFollow(path.join(v.dir, METADATA_TXT), MAX_METADATA_BYTES)).toString('utf8');
-    if (txt !== renderMetadataTxt(m)) fail('E_VERIFY_METADATA', `${METADATA_TXT} does not match ${METADATA_JSON}`);
-  } catch (err) {
-    if (!isSymlinkError(err)) fail('E_VERIFY_MISSING', `${METADATA_TXT} missing`);
-  }
-  const json = await fs.promises.readFile(path.join(v.dir, METADATA_JSON), 'utf8');
-  if (json !== renderMetadataJson(m)) fail('E_VERIFY_METADATA', `${METADATA_JSON} is not in canonical form`);
+  if (facts.metadataJson !== renderMetadataJson(m))
+    fail('E_VERIFY_METADATA', `${METADATA_JSON} is not in canonical form`);
   return problems;
 }
 
 const SYMLINK_HINT = 'replace the symlink with the real file (or folder), then run `index`';
-const MAX_METADATA_BYTES = 1024 * 1024;
 /** index.json lists at most a few thousand plugins; a larger file is not one this tool wrote. */
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;
 
@@ -247,7 +287,7 @@ async function symlinksInTree(root: string): Promise<string[]> {
     }
   };
   const plugins = path.join(root, PLUGINS_DIR);
-  if ((await fs.promises.lstat(plugins).catch(() => undefined))?.isSymbolicLink()) return [PLUGINS_DIR];
+  if ((await fastFs.lstat(plugins).catch(() => undefined))?.isSymbolicLink()) return [PLUGINS_DIR];
   await walk(plugins, PLUGINS_DIR, 0);
   return found;
 }
@@ -268,23 +308,33 @@ function indexShapeProblem(value: unknown): string | undefined {
   return undefined;
 }
 
-/** Verifies every version folder and index.json; an empty array means the tree is sound. */
 /**
- * `changed`: the `name@version` folders whose plugin.wasm or .gz differ from their metadata, so a
- * caller can leave out what follows from them (the OCI view's manifests of those versions).
+ * Verifies every version folder and index.json; no problems means the tree is sound. `changed`: the
+ * `name@version` folders whose plugin.wasm or .gz differ from their metadata, so a caller can leave
+ * out what follows from them (the OCI view's manifests of those versions); `framed`: by `name/version`,
+ * the framed hashes of its two files as read here, and `metas` the metadata read, for the OCI view's
+ * check (ociview/verify.ts).
  */
-export async function verifyTree(
-  root: string,
-): Promise<{ checked: number; problems: VerifyError[]; changed: ReadonlySet<string> }> {
+export async function verifyTree(root: string): Promise<{
+  checked: number;
+  problems: VerifyError[];
+  changed: ReadonlySet<string>;
+  framed: ReadonlyMap<string, FramedHashes | undefined>;
+  metas: PluginMetadata[];
+}> {
   const dirs = await listVersionDirs(root);
   const problems: VerifyError[] = [];
   const metas: PluginMetadata[] = [];
-  const hashes = new InodeHashes();
-  await hashes.learnTree(root, dirs);
-  for (const v of dirs) {
-    problems.push(...(await verifyVersion(v, hashes)));
-    const m = await readMetadata(v.dir);
+  const hashes = new InodeHashes(root);
+  const facts = await readFolderFacts(dirs);
+  dirs.forEach((v, i) => hashes.learnFacts(v.dir, facts[i]));
+  for (const [i, v] of dirs.entries()) {
+    problems.push(...(await problemsOf(v, facts[i], hashes)));
+    const json = facts[i].metadataJson;
+    const m = json === undefined ? undefined : parseMetadata(json);
     if (m) metas.push(m);
+    // What the OCI view's check needs of this folder's files (verify.ts): read here, not again.
+    if (m) hashes.framed.set(`${v.name}/${v.version}`, framedOf(facts[i]));
   }
   // The set of versions must be servable as one (contract/plugin-identity.ts): Nginx would refuse
   // the OCI view's maps of two versions that differ only in case.
@@ -393,5 +443,5 @@ export async function verifyTree(
     }
   }
   problems.push(...(await verifyInventory(root)));
-  return { checked: dirs.length, problems, changed: hashes.changed };
+  return { checked: dirs.length, problems, changed: hashes.changed, framed: hashes.framed, metas };
 }

@@ -17,8 +17,10 @@ import { publishVersion, writeIndex } from './publish';
 import { LockOptions } from './output-lock';
 import { beginTreeRun } from './run-journal';
 import { assertNoSymlinkBelow } from './safe-path';
-import { listVersionDirs, readMetadata, verifyVersion, VersionDir } from './read';
+import { listVersionDirs, readMetadata, verifyVersions, VersionDir } from './read';
 import { InodeHashes } from './inode-hashes';
+import { lstatMany } from './folder-facts';
+import type { FileId } from '../content/cpu-worker';
 
 export interface ReindexResult {
   kept: string[];
@@ -64,11 +66,11 @@ async function strayEntries(root: string, versions: Set<string>): Promise<Array<
  * places the module so that it gets a file of its own (`rm` then `cp`, or `install`), and `pull`
  * fetches the others again.
  */
-async function assertNoSharedChange(dirs: VersionDir[]): Promise<void> {
+async function assertNoSharedChange(dirs: VersionDir[], wasmIds: Array<FileId | null>): Promise<void> {
   const byInode = new Map<string, VersionDir[]>();
-  for (const v of dirs) {
-    const st = await fs.promises.lstat(path.join(v.dir, WASM_FILE)).catch(() => undefined);
-    if (!st?.isFile()) continue;
+  for (const [i, v] of dirs.entries()) {
+    const st = wasmIds[i];
+    if (!st?.file) continue;
     const key = `${st.dev}:${st.ino}`;
     byInode.set(key, [...(byInode.get(key) ?? []), v]);
   }
@@ -112,13 +114,16 @@ async function reindexLocked(root: string, opts: { sourceDateEpoch?: string }): 
   const dirs = await listVersionDirs(root);
   // Refused before anything is rewritten: the OCI view written after it could not hold this set.
   assertNoIdentityClash(dirs, 'delete one of the two folders under plugins/, then run index again');
-  await assertNoSharedChange(dirs);
+  const wasmIds = await lstatMany(dirs.map((v) => path.join(v.dir, WASM_FILE)));
+  await assertNoSharedChange(dirs, wasmIds);
   out.skipped = await strayEntries(root, new Set(dirs.map((v) => `${v.name}/${v.version}`)));
-  for (const v of dirs) {
+  // Every folder read at once on the CPU pool (folder-facts.ts); only those with a problem are rebuilt.
+  const problems = await verifyVersions(dirs);
+  for (const [i, v] of dirs.entries()) {
     const id = `${v.name}/${v.version}`;
     const wasm = path.join(v.dir, WASM_FILE);
-    const st = await fs.promises.lstat(wasm).catch(() => undefined);
-    if (st?.isSymbolicLink()) {
+    const st = wasmIds[i];
+    if (st?.symlink) {
       out.skipped.push({
         path: `${PLUGINS_DIR}/${id}/${WASM_FILE}`,
         reason: 'a symlink: never followed, and Nginx refuses it; put the real file there',
@@ -130,7 +135,7 @@ async function reindexLocked(root: string, opts: { sourceDateEpoch?: string }): 
       out.skipped.push({ path: `${PLUGINS_DIR}/${id}`, reason: `no ${WASM_FILE} in it` });
       continue;
     }
-    if ((await verifyVersion(v)).length === 0) {
+    if (problems[i].length === 0) {
       out.kept.push(id);
       continue;
     }
@@ -150,7 +155,9 @@ async function reindexLocked(root: string, opts: { sourceDateEpoch?: string }): 
         wasmPath: path.join(tmp, WASM_FILE),
         source: keepOld ? old.source : `file:plugins/${v.name}/${v.version}/${WASM_FILE}`,
         manifestDigest: keepOld ? old.manifestDigest : null,
-        created: keepOld ? old.created : (opts.sourceDateEpoch ?? createdFromMtime(st.mtime)),
+        created: keepOld
+          ? old.created
+          : (opts.sourceDateEpoch ?? createdFromMtime((await fs.promises.lstat(wasm)).mtime)),
         aliasOf: keepOld ? old.aliasOf : undefined,
         holds: keepOld ? old.holds : undefined,
         specYaml,

@@ -6,6 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import * as fastFs from '../content/fs-fast';
 import { EnvironmentError } from '../errors';
 
 /** Throws E_TREE_SYMLINK if any existing component of `root/segments...` is a symlink or not a folder where one is needed. */
@@ -15,7 +16,7 @@ export async function assertNoSymlinkBelow(root: string, ...segments: string[]):
     current = path.join(current, segment);
     let st: fs.Stats;
     try {
-      st = await fs.promises.lstat(current);
+      st = await fastFs.lstat(current);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // the rest is created by the caller
       throw err;

@@ -13,7 +13,9 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import * as fastFs from '../content/fs-fast';
 import { writeFileAtomic } from '../content/fsutil';
+import { mapLimit, TREE_READ_CONCURRENCY } from '../content/pool';
 import { VERIFIED_FILE } from '../contract/tree-format';
 
 const FORMAT = 'higress-plugin-server/verified-files/1';
@@ -29,7 +31,7 @@ function fullIdentity(st: fs.BigIntStats): string {
 }
 
 async function lstatBig(file: string): Promise<fs.BigIntStats | undefined> {
-  const st = await fs.promises.lstat(file, { bigint: true }).catch(() => undefined);
+  const st = await fastFs.lstat(file, { bigint: true }).catch(() => undefined);
   return st?.isFile() ? st : undefined;
 }
 
@@ -76,30 +78,28 @@ export class VerifiedFiles {
   }
 
   /**
-   * True when `file` is, to the nanosecond, the file the last run confirmed to hash to `sha256` (hex).
-   * A confirmed file stays vouched for in this run's record.
-   */
-  private async unchanged(file: string, sha256: string): Promise<boolean> {
-    const rel = this.rel(file);
-    const before = this.previous.get(rel);
-    if (before === undefined || !before.endsWith(`|${sha256}`)) return false;
-    const st = await lstatBig(file);
-    if (!st || `${fullIdentity(st)}|${sha256}` !== before) return false;
-    this.vouched.set(rel, { sha256, seen: contentIdentity(st) });
-    return true;
-  }
-
-  /**
    * True when this run read (or wrote) `file` as `sha256` and its bytes have not moved since, or the
    * last run did and it is unchanged to the nanosecond.
    */
   async known(file: string, sha256: string): Promise<boolean> {
-    const v = this.vouched.get(this.rel(file));
-    if (v && v.sha256 === sha256) {
-      const st = await lstatBig(file);
-      return !!st && contentIdentity(st) === v.seen;
-    }
-    return this.unchanged(file, sha256);
+    const st = await lstatBig(file);
+    return !!st && this.knownAs(file, sha256, st);
+  }
+
+  /**
+   * As `known`, for a caller that has just taken the file's lstat `st` (no second lstat): true when
+   * `st` is the identity this run vouched for, or, to the nanosecond, the one the last run confirmed to
+   * hash to `sha256` (hex). A file the last run confirmed stays vouched for in this run's record.
+   */
+  knownAs(file: string, sha256: string, st: fs.BigIntStats): boolean {
+    if (!st.isFile()) return false;
+    const rel = this.rel(file);
+    const v = this.vouched.get(rel);
+    if (v && v.sha256 === sha256) return contentIdentity(st) === v.seen;
+    const before = this.previous.get(rel);
+    if (before === undefined || `${fullIdentity(st)}|${sha256}` !== before) return false;
+    this.vouched.set(rel, { sha256, seen: contentIdentity(st) });
+    return true;
   }
 
   /** `file` was read and hashed to `sha256` (hex) while it had the identity `st` (taken before reading). */
@@ -119,11 +119,13 @@ export class VerifiedFiles {
    */
   async save(): Promise<void> {
     const files: Record<string, string> = {};
-    for (const rel of [...this.vouched.keys()].sort()) {
+    const rels = [...this.vouched.keys()].sort();
+    const now = await mapLimit(rels, TREE_READ_CONCURRENCY, (rel) => lstatBig(path.join(this.root, rel)));
+    rels.forEach((rel, i) => {
       const v = this.vouched.get(rel) as Vouched;
-      const st = await lstatBig(path.join(this.root, rel));
+      const st = now[i];
       if (st && contentIdentity(st) === v.seen) files[rel] = `${fullIdentity(st)}|${v.sha256}`;
-    }
+    });
     const text = `${JSON.stringify({ format: FORMAT, files }, null, 1)}\n`;
     const file = path.join(this.root, VERIFIED_FILE);
     // A run that changed nothing leaves the record (and so the whole output folder) untouched.

@@ -51,7 +51,12 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-const STAGES = path.join(__dirname, 'kwok-stages.yaml');
+// Next to this file in the sources; compiled into build/test/support/ (the cluster bench), the YAML
+// stays in the sources, two folders up.
+const STAGES = [
+  path.join(__dirname, 'kwok-stages.yaml'),
+  path.resolve(__dirname, '..', '..', '..', 'test', 'support', 'kwok-stages.yaml'),
+].find((f) => fs.existsSync(f)) as string;
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of live) child.kill('SIGKILL');
