@@ -11,10 +11,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { shippedConfigPath } from '../src/serve/nginx-runtime';
-import { publishVersion, writeIndex } from '../src/tree/publish';
 import { wasmUrlPath } from '../src/contract/tree-format';
 import type { BenchSection } from './section';
-import { benchNginx, combine, fmt, probe, Server, start, stop, wrk, WrkResult } from './serve';
+import { benchNginx, combine, fmt, oneModuleTree, probe, Server, start, stop, wrk, WrkResult } from './serve';
 
 const ROUNDS = Number(process.env.BENCH_METRICS_ROUNDS ?? 3);
 const CONNECTIONS = [64, 1000];
@@ -60,18 +59,10 @@ export function withoutMetrics(conf: string): string {
 
 export async function run(): Promise<BenchSection> {
   const wasm = require.resolve('esbuild-wasm/esbuild.wasm');
-  const tree = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-bench-metrics-'));
+  const tree = await oneModuleTree('hps-bench-metrics-');
   const workers = os.cpus().length;
   const servers: Server[] = [];
   try {
-    await publishVersion(tree, {
-      ...PLUGIN,
-      wasmPath: wasm,
-      source: `file:esbuild.wasm@${PLUGIN.version}`,
-      manifestDigest: null,
-      created: '2024-05-01T00:00:00Z',
-    });
-    await writeIndex(tree);
     const offConf = path.join(tree, 'nginx-no-metrics.conf');
     const shipped = fs.readFileSync(shippedConfigPath(), 'utf8');
     fs.writeFileSync(offConf, withoutMetrics(shipped));

@@ -155,20 +155,26 @@ export const fmt = (n: number, d = 0) =>
   Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a';
 const mark = (ok: boolean) => (ok ? 'met' : '**missed**');
 
+/** The serving sections' tree: one real 12 MB module (esbuild's), in a new temp folder. */
+export async function oneModuleTree(prefix: string): Promise<string> {
+  const tree = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  await publishVersion(tree, {
+    ...PLUGIN,
+    wasmPath: require.resolve('esbuild-wasm/esbuild.wasm'),
+    source: `file:esbuild.wasm@${PLUGIN.version}`,
+    manifestDigest: null,
+    created: '2024-05-01T00:00:00Z',
+  });
+  await writeIndex(tree);
+  return tree;
+}
+
 export async function run(): Promise<BenchSection> {
   const wasm = require.resolve('esbuild-wasm/esbuild.wasm');
-  const tree = fs.mkdtempSync(path.join(os.tmpdir(), 'hps-bench-serve-'));
+  const tree = await oneModuleTree('hps-bench-serve-');
   const workers = os.cpus().length;
   const servers: Server[] = [];
   try {
-    await publishVersion(tree, {
-      ...PLUGIN,
-      wasmPath: wasm,
-      source: `file:esbuild.wasm@${PLUGIN.version}`,
-      manifestDigest: null,
-      created: '2024-05-01T00:00:00Z',
-    });
-    await writeIndex(tree);
     const upstream = await start('upstream', tree, UPSTREAM_CONF, workers, '/plugins/index.json');
     servers.push(upstream);
     const ours = await start('image/nginx.conf', tree, shippedConfigPath(), workers, '/healthz');
