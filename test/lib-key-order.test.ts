@@ -43,6 +43,8 @@ function expectCanonical(objs: Obj[], where: string): void {
   expect(keys(c)).toEqual([
     'name',
     'image',
+    // The config nginx runs (-c, gzip.enabled), where Kubernetes' own Container type puts it.
+    'args',
     'ports',
     'startupProbe',
     'readinessProbe',

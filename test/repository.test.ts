@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { REPO_ROOT } from './support/tools';
+import { envWithTools, REPO_ROOT } from './support/tools';
 
 function trackedFiles(): string[] {
   return execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
@@ -69,7 +69,8 @@ test('a copy of the tracked files with nothing beside it passes the suites that 
         encoding: 'utf8',
         timeout: 240000,
         // The copy builds its own build/: the marker our own global setup left must not reach it.
-        env: { ...process.env, JEST_WORKER_ID: undefined, HPS_TEST_BUILT: undefined },
+        // The copy has no .tools of its own: the tools this checkout installed come first on PATH.
+        env: envWithTools({ ...process.env, JEST_WORKER_ID: undefined, HPS_TEST_BUILT: undefined }),
       },
     );
     const output = `${run.stdout}\n${run.stderr}`;
