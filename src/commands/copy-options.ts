@@ -54,6 +54,13 @@ export async function loadCopyInputs(
   return inputs ?? refuse(problems, `${problems.length} problem(s) in the inputs; nothing was ${verb}`);
 }
 
+/** `--insecure-registry`, one definition for every command that talks to registries. */
+export function insecureRegistryOption(): Option {
+  return new Option('--insecure-registry <host>', 'allow plain HTTP to this host[:port] (repeatable)')
+    .argParser(repeatable)
+    .default([] as string[]);
+}
+
 /** The options `bundle` and `mirror` share, after their own: copy concurrency, plain-HTTP hosts, exit codes. */
 export function withCopyOptions(cmd: Command): Command {
   return cmd
@@ -62,11 +69,6 @@ export function withCopyOptions(cmd: Command): Command {
         .argParser(concurrency)
         .default(DEFAULT_COPY_CONCURRENCY),
     )
-    .option(
-      '--insecure-registry <host>',
-      'allow plain HTTP to this host[:port] (repeatable)',
-      repeatable,
-      [] as string[],
-    )
+    .addOption(insecureRegistryOption())
     .addHelpText('after', `\n${exitCodesHelp()}`);
 }

@@ -11,7 +11,7 @@ import { ErrorArea, errorLine, exitCodesHelp, InputError, PluginServerError } fr
 import { DEFAULT_LOCK, resolveInputs } from '../inputs/resolve';
 import { createRegistryClient } from '../oci/client';
 import { DRIFT_STATUSES, DriftResult, DRIFTED, DriftStatus, planWatch, watchTags } from '../upstream/outdated';
-import { concurrency, repeatable, seconds } from './copy-options';
+import { concurrency, insecureRegistryOption, repeatable, seconds } from './copy-options';
 import { CliOutput, problemFields } from './output';
 
 interface OutdatedFlags {
@@ -187,12 +187,7 @@ export function register(program: Command): void {
         .argParser(concurrency)
         .default(DEFAULT_OUTDATED_CONCURRENCY),
     )
-    .option(
-      '--insecure-registry <host>',
-      'allow plain HTTP to this host[:port] (repeatable)',
-      repeatable,
-      [] as string[],
-    )
+    .addOption(insecureRegistryOption())
     .option(
       '--registry-map <src=dst>',
       'read host[/prefix] src from host[/prefix] dst, in lists, lock and snapshot alike (repeatable): watch a mirror',

@@ -25,7 +25,7 @@ import { layoutPath } from '../oci/layout/layout';
 import { PluginEvent, textReporter } from '../pipeline/progress';
 import { pruneCandidates } from '../pipeline/prune';
 import { runPull } from '../pipeline/pull';
-import { concurrency, repeatable, seconds } from './copy-options';
+import { concurrency, insecureRegistryOption, repeatable, seconds } from './copy-options';
 import { watchInterrupts } from './interrupt';
 import { CliOutput, problemFields } from './output';
 import { DEFAULT_PULL_CONCURRENCY } from '../contract/concurrency';
@@ -387,12 +387,7 @@ export function register(program: Command): void {
     .addOption(
       new Option('--concurrency <n>', 'parallel downloads').argParser(concurrency).default(DEFAULT_PULL_CONCURRENCY),
     )
-    .option(
-      '--insecure-registry <host>',
-      'allow plain HTTP to this host[:port] (repeatable)',
-      repeatable,
-      [] as string[],
-    )
+    .addOption(insecureRegistryOption())
     .option(
       '--registry-map <src=dst>',
       'read host[/prefix] src from host[/prefix] dst, in lists, lock and snapshot alike (repeatable)',
