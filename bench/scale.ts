@@ -81,7 +81,7 @@ function smallModule(size: number, tag: string): Buffer {
 }
 
 /** Writes the N modules and their list; returns the list's path and the bytes written. */
-function writeInputs(dir: string, n: number, esbuild: Buffer): { list: string; bytes: number; real: number } {
+export function writeInputs(dir: string, n: number, esbuild: Buffer): { list: string; bytes: number; real: number } {
   fs.mkdirSync(path.join(dir, 'wasm'), { recursive: true });
   const real = Math.max(1, Math.floor(n / REAL_EVERY));
   const lines: string[] = [];

@@ -37,11 +37,11 @@ export interface VersionDir {
 /** Every `<root>/plugins/<name>/<version>/` folder with safe names, sorted; dot-folders (temp) skipped. */
 export async function listVersionDirs(root: string): Promise<VersionDir[]> {
   const base = path.join(root, PLUGINS_DIR);
-  const names = (await fs.promises.readdir(base, { withFileTypes: true }).catch(() => [])).filter(
+  const names = (await fastFs.readdirTypes(base).catch(() => [])).filter(
     (n) => n.isDirectory() && SAFE_SEGMENT.test(n.name),
   );
   const perName = await mapLimit(names, TREE_READ_CONCURRENCY, async (n) =>
-    (await fs.promises.readdir(path.join(base, n.name), { withFileTypes: true }))
+    (await fastFs.readdirTypes(path.join(base, n.name)))
       .filter((v) => v.isDirectory() && SAFE_SEGMENT.test(v.name))
       .map((v) => ({ name: n.name, version: v.name, dir: path.join(base, n.name, v.name) })),
   );

@@ -8,6 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { PLUGINS_DIR, RUN_JOURNAL } from '../contract/tree-format';
+import * as fastFs from '../content/fs-fast';
 import { RUN_ID, runIdOf, writeFileAtomic } from '../content/fsutil';
 import { lockOutputRoot, LockOptions } from './output-lock';
 
@@ -26,7 +27,7 @@ async function writeJournal(root: string, ids: string[]): Promise<void> {
 export async function removeRunLeftovers(root: string, runs: ReadonlySet<string>): Promise<string[]> {
   const removed: string[] = [];
   const sweep = async (dir: string): Promise<string[]> => {
-    const entries = await fs.promises.readdir(dir, { withFileTypes: true }).catch(() => []);
+    const entries = await fastFs.readdirTypes(dir).catch(() => []);
     for (const e of entries) {
       const id = runIdOf(e.name);
       if (id === undefined || !runs.has(id)) continue;
