@@ -31,8 +31,10 @@ export function renderView(view: ViewFile): string {
   return `${JSON.stringify({ schemaVersion: view.schemaVersion, tags }, null, 2)}\n`;
 }
 
+const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 function pluginNames(view: ViewFile): string[] {
-  return [...new Set(view.tags.map((t) => t.name))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return [...new Set(view.tags.map((t) => t.name))].sort(byCodeUnit);
 }
 
 /** GET /v2/_catalog: every repository, sorted (the spec's lexical order). */
@@ -44,11 +46,19 @@ function catalogBody(repositories: string[]): string {
   return `${JSON.stringify({ repositories })}\n`;
 }
 
-function tagsOf(view: ViewFile, name: string): string[] {
-  return view.tags
-    .filter((t) => t.name === name)
-    .map((t) => t.version)
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+/**
+ * Each plugin's tags, sorted, in one pass over the view (a filter of the whole view per plugin was
+ * quadratic: 25 million comparisons, twice, for a view of 5,000 plugins).
+ */
+function tagsByName(view: ViewFile): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const t of view.tags) {
+    const tags = out.get(t.name);
+    if (tags) tags.push(t.version);
+    else out.set(t.name, [t.version]);
+  }
+  for (const tags of out.values()) tags.sort(byCodeUnit);
+  return out;
 }
 
 function tagListBody(name: string, tags: string[]): string {
@@ -61,8 +71,9 @@ function tagListBody(name: string, tags: string[]): string {
  */
 export function renderTagList(view: ViewFile): Map<string, string> {
   const out = new Map<string, string>();
+  const tagsOf = tagsByName(view);
   for (const name of pluginNames(view)) {
-    out.set(`${name}.json`, tagListBody(name, tagsOf(view, name)));
+    out.set(`${name}.json`, tagListBody(name, tagsOf.get(name) ?? []));
     out.set(`${name}/empty.json`, tagListBody(name, []));
   }
   return out;
@@ -83,8 +94,9 @@ export function renderPaginated(view: ViewFile): { files: Map<string, string>; s
   files.set(`${CATALOG_PAGES}/empty.json`, catalogBody([]));
   let starts = catalog.starts;
   let links = catalog.links;
+  const tagsOf = tagsByName(view);
   for (const name of names) {
-    const tags = renderPages(repositoryName(name), tagsOf(view, name), (page) => tagListBody(name, page));
+    const tags = renderPages(repositoryName(name), tagsOf.get(name) ?? [], (page) => tagListBody(name, page));
     for (const [rel, text] of tags.files) files.set(`${TAG_PAGES}/${name}/${rel}`, text);
     starts += tags.starts;
     links += tags.links;

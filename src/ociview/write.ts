@@ -18,7 +18,7 @@ import type { ImageManifest } from '../oci/registry/media';
 import { gatewayLoads, WASM_LAYER } from '../oci/wasm/layers';
 import type { OriginalArtifact } from '../oci/types';
 import { OLD_PREFIX, TMP_PREFIX } from '../tree/publish';
-import { listVersionDirs, readMetadata, readVersionMetadata } from '../tree/read';
+import { readMetadata, readVersionMetadata, TreeReads } from '../tree/read';
 import { EPOCH } from '../tree/render';
 import { VerifiedFiles } from '../tree/verified-files';
 import { buildImage, GeneratedImage } from './image';
@@ -49,6 +49,8 @@ export interface WriteViewOptions {
    * reused instead of read again. Without it every file is read and the view rewritten.
    */
   verified?: VerifiedFiles;
+  /** The run's reads of the tree (src/tree/read.ts), so folders it has read are not read again. */
+  reads?: TreeReads;
 }
 
 /** An original's manifests (exact bytes) and side-blob files, from this run's temp folder or the previous view. */
@@ -166,8 +168,8 @@ export function identityLost(id: { name: string; version: string }, digest: stri
  * The metadata of every version folder whose metadata names that folder: names and versions become
  * map keys and file names of the view, so only folder names that passed SAFE_SEGMENT get there.
  */
-async function versionsOf(root: string): Promise<PluginMetadata[]> {
-  return (await readVersionMetadata(await listVersionDirs(root)))
+async function versionsOf(reads: TreeReads): Promise<PluginMetadata[]> {
+  return (await readVersionMetadata(await reads.versionDirs(), reads))
     .map(({ dir: v, meta: m }) => (m && m.name === v.name && m.version === v.version ? m : undefined))
     .filter((m): m is PluginMetadata => m !== undefined);
 }
@@ -208,7 +210,7 @@ export async function writeOciView(root: string, opts: WriteViewOptions = {}): P
       wasmLayer: o.wasmLayer,
     });
   }
-  const metas = (await versionsOf(root)).sort(compareEntries);
+  const metas = (await versionsOf(opts.reads ?? new TreeReads(root))).sort(compareEntries);
   // Before anything is written: a set Nginx or the view's files cannot hold is refused whole.
   assertNoIdentityClash(metas);
   const prior: Prior = {

@@ -3,7 +3,7 @@
  * resolved) and the commit step (after staging) use.
  */
 import { PluginEntry } from '../inputs/types';
-import { listVersionDirs, readMetadata, VersionDir } from '../tree/read';
+import { TreeReads, VersionDir } from '../tree/read';
 
 /**
  * Version folders under `<root>/plugins/` that the run does not serve, in tree order: not an entry
@@ -18,14 +18,15 @@ export async function pruneCandidates(
   root: string,
   entries: readonly PluginEntry[],
   specAliases?: readonly PluginEntry[],
+  reads = new TreeReads(root),
 ): Promise<VersionDir[]> {
   const id = (e: { name: string; version: string }) => `${e.name}/${e.version}`;
   const wanted = new Set([...entries, ...(specAliases ?? [])].map(id));
   const out: VersionDir[] = [];
-  for (const v of await listVersionDirs(root)) {
+  for (const v of await reads.versionDirs()) {
     if (wanted.has(id(v))) continue;
     if (!specAliases) {
-      const m = await readMetadata(v.dir);
+      const m = await reads.metadata(v.dir);
       if (m?.aliasOf && wanted.has(`${v.name}/${m.aliasOf}`) && !entries.some((e) => e.name === v.name && e.aliasOf))
         continue;
     }

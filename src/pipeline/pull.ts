@@ -25,7 +25,7 @@ import { InventoryWant, writeInventory } from '../tree/inventory';
 import { beginTreeRun } from '../tree/run-journal';
 import { LockOptions } from '../tree/output-lock';
 import { assertNoSymlinkBelow } from '../tree/safe-path';
-import { filesMatchByContent, listVersionDirs, readMetadata } from '../tree/read';
+import { filesMatchByContent, TreeReads } from '../tree/read';
 import { VerifiedFiles } from '../tree/verified-files';
 import { readSpecYaml } from '../tree/spec';
 import { checkWasmSize } from '../content/wasm';
@@ -163,6 +163,8 @@ interface Run {
   failures: PluginFailure[];
   /** Files the last pull read and this one need not read again; this run's record (verified-files.ts). */
   verified: VerifiedFiles;
+  /** The tree's folders and metadata.json as this run read them (each read once, src/tree/read.ts). */
+  reads: TreeReads;
   /** Each source's digest, resolved ahead of staging (see resolveAhead). */
   digests: Map<string, Promise<string>>;
   /**
@@ -212,7 +214,7 @@ function recordFailure(run: Run, entries: PluginEntry[], err: unknown, step: Plu
 async function isCurrent(run: Run, e: PluginEntry, digest: string): Promise<boolean> {
   const dir = path.join(run.root, PLUGINS_DIR, e.name, e.version);
   if (e.source.kind === 'oci' && run.restore.has(`${e.name}/${e.version}`)) return false;
-  const m = await readMetadata(dir);
+  const m = await run.reads.metadata(dir);
   if (!m || m.source !== sourceText(e.source) || (m.aliasOf ?? null) !== (e.aliasOf ?? null)) return false;
   // What the index says of the folder (own bytes from which input, or an alias of which) is part of it.
   if (!sameHolds(m.holds, holdsOf(e))) return false;
@@ -234,7 +236,7 @@ async function checkSpecAliases(run: Run, staged: Staged[]): Promise<void> {
       const key = `${a.name}/${a.version}`;
       const here = sourceText(a.source);
       const rival = claimed.get(key);
-      const m = rival ? undefined : await readMetadata(path.join(run.root, PLUGINS_DIR, a.name, a.version));
+      const m = rival ? undefined : await run.reads.metadata(path.join(run.root, PLUGINS_DIR, a.name, a.version));
       const other = rival ? sourceText(rival.source) : m && !run.opts.prune && m.source !== here ? m.source : undefined;
       if (other !== undefined && other !== here) {
         const where = a.file ? ` (${a.file}${a.line ? `:${a.line}` : ''})` : '';
@@ -258,15 +260,24 @@ async function checkSpecAliases(run: Run, staged: Staged[]): Promise<void> {
   }
 }
 
+/** `name@version` of every entry of a run's lists, made once per list (specAlias asks for each group). */
+const listedIds = new WeakMap<readonly PluginEntry[], Set<string>>();
+
+function listed(all: readonly PluginEntry[]): Set<string> {
+  let ids = listedIds.get(all);
+  if (!ids) listedIds.set(all, (ids = new Set(all.map((o) => `${o.name}@${o.version}`))));
+  return ids;
+}
+
 /** spec.yaml `info.version` when it differs from the tag: the Console asks for that version. */
-function specAlias(group: Group, specYaml: string | undefined, all: PluginEntry[]): PluginEntry[] {
+function specAlias(group: Group, specYaml: string | undefined, all: readonly PluginEntry[]): PluginEntry[] {
   if (!specYaml) return [];
   const v = readSpecYaml(specYaml).version;
   if (!v || !SAFE_SEGMENT.test(v)) return [];
   const out: PluginEntry[] = [];
   for (const e of group.entries) {
     if (e.aliasOf || v === e.version) continue;
-    if (all.some((o) => o.name === e.name && o.version === v)) continue; // the list decides
+    if (listed(all).has(`${e.name}@${v}`)) continue; // the list decides
     out.push({ ...e, version: v, aliasOf: e.version });
   }
   return out;
@@ -342,7 +353,7 @@ async function stageGroup(run: Run, g: Group, i: number): Promise<Staged> {
     const stale: PluginEntry[] = [];
     for (const a of extra) if (!(await isCurrent(run, a, digest))) stale.push(a);
     if (stale.length) {
-      const m = await readMetadata(dir);
+      const m = await run.reads.metadata(dir);
       s.wasmPath = path.join(dir, WASM_FILE);
       s.created = m?.created;
       s.prepared = await store.prepare(s.wasmPath, { sha256: m?.sha256, owned: false });
@@ -385,7 +396,8 @@ async function checkWasmPins(run: Run, g: Group, primary: PluginEntry, s: Staged
   const pins = run.opts.wasmPins;
   if (!pins?.size || !g.entries.some((e) => pins.has(`${e.name}@${e.version}`))) return;
   const sha256 =
-    s.prepared?.sha256 ?? (await readMetadata(path.join(run.root, PLUGINS_DIR, primary.name, primary.version)))?.sha256;
+    s.prepared?.sha256 ??
+    (await run.reads.metadata(path.join(run.root, PLUGINS_DIR, primary.name, primary.version)))?.sha256;
   for (const e of g.entries) {
     const problem = wasmPinProblem(pins, e, sha256 ?? '(unknown)');
     if (problem) throw problem;
@@ -526,18 +538,22 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
             continue;
           }
           if (!s.wasmPath || !s.created) continue;
-          await publishVersion(root, {
-            name: e.name,
-            version: e.version,
-            wasmPath: s.wasmPath,
-            source: sourceText(e.source),
-            manifestDigest: e.source.kind === 'oci' ? s.digest : null,
-            created: s.created,
-            aliasOf: e.aliasOf,
-            holds: holdsOf(e),
-            specYaml: s.specYaml,
-            prepared: s.prepared,
-          });
+          try {
+            await publishVersion(root, {
+              name: e.name,
+              version: e.version,
+              wasmPath: s.wasmPath,
+              source: sourceText(e.source),
+              manifestDigest: e.source.kind === 'oci' ? s.digest : null,
+              created: s.created,
+              aliasOf: e.aliasOf,
+              holds: holdsOf(e),
+              specYaml: s.specYaml,
+              prepared: s.prepared,
+            });
+          } finally {
+            run.reads.changed(path.join(root, PLUGINS_DIR, e.name, e.version));
+          }
           if (s.prepared) await vouchPublished(run, e, s.prepared);
           out.published++;
           const status = e.aliasOf ? 'aliased' : e.source.kind === 'file' ? 'copied' : 'downloaded';
@@ -550,15 +566,16 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
   );
   if (opts.prune && run.failures.length === 0) {
     const aliases = staged.flatMap((s) => s.aliases ?? []);
-    for (const v of await pruneCandidates(root, opts.entries, aliases)) {
+    for (const v of await pruneCandidates(root, opts.entries, aliases, run.reads)) {
       await removeVersion(root, v.name, v.version);
+      run.reads.changed(v.dir);
       out.pruned.push(`${v.name}/${v.version}`);
       reporter.emit({ event: 'plugin', name: v.name, version: v.version, status: 'pruned', ms: 0 });
     }
   }
   // Before index.json, which records the inventory's hash.
   if (opts.inventory) await writeInventory(root, opts.inventory);
-  await writeIndex(root);
+  await writeIndex(root, run.reads);
   await writeBuildInfo(root, { snapshotSha256: opts.snapshotSha256 ?? null });
   return out;
 }
@@ -567,7 +584,7 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
 async function versionsAfterCommit(run: Run, staged: Staged[]): Promise<PluginId[]> {
   const publishing = staged.flatMap((s) => [...s.group.entries, ...(s.aliases ?? [])]);
   const prunes = run.opts.prune && run.failures.length === 0;
-  return [...publishing, ...(prunes ? [] : await listVersionDirs(run.root))];
+  return [...publishing, ...(prunes ? [] : await run.reads.versionDirs())];
 }
 
 /**
@@ -621,6 +638,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
     fetches: new Map(),
     failures: [],
     verified: await VerifiedFiles.load(root),
+    reads: new TreeReads(root),
     digests: new Map(),
     restore: new Map(),
   };
@@ -628,7 +646,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
   let committed = false;
   try {
     // Fails fast, before any download, on a list that cannot be served with the folders it keeps.
-    assertNoIdentityClash([...opts.entries, ...(opts.prune ? [] : await listVersionDirs(root))]);
+    assertNoIdentityClash([...opts.entries, ...(opts.prune ? [] : await run.reads.versionDirs())]);
     run.restore = await originalsToRestore(root);
     resolveAhead(run, groups);
     const [staged] = await Promise.all([stage(run, groups), checkSameBytes(run)]);
@@ -649,6 +667,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
       await writeOciView(root, {
         originals: new Map(staged.flatMap((s) => (s.original ? [[s.digest, s.original] as const] : []))),
         verified: run.verified,
+        reads: run.reads,
       });
     committed = !!proceed;
     const failed = run.failures;

@@ -39,7 +39,7 @@ import {
 import { buildIndex, normalizeMetadata, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
 import { readSpecYaml } from './spec';
 import { checkWasmSize } from '../content/wasm';
-import { readAllMetadata } from './read';
+import { readAllMetadata, TreeReads } from './read';
 import { inventoryFacts } from './inventory';
 import { assertNoSymlinkBelow } from './safe-path';
 import { removeRunLeftovers } from './run-journal';
@@ -258,8 +258,8 @@ async function swapInto(tmp: string, target: string): Promise<void> {
 }
 
 /** Rewrites `<root>/plugins/index.json` from every metadata.json in the tree (atomic). */
-export async function writeIndex(root: string): Promise<void> {
-  const metas = await readAllMetadata(root);
+export async function writeIndex(root: string, reads?: TreeReads): Promise<void> {
+  const metas = await readAllMetadata(root, reads);
   const index = buildIndex(metas, await inventoryFacts(root));
   const dir = path.join(root, PLUGINS_DIR);
   await assertNoSymlinkBelow(root, PLUGINS_DIR, INDEX_FILE);

@@ -80,9 +80,42 @@ export function parseMetadata(text: string): PluginMetadata | undefined {
   return undefined;
 }
 
+/**
+ * One run's reads of the tree: the list of version folders and each metadata.json, read once. A pull
+ * used to list the tree four times (the identity check before staging, the set after the commit,
+ * index.json, the OCI view) and read each metadata.json three times: 20,000 readdir calls and 15,000
+ * reads for 5,000 versions. Under the output lock nothing else writes the tree, so only the folders the
+ * run itself publishes or removes can change after they were read, and the run says so (`changed`).
+ */
+export class TreeReads {
+  private listing?: Promise<VersionDir[]>;
+  private readonly metas = new Map<string, Promise<PluginMetadata | undefined>>();
+
+  constructor(readonly root: string) {}
+
+  /** listVersionDirs of the root, read once until a folder changes. */
+  async versionDirs(): Promise<VersionDir[]> {
+    return (await (this.listing ??= listVersionDirs(this.root))).slice();
+  }
+
+  /** readMetadata of a version folder, read once until it changes. */
+  metadata(dir: string): Promise<PluginMetadata | undefined> {
+    const key = path.resolve(dir);
+    let read = this.metas.get(key);
+    if (!read) this.metas.set(key, (read = readMetadata(key)));
+    return read;
+  }
+
+  /** The run published, replaced or removed this version folder: read it (and the list) again. */
+  changed(dir: string): void {
+    this.metas.delete(path.resolve(dir));
+    this.listing = undefined;
+  }
+}
+
 /** Metadata of every version folder that has a readable metadata.json. */
-export async function readAllMetadata(root: string): Promise<PluginMetadata[]> {
-  return (await readVersionMetadata(await listVersionDirs(root)))
+export async function readAllMetadata(root: string, reads = new TreeReads(root)): Promise<PluginMetadata[]> {
+  return (await readVersionMetadata(await reads.versionDirs(), reads))
     .map((x) => x.meta)
     .filter((m): m is PluginMetadata => m !== undefined);
 }
@@ -90,8 +123,10 @@ export async function readAllMetadata(root: string): Promise<PluginMetadata[]> {
 /** Each folder's metadata.json (undefined when missing or invalid), in the folders' order, read concurrently. */
 export async function readVersionMetadata<V extends { dir: string }>(
   dirs: readonly V[],
+  reads?: TreeReads,
 ): Promise<Array<{ dir: V; meta: PluginMetadata | undefined }>> {
-  return mapLimit(dirs, TREE_READ_CONCURRENCY, async (dir) => ({ dir, meta: await readMetadata(dir.dir) }));
+  const read = (dir: string) => (reads ? reads.metadata(dir) : readMetadata(dir));
+  return mapLimit(dirs, TREE_READ_CONCURRENCY, async (dir) => ({ dir, meta: await read(dir.dir) }));
 }
 
 /** Cheap check used by incremental pulls: files exist with the sizes metadata records. */

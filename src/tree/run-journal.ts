@@ -56,7 +56,11 @@ export async function beginTreeRun(root: string, lock: LockOptions = {}): Promis
   const held = await lockOutputRoot(root, lock);
   try {
     const previous = await readJournal(root);
-    const cleaned = await removeRunLeftovers(root, new Set([...previous, RUN_ID]));
+    // A journal with no earlier run means every run before this one ended and removed its own
+    // leftovers: no folder needs reading (5,000 readdir calls in a tree of 5,000 plugins).
+    const cleaned = previous.some((id) => id !== RUN_ID)
+      ? await removeRunLeftovers(root, new Set([...previous, RUN_ID]))
+      : [];
     await writeJournal(root, [RUN_ID]);
     return {
       cleaned,
