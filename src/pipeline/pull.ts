@@ -165,6 +165,8 @@ interface Run {
   verified: VerifiedFiles;
   /** The tree's folders and metadata.json as this run read them (each read once, src/tree/read.ts). */
   reads: TreeReads;
+  /** Plugin folders this run published into or removed from (their temp and old entries, run-journal.ts). */
+  wroteInto: Set<string>;
   /** Each source's digest, resolved ahead of staging (see resolveAhead). */
   digests: Map<string, Promise<string>>;
   /**
@@ -538,6 +540,7 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
             continue;
           }
           if (!s.wasmPath || !s.created) continue;
+          run.wroteInto.add(e.name);
           try {
             await publishVersion(root, {
               name: e.name,
@@ -567,6 +570,7 @@ async function commit(run: Run, staged: Staged[]): Promise<Committed> {
   if (opts.prune && run.failures.length === 0) {
     const aliases = staged.flatMap((s) => s.aliases ?? []);
     for (const v of await pruneCandidates(root, opts.entries, aliases, run.reads)) {
+      run.wroteInto.add(v.name);
       await removeVersion(root, v.name, v.version);
       run.reads.changed(v.dir);
       out.pruned.push(`${v.name}/${v.version}`);
@@ -639,6 +643,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
     failures: [],
     verified: await VerifiedFiles.load(root),
     reads: new TreeReads(root),
+    wroteInto: new Set(),
     digests: new Map(),
     restore: new Map(),
   };
@@ -700,7 +705,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
       // folder as it was, record included.
       if (committed) await run.verified.save();
     } finally {
-      await treeRun.end();
+      await treeRun.end(run.wroteInto);
     }
   }
 }

@@ -23,8 +23,15 @@ async function writeJournal(root: string, ids: string[]): Promise<void> {
   else await writeFileAtomic(file, `${ids.join('\n')}\n`, new Date(0));
 }
 
-/** Removes the temp/old entries (root, plugins/, each plugin folder) of the given runs; returns their paths. */
-export async function removeRunLeftovers(root: string, runs: ReadonlySet<string>): Promise<string[]> {
+/**
+ * Removes the temp/old entries (root, plugins/, each plugin folder, or only the plugin folders named in
+ * `pluginFolders`) of the given runs; returns their paths.
+ */
+export async function removeRunLeftovers(
+  root: string,
+  runs: ReadonlySet<string>,
+  pluginFolders?: ReadonlySet<string>,
+): Promise<string[]> {
   const removed: string[] = [];
   const sweep = async (dir: string): Promise<string[]> => {
     const entries = await fastFs.readdirTypes(dir).catch(() => []);
@@ -40,15 +47,19 @@ export async function removeRunLeftovers(root: string, runs: ReadonlySet<string>
   };
   await sweep(root);
   const plugins = await sweep(path.join(root, PLUGINS_DIR));
-  for (const p of plugins) await sweep(p);
+  for (const p of plugins) if (!pluginFolders || pluginFolders.has(path.basename(p))) await sweep(p);
   return removed;
 }
 
 export interface TreeRun {
   /** Leftovers of earlier recorded runs removed when this run began. */
   readonly cleaned: string[];
-  /** Removes what this run left, forgets it in the journal and releases the lock. */
-  end(): Promise<void>;
+  /**
+   * Removes what this run left, forgets it in the journal and releases the lock. A run that knows the
+   * plugin folders it wrote temp or old entries into names them, and only those are read (a warm pull
+   * of 5,000 plugins wrote into none).
+   */
+  end(pluginFolders?: ReadonlySet<string>): Promise<void>;
 }
 
 /** Locks the output root, removes recorded runs' leftovers and records this run. */
@@ -64,9 +75,9 @@ export async function beginTreeRun(root: string, lock: LockOptions = {}): Promis
     await writeJournal(root, [RUN_ID]);
     return {
       cleaned,
-      end: async () => {
+      end: async (pluginFolders) => {
         try {
-          await removeRunLeftovers(root, new Set([RUN_ID]));
+          await removeRunLeftovers(root, new Set([RUN_ID]), pluginFolders);
           await writeJournal(root, []);
         } finally {
           await held.release();
