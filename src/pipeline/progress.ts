@@ -50,7 +50,9 @@ export function formatPluginEvent(e: PluginEvent, fetched: FetchWord = 'download
 }
 
 /**
- * Lines on `err`; on a TTY a live line (done/total, in flight, bytes) is redrawn below them.
+ * Lines on `err`; on a TTY a live line (done/total, in flight, bytes) is redrawn below them. Elsewhere
+ * (a pipe, a file, a CI log) the lines of one turn of the event loop go out in one write: a warm pull of
+ * 5,000 versions reports 5,000 `cached` lines at once, and a write each cost a tenth of its time.
  */
 export function textReporter(
   err: NodeJS.WriteStream = process.stderr,
@@ -61,6 +63,19 @@ export function textReporter(
   let done = 0;
   let inFlight = 0;
   let bytes = 0;
+  let pending = '';
+  const flush = () => {
+    const lines = pending;
+    pending = '';
+    if (lines) err.write(lines);
+  };
+  const line = (text: string) => {
+    if (tty) err.write(text);
+    else if (!pending) {
+      pending = text;
+      setImmediate(flush);
+    } else pending += text;
+  };
   const live = () => {
     if (tty) err.write(`\r\x1b[2K[${done}/${total}] ${inFlight} in flight, ${humanSize(bytes)}`);
   };
@@ -76,11 +91,12 @@ export function textReporter(
         }
         if (e.status !== 'cached') bytes += e.size ?? 0;
         // Names, versions and error details came from lists and registries: one escaped line each.
-        err.write(`${safeText(formatPluginEvent(e, fetched))}\n`);
+        line(`${safeText(formatPluginEvent(e, fetched))}\n`);
       }
       live();
     },
     clear() {
+      flush();
       if (tty) err.write('\r\x1b[2K');
     },
   };

@@ -44,11 +44,17 @@ interface Vouched {
 export class VerifiedFiles {
   private readonly vouched = new Map<string, Vouched>();
 
+  /** The root as callers join their paths to it (path.join normalizes), for rel's fast path. */
+  private readonly joined: string;
+
   private constructor(
     private readonly root: string,
     /** Relative path -> `fullIdentity|sha256` from the previous run. */
     private readonly previous: ReadonlyMap<string, string>,
-  ) {}
+    given: string = root,
+  ) {
+    this.joined = path.join(given, path.sep);
+  }
 
   /** The record of the last pull into `root`; an empty one when there is none or it is not ours. */
   static async load(root: string): Promise<VerifiedFiles> {
@@ -65,15 +71,19 @@ export class VerifiedFiles {
     } catch {
       /* no record: every file is read */
     }
-    return new VerifiedFiles(path.resolve(root), previous);
+    return new VerifiedFiles(path.resolve(root), previous, root);
   }
 
   /** A record that never vouches for anything (callers that must read every byte). */
   static none(root: string): VerifiedFiles {
-    return new VerifiedFiles(path.resolve(root), new Map());
+    return new VerifiedFiles(path.resolve(root), new Map(), root);
   }
 
   private rel(file: string): string {
+    // Callers pass path.join(root, ...): slicing off the root is path.relative's answer without its
+    // two path.resolve calls (a tenth of a warm pull of 5,000 versions).
+    if (file.startsWith(this.joined) && path.sep === '/' && path.normalize(file) === file)
+      return file.slice(this.joined.length);
     return path.relative(this.root, path.resolve(file)).split(path.sep).join('/');
   }
 
