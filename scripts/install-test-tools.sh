@@ -3,7 +3,7 @@
 # Debian packages (nginx, the distribution registry, skopeo, wrk, curl, busybox for the helm-test
 # script, openssl, buildah, runc, debootstrap, iproute2, pass and gnupg for the credential-helper
 # tests, qemu-user-static for the arm64 image) and Go-built tools (helm, oras, kube-score, actionlint, docker-credential-pass, the OCI
-# conformance suite, the gateway fetcher, promlint, Prometheus's promtool, etcd, the Kubernetes control plane, kwok) into .tools/bin
+# conformance suite, the gateway fetcher, Prometheus's promtool, etcd, the Kubernetes control plane, kwok) into .tools/bin
 # (git-ignored, reused when already built at the pinned version); warm (Go build cache) well under a minute.
 #
 # `--quickstart`: only what the README's quick start needs, in a minute or two: curl when missing, Debian
@@ -304,16 +304,6 @@ gateway_client_stamp=$(cat test/gateway-client/go.mod test/gateway-client/go.sum
 if [ ! -x .tools/bin/gateway-client ] || [ "$(cat .tools/bin/.gateway-client.version 2>/dev/null)" != "$gateway_client_stamp" ]; then
   (cd test/gateway-client && go build -o ../../.tools/bin/gateway-client .)
   echo "$gateway_client_stamp" >.tools/bin/.gateway-client.version
-fi
-
-# `promtool check metrics` without the rest of Prometheus (scripts/promlint: client_golang's promlint,
-# the linter promtool runs): test/image-metrics.test.ts checks the server's /metrics with it. promtool
-# itself (github.com/prometheus/prometheus v0.316.0) took 17 min cold on the shared 2 cores (7m42s of
-# user CPU); this builds in about 30 s of CPU.
-promlint_stamp=$(cat scripts/promlint/go.mod scripts/promlint/go.sum scripts/promlint/*.go | sha256sum | cut -d' ' -f1)
-if [ ! -x .tools/bin/promlint ] || [ "$(cat .tools/bin/.promlint.version 2>/dev/null)" != "$promlint_stamp" ]; then
-  (cd scripts/promlint && go build -trimpath -o ../../.tools/bin/promlint .)
-  echo "$promlint_stamp" >.tools/bin/.promlint.version
 fi
 
 # etcd (with the Kubernetes binaries above) and kwok for nodes of the control plane the chart tests start.
