@@ -53,7 +53,7 @@ export type ToolName =
   | 'runc'
   | 'debootstrap'
   | 'ip'
-  | 'promlint';
+  | 'promtool';
 
 export function tool(name: ToolName): string {
   const found = onPath(name);
