@@ -92,16 +92,16 @@ export function renderPaginated(view: ViewFile): { files: Map<string, string>; s
   const catalog = renderPages(CATALOG_SCOPE, names.map(repositoryName), (repositories) => catalogBody(repositories));
   for (const [rel, text] of catalog.files) files.set(`${CATALOG_PAGES}/${rel}`, text);
   files.set(`${CATALOG_PAGES}/empty.json`, catalogBody([]));
-  let starts = catalog.starts;
-  let links = catalog.links;
+  const starts = [catalog.starts];
+  const links = [catalog.links];
   const tagsOf = tagsByName(view);
   for (const name of names) {
     const tags = renderPages(repositoryName(name), tagsOf.get(name) ?? [], (page) => tagListBody(name, page));
     for (const [rel, text] of tags.files) files.set(`${TAG_PAGES}/${name}/${rel}`, text);
-    starts += tags.starts;
-    links += tags.links;
+    starts.push(tags.starts);
+    links.push(tags.links);
   }
-  return { files, starts, links };
+  return { files, starts: starts.join(''), links: links.join('') };
 }
 
 function mapLine(key: string, value: string): string {
@@ -118,6 +118,11 @@ function mapLine(key: string, value: string): string {
  * (<scope>: `_catalog`, or `plugins/<name>` for its tags)
  */
 export function renderMaps(view: ViewFile, paginated = renderPaginated(view)): Map<string, string> {
+  return new Map(mapFiles(view, paginated));
+}
+
+/** renderMaps one file at a time: the largest two are 6 MB each at 20,000 versions. */
+function* mapFiles(view: ViewFile, paginated: { starts: string; links: string }): Generator<[string, string]> {
   const manifests = new Map<string, string>();
   const blobs = new Map<string, string>();
   for (const t of view.tags) {
@@ -131,29 +136,31 @@ export function renderMaps(view: ViewFile, paginated = renderPaginated(view)): M
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([k, v]) => mapLine(k, v))
       .join('');
-  return new Map([
-    ['manifests.map', lines(manifests)],
-    ['blobs.map', lines(blobs)],
-    [
-      'repositories.map',
-      pluginNames(view)
-        .map((n) => mapLine(repositoryName(n), n))
-        .join(''),
-    ],
-    ['pagestarts.map', paginated.starts],
-    ['pagelinks.map', paginated.links],
-  ]);
+  yield ['manifests.map', lines(manifests)];
+  manifests.clear();
+  yield ['blobs.map', lines(blobs)];
+  blobs.clear();
+  yield [
+    'repositories.map',
+    pluginNames(view)
+      .map((n) => mapLine(repositoryName(n), n))
+      .join(''),
+  ];
+  yield ['pagestarts.map', paginated.starts];
+  yield ['pagelinks.map', paginated.links];
 }
 
 /**
  * Every text file of the view besides view.json, by path under oci/ (`/`-separated): the catalog, the
- * tag lists, their pages and the Nginx maps. `pull` writes them, `verify` and an unchanged-view check compare them.
+ * tag lists, their pages and the Nginx maps. `pull` writes them, `verify` and an unchanged-view check
+ * compare them. Made as they are asked for, so a caller that takes one at a time never holds all of
+ * them (tens of MB at 20,000 versions).
  */
-export function renderTextFiles(view: ViewFile): Map<string, string> {
-  const out = new Map<string, string>([[CATALOG_FILE, renderCatalog(view)]]);
-  for (const [rel, text] of renderTagList(view)) out.set(`${TAGS_DIR}/${rel}`, text);
+export function* renderTextFiles(view: ViewFile): Generator<[string, string]> {
+  yield [CATALOG_FILE, renderCatalog(view)];
+  for (const [rel, text] of renderTagList(view)) yield [`${TAGS_DIR}/${rel}`, text];
   const paginated = renderPaginated(view);
-  for (const [rel, text] of paginated.files) out.set(`${PAGES_DIR}/${rel}`, text);
-  for (const [file, text] of renderMaps(view, paginated)) out.set(`${MAPS_DIR}/${file}`, text);
-  return out;
+  for (const [rel, text] of paginated.files) yield [`${PAGES_DIR}/${rel}`, text];
+  paginated.files.clear();
+  for (const [file, text] of mapFiles(view, paginated)) yield [`${MAPS_DIR}/${file}`, text];
 }
