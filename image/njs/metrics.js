@@ -9,13 +9,14 @@
 // Label values come only from path segments that pass the tree's name rule (SAFE_SEGMENT below, the
 // same regex as src/contract/plugin-identity.ts; test/image-metrics.test.ts proves they agree); every
 // other request under /plugins/<a>/<b>/ or /v2/plugins/<a>/ is counted as plugin="_other". Series are
-// bounded: past MAX_SERIES label sets per family, new ones fold into plugin="_other",version="_other".
+// bounded: past MAX_SERIES request label sets, new ones fold into plugin="_other",version="_other"
+// (their bytes with them).
 import fs from 'fs';
 
 // Keep in sync with SAFE_SEGMENT in src/contract/plugin-identity.ts (a test compares the two).
 const SAFE_SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const DIGEST = /^sha256:[0-9a-f]{64}$/;
-/** Label sets per family (requests, sent bytes) before new ones fold into `_other`. */
+/** requests_total label sets before new ones fold into `_other` (sent_bytes_total follows them). */
 const MAX_SERIES = 1000;
 /** Missing paths remembered (Space-Saving: a new path replaces the least-asked one). */
 const MAX_MISSING = 100;
@@ -30,7 +31,9 @@ const PREFIX = 'higress_plugin_server_';
 // Keys of the counters zone: family, then labels, tab-separated (a tab is in no SAFE_SEGMENT).
 const REQUESTS = 'r';
 const BYTES = 'b';
+/** The requests_total label sets admitted so far (one counter for the cap). */
 const ADMITTED = 'n';
+const OTHER_LABELS = `${OTHER}\t${OTHER}`;
 
 function safe(segment) {
   return SAFE_SEGMENT.test(segment);
@@ -75,13 +78,25 @@ function failSoft(fn) {
   }
 }
 
-/** Counts `key` by `delta`, folding a new label set into `otherKey` once the family holds MAX_SERIES. */
-function count(dict, family, labels, otherLabels, delta) {
-  let key = `${family}\t${labels}`;
-  if (labels !== otherLabels && dict.get(key) === undefined) {
-    if (dict.incr(`${ADMITTED}\t${family}`, 1, 0) > MAX_SERIES) key = `${family}\t${otherLabels}`;
+/**
+ * Counts one request of `labels` (plugin, version) answered `status` that sent `sent` body bytes, in
+ * two shared-dict operations on the common path (an `incr` per family: every operation takes the
+ * zone's lock). A requests series is new when its first `incr` returns 1; only then is the cap asked,
+ * and a set past it is moved into `_other`. The bytes series of a request follows its requests
+ * series: it has its own (plugin, version) only when that set was admitted, so it holds at most as
+ * many sets as requests_total.
+ */
+function countRequest(dict, labels, status, sent) {
+  const key = `${REQUESTS}\t${labels}\t${status}`;
+  let counted = labels;
+  if (dict.incr(key, 1, 0) === 1 && labels !== OTHER_LABELS) {
+    if (dict.incr(ADMITTED, 1, 0) > MAX_SERIES) {
+      dict.delete(key);
+      dict.incr(`${REQUESTS}\t${OTHER_LABELS}\t${status}`, 1, 0);
+      counted = OTHER_LABELS;
+    }
   }
-  dict.incr(key, delta, 0);
+  dict.incr(`${BYTES}\t${counted}`, sent, 0);
 }
 
 /**
@@ -125,10 +140,8 @@ function record(r) {
     const version = c[1];
     const missingPath = c[2];
     const status = r.variables.status;
-    const dict = ngx.shared.hps_metrics;
-    count(dict, REQUESTS, `${plugin}\t${version}\t${status}`, `${OTHER}\t${OTHER}\t${status}`, 1);
     const sent = Number(r.variables.body_bytes_sent) || 0;
-    count(dict, BYTES, `${plugin}\t${version}`, `${OTHER}\t${OTHER}`, sent);
+    countRequest(ngx.shared.hps_metrics, `${plugin}\t${version}`, status, sent);
     if (status === '404' && missingPath !== null) rememberMissing(ngx.shared.hps_missing, missingPath);
   });
   return '';
