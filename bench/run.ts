@@ -47,6 +47,10 @@ async function main(): Promise<void> {
   const loadAtStart = os.loadavg();
   const existing = fs.existsSync(OUT) ? fs.readFileSync(OUT, 'utf8') : '';
   const blocks: Record<string, string> = {};
+  // How each section's figures were recorded (which run, which machine load): written by hand when a
+  // section is re-run alone, kept as it is by every run.
+  const [notesStart, notesEnd] = MARK('notes');
+  const notes = existing.match(new RegExp(`${notesStart}[\\s\\S]*?${notesEnd}`))?.[0];
   for (const name of Object.keys(SECTIONS)) {
     const [start, end] = MARK(name);
     const m = existing.match(new RegExp(`${start}[\\s\\S]*?${end}`));
@@ -60,6 +64,7 @@ async function main(): Promise<void> {
       '',
       machine(names, Number(process.hrtime.bigint() - started) / 1e9, loadAtStart),
       '',
+      ...(notes ? [notes, ''] : []),
       ...Object.keys(SECTIONS)
         .filter((n) => blocks[n])
         .map((n) => blocks[n] + '\n'),
