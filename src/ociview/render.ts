@@ -31,8 +31,10 @@ export function renderView(view: ViewFile): string {
   return `${JSON.stringify({ schemaVersion: view.schemaVersion, tags }, null, 2)}\n`;
 }
 
+const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 function pluginNames(view: ViewFile): string[] {
-  return [...new Set(view.tags.map((t) => t.name))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return [...new Set(view.tags.map((t) => t.name))].sort(byCodeUnit);
 }
 
 /** GET /v2/_catalog: every repository, sorted (the spec's lexical order). */
@@ -44,11 +46,19 @@ function catalogBody(repositories: string[]): string {
   return `${JSON.stringify({ repositories })}\n`;
 }
 
-function tagsOf(view: ViewFile, name: string): string[] {
-  return view.tags
-    .filter((t) => t.name === name)
-    .map((t) => t.version)
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+/**
+ * Each plugin's versions, sorted, from one pass over the tags: a lookup per plugin over every tag
+ * would cost (plugins x tags), 25 million steps at 5,000 plugins and 400 million at 20,000.
+ */
+function tagsByName(view: ViewFile): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const t of view.tags) {
+    const list = out.get(t.name);
+    if (list) list.push(t.version);
+    else out.set(t.name, [t.version]);
+  }
+  for (const list of out.values()) list.sort(byCodeUnit);
+  return out;
 }
 
 function tagListBody(name: string, tags: string[]): string {
@@ -61,8 +71,9 @@ function tagListBody(name: string, tags: string[]): string {
  */
 export function renderTagList(view: ViewFile): Map<string, string> {
   const out = new Map<string, string>();
+  const tags = tagsByName(view);
   for (const name of pluginNames(view)) {
-    out.set(`${name}.json`, tagListBody(name, tagsOf(view, name)));
+    out.set(`${name}.json`, tagListBody(name, tags.get(name) ?? []));
     out.set(`${name}/empty.json`, tagListBody(name, []));
   }
   return out;
@@ -83,8 +94,9 @@ export function renderPaginated(view: ViewFile): { files: Map<string, string>; s
   files.set(`${CATALOG_PAGES}/empty.json`, catalogBody([]));
   let starts = catalog.starts;
   let links = catalog.links;
+  const versions = tagsByName(view);
   for (const name of names) {
-    const tags = renderPages(repositoryName(name), tagsOf(view, name), (page) => tagListBody(name, page));
+    const tags = renderPages(repositoryName(name), versions.get(name) ?? [], (page) => tagListBody(name, page));
     for (const [rel, text] of tags.files) files.set(`${TAG_PAGES}/${name}/${rel}`, text);
     starts += tags.starts;
     links += tags.links;
