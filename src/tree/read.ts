@@ -20,6 +20,7 @@ import {
 import { clashLine, identityClashes, SAFE_SEGMENT } from '../contract/plugin-identity';
 import { sha256OfFile } from '../content/fsutil';
 import { mapLimit, TREE_READ_CONCURRENCY } from '../content/pool';
+import { cpuPool } from '../content/cpu-pool';
 import { checkGzipOf } from '../content/gzip-check';
 import { InodeHashes } from './inode-hashes';
 import { readFolderFacts } from './folder-facts';
@@ -254,6 +255,9 @@ async function problemsOf(v: VersionDir, facts: FolderFacts, hashes: InodeHashes
   return problems;
 }
 
+/** What verifyTree leaves of a folder's facts once it has checked them. */
+const DONE: FolderFacts = { metadataJsonIsLink: false, metadataTxt: 'missing', wasm: 'missing', gz: 'missing' };
+
 const SYMLINK_HINT = 'replace the symlink with the real file (or folder), then run `index`';
 /** index.json lists at most a few thousand plugins; a larger file is not one this tool wrote. */
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;
@@ -279,7 +283,7 @@ async function readNoFollow(file: string, limit: number): Promise<Buffer> {
 async function symlinksInTree(root: string): Promise<string[]> {
   const found: string[] = [];
   const walk = async (dir: string, rel: string, depth: number): Promise<void> => {
-    for (const e of await fs.promises.readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    for (const e of await fastFs.readdirTypes(dir).catch(() => [])) {
       const r = `${rel}/${e.name}`;
       if (e.isSymbolicLink()) found.push(r);
       else if (e.isDirectory() && depth < 2 && !e.name.startsWith('.'))
@@ -322,11 +326,18 @@ export async function verifyTree(root: string): Promise<{
   framed: ReadonlyMap<string, FramedHashes | undefined>;
   metas: PluginMetadata[];
 }> {
+  cpuPool().warm(); // the workers start while the folders are listed
   const dirs = await listVersionDirs(root);
   const problems: VerifyError[] = [];
   const metas: PluginMetadata[] = [];
   const hashes = new InodeHashes(root);
-  const facts = await readFolderFacts(dirs);
+  // Every folder's read is on the CPU pool's queue before this thread walks the tree for symlinks.
+  const reading = readFolderFacts(dirs);
+  const links = await symlinksInTree(root).catch(async (err: unknown) => {
+    await reading.catch(() => undefined);
+    throw err;
+  });
+  const facts = await reading;
   dirs.forEach((v, i) => hashes.learnFacts(v.dir, facts[i]));
   for (const [i, v] of dirs.entries()) {
     problems.push(...(await problemsOf(v, facts[i], hashes)));
@@ -335,6 +346,7 @@ export async function verifyTree(root: string): Promise<{
     if (m) metas.push(m);
     // What the OCI view's check needs of this folder's files (verify.ts): read here, not again.
     if (m) hashes.framed.set(`${v.name}/${v.version}`, framedOf(facts[i]));
+    facts[i] = DONE; // its texts and hashes are not needed again: a large tree's are not all held to the end
   }
   // The set of versions must be servable as one (contract/plugin-identity.ts): Nginx would refuse
   // the OCI view's maps of two versions that differ only in case.
@@ -347,7 +359,7 @@ export async function verifyTree(root: string): Promise<{
         hint: 'delete one of the two folders, then run `index <root>`',
       }),
     );
-  for (const link of await symlinksInTree(root)) {
+  for (const link of links) {
     problems.push(
       new VerifyError({
         code: 'E_VERIFY_SYMLINK',
