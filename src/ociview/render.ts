@@ -14,7 +14,7 @@ import {
   TAGS_DIR,
   ViewFile,
 } from './layout';
-import { renderPages } from './pages';
+import { eachPage } from './pages';
 
 export function renderView(view: ViewFile): string {
   const tags = view.tags.map((t) => ({
@@ -70,38 +70,63 @@ function tagListBody(name: string, tags: string[]): string {
  * without `n` and `last`) and `<name>/empty.json` (`n=0`, a `last` that is no tag or the final one).
  */
 export function renderTagList(view: ViewFile): Map<string, string> {
-  const out = new Map<string, string>();
-  const tags = tagsByName(view);
-  for (const name of pluginNames(view)) {
-    out.set(`${name}.json`, tagListBody(name, tags.get(name) ?? []));
-    out.set(`${name}/empty.json`, tagListBody(name, []));
+  return new Map(eachTagList(pluginNames(view), tagsByName(view)));
+}
+
+function* eachTagList(names: string[], tags: Map<string, string[]>): Generator<[string, string]> {
+  for (const name of names) {
+    yield [`${name}.json`, tagListBody(name, tags.get(name) ?? [])];
+    yield [`${name}/empty.json`, tagListBody(name, [])];
   }
-  return out;
 }
 
 /** The scope of the catalog's keys in pagestarts.map and pagelinks.map (a repository name never starts with `_`). */
 export const CATALOG_SCOPE = '_catalog';
 
+/** The lines of pagestarts.map and pagelinks.map (pages.ts). */
+interface PageMaps {
+  starts: string;
+  links: string;
+}
+
 /**
  * The paginated lists (pages.ts): page bodies by path under pages/ (`catalog/<size>-<start>.json`,
  * `catalog/empty.json`, `tags/<name>/<size>-<start>.json`) and the two maps that find them.
  */
-export function renderPaginated(view: ViewFile): { files: Map<string, string>; starts: string; links: string } {
-  const files = new Map<string, string>();
-  const names = pluginNames(view);
-  const catalog = renderPages(CATALOG_SCOPE, names.map(repositoryName), (repositories) => catalogBody(repositories));
-  for (const [rel, text] of catalog.files) files.set(`${CATALOG_PAGES}/${rel}`, text);
-  files.set(`${CATALOG_PAGES}/empty.json`, catalogBody([]));
+export function renderPaginated(view: ViewFile): { files: Map<string, string> } & PageMaps {
+  const maps: PageMaps = { starts: '', links: '' };
+  const files = new Map(eachPaginated(pluginNames(view), tagsByName(view), maps));
+  return { files, ...maps };
+}
+
+/** renderPaginated one file at a time; `maps` holds the two maps' lines once the last file is out. */
+function* eachPaginated(names: string[], versions: Map<string, string[]>, maps: PageMaps): Generator<[string, string]> {
+  const catalog = yield* prefixed(
+    `${CATALOG_PAGES}/`,
+    eachPage(CATALOG_SCOPE, names.map(repositoryName), (repositories) => catalogBody(repositories)),
+  );
+  yield [`${CATALOG_PAGES}/empty.json`, catalogBody([])];
   let starts = catalog.starts;
   let links = catalog.links;
-  const versions = tagsByName(view);
   for (const name of names) {
-    const tags = renderPages(repositoryName(name), versions.get(name) ?? [], (page) => tagListBody(name, page));
-    for (const [rel, text] of tags.files) files.set(`${TAG_PAGES}/${name}/${rel}`, text);
+    const tags = yield* prefixed(
+      `${TAG_PAGES}/${name}/`,
+      eachPage(repositoryName(name), versions.get(name) ?? [], (page) => tagListBody(name, page)),
+    );
     starts += tags.starts;
     links += tags.links;
   }
-  return { files, starts, links };
+  maps.starts = starts;
+  maps.links = links;
+}
+
+/** The files of `files` with `prefix` before their paths; its return value. */
+function* prefixed<R>(prefix: string, files: Generator<[string, string], R>): Generator<[string, string], R> {
+  for (;;) {
+    const next = files.next();
+    if (next.done) return next.value;
+    yield [`${prefix}${next.value[0]}`, next.value[1]];
+  }
 }
 
 function mapLine(key: string, value: string): string {
@@ -117,7 +142,7 @@ function mapLine(key: string, value: string): string {
  *   pagelinks.map     <scope>|<size>|<start>                        ->  the page's last entry, when more follow
  * (<scope>: `_catalog`, or `plugins/<name>` for its tags)
  */
-export function renderMaps(view: ViewFile, paginated = renderPaginated(view)): Map<string, string> {
+export function renderMaps(view: ViewFile, paginated: PageMaps = renderPaginated(view)): Map<string, string> {
   const manifests = new Map<string, string>();
   const blobs = new Map<string, string>();
   for (const t of view.tags) {
@@ -150,10 +175,19 @@ export function renderMaps(view: ViewFile, paginated = renderPaginated(view)): M
  * tag lists, their pages and the Nginx maps. `pull` writes them, `verify` and an unchanged-view check compare them.
  */
 export function renderTextFiles(view: ViewFile): Map<string, string> {
-  const out = new Map<string, string>([[CATALOG_FILE, renderCatalog(view)]]);
-  for (const [rel, text] of renderTagList(view)) out.set(`${TAGS_DIR}/${rel}`, text);
-  const paginated = renderPaginated(view);
-  for (const [rel, text] of paginated.files) out.set(`${PAGES_DIR}/${rel}`, text);
-  for (const [file, text] of renderMaps(view, paginated)) out.set(`${MAPS_DIR}/${file}`, text);
-  return out;
+  return new Map(eachTextFile(view));
+}
+
+/**
+ * renderTextFiles one file at a time, in the same order: `verify` compares each with the file on disk
+ * and drops it (the view of 20,000 plugins has about 70,000 of them).
+ */
+export function* eachTextFile(view: ViewFile): Generator<[string, string]> {
+  yield [CATALOG_FILE, renderCatalog(view)];
+  const names = pluginNames(view);
+  const versions = tagsByName(view);
+  for (const [rel, text] of eachTagList(names, versions)) yield [`${TAGS_DIR}/${rel}`, text];
+  const maps: PageMaps = { starts: '', links: '' };
+  for (const [rel, text] of eachPaginated(names, versions, maps)) yield [`${PAGES_DIR}/${rel}`, text];
+  for (const [file, text] of renderMaps(view, maps)) yield [`${MAPS_DIR}/${file}`, text];
 }

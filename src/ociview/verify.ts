@@ -23,7 +23,7 @@ import {
   VIEW_FILE,
   VIEW_SCHEMA_VERSION,
 } from './layout';
-import { renderTextFiles, renderView } from './render';
+import { eachTextFile, renderView } from './render';
 
 const HINT = 'run `index <root>` (or `pull` again) to rewrite the OCI view';
 
@@ -65,7 +65,7 @@ export interface VerifyViewOptions {
 async function textProblems(dir: string, view: ViewFile): Promise<Array<{ message: string; file: string }>> {
   const out: Array<{ message: string; file: string }> = [];
   let done = 0;
-  for (const [rel, text] of renderTextFiles(view)) {
+  for (const [rel, text] of eachTextFile(view)) {
     const file = path.join(dir, rel);
     const got = readRegularFileSync(file, MAX_TEXT_BYTES)?.toString('utf8');
     if (got !== text)
@@ -77,6 +77,17 @@ async function textProblems(dir: string, view: ViewFile): Promise<Array<{ messag
 
 /** Text files compared between two turns of the event loop (see textProblems). */
 const TEXTS_PER_TURN = 256;
+
+/**
+ * view.json parsed, and whether it is in canonical form; throws when it is missing or not a view. Its
+ * text (18 MB at 20,000 versions) is not kept past this call.
+ */
+async function readView(file: string): Promise<{ view: ViewFile; canonical: boolean }> {
+  const text = await fs.promises.readFile(file, 'utf8');
+  const view = JSON.parse(text) as ViewFile;
+  if (view.schemaVersion !== VIEW_SCHEMA_VERSION || !Array.isArray(view.tags)) throw new Error('shape');
+  return { view, canonical: text === renderView(view) };
+}
 
 /**
  * `opts` may still be coming (a promise of what `verifyTree` reads): the view's own files are read and
@@ -93,10 +104,9 @@ export async function verifyOciView(
   let view: ViewFile;
   const viewFile = path.join(dir, VIEW_FILE);
   try {
-    const text = await fs.promises.readFile(viewFile, 'utf8');
-    view = JSON.parse(text) as ViewFile;
-    if (view.schemaVersion !== VIEW_SCHEMA_VERSION || !Array.isArray(view.tags)) throw new Error('shape');
-    if (text !== renderView(view)) fail(`${VIEW_FILE} is not in canonical form`, { file: viewFile });
+    const read = await readView(viewFile);
+    view = read.view;
+    if (!read.canonical) fail(`${VIEW_FILE} is not in canonical form`, { file: viewFile });
   } catch {
     await opts; // settled either way, so a failure of the tree's read is not left unobserved
     fail(`${OCI_DIR}/${VIEW_FILE} missing or invalid`, { file: viewFile });
