@@ -20,7 +20,13 @@ export type CpuTask =
   | FramedHashTask
   | { kind: 'lstat'; files: string[] }
   | { kind: 'folder-facts'; dirs: string[] }
-  | { kind: 'file-digests'; files: string[]; textUpTo: number };
+  | {
+      kind: 'file-digests';
+      files: string[];
+      textUpTo: number;
+      /** A file with other links is not read: its `inode` comes back instead (see FileDigest). */
+      skipLinked?: boolean;
+    };
 
 /**
  * The hashes of an OCI image made of two files with bytes around each (src/ociview/image.ts):
@@ -99,6 +105,11 @@ export interface FileDigest {
   size?: number;
   sha256?: string;
   text?: string;
+  /**
+   * `dev:ino` of a file not read because it has other links (`skipLinked`): the caller may know its
+   * hashes from another of its paths (`verify`: a kept image's wasm layer is plugin.wasm's inode).
+   */
+  inode?: string;
 }
 
 export type CpuReply =
@@ -321,12 +332,13 @@ function readText(file: string): { text: string } | Unreadable {
   }
 }
 
-function fileDigests(files: string[], textUpTo: number): FileDigest[] {
+function fileDigests(files: string[], textUpTo: number, skipLinked = false): FileDigest[] {
   return files.map((file) => {
     const opened = openNoFollow(file);
     if (typeof opened === 'string') return {};
     try {
       if (!opened.st.isFile()) return {};
+      if (skipLinked && opened.st.nlink > 1) return { inode: `${opened.st.dev}:${opened.st.ino}` };
       const bytes = readFd(opened.fd, opened.st.size);
       return {
         size: bytes.byteLength,
@@ -345,7 +357,7 @@ function fileDigests(files: string[], textUpTo: number): FileDigest[] {
 export function runCpuTask(task: CpuTask): CpuResult {
   if (task.kind === 'framed-hash') return framedHashes(task);
   if (task.kind === 'folder-facts') return folderFacts(task.dirs);
-  if (task.kind === 'file-digests') return fileDigests(task.files, task.textUpTo);
+  if (task.kind === 'file-digests') return fileDigests(task.files, task.textUpTo, task.skipLinked);
   if (task.kind === 'lstat')
     return task.files.map((f) => {
       const st = fs.lstatSync(f, { throwIfNoEntry: false });

@@ -32,14 +32,14 @@ const FILES_PER_TASK = 256;
 /** The view's text files are compared whole; none this tool writes comes near this size. */
 const MAX_TEXT_BYTES = 64 * 1024 * 1024;
 
-/** Size and sha256 of every file, read on the CPU pool's threads. */
-async function digestsOf(files: readonly string[]): Promise<Map<string, FileDigest>> {
+/** Size and sha256 of every file, read on the CPU pool's threads; with `skipLinked`, see FileDigest's `inode`. */
+async function digestsOf(files: readonly string[], skipLinked = false): Promise<Map<string, FileDigest>> {
   const parts: string[][] = [];
   for (let i = 0; i < files.length; i += FILES_PER_TASK) parts.push(files.slice(i, i + FILES_PER_TASK));
   const out = new Map<string, FileDigest>();
   await Promise.all(
     parts.map(async (part) => {
-      const got = (await cpuPool().run({ kind: 'file-digests', files: part, textUpTo: 0 })) as FileDigest[];
+      const got = (await cpuPool().run({ kind: 'file-digests', files: part, textUpTo: 0, skipLinked })) as FileDigest[];
       part.forEach((f, i) => out.set(f, got[i]));
     }),
   );
@@ -54,6 +54,11 @@ export interface VerifyViewOptions {
   framed?: ReadonlyMap<string, FramedHashes | undefined>;
   /** The tree's metadata as `verifyTree` read it (read again when not given). */
   metas?: readonly PluginMetadata[];
+  /**
+   * By `dev:ino`: size and sha256 of the tree's files with other links, as `verifyTree` read them; a
+   * blob that is one of them (a kept image's wasm layer) is not read again.
+   */
+  linked?: ReadonlyMap<string, { size: number; sha256: string }>;
 }
 
 /**
@@ -116,14 +121,17 @@ export async function verifyOciView(
   // text files are compared on this thread meanwhile.
   const manifestFile = (x: { digest: string; mediaType: string }) => path.join(dir, MANIFESTS_DIR, manifestFileName(x));
   const blobFile = (digest: string) => path.join(dir, BLOBS_DIR, hexOf(digest));
-  const reading = digestsOf([
-    ...new Set(
-      view.tags.flatMap((t) => [
-        ...t.manifests.filter((x) => MANIFEST_KINDS[x.mediaType]).map(manifestFile),
-        ...t.blobs.map((b) => blobFile(b.digest)),
-      ]),
-    ),
-  ]);
+  const reading = digestsOf(
+    [
+      ...new Set(
+        view.tags.flatMap((t) => [
+          ...t.manifests.filter((x) => MANIFEST_KINDS[x.mediaType]).map(manifestFile),
+          ...t.blobs.map((b) => blobFile(b.digest)),
+        ]),
+      ),
+    ],
+    true,
+  );
   reading.catch(() => undefined); // awaited below; observed now in case this function fails before then
   const texts = await textProblems(dir, view);
   const tree = await opts;
@@ -132,6 +140,13 @@ export async function verifyOciView(
   for (const [k, m] of metas)
     if (!tagged.has(k)) fail(`plugin version ${k} has no tag in the OCI view`, { plugin: m.name, version: m.version });
   const read = await reading;
+  // A file with other links that the tree's read did not hash (no tree file is that inode) is read now.
+  const again = [...read].filter(([f, d]) => {
+    const known = d.inode === undefined ? undefined : tree.linked?.get(d.inode);
+    if (known) read.set(f, known);
+    return d.inode !== undefined && !known;
+  });
+  for (const [f, d] of await digestsOf(again.map(([f]) => f))) read.set(f, d);
   const checkedBlobs = new Map<string, boolean>();
   for (const t of view.tags) {
     const ctx = { plugin: t.name, version: t.version };

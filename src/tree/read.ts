@@ -316,8 +316,9 @@ function indexShapeProblem(value: unknown): string | undefined {
  * Verifies every version folder and index.json; no problems means the tree is sound. `changed`: the
  * `name@version` folders whose plugin.wasm or .gz differ from their metadata, so a caller can leave
  * out what follows from them (the OCI view's manifests of those versions); `framed`: by `name/version`,
- * the framed hashes of its two files as read here, and `metas` the metadata read, for the OCI view's
- * check (ociview/verify.ts).
+ * the framed hashes of its two files as read here, `metas` the metadata read, and `linked` (by
+ * `dev:ino`) the size and sha256 of each file read here that has other links, for the OCI view's check
+ * (ociview/verify.ts), which reads none of them again.
  */
 export async function verifyTree(root: string): Promise<{
   checked: number;
@@ -325,6 +326,7 @@ export async function verifyTree(root: string): Promise<{
   changed: ReadonlySet<string>;
   framed: ReadonlyMap<string, FramedHashes | undefined>;
   metas: PluginMetadata[];
+  linked: ReadonlyMap<string, { size: number; sha256: string }>;
 }> {
   cpuPool().warm(); // the workers start while the folders are listed
   const dirs = await listVersionDirs(root);
@@ -346,6 +348,7 @@ export async function verifyTree(root: string): Promise<{
     if (m) metas.push(m);
     // What the OCI view's check needs of this folder's files (verify.ts): read here, not again.
     if (m) hashes.framed.set(`${v.name}/${v.version}`, framedOf(facts[i]));
+    hashes.learnLinked(facts[i]);
     facts[i] = DONE; // its texts and hashes are not needed again: a large tree's are not all held to the end
   }
   // The set of versions must be servable as one (contract/plugin-identity.ts): Nginx would refuse
@@ -455,5 +458,12 @@ export async function verifyTree(root: string): Promise<{
     }
   }
   problems.push(...(await verifyInventory(root)));
-  return { checked: dirs.length, problems, changed: hashes.changed, framed: hashes.framed, metas };
+  return {
+    checked: dirs.length,
+    problems,
+    changed: hashes.changed,
+    framed: hashes.framed,
+    metas,
+    linked: hashes.linked,
+  };
 }
