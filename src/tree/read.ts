@@ -174,8 +174,18 @@ function framedOf(facts: FolderFacts): FramedHashes | undefined {
   };
 }
 
-/** The problems of one folder from what was read of it (its FolderFacts). */
-async function problemsOf(v: VersionDir, facts: FolderFacts, hashes: InodeHashes): Promise<VerifyError[]> {
+/** A folder's metadata.json as read, parsed (undefined when missing or invalid). */
+function metadataOf(facts: FolderFacts): PluginMetadata | undefined {
+  return facts.metadataJson === undefined ? undefined : parseMetadata(facts.metadataJson);
+}
+
+/** The problems of one folder from what was read of it (its FolderFacts; `m` its metadata, parsed once). */
+async function problemsOf(
+  v: VersionDir,
+  facts: FolderFacts,
+  hashes: InodeHashes,
+  m: PluginMetadata | undefined = metadataOf(facts),
+): Promise<VerifyError[]> {
   const ctx = { plugin: v.name, version: v.version };
   const problems: VerifyError[] = [];
   const fail = (
@@ -183,7 +193,6 @@ async function problemsOf(v: VersionDir, facts: FolderFacts, hashes: InodeHashes
     msg: string,
     hint: string = 'run `pull` again to republish it, or `index` to rebuild metadata for hand-placed files',
   ) => problems.push(new VerifyError({ code, message: msg, context: ctx, hint }));
-  const m = facts.metadataJson === undefined ? undefined : parseMetadata(facts.metadataJson);
   if (!m) {
     fail('E_VERIFY_METADATA', `${METADATA_JSON} missing or invalid`);
     return problems;
@@ -342,9 +351,8 @@ export async function verifyTree(root: string): Promise<{
   const facts = await reading;
   dirs.forEach((v, i) => hashes.learnFacts(v.dir, facts[i]));
   for (const [i, v] of dirs.entries()) {
-    problems.push(...(await problemsOf(v, facts[i], hashes)));
-    const json = facts[i].metadataJson;
-    const m = json === undefined ? undefined : parseMetadata(json);
+    const m = metadataOf(facts[i]);
+    problems.push(...(await problemsOf(v, facts[i], hashes, m)));
     if (m) metas.push(m);
     // What the OCI view's check needs of this folder's files (verify.ts): read here, not again.
     if (m) hashes.framed.set(`${v.name}/${v.version}`, framedOf(facts[i]));
