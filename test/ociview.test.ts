@@ -10,6 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { closeCpuPool } from '../src/content/cpu-pool';
+import { runCpuTask } from '../src/content/cpu-worker';
 import type { PluginEntry } from '../src/inputs/types';
 import { createLayoutClient } from '../src/oci/client';
 import { OciLayout } from '../src/oci/layout/layout';
@@ -21,6 +22,7 @@ import { verifyOciView } from '../src/ociview/verify';
 import { assertOciDirIsOurs, readView, writeOciView } from '../src/ociview/write';
 import { runPull } from '../src/pipeline/pull';
 import { publishVersion, removeVersion, writeIndex } from '../src/tree/publish';
+import { verifyTree } from '../src/tree/read';
 import { VerifiedFiles } from '../src/tree/verified-files';
 import { fileEntry, LayoutImage, layoutEntry, writeOciLayout } from './support/oci-layout';
 import { editInPlace, treeState, wasmVariant } from './support/tree-state';
@@ -301,4 +303,27 @@ test('tag digests for `wasmplugins --oci`: the image manifest of each version as
   expect(() => tagDigestsFromTree(path.join(work, 'nothing-here'), [])).toThrow(
     expect.objectContaining({ code: 'E_OCI_VIEW_MISSING' }),
   );
+});
+
+test("verify hashes a kept image's wasm layer once: its blob is plugin.wasm's inode, read with the tree", async () => {
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const root = path.join(work, 'linked');
+  await pullInto(root);
+  const wasm = path.join(root, 'plugins/add-header/1.0.0/plugin.wasm');
+  const blob = path.join(root, 'oci/blobs', sha(A));
+  const st = fs.statSync(wasm);
+  expect(fs.statSync(blob).ino).toBe(st.ino);
+  // The OCI view's read of the blob skips it, and the tree's read of plugin.wasm gives its hashes.
+  const inode = `${st.dev}:${st.ino}`;
+  expect(runCpuTask({ kind: 'file-digests', files: [blob], textUpTo: 0, skipLinked: true })).toEqual([{ inode }]);
+  const tree = await verifyTree(root);
+  expect(tree.linked.get(inode)).toEqual({ size: A.length, sha256: sha(A) });
+  expect(await verifyOciView(root, tree)).toEqual([]);
+  // Changed through either path, the blob is found changed just as when it is read on its own.
+  editInPlace(wasm, wasmVariant(BASE, 'view-a-changed'));
+  const alone = (await verifyOciView(root)).map((e) => e.message);
+  expect(alone).toContainEqual(
+    expect.stringMatching(/^blob sha256:[0-9a-f]{64} is missing or does not hash to its name$/),
+  );
+  expect((await verifyOciView(root, verifyTree(root))).map((e) => e.message)).toEqual(alone);
 });

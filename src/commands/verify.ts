@@ -7,12 +7,15 @@ import { CliOutput } from './output';
 
 export async function verifyCommand(root: string, flags: { json?: boolean } = {}): Promise<void> {
   const o = new CliOutput('verify', Boolean(flags.json));
-  const { checked, problems, changed, framed, metas } = await verifyTree(root);
+  // The OCI view's files are read while the tree's are (both on the CPU pool, its text files on this
+  // thread); its tags are checked against the tree once that is read.
+  const tree = verifyTree(root);
+  const [{ checked, problems, changed }, view] = await Promise.all([tree, verifyOciView(root, tree)]);
   // The OCI view's manifest of a version whose files changed differs as a consequence: the line about
   // the changed file says it all (and `pull` again rewrites both).
   const follows = (p: { code: string; context: { plugin?: string; version?: string } }) =>
     p.code === 'E_VERIFY_OCI' && changed.has(`${p.context.plugin}@${p.context.version}`);
-  problems.push(...(await verifyOciView(root, { framed, metas })).filter((p) => !follows(p)));
+  problems.push(...view.filter((p) => !follows(p)));
   const areas = o.problems(problems);
   o.finish({
     areas,

@@ -26,9 +26,23 @@ interface Job {
 
 interface Slot {
   worker: Worker;
-  job?: Job;
+  /** Jobs sent to this worker, in order: it answers them in that order. */
+  jobs: Job[];
   idleTimer?: NodeJS.Timeout;
 }
+
+/**
+ * Jobs sent ahead to each worker: the next one is already in the worker's own queue when it answers
+ * one, so it never waits for the main thread to hand it on (the main thread may be busy with its own
+ * share of the work, e.g. `verify` comparing the OCI view's files while the workers hash).
+ */
+const JOBS_IN_FLIGHT = 2;
+
+/**
+ * A worker's young generation (V8's default: up to 48 MB per thread): its tasks' objects live for one
+ * task, so a few MB serve as well and keep every command's peak memory down (the 20,000-version verify).
+ */
+const WORKER_OPTIONS = { resourceLimits: { maxYoungGenerationSizeMb: 8 } };
 
 /**
  * This module runs as TypeScript only when jest (ts-jest) loads the sources. jest's transform does
@@ -39,10 +53,13 @@ interface Slot {
  * inside the worker's own code, so no bundler (scripts/package-cli.js) sees it.
  */
 function startWorker(): Worker {
-  if (path.extname(__filename) !== '.ts') return new Worker(compiledModule('content', 'cpu-worker'));
+  if (path.extname(__filename) !== '.ts') return new Worker(compiledModule('content', 'cpu-worker'), WORKER_OPTIONS);
   const load = (request: string) =>
     `require('module').createRequire(${JSON.stringify(packageFile('package.json'))})(${JSON.stringify(request)});`;
-  return new Worker(load('sucrase/register/ts') + load(path.join(__dirname, 'cpu-worker.ts')), { eval: true });
+  return new Worker(load('sucrase/register/ts') + load(path.join(__dirname, 'cpu-worker.ts')), {
+    ...WORKER_OPTIONS,
+    eval: true,
+  });
 }
 
 export class CpuPool {
@@ -74,6 +91,18 @@ export class CpuPool {
     return this.run({ kind: 'framed-hash', ...task }) as Promise<FramedHashes>;
   }
 
+  /**
+   * Starts every worker now, so their start (loading the worker's code) overlaps what the caller does
+   * before its first job; idle, they stop after `idleMs` as usual.
+   */
+  warm(): void {
+    while (this.slots.length < this.size) {
+      const slot = this.spawn();
+      slot.worker.unref();
+      this.retireWhenIdle(slot);
+    }
+  }
+
   /** Stops every worker; queued and running jobs are rejected. The pool restarts lazily if used again. */
   async close(): Promise<void> {
     const slots = this.slots;
@@ -82,7 +111,7 @@ export class CpuPool {
     await Promise.all(
       slots.map(async (s) => {
         clearTimeout(s.idleTimer);
-        s.job?.reject(new Error('cpu pool closed'));
+        for (const j of s.jobs.splice(0)) j.reject(new Error('cpu pool closed'));
         await s.worker.terminate();
       }),
     );
@@ -90,11 +119,17 @@ export class CpuPool {
 
   private pump(): void {
     while (this.queue.length) {
-      let slot = this.slots.find((s) => !s.job);
+      // The least busy worker, a new one while the pool is not full, then a second job for each.
+      const least = this.slots.reduce<Slot | undefined>(
+        (a, s) => (!a || s.jobs.length < a.jobs.length ? s : a),
+        undefined,
+      );
+      let slot = least && least.jobs.length === 0 ? least : undefined;
       if (!slot && this.slots.length < this.size) slot = this.spawn();
+      if (!slot && least && least.jobs.length < JOBS_IN_FLIGHT) slot = least;
       if (!slot) return;
       const job = this.queue.shift() as Job;
-      slot.job = job;
+      slot.jobs.push(job);
       clearTimeout(slot.idleTimer);
       slot.worker.ref();
       slot.worker.postMessage({ id: job.id, task: job.task });
@@ -104,7 +139,7 @@ export class CpuPool {
   private retireWhenIdle(slot: Slot): void {
     clearTimeout(slot.idleTimer);
     slot.idleTimer = setTimeout(() => {
-      if (slot.job || !this.slots.includes(slot)) return;
+      if (slot.jobs.length || !this.slots.includes(slot)) return;
       this.slots = this.slots.filter((s) => s !== slot);
       void slot.worker.terminate();
     }, this.idleMs);
@@ -112,13 +147,14 @@ export class CpuPool {
   }
 
   private spawn(): Slot {
-    const slot: Slot = { worker: startWorker() };
+    const slot: Slot = { worker: startWorker(), jobs: [] };
     slot.worker.on('message', (reply: CpuReply) => {
-      const job = slot.job;
-      slot.job = undefined;
-      slot.worker.unref();
-      this.retireWhenIdle(slot);
-      if (job && job.id === reply.id) {
+      const job = slot.jobs[0]?.id === reply.id ? slot.jobs.shift() : undefined;
+      if (!slot.jobs.length) {
+        slot.worker.unref();
+        this.retireWhenIdle(slot);
+      }
+      if (job) {
         if (reply.ok) job.resolve(reply.value);
         // An error cannot cross threads: the worker sends its fields and it is built again here, once.
         // Its context is what the task named (`where`); checks shared by several plugins name none,
@@ -140,8 +176,8 @@ export class CpuPool {
     const drop = (err: unknown) => {
       clearTimeout(slot.idleTimer);
       this.slots = this.slots.filter((s) => s !== slot);
-      slot.job?.reject(err instanceof Error ? err : new Error(`cpu worker stopped: ${String(err)}`));
-      slot.job = undefined;
+      for (const j of slot.jobs.splice(0))
+        j.reject(err instanceof Error ? err : new Error(`cpu worker stopped: ${String(err)}`));
       this.pump();
     };
     slot.worker.on('error', drop);

@@ -20,7 +20,13 @@ export type CpuTask =
   | FramedHashTask
   | { kind: 'lstat'; files: string[] }
   | { kind: 'folder-facts'; dirs: string[] }
-  | { kind: 'file-digests'; files: string[]; textUpTo: number };
+  | {
+      kind: 'file-digests';
+      files: string[];
+      textUpTo: number;
+      /** A file with other links is not read: its `inode` comes back instead (see FileDigest). */
+      skipLinked?: boolean;
+    };
 
 /**
  * The hashes of an OCI image made of two files with bytes around each (src/ociview/image.ts):
@@ -99,6 +105,11 @@ export interface FileDigest {
   size?: number;
   sha256?: string;
   text?: string;
+  /**
+   * `dev:ino` of a file not read because it has other links (`skipLinked`): the caller may know its
+   * hashes from another of its paths (`verify`: a kept image's wasm layer is plugin.wasm's inode).
+   */
+  inode?: string;
 }
 
 export type CpuReply =
@@ -233,29 +244,37 @@ function folderFacts(dirs: string[]): FolderFacts[] {
     let frame = frames.get(frameKey);
     if (!frame) frames.set(frameKey, (frame = imageFrames(framing.size, framing.created)));
     const f = frame;
+    // The wasm's bytes as read for this folder (not when its inode was read for an earlier one): the
+    // .gz's decoded bytes are compared with them, and hashed only when they differ.
+    let wasmRead: { bytes: Buffer; sha256: string } | undefined;
+    const wasm = onceByInode(wasmByInode, `${dir}/${WASM_FILE}`, frameKey, (fd, st) => {
+      if (!st.isFile()) return 'not-file';
+      if (st.size > MAX_WASM_BYTES) return 'too-big';
+      const bytes = readFd(fd, st.size);
+      const sha256 = sha256Of(bytes);
+      wasmRead = { bytes, sha256 };
+      return {
+        ...fileId(st),
+        size: bytes.byteLength,
+        sha256,
+        md5: crypto.createHash('md5').update(bytes).digest('hex'),
+        framedSha256: sha256Of(f.aHead, bytes, f.aTail),
+      };
+    });
     return {
       metadataJson,
       metadataJsonIsLink,
       metadataTxt: readText(`${dir}/${METADATA_TXT}`),
-      wasm: onceByInode(wasmByInode, `${dir}/${WASM_FILE}`, frameKey, (fd, st) => {
-        if (!st.isFile()) return 'not-file';
-        if (st.size > MAX_WASM_BYTES) return 'too-big';
-        const bytes = readFd(fd, st.size);
-        return {
-          ...fileId(st),
-          size: bytes.byteLength,
-          sha256: sha256Of(bytes),
-          md5: crypto.createHash('md5').update(bytes).digest('hex'),
-          framedSha256: sha256Of(f.aHead, bytes, f.aTail),
-        };
-      }),
+      wasm,
       gz: onceByInode(gzByInode, `${dir}/${GZ_FILE}`, frameKey, (fd, st) => {
         if (!st.isFile() || st.size > MAX_WASM_BYTES) return fileId(st);
         const bytes = readFd(fd, st.size);
         let decoded: { size: number; sha256: string } | 'corrupt' | 'oversize';
         try {
           const raw = zlib.gunzipSync(bytes, { maxOutputLength: Math.max(1, framing.size) });
-          decoded = { size: raw.byteLength, sha256: sha256Of(raw) };
+          // Equal bytes have the wasm's sha256: a compare costs a fraction of a hash of 12 MB.
+          const same = wasmRead !== undefined && raw.equals(wasmRead.bytes);
+          decoded = { size: raw.byteLength, sha256: same && wasmRead ? wasmRead.sha256 : sha256Of(raw) };
         } catch (err) {
           decoded = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' ? 'oversize' : 'corrupt';
         }
@@ -313,12 +332,13 @@ function readText(file: string): { text: string } | Unreadable {
   }
 }
 
-function fileDigests(files: string[], textUpTo: number): FileDigest[] {
+function fileDigests(files: string[], textUpTo: number, skipLinked = false): FileDigest[] {
   return files.map((file) => {
     const opened = openNoFollow(file);
     if (typeof opened === 'string') return {};
     try {
       if (!opened.st.isFile()) return {};
+      if (skipLinked && opened.st.nlink > 1) return { inode: `${opened.st.dev}:${opened.st.ino}` };
       const bytes = readFd(opened.fd, opened.st.size);
       return {
         size: bytes.byteLength,
@@ -337,7 +357,7 @@ function fileDigests(files: string[], textUpTo: number): FileDigest[] {
 export function runCpuTask(task: CpuTask): CpuResult {
   if (task.kind === 'framed-hash') return framedHashes(task);
   if (task.kind === 'folder-facts') return folderFacts(task.dirs);
-  if (task.kind === 'file-digests') return fileDigests(task.files, task.textUpTo);
+  if (task.kind === 'file-digests') return fileDigests(task.files, task.textUpTo, task.skipLinked);
   if (task.kind === 'lstat')
     return task.files.map((f) => {
       const st = fs.lstatSync(f, { throwIfNoEntry: false });

@@ -42,3 +42,28 @@ export const close = settled((fd: number) => fs.closeSync(fd));
 
 /** A directory's entries with their types (a tree walk's readdir). */
 export const readdirTypes = settled((dir: string) => fs.readdirSync(dir, { withFileTypes: true }));
+
+/**
+ * A regular file's bytes in one synchronous read, never through a symlink (O_NOFOLLOW); undefined
+ * when it is absent, a symlink, not a regular file, unreadable, or over `limit` bytes.
+ */
+export function readRegularFileSync(file: string, limit: number): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size > limit) return undefined;
+    const bytes = Buffer.allocUnsafe(st.size);
+    let got = 0;
+    for (let n = 1; n > 0 && got < bytes.length; got += n) n = fs.readSync(fd, bytes, got, bytes.length - got, got);
+    return bytes.subarray(0, got);
+  } catch {
+    return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -44,10 +44,24 @@ export interface ImageFrames {
   bTail: Buffer;
 }
 
-/** The frames of a module of `wasmSize` bytes made at `created` (RFC 3339; the tar mtime is its second). */
+/**
+ * The gzip member of each trailer, by its length: the trailer depends on the size modulo 512 only, so
+ * a tree of thousands of modules needs at most 512 of them (`verify` frames every module, and a
+ * deflate call costs more than hashing a small module). Shared buffers: read only.
+ */
+const gzippedTrailers = new Map<number, { tail: Buffer; gz: Buffer }>();
+
+function trailerFrames(size: number): { tail: Buffer; gz: Buffer } {
+  const tail = tarTrailer(size);
+  let known = gzippedTrailers.get(tail.length);
+  if (!known) gzippedTrailers.set(tail.length, (known = { tail, gz: gzipChunkedSync(tail) }));
+  return known;
+}
+
+/** The frames of a module of `wasmSize` bytes made at `created` (RFC 3339; the tar mtime is its second). Read only. */
 export function imageFrames(wasmSize: number, created: string): ImageFrames {
   const mtime = Math.floor(new Date(created).getTime() / 1000);
   const head = tarHeader(WASM_FILE, wasmSize, mtime);
-  const tail = tarTrailer(wasmSize);
-  return { aHead: head, aTail: tail, bHead: gzipChunkedSync(head), bTail: gzipChunkedSync(tail) };
+  const tail = trailerFrames(wasmSize);
+  return { aHead: head, aTail: tail.tail, bHead: gzipChunkedSync(head), bTail: tail.gz };
 }

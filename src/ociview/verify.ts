@@ -7,6 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { VerifyError } from '../errors';
 import { cpuPool } from '../content/cpu-pool';
+import { readRegularFileSync } from '../content/fs-fast';
 import type { FileDigest, FramedHashes } from '../content/cpu-worker';
 import { GZ_FILE, PLUGINS_DIR, PluginMetadata, WASM_FILE } from '../contract/tree-format';
 import { readAllMetadata } from '../tree/read';
@@ -22,7 +23,7 @@ import {
   VIEW_FILE,
   VIEW_SCHEMA_VERSION,
 } from './layout';
-import { renderTextFiles, renderView } from './render';
+import { eachTextFile, renderView } from './render';
 
 const HINT = 'run `index <root>` (or `pull` again) to rewrite the OCI view';
 
@@ -31,14 +32,14 @@ const FILES_PER_TASK = 256;
 /** The view's text files are compared whole; none this tool writes comes near this size. */
 const MAX_TEXT_BYTES = 64 * 1024 * 1024;
 
-/** Size, sha256 and (up to `textUpTo` bytes) text of every file, read on the CPU pool's threads. */
-async function digestsOf(files: readonly string[], textUpTo = 0): Promise<Map<string, FileDigest>> {
+/** Size and sha256 of every file, read on the CPU pool's threads; with `skipLinked`, see FileDigest's `inode`. */
+async function digestsOf(files: readonly string[], skipLinked = false): Promise<Map<string, FileDigest>> {
   const parts: string[][] = [];
   for (let i = 0; i < files.length; i += FILES_PER_TASK) parts.push(files.slice(i, i + FILES_PER_TASK));
   const out = new Map<string, FileDigest>();
   await Promise.all(
     parts.map(async (part) => {
-      const got = (await cpuPool().run({ kind: 'file-digests', files: part, textUpTo })) as FileDigest[];
+      const got = (await cpuPool().run({ kind: 'file-digests', files: part, textUpTo: 0, skipLinked })) as FileDigest[];
       part.forEach((f, i) => out.set(f, got[i]));
     }),
   );
@@ -53,9 +54,54 @@ export interface VerifyViewOptions {
   framed?: ReadonlyMap<string, FramedHashes | undefined>;
   /** The tree's metadata as `verifyTree` read it (read again when not given). */
   metas?: readonly PluginMetadata[];
+  /**
+   * By `dev:ino`: size and sha256 of the tree's files with other links, as `verifyTree` read them; a
+   * blob that is one of them (a kept image's wasm layer) is not read again.
+   */
+  linked?: ReadonlyMap<string, { size: number; sha256: string }>;
 }
 
-export async function verifyOciView(root: string, opts: VerifyViewOptions = {}): Promise<VerifyError[]> {
+/**
+ * The problems of the view's text files (catalog, tag lists, pages, Nginx maps) against what view.json
+ * renders. They are small, so the main thread reads each with one synchronous call and compares it
+ * (no hash, no copy between threads) while the pool's threads hash manifests, blobs and the tree; it
+ * yields every TEXTS_PER_TURN files so the pool's replies are handed on without waiting for it.
+ */
+async function textProblems(dir: string, view: ViewFile): Promise<Array<{ message: string; file: string }>> {
+  const out: Array<{ message: string; file: string }> = [];
+  let done = 0;
+  for (const [rel, text] of eachTextFile(view)) {
+    const file = path.join(dir, rel);
+    const got = readRegularFileSync(file, MAX_TEXT_BYTES)?.toString('utf8');
+    if (got !== text)
+      out.push({ message: `${OCI_DIR}/${rel} ${got === undefined ? 'is missing' : 'does not match view.json'}`, file });
+    if (++done % TEXTS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return out;
+}
+
+/** Text files compared between two turns of the event loop (see textProblems). */
+const TEXTS_PER_TURN = 256;
+
+/**
+ * view.json parsed, and whether it is in canonical form; throws when it is missing or not a view. Its
+ * text (18 MB at 20,000 versions) is not kept past this call.
+ */
+async function readView(file: string): Promise<{ view: ViewFile; canonical: boolean }> {
+  const text = await fs.promises.readFile(file, 'utf8');
+  const view = JSON.parse(text) as ViewFile;
+  if (view.schemaVersion !== VIEW_SCHEMA_VERSION || !Array.isArray(view.tags)) throw new Error('shape');
+  return { view, canonical: text === renderView(view) };
+}
+
+/**
+ * `opts` may still be coming (a promise of what `verifyTree` reads): the view's own files are read and
+ * compared meanwhile, and the tags are checked once it is there.
+ */
+export async function verifyOciView(
+  root: string,
+  opts: VerifyViewOptions | PromiseLike<VerifyViewOptions> = {},
+): Promise<VerifyError[]> {
   const dir = path.join(root, OCI_DIR);
   const problems: VerifyError[] = [];
   const fail = (message: string, context: { plugin?: string; version?: string; file?: string } = {}) =>
@@ -63,29 +109,44 @@ export async function verifyOciView(root: string, opts: VerifyViewOptions = {}):
   let view: ViewFile;
   const viewFile = path.join(dir, VIEW_FILE);
   try {
-    const text = await fs.promises.readFile(viewFile, 'utf8');
-    view = JSON.parse(text) as ViewFile;
-    if (view.schemaVersion !== VIEW_SCHEMA_VERSION || !Array.isArray(view.tags)) throw new Error('shape');
-    if (text !== renderView(view)) fail(`${VIEW_FILE} is not in canonical form`, { file: viewFile });
+    const read = await readView(viewFile);
+    view = read.view;
+    if (!read.canonical) fail(`${VIEW_FILE} is not in canonical form`, { file: viewFile });
   } catch {
+    await opts; // settled either way, so a failure of the tree's read is not left unobserved
     fail(`${OCI_DIR}/${VIEW_FILE} missing or invalid`, { file: viewFile });
     return problems;
   }
-  const metas = new Map((opts.metas ?? (await readAllMetadata(root))).map((m) => [`${m.name}/${m.version}`, m]));
+  // Every manifest and blob file is read once, on the CPU pool, before the tags are checked; the
+  // text files are compared on this thread meanwhile.
+  const manifestFile = (x: { digest: string; mediaType: string }) => path.join(dir, MANIFESTS_DIR, manifestFileName(x));
+  const blobFile = (digest: string) => path.join(dir, BLOBS_DIR, hexOf(digest));
+  const reading = digestsOf(
+    [
+      ...new Set(
+        view.tags.flatMap((t) => [
+          ...t.manifests.filter((x) => MANIFEST_KINDS[x.mediaType]).map(manifestFile),
+          ...t.blobs.map((b) => blobFile(b.digest)),
+        ]),
+      ),
+    ],
+    true,
+  );
+  reading.catch(() => undefined); // awaited below; observed now in case this function fails before then
+  const texts = await textProblems(dir, view);
+  const tree = await opts;
+  const metas = new Map((tree.metas ?? (await readAllMetadata(root))).map((m) => [`${m.name}/${m.version}`, m]));
   const tagged = new Set(view.tags.map((t) => `${t.name}/${t.version}`));
   for (const [k, m] of metas)
     if (!tagged.has(k)) fail(`plugin version ${k} has no tag in the OCI view`, { plugin: m.name, version: m.version });
-  // Every manifest and blob file is read once, on the CPU pool, before the tags are checked.
-  const manifestFile = (x: { digest: string; mediaType: string }) => path.join(dir, MANIFESTS_DIR, manifestFileName(x));
-  const blobFile = (digest: string) => path.join(dir, BLOBS_DIR, hexOf(digest));
-  const read = await digestsOf([
-    ...new Set(
-      view.tags.flatMap((t) => [
-        ...t.manifests.filter((x) => MANIFEST_KINDS[x.mediaType]).map(manifestFile),
-        ...t.blobs.map((b) => blobFile(b.digest)),
-      ]),
-    ),
-  ]);
+  const read = await reading;
+  // A file with other links that the tree's read did not hash (no tree file is that inode) is read now.
+  const again = [...read].filter(([f, d]) => {
+    const known = d.inode === undefined ? undefined : tree.linked?.get(d.inode);
+    if (known) read.set(f, known);
+    return d.inode !== undefined && !known;
+  });
+  for (const [f, d] of await digestsOf(again.map(([f]) => f))) read.set(f, d);
   const checkedBlobs = new Map<string, boolean>();
   for (const t of view.tags) {
     const ctx = { plugin: t.name, version: t.version };
@@ -120,7 +181,7 @@ export async function verifyOciView(root: string, opts: VerifyViewOptions = {}):
         fail(`kept source manifest ${t.digest} does not name ${WASM_FILE} (sha256:${m.sha256})`, ctx);
     } else {
       const vdir = path.join(root, PLUGINS_DIR, t.name, t.version);
-      const framed = opts.framed?.get(`${t.name}/${t.version}`);
+      const framed = tree.framed?.get(`${t.name}/${t.version}`);
       const image = framed
         ? imageOf(framed, m.created)
         : await buildImage(path.join(vdir, WASM_FILE), path.join(vdir, GZ_FILE), m.size, m.created).catch(
@@ -133,17 +194,6 @@ export async function verifyOciView(root: string, opts: VerifyViewOptions = {}):
         );
     }
   }
-  const texts = [...renderTextFiles(view)];
-  const onDisk = await digestsOf(
-    texts.map(([rel]) => path.join(dir, rel)),
-    MAX_TEXT_BYTES,
-  );
-  for (const [rel, text] of texts) {
-    const got = onDisk.get(path.join(dir, rel))?.text;
-    if (got !== text)
-      fail(`${OCI_DIR}/${rel} ${got === undefined ? 'is missing' : 'does not match view.json'}`, {
-        file: path.join(dir, rel),
-      });
-  }
+  for (const t of texts) fail(t.message, { file: t.file });
   return problems;
 }

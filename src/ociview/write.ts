@@ -38,7 +38,7 @@ import {
   VIEW_FILE,
   VIEW_SCHEMA_VERSION,
 } from './layout';
-import { renderTextFiles, renderView } from './render';
+import { eachTextFile, renderTextFiles, renderView } from './render';
 
 export interface WriteViewOptions {
   /** Source manifests and side blobs fetched by this run, by top-level manifest digest. */
@@ -470,7 +470,7 @@ async function stillCurrent(
   if (!current) return false;
   // One file at a time, rendered as it is compared: the reads are synchronous (fs-fast.ts), so reading
   // several at once would only hold more of them in memory.
-  for (const [rel, body] of renderTextFiles(view)) if (!(await sameText(path.join(prior.dir, rel), body))) return false;
+  for (const [rel, body] of eachTextFile(view)) if (!(await sameText(path.join(prior.dir, rel), body))) return false;
   return true;
 }
 

@@ -97,6 +97,20 @@ export class InodeHashes {
     return true;
   }
 
+  /**
+   * By `dev:ino`: the size and sha256 of each plugin.wasm and .gz read by readFolderFacts that has
+   * other links (a kept source image's wasm layer in oci/blobs is plugin.wasm's inode), so the OCI
+   * view's check does not read that inode again.
+   */
+  readonly linked = new Map<string, { size: number; sha256: string }>();
+
+  /** Records a folder's files that have other links in `linked`. */
+  learnLinked(facts: FolderFacts): void {
+    for (const f of [facts.wasm, facts.gz])
+      if (typeof f !== 'string' && f.file && f.nlink > 1 && f.sha256 !== undefined)
+        this.linked.set(`${f.dev}:${f.ino}`, { size: f.size, sha256: f.sha256 });
+  }
+
   /** `name@version` of every folder whose plugin.wasm or .gz differs from its metadata (reported or not). */
   readonly changed = new Set<string>();
 

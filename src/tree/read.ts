@@ -20,6 +20,7 @@ import {
 import { clashLine, identityClashes, SAFE_SEGMENT } from '../contract/plugin-identity';
 import { sha256OfFile } from '../content/fsutil';
 import { mapLimit, TREE_READ_CONCURRENCY } from '../content/pool';
+import { cpuPool } from '../content/cpu-pool';
 import { checkGzipOf } from '../content/gzip-check';
 import { InodeHashes } from './inode-hashes';
 import { readFolderFacts } from './folder-facts';
@@ -208,8 +209,18 @@ function framedOf(facts: FolderFacts): FramedHashes | undefined {
   };
 }
 
-/** The problems of one folder from what was read of it (its FolderFacts). */
-async function problemsOf(v: VersionDir, facts: FolderFacts, hashes: InodeHashes): Promise<VerifyError[]> {
+/** A folder's metadata.json as read, parsed (undefined when missing or invalid). */
+function metadataOf(facts: FolderFacts): PluginMetadata | undefined {
+  return facts.metadataJson === undefined ? undefined : parseMetadata(facts.metadataJson);
+}
+
+/** The problems of one folder from what was read of it (its FolderFacts; `m` its metadata, parsed once). */
+async function problemsOf(
+  v: VersionDir,
+  facts: FolderFacts,
+  hashes: InodeHashes,
+  m: PluginMetadata | undefined = metadataOf(facts),
+): Promise<VerifyError[]> {
   const ctx = { plugin: v.name, version: v.version };
   const problems: VerifyError[] = [];
   const fail = (
@@ -217,7 +228,6 @@ async function problemsOf(v: VersionDir, facts: FolderFacts, hashes: InodeHashes
     msg: string,
     hint: string = 'run `pull` again to republish it, or `index` to rebuild metadata for hand-placed files',
   ) => problems.push(new VerifyError({ code, message: msg, context: ctx, hint }));
-  const m = facts.metadataJson === undefined ? undefined : parseMetadata(facts.metadataJson);
   if (!m) {
     fail('E_VERIFY_METADATA', `${METADATA_JSON} missing or invalid`);
     return problems;
@@ -289,6 +299,9 @@ async function problemsOf(v: VersionDir, facts: FolderFacts, hashes: InodeHashes
   return problems;
 }
 
+/** What verifyTree leaves of a folder's facts once it has checked them. */
+const DONE: FolderFacts = { metadataJsonIsLink: false, metadataTxt: 'missing', wasm: 'missing', gz: 'missing' };
+
 const SYMLINK_HINT = 'replace the symlink with the real file (or folder), then run `index`';
 /** index.json lists at most a few thousand plugins; a larger file is not one this tool wrote. */
 const MAX_INDEX_BYTES = 64 * 1024 * 1024;
@@ -314,7 +327,7 @@ async function readNoFollow(file: string, limit: number): Promise<Buffer> {
 async function symlinksInTree(root: string): Promise<string[]> {
   const found: string[] = [];
   const walk = async (dir: string, rel: string, depth: number): Promise<void> => {
-    for (const e of await fs.promises.readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    for (const e of await fastFs.readdirTypes(dir).catch(() => [])) {
       const r = `${rel}/${e.name}`;
       if (e.isSymbolicLink()) found.push(r);
       else if (e.isDirectory() && depth < 2 && !e.name.startsWith('.'))
@@ -347,8 +360,9 @@ function indexShapeProblem(value: unknown): string | undefined {
  * Verifies every version folder and index.json; no problems means the tree is sound. `changed`: the
  * `name@version` folders whose plugin.wasm or .gz differ from their metadata, so a caller can leave
  * out what follows from them (the OCI view's manifests of those versions); `framed`: by `name/version`,
- * the framed hashes of its two files as read here, and `metas` the metadata read, for the OCI view's
- * check (ociview/verify.ts).
+ * the framed hashes of its two files as read here, `metas` the metadata read, and `linked` (by
+ * `dev:ino`) the size and sha256 of each file read here that has other links, for the OCI view's check
+ * (ociview/verify.ts), which reads none of them again.
  */
 export async function verifyTree(root: string): Promise<{
   checked: number;
@@ -356,20 +370,29 @@ export async function verifyTree(root: string): Promise<{
   changed: ReadonlySet<string>;
   framed: ReadonlyMap<string, FramedHashes | undefined>;
   metas: PluginMetadata[];
+  linked: ReadonlyMap<string, { size: number; sha256: string }>;
 }> {
+  cpuPool().warm(); // the workers start while the folders are listed
   const dirs = await listVersionDirs(root);
   const problems: VerifyError[] = [];
   const metas: PluginMetadata[] = [];
   const hashes = new InodeHashes(root);
-  const facts = await readFolderFacts(dirs);
+  // Every folder's read is on the CPU pool's queue before this thread walks the tree for symlinks.
+  const reading = readFolderFacts(dirs);
+  const links = await symlinksInTree(root).catch(async (err: unknown) => {
+    await reading.catch(() => undefined);
+    throw err;
+  });
+  const facts = await reading;
   dirs.forEach((v, i) => hashes.learnFacts(v.dir, facts[i]));
   for (const [i, v] of dirs.entries()) {
-    problems.push(...(await problemsOf(v, facts[i], hashes)));
-    const json = facts[i].metadataJson;
-    const m = json === undefined ? undefined : parseMetadata(json);
+    const m = metadataOf(facts[i]);
+    problems.push(...(await problemsOf(v, facts[i], hashes, m)));
     if (m) metas.push(m);
     // What the OCI view's check needs of this folder's files (verify.ts): read here, not again.
     if (m) hashes.framed.set(`${v.name}/${v.version}`, framedOf(facts[i]));
+    hashes.learnLinked(facts[i]);
+    facts[i] = DONE; // its texts and hashes are not needed again: a large tree's are not all held to the end
   }
   // The set of versions must be servable as one (contract/plugin-identity.ts): Nginx would refuse
   // the OCI view's maps of two versions that differ only in case.
@@ -382,7 +405,7 @@ export async function verifyTree(root: string): Promise<{
         hint: 'delete one of the two folders, then run `index <root>`',
       }),
     );
-  for (const link of await symlinksInTree(root)) {
+  for (const link of links) {
     problems.push(
       new VerifyError({
         code: 'E_VERIFY_SYMLINK',
@@ -478,5 +501,12 @@ export async function verifyTree(root: string): Promise<{
     }
   }
   problems.push(...(await verifyInventory(root)));
-  return { checked: dirs.length, problems, changed: hashes.changed, framed: hashes.framed, metas };
+  return {
+    checked: dirs.length,
+    problems,
+    changed: hashes.changed,
+    framed: hashes.framed,
+    metas,
+    linked: hashes.linked,
+  };
 }
