@@ -22,12 +22,14 @@ const FORMAT = 'higress-plugin-server/verified-files/1';
 
 /** The parts of a file's identity that only a change of its bytes (or a new file) moves. */
 function contentIdentity(st: fs.BigIntStats): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;
+  // Joined, not a template: one flat string per file, not a rope of seven pieces (a record holds
+  // three files per version, 60,000 at 20,000 versions).
+  return [st.dev, st.ino, st.size, st.mtimeNs].join(':');
 }
 
 /** The whole identity: ctime also moves on chmod, link, unlink and rename, and cannot be set back. */
 function fullIdentity(st: fs.BigIntStats): string {
-  return `${contentIdentity(st)}:${st.ctimeNs}`;
+  return [st.dev, st.ino, st.size, st.mtimeNs, st.ctimeNs].join(':');
 }
 
 async function lstatBig(file: string): Promise<fs.BigIntStats | undefined> {
