@@ -22,6 +22,7 @@ import { assertOciDirIsOurs, readView, writeOciView } from '../src/ociview/write
 import { runPull } from '../src/pipeline/pull';
 import { publishVersion, removeVersion, writeIndex } from '../src/tree/publish';
 import { VerifiedFiles } from '../src/tree/verified-files';
+import { VERIFIED_FILE } from '../src/contract/tree-format';
 import { fileEntry, LayoutImage, layoutEntry, writeOciLayout } from './support/oci-layout';
 import { editInPlace, treeState, wasmVariant } from './support/tree-state';
 
@@ -106,6 +107,18 @@ test('view.json is written tag by tag with the bytes of the whole model pretty-p
   expect([...viewChunks(view)].length).toBe(view.tags.length + 2);
   const empty = { schemaVersion: view.schemaVersion, tags: [] };
   expect(renderView(empty)).toBe(`${JSON.stringify(empty, null, 2)}\n`);
+});
+
+test("the pull's record of files read is the pretty JSON of its paths, also when it is empty", async () => {
+  const text = fs.readFileSync(path.join(pristine, VERIFIED_FILE), 'utf8');
+  const record = JSON.parse(text) as { format: string; files: Record<string, string> };
+  expect(Object.keys(record.files)).toContain('plugins/key-auth/2.0.0/plugin.wasm');
+  expect(text).toBe(`${JSON.stringify(record, null, 1)}\n`);
+  const empty = fs.mkdtempSync(path.join(work, 'record-'));
+  await VerifiedFiles.none(empty).save();
+  expect(fs.readFileSync(path.join(empty, VERIFIED_FILE), 'utf8')).toBe(
+    `${JSON.stringify({ format: record.format, files: {} }, null, 1)}\n`,
+  );
 });
 
 test('the text files one at a time are the ones of the whole set, each path once', () => {
