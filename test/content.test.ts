@@ -20,12 +20,13 @@ import {
   sha256Hex,
   sha256OfFile,
   syncDir,
+  writeChunksDurable,
   writeFileAtomic,
   writeFileDurable,
 } from '../src/content/fsutil';
 import { checkGzipOf, inspectGzipOf } from '../src/content/gzip-check';
 import { gzipChunkedSync, planChunks } from '../src/content/gzip-format';
-import { limiter, mapLimit } from '../src/content/pool';
+import { forEachLimit, limiter, mapLimit } from '../src/content/pool';
 import { analyzeWasm, gzipFile } from '../src/content/prepare';
 import { checkWasm, checkWasmSize } from '../src/content/wasm';
 import { MAX_WASM_BYTES } from '../src/contract/tree-format';
@@ -101,6 +102,55 @@ describe('pool', () => {
     expect(out).toEqual(['0:50', '1:10', '2:30', '3:0', '4:20']);
     expect(peak).toBe(2);
     expect(await mapLimit([], 4, () => Promise.resolve(1))).toEqual([]);
+  });
+
+  test('forEachLimit takes items from a generator only as slots free, and stops it on a failure', async () => {
+    const taken: number[] = [];
+    let active = 0;
+    let peak = 0;
+    let closed = false;
+    function* items(): Generator<number> {
+      try {
+        for (let i = 0; i < 6; i++) {
+          taken.push(i);
+          yield i;
+        }
+      } finally {
+        closed = true;
+      }
+    }
+    const seenWhenStarted: number[] = [];
+    await forEachLimit(items(), 2, async () => {
+      seenWhenStarted.push(taken.length);
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise((r) => setTimeout(r, 5));
+      active--;
+    });
+    expect(peak).toBe(2);
+    // Never more than the items in flight plus the one just taken: the generator is not drained ahead.
+    expect(Math.max(...seenWhenStarted.map((n, i) => n - i))).toBe(1);
+    expect(closed).toBe(true);
+    closed = false;
+    taken.length = 0;
+    await expect(
+      forEachLimit(items(), 2, async (i) => {
+        await new Promise((r) => setTimeout(r, 5));
+        if (i === 1) throw new Error('item 1');
+      }),
+    ).rejects.toThrow('item 1');
+    expect(closed).toBe(true);
+    expect(taken.length).toBeLessThan(6);
+  });
+
+  test('writeChunksDurable writes the pieces of a text in order, across batches', async () => {
+    const file = path.join(dir, 'chunks.txt');
+    const pieces = Array.from({ length: 3000 }, (_, i) => `${i}:${'x'.repeat(i % 300)}\n`);
+    await writeChunksDurable(file, pieces, new Date('2024-01-02T03:04:05Z'));
+    expect(fs.readFileSync(file, 'utf8')).toBe(pieces.join(''));
+    expect(fs.statSync(file).mtime.toISOString()).toBe('2024-01-02T03:04:05.000Z');
+    await writeChunksDurable(file, []);
+    expect(fs.readFileSync(file, 'utf8')).toBe('');
   });
 
   test('a limiter shared by callers admits at most `limit`, in order, and frees its slot on failure', async () => {

@@ -16,7 +16,7 @@ import { createLayoutClient } from '../src/oci/client';
 import { OciLayout } from '../src/oci/layout/layout';
 import { buildImage, tarHeader } from '../src/ociview/image';
 import { hexOf, manifestFileName, ViewFile } from '../src/ociview/layout';
-import { renderCatalog, renderMaps, renderTagList } from '../src/ociview/render';
+import { renderCatalog, renderMaps, renderTagList, renderView, textFiles, viewChunks } from '../src/ociview/render';
 import { tagDigestsFromTree } from '../src/ociview/tag-digests';
 import { verifyOciView } from '../src/ociview/verify';
 import { assertOciDirIsOurs, readView, writeOciView } from '../src/ociview/write';
@@ -24,6 +24,7 @@ import { runPull } from '../src/pipeline/pull';
 import { publishVersion, removeVersion, writeIndex } from '../src/tree/publish';
 import { verifyTree } from '../src/tree/read';
 import { VerifiedFiles } from '../src/tree/verified-files';
+import { VERIFIED_FILE } from '../src/contract/tree-format';
 import { fileEntry, LayoutImage, layoutEntry, writeOciLayout } from './support/oci-layout';
 import { editInPlace, treeState, wasmVariant } from './support/tree-state';
 
@@ -97,6 +98,36 @@ test('the view has a tag per version: the source manifest when it can be kept, e
   // Two tags of the same bytes and time share one generated image.
   expect(tagOf(pristine, 'key-auth', '2.0.0').digest).toBe(tagOf(pristine, 'key-auth', '2.1.0').digest);
   expect(await verifyOciView(pristine)).toEqual([]);
+});
+
+test('view.json is written tag by tag with the bytes of the whole model pretty-printed', () => {
+  const text = fs.readFileSync(path.join(pristine, 'oci', 'view.json'), 'utf8');
+  const view = JSON.parse(text) as ViewFile;
+  expect(view.tags.some((t) => t.from) && view.tags.some((t) => !t.from)).toBe(true);
+  expect(text).toBe(`${JSON.stringify(view, null, 2)}\n`);
+  expect(renderView(view)).toBe(text);
+  expect([...viewChunks(view)].length).toBe(view.tags.length + 2);
+  const empty = { schemaVersion: view.schemaVersion, tags: [] };
+  expect(renderView(empty)).toBe(`${JSON.stringify(empty, null, 2)}\n`);
+});
+
+test("the pull's record of files read is the pretty JSON of its paths, also when it is empty", async () => {
+  const text = fs.readFileSync(path.join(pristine, VERIFIED_FILE), 'utf8');
+  const record = JSON.parse(text) as { format: string; files: Record<string, string> };
+  expect(Object.keys(record.files)).toContain('plugins/key-auth/2.0.0/plugin.wasm');
+  expect(text).toBe(`${JSON.stringify(record, null, 1)}\n`);
+  const empty = fs.mkdtempSync(path.join(work, 'record-'));
+  await VerifiedFiles.none(empty).save();
+  expect(fs.readFileSync(path.join(empty, VERIFIED_FILE), 'utf8')).toBe(
+    `${JSON.stringify({ format: record.format, files: {} }, null, 1)}\n`,
+  );
+});
+
+test('the text files one at a time are the ones of the whole set, each path once', () => {
+  const view = viewOf(pristine);
+  const files = [...textFiles(view)];
+  expect(new Set(files.map(([rel]) => rel)).size).toBe(files.length);
+  for (const [rel, text] of files) expect(fs.readFileSync(path.join(pristine, 'oci', rel), 'utf8')).toBe(text);
 });
 
 test('the text files Nginx serves: catalog, tag lists with their pages, and the request maps', () => {

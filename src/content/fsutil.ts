@@ -38,6 +38,36 @@ export async function writeFileDurable(file: string, data: string | Uint8Array, 
   if (mtime) await fs.promises.utimes(file, mtime, mtime);
 }
 
+/** Pieces of text are written in batches of about this many characters. */
+const CHUNK_BATCH = 256 * 1024;
+
+/**
+ * writeFileDurable of a text given in pieces (a generator): written in batches as they come, so a large
+ * file (view.json of 20,000 versions, about 20 MB) is never one string in memory.
+ */
+export async function writeChunksDurable(file: string, chunks: Iterable<string>, mtime?: Date): Promise<void> {
+  const fh = await fs.promises.open(file, 'w', 0o644);
+  try {
+    let batch: string[] = [];
+    let length = 0;
+    for (const c of chunks) {
+      batch.push(c);
+      length += c.length;
+      if (length >= CHUNK_BATCH) {
+        // A handle's writeFile writes all of it from the current position: the batches follow each other.
+        await fh.writeFile(batch.join(''));
+        batch = [];
+        length = 0;
+      }
+    }
+    if (batch.length) await fh.writeFile(batch.join(''));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  if (mtime) await fs.promises.utimes(file, mtime, mtime);
+}
+
 /** fsync a directory so a rename inside it survives a crash. Best effort where unsupported. */
 export async function syncDir(dir: string): Promise<void> {
   let fh: fs.promises.FileHandle | undefined;

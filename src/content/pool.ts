@@ -32,6 +32,36 @@ export async function mapLimit<T, R>(
   return results;
 }
 
+/**
+ * Runs `fn` over what `items` yields, at most `limit` in flight, taking the next item only when a slot
+ * frees: a generator of thousands of rendered files is held a few at a time, never whole.
+ */
+export async function forEachLimit<T>(
+  items: Iterable<T>,
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  const it = items[Symbol.iterator]();
+  let done = false;
+  const worker = async (): Promise<void> => {
+    while (!done) {
+      const next = it.next();
+      if (next.done) {
+        done = true;
+        return;
+      }
+      await fn(next.value);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, limit) }, worker));
+  } finally {
+    // A failed call stops the others at their next item; the generator's own clean-up runs.
+    done = true;
+    it.return?.();
+  }
+}
+
 /** A gate for at most `limit` calls of `fn` in flight at once, across every caller that shares it; others wait in order. */
 export function limiter(limit: number): <R>(fn: () => Promise<R>) => Promise<R> {
   let active = 0;

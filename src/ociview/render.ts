@@ -13,11 +13,13 @@ import {
   TAG_PAGES,
   TAGS_DIR,
   ViewFile,
+  ViewTag,
 } from './layout';
-import { eachPage } from './pages';
+import { renderPages } from './pages';
 
-export function renderView(view: ViewFile): string {
-  const tags = view.tags.map((t) => ({
+/** One tag as view.json holds it: only the model's fields, in this order. */
+function viewTag(t: ViewTag): object {
+  return {
     name: t.name,
     version: t.version,
     digest: t.digest,
@@ -27,42 +29,66 @@ export function renderView(view: ViewFile): string {
     ...(t.from
       ? { from: { sha256: t.from.sha256, gzipSha256: t.from.gzipSha256, size: t.from.size, created: t.from.created } }
       : {}),
-  }));
-  return `${JSON.stringify({ schemaVersion: view.schemaVersion, tags }, null, 2)}\n`;
+  };
 }
 
-const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+/**
+ * view.json in pieces, tag by tag: the bytes of `JSON.stringify(view, null, 2)` (each tag rendered alone
+ * and indented to its depth; JSON strings hold no raw newline), so a writer never holds the whole
+ * text of 20,000 tags (about 1 KB each) nor a copy of every tag at once.
+ */
+export function* viewChunks(view: ViewFile): Generator<string> {
+  const head = `{\n  "schemaVersion": ${JSON.stringify(view.schemaVersion)},\n  "tags": `;
+  if (view.tags.length === 0) {
+    yield `${head}[]\n}\n`;
+    return;
+  }
+  yield `${head}[\n`;
+  for (const [i, t] of view.tags.entries())
+    yield `    ${JSON.stringify(viewTag(t), null, 2).replace(/\n/g, '\n    ')}${i + 1 < view.tags.length ? ',' : ''}\n`;
+  yield '  ]\n}\n';
+}
 
-function pluginNames(view: ViewFile): string[] {
-  return [...new Set(view.tags.map((t) => t.name))].sort(byCodeUnit);
+export function renderView(view: ViewFile): string {
+  return [...viewChunks(view)].join('');
+}
+
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Each plugin's tags, sorted, by plugin name in sorted order, from one pass over the view: a filter of
+ * the whole view per name would be quadratic (20,000 one-tag plugins: 400 million comparisons, seconds
+ * of a blocked event loop).
+ */
+function tagsByName(view: ViewFile): Map<string, string[]> {
+  const byName = new Map<string, string[]>();
+  for (const t of view.tags) {
+    const versions = byName.get(t.name);
+    if (versions) versions.push(t.version);
+    else byName.set(t.name, [t.version]);
+  }
+  return new Map(
+    [...byName.keys()].sort(byText).map((name) => [name, (byName.get(name) as string[]).sort(byText)] as const),
+  );
 }
 
 /** GET /v2/_catalog: every repository, sorted (the spec's lexical order). */
-export function renderCatalog(view: ViewFile): string {
-  return catalogBody(pluginNames(view).map(repositoryName));
+export function renderCatalog(view: ViewFile, byName = tagsByName(view)): string {
+  return catalogBody([...byName.keys()].map(repositoryName));
 }
 
 function catalogBody(repositories: string[]): string {
   return `${JSON.stringify({ repositories })}\n`;
 }
 
-/**
- * Each plugin's versions, sorted, from one pass over the tags: a lookup per plugin over every tag
- * would cost (plugins x tags), 25 million steps at 5,000 plugins and 400 million at 20,000.
- */
-function tagsByName(view: ViewFile): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const t of view.tags) {
-    const list = out.get(t.name);
-    if (list) list.push(t.version);
-    else out.set(t.name, [t.version]);
-  }
-  for (const list of out.values()) list.sort(byCodeUnit);
-  return out;
-}
-
 function tagListBody(name: string, tags: string[]): string {
   return `${JSON.stringify({ name: repositoryName(name), tags })}\n`;
+}
+
+/** The tag list files of one plugin, by path under tags/ (see renderTagList). */
+function* tagListFiles(name: string, tags: string[]): Generator<[string, string]> {
+  yield [`${name}.json`, tagListBody(name, tags)];
+  yield [`${name}/empty.json`, tagListBody(name, [])];
 }
 
 /**
@@ -70,64 +96,52 @@ function tagListBody(name: string, tags: string[]): string {
  * without `n` and `last`) and `<name>/empty.json` (`n=0`, a `last` that is no tag or the final one).
  */
 export function renderTagList(view: ViewFile): Map<string, string> {
-  return new Map(eachTagList(pluginNames(view), tagsByName(view)));
-}
-
-function* eachTagList(names: string[], tags: Map<string, string[]>): Generator<[string, string]> {
-  for (const name of names) {
-    yield [`${name}.json`, tagListBody(name, tags.get(name) ?? [])];
-    yield [`${name}/empty.json`, tagListBody(name, [])];
-  }
+  const out = new Map<string, string>();
+  for (const [name, tags] of tagsByName(view)) for (const [rel, text] of tagListFiles(name, tags)) out.set(rel, text);
+  return out;
 }
 
 /** The scope of the catalog's keys in pagestarts.map and pagelinks.map (a repository name never starts with `_`). */
 export const CATALOG_SCOPE = '_catalog';
 
-/** The lines of pagestarts.map and pagelinks.map (pages.ts). */
+/** The lines of pagestarts.map and pagelinks.map, gathered list by list while the pages are written. */
 interface PageMaps {
-  starts: string;
-  links: string;
+  starts: string[];
+  links: string[];
+}
+
+/**
+ * The paginated lists (pages.ts), one list at a time: page bodies by path under pages/
+ * (`catalog/<size>-<start>.json`, `catalog/empty.json`, `tags/<name>/<size>-<start>.json`), each list's
+ * map lines added to `maps` as its pages are made.
+ */
+function* paginatedFiles(byName: Map<string, string[]>, maps: PageMaps): Generator<[string, string]> {
+  const catalog = renderPages(CATALOG_SCOPE, [...byName.keys()].map(repositoryName), (repositories) =>
+    catalogBody(repositories),
+  );
+  maps.starts.push(catalog.starts);
+  maps.links.push(catalog.links);
+  for (const [rel, text] of catalog.files) yield [`${CATALOG_PAGES}/${rel}`, text];
+  yield [`${CATALOG_PAGES}/empty.json`, catalogBody([])];
+  for (const [name, tags] of byName) {
+    const pages = renderPages(repositoryName(name), tags, (page) => tagListBody(name, page));
+    maps.starts.push(pages.starts);
+    maps.links.push(pages.links);
+    for (const [rel, text] of pages.files) yield [`${TAG_PAGES}/${name}/${rel}`, text];
+  }
 }
 
 /**
  * The paginated lists (pages.ts): page bodies by path under pages/ (`catalog/<size>-<start>.json`,
  * `catalog/empty.json`, `tags/<name>/<size>-<start>.json`) and the two maps that find them.
  */
-export function renderPaginated(view: ViewFile): { files: Map<string, string> } & PageMaps {
-  const maps: PageMaps = { starts: '', links: '' };
-  const files = new Map(eachPaginated(pluginNames(view), tagsByName(view), maps));
-  return { files, ...maps };
-}
-
-/** renderPaginated one file at a time; `maps` holds the two maps' lines once the last file is out. */
-function* eachPaginated(names: string[], versions: Map<string, string[]>, maps: PageMaps): Generator<[string, string]> {
-  const catalog = yield* prefixed(
-    `${CATALOG_PAGES}/`,
-    eachPage(CATALOG_SCOPE, names.map(repositoryName), (repositories) => catalogBody(repositories)),
-  );
-  yield [`${CATALOG_PAGES}/empty.json`, catalogBody([])];
-  // Joined once at the end (a `+=` per plugin left a chain of string pieces as long as the view).
-  const starts = [catalog.starts];
-  const links = [catalog.links];
-  for (const name of names) {
-    const tags = yield* prefixed(
-      `${TAG_PAGES}/${name}/`,
-      eachPage(repositoryName(name), versions.get(name) ?? [], (page) => tagListBody(name, page)),
-    );
-    starts.push(tags.starts);
-    links.push(tags.links);
-  }
-  maps.starts = starts.join('');
-  maps.links = links.join('');
-}
-
-/** The files of `files` with `prefix` before their paths; its return value. */
-function* prefixed<R>(prefix: string, files: Generator<[string, string], R>): Generator<[string, string], R> {
-  for (;;) {
-    const next = files.next();
-    if (next.done) return next.value;
-    yield [`${prefix}${next.value[0]}`, next.value[1]];
-  }
+export function renderPaginated(
+  view: ViewFile,
+  byName = tagsByName(view),
+): { files: Map<string, string>; starts: string; links: string } {
+  const maps: PageMaps = { starts: [], links: [] };
+  const files = new Map(paginatedFiles(byName, maps));
+  return { files, starts: maps.starts.join(''), links: maps.links.join('') };
 }
 
 function mapLine(key: string, value: string): string {
@@ -143,7 +157,11 @@ function mapLine(key: string, value: string): string {
  *   pagelinks.map     <scope>|<size>|<start>                        ->  the page's last entry, when more follow
  * (<scope>: `_catalog`, or `plugins/<name>` for its tags)
  */
-export function renderMaps(view: ViewFile, paginated: PageMaps = renderPaginated(view)): Map<string, string> {
+export function renderMaps(
+  view: ViewFile,
+  paginated: { starts: string; links: string } = renderPaginated(view),
+  byName = tagsByName(view),
+): Map<string, string> {
   const manifests = new Map<string, string>();
   const blobs = new Map<string, string>();
   for (const t of view.tags) {
@@ -154,41 +172,38 @@ export function renderMaps(view: ViewFile, paginated: PageMaps = renderPaginated
   }
   const lines = (m: Map<string, string>) =>
     [...m.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .sort(([a], [b]) => byText(a, b))
       .map(([k, v]) => mapLine(k, v))
       .join('');
   return new Map([
     ['manifests.map', lines(manifests)],
     ['blobs.map', lines(blobs)],
-    [
-      'repositories.map',
-      pluginNames(view)
-        .map((n) => mapLine(repositoryName(n), n))
-        .join(''),
-    ],
+    ['repositories.map', [...byName.keys()].map((n) => mapLine(repositoryName(n), n)).join('')],
     ['pagestarts.map', paginated.starts],
     ['pagelinks.map', paginated.links],
   ]);
 }
 
 /**
- * Every text file of the view besides view.json, by path under oci/ (`/`-separated): the catalog, the
- * tag lists, their pages and the Nginx maps. `pull` writes them, `verify` and an unchanged-view check compare them.
+ * Every text file of the view besides view.json, by path under oci/ (`/`-separated), one at a time:
+ * the catalog, the tag lists, their pages and the Nginx maps (last: the page maps gather their lines
+ * while the pages are made). A writer holds one file at a time, not the whole set (at 20,000 versions
+ * tens of thousands of files). Each path comes once.
  */
-export function renderTextFiles(view: ViewFile): Map<string, string> {
-  return new Map(eachTextFile(view));
+export function* textFiles(view: ViewFile): Generator<[string, string]> {
+  const byName = tagsByName(view);
+  yield [CATALOG_FILE, renderCatalog(view, byName)];
+  for (const [name, tags] of byName)
+    for (const [rel, text] of tagListFiles(name, tags)) yield [`${TAGS_DIR}/${rel}`, text];
+  const maps: PageMaps = { starts: [], links: [] };
+  for (const [rel, text] of paginatedFiles(byName, maps)) yield [`${PAGES_DIR}/${rel}`, text];
+  const paginated = { starts: maps.starts.join(''), links: maps.links.join('') };
+  maps.starts = [];
+  maps.links = [];
+  for (const [file, text] of renderMaps(view, paginated, byName)) yield [`${MAPS_DIR}/${file}`, text];
 }
 
-/**
- * renderTextFiles one file at a time, in the same order: `verify` compares each with the file on disk
- * and drops it (the view of 20,000 plugins has about 70,000 of them).
- */
-export function* eachTextFile(view: ViewFile): Generator<[string, string]> {
-  yield [CATALOG_FILE, renderCatalog(view)];
-  const names = pluginNames(view);
-  const versions = tagsByName(view);
-  for (const [rel, text] of eachTagList(names, versions)) yield [`${TAGS_DIR}/${rel}`, text];
-  const maps: PageMaps = { starts: '', links: '' };
-  for (const [rel, text] of eachPaginated(names, versions, maps)) yield [`${PAGES_DIR}/${rel}`, text];
-  for (const [file, text] of renderMaps(view, maps)) yield [`${MAPS_DIR}/${file}`, text];
+/** textFiles as a map: `verify` and the tests look files up by path. */
+export function renderTextFiles(view: ViewFile): Map<string, string> {
+  return new Map(textFiles(view));
 }

@@ -23,7 +23,7 @@ import {
   VIEW_FILE,
   VIEW_SCHEMA_VERSION,
 } from './layout';
-import { eachTextFile, renderView } from './render';
+import { renderView, textFiles } from './render';
 
 const HINT = 'run `index <root>` (or `pull` again) to rewrite the OCI view';
 
@@ -70,7 +70,7 @@ export interface VerifyViewOptions {
 async function textProblems(dir: string, view: ViewFile): Promise<Array<{ message: string; file: string }>> {
   const out: Array<{ message: string; file: string }> = [];
   let done = 0;
-  for (const [rel, text] of eachTextFile(view)) {
+  for (const [rel, text] of textFiles(view)) {
     const file = path.join(dir, rel);
     const got = readRegularFileSync(file, MAX_TEXT_BYTES)?.toString('utf8');
     if (got !== text)

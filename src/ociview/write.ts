@@ -9,8 +9,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as fastFs from '../content/fs-fast';
 import { InputError, IntegrityError } from '../errors';
-import { randomSuffix, sha256OfFile, syncDir, writeFileDurable } from '../content/fsutil';
-import { DURABLE_WRITE_CONCURRENCY, mapLimit, TREE_READ_CONCURRENCY } from '../content/pool';
+import { randomSuffix, sha256OfFile, syncDir, writeChunksDurable, writeFileDurable } from '../content/fsutil';
+import { DURABLE_WRITE_CONCURRENCY, forEachLimit, mapLimit, TREE_READ_CONCURRENCY } from '../content/pool';
 import { assertNoIdentityClash, compareEntries } from '../contract/plugin-identity';
 import { GZ_FILE, PLUGINS_DIR, PluginMetadata, WASM_FILE } from '../contract/tree-format';
 import { OCI_MANIFEST, parseManifest } from '../oci/registry/media';
@@ -38,7 +38,7 @@ import {
   VIEW_FILE,
   VIEW_SCHEMA_VERSION,
 } from './layout';
-import { eachTextFile, renderTextFiles, renderView } from './render';
+import { renderView, textFiles, viewChunks } from './render';
 
 export interface WriteViewOptions {
   /** Source manifests and side blobs fetched by this run, by top-level manifest digest. */
@@ -237,15 +237,22 @@ export async function writeOciView(root: string, opts: WriteViewOptions = {}): P
     const tags = await mapLimit(metas, VIEW_CONCURRENCY, (m) => writeVersion(root, tmp, m, reusable, images, prior));
     const view: ViewFile = { schemaVersion: VIEW_SCHEMA_VERSION, tags };
     const newest = new Date(metas.reduce((max, m) => (m.created > max ? m.created : max), EPOCH));
-    await writeFileDurable(path.join(tmp, VIEW_FILE), renderView(view), newest);
-    const texts = [...renderTextFiles(view)];
-    const dirs = [...new Set(texts.map(([rel]) => path.dirname(path.join(tmp, rel))))];
-    for (const d of dirs) await fs.promises.mkdir(d, { recursive: true });
+    await writeChunksDurable(path.join(tmp, VIEW_FILE), viewChunks(view), newest);
     // Thousands of small files at a few thousand repositories (the list pages): their fsyncs overlap.
-    await mapLimit(texts, DURABLE_WRITE_CONCURRENCY, ([rel, text]) =>
-      writeFileDurable(path.join(tmp, rel), text, newest),
-    );
-    const synced = new Set([...dirs, ...[BLOBS_DIR, MANIFESTS_DIR, TAGS_DIR, MAPS_DIR].map((d) => path.join(tmp, d))]);
+    // They are made as they are written, so only the files in flight are held (textFiles).
+    const dirs = new Map<string, Promise<unknown>>();
+    await forEachLimit(textFiles(view), DURABLE_WRITE_CONCURRENCY, async ([rel, text]) => {
+      const file = path.join(tmp, rel);
+      const d = path.dirname(file);
+      let made = dirs.get(d);
+      if (!made) dirs.set(d, (made = fs.promises.mkdir(d, { recursive: true })));
+      await made;
+      await writeFileDurable(file, text, newest);
+    });
+    const synced = new Set([
+      ...dirs.keys(),
+      ...[BLOBS_DIR, MANIFESTS_DIR, TAGS_DIR, MAPS_DIR].map((d) => path.join(tmp, d)),
+    ]);
     await mapLimit([...synced], DURABLE_WRITE_CONCURRENCY, (d) => syncDir(d));
     await syncDir(tmp);
     await swapView(tmp, oldDir);
@@ -291,22 +298,42 @@ function usableOriginal(
   return image && gatewayLoads(image) ? { original, image } : undefined;
 }
 
-/** Generated images of this run by the files' identity: aliases share plugin.wasm and .gz (hardlinks), so each is hashed once. */
-type ImageCache = Map<string, Promise<GeneratedImage>>;
+/** What the view keeps of a generated image once its manifest and config are written: digests and sizes. */
+type WrittenImage = Omit<GeneratedImage, 'manifest' | 'config'> & { configSize: number };
 
-/** The image of these files, made once; its layer is written into `layerDir` as it is made. */
+/**
+ * Generated images of this run by the files' identity: aliases share plugin.wasm and .gz (hardlinks),
+ * so each is hashed once. It holds what a tag needs, not the manifest and config bytes: those are
+ * written when made, and a later alias finds them on disk (20,000 versions: no 40,000 small buffers
+ * held to the end).
+ */
+type ImageCache = Map<string, Promise<WrittenImage>>;
+
+/** The image of these files, made and written once: layer into `tmp`'s blobs as it is made, then manifest and config. */
 async function imageOnce(
   images: ImageCache,
   wasm: string,
   gz: string,
   m: PluginMetadata,
-  layerDir: string,
-): Promise<GeneratedImage> {
-  const id = (st: fs.Stats) => `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
-  const key = `${id(await fastFs.stat(wasm))}|${id(await fastFs.stat(gz))}|${m.size}|${m.created}`;
+  tmp: string,
+): Promise<WrittenImage> {
+  // Joined, not a template: a key of one flat string, not a rope of a dozen pieces per version.
+  const id = (st: fs.Stats) => [st.dev, st.ino, st.size, st.mtimeMs].join(':');
+  const key = [id(await fastFs.stat(wasm)), id(await fastFs.stat(gz)), m.size, m.created].join('|');
   let image = images.get(key);
-  if (!image) images.set(key, (image = buildImage(wasm, gz, m.size, m.created, { layerDir })));
+  if (!image) images.set(key, (image = writeImage(wasm, gz, m, tmp)));
   return image;
+}
+
+async function writeImage(wasm: string, gz: string, m: PluginMetadata, tmp: string): Promise<WrittenImage> {
+  const created = new Date(m.created);
+  const { manifest, config, ...rest } = await buildImage(wasm, gz, m.size, m.created, {
+    layerDir: path.join(tmp, BLOBS_DIR),
+  });
+  const manifestFile = manifestFileName({ digest: rest.manifestDigest, mediaType: OCI_MANIFEST });
+  await writeOnce(path.join(tmp, MANIFESTS_DIR, manifestFile), manifest, created);
+  await writeOnce(path.join(tmp, BLOBS_DIR, hexOf(rest.configDigest)), config, created);
+  return { ...rest, configSize: config.length };
 }
 
 /** The tag of a version served by its source's own manifests. */
@@ -366,10 +393,8 @@ async function writeVersion(
     await placeBlob(again.layerFile, path.join(tmp, BLOBS_DIR, hexOf(again.tag.blobs[1].digest)), created);
     return again.tag;
   }
-  const generated = await imageOnce(images, wasm, gz, m, path.join(tmp, BLOBS_DIR));
+  const generated = await imageOnce(images, wasm, gz, m, tmp);
   const manifest = { digest: generated.manifestDigest, mediaType: OCI_MANIFEST };
-  await writeOnce(path.join(tmp, MANIFESTS_DIR, manifestFileName(manifest)), generated.manifest, created);
-  await writeOnce(path.join(tmp, BLOBS_DIR, hexOf(generated.configDigest)), generated.config, created);
   return {
     name: m.name,
     version: m.version,
@@ -377,7 +402,7 @@ async function writeVersion(
     form: 'generated',
     manifests: [manifest],
     blobs: [
-      { digest: generated.configDigest, size: generated.config.length },
+      { digest: generated.configDigest, size: generated.configSize },
       { digest: generated.layerDigest, size: generated.layerSize },
     ],
     from: { sha256: generated.wasmSha256, gzipSha256: generated.gzSha256, size: m.size, created: m.created },
@@ -461,22 +486,29 @@ async function stillCurrent(
   prior: Prior,
 ): Promise<boolean> {
   if (view.tags.length !== metas.length) return false;
-  if (!(await sameText(path.join(prior.dir, VIEW_FILE), renderView(view)))) return false;
+  const text = await fastFs.readFile(path.join(prior.dir, VIEW_FILE), 'utf8').catch(() => undefined);
+  if (text === undefined || !sameAsChunks(text, viewChunks(view))) return false;
   // Versions are checked concurrently (each a few small reads); the first one that differs stops the rest.
   let current = true;
   await mapLimit(metas, TREE_READ_CONCURRENCY, async (m, i) => {
     if (current && !(await tagStillCurrent(root, view.tags[i], m, kept, reusable, prior))) current = false;
   });
   if (!current) return false;
-  // One file at a time, rendered as it is compared: the reads are synchronous (fs-fast.ts), so reading
+  // One file at a time, made as it is compared: the reads are synchronous (fs-fast.ts), so reading
   // several at once would only hold more of them in memory.
-  for (const [rel, body] of eachTextFile(view)) if (!(await sameText(path.join(prior.dir, rel), body))) return false;
+  for (const [rel, body] of textFiles(view))
+    if ((await fastFs.readFile(path.join(prior.dir, rel), 'utf8').catch(() => undefined)) !== body) return false;
   return true;
 }
 
-/** The file holds exactly `text` (neither is kept: view.json is 18 MB at 20,000 versions). */
-async function sameText(file: string, text: string): Promise<boolean> {
-  return (await fastFs.readFile(file, 'utf8').catch(() => undefined)) === text;
+/** True when `text` is the pieces one after the other, compared in place: no second copy of a 20 MB view.json. */
+function sameAsChunks(text: string, chunks: Iterable<string>): boolean {
+  let at = 0;
+  for (const c of chunks) {
+    if (!text.startsWith(c, at)) return false;
+    at += c.length;
+  }
+  return at === text.length;
 }
 
 /** One version of stillCurrent: its tag in the previous view is the one this run would write. */

@@ -20,6 +20,18 @@ const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('h
 const EMPTY_JSON = Buffer.from('{}');
 
 /**
+ * A copy of `b` in memory of its own. A manifest read through a small Buffer (Buffer.concat,
+ * Buffer.from) is a slice of Node's shared 8 KB pool, and one slice kept alive keeps its whole pool
+ * block: originals are held until the OCI view is written, so at 20,000 versions that was one 8 KB
+ * block per manifest of about 500 bytes.
+ */
+function ownBytes(b: Buffer): Buffer {
+  const own = Buffer.allocUnsafeSlow(b.length);
+  b.copy(own);
+  return own;
+}
+
+/**
  * `chain`: the top-level manifest, then the index entry chosen (when the top is an index).
  * `known`: bytes already in hand (the spec.yaml read for the tree), used when they hash right.
  */
@@ -50,7 +62,7 @@ export async function keepOriginal(
       }),
     );
     return {
-      manifests: chain.map((m) => ({ digest: m.digest, mediaType: m.manifest.mediaType, bytes: m.bytes })),
+      manifests: chain.map((m) => ({ digest: m.digest, mediaType: m.manifest.mediaType, bytes: ownBytes(m.bytes) })),
       blobs,
       wasmLayer: wasm.digest,
     };
