@@ -51,10 +51,11 @@ interface Measured {
 }
 
 /** Runs a command to the end under /usr/bin/time: wall seconds and peak RSS of the process tree's largest. */
-function timed(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<Measured> {
+function timed(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Measured> {
   return new Promise((resolve, reject) => {
     const child = spawn('/usr/bin/time', ['-f', 'HPS-TIME %e %M', cmd, ...args], {
       cwd: opts.cwd ?? ROOT,
+      env: opts.env ?? process.env,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let err = '';
@@ -70,6 +71,16 @@ function timed(cmd: string, args: string[], opts: { cwd?: string } = {}): Promis
 }
 
 const ours = (...args: string[]) => timed(process.execPath, [CLI, ...args]);
+/**
+ * V8 lets a heap grow to several times its live data before a full collection; BENCH_SCALE_HEAP_CAP
+ * (MiB) re-runs the tree commands at the largest N with NODE_OPTIONS=--max-old-space-size=<cap>, the
+ * cap an operator can set where memory is tight (docs/troubleshooting.md), to show what is live.
+ */
+const HEAP_CAP = Number(process.env.BENCH_SCALE_HEAP_CAP ?? 0);
+const capped = (...args: string[]) =>
+  timed(process.execPath, [CLI, ...args], {
+    env: { ...process.env, NODE_OPTIONS: `--max-old-space-size=${HEAP_CAP}` },
+  });
 
 /** A valid Wasm module of about `size` bytes (a custom section of filler), unique by `tag`. */
 function smallModule(size: number, tag: string): Buffer {
@@ -280,7 +291,11 @@ type Step =
   | 'mirror'
   | 'sha256sum'
   | 'cp -r'
-  | 'raw push';
+  | 'raw push'
+  | 'cold pull, heap cap'
+  | 'warm pull, heap cap'
+  | 'verify, heap cap'
+  | 'index, heap cap';
 
 interface Row {
   n: number;
@@ -335,7 +350,14 @@ async function airgapSteps(
   }
 }
 
-async function measureN(n: number, work: string, esbuild: Buffer, rows: Row[], notes: string[]): Promise<void> {
+async function measureN(
+  n: number,
+  work: string,
+  esbuild: Buffer,
+  rows: Row[],
+  notes: string[],
+  withCap = false,
+): Promise<void> {
   const { freePort } = await import('../test/support/registry');
   const dir = path.join(work, `n${n}`);
   const { list, bytes, real } = writeInputs(dir, n, esbuild);
@@ -351,6 +373,17 @@ async function measureN(n: number, work: string, esbuild: Buffer, rows: Row[], n
   add('warm pull', await repeat(() => ours('pull', list, '--out', tree)));
   add('verify', await repeat(() => ours('verify', tree)));
   add('index', await repeat(() => ours('index', tree)));
+  if (withCap) {
+    const capTree = path.join(dir, 'tree-capped');
+    add('cold pull, heap cap', [await capped('pull', list, '--out', capTree)]);
+    add('warm pull, heap cap', await repeat(() => capped('pull', list, '--out', capTree)));
+    add('verify, heap cap', await repeat(() => capped('verify', capTree)));
+    add('index, heap cap', await repeat(() => capped('index', capTree)));
+    fs.rmSync(capTree, { recursive: true, force: true });
+    notes.push(
+      `N = ${n}: the rows "…, heap cap" ran with NODE_OPTIONS=--max-old-space-size=${HEAP_CAP} (BENCH_SCALE_HEAP_CAP), into a tree of their own.`,
+    );
+  }
   const treeFiles = filesUnder(tree);
   const treeBytes = treeFiles.reduce((s, f) => s + fs.statSync(f).size, 0);
   add('sha256sum', await repeat(() => sha256sumTree(tree, dir)));
@@ -419,7 +452,7 @@ export async function run(): Promise<BenchSection> {
     for (const n of ns) {
       process.stderr.write(`bench: scale N=${n}...\n`);
       load.push(`${n}: ${os.loadavg()[0].toFixed(1)}`);
-      await measureN(n, work, esbuild, rows, notes);
+      await measureN(n, work, esbuild, rows, notes, HEAP_CAP > 0 && n === ns[ns.length - 1]);
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
