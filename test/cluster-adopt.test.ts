@@ -132,6 +132,18 @@ function events(stdout: string): any[] {
 }
 
 /** The CLI as its own process; adopt gets the --registry-map the tree was pulled with unless `map` is false. */
+/** Passes one request through to `kubectl proxy` on `port` and its answer back (the tests' recording proxy). */
+function forward(port: number, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const up = http.request(
+    { host: '127.0.0.1', port, path: req.url, method: req.method, headers: req.headers },
+    (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      upRes.pipe(res);
+    },
+  );
+  req.pipe(up);
+}
+
 function cli(command: 'audit' | 'adopt', args: string[], kubeconfig = adoptKubeconfig, map = true) {
   const mapArgs = command === 'adopt' && map ? ['--registry-map', `${REG}=${reg!.host}`] : [];
   return runCliProcess([command, '--server', nginx!.url, '--kubeconfig', kubeconfig, ...mapArgs, ...args], {
@@ -272,14 +284,7 @@ describe('request pattern', () => {
     const port = await freePort();
     const server = http.createServer((req, res) => {
       seen.push(`${req.method} ${req.url}`);
-      const up = http.request(
-        { host: '127.0.0.1', port: proxyPort, path: req.url, method: req.method, headers: req.headers },
-        (upRes) => {
-          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-          upRes.pipe(res);
-        },
-      );
-      req.pipe(up);
+      forward(proxyPort, req, res);
     });
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     try {
@@ -437,24 +442,15 @@ describe('adopt', () => {
     let edited = false;
     let editing: Promise<void> | undefined;
     const server = http.createServer((req, res) => {
-      const forward = () => {
-        const up = http.request(
-          { host: '127.0.0.1', port: proxyPort, path: req.url, method: req.method, headers: req.headers },
-          (upRes) => {
-            res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-            upRes.pipe(res);
-          },
-        );
-        req.pipe(up);
-      };
+      const pass = () => forward(proxyPort, req, res);
       // adopt sends its patches several at once: every PATCH waits for the edit, which starts with the first.
       if (req.method === 'PATCH') {
         edited = true;
         editing ??= cp
           .kubectlOk(['annotate', 'wasmplugin', 'key-auth', '-n', 'team-a', 'edited-by=someone-else'])
           .then(() => undefined);
-        void editing.then(forward, forward);
-      } else forward();
+        void editing.then(pass, pass);
+      } else pass();
     });
     await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
     try {

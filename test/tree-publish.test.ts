@@ -3,7 +3,8 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { IntegrityError, InputError } from '../src/errors';
-import { cleanLeftovers, publishVersion, writeIndex } from '../src/tree/publish';
+import { publishVersion, writeIndex } from '../src/tree/publish';
+import { removeRunLeftovers } from '../src/tree/run-journal';
 import { RUN_ID } from '../src/content/fsutil';
 import { verifyTree } from '../src/tree/read';
 import { InodeHashes } from '../src/tree/inode-hashes';
@@ -150,7 +151,10 @@ describe('atomicity', () => {
       fs.mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
       fs.writeFileSync(path.join(root, p), 'x');
     }
-    expect(await cleanLeftovers(root)).toHaveLength(4);
+    // Named plugin folders only (a run that wrote into none of demo's): demo's leftovers stay.
+    expect(await removeRunLeftovers(root, new Set([RUN_ID]), new Set(['other']))).toHaveLength(2);
+    expect(fs.readdirSync(path.join(root, 'plugins/demo'))).toHaveLength(4);
+    expect(await removeRunLeftovers(root, new Set([RUN_ID]))).toHaveLength(2);
     expect(fs.readdirSync(path.join(root, 'plugins/demo')).sort()).toEqual(['.old-1.0.0-zz', '1.0.0']);
     expect(fs.readdirSync(root).sort()).toEqual(['.tmp-abc', 'plugins']);
     for (const p of foreign) expect(fs.readFileSync(path.join(root, p), 'utf8')).toBe('x');

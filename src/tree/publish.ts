@@ -27,22 +27,13 @@ import {
 } from '../contract/tree-format';
 import { parseCreated, rfc3339 } from '../contract/created';
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
-import {
-  RUN_ID,
-  runTempName,
-  sha256Hex,
-  sha256OfFile,
-  syncDir,
-  writeFileAtomic,
-  writeFileDurable,
-} from '../content/fsutil';
+import { runTempName, sha256Hex, sha256OfFile, syncDir, writeFileAtomic, writeFileDurable } from '../content/fsutil';
 import { buildIndex, normalizeMetadata, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
 import { readSpecYaml } from './spec';
 import { checkWasmSize } from '../content/wasm';
 import { readAllMetadata, TreeReads } from './read';
 import { inventoryFacts } from './inventory';
 import { assertNoSymlinkBelow } from './safe-path';
-import { removeRunLeftovers } from './run-journal';
 
 export interface PublishInput {
   name: string;
@@ -278,12 +269,4 @@ export async function removeVersion(root: string, name: string, version: string)
   await fs.promises.rm(old, { recursive: true, force: true });
   const left = await fs.promises.readdir(pluginDir);
   if (left.length === 0) await fs.promises.rmdir(pluginDir).catch(() => undefined);
-}
-
-/**
- * Deletes the temp and old entries this process's runs left behind. Leftovers of other recorded runs
- * are removed when a run begins (tree/run-journal.ts); entries of unrecorded runs are never touched.
- */
-export async function cleanLeftovers(root: string): Promise<string[]> {
-  return removeRunLeftovers(root, new Set([RUN_ID]));
 }
