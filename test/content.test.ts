@@ -153,6 +153,17 @@ describe('pool', () => {
     expect(fs.readFileSync(file, 'utf8')).toBe('');
   });
 
+  test('writeFileDurable writes parts as they are, in order: more than one writev holds, empty parts, none', async () => {
+    const file = path.join(dir, 'parts.bin');
+    const parts = Array.from({ length: 2500 }, (_, i) => crypto.randomBytes(i % 7 === 0 ? 0 : (i * 37) % 900));
+    await writeFileDurable(file, parts, new Date('2024-01-02T03:04:05Z'));
+    expect(fs.readFileSync(file).equals(Buffer.concat(parts))).toBe(true);
+    expect(fs.statSync(file).mtime.toISOString()).toBe('2024-01-02T03:04:05.000Z');
+    expect(sha256Hex(...parts)).toBe(sha(Buffer.concat(parts)));
+    await writeFileDurable(file, []);
+    expect(fs.statSync(file).size).toBe(0);
+  });
+
   test('a limiter shared by callers admits at most `limit`, in order, and frees its slot on failure', async () => {
     const gate = limiter(1);
     const order: string[] = [];
@@ -220,36 +231,38 @@ describe('gzip check', () => {
 });
 
 describe('CPU worker tasks, run in-process', () => {
-  test('analyze: size, md5, sha256 and CRC-32 of the file; a bad payload is refused', () => {
+  test('analyze: size, md5, sha256 and CRC-32 of the file; a bad payload is refused', async () => {
     const p = file('task.wasm', WASM);
-    const facts = runCpuTask({ kind: 'analyze', file: p, fsync: true }) as WasmFacts;
+    const facts = (await runCpuTask({ kind: 'analyze', file: p, fsync: true })) as WasmFacts;
     expect(facts).toEqual({
       size: WASM.length,
       md5: crypto.createHash('md5').update(WASM).digest('hex'),
       sha256: sha(WASM),
       crc32: zlib.crc32(WASM),
     });
-    expect(() => runCpuTask({ kind: 'analyze', file: file('task.txt', 'text'), fsync: false })).toThrow(
+    await expect(runCpuTask({ kind: 'analyze', file: file('task.txt', 'text'), fsync: false })).rejects.toThrow(
       expect.objectContaining({ code: 'E_NOT_WASM' }),
     );
   });
 
-  test('deflate: the chunks, framed, are the one-call gzip', () => {
+  test('deflate: the chunks, framed, are the one-call gzip', async () => {
     const big = Buffer.concat(Array.from({ length: 80 }, (_, i) => wasmVariant(WASM, String(i))));
     const p = file('big.bin', big);
     const plans = planChunks(big.length);
     expect(plans.length).toBeGreaterThan(1);
-    const chunks = plans.map((plan) => runCpuTask({ kind: 'deflate', file: p, plan, level: 6 }) as Uint8Array);
+    const chunks: Uint8Array[] = [];
+    for (const plan of plans)
+      chunks.push((await runCpuTask({ kind: 'deflate', file: p, plan, level: 6 })) as Uint8Array);
     const whole = gzipChunkedSync(big, 6);
     expect(Buffer.concat(chunks).equals(whole.subarray(10, whole.length - 8))).toBe(true);
     // A file shorter than its plan (changed while being read) is an error, not a short chunk.
     const short = file('short.bin', big.subarray(0, 100));
-    expect(() => runCpuTask({ kind: 'deflate', file: short, plan: plans[0], level: 6 })).toThrow(
+    await expect(runCpuTask({ kind: 'deflate', file: short, plan: plans[0], level: 6 })).rejects.toThrow(
       /shorter than expected/,
     );
   });
 
-  test('framed-hash: hashes of both framed files and of each alone; the second one written once', () => {
+  test('framed-hash: hashes of both framed files and of each alone; the second one written once', async () => {
     const a = file('a.bin', 'AAAA');
     const b = file('b.bin', 'BBBB');
     const out = path.join(dir, 'framed');
@@ -264,7 +277,7 @@ describe('CPU worker tasks, run in-process', () => {
       bTail: Buffer.from(']'),
       writeB: { dir: out, mtimeMs: Date.parse('2024-05-01T12:00:00Z') },
     };
-    const h = runCpuTask(task) as FramedHashes;
+    const h = (await runCpuTask(task)) as FramedHashes;
     expect(h).toEqual({
       aFramed: sha(Buffer.from('<AAAA>')),
       aFile: sha(Buffer.from('AAAA')),
@@ -277,7 +290,7 @@ describe('CPU worker tasks, run in-process', () => {
     expect(fs.statSync(written).mtime.toISOString()).toBe('2024-05-01T12:00:00.000Z');
     // Content-addressed: an existing file of that name is left as it is.
     fs.utimesSync(written, new Date(0), new Date(0));
-    expect(runCpuTask(task)).toEqual(h);
+    expect(await runCpuTask(task)).toEqual(h);
     expect(fs.statSync(written).mtimeMs).toBe(0);
   });
 
@@ -292,10 +305,10 @@ describe('CPU worker tasks, run in-process', () => {
     return d;
   };
 
-  test('folder-facts: every hash of both files from one read, framed as the OCI image frames them', () => {
+  test('folder-facts: every hash of both files from one read, framed as the OCI image frames them', async () => {
     const gz = gzipChunkedSync(WASM, 6);
     const d = folder('ok', WASM, gz);
-    const [f] = runCpuTask({ kind: 'folder-facts', dirs: [d] }) as FolderFacts[];
+    const [f] = (await runCpuTask({ kind: 'folder-facts', dirs: [d] })) as FolderFacts[];
     const frames = imageFrames(WASM.length, '2024-05-01T12:00:00Z');
     expect(f).toMatchObject({
       metadataJsonIsLink: false,
@@ -318,7 +331,7 @@ describe('CPU worker tasks, run in-process', () => {
     expect(JSON.parse(f.metadataJson as string)).toEqual({ size: WASM.length, created: '2024-05-01T12:00:00Z' });
   });
 
-  test('folder-facts: a gzip bomb stops at the recorded size, a corrupt .gz and symlinks are named, nothing followed', () => {
+  test('folder-facts: a gzip bomb stops at the recorded size, a corrupt .gz and symlinks are named, nothing followed', async () => {
     const bomb = folder('bomb', WASM, zlib.gzipSync(Buffer.alloc(50 * WASM.length)));
     const corrupt = folder('corrupt', WASM, Buffer.from('not gzip'));
     const linked = folder('linked', WASM, gzipChunkedSync(WASM, 6));
@@ -328,7 +341,10 @@ describe('CPU worker tasks, run in-process', () => {
     }
     const invalid = folder('invalid', WASM, gzipChunkedSync(WASM, 6));
     fs.writeFileSync(path.join(invalid, 'metadata.json'), '{');
-    const [b, c, l, i] = runCpuTask({ kind: 'folder-facts', dirs: [bomb, corrupt, linked, invalid] }) as FolderFacts[];
+    const [b, c, l, i] = (await runCpuTask({
+      kind: 'folder-facts',
+      dirs: [bomb, corrupt, linked, invalid],
+    })) as FolderFacts[];
     expect(b.gz).toMatchObject({ decoded: 'oversize' });
     expect(c.gz).toMatchObject({ decoded: 'corrupt', sha256: sha(Buffer.from('not gzip')) });
     expect(l).toMatchObject({ wasm: 'symlink', gz: 'symlink', metadataTxt: 'symlink' });
@@ -336,29 +352,53 @@ describe('CPU worker tasks, run in-process', () => {
     expect(i).toMatchObject({ metadataJson: '{', wasm: 'missing', gz: 'missing', metadataTxt: 'missing' });
   });
 
-  test('folder-facts: folders sharing an inode in one task get the same facts (the inode is read once)', () => {
+  test('folder-facts: folders sharing an inode in one task get the same facts (the inode is read once)', async () => {
     const a = folder('shared-a', WASM, gzipChunkedSync(WASM, 6));
     const b = path.join(dir, 'folders', 'shared-b');
     fs.mkdirSync(b);
     for (const f of ['plugin.wasm', 'plugin.wasm.gz', 'metadata.json', 'metadata.txt'])
       fs.linkSync(path.join(a, f), path.join(b, f));
-    const [fa, fb] = runCpuTask({ kind: 'folder-facts', dirs: [a, b] }) as FolderFacts[];
+    const [fa, fb] = (await runCpuTask({ kind: 'folder-facts', dirs: [a, b] })) as FolderFacts[];
     expect(fb.wasm).toBe(fa.wasm);
     expect(fb.gz).toBe(fa.gz);
   });
 
-  test('file-digests and lstat: size, sha256 and small texts; null or empty for what cannot be read', () => {
+  test('folder-facts: a large .gz is decoded as a stream with the same answers (equal, different, bomb, corrupt, truncated)', async () => {
+    // Over 64 KiB decoded: the streamed path (cpu-worker.ts decodeGz), in several 64 KiB pieces.
+    const big = crypto.randomBytes(300 * 1024);
+    const other = Buffer.from(big);
+    other[200 * 1024] ^= 1; // differs after a few equal pieces: hashed from the first difference
+    const gzBig = zlib.gzipSync(big);
+    const equal = folder('stream-equal', big, gzBig);
+    const differs = folder('stream-differs', big, zlib.gzipSync(other));
+    const shorter = folder('stream-shorter', big, zlib.gzipSync(big.subarray(0, 100 * 1024)));
+    const bomb = folder('stream-bomb', big, zlib.gzipSync(Buffer.alloc(4 * big.length)));
+    const corrupt = folder('stream-corrupt', big, Buffer.concat([gzBig.subarray(0, 2000), Buffer.alloc(2000, 7)]));
+    const truncated = folder('stream-truncated', big, gzBig.subarray(0, gzBig.length - 4));
+    const [e, d, s, b, c, t] = (await runCpuTask({
+      kind: 'folder-facts',
+      dirs: [equal, differs, shorter, bomb, corrupt, truncated],
+    })) as FolderFacts[];
+    expect(e.gz).toMatchObject({ decoded: { size: big.length, sha256: sha(big) } });
+    expect(d.gz).toMatchObject({ decoded: { size: big.length, sha256: sha(other) } });
+    expect(s.gz).toMatchObject({ decoded: { size: 100 * 1024, sha256: sha(big.subarray(0, 100 * 1024)) } });
+    expect(b.gz).toMatchObject({ decoded: 'oversize' });
+    expect(c.gz).toMatchObject({ decoded: 'corrupt' });
+    expect(t.gz).toMatchObject({ decoded: 'corrupt' });
+  });
+
+  test('file-digests and lstat: size, sha256 and small texts; null or empty for what cannot be read', async () => {
     const small = file('digest-small.txt', 'hello');
     const big = file('digest-big.bin', Buffer.alloc(100, 1));
     const missing = path.join(dir, 'digest-missing');
-    expect(runCpuTask({ kind: 'file-digests', files: [small, big, missing], textUpTo: 10 })).toEqual([
+    expect(await runCpuTask({ kind: 'file-digests', files: [small, big, missing], textUpTo: 10 })).toEqual([
       { size: 5, sha256: sha(Buffer.from('hello')), text: 'hello' },
       { size: 100, sha256: sha(Buffer.alloc(100, 1)) },
       {},
     ]);
     const link = path.join(dir, 'digest-link');
     fs.symlinkSync(small, link);
-    const [s, l, m] = runCpuTask({ kind: 'lstat', files: [small, link, missing] }) as Array<FileId | null>;
+    const [s, l, m] = (await runCpuTask({ kind: 'lstat', files: [small, link, missing] })) as Array<FileId | null>;
     expect(s).toMatchObject({ size: 5, file: true, symlink: false, nlink: 1 });
     expect(l).toMatchObject({ file: false, symlink: true });
     expect(m).toBeNull();
@@ -371,7 +411,9 @@ describe('CPU pool (real worker threads, loading the worker from the sources)', 
     try {
       const files = ['p0', 'p1', 'p2'].map((n, i) => file(`${n}.wasm`, wasmVariant(WASM, n + i)));
       const facts = await Promise.all(files.map((f) => pool.analyze(f, false)));
-      expect(facts).toEqual(files.map((f) => runCpuTask({ kind: 'analyze', file: f, fsync: false })));
+      expect(facts).toEqual(
+        await Promise.all(files.map((f) => runCpuTask({ kind: 'analyze', file: f, fsync: false }))),
+      );
       expect(await analyzeWasm(files[0], { pool })).toEqual(facts[0]);
       const gz = await gzipFile(files[0], facts[0], 9, pool);
       expect(gz.equals(gzipChunkedSync(fs.readFileSync(files[0]), 9))).toBe(true);

@@ -5,11 +5,19 @@
 // the same walks in test/ociview-pagination.test.ts.
 import * as fs from 'fs';
 import * as path from 'path';
+import { Lines } from '../src/ociview/lines';
 import { alignAt, MAX_PAGE, PAGE_SIZES, pageOf, parsePageN, renderPages } from '../src/ociview/pages';
 
 const entries = Array.from({ length: 1234 }, (_, i) => `plugins/p${String(i).padStart(4, '0')}`);
 
 describe('the rules', () => {
+  test('map lines joined in batches are the lines in order (none, fewer than a batch, several batches)', () => {
+    for (const n of [0, 1, 1023, 1024, 1025, 5000]) {
+      const items = Array.from({ length: n }, (_, i) => i);
+      expect(Lines.of(items, (i) => `"k${i}" "v${i}";\n`)).toBe(items.map((i) => `"k${i}" "v${i}";\n`).join(''));
+    }
+  });
+
   test('n: digits only, rounded down to a page size; absent means the whole list', () => {
     expect(parsePageN(undefined)).toEqual({ kind: 'all' });
     expect(parsePageN('')).toEqual({ kind: 'all' });

@@ -346,7 +346,7 @@ test("verify hashes a kept image's wasm layer once: its blob is plugin.wasm's in
   expect(fs.statSync(blob).ino).toBe(st.ino);
   // The OCI view's read of the blob skips it, and the tree's read of plugin.wasm gives its hashes.
   const inode = `${st.dev}:${st.ino}`;
-  expect(runCpuTask({ kind: 'file-digests', files: [blob], textUpTo: 0, skipLinked: true })).toEqual([{ inode }]);
+  expect(await runCpuTask({ kind: 'file-digests', files: [blob], textUpTo: 0, skipLinked: true })).toEqual([{ inode }]);
   const tree = await verifyTree(root);
   expect(tree.linked.get(inode)).toEqual({ size: A.length, sha256: sha(A) });
   expect(await verifyOciView(root, tree)).toEqual([]);

@@ -27,15 +27,34 @@ export function runIdOf(name: string): string | undefined {
  * Writes, fsyncs and (when given) sets the mtime of one file (mtime drives Nginx's Last-Modified and
  * ETag).
  */
-export async function writeFileDurable(file: string, data: string | Uint8Array, mtime?: Date): Promise<void> {
+export async function writeFileDurable(
+  file: string,
+  data: string | Uint8Array | readonly Uint8Array[],
+  mtime?: Date,
+): Promise<void> {
   const fh = await fs.promises.open(file, 'w', 0o644);
   try {
-    await fh.writeFile(data);
+    // Parts are written as they are (a .gz's header, deflated chunks and trailer), never joined first.
+    if (Array.isArray(data)) await writeAllParts(fh, data);
+    else await fh.writeFile(data as string | Uint8Array);
     await fh.sync();
   } finally {
     await fh.close();
   }
   if (mtime) await fs.promises.utimes(file, mtime, mtime);
+}
+
+/** Every byte of `parts`, in order (writev may write less than asked). */
+async function writeAllParts(fh: fs.promises.FileHandle, parts: readonly Uint8Array[]): Promise<void> {
+  let rest = parts.filter((p) => p.byteLength > 0);
+  while (rest.length) {
+    let { bytesWritten } = await fh.writev(rest.slice(0, 1024));
+    while (rest.length && bytesWritten >= rest[0].byteLength) {
+      bytesWritten -= rest[0].byteLength;
+      rest = rest.slice(1);
+    }
+    if (bytesWritten > 0) rest = [rest[0].subarray(bytesWritten), ...rest.slice(1)];
+  }
 }
 
 /** Pieces of text are written in batches of about this many characters. */
@@ -95,8 +114,10 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
 }
 
 /** Hex sha256 of bytes in memory (a .gz just assembled: a third of the module, hashed in milliseconds). */
-export function sha256Hex(data: Uint8Array): string {
-  return crypto.createHash('sha256').update(data).digest('hex');
+export function sha256Hex(...parts: Uint8Array[]): string {
+  const h = crypto.createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
 }
 
 /** Hex sha256 of a file, streamed (modules can be hundreds of MB). */

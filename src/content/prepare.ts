@@ -29,6 +29,26 @@ export interface PreparedWasm extends WasmFacts {
 }
 
 /**
+ * A PreparedWasm as one object literal. A pull keeps one per version until its OCI view is written,
+ * and objects made by spreading the worker's facts got a hidden class each (about 0.5 KB per version,
+ * 10 MB at 20,000 in a heap snapshot); built from a literal, they all share one.
+ */
+export function preparedWasm(facts: WasmFacts, gz: Omit<PreparedWasm, keyof WasmFacts>): PreparedWasm {
+  return {
+    size: facts.size,
+    md5: facts.md5,
+    sha256: facts.sha256,
+    crc32: facts.crc32,
+    wasmPath: gz.wasmPath,
+    gzPath: gz.gzPath,
+    gzipSize: gz.gzipSize,
+    gzipSha256: gz.gzipSha256,
+    gzipLevel: gz.gzipLevel,
+    gz: gz.gz,
+  };
+}
+
+/**
  * Validation and hashes of the wasm at `file`. `where` names the plugin a failed check belongs to;
  * content shared by several plugins is analysed without it (the caller records who failed).
  */
@@ -53,8 +73,13 @@ export function deflateFile(
   );
 }
 
+/** The parts of the .gz, in order: header, the deflated chunks, trailer (written as they are, see writeFileDurable). */
+export function gzipParts(chunks: Uint8Array[], facts: WasmFacts, level: GzipLevel): Uint8Array[] {
+  return [gzipHeader(level), ...chunks, gzipTrailer(facts.crc32, facts.size)];
+}
+
 export function assembleGzip(chunks: Uint8Array[], facts: WasmFacts, level: GzipLevel): Buffer {
-  return Buffer.concat([gzipHeader(level), ...chunks, gzipTrailer(facts.crc32, facts.size)]);
+  return Buffer.concat(gzipParts(chunks, facts, level));
 }
 
 /** The .gz bytes of `file` (whose facts are known), compressed chunk-parallel by the pool. */

@@ -19,6 +19,8 @@
  * size its start is a multiple of): a walk that starts anywhere reaches full `n`-sized pages within a
  * few steps, and the files are about 1.7 per entry instead of one per (start, n) pair. Pure.
  */
+import { Lines } from './lines';
+
 /** Page sizes, largest first: each divides the previous one (the chain image/nginx.conf's `$oci_page_bucket` rounds `n` down to). */
 export const PAGE_SIZES = [1000, 500, 100, 50, 10, 2, 1] as const;
 export type PageSize = (typeof PAGE_SIZES)[number];
@@ -102,25 +104,25 @@ export function renderPages(
   body: (page: string[]) => string,
 ): RenderedPages {
   const files = new Map<string, string>();
-  // Lines joined once at the end: `+=` per line left a chain of a million string pieces for a view of
-  // 20,000 plugins, each a heap object until the text was first written.
-  const starts: string[] = [];
-  const links: string[] = [];
+  // Not `+=` per line: that left a chain of a million string pieces for a view of 20,000 plugins,
+  // each a heap object until the text was first written (see lines.ts).
+  const starts = new Lines();
+  const links = new Lines();
   const count = entries.length;
   for (let start = 0; start <= count; start++) {
     const last = start === 0 ? '' : entries[start - 1];
     // A list of one entry (most plugins have one tag): any page of it is the whole list's file.
     const at = start === count ? 'end' : count === 1 ? 'whole' : `${alignAt(start, count)}/${start}`;
-    starts.push(mapLine(`${scope}|${last}`, at));
-    if (last.includes('/')) starts.push(mapLine(`${scope}|${last.split('/').join('%2F')}`, at));
+    starts.add(mapLine(`${scope}|${last}`, at));
+    if (last.includes('/')) starts.add(mapLine(`${scope}|${last.split('/').join('%2F')}`, at));
     if (start === count || count === 1) break;
     const align = alignAt(start, count);
     for (const size of PAGE_SIZES) {
       if (size > align) continue;
       const page = entries.slice(start, start + size);
       files.set(`${size}-${start}.json`, body(page));
-      if (start + size < count) links.push(mapLine(`${scope}|${size}|${start}`, page[page.length - 1]));
+      if (start + size < count) links.add(mapLine(`${scope}|${size}|${start}`, page[page.length - 1]));
     }
   }
-  return { files, starts: starts.join(''), links: links.join('') };
+  return { files, starts: starts.text(), links: links.text() };
 }

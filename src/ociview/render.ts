@@ -16,6 +16,7 @@ import {
   ViewTag,
 } from './layout';
 import { renderPages } from './pages';
+import { Lines } from './lines';
 
 /** One tag as view.json holds it: only the model's fields, in this order. */
 function viewTag(t: ViewTag): object {
@@ -171,14 +172,14 @@ export function renderMaps(
     for (const b of t.blobs) blobs.set(`${base}/blobs/${b.digest}`, hexOf(b.digest));
   }
   const lines = (m: Map<string, string>) =>
-    [...m.entries()]
-      .sort(([a], [b]) => byText(a, b))
-      .map(([k, v]) => mapLine(k, v))
-      .join('');
+    Lines.of(
+      [...m.entries()].sort(([a], [b]) => byText(a, b)),
+      ([k, v]) => mapLine(k, v),
+    );
   return new Map([
     ['manifests.map', lines(manifests)],
     ['blobs.map', lines(blobs)],
-    ['repositories.map', [...byName.keys()].map((n) => mapLine(repositoryName(n), n)).join('')],
+    ['repositories.map', Lines.of(byName.keys(), (n) => mapLine(repositoryName(n), n))],
     ['pagestarts.map', paginated.starts],
     ['pagelinks.map', paginated.links],
   ]);

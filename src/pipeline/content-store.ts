@@ -13,7 +13,7 @@ import { sha256Hex, sha256OfFile, writeFileDurable } from '../content/fsutil';
 import { gzipHeader } from '../content/gzip-format';
 import { checkGzipOf } from '../content/gzip-check';
 import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
-import { analyzeWasm, assembleGzip, deflateFile, PreparedWasm, WasmFacts } from '../content/prepare';
+import { analyzeWasm, deflateFile, gzipParts, PreparedWasm, preparedWasm, WasmFacts } from '../content/prepare';
 import { filesMatchBySize, readAllMetadata, readMetadata } from '../tree/read';
 import { SHARED_FILE_MODE } from '../tree/publish';
 
@@ -63,7 +63,8 @@ export class ContentStore {
 
   private async reuse(e: Entry): Promise<PreparedWasm> {
     this.stats.reusedRun++;
-    return { ...(await e.prepared), gz: 'reused-run' };
+    const p = await e.prepared;
+    return preparedWasm(p, { ...p, gz: 'reused-run' });
   }
 
   private async track(sha256: string, owned: boolean, prepared: Promise<PreparedWasm>): Promise<PreparedWasm> {
@@ -123,18 +124,17 @@ export class ContentStore {
   private async writeGz(file: string, facts: WasmFacts, chunks: Uint8Array[]): Promise<PreparedWasm> {
     this.stats.compressed++;
     const gzPath = path.join(this.workDir, `${facts.sha256.slice(0, 16)}-${this.seq++}.${GZ_FILE}`);
-    const gz = assembleGzip(chunks, facts, this.level);
+    const parts = gzipParts(chunks, facts, this.level);
     // The mtime is set later, when the publishing folder's time is known.
-    await writeFileDurable(gzPath, gz);
-    return {
-      ...facts,
+    await writeFileDurable(gzPath, parts);
+    return preparedWasm(facts, {
       wasmPath: file,
       gzPath,
-      gzipSize: gz.byteLength,
-      gzipSha256: sha256Hex(gz),
+      gzipSize: parts.reduce((n, p) => n + p.byteLength, 0),
+      gzipSha256: sha256Hex(...parts),
       gzipLevel: this.level,
       gz: 'compressed',
-    };
+    });
   }
 
   private async produceGz(file: string, facts: WasmFacts): Promise<PreparedWasm> {
@@ -142,15 +142,14 @@ export class ContentStore {
     const fromTree = await this.copyFromTree(facts, gzPath);
     if (fromTree !== undefined) {
       this.stats.reusedTree++;
-      return {
-        ...facts,
+      return preparedWasm(facts, {
         wasmPath: file,
         gzPath,
         gzipSize: fromTree.size,
         gzipSha256: fromTree.sha256,
         gzipLevel: this.level,
         gz: 'reused-tree',
-      };
+      });
     }
     return this.writeGz(file, facts, await deflateFile(file, facts.size, this.level, this.pool));
   }

@@ -331,7 +331,9 @@ async function stageGroup(run: Run, g: Group, i: number): Promise<Staged> {
   run.opts.signal?.throwIfAborted();
   for (const e of g.entries) await assertNoSymlinkBelow(root, PLUGINS_DIR, e.name, e.version);
   run.reporter.emit({ event: 'begin', plugins: g.entries.length });
-  const digest = await (run.digests.get(g.key) ?? resolveDigest(run, first));
+  const ahead = run.digests.get(g.key);
+  run.digests.delete(g.key); // read once: the run keeps no promise per source once it is staged
+  const digest = await (ahead ?? resolveDigest(run, first));
   for (const e of g.entries) {
     const want = run.lockDigests.get(`${e.name}@${e.version}`);
     if (want && want !== digest) {

@@ -1,0 +1,30 @@
+/**
+ * A text made of many short lines (an Nginx map of 20,000 versions has over 40,000). Each line built
+ * with a template is a small chain of string pieces until it is joined; gathering all of them first
+ * and joining once kept every chain alive at the same time (about 10 MB at 20,000 versions in a heap
+ * snapshot of `pull`). Lines are joined in batches as they come, so only one batch is pieces at a time.
+ */
+export class Lines {
+  private static readonly BATCH = 1024;
+  private batch: string[] = [];
+  private joined: string[] = [];
+
+  add(line: string): void {
+    this.batch.push(line);
+    if (this.batch.length >= Lines.BATCH) {
+      this.joined.push(this.batch.join(''));
+      this.batch = [];
+    }
+  }
+
+  text(): string {
+    return this.joined.join('') + this.batch.join('');
+  }
+
+  /** The lines `line` makes of each item, as one text. */
+  static of<T>(items: Iterable<T>, line: (item: T) => string): string {
+    const out = new Lines();
+    for (const item of items) out.add(line(item));
+    return out.text();
+  }
+}
