@@ -24,6 +24,7 @@ import {
   writeFileAtomic,
   writeFileDurable,
 } from '../src/content/fsutil';
+import { holdsTextSync } from '../src/content/fs-fast';
 import { checkGzipOf, inspectGzipOf } from '../src/content/gzip-check';
 import { gzipChunkedSync, planChunks } from '../src/content/gzip-format';
 import { forEachLimit, limiter, mapLimit } from '../src/content/pool';
@@ -162,6 +163,34 @@ describe('pool', () => {
     expect(sha256Hex(...parts)).toBe(sha(Buffer.concat(parts)));
     await writeFileDurable(file, []);
     expect(fs.statSync(file).size).toBe(0);
+  });
+
+  test('holdsTextSync compares a file with pieces of text in place: same, differs, shorter, longer, UTF-8 across reads', () => {
+    const file = path.join(dir, 'holds.txt');
+    // Over two 256 KiB reads, with a 3-byte character across the first boundary.
+    const text = 'a'.repeat(256 * 1024 - 1) + '€' + 'b'.repeat(300 * 1024) + '\n';
+    fs.writeFileSync(file, text);
+    const cut = (t: string, sizes: number[]) => {
+      const out: string[] = [];
+      for (let at = 0, i = 0; at < t.length; at += sizes[i++ % sizes.length])
+        out.push(t.slice(at, at + sizes[i % sizes.length]));
+      return out;
+    };
+    expect(holdsTextSync(file, [text])).toBe(true);
+    expect(holdsTextSync(file, cut(text, [1, 7000, 100_003]))).toBe(true);
+    expect(holdsTextSync(file, [text.slice(0, -1) + 'x'])).toBe(false);
+    expect(holdsTextSync(file, [text.replace('€', 'e')])).toBe(false);
+    expect(holdsTextSync(file, [text.slice(0, -1)])).toBe(false); // the file holds more
+    expect(holdsTextSync(file, [text, 'more'])).toBe(false); // the file holds less
+    fs.writeFileSync(file, '');
+    expect(holdsTextSync(file, [])).toBe(true);
+    expect(holdsTextSync(file, [''])).toBe(true);
+    expect(holdsTextSync(file, ['a'])).toBe(false);
+    const link = path.join(dir, 'holds-link.txt');
+    fs.symlinkSync(file, link);
+    expect(holdsTextSync(link, [''])).toBeUndefined();
+    expect(holdsTextSync(path.join(dir, 'holds-missing.txt'), [''])).toBeUndefined();
+    expect(holdsTextSync(dir, [''])).toBeUndefined();
   });
 
   test('a limiter shared by callers admits at most `limit`, in order, and frees its slot on failure', async () => {

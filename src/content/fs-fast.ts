@@ -10,6 +10,7 @@
  * (sha256OfFile streams files over 256 KiB). Same calls, same errors (as rejected promises).
  */
 import * as fs from 'fs';
+import { StringDecoder } from 'string_decoder';
 
 /** Runs a synchronous call as a promise, so a thrown error is a rejection like the async API's. */
 function settled<A extends unknown[], R>(call: (...args: A) => R): (...args: A) => Promise<R> {
@@ -43,11 +44,22 @@ export const close = settled((fd: number) => fs.closeSync(fd));
 /** A directory's entries with their types (a tree walk's readdir). */
 export const readdirTypes = settled((dir: string) => fs.readdirSync(dir, { withFileTypes: true }));
 
+/** Bytes read per step by holdsTextSync. */
+const PIECE_BYTES = 256 * 1024;
 /**
- * A regular file's bytes in one synchronous read, never through a symlink (O_NOFOLLOW); undefined
- * when it is absent, a symlink, not a regular file, unreadable, or over `limit` bytes.
+ * holdsTextSync's read buffer, one for the process (the calls are synchronous, so one at a time): kept,
+ * not freed per call, so large reads never move glibc's mmap threshold (see cpu-worker.ts, ReadBuffer).
  */
-export function readRegularFileSync(file: string, limit: number): Buffer | undefined {
+let pieceBuffer: Buffer | undefined;
+
+/**
+ * Whether a regular file, opened without following a symlink, holds exactly the text that `pieces`
+ * make one after the other (UTF-8); undefined when it is absent, a symlink or not a regular file. The
+ * file is read 256 KiB at a time and compared in place: neither it nor the text is ever whole in
+ * memory (at 20,000 versions view.json is 19 MB and an Nginx map 6 MB), and reading stops at the
+ * first difference.
+ */
+export function holdsTextSync(file: string, pieces: Iterable<string>): boolean | undefined {
   let fd: number;
   try {
     fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
@@ -55,12 +67,34 @@ export function readRegularFileSync(file: string, limit: number): Buffer | undef
     return undefined;
   }
   try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile() || st.size > limit) return undefined;
-    const bytes = Buffer.allocUnsafe(st.size);
-    let got = 0;
-    for (let n = 1; n > 0 && got < bytes.length; got += n) n = fs.readSync(fd, bytes, got, bytes.length - got, got);
-    return bytes.subarray(0, got);
+    if (!fs.fstatSync(fd).isFile()) return undefined;
+    const buf = (pieceBuffer ??= Buffer.allocUnsafeSlow(PIECE_BYTES));
+    const decoder = new StringDecoder('utf8');
+    let pending = '';
+    let position = 0;
+    let ended = false;
+    /** Reads on until some text is pending; false at the end of the file. */
+    const fill = (): boolean => {
+      while (pending.length === 0 && !ended) {
+        const n = fs.readSync(fd, buf, 0, buf.length, position);
+        position += n;
+        if (n === 0) {
+          ended = true;
+          pending = decoder.end();
+        } else pending = decoder.write(buf.subarray(0, n));
+      }
+      return pending.length > 0;
+    };
+    for (const piece of pieces) {
+      for (let at = 0; at < piece.length;) {
+        if (!fill()) return false; // the file is shorter
+        const take = Math.min(pending.length, piece.length - at);
+        if (!piece.startsWith(take === pending.length ? pending : pending.slice(0, take), at)) return false;
+        at += take;
+        pending = pending.slice(take);
+      }
+    }
+    return !fill(); // nothing after the text
   } catch {
     return undefined;
   } finally {

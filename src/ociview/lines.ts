@@ -28,3 +28,13 @@ export class Lines {
     return out.text();
   }
 }
+
+/** True when `text` is the pieces one after the other, compared in place (no second copy of a 19 MB view.json). */
+export function isConcatOf(text: string, pieces: Iterable<string>): boolean {
+  let at = 0;
+  for (const c of pieces) {
+    if (!text.startsWith(c, at)) return false;
+    at += c.length;
+  }
+  return at === text.length;
+}

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { VerifyError } from '../errors';
 import { cpuPool } from '../content/cpu-pool';
-import { readRegularFileSync } from '../content/fs-fast';
+import { holdsTextSync } from '../content/fs-fast';
 import type { FileDigest, FramedHashes } from '../content/cpu-worker';
 import { GZ_FILE, PLUGINS_DIR, PluginMetadata, WASM_FILE } from '../contract/tree-format';
 import { readAllMetadata } from '../tree/read';
@@ -23,14 +23,13 @@ import {
   VIEW_FILE,
   VIEW_SCHEMA_VERSION,
 } from './layout';
-import { renderView, textFiles } from './render';
+import { textFiles, viewChunks } from './render';
+import { isConcatOf } from './lines';
 
 const HINT = 'run `index <root>` (or `pull` again) to rewrite the OCI view';
 
 /** Files read per worker task (content/cpu-worker.ts `file-digests`). */
 const FILES_PER_TASK = 256;
-/** The view's text files are compared whole; none this tool writes comes near this size. */
-const MAX_TEXT_BYTES = 64 * 1024 * 1024;
 
 /** Size and sha256 of every file, read on the CPU pool's threads; with `skipLinked`, see FileDigest's `inode`. */
 async function digestsOf(files: readonly string[], skipLinked = false): Promise<Map<string, FileDigest>> {
@@ -63,8 +62,8 @@ export interface VerifyViewOptions {
 
 /**
  * The problems of the view's text files (catalog, tag lists, pages, Nginx maps) against what view.json
- * renders. They are small, so the main thread reads each with one synchronous call and compares it
- * (no hash, no copy between threads) while the pool's threads hash manifests, blobs and the tree; it
+ * renders. The main thread reads each in pieces with synchronous calls and compares it in
+ * place (no hash, no copy between threads) while the pool's threads hash manifests, blobs and the tree; it
  * yields every TEXTS_PER_TURN files so the pool's replies are handed on without waiting for it.
  */
 async function textProblems(dir: string, view: ViewFile): Promise<Array<{ message: string; file: string }>> {
@@ -72,9 +71,12 @@ async function textProblems(dir: string, view: ViewFile): Promise<Array<{ messag
   let done = 0;
   for (const [rel, text] of textFiles(view)) {
     const file = path.join(dir, rel);
-    const got = readRegularFileSync(file, MAX_TEXT_BYTES)?.toString('utf8');
-    if (got !== text)
-      out.push({ message: `${OCI_DIR}/${rel} ${got === undefined ? 'is missing' : 'does not match view.json'}`, file });
+    const same = holdsTextSync(file, [text]);
+    if (!same)
+      out.push({
+        message: `${OCI_DIR}/${rel} ${same === undefined ? 'is missing' : 'does not match view.json'}`,
+        file,
+      });
     if (++done % TEXTS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
   }
   return out;
@@ -91,7 +93,7 @@ async function readView(file: string): Promise<{ view: ViewFile; canonical: bool
   const text = await fs.promises.readFile(file, 'utf8');
   const view = JSON.parse(text) as ViewFile;
   if (view.schemaVersion !== VIEW_SCHEMA_VERSION || !Array.isArray(view.tags)) throw new Error('shape');
-  return { view, canonical: text === renderView(view) };
+  return { view, canonical: isConcatOf(text, viewChunks(view)) };
 }
 
 /**

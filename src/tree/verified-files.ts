@@ -150,7 +150,7 @@ export class VerifiedFiles {
     ].join('');
     const file = path.join(this.root, VERIFIED_FILE);
     // A run that changed nothing leaves the record (and so the whole output folder) untouched.
-    if ((await fs.promises.readFile(file, 'utf8').catch(() => undefined)) === text) return;
+    if (fastFs.holdsTextSync(file, [text])) return;
     await writeFileAtomic(file, text, new Date());
   }
 }
