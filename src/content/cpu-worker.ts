@@ -10,6 +10,7 @@ import * as zlib from 'zlib';
 import type { GzipLevel } from '../contract/gzip-level';
 import { ErrorCode, ErrorContext, PluginServerError } from '../errors';
 import { checkWasm, WasmWhere } from './wasm';
+import { sha256Hex } from './fsutil';
 import { ChunkPlan, deflateChunk } from './gzip-format';
 import { ImageFrames, imageFrames } from './tar-frame';
 import { GZ_FILE, MAX_WASM_BYTES, METADATA_JSON, METADATA_TXT, WASM_FILE } from '../contract/tree-format';
@@ -145,29 +146,18 @@ const secondFile = new ReadBuffer();
 function readRange(file: string, start: number, end: number): Buffer {
   const fd = fs.openSync(file, 'r');
   try {
-    const buf = firstFile.take(end - start);
-    let off = 0;
-    while (off < buf.length) {
-      const n = fs.readSync(fd, buf, off, buf.length - off, start + off);
-      if (n === 0) throw new Error(`${file} is shorter than expected (changed while being read)`);
-      off += n;
-    }
+    const buf = readFd(fd, end - start, firstFile, start);
+    if (buf.length < end - start) throw new Error(`${file} is shorter than expected (changed while being read)`);
     return buf;
   } finally {
     fs.closeSync(fd);
   }
 }
 
-function sha256Of(...parts: Uint8Array[]): string {
-  const h = crypto.createHash('sha256');
-  for (const p of parts) h.update(p);
-  return h.digest('hex');
-}
-
 function framedHashes(t: FramedHashTask): FramedHashes {
   const a = readWhole(t.a, firstFile);
   const b = readWhole(t.b, secondFile);
-  const bFramed = sha256Of(t.bHead, b, t.bTail);
+  const bFramed = sha256Hex(t.bHead, b, t.bTail);
   if (t.writeB) {
     const dest = `${t.writeB.dir}/${bFramed}`;
     let fd: number | undefined;
@@ -188,10 +178,10 @@ function framedHashes(t: FramedHashTask): FramedHashes {
     }
   }
   return {
-    aFramed: sha256Of(t.aHead, a, t.aTail),
-    aFile: sha256Of(a),
+    aFramed: sha256Hex(t.aHead, a, t.aTail),
+    aFile: sha256Hex(a),
     bFramed,
-    bFile: sha256Of(b),
+    bFile: sha256Hex(b),
     bFramedSize: t.bHead.length + b.length + t.bTail.length,
   };
 }
@@ -222,12 +212,12 @@ function openNoFollow(file: string): { fd: number; st: fs.Stats } | 'missing' | 
   }
 }
 
-/** `size` bytes of `fd` from its start (fewer if it is shorter now) into `into`, or a fresh buffer. */
-function readFd(fd: number, size: number, into?: ReadBuffer): Buffer {
+/** `size` bytes of `fd` from `from` (fewer if it is shorter now) into `into`, or a fresh buffer. */
+function readFd(fd: number, size: number, into?: ReadBuffer, from = 0): Buffer {
   const buf = into ? into.take(size) : Buffer.allocUnsafe(size);
   let off = 0;
   while (off < size) {
-    const n = fs.readSync(fd, buf, off, size - off, off);
+    const n = fs.readSync(fd, buf, off, size - off, from + off);
     if (n === 0) break;
     off += n;
   }
@@ -292,14 +282,14 @@ async function folderFacts(dirs: string[]): Promise<FolderFacts[]> {
       if (!st.isFile()) return 'not-file';
       if (st.size > MAX_WASM_BYTES) return 'too-big';
       const bytes = readFd(fd, st.size, firstFile);
-      const sha256 = sha256Of(bytes);
+      const sha256 = sha256Hex(bytes);
       wasmRead = { bytes, sha256 };
       return {
         ...fileId(st),
         size: bytes.byteLength,
         sha256,
         md5: crypto.createHash('md5').update(bytes).digest('hex'),
-        framedSha256: sha256Of(f.aHead, bytes, f.aTail),
+        framedSha256: sha256Hex(f.aHead, bytes, f.aTail),
       };
     });
     return {
@@ -313,8 +303,8 @@ async function folderFacts(dirs: string[]): Promise<FolderFacts[]> {
         return {
           ...fileId(st),
           size: bytes.byteLength,
-          sha256: sha256Of(bytes),
-          framedSha256: sha256Of(f.bHead, bytes, f.bTail),
+          sha256: sha256Hex(bytes),
+          framedSha256: sha256Hex(f.bHead, bytes, f.bTail),
           framedSize: f.bHead.length + bytes.byteLength + f.bTail.length,
           decoded: await decodeGz(bytes, Math.max(1, framing.size), wasmRead),
         };
@@ -424,7 +414,7 @@ function fileDigests(files: string[], textUpTo: number, skipLinked = false): Fil
       const bytes = readFd(opened.fd, opened.st.size, firstFile);
       return {
         size: bytes.byteLength,
-        sha256: sha256Of(bytes),
+        sha256: sha256Hex(bytes),
         ...(bytes.byteLength <= textUpTo ? { text: bytes.toString('utf8') } : {}),
       };
     } catch {
