@@ -123,6 +123,28 @@ test("the pull's record of files read is the pretty JSON of its paths, also when
   );
 });
 
+test('a record of more files than one batch is still that pretty JSON, files gone since left out', async () => {
+  const root = fs.mkdtempSync(path.join(work, 'record-many-'));
+  const names = Array.from({ length: 2100 }, (_, i) => `f${String(i).padStart(5, '0')}`);
+  const record = VerifiedFiles.none(root);
+  for (const n of names) {
+    fs.writeFileSync(path.join(root, n), n);
+    await record.vouchWritten(path.join(root, n), createHash('sha256').update(n).digest('hex'));
+  }
+  // Gone before the save: the first file, one at each batch boundary (1,024 files) and the last.
+  const gone = new Set([names[0], names[1023], names[1024], names[2048], names[2099]]);
+  for (const n of gone) fs.rmSync(path.join(root, n));
+  await record.save();
+  const text = fs.readFileSync(path.join(root, VERIFIED_FILE), 'utf8');
+  const parsed = JSON.parse(text) as { format: string; files: Record<string, string> };
+  expect(Object.keys(parsed.files)).toEqual(names.filter((n) => !gone.has(n)));
+  expect(text).toBe(`${JSON.stringify(parsed, null, 1)}\n`);
+  const st = fs.lstatSync(path.join(root, names[1]), { bigint: true });
+  expect(parsed.files[names[1]]).toBe(
+    `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}|${createHash('sha256').update(names[1]).digest('hex')}`,
+  );
+});
+
 test('the text files one at a time are the ones of the whole set, each path once', () => {
   const view = viewOf(pristine);
   const files = [...textFiles(view)];

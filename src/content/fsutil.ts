@@ -100,11 +100,19 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Atomic file replace: temp file in the same folder, fsync, rename over the target. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mtime: Date): Promise<void> {
+/**
+ * Atomic file replace: temp file in the same folder, fsync, rename over the target. A text may come as
+ * pieces (written as writeChunksDurable does), so a large one is never joined into one string.
+ */
+export async function writeFileAtomic(
+  file: string,
+  data: string | Uint8Array | readonly string[],
+  mtime: Date,
+): Promise<void> {
   const tmp = path.join(path.dirname(file), runTempName('tmp', path.basename(file)));
   try {
-    await writeFileDurable(tmp, data, mtime);
+    if (Array.isArray(data)) await writeChunksDurable(tmp, data, mtime);
+    else await writeFileDurable(tmp, data as string | Uint8Array, mtime);
     await fs.promises.rename(tmp, file);
   } catch (err) {
     await fs.promises.rm(tmp, { force: true });

@@ -163,26 +163,48 @@ export function renderMaps(
   paginated: { starts: string; links: string } = renderPaginated(view),
   byName = tagsByName(view),
 ): Map<string, string> {
-  const manifests = new Map<string, string>();
-  const blobs = new Map<string, string>();
-  for (const t of view.tags) {
-    const base = `/v2/${repositoryName(t.name)}`;
-    manifests.set(`${base}/manifests/${t.version}`, manifestFileName(t.manifests[0]));
-    for (const m of t.manifests) manifests.set(`${base}/manifests/${m.digest}`, manifestFileName(m));
-    for (const b of t.blobs) blobs.set(`${base}/blobs/${b.digest}`, hexOf(b.digest));
-  }
-  const lines = (m: Map<string, string>) =>
-    Lines.of(
-      [...m.entries()].sort(([a], [b]) => byText(a, b)),
-      ([k, v]) => mapLine(k, v),
-    );
-  return new Map([
-    ['manifests.map', lines(manifests)],
-    ['blobs.map', lines(blobs)],
-    ['repositories.map', Lines.of(byName.keys(), (n) => mapLine(repositoryName(n), n))],
-    ['pagestarts.map', paginated.starts],
-    ['pagelinks.map', paginated.links],
-  ]);
+  return new Map(mapFiles(view, paginated, byName));
+}
+
+/**
+ * The maps of renderMaps one at a time, each made when the one before it has been taken: the
+ * manifests and blobs maps of 20,000 versions each gather over 40,000 keys before they are sorted,
+ * and making both before writing either was the peak of a pull's heap.
+ */
+function* mapFiles(
+  view: ViewFile,
+  paginated: { starts: string; links: string },
+  byName: Map<string, string[]>,
+): Generator<[string, string]> {
+  yield [
+    'manifests.map',
+    sortedLines(function* () {
+      for (const t of view.tags) {
+        const base = `/v2/${repositoryName(t.name)}`;
+        yield [`${base}/manifests/${t.version}`, manifestFileName(t.manifests[0])];
+        for (const m of t.manifests) yield [`${base}/manifests/${m.digest}`, manifestFileName(m)];
+      }
+    }),
+  ];
+  yield [
+    'blobs.map',
+    sortedLines(function* () {
+      for (const t of view.tags)
+        for (const b of t.blobs) yield [`/v2/${repositoryName(t.name)}/blobs/${b.digest}`, hexOf(b.digest)];
+    }),
+  ];
+  yield ['repositories.map', Lines.of(byName.keys(), (n) => mapLine(repositoryName(n), n))];
+  yield ['pagestarts.map', paginated.starts];
+  yield ['pagelinks.map', paginated.links];
+}
+
+/** The lines of a map, one per key (the last value given for it), sorted by key. */
+function sortedLines(pairs: () => Iterable<readonly [string, string]>): string {
+  const byKey = new Map(pairs());
+  return Lines.of(
+    [...byKey.entries()].sort(([a], [b]) => byText(a, b)),
+    ([k, v]) => mapLine(k, v),
+  );
 }
 
 /**
@@ -201,7 +223,7 @@ export function* textFiles(view: ViewFile): Generator<[string, string]> {
   const paginated = { starts: maps.starts.join(''), links: maps.links.join('') };
   maps.starts = [];
   maps.links = [];
-  for (const [file, text] of renderMaps(view, paginated, byName)) yield [`${MAPS_DIR}/${file}`, text];
+  for (const [file, text] of mapFiles(view, paginated, byName)) yield [`${MAPS_DIR}/${file}`, text];
 }
 
 /** textFiles as a map: `verify` and the tests look files up by path. */

@@ -235,6 +235,7 @@ export async function writeOciView(root: string, opts: WriteViewOptions = {}): P
     // Versions are independent until the blobs folder, whose content-addressed names tolerate either
     // writer first; a few at once overlap one version's hashing with another's disk writes.
     const tags = await mapLimit(metas, VIEW_CONCURRENCY, (m) => writeVersion(root, tmp, m, reusable, images, prior));
+    images.clear(); // every tag holds what it needs: 20,000 versions kept 7 MB here to the end
     const view: ViewFile = { schemaVersion: VIEW_SCHEMA_VERSION, tags };
     const newest = new Date(metas.reduce((max, m) => (m.created > max ? m.created : max), EPOCH));
     await writeChunksDurable(path.join(tmp, VIEW_FILE), viewChunks(view), newest);

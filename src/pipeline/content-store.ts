@@ -39,6 +39,15 @@ export class ContentStore {
   ) {}
 
   /**
+   * Lets go of the run's records once its commit has used them: a pull keeps writing the OCI view
+   * after that, and at 20,000 versions these were 12 MB of the heap at its peak. The counters stay.
+   */
+  release(): void {
+    this.bySha.clear();
+    this.treeIndex = undefined;
+  }
+
+  /**
    * Facts and .gz for the wasm at `file`. `sha256` (hex), when the caller already knows it from a
    * digest-checked download, lets identical content skip even the analysis. `owned` files live in the
    * run's temp folder (fsynced here once; their mtime may be set by `claim`).

@@ -20,6 +20,9 @@ import { VERIFIED_FILE } from '../contract/tree-format';
 
 const FORMAT = 'higress-plugin-server/verified-files/1';
 
+/** Files whose lines save() makes and joins at a time. */
+const SAVE_BATCH = 1024;
+
 /** The parts of a file's identity that only a change of its bytes (or a new file) moves. */
 function contentIdentity(st: fs.BigIntStats): string {
   // Joined, not a template: one flat string per file, not a rope of seven pieces (a record holds
@@ -131,26 +134,34 @@ export class VerifiedFiles {
    */
   async save(): Promise<void> {
     const rels = [...this.vouched.keys()].sort();
-    // Each file's line made as its lstat comes back: only strings are kept, not 60,000 BigIntStats
-    // (a few hundred bytes each) until the last one is in.
-    const entries = await mapLimit(rels, TREE_READ_CONCURRENCY, async (rel) => {
-      const st = await lstatBig(path.join(this.root, rel));
-      const v = this.vouched.get(rel) as Vouched;
-      return st && contentIdentity(st) === v.seen
-        ? `  ${JSON.stringify(rel)}: ${JSON.stringify(`${fullIdentity(st)}|${v.sha256}`)}`
-        : undefined;
-    });
-    const files = entries.filter((e): e is string => e !== undefined);
-    // What JSON.stringify({ format, files }, null, 1) gives, without an object of every path first.
-    const text = [
-      '{\n',
-      ` "format": ${JSON.stringify(FORMAT)},\n`,
-      files.length ? ` "files": {\n${files.join(',\n')}\n }\n` : ' "files": {}\n',
-      '}\n',
-    ].join('');
+    // What JSON.stringify({ format, files }, null, 1) gives, in pieces of SAVE_BATCH files: each
+    // file's line is made as its lstat comes back, and each batch joined before the next starts, so
+    // neither 60,000 BigIntStats nor 60,000 lines are held at once, nor the whole text as one string.
+    const pieces = ['{\n', ` "format": ${JSON.stringify(FORMAT)},\n`, ' "files": {'];
+    let any = false;
+    for (let at = 0; at < rels.length; at += SAVE_BATCH) {
+      const lines = await mapLimit(rels.slice(at, at + SAVE_BATCH), TREE_READ_CONCURRENCY, (rel) => this.line(rel));
+      const batch: string[] = [];
+      for (const line of lines) {
+        if (line === undefined) continue;
+        batch.push(any ? ',\n' : '\n', line);
+        any = true;
+      }
+      pieces.push(batch.join(''));
+    }
+    pieces.push(any ? '\n }\n}\n' : '}\n}\n');
     const file = path.join(this.root, VERIFIED_FILE);
     // A run that changed nothing leaves the record (and so the whole output folder) untouched.
-    if (fastFs.holdsTextSync(file, [text])) return;
-    await writeFileAtomic(file, text, new Date());
+    if (fastFs.holdsTextSync(file, pieces)) return;
+    await writeFileAtomic(file, pieces, new Date());
+  }
+
+  /** A vouched file's line of the record, with its identity now; none when its bytes moved since. */
+  private async line(rel: string): Promise<string | undefined> {
+    const st = await lstatBig(path.join(this.root, rel));
+    const v = this.vouched.get(rel) as Vouched;
+    return st && contentIdentity(st) === v.seen
+      ? `  ${JSON.stringify(rel)}: ${JSON.stringify(`${fullIdentity(st)}|${v.sha256}`)}`
+      : undefined;
   }
 }
