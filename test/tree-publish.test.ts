@@ -9,7 +9,8 @@ import { RUN_ID } from '../src/content/fsutil';
 import { verifyTree } from '../src/tree/read';
 import { InodeHashes } from '../src/tree/inode-hashes';
 import { reindexTree } from '../src/tree/reindex';
-import { renderMetadataTxt } from '../src/tree/render';
+import { indexChunks, renderMetadataTxt } from '../src/tree/render';
+import type { PluginIndex } from '../src/contract/tree-format';
 import { largeWasm, shippedSmallWasm } from './support/wasm';
 import { editInPlace, treeState } from './support/tree-state';
 
@@ -91,6 +92,40 @@ test('same inputs give byte-identical trees (including mtimes), also for the lar
   const [a, b] = [await build(), await build()];
   expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
   expect(a).toEqual(b);
+});
+
+test('index.json in pieces is exactly the pretty JSON of the index: empty, with an inventory, optional fields', () => {
+  const entry = (name: string, extra: object = {}) => ({
+    name,
+    version: '1.0.0',
+    sha256: 'a'.repeat(64),
+    size: 3,
+    md5: 'b'.repeat(32),
+    path: `/plugins/${name}/1.0.0/plugin.wasm`,
+    source: `oci://r.example/${name}:1.0.0`,
+    manifestDigest: null,
+    ...extra,
+  });
+  const inventory = { path: '/plugins/snapshot-inventory.json', sha256: 'c'.repeat(64), size: 9 };
+  const indexes: PluginIndex[] = [
+    { schemaVersion: 1, generated: '1970-01-01T00:00:00Z', plugins: [] },
+    { schemaVersion: 1, generated: '1970-01-01T00:00:00Z', inventory, plugins: [] },
+    {
+      schemaVersion: 1,
+      generated: '2026-01-02T03:04:05Z',
+      inventory,
+      plugins: [
+        entry('a', { holds: { kind: 'own', from: 'list' }, phase: 'AUTHN', priority: 7 }),
+        entry('b', { aliasOf: '2.0.0', holds: { kind: 'alias', name: 'b', version: '2.0.0' } }),
+        entry('c "quoted"\nname'),
+      ],
+    },
+  ];
+  for (const index of indexes) {
+    const pieces = [...indexChunks(index)];
+    expect(pieces.join('')).toBe(`${JSON.stringify(index, null, 2)}\n`);
+    expect(pieces.length).toBe(index.plugins.length ? index.plugins.length + 2 : 1);
+  }
 });
 
 describe('atomicity', () => {

@@ -106,13 +106,13 @@ export async function syncDir(dir: string): Promise<void> {
  */
 export async function writeFileAtomic(
   file: string,
-  data: string | Uint8Array | readonly string[],
+  data: string | Uint8Array | Iterable<string>,
   mtime: Date,
 ): Promise<void> {
   const tmp = path.join(path.dirname(file), runTempName('tmp', path.basename(file)));
   try {
-    if (Array.isArray(data)) await writeChunksDurable(tmp, data, mtime);
-    else await writeFileDurable(tmp, data as string | Uint8Array, mtime);
+    if (typeof data === 'string' || data instanceof Uint8Array) await writeFileDurable(tmp, data, mtime);
+    else await writeChunksDurable(tmp, data, mtime);
     await fs.promises.rename(tmp, file);
   } catch (err) {
     await fs.promises.rm(tmp, { force: true });

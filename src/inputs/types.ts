@@ -1,6 +1,7 @@
 /** What every input format (plugin list, snapshot, lock) parses into. */
 import type { BytesFrom, FolderHolds } from '../contract/tree-format';
 import { formatReference, OciReference } from '../oci/types';
+import { flat } from '../content/lines';
 
 export type Source =
   | { kind: 'oci'; ref: OciReference }
@@ -29,12 +30,13 @@ export interface PluginEntry {
 
 /** The canonical text of a source, as stored in metadata.json `source` and the lock file. */
 export function sourceText(s: Source): string {
-  return s.kind === 'file' ? `file:${s.written}` : formatReference(s.ref);
+  // Flat: a run keeps it per version (the lock, metadata, the groups' keys).
+  return flat(s.kind === 'file' ? `file:${s.written}` : formatReference(s.ref));
 }
 
 /** Key that groups entries served from the same bytes (one fetch per distinct key). */
 export function sourceKey(s: Source): string {
-  return s.kind === 'file' ? `file:${s.path}` : sourceText(s);
+  return s.kind === 'file' ? flat(`file:${s.path}`) : sourceText(s);
 }
 
 /** What the entry's folder holds: a compatibility alias of another folder, or its own bytes and their input. */

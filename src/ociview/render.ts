@@ -16,7 +16,7 @@ import {
   ViewTag,
 } from './layout';
 import { renderPages } from './pages';
-import { Lines } from './lines';
+import { Lines } from '../content/lines';
 
 /** One tag as view.json holds it: only the model's fields, in this order. */
 function viewTag(t: ViewTag): object {

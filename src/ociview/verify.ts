@@ -24,7 +24,7 @@ import {
   VIEW_SCHEMA_VERSION,
 } from './layout';
 import { textFiles, viewChunks } from './render';
-import { isConcatOf } from './lines';
+import { flat, isConcatOf } from '../content/lines';
 
 const HINT = 'run `index <root>` (or `pull` again) to rewrite the OCI view';
 
@@ -121,8 +121,10 @@ export async function verifyOciView(
   }
   // Every manifest and blob file is read once, on the CPU pool, before the tags are checked; the
   // text files are compared on this thread meanwhile.
-  const manifestFile = (x: { digest: string; mediaType: string }) => path.join(dir, MANIFESTS_DIR, manifestFileName(x));
-  const blobFile = (digest: string) => path.join(dir, BLOBS_DIR, hexOf(digest));
+  // Flat: 60,000 paths at 20,000 versions, each a key of the digests read.
+  const manifestFile = (x: { digest: string; mediaType: string }) =>
+    flat(path.join(dir, MANIFESTS_DIR, manifestFileName(x)));
+  const blobFile = (digest: string) => flat(path.join(dir, BLOBS_DIR, hexOf(digest)));
   const reading = digestsOf(
     [
       ...new Set(

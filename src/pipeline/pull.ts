@@ -636,6 +636,20 @@ async function stageAndCommit(
   return { proceed, done, originals };
 }
 
+/**
+ * Stage and commit, then the OCI view. Returns the counts only: what a step keeps per version (the
+ * staged set, the source manifests, the tree's metadata) is let go when the step after it is done.
+ */
+async function publishTree(run: Run, groups: Group[]): Promise<{ proceed: boolean; done: Committed; fetched: number }> {
+  const { proceed, done, originals } = await stageAndCommit(run, groups);
+  const fetched = endStaging(run);
+  // The OCI view follows the tree like index.json: sources fetched now give their manifests, the
+  // previous view those of cached versions.
+  if (proceed) await writeOciView(run.root, { originals, verified: run.verified, reads: run.reads });
+  run.reads.forget();
+  return { proceed, done, fetched };
+}
+
 /** Lets go of what staging kept per source once the commit has used it; returns how many downloads started. */
 function endStaging(run: Run): number {
   const fetched = run.fetches.size;
@@ -689,12 +703,8 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
     // Fails fast, before any download, on a list that cannot be served with the folders it keeps.
     assertNoIdentityClash([...opts.entries, ...(opts.prune ? [] : await run.reads.versionDirs())]);
     run.restore = await originalsToRestore(root);
-    const { proceed, done, originals } = await stageAndCommit(run, groups);
+    const { proceed, done, fetched } = await publishTree(run, groups);
     groups = undefined;
-    const fetched = endStaging(run);
-    // The OCI view follows the tree like index.json: sources fetched now give their manifests, the
-    // previous view those of cached versions.
-    if (proceed) await writeOciView(root, { originals, verified: run.verified, reads: run.reads });
     committed = proceed;
     const failed = run.failures;
     if (opts.writeLock && failed.length === 0)

@@ -28,7 +28,7 @@ import {
 import { parseCreated, rfc3339 } from '../contract/created';
 import { SAFE_SEGMENT } from '../contract/plugin-identity';
 import { runTempName, sha256Hex, sha256OfFile, syncDir, writeFileAtomic, writeFileDurable } from '../content/fsutil';
-import { buildIndex, normalizeMetadata, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
+import { buildIndex, indexChunks, normalizeMetadata, renderMetadataJson, renderMetadataTxt } from './render';
 import { readSpecYaml } from './spec';
 import { checkWasmSize } from '../content/wasm';
 import { readAllMetadata, TreeReads } from './read';
@@ -255,7 +255,7 @@ export async function writeIndex(root: string, reads?: TreeReads): Promise<void>
   const dir = path.join(root, PLUGINS_DIR);
   await assertNoSymlinkBelow(root, PLUGINS_DIR, INDEX_FILE);
   await fs.promises.mkdir(dir, { recursive: true });
-  await writeFileAtomic(path.join(dir, INDEX_FILE), renderIndex(index), new Date(index.generated));
+  await writeFileAtomic(path.join(dir, INDEX_FILE), indexChunks(index), new Date(index.generated));
 }
 
 /** Removes a version folder (used by `pull --prune`), atomically by renaming it away first. */

@@ -26,7 +26,8 @@ import { InodeHashes } from './inode-hashes';
 import { readFolderFacts } from './folder-facts';
 import type { FolderFacts, FramedHashes } from '../content/cpu-worker';
 import { VerifiedFiles } from './verified-files';
-import { buildIndex, renderIndex, renderMetadataJson, renderMetadataTxt } from './render';
+import { buildIndex, indexChunks, renderMetadataJson, renderMetadataTxt } from './render';
+import { flat, isConcatOf } from '../content/lines';
 import { inventoryFacts, verifyInventory } from './inventory';
 
 export interface VersionDir {
@@ -44,7 +45,7 @@ export async function listVersionDirs(root: string): Promise<VersionDir[]> {
   const perName = await mapLimit(names, TREE_READ_CONCURRENCY, async (n) =>
     (await fastFs.readdirTypes(path.join(base, n.name)))
       .filter((v) => v.isDirectory() && SAFE_SEGMENT.test(v.name))
-      .map((v) => ({ name: n.name, version: v.name, dir: path.join(base, n.name, v.name) })),
+      .map((v) => ({ name: n.name, version: v.name, dir: flat(path.join(base, n.name, v.name)) })),
   );
   return perName
     .flat()
@@ -101,7 +102,7 @@ export class TreeReads {
 
   /** readMetadata of a version folder, read once until it changes. */
   metadata(dir: string): Promise<PluginMetadata | undefined> {
-    const key = path.resolve(dir);
+    const key = flat(path.resolve(dir));
     let read = this.metas.get(key);
     if (!read) this.metas.set(key, (read = readMetadata(key)));
     return read;
@@ -110,6 +111,12 @@ export class TreeReads {
   /** The run published, replaced or removed this version folder: read it (and the list) again. */
   changed(dir: string): void {
     this.metas.delete(path.resolve(dir));
+    this.listing = undefined;
+  }
+
+  /** Lets go of every read (a later call reads again): for a run that is done with the tree's metadata. */
+  forget(): void {
+    this.metas.clear();
     this.listing = undefined;
   }
 }
@@ -357,64 +364,11 @@ function indexShapeProblem(value: unknown): string | undefined {
 }
 
 /**
- * Verifies every version folder and index.json; no problems means the tree is sound. `changed`: the
- * `name@version` folders whose plugin.wasm or .gz differ from their metadata, so a caller can leave
- * out what follows from them (the OCI view's manifests of those versions); `framed`: by `name/version`,
- * the framed hashes of its two files as read here, `metas` the metadata read, and `linked` (by
- * `dev:ino`) the size and sha256 of each file read here that has other links, for the OCI view's check
- * (ociview/verify.ts), which reads none of them again.
+ * What is wrong with index.json against the folders and their metadata. Its own function, so the text
+ * and its parse (8 MB and 20,000 entries at 20,000 versions) are let go before verify goes on.
  */
-export async function verifyTree(root: string): Promise<{
-  checked: number;
-  problems: VerifyError[];
-  changed: ReadonlySet<string>;
-  framed: ReadonlyMap<string, FramedHashes | undefined>;
-  metas: PluginMetadata[];
-  linked: ReadonlyMap<string, { size: number; sha256: string }>;
-}> {
-  cpuPool().warm(); // the workers start while the folders are listed
-  const dirs = await listVersionDirs(root);
+async function indexProblems(root: string, dirs: VersionDir[], metas: PluginMetadata[]): Promise<VerifyError[]> {
   const problems: VerifyError[] = [];
-  const metas: PluginMetadata[] = [];
-  const hashes = new InodeHashes(root);
-  // Every folder's read is on the CPU pool's queue before this thread walks the tree for symlinks.
-  const reading = readFolderFacts(dirs);
-  const links = await symlinksInTree(root).catch(async (err: unknown) => {
-    await reading.catch(() => undefined);
-    throw err;
-  });
-  const facts = await reading;
-  dirs.forEach((v, i) => hashes.learnFacts(v.dir, facts[i]));
-  for (const [i, v] of dirs.entries()) {
-    const m = metadataOf(facts[i]);
-    problems.push(...(await problemsOf(v, facts[i], hashes, m)));
-    if (m) metas.push(m);
-    // What the OCI view's check needs of this folder's files (verify.ts): read here, not again.
-    if (m) hashes.framed.set(`${v.name}/${v.version}`, framedOf(facts[i]));
-    hashes.learnLinked(facts[i]);
-    facts[i] = DONE; // its texts and hashes are not needed again: a large tree's are not all held to the end
-  }
-  // The set of versions must be servable as one (contract/plugin-identity.ts): Nginx would refuse
-  // the OCI view's maps of two versions that differ only in case.
-  for (const c of identityClashes(dirs))
-    problems.push(
-      new VerifyError({
-        code: 'E_VERIFY_IDENTITY',
-        message: clashLine(c),
-        context: { file: path.join(root, c.b) },
-        hint: 'delete one of the two folders, then run `index <root>`',
-      }),
-    );
-  for (const link of links) {
-    problems.push(
-      new VerifyError({
-        code: 'E_VERIFY_SYMLINK',
-        message: `${link} is a symlink; Nginx refuses it (403)`,
-        context: { file: path.join(root, link) },
-        hint: SYMLINK_HINT,
-      }),
-    );
-  }
   const indexFile = path.join(root, PLUGINS_DIR, INDEX_FILE);
   const where = { file: indexFile };
   let text: string | undefined;
@@ -487,7 +441,7 @@ export async function verifyTree(root: string): Promise<{
           );
       if (
         problems.length === 0 &&
-        text !== renderIndex(buildIndex(metas, await inventoryFacts(root).catch(() => undefined)))
+        !isConcatOf(text, indexChunks(buildIndex(metas, await inventoryFacts(root).catch(() => undefined))))
       ) {
         problems.push(
           new VerifyError({
@@ -500,6 +454,69 @@ export async function verifyTree(root: string): Promise<{
       }
     }
   }
+  return problems;
+}
+
+/**
+ * Verifies every version folder and index.json; no problems means the tree is sound. `changed`: the
+ * `name@version` folders whose plugin.wasm or .gz differ from their metadata, so a caller can leave
+ * out what follows from them (the OCI view's manifests of those versions); `framed`: by `name/version`,
+ * the framed hashes of its two files as read here, `metas` the metadata read, and `linked` (by
+ * `dev:ino`) the size and sha256 of each file read here that has other links, for the OCI view's check
+ * (ociview/verify.ts), which reads none of them again.
+ */
+export async function verifyTree(root: string): Promise<{
+  checked: number;
+  problems: VerifyError[];
+  changed: ReadonlySet<string>;
+  framed: ReadonlyMap<string, FramedHashes | undefined>;
+  metas: PluginMetadata[];
+  linked: ReadonlyMap<string, { size: number; sha256: string }>;
+}> {
+  cpuPool().warm(); // the workers start while the folders are listed
+  const dirs = await listVersionDirs(root);
+  const problems: VerifyError[] = [];
+  const metas: PluginMetadata[] = [];
+  const hashes = new InodeHashes(root);
+  // Every folder's read is on the CPU pool's queue before this thread walks the tree for symlinks.
+  const reading = readFolderFacts(dirs);
+  const links = await symlinksInTree(root).catch(async (err: unknown) => {
+    await reading.catch(() => undefined);
+    throw err;
+  });
+  const facts = await reading;
+  dirs.forEach((v, i) => hashes.learnFacts(v.dir, facts[i]));
+  for (const [i, v] of dirs.entries()) {
+    const m = metadataOf(facts[i]);
+    problems.push(...(await problemsOf(v, facts[i], hashes, m)));
+    if (m) metas.push(m);
+    // What the OCI view's check needs of this folder's files (verify.ts): read here, not again.
+    if (m) hashes.framed.set(`${v.name}/${v.version}`, framedOf(facts[i]));
+    hashes.learnLinked(facts[i]);
+    facts[i] = DONE; // its texts and hashes are not needed again: a large tree's are not all held to the end
+  }
+  // The set of versions must be servable as one (contract/plugin-identity.ts): Nginx would refuse
+  // the OCI view's maps of two versions that differ only in case.
+  for (const c of identityClashes(dirs))
+    problems.push(
+      new VerifyError({
+        code: 'E_VERIFY_IDENTITY',
+        message: clashLine(c),
+        context: { file: path.join(root, c.b) },
+        hint: 'delete one of the two folders, then run `index <root>`',
+      }),
+    );
+  for (const link of links) {
+    problems.push(
+      new VerifyError({
+        code: 'E_VERIFY_SYMLINK',
+        message: `${link} is a symlink; Nginx refuses it (403)`,
+        context: { file: path.join(root, link) },
+        hint: SYMLINK_HINT,
+      }),
+    );
+  }
+  problems.push(...(await indexProblems(root, dirs, metas)));
   problems.push(...(await verifyInventory(root)));
   return {
     checked: dirs.length,

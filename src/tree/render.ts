@@ -89,11 +89,26 @@ export function buildIndex(metas: PluginMetadata[], inventory?: PluginIndexInven
   return { schemaVersion: TREE_SCHEMA_VERSION, generated, ...(inventory && { inventory }), plugins };
 }
 
-export function renderIndex(index: PluginIndex): string {
+/**
+ * index.json in pieces, entry by entry: the bytes of `JSON.stringify(index, null, 2)` and a newline
+ * (each entry rendered alone and indented to its depth; JSON strings hold no raw newline), so neither
+ * a writer nor `verify` holds the whole text of 20,000 versions (8 MB) as one string, or two.
+ */
+export function* indexChunks(index: PluginIndex): Generator<string> {
+  const nested = (value: unknown, indent: string) => JSON.stringify(value, null, 2).replace(/\n/g, `\n${indent}`);
   const inventory = index.inventory && {
     path: index.inventory.path,
     sha256: index.inventory.sha256,
     size: index.inventory.size,
   };
-  return `${JSON.stringify({ schemaVersion: TREE_SCHEMA_VERSION, generated: index.generated, ...(inventory && { inventory }), plugins: index.plugins }, null, 2)}\n`;
+  let head = `{\n  "schemaVersion": ${JSON.stringify(TREE_SCHEMA_VERSION)},\n  "generated": ${JSON.stringify(index.generated)},\n`;
+  if (inventory) head += `  "inventory": ${nested(inventory, '  ')},\n`;
+  if (index.plugins.length === 0) {
+    yield `${head}  "plugins": []\n}\n`;
+    return;
+  }
+  yield `${head}  "plugins": [\n`;
+  for (const [i, e] of index.plugins.entries())
+    yield `    ${nested(e, '    ')}${i + 1 < index.plugins.length ? ',' : ''}\n`;
+  yield '  ]\n}\n';
 }
