@@ -16,7 +16,7 @@ import {
   ViewTag,
 } from './layout';
 import { renderPages } from './pages';
-import { Lines } from '../content/lines';
+import { Lines } from '../contract/lines';
 
 /** One tag as view.json holds it: only the model's fields, in this order. */
 function viewTag(t: ViewTag): object {
@@ -163,19 +163,20 @@ export function renderMaps(
   paginated: { starts: string; links: string } = renderPaginated(view),
   byName = tagsByName(view),
 ): Map<string, string> {
-  return new Map(mapFiles(view, paginated, byName));
+  return new Map([...mapFiles(view, paginated, byName)].map(([file, pieces]) => [file, pieces.join('')]));
 }
 
 /**
- * The maps of renderMaps one at a time, each made when the one before it has been taken: the
- * manifests and blobs maps of 20,000 versions each gather over 40,000 keys before they are sorted,
- * and making both before writing either was the peak of a pull's heap.
+ * The maps of renderMaps one at a time, each made when the one before it has been taken, and each in
+ * pieces (TextPieces): the manifests and blobs maps of 20,000 versions each gather over 40,000 keys
+ * before they are sorted, and making both before writing either, then each as one 6 MB string and its
+ * 6 MB of bytes to write, was the peak of a pull's memory.
  */
 function* mapFiles(
   view: ViewFile,
-  paginated: { starts: string; links: string },
+  paginated: { starts: string | string[]; links: string | string[] },
   byName: Map<string, string[]>,
-): Generator<[string, string]> {
+): Generator<[string, TextPieces]> {
   yield [
     'manifests.map',
     sortedLines(function* () {
@@ -193,40 +194,43 @@ function* mapFiles(
         for (const b of t.blobs) yield [`/v2/${repositoryName(t.name)}/blobs/${b.digest}`, hexOf(b.digest)];
     }),
   ];
-  yield ['repositories.map', Lines.of(byName.keys(), (n) => mapLine(repositoryName(n), n))];
-  yield ['pagestarts.map', paginated.starts];
-  yield ['pagelinks.map', paginated.links];
+  yield ['repositories.map', Lines.piecesOf(byName.keys(), (n) => mapLine(repositoryName(n), n))];
+  yield ['pagestarts.map', [paginated.starts].flat()];
+  yield ['pagelinks.map', [paginated.links].flat()];
 }
 
 /** The lines of a map, one per key (the last value given for it), sorted by key. */
-function sortedLines(pairs: () => Iterable<readonly [string, string]>): string {
+function sortedLines(pairs: () => Iterable<readonly [string, string]>): TextPieces {
   const byKey = new Map(pairs());
-  return Lines.of(
+  return Lines.piecesOf(
     [...byKey.entries()].sort(([a], [b]) => byText(a, b)),
     ([k, v]) => mapLine(k, v),
   );
 }
 
+/** A text as pieces that follow each other: written and compared piece by piece, never joined. */
+export type TextPieces = readonly string[];
+
 /**
- * Every text file of the view besides view.json, by path under oci/ (`/`-separated), one at a time:
- * the catalog, the tag lists, their pages and the Nginx maps (last: the page maps gather their lines
- * while the pages are made). A writer holds one file at a time, not the whole set (at 20,000 versions
- * tens of thousands of files). Each path comes once.
+ * Every text file of the view besides view.json, by path under oci/ (`/`-separated), one at a time and
+ * in pieces (TextPieces): the catalog, the tag lists, their pages and the Nginx maps (last: the page
+ * maps gather their lines while the pages are made). A writer holds one file at a time, not the whole
+ * set (at 20,000 versions tens of thousands of files). Each path comes once.
  */
-export function* textFiles(view: ViewFile): Generator<[string, string]> {
+export function* textFiles(view: ViewFile): Generator<[string, TextPieces]> {
   const byName = tagsByName(view);
-  yield [CATALOG_FILE, renderCatalog(view, byName)];
+  yield [CATALOG_FILE, [renderCatalog(view, byName)]];
   for (const [name, tags] of byName)
-    for (const [rel, text] of tagListFiles(name, tags)) yield [`${TAGS_DIR}/${rel}`, text];
+    for (const [rel, text] of tagListFiles(name, tags)) yield [`${TAGS_DIR}/${rel}`, [text]];
   const maps: PageMaps = { starts: [], links: [] };
-  for (const [rel, text] of paginatedFiles(byName, maps)) yield [`${PAGES_DIR}/${rel}`, text];
-  const paginated = { starts: maps.starts.join(''), links: maps.links.join('') };
+  for (const [rel, text] of paginatedFiles(byName, maps)) yield [`${PAGES_DIR}/${rel}`, [text]];
+  const paginated = { starts: maps.starts, links: maps.links };
   maps.starts = [];
   maps.links = [];
-  for (const [file, text] of mapFiles(view, paginated, byName)) yield [`${MAPS_DIR}/${file}`, text];
+  for (const [file, pieces] of mapFiles(view, paginated, byName)) yield [`${MAPS_DIR}/${file}`, pieces];
 }
 
-/** textFiles as a map: `verify` and the tests look files up by path. */
+/** textFiles as a map of whole texts: `verify`'s tests and the others look files up by path. */
 export function renderTextFiles(view: ViewFile): Map<string, string> {
-  return new Map(textFiles(view));
+  return new Map([...textFiles(view)].map(([rel, pieces]) => [rel, pieces.join('')]));
 }

@@ -24,7 +24,7 @@ import {
   VIEW_SCHEMA_VERSION,
 } from './layout';
 import { textFiles, viewChunks } from './render';
-import { flat, isConcatOf } from '../content/lines';
+import { flat, isConcatOf } from '../contract/lines';
 
 const HINT = 'run `index <root>` (or `pull` again) to rewrite the OCI view';
 
@@ -69,9 +69,9 @@ export interface VerifyViewOptions {
 async function textProblems(dir: string, view: ViewFile): Promise<Array<{ message: string; file: string }>> {
   const out: Array<{ message: string; file: string }> = [];
   let done = 0;
-  for (const [rel, text] of textFiles(view)) {
+  for (const [rel, pieces] of textFiles(view)) {
     const file = path.join(dir, rel);
-    const same = holdsTextSync(file, [text]);
+    const same = holdsTextSync(file, pieces);
     if (!same)
       out.push({
         message: `${OCI_DIR}/${rel} ${same === undefined ? 'is missing' : 'does not match view.json'}`,

@@ -242,13 +242,14 @@ export async function writeOciView(root: string, opts: WriteViewOptions = {}): P
     // Thousands of small files at a few thousand repositories (the list pages): their fsyncs overlap.
     // They are made as they are written, so only the files in flight are held (textFiles).
     const dirs = new Map<string, Promise<unknown>>();
-    await forEachLimit(textFiles(view), DURABLE_WRITE_CONCURRENCY, async ([rel, text]) => {
+    await forEachLimit(textFiles(view), DURABLE_WRITE_CONCURRENCY, async ([rel, pieces]) => {
       const file = path.join(tmp, rel);
       const d = path.dirname(file);
       let made = dirs.get(d);
       if (!made) dirs.set(d, (made = fs.promises.mkdir(d, { recursive: true })));
       await made;
-      await writeFileDurable(file, text, newest);
+      if (pieces.length === 1) await writeFileDurable(file, pieces[0], newest);
+      else await writeChunksDurable(file, pieces, newest);
     });
     const synced = new Set([
       ...dirs.keys(),
@@ -504,7 +505,8 @@ async function stillCurrent(
   if (!current) return false;
   // One file at a time, made as it is compared, and read in pieces (fs-fast.ts): the Nginx maps of
   // 20,000 versions are 6 MB each.
-  for (const [rel, body] of textFiles(view)) if (!fastFs.holdsTextSync(path.join(prior.dir, rel), [body])) return false;
+  for (const [rel, pieces] of textFiles(view))
+    if (!fastFs.holdsTextSync(path.join(prior.dir, rel), pieces)) return false;
   return true;
 }
 

@@ -18,14 +18,24 @@ export class Lines {
   }
 
   text(): string {
-    return this.joined.join('') + this.batch.join('');
+    return this.pieces().join('');
+  }
+
+  /** The text as its joined batches, for a writer or a compare that takes pieces (no copy of the whole). */
+  pieces(): string[] {
+    return [...this.joined, this.batch.join('')];
   }
 
   /** The lines `line` makes of each item, as one text. */
   static of<T>(items: Iterable<T>, line: (item: T) => string): string {
+    return Lines.piecesOf(items, line).join('');
+  }
+
+  /** As `of`, in pieces of a batch each. */
+  static piecesOf<T>(items: Iterable<T>, line: (item: T) => string): string[] {
     const out = new Lines();
     for (const item of items) out.add(line(item));
-    return out.text();
+    return out.pieces();
   }
 }
 
