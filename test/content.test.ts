@@ -323,6 +323,40 @@ describe('CPU worker tasks, run in-process', () => {
     expect(fs.statSync(written).mtimeMs).toBe(0);
   });
 
+  test('framed-hash: files of several 1 MiB pieces are hashed and copied whole', async () => {
+    const big = (name: string, size: number) => {
+      const bytes = Buffer.alloc(size);
+      for (let i = 0; i < size; i++) bytes[i] = (i * 31 + (i >> 12)) & 0xff;
+      fs.writeFileSync(path.join(dir, name), bytes);
+      return bytes;
+    };
+    const A = big('a-big.bin', 2.5 * 1024 * 1024 + 7);
+    const B = big('b-big.bin', 3 * 1024 * 1024);
+    const out = path.join(dir, 'framed-big');
+    fs.mkdirSync(out);
+    const head = Buffer.from('head');
+    const tail = Buffer.alloc(1000);
+    const h = (await runCpuTask({
+      kind: 'framed-hash',
+      a: path.join(dir, 'a-big.bin'),
+      aHead: head,
+      aTail: tail,
+      b: path.join(dir, 'b-big.bin'),
+      bHead: head,
+      bTail: tail,
+      writeB: { dir: out, mtimeMs: 0 },
+    })) as FramedHashes;
+    expect(h).toEqual({
+      aFramed: sha(Buffer.concat([head, A, tail])),
+      aFile: sha(A),
+      bFramed: sha(Buffer.concat([head, B, tail])),
+      bFile: sha(B),
+      bFramedSize: head.length + B.length + tail.length,
+    });
+    expect(fs.readFileSync(path.join(out, h.bFramed)).equals(Buffer.concat([head, B, tail]))).toBe(true);
+    expect(fs.readdirSync(out)).toEqual([h.bFramed]);
+  });
+
   /** A version folder as publish writes it, with `gz` as its plugin.wasm.gz. */
   const folder = (name: string, wasm: Buffer, gz: Buffer, created = '2024-05-01T12:00:00Z') => {
     const d = path.join(dir, 'folders', name);
@@ -479,6 +513,25 @@ describe('CPU pool (real worker threads, loading the worker from the sources)', 
     ]);
     expect(await pool.analyze(p, false)).toMatchObject({ size: WASM.length });
     await pool.close();
+  });
+
+  test('retireIdle stops the idle workers at once and leaves a busy one to finish its job', async () => {
+    const pool = new CpuPool(2, 60_000);
+    try {
+      const p = file('retire.wasm', WASM);
+      const slots = () => (pool as any).slots.length as number;
+      await Promise.all([pool.analyze(p, false), pool.analyze(p, false)]);
+      expect(slots()).toBe(2);
+      const running = pool.analyze(p, false);
+      pool.retireIdle();
+      expect(slots()).toBe(1); // the busy one stays
+      expect(await running).toMatchObject({ size: WASM.length });
+      pool.retireIdle();
+      expect(slots()).toBe(0);
+      expect(await pool.analyze(p, false)).toMatchObject({ size: WASM.length });
+    } finally {
+      await pool.close();
+    }
   });
 
   test('idle workers are stopped after idleMs, and started again for the next job', async () => {

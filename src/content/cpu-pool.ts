@@ -103,6 +103,19 @@ export class CpuPool {
     }
   }
 
+  /**
+   * Stops the workers that have no job now instead of after `idleMs`; the pool starts new ones when
+   * used again. A worker keeps the buffers it read whole modules into (cpu-worker.ts, ReadBuffer): a
+   * caller done with such reads (a pull once its tree is committed) lets that memory go.
+   */
+  retireIdle(): void {
+    for (const slot of this.slots.filter((s) => s.jobs.length === 0)) {
+      clearTimeout(slot.idleTimer);
+      this.slots = this.slots.filter((s) => s !== slot);
+      void slot.worker.terminate();
+    }
+  }
+
   /** Stops every worker; queued and running jobs are rejected. The pool restarts lazily if used again. */
   async close(): Promise<void> {
     const slots = this.slots;

@@ -154,36 +154,90 @@ function readRange(file: string, start: number, end: number): Buffer {
   }
 }
 
-function framedHashes(t: FramedHashTask): FramedHashes {
-  const a = readWhole(t.a, firstFile);
-  const b = readWhole(t.b, secondFile);
-  const bFramed = sha256Hex(t.bHead, b, t.bTail);
-  if (t.writeB) {
-    const dest = `${t.writeB.dir}/${bFramed}`;
-    let fd: number | undefined;
-    try {
-      fd = fs.openSync(dest, 'wx', 0o644);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err; // content-addressed: another version wrote it
+/**
+ * A piece of a file being hashed or copied, kept from task to task: a framed hash needs no whole file,
+ * so the OCI view of a pull (one task per generated image) never touches a buffer the size of a module.
+ */
+const piece = Buffer.allocUnsafeSlow(1024 * 1024);
+
+/** Calls `each` with every piece of `file` in order (a piece is overwritten by the next); returns its size. */
+function forEachPiece(file: string, each: (bytes: Buffer) => void): number {
+  const fd = fs.openSync(file, 'r');
+  try {
+    for (let at = 0; ;) {
+      const n = fs.readSync(fd, piece, 0, piece.length, at);
+      if (n === 0) return at;
+      each(piece.subarray(0, n));
+      at += n;
     }
-    if (fd !== undefined) {
-      try {
-        for (const part of [t.bHead, b, t.bTail]) fs.writeSync(fd, part);
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-      const when = new Date(t.writeB.mtimeMs);
-      fs.utimesSync(dest, when, when);
-    }
+  } finally {
+    fs.closeSync(fd);
   }
+}
+
+function framedHashes(t: FramedHashTask): FramedHashes {
+  const aFramed = crypto.createHash('sha256').update(t.aHead);
+  const aFile = crypto.createHash('sha256');
+  forEachPiece(t.a, (p) => {
+    aFramed.update(p);
+    aFile.update(p);
+  });
+  const bFramed = crypto.createHash('sha256').update(t.bHead);
+  const bFile = crypto.createHash('sha256');
+  const bSize = forEachPiece(t.b, (p) => {
+    bFramed.update(p);
+    bFile.update(p);
+  });
+  const framed = bFramed.update(t.bTail).digest('hex');
+  if (t.writeB) writeFramedOnce(t.b, t.bHead, t.bTail, t.writeB, framed);
   return {
-    aFramed: sha256Hex(t.aHead, a, t.aTail),
-    aFile: sha256Hex(a),
-    bFramed,
-    bFile: sha256Hex(b),
-    bFramedSize: t.bHead.length + b.length + t.bTail.length,
+    aFramed: aFramed.update(t.aTail).digest('hex'),
+    aFile: aFile.digest('hex'),
+    bFramed: framed,
+    bFile: bFile.digest('hex'),
+    bFramedSize: t.bHead.length + bSize + t.bTail.length,
   };
+}
+
+/**
+ * `head ‖ b ‖ tail` written to `<to.dir>/<framed>` unless that file exists (content-addressed: another
+ * version wrote it), copied piece by piece and hashed again as it is written: a `b` that changed since
+ * it was hashed leaves no file under a name its bytes do not have.
+ */
+function writeFramedOnce(
+  b: string,
+  head: Uint8Array,
+  tail: Uint8Array,
+  to: { dir: string; mtimeMs: number },
+  framed: string,
+): void {
+  const dest = `${to.dir}/${framed}`;
+  let fd: number;
+  try {
+    fd = fs.openSync(dest, 'wx', 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw err;
+  }
+  try {
+    const again = crypto.createHash('sha256');
+    const write = (bytes: Uint8Array) => {
+      again.update(bytes);
+      for (let off = 0; off < bytes.length;) off += fs.writeSync(fd, bytes, off);
+    };
+    write(head);
+    forEachPiece(b, write);
+    write(tail);
+    if (again.digest('hex') !== framed) throw new Error(`${b} changed while being read`);
+    fs.fsyncSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(dest, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+  const when = new Date(to.mtimeMs);
+  fs.utimesSync(dest, when, when);
 }
 
 const MAX_METADATA_BYTES = 1024 * 1024;
@@ -222,16 +276,6 @@ function readFd(fd: number, size: number, into?: ReadBuffer, from = 0): Buffer {
     off += n;
   }
   return off === size ? buf : buf.subarray(0, off);
-}
-
-/** A whole file (following a symlink, as readFileSync does) into `into`. */
-function readWhole(file: string, into: ReadBuffer): Buffer {
-  const fd = fs.openSync(file, 'r');
-  try {
-    return readFd(fd, fs.fstatSync(fd).size, into);
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 /** The size and time a metadata.json gives the image frames, when it has them. */

@@ -33,6 +33,7 @@ import { chooseCreated } from '../contract/created';
 import { DEFAULT_GZIP_LEVEL, GzipLevel } from '../contract/gzip-level';
 import { DURABLE_WRITE_CONCURRENCY, limiter, mapLimit } from '../content/pool';
 import { PreparedWasm } from '../content/prepare';
+import { cpuPool } from '../content/cpu-pool';
 import { ContentStore } from './content-store';
 import { pruneCandidates } from './prune';
 import { Reporter, silentReporter } from './progress';
@@ -655,6 +656,8 @@ function endStaging(run: Run): number {
   const fetched = run.fetches.size;
   run.fetches.clear();
   run.store.release();
+  // The view that follows hashes files in pieces; workers that read whole modules keep those buffers.
+  cpuPool().retireIdle();
   return fetched;
 }
 
