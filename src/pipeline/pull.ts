@@ -683,7 +683,7 @@ export async function runPull(opts: PullOptions): Promise<PullResult> {
     await treeRun.end();
     throw err;
   }
-  // Let go after the commit, like every other record per source (see stageAndCommit).
+  // Let go once the tree is published, like every other record per source (see publishTree).
   let groups: Group[] | undefined = groupEntries(opts.entries);
   const run: Run = {
     opts,
