@@ -5,7 +5,7 @@
 // the same walks in test/ociview-pagination.test.ts.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Lines } from '../src/contract/lines';
+import { Lines } from '../src/content/lines';
 import { alignAt, MAX_PAGE, PAGE_SIZES, pageOf, parsePageN, renderPages } from '../src/ociview/pages';
 
 const entries = Array.from({ length: 1234 }, (_, i) => `plugins/p${String(i).padStart(4, '0')}`);

@@ -1,7 +1,7 @@
 /** What every input format (plugin list, snapshot, lock) parses into. */
 import type { BytesFrom, FolderHolds } from '../contract/tree-format';
 import { formatReference, OciReference } from '../oci/types';
-import { flat } from '../contract/lines';
+import { flat } from '../content/lines';
 
 export type Source =
   | { kind: 'oci'; ref: OciReference }

@@ -19,7 +19,7 @@
  * size its start is a multiple of): a walk that starts anywhere reaches full `n`-sized pages within a
  * few steps, and the files are about 1.7 per entry instead of one per (start, n) pair. Pure.
  */
-import { Lines } from '../contract/lines';
+import { Lines } from '../content/lines';
 
 /** Page sizes, largest first: each divides the previous one (the chain image/nginx.conf's `$oci_page_bucket` rounds `n` down to). */
 export const PAGE_SIZES = [1000, 500, 100, 50, 10, 2, 1] as const;

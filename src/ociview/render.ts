@@ -16,7 +16,7 @@ import {
   ViewTag,
 } from './layout';
 import { renderPages } from './pages';
-import { Lines } from '../contract/lines';
+import { Lines, prettyJsonAt } from '../content/lines';
 
 /** One tag as view.json holds it: only the model's fields, in this order. */
 function viewTag(t: ViewTag): object {
@@ -46,7 +46,7 @@ export function* viewChunks(view: ViewFile): Generator<string> {
   }
   yield `${head}[\n`;
   for (const [i, t] of view.tags.entries())
-    yield `    ${JSON.stringify(viewTag(t), null, 2).replace(/\n/g, '\n    ')}${i + 1 < view.tags.length ? ',' : ''}\n`;
+    yield `    ${prettyJsonAt(viewTag(t), '    ')}${i + 1 < view.tags.length ? ',' : ''}\n`;
   yield '  ]\n}\n';
 }
 

@@ -24,7 +24,7 @@ import {
   VIEW_SCHEMA_VERSION,
 } from './layout';
 import { textFiles, viewChunks } from './render';
-import { flat, isConcatOf } from '../contract/lines';
+import { flat, isConcatOf } from '../content/lines';
 
 const HINT = 'run `index <root>` (or `pull` again) to rewrite the OCI view';
 

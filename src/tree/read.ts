@@ -27,7 +27,7 @@ import { readFolderFacts } from './folder-facts';
 import type { FolderFacts, FramedHashes } from '../content/cpu-worker';
 import { VerifiedFiles } from './verified-files';
 import { buildIndex, indexChunks, renderMetadataJson, renderMetadataTxt } from './render';
-import { flat, isConcatOf } from '../contract/lines';
+import { flat, isConcatOf } from '../content/lines';
 import { inventoryFacts, verifyInventory } from './inventory';
 
 export interface VersionDir {

@@ -12,6 +12,7 @@ import {
   wasmUrlPath,
 } from '../contract/tree-format';
 import { compareEntries } from '../contract/plugin-identity';
+import { prettyJsonAt } from '../content/lines';
 
 /** Epoch used for `generated` of an empty index, so even that file is deterministic. */
 export const EPOCH = '1970-01-01T00:00:00Z';
@@ -95,20 +96,19 @@ export function buildIndex(metas: PluginMetadata[], inventory?: PluginIndexInven
  * a writer nor `verify` holds the whole text of 20,000 versions (8 MB) as one string, or two.
  */
 export function* indexChunks(index: PluginIndex): Generator<string> {
-  const nested = (value: unknown, indent: string) => JSON.stringify(value, null, 2).replace(/\n/g, `\n${indent}`);
   const inventory = index.inventory && {
     path: index.inventory.path,
     sha256: index.inventory.sha256,
     size: index.inventory.size,
   };
   let head = `{\n  "schemaVersion": ${JSON.stringify(TREE_SCHEMA_VERSION)},\n  "generated": ${JSON.stringify(index.generated)},\n`;
-  if (inventory) head += `  "inventory": ${nested(inventory, '  ')},\n`;
+  if (inventory) head += `  "inventory": ${prettyJsonAt(inventory, '  ')},\n`;
   if (index.plugins.length === 0) {
     yield `${head}  "plugins": []\n}\n`;
     return;
   }
   yield `${head}  "plugins": [\n`;
   for (const [i, e] of index.plugins.entries())
-    yield `    ${nested(e, '    ')}${i + 1 < index.plugins.length ? ',' : ''}\n`;
+    yield `    ${prettyJsonAt(e, '    ')}${i + 1 < index.plugins.length ? ',' : ''}\n`;
   yield '  ]\n}\n';
 }

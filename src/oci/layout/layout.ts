@@ -18,7 +18,6 @@ import { InputError, IntegrityError } from '../../errors';
 import type { BlobRef } from '../registry/client';
 import { OCI_INDEX } from '../registry/media';
 import { isDigest } from '../../contract/digest';
-import { flat } from '../../contract/lines';
 import { DigestCounter } from '../registry/verify-stream';
 
 export const LAYOUT_PREFIX = 'oci-layout:';
@@ -198,13 +197,10 @@ async function indexTar(fh: fs.promises.FileHandle, total: number, file: string)
         longName = undefined;
         if (type === '0')
           members.set(
-            // Flat: a bundle of 20,000 versions has 60,000 members, each kept to the end of the run.
-            flat(
-              path.posix
-                .normalize(name)
-                .replace(/^(\.\/)+/, '')
-                .replace(/^\/+/, ''),
-            ),
+            path.posix
+              .normalize(name)
+              .replace(/^(\.\/)+/, '')
+              .replace(/^\/+/, ''),
             { offset: dataStart, size },
           );
       }

@@ -59,3 +59,11 @@ export function flat(text: string): string {
   Number(text);
   return text;
 }
+
+/**
+ * `JSON.stringify(value, null, 2)` as it reads nested at `indent` inside a larger pretty JSON text (JSON
+ * strings hold no raw newline): a large document (view.json, index.json) is rendered entry by entry.
+ */
+export function prettyJsonAt(value: unknown, indent: string): string {
+  return JSON.stringify(value, null, 2).replace(/\n/g, `\n${indent}`);
+}
