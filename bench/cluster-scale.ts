@@ -74,12 +74,7 @@ export async function run(): Promise<BenchSection> {
     nginx = await startNginx(tree);
 
     await cp.kubectlOk(['apply', '-f', path.join(ROOT, 'imports', 'crds', 'wasmplugin.yaml')]);
-    await cp.kubectlOk([
-      'wait',
-      '--for=condition=Established',
-      'crd/wasmplugins.extensions.higress.io',
-      '--timeout=60s',
-    ]);
+    await cp.crdEstablished('wasmplugins.extensions.higress.io');
     const namespaces = ['higress-system', ...Array.from({ length: NAMESPACES - 1 }, (_, i) => `team-${i}`)];
     for (const ns of namespaces) await cp.kubectlOk(['create', 'namespace', ns]);
     const objects = Array.from({ length: count }, (_, i) => ({

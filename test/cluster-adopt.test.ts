@@ -211,7 +211,7 @@ beforeAll(async () => {
   nginx = await startNginx(tree);
 
   await cp.kubectlOk(['apply', '-f', path.join(REPO_ROOT, 'imports', 'crds', 'wasmplugin.yaml')]);
-  await cp.kubectlOk(['wait', '--for=condition=Established', 'crd/wasmplugins.extensions.higress.io', '--timeout=60s']);
+  await cp.crdEstablished('wasmplugins.extensions.higress.io');
   for (const ns of ['higress-system', 'team-a', 'team-b']) await cp.kubectlOk(['create', 'namespace', ns]);
   const objects = [
     wasmPlugin('team-a', 'key-auth', {

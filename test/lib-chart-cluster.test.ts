@@ -629,12 +629,7 @@ describe('autoscaling, ServiceMonitor and dashboard against the real API server'
 
   test('with the CRD applied, helm install --wait creates the HPA, the ServiceMonitor and the dashboard ConfigMap', async () => {
     await cp.kubectlOk(['apply', '--server-side', '-f', CRD]);
-    await cp.kubectlOk([
-      'wait',
-      '--for=condition=Established',
-      'crd/servicemonitors.monitoring.coreos.com',
-      '--timeout=60s',
-    ]);
+    await cp.crdEstablished('servicemonitors.monitoring.coreos.com');
     await restrictedNamespace('observed');
     await install('observed', ALL_ON);
     const names = (await cp.kubectlOk(['get', 'hpa,servicemonitor,configmap,pdb', '-n', 'observed', '-o', 'name']))

@@ -46,6 +46,12 @@ export interface ControlPlane {
   addNodes(nodes: FakeNode[]): Promise<void>;
   /** Polls `check` every 250 ms until it returns a value other than undefined, or fails after timeoutMs. */
   waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs?: number): Promise<T>;
+  /**
+   * Waits until the CRD `name` is Established. `kubectl wait --for=condition=Established` fails at once
+   * ("status.conditions accessor error") when it reads the CRD before the API server has set any
+   * condition, so this polls the condition itself.
+   */
+  crdEstablished(name: string): Promise<void>;
   /** The last lines each component logged (for failure messages). */
   logs(lines?: number): string;
   stop(): Promise<void>;
@@ -347,6 +353,17 @@ export async function startControlPlane(): Promise<ControlPlane> {
         const r = await kubectl(args, opts);
         if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
         return r.stdout;
+      },
+      async crdEstablished(name) {
+        await waitFor(`crd/${name} Established`, async () => {
+          const r = await kubectl([
+            'get',
+            `crd/${name}`,
+            '-o',
+            'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+          ]);
+          return r.code === 0 && r.stdout.trim() === 'True' ? true : undefined;
+        });
       },
       helm: (args, opts) =>
         run(tool('helm'), [...args, '--kubeconfig', kubeconfig], {
