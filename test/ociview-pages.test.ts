@@ -14,7 +14,9 @@ describe('the rules', () => {
   test('map lines joined in batches are the lines in order (none, fewer than a batch, several batches)', () => {
     for (const n of [0, 1, 1023, 1024, 1025, 5000]) {
       const items = Array.from({ length: n }, (_, i) => i);
-      expect(Lines.of(items, (i) => `"k${i}" "v${i}";\n`)).toBe(items.map((i) => `"k${i}" "v${i}";\n`).join(''));
+      expect(Lines.piecesOf(items, (i) => `"k${i}" "v${i}";\n`).join('')).toBe(
+        items.map((i) => `"k${i}" "v${i}";\n`).join(''),
+      );
     }
   });
 

@@ -26,12 +26,7 @@ export class Lines {
     return [...this.joined, this.batch.join('')];
   }
 
-  /** The lines `line` makes of each item, as one text. */
-  static of<T>(items: Iterable<T>, line: (item: T) => string): string {
-    return Lines.piecesOf(items, line).join('');
-  }
-
-  /** As `of`, in pieces of a batch each. */
+  /** The lines `line` makes of each item, as pieces of a batch each. */
   static piecesOf<T>(items: Iterable<T>, line: (item: T) => string): string[] {
     const out = new Lines();
     for (const item of items) out.add(line(item));
